@@ -1,0 +1,250 @@
+"""Read an asset register into the canonical schema, placing every row it can.
+
+``read_assets`` is the single entry point for registers: CSV with coordinates
+(WGS84 or British National Grid, decided from the values), GeoPackage,
+GeoJSON and Shapefile. Rows without usable coordinates are placed from a full
+postcode when a postcode directory is given; the rest are kept with
+``location_quality == "none"`` and listed in the report. No row is dropped
+silently: blank rows are the only rows removed, and the report counts them.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import geo
+from .normalise import canonical_frame, clean_postcode, compact_postcode, fold, match_columns
+from .report import ImportReport, InputError
+from .schema import DISPLAY_CRS, MEASURE_CRS, order_columns
+from .sources import Table, open_table
+
+
+# ---------------------------------------------------------------- postcodes
+
+def read_postcodes(path: str | os.PathLike, *, name: str | None = None) -> pd.DataFrame:
+    """Read a postcode directory (ONSPD/NSPL-like CSV) into compact postcode -> BNG x, y.
+
+    Accepts lon/lat (``lon``/``long``/``longitude``, ``lat``/``latitude``) or
+    easting/northing (``oseast1m``/``osnrth1m``, ``easting``/``northing``) columns.
+    """
+    table = open_table(path, name=name)
+    df = table.frame
+    cols = {fold(c): c for c in df.columns}
+    pc = next((cols[c] for c in ("postcode", "pcds", "pcd", "pcd7", "pcd8", "postcodes") if c in cols), None)
+    if pc is None:
+        raise InputError("has no postcode column (postcode, pcds or pcd)", source=table.name)
+    pairs = [("lon", "lat"), ("long", "lat"), ("longitude", "latitude"), ("oseast1m", "osnrth1m"),
+             ("easting", "northing"), ("x", "y")]
+    xy = next(((cols[a], cols[b]) for a, b in pairs if a in cols and b in cols), None)
+    if xy is None:
+        raise InputError("has no coordinate columns (lon/lat or oseast1m/osnrth1m)", source=table.name)
+    pts = geo.points_from_columns(df[xy[0]], df[xy[1]], x_name=xy[0], y_name=xy[1])
+    out = pd.DataFrame({
+        "postcode": compact_postcode(df[pc]).to_numpy(),
+        "x": np.where(pts.placed, pts.geometry.x.to_numpy(na_value=np.nan) if pts.placed.any() else np.nan, np.nan),
+        "y": np.where(pts.placed, pts.geometry.y.to_numpy(na_value=np.nan) if pts.placed.any() else np.nan, np.nan),
+    })
+    out = out.dropna(subset=["x", "y"]).drop_duplicates("postcode").set_index("postcode")
+    if out.empty:
+        raise InputError("has no postcodes with usable UK coordinates", source=table.name)
+    return out
+
+
+# ---------------------------------------------------------------- registers
+
+def _rows(n: int) -> np.ndarray:
+    return np.arange(1, n + 1)
+
+
+def _drop_blank_rows(raw: pd.DataFrame, report: ImportReport) -> pd.DataFrame:
+    attrs = raw.drop(columns=["geometry"], errors="ignore")
+    blank = attrs.isna().all(axis=1)
+    if isinstance(raw, gpd.GeoDataFrame):
+        blank &= raw.geometry.isna() | raw.geometry.is_empty
+    if blank.any():
+        report.add("rejected", "blank row with no values and no geometry", raw.index[blank] + 1)
+        report.rejected += int(blank.sum())
+    return raw[~blank]
+
+
+def _unique_ids(ids: pd.Series, rows: np.ndarray, stem: str, report: ImportReport) -> pd.Series:
+    ids = ids.copy()
+    missing = ids.isna()
+    ids[missing] = [f"{stem}-{r:05d}" for r in rows[missing.to_numpy()]]
+    if missing.any() and not missing.all():
+        report.add("fixed", "no asset identifier: one was made from the file name and row", rows[missing.to_numpy()])
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        report.add("fixed", "asset identifier repeated: made unique by adding the row number", rows[dup.to_numpy()])
+        ids[dup] = [f"{v}#{r}" for v, r in zip(ids[dup], rows[dup.to_numpy()])]
+    return ids
+
+
+def _place_from_columns(raw: pd.DataFrame, mapping: dict, report: ImportReport):
+    n = len(raw)
+    if "x" not in mapping or "y" not in mapping:
+        report.add("warning", "no coordinate columns found (GeoX/GeoY, Easting/Northing, lon/lat); rows can only be placed by postcode")
+        return gpd.GeoSeries([None] * n, crs=MEASURE_CRS), np.zeros(n, bool), [None] * n
+    xcol, ycol = mapping["x"], mapping["y"]
+    stated = raw[mapping["crs_label"]] if "crs_label" in mapping else None
+    pts = geo.points_from_columns(raw[xcol], raw[ycol], stated_crs=stated, row_numbers=raw.index.to_numpy() + 1,
+                                  x_name=xcol, y_name=ycol)
+    report.crs_detected = {"lonlat": "WGS84 longitude/latitude (EPSG:4326)", "bng": "British National Grid (EPSG:27700)"}.get(pts.kind, "")
+    for msg, rows in pts.fixed_rows.items():
+        report.add("fixed", msg, rows)
+    for msg, rows in pts.bad_rows.items():
+        report.add("warning", msg, rows)
+    for w in pts.warnings:
+        report.add("warning", w)
+    return pts.geometry, pts.placed, pts.notes
+
+
+def _place_vector(gdf: gpd.GeoDataFrame, report: ImportReport, name: str):
+    n = len(gdf)
+    rows = gdf.index.to_numpy() + 1
+    if gdf.crs is None:
+        guess = geo.guess_crs_from_bounds(gdf)
+        if guess is None:
+            raise InputError("has no CRS and its coordinates are not in the UK as longitude/latitude or British National Grid", source=name)
+        report.add("warning", f"the layer states no CRS; its coordinates fit {guess} and were read as such")
+        gdf = gdf.set_crs(guess)
+    elif gdf.crs.to_epsg() == 4326 or gdf.crs.is_geographic:
+        # An easting in a GeoJSON that (by RFC 7946) claims WGS84.
+        if geo.guess_crs_from_bounds(gdf) == MEASURE_CRS:
+            report.add("fixed", "the layer claims longitude/latitude but holds British National Grid eastings/northings; read as EPSG:27700")
+            gdf = gdf.set_crs(MEASURE_CRS, allow_override=True)
+    report.crs_detected = gdf.crs.to_string()
+    geom = gdf.geometry
+    if geom.has_z.any():
+        geom = gpd.GeoSeries(shapely.force_2d(geom.to_numpy()), crs=gdf.crs, index=gdf.index)
+        report.add("fixed", "Z coordinates dropped (assets-map works in 2D)")
+    empty = (geom.isna() | geom.is_empty).to_numpy()
+    if empty.any():
+        report.add("warning", "no geometry (null or empty)", rows[empty])
+    geom, repaired = geo.repair_invalid(geom)
+    if repaired.any():
+        report.add("fixed", "invalid geometry repaired with make_valid (the original is kept in src_geometry_wkt)", rows[repaired])
+    bng = gpd.GeoSeries(geom, crs=gdf.crs).to_crs(MEASURE_CRS)
+    bad = geo.outside_uk(gpd.GeoDataFrame(geometry=bng))
+    notes: list[str | None] = [None] * n
+    if bad.any():
+        report.add("warning", "geometry lies outside the UK; left unplaced", rows[bad])
+        for i in np.flatnonzero(bad):
+            notes[i] = "geometry lies outside the UK"
+    placed = ~empty & ~bad
+    bng = bng.where(placed, None)
+    return gdf, gpd.GeoSeries(bng.to_numpy(), crs=MEASURE_CRS), placed, notes, repaired
+
+
+def _place_by_postcode(out: gpd.GeoDataFrame, postcodes: pd.DataFrame | None, report: ImportReport) -> None:
+    unplaced = out["location_quality"] == "none"
+    if not unplaced.any():
+        return
+    kinds = out["postcode"].map(lambda v: clean_postcode(v)[1])
+    full = unplaced & (kinds == "full")
+    if postcodes is not None and full.any():
+        keys = compact_postcode(out.loc[full, "postcode"])
+        hit = keys.isin(postcodes.index).to_numpy()
+        idx = out.index[full][hit]
+        if len(idx):
+            xy = postcodes.loc[keys[hit].to_numpy()]
+            out.loc[idx, "geometry"] = gpd.GeoSeries(shapely.points(xy["x"].to_numpy(), xy["y"].to_numpy()), index=idx, crs=MEASURE_CRS)
+            out.loc[idx, "location_quality"] = "full postcode"
+            prior = out.loc[idx, "location_note"]
+            out.loc[idx, "location_note"] = [
+                (f"{p}; placed at the postcode {pc} instead" if isinstance(p, str) and p else f"placed at the centre of postcode {pc}")
+                for p, pc in zip(prior, out.loc[idx, "postcode"])
+            ]
+        miss = out.index[full][~hit]
+        out.loc[miss, "location_note"] = [f"postcode {pc} is not in the postcode directory" for pc in out.loc[miss, "postcode"]]
+    elif full.any():
+        out.loc[full, "location_note"] = out.loc[full, "location_note"].fillna("has a full postcode but no postcode directory was given")
+    for kind, note in (("district", "only a postcode district ({pc}) is given: too coarse to place"),
+                       ("invalid", "postcode {pc!r} is not a valid UK postcode"),
+                       ("missing", "no coordinates and no postcode")):
+        m = unplaced & (kinds == kind) & (out["location_quality"] == "none")
+        if m.any():
+            out.loc[m, "location_note"] = [
+                (f"{p}; " if isinstance(p, str) and p else "") + note.format(pc=pc)
+                for p, pc in zip(out.loc[m, "location_note"], out.loc[m, "postcode"])
+            ]
+            report.add("unplaced", note.format(pc="…").replace("'…'", "…"), out.loc[m, "source_row"].astype(int))
+    if postcodes is not None and full.any():
+        m = full & (out["location_quality"] == "none")
+        if m.any():
+            report.add("unplaced", "postcode not found in the postcode directory", out.loc[m, "source_row"].astype(int))
+    elif full.any():
+        report.add("unplaced", "has a full postcode but no postcode directory was given", out.loc[full, "source_row"].astype(int))
+
+
+def read_assets(
+    path: str | os.PathLike,
+    *,
+    postcodes: pd.DataFrame | str | os.PathLike | None = None,
+    name: str | None = None,
+    layer: str | None = None,
+    columns: dict[str, str] | None = None,
+) -> tuple[gpd.GeoDataFrame, ImportReport]:
+    """Read an asset register into the canonical schema, in EPSG:27700.
+
+    Parameters
+    ----------
+    path : the register file (CSV, GeoPackage, GeoJSON, Shapefile .shp or .zip)
+    postcodes : a postcode directory (path, or the frame from :func:`read_postcodes`)
+        used to place rows that have a full postcode but no usable coordinates
+    name : the file name to show in messages (for uploads)
+    layer : which layer of a multi-layer file to read
+    columns : overrides of the automatic column matching, canonical name -> header
+
+    Returns
+    -------
+    (assets, report) : every row of the file (blank rows excepted, and counted),
+        with ``location_quality`` and ``location_note`` saying how each was placed
+    """
+    table = path if isinstance(path, Table) else open_table(path, name=name, layer=layer)
+    name = table.name
+    if isinstance(postcodes, (str, os.PathLike)):
+        postcodes = read_postcodes(postcodes)
+    report = ImportReport(source=name, format=table.format, adapter="asset register")
+    for note in table.notes:
+        report.add("warning", note)
+    raw = table.frame.reset_index(drop=True)
+    report.rows_read = len(raw)
+    if raw.empty:
+        raise InputError("has a header but no data rows", source=name)
+    raw = _drop_blank_rows(raw, report)
+    try:
+        mapping = match_columns([c for c in raw.columns if c != "geometry"], columns)
+    except KeyError as exc:
+        raise InputError(f"has no column {exc.args[0]!r} (asked for in the column mapping)", source=name) from None
+    if table.is_vector:
+        gdf, geometry, placed, notes, repaired = _place_vector(raw, report, name)
+        quality = np.where(placed, np.where(geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy(), "register coordinates", "surveyed"), "none")
+    else:
+        geometry, placed, notes = _place_from_columns(raw, mapping, report)
+        repaired = np.zeros(len(raw), bool)
+        quality = np.where(placed, "register coordinates", "none")
+    attrs = pd.DataFrame(raw.drop(columns="geometry")) if table.is_vector else raw
+    canon = canonical_frame(attrs, mapping, source=name)
+    if table.is_vector and repaired.any():
+        canon["src_geometry_wkt"] = [shapely.to_wkt(g) if r else None for g, r in zip(raw.geometry, repaired)]
+    rows = raw.index.to_numpy() + 1
+    canon["source_row"] = pd.array(rows, dtype="Int64")
+    canon["asset_id"] = _unique_ids(canon["asset_id"], rows, Path(name).stem, report)
+    canon["location_quality"] = quality
+    canon["location_note"] = notes
+    out = gpd.GeoDataFrame(canon, geometry=geometry.set_axis(canon.index), crs=MEASURE_CRS)
+    _place_by_postcode(out, postcodes, report)
+    # Areas measured in BNG where the source gives none.
+    poly = out.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    need_area = poly & out["site_area_ha"].isna().to_numpy()
+    if need_area.any():
+        out.loc[need_area, "site_area_ha"] = out.geometry[need_area].area / 10_000
+    report.count_placement(out["location_quality"])
+    out = out[order_columns(out)]
+    return out, report

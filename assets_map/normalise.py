@@ -1,0 +1,277 @@
+"""Column mapping and value normalisation to the canonical asset schema.
+
+Registers name their columns in many ways (``GeoX``, ``Easting``, ``PropertyName``,
+``Site Name``...). Headers are matched after folding case and dropping anything
+that is not a letter or digit, so ``Post Code``, ``POSTCODE`` and ``post_code``
+are one header.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+
+import numpy as np
+import pandas as pd
+
+from .schema import SOURCE_PREFIX, empty_asset_frame
+
+
+def fold(header: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(header).lower())
+
+
+#: canonical or helper name -> folded header names, in order of preference.
+COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "asset_id": ("assetid", "assetcode", "assetref", "assetreference", "propertyreference", "propertyref",
+                 "propertyid", "sitereference", "siteref", "lasiteref", "sitecode", "reference", "ref", "id"),
+    "organisation": ("organisationlabel", "organisation", "organisationname", "organization", "owner",
+                     "ownername", "localauthority", "trustname", "organisationlabelname"),
+    "anchor_type": ("anchortype", "organisationtype", "ownertype"),
+    "name": ("propertyname", "assetname", "name", "sitename", "site", "premisesname", "buildingname",
+             "nameandaddressofsite", "sitenameaddress"),
+    "address": ("address", "fulladdress", "siteaddress", "propertyaddress", "sitenameaddress",
+                "nameandaddressofsite"),
+    "street_number": ("streetnumber", "housenumber", "buildingnumber", "number"),
+    "street_name": ("streetname", "street", "road"),
+    "post_town": ("posttown", "town", "locality"),
+    "postcode": ("postcode", "postalcode", "pcd", "pcds", "postcodeofasset"),
+    "uprn": ("uprn", "uniquepropertyreferencenumber"),
+    "tenure": ("tenuretype", "tenure"),
+    "status_text": ("status", "assetstatus", "occupancy", "occupancystatus", "tenuredetail", "occupation"),
+    "use": ("use", "currentuse", "propertyuse", "assetuse", "propertytype", "assettype", "usage",
+            "function", "category", "otherdetail"),
+    "holding_type": ("holdingtype", "holding", "landorbuilding", "landbuilding"),
+    "floor_area_m2": ("flooraream2", "floorarea", "buildingsize", "gia", "grossinternalarea",
+                      "grossinternalfloorarea", "floorareasqm", "giam2"),
+    "site_area_ha": ("siteareaha", "landarea", "sitearea", "hectares", "areaha", "landareaha"),
+    "condition": ("condition", "energyrating", "epcrating", "epc"),
+    "source_date": ("effectivedate", "sourcedate", "asatdate", "dateupdated", "lastupdated", "date"),
+    "vacant_since": ("vacantsince", "vacantfrom", "datevacant", "vacancydate"),
+    "visibility": ("visibility",),
+    "empty_floor_pct": ("emptyfloorpct", "floorareaempty", "emptyfloorarea"),
+    "underused_floor_pct": ("underusedfloorpct", "floorareaunderused", "underusedfloorarea"),
+    "crs_label": ("coordinatereferencesystem", "crs", "coordinatesystem", "srs", "spatialreference",
+                  "projection"),
+    "x": ("geox", "easting", "eastings", "xcoordinate", "x", "lon", "long", "longitude", "lng"),
+    "y": ("geoy", "northing", "northings", "ycoordinate", "y", "lat", "latitude"),
+}
+
+
+def match_columns(columns: list[str], overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Map canonical names to source headers; each source header is used once.
+
+    ``overrides`` (canonical -> header) win over the automatic match.
+    """
+    folded = {c: fold(c) for c in columns}
+    taken: set[str] = set()
+    out: dict[str, str] = {}
+    for canon, header in (overrides or {}).items():
+        if header not in columns:
+            raise KeyError(header)
+        out[canon] = header
+        taken.add(header)
+    for canon, cands in COLUMN_CANDIDATES.items():
+        if canon in out:
+            continue
+        # A "site name and address" column may serve as both name and address.
+        shareable = {out.get("name")} if canon == "address" else set()
+        for cand in cands:
+            hit = next((c for c in columns if folded[c] == cand and (c not in taken or c in shareable)), None)
+            if hit is not None:
+                out[canon] = hit
+                taken.add(hit)
+                break
+    return out
+
+
+_STATUS_WORDS = [
+    ("part-vacant", ("part vacant", "partly vacant", "partially vacant", "part occupied", "partly occupied",
+                     "part-vacant", "partially occupied")),
+    ("surplus", ("surplus", "for disposal", "disposal", "to be disposed", "declared surplus", "for sale")),
+    ("vacant", ("vacant", "empty", "unoccupied", "void", "disused", "derelict", "closed", "mothballed")),
+    ("leased-out", ("leasehold out", "leased out", "lease out", "let out", "tenanted", "sublet", "let to",
+                    "licensed out", "leased")),
+    ("occupied", ("owner occupied", "occupied", "in use", "operational", "leasehold in", "owner-occupied",
+                  "service delivery")),
+]
+_STATUS_VOCAB = sorted({w for _, words in _STATUS_WORDS for w in words})
+
+
+def normalise_status(text: object) -> str:
+    """Map an owner's status or tenure-detail text to a canonical status.
+
+    Case, punctuation and near misspellings ("Vacent", "Leasehold  out") are folded.
+    """
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return "unknown"
+    s = re.sub(r"[^a-z]+", " ", str(text).lower()).strip()
+    if not s:
+        return "unknown"
+    for status, words in _STATUS_WORDS:
+        if any(re.search(rf"\b{re.escape(w)}\b", s) for w in words):
+            return status
+    close = difflib.get_close_matches(s, _STATUS_VOCAB, n=1, cutoff=0.82)
+    if close:
+        return normalise_status(close[0])
+    return "unknown"
+
+
+def normalise_tenure(text: object) -> str:
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return "unknown"
+    s = re.sub(r"[^a-z]+", " ", str(text).lower()).strip()
+    for canon in ("freehold", "leasehold"):
+        if canon in s.replace(" ", "") or difflib.get_close_matches(s, [canon], n=1, cutoff=0.8):
+            return canon
+    if "lease" in s:
+        return "leasehold"
+    return "unknown" if not s else "other"
+
+
+def normalise_holding(text: object) -> str:
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return "unknown"
+    s = str(text).lower()
+    land = "land" in s or "site" in s
+    building = "build" in s or "bldg" in s or "property" in s or "premises" in s
+    if "both" in s or (land and building):
+        return "both"
+    if land:
+        return "land"
+    if building:
+        return "building"
+    return "unknown"
+
+
+_ANCHOR_WORDS = [
+    ("housing_association", ("housing", "homes", "registered provider")),
+    ("university", ("university",)),
+    ("college", ("college",)),
+    ("police", ("police", "constabulary")),
+    ("fire", ("fire",)),
+    ("nhs", ("nhs", "health", "hospital", "integrated care", "foundation trust", "ambulance")),
+    ("council", ("council", "borough", "county", "city of", "district", "combined authority", "mayor")),
+]
+
+
+def anchor_type_of(organisation: object) -> str:
+    if organisation is None or (isinstance(organisation, float) and np.isnan(organisation)):
+        return "other"
+    s = str(organisation).lower()
+    for kind, words in _ANCHOR_WORDS:
+        if any(w in s for w in words):
+            return kind
+    return "other"
+
+
+_FULL_POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})$")
+_DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
+
+
+def clean_postcode(text: object) -> tuple[str | None, str]:
+    """Return (formatted postcode, kind) with kind ``full``, ``district``, ``invalid`` or ``missing``."""
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return None, "missing"
+    s = re.sub(r"\s+", " ", str(text).upper()).strip()
+    if not s:
+        return None, "missing"
+    m = _FULL_POSTCODE.match(s)
+    if m:
+        return f"{m.group(1)} {m.group(2)}", "full"
+    if _DISTRICT.match(s):
+        return s, "district"
+    return s, "invalid"
+
+
+def compact_postcode(pc: pd.Series) -> pd.Series:
+    return pc.astype("string").str.upper().str.replace(r"\s+", "", regex=True)
+
+
+def _text_value(v: object) -> str | None:
+    if v is None or v is pd.NA or (isinstance(v, float) and (np.isnan(v))):
+        return None
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    s = str(v).strip()
+    return s or None
+
+
+def as_text(values: pd.Series) -> pd.Series:
+    """Identifiers and labels as text: ``12.0`` from a numeric column becomes ``12``; blanks become None."""
+    return pd.Series([_text_value(v) for v in values], index=values.index, dtype=object)
+
+
+def to_number(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("float64")
+    s = values.astype("string").str.replace(r"[,\s£%]", "", regex=True).str.replace(r"(?i)(m2|sqm|ha)$", "", regex=True)
+    return pd.to_numeric(s, errors="coerce").astype("float64")
+
+
+def to_date(values: pd.Series) -> pd.Series:
+    """Parse ISO and UK day-first dates; unparseable values become missing (the source column keeps them)."""
+    s = values.astype("string").str.strip()
+    iso = pd.to_datetime(s, errors="coerce", format="ISO8601")
+    uk = pd.to_datetime(s, errors="coerce", dayfirst=True, format="mixed")
+    return iso.fillna(uk).dt.date.astype(object).where(iso.fillna(uk).notna(), None)
+
+
+def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) -> pd.DataFrame:
+    """Build the canonical asset columns from a raw table, keeping every source column as ``src_*``."""
+    n = len(raw)
+    out = empty_asset_frame(n)
+    out.index = raw.index
+
+    def col(name: str) -> pd.Series | None:
+        return raw[mapping[name]] if name in mapping else None
+
+    for name in ("organisation", "name", "use", "condition", "visibility"):
+        c = col(name)
+        if c is not None:
+            out[name] = as_text(c)
+    for name in ("asset_id", "uprn"):
+        c = col(name)
+        if c is not None:
+            out[name] = as_text(c)
+    if col("address") is not None and mapping.get("address") != mapping.get("name"):
+        out["address"] = as_text(col("address"))
+    else:
+        parts = [as_text(col(p)) for p in ("street_number", "street_name", "post_town") if col(p) is not None]
+        if parts:
+            joined = pd.Series([", ".join(v for v in vals if v) for vals in zip(*parts)], index=raw.index, dtype=object)
+            # "105, Mainwood Road" reads better as "105 Mainwood Road"
+            joined = joined.str.replace(r"^(\d+[A-Za-z]?), ", r"\1 ", regex=True)
+            out["address"] = joined.where(joined != "", None).astype(object)
+        elif col("address") is not None:
+            out["address"] = as_text(col("address"))
+    if out["name"].isna().all() and not out["address"].isna().all():
+        out["name"] = out["address"]
+    pc = col("postcode")
+    if pc is not None:
+        out["postcode"] = [clean_postcode(v)[0] for v in pc]
+    out["tenure"] = [normalise_tenure(v) for v in col("tenure")] if col("tenure") is not None else "unknown"
+    out["holding_type"] = [normalise_holding(v) for v in col("holding_type")] if col("holding_type") is not None else "unknown"
+    out["status"] = [normalise_status(v) for v in col("status_text")] if col("status_text") is not None else "unknown"
+    for name in ("floor_area_m2", "site_area_ha", "empty_floor_pct", "underused_floor_pct"):
+        c = col(name)
+        if c is not None:
+            out[name] = to_number(c)
+    for name in ("source_date", "vacant_since"):
+        c = col(name)
+        if c is not None:
+            out[name] = to_date(c)
+    at = col("anchor_type")
+    out["anchor_type"] = (as_text(at).fillna("other") if at is not None
+                          else out["organisation"].map(anchor_type_of))
+    out["source"] = source
+    out["visibility"] = out["visibility"].fillna("public")
+    for c in raw.columns:
+        if c == "geometry":
+            continue
+        name = SOURCE_PREFIX + str(c)
+        while name in out.columns:
+            name += "_"
+        out[name] = as_text(raw[c]) if not pd.api.types.is_numeric_dtype(raw[c]) else raw[c]
+    return out

@@ -1,0 +1,110 @@
+"""Import reports and input errors.
+
+Every import ends in either an :class:`ImportReport` (accepted, perhaps with
+warnings) or an :class:`InputError` (refused) whose message names the file,
+the rows and the problem in one line a non-GIS user can act on.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from typing import Iterable
+
+
+class InputError(ValueError):
+    """A problem with the user's input: refused with a one-line cause.
+
+    Parameters
+    ----------
+    problems : str or list of str
+        Every problem found; validation gathers them all before raising.
+    source : str, optional
+        The file (its name only, never a server path) the problems are in.
+    """
+
+    def __init__(self, problems: str | Iterable[str], *, source: str | None = None):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.source = source
+        head = f"{source}: " if source else ""
+        if len(self.problems) == 1:
+            msg = head + self.problems[0]
+        else:
+            msg = head + f"{len(self.problems)} problems: " + "; ".join(self.problems)
+        super().__init__(msg)
+
+
+def rows_text(rows: Iterable[int], limit: int = 8) -> str:
+    """``"rows 3, 7 and 9"`` style text, shortened after ``limit`` rows."""
+    rows = sorted(int(r) for r in rows)
+    if not rows:
+        return "no rows"
+    if len(rows) == 1:
+        return f"row {rows[0]}"
+    shown = [str(r) for r in rows[:limit]]
+    if len(rows) > limit:
+        return "rows " + ", ".join(shown) + f" and {len(rows) - limit} more"
+    return "rows " + ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+@dataclass
+class Issue:
+    """One finding of an import: what happened, to which rows, and why."""
+
+    kind: str  # fixed | unplaced | rejected | warning
+    message: str
+    rows: list[int] = field(default_factory=list)
+
+    def text(self) -> str:
+        return f"{self.message} ({rows_text(self.rows)})" if self.rows else self.message
+
+
+@dataclass
+class ImportReport:
+    """What an import did with every row of one file."""
+
+    source: str
+    format: str = ""
+    adapter: str = ""
+    rows_read: int = 0
+    placed_by: dict[str, int] = field(default_factory=dict)
+    unplaced: int = 0
+    rejected: int = 0
+    crs_detected: str = ""
+    issues: list[Issue] = field(default_factory=list)
+
+    def add(self, kind: str, message: str, rows: Iterable[int] = ()) -> None:
+        self.issues.append(Issue(kind, message, sorted(int(r) for r in rows)))
+
+    def count_placement(self, qualities: Iterable[str]) -> None:
+        counts = Counter(qualities)
+        self.unplaced = counts.pop("none", 0)
+        self.placed_by = dict(sorted(counts.items()))
+
+    @property
+    def placed(self) -> int:
+        return sum(self.placed_by.values())
+
+    def of_kind(self, kind: str) -> list[Issue]:
+        return [i for i in self.issues if i.kind == kind]
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["placed"] = self.placed
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, default=str)
+
+    def summary_lines(self) -> list[str]:
+        lines = [f"{self.source}: {self.rows_read} rows read ({self.adapter or self.format})"]
+        if self.placed_by:
+            how = ", ".join(f"{n} by {q}" for q, n in self.placed_by.items())
+            lines.append(f"  placed: {self.placed} ({how})")
+        lines.append(f"  unplaced: {self.unplaced}")
+        if self.rejected:
+            lines.append(f"  rejected: {self.rejected}")
+        for kind in ("fixed", "unplaced", "rejected", "warning"):
+            for issue in self.of_kind(kind):
+                lines.append(f"  {kind}: {issue.text()}")
+        return lines

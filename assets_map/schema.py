@@ -1,0 +1,134 @@
+"""The canonical schema: asset and need-area fields, with a data dictionary.
+
+Every reader normalises to these columns; the CLI, the exports and the app all
+describe columns from :data:`DATA_DICTIONARY`.  Source columns are kept beside
+the canonical ones with a ``src_`` prefix, so nothing a user imported is lost.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+#: CRS used for storing and measuring (British National Grid).
+MEASURE_CRS = "EPSG:27700"
+#: CRS used for display and for GeoJSON/KML exports.
+DISPLAY_CRS = "EPSG:4326"
+
+#: Prefix for columns carried through unchanged from the source file.
+SOURCE_PREFIX = "src_"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column of the canonical schema."""
+
+    name: str
+    meaning: str
+    unit: str
+    source: str
+    kind: str = "text"  # text | int | float | date | geometry
+
+
+ASSET_FIELDS: tuple[Field, ...] = (
+    Field("asset_id", "Identifier of the asset, unique within the import (the owner's asset code where given)", "", "register (AssetCode) or generated"),
+    Field("organisation", "The anchor institution that holds the asset", "", "register"),
+    Field("anchor_type", "Kind of anchor institution: council, nhs, university, college, housing_association, police, fire, other", "", "register or inferred from the organisation name"),
+    Field("name", "Common name of the asset", "", "register"),
+    Field("address", "Postal address as given", "", "register"),
+    Field("postcode", "Postcode as given (normalised spacing and case)", "", "register"),
+    Field("uprn", "Unique Property Reference Number, kept as text with any leading zeros", "", "register"),
+    Field("tenure", "freehold, leasehold or unknown", "", "register (TenureType)"),
+    Field("holding_type", "land, building or both", "", "register (HoldingType)"),
+    Field("use", "Current or last use as described by the owner", "", "register"),
+    Field("status", "occupied, vacant, surplus, part-vacant, leased-out or unknown", "", "register (TenureDetail) or owner edits"),
+    Field("floor_area_m2", "Gross internal floor area", "m2", "register (BuildingSize) or NHS ERIC", "float"),
+    Field("site_area_ha", "Site area", "ha", "register (LandArea), or measured from a polygon in EPSG:27700", "float"),
+    Field("empty_floor_pct", "Share of floor area reported empty", "%", "NHS ERIC", "float"),
+    Field("underused_floor_pct", "Share of floor area reported under-used", "%", "NHS ERIC", "float"),
+    Field("vacant_since", "Date from which the asset has been vacant", "date", "register or owner edits", "date"),
+    Field("condition", "Condition or energy rating as given", "", "register"),
+    Field("location_quality", "How the asset was placed: surveyed, register coordinates, full postcode, postcode district or none", "", "assets-map"),
+    Field("location_note", "What was done to place the asset (e.g. swapped coordinates fixed) or why it could not be placed", "", "assets-map"),
+    Field("source", "File the record came from", "", "assets-map"),
+    Field("source_date", "Date the source says the record was true", "date", "register (EffectiveDate)", "date"),
+    Field("source_row", "Row (or feature) number in the source file, counting data rows from 1", "", "assets-map", "int"),
+    Field("visibility", "public or internal", "", "default public for published registers"),
+    Field("need_area_code", "Code of the need area (LSOA) that contains the asset", "", "boundaries"),
+    Field("need_area_name", "Name of that need area", "", "boundaries"),
+    Field("imd_decile", "Index of Multiple Deprivation decile of that area (1 = most deprived 10% in England)", "decile", "English Indices of Deprivation"),
+    Field("iod_year", "Edition of the English Indices of Deprivation used", "year", "deprivation file", "int"),
+    Field("need_score", "Composite need: weighted mean of the chosen domains' national deprivation percentiles (100 = most deprived)", "0-100", "assets-map from IoD ranks", "float"),
+    Field("need_decile", "Decile of the composite need (equals the IMD decile with default weights)", "decile", "assets-map", "int"),
+    Field("excluded", "True when the asset is never flagged (park, greenspace, allotment, community use)", "", "assets-map", "bool"),
+    Field("exclusion_reason", "Why the asset is excluded", "", "assets-map"),
+    Field("underuse_score", "Underuse evidence: sum of capped signals, 0 to 1", "0-1", "assets-map", "float"),
+    Field("underuse_confidence", "Confidence in the underuse evidence: low, medium or high (only a human check is certain)", "", "assets-map"),
+    Field("transfer_score", "Transferability hint from tenure and holding, 0 to 1", "0-1", "assets-map", "float"),
+    Field("priority", "High, Medium, Low or not flagged", "", "assets-map"),
+    Field("reasons", "Plain-words reasons for the priority, each naming its evidence, source and date", "", "assets-map"),
+    Field("constraints", "Planning and legal constraints: inside, checked clear or not checked", "", "assets-map"),
+    Field("geometry", "Point or polygon, stored in EPSG:27700", "", "register, postcode directory or user"),
+)
+
+NEED_FIELDS: tuple[Field, ...] = (
+    Field("code", "LSOA code", "", "boundaries"),
+    Field("name", "LSOA name", "", "boundaries"),
+    Field("iod_year", "Edition of the English Indices of Deprivation", "year", "deprivation file", "int"),
+    Field("lsoa_vintage", "LSOA edition of the codes: 2011 or 2021", "year", "inferred from the IoD edition", "int"),
+    Field("imd_score", "Index of Multiple Deprivation score", "score", "English Indices of Deprivation", "float"),
+    Field("imd_rank", "IMD rank (1 = most deprived in England)", "rank", "English Indices of Deprivation", "float"),
+    Field("imd_decile", "IMD decile (1 = most deprived 10% in England)", "decile", "English Indices of Deprivation", "float"),
+    Field("<domain>_score / _rank / _decile", "Score, rank and decile of each domain: income, employment, education, health, crime, housing, environment (and idaci, idaopi where given)", "", "English Indices of Deprivation"),
+    Field("need_score", "Composite need: weighted mean of the domains' national deprivation percentiles (100 = most deprived)", "0-100", "assets-map", "float"),
+    Field("need_decile", "Decile of the composite need (equals the IMD decile with default weights)", "decile", "assets-map", "int"),
+    Field("geometry", "LSOA polygon, stored in EPSG:27700", "", "boundaries"),
+)
+
+ASSET_COLUMNS: tuple[str, ...] = tuple(f.name for f in ASSET_FIELDS)
+
+STATUSES = ("occupied", "vacant", "surplus", "part-vacant", "leased-out", "unknown")
+LOCATION_QUALITIES = ("surveyed", "register coordinates", "full postcode", "postcode district", "none")
+PRIORITIES = ("High", "Medium", "Low", "not flagged")
+ANCHOR_TYPES = ("council", "nhs", "university", "college", "housing_association", "police", "fire", "other")
+
+_FLOAT = {f.name for f in ASSET_FIELDS if f.kind == "float"}
+
+
+def data_dictionary(layer: str = "assets") -> pd.DataFrame:
+    """Return the data dictionary (field, meaning, unit, source) for a layer.
+
+    Parameters
+    ----------
+    layer : {"assets", "candidates", "needs"}
+    """
+    fields = NEED_FIELDS if layer == "needs" else ASSET_FIELDS
+    rows = [{"field": f.name, "meaning": f.meaning, "unit": f.unit, "source": f.source} for f in fields]
+    rows.append({"field": f"{SOURCE_PREFIX}*", "meaning": "Column carried unchanged from the source file (name after the prefix)", "unit": "", "source": "source file"})
+    return pd.DataFrame(rows)
+
+
+def empty_asset_frame(n: int) -> pd.DataFrame:
+    """A frame of ``n`` rows with every canonical asset column (geometry excluded) set to missing."""
+    cols = {}
+    for f in ASSET_FIELDS:
+        if f.name == "geometry":
+            continue
+        if f.kind == "float":
+            cols[f.name] = pd.Series([float("nan")] * n, dtype="float64")
+        elif f.kind == "int":
+            cols[f.name] = pd.Series([pd.NA] * n, dtype="Int64")
+        elif f.kind == "bool":
+            cols[f.name] = pd.Series([False] * n, dtype="bool")
+        else:
+            cols[f.name] = pd.Series([None] * n, dtype="object")
+    return pd.DataFrame(cols)
+
+
+def order_columns(df: pd.DataFrame) -> list[str]:
+    """Canonical columns first, in dictionary order, then source columns, then the rest."""
+    canon = [c for c in ASSET_COLUMNS if c in df.columns and c != "geometry"]
+    src = [c for c in df.columns if c.startswith(SOURCE_PREFIX)]
+    rest = [c for c in df.columns if c not in canon and c not in src and c != "geometry"]
+    geom = ["geometry"] if "geometry" in df.columns else []
+    return canon + rest + src + geom
