@@ -123,9 +123,7 @@ def _place_vector(gdf: gpd.GeoDataFrame, report: ImportReport, name: str):
     if geom.has_z.any():
         geom = gpd.GeoSeries(shapely.force_2d(geom.to_numpy()), crs=gdf.crs, index=gdf.index)
         report.add("fixed", "Z coordinates dropped (assets-map works in 2D)")
-    empty = (geom.isna() | geom.is_empty).to_numpy()
-    if empty.any():
-        report.add("warning", "no geometry (null or empty)", rows[empty])
+    empty = (geom.isna() | geom.is_empty).to_numpy()  # reported as unplaced, after the postcode try
     geom, repaired = geo.repair_invalid(geom)
     if repaired.any():
         report.add("fixed", "invalid geometry repaired with make_valid (the original is kept in src_geometry_wkt)", rows[repaired])
@@ -166,7 +164,7 @@ def _place_by_postcode(out: gpd.GeoDataFrame, postcodes: pd.DataFrame | None, re
         out.loc[full, "location_note"] = out.loc[full, "location_note"].fillna("has a full postcode but no postcode directory was given")
     for kind, note in (("district", "only a postcode district ({pc}) is given: too coarse to place"),
                        ("invalid", "postcode {pc!r} is not a valid UK postcode"),
-                       ("missing", "no coordinates and no postcode")):
+                       ("missing", "no coordinates (or geometry) and no postcode")):
         m = unplaced & (kinds == kind) & (out["location_quality"] == "none")
         if m.any():
             out.loc[m, "location_note"] = [

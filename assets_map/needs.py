@@ -163,6 +163,11 @@ def deprivation_from_frame(df: pd.DataFrame, *, name: str, year: int | None = No
         raise InputError("has no deprivation columns (IMD score, rank or decile)", source=name)
     if not any(c.startswith("imd_") for c in table.columns):
         raise InputError("has no Index of Multiple Deprivation columns", source=name)
+    year_col = _find(df.columns, ("iodyear", "imdyear", "year"))
+    if year is None and year_col is not None:
+        years = pd.to_numeric(df[year_col], errors="coerce").dropna().astype(int).unique()
+        if len(years) == 1:
+            year = int(years[0])
     if year is None:
         max_rank = table.get("imd_rank", pd.Series(dtype=float)).max()
         year = _year_hint(name) or header_year or (2025 if max_rank and max_rank > 32844 else None)

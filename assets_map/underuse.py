@@ -46,7 +46,7 @@ SIGNALS = {
     "underused_floor": Signal("underused_floor", 0.2, "medium"),
     "idle_land": Signal("idle_land", 0.3, "medium"),
     "brownfield": Signal("brownfield", 0.2, "medium"),
-    "vacancy_duration": Signal("vacancy_duration", 0.2, "medium"),
+    "vacancy_duration": Signal("vacancy_duration", 0.2, "low"),  # same source as the status
     "low_coverage": Signal("low_coverage", 0.1, "low"),
 }
 

@@ -1,0 +1,268 @@
+"""Folium maps that render offline, with every shown value escaped.
+
+folium loads Leaflet from CDNs, which locked-down public-sector networks (and
+this project's CI) cannot reach: the map then draws 0 pixels with no Python
+error. :func:`vendor_static` copies Leaflet, Leaflet.markercluster and jQuery
+from their pip-installed XStatic packages into ``static/vendor`` (served by
+Streamlit's static file server), and :func:`localise` points every element of a
+map at those copies, dropping what the map does not use (Bootstrap, Font
+Awesome, awesome-markers).
+"""
+from __future__ import annotations
+
+import html
+import json
+import shutil
+from pathlib import Path
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import MacroElement, Template
+
+from .schema import DISPLAY_CRS
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+STATIC_URL = "/app/static/vendor"
+
+# Map element resource names (folium's default_js/default_css keys) to the vendored copies.
+LOCAL_JS = {
+    "leaflet": "leaflet/leaflet.js",
+    "jquery": "jquery/jquery.min.js",
+    "markerclusterjs": "markercluster/leaflet.markercluster.js",
+}
+LOCAL_CSS = {
+    "leaflet_css": "leaflet/leaflet.css",
+    "markerclustercss": "markercluster/MarkerCluster.css",
+    "markerclusterdefaultcss": "markercluster/MarkerCluster.Default.css",
+}
+#: Resources folium adds that these maps never use.
+UNUSED = {"bootstrap", "awesome_markers", "bootstrap_css", "glyphicons_css", "awesome_markers_font_css",
+          "awesome_markers_css", "awesome_rotate_css"}
+
+PRIORITY_COLOURS = {"High": "#b2182b", "Medium": "#ef8a62", "Low": "#67a9cf", "not flagged": "#8c8c8c"}
+# Deciles 1 (most deprived) .. 10: a sequential purple ramp, dark = more need.
+DECILE_COLOURS = ["#3f007d", "#54278f", "#6a51a3", "#807dba", "#9e9ac8", "#bcbddc", "#dadaeb", "#efedf5",
+                  "#f7f6fb", "#fcfbfd"]
+NO_DATA_COLOUR = "#ffffff"
+
+BASEMAPS = {
+    "OpenStreetMap": ("https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+                      "&copy; OpenStreetMap contributors"),
+    "CartoDB Positron": ("https://{s}.basemaps.cartocdn.com/light_all/{z}/{x}/{y}{r}.png",
+                         "&copy; OpenStreetMap contributors &copy; CARTO"),
+    "None (plain background)": (None, None),
+}
+
+
+def vendor_static(static_dir: Path = STATIC_DIR) -> Path:
+    """Copy Leaflet, markercluster and jQuery from the installed XStatic packages (idempotent)."""
+    import xstatic.pkg.jquery as xjq
+    import xstatic.pkg.leaflet as xleaflet
+    import xstatic.pkg.leaflet_markercluster as xmc
+
+    target = static_dir / "vendor"
+    plan = {
+        "leaflet": (Path(xleaflet.BASE_DIR), ["leaflet.js", "leaflet.css", "images"]),
+        "markercluster": (Path(xmc.BASE_DIR), ["leaflet.markercluster.js", "MarkerCluster.css",
+                                               "MarkerCluster.Default.css"]),
+        "jquery": (Path(xjq.BASE_DIR), ["jquery.min.js"]),
+    }
+    for sub, (base, names) in plan.items():
+        for name in names:
+            src, dst = base / name, target / sub / name
+            if dst.exists():
+                continue
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if src.is_dir():
+                shutil.copytree(src, dst)
+            else:
+                shutil.copy2(src, dst)
+    return target
+
+
+def _walk(element):
+    yield element
+    for child in getattr(element, "_children", {}).values():
+        yield from _walk(child)
+
+
+def localise(m: folium.Map, base_url: str = STATIC_URL) -> folium.Map:
+    """Point every element's JS and CSS at the vendored copies; refuse any CDN link left over."""
+    for el in _walk(m):
+        for attr, local in (("default_js", LOCAL_JS), ("default_css", LOCAL_CSS)):
+            links = getattr(el, attr, None)
+            if not links:
+                continue
+            new = []
+            for name, url in links:
+                if name in UNUSED:
+                    continue
+                if name not in local:
+                    raise ValueError(f"map element {type(el).__name__} needs {url}, which is not vendored for offline use")
+                new.append((name, f"{base_url}/{local[name]}"))
+            setattr(el, attr, new)
+    return m
+
+
+def resource_links(m: folium.Map) -> list[str]:
+    """Every JS/CSS URL the map asks the browser to load."""
+    out = []
+    for el in _walk(m):
+        out += [u for _, u in getattr(el, "default_js", [])] + [u for _, u in getattr(el, "default_css", [])]
+    return out
+
+
+def display_geometry(gdf: gpd.GeoDataFrame, *, tolerance_m: float = 20.0, decimals: int = 6) -> gpd.GeoSeries:
+    """Simplify in metres (BNG), then WGS84 with rounded coordinates: what a browser needs, no more."""
+    geom = gdf.geometry
+    poly = geom.geom_type.isin(["Polygon", "MultiPolygon"])
+    if tolerance_m and poly.any():
+        geom = geom.copy()
+        geom[poly] = geom[poly].simplify(tolerance_m, preserve_topology=True)
+    out = geom.to_crs(DISPLAY_CRS)
+    return gpd.GeoSeries(shapely.set_precision(out.to_numpy(), 10 ** -decimals), crs=DISPLAY_CRS, index=gdf.index)
+
+
+def _esc(v) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        return ""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return html.escape(str(v), quote=True)
+
+
+def _features(gdf: gpd.GeoDataFrame, props: list[str], geom: gpd.GeoSeries) -> dict:
+    """GeoJSON with every property escaped as text (tooltips insert them as HTML)."""
+    feats = []
+    cols = {p: gdf[p].tolist() if p in gdf.columns else [None] * len(gdf) for p in props}
+    for i, g in enumerate(geom.to_numpy()):
+        if g is None or g.is_empty:
+            continue
+        feats.append({"type": "Feature", "geometry": shapely.geometry.mapping(g),
+                      "properties": {p: _esc(cols[p][i]) for p in props}})
+    return {"type": "FeatureCollection", "features": feats}
+
+
+class Legend(MacroElement):
+    """A fixed legend box; its text is escaped."""
+
+    _template = Template("""
+        {% macro html(this, kwargs) %}
+        <div class="assets-map-legend" style="position: fixed; bottom: 40px; left: 12px; z-index: 9999;
+             background: rgba(255,255,255,0.92); padding: 8px 10px; border: 1px solid #999; border-radius: 4px;
+             font: 12px/1.35 sans-serif; max-width: 240px;">{{ this.body }}</div>
+        {% endmacro %}
+    """)
+
+    def __init__(self, body_html: str):
+        super().__init__()
+        self._name = "Legend"
+        self.body = body_html
+
+
+def legend_html(title: str, need_label: str) -> str:
+    rows = "".join(
+        f'<div><span style="display:inline-block;width:12px;height:12px;background:{c};border:1px solid #666;'
+        f'margin-right:4px"></span>{label}</div>'
+        for label, c in [("decile 1 (most deprived 10%)", DECILE_COLOURS[0]), ("decile 3", DECILE_COLOURS[2]),
+                         ("decile 5", DECILE_COLOURS[4]), ("decile 7", DECILE_COLOURS[6]),
+                         ("decile 10 (least deprived)", DECILE_COLOURS[9]), ("no data", NO_DATA_COLOUR)])
+    prios = "".join(
+        f'<div><span style="display:inline-block;width:12px;height:12px;border-radius:6px;background:{c};'
+        f'margin-right:4px"></span>{html.escape(p)}</div>' for p, c in PRIORITY_COLOURS.items())
+    return (f"<b>{html.escape(title)}</b><div style='margin-top:4px'><b>Need</b>: {html.escape(need_label)}</div>"
+            f"{rows}<div style='margin-top:4px'><b>Assets by priority</b></div>{prios}")
+
+
+ASSET_PROPS = ["asset_id", "name", "organisation", "status", "priority", "need_area_name", "need_decile"]
+ASSET_ALIASES = ["Asset", "Name", "Owner", "Status", "Priority", "Need area", "Need decile"]
+
+
+def build_map(
+    assets: gpd.GeoDataFrame,
+    needs: gpd.GeoDataFrame,
+    *,
+    need_column: str = "need_decile",
+    need_label: str = "IMD decile",
+    title: str = "assets-map",
+    basemap: str = "OpenStreetMap",
+    selected: str | None = None,
+    tolerance_m: float = 20.0,
+) -> folium.Map:
+    """A map of need (choropleth by decile) and assets (coloured by priority), ready for offline use."""
+    placed = assets[~(assets.geometry.isna() | assets.geometry.is_empty)]
+    extent = placed if len(placed) else needs
+    minx, miny, maxx, maxy = gpd.GeoSeries(extent.geometry, crs=extent.crs).to_crs(DISPLAY_CRS).total_bounds
+    tiles, attr = BASEMAPS.get(basemap, BASEMAPS["OpenStreetMap"])
+    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=13, tiles=None,
+                   max_zoom=19, control_scale=True, prefer_canvas=False)
+    if tiles:
+        folium.TileLayer(tiles=tiles, attr=attr, name=basemap, max_zoom=19).add_to(m)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    # Need choropleth.
+    need_geom = display_geometry(needs, tolerance_m=tolerance_m)
+    need_props = ["code", "name", need_column, "iod_year"]
+    fc = _features(needs, need_props, need_geom)
+
+    def need_style(feature):
+        v = feature["properties"].get(need_column)
+        try:
+            colour = DECILE_COLOURS[int(float(v)) - 1]
+        except (TypeError, ValueError, IndexError):
+            colour = NO_DATA_COLOUR
+        return {"fillColor": colour, "color": "#555555", "weight": 0.5, "fillOpacity": 0.55}
+
+    folium.GeoJson(fc, name=f"Need: {need_label}", style_function=need_style,
+                   tooltip=folium.GeoJsonTooltip(fields=need_props, aliases=["LSOA", "Name", need_label, "IoD year"]),
+                   highlight_function=lambda f: {"weight": 2, "color": "#000000"}).add_to(m)
+    # Assets: polygons and points in separate layers so both styles apply.
+    geom = display_geometry(placed, tolerance_m=0)
+    is_point = placed.geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
+
+    def asset_style(feature):
+        p = feature["properties"]
+        colour = PRIORITY_COLOURS.get(html.unescape(p.get("priority", "")), "#8c8c8c")
+        chosen = selected is not None and html.unescape(p.get("asset_id", "")) == selected
+        return {"color": "#000000" if chosen else colour, "fillColor": colour, "weight": 3 if chosen else 1.5,
+                "fillOpacity": 0.75, "radius": 9 if chosen else 6}
+
+    tooltip_args = dict(fields=ASSET_PROPS, aliases=ASSET_ALIASES)
+    if (~is_point).any():
+        folium.GeoJson(_features(placed[~is_point], ASSET_PROPS, geom[~is_point]), name="Assets (land and sites)",
+                       style_function=asset_style, tooltip=folium.GeoJsonTooltip(**tooltip_args)).add_to(m)
+    if is_point.any():
+        folium.GeoJson(_features(placed[is_point], ASSET_PROPS, geom[is_point]), name="Assets (points)",
+                       style_function=asset_style, marker=folium.CircleMarker(radius=6, weight=1.5, fill=True),
+                       tooltip=folium.GeoJsonTooltip(**tooltip_args)).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    m.get_root().add_child(Legend(legend_html(title, need_label)))
+    return localise(m)
+
+
+def clicked_asset_id(map_state: dict | None) -> str | None:
+    """The asset_id of the feature last clicked, from st_folium's returned state."""
+    if not map_state:
+        return None
+    feat = map_state.get("last_active_drawing")
+    if isinstance(feat, dict):
+        aid = (feat.get("properties") or {}).get("asset_id")
+        if aid:
+            return html.unescape(aid)
+    return None
+
+
+def feature_count(m: folium.Map) -> int:
+    """Number of asset features the map draws (for tests and benchmarks)."""
+    n = 0
+    for el in _walk(m):
+        if isinstance(el, folium.GeoJson) and str(el.layer_name).startswith("Assets"):
+            n += len(el.data.get("features", []))
+    return n
+
+
+def payload_bytes(m: folium.Map) -> int:
+    """Size of the map's HTML (what the browser receives)."""
+    return len(m.get_root().render().encode("utf-8"))
