@@ -145,11 +145,12 @@ def normalise_holding(text: object) -> str:
 
 _ANCHOR_WORDS = [
     ("housing_association", ("housing", "homes", "registered provider")),
+    # before "university": "Manchester University NHS Foundation Trust" is an NHS trust
+    ("nhs", ("nhs", "health", "hospital", "integrated care", "foundation trust", "ambulance")),
     ("university", ("university",)),
     ("college", ("college",)),
     ("police", ("police", "constabulary")),
     ("fire", ("fire",)),
-    ("nhs", ("nhs", "health", "hospital", "integrated care", "foundation trust", "ambulance")),
     ("council", ("council", "borough", "county", "city of", "district", "combined authority", "mayor")),
 ]
 
