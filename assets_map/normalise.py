@@ -77,6 +77,10 @@ def match_columns(columns: list[str], overrides: dict[str, str] | None = None) -
         shareable = {out.get("name")} if canon == "address" else set()
         for cand in cands:
             hit = next((c for c in columns if folded[c] == cand and (c not in taken or c in shareable)), None)
+            if hit is None and len(cand) > 10:
+                # Shapefiles cut field names to 10 characters: "TenureDeta", "HoldingTyp".
+                hit = next((c for c in columns if len(str(c)) == 10 and len(folded[c]) >= 8
+                            and cand.startswith(folded[c]) and (c not in taken or c in shareable)), None)
             if hit is not None:
                 out[canon] = hit
                 taken.add(hit)
