@@ -10,6 +10,7 @@ silently: blank rows are the only rows removed, and the report counts them.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -21,7 +22,7 @@ from . import geo
 from .normalise import canonical_frame, clean_postcode, compact_postcode, fold, match_columns
 from .report import ImportReport, InputError
 from .schema import DISPLAY_CRS, MEASURE_CRS, order_columns
-from .sources import Table, open_table
+from .sources import Limits, Table, excel_frame, open_table
 
 
 # ---------------------------------------------------------------- postcodes
@@ -85,10 +86,11 @@ def _unique_ids(ids: pd.Series, rows: np.ndarray, stem: str, report: ImportRepor
     return ids
 
 
-def _place_from_columns(raw: pd.DataFrame, mapping: dict, report: ImportReport):
+def _place_from_columns(raw: pd.DataFrame, mapping: dict, report: ImportReport, expect_coordinates: bool = True):
     n = len(raw)
     if "x" not in mapping or "y" not in mapping:
-        report.add("warning", "no coordinate columns found (GeoX/GeoY, Easting/Northing, lon/lat); rows can only be placed by postcode")
+        if expect_coordinates:
+            report.add("warning", "no coordinate columns found (GeoX/GeoY, Easting/Northing, lon/lat); rows can only be placed by postcode")
         return gpd.GeoSeries([None] * n, crs=MEASURE_CRS), np.zeros(n, bool), [None] * n
     xcol, ycol = mapping["x"], mapping["y"]
     stated = raw[mapping["crs_label"]] if "crs_label" in mapping else None
@@ -104,37 +106,74 @@ def _place_from_columns(raw: pd.DataFrame, mapping: dict, report: ImportReport):
     return pts.geometry, pts.placed, pts.notes
 
 
-def _place_vector(gdf: gpd.GeoDataFrame, report: ImportReport, name: str):
+def _finite(geom: gpd.GeoSeries) -> np.ndarray:
+    """True where every coordinate of a present geometry is a finite number."""
+    out = np.ones(len(geom), dtype=bool)
+    arr = geom.to_numpy()
+    present = ~(pd.isna(arr) | shapely.is_empty(arr))
+    for i in np.flatnonzero(present):
+        out[i] = bool(np.isfinite(shapely.get_coordinates(arr[i])).all())
+    return out
+
+
+def _place_vector(gdf: gpd.GeoDataFrame, report: ImportReport, name: str, make_valid: bool = True):
     n = len(gdf)
     rows = gdf.index.to_numpy() + 1
+    arr = gdf.geometry.to_numpy()
+    null = pd.isna(arr)
+    empty = ~null & shapely.is_empty(np.where(null, shapely.Point(), arr))
+    finite = _finite(gdf.geometry)
+    notes: list[str | None] = [None] * n
+    for mask, msg in ((null, "the feature has no geometry (null)"), (empty, "the feature's geometry is empty"),
+                      (~finite, "the geometry has coordinates that are not finite numbers (NaN or infinity)")):
+        if mask.any():
+            report.add("unplaced", msg, rows[mask])
+            for i in np.flatnonzero(mask):
+                notes[i] = msg
+    usable = ~null & ~empty & finite
+    probe = gdf[usable]
     if gdf.crs is None:
-        guess = geo.guess_crs_from_bounds(gdf)
+        guess = geo.guess_crs_from_bounds(probe) if len(probe) else None
         if guess is None:
             raise InputError("has no CRS and its coordinates are not in the UK as longitude/latitude or British National Grid", source=name)
         report.add("warning", f"the layer states no CRS; its coordinates fit {guess} and were read as such")
         gdf = gdf.set_crs(guess)
-    elif gdf.crs.to_epsg() == 4326 or gdf.crs.is_geographic:
-        # An easting in a GeoJSON that (by RFC 7946) claims WGS84.
-        if geo.guess_crs_from_bounds(gdf) == MEASURE_CRS:
+    elif len(probe):
+        guess = geo.guess_crs_from_bounds(probe)
+        if (gdf.crs.to_epsg() == 4326 or gdf.crs.is_geographic) and guess == MEASURE_CRS:
+            # An easting in a GeoJSON that (by RFC 7946) claims WGS84.
             report.add("fixed", "the layer claims longitude/latitude but holds British National Grid eastings/northings; read as EPSG:27700")
             gdf = gdf.set_crs(MEASURE_CRS, allow_override=True)
+        elif gdf.crs.to_epsg() == 27700 and guess == DISPLAY_CRS:
+            report.add("fixed", "the layer claims British National Grid but holds longitude/latitude degrees; read as EPSG:4326")
+            gdf = gdf.set_crs(DISPLAY_CRS, allow_override=True)
     report.crs_detected = gdf.crs.to_string()
-    geom = gdf.geometry
-    if geom.has_z.any():
+    geom = gdf.geometry.where(usable, None)
+    zm = shapely.has_z(geom.to_numpy()) | (shapely.has_m(geom.to_numpy()) if hasattr(shapely, "has_m") else False)
+    if zm.any():
         geom = gpd.GeoSeries(shapely.force_2d(geom.to_numpy()), crs=gdf.crs, index=gdf.index)
-        report.add("fixed", "Z coordinates dropped (assets-map works in 2D)")
-    empty = (geom.isna() | geom.is_empty).to_numpy()  # reported as unplaced, after the postcode try
-    geom, repaired = geo.repair_invalid(geom)
-    if repaired.any():
-        report.add("fixed", "invalid geometry repaired with make_valid (the original is kept in src_geometry_wkt)", rows[repaired])
-    bng = gpd.GeoSeries(geom, crs=gdf.crs).to_crs(MEASURE_CRS)
-    bad = geo.outside_uk(gpd.GeoDataFrame(geometry=bng))
-    notes: list[str | None] = [None] * n
+        report.add("fixed", "Z (height) or M (measure) values dropped: assets-map works in 2D", rows[zm])
+    repaired = np.zeros(n, dtype=bool)
+    if make_valid:
+        geom, repaired = geo.repair_invalid(geom)
+        if repaired.any():
+            report.add("fixed", "invalid geometry repaired with make_valid (the original is kept in src_geometry_wkt)", rows[repaired])
+    else:
+        present = ~(geom.isna() | geom.is_empty)
+        invalid = (present & ~geom.is_valid).to_numpy()
+        if invalid.any():
+            report.add("warning", "invalid geometry kept as given (make_valid was not applied; areas and joins may be wrong)", rows[invalid])
+    try:
+        bng = gpd.GeoSeries(geom, crs=gdf.crs).to_crs(MEASURE_CRS)
+    except Exception as exc:  # a CRS pyproj cannot transform
+        raise InputError(f"its coordinate system ({gdf.crs.name}) cannot be converted to British National Grid: "
+                         f"{str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}", source=name) from None
+    bad = geo.outside_uk(gpd.GeoDataFrame(geometry=bng)) & usable
     if bad.any():
-        report.add("warning", "geometry lies outside the UK; left unplaced", rows[bad])
+        report.add("unplaced", "geometry lies outside the UK (checked in British National Grid); left unplaced", rows[bad])
         for i in np.flatnonzero(bad):
             notes[i] = "geometry lies outside the UK"
-    placed = ~empty & ~bad
+    placed = usable & ~bad
     bng = bng.where(placed, None)
     return gdf, gpd.GeoSeries(bng.to_numpy(), crs=MEASURE_CRS), placed, notes, repaired
 
@@ -180,6 +219,40 @@ def _place_by_postcode(out: gpd.GeoDataFrame, postcodes: pd.DataFrame | None, re
         report.add("unplaced", "has a full postcode but no postcode directory was given", out.loc[full, "source_row"].astype(int))
 
 
+_CATEGORY_FIELDS = (("tenure", "tenure", ("other", "unknown")), ("holding_type", "holding_type", ("unknown",)),
+                    ("status_text", "status", ("unknown",)))
+
+
+def _report_normalised(attrs: pd.DataFrame, canon: pd.DataFrame, mapping: dict, report: ImportReport) -> None:
+    """Say which category values were read as something other than their own words, and which were not recognised."""
+    rows = attrs.index.to_numpy() + 1
+    for key, field, vague in _CATEGORY_FIELDS:
+        col = mapping.get(key)
+        if col is None:
+            continue
+        original = attrs[col]
+        values = canon[field].to_numpy()
+        changed: dict[str, tuple[str, list[int]]] = {}
+        unknown: dict[str, list[int]] = {}
+        for r, o, v in zip(rows, original, values):
+            if o is None or (isinstance(o, float) and np.isnan(o)) or not str(o).strip():
+                continue
+            text = str(o).strip()
+            folded = re.sub(r"[^a-z]", "", text.lower())
+            if v in vague:
+                unknown.setdefault(text, []).append(int(r))
+            elif v.replace("-", "") not in folded and not (v == "both" and "land" in folded and "build" in folded):
+                changed.setdefault(text, (v, []))[1].append(int(r))
+        if changed:
+            pairs = ", ".join(f"{o!r} -> {v}" for o, (v, _) in list(changed.items())[:6])
+            report.add("fixed", f"{col} values normalised ({pairs}; originals kept in src_{col})",
+                       sorted(r for _, rs in changed.values() for r in rs))
+        if unknown:
+            vals = ", ".join(repr(o) for o in list(unknown)[:6])
+            report.add("warning", f"{col} values not recognised ({vals}); {field} set to "
+                       f"{'/'.join(vague)} (originals kept in src_{col})", sorted(r for rs in unknown.values() for r in rs))
+
+
 def read_assets(
     path: str | os.PathLike,
     *,
@@ -187,48 +260,64 @@ def read_assets(
     name: str | None = None,
     layer: str | None = None,
     columns: dict[str, str] | None = None,
+    adapter: str = "asset register",
+    expect_coordinates: bool = True,
+    make_valid: bool = True,
+    limits: Limits | None = None,
 ) -> tuple[gpd.GeoDataFrame, ImportReport]:
     """Read an asset register into the canonical schema, in EPSG:27700.
 
     Parameters
     ----------
-    path : the register file (CSV, GeoPackage, GeoJSON, Shapefile .shp or .zip)
+    path : the register file (CSV, Excel, GeoPackage, GeoJSON, Shapefile .shp or .zip), or a
+        :class:`~assets_map.sources.Table` already opened (its frame's integer index, when not
+        0..n-1, gives the file's row numbers: adapters that drop rows keep the numbering)
     postcodes : a postcode directory (path, or the frame from :func:`read_postcodes`)
         used to place rows that have a full postcode but no usable coordinates
     name : the file name to show in messages (for uploads)
     layer : which layer of a multi-layer file to read
     columns : overrides of the automatic column matching, canonical name -> header
+    adapter : what the report calls the reader
+    expect_coordinates : warn when no coordinate columns are found (False for files that never have any)
+    make_valid : repair invalid geometries (the original is kept in ``src_geometry_wkt``)
+    limits : size limits for the file
 
     Returns
     -------
     (assets, report) : every row of the file (blank rows excepted, and counted),
         with ``location_quality`` and ``location_note`` saying how each was placed
     """
-    table = path if isinstance(path, Table) else open_table(path, name=name, layer=layer)
+    table = path if isinstance(path, Table) else open_table(path, name=name, layer=layer, limits=limits)
+    table = excel_frame(table)
     name = table.name
     if isinstance(postcodes, (str, os.PathLike)):
         postcodes = read_postcodes(postcodes)
-    report = ImportReport(source=name, format=table.format, adapter="asset register")
+    report = ImportReport(source=name, format=table.format, adapter=adapter)
     for note in table.notes:
         report.add("warning", note)
-    raw = table.frame.reset_index(drop=True)
+    raw = table.frame
+    if not (isinstance(raw.index, pd.RangeIndex) or pd.api.types.is_integer_dtype(raw.index)) or not raw.index.is_unique:
+        raw = raw.reset_index(drop=True)
     report.rows_read = len(raw)
     if raw.empty:
         raise InputError("has a header but no data rows", source=name)
     raw = _drop_blank_rows(raw, report)
+    if raw.empty:
+        raise InputError("has no rows with any values", source=name)
     try:
         mapping = match_columns([c for c in raw.columns if c != "geometry"], columns)
     except KeyError as exc:
         raise InputError(f"has no column {exc.args[0]!r} (asked for in the column mapping)", source=name) from None
     if table.is_vector:
-        gdf, geometry, placed, notes, repaired = _place_vector(raw, report, name)
+        gdf, geometry, placed, notes, repaired = _place_vector(raw, report, name, make_valid)
         quality = np.where(placed, np.where(geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy(), "register coordinates", "surveyed"), "none")
     else:
-        geometry, placed, notes = _place_from_columns(raw, mapping, report)
+        geometry, placed, notes = _place_from_columns(raw, mapping, report, expect_coordinates)
         repaired = np.zeros(len(raw), bool)
         quality = np.where(placed, "register coordinates", "none")
     attrs = pd.DataFrame(raw.drop(columns="geometry")) if table.is_vector else raw
     canon = canonical_frame(attrs, mapping, source=name)
+    _report_normalised(attrs, canon, mapping, report)
     if table.is_vector and repaired.any():
         canon["src_geometry_wkt"] = [shapely.to_wkt(g) if r else None for g, r in zip(raw.geometry, repaired)]
     rows = raw.index.to_numpy() + 1

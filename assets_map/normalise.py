@@ -22,8 +22,9 @@ def fold(header: str) -> str:
 
 #: canonical or helper name -> folded header names, in order of preference.
 COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
-    "asset_id": ("assetid", "assetcode", "assetref", "assetreference", "propertyreference", "propertyref",
-                 "propertyid", "sitereference", "siteref", "lasiteref", "sitecode", "reference", "ref", "id"),
+    "asset_id": ("assetid", "assetcode", "assetref", "assetreference", "assetnumber", "assetno", "propertyreference",
+                 "propertyref", "propertyid", "propertycode", "propertynumber", "sitereference", "siteref", "lasiteref",
+                 "sitecode", "reference", "ref", "id"),
     "organisation": ("organisationlabel", "organisation", "organisationname", "organization", "owner",
                      "ownername", "localauthority", "trustname", "organisationlabelname"),
     "anchor_type": ("anchortype", "organisationtype", "ownertype"),
@@ -132,7 +133,13 @@ def normalise_tenure(text: object) -> str:
     return "unknown" if not s else "other"
 
 
+_HOLDING_VOCAB = {"land": "land", "site": "land", "building": "building", "buildings": "building",
+                  "property": "building", "premises": "building", "land and buildings": "both",
+                  "land and building": "both", "both": "both"}
+
+
 def normalise_holding(text: object) -> str:
+    """``land``, ``building``, ``both`` or ``unknown``; case and near misspellings ("Buliding", "Lnad") folded."""
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return "unknown"
     s = str(text).lower()
@@ -140,11 +147,20 @@ def normalise_holding(text: object) -> str:
     building = "build" in s or "bldg" in s or "property" in s or "premises" in s
     if "both" in s or (land and building):
         return "both"
-    if land:
-        return "land"
     if building:
         return "building"
-    return "unknown"
+    words = re.sub(r"[^a-z]+", " ", s).strip()
+    parts = [p for p in re.split(r"\s*(?:and|&|/|,)\s*", words) if p] or [words]
+    kinds = set()
+    for part in parts:
+        close = difflib.get_close_matches(part.replace(" ", ""), [k.replace(" ", "") for k in _HOLDING_VOCAB], n=1, cutoff=0.75)
+        if close:
+            kinds.add(next(v for k, v in _HOLDING_VOCAB.items() if k.replace(" ", "") == close[0]))
+    if land:
+        kinds.add("land")
+    if len(kinds) > 1 or "both" in kinds:
+        return "both"
+    return kinds.pop() if kinds else "unknown"
 
 
 _ANCHOR_WORDS = [
