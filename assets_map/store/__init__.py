@@ -1,0 +1,47 @@
+"""The register store: durable, versioned, audited; SQLite by default, PostGIS when configured.
+
+:func:`open_store` picks the backend:
+
+* ``ASSETS_MAP_DATABASE_URL=postgresql://...`` (or a ``url`` argument): PostGIS,
+  for several users on several machines;
+* otherwise a SQLite file: ``ASSETS_MAP_STORE`` or ``~/.assets_map/register.sqlite``,
+  created on first use, no server needed.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .base import (EDIT_STATUSES, EDITABLE, ConflictError, ImportOutcome, Store, StoreError, StoreFull,
+                   validate_changes)
+from .roles import LOCAL_USER, PUBLIC, NotAllowed, Role
+from .sqlite import SqliteStore
+
+DEFAULT_PATH = Path("~/.assets_map/register.sqlite")
+
+__all__ = ["open_store", "default_location", "Store", "SqliteStore", "Role", "LOCAL_USER", "PUBLIC",
+           "NotAllowed", "ConflictError", "StoreError", "StoreFull", "ImportOutcome", "EDIT_STATUSES",
+           "EDITABLE", "validate_changes"]
+
+
+def default_location() -> str:
+    """The store the app and CLI use: the database URL, the store path, or the default file."""
+    url = os.environ.get("ASSETS_MAP_DATABASE_URL", "").strip()
+    if url:
+        return url
+    return str(Path(os.environ.get("ASSETS_MAP_STORE", "") or DEFAULT_PATH).expanduser())
+
+
+def open_store(location: str | os.PathLike | None = None) -> Store:
+    """Open (creating when absent) the register at ``location`` (default: :func:`default_location`).
+
+    Parameters
+    ----------
+    location : a ``postgresql://`` URL or a SQLite file path
+    """
+    loc = str(location) if location is not None else default_location()
+    if loc.startswith(("postgresql://", "postgres://")):
+        from .postgis import PostgisStore
+
+        return PostgisStore(loc)
+    return SqliteStore(Path(loc).expanduser())

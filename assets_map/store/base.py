@@ -1,0 +1,907 @@
+"""The register store: one interface, two backends (SQLite embedded, PostGIS shared).
+
+Everything a team confirms goes through :class:`Store`:
+
+* :meth:`Store.import_analysis` writes an analysed register as one transaction:
+  an import batch (who, when, file hash, import report), the current records with
+  a version number each, and an append-only history row for every change;
+* :meth:`Store.save` edits one asset with optimistic concurrency: the caller
+  names the version it read and a save against a moved version is refused with a
+  :class:`ConflictError` that shows the other change, never a silent overwrite;
+* :meth:`Store.submit_correction` / :meth:`Store.decide_correction` form the
+  moderation queue for community users' "have we got this wrong?";
+* every read (:meth:`Store.assets`, :meth:`Store.get`) takes a :class:`Role`, and a
+  public viewer's rows come from the ``public_assets`` view: internal assets and
+  fields never leave the store for them.
+
+After an edit the asset is re-scored by the engine (:func:`assets_map.analyse.score`
+with the need areas and exclusion layers stored at import), never by a second
+scoring implementation. Backends supply only connections and a few SQL fragments.
+"""
+from __future__ import annotations
+
+import abc
+import contextlib
+import datetime as dt
+import getpass
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Mapping
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ..report import InputError
+from ..schema import MEASURE_CRS, STATUSES
+from . import codec, views
+from .roles import PUBLIC, NotAllowed, Role
+
+SCHEMA_VERSION = 1
+
+#: Statuses an estates user can set, by label; canonical statuses are accepted too.
+EDIT_STATUSES: dict[str, str] = {
+    "in use": "occupied", "vacant": "vacant", "surplus": "surplus", "sold": "sold",
+    "not available for transfer": "not-available",
+}
+STORE_STATUSES = tuple(dict.fromkeys(STATUSES + tuple(EDIT_STATUSES.values())))
+#: What an edit may change.
+EDITABLE = ("status", "notes", "contact_route", "disposal_plans", "vacant_since", "location", "visibility",
+            "field_visibility")
+#: What a community correction may propose (besides its message).
+PROPOSABLE = ("status", "contact_route", "location")
+TEXT_LIMIT = 5000
+#: Britain in EPSG:27700 (eastings, northings), for checking corrected locations.
+GB_BOUNDS = (0.0, 0.0, 700_000.0, 1_300_000.0)
+
+HISTORY_KINDS = ("import", "edit", "correction", "remove")
+
+
+class StoreError(RuntimeError):
+    """A store operation that could not be done; the register is unchanged."""
+
+
+class StoreFull(StoreError):
+    """The disk (or the database's size limit) is full; the transaction was rolled back."""
+
+
+class ConflictError(StoreError):
+    """The asset changed since the caller read it; the save was refused.
+
+    Attributes
+    ----------
+    asset_id, expected, current : the asset and the versions read and found
+    others : list of dict
+        The history entries that moved the version (who, when, what changed).
+    """
+
+    def __init__(self, asset_id: str, expected: int, current: int, others: list[dict]):
+        self.asset_id, self.expected, self.current, self.others = asset_id, expected, current, others
+        parts = []
+        for h in others:
+            what = ", ".join(f"{k}: {_short(v[0])} -> {_short(v[1])}" for k, v in h["changes"].items()
+                             if k not in _SCORE_FIELDS) or "scores only"
+            parts.append(f"version {h['version']} by {h['by']} at {h['at']} ({h['kind']}: {what})")
+        super().__init__(f"asset {asset_id} was changed by someone else since you opened it (you had version "
+                         f"{expected}, it is now {current}): " + "; ".join(parts)
+                         + ". Nothing was saved: reload it and make your change again.")
+
+
+_SCORE_FIELDS = ("need_area_code", "need_area_name", "imd_decile", "iod_year", "need_score", "need_decile",
+                 "excluded", "exclusion_reason", "underuse_score", "underuse_confidence", "transfer_score",
+                 "priority", "reasons", "constraints")
+
+
+def _short(v: Any, n: int = 60) -> str:
+    s = "empty" if v is None else str(v)
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+@dataclass
+class ImportOutcome:
+    """What one import did to the register."""
+
+    batch_id: int
+    organisation: str
+    rows: int
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    kept_edits: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = [f"import batch {self.batch_id} for {self.organisation}: {self.rows} rows; {self.added} added, "
+               f"{self.changed} changed, {self.unchanged} unchanged, {self.removed} no longer in the register "
+               f"(kept in the history)"]
+        if self.kept_edits:
+            out.append(f"kept app edits over the file's values for {len(self.kept_edits)} assets: "
+                       + ", ".join(self.kept_edits[:10]) + (" …" if len(self.kept_edits) > 10 else ""))
+        return out
+
+
+class Json:
+    """A parameter to be stored as JSON (text in SQLite, jsonb in PostgreSQL)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
+
+class Tx:
+    """A cursor inside one transaction; SQL is written with ``?`` placeholders."""
+
+    def __init__(self, cur, *, qmark: bool, json_param=None):
+        self.cur = cur
+        self.qmark = qmark
+        self.json_param = json_param or (lambda v: codec.dumps(v))
+
+    def _params(self, params: Iterable) -> list:
+        return [self.json_param(p.value) if isinstance(p, Json) else p for p in params]
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.qmark else sql.replace("%", "%%").replace("?", "%s")
+
+    def x(self, sql: str, params: Iterable = ()):
+        self.cur.execute(self._sql(sql), self._params(params))
+        return self.cur
+
+    def q(self, sql: str, params: Iterable = ()) -> list[tuple]:
+        return list(self.x(sql, params).fetchall())
+
+    def one(self, sql: str, params: Iterable = ()):
+        rows = self.q(sql, params)
+        return rows[0] if rows else None
+
+    def many(self, sql: str, rows: Iterable[Iterable]) -> None:
+        self.cur.executemany(self._sql(sql), [self._params(r) for r in rows])
+
+
+# Column lists of every table, for backup and restore (geometry and JSON columns marked).
+TABLES: dict[str, tuple[str, ...]] = {
+    "batches": ("batch_id", "organisation", "imported_by", "imported_at", "source_name", "file_sha256",
+                "report", "settings", "rows", "added", "changed", "unchanged", "removed"),
+    "assets": ("asset_id", "organisation", "version", "batch_id", "removed", "visibility", "name", "status",
+               "priority", "attrs", "edits", "field_visibility", "geom", "updated_at", "updated_by"),
+    "history": ("id", "asset_id", "version", "at", "by_user", "kind", "batch_id", "changes", "state",
+                "visibility", "field_visibility", "geom"),
+    "context": ("organisation", "layer", "label", "row_no", "attrs", "geom", "minx", "miny", "maxx", "maxy"),
+    "corrections": ("id", "asset_id", "submitted_at", "submitted_by", "contact", "message", "proposed", "state",
+                    "decided_by", "decided_at", "decision_note", "applied_version"),
+    "users": ("subject", "role", "organisation", "added_by", "added_at"),
+}
+JSON_COLUMNS: dict[str, set[str]] = {
+    "batches": {"report", "settings"}, "assets": {"attrs", "edits", "field_visibility"},
+    "history": {"changes", "state", "field_visibility"}, "context": {"attrs"}, "corrections": {"proposed"},
+    "users": set(),
+}
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def rescore(rows: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, exclude: list[tuple[str, gpd.GeoDataFrame]] = (),
+            weights: dict[str, float] | None = None) -> gpd.GeoDataFrame:
+    """Join rows to need and score them through the engine (the one scoring implementation)."""
+    from ..analyse import join_needs, score
+
+    joined = join_needs(rows, needs)
+    return score(joined, exclude=list(exclude), weights=weights)
+
+
+class Store(abc.ABC):
+    """The register: batches, current records with versions, history, moderation, users.
+
+    Subclasses provide :meth:`_write` and :meth:`_read` (a :class:`Tx` in one
+    transaction) and the SQL fragments below.
+    """
+
+    backend = "abstract"
+    #: SQL for a geometry parameter and for reading the ``geom`` column as WKB.
+    G_IN = "?"
+    G_OUT = "geom"
+    FOR_UPDATE = ""
+
+    # ----------------------------------------------------------------- plumbing
+    @abc.abstractmethod
+    def _write(self) -> contextlib.AbstractContextManager[Tx]:
+        """A write transaction (exclusive enough that read-check-write is safe)."""
+
+    @abc.abstractmethod
+    def _read(self) -> contextlib.AbstractContextManager[Tx]:
+        """A read transaction (one consistent snapshot)."""
+
+    def _lock_register(self, tx: Tx) -> None:
+        """Serialise imports (SQLite's write lock already does)."""
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """Where the register lives, for the app and CLI (no password)."""
+
+    def revision(self) -> int:
+        """A number that grows with every change: a cache key for public views."""
+        with self._read() as tx:
+            h = tx.one("SELECT COALESCE(MAX(id), 0) FROM history")[0]
+            c = tx.one("SELECT COALESCE(MAX(id), 0) FROM corrections")[0]
+            b = tx.one("SELECT COALESCE(MAX(batch_id), 0) FROM batches")[0]
+        return int(h) * 1_000_003 + int(c) * 1009 + int(b)
+
+    def raw(self, sql: str, params: Iterable = ()) -> list[tuple]:
+        """Run one SQL statement (``?`` placeholders) in its own transaction: for checks and tests."""
+        with self._write() as tx:
+            cur = tx.x(sql, params)
+            return list(cur.fetchall()) if cur.description else []
+
+    def raw_columns(self, table: str) -> list[str]:
+        """Column names of a table or view."""
+        with self._read() as tx:
+            cur = tx.x(f"SELECT * FROM {table} WHERE 1 = 0")
+            return [d[0] for d in cur.description]
+
+    def close(self) -> None:
+        """Release resources (connections are opened per operation)."""
+
+    def is_empty(self) -> bool:
+        with self._read() as tx:
+            return all(tx.one(f"SELECT COUNT(*) FROM {t}")[0] == 0 for t in TABLES)
+
+    # ------------------------------------------------------------------ imports
+    def import_analysis(self, result, *, organisation: str, role: Role, source_name: str, file_sha256: str,
+                        exclude: list[tuple[str, gpd.GeoDataFrame]] = ()) -> ImportOutcome:
+        """Write an analysed register for one organisation as a single transaction.
+
+        Assets new to the register get version 1; changed assets a new version;
+        assets missing from the file are marked removed (never deleted). Values an
+        estates user set in the app are kept over the file's, and those assets are
+        re-scored. Either all of this is written or, on any error, nothing.
+
+        Parameters
+        ----------
+        result : assets_map.analyse.Analysis
+            The analysed register (assets in EPSG:27700, needs, reports, settings).
+        organisation : the team whose register this is (editors may import only their own)
+        role : who imports
+        source_name : the file's name (never a server path)
+        file_sha256 : hash of the file's bytes (see :func:`codec.sha256_file`)
+        exclude : the greenspace/allotment layers used in the analysis, kept so that
+            later edits are scored the same way
+        """
+        role.require_edit(organisation, "import a register")
+        assets = result.assets
+        problems = []
+        if not organisation or not str(organisation).strip():
+            problems.append("the register needs an organisation")
+        if assets.crs is None or assets.crs.to_epsg() != 27700:
+            problems.append(f"assets must be in {MEASURE_CRS} (got {assets.crs})")
+        ids = assets["asset_id"] if "asset_id" in assets.columns else pd.Series([None] * len(assets))
+        missing = [i + 1 for i, v in enumerate(ids) if not isinstance(v, str) or not v.strip()]
+        if missing:
+            from ..report import rows_text
+            problems.append(f"asset_id is missing in {rows_text(missing)}")
+        dup = sorted(set(ids[ids.duplicated() & ids.notna()]))
+        if dup:
+            problems.append(f"asset_id repeated: {', '.join(map(str, dup[:10]))}")
+        if problems:
+            raise InputError(problems, source=source_name)
+
+        records = [codec.row_record(r) for r in assets.drop(columns="geometry").to_dict("records")]
+        wkbs = [codec.geom_wkb(g) for g in assets.geometry]
+        reports = [r.to_dict() for r in getattr(result, "reports", [])]
+        settings = codec.json_value(dict(getattr(result, "settings", {}) or {}))
+        weights = (getattr(result, "settings", {}) or {}).get("weights")
+        now = _now()
+        with self._write() as tx:
+            self._lock_register(tx)
+            taken = {}
+            for chunk in _chunks(list(ids), 500):
+                marks = ",".join("?" * len(chunk))
+                taken.update(dict(tx.q(f"SELECT asset_id, organisation FROM assets WHERE asset_id IN ({marks}) "
+                                       f"AND organisation <> ?", [*chunk, organisation])))
+            if taken:
+                shown = ", ".join(f"{a} ({o})" for a, o in list(taken.items())[:10])
+                raise InputError(f"{len(taken)} asset_id values already belong to another organisation's "
+                                 f"register: {shown}; nothing was imported", source=source_name)
+            current = {r[0]: r for r in tx.q(
+                f"SELECT asset_id, version, removed, attrs, edits, {self.G_OUT} FROM assets WHERE organisation = ?",
+                [organisation])}
+            # Keep app edits over the file's values, then re-score those rows through the engine.
+            edited = [i for i, a in enumerate(ids) if a in current and codec.loads(current[a][4])]
+            kept = []
+            if edited:
+                frame = codec.records_frame([records[i] for i in edited], [codec.wkb_geom(wkbs[i]) for i in edited])
+                for pos, i in enumerate(edited):
+                    edits = codec.loads(current[ids.iloc[i]][4])
+                    _apply_edits(frame, pos, edits)
+                    kept.append(ids.iloc[i])
+                scored = rescore(frame, result.needs, exclude=exclude, weights=weights)
+                for pos, i in enumerate(edited):
+                    records[i] = codec.row_record(scored.drop(columns="geometry").iloc[pos].to_dict())
+                    wkbs[i] = codec.geom_wkb(scored.geometry.iloc[pos])
+            cur = tx.x("INSERT INTO batches (organisation, imported_by, imported_at, source_name, file_sha256, report, "
+                       "settings, rows) VALUES (?, ?, ?, ?, ?, ?, ?, ?)" + self._returning("batch_id"),
+                       [organisation, role.user, now, source_name, file_sha256, Json(reports), Json(settings),
+                        len(records)])
+            batch_id = self._last_id(tx, cur, "batches", "batch_id")
+            out = ImportOutcome(batch_id, organisation, len(records), kept_edits=kept)
+            hist, inserts, updates = [], [], []
+            for rec, wkb in zip(records, wkbs):
+                aid = rec["asset_id"]
+                vis = views.normalise_visibility(rec.get("visibility"))
+                rec["visibility"] = vis
+                old = current.get(aid)
+                if old is None:
+                    inserts.append([aid, organisation, 1, batch_id, 0, vis, rec.get("name"), rec.get("status"),
+                                    rec.get("priority"), Json(rec), Json({}), Json({}), wkb, now, role.user])
+                    changes = {k: [None, v] for k, v in rec.items() if v is not None}
+                    if wkb is not None:
+                        changes["geometry"] = [None, codec.geom_text(codec.wkb_geom(wkb))]
+                    hist.append([aid, 1, now, role.user, "import", batch_id, Json(changes), Json(rec), vis, Json({}), wkb])
+                    out.added += 1
+                    continue
+                changes = _diff(codec.loads(old[3]), rec, old[5], wkb)
+                if old[2]:
+                    changes["removed"] = [True, False]
+                if not changes:
+                    out.unchanged += 1
+                    continue
+                version = old[1] + 1
+                updates.append([version, batch_id, vis, rec.get("name"), rec.get("status"), rec.get("priority"),
+                                Json(rec), wkb, now, role.user, aid, old[1]])
+                hist.append([aid, version, now, role.user, "import", batch_id, Json(changes), Json(rec), vis,
+                             None, wkb])
+                out.changed += 1
+            seen = set(ids)
+            for aid, old in current.items():
+                if aid in seen or old[2]:
+                    continue
+                version = old[1] + 1
+                tx.x("UPDATE assets SET removed = 1, version = ?, batch_id = ?, updated_at = ?, updated_by = ? "
+                     "WHERE asset_id = ? AND version = ?", [version, batch_id, now, role.user, aid, old[1]])
+                hist.append([aid, version, now, role.user, "remove", batch_id,
+                             Json({"removed": [False, True]}), Json(codec.loads(old[3])), None, None, old[5]])
+                out.removed += 1
+            if inserts:
+                tx.many(f"INSERT INTO assets (asset_id, organisation, version, batch_id, removed, visibility, name, "
+                        f"status, priority, attrs, edits, field_visibility, geom, updated_at, updated_by) "
+                        f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {self.G_IN}, ?, ?)", inserts)
+            for u in updates:
+                cur = tx.x(f"UPDATE assets SET version = ?, batch_id = ?, removed = 0, visibility = ?, name = ?, "
+                           f"status = ?, priority = ?, attrs = ?, geom = {self.G_IN}, updated_at = ?, updated_by = ? "
+                           f"WHERE asset_id = ? AND version = ?", u)
+                if cur.rowcount != 1:
+                    raise StoreError(f"asset {u[10]} changed during the import; nothing was imported")
+            self._insert_history(tx, hist)
+            self._replace_context(tx, organisation, result.needs, exclude)
+            tx.x("UPDATE batches SET added = ?, changed = ?, unchanged = ?, removed = ? WHERE batch_id = ?",
+                 [out.added, out.changed, out.unchanged, out.removed, batch_id])
+        return out
+
+    def _returning(self, col: str) -> str:
+        return ""
+
+    def _last_id(self, tx: Tx, cur, table: str, col: str) -> int:
+        return int(cur.lastrowid)
+
+    def _insert_history(self, tx: Tx, rows: list[list]) -> None:
+        # A history row of a removal or an import keeps the asset's field visibility as it is.
+        if not rows:
+            return
+        tx.many(f"INSERT INTO history (asset_id, version, at, by_user, kind, batch_id, changes, state, visibility, "
+                f"field_visibility, geom) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {self.G_IN})", rows)
+
+    def _replace_context(self, tx: Tx, organisation: str, needs: gpd.GeoDataFrame,
+                         exclude: Iterable[tuple[str, gpd.GeoDataFrame]]) -> None:
+        tx.x("DELETE FROM context WHERE organisation = ?", [organisation])
+        rows = []
+        layers = [("needs", "need areas", needs)] + [(f"exclude:{i}", label, g) for i, (label, g) in enumerate(exclude)]
+        for layer, label, gdf in layers:
+            if gdf is None or gdf.empty:
+                continue
+            gdf = gdf.to_crs(MEASURE_CRS)
+            keep = [c for c in gdf.columns if c != gdf.geometry.name][:40]
+            bounds = gdf.geometry.bounds.to_numpy()
+            for n, (rec, geom, b) in enumerate(zip(gdf[keep].to_dict("records"), gdf.geometry, bounds)):
+                if geom is None or geom.is_empty:
+                    continue
+                rows.append([organisation, layer, label, n, Json(codec.row_record(rec)), codec.geom_wkb(geom),
+                             *map(float, b)])
+        if rows:
+            tx.many(f"INSERT INTO context (organisation, layer, label, row_no, attrs, geom, minx, miny, maxx, maxy) "
+                    f"VALUES (?, ?, ?, ?, ?, {self.G_IN}, ?, ?, ?, ?)", rows)
+
+    def _context(self, tx: Tx, organisation: str, geom) -> tuple[gpd.GeoDataFrame, list, dict | None]:
+        """Need areas and exclusion layers near ``geom`` (all when it is None), and the weights."""
+        where, params = "organisation = ?", [organisation]
+        if geom is not None:
+            x0, y0, x1, y1 = geom.bounds
+            where += " AND maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?"
+            params += [x0, x1, y0, y1]
+        rows = tx.q(f"SELECT layer, label, attrs, {self.G_OUT} FROM context WHERE {where} ORDER BY layer, row_no",
+                    params)
+        by_layer: dict[str, tuple[str, list, list]] = {}
+        for layer, label, attrs, g in rows:
+            entry = by_layer.setdefault(layer, (label, [], []))
+            entry[1].append(codec.loads(attrs))
+            entry[2].append(codec.wkb_geom(g))
+        needs_cols = ["code", "name", "imd_decile", "iod_year", "need_score", "need_decile"]
+        if "needs" in by_layer:
+            _, recs, geoms = by_layer.pop("needs")
+            needs = gpd.GeoDataFrame(pd.DataFrame(recs), geometry=geoms, crs=MEASURE_CRS)
+            for c in needs_cols:
+                if c not in needs.columns:
+                    needs[c] = None
+        else:
+            needs = gpd.GeoDataFrame({c: pd.Series([], dtype=object) for c in needs_cols},
+                                     geometry=gpd.GeoSeries([], crs=MEASURE_CRS), crs=MEASURE_CRS)
+        exclude = [(label, gpd.GeoDataFrame(pd.DataFrame(recs), geometry=geoms, crs=MEASURE_CRS))
+                   for label, recs, geoms in by_layer.values()]
+        row = tx.one("SELECT settings FROM batches WHERE organisation = ? ORDER BY batch_id DESC LIMIT 1",
+                     [organisation])
+        weights = (codec.loads(row[0]) or {}).get("weights") if row else None
+        return needs, exclude, weights
+
+    # -------------------------------------------------------------------- edits
+    def save(self, asset_id: str, changes: Mapping[str, Any], *, expected_version: int, role: Role,
+             kind: str = "edit") -> int:
+        """Edit one asset; returns its new version.
+
+        Parameters
+        ----------
+        asset_id : the asset
+        changes : field -> new value. ``status`` (a label of :data:`EDIT_STATUSES` or a
+            canonical status), ``notes``, ``contact_route``, ``disposal_plans``,
+            ``vacant_since`` (date or ISO text), ``location`` (a shapely geometry or an
+            (easting, northing) pair in EPSG:27700), ``visibility`` (public/internal),
+            ``field_visibility`` ({field: public/internal}).
+        expected_version : the version the user was shown
+        role : who edits (an editor of the asset's organisation, or an admin)
+
+        Raises
+        ------
+        ConflictError
+            when the asset moved past ``expected_version``; nothing is written.
+        InputError
+            for invalid changes (every problem listed).
+        """
+        clean = validate_changes(changes)
+        with self._write() as tx:
+            return self._save_in(tx, asset_id, clean, expected_version=expected_version, role=role, kind=kind)
+
+    def _save_in(self, tx: Tx, asset_id: str, clean: dict, *, expected_version: int, role: Role, kind: str) -> int:
+        row = tx.one(f"SELECT organisation, version, attrs, edits, field_visibility, visibility, {self.G_OUT} "
+                     f"FROM assets WHERE asset_id = ?{self.FOR_UPDATE}", [asset_id])
+        if row is None:
+            raise StoreError(f"there is no asset {asset_id!r} in the register")
+        org, version, attrs, edits, fvis, vis, wkb = row
+        role.require_edit(org)
+        if version != expected_version:
+            others = [self._history_row(h) for h in tx.q(
+                "SELECT id, asset_id, version, at, by_user, kind, batch_id, changes FROM history "
+                "WHERE asset_id = ? AND version > ? ORDER BY version", [asset_id, expected_version])]
+            raise ConflictError(asset_id, expected_version, version, others)
+        attrs, edits, fvis = codec.loads(attrs), dict(codec.loads(edits) or {}), dict(codec.loads(fvis) or {})
+        if "field_visibility" in clean:
+            fvis.update(clean.pop("field_visibility"))
+        for k, v in clean.items():
+            edits[k] = shapely.to_wkt(v, rounding_precision=-1) if k == "location" else v
+        frame = codec.records_frame([attrs], [codec.wkb_geom(wkb)])
+        _apply_edits(frame, 0, edits, user=role.user)
+        needs, exclude, weights = self._context(tx, org, frame.geometry.iloc[0])
+        scored = rescore(frame, needs, exclude=exclude, weights=weights)
+        new = codec.row_record(scored.drop(columns="geometry").iloc[0].to_dict())
+        new_geom = codec.geom_wkb(scored.geometry.iloc[0])
+        new["visibility"] = views.normalise_visibility(new.get("visibility"))
+        changes = _diff(attrs, new, wkb, new_geom)
+        old_fvis = dict(codec.loads(row[4]) or {})
+        if fvis != old_fvis:
+            changes["field_visibility"] = [old_fvis, fvis]
+        if not changes:
+            return version
+        now = _now()
+        cur = tx.x(f"UPDATE assets SET version = ?, visibility = ?, name = ?, status = ?, priority = ?, attrs = ?, "
+                   f"edits = ?, field_visibility = ?, geom = {self.G_IN}, updated_at = ?, updated_by = ? "
+                   f"WHERE asset_id = ? AND version = ?",
+                   [version + 1, new["visibility"], new.get("name"), new.get("status"), new.get("priority"),
+                    Json(new), Json(edits), Json(fvis), new_geom, now, role.user, asset_id, version])
+        if cur.rowcount != 1:
+            raise StoreError(f"asset {asset_id} changed while saving; nothing was saved")
+        self._insert_history(tx, [[asset_id, version + 1, now, role.user, kind, None, Json(changes), Json(new),
+                                   new["visibility"], Json(fvis), new_geom]])
+        return version + 1
+
+    # -------------------------------------------------------------------- reads
+    def assets(self, role: Role = PUBLIC, *, organisation: str | None = None,
+               include_removed: bool = False) -> gpd.GeoDataFrame:
+        """The register as ``role`` may see it, as a GeoDataFrame in EPSG:27700.
+
+        A viewer gets rows of the ``public_assets`` view only (public assets still in
+        the register, allow-listed fields). Editors and admins also get ``version``
+        (for :meth:`save`), ``removed`` and ``field_visibility`` on the rows they may
+        edit; an editor sees other organisations' assets as the public does.
+        """
+        if role.is_public:
+            return self._public_frame(organisation)
+        where, params = ["1 = 1"], []
+        if organisation:
+            where.append("organisation = ?")
+            params.append(organisation)
+        if not include_removed:
+            where.append("removed = 0")
+        with self._read() as tx:
+            rows = tx.q(f"SELECT asset_id, organisation, version, removed, visibility, attrs, field_visibility, "
+                        f"{self.G_OUT} FROM assets WHERE {' AND '.join(where)} ORDER BY asset_id", params)
+        recs, geoms, version, removed, fvs = [], [], [], [], []
+        for aid, org, ver, rem, vis, attrs, fv, wkb in rows:
+            fv = codec.loads(fv) or {}
+            if role.sees_internal(org):
+                rec, geom = codec.loads(attrs), codec.wkb_geom(wkb)
+            else:
+                if vis != "public" or rem:
+                    continue
+                rec = views.public_record(codec.loads(attrs), fv)
+                geom = codec.wkb_geom(wkb) if "geometry" in views.shown_fields(fv) else None
+                ver, fv = None, None
+            rec["asset_id"] = aid
+            recs.append(rec)
+            geoms.append(geom)
+            version.append(ver)
+            removed.append(bool(rem))
+            fvs.append(fv)
+        return codec.records_frame(recs, geoms, extra={"version": pd.array(version, dtype="Int64"),
+                                                       "removed": removed, "field_visibility": fvs})
+
+    def _public_frame(self, organisation: str | None) -> gpd.GeoDataFrame:
+        cols = views.VIEW_FIELDS
+        where, params = "", []
+        if organisation:
+            where, params = " WHERE organisation = ?", [organisation]
+        with self._read() as tx:
+            rows = tx.q(f"SELECT {', '.join(cols)}, {self.G_OUT} FROM public_assets{where} ORDER BY asset_id", params)
+        recs = [{c: codec.json_value(v) for c, v in zip(cols, r[:-1])} for r in rows]
+        recs = [{c: (bool(v) if c == "excluded" and v is not None else v) for c, v in rec.items()} for rec in recs]
+        return codec.records_frame(recs, [codec.wkb_geom(r[-1]) for r in rows])
+
+    def get(self, asset_id: str, role: Role = PUBLIC) -> dict | None:
+        """One asset as ``role`` may see it (None when absent or not visible to them).
+
+        The dict has the record's fields, ``geometry`` (shapely, EPSG:27700) and for
+        roles that may edit it ``version``, ``removed``, ``edits`` and ``field_visibility``.
+        """
+        with self._read() as tx:
+            row = tx.one(f"SELECT organisation, version, removed, visibility, attrs, edits, field_visibility, "
+                         f"{self.G_OUT} FROM assets WHERE asset_id = ?", [asset_id])
+        if row is None:
+            return None
+        org, ver, rem, vis, attrs, edits, fv, wkb = row
+        fv = codec.loads(fv) or {}
+        if role.sees_internal(org):
+            out = dict(codec.loads(attrs))
+            out.update(version=ver, removed=bool(rem), edits=codec.loads(edits) or {}, field_visibility=fv,
+                       geometry=codec.wkb_geom(wkb))
+            return out
+        if vis != "public" or rem:
+            return None
+        out = views.public_record(codec.loads(attrs), fv)
+        out["asset_id"] = asset_id
+        out["geometry"] = codec.wkb_geom(wkb) if "geometry" in views.shown_fields(fv) else None
+        return out
+
+    def history(self, asset_id: str | None = None, *, role: Role, limit: int = 500) -> list[dict]:
+        """The audit trail (newest first) of one asset or of everything ``role`` may edit."""
+        if role.is_public:
+            raise NotAllowed("the public may not read the audit trail")
+        where, params = "", []
+        if asset_id is not None:
+            where, params = " WHERE h.asset_id = ?", [asset_id]
+        with self._read() as tx:
+            rows = tx.q("SELECT h.id, h.asset_id, h.version, h.at, h.by_user, h.kind, h.batch_id, h.changes, "
+                        f"a.organisation FROM history h JOIN assets a ON a.asset_id = h.asset_id{where} "
+                        f"ORDER BY h.id DESC LIMIT {int(limit)}", params)
+        return [self._history_row(r[:8]) for r in rows if role.sees_internal(r[8])]
+
+    @staticmethod
+    def _history_row(r) -> dict:
+        return {"id": r[0], "asset_id": r[1], "version": r[2], "at": r[3], "by": r[4], "kind": r[5],
+                "batch_id": r[6], "changes": codec.loads(r[7]) or {}}
+
+    def batches(self, *, role: Role) -> list[dict]:
+        """Import batches ``role`` may see (who, when, file, hash, counts, report)."""
+        if role.is_public:
+            raise NotAllowed("the public may not read import batches")
+        with self._read() as tx:
+            rows = tx.q("SELECT batch_id, organisation, imported_by, imported_at, source_name, file_sha256, rows, "
+                        "added, changed, unchanged, removed, report FROM batches ORDER BY batch_id DESC")
+        keys = ("batch_id", "organisation", "imported_by", "imported_at", "source_name", "file_sha256", "rows",
+                "added", "changed", "unchanged", "removed", "report")
+        return [dict(zip(keys, r[:-1] + (codec.loads(r[-1]),))) for r in rows if role.sees_internal(r[1])]
+
+    def organisations(self) -> list[str]:
+        with self._read() as tx:
+            return [r[0] for r in tx.q("SELECT DISTINCT organisation FROM assets ORDER BY organisation")]
+
+    # --------------------------------------------------------------- moderation
+    def submit_correction(self, asset_id: str, *, message: str, role: Role = PUBLIC,
+                          proposed: Mapping[str, Any] | None = None, contact: str | None = None) -> int:
+        """Queue a community correction ("have we got this wrong?"); it changes nothing until accepted."""
+        problems = []
+        message = (message or "").strip()
+        if not message:
+            problems.append("say what is wrong")
+        if len(message) > TEXT_LIMIT:
+            problems.append(f"the message is longer than {TEXT_LIMIT} characters")
+        if contact and len(contact) > 300:
+            problems.append("the contact is longer than 300 characters")
+        proposed = dict(proposed or {})
+        bad = [k for k in proposed if k not in PROPOSABLE]
+        if bad:
+            problems.append(f"a correction may propose only {', '.join(PROPOSABLE)} (not {', '.join(bad)})")
+        clean = {}
+        if not bad and proposed:
+            try:
+                clean = validate_changes(proposed)
+            except InputError as exc:
+                problems += exc.problems
+        if problems:
+            raise InputError(problems)
+        if "location" in clean:
+            clean["location"] = codec.geom_text(clean["location"])
+        if self.get(asset_id, role) is None:
+            raise StoreError(f"there is no asset {asset_id!r} to correct")
+        with self._write() as tx:
+            cur = tx.x("INSERT INTO corrections (asset_id, submitted_at, submitted_by, contact, message, proposed, "
+                       "state) VALUES (?, ?, ?, ?, ?, ?, 'pending')" + self._returning("id"),
+                       [asset_id, _now(), role.user, contact, message, Json(clean)])
+            return self._last_id(tx, cur, "corrections", "id")
+
+    def corrections(self, *, role: Role, state: str | None = "pending") -> list[dict]:
+        """The moderation queue for the assets ``role`` may edit."""
+        if role.is_public:
+            raise NotAllowed("only editors and admins moderate corrections")
+        where, params = "", []
+        if state:
+            where, params = " WHERE c.state = ?", [state]
+        with self._read() as tx:
+            rows = tx.q("SELECT c.id, c.asset_id, c.submitted_at, c.submitted_by, c.contact, c.message, c.proposed, "
+                        "c.state, c.decided_by, c.decided_at, c.decision_note, c.applied_version, a.organisation, "
+                        f"a.version FROM corrections c JOIN assets a ON a.asset_id = c.asset_id{where} ORDER BY c.id",
+                        params)
+        keys = ("id", "asset_id", "submitted_at", "submitted_by", "contact", "message", "proposed", "state",
+                "decided_by", "decided_at", "decision_note", "applied_version", "organisation", "asset_version")
+        out = []
+        for r in rows:
+            if role.sees_internal(r[12]):
+                d = dict(zip(keys, r))
+                d["proposed"] = codec.loads(d["proposed"]) or {}
+                out.append(d)
+        return out
+
+    def decide_correction(self, correction_id: int, *, accept: bool, role: Role, note: str = "",
+                          expected_version: int | None = None) -> int | None:
+        """Accept (applying any proposed change as an edit) or reject a queued correction.
+
+        Returns the asset's new version when a change was applied. Both the decision
+        and the change are one transaction; a moved asset refuses with ConflictError.
+        """
+        with self._write() as tx:
+            row = tx.one(f"SELECT c.asset_id, c.proposed, c.state, a.organisation, a.version FROM corrections c "
+                         f"JOIN assets a ON a.asset_id = c.asset_id WHERE c.id = ?", [correction_id])
+            if row is None:
+                raise StoreError(f"there is no correction {correction_id}")
+            asset_id, proposed, state, org, version = row
+            role.require_edit(org, "moderate corrections")
+            if state != "pending":
+                raise StoreError(f"correction {correction_id} was already {state}")
+            applied = None
+            proposed = codec.loads(proposed) or {}
+            if accept and proposed:
+                if "location" in proposed:
+                    proposed["location"] = shapely.from_wkt(proposed["location"])
+                applied = self._save_in(tx, asset_id, validate_changes(proposed),
+                                        expected_version=version if expected_version is None else expected_version,
+                                        role=role, kind="correction")
+            cur = tx.x("UPDATE corrections SET state = ?, decided_by = ?, decided_at = ?, decision_note = ?, "
+                       "applied_version = ? WHERE id = ? AND state = 'pending'",
+                       ["accepted" if accept else "rejected", role.user, _now(), note[:TEXT_LIMIT], applied,
+                        correction_id])
+            if cur.rowcount != 1:
+                raise StoreError(f"correction {correction_id} was decided by someone else meanwhile")
+        return applied
+
+    # -------------------------------------------------------------------- users
+    def set_user(self, subject: str, kind: str, organisation: str | None = None, *, role: Role) -> None:
+        """Give a signed-in user (e-mail or OIDC subject) a role; admins only."""
+        role.require_admin("manage users")
+        Role(kind, subject, organisation)  # validates
+        with self._write() as tx:
+            tx.x("DELETE FROM users WHERE subject = ?", [subject])
+            tx.x("INSERT INTO users (subject, role, organisation, added_by, added_at) VALUES (?, ?, ?, ?, ?)",
+                 [subject, kind, organisation if kind == "editor" else None, role.user, _now()])
+
+    def users(self, *, role: Role) -> list[dict]:
+        role.require_admin("list users")
+        with self._read() as tx:
+            rows = tx.q("SELECT subject, role, organisation, added_by, added_at FROM users ORDER BY subject")
+        return [dict(zip(("subject", "role", "organisation", "added_by", "added_at"), r)) for r in rows]
+
+    def role_for(self, subject: str | None) -> Role:
+        """The role of a signed-in user from the users table (a viewer when not listed)."""
+        if not subject:
+            return PUBLIC
+        with self._read() as tx:
+            row = tx.one("SELECT role, organisation FROM users WHERE subject = ?", [subject])
+        if row is None:
+            return Role("viewer", subject)
+        return Role(row[0], subject, row[1])
+
+    # ---------------------------------------------------------- backup, restore
+    def dump(self) -> Iterator[tuple[str, tuple[str, ...], list[tuple]]]:
+        """Every table's rows (geometry as WKB, JSON decoded), in a dependency-safe order."""
+        with self._read() as tx:
+            for table, cols in TABLES.items():
+                sel = ", ".join(self.G_OUT if c == "geom" else c for c in cols)
+                order = cols[0] if table != "context" else "organisation, layer, row_no"
+                rows = tx.q(f"SELECT {sel} FROM {table} ORDER BY {order}")
+                yield table, cols, [tuple(bytes(v) if isinstance(v, memoryview) else
+                                          (codec.loads(v) if c in JSON_COLUMNS[table] else v)
+                                          for c, v in zip(cols, r)) for r in rows]
+
+    def load(self, source: "Store") -> None:
+        """Fill this (empty) store with everything in ``source``, as one transaction."""
+        if not self.is_empty():
+            raise StoreError(f"restore needs an empty register; {self.describe()} already holds data")
+        with self._write() as tx:
+            for table, cols, rows in source.dump():
+                vals = ", ".join(self.G_IN if c == "geom" else "?" for c in cols)
+                tx.many(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({vals})",
+                        [[Json(v) if c in JSON_COLUMNS[table] and v is not None else v for c, v in zip(cols, r)]
+                         for r in rows])
+            self._after_load(tx)
+
+    def _after_load(self, tx: Tx) -> None:
+        """Reset identity counters after rows were inserted with their ids."""
+
+    def backup(self, path) -> "Store":
+        """Write a complete copy of the register to a new SQLite file (the portable backup format)."""
+        from pathlib import Path
+
+        from .sqlite import SqliteStore
+
+        path = Path(path)
+        if path.exists():
+            raise StoreError(f"{path.name} already exists; choose a new backup file")
+        tmp = path.with_name(f".{path.name}.partial")
+        for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
+            p.unlink(missing_ok=True)
+        target = SqliteStore(tmp)
+        target.load(self)
+        target.close()
+        import os
+        os.replace(tmp, path)
+        return SqliteStore(path)
+
+
+def _chunks(seq: list, n: int) -> Iterator[list]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (np.isnan(a) and np.isnan(b))
+    return a == b
+
+
+def _diff(old: Mapping[str, Any], new: Mapping[str, Any], old_wkb, new_wkb) -> dict[str, list]:
+    """Field -> [old, new] for every value that differs (geometry as short WKT)."""
+    out = {}
+    for k in dict.fromkeys(list(old) + list(new)):
+        if not _same(old.get(k), new.get(k)):
+            out[k] = [old.get(k), new.get(k)]
+    og, ng = codec.wkb_geom(old_wkb), codec.wkb_geom(new_wkb)
+    if (og is None) != (ng is None) or (og is not None and not og.equals_exact(ng, 1e-6)):
+        out["geometry"] = [codec.geom_text(og), codec.geom_text(ng)]
+    return out
+
+
+def _apply_edits(frame: gpd.GeoDataFrame, pos: int, edits: Mapping[str, Any], *, user: str | None = None) -> None:
+    """Write stored edits onto row ``pos`` of ``frame`` (in place), location included."""
+    for k, v in edits.items():
+        if k == "location":
+            geom = shapely.from_wkt(v) if isinstance(v, str) else v
+            frame.loc[frame.index[pos], "geometry"] = geom
+            frame.loc[frame.index[pos], "location_quality"] = "register coordinates"
+            continue
+        if k == "location_note":
+            continue
+        if k == "vacant_since":
+            v = dt.date.fromisoformat(v) if isinstance(v, str) else v
+        if k not in frame.columns:
+            frame[k] = pd.Series([None] * len(frame), index=frame.index, dtype=object)
+        elif frame[k].dtype != object:
+            frame[k] = frame[k].astype(object)
+        frame.at[frame.index[pos], k] = v
+    if "location" in edits:
+        note = edits.get("location_note") or "location corrected in the register"
+        frame.loc[frame.index[pos], "location_note"] = note
+
+
+def validate_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Check an edit; returns it in stored form (JSON-safe except ``location``).
+
+    Raises
+    ------
+    InputError
+        listing every problem.
+    """
+    problems, clean = [], {}
+    for k, v in changes.items():
+        if k not in EDITABLE:
+            problems.append(f"{k!r} cannot be edited (editable: {', '.join(EDITABLE)})")
+            continue
+        if k == "status":
+            s = EDIT_STATUSES.get(str(v).strip().lower(), str(v).strip().lower())
+            if s not in STORE_STATUSES:
+                problems.append(f"status {v!r} is not one of: {', '.join(EDIT_STATUSES)} "
+                                f"(or {', '.join(STATUSES)})")
+            clean[k] = s
+        elif k in ("notes", "contact_route", "disposal_plans"):
+            text = None if v is None else str(v).strip()
+            if text and len(text) > TEXT_LIMIT:
+                problems.append(f"{k} is longer than {TEXT_LIMIT} characters")
+            clean[k] = text or None
+        elif k == "vacant_since":
+            if v in (None, ""):
+                clean[k] = None
+                continue
+            try:
+                d = v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v)[:10])
+            except ValueError:
+                problems.append(f"vacant_since {v!r} is not a date (YYYY-MM-DD)")
+                continue
+            if d > dt.date.today():
+                problems.append(f"vacant_since {d} is in the future")
+            clean[k] = d.isoformat()
+        elif k == "visibility":
+            if v not in views.VISIBILITIES:
+                problems.append(f"visibility must be public or internal (got {v!r})")
+            clean[k] = v
+        elif k == "field_visibility":
+            fv = {}
+            for f, vis in dict(v or {}).items():
+                if vis not in views.VISIBILITIES:
+                    problems.append(f"visibility of {f} must be public or internal (got {vis!r})")
+                elif f == "asset_id" and vis == "internal":
+                    problems.append("the asset_id is always shown (hide the whole asset instead)")
+                elif vis == "public" and views.is_locked(f):
+                    problems.append(f"{f} is always internal (rent, valuation, disposal plans and imported source "
+                                    f"columns are never published)")
+                elif vis == "public" and f not in views.PUBLIC_FIELDS + views.OPTIONAL_FIELDS:
+                    problems.append(f"{f} cannot be published (publishable: "
+                                    f"{', '.join(views.PUBLIC_FIELDS + views.OPTIONAL_FIELDS)})")
+                else:
+                    fv[f] = vis
+            clean[k] = fv
+        elif k == "location":
+            geom = v
+            if isinstance(v, (tuple, list)) and len(v) == 2:
+                try:
+                    geom = shapely.Point(float(v[0]), float(v[1]))
+                except (TypeError, ValueError):
+                    geom = None
+            if not isinstance(geom, shapely.Geometry) or geom.is_empty:
+                problems.append("location must be a point or polygon, or an (easting, northing) pair in EPSG:27700")
+                continue
+            x0, y0, x1, y1 = geom.bounds
+            if not (GB_BOUNDS[0] <= x0 and x1 <= GB_BOUNDS[2] and GB_BOUNDS[1] <= y0 and y1 <= GB_BOUNDS[3]):
+                problems.append(f"location ({x0:.0f}, {y0:.0f}) is outside Great Britain in EPSG:27700 "
+                                f"(eastings 0-700000, northings 0-1300000): were longitude and latitude given?")
+                continue
+            if not geom.is_valid:
+                geom = shapely.make_valid(geom)
+            clean[k] = geom
+    if problems:
+        raise InputError(problems)
+    return clean
+

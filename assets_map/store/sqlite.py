@@ -1,0 +1,226 @@
+"""The embedded default store: one SQLite file, WAL journal, synchronous=FULL.
+
+A commit is on disk when :meth:`Store.save` or :meth:`Store.import_analysis`
+returns; a crash or ``kill -9`` at any moment leaves the last committed state
+(SQLite ignores WAL frames of a transaction that never committed). Writers take
+the write lock up front (``BEGIN IMMEDIATE``), so the version check and the write
+of an edit cannot interleave with another process's.
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import sqlite3
+from pathlib import Path
+from typing import Iterator
+
+from .base import SCHEMA_VERSION, Store, StoreError, StoreFull, Tx
+from .views import public_view_sql
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (
+  batch_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  organisation TEXT NOT NULL CHECK (length(organisation) > 0),
+  imported_by TEXT NOT NULL, imported_at TEXT NOT NULL, source_name TEXT NOT NULL,
+  file_sha256 TEXT NOT NULL CHECK (length(file_sha256) = 64),
+  report TEXT NOT NULL CHECK (json_valid(report)), settings TEXT NOT NULL CHECK (json_valid(settings)),
+  rows INTEGER NOT NULL CHECK (rows >= 0), added INTEGER, changed INTEGER, unchanged INTEGER, removed INTEGER);
+CREATE TABLE IF NOT EXISTS assets (
+  asset_id TEXT PRIMARY KEY CHECK (length(asset_id) > 0),
+  organisation TEXT NOT NULL,
+  version INTEGER NOT NULL CHECK (version > 0),
+  batch_id INTEGER NOT NULL REFERENCES batches (batch_id),
+  removed INTEGER NOT NULL DEFAULT 0 CHECK (removed IN (0, 1)),
+  visibility TEXT NOT NULL CHECK (visibility IN ('public', 'internal')),
+  name TEXT, status TEXT, priority TEXT,
+  attrs TEXT NOT NULL CHECK (json_valid(attrs)),
+  edits TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(edits)),
+  field_visibility TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(field_visibility)),
+  geom BLOB,
+  updated_at TEXT NOT NULL, updated_by TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS assets_org ON assets (organisation);
+CREATE TABLE IF NOT EXISTS history (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  asset_id TEXT NOT NULL, version INTEGER NOT NULL CHECK (version > 0),
+  at TEXT NOT NULL, by_user TEXT NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('import', 'edit', 'correction', 'remove')),
+  batch_id INTEGER REFERENCES batches (batch_id),
+  changes TEXT NOT NULL CHECK (json_valid(changes)), state TEXT NOT NULL CHECK (json_valid(state)),
+  visibility TEXT, field_visibility TEXT, geom BLOB,
+  UNIQUE (asset_id, version));
+CREATE TRIGGER IF NOT EXISTS history_no_update BEFORE UPDATE ON history
+  BEGIN SELECT RAISE(ABORT, 'the history is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS history_no_delete BEFORE DELETE ON history
+  BEGIN SELECT RAISE(ABORT, 'the history is append-only'); END;
+CREATE TABLE IF NOT EXISTS context (
+  organisation TEXT NOT NULL, layer TEXT NOT NULL, label TEXT NOT NULL, row_no INTEGER NOT NULL,
+  attrs TEXT NOT NULL, geom BLOB NOT NULL, minx REAL, miny REAL, maxx REAL, maxy REAL,
+  PRIMARY KEY (organisation, layer, row_no));
+CREATE TABLE IF NOT EXISTS corrections (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  asset_id TEXT NOT NULL REFERENCES assets (asset_id),
+  submitted_at TEXT NOT NULL, submitted_by TEXT NOT NULL, contact TEXT,
+  message TEXT NOT NULL CHECK (length(message) BETWEEN 1 AND 5000),
+  proposed TEXT NOT NULL DEFAULT '{}',
+  state TEXT NOT NULL CHECK (state IN ('pending', 'accepted', 'rejected')),
+  decided_by TEXT, decided_at TEXT, decision_note TEXT, applied_version INTEGER);
+CREATE TABLE IF NOT EXISTS users (
+  subject TEXT PRIMARY KEY,
+  role TEXT NOT NULL CHECK (role IN ('viewer', 'editor', 'admin')),
+  organisation TEXT CHECK (role <> 'editor' OR organisation IS NOT NULL),
+  added_by TEXT NOT NULL, added_at TEXT NOT NULL);
+"""
+
+_FULL_TEXT = ("database or disk is full",)
+
+
+def _json_attr(field: str, kind: str) -> str:
+    return f"json_extract(attrs, '$.\"{field}\"')"
+
+
+def _json_fv(field: str) -> str:
+    return f"json_extract(field_visibility, '$.\"{field}\"')"
+
+
+class SqliteStore(Store):
+    """The register in one SQLite file (created, with its folder, when absent).
+
+    Parameters
+    ----------
+    path : file of the register
+    pragmas : extra ``PRAGMA`` statements run on every connection (tests use
+        ``max_page_count`` to simulate a full disk)
+    """
+
+    backend = "sqlite"
+
+    def __init__(self, path: str | os.PathLike, *, pragmas: tuple[str, ...] = ()):
+        self.path = Path(path)
+        self.pragmas = tuple(pragmas)
+        fresh = not self.path.exists()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = self._connect()
+            try:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if mode.lower() != "wal":
+                    raise StoreError(f"{self.path.name}: could not switch the register to WAL (got {mode})")
+                conn.execute("BEGIN IMMEDIATE")
+                for stmt in _statements(DDL):
+                    conn.execute(stmt)
+                if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'public_assets'").fetchone():
+                    conn.execute(public_view_sql(attr=_json_attr, fv=_json_fv))
+                row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+                if row is None:
+                    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+                elif int(row[0]) > SCHEMA_VERSION:
+                    raise StoreError(f"{self.path.name} was written by a newer assets-map (schema {row[0]}); "
+                                     f"upgrade assets-map to open it")
+                conn.execute("COMMIT")
+            finally:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            raise _translate(exc, self.path) from exc
+        if fresh:
+            os.chmod(self.path, 0o600)  # the register holds internal fields: owner only
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
+        conn.execute("PRAGMA busy_timeout = 60000")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        for p in self.pragmas:
+            conn.execute(f"PRAGMA {p}")
+        return conn
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Tx]:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            yield Tx(conn.cursor(), qmark=True)
+            conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            _rollback(conn)
+            raise _translate(exc, self.path) from exc
+        except OSError as exc:
+            _rollback(conn)
+            if exc.errno == errno.ENOSPC:
+                raise StoreFull(f"{self.path.name}: the disk is full; nothing was changed") from exc
+            raise
+        except BaseException:
+            _rollback(conn)
+            raise
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Tx]:
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN")
+            yield Tx(conn.cursor(), qmark=True)
+        except sqlite3.DatabaseError as exc:
+            raise _translate(exc, self.path) from exc
+        finally:
+            _rollback(conn)
+            conn.close()
+
+    def describe(self) -> str:
+        return f"SQLite file {self.path}"
+
+    def integrity(self) -> str:
+        """``ok`` or SQLite's list of problems (``PRAGMA integrity_check``)."""
+        conn = self._connect()
+        try:
+            return "; ".join(r[0] for r in conn.execute("PRAGMA integrity_check").fetchall())
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        """Checkpoint the WAL into the main file (connections are per operation)."""
+        conn = self._connect()
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            conn.close()
+
+
+def _statements(sql: str) -> list[str]:
+    """Split DDL into statements (triggers keep their inner ``;``)."""
+    out, buf = [], []
+    for line in sql.strip().splitlines():
+        buf.append(line)
+        text = "\n".join(buf).strip()
+        if text.endswith(";") and sqlite3.complete_statement(text):
+            out.append(text)
+            buf = []
+    return out
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    try:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass  # the connection is closed next; SQLite rolls back an unfinished transaction itself
+
+
+def _translate(exc: sqlite3.DatabaseError, path: Path) -> Exception:
+    text = str(exc).lower()
+    if any(t in text for t in _FULL_TEXT) or getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+        return StoreFull(f"{path.name}: the disk is full (or the register reached its size limit); "
+                         f"nothing was changed")
+    if "disk i/o error" in text:
+        return StoreFull(f"{path.name}: the disk refused a write (full or failing); nothing was changed")
+    if "not a database" in text or "malformed" in text:
+        return StoreError(f"{path.name} is not a readable register ({exc}); restore it from a backup")
+    if "locked" in text or "busy" in text:
+        return StoreError(f"{path.name} is busy with another writer; try again ({exc})")
+    if isinstance(exc, sqlite3.IntegrityError):
+        return StoreError(f"{path.name}: refused by the register's rules ({exc}); nothing was changed")
+    return exc
