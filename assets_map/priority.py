@@ -72,6 +72,44 @@ def _need_text(row, weights: dict[str, float]) -> str | None:
     return text
 
 
+def _col(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A column as an object array, all ``None`` when absent (as ``row.get`` gave)."""
+    if name in frame.columns:
+        return frame[name].astype(object).to_numpy()
+    return np.full(len(frame), None, dtype=object)
+
+
+def _truthy(values: np.ndarray) -> np.ndarray:
+    return np.array([bool(v) if v is not None and v is not pd.NA else False for v in values], dtype=bool) \
+        if values.dtype == object else values.astype(bool)
+
+
+def _grouped(frame: pd.DataFrame, rows: np.ndarray, cols: list[str], fn) -> np.ndarray:
+    """``fn(row)`` once per distinct combination of ``cols`` among ``rows``, spread back to them."""
+    if not len(rows):
+        return np.empty(0, dtype=object)
+    sub = pd.DataFrame({c: (frame[c].iloc[rows].astype(object).to_numpy() if c in frame.columns
+                            else np.full(len(rows), None, dtype=object)) for c in cols})
+    ids = sub.groupby(cols, dropna=False, sort=False).ngroup().to_numpy()
+    first = np.unique(ids, return_index=True)[1]
+    values = np.empty(len(first), dtype=object)
+    for k, i in enumerate(first):
+        values[k] = fn(sub.iloc[i].to_dict())
+    return values[ids]
+
+
+def _no_sep(values: np.ndarray) -> np.ndarray:
+    """Each text with the reason separator replaced (a reason never splits in two)."""
+    return np.array([v.replace(REASON_SEP, ", ") for v in values], dtype=object)
+
+
+def _join_reasons(lists) -> np.ndarray:
+    out = np.empty(len(lists), dtype=object)
+    for i, lst in enumerate(lists):
+        out[i] = REASON_SEP.join(x.replace(REASON_SEP, ", ") for x in lst) if lst else ""
+    return out
+
+
 def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = None) -> gpd.GeoDataFrame:
     """Add ``transfer_score``, ``priority``, ``reasons`` and ``constraints``.
 
@@ -81,51 +119,80 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
     * underuse >= 0.5 in a decile 1-3 area: **High**;
     * underuse >= 0.5 in decile 4-6, or 0.3-0.5 in decile 1-3: **Medium**;
     * any other asset with underuse >= 0.3, including unplaced ones (need not assessed): **Low**.
+
+    Vectorised: the rules are array operations, and each text that depends on a few values
+    only (the need area's sentence, the transfer sentence) is written once per distinct
+    combination, so a million assets cost what their distinct areas and tenures cost.
     """
     weights = weights or {"imd": 1.0}
     out = assets.copy()
-    prios, reasons, tscores = [], [], []
-    for _, row in out.iterrows():
-        t, twhy = transferability(row)
-        tscores.append(t)
-        u = float(row.get("underuse_score") or 0.0)
-        decile = row.get("need_decile")
-        has_need = pd.notna(decile)
-        r: list[str] = []
-        if row.get("excluded"):
-            prios.append("not flagged")
-            reasons.append(f"Not flagged: {row.get('exclusion_reason')}")
-            continue
-        r += list(row.get("underuse_reasons") or [])
-        need = _need_text(row, weights)
-        if u < FLAG_THRESHOLD:
-            prio = "not flagged"
-            r.insert(0, "Not flagged: no evidence of underuse" if u == 0 else
-                     f"Not flagged: underuse evidence {u:.2f} is below the {FLAG_THRESHOLD} threshold")
-        elif not has_need:
-            prio = "Low"
-            where = row.get("location_note") or "it lies outside the need areas loaded"
-            if row.get("location_quality") == "none":
-                r.insert(0, f"Priority Low: underuse evidence {u:.2f} but its need cannot be assessed: not placed ({where}); add coordinates or a full postcode")
-            else:
-                r.insert(0, f"Priority Low: underuse evidence {u:.2f} but it lies outside the need areas loaded, so its need is not assessed")
+    n = len(out)
+    # Transferability, once per (tenure, leased out?, owner) combination.
+    tenure, status = _col(out, "tenure"), _col(out, "status")
+    owner = np.array([v or "other" for v in _col(out, "anchor_type")], dtype=object)
+    t_key = pd.DataFrame({"tenure": np.where(tenure == "freehold", "freehold", np.where(tenure == "leasehold", "leasehold", "")),
+                          "status": np.where(status == "leased-out", "leased-out", ""), "anchor_type": owner})
+    t_rows = _grouped(t_key, np.arange(n), ["tenure", "status", "anchor_type"], transferability)
+    tscores = [t for t, _ in t_rows]
+    transfer = _no_sep(np.array(["Transfer: " + ", ".join(why) for _, why in t_rows], dtype=object))
+
+    u_raw = _col(out, "underuse_score")
+    u = np.array([float(v or 0.0) for v in u_raw], dtype="float64")
+    decile = pd.to_numeric(pd.Series(_col(out, "need_decile")), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    has_need = pd.notna(pd.Series(_col(out, "need_decile"))).to_numpy()
+    excluded = _truthy(_col(out, "excluded"))
+    prio = np.full(n, "not flagged", dtype=object)
+    head = np.full(n, None, dtype=object)
+    live = ~excluded
+    low_u = live & (u < FLAG_THRESHOLD)
+    head[low_u & (u == 0)] = "Not flagged: no evidence of underuse"
+    some = low_u & (u != 0)
+    head[some] = [f"Not flagged: underuse evidence {v:.2f} is below the {FLAG_THRESHOLD} threshold" for v in u[some]]
+    rest = live & ~low_u  # includes NaN scores, as the per-row rules did
+    unplaced = rest & ~has_need
+    prio[unplaced] = "Low"
+    quality, note = _col(out, "location_quality"), _col(out, "location_note")
+    for i in np.flatnonzero(unplaced):
+        if quality[i] == "none":
+            where = note[i] or "it lies outside the need areas loaded"
+            head[i] = (f"Priority Low: underuse evidence {u[i]:.2f} but its need cannot be assessed: not placed "
+                       f"({where}); add coordinates or a full postcode")
         else:
-            d = int(decile)
-            if u >= STRONG_UNDERUSE and d <= 3:
-                prio = "High"
-            elif (u >= STRONG_UNDERUSE and d <= 6) or d <= 3:
-                prio = "Medium"
-            else:
-                prio = "Low"
-            strength = "strong" if u >= STRONG_UNDERUSE else "some"
-            r.insert(0, f"Priority {prio}: {strength} underuse evidence ({u:.2f}, confidence {row.get('underuse_confidence')}) in a need decile {d} area")
-        if need:
-            r.append(need)
-        r.append("Transfer: " + ", ".join(twhy))
-        prios.append(prio)
-        reasons.append(REASON_SEP.join(x.replace(REASON_SEP, ", ") for x in r))
+            head[i] = (f"Priority Low: underuse evidence {u[i]:.2f} but it lies outside the need areas loaded, "
+                       "so its need is not assessed")
+    placed = rest & has_need
+    if placed.any():
+        d = decile[placed].astype(np.int64) if np.isfinite(decile[placed]).all() else \
+            np.array([int(v) for v in _col(out, "need_decile")[placed]])
+        up = u[placed]
+        strong = up >= STRONG_UNDERUSE
+        p = np.where(strong & (d <= 3), "High", np.where((strong & (d <= 6)) | (d <= 3), "Medium", "Low")).astype(object)
+        prio[placed] = p
+        conf = _col(out, "underuse_confidence")[placed]
+        head[placed] = [f"Priority {pr}: {'strong' if s else 'some'} underuse evidence ({v:.2f}, confidence {c}) "
+                        f"in a need decile {k} area" for pr, s, v, c, k in zip(p, strong, up, conf, d)]
+    live_rows = np.flatnonzero(live)
+    need = np.full(n, None, dtype=object)
+    need[live_rows] = _grouped(out, live_rows, ["need_area_code", "need_area_name", "iod_year", "imd_decile", "need_decile"],
+                               lambda row: _need_text(row, weights))
+    if "underuse_reasons" in out.columns:
+        under = _join_reasons(out["underuse_reasons"].to_numpy()[live_rows])
+    else:
+        under = np.full(len(live_rows), "", dtype=object)
+    text = _no_sep(head[live_rows])
+    has_under = under != ""
+    text[has_under] = text[has_under] + REASON_SEP + under[has_under]
+    need_live = need[live_rows]
+    has_text = np.array([bool(v) for v in need_live], dtype=bool)
+    text[has_text] = text[has_text] + REASON_SEP + _no_sep(need_live[has_text])
+    text = text + REASON_SEP + transfer[live_rows]
+    reasons = np.empty(n, dtype=object)
+    reasons[live_rows] = text
+    ex_rows = np.flatnonzero(excluded)
+    ex_reason = _col(out, "exclusion_reason")[ex_rows]
+    reasons[ex_rows] = [f"Not flagged: {r}" for r in ex_reason]
     out["transfer_score"] = tscores
-    out["priority"] = prios
-    out["reasons"] = reasons
+    out["priority"] = prio.tolist()
+    out["reasons"] = reasons.tolist()
     out["constraints"] = CONSTRAINTS_NOT_CHECKED
     return out

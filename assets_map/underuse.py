@@ -60,10 +60,50 @@ _LAND_NAME_RE = _words_re(LAND_NAME_WORDS)
 
 
 def _src(row) -> str:
-    parts = [p for p in (row.get("organisation"), row.get("source")) if isinstance(p, str) and p]
-    date = row.get("source_date")
+    return _src_text(row.get("organisation"), row.get("source"), row.get("source_date"))
+
+
+def _src_text(organisation, source, date) -> str:
+    parts = [p for p in (organisation, source) if isinstance(p, str) and p]
     when = f", {date}" if date is not None and not (isinstance(date, float) and np.isnan(date)) else ", date not stated"
     return f"source: {' register, '.join(parts) if parts else 'register'}{when}"
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    """A column, or all-missing when the frame lacks it (as ``row.get`` gave ``None``)."""
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+
+
+def _map_unique(values: pd.Series, fn) -> np.ndarray:
+    """``fn`` applied once per distinct value (registers repeat their uses, dates, statuses)."""
+    obj = values.astype(object)
+    codes, uniques = pd.factorize(obj, use_na_sentinel=True)
+    mapped = np.empty(len(uniques) + 1, dtype=object)
+    for i, v in enumerate(uniques):
+        mapped[i] = fn(v)
+    missing = obj[codes == -1]
+    mapped[-1] = fn(missing.iloc[0]) if len(missing) else None
+    return mapped[codes]  # code -1 takes the last slot (the missing value's result)
+
+
+def _src_texts(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """The "source: ..." text of the rows ``rows``, built once per (organisation, source, date)."""
+    cols = [_column(frame, c).iloc[rows].astype(object) for c in ("organisation", "source", "source_date")]
+    if not len(rows):
+        return np.empty(0, dtype=object)
+    cache: dict = {}
+    out = np.empty(len(rows), dtype=object)
+    for i, key in enumerate(zip(*cols)):
+        try:
+            text = cache[key]
+        except KeyError:
+            text = cache[key] = _src_text(*key)
+        except TypeError:  # an unhashable value
+            text = _src_text(*key)
+        out[i] = text
+    return out
 
 
 def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDataFrame]] = ()) -> gpd.GeoDataFrame:
@@ -75,23 +115,36 @@ def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDa
 
     A building is not excluded for standing in a park: a vacant park lodge is a classic
     community asset transfer.
+
+    Each distinct use and name is matched once, so a national register costs what its
+    vocabulary costs, not one regular-expression search per row.
     """
     out = assets.copy()
-    excluded = np.zeros(len(out), bool)
-    reason: list[str | None] = [None] * len(out)
+    n = len(out)
+    excluded = np.zeros(n, bool)
+    reason = np.full(n, None, dtype=object)
     uses = out["use"].fillna("").astype(str)
     names = out["name"].fillna("").astype(str)
     holding = out["holding_type"].fillna("unknown").astype(str)
-    for i, (u, nm, h) in enumerate(zip(uses, names, holding)):
+
+    def use_hit(u: str):
         m = _USE_RE.search(u)
-        if m:
-            excluded[i] = True
-            reason[i] = f"its use is '{u}' ({m.group(1).lower()}): parks, greenspace, allotments and land in community use are never flagged"
-            continue
-        m = _LAND_NAME_RE.search(nm)
-        if m and h in ("land", "both"):
-            excluded[i] = True
-            reason[i] = f"it is {h if h == 'land' else 'land and buildings'} named '{nm}' ({m.group(1).lower()}): parks, greenspace and allotments are never flagged"
+        return None if m is None else (f"its use is '{u}' ({m.group(1).lower()}): parks, greenspace, "
+                                       "allotments and land in community use are never flagged")
+
+    by_use = _map_unique(uses, use_hit)
+    hit = np.array([r is not None for r in by_use], dtype=bool)
+    excluded |= hit
+    reason[hit] = by_use[hit]
+    land_named = np.flatnonzero(~hit & holding.isin(["land", "both"]).to_numpy())
+    if len(land_named):
+        found = _map_unique(names.iloc[land_named], lambda nm: (m.group(1).lower() if (m := _LAND_NAME_RE.search(nm)) else None))
+        ok = np.array([f is not None for f in found], dtype=bool)
+        rows = land_named[ok]
+        excluded[rows] = True
+        reason[rows] = [
+            f"it is {h if h == 'land' else 'land and buildings'} named '{nm}' ({w}): parks, greenspace and allotments are never flagged"
+            for h, nm, w in zip(holding.to_numpy()[rows], names.to_numpy()[rows], found[ok])]
     land_like = holding.isin(["land", "both", "unknown"]).to_numpy()
     geom_ok = ~(out.geometry.isna() | out.geometry.is_empty).to_numpy()
     for label, layer in layers:
@@ -103,13 +156,13 @@ def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDa
         hit = gpd.sjoin(pts, layer[[c for c in layer.columns if c != "geometry"][:3] + ["geometry"]], predicate="within", how="inner")
         hit = hit[~hit.index.duplicated()]
         name_col = next((c for c in ("site_name", "name", "site_type") if c in hit.columns), None)
-        for pos, row in hit.iterrows():
-            i = cand[pos]
-            excluded[i] = True
-            what = f" ({row[name_col]})" if name_col and isinstance(row[name_col], str) else ""
-            reason[i] = f"it lies within {label}{what}: greenspace and allotments are never flagged"
+        rows = cand[hit.index.to_numpy()]
+        labels = hit[name_col].to_numpy(dtype=object) if name_col else [None] * len(rows)
+        excluded[rows] = True
+        reason[rows] = [f"it lies within {label}{f' ({v})' if isinstance(v, str) else ''}: greenspace and allotments are never flagged"
+                        for v in labels]
     out["excluded"] = excluded
-    out["exclusion_reason"] = reason
+    out["exclusion_reason"] = list(reason)
     return out
 
 
@@ -126,62 +179,140 @@ def _as_date(v) -> dt.date | None:
         return None
 
 
+def _numbers(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A column as float64 (missing -> NaN), as the per-row checks read it."""
+    col = _column(frame, name)
+    return pd.to_numeric(col, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+#: The status signals (surplus, vacant, part-vacant) share one confidence.
+_STATUS_CONFIDENCE = SIGNALS["vacant"].confidence
+_STATUS_WORDS = {"surplus": "declared surplus", "vacant": "vacant", "part-vacant": "partly vacant"}
+
+
 def score_underuse(assets: gpd.GeoDataFrame, *, as_of: dt.date | None = None) -> gpd.GeoDataFrame:
-    """Add ``underuse_score``, ``underuse_confidence`` and ``underuse_reasons`` (a list per asset)."""
+    """Add ``underuse_score``, ``underuse_confidence`` and ``underuse_reasons`` (a list per asset).
+
+    Vectorised: each signal is a column operation; reason texts are formatted only for the
+    rows that carry the signal, and once per distinct value where the text depends on one
+    value only (a percentage, a date).
+    """
     as_of = as_of or dt.date.today()
     out = assets.copy()
-    scores, confs, reasons = [], [], []
-    for _, row in out.iterrows():
-        got: list[tuple[Signal, float, str]] = []
-        src = _src(row)
-        status = row.get("status")
-        if status in ("surplus", "vacant", "part-vacant"):
-            sig = SIGNALS[status]
-            words = {"surplus": "declared surplus", "vacant": "vacant", "part-vacant": "partly vacant"}[status]
-            got.append((sig, sig.cap, f"the owner records it as {words} ({src})"))
-        pct = row.get("empty_floor_pct")
-        if pct is not None and np.isfinite(pct) and pct > 0:
-            sig = SIGNALS["empty_floor"]
-            got.append((sig, min(sig.cap, pct / 100 * 0.8), f"{pct:g}% of its floor area is reported empty ({src})"))
-        pct = row.get("underused_floor_pct")
-        if pct is not None and np.isfinite(pct) and pct > 0:
-            sig = SIGNALS["underused_floor"]
-            got.append((sig, min(sig.cap, pct / 100 * 0.4), f"{pct:g}% of its floor area is reported under-used ({src})"))
-        ha = row.get("land_idle_ha")
-        if ha is not None and isinstance(ha, (int, float)) and np.isfinite(ha) and ha > 0:
-            sig = SIGNALS["idle_land"]
-            got.append((sig, sig.cap, f"{ha:g} ha of its land is reported as not delivering services ({src})"))
-        bf = row.get("brownfield_ref")
-        if isinstance(bf, str) and bf:
-            sig = SIGNALS["brownfield"]
-            got.append((sig, sig.cap, f"it is on a brownfield land register ({bf})"))
-        since = _as_date(row.get("vacant_since"))
-        if since and status in ("vacant", "surplus", "part-vacant"):
-            years = (as_of - since).days / 365.25
-            if years >= 2:
-                sig = SIGNALS["vacancy_duration"]
-                got.append((sig, min(sig.cap, 0.1 * np.floor(years / 2)), f"vacant since {since} ({years:.0f} years)"))
-        floor, site = row.get("floor_area_m2"), row.get("site_area_ha")
-        if (floor is not None and site is not None and np.isfinite(floor) and np.isfinite(site) and site > 0
-                and floor > 0 and row.get("holding_type") in ("both",)):
-            cover = floor / (site * 10_000)
-            if cover < 0.1:
-                sig = SIGNALS["low_coverage"]
-                got.append((sig, sig.cap, f"buildings cover about {cover:.0%} of the site (a hint of spare land, not proof)"))
-        score = min(1.0, sum(p for _, p, _ in got))
-        conf_levels = [s.confidence for s, _, _ in got]
-        if not got:
-            conf = "none"
-        elif conf_levels.count("medium") >= 2 or "high" in conf_levels:
-            conf = "high"
-        elif "medium" in conf_levels:
-            conf = "medium"
+    n = len(out)
+    status = _column(out, "status").astype(object).to_numpy()
+    total = np.zeros(n)
+    n_medium = np.zeros(n, dtype=np.int64)
+    n_low = np.zeros(n, dtype=np.int64)
+    n_high = np.zeros(n, dtype=np.int64)
+    # Each signal: (confidence, mask, points, texts for the masked rows), in the order the reasons are listed.
+    found: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+    src_all: np.ndarray | None = None
+    src_rows: np.ndarray | None = None
+
+    def src_for(mask: np.ndarray) -> np.ndarray:
+        nonlocal src_all
+        if src_all is None:
+            src_all = np.empty(n, dtype=object)
+            src_all[src_rows] = _src_texts(out, src_rows)
+        return src_all[mask]
+
+    empty_pct = _numbers(out, "empty_floor_pct")
+    under_pct = _numbers(out, "underused_floor_pct")
+    idle = _column(out, "land_idle_ha")
+    if pd.api.types.is_numeric_dtype(idle.dtype) and not pd.api.types.is_bool_dtype(idle.dtype):
+        idle_ha = pd.to_numeric(idle, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    else:  # only numbers count (as isinstance(v, (int, float)) did)
+        idle_ha = np.array([float(v) if isinstance(v, (int, float)) else np.nan for v in idle], dtype="float64")
+    bf = _column(out, "brownfield_ref").astype(object).to_numpy()
+    is_status = pd.Series(status, dtype=object).isin(["surplus", "vacant", "part-vacant"]).to_numpy()
+    with np.errstate(invalid="ignore"):
+        m_empty = np.isfinite(empty_pct) & (empty_pct > 0)
+        m_under = np.isfinite(under_pct) & (under_pct > 0)
+        m_idle = np.isfinite(idle_ha) & (idle_ha > 0)
+    m_bf = np.array([isinstance(v, str) and bool(v) for v in bf], dtype=bool)
+    src_rows = np.flatnonzero(is_status | m_empty | m_under | m_idle)
+
+    if is_status.any():
+        caps = np.array([SIGNALS[s].cap for s in status[is_status]])
+        pts = np.zeros(n)
+        pts[is_status] = caps
+        texts = np.array([f"the owner records it as {_STATUS_WORDS[s]} ({src})"
+                          for s, src in zip(status[is_status], src_for(is_status))], dtype=object)
+        found.append((_STATUS_CONFIDENCE, is_status, pts, texts))
+    for mask, values, key, factor, what in ((m_empty, empty_pct, "empty_floor", 0.8, "reported empty"),
+                                            (m_under, under_pct, "underused_floor", 0.4, "reported under-used")):
+        if mask.any():
+            sig = SIGNALS[key]
+            pts = np.zeros(n)
+            pts[mask] = np.minimum(sig.cap, values[mask] / 100 * factor)
+            label = _map_unique(pd.Series(values[mask]), lambda v: f"{v:g}% of its floor area is {what}")
+            texts = np.array([f"{t} ({src})" for t, src in zip(label, src_for(mask))], dtype=object)
+            found.append((sig.confidence, mask, pts, texts))
+    if m_idle.any():
+        sig = SIGNALS["idle_land"]
+        pts = np.where(m_idle, sig.cap, 0.0)
+        label = _map_unique(pd.Series(idle_ha[m_idle]), lambda v: f"{v:g} ha of its land is reported as not delivering services")
+        texts = np.array([f"{t} ({src})" for t, src in zip(label, src_for(m_idle))], dtype=object)
+        found.append((sig.confidence, m_idle, pts, texts))
+    if m_bf.any():
+        sig = SIGNALS["brownfield"]
+        found.append((sig.confidence, m_bf, np.where(m_bf, sig.cap, 0.0),
+                      np.array([f"it is on a brownfield land register ({v})" for v in bf[m_bf]], dtype=object)))
+    if is_status.any() and "vacant_since" in out.columns:
+        rows = np.flatnonzero(is_status)
+        since = out["vacant_since"].iloc[rows]
+
+        def duration(v):
+            d = _as_date(v)
+            if not d:
+                return None
+            years = (as_of - d).days / 365.25
+            if years < 2:
+                return None
+            return min(SIGNALS["vacancy_duration"].cap, 0.1 * np.floor(years / 2)), f"vacant since {d} ({years:.0f} years)"
+
+        got = _map_unique(since, duration)
+        ok = np.array([g is not None for g in got], dtype=bool)
+        if ok.any():
+            mask = np.zeros(n, bool)
+            mask[rows[ok]] = True
+            pts = np.zeros(n)
+            pts[rows[ok]] = [g[0] for g in got[ok]]
+            found.append((SIGNALS["vacancy_duration"].confidence, mask, pts, np.array([g[1] for g in got[ok]], dtype=object)))
+    floor, site = _numbers(out, "floor_area_m2"), _numbers(out, "site_area_ha")
+    both = (_column(out, "holding_type").astype(object).to_numpy() == "both")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m_cov = np.isfinite(floor) & np.isfinite(site) & (site > 0) & (floor > 0) & both
+        cover = np.where(m_cov, floor / (site * 10_000), np.nan)
+        m_cov &= cover < 0.1
+    if m_cov.any():
+        sig = SIGNALS["low_coverage"]
+        found.append((sig.confidence, m_cov, np.where(m_cov, sig.cap, 0.0),
+                      np.array([f"buildings cover about {c:.0%} of the site (a hint of spare land, not proof)"
+                                for c in cover[m_cov]], dtype=object)))
+
+    # Each signal in turn: the same additions, in the same order, as summing per row.
+    reason_parts: list[tuple[np.ndarray, np.ndarray]] = []
+    for conf, mask, pts, texts in found:
+        total = total + pts  # adding 0.0 where the signal is absent leaves the sum unchanged
+        if conf == "high":
+            n_high += mask
+        elif conf == "medium":
+            n_medium += mask
         else:
-            conf = "low"
-        scores.append(round(score, 3))
-        confs.append(conf)
-        reasons.append([f"Underuse: {r} [+{p:.2f}]" for _, p, r in got])
-    out["underuse_score"] = scores
-    out["underuse_confidence"] = confs
+            n_low += mask
+        tags = _map_unique(pd.Series(pts[mask]), lambda p: f" [+{p:.2f}]")
+        reason_parts.append((mask, np.array([f"Underuse: {t}{g}" for t, g in zip(texts, tags)], dtype=object)))
+    score = np.minimum(1.0, total)
+    any_sig = (n_high + n_medium + n_low) > 0
+    confidence = np.where((n_medium >= 2) | (n_high > 0), "high", np.where(n_medium == 1, "medium", np.where(any_sig, "low", "none")))
+    reasons: list[list[str]] = [[] for _ in range(n)]
+    for mask, texts in reason_parts:
+        for i, t in zip(np.flatnonzero(mask), texts):
+            reasons[i].append(t)
+    out["underuse_score"] = _map_unique(pd.Series(score), lambda v: round(float(v), 3)).astype("float64")
+    out["underuse_confidence"] = confidence.tolist()
     out["underuse_reasons"] = reasons
     return out
+
