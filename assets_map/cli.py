@@ -83,6 +83,13 @@ def _run_analyse(args) -> int:
     return 0
 
 
+def _add_import(sub) -> None:
+    """``assets-map import FILE --report report.json [--out normalised.gpkg]`` (see :mod:`assets_map.import_cli`)."""
+    from .import_cli import add_import_parser
+
+    add_import_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="assets-map",
@@ -92,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show a traceback on errors (for bug reports)")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_analyse(sub)
+    _add_import(sub)
     return parser
 
 

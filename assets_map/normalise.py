@@ -288,11 +288,14 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
                           else out["organisation"].map(anchor_type_of))
     out["source"] = source
     out["visibility"] = out["visibility"].fillna("public")
+    src: dict[str, pd.Series] = {}
     for c in raw.columns:
         if c == "geometry":
             continue
         name = SOURCE_PREFIX + str(c)
-        while name in out.columns:
+        while name in out.columns or name in src:
             name += "_"
-        out[name] = as_text(raw[c]) if not pd.api.types.is_numeric_dtype(raw[c]) else raw[c]
+        src[name] = as_text(raw[c]) if not pd.api.types.is_numeric_dtype(raw[c]) else raw[c]
+    if src:
+        out = pd.concat([out, pd.DataFrame(src, index=raw.index)], axis=1)
     return out

@@ -1,0 +1,211 @@
+"""The single entry point for every import: one file in, a canonical layer and an import report out.
+
+:func:`import_file` (a path) and :func:`import_bytes` (an upload's bytes) are
+what the CLI's ``assets-map import`` and the app's upload page call. Every call
+ends in either ``(GeoDataFrame, ImportReport)``, perhaps with warnings, or an
+:class:`~assets_map.report.InputError` with a one-line cause: never another
+exception for bad input. Nothing is written and nothing passed in is changed,
+so a refused import leaves the data in use as it was.
+
+Adapters, detected from the content (``adapter="auto"``) or chosen:
+
+``register``
+    Local Government Transparency Code land and building assets registers (and any
+    asset list with coordinates, postcodes or geometries): :func:`assets_map.ingest.read_assets`.
+``brownfield``
+    Brownfield land registers, statutory or planning-data harmonised layout:
+    :func:`assets_map.brownfield.read_brownfield`.
+``eric``
+    NHS ERIC site data (.xls "Site Data" sheet or CSV), located by a ``locations``
+    file: :func:`assets_map.eric.read_eric`.
+``deprivation``
+    English Indices of Deprivation (official, renamed or long), joined to
+    ``boundaries`` when given, with the LSOA vintage checked.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import brownfield as _brownfield
+from . import eric as _eric
+from .ingest import read_assets, read_postcodes
+from .normalise import fold
+from .report import ImportReport, InputError
+from .sources import DEFAULT_LIMITS, Limits, Table, copy_to_private, excel_frame, open_table
+
+ADAPTERS = ("auto", "register", "brownfield", "eric", "deprivation")
+ADAPTER_LABELS = {
+    "register": "land and building assets register",
+    "brownfield": "brownfield land register",
+    "eric": "NHS ERIC site data",
+    "deprivation": "English Indices of Deprivation",
+}
+_MAX_NAME = 120
+
+
+def _display_name(name: str | None, path: Path) -> str:
+    """The base name only (never a server path), without control characters, shortened."""
+    text = Path(str(name)).name if name else path.name
+    text = "".join(ch for ch in text if ch.isprintable()).strip() or "upload"
+    return text if len(text) <= _MAX_NAME else text[: _MAX_NAME - 10] + "..." + Path(text).suffix
+
+
+def _is_deprivation(columns: list[str]) -> bool:
+    from .needs import _CODE_HEADERS, domain_of, measure_of
+
+    folded = [fold(c) for c in columns]
+    has_code = any(f in _CODE_HEADERS and ("lsoa" in f or f in ("areacode", "code")) for f in folded)
+    long_form = "indexdomain" in folded or ("domain" in folded and ("decile" in folded or "rank" in folded))
+    wide = sum(1 for c in columns if domain_of(str(c)) and measure_of(str(c))) >= 2
+    return has_code and (long_form or wide) and any("lsoa" in f for f in folded)
+
+
+def detect_adapter(table: Table) -> tuple[str, str]:
+    """Which adapter fits a table, and why (the headers that decided it)."""
+    frame = table.frame
+    cols = [str(c) for c in frame.columns if c != "geometry"]
+    if table.format.startswith("excel") and table.header_row == 0:
+        cols = [str(c) for c in excel_frame(table).frame.columns]
+    if _eric.is_eric(cols):
+        return "eric", "ERIC site columns (Site Code, Floor area - empty (%), ...)"
+    if _brownfield.is_brownfield(cols):
+        layout = "harmonised" if _brownfield.is_harmonised(cols) else "statutory"
+        return "brownfield", f"brownfield register columns ({layout} layout: ownership, planning status, ...)"
+    if _is_deprivation(cols):
+        return "deprivation", "LSOA code and deprivation domain columns"
+    return "register", "no brownfield, ERIC or deprivation columns: read as an asset register"
+
+
+def _read_deprivation(table: Table, *, boundaries, limits: Limits) -> tuple[gpd.GeoDataFrame, ImportReport]:
+    from .needs import build_needs, deprivation_from_frame, read_boundaries
+
+    t = excel_frame(table)
+    dep = deprivation_from_frame(pd.DataFrame(t.frame), name=t.name)
+    report = ImportReport(source=t.name, format=t.format, adapter=ADAPTER_LABELS["deprivation"])
+    report.rows_read = len(t.frame)
+    for note in t.notes:
+        report.add("warning", note)
+    vintage = f"IoD {dep.year}, LSOA {dep.lsoa_vintage}" if dep.year else "IoD edition not recognised"
+    report.add("warning", f"{len(dep.table)} LSOAs ({vintage}); measures: {', '.join(sorted(dep.table.columns))[:300]}")
+    if dep.year is None:
+        report.add("warning", "the IoD edition (2019 or 2025) could not be told from the file name, headers or ranks; "
+                              "the LSOA vintage cannot be checked against boundaries")
+    if boundaries is None:
+        areas = dep.table.reset_index()
+        out = gpd.GeoDataFrame(areas, geometry=[None] * len(areas), crs="EPSG:27700")
+        report.add("unplaced", "no boundaries were given, so the areas have no shapes (give LSOA boundaries to map them)")
+        report.unplaced = len(out)
+        return out, report
+    bounds = boundaries if isinstance(boundaries, gpd.GeoDataFrame) else read_boundaries(boundaries)
+    needs, warnings = build_needs(bounds, dep, boundaries_name=bounds.attrs.get("source", "boundaries"))
+    for w in warnings:
+        report.add("warning", w)
+    has = needs["imd_decile"].notna() | needs.get("imd_rank", pd.Series(np.nan, index=needs.index)).notna()
+    report.placed_by = {"LSOA boundaries": int(has.sum())}
+    report.unplaced = int((~has).sum())
+    extra = sorted(set(dep.table.index) - set(bounds["code"]))
+    if extra:
+        report.add("warning", f"{len(extra)} LSOAs in the file are outside the boundaries given (not mapped)")
+    return needs, report
+
+
+def import_file(
+    path: str | os.PathLike,
+    *,
+    name: str | None = None,
+    adapter: str = "auto",
+    layer: str | None = None,
+    postcodes: pd.DataFrame | str | os.PathLike | None = None,
+    locations: gpd.GeoDataFrame | str | os.PathLike | None = None,
+    boundaries: gpd.GeoDataFrame | str | os.PathLike | None = None,
+    make_valid: bool = True,
+    limits: Limits | None = None,
+) -> tuple[gpd.GeoDataFrame, ImportReport]:
+    """Import one file: detect (or use) its adapter, read it safely, normalise it, report every row.
+
+    Parameters
+    ----------
+    path : the file on disk. Vector files are read by GDAL only from a private copy.
+    name : the name to show in messages and to decide the format by (an upload's name);
+        defaults to the file's own name. Only its base name is ever shown.
+    adapter : ``"auto"`` (decided from the headers), ``"register"``, ``"brownfield"``,
+        ``"eric"`` or ``"deprivation"``
+    layer : the layer (GeoPackage) or sheet (Excel) of a multi-layer file; ERIC workbooks
+        default to the "Site Data" sheet
+    postcodes : postcode directory (path or :func:`~assets_map.ingest.read_postcodes` frame) to
+        place register rows that only have a postcode
+    locations : points or polygons with site codes or names, to place ERIC sites
+    boundaries : LSOA boundaries (path or frame from :func:`~assets_map.needs.read_boundaries`)
+        for a deprivation file; the LSOA vintage is checked against them
+    make_valid : repair invalid geometries with ``make_valid`` (the original is kept in
+        ``src_geometry_wkt``); False keeps them as given, with a warning
+    limits : size limits (:data:`~assets_map.sources.DEFAULT_LIMITS` when None)
+
+    Returns
+    -------
+    (layer, report) : the canonical layer in EPSG:27700 (every row the file had, blank
+        rows and older editions excepted and counted as rejected) and its import report
+
+    Raises
+    ------
+    InputError : the file (or a helper file) is refused; the message is one line naming the file
+    """
+    limits = limits or DEFAULT_LIMITS
+    path = Path(path)
+    shown = _display_name(name, path)
+    if adapter not in ADAPTERS:
+        raise InputError(f"unknown adapter {adapter!r}; choose one of {', '.join(ADAPTERS)}")
+    prefer = (_eric.SITE_SHEET,) if adapter in ("auto", "eric") else ()
+    table = open_table(path, name=shown, layer=layer, limits=limits, prefer_layers=prefer)
+    if table.frame is None or len(table.frame.columns) == 0:
+        raise InputError("has no columns", source=shown)
+    why = "chosen by the user"
+    if adapter == "auto":
+        adapter, why = detect_adapter(table)
+    if isinstance(postcodes, (str, os.PathLike)):
+        postcodes = read_postcodes(postcodes)
+    if adapter == "eric":
+        out, report = _eric.read_eric(table, locations=locations, limits=limits)
+    elif adapter == "brownfield":
+        out, report = _brownfield.read_brownfield(excel_frame(table), postcodes=postcodes, make_valid=make_valid)
+    elif adapter == "deprivation":
+        out, report = _read_deprivation(table, boundaries=boundaries, limits=limits)
+    else:
+        out, report = read_assets(table, postcodes=postcodes, adapter=ADAPTER_LABELS["register"],
+                                  make_valid=make_valid, limits=limits)
+    report.adapter = f"{report.adapter or ADAPTER_LABELS[adapter]} ({why if why == 'chosen by the user' else 'detected from ' + why})"
+    if adapter != "deprivation":
+        accounted = len(out) + report.rejected
+        if accounted != report.rows_read:  # a bug, never the user's fault: say so rather than hide rows
+            report.add("warning", f"{report.rows_read} rows read but {accounted} accounted for; please report this")
+    out.attrs["source"] = shown
+    out.attrs["adapter"] = adapter
+    return out, report
+
+
+def import_bytes(data: bytes, name: str, **options) -> tuple[gpd.GeoDataFrame, ImportReport]:
+    """Import an upload's bytes: written to a private temporary file (named here, not by the user), then imported.
+
+    ``name`` is the upload's file name: only its extension and base name are used.
+    Options are those of :func:`import_file`. The temporary file is removed
+    whatever happens.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InputError("the upload is not a file")
+    limits = options.get("limits") or DEFAULT_LIMITS
+    shown = _display_name(name, Path("upload"))
+    if len(data) > limits.max_file_bytes:
+        raise InputError(f"is {len(data) / 1e6:.1f} MB, over the {limits.max_file_bytes / 1e6:.1f} MB limit", source=shown)
+    with tempfile.TemporaryDirectory(prefix="assets_map_upload_") as tmp:
+        os.chmod(tmp, 0o700)
+        local = copy_to_private(bytes(data), shown, Path(tmp))
+        return import_file(local, name=shown, **options)
+
+
+__all__ = ["ADAPTERS", "ADAPTER_LABELS", "Limits", "detect_adapter", "import_bytes", "import_file"]
