@@ -174,7 +174,24 @@ def deprivation_from_frame(df: pd.DataFrame, *, name: str, year: int | None = No
     dup = table.index.duplicated()
     if dup.any():
         raise InputError(f"lists {int(dup.sum())} LSOA codes more than once (e.g. {table.index[dup][0]})", source=name)
+    new_codes = codes_only_in_2021(table.index)
+    if new_codes and LSOA_VINTAGE.get(year) == 2011:
+        raise InputError(f"is IoD {year}, published on LSOA 2011 areas, but holds {len(new_codes)} LSOA codes that only "
+                         f"exist from 2021 (e.g. {new_codes[0]}); is it really IoD 2025?", source=name)
+    if new_codes and year is None:
+        year = 2025  # the only edition on LSOA 2021 codes
     return Deprivation(table, year, name)
+
+
+#: The last LSOA 2011 code in England; higher E01 codes were created in 2021.
+LAST_2011_CODE = 33768
+
+
+def codes_only_in_2021(codes) -> list[str]:
+    """The English LSOA codes in ``codes`` that did not exist in the 2011 edition (E01033769 and above)."""
+    s = pd.Series(list(codes), dtype="string").str.strip()
+    nums = pd.to_numeric(s.str.extract(r"^E01(\d{6})$")[0], errors="coerce")
+    return sorted(s[(nums > LAST_2011_CODE).fillna(False)].tolist())
 
 
 def read_deprivation(path: str | os.PathLike, *, name: str | None = None, year: int | None = None) -> Deprivation:
@@ -218,8 +235,7 @@ def read_boundaries(path: str | os.PathLike, *, name: str | None = None, layer: 
     gdf = to_measure(gdf)
     if vintage is None:
         # LSOA codes above E01033768 (the last 2011 code in England) exist only in the 2021 edition.
-        nums = pd.to_numeric(gdf["code"].str.extract(r"^E01(\d{6})$")[0], errors="coerce")
-        vintage = 2021 if (nums > 33768).any() else None
+        vintage = 2021 if codes_only_in_2021(gdf["code"]) else None
     gdf.attrs["lsoa_vintage"] = vintage
     gdf.attrs["source"] = t.name
     return gdf
@@ -302,6 +318,8 @@ def check_vintage(boundaries: gpd.GeoDataFrame, dep: Deprivation, *, boundaries_
     matched = codes & set(dep.table.index)
     warnings = []
     b_vintage = boundaries.attrs.get("lsoa_vintage")
+    if b_vintage is None and codes_only_in_2021(codes):
+        b_vintage = 2021
     if b_vintage and dep.lsoa_vintage and b_vintage != dep.lsoa_vintage:
         other = {2011: "IoD 2019 (LSOA 2011)", 2021: "IoD 2025 (LSOA 2021)"}[b_vintage]
         raise InputError(
