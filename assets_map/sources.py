@@ -341,7 +341,7 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     text = text.splitlines()[0] if text else type(exc).__name__
     # never echo a server path back to the user
-    return re.sub(r"(/[^\s:'\"]+)+", "<file>", text)[:200]
+    return re.sub(r"(?<![\w.])/[^\s:'\"]+", "<file>", text)[:200]
 
 
 def _read_vector(path: Path, name: str, layer: str | None, limits: Limits = DEFAULT_LIMITS
@@ -514,6 +514,8 @@ def _check_xlsx(path: Path, name: str, limits: Limits) -> None:
                             if _XML_DANGER.search(tail + chunk):
                                 raise InputError(f"{_xml_problem(tail + chunk)} (in the workbook part {i.filename})", source=name)
                             tail = chunk[-16:]
+    except InputError:
+        raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
         raise InputError(f"is not a readable Excel workbook ({_first_line(exc)})", source=name) from None
 
