@@ -70,18 +70,16 @@ def prepare_facilities(layer: gpd.GeoDataFrame, *, label: str, kind: str | None 
     type_col = next((cols[c] for c in ("facility_type", "kind", "category", "type") if c in cols), None)
     stem = Path(label).stem
     by_label = kind or facility_kind(stem)
-    subtype = gdf[type_col].astype("string") if type_col else pd.Series(pd.NA, index=gdf.index, dtype="string")
+    subtype = [v if isinstance(v, str) and v else None for v in (gdf[type_col].tolist() if type_col else [None] * len(gdf))]
     if by_label:
-        kinds = pd.Series(by_label, index=gdf.index)
+        kinds = [by_label] * len(gdf)
     else:
-        kinds = subtype.map(lambda v: facility_kind(v) if isinstance(v, str) else None)
-        kinds = kinds.fillna(stem.replace("_", " "))
-    names = gdf[name_col].astype("string") if name_col else pd.Series(pd.NA, index=gdf.index, dtype="string")
-    names = names.fillna(pd.Series([f"{k} {i + 1}" for i, k in enumerate(kinds)], index=gdf.index))
+        kinds = [facility_kind(v) or stem.replace("_", " ") for v in subtype]
+    raw_names = gdf[name_col].tolist() if name_col else [None] * len(gdf)
+    names = [str(n) if isinstance(n, str) and n.strip() else f"{k} {i + 1}" for i, (n, k) in enumerate(zip(raw_names, kinds))]
+    postcodes = [v if isinstance(v, str) else None for v in gdf[cols["postcode"]].tolist()] if "postcode" in cols else [None] * len(gdf)
     return gpd.GeoDataFrame({
-        "facility": names.to_numpy(), "kind": kinds.to_numpy(),
-        "subtype": subtype.to_numpy(), "layer": label,
-        "postcode": gdf[cols["postcode"]].astype("string").to_numpy() if "postcode" in cols else pd.NA,
+        "facility": names, "kind": kinds, "subtype": subtype, "layer": label, "postcode": postcodes,
     }, geometry=representative_points(gdf.geometry).to_numpy(), crs=MEASURE_CRS)
 
 
