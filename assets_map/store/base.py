@@ -51,6 +51,8 @@ EDITABLE = ("status", "notes", "contact_route", "disposal_plans", "vacant_since"
 #: What a community correction may propose (besides its message).
 PROPOSABLE = ("status", "contact_route", "location")
 TEXT_LIMIT = 5000
+#: The register's own fields (set in the app, not from files), always present in internal reads.
+REGISTER_FIELDS = ("notes", "contact_route", "disposal_plans")
 #: Britain in EPSG:27700 (eastings, northings), for checking corrected locations.
 GB_BOUNDS = (0.0, 0.0, 700_000.0, 1_300_000.0)
 
@@ -537,6 +539,8 @@ class Store(abc.ABC):
             fv = codec.loads(fv) or {}
             if role.sees_internal(org):
                 rec, geom = codec.loads(attrs), codec.wkb_geom(wkb)
+                for f in REGISTER_FIELDS:
+                    rec.setdefault(f, None)
             else:
                 if vis != "public" or rem:
                     continue
@@ -578,6 +582,8 @@ class Store(abc.ABC):
         fv = codec.loads(fv) or {}
         if role.sees_internal(org):
             out = dict(codec.loads(attrs))
+            for f in REGISTER_FIELDS:
+                out.setdefault(f, None)
             out.update(version=ver, removed=bool(rem), edits=codec.loads(edits) or {}, field_visibility=fv,
                        geometry=codec.wkb_geom(wkb))
             return out
