@@ -234,15 +234,22 @@ def _report_normalised(attrs: pd.DataFrame, canon: pd.DataFrame, mapping: dict, 
         values = canon[field].to_numpy()
         changed: dict[str, tuple[str, list[int]]] = {}
         unknown: dict[str, list[int]] = {}
-        for r, o, v in zip(rows, original, values):
+        # Each distinct (original, normalised) pair is judged once, in order of first appearance.
+        pair = pd.DataFrame({"o": original.astype(object).to_numpy(), "v": values})
+        group = pair.groupby(["o", "v"], dropna=False, sort=False).ngroup().to_numpy()
+        order = np.argsort(group, kind="stable")
+        bounds = np.flatnonzero(np.diff(group[order])) + 1
+        members = sorted(np.split(order, bounds), key=lambda m: m[0]) if len(order) else []
+        for m in members:
+            o, v = pair["o"].iat[m[0]], pair["v"].iat[m[0]]
             if o is None or (isinstance(o, float) and np.isnan(o)) or not str(o).strip():
                 continue
             text = str(o).strip()
             folded = re.sub(r"[^a-z]", "", text.lower())
             if v in vague:
-                unknown.setdefault(text, []).append(int(r))
+                unknown.setdefault(text, []).extend(rows[m].tolist())
             elif v.replace("-", "") not in folded and not (v == "both" and "land" in folded and "build" in folded):
-                changed.setdefault(text, (v, []))[1].append(int(r))
+                changed.setdefault(text, (v, []))[1].extend(rows[m].tolist())
         if changed:
             pairs = ", ".join(f"{o!r} -> {v}" for o, (v, _) in list(changed.items())[:6])
             report.add("fixed", f"{col} values normalised ({pairs}; originals kept in src_{col})",

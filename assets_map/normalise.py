@@ -221,7 +221,21 @@ def _text_value(v: object) -> str | None:
 
 def as_text(values: pd.Series) -> pd.Series:
     """Identifiers and labels as text: ``12.0`` from a numeric column becomes ``12``; blanks become None."""
+    if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
+        # A text column (every value a str or missing): strip and blank -> None, in one pass.
+        s = values.str.strip()
+        return s.astype(object).where(s.notna() & (s != ""), None)
     return pd.Series([_text_value(v) for v in values], index=values.index, dtype=object)
+
+
+def map_unique(values: pd.Series, fn) -> list:
+    """``[fn(v) for v in values]``, calling ``fn`` once per distinct value (registers repeat
+    their statuses, tenures and dates: a national register has millions of rows, a few hundred values)."""
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=False)
+    results = np.empty(len(uniques), dtype=object)
+    for i, u in enumerate(uniques):
+        results[i] = fn(u)
+    return results[codes].tolist()
 
 
 def to_number(values: pd.Series) -> pd.Series:
@@ -234,9 +248,13 @@ def to_number(values: pd.Series) -> pd.Series:
 def to_date(values: pd.Series) -> pd.Series:
     """Parse ISO and UK day-first dates; unparseable values become missing (the source column keeps them)."""
     s = values.astype("string").str.strip()
-    iso = pd.to_datetime(s, errors="coerce", format="ISO8601")
-    uk = pd.to_datetime(s, errors="coerce", dayfirst=True, format="mixed")
-    return iso.fillna(uk).dt.date.astype(object).where(iso.fillna(uk).notna(), None)
+    codes, uniques = pd.factorize(s)  # parse each distinct text once
+    u = pd.Series(uniques, dtype="string")
+    iso = pd.to_datetime(u, errors="coerce", format="ISO8601")
+    uk = pd.to_datetime(u, errors="coerce", dayfirst=True, format="mixed")
+    parsed = iso.fillna(uk).dt.date.astype(object).where(iso.fillna(uk).notna(), None).to_numpy(dtype=object)
+    parsed = np.append(parsed, None)  # code -1 (missing) -> None
+    return pd.Series(parsed[codes], index=values.index, dtype=object)
 
 
 def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) -> pd.DataFrame:
@@ -271,10 +289,10 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
         out["name"] = out["address"]
     pc = col("postcode")
     if pc is not None:
-        out["postcode"] = [clean_postcode(v)[0] for v in pc]
-    out["tenure"] = [normalise_tenure(v) for v in col("tenure")] if col("tenure") is not None else "unknown"
-    out["holding_type"] = [normalise_holding(v) for v in col("holding_type")] if col("holding_type") is not None else "unknown"
-    out["status"] = [normalise_status(v) for v in col("status_text")] if col("status_text") is not None else "unknown"
+        out["postcode"] = map_unique(pc, lambda v: clean_postcode(v)[0])
+    out["tenure"] = map_unique(col("tenure"), normalise_tenure) if col("tenure") is not None else "unknown"
+    out["holding_type"] = map_unique(col("holding_type"), normalise_holding) if col("holding_type") is not None else "unknown"
+    out["status"] = map_unique(col("status_text"), normalise_status) if col("status_text") is not None else "unknown"
     for name in ("floor_area_m2", "site_area_ha", "empty_floor_pct", "underused_floor_pct"):
         c = col(name)
         if c is not None:
