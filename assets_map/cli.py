@@ -48,7 +48,8 @@ def _add_analyse(sub) -> None:
     p.add_argument("--exclude", action="append", default=[], metavar="FILE",
                    help="greenspace or allotment polygons whose land is never flagged (repeatable)")
     p.add_argument("--weights", help="domain weights for the composite need, e.g. income=2,health=1 (default: imd=1)")
-    p.add_argument("--out", required=True, help="output GeoPackage (layers assets, candidates, needs)")
+    p.add_argument("--out", required=True, help="output GeoPackage (layers assets, candidates, needs, summary, "
+                                                "with data_dictionary and provenance tables)")
     p.add_argument("--csv", help="also write the candidates as CSV (UTF-8, lon/lat)")
     p.add_argument("--report", help="write the import report as JSON")
     p.set_defaults(func=_run_analyse)
@@ -56,7 +57,8 @@ def _add_analyse(sub) -> None:
 
 def _run_analyse(args) -> int:
     from .analyse import analyse
-    from .export import write_csv, write_gpkg
+    from .export import result_layers, write_csv, write_gpkg
+    from .provenance import provenance
 
     out = Path(args.out)
     if out.suffix.lower() != ".gpkg":
@@ -64,7 +66,10 @@ def _run_analyse(args) -> int:
     bar = ProgressBar()
     result = analyse(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes,
                      exclude=args.exclude, weights=args.weights, progress=bar)
-    write_gpkg({"assets": result.assets, "candidates": result.candidates, "needs": result.needs}, out)
+    record = provenance(result, inputs={"assets": args.assets, "boundaries": args.boundaries,
+                                        "deprivation": args.deprivation, "postcodes": args.postcodes,
+                                        "exclude": list(args.exclude)})
+    write_gpkg(result_layers(result), out, provenance=record)
     if args.csv:
         write_csv(result.candidates, args.csv)
     if args.report:
@@ -79,7 +84,258 @@ def _run_analyse(args) -> int:
         print(line)
     for w in result.warnings:
         print(f"warning: {w}")
-    print(f"wrote {out} (layers assets, candidates, needs, data_dictionary)" + (f" and {args.csv}" if args.csv else ""))
+    print(f"wrote {out} (layers assets, candidates, needs, summary, data_dictionary, provenance)" + (f" and {args.csv}" if args.csv else ""))
+    return 0
+
+
+def _add_export(sub) -> None:
+    from .export import FORMATS, RESULT_LAYERS
+
+    p = sub.add_parser(
+        "export", help="export a result as GeoPackage, Shapefile, GeoJSON, CSV or KML",
+        description="Export layers of a result GeoPackage (from `analyse`) for QGIS, ArcGIS, spreadsheets or "
+                    "Google Earth. Every export carries a data dictionary and the provenance of the result. "
+                    "shp and csv write a .zip; geojson writes .geojson for one layer, else a .zip; kml one .kml.")
+    p.add_argument("result", help="result GeoPackage written by `assets-map analyse`")
+    p.add_argument("--layer", action="append", choices=RESULT_LAYERS,
+                   help="layer to export (repeatable; default: all of assets, candidates, needs, summary)")
+    p.add_argument("--format", required=True, choices=FORMATS, help="output format")
+    p.add_argument("--out", required=True, help="output file (.gpkg, .zip, .geojson or .kml to match --format)")
+    p.add_argument("--coordinates", choices=("lonlat", "wkt", "both"), default="both",
+                   help="csv only: lon/lat of a point inside each site, WKT of the full geometry (EPSG:27700), or both")
+    p.add_argument("--no-bom", action="store_true", help="csv only: no UTF-8 byte-order mark (Excel wants one)")
+    p.set_defaults(func=_run_export)
+
+
+def _run_export(args) -> int:
+    import warnings
+
+    from .export import export_file, read_result
+    from .provenance import reexport
+
+    layers, record = read_result(args.result, args.layer)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = export_file(layers, args.format, args.out, provenance=reexport(record, args.result),
+                          coordinates=args.coordinates, bom=not args.no_bom)
+    for w in caught:
+        print(f"warning: {w.message}")
+    counts = ", ".join(f"{name} {len(frame)}" for name, frame in layers.items())
+    print(f"wrote {out} ({args.format}: {counts}; with data dictionary and provenance)")
+    return 0
+
+
+def _add_community(sub) -> None:
+    """Subcommands for community groups and anchor networks: joint sites, partners, site packs, site finder."""
+    def analysis_arg(p, required=True):
+        p.add_argument("--analysis", required=required, metavar="RESULT.gpkg",
+                       help="result GeoPackage written by `assets-map analyse` (layers assets and needs)")
+
+    def facilities_arg(p):
+        p.add_argument("--facilities", action="append", default=[], metavar="FILE",
+                       help="point layer of community facilities (libraries, GP practices, schools, hubs, leisure "
+                            "centres), repeatable; the kind is read from the file name or a 'type' column")
+        p.add_argument("--walk", type=float, default=800.0, metavar="M",
+                       help="walking distance in metres, measured as a straight line (default 800)")
+
+    p = sub.add_parser("joint-sites", help="group touching or nearby parcels into joint sites across anchors",
+                       description="Parcels within --gap metres of each other (touching, or across a footpath) are "
+                                   "grouped into candidate joint sites with their combined area and owners.")
+    p.add_argument("--parcels", action="append", default=[], metavar="FILE",
+                   help="parcel layer (repeatable); the owner comes from --owner-column, else from the file name")
+    analysis_arg(p, required=False)
+    p.add_argument("--owner-column", default="organisation", help="column naming the owner (default organisation)")
+    p.add_argument("--gap", type=float, default=5.0, metavar="M", help="largest gap bridged, metres (default 5)")
+    p.add_argument("--several-owners", action="store_true", help="only sites held by two or more owners")
+    p.add_argument("--out", help="write the joint sites (.gpkg or .csv)")
+    p.set_defaults(func=_run_joint_sites)
+
+    p = sub.add_parser("partners", help="community facilities within walking distance of each flagged site")
+    analysis_arg(p)
+    facilities_arg(p)
+    p.add_argument("--all-sites", action="store_true", help="every placed site, not only the flagged candidates")
+    p.add_argument("--out", help="write one row per (site, facility) as CSV")
+    p.set_defaults(func=_run_partners)
+
+    p = sub.add_parser("site-pack", help="a one-page printable site pack (HTML and PDF) for a site or a shortlist")
+    analysis_arg(p)
+    facilities_arg(p)
+    p.add_argument("--site", action="append", required=True, metavar="ASSET_ID", help="site id (repeatable)")
+    p.add_argument("--acv-listed-on", metavar="DATE", help="date the site was listed as an Asset of Community Value")
+    p.add_argument("--acv-notified-on", metavar="DATE", help="date the council received the owner's notice of disposal")
+    p.add_argument("--html", help="write the pack as HTML")
+    p.add_argument("--pdf", help="write the pack as PDF")
+    p.set_defaults(func=_run_site_pack)
+
+    from .finder import USE_PROFILES
+
+    p = sub.add_parser("find-sites", help="rank candidate sites for a group's brief, with reasons for each place",
+                       description="Say what you need (use, size, land or building, where) and get a ranked "
+                                   "shortlist; every place in the ranking comes with its reasons.")
+    analysis_arg(p)
+    facilities_arg(p)
+    p.add_argument("--use", default="other", help=f"the use: {', '.join(USE_PROFILES)} (or free text)")
+    p.add_argument("--holding", choices=("land", "building", "either"), help="default: what the use usually needs")
+    p.add_argument("--min-size", type=float, metavar="M2", help="smallest floor (building) or site (land) area, m2")
+    p.add_argument("--max-size", type=float, metavar="M2", help="largest area, m2")
+    p.add_argument("--area", metavar="FILE", help="a polygon layer to search within (e.g. drawn in QGIS or geojson.io)")
+    p.add_argument("--area-code", action="append", default=[], metavar="CODE", help="LSOA or ward code (repeatable)")
+    p.add_argument("--wards", metavar="FILE", help="ward polygons, for --area-code ward codes")
+    p.add_argument("--near", metavar="LON,LAT", help="search near this point (WGS84 longitude,latitude)")
+    p.add_argument("--radius", type=float, default=1500.0, metavar="M", help="with --near: how far, metres (default 1500)")
+    p.add_argument("--include-unflagged", action="store_true", help="also consider sites not flagged as underused")
+    p.add_argument("--top", type=int, default=10, help="how many to list (default 10)")
+    p.add_argument("--out", help="write the ranked shortlist (.csv or .gpkg)")
+    p.add_argument("--pack", help="write a site pack of the shortlist (.pdf or .html)")
+    p.set_defaults(func=_run_find_sites)
+
+
+def _read_analysis(path: str):
+    from .export import read_result
+
+    layers, _ = read_result(path, ["assets", "needs"])
+    import geopandas as gpd
+
+    assets, needs = (gpd.GeoDataFrame(layers[n], geometry="geometry") for n in ("assets", "needs"))
+    years = needs["iod_year"].dropna().unique() if "iod_year" in needs else []
+    return assets, needs, {"iod_year": int(years[0]) if len(years) == 1 else None}
+
+
+def _write_layer(gdf, path: str) -> None:
+    from .export import write_csv, write_gpkg
+
+    suffix = Path(path).suffix.lower()
+    if suffix == ".gpkg":
+        write_gpkg({Path(path).stem.replace("-", "_"): gdf}, path, dictionary=False)
+    elif suffix == ".csv":
+        write_csv(gdf, path)
+    else:
+        raise InputError(f"--out must end in .gpkg or .csv (got {Path(path).name})")
+
+
+def _run_joint_sites(args) -> int:
+    import geopandas as gpd
+    import pandas as pd
+
+    from .joint import joint_sites, read_parcels
+
+    if not args.parcels and not args.analysis:
+        raise InputError("give --parcels FILE (repeatable) or --analysis RESULT.gpkg")
+    frames = [read_parcels(p, owner=args.owner_column) for p in args.parcels]
+    if args.analysis:
+        frames.append(_read_analysis(args.analysis)[0])
+    parcels = gpd.GeoDataFrame(pd.concat([f.to_crs("EPSG:27700") for f in frames], ignore_index=True),
+                               geometry="geometry", crs="EPSG:27700")
+    sites = joint_sites(parcels, gap_m=args.gap, owner=args.owner_column, several_owners_only=args.several_owners)
+    print(f"{len(parcels)} parcels; {len(sites)} joint sites (gap {args.gap:g} m), "
+          f"{int(sites['several_owners'].sum())} held by several owners"
+          + (f"; {sites.attrs['excluded_dropped']} excluded parcels (greenspace, allotments) left out"
+             if sites.attrs.get("excluded_dropped") else ""))
+    for _, s in sites.head(10).iterrows():
+        print(f"  {s['joint_site_id']}: {s['parcels']} parcels, {s['area_ha']:.2f} ha, owners: {s['owners']}")
+    if args.out:
+        _write_layer(sites, args.out)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _run_partners(args) -> int:
+    from .partners import partners_nearby, read_facilities, summarise_partners
+
+    if not args.facilities:
+        raise InputError("give at least one --facilities FILE")
+    assets, _, _ = _read_analysis(args.analysis)
+    sites = assets if args.all_sites else assets[assets["priority"].isin(["High", "Medium", "Low"])]
+    facilities = read_facilities(args.facilities)
+    pairs = partners_nearby(sites, facilities, distance_m=args.walk)
+    summary = summarise_partners(sites, pairs, distance_m=args.walk)
+    placed = summary["partners_count"].notna()
+    print(f"{len(facilities)} facilities; {int(placed.sum())} placed sites; {len(pairs)} (site, facility) pairs within "
+          f"{args.walk:g} m (straight-line distance, not a walking route)")
+    for _, s in summary[placed].sort_values("partners_count", ascending=False).head(10).iterrows():
+        print(f"  {s['asset_id']} {s['name']}: {s['partners_count']} ({s['partners_kinds']})")
+    if args.out:
+        from .export import atomic_path, safe_cell
+
+        with atomic_path(args.out) as tmp:
+            pairs.map(safe_cell).to_csv(tmp, index=False)
+        print(f"wrote {args.out}")
+    return 0
+
+
+def _run_site_pack(args) -> int:
+    from .partners import read_facilities
+    from .sitepack import select_sites, site_pack_html, write_site_pack
+
+    if not (args.html or args.pdf):
+        raise InputError("give --html FILE and/or --pdf FILE")
+    assets, needs, settings = _read_analysis(args.analysis)
+    sites = select_sites(assets, args.site).copy()
+    if args.acv_listed_on or args.acv_notified_on:
+        from .routes import acv_dates
+
+        acv_dates(listed_on=args.acv_listed_on, notified_on=args.acv_notified_on)  # refuse bad dates early
+        sites["acv_listed_on"] = args.acv_listed_on
+        sites["acv_notified_on"] = args.acv_notified_on
+    facilities = read_facilities(args.facilities) if args.facilities else None
+    doc = site_pack_html(sites, needs=needs, facilities=facilities, settings=settings, walk_m=args.walk)
+    for path in write_site_pack(doc, html_path=args.html, pdf_path=args.pdf):
+        print(f"wrote {path}")
+    return 0
+
+
+def _run_find_sites(args) -> int:
+    from .finder import SiteBrief, find_sites
+    from .partners import read_facilities
+
+    assets, needs, settings = _read_analysis(args.analysis)
+    near = None
+    if args.near:
+        try:
+            near = tuple(float(v) for v in args.near.split(","))
+            assert len(near) == 2
+        except (ValueError, AssertionError):
+            raise InputError(f"--near must be LON,LAT (got {args.near!r})") from None
+    area = None
+    if args.area:
+        from .analyse import read_exclusion_layer
+        import shapely
+
+        _, layer = read_exclusion_layer(args.area)
+        area = shapely.union_all(layer.geometry.to_numpy())
+    areas = []
+    if args.wards:
+        from .needs import read_boundaries
+
+        areas.append(read_boundaries(args.wards))
+    brief = SiteBrief(use=args.use, holding=args.holding, min_m2=args.min_size, max_m2=args.max_size, area=area,
+                      area_crs="EPSG:27700", area_codes=tuple(args.area_code), near=near, radius_m=args.radius,
+                      include_unflagged=args.include_unflagged)
+    facilities = read_facilities(args.facilities) if args.facilities else None
+    ranked = find_sites(assets, brief, needs=needs, facilities=facilities, areas=areas, walk_m=args.walk,
+                        limit=args.top)
+    holding, lo, hi = brief.resolved()
+    size = f"{lo:g}" if lo is not None else "any"
+    size += f"-{hi:g} m2" if hi is not None else " m2 or more" if lo is not None else " size"
+    print(f"brief: {ranked.attrs.get('use')}, {holding}, {size}, {ranked.attrs['area']}")
+    print("; ".join(f"{k}: {v}" for k, v in ranked.attrs["funnel"].items()))
+    for _, r in ranked.iterrows():
+        print(f"{r['rank']:>3}. {r['name']} ({r['asset_id']}, {r['organisation']}): {r['fit_score']:.1f} points")
+        print(f"     {r['why_ranked']}")
+    if ranked.empty:
+        print("no site matches: widen the area or the size range, or --include-unflagged")
+    if args.out:
+        _write_layer(ranked, args.out)
+        print(f"wrote {args.out}")
+    if args.pack and not ranked.empty:
+        from .sitepack import site_pack_html, write_site_pack
+
+        text = f"Brief: {ranked.attrs.get('use')}, {holding}, {size}, {ranked.attrs['area']}"
+        doc = site_pack_html(ranked, needs=needs, facilities=facilities, settings=settings, brief_text=text,
+                             walk_m=args.walk, title=f"Sites for a {ranked.attrs.get('use')}")
+        pdf = args.pack.lower().endswith(".pdf")
+        for path in write_site_pack(doc, html_path=None if pdf else args.pack, pdf_path=args.pack if pdf else None):
+            print(f"wrote {path}")
     return 0
 
 
@@ -100,6 +356,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_analyse(sub)
     _add_import(sub)
+    _add_export(sub)
+    _add_community(sub)
     return parser
 
 

@@ -746,7 +746,7 @@ def _build_csv(b: _Build, layers: dict[str, pd.DataFrame], *, coordinates: str, 
         csvt = ["WKT" if c == "wkt" else _CSVT.get(_kind(df[c]), "String") for c in df.columns]
         fname = _file_stem(name)
         text = _csv_text(df)
-        n_safe += int(_formula_like(text).sum())
+        n_safe += _formula_like(text)
         _write_text_csv(parts / f"{fname}.csv", text, bom=bom)
         (parts / f"{fname}.csvt").write_text(",".join(f'"{t}"' for t in csvt) + "\n", encoding="ascii")
         b.files.append(f"{fname}.csv: {len(df)} {name} (UTF-8{' with BOM' if bom else ''}); {fname}.csvt: column "
@@ -759,12 +759,13 @@ def _build_csv(b: _Build, layers: dict[str, pd.DataFrame], *, coordinates: str, 
     return _zip(b, b.work / "export.zip", parts, dd)
 
 
-def _formula_like(df: pd.DataFrame) -> pd.Series:
-    counts = []
+def _formula_like(df: pd.DataFrame) -> int:
+    """How many text cells :func:`safe_cell` changes."""
+    n = 0
     for col in df.columns:
         if df[col].dtype == object or pd.api.types.is_string_dtype(df[col]):
-            counts.append(df[col].map(lambda v: isinstance(v, str) and safe_cell(v) != v).sum())
-    return pd.Series(counts, dtype="int64")
+            n += sum(1 for v in df[col] if isinstance(v, str) and safe_cell(v) != v)
+    return n
 
 
 def _esc(value: object) -> str:
@@ -811,11 +812,38 @@ def _kml_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     return g
 
 
+#: Field names the LIBKML driver reads and writes as KML elements (case-insensitive), not as data.
+_KML_RESERVED = {"timestamp", "begin", "end", "altitudemode", "tessellate", "extrude", "visibility", "draworder",
+                 "icon", "heading", "tilt", "roll", "model", "networklink", "photooverlay", "near", "shape",
+                 "leftfov", "rightfov", "bottomfov", "topfov"}
+_KML_RESERVED_PREFIX = ("camera_", "networklink_", "photooverlay_", "imagepyramid_", "scale_", "model_")
+
+
+def kml_field_names(columns) -> dict[str, str]:
+    """Columns renamed for KML: those that LIBKML would take as KML elements get an ``attr_`` prefix."""
+    out = {}
+    for col in columns:
+        low = str(col).lower()
+        if low in _KML_RESERVED or low.startswith(_KML_RESERVED_PREFIX):
+            out[col] = f"attr_{col}"
+    return out
+
+
 def _build_kml(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
     out = b.work / "export.kml"
     driver = _kml_driver()
     written = {name: _kml_frame(name, frame) for name, frame in layers.items()}
     dd = layer_dictionary(written, crs_note="WGS84 longitude/latitude (EPSG:4326)")
+    for name, g in list(written.items()):
+        renames = kml_field_names(g.columns)
+        if renames:
+            written[name] = g.rename(columns=renames)
+            hit = (dd["layer"] == name) & dd["field"].isin(list(renames))
+            dd.loc[hit, "meaning"] = [f"{m} (named {renames[f]} here: '{f}' is a KML element)"
+                                      for f, m in zip(dd.loc[hit, "field"], dd.loc[hit, "meaning"])]
+            dd.loc[hit, "field"] = dd.loc[hit, "field"].map(renames)
+            b.notes.append(f"{name}: {', '.join(renames)} renamed {', '.join(renames.values())} "
+                           f"(KML uses those names for its own elements)")
     about = ("<p>" + _esc("Exported by assets-map. Placemark names and descriptions are HTML-escaped. "
                           "Each folder's description holds its data dictionary.") + "</p>"
              + "<pre>" + _esc(provenance_text(b.record)) + "</pre>")
@@ -944,6 +972,69 @@ def export_bytes(layers: Mapping[str, pd.DataFrame], fmt: str, *, name: str = "a
     with tempfile.TemporaryDirectory(prefix="assets-map-export-") as work:
         built, _ = _build(checked, f, Path(work), provenance=provenance, coordinates=coordinates, bom=bom)
         return container_name(f, checked, name), built.read_bytes()
+
+
+#: Data layers a result GeoPackage may hold, in export order.
+RESULT_LAYERS = ("assets", "candidates", "needs", "summary")
+
+
+def _types(arrow_type: pa.DataType):
+    """Arrow -> pandas types that keep nullable integers, booleans and dates as they were written."""
+    if pa.types.is_integer(arrow_type):
+        return pd.Int64Dtype()
+    if pa.types.is_boolean(arrow_type):
+        return pd.BooleanDtype()
+    if pa.types.is_date(arrow_type):
+        return pd.ArrowDtype(pa.date32())
+    return None
+
+
+def read_result(path: str | os.PathLike, layers: list[str] | tuple[str, ...] | None = None
+                ) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Read a result GeoPackage (as written by ``assets-map analyse``) for re-export.
+
+    Parameters
+    ----------
+    path : the result ``.gpkg``
+    layers : names to read (default: every one of assets, candidates, needs and
+        summary present; a missing summary is rebuilt from assets)
+
+    Returns
+    -------
+    (layers, provenance record); the record is empty when the file has no ``provenance`` table.
+    """
+    path = Path(path)
+    name = path.name
+    if not path.is_file():
+        raise InputError("no such file", source=name)
+    with open(path, "rb") as fh:
+        if path.suffix.lower() != ".gpkg" or fh.read(16) != b"SQLite format 3\x00":
+            raise InputError("not a GeoPackage: give the .gpkg written by `assets-map analyse`", source=name)
+    present = [str(n) for n, _ in pyogrio.list_layers(path)]
+    wanted = list(layers) if layers else [n for n in RESULT_LAYERS if n in present]
+    missing = [n for n in wanted if n not in present and not (n == "summary" and "assets" in present)]
+    if missing or not wanted:
+        have = ", ".join(n for n in present if n not in METADATA_TABLES) or "none"
+        raise InputError(f"layer(s) {', '.join(missing) or ', '.join(RESULT_LAYERS)} not found (layers here: {have})",
+                         source=name)
+    out: dict[str, pd.DataFrame] = {}
+    for n in wanted:
+        if n in present:
+            out[n] = pyogrio.read_dataframe(path, layer=n, use_arrow=True,
+                                            arrow_to_pandas_kwargs={"types_mapper": _types})
+    if "summary" in wanted and "summary" not in out:
+        assets = out.get("assets")
+        if assets is None:
+            assets = pyogrio.read_dataframe(path, layer="assets", use_arrow=True,
+                                            arrow_to_pandas_kwargs={"types_mapper": _types})
+        out["summary"] = summary_layer(assets)
+        out = {n: out[n] for n in wanted}
+    record: dict = {}
+    if "provenance" in present:
+        from .provenance import from_table
+
+        record = from_table(pyogrio.read_dataframe(path, layer="provenance", use_arrow=True))
+    return out, record
 
 
 # --------------------------------------------------------------------------- older helpers (analyse CLI)

@@ -180,7 +180,12 @@ def provenance(
 
 def with_export(record: Mapping | None, *, fmt: str, layers: Mapping[str, int],
                 source_file: str | os.PathLike | None = None) -> dict:
-    """A copy of ``record`` with an ``export`` section: format, layers and row counts, time, origin file."""
+    """A copy of ``record`` with an ``export`` section: format, layers and row counts, time, software.
+
+    An ``export`` section already in ``record`` (a re-export of an export) moves to
+    ``earlier_exports``.  The file exported from is ``source_file`` or a top-level
+    ``exported_from`` entry of ``record`` (see :func:`reexport`).
+    """
     out = json.loads(json.dumps(_jsonable(dict(record or {}))))
     if not out:
         out = {"title": "assets-map provenance",
@@ -188,9 +193,21 @@ def with_export(record: Mapping | None, *, fmt: str, layers: Mapping[str, int],
     export = {"format": fmt, "layers": dict(layers),
               "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
               "software": software()}
+    origin = out.pop("exported_from", None)
     if source_file is not None:
-        export["exported_from"] = describe_input("result", source_file)
+        origin = describe_input("result", source_file)
+    if origin:
+        export["exported_from"] = origin
+    if "export" in out:
+        out["earlier_exports"] = list(out.get("earlier_exports") or []) + [out.pop("export")]
     out["export"] = export
+    return out
+
+
+def reexport(record: Mapping | None, source_file: str | os.PathLike) -> dict:
+    """``record`` (read from a result file) marked as exported from ``source_file`` (name, size, SHA-256)."""
+    out = json.loads(json.dumps(_jsonable(dict(record or {}))))
+    out["exported_from"] = describe_input("result", source_file)
     return out
 
 
@@ -217,7 +234,7 @@ def provenance_table(record: Mapping) -> pd.DataFrame:
     """Flatten a record into ``key``/``value`` rows (dotted keys), plus one row with the exact JSON."""
     rows: list[tuple[str, str]] = []
     _flatten(record, "", rows)
-    rows.append((JSON_KEY, json.dumps(record, ensure_ascii=False, sort_keys=True)))
+    rows.append((JSON_KEY, json.dumps(record, ensure_ascii=False)))
     return pd.DataFrame(rows, columns=["key", "value"])
 
 
