@@ -1,8 +1,18 @@
-"""assets-map: Streamlit entry point (page navigation only)."""
+"""assets-map: Streamlit entry point (page navigation, and the filters every page shares)."""
 import streamlit as st
 
-from assets_map.ui import map_page
+from assets_map.ui import (about_page, data_page, download_page, map_page, shared, shortlist_page,
+                           summary_page)
 
 st.set_page_config(page_title="assets-map", page_icon="🗺️", layout="wide")
-pages = [st.Page(map_page.render, title="Map", url_path="map", default=True)]
-st.navigation(pages).run()
+pages = [
+    st.Page(map_page.render, title="Map", url_path="map", default=True),
+    st.Page(shortlist_page.render, title="Shortlist", url_path="shortlist"),
+    st.Page(summary_page.render, title="Summary", url_path="summary"),
+    st.Page(download_page.render, title="Download", url_path="download"),
+    st.Page(data_page.render, title="Your data", url_path="data"),
+    st.Page(about_page.render, title="How it works", url_path="about"),
+]
+nav = st.navigation(pages)
+shared.frame()  # drawn in the entry script so that the filters keep their values across pages
+nav.run()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import folium
@@ -151,7 +152,7 @@ class Legend(MacroElement):
 
     _template = Template("""
         {% macro html(this, kwargs) %}
-        <div class="assets-map-legend" style="position: fixed; bottom: 40px; left: 12px; z-index: 9999;
+        <div class="assets-map-legend" style="position: fixed; bottom: 58px; left: 12px; z-index: 9999;
              background: rgba(255,255,255,0.92); padding: 8px 10px; border: 1px solid #999; border-radius: 4px;
              font: 12px/1.35 sans-serif; max-width: 240px;">{{ this.body }}</div>
         {% endmacro %}
@@ -181,6 +182,89 @@ ASSET_PROPS = ["asset_id", "name", "organisation", "status", "priority", "need_a
 ASSET_ALIASES = ["Asset", "Name", "Owner", "Status", "Priority", "Need area", "Need decile"]
 
 
+@dataclass
+class MapData:
+    """The expensive part of a map, computed once per (data, filters, need measure): simplified,
+    rounded, escaped GeoJSON for the need areas and the assets, and the extent.
+
+    A folium Map must not be reused across Streamlit reruns (rendering it again appends its
+    scripts a second time, which changes st_folium's component key and remounts the map), so
+    the app caches this and calls :func:`render_map`, which is cheap, on every run.
+    """
+
+    needs: dict
+    need_column: str
+    polygons: dict
+    points: dict
+    bounds: tuple[float, float, float, float]  # minx, miny, maxx, maxy in WGS84
+
+    @property
+    def asset_count(self) -> int:
+        return len(self.polygons["features"]) + len(self.points["features"])
+
+
+def map_data(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: str = "need_decile",
+             tolerance_m: float = 20.0) -> MapData:
+    """Simplify (in metres), reproject, round and escape what the map draws."""
+    placed = assets[~(assets.geometry.isna() | assets.geometry.is_empty)]
+    extent = placed if len(placed) else needs
+    bounds = tuple(float(v) for v in gpd.GeoSeries(extent.geometry, crs=extent.crs).to_crs(DISPLAY_CRS).total_bounds)
+    need_geom = display_geometry(needs, tolerance_m=tolerance_m)
+    need_fc = _features(needs, ["code", "name", need_column, "iod_year"], need_geom)
+    geom = display_geometry(placed, tolerance_m=0)
+    is_point = placed.geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
+    return MapData(need_fc, need_column, _features(placed[~is_point], ASSET_PROPS, geom[~is_point]),
+                   _features(placed[is_point], ASSET_PROPS, geom[is_point]), bounds)
+
+
+def render_map(data: MapData, *, need_label: str = "IMD decile", title: str = "assets-map",
+               basemap: str = "OpenStreetMap", selected: str | None = None) -> folium.Map:
+    """A new folium Map of prepared :class:`MapData`, ready for offline use."""
+    minx, miny, maxx, maxy = data.bounds
+    need_column = data.need_column
+    tiles, attr = BASEMAPS.get(basemap, BASEMAPS["OpenStreetMap"])
+    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=13, tiles=None,
+                   max_zoom=19, control_scale=True, prefer_canvas=False)
+    if tiles:
+        folium.TileLayer(tiles=tiles, attr=attr, name=basemap, max_zoom=19).add_to(m)
+    m.fit_bounds([[miny, minx], [maxy, maxx]])
+
+    def need_style(feature):
+        v = feature["properties"].get(need_column)
+        try:
+            colour = DECILE_COLOURS[int(float(v)) - 1]
+        except (TypeError, ValueError, IndexError):
+            colour = NO_DATA_COLOUR
+        return {"fillColor": colour, "color": "#555555", "weight": 0.5, "fillOpacity": 0.55}
+
+    need_props = ["code", "name", need_column, "iod_year"]
+    folium.GeoJson(data.needs, name=f"Need: {need_label}", style_function=need_style,
+                   tooltip=folium.GeoJsonTooltip(fields=need_props, aliases=["LSOA", "Name", need_label, "IoD year"]),
+                   highlight_function=lambda f: {"weight": 2, "color": "#000000"}).add_to(m)
+
+    def asset_style(feature):
+        p = feature["properties"]
+        colour = PRIORITY_COLOURS.get(html.unescape(p.get("priority", "")), "#8c8c8c")
+        chosen = selected is not None and html.unescape(p.get("asset_id", "")) == selected
+        return {"color": "#000000" if chosen else colour, "fillColor": colour, "weight": 3 if chosen else 1.5,
+                "fillOpacity": 0.75, "radius": 9 if chosen else 6}
+
+    tooltip_args = dict(fields=ASSET_PROPS, aliases=ASSET_ALIASES)
+    if data.polygons["features"]:
+        folium.GeoJson(data.polygons, name="Assets (land and sites)", style_function=asset_style,
+                       tooltip=folium.GeoJsonTooltip(**tooltip_args)).add_to(m)
+    if data.points["features"]:
+        folium.GeoJson(data.points, name="Assets (points)", style_function=asset_style,
+                       marker=folium.CircleMarker(radius=6, weight=1.5, fill=True),
+                       tooltip=folium.GeoJsonTooltip(**tooltip_args)).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
+    m.get_root().add_child(Legend(legend_html(title, need_label)))
+    # Where tiles cannot load (offline, or "None") the data shows on a plain light background.
+    m.get_root().header.add_child(folium.Element(
+        "<style>.leaflet-container{background:#eef0f3;}</style>"), name="assets_map_background")
+    return localise(m)
+
+
 def build_map(
     assets: gpd.GeoDataFrame,
     needs: gpd.GeoDataFrame,
@@ -193,53 +277,64 @@ def build_map(
     tolerance_m: float = 20.0,
 ) -> folium.Map:
     """A map of need (choropleth by decile) and assets (coloured by priority), ready for offline use."""
-    placed = assets[~(assets.geometry.isna() | assets.geometry.is_empty)]
-    extent = placed if len(placed) else needs
-    minx, miny, maxx, maxy = gpd.GeoSeries(extent.geometry, crs=extent.crs).to_crs(DISPLAY_CRS).total_bounds
-    tiles, attr = BASEMAPS.get(basemap, BASEMAPS["OpenStreetMap"])
-    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=13, tiles=None,
-                   max_zoom=19, control_scale=True, prefer_canvas=False)
-    if tiles:
-        folium.TileLayer(tiles=tiles, attr=attr, name=basemap, max_zoom=19).add_to(m)
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
-    # Need choropleth.
-    need_geom = display_geometry(needs, tolerance_m=tolerance_m)
-    need_props = ["code", "name", need_column, "iod_year"]
-    fc = _features(needs, need_props, need_geom)
+    data = map_data(assets, needs, need_column=need_column, tolerance_m=tolerance_m)
+    return render_map(data, need_label=need_label, title=title, basemap=basemap, selected=selected)
 
-    def need_style(feature):
-        v = feature["properties"].get(need_column)
-        try:
-            colour = DECILE_COLOURS[int(float(v)) - 1]
-        except (TypeError, ValueError, IndexError):
-            colour = NO_DATA_COLOUR
-        return {"fillColor": colour, "color": "#555555", "weight": 0.5, "fillOpacity": 0.55}
 
-    folium.GeoJson(fc, name=f"Need: {need_label}", style_function=need_style,
-                   tooltip=folium.GeoJsonTooltip(fields=need_props, aliases=["LSOA", "Name", need_label, "IoD year"]),
-                   highlight_function=lambda f: {"weight": 2, "color": "#000000"}).add_to(m)
-    # Assets: polygons and points in separate layers so both styles apply.
-    geom = display_geometry(placed, tolerance_m=0)
-    is_point = placed.geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
+def need_measures(needs: gpd.GeoDataFrame, *, weights: dict[str, float] | None = None,
+                  year: int | None = None) -> dict[str, tuple[str, str]]:
+    """Need measures the choropleth can show: menu label -> (column, legend label naming the IoD year).
 
-    def asset_style(feature):
-        p = feature["properties"]
-        colour = PRIORITY_COLOURS.get(html.unescape(p.get("priority", "")), "#8c8c8c")
-        chosen = selected is not None and html.unescape(p.get("asset_id", "")) == selected
-        return {"color": "#000000" if chosen else colour, "fillColor": colour, "weight": 3 if chosen else 1.5,
-                "fillOpacity": 0.75, "radius": 9 if chosen else 6}
+    The first is the need used for priorities (the IMD, or the composite of the user's weights);
+    then every IoD domain whose deciles the data carries.
+    """
+    from .needs import DOMAIN_LABELS
 
-    tooltip_args = dict(fields=ASSET_PROPS, aliases=ASSET_ALIASES)
-    if (~is_point).any():
-        folium.GeoJson(_features(placed[~is_point], ASSET_PROPS, geom[~is_point]), name="Assets (land and sites)",
-                       style_function=asset_style, tooltip=folium.GeoJsonTooltip(**tooltip_args)).add_to(m)
-    if is_point.any():
-        folium.GeoJson(_features(placed[is_point], ASSET_PROPS, geom[is_point]), name="Assets (points)",
-                       style_function=asset_style, marker=folium.CircleMarker(radius=6, weight=1.5, fill=True),
-                       tooltip=folium.GeoJsonTooltip(**tooltip_args)).add_to(m)
-    folium.LayerControl(collapsed=True).add_to(m)
-    m.get_root().add_child(Legend(legend_html(title, need_label)))
-    return localise(m)
+    y = f"IoD {int(year)}" if year else "IoD (year not stated)"
+    weights = weights or {"imd": 1.0}
+    if set(weights) == {"imd"}:
+        out = {"Index of Multiple Deprivation (used for priorities)": ("need_decile", f"{y} IMD decile")}
+    else:
+        w = ", ".join(f"{DOMAIN_LABELS.get(d, d)} x{v:g}" for d, v in weights.items())
+        out = {"Composite need (used for priorities)": ("need_decile", f"{y} composite need decile ({w})")}
+    for d, label in DOMAIN_LABELS.items():
+        col = f"{d}_decile"
+        if d != "imd" and col in needs.columns and needs[col].notna().any():
+            out[f"{label} domain"] = (col, f"{y} {label} decile")
+    if "imd_decile" in needs.columns and set(weights) != {"imd"} and needs["imd_decile"].notna().any():
+        out["Index of Multiple Deprivation"] = ("imd_decile", f"{y} IMD decile")
+    return out
+
+
+def selection_layer(assets: gpd.GeoDataFrame, asset_id: str | None) -> folium.FeatureGroup | None:
+    """A layer that outlines one selected site; st_folium adds it without rebuilding the map."""
+    if not asset_id:
+        return None
+    row = assets[assets["asset_id"] == asset_id]
+    if row.empty or row.geometry.isna().iloc[0] or row.geometry.iloc[0].is_empty:
+        return None
+    fg = folium.FeatureGroup(name="Selected site", control=False)
+    geom = display_geometry(row, tolerance_m=0)
+    fc = _features(row, ASSET_PROPS, geom)
+    is_point = row.geometry.geom_type.iloc[0] in ("Point", "MultiPoint")
+    style = {"color": "#000000", "weight": 4, "fillOpacity": 0.0, "radius": 12, "fill": False}
+    folium.GeoJson(fc, style_function=lambda f: style,
+                   marker=folium.CircleMarker(radius=12, weight=4, fill=False) if is_point else None,
+                   tooltip=folium.GeoJsonTooltip(fields=ASSET_PROPS, aliases=ASSET_ALIASES)).add_to(fg)
+    return fg
+
+
+def selection_centre(assets: gpd.GeoDataFrame, asset_id: str | None) -> tuple[float, float] | None:
+    """(lat, lon) of a point inside the selected site, to centre the map on it."""
+    from .geo import representative_points
+
+    if not asset_id:
+        return None
+    row = assets[assets["asset_id"] == asset_id]
+    if row.empty or row.geometry.isna().iloc[0] or row.geometry.iloc[0].is_empty:
+        return None
+    p = representative_points(row.geometry).to_crs(DISPLAY_CRS).iloc[0]
+    return (round(p.y, 6), round(p.x, 6))
 
 
 def clicked_asset_id(map_state: dict | None) -> str | None:

@@ -1,49 +1,123 @@
-"""Map page: need by decile, assets by priority; clicking a site shows why it is flagged."""
+"""Map page: need by decile, sites by priority, the sites table and the site card, in step.
+
+Selecting a site on the map, in the table or in the "choose a site" box sets
+the same session state; the map outlines and centres on it without being
+rebuilt (the selection is a layer st_folium adds dynamically), and the table
+ticks it and lists it first.
+"""
 from __future__ import annotations
 
-import html
-
+import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from assets_map.maps import BASEMAPS, build_map, clicked_asset_id
-from assets_map.ui import state
+from assets_map.maps import (BASEMAPS, clicked_asset_id, map_data, need_measures, render_map, selection_centre,
+                             selection_layer)
+from assets_map.ui import shared, state
+
+PRIORITY_ORDER = {"High": 0, "Medium": 1, "Low": 2, "not flagged": 3}
+TABLE_COLUMNS = {"priority": "Priority", "name": "Name", "organisation": "Owner", "status": "Status",
+                 "need_decile": "Need decile", "site_area_ha": "Site ha", "floor_area_m2": "Floor m²",
+                 "location_quality": "Location", "asset_id": "Asset id"}
+HOW_TO_READ = """
+**What you see.** Coloured areas are neighbourhoods (LSOAs, about 1,500 people each) shaded by how deprived
+they are: darker purple = more deprived (decile 1 is the most deprived 10% of England). Dots and outlines are
+land and buildings held by anchor institutions (councils, NHS, universities and others), coloured by priority.
+
+**What is flagged, and why.** A site is flagged when the owner's own records suggest it is not fully used
+(empty, surplus or partly vacant, floor space reported empty or under-used) *and* it sits in an area of need.
+**High** = strong evidence in one of the 30% most deprived areas; **Medium** and **Low** = weaker evidence or
+less need. Parks, allotments and land already in community use are never flagged. Every flag lists its
+reasons, sources and dates on the site card: it is a prompt to ask, not proof that a site is available.
+
+**How to take a site further.** Click a site (or pick it in the table) to open its card: it says who owns it,
+how to contact them and which routes to community ownership apply. Add sites to your shortlist and download
+a site pack, or the shortlist, to share.
+"""
+
+
+def _on_table_select(key: str) -> None:
+    event = st.session_state.get(key)
+    ids = st.session_state.get("_table_ids", [])
+    rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
+    if rows and rows[0] < len(ids):
+        state.select(ids[rows[0]])
+
+
+def sites_table(view: pd.DataFrame, *, key: str, height: int = 420) -> None:
+    """The filtered sites, sortable; the selected site is ticked and listed first; a row click selects."""
+    sel = state.selected()
+    df = pd.DataFrame({label: view[col].to_numpy() for col, label in TABLE_COLUMNS.items() if col in view.columns})
+    df.insert(0, "Selected", (view["asset_id"] == sel).to_numpy())
+    df["_order"] = view["priority"].map(PRIORITY_ORDER).fillna(4).to_numpy()
+    df = df.sort_values(["Selected", "_order", "Need decile"], ascending=[False, True, True], kind="stable",
+                        na_position="last").drop(columns="_order")
+    st.session_state["_table_ids"] = df["Asset id"].tolist()
+    st.dataframe(df, key=key, on_select=lambda: _on_table_select(key), selection_mode="single-row",
+                 hide_index=True, width="stretch", height=height,
+                 column_config={"Selected": st.column_config.CheckboxColumn(width="small"),
+                                "Site ha": st.column_config.NumberColumn(format="%.2f"),
+                                "Floor m²": st.column_config.NumberColumn(format="%.0f")})
+
+
+def _on_choose(key: str) -> None:
+    state.select(st.session_state.get(key))
+
+
+def choose_site(ids: list[str], labels: dict[str, str], *, key: str) -> None:
+    """A non-map widget that sets the same selection as a map click (and is what AppTest drives)."""
+    current = state.selected()
+    options = [None] + ids
+    if current and current not in ids:
+        options.append(current)
+    st.session_state[key] = current
+    st.selectbox("Choose a site", options, key=key, on_change=_on_choose, args=(key,),
+                 format_func=lambda i: "Choose a site…" if i is None else f"{labels.get(i, i)} ({i})")
 
 
 def render() -> None:
     result = state.analysis()
     a = result.assets
     st.title("Land and buildings against community need")
-    if state.is_demo():
-        st.warning(f"**{state.data_label()}**. Names, places and scores are invented to show how assets-map works.")
-    basemap = st.radio("Basemap", list(BASEMAPS), horizontal=True, key="basemap")
-    flagged = result.candidates
-    st.caption(f"{len(flagged)} of {len(a)} assets flagged; {int((a['location_quality'] == 'none').sum())} "
-               f"could not be placed on the map (listed on the sites table).")
-    year = result.settings.get("iod_year") or ""
-    m = build_map(a, result.needs, title=f"assets-map: {state.data_label()}", basemap=basemap,
-                  need_label=f"IMD {year} decile" if result.settings.get("weights") == {"imd": 1.0} else "composite need decile",
-                  selected=state.selected())
-    out = st_folium(m, height=560, use_container_width=True, key="map",
-                    returned_objects=["last_active_drawing"])
-    clicked = clicked_asset_id(out)
-    if clicked and clicked != state.selected():
-        state.select(clicked)
-    # A non-map widget sets the same selection (and is what tests drive).
-    ids = a["asset_id"].tolist()
-    labels = dict(zip(a["asset_id"], a["name"].fillna("(no name)")))
-    current = state.selected()
-    choice = st.selectbox("Site", [None] + ids, index=(ids.index(current) + 1) if current in ids else 0,
-                          format_func=lambda i: "Choose a site…" if i is None else f"{labels[i]} ({i})",
-                          key="site_select")
-    if choice != current:
-        state.select(choice)
+    shared.banner()
+    with st.expander("How to read this map", expanded=state.selected() is None):
+        st.markdown(HOW_TO_READ)
+    view, res = state.filtered()
+    shared.count_line(res)
+    unplaced = int((view["location_quality"] == "none").sum())
+    if unplaced:
+        st.caption(f"{unplaced} of the sites shown could not be placed on the map (no usable location); "
+                   "they are in the table below.")
+    c1, c2 = st.columns([1, 1])
+    basemap = c1.radio("Basemap", list(BASEMAPS), horizontal=True, key="basemap",
+                       help="'None' shows the data on a plain background; it also shows when tiles cannot load.")
+    measures = need_measures(result.needs, weights=result.settings.get("weights"),
+                             year=result.settings.get("iod_year"))
+    measure = c2.selectbox("Need shown on the map", list(measures), key="need_measure")
+    column, legend = measures.get(measure, next(iter(measures.values())))
+    title = "FICTIONAL DEMO (Ashbridge)" if state.is_demo() else state.data_label()
+    key = (state.data_version(), state.filters().key(), column)
+    data = state.cached_map(key, lambda: map_data(view, result.needs, need_column=column))
+    m = render_map(data, need_label=legend, title=title, basemap=basemap)
     sel = state.selected()
-    if sel:
-        row = a[a["asset_id"] == sel].iloc[0]
-        st.subheader(row["name"] if isinstance(row["name"], str) else sel)
-        st.markdown(f"**Priority:** {row['priority']} · **Owner:** {row['organisation']} · "
-                    f"**Status:** {row['status']} · **Location:** {row['location_quality']}".replace("<", "&lt;"))
-        st.markdown("**Why this site is here**")
-        for reason in str(row["reasons"]).split("; "):
-            st.text("• " + reason)
+    out = st_folium(m, key="map", height=560, use_container_width=True, returned_objects=["last_active_drawing"],
+                    feature_group_to_add=selection_layer(a, sel), center=selection_centre(a, sel))
+    clicked = clicked_asset_id(out)
+    if clicked and clicked != st.session_state.get("_last_map_click"):
+        st.session_state["_last_map_click"] = clicked
+        if clicked != sel:
+            state.select(clicked)
+            st.rerun()
+    labels = dict(zip(a["asset_id"], a["name"].astype(object).where(a["name"].notna(), "(no name)")))
+    choose_site(view["asset_id"].tolist(), labels, key="choose")
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown("**Sites** (click a column to sort, a row to select)")
+        sites_table(view, key=f"table_{state.data_version()}_{state.filters().key()}")
+    with right:
+        sel = state.selected()
+        if sel:
+            shared.render_card(sel, key="mapcard")
+        else:
+            st.info("Click a site on the map, or a row in the table, to see its card: why it is here, who owns "
+                    "it, and how to take it further.")

@@ -1,23 +1,43 @@
-"""Session state shared by the pages: the analysis in use and the selected asset.
+"""Session state shared by the pages: the data in use, filters, selection, shortlist, map cache.
 
-The demo analysis is public, so it may live in st.cache_resource (shared by all
-users, measured at 0.1 ms per rerun versus 1.6 s for st.cache_data on large
-frames); a user's own upload lives only in their st.session_state.
+The demo analysis is public, so it (and its filter index) may live in
+st.cache_resource, shared by all users (measured at 0.1 ms per rerun versus
+1.6 s for st.cache_data on large frames). A user's own upload, its filter
+index and every map built from it live only in their st.session_state.
+
+The selected site is plain session state that the map, the sites table and
+the "choose a site" box all set, so a non-map widget (and AppTest) can drive
+the same selection as a click on the map.
 """
 from __future__ import annotations
 
+import uuid
+
 import streamlit as st
 
+from assets_map.analyse import Analysis
 from assets_map.demo import DEMO_LABEL, load_demo
+from assets_map.filters import FilterIndex, Filters, prepare
 from assets_map.maps import vendor_static
 
 SELECTED = "selected_asset"
 ANALYSIS = "analysis"
+VERSION = "data_version"
+FILTERS = "filters"
+SHORTLIST = "shortlist"
+MAP_CACHE = "_map_cache"
+INDEX = "_filter_index"
+FILTER_WIDGETS = ("f_org", "f_type", "f_status", "f_priority", "f_ha", "f_floor", "f_decile", "f_area", "f_text")
 
 
 @st.cache_resource(show_spinner="Preparing the fictional demo…")
-def _demo(version: str = "1"):
+def _demo(version: str = "1") -> Analysis:
     return load_demo()
+
+
+@st.cache_resource
+def _demo_index(version: str = "1") -> FilterIndex:
+    return prepare(_demo(version).assets)
 
 
 @st.cache_resource
@@ -25,7 +45,7 @@ def _static() -> str:
     return str(vendor_static())
 
 
-def analysis():
+def analysis() -> Analysis:
     """The analysis in use: the user's own if they loaded one, else the fictional demo."""
     _static()
     if ANALYSIS in st.session_state:
@@ -41,9 +61,83 @@ def data_label() -> str:
     return DEMO_LABEL if is_demo() else st.session_state.get("analysis_label", "Your data")
 
 
+def data_version() -> str:
+    """Changes whenever the data in use changes (keys caches and widgets)."""
+    return "demo" if is_demo() else st.session_state.setdefault(VERSION, uuid.uuid4().hex[:12])
+
+
+def filter_index() -> FilterIndex:
+    if is_demo():
+        return _demo_index()
+    version = data_version()
+    cached = st.session_state.get(INDEX)
+    if not cached or cached[0] != version:
+        cached = (version, prepare(analysis().assets))
+        st.session_state[INDEX] = cached
+    return cached[1]
+
+
+def use_data(result: Analysis | None, label: str | None = None) -> None:
+    """Replace the data in use (``None``: back to the demo); clears filters, selection and caches."""
+    if result is None:
+        for k in (ANALYSIS, "analysis_label", VERSION):
+            st.session_state.pop(k, None)
+    else:
+        st.session_state[ANALYSIS] = result
+        st.session_state["analysis_label"] = label or "Your data"
+        st.session_state[VERSION] = uuid.uuid4().hex[:12]
+    for k in (SELECTED, FILTERS, SHORTLIST, MAP_CACHE, INDEX, *FILTER_WIDGETS):
+        st.session_state.pop(k, None)
+
+
+def filters() -> Filters:
+    return st.session_state.get(FILTERS, Filters())
+
+
+def set_filters(f: Filters) -> None:
+    st.session_state[FILTERS] = f
+
+
+def filtered():
+    """(filtered assets, FilterResult) for the filters in use."""
+    a = analysis().assets
+    res = filter_index().mask(filters())
+    return a[res.mask], res
+
+
 def selected() -> str | None:
-    return st.session_state.get(SELECTED)
+    sel = st.session_state.get(SELECTED)
+    if sel is not None and sel not in set(analysis().assets["asset_id"]):
+        return None
+    return sel
 
 
 def select(asset_id: str | None) -> None:
     st.session_state[SELECTED] = asset_id
+
+
+def shortlist() -> list[str]:
+    return list(st.session_state.get(SHORTLIST, []))
+
+
+def add_to_shortlist(asset_id: str) -> None:
+    cur = shortlist()
+    if asset_id not in cur:
+        st.session_state[SHORTLIST] = cur + [asset_id]
+
+
+def remove_from_shortlist(asset_id: str) -> None:
+    st.session_state[SHORTLIST] = [a for a in shortlist() if a != asset_id]
+
+
+def cached_map(key: tuple, build):
+    """The prepared map data (maps.MapData) for ``key`` (data version, filters, need measure), built once per key.
+
+    Kept in this session only (a private upload never reaches a shared cache); the last map only.
+    """
+    hit = st.session_state.get(MAP_CACHE)
+    if hit and hit[0] == key:
+        return hit[1]
+    m = build()
+    st.session_state[MAP_CACHE] = (key, m)
+    return m

@@ -1,0 +1,51 @@
+"""Summary page: sites, hectares, floor area and flags by organisation, by need decile and by ward."""
+from __future__ import annotations
+
+import streamlit as st
+
+from assets_map.summary import by_area, by_need_decile, by_organisation
+from assets_map.ui import shared, state
+
+PRIORITY_COLOURS = ["#b2182b", "#ef8a62", "#67a9cf"]
+
+
+def _chart(table, label: str) -> None:
+    data = table.set_index(label)[["High", "Medium", "Low"]]
+    st.bar_chart(data, color=PRIORITY_COLOURS, horizontal=len(data) > 12, y_label="" if len(data) > 12 else "sites")
+
+
+def _section(title: str, table, label: str, note: str) -> None:
+    st.subheader(title)
+    st.caption(note)
+    _chart(table, label)
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={"hectares": st.column_config.NumberColumn("hectares", format="%.2f"),
+                                "floor_area_m2": st.column_config.NumberColumn("floor area m²", format="%.0f")})
+
+
+def render() -> None:
+    st.title("Summary")
+    shared.banner()
+    view, res = state.filtered()
+    shared.count_line(res)
+    st.markdown("Counts of the sites shown: how many each holds, their hectares and floor area, and how many "
+                "are flagged at each priority (High, Medium, Low). Hectares and floor area add up only what "
+                "the registers record.")
+    tabs = st.tabs(["By organisation", "By need decile", "By ward or area"])
+    with tabs[0]:
+        _section("By organisation", by_organisation(view), "organisation",
+                 "Which anchor institutions hold the sites, and how many of each are flagged.")
+    with tabs[1]:
+        _section("By need decile", by_need_decile(view), "need decile",
+                 "Decile 1 is the most deprived 10% of areas in England. 'no need data' = sites not placed "
+                 "or outside the need areas loaded.")
+    with tabs[2]:
+        table, used = by_area(view)
+        if used == "ward":
+            note = f"Wards from {state.analysis().settings.get('wards', 'the ward file loaded')}."
+            label = "ward"
+        else:
+            note = ("No ward areas are loaded, so sites are grouped by need area (LSOA) instead. Load a ward "
+                    "layer or an LSOA-to-ward lookup on the Your data page to group by ward.")
+            label = "LSOA (need area)"
+        _section("By ward" if used == "ward" else "By need area (LSOA)", table, label, note)
