@@ -22,7 +22,7 @@ way to order a shortlist, not a judgement that a site is suitable.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import numpy as np
@@ -263,7 +263,14 @@ def find_sites(
     holding, lo, hi = brief.resolved()
     profile = brief.profile
     layers = ([needs] if needs is not None else []) + list(areas)
-    area, area_text = resolve_area(brief, areas=layers)
+    # Ward codes the assets already carry (attached by polygons or an LSOA lookup) need no ward layer.
+    known_wards = set(assets["ward_code"].dropna().astype(str)) if "ward_code" in assets.columns else set()
+    by_ward = tuple(c for c in brief.area_codes if str(c).strip() in known_wards)
+    rest = tuple(c for c in brief.area_codes if str(c).strip() not in known_wards)
+    area, area_text = resolve_area(replace(brief, area_codes=rest), areas=layers)
+    if by_ward:
+        ward_text = f"ward{'s' if len(by_ward) > 1 else ''} {', '.join(by_ward[:5])}" + (", ..." if len(by_ward) > 5 else "")
+        area_text = ward_text if area is None else f"{area_text} or {ward_text}"
     a = assets.to_crs(MEASURE_CRS).copy()
     funnel: dict[str, int] = {"sites in the data": len(a)}
 
@@ -279,10 +286,14 @@ def find_sites(
     drop((a.geometry.isna() | a.geometry.is_empty).to_numpy(), "not placed on the map")
     if not brief.include_unflagged and "priority" in a:
         drop(~a["priority"].isin(list(_AVAILABILITY)).to_numpy(), "not flagged as underused")
-    if area is not None:
-        shapely.prepare(area)
-        pts = a.geometry.representative_point().to_numpy()
-        drop(~shapely.intersects(area, pts), "outside the area chosen")
+    if area is not None or by_ward:
+        inside = np.zeros(len(a), bool)
+        if area is not None:
+            shapely.prepare(area)
+            inside |= shapely.intersects(area, a.geometry.representative_point().to_numpy())
+        if by_ward:
+            inside |= a["ward_code"].astype(str).isin([str(c).strip() for c in by_ward]).to_numpy()
+        drop(~inside, "outside the area chosen")
     kinds = a["holding_type"].fillna("unknown").astype(str).to_numpy()
     if holding == "building":
         drop(np.isin(kinds, ["land"]), "land only (a building was asked for)")

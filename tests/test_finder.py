@@ -101,6 +101,10 @@ def test_area_codes_and_bad_briefs():
     assert set(out["asset_id"]) == {"flats", "nosize"}
     with pytest.raises(InputError, match="not found"):
         find_sites(_assets(), SiteBrief(area_codes=("ZZZ",)), needs=needs)
+    # Ward codes the assets carry need no ward layer.
+    wards = _assets().assign(ward_code=["W1", "W2", "W1", "W2", "W1", "W1", "W1", "W2", None])
+    out = find_sites(wards, SiteBrief(use="food hub", area_codes=("W1",)))
+    assert out["asset_id"].tolist() == ["shop", "flats"] and "ward W1" in out.attrs["area"]
     with pytest.raises(InputError) as err:
         find_sites(_assets(), SiteBrief(holding="castle", min_m2=500, max_m2=100, near=(200, 200), weights={"x": 1}))
     assert len(err.value.problems) == 4
