@@ -3,11 +3,14 @@ import streamlit as st
 
 from assets_map.ui import (about_page, data_page, download_page, map_page, shared, shortlist_page,
                            summary_page)
+from assets_map.ui import finder_page, sitepack_page
 
 st.set_page_config(page_title="assets-map", page_icon="🗺️", layout="wide")
 pages = [
     st.Page(map_page.render, title="Map", url_path="map", default=True),
     st.Page(shortlist_page.render, title="Shortlist", url_path="shortlist"),
+    st.Page(finder_page.render, title="Find a site", url_path="find"),
+    st.Page(sitepack_page.render, title="Site pack", url_path="site-pack"),
     st.Page(summary_page.render, title="Summary", url_path="summary"),
     st.Page(download_page.render, title="Download", url_path="download"),
     st.Page(data_page.render, title="Your data", url_path="data"),

@@ -1,0 +1,172 @@
+"""Site finder page: a group says what it needs and gets a ranked shortlist, with reasons for each place."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+import streamlit as st
+
+from assets_map.demo import DEMO_PATH
+from assets_map.finder import USE_PROFILES, SiteBrief, find_sites
+from assets_map.partners import prepare_facilities
+from assets_map.report import InputError
+from assets_map.schema import DISPLAY_CRS
+from assets_map.ui import shared, state
+
+RESULT = "finder_result"
+FACILITIES = "finder_facilities"
+
+
+@st.cache_resource
+def _demo_facilities():
+    return prepare_facilities(gpd.read_file(DEMO_PATH, layer="facilities", engine="pyogrio"), label="facilities")
+
+
+def _read_upload(upload, reader):
+    """Write an upload to a private temporary file and read it with the engine's allow-listed reader."""
+    suffix = Path(upload.name).suffix.lower()
+    fd, tmp = tempfile.mkstemp(prefix="assets_map_up_", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(upload.getvalue())
+        return reader(tmp, upload.name)
+    finally:
+        os.unlink(tmp)
+
+
+def facilities():
+    """Partner facilities in use: the user's own layers if loaded, else the demo's (fictional) ones."""
+    own = st.session_state.get(FACILITIES)
+    if own is not None:
+        return own
+    return _demo_facilities() if state.is_demo() else None
+
+
+def facilities_uploader(key: str) -> None:
+    """Let the user load facility point layers (libraries, GP practices, schools, hubs, leisure centres)."""
+    ups = st.file_uploader("Partner facilities (point layers: GeoJSON, GeoPackage or zipped Shapefile)",
+                           type=["geojson", "json", "gpkg", "zip"], accept_multiple_files=True, key=key,
+                           help="The kind of facility is read from the file name (e.g. libraries.geojson) "
+                                "or from a 'type' column.")
+    if ups:
+        try:
+            frames = [_read_upload(u, read_facilities_named) for u in ups]
+            st.session_state[FACILITIES] = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
+        except InputError as exc:
+            st.error(f"**The facility layer could not be used.** {shared.md(exc)}")
+
+
+def read_facilities_named(path: str, name: str):
+    from assets_map.sources import open_table
+
+    t = open_table(path, name=name)
+    if not t.is_vector:
+        raise InputError("a facility layer must be a map layer of points", source=name)
+    return prepare_facilities(t.frame, label=name)
+
+
+def _area_inputs(result) -> dict:
+    needs = result.needs
+    mode = st.radio("Where", ["Anywhere", "Near a place", "Areas I pick", "A polygon I drew"], horizontal=True,
+                    key="fd_where")
+    out: dict = {}
+    if mode == "Near a place":
+        centre = needs.to_crs(DISPLAY_CRS).union_all().centroid
+        placed = result.assets[~(result.assets.geometry.isna() | result.assets.geometry.is_empty)]
+        labels = dict(zip(placed["asset_id"], placed["name"].astype(object).where(placed["name"].notna(), "(no name)")))
+        how = st.radio("Place", ["Longitude and latitude", "Next to a site"], horizontal=True, key="fd_near_how")
+        if how == "Next to a site":
+            aid = st.selectbox("Site", list(labels), format_func=lambda i: f"{labels[i]} ({i})", key="fd_near_site")
+            p = placed[placed["asset_id"] == aid].geometry.to_crs(DISPLAY_CRS).representative_point().iloc[0]
+            lon, lat = p.x, p.y
+        else:
+            c1, c2 = st.columns(2)
+            lon = c1.number_input("Longitude", value=round(centre.x, 5), format="%.5f", key="fd_lon")
+            lat = c2.number_input("Latitude", value=round(centre.y, 5), format="%.5f", key="fd_lat")
+        out["near"] = (float(lon), float(lat))
+        out["radius_m"] = float(st.slider("How far (metres, straight line)", 200, 5000, 1500, 100, key="fd_radius"))
+    elif mode == "Areas I pick":
+        codes = needs["code"].astype(str).tolist()
+        names = dict(zip(codes, needs["name"].astype(object).where(needs["name"].notna(), "")))
+        options = codes
+        if "ward_code" in result.assets.columns:
+            wards = result.assets[["ward_code", "ward_name"]].dropna().drop_duplicates()
+            names.update(dict(zip(wards["ward_code"].astype(str), "ward: " + wards["ward_name"].astype(str))))
+            options = sorted(wards["ward_code"].astype(str)) + codes
+        out["area_codes"] = tuple(st.multiselect("Areas (LSOAs, and wards where loaded)", options,
+                                                 format_func=lambda c: f"{names.get(c, '')} ({c})", key="fd_codes"))
+    elif mode == "A polygon I drew":
+        st.caption("Draw the area in any GIS or web tool (e.g. QGIS) and save it as GeoJSON or GeoPackage.")
+        up = st.file_uploader("Area polygon", type=["geojson", "json", "gpkg"], key="fd_polygon")
+        if up is not None:
+            try:
+                from assets_map.sources import open_table
+
+                layer = _read_upload(up, lambda p, n: open_table(p, name=n).frame)
+                if layer.crs is None:
+                    raise InputError("the polygon has no CRS", source=up.name)
+                out["area"] = shapely.union_all(layer.to_crs(DISPLAY_CRS).geometry.to_numpy())
+            except InputError as exc:
+                st.error(f"**The polygon could not be used.** {shared.md(exc)}")
+    return out
+
+
+def render() -> None:
+    st.title("Find a site")
+    shared.banner()
+    st.markdown("Say what your group needs; assets-map lists the sites that fit, best first, and says why each "
+                "is where it is in the list. The list is a starting point for a conversation with the owner, "
+                "not an offer.")
+    result = state.analysis()
+    c1, c2, c3 = st.columns([2, 1, 2])
+    use = c1.selectbox("What is it for?", list(USE_PROFILES), key="fd_use")
+    profile = USE_PROFILES[use]
+    holding = c2.radio("Land or building", ["building", "land", "either"],
+                       index=["building", "land", "either"].index(profile.holding), key=f"fd_holding_{use}")
+    lo, hi = profile.min_m2 or 0, profile.max_m2 or 5000
+    size = c3.slider("Size (m2: floor area for a building, site area for land)", 0, 50_000 if holding == "land" else 10_000,
+                     (int(lo), int(hi)), 10, key=f"fd_size_{use}_{holding}")
+    brief_args = _area_inputs(result)
+    unflagged = st.checkbox("Also show sites not flagged as underused", key="fd_unflagged")
+    facilities_uploader("fd_facilities")
+    fac = facilities()
+    st.caption(f"Partner facilities: {len(fac)} loaded" + (" (fictional demo facilities)" if state.is_demo() and
+                                                            FACILITIES not in st.session_state else "")
+               if fac is not None else "Partner facilities: none loaded (partners nearby are not scored).")
+    if st.button("Find sites", type="primary", key="fd_go"):
+        brief = SiteBrief(use=use, holding=holding, min_m2=float(size[0]), max_m2=float(size[1]),
+                          include_unflagged=unflagged, **brief_args)
+        try:
+            ranked = find_sites(result.assets, brief, needs=result.needs, facilities=fac, limit=25)
+        except InputError as exc:
+            st.error(f"**The search could not run.** {shared.md(exc)}")
+            return
+        st.session_state[RESULT] = (state.data_version(), ranked)
+    got = st.session_state.get(RESULT)
+    if not got or got[0] != state.data_version():
+        return
+    ranked = got[1]
+    st.subheader(f"{len(ranked)} site{'s' if len(ranked) != 1 else ''} for a {shared.md(ranked.attrs.get('use', use))}")
+    st.caption(shared.md(f"Searched {ranked.attrs['area']}. " + "; ".join(f"{k}: {v}" for k, v in ranked.attrs["funnel"].items())))
+    if ranked.empty:
+        st.info("No site fits. Widen the size range or the area, or include sites not flagged as underused.")
+        return
+    table = pd.DataFrame({"#": ranked["rank"], "Site": ranked["name"], "Id": ranked["asset_id"],
+                          "Owner": ranked["organisation"], "Priority": ranked["priority"],
+                          "Score": ranked["fit_score"], "Size m2": ranked["size_m2"]})
+    st.dataframe(table, hide_index=True, width="stretch")
+    for _, r in ranked.iterrows():
+        with st.expander(f"{int(r['rank'])}. {r['name'] if isinstance(r['name'], str) else r['asset_id']} ({r['asset_id']})"):
+            st.text(r["why_ranked"])
+            for reason in str(r["fit_reasons"]).split("; "):
+                st.text("• " + reason)
+            st.button("Add to shortlist", key=f"fd_add_{r['asset_id']}", on_click=state.add_to_shortlist,
+                      args=(r["asset_id"],))
+    if st.button("Add all to shortlist", key="fd_add_all"):
+        for aid in ranked["asset_id"]:
+            state.add_to_shortlist(aid)
+        st.success(f"{len(ranked)} sites on your shortlist. Make their site pack on the **Site pack** page.")
