@@ -14,6 +14,7 @@ pages = [
     st.Page(summary_page.render, title="Summary", url_path="summary"),
     st.Page(download_page.render, title="Download", url_path="download"),
     st.Page(data_page.render, title="Your data", url_path="data"),
+    st.Page("assets_map/ui/register_page.py", title="Register", url_path="register"),
     st.Page(about_page.render, title="How it works", url_path="about"),
 ]
 nav = st.navigation(pages)

@@ -486,6 +486,8 @@ class Store(abc.ABC):
         attrs, edits, fvis = codec.loads(attrs), dict(codec.loads(edits) or {}), dict(codec.loads(fvis) or {})
         if "field_visibility" in clean:
             fvis.update(clean.pop("field_visibility"))
+            # Keep only choices that differ from the default, so the history shows real changes.
+            fvis = {f: v for f, v in fvis.items() if v != ("public" if f in views.PUBLIC_FIELDS else "internal")}
         for k, v in clean.items():
             edits[k] = shapely.to_wkt(v, rounding_precision=-1) if k == "location" else v
         frame = codec.records_frame([attrs], [codec.wkb_geom(wkb)])

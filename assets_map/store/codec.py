@@ -126,3 +126,13 @@ def sha256_file(path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def sha256_frame(gdf: gpd.GeoDataFrame) -> str:
+    """Hash of an analysed table's records and geometry, for imports whose file bytes are not at hand."""
+    h = hashlib.sha256()
+    for rec in gdf.drop(columns=gdf.geometry.name).to_dict("records"):
+        h.update(dumps(row_record(rec)).encode())
+    for g in gdf.geometry:
+        h.update(geom_wkb(g) or b"\0")
+    return h.hexdigest()

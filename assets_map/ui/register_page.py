@@ -1,0 +1,271 @@
+"""Register page: estates teams correct their register; the public says "have we got this wrong?".
+
+Thin over :mod:`assets_map.store`: every read passes the user's role to the
+store, which returns only what that role may see, so nothing internal reaches
+this page for a public visitor. The only shared cache holds the store handle
+(a location, no data); register rows are read per rerun and never cached across
+users. Values from files and from other users are shown with st.text or
+st.dataframe, which never interpret them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from assets_map.demo import DEMO_PATH
+from assets_map.report import InputError
+from assets_map.store import (EDIT_STATUSES, LOCAL_USER, PUBLIC, ConflictError, NotAllowed, Role, StoreError,
+                              open_store)
+from assets_map.store import codec, views
+from assets_map.ui import state
+
+STATUS_LABELS = {v: k for k, v in EDIT_STATUSES.items()}
+OPENED = "register_opened_versions"  # asset_id -> version shown when the user opened it
+
+
+@st.cache_resource(show_spinner=False)
+def _store():
+    """The store handle (holds its location only; shared safely by every session)."""
+    return open_store()
+
+
+def auth_configured() -> bool:
+    """True when .streamlit/secrets.toml has an [auth] section (st.login with OIDC)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all
+        return False
+
+
+def current_role(store) -> Role:
+    """The signed-in user's role from the store's users table; the local user when sign-in is off."""
+    if not auth_configured():
+        return LOCAL_USER
+    if not st.user.is_logged_in:
+        return PUBLIC
+    subject = st.user.get("email") or st.user.get("sub")
+    return store.role_for(subject)
+
+
+def _sign_in_box(role: Role) -> None:
+    if role.local:
+        st.info("No sign-in is configured, so this app runs as **one local user** with full access to the "
+                "register on this machine. Configure OIDC sign-in (an `[auth]` section in "
+                "`.streamlit/secrets.toml`) before sharing it.", icon="🔓")
+        return
+    if not st.user.is_logged_in:
+        st.caption("You are viewing the public register.")
+        if st.button("Sign in (estates teams)"):
+            st.login()
+        return
+    st.caption(f"Signed in as {role.describe()}.")
+    if st.button("Sign out"):
+        st.logout()
+
+
+def render() -> None:
+    st.title("The register")
+    try:
+        store = _store()
+    except StoreError as exc:
+        st.error(f"The register could not be opened: {exc}")
+        return
+    role = current_role(store)
+    _sign_in_box(role)
+    st.caption(f"Register: {store.describe() if not role.is_public else 'public view'}")
+    if not role.is_public:
+        _import_section(store, role)
+        _edit_section(store, role)
+        _moderation_section(store, role)
+        if role.kind == "admin" and not role.local:
+            _users_section(store, role)
+    _correction_form(store, role)
+
+
+def _import_section(store, role: Role) -> None:
+    with st.expander("Put the data in use into the register", expanded=store.is_empty()):
+        result = state.analysis()
+        st.text(f"Data in use: {state.data_label()} ({len(result.assets)} assets)")
+        org = st.text_input("Organisation whose register this is", value=role.organisation or "",
+                            disabled=role.kind == "editor", key="register_org")
+        if st.button("Import into the register", disabled=not org.strip()):
+            exclude = []
+            if state.is_demo():
+                import geopandas as gpd
+
+                file_hash = codec.sha256_file(DEMO_PATH)
+                exclude = [("demo greenspace", gpd.read_file(DEMO_PATH, layer="greenspace").to_crs("EPSG:27700"))]
+                source = DEMO_PATH.name
+            else:
+                file_hash = codec.sha256_frame(result.assets)  # the upload's bytes are not kept
+                source = state.data_label()
+            try:
+                out = store.import_analysis(result, organisation=org.strip(), role=role, source_name=source,
+                                            file_sha256=file_hash, exclude=exclude)
+            except (InputError, StoreError, NotAllowed) as exc:
+                st.error(str(exc))
+            else:
+                for line in out.lines():
+                    st.success(line)
+        batches = store.batches(role=role)
+        if batches:
+            st.dataframe(pd.DataFrame(batches).drop(columns="report"), hide_index=True)
+
+
+def _edit_section(store, role: Role) -> None:
+    st.header("Correct an asset")
+    frame = store.assets(role)
+    mine = frame[frame["version"].notna()]
+    if mine.empty:
+        st.caption("Nothing you may edit yet: import a register first.")
+        return
+    labels = dict(zip(mine["asset_id"], mine["name"].fillna("(no name)")))
+    aid = st.selectbox("Asset", list(labels), format_func=lambda a: f"{labels[a]} ({a})", key="register_asset")
+    rec = store.get(aid, role)
+    opened = st.session_state.setdefault(OPENED, {})
+    expected = opened.setdefault(aid, rec["version"])
+    if expected != rec["version"]:
+        st.warning(f"This asset changed since you opened it (you opened version {expected}, it is now "
+                   f"{rec['version']}). Saving will be refused until you reload it.")
+        if st.button("Reload the latest version"):
+            opened[aid] = rec["version"]
+            st.rerun()
+    st.caption(f"Version {rec['version']} · priority {rec.get('priority')} · "
+               f"{'public' if rec['visibility'] == 'public' else 'internal (not on the public map)'}")
+    with st.form(f"edit_{aid}"):
+        statuses = list(EDIT_STATUSES)
+        cur = STATUS_LABELS.get(rec.get("status"), rec.get("status"))
+        if cur not in statuses:
+            statuses.append(cur)
+        status = st.selectbox("Status", statuses, index=statuses.index(cur))
+        notes = st.text_area("Notes (internal unless shown below)", value=rec.get("notes") or "")
+        contact = st.text_input("Contact route (public)", value=rec.get("contact_route") or "")
+        disposal = st.text_area("Disposal plans (always internal)", value=rec.get("disposal_plans") or "")
+        vacant = st.date_input("Vacant since", value=_date(rec.get("vacant_since")), max_value=dt.date.today())
+        geom = rec.get("geometry")
+        here = geom.representative_point() if geom is not None else None
+        c1, c2 = st.columns(2)
+        east = c1.number_input("Easting (EPSG:27700)", value=float(here.x) if here else 0.0, format="%.1f")
+        north = c2.number_input("Northing (EPSG:27700)", value=float(here.y) if here else 0.0, format="%.1f")
+        visibility = st.radio("On the public map", ["public", "internal"],
+                              index=0 if rec["visibility"] == "public" else 1, horizontal=True)
+        fv = rec.get("field_visibility") or {}
+        hide = st.multiselect("Hide these fields from the public", [f for f in views.PUBLIC_FIELDS if f != "asset_id"],
+                              default=[f for f, v in fv.items() if v == "internal" and f in views.PUBLIC_FIELDS])
+        show = st.multiselect("Publish these internal fields", list(views.OPTIONAL_FIELDS),
+                              default=[f for f, v in fv.items() if v == "public" and f in views.OPTIONAL_FIELDS])
+        submitted = st.form_submit_button("Save")
+    if submitted:
+        changes = {"status": status, "notes": notes, "contact_route": contact, "disposal_plans": disposal,
+                   "vacant_since": vacant, "visibility": visibility,
+                   "field_visibility": {**{f: "public" for f in views.PUBLIC_FIELDS if f in fv and f not in hide},
+                                        **{f: "internal" for f in hide},
+                                        **{f: "internal" for f in views.OPTIONAL_FIELDS if f not in show},
+                                        **{f: "public" for f in show}}}
+        if here is None or (round(here.x, 1), round(here.y, 1)) != (round(east, 1), round(north, 1)):
+            if east or north:
+                changes["location"] = (east, north)
+        try:
+            version = store.save(aid, changes, expected_version=expected, role=role)
+        except ConflictError as exc:
+            st.error(str(exc))
+        except (InputError, StoreError, NotAllowed) as exc:
+            st.error(str(exc))
+        else:
+            opened[aid] = version
+            st.success(f"Saved as version {version}. Scores and flags were recomputed.")
+    with st.expander("History of this asset"):
+        hist = store.history(aid, role=role)
+        st.dataframe(pd.DataFrame([{"version": h["version"], "when": h["at"], "who": h["by"], "what": h["kind"],
+                                    "changes": "; ".join(f"{k}: {_s(v[0])} -> {_s(v[1])}"
+                                                         for k, v in h["changes"].items())}
+                                   for h in hist]), hide_index=True)
+
+
+def _moderation_section(store, role: Role) -> None:
+    st.header("Corrections from the public")
+    queue = store.corrections(role=role)
+    if not queue:
+        st.caption("No corrections waiting.")
+        return
+    for c in queue:
+        with st.container(border=True):
+            st.text(f"#{c['id']} on {c['asset_id']} ({c['submitted_at'][:16]}, from {c['submitted_by']})")
+            st.text(c["message"])
+            if c["proposed"]:
+                st.text("Proposes: " + ", ".join(f"{k} = {v}" for k, v in c["proposed"].items()))
+            if c["contact"]:
+                st.text(f"Contact: {c['contact']}")
+            note = st.text_input("Note", key=f"corr_note_{c['id']}")
+            a, b = st.columns(2)
+            try:
+                if a.button("Accept", key=f"corr_ok_{c['id']}"):
+                    v = store.decide_correction(c["id"], accept=True, role=role, note=note,
+                                                expected_version=c["asset_version"])
+                    st.success(f"Accepted{f'; the asset is now version {v}' if v else ''}.")
+                if b.button("Reject", key=f"corr_no_{c['id']}"):
+                    store.decide_correction(c["id"], accept=False, role=role, note=note)
+                    st.info("Rejected.")
+            except (ConflictError, StoreError, NotAllowed, InputError) as exc:
+                st.error(str(exc))
+
+
+def _users_section(store, role: Role) -> None:
+    with st.expander("Users and roles"):
+        st.dataframe(pd.DataFrame(store.users(role=role)), hide_index=True)
+        with st.form("add_user"):
+            who = st.text_input("E-mail of the signed-in user")
+            kind = st.selectbox("Role", ["viewer", "editor", "admin"])
+            org = st.text_input("Organisation (editors)")
+            if st.form_submit_button("Set role"):
+                try:
+                    store.set_user(who.strip(), kind, org.strip() or None, role=role)
+                    st.success("Saved.")
+                except (ValueError, NotAllowed) as exc:
+                    st.error(str(exc))
+
+
+def _correction_form(store, role: Role) -> None:
+    st.header("Have we got this wrong?")
+    st.caption("Tell the owner what is wrong with a site. Your note goes to their moderation queue; "
+               "nothing changes on the map until they check it.")
+    public = store.assets(PUBLIC)  # corrections are about what the public sees
+    if public.empty:
+        st.caption("No public sites yet.")
+        return
+    labels = dict(zip(public["asset_id"], public["name"].fillna("(no name)")))
+    with st.form("correction"):
+        aid = st.selectbox("Site", list(labels), format_func=lambda a: f"{labels[a]} ({a})")
+        message = st.text_area("What is wrong?", max_chars=5000)
+        status = st.selectbox("It is actually… (optional)", ["(not sure)"] + list(EDIT_STATUSES))
+        contact = st.text_input("How can they reach you? (optional)", max_chars=300)
+        sent = st.form_submit_button("Send to the owner")
+    if sent:
+        try:
+            cid = store.submit_correction(aid, message=message, role=role if not role.local else PUBLIC,
+                                          proposed={} if status == "(not sure)" else {"status": status},
+                                          contact=contact or None)
+        except (InputError, StoreError) as exc:
+            st.error(str(exc))
+        else:
+            st.success(f"Thank you: sent as correction #{cid}.")
+
+
+def _date(v) -> dt.date | None:
+    if isinstance(v, dt.date):
+        return v
+    try:
+        return dt.date.fromisoformat(str(v)[:10]) if v else None
+    except ValueError:
+        return None
+
+
+def _s(v, n: int = 50) -> str:
+    s = "empty" if v is None else str(v)
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+if __name__ == "__main__":  # run as a page file by st.Page("assets_map/ui/register_page.py")
+    render()

@@ -1,0 +1,73 @@
+"""The Register page driven through Streamlit's AppTest: import, edit, conflict, public correction."""
+from __future__ import annotations
+
+import pytest
+
+from assets_map.store import LOCAL_USER, PUBLIC, SqliteStore
+
+pytest.importorskip("streamlit.testing.v1")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+
+def _page():
+    from assets_map.ui import register_page
+
+    register_page.render()
+
+
+@pytest.fixture
+def register(tmp_path, monkeypatch):
+    path = tmp_path / "register.sqlite"
+    monkeypatch.delenv("ASSETS_MAP_DATABASE_URL", raising=False)
+    monkeypatch.setenv("ASSETS_MAP_STORE", str(path))
+    from assets_map.ui import register_page
+
+    register_page._store.clear()
+    yield path
+    register_page._store.clear()
+
+
+def test_local_user_imports_edits_and_sees_conflicts(register):
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    assert not at.exception
+    assert any("one local user" in i.value for i in at.info)
+    at.text_input(key="register_org").input("Ashbridge (fictional)").run()
+    at.button[0].click().run()  # import the demo in use
+    assert not at.exception
+    assert any("300 added" in s.value for s in at.success)
+    store = SqliteStore(register)
+    aid = at.selectbox(key="register_asset").value
+    before = store.get(aid, LOCAL_USER)
+    # Someone else saves first; this session's save must be refused, not overwrite.
+    store.save(aid, {"notes": "changed elsewhere"}, expected_version=before["version"],
+               role=LOCAL_USER.__class__("editor", "other@council.example", "Ashbridge (fictional)"))
+    at.run()
+    assert any("changed since you opened it" in w.value for w in at.warning)
+    form_status = next(s for s in at.selectbox if s.label == "Status")
+    form_status.set_value("surplus")
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert any("other@council.example" in e.value for e in at.error)
+    assert store.get(aid, LOCAL_USER)["notes"] == "changed elsewhere"
+    # Reload, then the save goes through and re-scores.
+    next(b for b in at.button if b.label == "Reload the latest version").click().run()
+    next(s for s in at.selectbox if s.label == "Status").set_value("surplus")
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception and any("Saved as version" in s.value for s in at.success)
+    got = store.get(aid, LOCAL_USER)
+    assert got["status"] == "surplus" and got["notes"] == "changed elsewhere"
+
+
+def test_public_correction_reaches_the_queue_only(register):
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    at.text_input(key="register_org").input("Ashbridge (fictional)").run()
+    at.button[0].click().run()
+    store = SqliteStore(register)
+    site = next(s for s in at.selectbox if s.label == "Site").value
+    version = store.get(site, LOCAL_USER)["version"]
+    next(t for t in at.text_area if t.label == "What is wrong?").input("Boarded up since spring <b>x</b>")
+    next(b for b in at.button if b.label == "Send to the owner").click().run()
+    assert any("correction #1" in s.value for s in at.success)
+    queue = store.corrections(role=LOCAL_USER)
+    assert [(c["asset_id"], c["message"]) for c in queue] == [(site, "Boarded up since spring <b>x</b>")]
+    assert store.get(site, LOCAL_USER)["version"] == version
+    assert site in set(store.assets(PUBLIC)["asset_id"])
