@@ -35,10 +35,12 @@ What each format holds
     with = + - @, tab or CR, and not a plain number) get a leading apostrophe.
 ``kml``
     One ``.kml`` (WGS84) with a folder per layer.  Google Earth renders a
-    placemark's name and description as HTML, so both are HTML-escaped (the
-    original text is recovered with :func:`html.unescape`); the description
-    holds the priority and reasons.  The document description holds the
-    provenance note and each folder's description its data dictionary.
+    placemark's name, description and data in its balloon as HTML, so every
+    text value is HTML-escaped (``&``, ``<``, ``>``; :func:`html.unescape`
+    gives back the exact text); the description holds the priority and
+    reasons.  Fields that KML itself uses (``visibility``, ``begin``, ...) get
+    an ``attr_`` prefix.  The document description holds the provenance note
+    and each folder's description its data dictionary.
 
 Every zip also holds ``data_dictionary.csv``, ``provenance.json`` and
 ``README.txt`` (what is where, any warnings, the provenance note).
@@ -453,7 +455,7 @@ def _metadata_for(layer: str, dictionary: pd.DataFrame, record: dict) -> dict:
             "data_dictionary": rows.to_dict(orient="records"), "provenance": record}
 
 
-def _build_gpkg(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
+def _build_gpkg(b: _Build, layers: dict[str, pd.DataFrame], *, metadata: bool = True) -> Path:
     out = b.work / "export.gpkg"
     written = {}
     for name, frame in layers.items():
@@ -465,6 +467,8 @@ def _build_gpkg(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
             kw["geometry_type"] = _gpkg_geometry_type(g)
         _write(g, out, driver="GPKG", layer=name, layer_options=opts, **kw)
         written[name] = g
+    if not metadata:
+        return out
     dd = layer_dictionary(written)
     _write(dd, out, driver="GPKG", layer="data_dictionary", layer_options={"DESCRIPTION": LAYER_DESCRIPTIONS["data_dictionary"]})
     _write(provenance_table(b.record), out, driver="GPKG", layer="provenance",
@@ -784,31 +788,35 @@ def _kml_driver() -> str:
 
 
 def _kml_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """A layer as written to KML: WGS84, dates as ISO text, 32-bit integers, every text HTML-escaped.
+
+    Google Earth renders placemark names, descriptions and ExtendedData values
+    in balloons as HTML, so every text value is escaped (``&``, ``<``, ``>``);
+    :func:`html.unescape` gives back the exact text.  A ``description`` is built
+    from the priority and reasons (or the area's need) when the layer has none.
+    """
     g = _wgs84(frame)
+    built = None
+    if "description" not in g.columns and ("priority" in g.columns or "need_score" in g.columns):
+        labels = (("priority", "Priority"), ("reasons", "Reasons"), ("organisation", "Organisation"),
+                  ("status", "Status"), ("code", "Area code"), ("imd_decile", "IMD decile"), ("need_score", "Need score"))
+        cols = [(c, lab) for c, lab in labels if c in g.columns]
+        built = [("<br/>".join(f"<b>{lab}</b>: {_esc(v)}" for (c, lab), v in zip(cols, vals) if not _missing(v)) or None)
+                 for vals in zip(*(g[c].astype(object) for c, _ in cols))]
     for col in list(g.columns):
         s = g[col]
+        if col == "geometry":
+            continue
         if _is_date(s):
             g[col] = _date_text(s)
         elif pd.api.types.is_integer_dtype(s) and str(s.dtype) in ("Int64", "int64"):
             vals = s.dropna()
             if vals.empty or (vals.abs() < 2 ** 31).all():  # KML has no 64-bit integer field
                 g[col] = s.astype("Int32")
-    # Google Earth renders <name> and <description> as HTML: escape them.
-    if "name" in g.columns:
-        g["name"] = g["name"].map(lambda v: _esc(v) if isinstance(v, str) else v).astype("str")
-    if "description" in g.columns:
-        g["description"] = g["description"].map(lambda v: _esc(v) if isinstance(v, str) else v).astype("str")
-    elif "priority" in g.columns or "need_score" in g.columns:
-        bits = []
-        for _, r in g.iterrows():
-            lines = []
-            for col, label in (("priority", "Priority"), ("reasons", "Reasons"), ("organisation", "Organisation"),
-                               ("status", "Status"), ("code", "Area code"), ("imd_decile", "IMD decile"),
-                               ("need_score", "Need score")):
-                if col in g.columns and r[col] is not None and not (not isinstance(r[col], str) and pd.isna(r[col])):
-                    lines.append(f"<b>{label}</b>: {_esc(r[col])}")
-            bits.append("<br/>".join(lines) or None)
-        g["description"] = pd.Series(bits, index=g.index, dtype="str")
+        elif _kind(s) == "text":
+            g[col] = s.map(lambda v: html.escape(v, quote=False) if isinstance(v, str) else v).astype("str")
+    if built is not None:
+        g["description"] = pd.Series(built, index=g.index, dtype="str")
     return g
 
 
@@ -1011,7 +1019,8 @@ def read_result(path: str | os.PathLike, layers: list[str] | tuple[str, ...] | N
         if path.suffix.lower() != ".gpkg" or fh.read(16) != b"SQLite format 3\x00":
             raise InputError("not a GeoPackage: give the .gpkg written by `assets-map analyse`", source=name)
     present = [str(n) for n, _ in pyogrio.list_layers(path)]
-    wanted = list(layers) if layers else [n for n in RESULT_LAYERS if n in present]
+    wanted = list(layers) if layers else [n for n in RESULT_LAYERS
+                                          if n in present or (n == "summary" and "assets" in present)]
     missing = [n for n in wanted if n not in present and not (n == "summary" and "assets" in present)]
     if missing or not wanted:
         have = ", ".join(n for n in present if n not in METADATA_TABLES) or "none"
@@ -1041,8 +1050,23 @@ def read_result(path: str | os.PathLike, layers: list[str] | tuple[str, ...] | N
 
 def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: str | os.PathLike, *,
                dictionary: bool = True, provenance: dict | None = None) -> Path:
-    """Write several layers into one GeoPackage (EPSG:27700), atomically, with ``data_dictionary`` and ``provenance``."""
-    return export_file(layers, "gpkg", path, provenance=provenance)
+    """Write several layers into one GeoPackage (EPSG:27700), atomically.
+
+    With ``dictionary`` (the default) this is the ``gpkg`` export, with its
+    ``data_dictionary`` and ``provenance`` tables; without, only the layers (for
+    working files that are not handed to anyone).
+    """
+    if dictionary:
+        return export_file(layers, "gpkg", path, provenance=provenance)
+    path = Path(path)
+    f, checked = _check(layers, "gpkg")
+    with atomic_path(path) as tmp:
+        work = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".parts", dir=path.parent))
+        try:
+            os.replace(_build_gpkg(_Build(f, work, {}), checked, metadata=False), tmp)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return path
 
 
 def write_csv(gdf: gpd.GeoDataFrame, path: str | os.PathLike, *, coordinates: str = "lonlat",

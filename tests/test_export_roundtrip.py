@@ -108,8 +108,8 @@ def read_back(fmt: str, name: str, data: bytes, tmp_path: Path, layer_names: lis
             frame = frame.rename(columns={"Name": "name"})
             ours = {c: c[5:] for c in frame.columns if c.startswith("attr_")}  # KML's own fields give way
             frame = frame.drop(columns=[c for c in ours.values() if c in frame.columns]).rename(columns=ours)
-            for col in ("name", "description"):
-                if col in frame:
+            for col in frame.columns:  # every KML text is HTML-escaped for Google Earth's balloons
+                if col != "geometry" and (frame[col].dtype == object or pd.api.types.is_string_dtype(frame[col])):
                     frame[col] = frame[col].map(lambda v: html.unescape(v) if isinstance(v, str) else v)
             out[ln] = frame
     elif fmt == "shp":
