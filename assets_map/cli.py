@@ -346,6 +346,12 @@ def _add_import(sub) -> None:
     add_import_parser(sub)
 
 
+def _add_store(sub) -> None:
+    from .store.commands import add_parser
+
+    add_parser(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="assets-map",
@@ -355,6 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show a traceback on errors (for bug reports)")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_analyse(sub)
+    _add_store(sub)
     _add_import(sub)
     _add_export(sub)
     _add_community(sub)

@@ -1,0 +1,108 @@
+"""``assets-map store ...``: the register from the command line.
+
+The command line runs with the store's own credentials, so it acts as an
+administrator named after the operating-system user (recorded in the history).
+It is how the first administrator of a signed-in deployment is made
+(``assets-map store role alice@example.org admin``).
+"""
+from __future__ import annotations
+
+import argparse
+import getpass
+from pathlib import Path
+
+from ..report import InputError
+from . import codec, open_store
+from .roles import ROLE_KINDS, Role
+from .sqlite import SqliteStore
+
+
+def _cli_role() -> Role:
+    return Role("admin", f"{getpass.getuser()} (command line)")
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("store", help="the register: import, backup, restore, roles",
+                       description="Work with the register store (SQLite by default; PostGIS when "
+                                   "ASSETS_MAP_DATABASE_URL is set).")
+    p.add_argument("--store", help="SQLite file or postgresql:// URL (default: ASSETS_MAP_DATABASE_URL, "
+                                   "ASSETS_MAP_STORE or ~/.assets_map/register.sqlite)")
+    cmds = p.add_subparsers(dest="store_command", required=True)
+    info = cmds.add_parser("info", help="where the register is and what it holds")
+    info.set_defaults(func=_info)
+    imp = cmds.add_parser("import", help="analyse a register and store it as one import batch")
+    imp.add_argument("--assets", required=True)
+    imp.add_argument("--boundaries", required=True)
+    imp.add_argument("--deprivation")
+    imp.add_argument("--postcodes")
+    imp.add_argument("--exclude", action="append", default=[], metavar="FILE")
+    imp.add_argument("--weights")
+    imp.add_argument("--organisation", required=True, help="whose register this is")
+    imp.set_defaults(func=_import)
+    bk = cmds.add_parser("backup", help="copy the whole register to a new SQLite file")
+    bk.add_argument("file")
+    bk.set_defaults(func=_backup)
+    rs = cmds.add_parser("restore", help="fill an empty register from a backup file")
+    rs.add_argument("file")
+    rs.set_defaults(func=_restore)
+    rl = cmds.add_parser("role", help="give a signed-in user (e-mail) a role")
+    rl.add_argument("subject")
+    rl.add_argument("kind", choices=ROLE_KINDS)
+    rl.add_argument("--organisation", help="the organisation of an editor")
+    rl.set_defaults(func=_role)
+
+
+def _info(args: argparse.Namespace) -> int:
+    store = open_store(args.store)
+    print(f"register: {store.describe()}")
+    role = _cli_role()
+    a = store.assets(role, include_removed=True)
+    print(f"assets: {int((~a['removed']).sum()) if len(a) else 0} in the register, "
+          f"{int(a['removed'].sum()) if len(a) else 0} removed (kept in the history)")
+    for b in store.batches(role=role)[:5]:
+        print(f"batch {b['batch_id']}: {b['organisation']}, {b['source_name']} by {b['imported_by']} at "
+              f"{b['imported_at']} (sha256 {b['file_sha256'][:12]}…): {b['added']} added, {b['changed']} changed, "
+              f"{b['removed']} removed")
+    print(f"corrections waiting: {len(store.corrections(role=role))}")
+    if isinstance(store, SqliteStore):
+        print(f"integrity: {store.integrity()}")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from ..analyse import analyse, read_exclusion_layer
+
+    store = open_store(args.store)
+    result = analyse(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes,
+                     exclude=args.exclude, weights=args.weights)
+    layers = [read_exclusion_layer(p) for p in args.exclude]
+    out = store.import_analysis(result, organisation=args.organisation, role=_cli_role(),
+                                source_name=Path(args.assets).name, file_sha256=codec.sha256_file(args.assets),
+                                exclude=layers)
+    for line in out.lines():
+        print(line)
+    return 0
+
+
+def _backup(args: argparse.Namespace) -> int:
+    store = open_store(args.store)
+    copy = store.backup(args.file)
+    print(f"backed up {store.describe()} to {args.file} (integrity {copy.integrity()})")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    src = Path(args.file)
+    if not src.is_file():
+        raise InputError(f"no backup file {src.name}")
+    store = open_store(args.store)
+    store.load(SqliteStore(src))
+    print(f"restored {src.name} into {store.describe()}")
+    return 0
+
+
+def _role(args: argparse.Namespace) -> int:
+    store = open_store(args.store)
+    store.set_user(args.subject, args.kind, args.organisation, role=_cli_role())
+    print(f"{args.subject}: {args.kind}" + (f" for {args.organisation}" if args.organisation else ""))
+    return 0
