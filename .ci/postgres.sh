@@ -20,11 +20,14 @@ _am_pg_start() (
   fi
   if [ -z "$major" ] || ! ls /usr/share/postgresql/"$major"/extension/postgis.control >/dev/null 2>&1; then
     log "installing PostgreSQL and PostGIS from Debian packages"
+    sudo=()
+    [ "$(id -u)" != 0 ] && sudo=(sudo)
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >&2 || true
-    apt-get install -y -qq postgresql >&2
+    "${sudo[@]}" apt-get update -qq >&2 || true
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >&2
     major=$(ls /usr/lib/postgresql | sort -n | tail -1)
-    apt-get install -y -qq "postgresql-${major}-postgis-3" >&2 || apt-get install -y -qq postgis >&2
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-${major}-postgis-3" >&2 \
+      || "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgis >&2
   fi
   bin=/usr/lib/postgresql/$major/bin
 
