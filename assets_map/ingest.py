@@ -111,8 +111,11 @@ def _finite(geom: gpd.GeoSeries) -> np.ndarray:
     out = np.ones(len(geom), dtype=bool)
     arr = geom.to_numpy()
     present = ~(pd.isna(arr) | shapely.is_empty(arr))
-    for i in np.flatnonzero(present):
-        out[i] = bool(np.isfinite(shapely.get_coordinates(arr[i])).all())
+    rows = np.flatnonzero(present)
+    if len(rows):  # one pass over all coordinates, not one call per geometry
+        coords, owner = shapely.get_coordinates(arr[rows], return_index=True)
+        bad = np.bincount(owner[~np.isfinite(coords).all(axis=1)], minlength=len(rows)) > 0
+        out[rows] = ~bad
     return out
 
 

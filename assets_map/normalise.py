@@ -303,7 +303,7 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
             out[name] = to_date(c)
     at = col("anchor_type")
     out["anchor_type"] = (as_text(at).fillna("other") if at is not None
-                          else out["organisation"].map(anchor_type_of))
+                          else pd.Series(map_unique(out["organisation"], anchor_type_of), index=out.index))
     out["source"] = source
     out["visibility"] = out["visibility"].fillna("public")
     src: dict[str, pd.Series] = {}
