@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 import geopandas as gpd
 
@@ -12,7 +13,8 @@ FORMATS = {
     "gpkg": ("GeoPackage (QGIS, ArcGIS)", "application/geopackage+sqlite3"),
     "shp": ("Shapefile (zipped)", "application/zip"),
     "geojson": ("GeoJSON (web maps, WGS84)", "application/geo+json"),
-    "csv": ("CSV (spreadsheets)", "text/csv"),
+    "csv": ("CSV (spreadsheets, zipped with its notes)", "application/zip"),
+    "kml": ("KML (Google Earth)", "application/vnd.google-earth.kml+xml"),
 }
 
 
@@ -22,24 +24,17 @@ def file_stem(text: str) -> str:
 
 
 def download(sites: gpd.GeoDataFrame, fmt: str, *, name: str = "assets-map", settings: dict | None = None
-             ) -> tuple[str, bytes, str]:
-    """``(file name, bytes, MIME type)`` of ``sites`` in format ``fmt`` (one of :data:`FORMATS`).
+             ) -> tuple[str, bytes, str, list[str]]:
+    """``(file name, bytes, MIME type, notes)`` of ``sites`` in format ``fmt`` (one of :data:`FORMATS`).
 
-    The layer is called ``sites``; the analysis settings go along as provenance.
+    The layer is called ``sites``; the analysis settings go along as provenance. ``notes`` are
+    the export's warnings (e.g. long texts cut in a Shapefile, and where the full text is).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     prov = {"settings": settings or {}, "rows": int(len(sites))}
-    if hasattr(export, "export_bytes"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         filename, data = export.export_bytes({"sites": sites}, fmt, name=file_stem(name), provenance=prov)
-        return filename, data, FORMATS[fmt][1]
-    # Until export.export_bytes lands: the two writers export.py already has.
-    import tempfile
-    from pathlib import Path
-
-    if fmt not in ("gpkg", "csv"):
-        raise ValueError(f"{FORMATS[fmt][0]} export is not available in this version")
-    with tempfile.TemporaryDirectory(prefix="assets-map-export-") as tmp:
-        path = Path(tmp) / f"{file_stem(name)}.{fmt}"
-        (export.write_gpkg({"sites": sites}, path) if fmt == "gpkg" else export.write_csv(sites, path))
-        return path.name, path.read_bytes(), FORMATS[fmt][1]
+    notes = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, UserWarning)))
+    return filename, data, FORMATS[fmt][1], notes

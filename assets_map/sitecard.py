@@ -4,8 +4,9 @@ Why it is flagged (each reason with its source, date and confidence), who owns
 it and how to reach them, tenure, holding, size, status, how well it is
 placed, the need of the area around it (the LSOA's deciles by domain), other
 anchors' assets nearby, and the routes to community ownership that apply to
-that kind of owner, in plain words. Values are returned as plain text: the
-caller escapes them for whatever it draws.
+that kind of owner (from :mod:`assets_map.routes`), in plain words. Values are
+returned as plain text: the caller escapes them for whatever it draws. The
+printable site pack is :mod:`assets_map.sitepack`.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pandas as pd
 
 from .needs import DOMAIN_LABELS
 from .priority import REASON_SEP
+from .routes import MAP_CANNOT, Route, routes_for
 from .underuse import SIGNALS
 
 #: Plain-words meaning of each priority, for readers new to the idea.
@@ -34,61 +36,6 @@ LOCATION_MEANING = {
     "full postcode": "placed at the centre of its postcode (usually within about 100 m)",
     "postcode district": "placed only by postcode district (can be kilometres out)",
     "none": "not placed on the map: the register gives no usable location",
-}
-
-ASSET_OF_COMMUNITY_VALUE = (
-    "Asset of Community Value (England, Localism Act 2011): a community group can nominate the site to the local "
-    "council if its main use furthers the community's social wellbeing, or did recently and could again. If it is "
-    "listed and the owner decides to sell, the group can ask for a six-month pause to raise money and bid. The owner "
-    "does not have to sell to the group, and homes cannot be listed.")
-START = ("Start with a conversation: ask the owner whether the site is available, and about a licence or "
-         "'meanwhile use' of an empty building, which is often the first step before any lease or transfer.")
-
-ROUTES: dict[str, list[str]] = {
-    "council": [
-        "Community asset transfer: councils can pass land or buildings to a community organisation, usually on a "
-        "long lease, sometimes below market value. Ask the council's estates or community asset transfer officer "
-        "for its policy and how to make an expression of interest.",
-        ASSET_OF_COMMUNITY_VALUE,
-    ],
-    "nhs": [
-        "NHS surplus land: NHS trusts sell or let land they no longer need, generally for the best value they can "
-        "get. Ask the trust's estates team early, before the site is put on the market; community use by lease, "
-        "licence or purchase is possible. Councils and the NHS also plan sites together through One Public Estate "
-        "partnerships.",
-        ASSET_OF_COMMUNITY_VALUE,
-    ],
-    "university": [
-        "Universities are usually charities: when they sell or let land they must get the best terms reasonably "
-        "obtainable, unless the community use furthers their own charitable purposes. Ask the estates office about "
-        "leases, licences or shared use.",
-        ASSET_OF_COMMUNITY_VALUE,
-    ],
-    "college": [
-        "Colleges are usually charities or public bodies: when they sell or let land they generally seek best value, "
-        "unless the use furthers their purposes. Ask the estates or facilities team about leases, licences or "
-        "shared use.",
-        ASSET_OF_COMMUNITY_VALUE,
-    ],
-    "housing_association": [
-        "Housing associations can sell or let land to community-led housing groups such as community land trusts, "
-        "and many work in partnership with them. Ask the association's development or asset management team.",
-        ASSET_OF_COMMUNITY_VALUE,
-    ],
-    "police": [
-        "Police estates: surplus police buildings are usually sold on the open market for best value. Ask the "
-        "police and crime commissioner's estates team before a site is marketed.",
-        ASSET_OF_COMMUNITY_VALUE,
-    ],
-    "fire": [
-        "Fire and rescue estates: surplus stations and land are usually sold for best value. Ask the fire "
-        "authority's estates team before a site is marketed.",
-        ASSET_OF_COMMUNITY_VALUE,
-    ],
-    "other": [
-        "Ask the owner directly whether the site is available and on what terms.",
-        ASSET_OF_COMMUNITY_VALUE,
-    ],
 }
 
 CONTACT_HINTS = ("contact", "email", "e_mail", "phone", "telephone", "website", "organisationuri", "url")
@@ -120,7 +67,8 @@ class SiteCard:
     domains: pd.DataFrame
     nearby: pd.DataFrame
     nearby_m: float
-    routes: list[str]
+    routes: list[Route]
+    cannot: tuple[str, ...]
     constraints: str
     notes: list[str] = field(default_factory=list)
 
@@ -206,19 +154,6 @@ def contact_route(row: pd.Series) -> str:
     if found:
         return f"{owner}: " + ", ".join(found)
     return f"{owner}: the register gives no contact; ask the owner's estates (property) team"
-
-
-def routes_to_ownership(anchor_type: str | None, *, tenure: str | None = None, status: str | None = None) -> list[str]:
-    """Routes to community ownership that apply to this kind of owner, in plain words."""
-    routes = [START] + list(ROUTES.get(anchor_type or "other", ROUTES["other"]))
-    if tenure == "leasehold":
-        routes.append("The owner holds this site on a lease, so it can only pass on its lease, and usually needs "
-                      "its landlord's consent.")
-    elif tenure in (None, "unknown") or _blank(tenure):
-        routes.append("The register does not say whether the owner holds the freehold: ask before planning a transfer.")
-    if status == "leased-out":
-        routes.append("It is let to someone else at the moment: ask when the lease ends and talk to the tenant.")
-    return routes
 
 
 def nearby_assets(assets: gpd.GeoDataFrame, asset_id: str, *, distance_m: float = 500.0,
@@ -329,30 +264,8 @@ def site_card(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, asset_id: str, 
         domains=domain_deciles(needs, None if _blank(code) else str(code)),
         nearby=nearby_assets(assets, asset_id, distance_m=nearby_m),
         nearby_m=nearby_m,
-        routes=routes_to_ownership(row.get("anchor_type"), tenure=row.get("tenure"), status=row.get("status")),
+        routes=routes_for(row),
+        cannot=MAP_CANNOT,
         constraints=_txt(row.get("constraints"), "not checked"),
         notes=notes,
     )
-
-
-def card_text(card: SiteCard, *, label: str = "") -> str:
-    """The card as plain text: a site pack to download and share."""
-    lines = [f"Site pack: {card.title}"]
-    if label:
-        lines.append(label)
-    lines += ["", f"Priority: {card.priority} ({card.priority_meaning})", ""]
-    lines += [f"{k}: {v}" for k, v in card.facts]
-    lines += ["", f"How to contact the owner: {card.contact}", "", "Why this site is here:"]
-    for r in card.reasons:
-        lines.append(f"- {r.text} [source: {r.source}; date: {r.date}; confidence: {r.confidence}]")
-    lines += ["", f"Need around it: {card.need_area}"]
-    for d in card.domains.itertuples(index=False):
-        lines.append(f"- {d.domain}: decile {d.decile if d.decile is not None else 'n/a'}")
-    lines += ["", f"Other anchors' assets within {card.nearby_m:g} m:"]
-    if card.nearby.empty:
-        lines.append("- none")
-    for n in card.nearby.itertuples(index=False):
-        lines.append(f"- {n.name} ({n.organisation}), {n.status}, {n.distance_m:g} m")
-    lines += ["", "Routes to community ownership:"] + [f"- {r}" for r in card.routes]
-    lines += ["", f"Constraints: {card.constraints}"] + [f"Note: {n}" for n in card.notes]
-    return "\n".join(lines) + "\n"

@@ -1,8 +1,9 @@
 """A user's own files, from uploaded bytes to a checked analysis, never touching the data in use.
 
-Uploaded bytes are written to a private temporary folder under a safe name
-(letters, digits, ``.``, ``_`` and ``-`` only, extension kept) and read by the
-engine's own readers; no user-chosen path or URL ever reaches GDAL. Every file
+The register goes through :func:`assets_map.importer.import_bytes` (the single
+import entry point); the other files are written to a private temporary folder
+under a name the engine chooses (:func:`assets_map.sources.copy_to_private`)
+and read by the engine's own readers; no user-chosen path or URL reaches GDAL. Every file
 is read before anything fails, so one :class:`~assets_map.report.InputError`
 lists every problem. The caller swaps the result in only after the user has
 seen the validation report and confirmed.
@@ -10,7 +11,7 @@ seen the validation report and confirmed.
 from __future__ import annotations
 
 import contextlib
-import re
+import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,11 @@ import geopandas as gpd
 import pandas as pd
 
 from .analyse import Analysis, analyse_frames
-from .ingest import read_assets, read_postcodes
+from .importer import import_bytes
+from .ingest import read_postcodes
 from .needs import read_boundaries, read_deprivation
 from .report import ImportReport, InputError
+from .sources import copy_to_private
 from .summary import attach_wards, read_ward_lookup, read_wards
 
 #: What a user can upload, and what each is for.
@@ -62,25 +65,12 @@ def display_name(name: str) -> str:
     return Path(str(name).replace("\\", "/")).name or "upload"
 
 
-def safe_name(name: str) -> str:
-    """A file name safe to create in a private folder: letters, digits, ``._-``; extension kept."""
-    base = display_name(name)
-    stem, dot, ext = base.rpartition(".")
-    if not dot:
-        stem, ext = base, ""
-    stem = re.sub(r"[^A-Za-z0-9_-]", "_", stem).strip("._-")[:60] or "upload"
-    ext = re.sub(r"[^A-Za-z0-9]", "", ext)[:8].lower()
-    return f"{stem}.{ext}" if ext else stem
-
-
 @contextlib.contextmanager
 def private_file(upload: Upload) -> Iterator[Path]:
-    """Write an upload to a new private temporary folder; yield its path; remove it afterwards."""
+    """Write an upload to a new private temporary folder under a name the engine chooses; yield its path."""
     with tempfile.TemporaryDirectory(prefix="assets-map-upload-") as tmp:
-        path = Path(tmp) / safe_name(upload.name)
-        path.write_bytes(upload.data)
-        path.chmod(0o600)
-        yield path
+        os.chmod(tmp, 0o700)
+        yield copy_to_private(bytes(upload.data), display_name(upload.name), Path(tmp))
 
 
 def _read(upload: Upload, reader, **kw):
@@ -148,7 +138,8 @@ def check_uploads(files: dict[str, Upload], *, weights: dict[str, float] | str |
     if "wards" in files:
         attempt("wards", lambda: read_ward_source(files["wards"]))
     if "register" in files and ("postcodes" not in files or "postcodes" in got):
-        attempt("register", lambda: _read(files["register"], read_assets, postcodes=got.get("postcodes")))
+        reg = files["register"]
+        attempt("register", lambda: import_bytes(reg.data, display_name(reg.name), postcodes=got.get("postcodes")))
     if problems:
         raise InputError(problems)
     frame, report = got["register"]

@@ -117,6 +117,7 @@ def render() -> None:
     msg = st.session_state.pop("data_message", None)
     if msg:
         st.success(shared.md(msg))
+    shared.count_line(state.filtered()[1])
     st.markdown(INTRO)
     if not state.is_demo():
         st.button("Go back to the demo", key="back_to_demo", on_click=_back_to_demo)

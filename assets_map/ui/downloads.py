@@ -26,8 +26,10 @@ def buttons(sites, *, what: str, key: str) -> None:
             st.error(f"Could not prepare the {FORMATS[fmt][0]} file: {shared.md(exc)}")
             return
         st.session_state[CACHE] = hit
-    filename, data, mime = hit[1]
+    filename, data, mime, notes = hit[1]
     st.download_button(f"Download {len(sites)} sites as {FORMATS[fmt][0]}", data, file_name=filename, mime=mime,
                        key=f"{key}_button", type="primary", on_click="ignore")
+    for n in notes:
+        st.caption(shared.md(n))
     if state.is_demo():
         st.caption("This is the fictional demo: every organisation and address in the file is marked (fictional).")

@@ -12,7 +12,8 @@ import pandas as pd
 import streamlit as st
 
 from assets_map.filters import Filters, options
-from assets_map.sitecard import SiteCard, card_text, site_card
+from assets_map.sitecard import SiteCard, site_card
+from assets_map.sitepack import select_sites, site_pack_html
 from assets_map.ui import state
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&$:])")
@@ -125,8 +126,25 @@ def render_card(asset_id: str, *, key: str) -> None:
         st.dataframe(card.nearby, hide_index=True, width="stretch")
     st.markdown("**How to take it further: routes to community ownership**")
     for r in card.routes:
-        st.markdown(f"- {md(r)}")
+        with st.expander(f"{r.title} ({r.applies})", expanded=r.applies == "likely"):
+            st.markdown(md(r.why))
+            st.markdown(f"**Who can use it:** {md(r.who)}")
+            st.markdown("**Next steps:**")
+            for i, step in enumerate(r.next_steps, 1):
+                st.markdown(f"{i}\\. {md(step)}")
+            for d in r.dates:
+                st.markdown(f"- {md(d)}")
+            st.caption(md(r.law))
     st.caption(f"Constraints: {md(card.constraints)}")
-    st.download_button("Download this site pack (text)", card_text(card, label=state.data_label()),
-                       file_name=f"site-pack-{re.sub(r'[^A-Za-z0-9_-]', '_', asset_id)}.txt", mime="text/plain",
-                       key=f"{key}_pack")
+    with st.expander("What this map cannot tell you"):
+        for c in card.cannot:
+            st.markdown(f"- {md(c)}")
+    result = state.analysis()  # captured here: the callable runs on another thread, without session state
+    st.download_button("Download this site pack (printable HTML)", lambda: pack_html(result, [asset_id]),
+                       file_name=f"site-pack-{re.sub(r'[^A-Za-z0-9_-]', '_', asset_id)}.html", mime="text/html",
+                       key=f"{key}_pack", on_click="ignore")
+
+
+def pack_html(result, ids: list[str]) -> str:
+    """The printable site pack (assets_map.sitepack) for some sites of an analysis."""
+    return site_pack_html(select_sites(result.assets, ids), needs=result.needs, settings=result.settings)

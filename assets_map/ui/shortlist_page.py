@@ -29,5 +29,9 @@ def render() -> None:
         st.rerun()
     st.subheader("Download the shortlist")
     downloads.buttons(rows, what="shortlist", key="sl_dl")
+    result = state.analysis()
+    st.download_button("Download a printable site pack of the whole shortlist (HTML)",
+                       lambda: shared.pack_html(result, ids), file_name="site-pack-shortlist.html",
+                       mime="text/html", key="sl_pack", on_click="ignore")
     st.subheader("Site card")
     shared.render_card(which, key="slcard")

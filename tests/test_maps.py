@@ -1,0 +1,119 @@
+"""The folium map: what it draws, offline resources, escaping, stable component key, selection layer."""
+from __future__ import annotations
+
+import html
+import json
+
+import folium
+import pytest
+from streamlit_folium import _get_map_string, generate_js_hash
+
+from assets_map.maps import (ASSET_PROPS, build_map, clicked_asset_id, feature_count, map_data, need_measures,
+                             payload_bytes, render_map, resource_links, selection_centre, selection_layer)
+from assets_map.needs import read_boundaries
+from tests.conftest import shared_file
+
+HTML_NAME = "<img src=x onerror=alert(1)> depot (fictional test of escaping)"
+
+
+def placed(a):
+    return a[~(a.geometry.isna() | a.geometry.is_empty)]
+
+
+def test_map_draws_every_placed_asset_once(demo_result):
+    a = demo_result.assets
+    data = map_data(a, demo_result.needs)
+    ids = [f["properties"]["asset_id"] for fc in (data.polygons, data.points) for f in fc["features"]]
+    assert data.asset_count == len(placed(a)) == len(ids) == len(set(ids))
+    assert set(map(html.unescape, ids)) == set(placed(a)["asset_id"])
+    assert len(data.needs["features"]) == len(demo_result.needs)
+    m = render_map(data)
+    assert feature_count(m) == data.asset_count
+    # Points and polygons in their own layers.
+    kinds = {f["geometry"]["type"] for f in data.points["features"]}
+    assert kinds <= {"Point", "MultiPoint"} and data.polygons["features"]
+
+
+def test_rendering_the_same_data_twice_gives_the_same_component_key(demo_result):
+    # st_folium keys its component by a hash of the map script: a different script remounts the
+    # map and loses the click. Re-rendering one folium Map object appends its scripts again, so the
+    # app renders a new Map from cached MapData on each run; that must give the same key.
+    data = map_data(demo_result.assets, demo_result.needs)
+
+    def key():
+        m = render_map(data, basemap="OpenStreetMap")
+        m.get_root().render()
+        return generate_js_hash(_get_map_string(m), "map", False)
+
+    assert key() == key()
+    reused = render_map(data)
+    reused.get_root().render()
+    first = _get_map_string(reused)
+    reused.get_root().render()
+    assert _get_map_string(reused) != first  # why a folium Map must not be cached across reruns
+
+
+def test_every_resource_is_local_and_no_colormap_pulls_d3(demo_result):
+    for basemap in ("OpenStreetMap", "None (plain background)"):
+        m = build_map(demo_result.assets, demo_result.needs, basemap=basemap)
+        links = resource_links(m)
+        assert links and all(u.startswith("/app/static/vendor/") for u in links), links
+        page = m.get_root().render()
+        assert "cdn" not in page.lower() and "d3js" not in page
+    plain = build_map(demo_result.assets, demo_result.needs, basemap="None (plain background)").get_root().render()
+    assert "tile.openstreetmap.org" not in plain and ".leaflet-container{background:" in plain
+
+
+def test_values_are_escaped_in_features_and_html(demo_result):
+    data = map_data(demo_result.assets, demo_result.needs)
+    names = [f["properties"]["name"] for fc in (data.polygons, data.points) for f in fc["features"]]
+    assert html.escape(HTML_NAME, quote=True) in names
+    assert HTML_NAME not in names
+    page = render_map(data, title="<b>title</b>", need_label="<i>x</i>").get_root().render()
+    assert "<img src=x" not in page
+    assert "&lt;b&gt;title&lt;/b&gt;" in page and "<b>title</b>" not in page
+
+
+def test_clicked_asset_id_unescapes_and_ignores_empty_state():
+    feat = {"properties": {"asset_id": html.escape("A&B<1>")}}
+    assert clicked_asset_id({"last_active_drawing": feat}) == "A&B<1>"
+    assert clicked_asset_id(None) is None and clicked_asset_id({"last_active_drawing": None}) is None
+
+
+def test_need_measures_name_the_iod_year_and_domains(demo_result):
+    m = need_measures(demo_result.needs, weights={"imd": 1.0}, year=2025)
+    first_label, (col, legend) = next(iter(m.items()))
+    assert col == "need_decile" and legend == "IoD 2025 IMD decile" and "used for priorities" in first_label
+    assert m["Income domain"] == ("income_decile", "IoD 2025 Income decile")
+    composite = need_measures(demo_result.needs, weights={"income": 2, "health": 1}, year=2019)
+    assert "composite need decile" in composite["Composite need (used for priorities)"][1]
+    assert composite["Index of Multiple Deprivation"] == ("imd_decile", "IoD 2019 IMD decile")
+    # The choropleth follows the chosen column.
+    data = map_data(demo_result.assets, demo_result.needs, need_column="income_decile")
+    assert "income_decile" in data.needs["features"][0]["properties"]
+
+
+def test_selection_layer_outlines_one_site_and_centres_on_it(demo_result):
+    a = demo_result.assets
+    site = placed(a).iloc[0]
+    fg = selection_layer(a, site["asset_id"])
+    assert isinstance(fg, folium.FeatureGroup)
+    gj = next(iter(fg._children.values()))
+    assert [f["properties"]["asset_id"] for f in gj.data["features"]] == [html.escape(site["asset_id"])]
+    lat, lon = selection_centre(a, site["asset_id"])
+    assert 49 < lat < 61 and -8 < lon < 2
+    unplaced = a[a.geometry.isna()].iloc[0]["asset_id"]
+    assert selection_layer(a, unplaced) is None and selection_centre(a, unplaced) is None
+    assert selection_layer(a, None) is None
+
+
+def test_simplification_shrinks_the_payload_of_real_lsoas(demo_result):
+    needs = read_boundaries(shared_file("trafford", "lsoa21_boundaries.geojson"))
+    needs["need_decile"] = 5
+    empty = demo_result.assets.iloc[:0]
+    raw = payload_bytes(build_map(empty, needs, tolerance_m=0))
+    simple = payload_bytes(build_map(empty, needs, tolerance_m=20))
+    assert simple < raw
+    props = set(json.loads(json.dumps(map_data(empty, needs).needs))["features"][0]["properties"])
+    assert props == {"code", "name", "need_decile", "iod_year"}
+    assert set(ASSET_PROPS) >= {"asset_id", "name", "priority"}
