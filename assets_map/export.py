@@ -55,7 +55,6 @@ import contextlib
 import csv
 import datetime as dt
 import html
-import io
 import json
 import os
 import re
@@ -77,7 +76,7 @@ import shapely
 
 from .provenance import provenance_table, provenance_text, with_export
 from .report import InputError
-from .schema import ASSET_FIELDS, DISPLAY_CRS, MEASURE_CRS, NEED_FIELDS, SOURCE_PREFIX, Field, data_dictionary
+from .schema import ASSET_FIELDS, DISPLAY_CRS, MEASURE_CRS, NEED_FIELDS, SOURCE_PREFIX, Field
 
 #: Export formats, in the order the app and the CLI offer them.
 FORMATS = ("gpkg", "shp", "geojson", "csv", "kml")
@@ -89,6 +88,10 @@ METADATA_TABLES = ("data_dictionary", "provenance")
 DBF_TEXT_LIMIT = 254
 #: Marks a dBase text value that was cut (the full text is in the long-text sidecar).
 CUT_MARK = "…"
+#: Suffix of a column the export adds (lon, lat, wkt) when the layer already has one of that name.
+EXPORT_SUFFIX = "_export"
+#: dBase readers are only sure to read this many fields.
+DBF_MAX_FIELDS = 255
 #: GeoPackage version written (readable without warnings by GDAL >= 2.2, QGIS and ArcGIS Pro).
 GPKG_VERSION = "1.2"
 #: Decimals of WGS84 coordinates in GeoJSON, CSV and KML (about 1 cm).
@@ -100,6 +103,7 @@ LAYER_DESCRIPTIONS = {
               "kept with the src_ prefix.",
     "candidates": "Assets flagged High, Medium or Low for community ownership, each with its reasons (a subset of assets).",
     "needs": "Need areas (LSOAs) with English Indices of Deprivation scores, ranks and deciles and the composite need score.",
+    "sites": "Sites chosen in the app (a filtered set or a shortlist), with every field of the assets layer.",
     "summary": "Counts of sites, flagged sites by priority, hectares and floor area: for all assets, by need decile, "
                "by organisation and by area.",
     "data_dictionary": "Meaning, unit, source and type of every field of every layer in this export.",
@@ -283,8 +287,8 @@ def describe_field(layer: str, column: str, frame: pd.DataFrame, *, crs_note: st
         what = "LSOA polygon" if "lsoa_vintage" in known else "Point or polygon of the asset" if "asset_id" in known else "Geometry"
         row = {"meaning": f"{what}, {crs_note or 'British National Grid (EPSG:27700)'}", "unit": "",
                "source": known.get("geometry", Field("", "", "", "assets-map")).source}
-    elif column in EXTRA_FIELDS:
-        f = EXTRA_FIELDS[column]
+    elif column in EXTRA_FIELDS or column.removesuffix(EXPORT_SUFFIX) in EXTRA_FIELDS:
+        f = EXTRA_FIELDS[column.removesuffix(EXPORT_SUFFIX)]
         row = {"meaning": f.meaning, "unit": f.unit, "source": f.source}
     elif m := _DOMAIN_RE.match(column):
         measure, meaning = _MEASURES[m.group(2)]
@@ -580,6 +584,9 @@ def _build_shp(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
         attrs = [c for c in g.columns if c != "geometry"]
         names = shapefile_field_names(attrs)
         all_names[layer] = names
+        if len(attrs) > DBF_MAX_FIELDS:
+            b.warn(f"{layer} has {len(attrs)} fields; some dBase readers stop at {DBF_MAX_FIELDS}: "
+                   f"use the GeoPackage export for this layer")
         name_rows += [{"layer": layer, "shapefile_field": names[c], "field": c} for c in attrs]
         written[layer] = g
         table = pd.DataFrame(g[attrs]).rename(columns=names)
@@ -716,16 +723,22 @@ def _csv_frame(frame: pd.DataFrame, coordinates: str) -> pd.DataFrame:
     if not isinstance(g, gpd.GeoDataFrame):
         return pd.DataFrame(g)
     df = pd.DataFrame(g.drop(columns="geometry"))
+
+    def free(name: str) -> str:  # never overwrite a column the layer already has
+        return name if name not in df.columns else f"{name}{EXPORT_SUFFIX}"
+
     if coordinates in ("lonlat", "both"):
         from .geo import representative_points
 
         pts = representative_points(g.geometry).to_crs(DISPLAY_CRS)
         ok = ~(pts.isna() | pts.is_empty)
-        df["lon"] = pts.x.where(ok).round(WGS84_DECIMALS)
-        df["lat"] = pts.y.where(ok).round(WGS84_DECIMALS)
+        lon, lat = free("lon"), free("lat")
+        df[lon] = pts.x.where(ok).round(WGS84_DECIMALS)
+        df[lat] = pts.y.where(ok).round(WGS84_DECIMALS)
     if coordinates in ("wkt", "both"):
         wkt = g.geometry.to_wkt(rounding_precision=3)  # millimetres in EPSG:27700
-        df["wkt"] = wkt.where(g.geometry.notna() & ~g.geometry.is_empty).astype("str")
+        df.attrs["wkt_column"] = free("wkt")
+        df[df.attrs["wkt_column"]] = wkt.where(g.geometry.notna() & ~g.geometry.is_empty).astype("str")
     return df
 
 
@@ -747,7 +760,7 @@ def _build_csv(b: _Build, layers: dict[str, pd.DataFrame], *, coordinates: str, 
     written, n_safe = {}, 0
     for name, frame in layers.items():
         df = _csv_frame(frame, coordinates)
-        csvt = ["WKT" if c == "wkt" else _CSVT.get(_kind(df[c]), "String") for c in df.columns]
+        csvt = ["WKT" if c == df.attrs.get("wkt_column") else _CSVT.get(_kind(df[c]), "String") for c in df.columns]
         fname = _file_stem(name)
         text = _csv_text(df)
         n_safe += _formula_like(text)

@@ -19,7 +19,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import CRS
-from shapely.geometry import GeometryCollection, LineString, MultiPoint, MultiPolygon, Point, Polygon, box
+from shapely.geometry import GeometryCollection, LineString, MultiPoint, MultiPolygon, Point, box
 
 from assets_map import export as ex
 from assets_map.export import (CUT_MARK, FORMATS, ExportWarning, export_bytes, export_file, safe_cell,
@@ -396,3 +396,25 @@ def test_every_field_is_in_the_dictionary(fmt, demo_result, tmp_path):
         assert known.loc["floor_area_m2", "unit"] == "m2"
         assert known.loc["imd_rank", "unit"] == "rank"
         assert "source file" in known.loc["src_contact", "meaning"] or "source" in known.loc["src_contact", "source"]
+
+
+def test_csv_never_overwrites_a_column_named_like_its_coordinates():
+    g = assets_frame([Point(X0, Y0)], lon=["the owner's own lon"], wkt=["kept"])
+    _, data = export_bytes({"assets": g}, "csv")
+    zf = zipfile.ZipFile(io.BytesIO(data))
+    df = pd.read_csv(zf.open("assets.csv"), dtype=str, encoding="utf-8-sig")
+    assert df.loc[0, "lon"] == "the owner's own lon" and df.loc[0, "wkt"] == "kept"
+    assert abs(float(df.loc[0, "lon_export"]) + 1.5576) < 0.001 and df.loc[0, "wkt_export"].startswith("POINT")
+    csvt = dict(zip(df.columns, zf.read("assets.csvt").decode().strip().replace('"', "").split(",")))
+    assert csvt["wkt"] == "String" and csvt["wkt_export"] == "WKT"
+    dd = pd.read_csv(zf.open("data_dictionary.csv"), dtype=str).set_index("field")
+    assert "Longitude" in dd.loc["lon_export", "meaning"]
+
+
+def test_too_many_fields_for_dbase_is_said():
+    extra = {f"src_col{i}": ["x"] for i in range(260)}
+    g = assets_frame([Point(X0, Y0)], **extra)
+    with pytest.warns(ExportWarning, match="255"):
+        name, data = export_bytes({"assets": g}, "shp")
+    names = pd.read_csv(zipfile.ZipFile(io.BytesIO(data)).open("field_names.csv"))
+    assert len(names) == len(g.columns) - 1

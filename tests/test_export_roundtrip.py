@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import io
-import json
 import math
 import shutil
 import subprocess
@@ -374,3 +373,18 @@ def test_trafford_round_trip(fmt, trafford_layers, tmp_path):
     uprns = uprns[uprns != ""]  # CSV has no null: an empty cell
     assert len(uprns) == assets["uprn"].notna().sum()
     assert (uprns == uprns.astype(str)).all() and uprns.str.fullmatch(r"\d+").all()
+
+
+@pytest.mark.shared_data
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_trafford_exports_open_in_ogrinfo(fmt, trafford_layers, tmp_path):
+    ogrinfo = shutil.which("ogrinfo")
+    if ogrinfo is None:
+        pytest.skip("ogrinfo (gdal-bin) is not installed")
+    layers, rec = trafford_layers
+    name, data = _export(layers, fmt, rec)
+    path = tmp_path / name
+    path.write_bytes(data)
+    for target in _ogr_paths(fmt, path, list(layers)):
+        run = subprocess.run([ogrinfo, "-ro", "-al", "-so", target], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0 and "Warning" not in run.stderr and "ERROR" not in run.stderr, f"{target}: {run.stderr}"
