@@ -52,6 +52,16 @@ def _add_analyse(sub) -> None:
                                                 "with data_dictionary and provenance tables)")
     p.add_argument("--csv", help="also write the candidates as CSV (UTF-8, lon/lat)")
     p.add_argument("--report", help="write the import report as JSON")
+    p.add_argument("--engine", choices=["geopandas", "dask"], default="geopandas",
+                   help="geopandas (one process, the default) or dask (spatially partitioned, see --scheduler)")
+    p.add_argument("--scheduler", default="threads", metavar="ADDRESS",
+                   help="with --engine dask: threads (default), processes (a local cluster) or a scheduler "
+                        "address such as tcp://10.0.0.5:8786")
+    p.add_argument("--shared-dir", metavar="DIR",
+                   help="with --engine dask on a real cluster: a folder every worker can read (partitions go there)")
+    p.add_argument("--cache", metavar="DIR", nargs="?", const=".assets_map_cache",
+                   help="reuse the result of an earlier run with the same input files and settings "
+                        "(kept as GeoParquet in DIR, default .assets_map_cache)")
     p.set_defaults(func=_run_analyse)
 
 
@@ -64,8 +74,22 @@ def _run_analyse(args) -> int:
     if out.suffix.lower() != ".gpkg":
         raise InputError(f"--out must end in .gpkg (got {out.name})")
     bar = ProgressBar()
-    result = analyse(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes,
-                     exclude=args.exclude, weights=args.weights, progress=bar)
+    compute = analyse
+    if getattr(args, "engine", "geopandas") == "dask":
+        from functools import partial
+
+        from .distributed import analyse_dask
+
+        compute = partial(analyse_dask, scheduler=args.scheduler, shared_dir=args.shared_dir)
+    if getattr(args, "cache", None):
+        from .cache import ResultCache, cached_analyse
+
+        result, _ = cached_analyse(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes,
+                                   exclude=args.exclude, weights=args.weights, progress=bar,
+                                   cache=ResultCache(args.cache), compute=compute)
+    else:
+        result = compute(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes,
+                         exclude=args.exclude, weights=args.weights, progress=bar)
     record = provenance(result, inputs={"assets": args.assets, "boundaries": args.boundaries,
                                         "deprivation": args.deprivation, "postcodes": args.postcodes,
                                         "exclude": list(args.exclude)})
