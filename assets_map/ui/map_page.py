@@ -71,7 +71,7 @@ def choose_site(ids: list[str], labels: dict[str, str], *, key: str) -> None:
     if current and current not in ids:
         options.append(current)
     st.session_state[key] = current
-    st.selectbox("Choose a site", options, key=key, on_change=_on_choose, args=(key,),
+    st.selectbox("Choose a site", options, key=key, on_change=_on_choose, args=(key,), placeholder="Choose a site…",
                  format_func=lambda i: "Choose a site…" if i is None else f"{labels.get(i, i)} ({i})")
 
 

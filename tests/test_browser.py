@@ -1,0 +1,257 @@
+"""The app in Debian chromium through Playwright, with every non-local request blocked.
+
+A fixture starts ``streamlit run app.py`` on a free port, waits for /_stcore/health and
+stops it afterwards. Skipped (with the reason) when /usr/bin/chromium or Playwright is
+missing, unless ASSETS_MAP_REQUIRE_BROWSER=1 (CI), which turns the skip into a failure.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pyogrio
+import pytest
+
+from assets_map.maps import map_data
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run"]
+MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+HTML_NAME = "<img src=x onerror=alert(1)> depot (fictional test of escaping)"
+
+# Every asset feature Leaflet draws (the selection outline excluded), with its screen position
+# inside the map iframe and whether it is the topmost element there (so a click hits it).
+FEATURES_JS = """() => {
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  const out = [];
+  map.eachLayer(l => {
+    const p = l.feature && l.feature.properties;
+    if (!p || !p.asset_id || !l._path || (l.options && l.options.radius === 12)) return;
+    const ll = l.getLatLng ? l.getLatLng() : l.getCenter();
+    const pt = map.latLngToContainerPoint(ll);
+    const r = map.getContainer().getBoundingClientRect();
+    const top = document.elementFromPoint(r.left + pt.x, r.top + pt.y);
+    out.push({id: p.asset_id, name: p.name, x: pt.x, y: pt.y, top: top === l._path, point: !!l.getLatLng});
+  });
+  return out;
+}"""
+
+
+def _skip_or_fail(reason: str):
+    if os.environ.get("ASSETS_MAP_REQUIRE_BROWSER") == "1":
+        pytest.fail(reason + "; ASSETS_MAP_REQUIRE_BROWSER=1 requires the browser tests to run")
+    pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    if not Path(CHROMIUM).exists():
+        _skip_or_fail(f"{CHROMIUM} not found (install Debian's chromium package)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _skip_or_fail("playwright (python) is not installed")
+    port = _free_port()
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read().strip() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.3)
+        if proc.poll() is not None:
+            pytest.fail("streamlit exited: " + proc.stdout.read().decode(errors="replace")[-2000:])
+    else:
+        os.killpg(proc.pid, signal.SIGTERM)
+        pytest.fail("streamlit did not answer /_stcore/health within 60 s")
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh page with no network but localhost; it records blocked URLs, dialogs and page errors."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    blocked, dialogs = [], []
+
+    def route(r):
+        u = r.request.url
+        if u.startswith(server) or u.startswith(("data:", "blob:", "about:")):
+            return r.continue_()
+        blocked.append(u)
+        return r.abort()
+
+    context.route("**/*", route)
+    # A flag any injected script would set, in the page and in every frame.
+    context.add_init_script("window.__xss = false; window.alert = (m) => { window.__xss = true; };")
+    pg = context.new_page()
+    pg.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    pg.blocked, pg.dialogs = blocked, dialogs
+    yield pg
+    context.close()
+
+
+def open_map(page, url: str):
+    page.goto(url + "/")
+    frame_loc = page.frame_locator(MAP_IFRAME)
+    frame_loc.locator(".leaflet-container").wait_for(timeout=90_000)
+    iframe = page.locator(MAP_IFRAME)
+    # Wait until Leaflet has drawn the features.
+    frame = iframe.element_handle().content_frame()
+    frame.wait_for_function("() => document.querySelectorAll('path.leaflet-interactive').length > 0",
+                            timeout=60_000)
+    return frame_loc, frame
+
+
+def no_script_ran(page) -> bool:
+    frames_ok = all(not f.evaluate("() => window.__xss === true") for f in page.frames if not f.is_detached())
+    return frames_ok and not page.dialogs
+
+
+def test_starts_on_the_demo_with_no_network_and_draws_every_placed_asset(page, server, demo_result):
+    _, frame = open_map(page, server)
+    assert page.get_by_text("Fictional demo town (Ashbridge)").first.is_visible()
+    feats = frame.evaluate(FEATURES_JS)
+    expected = map_data(demo_result.assets, demo_result.needs).asset_count
+    assert len(feats) == expected == 292
+    assert len({f["id"] for f in feats}) == expected
+    # Need areas drawn too, and the map has a size (the CDN failure mode was a 0-pixel map).
+    assert frame.locator("path.leaflet-interactive").count() >= expected + len(demo_result.needs)
+    box = page.locator(MAP_IFRAME).bounding_box()
+    assert box["height"] > 400 and box["width"] > 400
+    # Tiles were asked for and blocked: nothing else was.
+    assert page.blocked and all("tile" in u or "basemaps" in u for u in page.blocked), page.blocked[:5]
+    assert no_script_ran(page)
+
+
+def test_clicking_a_site_on_the_map_shows_its_card(page, server):
+    frame_loc, frame = open_map(page, server)
+    feats = frame.evaluate(FEATURES_JS)
+    target = next(f for f in feats if f["top"] and f["point"] and 60 < f["y"] < 500 and f["x"] > 280
+                  and "onerror" not in f["name"])
+    frame_loc.locator(".leaflet-container").click(position={"x": target["x"], "y": target["y"]}, force=True)
+    page.get_by_text("Why this site is here").wait_for(timeout=60_000)
+    name = target["name"].replace("&amp;", "&").replace("&#x27;", "'")
+    assert page.get_by_role("heading", name=name).first.is_visible()
+    # The sites table ticks the clicked site, and the map outlines it without a rebuild.
+    frame = page.locator(MAP_IFRAME).element_handle().content_frame()
+    frame.wait_for_function("() => { const m = Object.values(window).find(v => v instanceof L.Map); let n = 0;"
+                            " m.eachLayer(l => { if (l.options && l.options.radius === 12) n++; }); return n === 1; }",
+                            timeout=30_000)
+    assert no_script_ran(page)
+
+
+def test_html_named_asset_runs_no_script_in_tooltip_or_card(page, server):
+    open_map(page, server)
+    # Filter to the one asset whose name is HTML: the map then draws it alone.
+    search = page.get_by_role("textbox", name="Search name, address or UPRN")
+    search.fill("onerror")
+    search.press("Enter")
+    page.get_by_text("1 of 300 sites shown").wait_for(timeout=60_000)
+    frame_loc = page.frame_locator(MAP_IFRAME)
+    deadline = time.time() + 60
+    feats = []
+    while time.time() < deadline:
+        try:
+            if page.locator(MAP_IFRAME).count() != 1:  # the old map is still being replaced
+                raise RuntimeError
+            frame = page.locator(MAP_IFRAME).element_handle().content_frame()
+            feats = frame.evaluate(FEATURES_JS)
+        except Exception:  # the iframe is being replaced by the filtered map
+            feats = []
+        if len(feats) == 1:
+            break
+        time.sleep(0.5)
+    assert len(feats) == 1 and "onerror" in feats[0]["name"], feats
+    evil = feats[0]
+    container = frame_loc.locator(".leaflet-container")
+    container.hover(position={"x": evil["x"], "y": evil["y"]}, force=True)
+    tooltip = frame_loc.locator(".leaflet-tooltip").first
+    tooltip.wait_for(timeout=10_000)
+    assert "<img src=x onerror=alert(1)> depot" in tooltip.inner_text()  # shown as text
+    assert frame.locator(".leaflet-tooltip img").count() == 0
+    container.click(position={"x": evil["x"], "y": evil["y"]}, force=True)
+    page.get_by_text("Why this site is here").wait_for(timeout=60_000)
+    page.get_by_role("heading", name=HTML_NAME).first.wait_for(timeout=30_000)
+    assert page.locator("img[src='x']").count() == 0
+    time.sleep(1)
+    assert no_script_ran(page), page.dialogs
+    # Control: the same markup inserted as HTML does run, and the check sees it.
+    page.evaluate("() => document.body.insertAdjacentHTML('beforeend', '<img src=x onerror=alert(1)>')")
+    page.wait_for_function("() => window.__xss === true", timeout=10_000)
+    assert not no_script_ran(page)
+
+
+def test_geopackage_download_reads_back_with_the_same_rows(page, server, demo_result, tmp_path):
+    page.goto(server + "/download")
+    button = page.get_by_role("button", name="Download 300 sites as GeoPackage")
+    button.wait_for(timeout=90_000)
+    with page.expect_download(timeout=60_000) as info:
+        button.click()
+    path = tmp_path / info.value.suggested_filename
+    info.value.save_as(path)
+    assert path.suffix == ".gpkg"
+    layers = [name for name, _ in pyogrio.list_layers(path)]
+    assert "sites" in layers
+    sites = pyogrio.read_dataframe(path, layer="sites")
+    assert len(sites) == len(demo_result.assets) == 300
+    assert set(sites["asset_id"]) == set(demo_result.assets["asset_id"])
+
+
+def test_a_bad_upload_shows_an_error_and_the_demo_stays(page, server, tmp_path):
+    page.goto(server + "/data")
+    page.get_by_text("Asset register (CSV").first.wait_for(timeout=90_000)
+    bad = tmp_path / "broken_register.csv"
+    bad.write_text("AssetCode,PropertyName\n")
+    areas = tmp_path / "areas.geojson"
+    areas.write_text('{"type": "FeatureCollection", "features": []}')
+    inputs = page.locator("input[type=file]")
+    inputs.nth(0).set_input_files(bad)
+    page.get_by_text("broken_register.csv").first.wait_for(timeout=30_000)
+    inputs.nth(1).set_input_files(areas)
+    page.get_by_text("areas.geojson").first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Check these files").click()
+    err = page.get_by_text("These files could not be used")
+    err.wait_for(timeout=60_000)
+    body = page.locator("[data-testid=stAlert]").filter(has_text="could not be used").inner_text()
+    assert "broken_register.csv" in body and "data in use has not changed" in body
+    page.get_by_role("link", name="Map").click()  # same session
+    page.get_by_text("300 of 300 sites shown").wait_for(timeout=60_000)
+    assert page.get_by_text("Fictional demo town (Ashbridge)").first.is_visible()
