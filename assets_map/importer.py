@@ -156,6 +156,18 @@ def import_file(
     ------
     InputError : the file (or a helper file) is refused; the message is one line naming the file
     """
+    try:
+        return _import_file(path, name=name, adapter=adapter, layer=layer, postcodes=postcodes, locations=locations,
+                            boundaries=boundaries, make_valid=make_valid, limits=limits)
+    except InputError as exc:
+        # One line, always: values quoted from a file may hold line breaks.
+        problems = [" ".join(str(p).split()) for p in exc.problems]
+        if problems != exc.problems:
+            raise InputError(problems, source=exc.source) from None
+        raise
+
+
+def _import_file(path, *, name, adapter, layer, postcodes, locations, boundaries, make_valid, limits):
     limits = limits or DEFAULT_LIMITS
     path = Path(path)
     shown = _display_name(name, path)

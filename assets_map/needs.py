@@ -48,6 +48,8 @@ DEFAULT_WEIGHTS = {"imd": 1.0}
 
 def domain_of(header: str) -> str | None:
     """Which IoD domain a header or ``index_domain`` value names."""
+    if not isinstance(header, str):
+        return None  # a blank cell
     h = header.lower()
     f = fold(header)
     if "idaci" in f or "affectingchildren" in f:
@@ -121,7 +123,7 @@ def _long(df: pd.DataFrame, code_col: str, name: str, year: int | None) -> tuple
     cols = {fold(c): c for c in df.columns}
     dom_col = cols.get("indexdomain") or cols.get("domain") or cols.get("index")
     year_col = cols.get("year")
-    if year_col is not None:
+    if year_col is not None and pd.to_numeric(df[year_col], errors="coerce").notna().any():
         years = pd.to_numeric(df[year_col], errors="coerce")
         chosen = year if year in set(years.dropna().astype(int)) else int(years.max())
         df = df[years == chosen]

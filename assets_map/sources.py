@@ -18,8 +18,10 @@ import os
 import re
 import stat
 import tempfile
+import struct
 import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
@@ -161,8 +163,11 @@ def decode_text(data: bytes, name: str) -> tuple[str, list[str]]:
 def _delimiter(text: str, name: str) -> str:
     if name.lower().endswith(".tsv"):
         return "\t"
-    first = next(iter(csv.reader(io.StringIO(text[:65536].split("\n", 1)[0] + "\n"))), [""])
-    line = text[:65536].split("\n", 1)[0]
+    line = re.split(r"\r\n|\r|\n", text[:65536], maxsplit=1)[0]
+    try:
+        first = next(iter(csv.reader([line])), [""])
+    except csv.Error:
+        first = [line]
     counts = {d: line.count(d) for d in (",", ";", "\t", "|")}
     best = max(counts, key=counts.get)
     if counts[best] == 0 or (len(first) > 1 and best != ","):
@@ -379,6 +384,11 @@ def _read_vector(path: Path, name: str, layer: str | None, limits: Limits = DEFA
 
 # ------------------------------------------------------------------ archives
 
+#: What the zip module raises on a damaged archive.
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError,
+               struct.error, IndexError, KeyError, OverflowError)
+
+
 def _member_problems(infos: list[zipfile.ZipInfo], name: str, limits: Limits) -> None:
     if len(infos) > limits.max_zip_members:
         raise InputError(f"holds {len(infos)} files; at most {limits.max_zip_members} are accepted", source=name)
@@ -406,15 +416,21 @@ def _member_problems(infos: list[zipfile.ZipInfo], name: str, limits: Limits) ->
 
 def _copy_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, budget: list[int], name: str) -> None:
     """Extract one member under a running size budget (a header can lie about sizes)."""
-    with zf.open(info) as src, open(target, "wb") as dst:
-        while True:
-            chunk = src.read(1 << 20)
-            if not chunk:
-                break
-            budget[0] -= len(chunk)
-            if budget[0] < 0:
-                raise InputError("expands beyond the size limit while unpacking (a possible zip bomb); refused", source=name)
-            dst.write(chunk)
+    try:
+        with zf.open(info) as src, open(target, "wb") as dst:
+            while True:
+                chunk = src.read(1 << 20)
+                if not chunk:
+                    break
+                budget[0] -= len(chunk)
+                if budget[0] < 0:
+                    raise InputError("expands beyond the size limit while unpacking (a possible zip bomb); refused", source=name)
+                dst.write(chunk)
+    except InputError:
+        raise
+    except _ZIP_ERRORS as exc:
+        raise InputError(f"could not be unpacked: {PurePosixPath(info.filename).name!r} is damaged ({_first_line(exc)})",
+                         source=name) from None
 
 
 def _unpack_zip(path: Path, name: str, workdir: Path, limits: Limits) -> tuple[Path, str, list[str]]:
@@ -425,7 +441,7 @@ def _unpack_zip(path: Path, name: str, workdir: Path, limits: Limits) -> tuple[P
     notes: list[str] = []
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError) as exc:
+    except _ZIP_ERRORS as exc:
         raise InputError(f"is not a readable zip archive ({_first_line(exc)})", source=name) from None
     with zf:
         try:
@@ -488,10 +504,7 @@ def _unpack_zip(path: Path, name: str, workdir: Path, limits: Limits) -> tuple[P
                     _copy_member(zf, m, workdir / ("data" + ext_), budget, name)
             return workdir / "data.shp", inner, notes
         target = workdir / ("data" + ext)
-        try:
-            _copy_member(zf, members[0], target, budget, name)
-        except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
-            raise InputError(f"could not be unpacked ({_first_line(exc)})", source=name) from None
+        _copy_member(zf, members[0], target, budget, name)
         return target, inner, notes
 
 
@@ -516,7 +529,7 @@ def _check_xlsx(path: Path, name: str, limits: Limits) -> None:
                             tail = chunk[-16:]
     except InputError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError, NotImplementedError) as exc:
+    except _ZIP_ERRORS as exc:
         raise InputError(f"is not a readable Excel workbook ({_first_line(exc)})", source=name) from None
 
 
