@@ -197,16 +197,32 @@ class MapData:
     polygons: dict
     points: dict
     bounds: tuple[float, float, float, float]  # minx, miny, maxx, maxy in WGS84
+    omitted: int = 0  # placed assets left off the map by the feature limit
 
     @property
     def asset_count(self) -> int:
         return len(self.polygons["features"]) + len(self.points["features"])
 
 
+#: Most asset features drawn as GeoJSON: beyond ~10k features Leaflet takes tens of seconds
+#: (feature count, not bytes, is the limit), so the map keeps the highest priorities and says so.
+MAX_MAP_ASSETS = 5000
+_PRIORITY_RANK = {"High": 0, "Medium": 1, "Low": 2}
+
+
 def map_data(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: str = "need_decile",
-             tolerance_m: float = 20.0) -> MapData:
-    """Simplify (in metres), reproject, round and escape what the map draws."""
+             tolerance_m: float = 20.0, max_assets: int | None = MAX_MAP_ASSETS) -> MapData:
+    """Simplify (in metres), reproject, round and escape what the map draws.
+
+    At most ``max_assets`` assets are drawn (highest priority first); ``MapData.omitted`` counts the rest.
+    """
     placed = assets[~(assets.geometry.isna() | assets.geometry.is_empty)]
+    omitted = 0
+    if max_assets is not None and len(placed) > max_assets:
+        rank = placed["priority"].map(_PRIORITY_RANK).fillna(3).to_numpy() if "priority" in placed else np.zeros(len(placed))
+        keep = np.sort(np.argsort(rank, kind="stable")[:max_assets])
+        omitted = len(placed) - max_assets
+        placed = placed.iloc[keep]
     extent = placed if len(placed) else needs
     bounds = tuple(float(v) for v in gpd.GeoSeries(extent.geometry, crs=extent.crs).to_crs(DISPLAY_CRS).total_bounds)
     need_geom = display_geometry(needs, tolerance_m=tolerance_m)
@@ -214,7 +230,7 @@ def map_data(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: 
     geom = display_geometry(placed, tolerance_m=0)
     is_point = placed.geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
     return MapData(need_fc, need_column, _features(placed[~is_point], ASSET_PROPS, geom[~is_point]),
-                   _features(placed[is_point], ASSET_PROPS, geom[is_point]), bounds)
+                   _features(placed[is_point], ASSET_PROPS, geom[is_point]), bounds, omitted)
 
 
 def render_map(data: MapData, *, need_label: str = "IMD decile", title: str = "assets-map",

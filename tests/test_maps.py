@@ -117,3 +117,13 @@ def test_simplification_shrinks_the_payload_of_real_lsoas(demo_result):
     props = set(json.loads(json.dumps(map_data(empty, needs).needs))["features"][0]["properties"])
     assert props == {"code", "name", "need_decile", "iod_year"}
     assert set(ASSET_PROPS) >= {"asset_id", "name", "priority"}
+
+
+def test_feature_limit_keeps_the_highest_priorities_and_counts_the_rest(demo_result):
+    a = demo_result.assets
+    n_flagged = int(placed(a)["priority"].isin(["High", "Medium", "Low"]).sum())
+    data = map_data(a, demo_result.needs, max_assets=n_flagged)
+    assert data.asset_count == n_flagged and data.omitted == len(placed(a)) - n_flagged
+    prios = {html.unescape(f["properties"]["priority"]) for fc in (data.polygons, data.points) for f in fc["features"]}
+    assert prios == {"High", "Medium", "Low"}
+    assert map_data(a, demo_result.needs).omitted == 0

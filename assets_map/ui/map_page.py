@@ -99,6 +99,10 @@ def render() -> None:
     key = (state.data_version(), state.filters().key(), column)
     data = state.cached_map(key, lambda: map_data(view, result.needs, need_column=column))
     m = render_map(data, need_label=legend, title=title, basemap=basemap)
+    if data.omitted:
+        st.warning(f"The map draws the {data.asset_count:,} highest-priority sites; {data.omitted:,} more match the "
+                   "filters but are left off so the map stays usable. Narrow the filters to see them; the table "
+                   "and downloads include every site.")
     sel = state.selected()
     out = st_folium(m, key="map", height=560, use_container_width=True, returned_objects=["last_active_drawing"],
                     feature_group_to_add=selection_layer(a, sel), center=selection_centre(a, sel))
@@ -113,7 +117,8 @@ def render() -> None:
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Sites** (click a column to sort, a row to select)")
-        sites_table(view, key=f"table_{state.data_version()}_{state.filters().key()}")
+        # Keyed by the selection too: the table is re-sorted around it, so an old row pick must not linger.
+        sites_table(view, key=f"table_{state.data_version()}_{state.filters().key()}_{state.selected()}")
     with right:
         sel = state.selected()
         if sel:

@@ -107,9 +107,9 @@ def render_card(asset_id: str, *, key: str) -> None:
         st.button("Add to shortlist", key=f"{key}_add", on_click=state.add_to_shortlist, args=(asset_id,),
                   type="primary")
     st.markdown("**Why this site is here**")
-    reasons = pd.DataFrame([{"reason": r.text, "source": r.source, "date": r.date, "confidence": r.confidence}
-                            for r in card.reasons])
-    st.dataframe(reasons, hide_index=True, width="stretch")
+    for r in card.reasons:
+        st.markdown(f"- {md(r.text)}  \n  :gray[source: {md(r.source)} · date: {md(r.date)} · "
+                    f"confidence: {md(r.confidence)}]")
     for n in card.notes:
         st.caption(md(n))
     st.markdown(f"**Owner and how to contact them:** {md(card.contact)}")
