@@ -149,8 +149,8 @@ def normalise_holding(text: object) -> str:
         return "both"
     if building:
         return "building"
-    words = re.sub(r"[^a-z]+", " ", s).strip()
-    parts = [p for p in re.split(r"\s*(?:and|&|/|,)\s*", words) if p] or [words]
+    parts = [re.sub(r"[^a-z]+", "", p) for p in re.split(r"\band\b|[&/,+]", s)]
+    parts = [p for p in parts if p]
     kinds = set()
     for part in parts:
         close = difflib.get_close_matches(part.replace(" ", ""), [k.replace(" ", "") for k in _HOLDING_VOCAB], n=1, cutoff=0.75)
