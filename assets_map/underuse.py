@@ -51,8 +51,23 @@ SIGNALS = {
 }
 
 
-def _words_re(words) -> re.Pattern:
-    return re.compile(r"\b(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\b", re.I)
+#: "Park" in these is not greenspace: a car park or business park is not a park.
+_NOT_GREEN = re.compile(r"\b(car|business|retail|industrial|science|technology|office|trade|trading|caravan|"
+                        r"holiday|enterprise|distribution|logistics)\s+parks?\b|\bpark\s*(and|&)\s*ride\b", re.I)
+
+
+class _GreenWords:
+    """Word search for greenspace terms that ignores non-green compounds ("Car park")."""
+
+    def __init__(self, words):
+        self._re = re.compile(r"\b(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\b", re.I)
+
+    def search(self, text: str):
+        return self._re.search(_NOT_GREEN.sub(" ", text))
+
+
+def _words_re(words) -> _GreenWords:
+    return _GreenWords(words)
 
 
 _USE_RE = _words_re(EXCLUDED_USE_WORDS)

@@ -85,3 +85,13 @@ def test_unplaced_with_evidence_is_low_and_says_why():
     out = score(a).iloc[0]
     assert out["priority"] == "Low"
     assert "cannot be assessed" in out["reasons"] and "M31" in out["reasons"]
+
+
+@pytest.mark.parametrize("use,excluded", [("Car park", False), ("Business park", False), ("Park and ride", False),
+                                          ("Parks", True), ("Public park", True), ("Playing fields", True)])
+def test_car_parks_are_not_parks(use, excluded):
+    a = assets([dict(asset_id="c", name="Land off Mill Lane", use=use, holding_type="land", status="vacant",
+                     need_decile=1, imd_decile=1, need_area_code="X", need_area_name="x", iod_year=2025)])
+    out = score(a).iloc[0]
+    assert bool(out["excluded"]) is excluded
+    assert (out["priority"] == "not flagged") is excluded
