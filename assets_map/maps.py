@@ -154,7 +154,7 @@ class Legend(MacroElement):
         {% macro html(this, kwargs) %}
         <div class="assets-map-legend" style="position: fixed; bottom: 58px; left: 12px; z-index: 9999;
              background: rgba(255,255,255,0.92); padding: 8px 10px; border: 1px solid #999; border-radius: 4px;
-             font: 12px/1.35 sans-serif; max-width: 240px;">{{ this.body }}</div>
+             font: 11px/1.3 sans-serif; max-width: 220px;">{{ this.body }}</div>
         {% endmacro %}
     """)
 
@@ -215,7 +215,14 @@ def map_data(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: 
     """Simplify (in metres), reproject, round and escape what the map draws.
 
     At most ``max_assets`` assets are drawn (highest priority first); ``MapData.omitted`` counts the rest.
+    National layers (more than 5,000 assets or 3,000 need areas) go through
+    :func:`assets_map.display.national_map_data` instead: need areas aggregated to local
+    authorities and assets clustered when zoomed out, under 5 MB a render.
     """
+    from .display import national_map_data, needs_national_display
+
+    if needs_national_display(assets, needs):
+        return national_map_data(assets, needs, need_column=need_column)
     placed = assets[~(assets.geometry.isna() | assets.geometry.is_empty)]
     omitted = 0
     if max_assets is not None and len(placed) > max_assets:

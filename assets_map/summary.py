@@ -22,6 +22,7 @@ from .sources import open_table
 
 FLAGGED = ("High", "Medium", "Low")
 NO_DECILE = "no need data"
+UNPLACED = "(not placed on the map)"
 
 
 def summarise(assets: pd.DataFrame, by: pd.Series | str, *, label: str = "group") -> pd.DataFrame:
@@ -80,6 +81,9 @@ def by_area(assets: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         name = assets["ward_name"] if "ward_name" in assets else assets["ward_code"]
         key = name.astype(object).where(name.notna(), assets["ward_code"])
         key = key.where(assets["ward_code"].notna(), "(outside the wards loaded)")
+        if isinstance(assets, gpd.GeoDataFrame):
+            unplaced = (assets.geometry.isna() | assets.geometry.is_empty).to_numpy()
+            key = key.where(~unplaced, UNPLACED)
         return summarise(assets, key, label="ward"), "ward"
     code, nm = assets["need_area_code"], assets.get("need_area_name", assets["need_area_code"])
     key = pd.Series([f"{n} ({c})" if isinstance(n, str) and n and n != c else c for c, n in zip(code, nm)],

@@ -67,7 +67,11 @@ def test_wards_from_polygons_and_from_a_lookup_agree():
     assert used == "ward"
     t = t.set_index("ward")
     assert t.loc["West", "sites"] == 2 and t.loc["East", "flagged"] == 2
-    assert t.loc["(outside the wards loaded)", "sites"] == 1
+    assert t.loc["(not placed on the map)", "sites"] == 1
+    s2 = by_poly.copy()
+    s2.loc[0, "ward_code"] = None  # placed, but in no ward
+    t2 = by_area(s2)[0].set_index("ward")
+    assert t2.loc["(outside the wards loaded)", "sites"] == 1 and t2.loc["(not placed on the map)", "sites"] == 1
     with pytest.raises(ValueError):
         attach_wards(s)
 

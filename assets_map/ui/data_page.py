@@ -83,7 +83,10 @@ def _report(pending) -> None:
     issues = pd.DataFrame([{"what": i.kind, "problem": i.message, "rows": rows_text(i.rows) if i.rows else ""}
                            for i in rep.issues])
     if not issues.empty:
-        st.dataframe(issues, hide_index=True, width="stretch")
+        st.dataframe(issues, hide_index=True, width="stretch",
+                     column_config={"what": st.column_config.TextColumn(width="small"),
+                                    "problem": st.column_config.TextColumn(width="large"),
+                                    "rows": st.column_config.TextColumn(width="medium")})
     for w in pending.analysis.warnings:
         st.warning(shared.md(w))
     st.markdown("**Files read**")
