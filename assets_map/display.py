@@ -1,0 +1,271 @@
+"""What the browser is sent when the data is national: simplify by zoom, clip to the view,
+aggregate when zoomed out, and keep every render under a byte budget.
+
+Measured here (DESIGN, "Scale"): a browser's time to draw a GeoJSON layer follows its
+feature count, not its bytes (100k simplified polygons took 76 s to appear), and the raw
+33k LSOA polygons as folium GeoJSON are ~165 MB of HTML. So beyond a few thousand features
+this module sends
+
+* **need areas** at the LSOA level only inside the view and only when there are fewer than
+  :data:`MAX_NEED_FEATURES` of them, simplified to about one screen pixel at that zoom and
+  rounded to the precision that pixel needs; otherwise the LSOAs are **aggregated to their
+  local authority** (the name before the LSOA suffix, "Trafford 001A" -> "Trafford"; 296
+  areas for England) and coloured by the median need decile, with the share of LSOAs in the
+  most deprived 20% in the tooltip;
+* **assets** one by one only when fewer than :data:`MAX_ASSET_FEATURES` are in the view;
+  otherwise **clustered on a screen grid** (about :data:`CELL_PX` pixels a cell): one marker
+  per cell with its count and its count by priority, coloured by the highest priority in it.
+
+The result is a :class:`assets_map.maps.MapData`, so :func:`assets_map.maps.render_map` draws
+it unchanged. :func:`national_map_data` keeps shrinking (coarser cells, coarser geometry)
+until the payload is under ``max_bytes``.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .maps import ASSET_PROPS, MapData, _esc, _features
+from .schema import DISPLAY_CRS, MEASURE_CRS
+
+#: Above these counts (in the view) features are aggregated instead of drawn one by one.
+MAX_NEED_FEATURES = 3_000
+MAX_ASSET_FEATURES = 3_000
+#: Size of an asset cluster cell on screen, in pixels.
+CELL_PX = 48
+#: What one render may send the browser.
+MAX_BYTES = 5_000_000
+#: Beyond these totals, maps use this module (below them the plain map is small enough).
+NATIONAL_ASSETS = 5_000
+NATIONAL_NEEDS = 3_000
+PRIORITY_ORDER = ("High", "Medium", "Low", "not flagged")
+
+
+def needs_national_display(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> bool:
+    """Whether a map of these layers should go through this module (too many features otherwise)."""
+    return len(assets) > NATIONAL_ASSETS or len(needs) > NATIONAL_NEEDS
+
+
+def metres_per_pixel(zoom: float, lat: float = 52.5) -> float:
+    """Web Mercator ground resolution at ``zoom`` and latitude ``lat`` (256-px tiles)."""
+    return 156_543.033_92 * math.cos(math.radians(lat)) / (2 ** zoom)
+
+
+def zoom_for_bounds(bounds: tuple[float, float, float, float], width_px: int = 900, height_px: int = 560) -> float:
+    """The zoom at which ``bounds`` (WGS84 minx, miny, maxx, maxy) fills a map of that size (as fitBounds does)."""
+    minx, miny, maxx, maxy = bounds
+    if not all(np.isfinite([minx, miny, maxx, maxy])) or maxx <= minx or maxy <= miny:
+        return 15.0
+
+    def merc_y(lat):
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    zx = math.log2(width_px * 360 / (256 * (maxx - minx)))
+    zy = math.log2(height_px * 2 * math.pi / (256 * max(merc_y(maxy) - merc_y(miny), 1e-9)))
+    return float(max(0.0, min(zx, zy, 19.0)))
+
+
+def _decimals(zoom: float) -> int:
+    """Coordinate decimals that keep about a tenth of a pixel at ``zoom`` (6 = 0.1 m, 3 = 100 m)."""
+    deg_per_px = 360 / (256 * 2 ** zoom)
+    return int(min(6, max(2, math.ceil(-math.log10(deg_per_px / 10)))))
+
+
+def _view_box(bounds_wgs84) -> shapely.Geometry:
+    minx, miny, maxx, maxy = bounds_wgs84
+    return gpd.GeoSeries([shapely.box(minx, miny, maxx, maxy)], crs=DISPLAY_CRS).to_crs(MEASURE_CRS).iloc[0]
+
+
+def _round(geom: np.ndarray, decimals: int) -> np.ndarray:
+    return shapely.set_precision(geom, 10 ** -decimals)
+
+
+@dataclass
+class DisplayIndex:
+    """Built once per data version: representative points of assets and the LAD aggregation of needs."""
+
+    x: np.ndarray  # asset points in WGS84
+    y: np.ndarray
+    placed: np.ndarray
+    priority: np.ndarray
+    lads: gpd.GeoDataFrame | None
+
+
+def lad_of(names: pd.Series) -> pd.Series:
+    """Local authority name from an LSOA name ("Trafford 001A" -> "Trafford")."""
+    return names.astype(str).str.replace(r"\s+\d{3}[A-Z]$", "", regex=True)
+
+
+def aggregate_needs(needs: gpd.GeoDataFrame, *, need_column: str = "need_decile") -> gpd.GeoDataFrame:
+    """Need areas dissolved to local authorities, with the median decile and the share in deciles 1-2."""
+    frame = gpd.GeoDataFrame({"lad": lad_of(needs["name"]).to_numpy(),
+                              "decile": pd.to_numeric(needs[need_column], errors="coerce").to_numpy()},
+                             geometry=needs.geometry.to_numpy(), crs=needs.crs)
+    stats = frame.groupby("lad").agg(lsoas=("decile", "size"), median=("decile", "median"),
+                                     deprived=("decile", lambda d: float((d <= 2).mean()) if d.notna().any() else np.nan))
+    # Snap to a 1 m grid first: LSOA edges then coincide exactly, and the union is fast and clean.
+    snapped = frame.set_geometry(shapely.set_precision(frame.geometry.to_numpy(), 1.0))
+    geom = snapped.dissolve("lad", method="unary").geometry
+    out = gpd.GeoDataFrame(stats.join(geom), geometry="geometry", crs=needs.crs).reset_index()
+    return out
+
+
+def prepare(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: str = "need_decile",
+            aggregate: bool | None = None) -> DisplayIndex:
+    """The per-data-version part of a national map (the app keeps it with the analysis)."""
+    geom = assets.geometry
+    ok = ~(geom.isna() | geom.is_empty).to_numpy()
+    x = np.full(len(assets), np.nan)
+    y = np.full(len(assets), np.nan)
+    if ok.any():
+        pts = shapely.point_on_surface(geom.to_numpy()[ok])
+        ll = gpd.GeoSeries(pts, crs=assets.crs).to_crs(DISPLAY_CRS)
+        x[ok], y[ok] = ll.x.to_numpy(), ll.y.to_numpy()
+    prio = assets["priority"].astype(object).to_numpy() if "priority" in assets.columns else np.full(len(assets), None)
+    lads = None
+    if aggregate if aggregate is not None else len(needs) > MAX_NEED_FEATURES:
+        key = (id(needs), len(needs), need_column)
+        hit = _LAD_CACHE.get(key)
+        if hit is None or hit[0] is not needs:
+            hit = (needs, aggregate_needs(needs, need_column=need_column))
+            _LAD_CACHE.clear()  # one need layer at a time: a new analysis replaces the old one
+            _LAD_CACHE[key] = hit
+        lads = hit[1]
+    return DisplayIndex(x, y, ok, prio, lads)
+
+
+#: The local-authority aggregation of the need layer last drawn (dissolving 35k LSOAs takes
+#: seconds; filters and pans reuse it). Holds the need frame itself, so an id is never reused.
+_LAD_CACHE: dict = {}
+
+
+def _need_layer(needs, index, view_box, view, zoom, need_column, tolerance_px):
+    tol = metres_per_pixel(zoom) * tolerance_px
+    dec = _decimals(zoom)
+    in_view = needs.geometry.sindex.query(view_box, predicate="intersects") if view is not None else np.arange(len(needs))
+    if len(in_view) <= MAX_NEED_FEATURES or index.lads is None:
+        sub = needs.iloc[np.sort(in_view)]
+        geom = sub.geometry.to_numpy()
+        if view is not None:  # clip to the view (with a margin) so big areas do not drag their far edges along
+            geom = shapely.clip_by_rect(geom, *view_box.buffer(tol * 20).bounds)
+        geom = shapely.simplify(geom, tol, preserve_topology=True)
+        ll = gpd.GeoSeries(geom, crs=needs.crs, index=sub.index).to_crs(DISPLAY_CRS)
+        ll = gpd.GeoSeries(_round(ll.to_numpy(), dec), crs=DISPLAY_CRS, index=sub.index)
+        return _features(sub, ["code", "name", need_column, "iod_year"], ll), "LSOA"
+    lads = index.lads
+    pick = lads.geometry.sindex.query(view_box, predicate="intersects") if view is not None else np.arange(len(lads))
+    sub = lads.iloc[np.sort(pick)]
+    geom = shapely.simplify(sub.geometry.to_numpy(), tol, preserve_topology=True)
+    ll = gpd.GeoSeries(geom, crs=lads.crs, index=sub.index).to_crs(DISPLAY_CRS)
+    ll = gpd.GeoSeries(_round(ll.to_numpy(), dec), crs=DISPLAY_CRS, index=sub.index)
+    shown = pd.DataFrame({
+        "code": sub["lad"].to_numpy(),
+        "name": [f"{n}: {c} LSOAs, {d:.0%} in the most deprived 20%" if np.isfinite(d) else f"{n}: {c} LSOAs, no data"
+                 for n, c, d in zip(sub["lad"], sub["lsoas"], sub["deprived"])],
+        need_column: [int(round(v)) if np.isfinite(v) else None for v in sub["median"]],
+        "iod_year": "",
+    }, index=sub.index)
+    return _features(shown, ["code", "name", need_column, "iod_year"], ll), "local authority"
+
+
+def _asset_layers(assets, index, view, zoom, cell_px):
+    ok = index.placed.copy()
+    if view is not None:
+        minx, miny, maxx, maxy = view
+        with np.errstate(invalid="ignore"):
+            ok &= (index.x >= minx) & (index.x <= maxx) & (index.y >= miny) & (index.y <= maxy)
+    rows = np.flatnonzero(ok)
+    dec = _decimals(zoom)
+    empty = {"type": "FeatureCollection", "features": []}
+    if len(rows) <= MAX_ASSET_FEATURES:
+        sub = assets.iloc[rows]
+        geom = sub.geometry
+        is_point = geom.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
+        ll = geom.to_crs(DISPLAY_CRS)
+        ll = gpd.GeoSeries(_round(ll.to_numpy(), dec), crs=DISPLAY_CRS, index=sub.index)
+        return (_features(sub[~is_point], ASSET_PROPS, ll[~is_point]), _features(sub[is_point], ASSET_PROPS, ll[is_point]),
+                {"assets": int(len(rows)), "clusters": 0})
+    # Cluster on a screen grid: cell size in degrees at this zoom.
+    cell = 360 / (256 * 2 ** zoom) * cell_px
+    cx = np.floor(index.x[rows] / cell).astype(np.int64)
+    cy = np.floor(index.y[rows] / (cell * 0.62)).astype(np.int64)  # ~cos(52 deg): square cells on screen
+    key = cx * 10_000_000 + cy
+    prio = pd.Series(index.priority[rows]).fillna("not flagged").to_numpy()
+    frame = pd.DataFrame({"key": key, "x": index.x[rows], "y": index.y[rows], "p": prio})
+    counts = pd.crosstab(frame["key"], frame["p"])
+    for p in PRIORITY_ORDER:
+        if p not in counts.columns:
+            counts[p] = 0
+    centre = frame.groupby("key")[["x", "y"]].mean()
+    total = counts[list(PRIORITY_ORDER)].sum(axis=1)
+    feats = []
+    for k, n in total.items():
+        c = counts.loc[k]
+        top = next((p for p in PRIORITY_ORDER if c[p] > 0), "not flagged")
+        label = (f"{n:,} assets here: {c['High']:,} High, {c['Medium']:,} Medium, {c['Low']:,} Low, "
+                 f"{c['not flagged']:,} not flagged; zoom in to see them")
+        feats.append({"type": "Feature",
+                      "geometry": {"type": "Point", "coordinates": [round(float(centre.at[k, "x"]), dec),
+                                                                    round(float(centre.at[k, "y"]), dec)]},
+                      "properties": {"asset_id": "", "name": _esc(label), "organisation": "", "status": "",
+                                     "priority": _esc(top), "need_area_name": "", "need_decile": "",
+                                     "count": int(n)}})
+    return empty, {"type": "FeatureCollection", "features": feats}, {"assets": int(len(rows)), "clusters": len(feats)}
+
+
+def national_map_data(
+    assets: gpd.GeoDataFrame,
+    needs: gpd.GeoDataFrame,
+    *,
+    need_column: str = "need_decile",
+    view: tuple[float, float, float, float] | None = None,
+    zoom: float | None = None,
+    index: DisplayIndex | None = None,
+    max_bytes: int = MAX_BYTES,
+    width_px: int = 900,
+    height_px: int = 560,
+) -> MapData:
+    """A :class:`~assets_map.maps.MapData` for national-scale layers, under ``max_bytes``.
+
+    Parameters
+    ----------
+    view : the map's view (WGS84 minx, miny, maxx, maxy); default: the extent of the data
+    zoom : the map's zoom; default: the zoom at which ``view`` fills a ``width_px`` x ``height_px`` map
+    index : :func:`prepare` of these layers (build it once per data version and pass it)
+    max_bytes : the budget for the GeoJSON of one render
+
+    The returned object carries ``stats`` (what was drawn: LSOAs or local authorities,
+    assets or clusters, bytes).
+    """
+    index = index or prepare(assets, needs, need_column=need_column)
+    if view is None:
+        ok = index.placed
+        if ok.any():
+            view_full = (float(np.nanmin(index.x[ok])), float(np.nanmin(index.y[ok])),
+                         float(np.nanmax(index.x[ok])), float(np.nanmax(index.y[ok])))
+        else:
+            view_full = tuple(float(v) for v in gpd.GeoSeries(needs.geometry, crs=needs.crs).to_crs(DISPLAY_CRS).total_bounds)
+        bounds, clip = view_full, None
+    else:
+        bounds, clip = tuple(float(v) for v in view), tuple(float(v) for v in view)
+    z = zoom if zoom is not None else zoom_for_bounds(bounds, width_px, height_px)
+    view_box = _view_box(bounds)
+    tolerance_px, cell_px = 1.0, CELL_PX
+    for _ in range(6):
+        need_fc, need_level = _need_layer(needs, index, view_box, clip, z, need_column, tolerance_px)
+        polys, points, counts = _asset_layers(assets, index, clip, z, cell_px)
+        size = sum(len(json.dumps(fc, separators=(",", ":"))) for fc in (need_fc, polys, points))
+        if size <= max_bytes:
+            break
+        tolerance_px *= 2
+        cell_px *= 1.5
+    data = MapData(need_fc, need_column, polys, points, bounds)
+    data.stats = {"need_level": need_level, "need_features": len(need_fc["features"]), "zoom": round(z, 2),
+                  "bytes": size, **counts, "tolerance_px": tolerance_px, "cell_px": cell_px}
+    return data
