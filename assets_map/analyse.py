@@ -41,6 +41,8 @@ class Analysis:
     reports: list[ImportReport] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    #: the greenspace/allotment layers the exclusions used, kept so later re-scoring (edits) uses them too
+    exclude: list[tuple[str, gpd.GeoDataFrame]] = field(default_factory=list)
 
     @property
     def candidates(self) -> gpd.GeoDataFrame:
@@ -138,7 +140,7 @@ def analyse_frames(
     step("done", 4, 4)
     settings = {"weights": w, "iod_year": needs.attrs.get("iod_year"),
                 "deprivation_source": needs.attrs.get("deprivation_source")}
-    return Analysis(scored, needs, [], warnings, settings)
+    return Analysis(scored, needs, [], warnings, settings, list(exclude))
 
 
 def read_exclusion_layer(path: str | os.PathLike) -> tuple[str, gpd.GeoDataFrame]:

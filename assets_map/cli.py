@@ -12,6 +12,7 @@ from pathlib import Path
 
 from . import __version__
 from .report import InputError
+from .store.base import StoreError
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
@@ -397,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except InputError as exc:
+    except (InputError, StoreError) as exc:  # refusals: the input or the register says no
         if args.debug:
             raise
         print(f"assets-map: error: {exc}", file=sys.stderr)

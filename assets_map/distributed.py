@@ -245,7 +245,7 @@ def analyse_frames_dask(
     settings = {"weights": w, "iod_year": needs.attrs.get("iod_year"),
                 "deprivation_source": needs.attrs.get("deprivation_source"),
                 "engine": f"dask ({scheduler}, {n_parts} spatial partitions)"}
-    return Analysis(scored[order_columns(scored)], needs, [], warnings, settings)
+    return Analysis(scored[order_columns(scored)], needs, [], warnings, settings, list(exclude))
 
 
 def analyse_dask(assets, boundaries, deprivation=None, *, postcodes=None, exclude=(), weights=None,

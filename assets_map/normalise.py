@@ -90,6 +90,8 @@ def match_columns(columns: list[str], overrides: dict[str, str] | None = None) -
 
 
 _STATUS_WORDS = [
+    ("not-available", ("not available", "unavailable", "not for transfer", "not-available")),
+    ("sold", ("sold", "disposed of", "disposal completed")),
     ("part-vacant", ("part vacant", "partly vacant", "partially vacant", "part occupied", "partly occupied",
                      "part-vacant", "partially occupied")),
     ("surplus", ("surplus", "for disposal", "disposal", "to be disposed", "declared surplus", "for sale")),

@@ -41,7 +41,7 @@ ASSET_FIELDS: tuple[Field, ...] = (
     Field("tenure", "freehold, leasehold or unknown", "", "register (TenureType)"),
     Field("holding_type", "land, building or both", "", "register (HoldingType)"),
     Field("use", "Current or last use as described by the owner", "", "register"),
-    Field("status", "occupied, vacant, surplus, part-vacant, leased-out or unknown", "", "register (TenureDetail) or owner edits"),
+    Field("status", "occupied, vacant, surplus, part-vacant, leased-out, sold, not-available (for transfer) or unknown", "", "register (TenureDetail) or owner edits"),
     Field("floor_area_m2", "Gross internal floor area", "m2", "register (BuildingSize) or NHS ERIC", "float"),
     Field("site_area_ha", "Site area", "ha", "register (LandArea), or measured from a polygon in EPSG:27700", "float"),
     Field("empty_floor_pct", "Share of floor area reported empty", "%", "NHS ERIC", "float"),
@@ -87,7 +87,7 @@ NEED_FIELDS: tuple[Field, ...] = (
 
 ASSET_COLUMNS: tuple[str, ...] = tuple(f.name for f in ASSET_FIELDS)
 
-STATUSES = ("occupied", "vacant", "surplus", "part-vacant", "leased-out", "unknown")
+STATUSES = ("occupied", "vacant", "surplus", "part-vacant", "leased-out", "sold", "not-available", "unknown")
 LOCATION_QUALITIES = ("surveyed", "register coordinates", "full postcode", "postcode district", "none")
 PRIORITIES = ("High", "Medium", "Low", "not flagged")
 ANCHOR_TYPES = ("council", "nhs", "university", "college", "housing_association", "police", "fire", "other")

@@ -141,6 +141,12 @@ def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDa
     uses = out["use"].fillna("").astype(str)
     names = out["name"].fillna("").astype(str)
     holding = out["holding_type"].fillna("unknown").astype(str)
+    status = out["status"].fillna("unknown").astype(str).to_numpy() if "status" in out else np.full(n, "unknown")
+    for st_value, why in (("sold", "the owner records it as sold: it is no longer theirs to transfer"),
+                          ("not-available", "the owner records it as not available for transfer")):
+        m = status == st_value
+        excluded |= m
+        reason[m] = why
 
     def use_hit(u: str):
         m = _USE_RE.search(u)
@@ -148,7 +154,7 @@ def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDa
                                        "allotments and land in community use are never flagged")
 
     by_use = _map_unique(uses, use_hit)
-    hit = np.array([r is not None for r in by_use], dtype=bool)
+    hit = np.array([r is not None for r in by_use], dtype=bool) & ~excluded
     excluded |= hit
     reason[hit] = by_use[hit]
     land_named = np.flatnonzero(~hit & holding.isin(["land", "both"]).to_numpy())

@@ -97,7 +97,8 @@ def with_wards(analysis: Analysis, upload: Upload) -> tuple[Analysis, str]:
     if matched == 0:
         raise InputError("no site falls in any ward it lists (is it the right area, and the right LSOA edition?)",
                          source=name)
-    out = Analysis(assets, analysis.needs, list(analysis.reports), list(analysis.warnings), dict(analysis.settings))
+    out = Analysis(assets, analysis.needs, list(analysis.reports), list(analysis.warnings), dict(analysis.settings),
+                   list(analysis.exclude))
     out.settings["wards"] = name
     how = "by ward polygons" if kind == "wards" else "by the LSOA-to-ward lookup"
     return out, f"{name}: {matched} of {len(assets)} sites given a ward ({how})"

@@ -54,3 +54,10 @@ def test_column_matching_lgtc_and_renamed():
     assert (m2["name"], m2["x"], m2["y"], m2["postcode"]) == ("Site Name", "Easting", "Northing", "Post Code")
     m3 = match_columns(["Latitude", "Longitude"])
     assert m3["x"] == "Longitude" and m3["y"] == "Latitude"
+
+
+@pytest.mark.parametrize("text,expected", [("Sold", "sold"), ("Disposed of 2024", "sold"),
+                                           ("Not available for transfer", "not-available"),
+                                           ("For disposal", "surplus")])
+def test_sold_and_not_available_statuses(text, expected):
+    assert normalise_status(text) == expected

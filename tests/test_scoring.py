@@ -95,3 +95,12 @@ def test_car_parks_are_not_parks(use, excluded):
     out = score(a).iloc[0]
     assert bool(out["excluded"]) is excluded
     assert (out["priority"] == "not flagged") is excluded
+
+
+@pytest.mark.parametrize("status", ["sold", "not-available"])
+def test_sold_or_not_available_is_never_flagged(status):
+    a = assets([dict(asset_id="s", name="Ward block", status=status, empty_floor_pct=80.0, need_decile=1,
+                     imd_decile=1, need_area_code="X", need_area_name="x", iod_year=2025)])
+    out = score(a).iloc[0]
+    assert out["priority"] == "not flagged" and bool(out["excluded"])
+    assert "sold" in out["reasons"] or "not available" in out["reasons"]

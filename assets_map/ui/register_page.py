@@ -91,12 +91,9 @@ def _import_section(store, role: Role) -> None:
         org = st.text_input("Organisation whose register this is", value=role.organisation or "",
                             disabled=role.kind == "editor", key="register_org")
         if st.button("Import into the register", disabled=not org.strip()):
-            exclude = []
+            exclude = list(result.exclude)  # the layers the analysis excluded with, also for later edits
             if state.is_demo():
-                import geopandas as gpd
-
                 file_hash = codec.sha256_file(DEMO_PATH)
-                exclude = [("demo greenspace", gpd.read_file(DEMO_PATH, layer="greenspace").to_crs("EPSG:27700"))]
                 source = DEMO_PATH.name
             else:
                 file_hash = codec.sha256_frame(result.assets)  # the upload's bytes are not kept
