@@ -24,7 +24,9 @@ class InputError(ValueError):
     """
 
     def __init__(self, problems: str | Iterable[str], *, source: str | None = None):
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        raw = [problems] if isinstance(problems, str) else list(problems)
+        # one line each, whatever a library's message held
+        self.problems = [" ".join(str(p).split()) for p in raw]
         self.source = source
         head = f"{source}: " if source else ""
         if len(self.problems) == 1:

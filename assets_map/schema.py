@@ -48,7 +48,7 @@ ASSET_FIELDS: tuple[Field, ...] = (
     Field("underused_floor_pct", "Share of floor area reported under-used", "%", "NHS ERIC", "float"),
     Field("vacant_since", "Date from which the asset has been vacant", "date", "register or owner edits", "date"),
     Field("condition", "Condition or energy rating as given", "", "register"),
-    Field("location_quality", "How the asset was placed: surveyed, register coordinates, full postcode, postcode district or none", "", "assets-map"),
+    Field("location_quality", "How the asset was placed: surveyed, register coordinates, matched location (an NHS ERIC site matched by code or name to a locations file), full postcode, postcode district or none", "", "assets-map"),
     Field("location_note", "What was done to place the asset (e.g. swapped coordinates fixed) or why it could not be placed", "", "assets-map"),
     Field("source", "File the record came from", "", "assets-map"),
     Field("source_date", "Date the source says the record was true", "date", "register (EffectiveDate)", "date"),
@@ -88,7 +88,7 @@ NEED_FIELDS: tuple[Field, ...] = (
 ASSET_COLUMNS: tuple[str, ...] = tuple(f.name for f in ASSET_FIELDS)
 
 STATUSES = ("occupied", "vacant", "surplus", "part-vacant", "leased-out", "sold", "not-available", "unknown")
-LOCATION_QUALITIES = ("surveyed", "register coordinates", "full postcode", "postcode district", "none")
+LOCATION_QUALITIES = ("surveyed", "register coordinates", "matched location", "full postcode", "postcode district", "none")
 PRIORITIES = ("High", "Medium", "Low", "not flagged")
 ANCHOR_TYPES = ("council", "nhs", "university", "college", "housing_association", "police", "fire", "other")
 
