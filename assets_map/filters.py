@@ -88,6 +88,7 @@ class FilterIndex:
     def __init__(self, assets: pd.DataFrame):
         n = len(assets)
         self.total = n
+        self.asset_ids = frozenset(assets["asset_id"].astype(str)) if "asset_id" in assets.columns else frozenset()
         col = lambda c: assets[c] if c in assets.columns else pd.Series([None] * n, index=assets.index)  # noqa: E731
         self.organisation = _text(col("organisation"))
         self.anchor_type = _text(col("anchor_type"))

@@ -233,3 +233,21 @@ def test_missing_boundaries_is_refused_with_every_problem_listed():
     _stage_and_check(at, {"register": Upload("my_register.csv", _register_csv())})
     assert at.error and "boundaries" in at.error[0].value.lower()
     assert "analysis" not in at.session_state
+
+
+def test_large_data_draws_clusters_and_caps_the_table(demo_result):
+    from assets_map.analyse import Analysis
+
+    a = demo_result.assets
+    big = gpd.GeoDataFrame(pd.concat([a] * 21, ignore_index=True), geometry="geometry", crs=a.crs)
+    big["asset_id"] = [f"X{i}" for i in range(len(big))]
+    at = page("map_page")
+    at.session_state["analysis"] = Analysis(big, demo_result.needs, [], [], dict(demo_result.settings))
+    at.session_state["analysis_label"] = "a large test register"
+    at.run()
+    assert not at.exception, at.exception
+    assert count_text(at) == f"{len(big)} of {len(big)} sites shown"
+    assert any("Large data" in i.value for i in at.info)
+    assert any("Listing the 5,000 highest-priority" in c.value for c in at.caption)
+    assert len(at.dataframe[0].value) == 5000
+    assert set(at.dataframe[0].value["Priority"].head(100)) <= {"High"}

@@ -7,15 +7,19 @@ ticks it and lists it first.
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit_folium import st_folium
 
+from assets_map.display import national_map_data, needs_national_display
 from assets_map.maps import (BASEMAPS, clicked_asset_id, map_data, need_measures, render_map, selection_centre,
                              selection_layer)
 from assets_map.ui import shared, state
 
 PRIORITY_ORDER = {"High": 0, "Medium": 1, "Low": 2, "not flagged": 3}
+#: Rows the table and the "Choose a site" box list at most (highest priority first); downloads have them all.
+MAX_LISTED = 5000
 TABLE_COLUMNS = {"priority": "Priority", "name": "Name", "organisation": "Owner", "status": "Status",
                  "need_decile": "Need decile", "site_area_ha": "Site ha", "floor_area_m2": "Floor m²",
                  "location_quality": "Location", "asset_id": "Asset id"}
@@ -44,9 +48,25 @@ def _on_table_select(key: str) -> None:
         state.select(ids[rows[0]])
 
 
+def by_priority(view: pd.DataFrame, limit: int = MAX_LISTED) -> pd.DataFrame:
+    """The first ``limit`` sites by priority then need (the selected site always kept)."""
+    if len(view) <= limit:
+        return view
+    order = view["priority"].map(PRIORITY_ORDER).fillna(4).to_numpy()
+    top = view.iloc[np.sort(np.argsort(order, kind="stable")[:limit])]
+    sel = state.selected()
+    if sel and sel in set(view["asset_id"]) and sel not in set(top["asset_id"]):
+        top = pd.concat([view[view["asset_id"] == sel], top.iloc[:-1]])
+    return top
+
+
 def sites_table(view: pd.DataFrame, *, key: str, height: int = 420) -> None:
     """The filtered sites, sortable; the selected site is ticked and listed first; a row click selects."""
     sel = state.selected()
+    if len(view) > MAX_LISTED:
+        st.caption(f"Listing the {MAX_LISTED:,} highest-priority of {len(view):,} sites: narrow the filters to "
+                   "list the rest (downloads include them all).")
+        view = by_priority(view)
     df = pd.DataFrame({label: view[col].to_numpy() for col, label in TABLE_COLUMNS.items() if col in view.columns})
     df.insert(0, "Selected", (view["asset_id"] == sel).to_numpy())
     df["_order"] = view["priority"].map(PRIORITY_ORDER).fillna(4).to_numpy()
@@ -97,7 +117,19 @@ def render() -> None:
     column, legend = measures.get(measure, next(iter(measures.values())))
     title = "FICTIONAL DEMO (Ashbridge)" if state.is_demo() else state.data_label()
     key = (state.data_version(), state.filters().key(), column)
-    data = state.cached_map(key, lambda: map_data(view, result.needs, need_column=column))
+    national = needs_national_display(view, result.needs)
+
+    def build():
+        if national:
+            return national_map_data(view, result.needs, need_column=column)
+        return map_data(view, result.needs, need_column=column)
+
+    data = state.cached_map(key, build)
+    if national:
+        st.info("Large data: too many areas or sites to draw one by one, so need is shown by local authority "
+                "when the areas are many, and sites are grouped into numbered clusters coloured by their highest "
+                "priority. Filter by area, organisation, priority or text to see individual sites; the table "
+                "lists them.", icon="🗺️")
     m = render_map(data, need_label=legend, title=title, basemap=basemap)
     if data.omitted:
         st.warning(f"The map draws the {data.asset_count:,} highest-priority sites; {data.omitted:,} more match the "
@@ -112,8 +144,12 @@ def render() -> None:
         if clicked != sel:
             state.select(clicked)
             st.rerun()
-    labels = dict(zip(a["asset_id"], a["name"].astype(object).where(a["name"].notna(), "(no name)")))
-    choose_site(view["asset_id"].tolist(), labels, key="choose")
+    listed = by_priority(view)
+    labels = dict(zip(listed["asset_id"], listed["name"].astype(object).where(listed["name"].notna(), "(no name)")))
+    if sel and sel not in labels:
+        row = a[a["asset_id"] == sel]
+        labels[sel] = row["name"].iloc[0] if len(row) and isinstance(row["name"].iloc[0], str) else "(no name)"
+    choose_site(listed["asset_id"].tolist(), labels, key="choose")
     left, right = st.columns([3, 2])
     with left:
         st.markdown("**Sites** (click a column to sort, a row to select)")

@@ -107,7 +107,7 @@ def filtered():
 
 def selected() -> str | None:
     sel = st.session_state.get(SELECTED)
-    if sel is not None and sel not in set(analysis().assets["asset_id"]):
+    if sel is not None and sel not in filter_index().asset_ids:
         return None
     return sel
 
