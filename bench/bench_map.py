@@ -39,7 +39,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
 COUNT_JS = """() => { const m = Object.values(window).find(v => v instanceof L.Map); if (!m) return -1; let n = 0;
   m.eachLayer(l => { const p = l.feature && l.feature.properties; if (p && p.asset_id && l._path
-  && !(l.options && l.options.radius === 12)) n++; }); return n; }"""
+  && !(l.options && l.options.weight === 4)) n++; }); return n; }"""
 TRAFFORD = {
     "register": ("trafford", "land_and_building_assets.csv"),
     "boundaries": ("trafford", "lsoa21_boundaries.geojson"),

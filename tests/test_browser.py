@@ -37,7 +37,7 @@ FEATURES_JS = """() => {
   const out = [];
   map.eachLayer(l => {
     const p = l.feature && l.feature.properties;
-    if (!p || !p.asset_id || !l._path || (l.options && l.options.radius === 12)) return;
+    if (!p || !p.asset_id || !l._path || (l.options && l.options.weight === 4)) return;
     const ll = l.getLatLng ? l.getLatLng() : l.getCenter();
     const pt = map.latLngToContainerPoint(ll);
     const r = map.getContainer().getBoundingClientRect();
@@ -173,7 +173,7 @@ def test_clicking_a_site_on_the_map_shows_its_card(page, server):
     # The sites table ticks the clicked site, and the map outlines it without a rebuild.
     frame = page.locator(MAP_IFRAME).element_handle().content_frame()
     frame.wait_for_function("() => { const m = Object.values(window).find(v => v instanceof L.Map); let n = 0;"
-                            " m.eachLayer(l => { if (l.options && l.options.radius === 12) n++; }); return n === 1; }",
+                            " m.eachLayer(l => { if (l.options && l.options.weight === 4) n++; }); return n === 1; }",
                             timeout=30_000)
     assert no_script_ran(page)
 
@@ -255,3 +255,26 @@ def test_a_bad_upload_shows_an_error_and_the_demo_stays(page, server, tmp_path):
     page.get_by_role("link", name="Map").click()  # same session
     page.get_by_text("300 of 300 sites shown").wait_for(timeout=60_000)
     assert page.get_by_text("Fictional demo town (Ashbridge)").first.is_visible()
+
+
+def test_selecting_a_row_in_the_table_shows_it_on_the_map_and_in_the_card(page, server, demo_result):
+    from assets_map.ui.map_page import PRIORITY_ORDER
+
+    _, frame = open_map(page, server)
+    # The table's order on first load: priority, then need decile (no site selected yet).
+    a = demo_result.assets.assign(_o=demo_result.assets["priority"].map(PRIORITY_ORDER))
+    order = a.sort_values(["_o", "need_decile"], kind="stable", na_position="last")
+    want = order.iloc[1]
+    grid = page.locator("[data-testid=stDataFrame]").first
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    # Row-selection checkbox of the second data row (header and rows are 35 px high).
+    page.mouse.click(box["x"] + 18, box["y"] + 35 * 2 + 18)
+    page.get_by_role("heading", name=want["name"]).first.wait_for(timeout=60_000)
+    frame = page.locator(MAP_IFRAME).element_handle().content_frame()
+    frame.wait_for_function(
+        "(id) => { const m = Object.values(window).find(v => v instanceof L.Map); let hit = false;"
+        " m.eachLayer(l => { if (l.options && l.options.weight === 4 && l.feature"
+        " && l.feature.properties.asset_id === id) hit = true; }); return hit; }",
+        arg=want["asset_id"], timeout=30_000)
+    assert no_script_ran(page)
