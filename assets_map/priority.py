@@ -93,8 +93,8 @@ def _grouped(frame: pd.DataFrame, rows: np.ndarray, cols: list[str], fn) -> np.n
     ids = sub.groupby(cols, dropna=False, sort=False).ngroup().to_numpy()
     first = np.unique(ids, return_index=True)[1]
     values = np.empty(len(first), dtype=object)
-    for k, i in enumerate(first):
-        values[k] = fn(sub.iloc[i].to_dict())
+    for k, row in enumerate(sub.iloc[first].to_dict("records")):
+        values[k] = fn(row)
     return values[ids]
 
 
@@ -125,7 +125,7 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
     combination, so a million assets cost what their distinct areas and tenures cost.
     """
     weights = weights or {"imd": 1.0}
-    out = assets.copy()
+    out = assets.copy(deep=False)  # copy-on-write: new columns never reach the caller's frame
     n = len(out)
     # Transferability, once per (tenure, leased out?, owner) combination.
     tenure, status = _col(out, "tenure"), _col(out, "status")

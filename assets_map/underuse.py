@@ -134,7 +134,7 @@ def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDa
     Each distinct use and name is matched once, so a national register costs what its
     vocabulary costs, not one regular-expression search per row.
     """
-    out = assets.copy()
+    out = assets.copy(deep=False)  # copy-on-write: new columns never reach the caller's frame
     n = len(out)
     excluded = np.zeros(n, bool)
     reason = np.full(n, None, dtype=object)
@@ -219,7 +219,7 @@ def score_underuse(assets: gpd.GeoDataFrame, *, as_of: dt.date | None = None) ->
     value only (a percentage, a date).
     """
     as_of = as_of or dt.date.today()
-    out = assets.copy()
+    out = assets.copy(deep=False)  # copy-on-write: new columns never reach the caller's frame
     n = len(out)
     status = _column(out, "status").astype(object).to_numpy()
     total = np.zeros(n)

@@ -338,3 +338,14 @@ def test_scoring_is_fast_enough_for_a_national_register():
     t = time.perf_counter()
     prioritise(score_underuse(apply_exclusions(a)))
     assert time.perf_counter() - t < 20  # the row-wise version took ~8 s here; this one well under 1 s
+
+
+def test_inputs_are_left_unchanged():
+    """Shallow copies (copy-on-write) must never write into the caller's frame."""
+    a = _register(500, 21)
+    before = a.copy()
+    excl = apply_exclusions(a)
+    under = score_underuse(excl, as_of=dt.date(2026, 1, 15))
+    prioritise(under)
+    pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(before.drop(columns="geometry")))
+    assert "underuse_score" not in excl.columns and "priority" not in under.columns
