@@ -345,7 +345,11 @@ def test_inputs_are_left_unchanged():
     a = _register(500, 21)
     before = a.copy()
     excl = apply_exclusions(a)
+    excl_before = excl.copy()
     under = score_underuse(excl, as_of=dt.date(2026, 1, 15))
-    prioritise(under)
-    pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(before.drop(columns="geometry")))
-    assert "underuse_score" not in excl.columns and "priority" not in under.columns
+    under_before = under.copy()
+    out = prioritise(under)
+    for frame, copy in ((a, before), (excl, excl_before), (under, under_before)):
+        pd.testing.assert_frame_equal(pd.DataFrame(frame.drop(columns="geometry")),
+                                      pd.DataFrame(copy.drop(columns="geometry")))
+    assert under["priority"].isna().all() and out["priority"].notna().all()
