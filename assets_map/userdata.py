@@ -23,7 +23,7 @@ import pandas as pd
 from .analyse import Analysis, analyse_frames
 from .importer import import_bytes
 from .ingest import read_postcodes
-from .needs import read_boundaries, read_deprivation
+from .needs import DOMAINS, MEASURES, Deprivation, parse_weights, read_boundaries, read_deprivation
 from .report import ImportReport, InputError
 from .sources import copy_to_private
 from .summary import attach_wards, read_ward_lookup, read_wards
@@ -169,3 +169,27 @@ def check_uploads(files: dict[str, Upload], *, weights: dict[str, float] | str |
     label = f"Your data: {display_name(files['register'].name)}"
     result.settings["label"] = label
     return Checked(result, label, notes)
+
+
+def reweight(analysis: Analysis, weights: dict[str, float] | str | None) -> Analysis:
+    """The same data scored again with other need weights (``None``: the overall IMD).
+
+    The need areas already carry every deprivation column, so nothing is read again; the
+    exclusion layers, reports, settings (label, inputs, wards) and any ward columns carry over.
+    """
+    w = parse_weights(weights)
+    needs = analysis.needs
+    cols = [f"{d}_{m}" for d in DOMAINS for m in MEASURES if f"{d}_{m}" in needs.columns]
+    year = analysis.settings.get("iod_year")
+    dep = Deprivation(pd.DataFrame(needs.set_index("code")[cols]), int(year) if year else None,
+                      analysis.settings.get("deprivation_source") or "the deprivation data in use")
+    bnd = needs[["code", "name", "geometry"]].copy()
+    vintage = needs["lsoa_vintage"].dropna() if "lsoa_vintage" in needs.columns else pd.Series(dtype="Int64")
+    bnd.attrs["lsoa_vintage"] = int(vintage.iloc[0]) if len(vintage) else None
+    out = analyse_frames(analysis.assets, bnd, dep, exclude=list(getattr(analysis, "exclude", [])), weights=w,
+                         boundaries_name=analysis.settings.get("deprivation_source") or "need areas")
+    out.reports = list(analysis.reports)
+    settings = dict(analysis.settings)
+    settings.update(out.settings)
+    out.settings = settings
+    return out

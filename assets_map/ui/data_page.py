@@ -11,7 +11,7 @@ import streamlit as st
 
 from assets_map.report import InputError, rows_text
 from assets_map.ui import shared, state
-from assets_map.userdata import KINDS, REQUIRED, Upload, check_uploads, with_wards
+from assets_map.userdata import KINDS, REQUIRED, Upload, check_uploads, reweight, with_wards
 
 STAGED = "staged_uploads"
 PENDING = "pending_upload"
@@ -100,6 +100,22 @@ def _report(pending) -> None:
     b2.button("Discard", key="discard_upload", on_click=lambda: st.session_state.pop(PENDING, None))
 
 
+def _reweight() -> None:
+    text = st.session_state.get("rw_weights", "")
+    try:
+        result = reweight(state.analysis(), text or None)
+    except InputError as exc:
+        st.session_state["reweight_error"] = str(exc)
+        return
+    st.session_state.pop("reweight_error", None)
+    demo = state.is_demo()
+    label = state.data_label().split(" (need weighted:")[0]
+    if text:
+        label += f" (need weighted: {text})"
+    state.use_data(result, label, demo=demo)
+    st.session_state["data_message"] = "Need re-weighted: " + (text or "overall IMD") + "."
+
+
 def _add_wards() -> None:
     up = st.session_state.get("up_wards_only")
     if up is None:
@@ -110,7 +126,7 @@ def _add_wards() -> None:
         st.session_state["wards_error"] = str(exc)
         return
     st.session_state.pop("wards_error", None)
-    state.use_data(result, state.data_label() if not state.is_demo() else result.settings.get("label"))
+    state.use_data(result, state.data_label(), demo=state.is_demo())
     st.session_state["data_message"] = note
 
 
@@ -122,8 +138,9 @@ def render() -> None:
         st.success(shared.md(msg))
     shared.count_line(state.filtered()[1])
     st.markdown(INTRO)
-    if not state.is_demo():
-        st.button("Go back to the demo", key="back_to_demo", on_click=_back_to_demo)
+    if state.own_analysis():
+        st.button("Go back to the demo" if not state.is_demo() else "Back to the demo as shipped",
+                  key="back_to_demo", on_click=_back_to_demo)
     for kind, label in KINDS.items():
         need = " (required)" if kind in REQUIRED else " (optional)"
         st.file_uploader(label + need, type=TYPES[kind], key=f"up_{kind}", on_change=_on_upload, args=(kind,))
@@ -143,6 +160,17 @@ def render() -> None:
     pending = st.session_state.get(PENDING)
     if pending is not None:
         _report(pending)
+    st.divider()
+    st.subheader("Weight the need")
+    w = state.analysis().settings.get("weights") or {"imd": 1.0}
+    st.caption("Priorities use the overall Index of Multiple Deprivation unless you weight the domains that matter "
+               "for your purpose, e.g. income=2, health=1 for a health project. In use now: "
+               + shared.md(", ".join(f"{k} x{v:g}" for k, v in w.items())) + ".")
+    st.text_input("Domain weights (empty = overall IMD)", key="rw_weights", placeholder="e.g. income=2, health=1")
+    st.button("Apply to the data in use", key="apply_weights", on_click=_reweight)
+    if st.session_state.get("reweight_error"):
+        st.error(f"**The weights could not be used.** {shared.md(st.session_state['reweight_error'])} "
+                 "The data in use has not changed.", icon="🚫")
     st.divider()
     st.subheader("Add wards to the data in use")
     st.caption("Ward polygons (e.g. WD23CD/WD23NM) or an LSOA-to-ward lookup (e.g. LSOA21CD, WD24CD, WD24NM), "

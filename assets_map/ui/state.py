@@ -27,6 +27,7 @@ FILTERS = "filters"
 SHORTLIST = "shortlist"
 MAP_CACHE = "_map_cache"
 INDEX = "_filter_index"
+DEMO_FLAG = "analysis_is_demo"
 FILTER_WIDGETS = ("f_org", "f_type", "f_status", "f_priority", "f_ha", "f_floor", "f_decile", "f_area", "f_text")
 
 
@@ -45,29 +46,37 @@ def _static() -> str:
     return str(vendor_static())
 
 
+def own_analysis() -> bool:
+    """True when this session holds its own analysis (an upload, or the demo re-weighted)."""
+    return ANALYSIS in st.session_state
+
+
 def analysis() -> Analysis:
     """The analysis in use: the user's own if they loaded one, else the fictional demo."""
     _static()
-    if ANALYSIS in st.session_state:
+    if own_analysis():
         return st.session_state[ANALYSIS]
     return _demo()
 
 
 def is_demo() -> bool:
-    return ANALYSIS not in st.session_state
+    """True while the fictional demo is shown (as shipped, or re-weighted in this session)."""
+    return not own_analysis() or bool(st.session_state.get(DEMO_FLAG))
 
 
 def data_label() -> str:
-    return DEMO_LABEL if is_demo() else st.session_state.get("analysis_label", "Your data")
+    if not own_analysis():
+        return DEMO_LABEL
+    return st.session_state.get("analysis_label", "Your data")
 
 
 def data_version() -> str:
     """Changes whenever the data in use changes (keys caches and widgets)."""
-    return "demo" if is_demo() else st.session_state.setdefault(VERSION, uuid.uuid4().hex[:12])
+    return "demo" if not own_analysis() else st.session_state.setdefault(VERSION, uuid.uuid4().hex[:12])
 
 
 def filter_index() -> FilterIndex:
-    if is_demo():
+    if not own_analysis():
         return _demo_index()
     version = data_version()
     cached = st.session_state.get(INDEX)
@@ -77,15 +86,19 @@ def filter_index() -> FilterIndex:
     return cached[1]
 
 
-def use_data(result: Analysis | None, label: str | None = None) -> None:
-    """Replace the data in use (``None``: back to the demo); clears filters, selection and caches."""
+def use_data(result: Analysis | None, label: str | None = None, *, demo: bool = False) -> None:
+    """Replace the data in use (``None``: back to the demo); clears filters, selection and caches.
+
+    ``demo=True`` marks a re-scored copy of the fictional demo, so it stays labelled fictional.
+    """
     if result is None:
-        for k in (ANALYSIS, "analysis_label", VERSION):
+        for k in (ANALYSIS, "analysis_label", VERSION, DEMO_FLAG):
             st.session_state.pop(k, None)
     else:
         st.session_state[ANALYSIS] = result
         st.session_state["analysis_label"] = label or "Your data"
         st.session_state[VERSION] = uuid.uuid4().hex[:12]
+        st.session_state[DEMO_FLAG] = demo
     for k in (SELECTED, FILTERS, SHORTLIST, MAP_CACHE, INDEX, *FILTER_WIDGETS):
         st.session_state.pop(k, None)
 
