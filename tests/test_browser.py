@@ -278,3 +278,36 @@ def test_selecting_a_row_in_the_table_shows_it_on_the_map_and_in_the_card(page, 
         " && l.feature.properties.asset_id === id) hit = true; }); return hit; }",
         arg=want["asset_id"], timeout=30_000)
     assert no_script_ran(page)
+
+
+def test_pan_and_zoom_do_not_rerun_the_app_or_rebuild_the_map(page, server):
+    sent = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(time.time())))
+    frame_loc, frame = open_map(page, server)
+    frame.evaluate("() => { window.__mark = 42; }")
+    view_js = ("() => { const m = Object.values(window).find(v => v instanceof L.Map);"
+               " const c = m.getCenter(); return [m.getZoom(), c.lat, c.lng]; }")
+    view0 = frame.evaluate(view_js)
+    time.sleep(3)  # let the first run and the component's first value settle
+    before = len(sent)
+    frame_loc.locator(".leaflet-control-zoom-in").click()
+    time.sleep(1)
+    container = frame_loc.locator(".leaflet-container")
+    box = container.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.7, box["y"] + 80)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + 200, steps=8)
+    page.mouse.up()
+    time.sleep(3)
+    assert len(sent) == before, "panning or zooming sent a rerun to the server"
+    frame = page.locator(MAP_IFRAME).element_handle().content_frame()
+    assert frame.evaluate("() => window.__mark") == 42, "the map was rebuilt"
+    view1 = frame.evaluate(view_js)
+    assert view1[0] == view0[0] + 1 and (view1[1], view1[2]) != (view0[1], view0[2]), (view0, view1)
+    # A click on a site does rerun (control: the recorder sees messages).
+    feats = frame.evaluate(FEATURES_JS)
+    target = next(f for f in feats if f["top"] and 60 < f["y"] < 500 and 20 < f["x"] < box["width"] - 20
+                  and f["x"] > 260)
+    container.click(position={"x": target["x"], "y": target["y"]}, force=True)
+    page.get_by_text("Why this site is here").wait_for(timeout=60_000)
+    assert len(sent) > before
