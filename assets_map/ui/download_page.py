@@ -7,10 +7,12 @@ from assets_map.ui import downloads, shared, state
 
 ABOUT_FORMATS = """
 - **GeoPackage**: one file for QGIS or ArcGIS, in British National Grid (EPSG:27700), with a data dictionary.
-- **Shapefile (zipped)**: for older GIS; field names are cut to 10 characters, and the zip says how they map.
+- **Shapefile (zipped)**: for older GIS; one Shapefile for points and one for outlines, a table for sites with
+  no location, field names cut to 10 characters with a list of what each stands for, and a README.
 - **GeoJSON**: for web maps, in longitude/latitude (WGS84).
-- **CSV**: for spreadsheets, with a longitude and latitude for each site; cells that a spreadsheet would run
-  as a formula are made safe.
+- **CSV**: for spreadsheets (zipped with its data dictionary), with a longitude and latitude for each site;
+  cells that a spreadsheet would run as a formula are made safe.
+- **KML**: for Google Earth.
 """
 
 
