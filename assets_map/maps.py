@@ -174,8 +174,9 @@ def legend_html(title: str, need_label: str) -> str:
     prios = "".join(
         f'<div><span style="display:inline-block;width:12px;height:12px;border-radius:6px;background:{c};'
         f'margin-right:4px"></span>{html.escape(p)}</div>' for p, c in PRIORITY_COLOURS.items())
-    return (f"<b>{html.escape(title)}</b><div style='margin-top:4px'><b>Need</b>: {html.escape(need_label)}</div>"
-            f"{rows}<div style='margin-top:4px'><b>Assets by priority</b></div>{prios}")
+    return (f"<details open><summary style='cursor:pointer'><b>{html.escape(title)}</b></summary>"
+            f"<div style='margin-top:4px'><b>Need</b>: {html.escape(need_label)}</div>"
+            f"{rows}<div style='margin-top:4px'><b>Assets by priority</b></div>{prios}</details>")
 
 
 ASSET_PROPS = ["asset_id", "name", "organisation", "status", "priority", "need_area_name", "need_decile"]

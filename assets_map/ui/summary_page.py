@@ -11,7 +11,9 @@ PRIORITY_COLOURS = ["#b2182b", "#ef8a62", "#67a9cf"]
 
 def _chart(table, label: str) -> None:
     data = table.set_index(label)[["High", "Medium", "Low"]]
-    st.bar_chart(data, color=PRIORITY_COLOURS, horizontal=len(data) > 12, y_label="" if len(data) > 12 else "sites")
+    across = label != "need decile"  # long names read better on horizontal bars
+    st.bar_chart(data, color=PRIORITY_COLOURS, horizontal=across, x_label="flagged sites" if across else label,
+                 y_label="" if across else "flagged sites")
 
 
 def _section(title: str, table, label: str, note: str) -> None:
