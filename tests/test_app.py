@@ -116,6 +116,13 @@ def test_choosing_a_site_shows_its_card_with_reasons_and_routes(demo):
     # The table ticks the selected site and lists it first.
     table = at.dataframe[0].value
     assert table.iloc[0]["Asset id"] == flagged["asset_id"] and bool(table.iloc[0]["Selected"])
+    # Other anchors nearby: a wider distance lists at least as many.
+    near = next(d.value for d in at.dataframe if "distance_m" in d.value.columns) if any(
+        "distance_m" in d.value.columns for d in at.dataframe) else pd.DataFrame(columns=["distance_m"])
+    at.select_slider(key="mapcard_nearby").set_value(2000).run()
+    wide = next(d.value for d in at.dataframe if "distance_m" in d.value.columns)
+    assert len(wide) >= len(near) and wide["distance_m"].max() <= 2000 and len(wide) > 0
+    assert any("within 2000 m" in m.value for m in at.markdown)
     # Routes for a council site include community asset transfer.
     assert any("Community asset transfer" in e.label for e in at.expander)
 

@@ -87,14 +87,18 @@ def frame() -> None:
     sidebar_filters()
 
 
-def card_for(asset_id: str) -> SiteCard:
+NEARBY_CHOICES = (250, 500, 1000, 2000)
+
+
+def card_for(asset_id: str, *, nearby_m: float = 500.0) -> SiteCard:
     result = state.analysis()
-    return site_card(result.assets, result.needs, asset_id, settings=result.settings)
+    return site_card(result.assets, result.needs, asset_id, settings=result.settings, nearby_m=nearby_m)
 
 
 def render_card(asset_id: str, *, key: str) -> None:
     """Draw a site card: why it is here, owner and contact, facts, need, neighbours, routes."""
-    card = card_for(asset_id)
+    nearby_m = st.session_state.get("nearby_m", 500)
+    card = card_for(asset_id, nearby_m=nearby_m)
     colour = {"High": "red", "Medium": "orange", "Low": "blue"}.get(card.priority, "gray")
     st.markdown(f"#### {md(card.title)}")
     st.markdown(f":{colour}-badge[Priority: {md(card.priority)}] {md(card.priority_meaning)}")
@@ -120,6 +124,8 @@ def render_card(asset_id: str, *, key: str) -> None:
     if not card.domains.empty:
         st.dataframe(card.domains, hide_index=True, width="stretch")
     st.markdown(f"**Other anchors' assets within {card.nearby_m:g} m**: sites that could be combined, or swapped")
+    st.select_slider("Distance (m)", NEARBY_CHOICES, value=nearby_m, key=f"{key}_nearby",
+                     on_change=lambda: st.session_state.__setitem__("nearby_m", st.session_state[f"{key}_nearby"]))
     if card.nearby.empty:
         st.caption("None in the data loaded.")
     else:
