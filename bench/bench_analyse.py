@@ -7,6 +7,8 @@ table quotes medians. Inputs: a generated register (``bench/generate.py``), the 
 
 Ways
 ----
+dask-threads, dask-processes
+             the same command with ``--engine dask --scheduler threads|processes`` (optional ways)
 assets-map   ``assets-map analyse`` exactly as a user runs it (read, validate, normalise, join,
              score, reasons, write assets/candidates/needs and the data dictionary)
 floor        the I/O floor: read the same inputs with the fastest readers (pyogrio + Arrow,
@@ -211,6 +213,11 @@ def main(argv=None) -> None:
                 if way == "assets-map":
                     cmd = [sys.executable, "-m", "assets_map.cli", "analyse", "--assets", str(assets),
                            "--boundaries", str(LSOA), "--deprivation", str(IMD), "--out", str(ref)]
+                    res = _timed(cmd)
+                elif way.startswith("dask-"):  # the same CLI run on the dask engine
+                    cmd = [sys.executable, "-m", "assets_map.cli", "analyse", "--assets", str(assets),
+                           "--boundaries", str(LSOA), "--deprivation", str(IMD), "--out", str(out),
+                           "--engine", "dask", "--scheduler", way.split("-", 1)[1]]
                     res = _timed(cmd)
                 elif way == "floor":
                     res = _timed(me + ["_floor", str(assets), str(LSOA), str(IMD), str(ref), str(out)])

@@ -1,0 +1,212 @@
+"""The app at national scale: map payload, time to first map in headless chromium, re-filter time.
+
+Data: the 35,672 LSOA 2021 polygons of England and Wales with IoD 2025 and a generated register
+of 100k (``--n``) points over England, analysed once (through the result cache, so reruns of
+this script skip the analysis). Measured, medians of ``--runs``:
+
+* **filter**: building :class:`assets_map.filters.FilterIndex` (once per data version) and
+  answering typical filters with :meth:`~assets_map.filters.FilterIndex.mask` (every rerun);
+* **map data**: :func:`assets_map.display.national_map_data` for three views (England, a city
+  region, a neighbourhood) and the bytes each sends; for comparison, the plain
+  :func:`assets_map.maps.map_data` with its 5,000-feature cap (every LSOA drawn);
+* **time to first map**: Debian chromium (Playwright, every non-local request blocked, so no
+  tiles) opens the rendered HTML from a local server and waits until Leaflet has drawn every
+  feature sent.
+
+Usage::
+
+    python bench/bench_national_map.py --n 100000 --runs 5
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT))
+ENGLAND = ROOT.parent / "shared" / "data" / "england"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+VIEWS = {  # WGS84 minx, miny, maxx, maxy; None = the data's extent
+    "England (whole register)": None,
+    "Greater Manchester": (-2.75, 53.33, -1.9, 53.69),
+    "a neighbourhood (3 x 2 km)": (-2.262, 53.47, -2.217, 53.488),
+}
+
+
+def med(fn, runs: int):
+    times, out = [], None
+    for _ in range(runs):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+def load(n: int):
+    from assets_map.cache import ResultCache, cached_analyse
+
+    reg = HERE / "data" / f"assets_points_{n}.gpkg"
+    if not reg.exists():
+        import subprocess
+
+        subprocess.run([sys.executable, str(HERE / "generate.py"), "--sizes", str(n), "--kinds", "points",
+                        "--formats", "gpkg", "--out", str(HERE / "data")], check=True)
+    t = time.perf_counter()
+    result, hit = cached_analyse(reg, ENGLAND / "lsoa21_boundaries_ew.gpkg",
+                                 ENGLAND / "imd2025_lsoa21_scores_ranks_deciles.csv",
+                                 cache=ResultCache(HERE / "data" / "cache"))
+    return result, hit, time.perf_counter() - t
+
+
+def filters_bench(assets, runs: int) -> dict:
+    from assets_map.filters import Filters, prepare
+
+    t_index, index = med(lambda: prepare(assets), max(1, runs // 2))
+    cases = {
+        "status vacant": Filters(statuses=("vacant",)),
+        "priority High+Medium, decile 1-3": Filters(priorities=("High", "Medium"), deciles=(1, 3)),
+        "organisation + site area range": Filters(organisations=(str(assets["organisation"].iloc[0]),), site_ha=(0.1, 5)),
+        "free text 'library'": Filters(text="library"),
+        "everything at once": Filters(statuses=("vacant", "surplus"), priorities=("High", "Medium", "Low"),
+                                      deciles=(1, 5), text="road"),
+    }
+    out = {"rows": len(assets), "index_build_s": t_index, "mask_ms": {}}
+    for name, f in cases.items():
+        t, res = med(lambda: index.mask(f), runs * 4)
+        out["mask_ms"][name] = {"ms": t * 1000, "shown": res.shown}
+    return out
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+
+def serve(folder: Path):
+    handler = functools.partial(_Quiet, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+def first_map(url: str, expect: int, timeout_s: float) -> float | None:
+    """Seconds from navigation to Leaflet having drawn ``expect`` vector features (None: timed out)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1200, "height": 800})
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("http://127.0.0.1")
+                   else route.abort())
+        t = time.perf_counter()
+        try:
+            page.goto(url, wait_until="commit", timeout=timeout_s * 1000)
+            page.wait_for_function(
+                f"() => document.querySelectorAll('path.leaflet-interactive').length >= {expect}",
+                timeout=timeout_s * 1000, polling=50)
+            return time.perf_counter() - t
+        except Exception:  # timed out (or the page died under the payload)
+            return None
+        finally:
+            browser.close()
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--browser-runs", type=int, default=3)
+    ap.add_argument("--timeout", type=float, default=180.0, help="seconds before a map counts as never shown")
+    ap.add_argument("--no-browser", action="store_true")
+    args = ap.parse_args(argv)
+    from assets_map import display
+    from assets_map.maps import render_map, vendor_static
+
+    result, hit, t_load = load(args.n)
+    assets, needs = result.assets, result.needs
+    out = {"when": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "load_1min": os.getloadavg()[0],
+           "assets": len(assets), "needs": len(needs), "analysis_s": t_load, "from_cache": hit}
+    print(f"{len(assets)} assets, {len(needs)} need areas ({'cache hit' if hit else 'analysed'} in {t_load:.1f} s)")
+    out["filters"] = filters_bench(assets, args.runs)
+    print(json.dumps(out["filters"], indent=1))
+    t_prep, index = med(lambda: display.prepare(assets, needs), 1)
+    display._LAD_CACHE.clear()
+    t_prep_assets, index = med(lambda: display.prepare(assets, needs, aggregate=False), args.runs)
+    index = display.prepare(assets, needs)
+    out["display_prepare_s"] = {"with need aggregation (once per need layer)": t_prep,
+                                "assets only (once per data version)": t_prep_assets}
+    site = Path(tempfile.mkdtemp(prefix="am_natmap_"))
+    vendor_static(site / "app" / "static")
+    httpd = serve(site)
+    maps = {}
+    try:
+        for name, view in VIEWS.items():
+            t_data, data = med(lambda: display.national_map_data(assets, needs, index=index, view=view), args.runs)
+            t_render, m = med(lambda: render_map(data), args.runs)
+            html = m.get_root().render()
+            fname = f"map_{len(maps)}.html"
+            (site / fname).write_text(html)
+            expect = len(data.needs["features"]) + data.asset_count
+            row = {"engine_map_data_s": t_data, "render_s": t_render, "html_mb": len(html.encode()) / 1e6, **data.stats,
+                   "features_sent": expect}
+            if not args.no_browser:
+                times = [first_map(f"http://127.0.0.1:{httpd.server_port}/{fname}", expect, args.timeout)
+                         for _ in range(args.browser_runs)]
+                ok = [t for t in times if t is not None]
+                row["first_map_s"] = statistics.median(ok) if ok else None
+                row["first_map_timeouts"] = len(times) - len(ok)
+            maps[name] = row
+            print(name, json.dumps(row), flush=True)
+        # The plain map (every LSOA, the 5,000 highest priorities) for comparison.
+        t_data, data = med(lambda: _plain(assets, needs), 1)
+        m = render_map(data)
+        html = m.get_root().render()
+        (site / "plain.html").write_text(html)
+        expect = len(data.needs["features"]) + data.asset_count
+        row = {"engine_map_data_s": t_data, "html_mb": len(html.encode()) / 1e6, "features_sent": expect}
+        if not args.no_browser:
+            t = first_map(f"http://127.0.0.1:{httpd.server_port}/plain.html", expect, args.timeout)
+            row["first_map_s"] = t
+        maps["plain map_data, every LSOA + 5,000 assets"] = row
+        print("plain", json.dumps(row), flush=True)
+    finally:
+        httpd.shutdown()
+        shutil.rmtree(site, ignore_errors=True)
+    out["maps"] = maps
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / f"national_map_{args.n}.json").write_text(json.dumps(out, indent=2, default=str))
+    print(json.dumps(out, indent=2, default=str))
+
+
+def _plain(assets, needs):
+    """What :func:`assets_map.maps.map_data` drew before the national display (5,000-feature cap)."""
+    import numpy as np
+
+    from assets_map.maps import ASSET_PROPS, MapData, _features, display_geometry
+    from assets_map.schema import DISPLAY_CRS
+
+    placed = assets[~(assets.geometry.isna() | assets.geometry.is_empty)]
+    rank = placed["priority"].map({"High": 0, "Medium": 1, "Low": 2}).fillna(3).to_numpy()
+    placed = placed.iloc[np.sort(np.argsort(rank, kind="stable")[:5000])]
+    bounds = tuple(float(v) for v in placed.to_crs(DISPLAY_CRS).total_bounds)
+    need_fc = _features(needs, ["code", "name", "need_decile", "iod_year"], display_geometry(needs, tolerance_m=20))
+    geom = display_geometry(placed, tolerance_m=0)
+    return MapData(need_fc, "need_decile", {"type": "FeatureCollection", "features": []},
+                   _features(placed, ASSET_PROPS, geom), bounds, len(assets) - 5000)
+
+
+if __name__ == "__main__":
+    main()
