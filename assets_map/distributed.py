@@ -30,7 +30,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
+import types
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -128,6 +130,25 @@ def score_partition(part: gpd.GeoDataFrame, *, shared: str, out_dir: str, weight
 
 
 @contextmanager
+def _plain_main() -> Iterator[None]:
+    """Hide a Streamlit script posing as ``__main__`` while worker processes are spawned.
+
+    Streamlit runs ``app.py`` as the module ``__main__``; multiprocessing's spawn re-imports
+    ``__main__`` from its file in every new worker, which would run the whole app there and
+    the worker dies (seen as "nanny-start-failed"). The workers need nothing from it.
+    """
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__spec__", None) is not None or not getattr(main, "__file__", None):
+        yield
+        return
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
+
+
+@contextmanager
 def _client(scheduler: str, n_workers: int | None) -> Iterator[object | None]:
     """A dask client for ``scheduler`` (None for the threaded scheduler)."""
     if scheduler in ("threads", "sync", "synchronous"):
@@ -136,8 +157,9 @@ def _client(scheduler: str, n_workers: int | None) -> Iterator[object | None]:
     from distributed import Client, LocalCluster
 
     if scheduler in ("processes", "local"):
-        cluster = LocalCluster(n_workers=n_workers or os.cpu_count() or 2, threads_per_worker=1, processes=True,
-                               dashboard_address=":0", silence_logs=40)
+        with _plain_main():
+            cluster = LocalCluster(n_workers=n_workers or os.cpu_count() or 2, threads_per_worker=1, processes=True,
+                                   dashboard_address=":0", silence_logs=40)
         client = Client(cluster)
         try:
             yield client
