@@ -233,6 +233,8 @@ def for_file(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             out[col] = s.astype("Int64")
         elif kind in ("floating", "mixed-integer-float"):
             out[col] = pd.to_numeric(s, errors="coerce").astype("float64")
+        elif kind == "string":  # all text already: one conversion, not a call per cell (26 s of 91 s at 1M rows)
+            out[col] = s.astype("str")
         elif not sample.empty and isinstance(sample.iloc[0], (list, tuple)):
             out[col] = s.map(lambda v: "; ".join(map(str, v)) if isinstance(v, (list, tuple)) else v).astype("str")
         else:
