@@ -310,7 +310,8 @@ def find_sites(
     if a.empty:
         out = a.assign(rank=pd.Series(dtype="Int64"), fit_score=pd.Series(dtype=float), why_ranked=pd.Series(dtype=object),
                        fit_reasons=pd.Series(dtype=object))
-        out.attrs.update(funnel=funnel, area=area_text, holding=holding, size_range=(lo, hi))
+        out.attrs.update(funnel=funnel, area=area_text, holding=holding, size_range=(lo, hi),
+                         use=profile.label if profile else str(brief.use))
         return out
     if facilities is not None and len(facilities):
         pairs = partners_nearby(a, facilities, distance_m=walk_m)
