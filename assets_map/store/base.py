@@ -33,7 +33,7 @@ import pandas as pd
 import shapely
 
 from ..report import InputError
-from ..schema import MEASURE_CRS, STATUSES
+from ..schema import MEASURE_CRS, STATUSES, order_columns
 from . import codec, views
 from .roles import PUBLIC, NotAllowed, Role
 
@@ -568,6 +568,44 @@ class Store(abc.ABC):
         recs = [{c: codec.json_value(v) for c, v in zip(cols, r[:-1])} for r in rows]
         recs = [{c: (bool(v) if c == "excluded" and v is not None else v) for c, v in rec.items()} for rec in recs]
         return codec.records_frame(recs, [codec.wkb_geom(r[-1]) for r in rows])
+
+    def register_analysis(self, role: Role = PUBLIC):
+        """The register as ``role`` may see it, as an :class:`~assets_map.analyse.Analysis` for the map.
+
+        Assets come from :meth:`assets` (so a viewer gets the public view, filtered here where
+        it is read); need areas and exclusion layers are those stored with each organisation's
+        import (need areas are public data). Columns a role may not see are present but empty.
+        """
+        from ..analyse import Analysis
+        from ..schema import empty_asset_frame
+
+        frame = self.assets(role)
+        blank = empty_asset_frame(len(frame))
+        for col in blank.columns:
+            if col not in frame.columns:
+                frame[col] = blank[col].to_numpy()
+        frame["excluded"] = frame["excluded"].fillna(False).astype(bool)
+        needs_parts, exclude, weights = [], [], None
+        orgs = self.organisations()
+        with self._read() as tx:
+            for org in orgs:
+                needs, layers, w = self._context(tx, org, None)
+                needs_parts.append(needs)
+                exclude += layers
+                weights = weights or w
+        needs = (pd.concat(needs_parts, ignore_index=True).drop_duplicates("code") if needs_parts
+                 else self._context_empty_needs())
+        needs = gpd.GeoDataFrame(needs, geometry="geometry", crs=MEASURE_CRS)
+        years = pd.to_numeric(needs.get("iod_year", pd.Series(dtype=float)), errors="coerce").dropna()
+        settings = {"weights": weights or {"imd": 1.0}, "iod_year": int(years.iloc[0]) if len(years) else None,
+                    "source": "register", "role": role.describe()}
+        return Analysis(frame[order_columns(frame)], needs, [], [], settings, exclude)
+
+    @staticmethod
+    def _context_empty_needs() -> gpd.GeoDataFrame:
+        cols = ["code", "name", "imd_decile", "iod_year", "need_score", "need_decile"]
+        return gpd.GeoDataFrame({c: pd.Series([], dtype=object) for c in cols},
+                                geometry=gpd.GeoSeries([], crs=MEASURE_CRS), crs=MEASURE_CRS)
 
     def get(self, asset_id: str, role: Role = PUBLIC) -> dict | None:
         """One asset as ``role`` may see it (None when absent or not visible to them).

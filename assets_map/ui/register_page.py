@@ -75,6 +75,7 @@ def render() -> None:
     role = current_role(store)
     _sign_in_box(role)
     st.caption(f"Register: {store.describe() if not role.is_public else 'public view'}")
+    _show_on_map(store, role)
     if not role.is_public:
         _import_section(store, role)
         _edit_section(store, role)
@@ -82,6 +83,20 @@ def render() -> None:
         if role.kind == "admin" and not role.local:
             _users_section(store, role)
     _correction_form(store, role)
+
+
+def _show_on_map(store, role: Role) -> None:
+    """Put the register, as this role may see it, in use on every page (map, table, downloads)."""
+    if store.is_empty():
+        return
+    if st.button("Show the register on the map", help="Every page then shows the register as you may see it: "
+                 "the public view unless you are signed in as its editor."):
+        result = store.register_analysis(role)
+        fictional = bool(len(result.assets)) and bool(result.assets["organisation"].astype(str).str.contains(
+            "(fictional)", regex=False).all())
+        state.use_data(result, label=f"The register ({'public view' if role.is_public else role.describe()})",
+                       demo=fictional)
+        st.success("The register is now the data in use on every page.")
 
 
 def _import_section(store, role: Role) -> None:
