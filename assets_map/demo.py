@@ -192,7 +192,7 @@ if __name__ == "__main__":
 
 def load_demo(path: str | Path = DEMO_PATH, *, weights=None):
     """Analyse the demo through the same engine path as any user's files."""
-    from .analyse import analyse_frames, read_exclusion_layer
+    from .analyse import analyse_frames
     from .ingest import read_assets
     from .needs import read_boundaries
 

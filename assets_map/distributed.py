@@ -201,7 +201,6 @@ def analyse_frames_dask(
         folder, fine for ``threads`` and ``processes``; give a shared mount for a real cluster)
     as_of : date for "vacant since" durations (default today), as in :func:`~assets_map.underuse.score_underuse`
     """
-    import dask
     import dask_geopandas
 
     step = progress or (lambda msg, i, n: None)

@@ -165,8 +165,8 @@ def points_from_columns(
         )
     out = labels == "outside"
     if out.any():
-        msg = (f"coordinates are not in the UK as longitude/latitude or as British National Grid "
-               f"easting/northing (for example an easting in a latitude column, or 0,0)")
+        msg = ("coordinates are not in the UK as longitude/latitude or as British National Grid "
+               "easting/northing (for example an easting in a latitude column, or 0,0)")
         bad[msg] = [int(r) for r in rows[out]]
         for i in np.flatnonzero(out):
             res_notes[i] = f"{msg}: {x_name}={xv[i]:g}, {y_name}={yv[i]:g}"

@@ -58,10 +58,6 @@ def read_postcodes(path: str | os.PathLike, *, name: str | None = None) -> pd.Da
 
 # ---------------------------------------------------------------- registers
 
-def _rows(n: int) -> np.ndarray:
-    return np.arange(1, n + 1)
-
-
 def _drop_blank_rows(raw: pd.DataFrame, report: ImportReport) -> pd.DataFrame:
     attrs = raw.drop(columns=["geometry"], errors="ignore")
     blank = attrs.isna().all(axis=1)

@@ -11,7 +11,6 @@ Awesome, awesome-markers).
 from __future__ import annotations
 
 import html
-import json
 import shutil
 from dataclasses import dataclass
 from pathlib import Path

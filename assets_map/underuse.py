@@ -74,10 +74,6 @@ _USE_RE = _words_re(EXCLUDED_USE_WORDS)
 _LAND_NAME_RE = _words_re(LAND_NAME_WORDS)
 
 
-def _src(row) -> str:
-    return _src_text(row.get("organisation"), row.get("source"), row.get("source_date"))
-
-
 def _src_text(organisation, source, date) -> str:
     parts = [p for p in (organisation, source) if isinstance(p, str) and p]
     when = f", {date}" if date is not None and not (isinstance(date, float) and np.isnan(date)) else ", date not stated"

@@ -147,7 +147,7 @@ def no_script_ran(page) -> bool:
 
 def test_starts_on_the_demo_with_no_network_and_draws_every_placed_asset(page, server, demo_result):
     _, frame = open_map(page, server)
-    assert page.get_by_text("Fictional demo town (Ashbridge)").first.is_visible()
+    page.get_by_text("Fictional demo town (Ashbridge)").first.wait_for(state="visible", timeout=30_000)
     feats = frame.evaluate(FEATURES_JS)
     expected = map_data(demo_result.assets, demo_result.needs).asset_count
     assert len(feats) == expected == 292
@@ -169,7 +169,7 @@ def test_clicking_a_site_on_the_map_shows_its_card(page, server):
     frame_loc.locator(".leaflet-container").click(position={"x": target["x"], "y": target["y"]}, force=True)
     page.get_by_text("Why this site is here").wait_for(timeout=60_000)
     name = target["name"].replace("&amp;", "&").replace("&#x27;", "'")
-    assert page.get_by_role("heading", name=name).first.is_visible()
+    page.get_by_role("heading", name=name).first.wait_for(state="visible", timeout=30_000)
     # The sites table ticks the clicked site, and the map outlines it without a rebuild.
     frame = page.locator(MAP_IFRAME).element_handle().content_frame()
     frame.wait_for_function("() => { const m = Object.values(window).find(v => v instanceof L.Map); let n = 0;"
@@ -254,7 +254,7 @@ def test_a_bad_upload_shows_an_error_and_the_demo_stays(page, server, tmp_path):
     assert "broken_register.csv" in body and "data in use has not changed" in body
     page.get_by_role("link", name="Map").click()  # same session
     page.get_by_text("300 of 300 sites shown").wait_for(timeout=60_000)
-    assert page.get_by_text("Fictional demo town (Ashbridge)").first.is_visible()
+    page.get_by_text("Fictional demo town (Ashbridge)").first.wait_for(state="visible", timeout=30_000)
 
 
 def test_selecting_a_row_in_the_table_shows_it_on_the_map_and_in_the_card(page, server, demo_result):

@@ -23,7 +23,6 @@ from __future__ import annotations
 import abc
 import contextlib
 import datetime as dt
-import getpass
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -731,8 +730,8 @@ class Store(abc.ABC):
         and the change are one transaction; a moved asset refuses with ConflictError.
         """
         with self._write() as tx:
-            row = tx.one(f"SELECT c.asset_id, c.proposed, c.state, a.organisation, a.version FROM corrections c "
-                         f"JOIN assets a ON a.asset_id = c.asset_id WHERE c.id = ?", [correction_id])
+            row = tx.one("SELECT c.asset_id, c.proposed, c.state, a.organisation, a.version FROM corrections c "
+                         "JOIN assets a ON a.asset_id = c.asset_id WHERE c.id = ?", [correction_id])
             if row is None:
                 raise StoreError(f"there is no correction {correction_id}")
             asset_id, proposed, state, org, version = row
