@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 #: CRS used for storing and measuring (British National Grid).
@@ -114,14 +115,15 @@ def empty_asset_frame(n: int) -> pd.DataFrame:
     for f in ASSET_FIELDS:
         if f.name == "geometry":
             continue
+        # whole arrays, not per-row lists: 1.85 s of a 1M-row analysis before
         if f.kind == "float":
-            cols[f.name] = pd.Series([float("nan")] * n, dtype="float64")
+            cols[f.name] = pd.Series(np.full(n, np.nan), dtype="float64")
         elif f.kind == "int":
-            cols[f.name] = pd.Series([pd.NA] * n, dtype="Int64")
+            cols[f.name] = pd.Series(pd.arrays.IntegerArray(np.zeros(n, dtype="int64"), np.ones(n, dtype=bool)))
         elif f.kind == "bool":
-            cols[f.name] = pd.Series([False] * n, dtype="bool")
+            cols[f.name] = pd.Series(np.zeros(n, dtype=bool))
         else:
-            cols[f.name] = pd.Series([None] * n, dtype="object")
+            cols[f.name] = pd.Series(np.full(n, None, dtype=object))
     return pd.DataFrame(cols)
 
 
