@@ -30,6 +30,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from _timing import median_time  # bench/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 SHARED = ROOT.parent / "shared" / "data"
@@ -48,15 +50,6 @@ TRAFFORD = {
 }
 
 
-def med(fn, runs: int):
-    times, out = [], None
-    for _ in range(runs):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
-
-
 def engine(runs: int) -> list[dict]:
     from assets_map.demo import load_demo
     from assets_map.filters import Filters, prepare
@@ -69,14 +62,14 @@ def engine(runs: int) -> list[dict]:
         files = {k: Upload(b, (SHARED / a / b).read_bytes()) for k, (a, b) in TRAFFORD.items()}
         cases.append(("Trafford (register + LSOA21 + IoD 2025 + postcodes)", lambda: check_uploads(files).analysis))
     for label, load in cases:
-        t_load, result = med(load, runs)
+        t_load, result = median_time(load, runs)
         a, needs = result.assets, result.needs
-        t_data, data = med(lambda: map_data(a, needs), runs)
-        t_render, html_bytes = med(lambda: payload_bytes(render_map(data)), runs)
+        t_data, data = median_time(lambda: map_data(a, needs), runs)
+        t_render, html_bytes = median_time(lambda: payload_bytes(render_map(data)), runs)
         raw = payload_bytes(render_map(map_data(a, needs, tolerance_m=0)))
-        t_index, idx = med(lambda: prepare(a), runs)
+        t_index, idx = median_time(lambda: prepare(a), runs)
         f = Filters(text="e", deciles=(1, 5), statuses=("vacant", "surplus", "part-vacant"))
-        t_filter, res = med(lambda: idx.mask(f), max(runs, 20))
+        t_filter, res = median_time(lambda: idx.mask(f), max(runs, 20))
         rows.append({"data": label, "assets": len(a), "drawn": data.asset_count, "need areas": len(needs),
                      "analysis s": t_load, "map_data s": t_data, "render s": t_render,
                      "payload KB": html_bytes / 1024, "unsimplified KB": raw / 1024,

@@ -32,6 +32,8 @@ import threading
 import time
 from pathlib import Path
 
+from _timing import median_time  # bench/ is on sys.path when run as a script
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
@@ -44,15 +46,6 @@ VIEWS = {  # WGS84 minx, miny, maxx, maxy; None = the data's extent
     "Greater Manchester": (-2.75, 53.33, -1.9, 53.69),
     "a neighbourhood (3 x 2 km)": (-2.262, 53.47, -2.217, 53.488),
 }
-
-
-def med(fn, runs: int):
-    times, out = [], None
-    for _ in range(runs):
-        t = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), out
 
 
 def load(n: int):
@@ -74,7 +67,7 @@ def load(n: int):
 def filters_bench(assets, runs: int) -> dict:
     from assets_map.filters import Filters, prepare
 
-    t_index, index = med(lambda: prepare(assets), max(1, runs // 2))
+    t_index, index = median_time(lambda: prepare(assets), max(1, runs // 2))
     cases = {
         "status vacant": Filters(statuses=("vacant",)),
         "priority High+Medium, decile 1-3": Filters(priorities=("High", "Medium"), deciles=(1, 3)),
@@ -85,7 +78,7 @@ def filters_bench(assets, runs: int) -> dict:
     }
     out = {"rows": len(assets), "index_build_s": t_index, "mask_ms": {}}
     for name, f in cases.items():
-        t, res = med(lambda: index.mask(f), runs * 4)
+        t, res = median_time(lambda: index.mask(f), runs * 4)
         out["mask_ms"][name] = {"ms": t * 1000, "shown": res.shown}
     return out
 
@@ -142,9 +135,9 @@ def main(argv=None) -> None:
     print(f"{len(assets)} assets, {len(needs)} need areas ({'cache hit' if hit else 'analysed'} in {t_load:.1f} s)")
     out["filters"] = filters_bench(assets, args.runs)
     print(json.dumps(out["filters"], indent=1))
-    t_prep, index = med(lambda: display.prepare(assets, needs), 1)
+    t_prep, index = median_time(lambda: display.prepare(assets, needs), 1)
     display._LAD_CACHE.clear()
-    t_prep_assets, index = med(lambda: display.prepare(assets, needs, aggregate=False), args.runs)
+    t_prep_assets, index = median_time(lambda: display.prepare(assets, needs, aggregate=False), args.runs)
     index = display.prepare(assets, needs)
     out["display_prepare_s"] = {"with need aggregation (once per need layer)": t_prep,
                                 "assets only (once per data version)": t_prep_assets}
@@ -154,8 +147,8 @@ def main(argv=None) -> None:
     maps = {}
     try:
         for name, view in VIEWS.items():
-            t_data, data = med(lambda: display.national_map_data(assets, needs, index=index, view=view), args.runs)
-            t_render, m = med(lambda: render_map(data), args.runs)
+            t_data, data = median_time(lambda: display.national_map_data(assets, needs, index=index, view=view), args.runs)
+            t_render, m = median_time(lambda: render_map(data), args.runs)
             html = m.get_root().render()
             fname = f"map_{len(maps)}.html"
             (site / fname).write_text(html)
@@ -171,7 +164,7 @@ def main(argv=None) -> None:
             maps[name] = row
             print(name, json.dumps(row), flush=True)
         # The plain map (every LSOA, the 5,000 highest priorities) for comparison.
-        t_data, data = med(lambda: _plain(assets, needs), 1)
+        t_data, data = median_time(lambda: _plain(assets, needs), 1)
         m = render_map(data)
         html = m.get_root().render()
         (site / "plain.html").write_text(html)

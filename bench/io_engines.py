@@ -12,27 +12,18 @@ Prints a Markdown table of medians; bench/README.md records a run.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import shapely
 
+from _timing import median_time  # bench/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parent.parent
 LSOA = ROOT.parent / "shared" / "data" / "england" / "lsoa21_boundaries_ew.gpkg"
-
-
-def timed(fn, runs):
-    times, result = [], None
-    for _ in range(runs):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), result
 
 
 def rtree_join(points: gpd.GeoDataFrame, polys: gpd.GeoDataFrame) -> np.ndarray:
@@ -58,23 +49,23 @@ def main(argv=None) -> int:
         print(f"needs {LSOA}", file=sys.stderr)
         return 1
     rows = []
-    t_pa, polys = timed(lambda: gpd.read_file(LSOA, engine="pyogrio", use_arrow=True), args.runs)
-    t_p, _ = timed(lambda: gpd.read_file(LSOA, engine="pyogrio"), args.runs)
-    t_f, _ = timed(lambda: gpd.read_file(LSOA, engine="fiona"), args.runs)
+    t_pa, polys = median_time(lambda: gpd.read_file(LSOA, engine="pyogrio", use_arrow=True), args.runs)
+    t_p, _ = median_time(lambda: gpd.read_file(LSOA, engine="pyogrio"), args.runs)
+    t_f, _ = median_time(lambda: gpd.read_file(LSOA, engine="fiona"), args.runs)
     n = len(polys)
     rows += [(f"read GeoPackage, {n} LSOA polygons", "pyogrio + Arrow", t_pa, "fiona", t_f),
              (f"read GeoPackage, {n} LSOA polygons", "pyogrio (no Arrow)", t_p, "fiona", t_f)]
     polys = polys.to_crs(27700)
     with tempfile.TemporaryDirectory() as tmp:
-        t_wp, _ = timed(lambda: polys.to_file(Path(tmp) / "p.gpkg", engine="pyogrio"), args.runs)
-        t_wf, _ = timed(lambda: polys.to_file(Path(tmp) / "f.gpkg", engine="fiona"), args.runs)
+        t_wp, _ = median_time(lambda: polys.to_file(Path(tmp) / "p.gpkg", engine="pyogrio"), args.runs)
+        t_wf, _ = median_time(lambda: polys.to_file(Path(tmp) / "f.gpkg", engine="fiona"), args.runs)
     rows.append((f"write GeoPackage, {n} polygons", "pyogrio", t_wp, "fiona", t_wf))
     rng = np.random.default_rng(1)
     minx, miny, maxx, maxy = polys.total_bounds
     pts = gpd.GeoDataFrame(geometry=shapely.points(rng.uniform(minx, maxx, args.points),
                                                    rng.uniform(miny, maxy, args.points)), crs=polys.crs)
-    t_s, joined = timed(lambda: gpd.sjoin(pts, polys[["geometry"]], predicate="within", how="left"), args.runs)
-    t_r, via_rtree = timed(lambda: rtree_join(pts, polys), 1)
+    t_s, joined = median_time(lambda: gpd.sjoin(pts, polys[["geometry"]], predicate="within", how="left"), args.runs)
+    t_r, via_rtree = median_time(lambda: rtree_join(pts, polys), 1)
     # the two must agree before their times mean anything
     s = joined[~joined.index.duplicated()]["index_right"].fillna(-1).astype(int).to_numpy()
     agree = float((s == via_rtree).mean())
