@@ -16,7 +16,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .geo import representative_points
+from .geo import repair_invalid, representative_points
 from .ingest import read_assets, read_postcodes
 from .needs import Deprivation, build_needs, parse_weights, read_boundaries, read_deprivation
 from .priority import prioritise
@@ -151,7 +151,6 @@ def read_exclusion_layer(path: str | os.PathLike) -> tuple[str, gpd.GeoDataFrame
     if gdf.crs is None:
         raise InputError("the exclusion layer has no CRS", source=t.name)
     gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
-    from .geo import repair_invalid
     geom, _ = repair_invalid(gdf.geometry)
     gdf = gdf.set_geometry(geom).to_crs(MEASURE_CRS)
     label = Path(t.name).stem.replace("_", " ")
