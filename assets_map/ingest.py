@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 
 from . import geo
-from .normalise import canonical_frame, clean_postcode, compact_postcode, fold, match_columns
+from .normalise import canonical_frame, clean_postcodes, compact_postcode, fold, match_columns
 from .report import ImportReport, InputError
 from .schema import DISPLAY_CRS, MEASURE_CRS, order_columns
 from .sources import Limits, Table, excel_frame, open_table
@@ -181,7 +181,7 @@ def _place_by_postcode(out: gpd.GeoDataFrame, postcodes: pd.DataFrame | None, re
     unplaced = out["location_quality"] == "none"
     if not unplaced.any():
         return
-    kinds = out["postcode"].map(lambda v: clean_postcode(v)[1])
+    kinds = clean_postcodes(out["postcode"])[1]
     full = unplaced & (kinds == "full")
     if postcodes is not None and full.any():
         keys = compact_postcode(out.loc[full, "postcode"])

@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from assets_map.normalise import (anchor_type_of, as_text, clean_postcode, match_columns, normalise_holding,
+from assets_map.normalise import (anchor_type_of, as_text, clean_postcode, clean_postcodes, match_columns, normalise_holding, source_text,
                                   normalise_status, normalise_tenure)
 
 
@@ -40,8 +40,23 @@ def test_postcodes():
 
 
 def test_identifiers_stay_text_with_leading_zeros():
-    assert as_text(pd.Series(["00123", None, " 7 "])).tolist() == ["00123", None, "7"]
-    assert as_text(pd.Series([100012797623.0, float("nan")])).tolist() == ["100012797623", None]
+    for values, expected in (([" 00123", None, " 7 ", "  "], ["00123", None, "7", None]),
+                             ([100012797623.0, float("nan")], ["100012797623", None])):
+        for dtype in (object, "str") if isinstance(values[0], str) else (None,):
+            assert as_text(pd.Series(values, dtype=dtype)).tolist() == expected  # None for missing, as the engine tests
+            kept = source_text(pd.Series(values, dtype=dtype))  # src_* columns: Arrow-backed text
+            assert kept.dtype == "str" and [None if pd.isna(v) else v for v in kept] == expected
+
+
+def test_postcodes_column_agrees_with_one_at_a_time():
+    """The vectorised postcode cleaner gives what clean_postcode gives, value by value, whatever the dtype."""
+    values = ["m1 1aa", " M11AA ", "M1  1AA", "M31", "sw1a1aa", "xx", "", "   ", None, "M1\u00a01AA",
+              "\u00e91 1AA", "EC1A 1BB", "1234", "m31 ", "M1 1AAA", "M1\t1AA"]
+    for series in (pd.Series(values, dtype="str"), pd.Series(values, dtype=object),
+                   pd.Series(values + [12.0], dtype=object)):
+        formatted, kinds = clean_postcodes(series)
+        got = [(None if pd.isna(f) else f, k) for f, k in zip(formatted, kinds)]
+        assert got == [clean_postcode(v) for v in series]
 
 
 def test_column_matching_lgtc_and_renamed():
