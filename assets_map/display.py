@@ -19,6 +19,12 @@ this module sends
 The result is a :class:`assets_map.maps.MapData`, so :func:`assets_map.maps.render_map` draws
 it unchanged. :func:`national_map_data` keeps shrinking (coarser cells, coarser geometry)
 until the payload is under ``max_bytes``.
+
+Following pans and zooms (the app's map page): :func:`view_from_state` reads the view the
+browser reports, :func:`covers` says whether the data already built still serves it (same
+zoom, view inside what was built), and otherwise :func:`padded_view` gives the view to build
+for: a little larger than the screen and snapped to a grid, so small pans and jitters reuse
+the data. :func:`describe` says in words what the map shows.
 """
 from __future__ import annotations
 
@@ -95,6 +101,18 @@ class DisplayIndex:
     placed: np.ndarray
     priority: np.ndarray
     lads: gpd.GeoDataFrame | None
+
+    def subset(self, mask: np.ndarray) -> "DisplayIndex":
+        """The index of the rows where ``mask`` is true (a filtered view of the same assets), sharing ``lads``."""
+        mask = np.asarray(mask, dtype=bool)
+        return DisplayIndex(self.x[mask], self.y[mask], self.placed[mask], self.priority[mask], self.lads)
+
+    def extent(self) -> tuple[float, float, float, float] | None:
+        """WGS84 bounds of the placed assets (``None`` when none is placed)."""
+        if not self.placed.any():
+            return None
+        x, y = self.x[self.placed], self.y[self.placed]
+        return (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
 
 
 def lad_of(names: pd.Series) -> pd.Series:
@@ -219,6 +237,15 @@ def _asset_layers(assets, index, view, zoom, cell_px):
     return empty, {"type": "FeatureCollection", "features": feats}, {"assets": int(len(rows)), "clusters": len(feats)}
 
 
+def data_extent(index: DisplayIndex, needs: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
+    """WGS84 bounds of the placed assets of ``index``, else of the need areas."""
+    ext = index.extent()
+    if ext is None:
+        box = shapely.box(*needs.total_bounds)
+        ext = tuple(float(v) for v in gpd.GeoSeries([box], crs=needs.crs).to_crs(DISPLAY_CRS).total_bounds)
+    return ext
+
+
 def national_map_data(
     assets: gpd.GeoDataFrame,
     needs: gpd.GeoDataFrame,
@@ -245,13 +272,7 @@ def national_map_data(
     """
     index = index or prepare(assets, needs, need_column=need_column)
     if view is None:
-        ok = index.placed
-        if ok.any():
-            view_full = (float(np.nanmin(index.x[ok])), float(np.nanmin(index.y[ok])),
-                         float(np.nanmax(index.x[ok])), float(np.nanmax(index.y[ok])))
-        else:
-            view_full = tuple(float(v) for v in gpd.GeoSeries(needs.geometry, crs=needs.crs).to_crs(DISPLAY_CRS).total_bounds)
-        bounds, clip = view_full, None
+        bounds, clip = data_extent(index, needs), None
     else:
         bounds, clip = tuple(float(v) for v in view), tuple(float(v) for v in view)
     z = zoom if zoom is not None else zoom_for_bounds(bounds, width_px, height_px)
@@ -269,3 +290,146 @@ def national_map_data(
     data.stats = {"need_level": need_level, "need_features": len(need_fc["features"]), "zoom": round(z, 2),
                   "bytes": size, **counts, "tolerance_px": tolerance_px, "cell_px": cell_px}
     return data
+
+
+#: Share of the view's width (height) added on each side before building, so small pans reuse the data.
+VIEW_PAD = 0.25
+#: Built views are snapped outward to a grid of this many screen pixels at their zoom.
+SNAP_PX = 64
+
+View = tuple[float, float, float, float]
+
+
+def view_from_state(map_state: dict | None) -> tuple[View, int] | None:
+    """The view (WGS84 minx, miny, maxx, maxy) and integer zoom st_folium reported, or ``None``.
+
+    Reads ``bounds`` and ``zoom`` of st_folium's returned state; anything missing, not a
+    number or degenerate gives ``None`` (the caller then uses the data's extent). Latitudes are
+    clamped to Web Mercator's range and longitudes to -180..180 (Leaflet reports beyond them
+    when zoomed far out).
+    """
+    if not isinstance(map_state, dict):
+        return None
+    b, z = map_state.get("bounds"), map_state.get("zoom")
+    try:
+        sw, ne = b["_southWest"], b["_northEast"]
+        minx, miny, maxx, maxy = (float(sw["lng"]), float(sw["lat"]), float(ne["lng"]), float(ne["lat"]))
+        zoom = float(z)
+    except (TypeError, KeyError, ValueError):
+        return None
+    if not all(map(math.isfinite, (minx, miny, maxx, maxy, zoom))) or maxx <= minx or maxy <= miny:
+        return None
+    minx, maxx = max(minx, -180.0), min(maxx, 180.0)
+    miny, maxy = max(miny, -85.0), min(maxy, 85.0)
+    if maxx <= minx or maxy <= miny:
+        return None
+    return (minx, miny, maxx, maxy), int(round(zoom))
+
+
+def padded_view(bounds: View, zoom: float, *, pad: float = VIEW_PAD, snap_px: int = SNAP_PX) -> View:
+    """``bounds`` grown by ``pad`` of its size on every side, then snapped outward to a grid.
+
+    The grid step is ``snap_px`` screen pixels at ``zoom`` (in degrees of longitude, used for
+    both axes), so two views a few pixels apart give the same padded view: a pan of less than
+    about ``pad`` of the screen is served by the data already built (see :func:`covers`).
+    """
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    w, h = maxx - minx, maxy - miny
+    step = 360.0 / (256 * 2 ** round(zoom)) * snap_px
+    out = (math.floor((minx - pad * w) / step) * step, math.floor((miny - pad * h) / step) * step,
+           math.ceil((maxx + pad * w) / step) * step, math.ceil((maxy + pad * h) / step) * step)
+    out = (max(out[0], -180.0), max(out[1], -85.0), min(out[2], 180.0), min(out[3], 85.0))
+    return tuple(round(v, 6) for v in out)
+
+
+def covers(built: tuple[View | None, int] | None, bounds: View, zoom: float) -> bool:
+    """Whether map data built for ``built`` (view or ``None`` = everything, zoom) still serves ``bounds`` at ``zoom``.
+
+    It does when the zoom is the same (clusters and simplification are per zoom) and the
+    view lies inside the built view (``None`` holds the whole data, so any view at that zoom).
+    """
+    if built is None:
+        return False
+    view, z = built
+    if int(round(zoom)) != int(z):
+        return False
+    if view is None:
+        return True
+    minx, miny, maxx, maxy = bounds
+    eps = 1e-9
+    return minx >= view[0] - eps and miny >= view[1] - eps and maxx <= view[2] + eps and maxy <= view[3] + eps
+
+
+def describe(stats: dict) -> str:
+    """What a national map shows, in words for the user (from :func:`national_map_data`'s ``stats``)."""
+    if stats.get("need_level") == "local authority":
+        need = (f"Need is shown by local authority ({stats['need_features']:,} authorities; each coloured by the "
+                "median decile of its neighbourhoods): zoom in to see neighbourhoods (LSOAs).")
+    else:
+        need = f"Need is shown by neighbourhood (LSOA): {stats.get('need_features', 0):,} in and around this view."
+    n, clusters = stats.get("assets", 0), stats.get("clusters", 0)
+    if clusters:
+        sites = (f"{n:,} sites in and around this view are grouped into {clusters:,} clusters (coloured by the "
+                 "highest priority in each; hover one for its counts): zoom in to see them one by one.")
+    elif n:
+        sites = f"{n:,} sites in and around this view are drawn one by one: click one to open its card."
+    else:
+        sites = "No site matching the filters is in this view."
+    return f"{need} {sites}"
+
+
+def view_to_build(built: tuple[View | None, int] | None, reported: tuple[View, int] | None, *,
+                  full_zoom: int) -> tuple[View | None, int]:
+    """The (view, zoom) the national map data should be built for.
+
+    ``built`` is what the data in hand was built for, ``reported`` the view the browser last
+    reported (:func:`view_from_state`). Kept when it still covers the reported view; otherwise
+    the reported view padded and snapped (:func:`padded_view`); with no report yet, what was
+    built, else the whole extent (``None``) at ``full_zoom``.
+    """
+    if reported is None:
+        return built if built is not None else (None, int(full_zoom))
+    bounds, zoom = reported
+    if covers(built, bounds, zoom):
+        return built
+    return padded_view(bounds, zoom), int(zoom)
+
+
+def view_centre(bounds: View) -> tuple[float, float]:
+    """(lat, lon) of the middle of ``bounds`` on a Web Mercator screen (what Leaflet calls the centre)."""
+    minx, miny, maxx, maxy = bounds
+
+    def merc(lat):
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    lat = math.degrees(math.atan(math.sinh((merc(miny) + merc(maxy)) / 2)))
+    return round(lat, 6), round((minx + maxx) / 2, 6)
+
+
+def follow_view(previous: dict | None, map_state: dict | None, *, version: str, fresh: bool, full_zoom: int) -> dict:
+    """The national map's next view state, from the last one and what the browser reported.
+
+    Parameters
+    ----------
+    previous : the state this returned on the last run (``None`` at first)
+    map_state : st_folium's last returned value (``bounds``, ``zoom``)
+    version : the data version; a new one forgets the old view (the new map fits its data)
+    fresh : whether the map component is being mounted afresh (another need measure or basemap,
+        or back from another page): it then starts at the last reported view
+    full_zoom : the zoom at which the whole data fits the map
+
+    Returns
+    -------
+    dict : ``version``; ``built``, the (view or ``None`` = everything, zoom) to build the layers for
+        (:func:`view_to_build`); ``start``, ``((lat, lon), zoom)`` where the mounted map was opened
+        (``None``: fitted to the data). ``start`` changes only when the map is mounted afresh: it is
+        part of the map itself, so changing it would remount the map.
+    """
+    previous = previous or {}
+    same = previous.get("version") == version
+    reported = view_from_state(map_state) if same else None
+    start = previous.get("start") if same else None
+    if fresh:
+        start = (view_centre(reported[0]), reported[1]) if reported is not None else None
+    built = view_to_build(previous.get("built") if same else None, reported, full_zoom=full_zoom)
+    return {"version": version, "built": built, "start": start}

@@ -241,16 +241,37 @@ def map_data(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: 
 
 
 def render_map(data: MapData, *, need_label: str = "IMD decile", title: str = "assets-map",
-               basemap: str = "OpenStreetMap", selected: str | None = None) -> folium.Map:
-    """A new folium Map of prepared :class:`MapData`, ready for offline use."""
+               basemap: str = "OpenStreetMap", selected: str | None = None, layers: bool = True,
+               start: tuple[tuple[float, float], int] | None = None) -> folium.Map:
+    """A new folium Map of prepared :class:`MapData`, ready for offline use.
+
+    ``layers=False`` gives the map without its data (tiles, extent, legend): the national map
+    sends its view-dependent layers with :func:`data_layers` through st_folium's
+    ``feature_group_to_add``, so following a pan does not remount the map. ``start``
+    (``((lat, lon), zoom)``) opens the map there instead of fitting ``data.bounds``.
+    """
     minx, miny, maxx, maxy = data.bounds
-    need_column = data.need_column
     tiles, attr = BASEMAPS.get(basemap, BASEMAPS["OpenStreetMap"])
-    m = folium.Map(location=[(miny + maxy) / 2, (minx + maxx) / 2], zoom_start=13, tiles=None,
+    location, zoom = start if start else ([(miny + maxy) / 2, (minx + maxx) / 2], 13)
+    m = folium.Map(location=list(location), zoom_start=zoom, tiles=None,
                    max_zoom=19, control_scale=True, prefer_canvas=False)
     if tiles:
         folium.TileLayer(tiles=tiles, attr=attr, name=basemap, max_zoom=19).add_to(m)
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
+    if not start:
+        m.fit_bounds([[miny, minx], [maxy, maxx]])
+    if layers:
+        for layer in (_need_geojson(data, need_label), *_asset_geojsons(data, selected)):
+            layer.add_to(m)
+        folium.LayerControl(collapsed=True).add_to(m)
+    m.get_root().add_child(Legend(legend_html(title, need_label)))
+    # Where tiles cannot load (offline, or "None") the data shows on a plain light background.
+    m.get_root().header.add_child(folium.Element(
+        "<style>.leaflet-container{background:#eef0f3;}</style>"), name="assets_map_background")
+    return localise(m)
+
+
+def _need_geojson(data: MapData, need_label: str) -> folium.GeoJson:
+    need_column = data.need_column
 
     def need_style(feature):
         v = feature["properties"].get(need_column)
@@ -261,10 +282,13 @@ def render_map(data: MapData, *, need_label: str = "IMD decile", title: str = "a
         return {"fillColor": colour, "color": "#555555", "weight": 0.5, "fillOpacity": 0.55}
 
     need_props = ["code", "name", need_column, "iod_year"]
-    folium.GeoJson(data.needs, name=f"Need: {need_label}", style_function=need_style,
-                   tooltip=folium.GeoJsonTooltip(fields=need_props, aliases=["LSOA", "Name", need_label, "IoD year"]),
-                   highlight_function=lambda f: {"weight": 2, "color": "#000000"}).add_to(m)
+    return folium.GeoJson(data.needs, name=f"Need: {need_label}", style_function=need_style,
+                          tooltip=folium.GeoJsonTooltip(fields=need_props,
+                                                        aliases=["LSOA", "Name", need_label, "IoD year"]),
+                          highlight_function=lambda f: {"weight": 2, "color": "#000000"})
 
+
+def _asset_geojsons(data: MapData, selected: str | None) -> list[folium.GeoJson]:
     def asset_style(feature):
         p = feature["properties"]
         colour = PRIORITY_COLOURS.get(html.unescape(p.get("priority", "")), "#8c8c8c")
@@ -273,19 +297,30 @@ def render_map(data: MapData, *, need_label: str = "IMD decile", title: str = "a
                 "fillOpacity": 0.75, "radius": 9 if chosen else 6}
 
     tooltip_args = dict(fields=ASSET_PROPS, aliases=ASSET_ALIASES)
+    out = []
     if data.polygons["features"]:
-        folium.GeoJson(data.polygons, name="Assets (land and sites)", style_function=asset_style,
-                       tooltip=folium.GeoJsonTooltip(**tooltip_args)).add_to(m)
+        out.append(folium.GeoJson(data.polygons, name="Assets (land and sites)", style_function=asset_style,
+                                  tooltip=folium.GeoJsonTooltip(**tooltip_args)))
     if data.points["features"]:
-        folium.GeoJson(data.points, name="Assets (points)", style_function=asset_style,
-                       marker=folium.CircleMarker(radius=6, weight=1.5, fill=True),
-                       tooltip=folium.GeoJsonTooltip(**tooltip_args)).add_to(m)
-    folium.LayerControl(collapsed=True).add_to(m)
-    m.get_root().add_child(Legend(legend_html(title, need_label)))
-    # Where tiles cannot load (offline, or "None") the data shows on a plain light background.
-    m.get_root().header.add_child(folium.Element(
-        "<style>.leaflet-container{background:#eef0f3;}</style>"), name="assets_map_background")
-    return localise(m)
+        out.append(folium.GeoJson(data.points, name="Assets (points)", style_function=asset_style,
+                                  marker=folium.CircleMarker(radius=6, weight=1.5, fill=True),
+                                  tooltip=folium.GeoJsonTooltip(**tooltip_args)))
+    return out
+
+
+def data_layers(data: MapData, *, need_label: str = "IMD decile", selected: str | None = None
+                ) -> list[folium.FeatureGroup]:
+    """The data of ``data`` as two feature groups (need, then sites) for st_folium's ``feature_group_to_add``.
+
+    st_folium replaces these in the browser without remounting the map (the map keeps its view),
+    which is how the national map follows pans and zooms (:func:`render_map` with ``layers=False``).
+    """
+    need = folium.FeatureGroup(name=f"Need: {need_label}")
+    _need_geojson(data, need_label).add_to(need)
+    sites = folium.FeatureGroup(name="Sites")
+    for layer in _asset_geojsons(data, selected):
+        layer.add_to(sites)
+    return [localise(need), localise(sites)]
 
 
 def build_map(

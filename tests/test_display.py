@@ -113,3 +113,131 @@ def test_helpers():
     assert 5 <= zoom_for_bounds(england) <= 7
     assert zoom_for_bounds((-2.32, 53.44, -2.28, 53.46)) > 13
     assert display.metres_per_pixel(10) == pytest.approx(93.0, rel=0.05)
+
+
+# Following pans and zooms: which view to build for, and when the data in hand still serves.
+
+def _state(minx, miny, maxx, maxy, zoom):
+    return {"bounds": {"_southWest": {"lat": miny, "lng": minx}, "_northEast": {"lat": maxy, "lng": maxx}},
+            "zoom": zoom, "last_active_drawing": None}
+
+
+def test_view_from_state_reads_bounds_and_zoom_and_refuses_junk():
+    assert display.view_from_state(_state(-2.3, 53.4, -2.2, 53.5, 13)) == ((-2.3, 53.4, -2.2, 53.5), 13)
+    # st_folium's default before the map reported: bounds of None
+    assert display.view_from_state(_state(None, None, None, None, 13)) is None
+    assert display.view_from_state(None) is None and display.view_from_state({"zoom": 5}) is None
+    assert display.view_from_state(_state(-2.2, 53.4, -2.3, 53.5, 13)) is None  # inverted
+    # zoomed far out, Leaflet reports beyond the world: clamped
+    (minx, miny, maxx, maxy), z = display.view_from_state(_state(-400, -89, 400, 89, 1.2))
+    assert (minx, miny, maxx, maxy, z) == (-180, -85, 180, 85, 1)
+
+
+def test_padded_view_grows_snaps_and_absorbs_jitter():
+    view, zoom = (-2.30, 53.40, -2.20, 53.46), 13
+    padded = display.padded_view(view, zoom)
+    w, h = 0.10, 0.06
+    assert padded[0] <= view[0] - 0.25 * w and padded[2] >= view[2] + 0.25 * w
+    assert padded[1] <= view[1] - 0.25 * h and padded[3] >= view[3] + 0.25 * h
+    step = 360 / (256 * 2 ** zoom) * display.SNAP_PX
+    for v in padded:  # on the grid
+        assert abs(v - round(v / step) * step) < 1e-6
+    # a view a few pixels off gives the same padded view
+    px = 360 / (256 * 2 ** zoom)
+    assert display.padded_view(tuple(v + 3 * px for v in view), zoom) == padded
+    # never more than one grid step beyond the padding
+    assert padded[2] - padded[0] <= 1.5 * w + 2 * step + 1e-9
+
+
+def test_covers_needs_the_same_zoom_and_the_view_inside():
+    built = ((-2.4, 53.3, -2.1, 53.6), 12)
+    assert display.covers(built, (-2.3, 53.4, -2.2, 53.5), 12)
+    assert not display.covers(built, (-2.3, 53.4, -2.2, 53.5), 13)  # zoomed in: finer layers needed
+    assert not display.covers(built, (-2.5, 53.4, -2.2, 53.5), 12)  # panned out of what was built
+    assert display.covers((None, 7), (-6, 49, 2, 56), 7) and not display.covers((None, 7), (-6, 49, 2, 56), 8)
+    assert not display.covers(None, (-2.3, 53.4, -2.2, 53.5), 12)
+
+
+def test_follow_view_rebuilds_only_when_needed_and_opens_a_remounted_map_where_it_was():
+    first = display.follow_view(None, None, version="v1", fresh=True, full_zoom=7)
+    assert first == {"version": "v1", "built": (None, 7), "start": None}  # whole extent, map fits itself
+    # the map reports the fitted view at the same zoom: nothing to rebuild
+    same = display.follow_view(first, _state(-3, 53, -1, 54, 7), version="v1", fresh=False, full_zoom=7)
+    assert same["built"] == (None, 7)
+    # zoomed in on a neighbourhood: build that view, padded
+    zin = display.follow_view(same, _state(-2.26, 53.47, -2.22, 53.49, 14), version="v1", fresh=False, full_zoom=7)
+    view, z = zin["built"]
+    assert z == 14 and view[0] < -2.26 and view[2] > -2.22 and view[2] - view[0] < 0.1
+    # a small pan stays inside: same data, no rebuild, the map itself unchanged
+    pan = display.follow_view(zin, _state(-2.255, 53.472, -2.215, 53.492, 14), version="v1", fresh=False,
+                              full_zoom=7)
+    assert pan["built"] == zin["built"] and pan["start"] is None
+    # the map is mounted afresh (another basemap): it opens at the last view, the data kept
+    again = display.follow_view(pan, _state(-2.255, 53.472, -2.215, 53.492, 14), version="v1", fresh=True,
+                                full_zoom=7)
+    (lat, lon), sz = again["start"]
+    assert sz == 14 and -2.255 < lon < -2.215 and 53.472 < lat < 53.492 and again["built"] == pan["built"]
+    # the start stays while mounted (it is part of the map: changing it would remount it)
+    later = display.follow_view(again, _state(-2.0, 53.0, -1.96, 53.02, 14), version="v1", fresh=False, full_zoom=7)
+    assert later["start"] == again["start"] and later["built"] != again["built"]
+    # new data: the old view is forgotten
+    new = display.follow_view(later, _state(-2.0, 53.0, -1.96, 53.02, 14), version="v2", fresh=True, full_zoom=6)
+    assert new == {"version": "v2", "built": (None, 6), "start": None}
+
+
+def test_view_centre_is_the_mercator_middle():
+    lat, lon = display.view_centre((-2.0, 50.0, 0.0, 60.0))
+    assert lon == -1.0 and 55.0 < lat < 55.6  # north of the degree middle on a Mercator screen
+
+
+def test_zoomed_in_view_draws_individual_sites_and_describes_them(national):
+    assets, needs = national
+    index = prepare(assets, needs)
+    bng = shapely.box(400_000, 400_000, 404_000, 403_000)
+    bounds = tuple(gpd.GeoSeries([bng], crs="EPSG:27700").to_crs(DISPLAY_CRS).total_bounds)
+    zoom = int(zoom_for_bounds(bounds))
+    view = display.padded_view(bounds, zoom)
+    data = national_map_data(assets, needs, index=index, view=view, zoom=zoom)
+    assert data.stats["clusters"] == 0 and data.stats["need_level"] == "LSOA"
+    text = display.describe(data.stats)
+    assert f"{data.stats['assets']:,} sites" in text and "one by one" in text and "by neighbourhood" in text
+    whole = national_map_data(assets, needs, index=index)
+    text = display.describe(whole.stats)
+    assert "by local authority" in text and "zoom in to see neighbourhoods" in text and "clusters" in text
+    assert display.describe({"need_level": "LSOA", "need_features": 3, "assets": 0, "clusters": 0}).endswith(
+        "No site matching the filters is in this view.")
+
+
+def test_subset_index_equals_an_index_of_the_filtered_rows(national):
+    assets, needs = national
+    index = prepare(assets, needs)
+    mask = (assets["priority"] == "High").to_numpy()
+    sub = index.subset(mask)
+    direct = prepare(assets[mask], needs)
+    assert np.array_equal(sub.placed, direct.placed) and np.allclose(sub.x[sub.placed], direct.x[direct.placed])
+    assert sub.lads is index.lads
+    a = national_map_data(assets[mask], needs, index=sub)
+    b = national_map_data(assets[mask], needs, index=direct)
+    assert a.points == b.points and a.needs == b.needs
+
+
+def test_national_base_map_has_one_component_key_whatever_the_layers(national):
+    # The national map sends its layers through feature_group_to_add; the map itself must not change with
+    # the view, or st_folium remounts it (back to the whole extent, losing a click).
+    from streamlit_folium import _get_map_string, generate_js_hash
+
+    from assets_map.maps import MapData, data_layers
+
+    assets, needs = national
+    index = prepare(assets, needs)
+    empty = {"type": "FeatureCollection", "features": []}
+
+    def key():
+        m = render_map(MapData(empty, "need_decile", empty, empty, index.extent()), layers=False)
+        m.get_root().render()
+        return generate_js_hash(_get_map_string(m), "map", False)
+
+    assert key() == key()
+    fgs = data_layers(national_map_data(assets, needs, index=index), need_label="IMD")
+    assert [fg.layer_name for fg in fgs] == ["Need: IMD", "Sites"]
+    assert sum(len(c.data["features"]) for c in fgs[1]._children.values()) > 0

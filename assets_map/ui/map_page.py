@@ -7,14 +7,18 @@ ticks it and lists it first.
 """
 from __future__ import annotations
 
+import math
+
+import folium
 import numpy as np
 import pandas as pd
 import streamlit as st
-from streamlit_folium import st_folium
+from streamlit_folium import _get_map_string, generate_js_hash, st_folium
 
+from assets_map import display
 from assets_map.display import national_map_data, needs_national_display
-from assets_map.maps import (BASEMAPS, clicked_asset_id, map_data, need_measures, render_map, selection_centre,
-                             selection_layer)
+from assets_map.maps import (BASEMAPS, MapData, clicked_asset_id, data_layers, map_data, need_measures, render_map,
+                             selection_centre, selection_layer)
 from assets_map.ui import shared, state
 
 PRIORITY_ORDER = {"High": 0, "Medium": 1, "Low": 2, "not flagged": 3}
@@ -95,6 +99,57 @@ def choose_site(ids: list[str], labels: dict[str, str], *, key: str) -> None:
                  format_func=lambda i: "Choose a site…" if i is None else f"{labels.get(i, i)} ({i})")
 
 
+def _component_key(m: folium.Map) -> str:
+    """The key st_folium gives this map's component (it remounts, at the map's own extent, when it changes)."""
+    m.get_root().render()
+    return generate_js_hash(_get_map_string(m), "map", False)
+
+
+def national_map(view: pd.DataFrame, mask: np.ndarray, *, column: str, legend: str, title: str, basemap: str,
+                 selected: str | None) -> dict | None:
+    """The national map, following pans and zooms without remounting.
+
+    The map itself (tiles, extent of all the data, legend) stays the same, so st_folium keeps it
+    mounted where the user left it; the need and site layers for the view it last reported are
+    sent as ``feature_group_to_add`` and rebuilt only when the view leaves what was built or the
+    zoom changes (``display.view_to_build``). When the map is mounted afresh on the same data
+    (another need measure or basemap, or back from another page) it opens at the last view.
+    """
+    result = state.analysis()
+    needs = result.needs
+    version = state.data_version()
+    index = state.display_index(column, lambda: display.prepare(result.assets, needs, need_column=column))
+    full = display.data_extent(index, needs)
+    empty = {"type": "FeatureCollection", "features": []}
+
+    def base(start) -> folium.Map:
+        return render_map(MapData(empty, column, empty, empty, full), need_label=legend, title=title,
+                          basemap=basemap, layers=False, start=start)
+
+    previous = st.session_state.get(state.NATIONAL_VIEW) or {}
+    # st_folium keeps the component's value under its key: absent, the map is being mounted afresh.
+    fresh = _component_key(base(previous.get("start"))) not in st.session_state
+    nv = display.follow_view(previous, st.session_state.get("map"), version=version, fresh=fresh,
+                             full_zoom=int(math.floor(display.zoom_for_bounds(full))))
+    st.session_state[state.NATIONAL_VIEW] = nv
+    built = nv["built"]
+    key = (version, state.filters().key(), column, built)
+    data = state.cached_map(key, lambda: national_map_data(view, needs, need_column=column, view=built[0],
+                                                           zoom=built[1], index=index.subset(mask)))
+    st.info("Large data: need is drawn by local authority and sites in clusters when zoomed out, by neighbourhood "
+            "and one by one when zoomed in. The map redraws for the view as you pan and zoom; the table lists "
+            "every site matching the filters.", icon="🗺️")
+    st.caption(display.describe(data.stats))
+    layers = data_layers(data, need_label=legend)
+    chosen = selection_layer(result.assets, selected)
+    if chosen is not None:
+        layers.append(chosen)
+    return st_folium(base(nv["start"]), key="map", height=560, use_container_width=True,
+                     returned_objects=["last_active_drawing", "bounds", "zoom"], feature_group_to_add=layers,
+                     layer_control=folium.LayerControl(collapsed=True),
+                     center=selection_centre(result.assets, selected))
+
+
 def render() -> None:
     result = state.analysis()
     a = result.assets
@@ -116,28 +171,20 @@ def render() -> None:
     measure = c2.selectbox("Need shown on the map", list(measures), key="need_measure")
     column, legend = measures.get(measure, next(iter(measures.values())))
     title = "FICTIONAL DEMO (Ashbridge)" if state.is_demo() else state.data_label()
-    key = (state.data_version(), state.filters().key(), column)
     national = needs_national_display(view, result.needs)
-
-    def build():
-        if national:
-            return national_map_data(view, result.needs, need_column=column)
-        return map_data(view, result.needs, need_column=column)
-
-    data = state.cached_map(key, build)
-    if national:
-        st.info("Large data: too many areas or sites to draw one by one, so need is shown by local authority "
-                "when the areas are many, and sites are grouped into numbered clusters coloured by their highest "
-                "priority. Filter by area, organisation, priority or text to see individual sites; the table "
-                "lists them.", icon="🗺️")
-    m = render_map(data, need_label=legend, title=title, basemap=basemap)
-    if data.omitted:
-        st.warning(f"The map draws the {data.asset_count:,} highest-priority sites; {data.omitted:,} more match the "
-                   "filters but are left off so the map stays usable. Narrow the filters to see them; the table "
-                   "and downloads include every site.")
     sel = state.selected()
-    out = st_folium(m, key="map", height=560, use_container_width=True, returned_objects=["last_active_drawing"],
-                    feature_group_to_add=selection_layer(a, sel), center=selection_centre(a, sel))
+    if national:
+        out = national_map(view, res.mask, column=column, legend=legend, title=title, basemap=basemap, selected=sel)
+    else:
+        key = (state.data_version(), state.filters().key(), column)
+        data = state.cached_map(key, lambda: map_data(view, result.needs, need_column=column))
+        m = render_map(data, need_label=legend, title=title, basemap=basemap)
+        if data.omitted:
+            st.warning(f"The map draws the {data.asset_count:,} highest-priority sites; {data.omitted:,} more match "
+                       "the filters but are left off so the map stays usable. Narrow the filters to see them; the "
+                       "table and downloads include every site.")
+        out = st_folium(m, key="map", height=560, use_container_width=True, returned_objects=["last_active_drawing"],
+                        feature_group_to_add=selection_layer(a, sel), center=selection_centre(a, sel))
     clicked = clicked_asset_id(out)
     if clicked and clicked != st.session_state.get("_last_map_click"):
         st.session_state["_last_map_click"] = clicked

@@ -26,6 +26,8 @@ VERSION = "data_version"
 FILTERS = "filters"
 SHORTLIST = "shortlist"
 MAP_CACHE = "_map_cache"
+DISPLAY_INDEX = "_display_index"
+NATIONAL_VIEW = "_national_view"
 INDEX = "_filter_index"
 DEMO_FLAG = "analysis_is_demo"
 FILTER_WIDGETS = ("f_org", "f_type", "f_status", "f_priority", "f_ha", "f_floor", "f_decile", "f_area", "f_text")
@@ -99,7 +101,7 @@ def use_data(result: Analysis | None, label: str | None = None, *, demo: bool = 
         st.session_state["analysis_label"] = label or "Your data"
         st.session_state[VERSION] = uuid.uuid4().hex[:12]
         st.session_state[DEMO_FLAG] = demo
-    for k in (SELECTED, FILTERS, SHORTLIST, MAP_CACHE, INDEX, *FILTER_WIDGETS):
+    for k in (SELECTED, FILTERS, SHORTLIST, MAP_CACHE, INDEX, DISPLAY_INDEX, NATIONAL_VIEW, *FILTER_WIDGETS):
         st.session_state.pop(k, None)
 
 
@@ -154,3 +156,15 @@ def cached_map(key: tuple, build):
     m = build()
     st.session_state[MAP_CACHE] = (key, m)
     return m
+
+
+def display_index(column: str, build):
+    """The national map's :class:`assets_map.display.DisplayIndex` of the data in use, built once per
+    (data version, need column) and kept in this session (filters take :meth:`~DisplayIndex.subset` of it)."""
+    key = (data_version(), column)
+    hit = st.session_state.get(DISPLAY_INDEX)
+    if hit and hit[0] == key:
+        return hit[1]
+    index = build()
+    st.session_state[DISPLAY_INDEX] = (key, index)
+    return index

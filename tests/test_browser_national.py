@@ -1,0 +1,244 @@
+"""The national map in Debian chromium: it follows zooms without remounting, shows sites one by one.
+
+A national-size dataset is generated here (3,500 square "LSOAs" in 35 "authorities" around
+Manchester, 6,000 generated register rows placed in them by ``bench/generate.register``) and
+uploaded through the "Your data" page like a user's files, so the map page uses the national
+display (more than 3,000 need areas and 5,000 assets). Then, inside the map's iframe, Leaflet is
+zoomed onto a neighbourhood as a user would; the app reruns (st_folium reports bounds and zoom)
+and sends the layers for that view as st_folium feature groups, which must replace the
+aggregated layers without remounting the map or moving it.
+
+Skipped like tests/test_browser.py when chromium or Playwright is missing, unless
+ASSETS_MAP_REQUIRE_BROWSER=1.
+"""
+from __future__ import annotations
+
+import time
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+from bench.generate import register
+from tests.test_browser import CHROMIUM, LAUNCH_ARGS, MAP_IFRAME, browser, server  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.browser
+
+N_X, N_Y, CELL, N_ASSETS = 70, 50, 1000.0, 6000
+MAX_RENDER_BYTES = 5_000_000
+
+# What the map draws now: need features by level, asset features one by one or as clusters, and the view.
+DRAWN_JS = """() => {
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  const out = {lsoa: 0, authority: 0, sites: 0, clusters: 0, ids: []};
+  map.eachLayer(l => {
+    const p = l.feature && l.feature.properties;
+    if (!p || !l._path || (l.options && l.options.weight === 4)) return;
+    if (p.code !== undefined && p.asset_id === undefined) {
+      if (/^E01/.test(p.code)) out.lsoa++; else out.authority++;
+    } else if (p.asset_id) { out.sites++; out.ids.push(p.asset_id); }
+    else if (p.count) out.clusters++;
+  });
+  const c = map.getCenter();
+  out.zoom = map.getZoom(); out.lat = c.lat; out.lng = c.lng; out.mark = window.__mark || null;
+  return out;
+}"""
+
+# Asset features on screen, topmost where they are drawn (so a click hits them), as in tests/test_browser.py.
+SITES_JS = """() => {
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  const out = [];
+  map.eachLayer(l => {
+    const p = l.feature && l.feature.properties;
+    if (!p || !p.asset_id || !l._path || (l.options && l.options.weight === 4)) return;
+    const pt = map.latLngToContainerPoint(l.getLatLng ? l.getLatLng() : l.getCenter());
+    const r = map.getContainer().getBoundingClientRect();
+    const top = document.elementFromPoint(r.left + pt.x, r.top + pt.y);
+    out.push({id: p.asset_id, name: p.name, x: pt.x, y: pt.y, top: top === l._path});
+  });
+  return out;
+}"""
+
+
+def national_files(folder) -> dict:
+    """A register, LSOA-like boundaries and an IMD table big enough for the national display."""
+    i, j = np.meshgrid(np.arange(N_X), np.arange(N_Y))
+    i, j = i.ravel(), j.ravel()
+    x0, y0 = 370_000 + i * CELL, 380_000 + j * CELL
+    lad = (i // 10) * 10 + (j // 10)
+    codes = [f"E01{k + 100_000:06d}" for k in range(len(i))]
+    lsoas = gpd.GeoDataFrame({"LSOA21CD": codes,
+                              "LSOA21NM": [f"Borough{b:02d} {k % 1000:03d}{'ABCD'[k % 4]}" for k, b in enumerate(lad)]},
+                             geometry=shapely.box(x0, y0, x0 + CELL, y0 + CELL), crs=27700)
+    rank = np.random.default_rng(5).permutation(len(i)) + 1
+    paths = {"register": folder / "national_register.gpkg", "boundaries": folder / "national_lsoas.gpkg",
+             "deprivation": folder / "national_imd.csv"}
+    pyogrio.write_dataframe(lsoas, paths["boundaries"], layer="lsoas", driver="GPKG")
+    pd.DataFrame({"lsoa21cd": codes, "IMD_rank": rank,
+                  "IMD_decile": np.ceil(rank / len(i) * 10).astype(int)}).to_csv(paths["deprivation"], index=False)
+    pyogrio.write_dataframe(register(N_ASSETS, lsoas, kind="points", seed=3), paths["register"], layer="assets",
+                            driver="GPKG")
+    return paths
+
+
+def _bng_to_wgs84(x: float, y: float) -> tuple[float, float]:
+    p = gpd.GeoSeries([shapely.Point(x, y)], crs=27700).to_crs(4326).iloc[0]
+    return p.y, p.x
+
+
+@pytest.fixture(scope="module")
+def national(browser, server, tmp_path_factory):  # noqa: F811 (fixtures imported above)
+    """One browser page with the national dataset in use on the Map page; records websocket frames received."""
+    paths = national_files(tmp_path_factory.mktemp("national"))
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    blocked = []
+
+    def route(r):
+        u = r.request.url
+        if u.startswith(server) or u.startswith(("data:", "blob:", "about:")):
+            return r.continue_()
+        blocked.append(u)
+        return r.abort()
+
+    context.route("**/*", route)
+    page = context.new_page()
+    frames: list[tuple[float, int]] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda payload: frames.append((time.time(), len(payload)))))
+    page.goto(server + "/data")
+    page.get_by_text("Asset register (CSV").first.wait_for(timeout=90_000)
+    inputs = page.locator("input[type=file]")
+    for n, kind in enumerate(("register", "boundaries", "deprivation")):
+        for attempt in range(3):  # an upload landing during the previous upload's rerun can be dropped: retry
+            inputs.nth(n).set_input_files(paths[kind])
+            try:
+                page.get_by_text(f"{kind}: {paths[kind].name}").first.wait_for(timeout=20_000)
+                break
+            except Exception:
+                if attempt == 2:
+                    raise
+    page.get_by_role("button", name="Check these files").click()
+    page.get_by_role("button", name="Use this data").click(timeout=120_000)
+    page.get_by_text("Now showing").first.wait_for(timeout=60_000)
+    page.get_by_role("link", name="Map").click()
+    page.get_by_text(f"{N_ASSETS} of {N_ASSETS} sites shown").wait_for(timeout=60_000)
+    page.frame_locator(MAP_IFRAME).locator(".leaflet-container").wait_for(timeout=90_000)
+    page.frames_ = frames
+    page.blocked = blocked
+    yield page
+    context.close()
+
+
+def _frame(page):
+    return page.locator(MAP_IFRAME).element_handle().content_frame()
+
+
+def _wait_drawn(page, predicate: str, timeout_s: float = 60):
+    """Poll the map until ``predicate`` (a JS expression over ``d``, the DRAWN_JS result) holds; return d."""
+    deadline = time.time() + timeout_s
+    d = None
+    while time.time() < deadline:
+        try:
+            d = _frame(page).evaluate(DRAWN_JS)
+            if _frame(page).evaluate(f"(d) => ({predicate})", d):
+                return d
+        except Exception:  # the iframe is (re)loading
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"map never reached {predicate}: last {d}")
+
+
+def _settle(page, quiet_s: float = 2.0, timeout_s: float = 60):
+    """Wait until no websocket frame has arrived for ``quiet_s`` (the app's rerun is over)."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        last = page.frames_[-1][0] if page.frames_ else 0
+        if time.time() - last > quiet_s:
+            return
+        time.sleep(0.2)
+
+
+def _zoom_to(page, lat: float, lon: float, zoom: int) -> float:
+    frame = _frame(page)
+    t = time.time()
+    frame.evaluate("([lat, lon, z]) => Object.values(window).find(v => v instanceof L.Map).setView([lat, lon], z,"
+                   " {animate: false})", [lat, lon, zoom])
+    return t
+
+
+def test_zooming_in_redraws_lsoas_and_sites_for_the_view_without_jumping_back(national):
+    page = national
+    # Whole extent first: need by local authority, sites in clusters, and the page says so.
+    start = _wait_drawn(page, "d.authority > 0 && d.clusters > 0")
+    assert start["lsoa"] == 0 and start["sites"] == 0 and start["authority"] <= 40
+    page.get_by_text("Need is shown by local authority").first.wait_for(timeout=30_000)
+    page.get_by_text("zoom in to see them one by one").first.wait_for(timeout=30_000)
+    _settle(page)
+    initial = max(size for _, size in page.frames_)
+    assert initial < MAX_RENDER_BYTES
+    _frame(page).evaluate("() => { window.__mark = 42; }")
+    lat, lon = _bng_to_wgs84(405_000, 405_000)  # the middle of the generated region
+    before = len(page.frames_)
+    t0 = _zoom_to(page, lat, lon, 15)
+    d = _wait_drawn(page, "d.lsoa > 0 && d.sites > 0 && d.clusters === 0 && d.authority === 0")
+    took = time.time() - t0
+    # The same map (not remounted) still where the user put it.
+    assert d["mark"] == 42, "the map was remounted"
+    assert d["zoom"] == 15 and abs(d["lat"] - lat) < 1e-3 and abs(d["lng"] - lon) < 1e-3, d
+    # What is drawn is that neighbourhood: LSOAs in and around the view, its sites one by one.
+    assert 4 <= d["lsoa"] <= 200 and 0 < d["sites"] < 1000, d
+    page.get_by_text("drawn one by one: click one to open its card").first.wait_for(timeout=30_000)
+    page.get_by_text("Need is shown by neighbourhood (LSOA)").first.wait_for(timeout=30_000)
+    _settle(page)
+    after = [size for _, size in page.frames_[before:]]
+    assert after and max(after) < MAX_RENDER_BYTES and sum(after) < MAX_RENDER_BYTES, after
+    # No rerun loop: once settled, nothing more arrives and the view has not moved.
+    n = len(page.frames_)
+    time.sleep(3)
+    assert len(page.frames_) == n, "the app kept rerunning after the redraw"
+    still = _frame(page).evaluate(DRAWN_JS)
+    assert (still["zoom"], round(still["lat"], 5), round(still["lng"], 5)) == (d["zoom"], round(d["lat"], 5),
+                                                                             round(d["lng"], 5))
+    # A small pan is served by the layers already sent (padded beyond the view): no new layers.
+    ids = sorted(still["ids"])
+    _frame(page).evaluate("() => Object.values(window).find(v => v instanceof L.Map).panBy([40, 0], {animate: false})")
+    _settle(page)
+    assert sorted(_frame(page).evaluate(DRAWN_JS)["ids"]) == ids
+    # Zooming back out aggregates again, still without a remount.
+    _zoom_to(page, lat, lon, 9)
+    out = _wait_drawn(page, "d.clusters > 0 && d.sites === 0")
+    assert out["mark"] == 42 and out["zoom"] == 9
+    # Another basemap remounts the map (its tiles are part of it): it comes back where the user left it.
+    _zoom_to(page, lat, lon, 14)
+    _wait_drawn(page, "d.sites > 0 && d.zoom === 14")
+    _settle(page)
+    page.get_by_text("None (plain background)").click()
+    back = _wait_drawn(page, "d.mark === null && d.sites > 0 && d.clusters === 0")
+    assert back["zoom"] == 14 and abs(back["lat"] - lat) < 2e-3 and abs(back["lng"] - lon) < 2e-3, back
+    _frame(page).evaluate("() => { window.__mark = 42; }")
+    print(f"\nzoom to redrawn map: {took:.2f} s; frames after the zoom: {len(after)}, largest {max(after) / 1e3:.0f} kB,"
+          f" total {sum(after) / 1e3:.0f} kB; initial largest frame {initial / 1e3:.0f} kB")
+    assert not [u for u in page.blocked if "tile" not in u and "basemaps" not in u], page.blocked[:5]
+
+
+def test_clicking_a_site_at_neighbourhood_zoom_opens_its_card(national):
+    page = national
+    lat, lon = _bng_to_wgs84(395_500, 398_500)
+    _zoom_to(page, lat, lon, 16)
+    _wait_drawn(page, f"d.sites > 0 && d.clusters === 0 && d.zoom === 16 && Math.abs(d.lng - ({lon})) < 1e-3")
+    _settle(page)
+    sites = _frame(page).evaluate(SITES_JS)
+    target = next(s for s in sites if s["top"] and 60 < s["y"] < 500 and 60 < s["x"] < 700)
+    page.frame_locator(MAP_IFRAME).locator(".leaflet-container").click(position={"x": target["x"], "y": target["y"]},
+                                                                      force=True)
+    page.get_by_text("Why this site is here").wait_for(timeout=60_000)
+    name = target["name"].replace("&amp;", "&").replace("&#x27;", "'")
+    page.get_by_role("heading", name=name).first.wait_for(state="visible", timeout=30_000)
+    # The map outlines the selected site, at the same place and zoom (not remounted, not moved away).
+    _frame(page).wait_for_function(
+        "(id) => { const m = Object.values(window).find(v => v instanceof L.Map); let hit = false;"
+        " m.eachLayer(l => { if (l.options && l.options.weight === 4 && l.feature"
+        " && l.feature.properties.asset_id === id) hit = true; }); return hit && m.getZoom() === 16; }",
+        arg=target["id"], timeout=30_000)
