@@ -9,12 +9,15 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from .needs import DOMAIN_LABELS
 from .underuse import FLAG_THRESHOLD
 
 STRONG_UNDERUSE = 0.5
 REASON_SEP = "; "
+PRIORITY_WORDS = ("High", "Medium", "Low", "not flagged")
 
 ROUTES = {
     "council": "the council's community asset transfer policy",
@@ -84,16 +87,36 @@ def _truthy(values: np.ndarray) -> np.ndarray:
         if values.dtype == object else values.astype(bool)
 
 
+def _group_ids(frame: pd.DataFrame, rows: np.ndarray, cols: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(group id of each of ``rows``, position in ``rows`` of each group's first row), grouping by
+    ``cols`` with missing values as one value. Factorised column by column in its own dtype (Arrow
+    text factorises in C), so a million rows cost what their distinct values cost."""
+    key = np.zeros(len(rows), dtype=np.int64)
+    for c in cols:
+        if c not in frame.columns:
+            continue
+        codes, uniques = pd.factorize(frame[c].iloc[rows], use_na_sentinel=False)
+        key = pd.factorize(key * (len(uniques) + 1) + codes)[0].astype(np.int64)  # compact again: no overflow
+    ids = pd.factorize(key)[0]
+    # factorize numbers groups in order of first appearance: a group starts where the running maximum rises
+    top = np.maximum.accumulate(ids) if len(ids) else ids
+    first = np.flatnonzero(np.r_[True, top[1:] > top[:-1]]) if len(ids) else np.zeros(0, dtype=np.int64)
+    return ids, first
+
+
 def _grouped(frame: pd.DataFrame, rows: np.ndarray, cols: list[str], fn) -> np.ndarray:
-    """``fn(row)`` once per distinct combination of ``cols`` among ``rows``, spread back to them."""
+    """``fn(row)`` once per distinct combination of ``cols`` among ``rows``, spread back to them.
+
+    ``row`` is a dict of the group's first row, values as Python objects (as ``astype(object)``
+    gives them), absent columns as ``None``."""
     if not len(rows):
         return np.empty(0, dtype=object)
-    sub = pd.DataFrame({c: (frame[c].iloc[rows].astype(object).to_numpy() if c in frame.columns
-                            else np.full(len(rows), None, dtype=object)) for c in cols})
-    ids = sub.groupby(cols, dropna=False, sort=False).ngroup().to_numpy()
-    first = np.unique(ids, return_index=True)[1]
+    ids, first = _group_ids(frame, rows, cols)
+    at = rows[first]
+    sub = pd.DataFrame({c: (frame[c].iloc[at].astype(object).to_numpy() if c in frame.columns
+                            else np.full(len(at), None, dtype=object)) for c in cols})
     values = np.empty(len(first), dtype=object)
-    for k, row in enumerate(sub.iloc[first].to_dict("records")):
+    for k, row in enumerate(sub.to_dict("records")):
         values[k] = fn(row)
     return values[ids]
 
@@ -108,6 +131,20 @@ def _join_reasons(lists) -> np.ndarray:
     for i, lst in enumerate(lists):
         out[i] = REASON_SEP.join(x.replace(REASON_SEP, ", ") for x in lst) if lst else ""
     return out
+
+
+_TEXT = pa.large_string()
+
+
+def _arrow_text(values: np.ndarray) -> pa.Array:
+    """Object array of str/None as Arrow text, the reason separator replaced inside each text."""
+    return pc.replace_substring(pa.array(values, type=_TEXT, from_pandas=True), REASON_SEP, ", ")
+
+
+def str_series(values: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    """Arrow text as a pandas ``str`` Series without a round trip through Python objects."""
+    chunked = values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
+    return pd.Series(pd.StringDtype("pyarrow", na_value=np.nan).__from_arrow__(chunked), index=index)
 
 
 def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = None) -> gpd.GeoDataFrame:
@@ -127,21 +164,35 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
     weights = weights or {"imd": 1.0}
     out = assets.copy(deep=False)  # copy-on-write: new columns never reach the caller's frame
     n = len(out)
+    every = np.arange(n)
     # Transferability, once per (tenure, leased out?, owner) combination.
-    tenure, status = _col(out, "tenure"), _col(out, "status")
-    owner = np.array([v or "other" for v in _col(out, "anchor_type")], dtype=object)
-    t_key = pd.DataFrame({"tenure": np.where(tenure == "freehold", "freehold", np.where(tenure == "leasehold", "leasehold", "")),
-                          "status": np.where(status == "leased-out", "leased-out", ""), "anchor_type": owner})
-    t_rows = _grouped(t_key, np.arange(n), ["tenure", "status", "anchor_type"], transferability)
-    tscores = [t for t, _ in t_rows]
-    transfer = _no_sep(np.array(["Transfer: " + ", ".join(why) for _, why in t_rows], dtype=object))
+    tenure = out["tenure"] if "tenure" in out.columns else pd.Series([None] * n, index=out.index, dtype=object)
+    status = out["status"] if "status" in out.columns else pd.Series([None] * n, index=out.index, dtype=object)
+    owner = out["anchor_type"] if "anchor_type" in out.columns else pd.Series([None] * n, index=out.index, dtype=object)
+    t_key = pd.DataFrame({"tenure": np.where(tenure.eq("freehold").fillna(False).to_numpy(dtype=bool), "freehold",
+                                             np.where(tenure.eq("leasehold").fillna(False).to_numpy(dtype=bool), "leasehold", "")),
+                          "status": np.where(status.eq("leased-out").fillna(False).to_numpy(dtype=bool), "leased-out", ""),
+                          "anchor_type": owner.to_numpy(dtype=object)})
+    t_ids, t_first = _group_ids(t_key, every, ["tenure", "status", "anchor_type"])
+    t_rows = [transferability({"tenure": t_key["tenure"].iat[i], "status": t_key["status"].iat[i],
+                               "anchor_type": t_key["anchor_type"].iat[i] or "other"}) for i in t_first]
+    tscores = np.array([t for t, _ in t_rows], dtype="float64")[t_ids]
+    transfer = _arrow_text(np.array(["Transfer: " + ", ".join(why) for _, why in t_rows], dtype=object)).take(pa.array(t_ids))
 
-    u_raw = _col(out, "underuse_score")
-    u = np.array([float(v or 0.0) for v in u_raw], dtype="float64")
-    decile = pd.to_numeric(pd.Series(_col(out, "need_decile")), errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
-    has_need = pd.notna(pd.Series(_col(out, "need_decile"))).to_numpy()
-    excluded = _truthy(_col(out, "excluded"))
-    prio = np.full(n, "not flagged", dtype=object)
+    if "underuse_score" in out.columns and out["underuse_score"].dtype == np.float64:
+        u = out["underuse_score"].to_numpy(dtype="float64")
+    else:
+        u = np.array([float(v or 0.0) for v in _col(out, "underuse_score")], dtype="float64")
+    if "need_decile" in out.columns:
+        decile = pd.to_numeric(out["need_decile"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        has_need = out["need_decile"].notna().to_numpy()
+    else:
+        decile, has_need = np.full(n, np.nan), np.zeros(n, dtype=bool)
+    if "excluded" in out.columns and out["excluded"].dtype == bool:
+        excluded = out["excluded"].to_numpy(dtype=bool)
+    else:
+        excluded = _truthy(_col(out, "excluded"))
+    prio = np.full(n, 3, dtype=np.int64)  # index into PRIORITY_WORDS
     head = np.full(n, None, dtype=object)
     live = ~excluded
     low_u = live & (u < FLAG_THRESHOLD)
@@ -150,49 +201,47 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
     head[some] = [f"Not flagged: underuse evidence {v:.2f} is below the {FLAG_THRESHOLD} threshold" for v in u[some]]
     rest = live & ~low_u  # includes NaN scores, as the per-row rules did
     unplaced = rest & ~has_need
-    prio[unplaced] = "Low"
-    quality, note = _col(out, "location_quality"), _col(out, "location_note")
-    for i in np.flatnonzero(unplaced):
-        if quality[i] == "none":
-            where = note[i] or "it lies outside the need areas loaded"
-            head[i] = (f"Priority Low: underuse evidence {u[i]:.2f} but its need cannot be assessed: not placed "
-                       f"({where}); add coordinates or a full postcode")
-        else:
-            head[i] = (f"Priority Low: underuse evidence {u[i]:.2f} but it lies outside the need areas loaded, "
-                       "so its need is not assessed")
+    prio[unplaced] = 2
+    if unplaced.any():
+        quality, note = _col(out, "location_quality"), _col(out, "location_note")
+        for i in np.flatnonzero(unplaced):
+            if quality[i] == "none":
+                where = note[i] or "it lies outside the need areas loaded"
+                head[i] = (f"Priority Low: underuse evidence {u[i]:.2f} but its need cannot be assessed: not placed "
+                           f"({where}); add coordinates or a full postcode")
+            else:
+                head[i] = (f"Priority Low: underuse evidence {u[i]:.2f} but it lies outside the need areas loaded, "
+                           "so its need is not assessed")
     placed = rest & has_need
     if placed.any():
         d = decile[placed].astype(np.int64) if np.isfinite(decile[placed]).all() else \
             np.array([int(v) for v in _col(out, "need_decile")[placed]])
         up = u[placed]
         strong = up >= STRONG_UNDERUSE
-        p = np.where(strong & (d <= 3), "High", np.where((strong & (d <= 6)) | (d <= 3), "Medium", "Low")).astype(object)
+        p = np.where(strong & (d <= 3), 0, np.where((strong & (d <= 6)) | (d <= 3), 1, 2))
         prio[placed] = p
-        conf = _col(out, "underuse_confidence")[placed]
-        head[placed] = [f"Priority {pr}: {'strong' if s else 'some'} underuse evidence ({v:.2f}, confidence {c}) "
-                        f"in a need decile {k} area" for pr, s, v, c, k in zip(p, strong, up, conf, d)]
+        conf = _col(out, "underuse_confidence")[placed] if "underuse_confidence" in out.columns else [None] * len(p)
+        head[placed] = [f"Priority {PRIORITY_WORDS[pr]}: {'strong' if s else 'some'} underuse evidence ({v:.2f}, "
+                        f"confidence {c}) in a need decile {k} area" for pr, s, v, c, k in zip(p, strong, up, conf, d)]
     live_rows = np.flatnonzero(live)
     need = np.full(n, None, dtype=object)
     need[live_rows] = _grouped(out, live_rows, ["need_area_code", "need_area_name", "iod_year", "imd_decile", "need_decile"],
-                               lambda row: _need_text(row, weights))
+                               lambda row: _need_text(row, weights) or None)
     if "underuse_reasons" in out.columns:
-        under = _join_reasons(out["underuse_reasons"].to_numpy()[live_rows])
+        under = _join_reasons(out["underuse_reasons"].to_numpy())
+        under[under == ""] = None
     else:
-        under = np.full(len(live_rows), "", dtype=object)
-    text = _no_sep(head[live_rows])
-    has_under = under != ""
-    text[has_under] = text[has_under] + REASON_SEP + under[has_under]
-    need_live = need[live_rows]
-    has_text = np.array([bool(v) for v in need_live], dtype=bool)
-    text[has_text] = text[has_text] + REASON_SEP + _no_sep(need_live[has_text])
-    text = text + REASON_SEP + transfer[live_rows]
-    reasons = np.empty(n, dtype=object)
-    reasons[live_rows] = text
-    ex_rows = np.flatnonzero(excluded)
-    ex_reason = _col(out, "exclusion_reason")[ex_rows]
-    reasons[ex_rows] = [f"Not flagged: {r}" for r in ex_reason]
+        under = np.full(n, None, dtype=object)
+    under[excluded] = None
+    # One vectorised join of the parts that are there: head; underuse; need; transfer.
+    text = pc.binary_join_element_wise(_arrow_text(head), pa.array(under, type=_TEXT, from_pandas=True),
+                                       _arrow_text(need), transfer, pa.scalar(REASON_SEP, _TEXT), null_handling="skip")
+    if excluded.any():
+        ex = np.full(n, None, dtype=object)
+        ex[excluded] = [f"Not flagged: {r}" for r in _col(out, "exclusion_reason")[excluded]]
+        text = pc.if_else(pa.array(excluded), pa.array(ex, type=_TEXT, from_pandas=True), text)
     out["transfer_score"] = tscores
-    out["priority"] = prio.tolist()
-    out["reasons"] = reasons.tolist()
+    out["priority"] = str_series(pa.array(PRIORITY_WORDS, type=_TEXT).take(pa.array(prio)), out.index)
+    out["reasons"] = str_series(text, out.index)
     out["constraints"] = CONSTRAINTS_NOT_CHECKED
     return out
