@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .schema import SOURCE_PREFIX, empty_asset_frame
+from .schema import ASSET_COLUMNS, SOURCE_PREFIX, empty_asset_frame
 
 
 def fold(header: str) -> str:
@@ -324,11 +324,34 @@ def to_date(values: pd.Series) -> pd.Series:
     return pd.Series(parsed[codes], index=values.index, dtype=object)
 
 
+class _Columns(dict):
+    """Canonical columns being built: reading a column not yet set gives its missing value."""
+
+    def __init__(self, n: int, index: pd.Index):
+        super().__init__()
+        self.n, self.index = n, index
+
+    def __missing__(self, name: str) -> pd.Series:
+        return empty_asset_frame(self.n, columns=[name])[name].set_axis(self.index)
+
+    def __setitem__(self, name: str, values) -> None:
+        if np.isscalar(values):
+            values = np.full(self.n, values, dtype=object)
+        super().__setitem__(name, values if isinstance(values, pd.Series) else pd.Series(values, index=self.index))
+
+    def frame(self, extra: dict[str, pd.Series]) -> pd.DataFrame:
+        base = empty_asset_frame(self.n, columns=[c for c in ASSET_COLUMNS if c != "geometry" and c not in self])
+        cols = {c: (self[c] if c in self else base[c].set_axis(self.index)) for c in ASSET_COLUMNS if c != "geometry"}
+        cols.update((c, v) for c, v in self.items() if c not in cols)
+        return pd.DataFrame({**cols, **extra}, index=self.index)
+
+
 def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) -> pd.DataFrame:
     """Build the canonical asset columns from a raw table, keeping every source column as ``src_*``."""
     n = len(raw)
-    out = empty_asset_frame(n)
-    out.index = raw.index
+    # Columns are gathered in a dict and the frame built once at the end (a full frame of missing
+    # values filled column by column cost 0.6 s and a concatenation at a million rows).
+    out = _Columns(n, raw.index)
 
     def col(name: str) -> pd.Series | None:
         return raw[mapping[name]] if name in mapping else None
@@ -378,9 +401,7 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
         if c == "geometry":
             continue
         name = SOURCE_PREFIX + str(c)
-        while name in out.columns or name in src:
+        while name in ASSET_COLUMNS or name in out or name in src:
             name += "_"
         src[name] = source_text(raw[c]) if not pd.api.types.is_numeric_dtype(raw[c]) else raw[c]
-    if src:
-        out = pd.concat([out, pd.DataFrame(src, index=raw.index)], axis=1)
-    return out
+    return out.frame(src)
