@@ -332,7 +332,7 @@ def summary_layer(assets: pd.DataFrame) -> pd.DataFrame:
     from . import summary as sm
 
     parts = []
-    everything = sm.summarise(assets, pd.Series(["all assets"] * len(assets), index=assets.index), label="group")
+    everything = sm.overall(assets, label="group", name="all assets")
     parts.append(everything.assign(group_by="all"))
     if "need_decile" in assets:
         parts.append(sm.by_need_decile(assets).rename(columns={"need decile": "group"}).assign(group_by="need decile"))

@@ -23,6 +23,75 @@ from .sources import open_table
 FLAGGED = ("High", "Medium", "Low")
 NO_DECILE = "no need data"
 UNPLACED = "(not placed on the map)"
+NOT_STATED = "(not stated)"
+NO_NEED_AREA = "(not in a need area)"
+OUTSIDE_WARDS = "(outside the wards loaded)"
+
+
+def _is_text(s: pd.Series) -> bool:
+    """Whether every non-missing value of ``s`` is a ``str`` (so equal values are equal texts).
+
+    Grouping on such values directly groups exactly as grouping on ``str(value)``
+    would; other values (``1`` and ``1.0``, ``0.0`` and ``-0.0``) can be equal
+    as values but not as text, so they are converted first.
+    """
+    if isinstance(s.dtype, pd.StringDtype):
+        return True
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return _is_text(pd.Series(s.cat.categories))
+    return s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) in ("string", "empty")
+
+
+def _in_order(codes: np.ndarray, labels: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Merge groups whose labels are equal and number the groups by first appearance.
+
+    ``codes`` (one per row, ``0 <= code < len(labels)``) index ``labels``; the
+    result is ``(codes, labels)`` with unique labels, label ``0`` being that of
+    the first row, label ``1`` the next new one, and so on (the order of
+    ``groupby(sort=False)`` on the row labels).
+    """
+    merged, uniq = pd.factorize(np.asarray(labels, dtype=object))
+    rows, first = pd.factorize(merged[codes])
+    return rows, [uniq[i] for i in first]
+
+
+def _groups(key: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Row codes and labels of the groups of ``key`` (missing -> "(not stated)"), in order of appearance.
+
+    The labels are ``str(value)``, as ``key.astype(str)`` writes them; each distinct
+    value is converted once.
+    """
+    if not _is_text(key):
+        key = key.astype(object).where(key.notna(), NOT_STATED).astype(str)
+    codes, uniques = pd.factorize(key)  # missing -> -1
+    labels = [*np.asarray(uniques, dtype=object), NOT_STATED]
+    return _in_order(np.where(codes < 0, len(labels) - 1, codes), labels)
+
+
+def _table(assets: pd.DataFrame, codes: np.ndarray, labels: list[str], label: str) -> pd.DataFrame:
+    """The summary table of rows grouped by ``codes`` (group ``i`` is named ``labels[i]``)."""
+    n = len(labels)
+    sites = np.bincount(codes, minlength=n).astype(np.int64)
+    # an object array, inferred as text as the labels column of a groupby is (left object when empty)
+    cols: dict[str, object] = {label: np.asarray(labels, dtype=object), "sites": sites}
+    counts = {}
+    if "priority" in assets:
+        pcodes, puniq = pd.factorize(assets["priority"].astype(str))  # missing priorities count in no column
+        for j, p in enumerate(np.asarray(puniq, dtype=object)):
+            if p in PRIORITIES:
+                counts[p] = np.bincount(codes[pcodes == j], minlength=n).astype(np.int64)
+    else:
+        counts["not flagged"] = sites
+    zero = np.zeros(n, dtype=np.int64)
+    cols["flagged"] = sum((counts.get(p, zero) for p in FLAGGED), zero)
+    cols.update({p: counts.get(p, zero) for p in PRIORITIES})
+    for name, col, decimals in (("hectares", "site_area_ha", 2), ("floor_area_m2", "floor_area_m2", 0)):
+        values = pd.to_numeric(assets[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan) \
+            if col in assets else np.full(len(codes), np.nan)
+        # the same (compensated) group sum as a groupby on the labels: the same floats to the last bit
+        cols[name] = pd.Series(values).groupby(codes).sum(min_count=1).round(decimals).reindex(range(n)).to_numpy()
+    out = pd.DataFrame(cols)
+    return out.sort_values(["flagged", "sites", label], ascending=[False, False, True], ignore_index=True)
 
 
 def summarise(assets: pd.DataFrame, by: pd.Series | str, *, label: str = "group") -> pd.DataFrame:
@@ -31,34 +100,23 @@ def summarise(assets: pd.DataFrame, by: pd.Series | str, *, label: str = "group"
     Parameters
     ----------
     assets : assets with ``priority``, ``site_area_ha`` and ``floor_area_m2``
-    by : a column name of ``assets`` or a Series aligned with it
+    by : a column name of ``assets`` or a Series aligned with it; missing values
+        are grouped as "(not stated)", other values by their text (``str(value)``)
     label : name of the group column in the result
 
     Returns
     -------
     DataFrame with columns ``label``, sites, flagged, High, Medium, Low,
-    not flagged, hectares and floor_area_m2, sorted by flagged then sites.
+    not flagged, hectares and floor_area_m2, sorted by flagged then sites
+    (most first), then by ``label``.
     """
     key = assets[by] if isinstance(by, str) else by
-    key = key.astype(object).where(key.notna(), "(not stated)").astype(str)
-    df = pd.DataFrame({
-        label: key.to_numpy(),
-        "priority": assets["priority"].astype(str).to_numpy() if "priority" in assets else "not flagged",
-        "hectares": pd.to_numeric(assets.get("site_area_ha"), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        if "site_area_ha" in assets else np.nan,
-        "floor_area_m2": pd.to_numeric(assets.get("floor_area_m2"), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-        if "floor_area_m2" in assets else np.nan,
-    })
-    g = df.groupby(label, sort=False)
-    out = pd.DataFrame({"sites": g.size()})
-    counts = pd.crosstab(df[label], df["priority"])
-    for p in PRIORITIES:
-        out[p] = counts[p].reindex(out.index).fillna(0).astype(int) if p in counts else 0
-    out["flagged"] = out[list(FLAGGED)].sum(axis=1)
-    out["hectares"] = g["hectares"].sum(min_count=1).round(2)
-    out["floor_area_m2"] = g["floor_area_m2"].sum(min_count=1).round(0)
-    out = out.reset_index()[[label, "sites", "flagged", *PRIORITIES, "hectares", "floor_area_m2"]]
-    return out.sort_values(["flagged", "sites", label], ascending=[False, False, True], ignore_index=True)
+    return _table(assets, *_groups(key), label)
+
+
+def overall(assets: pd.DataFrame, *, label: str = "group", name: str = "all assets") -> pd.DataFrame:
+    """The one-row summary of every asset, its group named ``name`` (no rows when ``assets`` is empty)."""
+    return _table(assets, np.zeros(len(assets), dtype=np.intp), [name] if len(assets) else [], label)
 
 
 def by_organisation(assets: pd.DataFrame) -> pd.DataFrame:
@@ -69,26 +127,59 @@ def by_organisation(assets: pd.DataFrame) -> pd.DataFrame:
 def by_need_decile(assets: pd.DataFrame) -> pd.DataFrame:
     """Summary by need decile, 1 (most deprived) to 10, then sites with no need data; in decile order."""
     dec = pd.to_numeric(assets["need_decile"], errors="coerce")
-    key = dec.map(lambda v: f"{int(v)}" if pd.notna(v) else NO_DECILE)
-    out = summarise(assets, key, label="need decile")
+    codes, uniques = pd.factorize(dec)  # each distinct decile named once; missing -> -1
+    labels = [f"{int(v)}" for v in uniques] + [NO_DECILE]
+    out = _table(assets, *_in_order(np.where(codes < 0, len(labels) - 1, codes), labels), "need decile")
     order = {str(i): i for i in range(1, 11)} | {NO_DECILE: 11}
     return out.sort_values("need decile", key=lambda s: s.map(order), ignore_index=True)
 
 
+def _combined(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Codes of the distinct combinations of text columns: (row codes, first row of each, per-column codes)."""
+    each = [pd.factorize(c)[0].astype(np.int64) for c in columns]  # missing -> -1
+    combo = np.zeros(len(columns[0]), dtype=np.int64)
+    for c in each:
+        combo = combo * (int(c.max(initial=-1)) + 2) + (c + 1)
+    rows, _ = pd.factorize(combo)
+    # factorize numbers groups by first appearance: a group starts where the code exceeds all before it
+    before = np.concatenate([[-1], np.maximum.accumulate(rows)[:-1]]) if len(rows) else rows
+    return rows, np.flatnonzero(rows > before), each
+
+
 def by_area(assets: pd.DataFrame) -> tuple[pd.DataFrame, str]:
-    """Summary by ward when wards are attached, else by LSOA (need area); returns (table, what was used)."""
+    """Summary by ward when wards are attached, else by LSOA (need area); returns (table, what was used).
+
+    A ward is named by its name (its code when it has none); an LSOA by "name
+    (code)" (the code alone when it has no name, or the name is the code).
+    Each distinct (code, name) pair is named once, not once per asset.
+    """
     if "ward_code" in assets.columns and assets["ward_code"].notna().any():
-        name = assets["ward_name"] if "ward_name" in assets else assets["ward_code"]
-        key = name.astype(object).where(name.notna(), assets["ward_code"])
-        key = key.where(assets["ward_code"].notna(), "(outside the wards loaded)")
+        code = assets["ward_code"]
+        name = assets["ward_name"] if "ward_name" in assets else code
         if isinstance(assets, gpd.GeoDataFrame):
             unplaced = (assets.geometry.isna() | assets.geometry.is_empty).to_numpy()
-            key = key.where(~unplaced, UNPLACED)
+        else:
+            unplaced = np.zeros(len(assets), dtype=bool)
+        if _is_text(code) and _is_text(name):
+            rows, first, _ = _combined(code, name, pd.Series(unplaced))
+            c, nm = code.to_numpy(dtype=object)[first], name.to_numpy(dtype=object)[first]
+            labels = [UNPLACED if u else OUTSIDE_WARDS if pd.isna(ci) else ni if pd.notna(ni) else ci
+                      for ci, ni, u in zip(c, nm, unplaced[first])]
+            return _table(assets, *_in_order(rows, labels), "ward"), "ward"
+        key = name.astype(object).where(name.notna(), code)
+        key = key.where(code.notna(), OUTSIDE_WARDS)
+        key = key.where(~unplaced, UNPLACED)
         return summarise(assets, key, label="ward"), "ward"
     code, nm = assets["need_area_code"], assets.get("need_area_name", assets["need_area_code"])
+    if _is_text(code) and _is_text(nm):
+        rows, first, _ = _combined(code, nm)
+        c, n = code.to_numpy(dtype=object)[first], nm.to_numpy(dtype=object)[first]
+        labels = [NO_NEED_AREA if pd.isna(ci) else f"{ni} ({ci})" if isinstance(ni, str) and ni and ni != ci else ci
+                  for ci, ni in zip(c, n)]
+        return _table(assets, *_in_order(rows, labels), "LSOA (need area)"), "LSOA"
     key = pd.Series([f"{n} ({c})" if isinstance(n, str) and n and n != c else c for c, n in zip(code, nm)],
                     index=assets.index, dtype=object)
-    key = key.where(code.notna(), "(not in a need area)")
+    key = key.where(code.notna(), NO_NEED_AREA)
     return summarise(assets, key, label="LSOA (need area)"), "LSOA"
 
 
