@@ -104,21 +104,57 @@ def _group_ids(frame: pd.DataFrame, rows: np.ndarray, cols: list[str]) -> tuple[
     return ids, first
 
 
-def _grouped(frame: pd.DataFrame, rows: np.ndarray, cols: list[str], fn) -> np.ndarray:
-    """``fn(row)`` once per distinct combination of ``cols`` among ``rows``, spread back to them.
+def _grouped_first(frame: pd.DataFrame, at: np.ndarray, cols: list[str], fn) -> np.ndarray:
+    """``fn(row)`` for the rows ``at`` (one per group), each row a dict of Python objects (as
+    ``astype(object)`` gives them), absent columns as ``None``."""
+    sub = pd.DataFrame({c: (frame[c].iloc[at].astype(object).to_numpy() if c in frame.columns
+                            else np.full(len(at), None, dtype=object)) for c in cols})
+    values = np.empty(len(at), dtype=object)
+    for k, row in enumerate(sub.to_dict("records")):
+        values[k] = fn(row)
+    return values
 
-    ``row`` is a dict of the group's first row, values as Python objects (as ``astype(object)``
-    gives them), absent columns as ``None``."""
+
+def _grouped(frame: pd.DataFrame, rows: np.ndarray, cols: list[str], fn) -> np.ndarray:
+    """``fn(row)`` once per distinct combination of ``cols`` among ``rows``, spread back to them."""
     if not len(rows):
         return np.empty(0, dtype=object)
     ids, first = _group_ids(frame, rows, cols)
-    at = rows[first]
-    sub = pd.DataFrame({c: (frame[c].iloc[at].astype(object).to_numpy() if c in frame.columns
-                            else np.full(len(at), None, dtype=object)) for c in cols})
-    values = np.empty(len(first), dtype=object)
-    for k, row in enumerate(sub.to_dict("records")):
-        values[k] = fn(row)
-    return values[ids]
+    return _grouped_first(frame, rows[first], cols, fn)[ids]
+
+
+_NEED_KEY = ["need_area_code", "need_area_name", "iod_year", "imd_decile", "need_decile"]
+
+
+class _Texts:
+    """A text column of ``n`` rows built from a few distinct texts: each row holds a code into
+    the texts (or none), so the Arrow column is one ``take``, not a million Python strings."""
+
+    def __init__(self, n: int):
+        self.codes = np.full(n, -1, dtype=np.int64)
+        self.texts: list = []
+        self.escaped: list[bool] = []
+
+    def put(self, rows, texts, *, codes: np.ndarray | None = None, escaped: bool = False) -> None:
+        """Give ``rows`` (mask or positions) ``texts``: one text, one per row, or distinct texts and ``codes``."""
+        start = len(self.texts)
+        if isinstance(texts, str):
+            self.texts.append(texts)
+            self.codes[rows] = start
+        else:
+            texts = list(texts)
+            self.texts.extend(texts)
+            self.codes[rows] = start + (np.arange(len(texts)) if codes is None else codes)
+        self.escaped.extend([escaped] * (len(self.texts) - start))
+
+    def arrow(self) -> pa.Array:
+        """The column (missing where no text, or the text is None or empty), the reason separator
+        replaced inside each text not already escaped."""
+        values = np.array([t if t else None for t in self.texts], dtype=object)
+        plain = ~np.array(self.escaped, dtype=bool)
+        values[plain] = [t.replace(REASON_SEP, ", ") if t else None for t in values[plain]]
+        texts = pa.array(values, type=_TEXT, from_pandas=True)
+        return texts.take(pa.array(self.codes, mask=self.codes < 0))
 
 
 def _no_sep(values: np.ndarray) -> np.ndarray:
@@ -193,25 +229,27 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
     else:
         excluded = _truthy(_col(out, "excluded"))
     prio = np.full(n, 3, dtype=np.int64)  # index into PRIORITY_WORDS
-    head = np.full(n, None, dtype=object)
+    head = _Texts(n)
     live = ~excluded
     low_u = live & (u < FLAG_THRESHOLD)
-    head[low_u & (u == 0)] = "Not flagged: no evidence of underuse"
+    head.put(low_u & (u == 0), "Not flagged: no evidence of underuse")
     some = low_u & (u != 0)
-    head[some] = [f"Not flagged: underuse evidence {v:.2f} is below the {FLAG_THRESHOLD} threshold" for v in u[some]]
+    head.put(some, [f"Not flagged: underuse evidence {v:.2f} is below the {FLAG_THRESHOLD} threshold" for v in u[some]])
     rest = live & ~low_u  # includes NaN scores, as the per-row rules did
     unplaced = rest & ~has_need
     prio[unplaced] = 2
     if unplaced.any():
         quality, note = _col(out, "location_quality"), _col(out, "location_note")
+        texts = []
         for i in np.flatnonzero(unplaced):
             if quality[i] == "none":
                 where = note[i] or "it lies outside the need areas loaded"
-                head[i] = (f"Priority Low: underuse evidence {u[i]:.2f} but its need cannot be assessed: not placed "
-                           f"({where}); add coordinates or a full postcode")
+                texts.append(f"Priority Low: underuse evidence {u[i]:.2f} but its need cannot be assessed: not placed "
+                             f"({where}); add coordinates or a full postcode")
             else:
-                head[i] = (f"Priority Low: underuse evidence {u[i]:.2f} but it lies outside the need areas loaded, "
-                           "so its need is not assessed")
+                texts.append(f"Priority Low: underuse evidence {u[i]:.2f} but it lies outside the need areas loaded, "
+                             "so its need is not assessed")
+        head.put(unplaced, texts)
     placed = rest & has_need
     if placed.any():
         d = decile[placed].astype(np.int64) if np.isfinite(decile[placed]).all() else \
@@ -221,21 +259,22 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
         p = np.where(strong & (d <= 3), 0, np.where((strong & (d <= 6)) | (d <= 3), 1, 2))
         prio[placed] = p
         conf = _col(out, "underuse_confidence")[placed] if "underuse_confidence" in out.columns else [None] * len(p)
-        head[placed] = [f"Priority {PRIORITY_WORDS[pr]}: {'strong' if s else 'some'} underuse evidence ({v:.2f}, "
-                        f"confidence {c}) in a need decile {k} area" for pr, s, v, c, k in zip(p, strong, up, conf, d)]
+        head.put(placed, [f"Priority {PRIORITY_WORDS[pr]}: {'strong' if s else 'some'} underuse evidence ({v:.2f}, "
+                        f"confidence {c}) in a need decile {k} area" for pr, s, v, c, k in zip(p, strong, up, conf, d)])
     live_rows = np.flatnonzero(live)
-    need = np.full(n, None, dtype=object)
-    need[live_rows] = _grouped(out, live_rows, ["need_area_code", "need_area_name", "iod_year", "imd_decile", "need_decile"],
-                               lambda row: _need_text(row, weights) or None)
+    need = _Texts(n)
+    if len(live_rows):
+        n_ids, n_first = _group_ids(out, live_rows, _NEED_KEY)
+        need.put(live_rows, _grouped_first(out, live_rows[n_first], _NEED_KEY, lambda row: _need_text(row, weights) or None),
+                 codes=n_ids)
+    under = _Texts(n)
     if "underuse_reasons" in out.columns:
-        under = _join_reasons(out["underuse_reasons"].to_numpy())
-        under[under == ""] = None
-    else:
-        under = np.full(n, None, dtype=object)
-    under[excluded] = None
+        lists = out["underuse_reasons"].to_numpy()
+        rows = np.flatnonzero(np.fromiter((bool(v) for v in lists), dtype=bool, count=n) & live)
+        under.put(rows, _join_reasons(lists[rows]), escaped=True)
     # One vectorised join of the parts that are there: head; underuse; need; transfer.
-    text = pc.binary_join_element_wise(_arrow_text(head), pa.array(under, type=_TEXT, from_pandas=True),
-                                       _arrow_text(need), transfer, pa.scalar(REASON_SEP, _TEXT), null_handling="skip")
+    text = pc.binary_join_element_wise(head.arrow(), under.arrow(), need.arrow(), transfer, pa.scalar(REASON_SEP, _TEXT),
+                                       null_handling="skip")
     if excluded.any():
         ex = np.full(n, None, dtype=object)
         ex[excluded] = [f"Not flagged: {r}" for r in _col(out, "exclusion_reason")[excluded]]
