@@ -418,3 +418,100 @@ def test_too_many_fields_for_dbase_is_said():
         name, data = export_bytes({"assets": g}, "shp")
     names = pd.read_csv(zipfile.ZipFile(io.BytesIO(data)).open("field_names.csv"))
     assert len(names) == len(g.columns) - 1
+
+
+# ----------------------------------------------------------------------------- column types for the writers
+
+def _ref_for_file(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The previous ``for_file`` (a deep copy, a dropna per column, a per-row date list), kept as the reference."""
+    import pyarrow as pa
+
+    out = gdf.copy()
+    geom = out.geometry.name if isinstance(out, gpd.GeoDataFrame) else None
+    for col in out.columns:
+        if col == geom:
+            continue
+        s = out[col]
+        if isinstance(s.dtype, pd.ArrowDtype):
+            continue
+        if pd.api.types.is_datetime64_any_dtype(s):
+            naive = s.dt.tz_localize(None) if getattr(s.dt, "tz", None) is not None else s
+            if (naive.dropna() == naive.dropna().dt.normalize()).all():
+                out[col] = pd.array([v.date() if pd.notna(v) else None for v in naive], dtype=pd.ArrowDtype(pa.date32()))
+            continue
+        if s.dtype != object:
+            continue
+        sample = s.dropna()
+        kind = pd.api.types.infer_dtype(sample, skipna=True) if not sample.empty else "empty"
+        if kind == "empty":
+            out[col] = pd.Series([None] * len(s), index=s.index, dtype="str")
+        elif kind in ("date", "datetime") and ex._all_dates(sample):
+            out[col] = pd.array([None if ex._missing(v) else v.date() if isinstance(v, dt.datetime) else v for v in s],
+                                dtype=pd.ArrowDtype(pa.date32()))
+        elif kind == "boolean":
+            out[col] = s.astype("boolean")
+        elif kind == "integer":
+            out[col] = s.astype("Int64")
+        elif kind in ("floating", "mixed-integer-float"):
+            out[col] = pd.to_numeric(s, errors="coerce").astype("float64")
+        elif kind == "string":
+            out[col] = s.astype("str")
+        elif not sample.empty and isinstance(sample.iloc[0], (list, tuple)):
+            out[col] = s.map(lambda v: "; ".join(map(str, v)) if isinstance(v, (list, tuple)) else v).astype("str")
+        else:
+            out[col] = s.map(lambda v: None if ex._missing(v) else v if isinstance(v, str) else str(v)).astype("str")
+    return out
+
+
+def _awkward_columns() -> gpd.GeoDataFrame:
+    d = dt.date
+    cols = {
+        "dates": [d(2020, 1, 1), None, np.nan, d(2021, 5, 6), pd.NaT, d(2020, 1, 1)],
+        "dates_and_midnights": [d(2020, 1, 1), dt.datetime(2020, 1, 2), None, pd.Timestamp("2020-01-03"), d(2020, 1, 1), None],
+        "dates_and_a_time": [d(2020, 1, 1), dt.datetime(2020, 1, 2, 13, 5), None, None, None, None],
+        "datetimes": [dt.datetime(2020, 1, 1), None, dt.datetime(2020, 2, 1), None, None, None],
+        "text": ["a", None, np.nan, "b", "a", pd.NA],
+        "text_and_nat": ["a", pd.NaT, "b", None, "c", "d"],
+        "all_missing": [None, np.nan, None, pd.NA, None, None],
+        "all_nat": [pd.NaT] * 6,
+        "ints": [1, None, 3, 4, 5, 6],
+        "bools": [True, False, None, True, True, False],
+        "floats": [1.5, None, 2, 3, 4, 5],
+        "lists": [["a", "b"], None, ("c",), [], ["d"], None],
+        "mixed": ["a", 1, 2.5, None, dt.date(2020, 1, 1), "b"],
+        "stamps": pd.to_datetime(["2020-01-01", None, "2020-03-01", "2020-04-01", None, "2020-06-01"]),
+        "stamps_with_time": pd.to_datetime(["2020-01-01 10:00", None, "2020-03-01 00:00", None, None, None]),
+        "already_text": pd.array(["x", None, "y", "z", "x", None], dtype="str"),
+        "nullable": pd.array([1, None, 2, 3, 4, 5], dtype="Int64"),
+    }
+    index = [10, 11, 12, 13, 14, 15]  # not 0..n-1: the conversions must keep the index
+    frame = pd.DataFrame({k: pd.Series(v, index=index, dtype=object) if isinstance(v, list) else pd.Series(v, index=index)
+                          for k, v in cols.items()})
+    return gpd.GeoDataFrame(frame, geometry=[Point(X0 + i, Y0) for i in range(6)], crs="EPSG:27700")
+
+
+def test_for_file_types_every_column_as_before():
+    g = _awkward_columns()
+    new, ref = ex.for_file(g), _ref_for_file(g)
+    pd.testing.assert_frame_equal(new, ref, check_exact=True)
+    assert [str(t) for t in new.dtypes] == [str(t) for t in ref.dtypes]
+    assert str(new["dates"].dtype) == "date32[day][pyarrow]" and new["dates"].isna().sum() == 3
+    assert new["dates"].iloc[3] == dt.date(2021, 5, 6)
+    assert str(new["text_and_nat"].dtype) == "str" and str(new["all_missing"].dtype) == "str"
+    assert new["dates_and_a_time"].dtype == ref["dates_and_a_time"].dtype  # not all at midnight: not dates
+    # a plain table, rows dropped, and an empty frame
+    t = pd.DataFrame(g.drop(columns="geometry"))
+    pd.testing.assert_frame_equal(ex.for_file(t), _ref_for_file(t), check_exact=True)
+    pd.testing.assert_frame_equal(ex.for_file(g.iloc[[5, 0, 2]]), _ref_for_file(g.iloc[[5, 0, 2]]), check_exact=True)
+    pd.testing.assert_frame_equal(ex.for_file(g.iloc[:0]), _ref_for_file(g.iloc[:0]), check_exact=True)
+
+
+def test_for_file_leaves_its_input_alone():
+    g = _awkward_columns()
+    before = g.copy()
+    out = ex.for_file(g)
+    out.loc[out.index[0], "floats"] = -1.0  # an unconverted column shared with the input until written to
+    out["text"] = "changed"
+    out.loc[out.index[1], "geometry"] = Point(0, 0)
+    pd.testing.assert_frame_equal(g, before, check_exact=True)
+    assert out is not g and out.crs == g.crs and out.geometry.name == "geometry"
