@@ -234,13 +234,17 @@ def _report_normalised(attrs: pd.DataFrame, canon: pd.DataFrame, mapping: dict, 
         changed: dict[str, tuple[str, list[int]]] = {}
         unknown: dict[str, list[int]] = {}
         # Each distinct (original, normalised) pair is judged once, in order of first appearance.
-        pair = pd.DataFrame({"o": original.astype(object).to_numpy(), "v": values})
-        group = pair.groupby(["o", "v"], dropna=False, sort=False).ngroup().to_numpy()
+        # factorize numbers the pairs in order of first appearance (hashing in C: a million rows, a few pairs)
+        o_codes, o_uniques = pd.factorize(original, use_na_sentinel=False)
+        v_codes, v_uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
+        group = pd.factorize(o_codes.astype(np.int64) * (len(v_uniques) + 1) + v_codes)[0]
         order = np.argsort(group, kind="stable")
         bounds = np.flatnonzero(np.diff(group[order])) + 1
-        members = sorted(np.split(order, bounds), key=lambda m: m[0]) if len(order) else []
+        members = np.split(order, bounds) if len(order) else []
+        o_values = np.asarray(o_uniques.astype(object) if hasattr(o_uniques, "astype") else o_uniques, dtype=object)
         for m in members:
-            o, v = pair["o"].iat[m[0]], pair["v"].iat[m[0]]
+            o, v = o_values[o_codes[m[0]]], v_uniques[v_codes[m[0]]]
+            o = None if o is pd.NA else o
             if o is None or (isinstance(o, float) and np.isnan(o)) or not str(o).strip():
                 continue
             text = str(o).strip()
