@@ -505,8 +505,20 @@ def _build_gpkg(b: _Build, layers: dict[str, pd.DataFrame], *, metadata: bool = 
     return out
 
 
+#: Names of shapely's geometry type ids, as ``GeoSeries.geom_type`` gives them.
+_GEOM_TYPE_NAMES = {shapely.GeometryType.POINT: "Point", shapely.GeometryType.LINESTRING: "LineString",
+                    shapely.GeometryType.LINEARRING: "LinearRing", shapely.GeometryType.POLYGON: "Polygon",
+                    shapely.GeometryType.MULTIPOINT: "MultiPoint",
+                    shapely.GeometryType.MULTILINESTRING: "MultiLineString",
+                    shapely.GeometryType.MULTIPOLYGON: "MultiPolygon",
+                    shapely.GeometryType.GEOMETRYCOLLECTION: "GeometryCollection"}
+
+
 def _gpkg_geometry_type(g: gpd.GeoDataFrame) -> str:
-    kinds = set(g.geometry.dropna()[~g.geometry.dropna().is_empty].geom_type)
+    geoms = g.geometry.to_numpy()
+    ids = shapely.get_type_id(geoms)  # -1 for a missing geometry
+    ids = np.unique(ids[(ids >= 0) & ~shapely.is_empty(geoms)])
+    kinds = {_GEOM_TYPE_NAMES[shapely.GeometryType(int(i))] for i in ids}
     if len(kinds) == 1:
         return kinds.pop()
     if kinds <= {"Polygon", "MultiPolygon"} and kinds:

@@ -19,7 +19,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import CRS
-from shapely.geometry import GeometryCollection, LineString, MultiPoint, MultiPolygon, Point, box
+from shapely.geometry import GeometryCollection, LineString, MultiPoint, MultiPolygon, Point, Polygon, box
 
 from assets_map import export as ex
 from assets_map.export import (CUT_MARK, FORMATS, ExportWarning, export_bytes, export_file, safe_cell,
@@ -515,3 +515,17 @@ def test_for_file_leaves_its_input_alone():
     out.loc[out.index[1], "geometry"] = Point(0, 0)
     pd.testing.assert_frame_equal(g, before, check_exact=True)
     assert out is not g and out.crs == g.crs and out.geometry.name == "geometry"
+
+
+def test_gpkg_geometry_type_ignores_missing_and_empty():
+    def kind(geoms):
+        return ex._gpkg_geometry_type(gpd.GeoDataFrame(geometry=gpd.GeoSeries(geoms, crs="EPSG:27700")))
+
+    assert kind([Point(0, 0), None, Point(), Point(1, 1)]) == "Point"
+    assert kind([box(0, 0, 1, 1), MultiPolygon([box(0, 0, 1, 1)]), Polygon()]) == "MultiPolygon"
+    assert kind([box(0, 0, 1, 1), None]) == "Polygon"
+    assert kind([Point(0, 0), box(0, 0, 1, 1)]) == "Unknown"
+    assert kind([LineString([(0, 0), (1, 1)]), None, GeometryCollection()]) == "LineString"
+    assert kind([GeometryCollection([Point(0, 0)])]) == "GeometryCollection"
+    assert kind([None, Point()]) == "Unknown"
+    assert kind([]) == "Unknown"
