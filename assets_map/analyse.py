@@ -50,10 +50,12 @@ class Analysis:
         return self.assets[self.assets["priority"].isin(["High", "Medium", "Low"])]
 
     def summary(self) -> dict:
+        from .report import counts_in_order
+
         a = self.assets
         return {
             "rows": int(len(a)),
-            "placed_by": dict(Counter(a.loc[a["location_quality"] != "none", "location_quality"])),
+            "placed_by": {q: n for q, n in counts_in_order(a["location_quality"]).items() if q != "none"},
             "unplaced": int((a["location_quality"] == "none").sum()),
             "in_need_areas": int(a["need_area_code"].notna().sum()),
             "excluded": int(a["excluded"].sum()),

@@ -7,7 +7,6 @@ the rows and the problem in one line a non-GIS user can act on.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
@@ -49,6 +48,29 @@ def rows_text(rows: Iterable[int], limit: int = 8) -> str:
     return "rows " + ", ".join(shown[:-1]) + " and " + shown[-1]
 
 
+def counts_in_order(values: Iterable) -> dict:
+    """``dict(Counter(values))`` in one vectorised pass: each distinct value and its count, in order of first appearance.
+
+    A pandas Series is counted without iterating its values one by one (1M
+    Arrow-backed strings: ~0.6 s with a ``Counter``); counts are ``int``.
+    Missing values are keys as a ``Counter`` keeps them (``None`` and NaN apart).
+    """
+    import numpy as np
+    import pandas as pd
+
+    s = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    codes, uniques = pd.factorize(s)  # numbered in order of first appearance; missing -> -1
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    before = np.concatenate([[-1], np.maximum.accumulate(codes)[:-1]]) if len(codes) else codes
+    items = [(int(i), k, int(n)) for i, k, n in zip(np.flatnonzero(codes > before), uniques, counts)]
+    missing: dict = {}  # the missing values themselves, counted as a Counter (a dict) counts them
+    for i, v in zip(np.flatnonzero(codes < 0), s.iloc[codes < 0]):
+        missing.setdefault(v, [int(i), v, 0])[2] += 1
+    if missing:
+        items = sorted(items + [tuple(m) for m in missing.values()], key=lambda t: t[0])
+    return {k: n for _, k, n in items}
+
+
 @dataclass
 class Issue:
     """One finding of an import: what happened, to which rows, and why."""
@@ -79,7 +101,7 @@ class ImportReport:
         self.issues.append(Issue(kind, message, sorted(int(r) for r in rows)))
 
     def count_placement(self, qualities: Iterable[str]) -> None:
-        counts = Counter(qualities)
+        counts = counts_in_order(qualities)
         self.unplaced = counts.pop("none", 0)
         self.placed_by = dict(sorted(counts.items()))
 
