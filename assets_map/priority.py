@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .needs import DOMAIN_LABELS
+from .arrays import group_ids, str_series
 from .underuse import FLAG_THRESHOLD
 
 STRONG_UNDERUSE = 0.5
@@ -87,23 +88,6 @@ def _truthy(values: np.ndarray) -> np.ndarray:
         if values.dtype == object else values.astype(bool)
 
 
-def _group_ids(frame: pd.DataFrame, rows: np.ndarray, cols: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(group id of each of ``rows``, position in ``rows`` of each group's first row), grouping by
-    ``cols`` with missing values as one value. Factorised column by column in its own dtype (Arrow
-    text factorises in C), so a million rows cost what their distinct values cost."""
-    key = np.zeros(len(rows), dtype=np.int64)
-    for c in cols:
-        if c not in frame.columns:
-            continue
-        codes, uniques = pd.factorize(frame[c].iloc[rows], use_na_sentinel=False)
-        key = pd.factorize(key * (len(uniques) + 1) + codes)[0].astype(np.int64)  # compact again: no overflow
-    ids = pd.factorize(key)[0]
-    # factorize numbers groups in order of first appearance: a group starts where the running maximum rises
-    top = np.maximum.accumulate(ids) if len(ids) else ids
-    first = np.flatnonzero(np.r_[True, top[1:] > top[:-1]]) if len(ids) else np.zeros(0, dtype=np.int64)
-    return ids, first
-
-
 def _grouped_first(frame: pd.DataFrame, at: np.ndarray, cols: list[str], fn) -> np.ndarray:
     """``fn(row)`` for the rows ``at`` (one per group), each row a dict of Python objects (as
     ``astype(object)`` gives them), absent columns as ``None``."""
@@ -119,7 +103,7 @@ def _grouped(frame: pd.DataFrame, rows: np.ndarray, cols: list[str], fn) -> np.n
     """``fn(row)`` once per distinct combination of ``cols`` among ``rows``, spread back to them."""
     if not len(rows):
         return np.empty(0, dtype=object)
-    ids, first = _group_ids(frame, rows, cols)
+    ids, first = group_ids(frame, rows, cols)
     return _grouped_first(frame, rows[first], cols, fn)[ids]
 
 
@@ -177,12 +161,6 @@ def _arrow_text(values: np.ndarray) -> pa.Array:
     return pc.replace_substring(pa.array(values, type=_TEXT, from_pandas=True), REASON_SEP, ", ")
 
 
-def str_series(values: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series:
-    """Arrow text as a pandas ``str`` Series without a round trip through Python objects."""
-    chunked = values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
-    return pd.Series(pd.StringDtype("pyarrow", na_value=np.nan).__from_arrow__(chunked), index=index)
-
-
 def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = None) -> gpd.GeoDataFrame:
     """Add ``transfer_score``, ``priority``, ``reasons`` and ``constraints``.
 
@@ -209,7 +187,7 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
                                              np.where(tenure.eq("leasehold").fillna(False).to_numpy(dtype=bool), "leasehold", "")),
                           "status": np.where(status.eq("leased-out").fillna(False).to_numpy(dtype=bool), "leased-out", ""),
                           "anchor_type": owner.to_numpy(dtype=object)})
-    t_ids, t_first = _group_ids(t_key, every, ["tenure", "status", "anchor_type"])
+    t_ids, t_first = group_ids(t_key, every, ["tenure", "status", "anchor_type"])
     t_rows = [transferability({"tenure": t_key["tenure"].iat[i], "status": t_key["status"].iat[i],
                                "anchor_type": t_key["anchor_type"].iat[i] or "other"}) for i in t_first]
     tscores = np.array([t for t, _ in t_rows], dtype="float64")[t_ids]
@@ -264,7 +242,7 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
     live_rows = np.flatnonzero(live)
     need = _Texts(n)
     if len(live_rows):
-        n_ids, n_first = _group_ids(out, live_rows, _NEED_KEY)
+        n_ids, n_first = group_ids(out, live_rows, _NEED_KEY)
         need.put(live_rows, _grouped_first(out, live_rows[n_first], _NEED_KEY, lambda row: _need_text(row, weights) or None),
                  codes=n_ids)
     under = _Texts(n)

@@ -15,6 +15,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .arrays import group_ids, paused_gc, words_column
 from .geo import representative_points
 
 #: Uses that are never flagged: parks, greenspace, allotments, land in community use.
@@ -101,20 +102,14 @@ def _map_unique(values: pd.Series, fn) -> np.ndarray:
 
 def _src_texts(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     """The "source: ..." text of the rows ``rows``, built once per (organisation, source, date)."""
-    cols = [_column(frame, c).iloc[rows].astype(object) for c in ("organisation", "source", "source_date")]
     if not len(rows):
         return np.empty(0, dtype=object)
-    cache: dict = {}
-    out = np.empty(len(rows), dtype=object)
-    for i, key in enumerate(zip(*cols)):
-        try:
-            text = cache[key]
-        except KeyError:
-            text = cache[key] = _src_text(*key)
-        except TypeError:  # an unhashable value
-            text = _src_text(*key)
-        out[i] = text
-    return out
+    cols = ["organisation", "source", "source_date"]
+    ids, first = group_ids(frame, rows, cols)
+    at = rows[first]
+    firsts = [_column(frame, c).iloc[at].astype(object).to_numpy() for c in cols]
+    texts = np.array([_src_text(*key) for key in zip(*firsts)] + [None], dtype=object)[:-1]
+    return texts[ids]
 
 
 def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDataFrame]] = ()) -> gpd.GeoDataFrame:
@@ -134,13 +129,14 @@ def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDa
     n = len(out)
     excluded = np.zeros(n, bool)
     reason = np.full(n, None, dtype=object)
-    uses = out["use"].fillna("").astype(str)
-    names = out["name"].fillna("").astype(str)
-    holding = out["holding_type"].fillna("unknown").astype(str)
-    status = out["status"].fillna("unknown").astype(str).to_numpy() if "status" in out else np.full(n, "unknown")
+    # Columns stay in their own dtype (no text conversion of a million values): each distinct value is matched once.
+    uses = out["use"].fillna("")
+    names = out["name"]
+    holding = out["holding_type"]
+    status = out["status"] if "status" in out else pd.Series([None] * n, index=out.index, dtype=object)
     for st_value, why in (("sold", "the owner records it as sold: it is no longer theirs to transfer"),
                           ("not-available", "the owner records it as not available for transfer")):
-        m = status == st_value
+        m = status.eq(st_value).fillna(False).to_numpy(dtype=bool)
         excluded |= m
         reason[m] = why
 
@@ -149,20 +145,21 @@ def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDa
         return None if m is None else (f"its use is '{u}' ({m.group(1).lower()}): parks, greenspace, "
                                        "allotments and land in community use are never flagged")
 
-    by_use = _map_unique(uses, use_hit)
-    hit = np.array([r is not None for r in by_use], dtype=bool) & ~excluded
+    by_use = _map_unique(uses, lambda u: use_hit(str(u)))
+    hit = pd.notna(by_use) & ~excluded
     excluded |= hit
     reason[hit] = by_use[hit]
     land_named = np.flatnonzero(~hit & holding.isin(["land", "both"]).to_numpy())
     if len(land_named):
-        found = _map_unique(names.iloc[land_named], lambda nm: (m.group(1).lower() if (m := _LAND_NAME_RE.search(nm)) else None))
-        ok = np.array([f is not None for f in found], dtype=bool)
+        named = names.iloc[land_named].fillna("")
+        found = _map_unique(named, lambda nm: (m.group(1).lower() if (m := _LAND_NAME_RE.search(str(nm))) else None))
+        ok = pd.notna(found)
         rows = land_named[ok]
         excluded[rows] = True
         reason[rows] = [
             f"it is {h if h == 'land' else 'land and buildings'} named '{nm}' ({w}): parks, greenspace and allotments are never flagged"
-            for h, nm, w in zip(holding.to_numpy()[rows], names.to_numpy()[rows], found[ok])]
-    land_like = holding.isin(["land", "both", "unknown"]).to_numpy()
+            for h, nm, w in zip(holding.to_numpy(dtype=object)[rows], named.to_numpy(dtype=object)[ok], found[ok])]
+    land_like = (holding.isin(["land", "both", "unknown"]) | holding.isna()).to_numpy()
     geom_ok = ~(out.geometry.isna() | out.geometry.is_empty).to_numpy()
     for label, layer in layers:
         cand = np.flatnonzero(land_like & geom_ok & ~excluded)
@@ -217,7 +214,7 @@ def score_underuse(assets: gpd.GeoDataFrame, *, as_of: dt.date | None = None) ->
     as_of = as_of or dt.date.today()
     out = assets.copy(deep=False)  # copy-on-write: new columns never reach the caller's frame
     n = len(out)
-    status = _column(out, "status").astype(object).to_numpy()
+    status_col = _column(out, "status")
     total = np.zeros(n)
     n_medium = np.zeros(n, dtype=np.int64)
     n_low = np.zeros(n, dtype=np.int64)
@@ -237,17 +234,25 @@ def score_underuse(assets: gpd.GeoDataFrame, *, as_of: dt.date | None = None) ->
     empty_pct = _numbers(out, "empty_floor_pct")
     under_pct = _numbers(out, "underused_floor_pct")
     idle = _column(out, "land_idle_ha")
-    if pd.api.types.is_numeric_dtype(idle.dtype) and not pd.api.types.is_bool_dtype(idle.dtype):
+    if "land_idle_ha" not in out.columns:
+        idle_ha = np.full(n, np.nan)
+    elif pd.api.types.is_numeric_dtype(idle.dtype) and not pd.api.types.is_bool_dtype(idle.dtype):
         idle_ha = pd.to_numeric(idle, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     else:  # only numbers count (as isinstance(v, (int, float)) did)
         idle_ha = np.array([float(v) if isinstance(v, (int, float)) else np.nan for v in idle], dtype="float64")
-    bf = _column(out, "brownfield_ref").astype(object).to_numpy()
-    is_status = pd.Series(status, dtype=object).isin(["surplus", "vacant", "part-vacant"]).to_numpy()
+    is_status = status_col.isin(["surplus", "vacant", "part-vacant"]).to_numpy()
+    status = np.full(n, None, dtype=object)
+    status[is_status] = status_col.to_numpy(dtype=object)[is_status]  # only the rows the signals read
     with np.errstate(invalid="ignore"):
         m_empty = np.isfinite(empty_pct) & (empty_pct > 0)
         m_under = np.isfinite(under_pct) & (under_pct > 0)
         m_idle = np.isfinite(idle_ha) & (idle_ha > 0)
-    m_bf = np.array([isinstance(v, str) and bool(v) for v in bf], dtype=bool)
+    m_bf = np.zeros(n, dtype=bool)
+    bf = np.full(n, None, dtype=object)
+    if "brownfield_ref" in out.columns:
+        present = out["brownfield_ref"].notna().to_numpy()
+        bf[present] = out["brownfield_ref"].to_numpy(dtype=object)[present]
+        m_bf[present] = [isinstance(v, str) and bool(v) for v in bf[present]]
     src_rows = np.flatnonzero(is_status | m_empty | m_under | m_idle)
 
     if is_status.any():
@@ -298,7 +303,7 @@ def score_underuse(assets: gpd.GeoDataFrame, *, as_of: dt.date | None = None) ->
             pts[rows[ok]] = [g[0] for g in got[ok]]
             found.append((SIGNALS["vacancy_duration"].confidence, mask, pts, np.array([g[1] for g in got[ok]], dtype=object)))
     floor, site = _numbers(out, "floor_area_m2"), _numbers(out, "site_area_ha")
-    both = (_column(out, "holding_type").astype(object).to_numpy() == "both")
+    both = _column(out, "holding_type").eq("both").fillna(False).to_numpy(dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore"):
         m_cov = np.isfinite(floor) & np.isfinite(site) & (site > 0) & (floor > 0) & both
         cover = np.where(m_cov, floor / (site * 10_000), np.nan)
@@ -323,13 +328,15 @@ def score_underuse(assets: gpd.GeoDataFrame, *, as_of: dt.date | None = None) ->
         reason_parts.append((mask, np.array([f"Underuse: {t}{g}" for t, g in zip(texts, tags)], dtype=object)))
     score = np.minimum(1.0, total)
     any_sig = (n_high + n_medium + n_low) > 0
-    confidence = np.where((n_medium >= 2) | (n_high > 0), "high", np.where(n_medium == 1, "medium", np.where(any_sig, "low", "none")))
-    reasons: list[list[str]] = [[] for _ in range(n)]
-    for mask, texts in reason_parts:
-        for i, t in zip(np.flatnonzero(mask), texts):
-            reasons[i].append(t)
+    confidence = np.where((n_medium >= 2) | (n_high > 0), 0, np.where(n_medium == 1, 1, np.where(any_sig, 2, 3)))
+    with paused_gc():
+        reasons: list[list[str]] = [[] for _ in range(n)]
+        for mask, texts in reason_parts:
+            for i, t in zip(np.flatnonzero(mask), texts):
+                reasons[i].append(t)
+        reasons = pd.Series(reasons, index=out.index, dtype=object)
     out["underuse_score"] = _map_unique(pd.Series(score), lambda v: round(float(v), 3)).astype("float64")
-    out["underuse_confidence"] = confidence.tolist()
+    out["underuse_confidence"] = words_column(("high", "medium", "low", "none"), confidence, out.index)
     out["underuse_reasons"] = reasons
     return out
 

@@ -1,0 +1,58 @@
+"""Column helpers for a million rows: group ids by factorised codes, Arrow text as pandas ``str``.
+
+The engine's rules are written once per distinct value (a register repeats its statuses,
+tenures, areas and dates); these helpers find the distinct combinations and build text
+columns without a round trip through a million Python objects.
+"""
+from __future__ import annotations
+
+import contextlib
+import gc
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+
+def group_ids(frame: pd.DataFrame, rows: np.ndarray, cols: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(group id of each of ``rows``, position in ``rows`` of each group's first row), grouping by
+    ``cols`` with missing values as one value. Factorised column by column in its own dtype (Arrow
+    text factorises in C), so a million rows cost what their distinct values cost."""
+    key = np.zeros(len(rows), dtype=np.int64)
+    for c in cols:
+        if c not in frame.columns:
+            continue
+        codes, uniques = pd.factorize(frame[c].iloc[rows], use_na_sentinel=False)
+        key = pd.factorize(key * (len(uniques) + 1) + codes)[0].astype(np.int64)  # compact again: no overflow
+    ids = pd.factorize(key)[0]
+    # factorize numbers groups in order of first appearance: a group starts where the running maximum rises
+    top = np.maximum.accumulate(ids) if len(ids) else ids
+    first = np.flatnonzero(np.r_[True, top[1:] > top[:-1]]) if len(ids) else np.zeros(0, dtype=np.int64)
+    return ids, first
+
+
+def str_series(values: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    """Arrow text as a pandas ``str`` Series without a round trip through Python objects."""
+    chunked = values if isinstance(values, pa.ChunkedArray) else pa.chunked_array([values])
+    return pd.Series(pd.StringDtype("pyarrow", na_value=np.nan).__from_arrow__(chunked), index=index)
+
+
+def words_column(words: tuple[str, ...] | list[str], codes: np.ndarray, index: pd.Index) -> pd.Series:
+    """``words[codes]`` as a pandas ``str`` Series (a code of -1 gives a missing value)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    taken = pa.array(list(words), type=pa.large_string()).take(pa.array(codes, mask=codes < 0))
+    return str_series(taken, index)
+
+
+@contextlib.contextmanager
+def paused_gc():
+    """Pause Python's cyclic garbage collector while building a million small containers (lists
+    per row): each collection walks every live container, so building 1M lists took 0.6-0.9 s
+    with it running and 0.09 s without (measured here). Nothing built is cyclic."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
