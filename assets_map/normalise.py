@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .arrays import words_column
 from .schema import ASSET_COLUMNS, SOURCE_PREFIX, empty_asset_frame
 
 
@@ -305,6 +306,16 @@ def map_unique(values: pd.Series, fn) -> list:
     return results[codes].tolist()
 
 
+def map_words(values: pd.Series, fn) -> pd.Series:
+    """:func:`map_unique` for a function that returns a word (or None): a ``str`` Series built
+    from the codes (a million rows, a few hundred distinct values: no million-string list)."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)  # in the column's own dtype (Arrow: in C)
+    words = [fn(u) for u in np.asarray(uniques.astype(object) if hasattr(uniques, "astype") else uniques, dtype=object)]
+    known = np.array([w is not None for w in words] + [False], dtype=bool)
+    codes = np.where(known[codes], codes, -1)
+    return words_column([w if w is not None else "" for w in words], codes, values.index)
+
+
 def to_number(values: pd.Series) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values):
         return values.astype("float64")
@@ -380,9 +391,9 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
     pc = col("postcode")
     if pc is not None:
         out["postcode"] = clean_postcodes(pc)[0]
-    out["tenure"] = map_unique(col("tenure"), normalise_tenure) if col("tenure") is not None else "unknown"
-    out["holding_type"] = map_unique(col("holding_type"), normalise_holding) if col("holding_type") is not None else "unknown"
-    out["status"] = map_unique(col("status_text"), normalise_status) if col("status_text") is not None else "unknown"
+    out["tenure"] = map_words(col("tenure"), normalise_tenure) if col("tenure") is not None else "unknown"
+    out["holding_type"] = map_words(col("holding_type"), normalise_holding) if col("holding_type") is not None else "unknown"
+    out["status"] = map_words(col("status_text"), normalise_status) if col("status_text") is not None else "unknown"
     for name in ("floor_area_m2", "site_area_ha", "empty_floor_pct", "underused_floor_pct"):
         c = col(name)
         if c is not None:
@@ -393,7 +404,7 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
             out[name] = to_date(c)
     at = col("anchor_type")
     out["anchor_type"] = (as_text(at).fillna("other") if at is not None
-                          else pd.Series(map_unique(out["organisation"], anchor_type_of), index=out.index))
+                          else map_words(out["organisation"], anchor_type_of))
     out["source"] = source
     out["visibility"] = out["visibility"].fillna("public")
     src: dict[str, pd.Series] = {}
