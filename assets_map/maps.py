@@ -308,6 +308,21 @@ def _asset_geojsons(data: MapData, selected: str | None) -> list[folium.GeoJson]
     return out
 
 
+class _ForgetRemovedGroups(MacroElement):
+    """Drops the feature groups st_folium has taken off the map from its ``window.feature_group`` list.
+
+    streamlit-folium 0.27 removes the previous groups from the map on every update but keeps
+    them in that list, so every layer ever sent stays in the browser's memory (measured: each
+    zoom of the national map slower than the last). Runs before the new groups are added.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        if (window.feature_group) { window.feature_group = window.feature_group.filter(function (g) { return !!g._map; }); }
+        {% endmacro %}
+    """)
+
+
 def data_layers(data: MapData, *, need_label: str = "IMD decile", selected: str | None = None
                 ) -> list[folium.FeatureGroup]:
     """The data of ``data`` as two feature groups (need, then sites) for st_folium's ``feature_group_to_add``.
@@ -316,6 +331,7 @@ def data_layers(data: MapData, *, need_label: str = "IMD decile", selected: str 
     which is how the national map follows pans and zooms (:func:`render_map` with ``layers=False``).
     """
     need = folium.FeatureGroup(name=f"Need: {need_label}")
+    need.add_child(_ForgetRemovedGroups())
     _need_geojson(data, need_label).add_to(need)
     sites = folium.FeatureGroup(name="Sites")
     for layer in _asset_geojsons(data, selected):

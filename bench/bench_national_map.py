@@ -11,11 +11,18 @@ this script skip the analysis). Measured, medians of ``--runs``:
   :func:`assets_map.maps.map_data` with its 5,000-feature cap (every LSOA drawn);
 * **time to first map**: Debian chromium (Playwright, every non-local request blocked, so no
   tiles) opens the rendered HTML from a local server and waits until Leaflet has drawn every
-  feature sent.
+  feature sent;
+* **the app following zooms** (``--app``): ``streamlit run app.py``; the register, the LSOA
+  boundaries and the IoD file are uploaded on "Your data" as a user would; on the Map page
+  Leaflet is zoomed (``map.setView`` in the map's iframe) England -> Greater Manchester -> a
+  neighbourhood -> England, ``--app-runs`` times; for each zoom, the seconds until st_folium has
+  swapped in the new layers, the bytes the app sent over its websocket for that rerun, and
+  the size of the layers themselves.
 
 Usage::
 
     python bench/bench_national_map.py --n 100000 --runs 5
+    python bench/bench_national_map.py --n 100000 --app-only --app-runs 3
 """
 from __future__ import annotations
 
@@ -124,7 +131,17 @@ def main(argv=None) -> None:
     ap.add_argument("--browser-runs", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds before a map counts as never shown")
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--app", action="store_true", help="also measure the app following zooms (uploads the data)")
+    ap.add_argument("--app-runs", type=int, default=3)
+    ap.add_argument("--app-only", action="store_true", help="only the app measurement (--app)")
     args = ap.parse_args(argv)
+    if args.app_only:
+        out = {"when": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "load_1min": os.getloadavg()[0],
+               "app": app_bench(args.n, args.app_runs, args.timeout)}
+        (HERE / "results").mkdir(exist_ok=True)
+        (HERE / "results" / f"national_app_{args.n}.json").write_text(json.dumps(out, indent=2, default=str))
+        print(json.dumps(out, indent=1, default=str))
+        return
     from assets_map import display
     from assets_map.maps import render_map, vendor_static
 
@@ -179,9 +196,139 @@ def main(argv=None) -> None:
         httpd.shutdown()
         shutil.rmtree(site, ignore_errors=True)
     out["maps"] = maps
+    if args.app:
+        out["app"] = app_bench(args.n, args.app_runs, args.timeout)
+        print(json.dumps(out["app"], indent=1), flush=True)
     (HERE / "results").mkdir(exist_ok=True)
     (HERE / "results" / f"national_map_{args.n}.json").write_text(json.dumps(out, indent=2, default=str))
     print(json.dumps(out, indent=2, default=str))
+
+
+APP_ZOOMS = [  # (name, (lat, lon), zoom, what must be drawn afterwards: a JS test over d)
+    ("Greater Manchester (zoom 11)", (53.48, -2.24), 11, "d.lsoa + d.authority > 0"),
+    ("a Manchester neighbourhood (zoom 15)", (53.479, -2.2395), 15, "d.sites > 0 && d.clusters === 0"),
+    ("back to England (zoom 7)", (52.8, -1.6), 7, "d.authority > 0 && d.clusters > 0"),
+]
+DRAWN_JS = """() => {
+  const map = Object.values(window).find(v => v instanceof L.Map);
+  const d = {lsoa: 0, authority: 0, sites: 0, clusters: 0};
+  map.eachLayer(l => {
+    const p = l.feature && l.feature.properties;
+    if (!p || !l._path || (l.options && l.options.weight === 4)) return;
+    if (p.code !== undefined && p.asset_id === undefined) { if (/^E01/.test(p.code)) d.lsoa++; else d.authority++; }
+    else if (p.asset_id) d.sites++; else if (p.count) d.clusters++;
+  });
+  d.zoom = map.getZoom(); d.layers = (window.__GLOBAL_DATA__.last_feature_group || "").length;
+  d.same = window.__GLOBAL_DATA__.last_feature_group === window.__fg_before;
+  return d;
+}"""
+
+
+def app_bench(n: int, runs: int, timeout_s: float) -> dict:
+    """The app itself at national scale: upload, first map, then zooms the map follows (see the module doc)."""
+    import signal
+    import socket
+    import subprocess
+    import urllib.request
+
+    from playwright.sync_api import sync_playwright
+
+    reg = HERE / "data" / f"assets_points_{n}.gpkg"
+    files = [reg, ENGLAND / "lsoa21_boundaries_ew.gpkg", ENGLAND / "imd2025_lsoa21_scores_ranks_deciles.csv"]
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.headless", "true", "--server.address", "127.0.0.1",
+                             "--browser.gatherUsageStats", "false"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    out: dict = {"zooms": {}}
+    try:
+        for _ in range(300):
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read().strip() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.2)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(url) else r.abort())
+            frames: list[tuple[float, int]] = []
+            page.on("websocket", lambda ws: ws.on("framereceived", lambda b: frames.append((time.time(), len(b)))))
+            page.goto(url + "/data")
+            page.get_by_text("Asset register (CSV").first.wait_for(timeout=timeout_s * 1000)
+            inputs = page.locator("input[type=file]")
+            for i, (kind, f) in enumerate(zip(("register", "boundaries", "deprivation"), files)):
+                inputs.nth(i).set_input_files(f)
+                page.get_by_text(f"{kind}: {f.name}").first.wait_for(timeout=timeout_s * 1000)
+            t = time.perf_counter()
+            page.get_by_role("button", name="Check these files").click()
+            page.get_by_role("button", name="Use this data").click(timeout=timeout_s * 1000)
+            out["upload_check_s"] = time.perf_counter() - t
+            page.get_by_text("Now showing").first.wait_for(timeout=timeout_s * 1000)
+            iframe = 'iframe[title="streamlit_folium.st_folium"]'
+            start = len(frames)
+            t = time.perf_counter()
+            page.get_by_role("link", name="Map").click()
+            page.frame_locator(iframe).locator("path.leaflet-interactive").first.wait_for(timeout=timeout_s * 1000)
+            out["first_map_s"] = time.perf_counter() - t
+            _quiet(frames)
+            out["first_map_ws_mb"] = sum(b for _, b in frames[start:]) / 1e6
+            # No tiles (they are blocked here anyway): what is timed is the app, not failing tile requests.
+            page.get_by_text("None (plain background)").click()
+            time.sleep(1)
+            _quiet(frames)
+            page.frame_locator(iframe).locator("path.leaflet-interactive").first.wait_for(timeout=timeout_s * 1000)
+            frame = page.locator(iframe).element_handle().content_frame()
+            # The page's own clock: when the first new layer was added after a zoom, and the next frame painted.
+            frame.evaluate("""() => { const m = window.map, add = m.addLayer;
+                m.addLayer = function (l) {
+                  if (window.__t0 && !window.__added) { window.__added = performance.now();
+                    requestAnimationFrame(() => { window.__painted = performance.now(); }); }
+                  return add.call(this, l); }; }""")
+            rows: dict[str, list] = {name: [] for name, *_ in APP_ZOOMS}
+            for _ in range(runs):
+                for name, (lat, lon), zoom, want in APP_ZOOMS:
+                    frame.evaluate("() => { window.__fg_before = window.__GLOBAL_DATA__.last_feature_group;"
+                                   " window.__added = null; window.__painted = null; window.__t0 = performance.now(); }")
+                    start = len(frames)
+                    t = time.perf_counter()
+                    frame.evaluate("([lat, lon, z]) => Object.values(window).find(v => v instanceof L.Map)"
+                                   ".setView([lat, lon], z, {animate: false})", [lat, lon, zoom])
+                    t_wall = time.time()
+                    # A cheap test while waiting (the layers are swapped synchronously when the string changes).
+                    frame.wait_for_function("() => window.__GLOBAL_DATA__.last_feature_group !== window.__fg_before",
+                                            timeout=min(timeout_s, 90) * 1000, polling=20)
+                    took = time.perf_counter() - t
+                    _quiet(frames)
+                    d = frame.evaluate(DRAWN_JS)
+                    if not frame.evaluate(f"(d) => ({want})", d):
+                        raise AssertionError(f"{name}: not what was expected: {d}")
+                    first = next((ts for ts, _ in frames[start:]), t_wall) - t_wall
+                    big = max(frames[start:], key=lambda f: f[1], default=(t_wall, 0))[0] - t_wall
+                    painted = frame.evaluate("() => (window.__painted - window.__t0) / 1000")
+                    rows[name].append({"s": painted, "wall_s": took, "first_frame_s": first, "largest_frame_at_s": big,
+                                       "ws_kb": sum(b for _, b in frames[start:]) / 1e3,
+                                       "largest_frame_kb": max((b for _, b in frames[start:]), default=0) / 1e3,
+                                       "layers_kb": d["layers"] / 1e3, **{k: d[k] for k in ("lsoa", "authority",
+                                                                                              "sites", "clusters")}})
+            for name, rs in rows.items():
+                out["zooms"][name] = {"median_s": statistics.median(r["s"] for r in rs),
+                                      "median_ws_kb": statistics.median(r["ws_kb"] for r in rs), "runs": rs}
+            browser.close()
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    return out
+
+
+def _quiet(frames, quiet_s: float = 1.5, limit_s: float = 120) -> None:
+    """Wait until no websocket frame has arrived for ``quiet_s`` (the rerun is over)."""
+    end = time.time() + limit_s
+    while time.time() < end and frames and time.time() - frames[-1][0] < quiet_s:
+        time.sleep(0.1)
 
 
 def _plain(assets, needs):

@@ -150,6 +150,18 @@ def national_map(view: pd.DataFrame, mask: np.ndarray, *, column: str, legend: s
                      center=selection_centre(result.assets, selected))
 
 
+def _national_fragment(view: pd.DataFrame, mask: np.ndarray, *, column: str, legend: str, title: str,
+                       basemap: str) -> None:
+    sel = state.selected()
+    out = national_map(view, mask, column=column, legend=legend, title=title, basemap=basemap, selected=sel)
+    clicked = clicked_asset_id(out)
+    if clicked and clicked != st.session_state.get("_last_map_click"):
+        st.session_state["_last_map_click"] = clicked
+        if clicked != sel:
+            state.select(clicked)
+            st.rerun()  # the whole page: the table and the card follow the selection
+
+
 def render() -> None:
     result = state.analysis()
     a = result.assets
@@ -174,7 +186,9 @@ def render() -> None:
     national = needs_national_display(view, result.needs)
     sel = state.selected()
     if national:
-        out = national_map(view, res.mask, column=column, legend=legend, title=title, basemap=basemap, selected=sel)
+        # A fragment: the reruns a pan or zoom causes redraw the map alone, not the table and card below it.
+        st.fragment(_national_fragment)(view, res.mask, column=column, legend=legend, title=title, basemap=basemap)
+        out = None
     else:
         key = (state.data_version(), state.filters().key(), column)
         data = state.cached_map(key, lambda: map_data(view, result.needs, need_column=column))
