@@ -23,7 +23,7 @@ import pytest
 import shapely
 
 from bench.generate import register
-from tests.test_browser import CHROMIUM, LAUNCH_ARGS, MAP_IFRAME, browser, server  # noqa: F401 (fixtures)
+from tests.test_browser import MAP_IFRAME, browser, server  # noqa: F401 (browser, server: fixtures)
 
 pytestmark = pytest.mark.browser
 

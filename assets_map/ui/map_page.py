@@ -4,6 +4,10 @@ Selecting a site on the map, in the table or in the "choose a site" box sets
 the same session state; the map outlines and centres on it without being
 rebuilt (the selection is a layer st_folium adds dynamically), and the table
 ticks it and lists it first.
+
+At national scale (:func:`national_map`) the map follows pans and zooms: the layers for the
+view st_folium reports are rebuilt by :mod:`assets_map.display` and swapped in as feature
+groups, so the map is never remounted and stays where the user put it.
 """
 from __future__ import annotations
 
