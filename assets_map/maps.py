@@ -309,16 +309,31 @@ def _asset_geojsons(data: MapData, selected: str | None) -> list[folium.GeoJson]
 
 
 class _ForgetRemovedGroups(MacroElement):
-    """Drops the feature groups st_folium has taken off the map from its ``window.feature_group`` list.
+    """Lets go of what st_folium takes off the map on each update, so later updates are not slower.
 
-    streamlit-folium 0.27 removes the previous groups from the map on every update but keeps
-    them in that list, so every layer ever sent stays in the browser's memory (measured: each
-    zoom of the national map slower than the last). Runs before the new groups are added.
+    streamlit-folium 0.27 replaces the layer groups and the layer control on every update. Two
+    things kept every layer ever sent alive (measured: the live ``L.Path`` count grew by each
+    update's features, and each zoom of the national map was slower than the last):
+
+    * it removes the previous groups from the map but keeps them in ``window.feature_group``;
+      this script, run before the new groups are added, drops those no longer on the map;
+    * Leaflet 1.9's collapsed ``L.Control.Layers`` registers ``map.on("click", collapse)`` when
+      added and never removes it, so every removed control (and through its ``_layers`` every
+      group it listed) stayed reachable from the map, one more click handler per update. The
+      script makes ``onRemove`` also remove that handler (once per page).
     """
 
     _template = Template("""
         {% macro script(this, kwargs) %}
         if (window.feature_group) { window.feature_group = window.feature_group.filter(function (g) { return !!g._map; }); }
+        if (window.L && L.Control && L.Control.Layers && !L.Control.Layers.prototype._offCollapseOnRemove) {
+          (function (onRemove) {
+            L.Control.Layers.include({
+              _offCollapseOnRemove: true,
+              onRemove: function (map) { map.off("click", this.collapse, this); return onRemove.call(this, map); }
+            });
+          })(L.Control.Layers.prototype.onRemove);
+        }
         {% endmacro %}
     """)
 
