@@ -15,7 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .arrays import words_column
+from .arrays import str_series, words_column
 from .schema import ASSET_COLUMNS, SOURCE_PREFIX, empty_asset_frame
 
 
@@ -190,7 +190,7 @@ def anchor_type_of(organisation: object) -> str:
     return "other"
 
 
-_FULL_POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})$")
+_FULL_POSTCODE = re.compile(r"^(?P<outward>[A-Z]{1,2}[0-9][A-Z0-9]?)\s*(?P<inward>[0-9][A-Z]{2})$")
 _DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
 
 
@@ -211,7 +211,6 @@ def clean_postcode(text: object) -> tuple[str | None, str]:
 
 def compact_postcode(pc: pd.Series) -> pd.Series:
     return pc.astype("string").str.upper().str.replace(r"\s+", "", regex=True)
-
 
 
 def _ascii_text(values: pd.Series) -> tuple[pa.ChunkedArray, np.ndarray] | None:
@@ -246,8 +245,7 @@ def clean_postcodes(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     arr = arr.cast(pa.large_string())
     t = pa.large_string()
     text = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.utf8_upper(arr), r"\s+", " "))
-    parts = pc.extract_regex(text, _FULL_POSTCODE.pattern.replace("([A-Z]{1,2}", "(?P<outward>[A-Z]{1,2}", 1)
-                             .replace("([0-9][A-Z]{2})", "(?P<inward>[0-9][A-Z]{2})", 1))
+    parts = pc.extract_regex(text, _FULL_POSTCODE.pattern)  # RE2 reads the same named-group pattern
     full = pc.fill_null(pc.is_valid(parts), False)
     joined = pc.binary_join_element_wise(pc.struct_field(parts, "outward"), pc.struct_field(parts, "inward"),
                                          pa.scalar(" ", t))
@@ -257,14 +255,14 @@ def clean_postcodes(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     word = {k: pa.scalar(k, t) for k in ("missing", "full", "district", "invalid")}
     kind = pc.if_else(blank, word["missing"], pc.if_else(full, word["full"],
                                                          pc.if_else(district, word["district"], word["invalid"])))
-    formatted = pd.Series(formatted.to_pandas(), index=index).astype("str")
-    kinds = pd.Series(kind.to_pandas(), index=index).astype("str")
+    formatted, kinds = str_series(formatted, index), str_series(kind, index)
     if not ascii_.all():  # non-ASCII spacing or letters: Python's own rules, as clean_postcode
         odd = ~ascii_
         pairs = map_unique(values[odd], clean_postcode)
         formatted[odd] = [p[0] for p in pairs]
         kinds[odd] = [p[1] for p in pairs]
     return formatted, kinds
+
 
 def _text_value(v: object) -> str | None:
     if v is None or v is pd.NA or (isinstance(v, float) and (np.isnan(v))):

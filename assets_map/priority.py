@@ -99,15 +99,8 @@ def _grouped_first(frame: pd.DataFrame, at: np.ndarray, cols: list[str], fn) -> 
     return values
 
 
-def _grouped(frame: pd.DataFrame, rows: np.ndarray, cols: list[str], fn) -> np.ndarray:
-    """``fn(row)`` once per distinct combination of ``cols`` among ``rows``, spread back to them."""
-    if not len(rows):
-        return np.empty(0, dtype=object)
-    ids, first = group_ids(frame, rows, cols)
-    return _grouped_first(frame, rows[first], cols, fn)[ids]
-
-
 _NEED_KEY = ["need_area_code", "need_area_name", "iod_year", "imd_decile", "need_decile"]
+_TEXT = pa.large_string()
 
 
 class _Texts:
@@ -141,19 +134,11 @@ class _Texts:
         return texts.take(pa.array(self.codes, mask=self.codes < 0))
 
 
-def _no_sep(values: np.ndarray) -> np.ndarray:
-    """Each text with the reason separator replaced (a reason never splits in two)."""
-    return np.array([v.replace(REASON_SEP, ", ") for v in values], dtype=object)
-
-
 def _join_reasons(lists) -> np.ndarray:
     out = np.empty(len(lists), dtype=object)
     for i, lst in enumerate(lists):
         out[i] = REASON_SEP.join(x.replace(REASON_SEP, ", ") for x in lst) if lst else ""
     return out
-
-
-_TEXT = pa.large_string()
 
 
 def _arrow_text(values: np.ndarray) -> pa.Array:
