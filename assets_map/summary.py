@@ -14,6 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .arrays import group_ids
 from .geo import repair_invalid, representative_points, to_measure
 from .normalise import fold
 from .report import InputError
@@ -134,16 +135,10 @@ def by_need_decile(assets: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values("need decile", key=lambda s: s.map(order), ignore_index=True)
 
 
-def _combined(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
-    """Codes of the distinct combinations of text columns: (row codes, first row of each, per-column codes)."""
-    each = [pd.factorize(c)[0].astype(np.int64) for c in columns]  # missing -> -1
-    combo = np.zeros(len(columns[0]), dtype=np.int64)
-    for c in each:
-        combo = combo * (int(c.max(initial=-1)) + 2) + (c + 1)
-    rows, _ = pd.factorize(combo)
-    # factorize numbers groups by first appearance: a group starts where the code exceeds all before it
-    before = np.concatenate([[-1], np.maximum.accumulate(rows)[:-1]]) if len(rows) else rows
-    return rows, np.flatnonzero(rows > before), each
+def _combined(*columns: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of the distinct combinations of columns (missing as one value): (row codes, first row of each)."""
+    frame = pd.DataFrame({i: pd.Series(c).reset_index(drop=True) for i, c in enumerate(columns)})
+    return group_ids(frame, np.arange(len(frame)), list(frame.columns))
 
 
 def by_area(assets: pd.DataFrame) -> tuple[pd.DataFrame, str]:
@@ -161,7 +156,7 @@ def by_area(assets: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         else:
             unplaced = np.zeros(len(assets), dtype=bool)
         if _is_text(code) and _is_text(name):
-            rows, first, _ = _combined(code, name, pd.Series(unplaced))
+            rows, first = _combined(code, name, pd.Series(unplaced))
             c, nm = code.to_numpy(dtype=object)[first], name.to_numpy(dtype=object)[first]
             labels = [UNPLACED if u else OUTSIDE_WARDS if pd.isna(ci) else ni if pd.notna(ni) else ci
                       for ci, ni, u in zip(c, nm, unplaced[first])]
@@ -172,7 +167,7 @@ def by_area(assets: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         return summarise(assets, key, label="ward"), "ward"
     code, nm = assets["need_area_code"], assets.get("need_area_name", assets["need_area_code"])
     if _is_text(code) and _is_text(nm):
-        rows, first, _ = _combined(code, nm)
+        rows, first = _combined(code, nm)
         c, n = code.to_numpy(dtype=object)[first], nm.to_numpy(dtype=object)[first]
         labels = [NO_NEED_AREA if pd.isna(ci) else f"{ni} ({ci})" if isinstance(ni, str) and ni and ni != ci else ci
                   for ci, ni in zip(c, n)]
