@@ -157,13 +157,19 @@ def national_map(view: pd.DataFrame, mask: np.ndarray, *, column: str, legend: s
 def _national_fragment(view: pd.DataFrame, mask: np.ndarray, *, column: str, legend: str, title: str,
                        basemap: str) -> None:
     sel = state.selected()
-    out = national_map(view, mask, column=column, legend=legend, title=title, basemap=basemap, selected=sel)
+    _follow_click(national_map(view, mask, column=column, legend=legend, title=title, basemap=basemap, selected=sel),
+                  sel)
+
+
+def _follow_click(out: dict | None, sel: str | None) -> None:
+    """Select the site last clicked on the map (once per click) and rerun the whole page, so the
+    table and the card follow the selection."""
     clicked = clicked_asset_id(out)
     if clicked and clicked != st.session_state.get("_last_map_click"):
         st.session_state["_last_map_click"] = clicked
         if clicked != sel:
             state.select(clicked)
-            st.rerun()  # the whole page: the table and the card follow the selection
+            st.rerun()
 
 
 def render() -> None:
@@ -203,12 +209,7 @@ def render() -> None:
                        "table and downloads include every site.")
         out = st_folium(m, key="map", height=560, use_container_width=True, returned_objects=["last_active_drawing"],
                         feature_group_to_add=selection_layer(a, sel), center=selection_centre(a, sel))
-    clicked = clicked_asset_id(out)
-    if clicked and clicked != st.session_state.get("_last_map_click"):
-        st.session_state["_last_map_click"] = clicked
-        if clicked != sel:
-            state.select(clicked)
-            st.rerun()
+    _follow_click(out, sel)
     listed = by_priority(view)
     labels = dict(zip(listed["asset_id"], listed["name"].astype(object).where(listed["name"].notna(), "(no name)")))
     if sel and sel not in labels:
