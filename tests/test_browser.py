@@ -7,7 +7,6 @@ missing, unless ASSETS_MAP_REQUIRE_BROWSER=1 (CI), which turns the skip into a f
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -105,11 +104,11 @@ def browser(server):
         b.close()
 
 
-@pytest.fixture
-def page(browser, server):
-    """A fresh page with no network but localhost; it records blocked URLs, dialogs and page errors."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    blocked, dialogs = [], []
+def offline_context(browser, server: str, **options):
+    """A browser context that reaches only the app (and data:/blob: URLs); returns it and the list of
+    URLs it blocked (tiles, CDNs: anything a locked-down network would not reach)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, **options)
+    blocked: list[str] = []
 
     def route(r):
         u = r.request.url
@@ -119,6 +118,14 @@ def page(browser, server):
         return r.abort()
 
     context.route("**/*", route)
+    return context, blocked
+
+
+@pytest.fixture
+def page(browser, server):
+    """A fresh page with no network but localhost; it records blocked URLs, dialogs and page errors."""
+    context, blocked = offline_context(browser, server, accept_downloads=True)
+    dialogs = []
     # A flag any injected script would set, in the page and in every frame.
     context.add_init_script("window.__xss = false; window.alert = (m) => { window.__xss = true; };")
     pg = context.new_page()

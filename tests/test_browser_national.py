@@ -23,7 +23,7 @@ import pytest
 import shapely
 
 from bench.generate import register
-from tests.test_browser import MAP_IFRAME, browser, server  # noqa: F401 (browser, server: fixtures)
+from tests.test_browser import MAP_IFRAME, browser, offline_context, server  # noqa: F401 (browser, server: fixtures)
 
 pytestmark = pytest.mark.browser
 
@@ -93,17 +93,7 @@ def _bng_to_wgs84(x: float, y: float) -> tuple[float, float]:
 def national(browser, server, tmp_path_factory):  # noqa: F811 (fixtures imported above)
     """One browser page with the national dataset in use on the Map page; records websocket frames received."""
     paths = national_files(tmp_path_factory.mktemp("national"))
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    blocked = []
-
-    def route(r):
-        u = r.request.url
-        if u.startswith(server) or u.startswith(("data:", "blob:", "about:")):
-            return r.continue_()
-        blocked.append(u)
-        return r.abort()
-
-    context.route("**/*", route)
+    context, blocked = offline_context(browser, server)
     page = context.new_page()
     frames: list[tuple[float, int]] = []
     sent: list[tuple[float, int]] = []  # what the browser sends: rerun requests with the component's value
