@@ -227,7 +227,7 @@ def _asset_layers(assets, index, view, zoom, cell_px):
         c = counts.loc[k]
         top = next((p for p in PRIORITY_ORDER if c[p] > 0), "not flagged")
         label = (f"{n:,} assets here: {c['High']:,} High, {c['Medium']:,} Medium, {c['Low']:,} Low, "
-                 f"{c['not flagged']:,} not flagged; zoom in to see them")
+                 f"{c['not flagged']:,} not flagged; click or zoom in to see them")
         feats.append({"type": "Feature",
                       "geometry": {"type": "Point", "coordinates": [round(float(centre.at[k, "x"]), dec),
                                                                     round(float(centre.at[k, "y"]), dec)]},

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import folium
+from folium.utilities import JsCode
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -302,10 +303,25 @@ def _asset_geojsons(data: MapData, selected: str | None) -> list[folium.GeoJson]
         out.append(folium.GeoJson(data.polygons, name="Assets (land and sites)", style_function=asset_style,
                                   tooltip=folium.GeoJsonTooltip(**tooltip_args)))
     if data.points["features"]:
+        clusters = any(f["properties"].get("count") for f in data.points["features"])
         out.append(folium.GeoJson(data.points, name="Assets (points)", style_function=asset_style,
                                   marker=folium.CircleMarker(radius=6, weight=1.5, fill=True),
-                                  tooltip=folium.GeoJsonTooltip(**tooltip_args)))
+                                  tooltip=folium.GeoJsonTooltip(**tooltip_args),
+                                  **({"on_each_feature": _ZOOM_INTO_CLUSTER} if clusters else {})))
     return out
+
+
+#: A click on a cluster of the national map zooms in two levels on it (the map then redraws the
+#: view, down to single sites); a click on a single site still selects it.
+_ZOOM_INTO_CLUSTER = JsCode("""
+function (feature, layer) {
+  if (feature.properties && feature.properties.count > 0) {
+    layer.on("click", function (e) {
+      var m = layer._map;
+      if (m) { m.setView(e.latlng, Math.min(m.getZoom() + 2, m.getMaxZoom())); }
+    });
+  }
+}""")
 
 
 class _ForgetRemovedGroups(MacroElement):
