@@ -145,26 +145,25 @@ def remove_from_shortlist(asset_id: str) -> None:
     st.session_state[SHORTLIST] = [a for a in shortlist() if a != asset_id]
 
 
+def _kept(slot: str, key: tuple, build):
+    """``build()``, kept in this session under ``slot`` until ``key`` changes (the last one only)."""
+    hit = st.session_state.get(slot)
+    if hit and hit[0] == key:
+        return hit[1]
+    value = build()
+    st.session_state[slot] = (key, value)
+    return value
+
+
 def cached_map(key: tuple, build):
     """The prepared map data (maps.MapData) for ``key`` (data version, filters, need measure), built once per key.
 
     Kept in this session only (a private upload never reaches a shared cache); the last map only.
     """
-    hit = st.session_state.get(MAP_CACHE)
-    if hit and hit[0] == key:
-        return hit[1]
-    m = build()
-    st.session_state[MAP_CACHE] = (key, m)
-    return m
+    return _kept(MAP_CACHE, key, build)
 
 
 def display_index(column: str, build):
     """The national map's :class:`assets_map.display.DisplayIndex` of the data in use, built once per
     (data version, need column) and kept in this session (filters take :meth:`~DisplayIndex.subset` of it)."""
-    key = (data_version(), column)
-    hit = st.session_state.get(DISPLAY_INDEX)
-    if hit and hit[0] == key:
-        return hit[1]
-    index = build()
-    st.session_state[DISPLAY_INDEX] = (key, index)
-    return index
+    return _kept(DISPLAY_INDEX, (data_version(), column), build)
