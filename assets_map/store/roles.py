@@ -2,12 +2,16 @@
 
 The store checks a :class:`Role` on every read and write, so a page that forgets
 to hide something still cannot be handed a private field.  Roles of signed-in
-users come from the store's ``users`` table; with no authentication configured
-the app runs as :data:`LOCAL_USER`, one local administrator, and says so.
+users come from the store's ``users`` table, matched on an :class:`Identity` built
+only from claims the sign-in provider vouched for (:func:`identity_from_claims`).
+With no authentication configured a browser on the server itself is
+:data:`LOCAL_USER`, one local administrator, and every other visitor is
+:data:`PUBLIC` (the app decides which; see ``assets_map.ui.identity``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 ROLE_KINDS = ("viewer", "editor", "admin")
 
@@ -80,3 +84,62 @@ class Role:
 LOCAL_USER = Role("admin", "local user", local=True)
 #: Anyone not signed in (or signed in without a role): public fields of public assets.
 PUBLIC = Role("viewer", "public")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A signed-in user as their sign-in provider vouches for them.
+
+    Parameters
+    ----------
+    issuer : str
+        The provider (the ID token's ``iss``).
+    subject : str
+        The provider's id of the user (``sub``); unique only together with ``issuer``.
+    email : str, optional
+        The user's e-mail address, set only when the provider marked it verified.
+    """
+
+    issuer: str
+    subject: str
+    email: str | None = None
+
+    @property
+    def name(self) -> str:
+        """Who, for the audit trail and the screen."""
+        return self.email or f"{self.subject} at {self.issuer}"
+
+
+def identity_from_claims(claims: Mapping[str, Any]) -> tuple[Identity | None, str | None]:
+    """The :class:`Identity` in a signed-in user's ID-token claims, and a one-line note on what was not used.
+
+    Only claims the provider vouched for count: ``iss`` with ``sub`` (both required),
+    and ``email`` only when ``email_verified`` is the boolean ``true`` (not a string).
+
+    Returns
+    -------
+    identity : Identity or None
+        None when the claims name no issuer and subject (no role can be given).
+    note : str or None
+        Why a claim was not used, for the visitor.
+    """
+    issuer, subject, email = (claims.get(k) for k in ("iss", "sub", "email"))
+    if not (isinstance(issuer, str) and issuer.strip() and isinstance(subject, str) and subject.strip()):
+        return None, "Your sign-in did not say who issued it and for whom (iss and sub), so it gives no role here."
+    note = None
+    if not (isinstance(email, str) and email.strip()):
+        email = None
+    elif claims.get("email_verified") is not True:
+        note = (f"Your sign-in provider has not verified the e-mail address {email.strip()}, "
+                f"so it gives no role here.")
+        email = None
+    return Identity(issuer.strip(), subject, email.strip().lower() if email else None), note
+
+
+def email_address(text: str) -> str:
+    """``text`` as an e-mail address for the users table (trimmed, lower case); ValueError when it is not one."""
+    address = (text or "").strip().lower()
+    local, at, domain = address.rpartition("@")
+    if not at or not local or "." not in domain or any(c.isspace() for c in address):
+        raise ValueError(f"{text!r} is not an e-mail address (a role for an OIDC subject needs its issuer too)")
+    return address
