@@ -31,8 +31,10 @@ What each format holds
     reads £ and é) plus ``<layer>.csvt`` (column types for GDAL and QGIS).  Each
     row carries ``lon``/``lat`` (WGS84, of a point inside the geometry) and
     ``wkt`` (the full geometry in EPSG:27700) unless ``coordinates`` says
-    otherwise.  Text cells that a spreadsheet would run as a formula (starting
-    with = + - @, tab or CR, and not a plain number) get a leading apostrophe.
+    otherwise.  Text cells that a spreadsheet would run as a formula get a
+    leading apostrophe (:func:`is_formula_like`: = + - @, tab, CR or LF first,
+    also after leading spaces, non-breaking spaces or invisible characters, and
+    their full-width and other Unicode look-alikes; plain numbers stay numbers).
 ``kml``
     One ``.kml`` (WGS84) with a folder per layer.  Google Earth renders a
     placemark's name, description and data in its balloon as HTML, so every
@@ -44,6 +46,11 @@ What each format holds
 
 Every zip also holds ``data_dictionary.csv``, ``provenance.json`` and
 ``README.txt`` (what is where, any warnings, the provenance note).
+
+Column names that differ only in case (``src_uprn`` and ``src_UPRN``, from two
+sources) are one name to GeoPackage, SQLite, dBase and most spreadsheets: every
+format writes the later ones with a numeric suffix (``src_UPRN_2``), and the
+data dictionary and README say which column each stands for.
 
 Writes are atomic: nothing appears at the target until the whole export is
 built, and a failure (or Ctrl-C) leaves an earlier export of the same name
@@ -80,8 +87,11 @@ from .schema import ASSET_FIELDS, DISPLAY_CRS, MEASURE_CRS, NEED_FIELDS, SOURCE_
 
 #: Export formats, in the order the app and the CLI offer them.
 FORMATS = ("gpkg", "shp", "geojson", "csv", "kml")
-#: Characters that make a spreadsheet treat a cell as a formula.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Characters that make a spreadsheet treat a cell as a formula (after Unicode NFKC normalisation,
+#: which maps the full-width and small forms such as ＝ ＋ － ＠ onto these).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+#: Look-alikes that NFKC leaves alone but spreadsheets read as the formula character.
+_FORMULA_LOOKALIKES = {"\u2212": "-", "\u2796": "-", "\u2795": "+"}
 #: Tables every GeoPackage export adds; no data layer may take these names.
 METADATA_TABLES = ("data_dictionary", "provenance")
 #: The dBase limit on a text value, in bytes.
@@ -178,12 +188,51 @@ def _is_number_text(value: str) -> bool:
     return bool(re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", value))
 
 
+def _ignorable(ch: str) -> bool:
+    """A character a spreadsheet skips or trims before a formula: whitespace, control or invisible format."""
+    return ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf", "Zs")
+
+
+def _formula_char(ch: str) -> str:
+    ch = _FORMULA_LOOKALIKES.get(ch, ch)
+    return unicodedata.normalize("NFKC", ch)[:1] if not ch.isascii() else ch
+
+
+def is_formula_like(value: object) -> bool:
+    """True when a spreadsheet (Excel, LibreOffice, Google Sheets) could run this text as a formula.
+
+    That is text whose first character is ``=``, ``+``, ``-``, ``@``, tab, CR or
+    LF, or whose first visible character is one of ``= + - @`` after leading
+    whitespace (spaces, non-breaking and other Unicode spaces, line breaks) or
+    invisible characters (zero-width space, byte-order mark), counting the
+    full-width and small forms (``＝ ＋ － ＠``, ``﹦``, ...) and the minus sign
+    ``−``.  Plain numbers written as text (``-2.33``, `` +44``) are not formulas.
+    """
+    if not isinstance(value, str) or not value:
+        return False
+    first = value[0]
+    if first.isascii() and first not in FORMULA_START and not first.isspace() and first.isprintable():
+        return False  # the common case, decided without Unicode tables
+    i = 0
+    while i < len(value) and _ignorable(value[i]) and value[i] not in FORMULA_START:
+        i += 1
+    if i == len(value):
+        return False
+    if value[i] in ("\t", "\r", "\n"):
+        return True
+    lead = _formula_char(value[i])
+    if lead not in ("=", "+", "-", "@"):
+        return False
+    rest = unicodedata.normalize("NFKC", lead + value[i + 1:]).strip()
+    return not _is_number_text(rest)
+
+
 def safe_cell(value: object) -> object:
-    """Prefix text that a spreadsheet would run as a formula with an apostrophe.
+    """Prefix text that a spreadsheet would run as a formula (:func:`is_formula_like`) with an apostrophe.
 
     Plain numbers written as text (``-2.33``) are left alone: they are not formulas.
     """
-    if isinstance(value, str) and value.startswith(FORMULA_START) and not _is_number_text(value):
+    if is_formula_like(value):
         return "'" + value
     return value
 
@@ -318,6 +367,11 @@ def describe_field(layer: str, column: str, frame: pd.DataFrame, *, crs_note: st
     elif m := _DOMAIN_RE.match(column):
         measure, meaning = _MEASURES[m.group(2)]
         row = {"meaning": f"{_DOMAINS[m.group(1)]} {meaning}", "unit": measure, "source": "English Indices of Deprivation"}
+    elif column.startswith(SOURCE_PREFIX) and column in frame.attrs.get("source_columns", {}):
+        owner, own_name = frame.attrs["source_columns"][column]
+        row = {"meaning": f"'{own_name}' exactly as in the source file of {owner} (kept apart from other sources' "
+                          f"columns whose names differ only in case; empty for other sources' rows)", "unit": "",
+               "source": f"{owner}'s source file (see provenance inputs)"}
     elif column.startswith(SOURCE_PREFIX):
         row = {"meaning": f"'{column[len(SOURCE_PREFIX):]}' exactly as in the source file", "unit": "",
                "source": "source file (see provenance inputs)"}
@@ -328,15 +382,33 @@ def describe_field(layer: str, column: str, frame: pd.DataFrame, *, crs_note: st
 
 
 def layer_dictionary(layers: Mapping[str, pd.DataFrame], *, crs_note: str = "",
-                     field_names: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:
+                     field_names: Mapping[str, Mapping[str, str]] | None = None,
+                     renamed: Mapping[str, Mapping[str, str]] | None = None,
+                     sources: Mapping[str, Mapping[str, tuple[str, str]]] | None = None) -> pd.DataFrame:
     """The data dictionary of an export: one row per column of every layer, as written.
 
     ``field_names`` (layer -> full name -> short name) adds a ``shapefile_field`` column.
+    ``renamed`` (layer -> written name -> the column's own name) describes a column
+    written under another name by its own name, and says so.  ``sources`` (layer ->
+    column -> (source, name in its file)) names the source of a column that
+    :func:`assets_map.schema.keep_sources_apart` split by source.
     """
     rows = []
     for name, frame in layers.items():
+        own = (renamed or {}).get(name, {})
+        known = (sources or {}).get(name)
+        if known:
+            frame = frame.copy(deep=False)
+            frame.attrs["source_columns"] = dict(known)
         for col in frame.columns:
-            row = describe_field(name, col, frame, crs_note=crs_note)
+            if col in own:
+                original = own[col]
+                row = describe_field(name, original, frame.rename(columns={col: original}), crs_note=crs_note)
+                row["field"] = col
+                row["meaning"] = (f"{row['meaning']} (the column '{original}', written as {col}: its name differs "
+                                  f"from another column's only in case)")
+            else:
+                row = describe_field(name, col, frame, crs_note=crs_note)
             if field_names is not None:
                 row["shapefile_field"] = "" if row["type"] == "geometry" else field_names.get(name, {}).get(col, "")
             rows.append(row)
@@ -409,11 +481,53 @@ def _check(layers: Mapping[str, pd.DataFrame], fmt: str) -> tuple[str, dict[str,
         if isinstance(frame, gpd.GeoDataFrame) and frame.crs is None and frame.geometry.notna().any():
             problems.append(f"layer '{name}' has no CRS: refusing to guess where its coordinates are")
         cols = [str(c) for c in frame.columns]
-        if len(set(c.lower() for c in cols)) != len(cols):
-            problems.append(f"layer '{name}' has column names that differ only in case")
+        if len(set(cols)) != len(cols):
+            problems.append(f"layer '{name}' has two columns of the same name")
     if problems:
         raise InputError(problems)
     return f, dict(layers)
+
+
+def case_distinct_names(columns) -> dict[str, str]:
+    """New names for columns whose names differ from an earlier column's only in case.
+
+    GeoPackage (SQLite), dBase and spreadsheets do not tell ``src_uprn`` from
+    ``src_UPRN``.  The first keeps its name; each later one gets the lowest
+    numeric suffix (``src_UPRN_2``) that no other column takes, case-insensitively.
+    Returns ``{original: new}`` for the renamed columns only.
+    """
+    names = [str(c) for c in columns]
+    taken = {n.lower() for n in names}
+    seen: set[str] = set()
+    out: dict[str, str] = {}
+    for n in names:
+        low = n.lower()
+        if low not in seen:
+            seen.add(low)
+            continue
+        k = 2
+        while f"{low}_{k}" in taken:
+            k += 1
+        out[n] = f"{n}_{k}"
+        taken.add(f"{low}_{k}")
+    return out
+
+
+def _distinct_columns(b: "_Build", layers: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Layers whose case-colliding column names are made distinct; the renames go to ``b`` (dictionary, README)."""
+    out = {}
+    for name, frame in layers.items():
+        if frame.attrs.get("source_columns"):  # kept here: not every step of a build keeps a frame's attrs
+            b.sources[name] = dict(frame.attrs["source_columns"])
+        renames = case_distinct_names(frame.columns)
+        if renames:
+            frame = frame.rename(columns=renames)
+            b.renamed[name] = {new: old for old, new in renames.items()}
+            b.notes.append(f"{name}: column names that differ only in case, which GeoPackage, dBase and "
+                           f"spreadsheets cannot tell apart, were written as "
+                           + ", ".join(f"{new} (for {old})" for old, new in renames.items()))
+        out[name] = frame
+    return out
 
 
 def _as_geo(frame: pd.DataFrame) -> gpd.GeoDataFrame | pd.DataFrame:
@@ -460,6 +574,12 @@ class _Build:
     record: dict
     notes: list[str] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # what README.txt lists, in order
+    renamed: dict[str, dict[str, str]] = field(default_factory=dict)  # layer -> written name -> column's name
+    sources: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # layer -> column -> (source, name)
+
+    def columns_known(self) -> dict:
+        """What :func:`layer_dictionary` needs to know about renamed and per-source columns."""
+        return {"renamed": self.renamed, "sources": self.sources}
 
     def warn(self, message: str) -> None:
         self.notes.append(message)
@@ -498,7 +618,7 @@ def _build_gpkg(b: _Build, layers: dict[str, pd.DataFrame], *, metadata: bool = 
         written[name] = g
     if not metadata:
         return out
-    dd = layer_dictionary(written)
+    dd = layer_dictionary(written, **b.columns_known())
     _write(dd, out, driver="GPKG", layer="data_dictionary", layer_options={"DESCRIPTION": LAYER_DESCRIPTIONS["data_dictionary"]})
     _write(provenance_table(b.record), out, driver="GPKG", layer="provenance",
            layer_options={"DESCRIPTION": LAYER_DESCRIPTIONS["provenance"]})
@@ -706,7 +826,7 @@ def _build_shp(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
     if renamed:
         b.notes.append(f"{renamed} field names were shortened to dBase's 10 characters: see field_names.csv "
                        f"and the shapefile_field column of data_dictionary.csv")
-    dd = layer_dictionary(written, field_names=all_names)
+    dd = layer_dictionary(written, field_names=all_names, **b.columns_known())
     return _zip(b, out, parts, dd)
 
 
@@ -733,7 +853,7 @@ def _build_geojson(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
     parts = b.work / "parts"
     parts.mkdir()
     written = {name: _wgs84(frame) for name, frame in layers.items()}
-    dd = layer_dictionary(written, crs_note="WGS84 longitude/latitude (EPSG:4326), RFC 7946")
+    dd = layer_dictionary(written, crs_note="WGS84 longitude/latitude (EPSG:4326), RFC 7946", **b.columns_known())
     files = []
     for name, g in written.items():
         fname = f"{_file_stem(name)}.geojson"
@@ -807,9 +927,10 @@ def _build_csv(b: _Build, layers: dict[str, pd.DataFrame], *, coordinates: str, 
                        f"types for GDAL/QGIS")
         written[name] = df
     if n_safe:
-        b.notes.append(f"{n_safe} text cells started with = + - @, tab or CR and were given a leading apostrophe "
-                       f"so that spreadsheets show them as text instead of running them")
-    dd = layer_dictionary(written)
+        b.notes.append(f"{n_safe} text cells started with = + - @, tab or a line break (or a look-alike, perhaps "
+                       f"after spaces) and were given a leading apostrophe so that spreadsheets show them as text "
+                       f"instead of running them")
+    dd = layer_dictionary(written, **b.columns_known())
     return _zip(b, b.work / "export.zip", parts, dd)
 
 
@@ -891,7 +1012,7 @@ def _build_kml(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
     out = b.work / "export.kml"
     driver = _kml_driver()
     written = {name: _kml_frame(name, frame) for name, frame in layers.items()}
-    dd = layer_dictionary(written, crs_note="WGS84 longitude/latitude (EPSG:4326)")
+    dd = layer_dictionary(written, crs_note="WGS84 longitude/latitude (EPSG:4326)", **b.columns_known())
     for name, g in list(written.items()):
         renames = kml_field_names(g.columns)
         if renames:
@@ -966,6 +1087,7 @@ def _build(layers: Mapping[str, pd.DataFrame], fmt: str, work: Path, *, provenan
     fmt, layers = _check(layers, fmt)
     record = with_export(provenance, fmt=fmt, layers={k: int(len(v)) for k, v in layers.items()})
     b = _Build(fmt, work, record)
+    layers = _distinct_columns(b, layers)
     if fmt == "shp":
         path = _build_shp(b, layers)
     elif fmt == "gpkg":
@@ -1113,7 +1235,8 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: str | os.PathLike, *,
     with atomic_path(path) as tmp:
         work = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".parts", dir=path.parent))
         try:
-            os.replace(_build_gpkg(_Build(f, work, {}), checked, metadata=False), tmp)
+            b = _Build(f, work, {})
+            os.replace(_build_gpkg(b, _distinct_columns(b, checked), metadata=False), tmp)
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return path

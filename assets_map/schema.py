@@ -135,3 +135,67 @@ def order_columns(df: pd.DataFrame) -> list[str]:
     rest = [c for c in df.columns if c not in canon and c not in src and c != "geometry"]
     geom = ["geometry"] if "geometry" in df.columns else []
     return canon + rest + src + geom
+
+
+def _source_slug(owner: object) -> str:
+    text = "" if owner is None or (isinstance(owner, float) and owner != owner) else str(owner)
+    return "_".join("".join(ch if ch.isalnum() else " " for ch in text).split()) or "unknown"
+
+
+def keep_sources_apart(frame: pd.DataFrame, sources) -> pd.DataFrame:
+    """A combined register with each source's clashing ``src_`` columns kept apart, prefixed by their source.
+
+    Registers of several organisations, combined, may hold source columns whose
+    names differ only in case (``src_uprn`` from one file, ``src_UPRN`` from
+    another): one name to GeoPackage, dBase and spreadsheets.  Each such group of
+    columns that holds values of more than one source is split into one column
+    per source, ``src_<source>_<column>`` (``src_Trafford_Council_UPRN``),
+    holding that source's values.  Other columns are untouched; the frame is
+    returned as it was when nothing clashes.
+
+    Parameters
+    ----------
+    frame : the combined rows
+    sources : one value per row naming the register (organisation) it came from
+
+    Returns
+    -------
+    The frame; ``attrs["source_columns"]`` maps each new column to ``(source,
+    column as in its file)`` for the data dictionary.
+    """
+    groups: dict[str, list[str]] = {}
+    for c in frame.columns:
+        if isinstance(c, str) and c.startswith(SOURCE_PREFIX):
+            groups.setdefault(c.lower(), []).append(c)
+    clashes = [g for g in groups.values() if len(g) > 1]
+    if not clashes:
+        return frame
+    owner = np.array([None if v is None or (isinstance(v, float) and v != v) else v for v in sources], dtype=object)
+    slugs = np.array([_source_slug(o) for o in owner], dtype=object)
+    taken = {str(c).lower() for c in frame.columns}
+    added: dict[str, pd.Series] = {}
+    meaning: dict[str, tuple[str, str]] = dict(frame.attrs.get("source_columns", {}))
+    drop: list[str] = []
+    for group in clashes:
+        has = {c: frame[c].notna().to_numpy() for c in group}
+        if len({s for c in group for s in slugs[has[c]]}) < 2:
+            continue  # one source's own clash: the exporter tells those apart
+        for c in group:
+            for slug in dict.fromkeys(slugs[has[c]]):
+                name = f"{SOURCE_PREFIX}{slug}_{c[len(SOURCE_PREFIX):]}"
+                base, k = name, 2
+                while name.lower() in taken:
+                    name, k = f"{base}_{k}", k + 1
+                taken.add(name.lower())
+                added[name] = frame[c].where(slugs == slug)
+                first = owner[np.flatnonzero(slugs == slug)[0]]
+                meaning[name] = ("unknown" if first is None else str(first), c[len(SOURCE_PREFIX):])
+            drop.append(c)
+    if not drop:
+        return frame
+    out = frame.drop(columns=drop)
+    for name, values in added.items():
+        out[name] = values
+    out = out[order_columns(out)]
+    out.attrs["source_columns"] = meaning
+    return out

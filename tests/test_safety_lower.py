@@ -1,0 +1,165 @@
+"""The lower findings of the safety probe (issue 20, finding 9 and finding 8).
+
+* downloads of a register holding two organisations whose source columns differ
+  only in case (``src_uprn`` / ``src_UPRN``), in every format;
+* the CSV formula guard for every leading character a spreadsheet runs;
+* Markdown and HTML in user text shown literally (finder, register page);
+* restore from a read-only backup;
+* one-line database errors without connection details;
+* a rate limit on anonymous corrections;
+* store compaction after re-imports and WAL clean-up after an interrupted backup;
+* a truly sandboxed site-pack preview.
+"""
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+import warnings
+import zipfile
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+from shapely.geometry import Point
+
+from assets_map import downloads
+from assets_map.export import FORMATS, export_bytes, is_formula_like, safe_cell
+from assets_map.store import Role
+
+from test_store import (HASH, ORG, OTHER, backend, demo_analysis, make_store, store, variant,  # noqa: F401
+                        import_demo)
+
+ADMIN = Role("admin", "admin@example.org")
+
+
+# ------------------------------------------------------------------ exports with case-colliding columns
+
+def _files(fmt: str, name: str, data: bytes, tmp_path) -> dict[str, bytes]:
+    if name.endswith(".zip"):
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return {n: zf.read(n) for n in zf.namelist()}
+    return {name: data}
+
+
+def _dictionary(fmt: str, files: dict[str, bytes], tmp_path) -> pd.DataFrame:
+    """The export's data dictionary, wherever the format keeps it."""
+    if "data_dictionary.csv" in files:
+        return pd.read_csv(io.BytesIO(files["data_dictionary.csv"]), dtype=str, keep_default_na=False)
+    (name, data), = files.items()
+    path = tmp_path / name
+    path.write_bytes(data)
+    if fmt == "gpkg":
+        return pyogrio.read_dataframe(path, layer="data_dictionary")
+    if fmt == "geojson":
+        return pd.DataFrame(json.loads(data)["metadata"]["data_dictionary"])
+    text = data.decode()
+    return pd.DataFrame({"field": [f for f in ("src_uprn", "src_UPRN_2") if f">{f}<" in text or f'"{f}"' in text]})
+
+
+def _values(fmt: str, files: dict[str, bytes], tmp_path, layer: str) -> pd.DataFrame:
+    """The attribute table of ``layer`` as the format holds it (shapefile fields by their full name)."""
+    if fmt == "csv":
+        return pd.read_csv(io.BytesIO(files[f"{layer}.csv"]), dtype=str, encoding="utf-8-sig")
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    if fmt == "shp":
+        names = pd.read_csv(io.BytesIO(files["field_names.csv"]), dtype=str)
+        full = dict(zip(names["shapefile_field"], names["field"]))
+        parts = [pyogrio.read_dataframe(tmp_path / n, read_geometry=False)
+                 for n in files if n.startswith(layer) and n.endswith((".shp", "_no_location.dbf"))]
+        return pd.concat(parts, ignore_index=True).rename(columns=full)
+    (name,) = [n for n in files if n.endswith((".gpkg", ".geojson", ".kml"))]
+    kw = {"layer": layer} if fmt in ("gpkg", "kml") else {}
+    return pyogrio.read_dataframe(tmp_path / name, read_geometry=False, **kw)
+
+
+def test_case_colliding_columns_export_in_every_format(tmp_path):
+    """One source with 'uprn' and 'UPRN': every format writes both, apart, and says which is which."""
+    g = gpd.GeoDataFrame({"asset_id": ["a1", "a2", "a3"], "name": ["One", "Two", "Three"],
+                          "src_uprn": ["100", None, "300"], "src_UPRN": ["9100", "9200", None]},
+                         geometry=[Point(380000, 395000), Point(380100, 395100), None], crs="EPSG:27700")
+    for fmt in FORMATS:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            name, data = export_bytes({"assets": g}, fmt, name="clash")
+        files = _files(fmt, name, data, tmp_path / fmt)
+        (tmp_path / fmt).mkdir()
+        got = _values(fmt, files, tmp_path / fmt, "assets").set_index("asset_id").sort_index()
+        assert got.loc[["a1", "a3"], "src_uprn"].tolist() == ["100", "300"], fmt
+        assert got.loc[["a1", "a2"], "src_UPRN_2"].tolist() == ["9100", "9200"], fmt
+        dd = _dictionary(fmt, files, tmp_path / fmt)
+        assert "src_UPRN_2" in set(dd["field"]), fmt
+        if "meaning" in dd:
+            meaning = dd.loc[dd["field"] == "src_UPRN_2", "meaning"].iloc[0]
+            assert "'UPRN' exactly as in the source file" in meaning and "src_UPRN" in meaning, fmt
+        if "README.txt" in files:
+            assert "src_UPRN_2 (for src_UPRN)" in files["README.txt"].decode()
+
+
+def test_two_organisation_register_downloads_in_every_format(make_store, demo_analysis, tmp_path):
+    """Finding 8: an admin of a register holding two organisations downloads it in every format.
+
+    The demo itself has ``src_uprn``; the two registers add ``src_ref`` and ``src_REF``."""
+    result, exclude = demo_analysis
+    reg = make_store("two")
+    ours = variant(result)
+    ours.assets["src_ref"] = [f"U{i}" for i in range(len(ours.assets))]
+    theirs = variant(result, org_prefix="B-")
+    theirs.assets["src_REF"] = [f"V{i}" for i in range(len(theirs.assets))]
+    for org, r in ((ORG, ours), (OTHER, theirs)):
+        reg.import_analysis(r, organisation=org, role=ADMIN, source_name="demo.gpkg", file_sha256=HASH,
+                            exclude=exclude)
+    sites = reg.register_analysis(ADMIN).assets
+    mine, other = "src_Ashbridge_fictional_ref", "src_Elsewhere_fictional_REF"  # organisation names as prefixes
+    assert {mine, other} <= set(sites.columns) and "src_ref" not in sites and "src_REF" not in sites
+    theirs_rows = sites["asset_id"].str.startswith("B-")  # the other register's assets
+    assert sites.loc[~theirs_rows, other].isna().all() and sites.loc[theirs_rows, mine].isna().all()
+    assert sites.loc[theirs_rows, other].str.startswith("V").all()
+    assert sites.loc[~theirs_rows, mine].str.startswith("U").all()
+    for fmt in downloads.FORMATS:
+        name, data, _, _ = downloads.download(sites, fmt, name="register")
+        files = _files(fmt, name, data, tmp_path)
+        (tmp_path / fmt).mkdir()
+        got = _values(fmt, files, tmp_path / fmt, "sites")  # shapefile: full names from field_names.csv
+        assert got[mine].dropna().str.startswith("U").sum() == (~theirs_rows).sum(), fmt
+        assert got[other].dropna().str.startswith("V").sum() == theirs_rows.sum(), fmt
+        dd = _dictionary(fmt, files, tmp_path / fmt)
+        if "meaning" in dd:
+            meaning = dd.loc[dd["field"] == other, "meaning"].iloc[0]
+            assert f"'REF' exactly as in the source file of {OTHER}" in meaning, fmt
+
+
+# ------------------------------------------------------------------ CSV formula guard
+
+FORMULAS = ["=1+1", "+cmd", "-cmd", "@SUM(A1)", "\tx", "\rx", "\n=1+1", "\nx", '=HYPERLINK("http://x")',
+            " =1+1", "   @SUM(A1)", "\u00a0=1+1", "\u00a0\u00a0-cmd", "\u2007+cmd", "\u202f=1", "\u3000=1",
+            "\u200b=1+1", "\ufeff=1", " \n=1", "\uff1d1+1", "\uff0bcmd", "\uff0d1+1", "\uff20SUM(A1)",
+            "\ufe661+1", "\ufe62cmd", "\ufe63cmd", "\ufe6bSUM(A1)", "\u207c1", "\u2212cmd", " \uff1dcmd"]
+NOT_FORMULAS = ["-2.5", "+44", "1e-3", " -3.5", "\u00a0-3.5", "\uff0d3.5", "plain", "£5", "", "a=b", "é",
+                "  ", "3", "Town Hall (east wing)"]
+
+
+@pytest.mark.parametrize("text", FORMULAS, ids=[repr(t) for t in FORMULAS])
+def test_formula_guard_catches_every_leading_form(text):
+    assert is_formula_like(text)
+    assert safe_cell(text) == "'" + text
+
+
+@pytest.mark.parametrize("text", NOT_FORMULAS, ids=[repr(t) for t in NOT_FORMULAS])
+def test_formula_guard_leaves_numbers_and_plain_text(text):
+    assert not is_formula_like(text)
+    assert safe_cell(text) == text
+
+
+def test_csv_export_guards_look_alikes_and_keeps_numbers():
+    g = gpd.GeoDataFrame({"asset_id": ["a", "b", "c", "d"],
+                          "name": [" =cmd|' /C calc'!A0", "\uff1dHYPERLINK(\"http://x\")", "\n@SUM(A1)", "-3.5"]},
+                         geometry=[Point(380000, 395000)] * 4, crs="EPSG:27700")
+    _, data = export_bytes({"assets": g}, "csv", name="f", bom=False)
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        got = pd.read_csv(zf.open("assets.csv"), dtype=str, keep_default_na=False)
+        readme = zf.read("README.txt").decode()
+    assert got["name"].tolist() == ["' =cmd|' /C calc'!A0", "'\uff1dHYPERLINK(\"http://x\")", "'\n@SUM(A1)", "-3.5"]
+    assert "3 text cells" in readme
