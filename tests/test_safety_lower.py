@@ -163,3 +163,122 @@ def test_csv_export_guards_look_alikes_and_keeps_numbers():
         readme = zf.read("README.txt").decode()
     assert got["name"].tolist() == ["' =cmd|' /C calc'!A0", "'\uff1dHYPERLINK(\"http://x\")", "'\n@SUM(A1)", "-3.5"]
     assert "3 text cells" in readme
+
+
+# ------------------------------------------------------------------ Markdown never interpreted in user text
+
+EVIL_NAMES = ("![x](http://evil.example/img.png) Hall", "[click](http://evil.example/) Depot",
+              "**bold** _it_ <b>tag</b> ~~gone~~ `code` :red[red] # Yard", "www.evil.example & a@evil.example")
+_MARKUP = {"image", "link_open", "strong_open", "em_open", "s_open", "code_inline", "html_inline", "html_block",
+           "heading_open", "bullet_list_open", "ordered_list_open"}
+
+
+def markdown_shown(source: str) -> tuple[str, set[str]]:
+    """What Markdown ``source`` shows (its text) and which markup it makes (links, images, emphasis, ...).
+
+    Parsed as CommonMark with GitHub's strikethrough, as Streamlit renders labels and messages.
+    """
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark").enable("strikethrough")
+    kinds: set[str] = set()
+    text: list[str] = []
+    for block in md.parse(source):
+        kinds.add(block.type)
+        for tok in block.children or []:
+            kinds.add(tok.type)
+            if tok.type in ("text", "code_inline"):
+                text.append(tok.content)
+            elif tok.type == "softbreak":
+                text.append(" ")
+    return "".join(text), kinds & _MARKUP
+
+
+def test_markdown_helper_fails_on_raw_text():
+    """The check itself: raw Markdown in a name does make links and images."""
+    shown, kinds = markdown_shown(EVIL_NAMES[0] + " " + EVIL_NAMES[1] + " " + EVIL_NAMES[2])
+    assert {"image", "link_open", "strong_open", "em_open", "s_open", "code_inline", "html_inline"} <= kinds
+
+
+def _finder_with_evil_names():
+    import copy
+
+    import streamlit as st
+
+    from assets_map.ui import finder_page, state
+
+    if "evil_loaded" not in st.session_state:
+        evil = ("![x](http://evil.example/img.png) Hall", "[click](http://evil.example/) Depot",
+                "**bold** _it_ <b>tag</b> ~~gone~~ `code` :red[red] # Yard", "www.evil.example & a@evil.example")
+        result = copy.copy(state.analysis())
+        result.assets = result.assets.copy()
+        result.assets["name"] = [f"{evil[i % len(evil)]} {i}" for i in range(len(result.assets))]
+        state.use_data(result, "names with Markdown")
+        st.session_state["evil_loaded"] = True
+    finder_page.render()
+
+
+def test_finder_shows_markdown_in_names_literally():
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_finder_with_evil_names, default_timeout=120).run()
+    assert not at.exception, at.exception
+    at.selectbox(key="fd_use").set_value("food hub").run()
+    at.slider(key="fd_size_food hub_building").set_value((0, 10000)).run()
+    at.checkbox(key="fd_unflagged").check().run()
+    at.button(key="fd_go").click().run()
+    assert not at.exception, at.exception
+    labels = [e.label for e in at.expander]
+    assert len(labels) >= 4
+    seen = set()
+    for label in labels:
+        shown, kinds = markdown_shown(label)
+        assert not kinds, (label, kinds)
+        evil = next(e for e in EVIL_NAMES if e in shown)  # the name appears exactly as typed
+        seen.add(evil)
+    assert seen == set(EVIL_NAMES)
+    # Every other text element of the page that is Markdown makes no link or image either.
+    for el in list(at.markdown) + list(at.caption) + list(at.subheader) + list(at.success) + list(at.error):
+        assert not (markdown_shown(el.value)[1] & {"image", "link_open", "html_inline"}), el.value
+
+
+def _register_page():
+    from assets_map.ui import register_page
+
+    register_page.render()
+
+
+@pytest.fixture
+def register_file(tmp_path, monkeypatch):
+    path = tmp_path / "register.sqlite"
+    monkeypatch.delenv("ASSETS_MAP_DATABASE_URL", raising=False)
+    monkeypatch.setenv("ASSETS_MAP_STORE", str(path))
+    from assets_map.ui import register_page
+
+    register_page._store.clear()
+    yield path
+    register_page._store.clear()
+
+
+def test_conflict_message_shows_other_editors_markdown_literally(register_file, local_visitor, demo_analysis):
+    from streamlit.testing.v1 import AppTest
+
+    from assets_map.store import LOCAL_USER, SqliteStore
+
+    reg = SqliteStore(register_file)
+    import_demo(reg, demo_analysis)
+    at = AppTest.from_function(_register_page, default_timeout=60).run()
+    assert not at.exception, at.exception
+    aid = at.selectbox(key="register_asset").value
+    before = reg.get(aid, LOCAL_USER)
+    note = "![x](http://e.example/i.png) [c](http://e.example/) **b**"  # under the 60 characters quoted
+    reg.save(aid, {"notes": note}, expected_version=before["version"],
+             role=Role("editor", "[other](http://evil.example/)@council.example", ORG))
+    next(s for s in at.selectbox if s.label == "Status").set_value("surplus")
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception, at.exception
+    (err,) = [e.value for e in at.error]
+    shown, kinds = markdown_shown(err)
+    assert not kinds, (err, kinds)
+    assert "changed by someone else" in shown and "[other](http://evil.example/)@council.example" in shown
+    assert note in shown

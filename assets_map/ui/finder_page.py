@@ -160,7 +160,9 @@ def render() -> None:
                           "Score": ranked["fit_score"], "Size m2": ranked["size_m2"]})
     st.dataframe(table, hide_index=True, width="stretch")
     for _, r in ranked.iterrows():
-        with st.expander(f"{int(r['rank'])}. {r['name'] if isinstance(r['name'], str) else r['asset_id']} ({r['asset_id']})"):
+        # An expander's label is Markdown: a name like "![x](http://...)" would fetch an image, so it is escaped.
+        title = r["name"] if isinstance(r["name"], str) else r["asset_id"]
+        with st.expander(shared.md(f"{int(r['rank'])}. {title} ({r['asset_id']})")):
             st.text(r["why_ranked"])
             for reason in str(r["fit_reasons"]).split("; "):
                 st.text("• " + reason)
