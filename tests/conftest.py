@@ -5,8 +5,16 @@ instead of skipping.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -45,3 +53,88 @@ def demo_result():
     from assets_map.demo import load_demo
 
     return load_demo()
+
+
+# ------------------------------------------------------------------ visitors
+# AppTest runs pages with no connection, so the app sees an unknown visitor: the public view. Tests
+# that need another visitor say so with one of these (they replace how the app reads the connection,
+# which a visitor cannot do).
+@pytest.fixture
+def local_visitor(monkeypatch):
+    """The visitor is a browser on the server itself, talking to it directly (local mode when sign-in is off)."""
+    from assets_map.ui import identity
+
+    monkeypatch.setattr(identity, "peer", lambda: identity.Peer("127.0.0.1", {"host": ("localhost:8501",),
+                                                                              "origin": ("http://localhost:8501",)}))
+
+
+@pytest.fixture
+def remote_visitor(monkeypatch):
+    """The visitor is a browser on another machine."""
+    from assets_map.ui import identity
+
+    monkeypatch.setattr(identity, "peer", lambda: identity.Peer("192.0.2.7", {"host": ("assets.example:8501",)}))
+
+
+
+# ------------------------------------------------------------------ the app in a browser
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run"]
+
+
+def skip_or_fail(reason: str):
+    """Skip a browser test (fail it when ASSETS_MAP_REQUIRE_BROWSER=1, as in CI)."""
+    if os.environ.get("ASSETS_MAP_REQUIRE_BROWSER") == "1":
+        pytest.fail(reason + "; ASSETS_MAP_REQUIRE_BROWSER=1 requires the browser tests to run")
+    pytest.skip(reason)
+
+
+def require_browser() -> None:
+    """Skip (or fail in CI) unless Debian chromium and Playwright are installed."""
+    if not Path(CHROMIUM).exists():
+        skip_or_fail(f"{CHROMIUM} not found (install Debian's chromium package)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        skip_or_fail("playwright (python) is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_app(*options: str, env: dict | None = None, port: int | None = None) -> Iterator[str]:
+    """``streamlit run app.py`` with ``options`` on a free port; yields its loopback URL once healthy, then stops it.
+
+    Without a ``--server.address`` option the shipped .streamlit/config.toml decides where it listens.
+    """
+    port = port or free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", *options],
+        cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read().strip() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+            if proc.poll() is not None:
+                pytest.fail("streamlit exited: " + proc.stdout.read().decode(errors="replace")[-2000:])
+        else:
+            pytest.fail("streamlit did not answer /_stcore/health within 60 s")
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)

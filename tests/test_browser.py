@@ -6,26 +6,16 @@ missing, unless ASSETS_MAP_REQUIRE_BROWSER=1 (CI), which turns the skip into a f
 """
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pyogrio
 import pytest
 
 from assets_map.maps import map_data
+from tests.conftest import CHROMIUM, LAUNCH_ARGS, require_browser, streamlit_app
 
 pytestmark = pytest.mark.browser
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run"]
 MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
 HTML_NAME = "<img src=x onerror=alert(1)> depot (fictional test of escaping)"
 
@@ -47,51 +37,11 @@ FEATURES_JS = """() => {
 }"""
 
 
-def _skip_or_fail(reason: str):
-    if os.environ.get("ASSETS_MAP_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason + "; ASSETS_MAP_REQUIRE_BROWSER=1 requires the browser tests to run")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    if not Path(CHROMIUM).exists():
-        _skip_or_fail(f"{CHROMIUM} not found (install Debian's chromium package)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _skip_or_fail("playwright (python) is not installed")
-    port = _free_port()
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read().strip() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.3)
-        if proc.poll() is not None:
-            pytest.fail("streamlit exited: " + proc.stdout.read().decode(errors="replace")[-2000:])
-    else:
-        os.killpg(proc.pid, signal.SIGTERM)
-        pytest.fail("streamlit did not answer /_stcore/health within 60 s")
-    yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+    require_browser()
+    with streamlit_app("--server.address", "127.0.0.1") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -104,9 +54,10 @@ def browser(server):
         b.close()
 
 
-def offline_context(browser, server: str, **options):
+def offline_context(browser, server: str | tuple[str, ...], **options):
     """A browser context that reaches only the app (and data:/blob: URLs); returns it and the list of
-    URLs it blocked (tiles, CDNs: anything a locked-down network would not reach)."""
+    URLs it blocked (tiles, CDNs: anything a locked-down network would not reach). ``server`` may be
+    several URL prefixes (the app and a local sign-in provider)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, **options)
     blocked: list[str] = []
 

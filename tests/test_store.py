@@ -19,8 +19,8 @@ import shapely
 
 from assets_map.analyse import score
 from assets_map.report import InputError
-from assets_map.store import (LOCAL_USER, PUBLIC, ConflictError, NotAllowed, Role, SqliteStore, StoreError,
-                              open_store)
+from assets_map.store import (LOCAL_USER, PUBLIC, ConflictError, Identity, NotAllowed, Role, SqliteStore,
+                              StoreError, open_store)
 from assets_map.store import views
 from assets_map.store.base import TABLES
 
@@ -28,6 +28,7 @@ ORG = "Ashbridge (fictional)"
 OTHER = "Elsewhere (fictional)"
 HASH = "ab" * 32
 PG_ENV = "ASSETS_MAP_TEST_DATABASE_URL"
+ISS = "https://id.example.org"
 
 
 def postgis_url() -> str:
@@ -309,7 +310,9 @@ def test_public_view_filtered_where_data_is_read(store, demo_analysis, backend):
     assert set(pub.columns) <= set(views.VIEW_FIELDS) | {"geometry"}
     p = pub.set_index("asset_id").loc[partly]
     assert p["address"] is None and p.geometry is None and p["status"] is None
-    assert p["reasons"] is None and p["priority"] is None  # they would repeat the hidden status
+    # Reasons and scores are recomputed from what the public sees: no status, no location, so no need area.
+    assert p["priority"] == "not flagged" and "records it as" not in p["reasons"] and "LSOA" not in p["reasons"]
+    assert p["need_area_code"] is None and pd.isna(p["imd_decile"])
     assert pd.isna(p["notes"])  # notes are internal unless shown
     assert store.get(hidden, PUBLIC) is None
     assert store.get(partly, PUBLIC)["address"] is None
@@ -354,11 +357,29 @@ def test_roles_table(store):
     store.set_user("boss@ashbridge.example", "admin", role=LOCAL_USER)
     with pytest.raises(ValueError, match="editor must belong"):
         store.set_user("nobody@x", "editor", role=LOCAL_USER)
-    assert store.role_for("e@ashbridge.example") == Role("editor", "e@ashbridge.example", ORG)
-    assert store.role_for("boss@ashbridge.example").kind == "admin"
-    assert store.role_for("stranger@example.org") == Role("viewer", "stranger@example.org")
+    assert store.role_for(Identity(ISS, "1", "e@ashbridge.example")) == Role("editor", "e@ashbridge.example", ORG)
+    assert store.role_for(Identity(ISS, "2", "boss@ashbridge.example")).kind == "admin"
+    assert store.role_for(Identity(ISS, "3", "stranger@example.org")) == Role("viewer", "stranger@example.org")
     assert store.role_for(None) == PUBLIC
     assert [u["subject"] for u in store.users(role=LOCAL_USER)] == ["boss@ashbridge.example", "e@ashbridge.example"]
+
+
+def test_roles_match_verified_email_or_issuer_and_subject_only(store):
+    store.set_user("Boss@Ashbridge.example ", "admin", role=LOCAL_USER)
+    store.set_user("42", "editor", ORG, issuer=ISS, role=LOCAL_USER)
+    # A verified e-mail matches whatever its case; a subject spelled like the admin's address does not.
+    assert store.role_for(Identity(ISS, "x", "boss@ashbridge.example")).kind == "admin"
+    assert store.role_for(Identity(ISS, "boss@ashbridge.example")).is_public
+    assert store.role_for(Identity("https://evil.example", "boss@ashbridge.example")).is_public
+    # A subject matches only with its issuer.
+    assert store.role_for(Identity(ISS, "42")) == Role("editor", "42 at " + ISS, ORG)
+    assert store.role_for(Identity("https://evil.example", "42")).is_public
+    with pytest.raises(TypeError):
+        store.role_for("boss@ashbridge.example")
+    with pytest.raises(ValueError, match="not an e-mail address"):
+        store.set_user("42", "admin", role=LOCAL_USER)
+    assert {(u["issuer"], u["subject"]) for u in store.users(role=LOCAL_USER)} == {
+        ("", "boss@ashbridge.example"), (ISS, "42")}
 
 
 # ----------------------------------------------------------------- moderation

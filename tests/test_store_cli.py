@@ -6,7 +6,7 @@ import sqlite3
 import pytest
 
 from assets_map.cli import main
-from assets_map.store import LOCAL_USER, SqliteStore
+from assets_map.store import LOCAL_USER, Identity, SqliteStore
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,13 @@ def test_store_cli_import_info_role_backup_restore(demo_files, tmp_path, capsys)
     out = capsys.readouterr().out
     assert "assets: 300 in the register" in out and "assets.gpkg" in out and "integrity: ok" in out
     assert main(args + ["role", "ann@example.org", "editor", "--organisation", "Ashbridge (fictional)"]) == 0
-    assert SqliteStore(reg).role_for("ann@example.org").organisation == "Ashbridge (fictional)"
+    assert SqliteStore(reg).role_for(Identity("https://id.example", "9", "ann@example.org")).organisation == \
+        "Ashbridge (fictional)"
+    assert main(args + ["role", "7", "admin", "--issuer", "https://id.example"]) == 0
+    assert main(args + ["users"]) == 0
+    out = capsys.readouterr().out
+    assert "ann@example.org: editor for Ashbridge (fictional)" in out
+    assert "subject 7 of https://id.example: admin" in out
     assert main(args + ["role", "bob@example.org", "editor"]) == 2  # an editor needs an organisation
     assert "editor must belong" in capsys.readouterr().err
     assert main(args + ["backup", str(tmp_path / "b.sqlite")]) == 0

@@ -40,7 +40,7 @@ def _page():
     register_page.render()
 
 
-def test_register_page_puts_the_register_in_use(register, tmp_path, monkeypatch):
+def test_register_page_puts_the_register_in_use(register, tmp_path, monkeypatch, local_visitor):
     from assets_map.ui import register_page
 
     monkeypatch.delenv("ASSETS_MAP_DATABASE_URL", raising=False)

@@ -5,6 +5,8 @@ import pytest
 
 from assets_map.store import LOCAL_USER, PUBLIC, SqliteStore
 
+from test_safety_lower import markdown_shown
+
 pytest.importorskip("streamlit.testing.v1")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
@@ -27,10 +29,10 @@ def register(tmp_path, monkeypatch):
     register_page._store.clear()
 
 
-def test_local_user_imports_edits_and_sees_conflicts(register):
+def test_local_user_imports_edits_and_sees_conflicts(register, local_visitor):
     at = AppTest.from_function(_page, default_timeout=60).run()
     assert not at.exception
-    assert any("one local user" in i.value for i in at.info)
+    assert any("Local mode" in i.value for i in at.info)
     at.text_input(key="register_org").input("Ashbridge (fictional)").run()
     at.button[0].click().run()  # import the demo in use
     assert not at.exception
@@ -46,7 +48,7 @@ def test_local_user_imports_edits_and_sees_conflicts(register):
     form_status = next(s for s in at.selectbox if s.label == "Status")
     form_status.set_value("surplus")
     next(b for b in at.button if b.label == "Save").click().run()
-    assert any("other@council.example" in e.value for e in at.error)
+    assert any("other@council.example" in markdown_shown(e.value)[0] for e in at.error)  # escaped Markdown
     assert store.get(aid, LOCAL_USER)["notes"] == "changed elsewhere"
     # Reload, then the save goes through and re-scores.
     next(b for b in at.button if b.label == "Reload the latest version").click().run()
@@ -57,7 +59,7 @@ def test_local_user_imports_edits_and_sees_conflicts(register):
     assert got["status"] == "surplus" and got["notes"] == "changed elsewhere"
 
 
-def test_public_correction_reaches_the_queue_only(register):
+def test_public_correction_reaches_the_queue_only(register, local_visitor):
     at = AppTest.from_function(_page, default_timeout=60).run()
     at.text_input(key="register_org").input("Ashbridge (fictional)").run()
     at.button[0].click().run()
@@ -71,3 +73,39 @@ def test_public_correction_reaches_the_queue_only(register):
     assert [(c["asset_id"], c["message"]) for c in queue] == [(site, "Boarded up since spring <b>x</b>")]
     assert store.get(site, LOCAL_USER)["version"] == version
     assert site in set(store.assets(PUBLIC)["asset_id"])
+
+
+def _editing_controls(at) -> list[str]:
+    """Labels of the Register page's import, edit, moderation and user controls present in a run."""
+    labels = [b.label for b in at.button] + [w.label for w in at.text_input] + [w.label for w in at.selectbox]
+    return [x for x in labels if x in {"Import into the register", "Organisation whose register this is", "Save",
+                                       "Asset", "Accept", "Reject", "Set role"}]
+
+
+@pytest.mark.parametrize("visitor", ["unknown", "remote", "proxied", "rebound"])
+def test_only_a_direct_local_browser_gets_local_mode(register, monkeypatch, local_visitor, visitor):
+    """With no sign-in configured, anyone but a browser on the server itself sees the public view only."""
+    from assets_map.ui import identity
+
+    store = SqliteStore(register)
+    local = AppTest.from_function(_page, default_timeout=60).run()
+    local.text_input(key="register_org").input("Ashbridge (fictional)").run()
+    local.button[0].click().run()
+    pending = store.submit_correction(store.assets(PUBLIC)["asset_id"].iloc[0], message="gone")
+    local.run()
+    assert {"Import into the register", "Save", "Accept"} <= set(_editing_controls(local))
+    peers = {"unknown": identity.Peer(None),
+             "remote": identity.Peer("192.0.2.7", {"host": ("assets.example:8501",)}),
+             # a reverse proxy on this machine connects from loopback but says whom it forwards for
+             "proxied": identity.Peer("127.0.0.1", {"host": ("localhost:8501",), "x-forwarded-for": ("192.0.2.7",)}),
+             # a page on another site whose name was rebound to 127.0.0.1
+             "rebound": identity.Peer("127.0.0.1", {"host": ("evil.example:8501",),
+                                                    "origin": ("http://evil.example:8501",)})}
+    monkeypatch.setattr(identity, "peer", lambda: peers[visitor])
+    at = AppTest.from_function(_page, default_timeout=60).run()
+    assert not at.exception
+    assert _editing_controls(at) == []
+    assert not any("Local mode" in i.value for i in at.info)
+    assert any("public register" in c.value for c in at.caption)
+    assert "Send to the owner" in [b.label for b in at.button]  # the public may still send a correction
+    assert [c["id"] for c in store.corrections(role=LOCAL_USER)] == [pending]

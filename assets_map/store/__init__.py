@@ -12,15 +12,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .base import (EDIT_STATUSES, EDITABLE, ConflictError, ImportOutcome, Store, StoreError, StoreFull,
-                   validate_changes)
+from .base import (EDIT_STATUSES, EDITABLE, ConflictError, ImportOutcome, RemovalsNotConfirmed, Store, StoreError,
+                   StoreFull, removals_allowed, validate_changes)
 from .roles import LOCAL_USER, PUBLIC, Identity, NotAllowed, Role
 from .sqlite import SqliteStore
 
 DEFAULT_PATH = Path("~/.assets_map/register.sqlite")
 
 __all__ = ["open_store", "default_location", "Store", "SqliteStore", "Role", "Identity", "LOCAL_USER", "PUBLIC",
-           "NotAllowed", "ConflictError", "StoreError", "StoreFull", "ImportOutcome", "EDIT_STATUSES",
+           "NotAllowed", "ConflictError", "StoreError", "StoreFull", "ImportOutcome", "RemovalsNotConfirmed",
+           "removals_allowed", "EDIT_STATUSES",
            "EDITABLE", "validate_changes"]
 
 

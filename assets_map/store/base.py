@@ -32,11 +32,12 @@ import pandas as pd
 import shapely
 
 from ..report import InputError
-from ..schema import MEASURE_CRS, STATUSES, order_columns
+from ..schema import MEASURE_CRS, STATUSES, keep_sources_apart, order_columns
 from . import codec, views
-from .roles import PUBLIC, NotAllowed, Role
+from .roles import PUBLIC, Identity, NotAllowed, Role, email_address
 
-SCHEMA_VERSION = 1
+#: 2: users are keyed by (issuer, subject); an empty issuer marks an e-mail entry.
+SCHEMA_VERSION = 2
 
 #: Statuses an estates user can set, by label; canonical statuses are accepted too.
 EDIT_STATUSES: dict[str, str] = {
@@ -121,6 +122,60 @@ class ImportOutcome:
         return out
 
 
+#: An import may mark at most this many of an organisation's assets removed unconfirmed ...
+REMOVAL_FEW = 5
+#: ... or this share of the assets it has in the register, when that is more.
+REMOVAL_SHARE = 0.02
+
+
+def removals_allowed(in_register: int) -> int:
+    """How many of an organisation's ``in_register`` assets an import may mark removed without confirmation.
+
+    More than :data:`REMOVAL_FEW` assets and more than :data:`REMOVAL_SHARE` of the
+    register need the caller's confirmation (``allow_removals``): a register file
+    that lost rows (a stray quote, a cut-off export) must not take assets off the
+    register unseen, while a yearly update that drops a few sold sites goes through.
+    """
+    return max(REMOVAL_FEW, int(in_register * REMOVAL_SHARE))
+
+
+class RemovalsNotConfirmed(StoreError):
+    """An import would mark more assets removed than the caller confirmed; nothing was written.
+
+    Attributes
+    ----------
+    organisation : str
+    removed : list of (asset_id, name)
+        Every asset the import would mark as no longer in the register, in asset_id order.
+    in_register : int
+        The organisation's assets in the register before the import.
+    allowed : int
+        How many removals went through unconfirmed (or the number the caller confirmed).
+    """
+
+    def __init__(self, organisation: str, removed: list[tuple[str, str | None]], in_register: int, allowed: int,
+                 source: str, confirmed: bool):
+        self.organisation, self.removed, self.in_register, self.allowed = organisation, removed, in_register, allowed
+        shown = ", ".join(a for a, _ in removed[:8]) + (f" and {len(removed) - 8} more" if len(removed) > 8 else "")
+        limit = (f"you confirmed {allowed}" if confirmed else
+                 f"an import may remove {allowed} unconfirmed (more than {REMOVAL_FEW} assets and "
+                 f"{REMOVAL_SHARE:.0%} of the register need confirmation)")
+        super().__init__(f"{source}: the import would mark {len(removed)} of {organisation}'s {in_register} assets as "
+                         f"no longer in the register ({shown}); {limit}. Nothing was imported: check the file, or "
+                         f"confirm the {len(removed)} removals (command line: --allow-removals {len(removed)})")
+
+
+def _check_removals(current: Mapping[str, tuple], seen: set, allow: int | None, organisation: str,
+                    source: str) -> None:
+    """Refuse (before anything is written) an import that would remove more assets than allowed."""
+    live = [aid for aid, old in current.items() if not old[2]]
+    gone = sorted(aid for aid in live if aid not in seen)
+    allowed = removals_allowed(len(live)) if allow is None else max(0, int(allow))
+    if len(gone) > allowed:
+        removed = [(aid, codec.loads(current[aid][3]).get("name")) for aid in gone]
+        raise RemovalsNotConfirmed(organisation, removed, len(live), allowed, source, allow is not None)
+
+
 class Json:
     """A parameter to be stored as JSON (text in SQLite, jsonb in PostgreSQL)."""
 
@@ -170,7 +225,7 @@ TABLES: dict[str, tuple[str, ...]] = {
     "context": ("organisation", "layer", "label", "row_no", "attrs", "geom", "minx", "miny", "maxx", "maxy"),
     "corrections": ("id", "asset_id", "submitted_at", "submitted_by", "contact", "message", "proposed", "state",
                     "decided_by", "decided_at", "decision_note", "applied_version"),
-    "users": ("subject", "role", "organisation", "added_by", "added_at"),
+    "users": ("issuer", "subject", "role", "organisation", "added_by", "added_at"),
 }
 JSON_COLUMNS: dict[str, set[str]] = {
     "batches": {"report", "settings"}, "assets": {"attrs", "edits", "field_visibility"},
@@ -250,7 +305,8 @@ class Store(abc.ABC):
 
     # ------------------------------------------------------------------ imports
     def import_analysis(self, result, *, organisation: str, role: Role, source_name: str, file_sha256: str,
-                        exclude: list[tuple[str, gpd.GeoDataFrame]] = ()) -> ImportOutcome:
+                        exclude: list[tuple[str, gpd.GeoDataFrame]] = (),
+                        allow_removals: int | None = None) -> ImportOutcome:
         """Write an analysed register for one organisation as a single transaction.
 
         Assets new to the register get version 1; changed assets a new version;
@@ -268,9 +324,14 @@ class Store(abc.ABC):
         file_sha256 : hash of the file's bytes (see :func:`codec.sha256_file`)
         exclude : the greenspace/allotment layers used in the analysis, kept so that
             later edits are scored the same way
+        allow_removals : how many assets the caller confirmed may be marked removed. None:
+            at most :func:`removals_allowed` of the organisation's assets (a file that lost
+            rows must not empty the register unseen); more raises :class:`RemovalsNotConfirmed`,
+            checked in the import's transaction before anything is written.
         """
         role.require_edit(organisation, "import a register")
         assets = result.assets
+        _require_own_rows(role, assets)
         problems = []
         if not organisation or not str(organisation).strip():
             problems.append("the register needs an organisation")
@@ -307,6 +368,7 @@ class Store(abc.ABC):
             current = {r[0]: r for r in tx.q(
                 f"SELECT asset_id, version, removed, attrs, edits, {self.G_OUT} FROM assets WHERE organisation = ?",
                 [organisation])}
+            _check_removals(current, set(ids), allow_removals, organisation, source_name)
             # Keep app edits over the file's values, then re-score those rows through the engine.
             edited = [i for i, a in enumerate(ids) if a in current and codec.loads(current[a][4])]
             kept = []
@@ -375,6 +437,7 @@ class Store(abc.ABC):
                     raise StoreError(f"asset {u[10]} changed during the import; nothing was imported")
             self._insert_history(tx, hist)
             self._replace_context(tx, organisation, result.needs, exclude)
+            self._refresh_public(tx, organisation=organisation, context=(result.needs, list(exclude), weights))
             tx.x("UPDATE batches SET added = ?, changed = ?, unchanged = ?, removed = ? WHERE batch_id = ?",
                  [out.added, out.changed, out.unchanged, out.removed, batch_id])
         return out
@@ -442,6 +505,52 @@ class Store(abc.ABC):
                      [organisation])
         weights = (codec.loads(row[0]) or {}).get("weights") if row else None
         return needs, exclude, weights
+
+    def _refresh_public(self, tx: Tx, *, organisation: str | None = None, asset_ids: list[str] | None = None,
+                        context: tuple | None = None) -> int:
+        """Recompute the public records (:func:`views.public_records`) of public assets; returns how many changed.
+
+        Every public asset of ``organisation``, or the assets ``asset_ids``, or (neither given)
+        the whole register; ``context`` is (needs, exclude, weights) when the caller has it,
+        else each organisation's stored context. Records of assets that are no longer public
+        are deleted, so the ``public_assets`` view never shows a stale one.
+        """
+        if asset_ids is not None:
+            groups = [(None, list(asset_ids))]
+        elif organisation is not None:
+            groups = [(organisation, None)]
+        else:
+            groups = [(r[0], None) for r in tx.q("SELECT DISTINCT organisation FROM assets ORDER BY organisation")]
+        changed = 0
+        for org, ids in groups:
+            for part in (_chunks(ids, 500) if ids is not None else [None]):
+                if part is None:
+                    where, params = "a.organisation = ?", [org]
+                else:
+                    where, params = f"a.asset_id IN ({','.join('?' * len(part))})", list(part)
+                rows = tx.q(f"SELECT a.asset_id, a.organisation, a.version, a.visibility, a.removed, a.attrs, "
+                            f"a.field_visibility, {self.G_OUT.replace('geom', 'a.geom')} FROM assets a "
+                            f"WHERE {where} ORDER BY a.asset_id", params)
+                have = {r[0]: (r[1], codec.loads(r[2])) for r in tx.q(
+                    f"SELECT p.asset_id, p.version, p.record FROM public_records p JOIN assets a "
+                    f"ON a.asset_id = p.asset_id WHERE {where}", params)}
+                live = [r for r in rows if r[3] == "public" and not r[4]]
+                gone = [r[0] for r in rows if r[0] in have and (r[3] != "public" or r[4])]
+                upserts = []
+                for o in sorted({r[1] for r in live}):
+                    mine = [r for r in live if r[1] == o]
+                    needs, exclude, weights = context if context is not None else self._context(tx, o, None)
+                    pubs = views.public_records([codec.loads(r[5]) for r in mine], [codec.wkb_geom(r[7]) for r in mine],
+                                                [codec.loads(r[6]) or {} for r in mine], needs=needs, exclude=exclude,
+                                                weights=weights)
+                    upserts += [[r[0], r[2], Json(pub)] for r, pub in zip(mine, pubs) if have.get(r[0]) != (r[2], pub)]
+                for chunk in _chunks(gone, 500):
+                    tx.x(f"DELETE FROM public_records WHERE asset_id IN ({','.join('?' * len(chunk))})", chunk)
+                if upserts:
+                    tx.many("INSERT INTO public_records (asset_id, version, record) VALUES (?, ?, ?) ON CONFLICT "
+                            "(asset_id) DO UPDATE SET version = excluded.version, record = excluded.record", upserts)
+                changed += len(gone) + len(upserts)
+        return changed
 
     # -------------------------------------------------------------------- edits
     def save(self, asset_id: str, changes: Mapping[str, Any], *, expected_version: int, role: Role,
@@ -512,6 +621,7 @@ class Store(abc.ABC):
             raise StoreError(f"asset {asset_id} changed while saving; nothing was saved")
         self._insert_history(tx, [[asset_id, version + 1, now, role.user, kind, None, Json(changes), Json(new),
                                    new["visibility"], Json(fvis), new_geom]])
+        self._refresh_public(tx, asset_ids=[asset_id], context=(needs, exclude, weights))
         return version + 1
 
     # -------------------------------------------------------------------- reads
@@ -527,6 +637,9 @@ class Store(abc.ABC):
         if role.is_public:
             return self._public_frame(organisation)
         where, params = ["1 = 1"], []
+        if role.kind != "admin":
+            where.append("organisation = ?")
+            params.append(role.organisation)
         if organisation:
             where.append("organisation = ?")
             params.append(organisation)
@@ -535,38 +648,69 @@ class Store(abc.ABC):
         with self._read() as tx:
             rows = tx.q(f"SELECT asset_id, organisation, version, removed, visibility, attrs, field_visibility, "
                         f"{self.G_OUT} FROM assets WHERE {' AND '.join(where)} ORDER BY asset_id", params)
-        recs, geoms, version, removed, fvs = [], [], [], [], []
+            # Other organisations' assets exactly as the public sees them: through the same view.
+            others = [] if role.kind == "admin" else self._public_rows(tx, organisation, not_of=role.organisation)
+        recs, geoms, version, removed, fvs, registers = [], [], [], [], [], []
         for aid, org, ver, rem, vis, attrs, fv, wkb in rows:
-            fv = codec.loads(fv) or {}
-            if role.sees_internal(org):
-                rec, geom = codec.loads(attrs), codec.wkb_geom(wkb)
-                for f in REGISTER_FIELDS:
-                    rec.setdefault(f, None)
-            else:
-                if vis != "public" or rem:
-                    continue
-                rec = views.public_record(codec.loads(attrs), fv)
-                geom = codec.wkb_geom(wkb) if "geometry" in views.shown_fields(fv) else None
-                ver, fv = None, None
+            rec = codec.loads(attrs)
+            for f in REGISTER_FIELDS:
+                rec.setdefault(f, None)
             rec["asset_id"] = aid
             recs.append(rec)
-            geoms.append(geom)
+            geoms.append(codec.wkb_geom(wkb))
             version.append(ver)
             removed.append(bool(rem))
-            fvs.append(fv)
-        return codec.records_frame(recs, geoms, extra={"version": pd.array(version, dtype="Int64"),
-                                                       "removed": removed, "field_visibility": fvs})
+            fvs.append(codec.loads(fv) or {})
+            registers.append(org)
+        for rec, geom, org in others:
+            recs.append(rec)
+            geoms.append(geom)
+            version.append(None)
+            removed.append(False)
+            fvs.append(None)
+            registers.append(org)
+        order = sorted(range(len(recs)), key=lambda i: recs[i]["asset_id"])
+        frame = codec.records_frame([recs[i] for i in order], [geoms[i] for i in order],
+                                    extra={"version": pd.array([version[i] for i in order], dtype="Int64"),
+                                           "removed": [removed[i] for i in order],
+                                           "field_visibility": [fvs[i] for i in order]})
+        # two registers' src_uprn and src_UPRN kept apart
+        return keep_sources_apart(frame, [registers[i] for i in order])
+
+    def _public_rows(self, tx: Tx, organisation: str | None = None, *, asset_id: str | None = None,
+                     not_of: str | None = None) -> list[tuple[dict, Any, str]]:
+        """Rows of the ``public_assets`` view as (record, geometry, owning organisation).
+
+        ``organisation`` filters on the organisation the public sees; ``not_of`` leaves out the
+        assets of one organisation (an editor's own, which they read in full).
+        """
+        cols = views.VIEW_FIELDS
+        where, params = ["1 = 1"], []
+        if organisation:
+            where.append("v.organisation = ?")
+            params.append(organisation)
+        if asset_id is not None:
+            where.append("v.asset_id = ?")
+            params.append(asset_id)
+        if not_of is not None:
+            where.append("a.organisation <> ?")
+            params.append(not_of)
+        geom = self.G_OUT.replace("geom", "v.geom")
+        rows = tx.q(f"SELECT {', '.join('v.' + c for c in cols)}, a.organisation, {geom} FROM public_assets v "
+                    f"JOIN assets a ON a.asset_id = v.asset_id WHERE {' AND '.join(where)} ORDER BY v.asset_id",
+                    params)
+        out = []
+        for r in rows:
+            rec = {c: codec.json_value(v) for c, v in zip(cols, r[:-2])}
+            if rec["excluded"] is not None:
+                rec["excluded"] = bool(rec["excluded"])
+            out.append((rec, codec.wkb_geom(r[-1]), r[-2]))
+        return out
 
     def _public_frame(self, organisation: str | None) -> gpd.GeoDataFrame:
-        cols = views.VIEW_FIELDS
-        where, params = "", []
-        if organisation:
-            where, params = " WHERE organisation = ?", [organisation]
         with self._read() as tx:
-            rows = tx.q(f"SELECT {', '.join(cols)}, {self.G_OUT} FROM public_assets{where} ORDER BY asset_id", params)
-        recs = [{c: codec.json_value(v) for c, v in zip(cols, r[:-1])} for r in rows]
-        recs = [{c: (bool(v) if c == "excluded" and v is not None else v) for c, v in rec.items()} for rec in recs]
-        return codec.records_frame(recs, [codec.wkb_geom(r[-1]) for r in rows])
+            rows = self._public_rows(tx, organisation)
+        return codec.records_frame([r[0] for r in rows], [r[1] for r in rows])
 
     def register_analysis(self, role: Role = PUBLIC):
         """The register as ``role`` may see it, as an :class:`~assets_map.analyse.Analysis` for the map.
@@ -590,7 +734,8 @@ class Store(abc.ABC):
             for org in orgs:
                 needs, layers, w = self._context(tx, org, None)
                 needs_parts.append(needs)
-                exclude += layers
+                # A layer's label is the name of its file: the public reasons never name it.
+                exclude += layers if role.sees_internal(org) else [(views.PUBLIC_LAYER_LABEL, g) for _, g in layers]
                 weights = weights or w
         needs = (pd.concat(needs_parts, ignore_index=True).drop_duplicates("code") if needs_parts
                  else self._context_empty_needs())
@@ -615,22 +760,20 @@ class Store(abc.ABC):
         with self._read() as tx:
             row = tx.one(f"SELECT organisation, version, removed, visibility, attrs, edits, field_visibility, "
                          f"{self.G_OUT} FROM assets WHERE asset_id = ?", [asset_id])
-        if row is None:
-            return None
+            if row is None:
+                return None
+            if not role.sees_internal(row[0]):
+                public = self._public_rows(tx, asset_id=asset_id)
+                if not public:
+                    return None
+                rec, geom, _ = public[0]
+                return {**rec, "geometry": geom}
         org, ver, rem, vis, attrs, edits, fv, wkb = row
-        fv = codec.loads(fv) or {}
-        if role.sees_internal(org):
-            out = dict(codec.loads(attrs))
-            for f in REGISTER_FIELDS:
-                out.setdefault(f, None)
-            out.update(version=ver, removed=bool(rem), edits=codec.loads(edits) or {}, field_visibility=fv,
-                       geometry=codec.wkb_geom(wkb))
-            return out
-        if vis != "public" or rem:
-            return None
-        out = views.public_record(codec.loads(attrs), fv)
-        out["asset_id"] = asset_id
-        out["geometry"] = codec.wkb_geom(wkb) if "geometry" in views.shown_fields(fv) else None
+        out = dict(codec.loads(attrs))
+        for f in REGISTER_FIELDS:
+            out.setdefault(f, None)
+        out.update(version=ver, removed=bool(rem), edits=codec.loads(edits) or {}, field_visibility=codec.loads(fv) or {},
+                   geometry=codec.wkb_geom(wkb))
         return out
 
     def history(self, asset_id: str | None = None, *, role: Role, limit: int = 500) -> list[dict]:
@@ -755,30 +898,65 @@ class Store(abc.ABC):
         return applied
 
     # -------------------------------------------------------------------- users
-    def set_user(self, subject: str, kind: str, organisation: str | None = None, *, role: Role) -> None:
-        """Give a signed-in user (e-mail or OIDC subject) a role; admins only."""
+    def set_user(self, subject: str, kind: str, organisation: str | None = None, *, issuer: str | None = None,
+                 role: Role) -> None:
+        """Give a signed-in user a role; admins only.
+
+        Parameters
+        ----------
+        subject : str
+            Without ``issuer``: an e-mail address, which matches a user only when their
+            provider marked it verified. With ``issuer``: the provider's ``sub`` for the user.
+        kind : {"viewer", "editor", "admin"}
+        organisation : str, optional
+            The organisation of an editor.
+        issuer : str, optional
+            The sign-in provider (the ID token's ``iss``, e.g. ``https://accounts.google.com``).
+        role : who makes the change (an admin)
+        """
         role.require_admin("manage users")
+        issuer = (issuer or "").strip()
+        subject = subject.strip() if issuer else email_address(subject)
+        if not subject:
+            raise ValueError("a user needs a subject (the provider's id of the user)")
         Role(kind, subject, organisation)  # validates
         with self._write() as tx:
-            tx.x("DELETE FROM users WHERE subject = ?", [subject])
-            tx.x("INSERT INTO users (subject, role, organisation, added_by, added_at) VALUES (?, ?, ?, ?, ?)",
-                 [subject, kind, organisation if kind == "editor" else None, role.user, _now()])
+            if issuer:
+                tx.x("DELETE FROM users WHERE issuer = ? AND subject = ?", [issuer, subject])
+            else:
+                tx.x("DELETE FROM users WHERE issuer = '' AND lower(subject) = ?", [subject])
+            tx.x("INSERT INTO users (issuer, subject, role, organisation, added_by, added_at) "
+                 "VALUES (?, ?, ?, ?, ?, ?)",
+                 [issuer, subject, kind, organisation if kind == "editor" else None, role.user, _now()])
 
     def users(self, *, role: Role) -> list[dict]:
+        """Everyone given a role (``issuer`` is empty for an e-mail entry); admins only."""
         role.require_admin("list users")
+        keys = ("issuer", "subject", "role", "organisation", "added_by", "added_at")
         with self._read() as tx:
-            rows = tx.q("SELECT subject, role, organisation, added_by, added_at FROM users ORDER BY subject")
-        return [dict(zip(("subject", "role", "organisation", "added_by", "added_at"), r)) for r in rows]
+            rows = tx.q(f"SELECT {', '.join(keys)} FROM users ORDER BY issuer, subject")
+        return [dict(zip(keys, r)) for r in rows]
 
-    def role_for(self, subject: str | None) -> Role:
-        """The role of a signed-in user from the users table (a viewer when not listed)."""
-        if not subject:
+    def role_for(self, identity: Identity | None) -> Role:
+        """The role of a signed-in user from the users table (a viewer when not listed).
+
+        An entry with an issuer matches that issuer's subject only; an e-mail entry
+        matches only the verified e-mail address an :class:`Identity` carries (never a
+        subject, so a ``sub`` spelled like an admin's address gains nothing).
+        """
+        if identity is None:
             return PUBLIC
+        if not isinstance(identity, Identity):
+            raise TypeError("role_for needs an Identity built from verified claims (roles.identity_from_claims)")
         with self._read() as tx:
-            row = tx.one("SELECT role, organisation FROM users WHERE subject = ?", [subject])
+            row = tx.one("SELECT role, organisation FROM users WHERE issuer = ? AND subject = ?",
+                         [identity.issuer, identity.subject])
+            if row is None and identity.email:
+                row = tx.one("SELECT role, organisation FROM users WHERE issuer = '' AND lower(subject) = ? "
+                             "ORDER BY added_at DESC", [identity.email.lower()])
         if row is None:
-            return Role("viewer", subject)
-        return Role(row[0], subject, row[1])
+            return Role("viewer", identity.name)
+        return Role(row[0], identity.name, row[1])
 
     # ---------------------------------------------------------- backup, restore
     def dump(self) -> Iterator[tuple[str, tuple[str, ...], list[tuple]]]:
@@ -803,6 +981,7 @@ class Store(abc.ABC):
                         [[Json(v) if c in JSON_COLUMNS[table] and v is not None else v for c, v in zip(cols, r)]
                          for r in rows])
             self._after_load(tx)
+            self._refresh_public(tx)  # public records are derived: made again under the rules in force
 
     def _after_load(self, tx: Tx) -> None:
         """Reset identity counters after rows were inserted with their ids."""
@@ -825,6 +1004,24 @@ class Store(abc.ABC):
         import os
         os.replace(tmp, path)
         return SqliteStore(path)
+
+
+def _require_own_rows(role: Role, assets: pd.DataFrame) -> None:
+    """Refuse an editor's import whose rows name another organisation (blank names the importer's own)."""
+    if role.kind == "admin" or "organisation" not in assets.columns:
+        return
+    own = str(role.organisation).strip().casefold()
+    names = assets["organisation"].astype(object).to_numpy()
+    bad = [i for i, v in enumerate(names) if isinstance(v, str) and v.strip() and v.strip().casefold() != own]
+    if bad:
+        from ..report import rows_text
+
+        others = sorted({names[i].strip() for i in bad})
+        src = assets["source_row"].to_numpy() if "source_row" in assets.columns else [None] * len(assets)
+        rows = [int(src[i]) if pd.notna(src[i]) else i + 1 for i in bad]  # the file's rows where known
+        raise NotAllowed(f"{role.user} is an editor for {role.organisation} and may not import assets of "
+                         f"{', '.join(others[:3])}{' …' if len(others) > 3 else ''} ({rows_text(rows)} "
+                         f"of the register); nothing was imported")
 
 
 def _chunks(seq: list, n: int) -> Iterator[list]:

@@ -3,7 +3,8 @@
 The command line runs with the store's own credentials, so it acts as an
 administrator named after the operating-system user (recorded in the history).
 It is how the first administrator of a signed-in deployment is made
-(``assets-map store role alice@example.org admin``).
+(``assets-map store role alice@example.org admin``: matches a user whose sign-in
+provider verified that address; ``--issuer URL`` names a provider's subject instead).
 """
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ def add_parser(sub) -> None:
     imp.add_argument("--exclude", action="append", default=[], metavar="FILE")
     imp.add_argument("--weights")
     imp.add_argument("--organisation", required=True, help="whose register this is")
+    imp.add_argument("--allow-removals", type=int, metavar="N",
+                     help="confirm that up to N of the organisation's assets may be marked as no longer in the "
+                          "register (default: at most 5, or 2%% of its assets when more; a larger loss is refused "
+                          "naming the assets)")
     imp.set_defaults(func=_import)
     bk = cmds.add_parser("backup", help="copy the whole register to a new SQLite file")
     bk.add_argument("file")
@@ -45,11 +50,17 @@ def add_parser(sub) -> None:
     rs = cmds.add_parser("restore", help="fill an empty register from a backup file")
     rs.add_argument("file")
     rs.set_defaults(func=_restore)
-    rl = cmds.add_parser("role", help="give a signed-in user (e-mail) a role")
-    rl.add_argument("subject")
+    rl = cmds.add_parser("role", help="give a signed-in user a role (by verified e-mail, or issuer and subject)",
+                         description="Give a signed-in user a role. An e-mail address matches only a user whose "
+                                     "sign-in provider marked it verified; with --issuer, SUBJECT is that "
+                                     "provider's id of the user (the ID token's sub).")
+    rl.add_argument("subject", help="an e-mail address, or with --issuer the provider's subject (sub)")
     rl.add_argument("kind", choices=ROLE_KINDS)
     rl.add_argument("--organisation", help="the organisation of an editor")
+    rl.add_argument("--issuer", help="the sign-in provider (the ID token's iss, e.g. https://accounts.google.com)")
     rl.set_defaults(func=_role)
+    us = cmds.add_parser("users", help="list who has a role")
+    us.set_defaults(func=_users)
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -72,13 +83,18 @@ def _info(args: argparse.Namespace) -> int:
 def _import(args: argparse.Namespace) -> int:
     from ..analyse import analyse, read_exclusion_layer
 
+    if args.allow_removals is not None and args.allow_removals < 0:
+        raise InputError("--allow-removals must be 0 or more")
     store = open_store(args.store)
     result = analyse(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes,
                      exclude=args.exclude, weights=args.weights)
     layers = [read_exclusion_layer(p) for p in args.exclude]
+    for report in result.reports:  # what was read (lines in the file, records, warnings) before what is stored
+        for line in report.summary_lines():
+            print(line)
     out = store.import_analysis(result, organisation=args.organisation, role=_cli_role(),
                                 source_name=Path(args.assets).name, file_sha256=codec.sha256_file(args.assets),
-                                exclude=layers)
+                                exclude=layers, allow_removals=args.allow_removals)
     for line in out.lines():
         print(line)
     return 0
@@ -103,6 +119,18 @@ def _restore(args: argparse.Namespace) -> int:
 
 def _role(args: argparse.Namespace) -> int:
     store = open_store(args.store)
-    store.set_user(args.subject, args.kind, args.organisation, role=_cli_role())
-    print(f"{args.subject}: {args.kind}" + (f" for {args.organisation}" if args.organisation else ""))
+    store.set_user(args.subject, args.kind, args.organisation, issuer=args.issuer, role=_cli_role())
+    who = f"subject {args.subject} of {args.issuer}" if args.issuer else args.subject.strip().lower()
+    print(f"{who}: {args.kind}" + (f" for {args.organisation}" if args.kind == "editor" else ""))
+    return 0
+
+
+def _users(args: argparse.Namespace) -> int:
+    store = open_store(args.store)
+    for u in store.users(role=_cli_role()):
+        who = f"subject {u['subject']} of {u['issuer']}" if u["issuer"] else u["subject"]
+        inert = "" if u["issuer"] or "@" in u["subject"] else (" (matches no one: not an e-mail address; "
+                                                               "give it again with --issuer)")
+        print(f"{who}: {u['role']}" + (f" for {u['organisation']}" if u["organisation"] else "")
+              + f", set by {u['added_by']} at {u['added_at']}{inert}")
     return 0

@@ -140,6 +140,6 @@ def email_address(text: str) -> str:
     """``text`` as an e-mail address for the users table (trimmed, lower case); ValueError when it is not one."""
     address = (text or "").strip().lower()
     local, at, domain = address.rpartition("@")
-    if not at or not local or "." not in domain or any(c.isspace() for c in address):
+    if not at or not local or not domain or any(c.isspace() for c in address):
         raise ValueError(f"{text!r} is not an e-mail address (a role for an OIDC subject needs its issuer too)")
     return address

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .base import SCHEMA_VERSION, Store, StoreError, StoreFull, Tx
-from .views import public_view_sql
+from .views import RULES_VERSION, public_view_sql
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,6 +41,10 @@ CREATE TABLE IF NOT EXISTS assets (
   geom BLOB,
   updated_at TEXT NOT NULL, updated_by TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS assets_org ON assets (organisation);
+CREATE TABLE IF NOT EXISTS public_records (
+  asset_id TEXT PRIMARY KEY REFERENCES assets (asset_id),
+  version INTEGER NOT NULL CHECK (version > 0),
+  record TEXT NOT NULL CHECK (json_valid(record)));
 CREATE TABLE IF NOT EXISTS history (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   asset_id TEXT NOT NULL, version INTEGER NOT NULL CHECK (version > 0),
@@ -67,21 +71,24 @@ CREATE TABLE IF NOT EXISTS corrections (
   state TEXT NOT NULL CHECK (state IN ('pending', 'accepted', 'rejected')),
   decided_by TEXT, decided_at TEXT, decision_note TEXT, applied_version INTEGER);
 CREATE TABLE IF NOT EXISTS users (
-  subject TEXT PRIMARY KEY,
+  issuer TEXT NOT NULL DEFAULT '',
+  subject TEXT NOT NULL CHECK (length(subject) > 0),
   role TEXT NOT NULL CHECK (role IN ('viewer', 'editor', 'admin')),
   organisation TEXT CHECK (role <> 'editor' OR organisation IS NOT NULL),
-  added_by TEXT NOT NULL, added_at TEXT NOT NULL);
+  added_by TEXT NOT NULL, added_at TEXT NOT NULL,
+  PRIMARY KEY (issuer, subject));
 """
+_USERS_DDL = DDL[DDL.index("CREATE TABLE IF NOT EXISTS users"):]
 
 _FULL_TEXT = ("database or disk is full",)
 
 
 def _json_attr(field: str, kind: str) -> str:
-    return f"json_extract(attrs, '$.\"{field}\"')"
+    return f"json_extract(p.record, '$.\"{field}\"')"
 
 
 def _json_fv(field: str) -> str:
-    return f"json_extract(field_visibility, '$.\"{field}\"')"
+    return f"json_extract(a.field_visibility, '$.\"{field}\"')"
 
 
 class SqliteStore(Store):
@@ -110,14 +117,23 @@ class SqliteStore(Store):
                 conn.execute("BEGIN IMMEDIATE")
                 for stmt in _statements(DDL):
                     conn.execute(stmt)
-                if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'public_assets'").fetchone():
-                    conn.execute(public_view_sql(attr=_json_attr, fv=_json_fv))
+                view = public_view_sql(attr=_json_attr, fv=_json_fv)
+                have = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'public_assets'")
+                have = have.fetchone()
+                if have is None or have[0] != view:  # a register written before these rules: new view
+                    conn.execute("DROP VIEW IF EXISTS public_assets")
+                    conn.execute(view)
+                rules = conn.execute("SELECT value FROM meta WHERE key = 'public_rules'").fetchone()
+                if rules is None or rules[0] != RULES_VERSION:
+                    self._refresh_public(Tx(conn.cursor(), qmark=True))
+                    conn.execute("INSERT OR REPLACE INTO meta VALUES ('public_rules', ?)", [RULES_VERSION])
                 row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-                if row is None:
-                    conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-                elif int(row[0]) > SCHEMA_VERSION:
+                if row is not None and int(row[0]) > SCHEMA_VERSION:
                     raise StoreError(f"{self.path.name} was written by a newer assets-map (schema {row[0]}); "
                                      f"upgrade assets-map to open it")
+                _migrate_users(conn)
+                if row is None or int(row[0]) < SCHEMA_VERSION:
+                    conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
                 conn.execute("COMMIT")
             finally:
                 if conn.in_transaction:
@@ -188,6 +204,21 @@ class SqliteStore(Store):
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             conn.close()
+
+
+def _migrate_users(conn: sqlite3.Connection) -> None:
+    """Schema 1 to 2: users keyed by (issuer, subject); earlier entries become e-mail entries (empty issuer).
+
+    An earlier entry that is not an e-mail address (a bare OIDC subject) then matches no one
+    until it is given again with its issuer: a subject alone never proves who someone is.
+    """
+    if "issuer" in {r[1] for r in conn.execute("PRAGMA table_info(users)")}:
+        return
+    conn.execute("ALTER TABLE users RENAME TO users_schema1")
+    conn.execute(_USERS_DDL.strip().rstrip(";"))
+    conn.execute("INSERT INTO users (issuer, subject, role, organisation, added_by, added_at) "
+                 "SELECT '', subject, role, organisation, added_by, added_at FROM users_schema1")
+    conn.execute("DROP TABLE users_schema1")
 
 
 def _statements(sql: str) -> list[str]:

@@ -160,8 +160,9 @@ def visitor(store=None) -> Visitor:
         return Visitor(PUBLIC, "public", note)
     try:
         role = (store if store is not None else _shared_store()).role_for(identity)
-    except StoreError as exc:
-        _LOG.warning("could not look up the role of %s: %s", identity.name, exc)
+    except Exception as exc:  # the register is unreachable (or worse): fail closed, details in the server log
+        _LOG.warning("could not look up the role of %s: %s", identity.name, exc,
+                     exc_info=not isinstance(exc, StoreError))
         return Visitor(PUBLIC, "public", "Your role could not be looked up just now, so this is the public view.")
     return Visitor(role, "signed-in", note)
 

@@ -5,7 +5,8 @@ store, which returns only what that role may see, so nothing internal reaches
 this page for a public visitor. The only shared cache holds the store handle
 (a location, no data); register rows are read per rerun and never cached across
 users. Values from files and from other users are shown with st.text or
-st.dataframe, which never interpret them.
+st.dataframe, which never interpret them, or escaped with :func:`shared.md` in
+messages (a conflict quotes the other editor's values).
 """
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ import streamlit as st
 
 from assets_map.demo import DEMO_PATH
 from assets_map.report import InputError
-from assets_map.store import (EDIT_STATUSES, LOCAL_USER, PUBLIC, ConflictError, NotAllowed, Role, StoreError,
-                              open_store)
+from assets_map.store import (EDIT_STATUSES, PUBLIC, ConflictError, NotAllowed, RemovalsNotConfirmed, Role,
+                              StoreError, open_store)
 from assets_map.store import codec, views
-from assets_map.ui import state
+from assets_map.ui import identity, state
+from assets_map.ui.shared import md
 
 STATUS_LABELS = {v: k for k, v in EDIT_STATUSES.items()}
 OPENED = "register_opened_versions"  # asset_id -> version shown when the user opened it
+CONFIRM_REMOVALS = "register_confirm_removals"  # an import waiting for the user to confirm its removals
 
 
 @st.cache_resource(show_spinner=False)
@@ -31,36 +34,25 @@ def _store():
     return open_store()
 
 
-def auth_configured() -> bool:
-    """True when .streamlit/secrets.toml has an [auth] section (st.login with OIDC)."""
-    try:
-        return "auth" in st.secrets
-    except Exception:  # no secrets file at all
-        return False
-
-
-def current_role(store) -> Role:
-    """The signed-in user's role from the store's users table; the local user when sign-in is off."""
-    if not auth_configured():
-        return LOCAL_USER
-    if not st.user.is_logged_in:
-        return PUBLIC
-    subject = st.user.get("email") or st.user.get("sub")
-    return store.role_for(subject)
-
-
-def _sign_in_box(role: Role) -> None:
-    if role.local:
-        st.info("No sign-in is configured, so this app runs as **one local user** with full access to the "
-                "register on this machine. Configure OIDC sign-in (an `[auth]` section in "
-                "`.streamlit/secrets.toml`) before sharing it.", icon="🔓")
+def _sign_in_box(who: identity.Visitor) -> None:
+    if who.mode == "local":
+        st.info("**Local mode**: no sign-in is configured and this browser is on the server itself, so you have "
+                "full access to the register on this machine. Visitors from any other machine get the public view "
+                "only. To let colleagues edit, configure OIDC sign-in (an `[auth]` section in "
+                "`.streamlit/secrets.toml`) and give them roles.", icon="🔓")
+        return
+    if not identity.auth_configured():
+        st.caption("You are viewing the public register. Sign-in is not configured on this server, so the register "
+                   "can be edited only from the server itself.")
         return
     if not st.user.is_logged_in:
         st.caption("You are viewing the public register.")
         if st.button("Sign in (estates teams)"):
             st.login()
         return
-    st.caption(f"Signed in as {role.describe()}.")
+    st.caption(md(who.line()) if who.mode == "signed-in" else "Signed in, with the public view.")
+    if who.note:
+        st.warning(md(who.note))
     if st.button("Sign out"):
         st.logout()
 
@@ -69,20 +61,24 @@ def render() -> None:
     st.title("The register")
     try:
         store = _store()
-    except StoreError as exc:
-        st.error(f"The register could not be opened: {exc}")
+    except StoreError as exc:  # one line, no connection details (those go to the server log)
+        st.error(f"The register could not be opened: {md(exc)}")
         return
-    role = current_role(store)
-    _sign_in_box(role)
-    st.caption(f"Register: {store.describe() if not role.is_public else 'public view'}")
-    _show_on_map(store, role)
-    if not role.is_public:
-        _import_section(store, role)
-        _edit_section(store, role)
-        _moderation_section(store, role)
-        if role.kind == "admin" and not role.local:
-            _users_section(store, role)
-    _correction_form(store, role)
+    try:
+        who = identity.visitor(store)
+        role = who.role
+        _sign_in_box(who)
+        st.caption(f"Register: {md(store.describe()) if not role.is_public else 'public view'}")
+        _show_on_map(store, role)
+        if not role.is_public:
+            _import_section(store, role)
+            _edit_section(store, role)
+            _moderation_section(store, role)
+            if role.kind == "admin" and not role.local:
+                _users_section(store, role)
+        _correction_form(store, role)
+    except StoreError as exc:  # the database went away after the page opened it: a line, not a traceback
+        st.error(f"The register is not available just now: {md(exc)}")
 
 
 def _show_on_map(store, role: Role) -> None:
@@ -105,25 +101,58 @@ def _import_section(store, role: Role) -> None:
         st.text(f"Data in use: {state.data_label()} ({len(result.assets)} assets)")
         org = st.text_input("Organisation whose register this is", value=role.organisation or "",
                             disabled=role.kind == "editor", key="register_org")
+        # removals the user was shown, for this organisation and this data only
+        pending = st.session_state.get(CONFIRM_REMOVALS)
+        if pending and (pending["organisation"], pending["data"]) != (org.strip(), state.data_version()):
+            st.session_state.pop(CONFIRM_REMOVALS, None)
         if st.button("Import into the register", disabled=not org.strip()):
-            exclude = list(result.exclude)  # the layers the analysis excluded with, also for later edits
-            if state.is_demo():
-                file_hash = codec.sha256_file(DEMO_PATH)
-                source = DEMO_PATH.name
-            else:
-                file_hash = codec.sha256_frame(result.assets)  # the upload's bytes are not kept
-                source = state.data_label()
-            try:
-                out = store.import_analysis(result, organisation=org.strip(), role=role, source_name=source,
-                                            file_sha256=file_hash, exclude=exclude)
-            except (InputError, StoreError, NotAllowed) as exc:
-                st.error(str(exc))
-            else:
-                for line in out.lines():
-                    st.success(line)
+            st.session_state.pop(CONFIRM_REMOVALS, None)
+            _import_now(store, role, result, org.strip(), allow_removals=None)
+        pending = st.session_state.get(CONFIRM_REMOVALS)
+        if pending:
+            box = st.empty()
+            with box.container():
+                n = len(pending["removed"])
+                st.warning(md(pending["message"]))
+                st.dataframe(pd.DataFrame(pending["removed"], columns=["asset_id", "name"]), hide_index=True)
+                yes = st.button(f"Import and mark these {n} assets as no longer in the register",
+                                key="confirm_removals", type="primary")
+                no = st.button("Cancel: import nothing", key="cancel_removals")
+            if yes or no:
+                st.session_state.pop(CONFIRM_REMOVALS, None)
+                box.empty()
+            if yes:  # the count shown: if the register changed meanwhile and more would go, it is refused again
+                _import_now(store, role, result, org.strip(), allow_removals=n)
+            elif no:
+                st.info("Nothing was imported.")
         batches = store.batches(role=role)
         if batches:
             st.dataframe(pd.DataFrame(batches).drop(columns="report"), hide_index=True)
+
+
+def _import_now(store, role: Role, result, organisation: str, *, allow_removals: int | None) -> None:
+    """Import the data in use; an import that would remove many assets is kept for the user to confirm."""
+    exclude = list(result.exclude)  # the layers the analysis excluded with, also for later edits
+    if state.is_demo():
+        file_hash = codec.sha256_file(DEMO_PATH)
+        source = DEMO_PATH.name
+    else:
+        file_hash = codec.sha256_frame(result.assets)  # the upload's bytes are not kept
+        source = state.data_label()
+    try:
+        out = store.import_analysis(result, organisation=organisation, role=role, source_name=source,
+                                    file_sha256=file_hash, exclude=exclude, allow_removals=allow_removals)
+    except RemovalsNotConfirmed as exc:
+        st.session_state[CONFIRM_REMOVALS] = {
+            "organisation": organisation, "data": state.data_version(), "removed": exc.removed,
+            "message": f"Nothing was imported yet. This import would mark {len(exc.removed)} of {organisation}'s "
+                       f"{exc.in_register} assets as no longer in the register (listed below). If the file lost "
+                       f"rows, fix it and load it again; if these assets really left the register, confirm."}
+    except (InputError, StoreError, NotAllowed) as exc:
+        st.error(md(exc))
+    else:
+        for line in out.lines():  # names the organisation and assets: user text
+            st.success(md(line))
 
 
 def _edit_section(store, role: Role) -> None:
@@ -144,7 +173,7 @@ def _edit_section(store, role: Role) -> None:
         if st.button("Reload the latest version"):
             opened[aid] = rec["version"]
             st.rerun()
-    st.caption(f"Version {rec['version']} · priority {rec.get('priority')} · "
+    st.caption(f"Version {rec['version']} · priority {md(rec.get('priority'))} · "
                f"{'public' if rec['visibility'] == 'public' else 'internal (not on the public map)'}")
     with st.form(f"edit_{aid}"):
         statuses = list(EDIT_STATUSES)
@@ -181,10 +210,10 @@ def _edit_section(store, role: Role) -> None:
                 changes["location"] = (east, north)
         try:
             version = store.save(aid, changes, expected_version=expected, role=role)
-        except ConflictError as exc:
-            st.error(str(exc))
+        except ConflictError as exc:  # quotes other editors' values: shown as text, never as Markdown
+            st.error(md(exc))
         except (InputError, StoreError, NotAllowed) as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             opened[aid] = version
             st.success(f"Saved as version {version}. Scores and flags were recomputed.")
@@ -221,22 +250,25 @@ def _moderation_section(store, role: Role) -> None:
                     store.decide_correction(c["id"], accept=False, role=role, note=note)
                     st.info("Rejected.")
             except (ConflictError, StoreError, NotAllowed, InputError) as exc:
-                st.error(str(exc))
+                st.error(md(exc))
 
 
 def _users_section(store, role: Role) -> None:
     with st.expander("Users and roles"):
         st.dataframe(pd.DataFrame(store.users(role=role)), hide_index=True)
+        st.caption("An e-mail address gives a role only to a user whose sign-in provider verified it. To name "
+                   "a user by the provider's subject id instead, give the provider's issuer URL too.")
         with st.form("add_user"):
-            who = st.text_input("E-mail of the signed-in user")
+            who = st.text_input("E-mail of the signed-in user (or their subject id)")
+            issuer = st.text_input("Issuer URL (only with a subject id)")
             kind = st.selectbox("Role", ["viewer", "editor", "admin"])
             org = st.text_input("Organisation (editors)")
             if st.form_submit_button("Set role"):
                 try:
-                    store.set_user(who.strip(), kind, org.strip() or None, role=role)
+                    store.set_user(who, kind, org.strip() or None, issuer=issuer.strip() or None, role=role)
                     st.success("Saved.")
-                except (ValueError, NotAllowed) as exc:
-                    st.error(str(exc))
+                except (ValueError, NotAllowed, StoreError) as exc:
+                    st.error(md(exc))
 
 
 def _correction_form(store, role: Role) -> None:
@@ -260,7 +292,7 @@ def _correction_form(store, role: Role) -> None:
                                           proposed={} if status == "(not sure)" else {"status": status},
                                           contact=contact or None)
         except (InputError, StoreError) as exc:
-            st.error(str(exc))
+            st.error(md(exc))
         else:
             st.success(f"Thank you: sent as correction #{cid}.")
 

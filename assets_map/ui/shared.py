@@ -14,7 +14,7 @@ import streamlit as st
 from assets_map.filters import Filters, options
 from assets_map.sitecard import SiteCard, site_card
 from assets_map.sitepack import select_sites, site_pack_html
-from assets_map.ui import state
+from assets_map.ui import identity, state
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&$:])")
 
@@ -83,7 +83,8 @@ def _clear() -> None:
 
 
 def frame() -> None:
-    """The shared frame drawn before every page: the sidebar filters."""
+    """The shared frame drawn before every page: which mode the app is in for this visitor, the sidebar filters."""
+    st.sidebar.caption(md(identity.visitor().line()))
     sidebar_filters()
 
 
