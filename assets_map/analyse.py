@@ -64,7 +64,7 @@ class Analysis:
     def summary_lines(self) -> list[str]:
         s = self.summary()
         placed = ", ".join(f"{n} by {q}" for q, n in sorted(s["placed_by"].items()))
-        return [
+        return [f"{r.source}: {r.lines_text()}" for r in self.reports] + [
             f"rows read: {s['rows']}",
             f"placed: {sum(s['placed_by'].values())} ({placed or 'none'})",
             f"unplaced: {s['unplaced']} (kept, location_quality 'none')",

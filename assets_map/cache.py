@@ -32,7 +32,8 @@ from . import __version__
 from .report import ImportReport, Issue
 
 #: Bumped whenever the stored layout or the meaning of a result changes.
-CACHE_FORMAT = 1
+#: 2: CSV reading splits records a quote left open had merged; reports state the lines in the file
+CACHE_FORMAT = 2
 DEFAULT_DIR = Path(os.environ.get("ASSETS_MAP_CACHE_DIR", ".assets_map_cache"))
 _CHUNK = 1 << 20
 
@@ -88,8 +89,8 @@ def restore_objects(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 def _report_from_dict(d: dict) -> ImportReport:
     issues = [Issue(i["kind"], i["message"], list(i.get("rows", []))) for i in d.get("issues", [])]
-    fields = {k: d[k] for k in ("source", "format", "adapter", "rows_read", "placed_by", "unplaced", "rejected",
-                                "crs_detected") if k in d}
+    fields = {k: d[k] for k in ("source", "format", "adapter", "rows_read", "lines_in_file", "lines_note", "placed_by",
+                                "unplaced", "rejected", "crs_detected") if k in d}
     return ImportReport(**fields, issues=issues)
 
 

@@ -191,6 +191,8 @@ def _import_file(path, *, name, adapter, layer, postcodes, locations, boundaries
     else:
         out, report = read_assets(table, postcodes=postcodes, adapter=ADAPTER_LABELS["register"],
                                   make_valid=make_valid, limits=limits)
+    if report.lines_in_file is None:  # adapters that build their own tables: the file's count, as opened
+        report.lines_in_file, report.lines_note = table.lines, table.lines_note
     report.adapter = f"{report.adapter or ADAPTER_LABELS[adapter]} ({why if why == 'chosen by the user' else 'detected from ' + why})"
     if adapter != "deprivation":
         accounted = len(out) + report.rejected

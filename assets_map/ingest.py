@@ -302,7 +302,8 @@ def read_assets(
     name = table.name
     if isinstance(postcodes, (str, os.PathLike)):
         postcodes = read_postcodes(postcodes)
-    report = ImportReport(source=name, format=table.format, adapter=adapter)
+    report = ImportReport(source=name, format=table.format, adapter=adapter, lines_in_file=table.lines,
+                          lines_note=table.lines_note)
     for note in table.notes:
         report.add("warning", note)
     raw = table.frame

@@ -90,7 +90,12 @@ class ImportReport:
     source: str
     format: str = ""
     adapter: str = ""
+    #: records read from the file (below the header; blank lines not counted)
     rows_read: int = 0
+    #: physical lines of a text file, rows of a sheet, features of a layer (None: not counted)
+    lines_in_file: int | None = None
+    #: how the lines were used: header line, blank lines, line breaks inside quoted cells
+    lines_note: str = ""
     placed_by: dict[str, int] = field(default_factory=dict)
     unplaced: int = 0
     rejected: int = 0
@@ -120,8 +125,18 @@ class ImportReport:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, default=str)
 
+    def lines_text(self) -> str:
+        """``"609 lines in the file (header on line 1), 608 records read"``: what was in the file, what was read."""
+        read = f"{self.rows_read} records read"
+        if self.lines_in_file is None:
+            return read
+        fmt = self.format.lower()
+        unit = "lines" if fmt.startswith("csv") else "sheet rows" if fmt.startswith("excel") else "features"
+        note = f" ({self.lines_note})" if self.lines_note else ""
+        return f"{self.lines_in_file} {unit} in the file{note}, {read}"
+
     def summary_lines(self) -> list[str]:
-        lines = [f"{self.source}: {self.rows_read} rows read ({self.adapter or self.format})"]
+        lines = [f"{self.source}: {self.lines_text()} ({self.adapter or self.format})"]
         if self.placed_by:
             how = ", ".join(f"{n} by {q}" for q, n in self.placed_by.items())
             lines.append(f"  placed: {self.placed} ({how})")

@@ -93,6 +93,10 @@ class Table:
     layers: list[str] = field(default_factory=list)
     layer: str | None = None
     header_row: int = 1
+    #: physical lines of a text table, rows of a sheet, features of a layer (None: not counted)
+    lines: int | None = None
+    #: how the lines were used (header line, blank lines, line breaks inside cells)
+    lines_note: str = ""
 
     @property
     def is_vector(self) -> bool:
@@ -173,6 +177,261 @@ def _delimiter(text: str, name: str) -> str:
     if counts[best] == 0 or (len(first) > 1 and best != ","):
         return ","  # the header already splits on commas outside quotes
     return best
+
+
+#: The longest cell a spreadsheet holds (Excel's limit). A quoted cell that runs over line breaks
+#: and grows longer than this is a quote left open, not a value.
+MAX_CELL_CHARS = 32_767
+_QUOTE = '"'
+
+
+@dataclass
+class TextLines:
+    """How the physical lines of a text table were used, for the import report."""
+
+    total: int
+    header_line: int
+    blank: int
+    in_cells: int  # line breaks inside quoted cells (multi-line addresses, say)
+
+    def describe(self) -> str:
+        """``"header on line 1; 3 line breaks inside quoted cells"`` style text."""
+        parts = [f"header on line {self.header_line}"]
+        if self.blank:
+            parts.append(f"{self.blank} blank line(s)")
+        if self.in_cells:
+            parts.append(f"{self.in_cells} line break(s) inside quoted cells")
+        return "; ".join(parts)
+
+
+def _parse_records(text: str | list[str], delim: str, *, strict: bool = False):
+    """CSV records with the physical line each starts on.
+
+    Returns ``(rows, starts, blocks, lines, blank)``: the records with any value, the
+    1-based line each starts on, the physical lines (endings kept) of each record that
+    spans more than one (by record index), the number of lines, and lines with no value.
+    Lines end at ``\\n``, ``\\r\\n`` or ``\\r``, as the csv module reads them.
+    """
+    buf: list[str] = []
+    source = io.StringIO(text, newline="") if isinstance(text, str) else iter(text)
+
+    def feed():
+        for line in source:
+            buf.append(line)
+            yield line
+
+    rows: list[list[str]] = []
+    starts: list[int] = []
+    blocks: dict[int, list[str]] = {}
+    line = blank = 0
+    for rec in csv.reader(feed(), delimiter=delim, strict=strict):
+        # the reader takes exactly the lines of one record from the iterator before it yields it
+        if any(c.strip() for c in rec):
+            if len(buf) > 1:
+                blocks[len(rows)] = list(buf)
+            rows.append(rec)
+            starts.append(line + 1)
+        else:
+            blank += len(buf)
+        line += len(buf)
+        buf.clear()
+    return rows, starts, blocks, line, blank
+
+
+def _body(line: str) -> str:
+    return line.rstrip("\r\n")
+
+
+def _one_line(line: str, delim: str) -> list[str]:
+    """The cells of one physical line read on its own (as if it started a record)."""
+    try:
+        return next(csv.reader([_body(line)], delimiter=delim, strict=False), [])
+    except csv.Error:
+        return []
+
+
+def _quoted_cells(lines: list[str], delim: str) -> list[tuple[int, int, int, int, int]]:
+    """Quoted cells of a block of lines that hold a line break, found as the csv module reads quotes.
+
+    Each is ``(line, position, column, last_line, length)``: the line index and position of
+    its opening quote, its 0-based column in its record, the index of the line it closes on
+    (the last line when it never closes) and its length in characters.
+    """
+    out = []
+    state, col = "start", 0  # start | field | quoted | quote (a quote seen inside a quoted cell)
+    cell = None
+    for li, line in enumerate(lines):
+        body = _body(line)
+        i, n = 0, len(body)
+        while i < n:
+            if state == "start":
+                ch = body[i]
+                if ch == _QUOTE:
+                    state, cell = "quoted", [li, i, col, li, 0]
+                elif ch == delim:
+                    col += 1
+                else:
+                    state = "field"
+                i += 1
+            elif state == "field":
+                j = body.find(delim, i)
+                if j < 0:
+                    break
+                state, col, i = "start", col + 1, j + 1
+            elif state == "quoted":
+                j = body.find(_QUOTE, i)
+                if j < 0:
+                    cell[4] += n - i
+                    break
+                cell[4] += j - i
+                state, i = "quote", j + 1
+            else:  # a quote inside a quoted cell: an escaped quote, or the cell's end
+                ch = body[i]
+                if ch == _QUOTE:
+                    state, i = "quoted", i + 1
+                    cell[4] += 1
+                    continue
+                if cell[3] > cell[0]:
+                    out.append(tuple(cell))
+                if ch == delim:
+                    state, col = "start", col + 1
+                else:  # text after the closing quote: the csv module keeps it in the same cell
+                    state = "field"
+                i += 1
+        if state == "quoted":  # the line break belongs to the cell
+            cell[3] = li + 1 if li + 1 < len(lines) else li
+            cell[4] += len(line) - len(body)
+            continue
+        if state == "quote" and cell[3] > cell[0]:
+            out.append(tuple(cell))
+        state, col = "start", 0
+    if state == "quoted" and cell[3] > cell[0]:
+        out.append(tuple(cell))  # never closed: it ran to the end of the block
+    return out
+
+
+def _shape(text: str) -> str:
+    """A value's shape: letters, digits and spaces collapsed (``"TMBC0001/T0000003"`` -> ``"a9/a9"``)."""
+    s = re.sub(r"\d+", "9", text.strip())
+    s = re.sub(r"[^\W\d_]+", "a", s)
+    return re.sub(r"\s+", " ", s)[:40]
+
+
+@dataclass
+class _Shapes:
+    """What the well-formed records of a file look like: their widths and how their first cell looks."""
+
+    header: list[str]
+    widths: set[int]
+    starts: set[str]
+
+    def looks_like_record(self, line: str, delim: str) -> bool:
+        """Whether one physical line, read on its own, reads as a record of this file."""
+        cells = _one_line(line, delim)
+        if len(cells) < 2 or len(cells) not in self.widths:
+            return False
+        # With few columns a line of an address can have the right count by chance: ask for a usual first cell too.
+        return len(self.header) >= 4 or _shape(cells[0]) in self.starts
+
+
+def _literal_quote(lines: list[str], li: int, pos: int, delim: str) -> list[str]:
+    """The block with the quote at ``lines[li][pos]`` read as a plain character (its cell quoted around it)."""
+    line = lines[li]
+    body = _body(line)
+    end = body.find(delim, pos)
+    end = len(body) if end < 0 else end
+    cell = body[pos:end]
+    fixed = body[:pos] + _QUOTE + cell.replace(_QUOTE, _QUOTE * 2) + _QUOTE + body[end:] + line[len(body):]
+    return lines[:li] + [fixed] + lines[li + 1:]
+
+
+def _resolve_block(lines: list[str], record: list[str], first_line: int, shapes: _Shapes, delim: str, name: str,
+                   notes: list[str], depth: int = 0) -> list[tuple[list[str], int, int]] | None:
+    """Records of one multi-line record whose quoted cell ran on into what look like records, or None when it is sound.
+
+    A quoted cell is taken for a quote left open when the lines it swallowed read, on their
+    own, as records of this file and the record is odd (its width is not the header's, its
+    quotes are malformed, or it swallowed more than one such line), or when it is longer
+    than any spreadsheet cell. It is then read again with that quote as a plain character;
+    when that gives records of the file's widths throughout, they replace the merged
+    record (with a note); otherwise the file is refused naming the line.
+
+    Returns the records that replace it as ``(cells, first line, lines spanned)``.
+    """
+    try:
+        list(csv.reader(lines, delimiter=delim, strict=True))
+        malformed = False
+    except csv.Error:
+        malformed = True
+    width = len(record)
+    for li, pos, col, last, length in _quoted_cells(lines, delim):
+        inner = range(li + 1, last + 1)
+        like = [k for k in inner if shapes.looks_like_record(lines[k], delim)]
+        too_long = length > MAX_CELL_CHARS
+        odd = width not in shapes.widths or malformed or len(like) > 1
+        if not (too_long or (like and odd)):
+            continue
+        at = first_line + li
+        column = shapes.header[col] if col < len(shapes.header) else f"column {col + 1}"
+        span = f"lines {at}-{first_line + last}"
+        what = (f"a quote at the start of {column!r} on line {at} is never closed where the cell should end: "
+                f"the cell runs over {last - li} line break(s)"
+                + (f" into {len(like)} line(s) that read as records" if like else "")
+                + (f" and {length:,} characters, more than a spreadsheet cell holds" if too_long else ""))
+        try:
+            rows, starts, blocks, _, _ = _parse_records(_literal_quote(lines, li, pos, delim), delim, strict=True)
+        except csv.Error:
+            rows = None
+        if rows is None or depth >= 20 or any(len(r) not in shapes.widths for r in rows):
+            raise InputError(f"{what} ({span}); read with that quote as a plain character, the lines still do not "
+                             f"give records of the header's {len(shapes.header)} columns. Check the quotes on line "
+                             f"{at}", source=name)
+        notes.append(f"{what} ({span}); the quote was read as a plain character, giving {len(rows)} records of the "
+                     f"header's columns instead of one: check that cell")
+        out: list[tuple[list[str], int, int]] = []
+        for k, (row, start) in enumerate(zip(rows, starts)):
+            sub = blocks.get(k)
+            again = (_resolve_block(sub, row, first_line + start - 1, shapes, delim, name, notes, depth + 1)
+                     if sub else None)
+            out += again if again is not None else [(row, first_line + start - 1, len(sub) if sub else 1)]
+        return out
+    return None
+
+
+def _repair_runaway_quotes(rows: list[list[str]], starts: list[int], blocks: dict[int, list[str]], header: int,
+                           delim: str, name: str) -> tuple[list[list[str]], list[int], list[int], list[str]]:
+    """Every record merged by a quote left open split again (or the file refused).
+
+    Returns the rows, the line each starts on, the lines each spans, and notes on what was done.
+    """
+    notes: list[str] = []
+    spans = [1] * len(rows)
+    for k, block in blocks.items():
+        spans[k] = len(block)
+    todo = sorted(k for k in blocks if k > header)
+    if not todo:
+        return rows, starts, spans, notes
+    head = [str(h) for h in rows[header]]
+    single = [r for k, r in enumerate(rows[header + 1:], header + 1) if k not in blocks]
+    counts = pd.Series([len(r) for r in single], dtype="int64").value_counts() if single else pd.Series(dtype="int64")
+    # the header's width, and any width at least 1% of the one-line records have (files that trim empty cells)
+    widths = {len(head)} | {int(w) for w, n in counts.items() if n >= max(2, 0.01 * len(single))}
+    shapes = _Shapes(head, widths, {_shape(r[0]) for r in single[:5000] if r})
+    out_rows: list[list[str]] = []
+    out_starts: list[int] = []
+    out_spans: list[int] = []
+    prev = 0
+    for k in todo:
+        out_rows += rows[prev:k]
+        out_starts += starts[prev:k]
+        out_spans += spans[prev:k]
+        fixed = _resolve_block(blocks[k], rows[k], starts[k], shapes, delim, name, notes)
+        for row, start, span in fixed if fixed is not None else [(rows[k], starts[k], spans[k])]:
+            out_rows.append(row)
+            out_starts.append(start)
+            out_spans.append(span)
+        prev = k + 1
+    return out_rows + rows[prev:], out_starts + starts[prev:], out_spans + spans[prev:], notes
 
 
 def _is_number(text: str) -> bool:
@@ -270,7 +529,10 @@ def rows_to_frame(rows: list[list[object]], name: str, *, limits: Limits = DEFAU
 def read_csv_bytes(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -> Table:
     """Read CSV/TSV bytes as text cells: encoding, delimiter and header row decided from the content.
 
-    Quoted fields may hold line breaks; identifiers stay text (leading zeros kept).
+    Quoted fields may hold line breaks; identifiers stay text (leading zeros kept). A quote
+    left open, whose cell runs on over line breaks into what read as records, is read as a
+    plain character when that gives records of the header's width (with a note naming the
+    line), else the file is refused naming the line: rows are never merged silently.
     """
     text, notes = decode_text(data, name)
     if not text.strip():
@@ -282,14 +544,18 @@ def read_csv_bytes(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -
         notes.append(f"columns are separated by {'tabs' if delim == chr(9) else repr(delim)}")
     csv.field_size_limit(min(limits.max_file_bytes, 2**31 - 1))
     try:
-        rows = [r for r in csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=False)
-                if any(c.strip() for c in r)]
+        rows, starts, blocks, total, _ = _parse_records(text, delim)
     except csv.Error as exc:
         raise InputError(f"could not be read as CSV: {exc}", source=name) from None
     if not rows:
         raise InputError("the file is empty", source=name)
-    df, more, header_line = rows_to_frame(rows, name, limits=limits)
-    return Table(df, "csv", name, notes + more, header_row=header_line)
+    header = find_header_row(rows)
+    rows, starts, spans, fixed = _repair_runaway_quotes(rows, starts, blocks, header, delim, name)
+    used = sum(spans)
+    lines = TextLines(total, starts[header], total - used, used - len(rows))
+    df, more, header_line = rows_to_frame(rows, name, limits=limits, header=header)
+    return Table(df, "csv", name, notes + fixed + more, header_row=header_line, lines=total,
+                 lines_note=lines.describe())
 
 
 # ------------------------------------------------------------------ GeoJSON
@@ -587,7 +853,7 @@ def _read_excel(path: Path, name: str, layer: str | None, limits: Limits, prefer
     if len(grid) > limits.max_rows:
         raise InputError(f"has {len(grid)} rows; at most {limits.max_rows} are accepted", source=name)
     grid = grid.astype(object).where(grid.notna(), None)
-    return Table(grid, "excel", name, notes, layers=sheets, layer=layer, header_row=0)
+    return Table(grid, "excel", name, notes, layers=sheets, layer=layer, header_row=0, lines=len(grid))
 
 
 def excel_frame(table: Table) -> Table:
@@ -599,7 +865,8 @@ def excel_frame(table: Table) -> Table:
     if not rows:
         raise InputError("the sheet is empty", source=table.name)
     df, notes, header_line = rows_to_frame(rows, table.name)
-    return Table(df, "excel", table.name, table.notes + notes, table.layers, table.layer, header_line)
+    return Table(df, "excel", table.name, table.notes + notes, table.layers, table.layer, header_line,
+                 lines=table.lines)
 
 
 # ------------------------------------------------------------------ the entry point
@@ -677,7 +944,7 @@ def open_table(path: str | os.PathLike, *, name: str | None = None, layer: str |
             inner_path, inner, notes = _unpack_zip(path, name, Path(tmp), limits)
             if inner_path.suffix == ".shp":
                 gdf, layers, chosen = _read_vector(inner_path, name, None, limits)
-                return Table(gdf, "shapefile (zip)", name, notes, layers, chosen)
+                return Table(gdf, "shapefile (zip)", name, notes, layers, chosen, lines=len(gdf))
             t = open_table(inner_path, name=f"{name}/{inner}" if inner else name, layer=layer, limits=limits,
                            prefer_layers=prefer_layers, _depth=1)
             t.notes = notes + t.notes
@@ -711,7 +978,7 @@ def open_table(path: str | os.PathLike, *, name: str | None = None, layer: str |
         local = _private_copy(path, work, {"GPKG": ".gpkg", "GeoJSON": ".geojson", "ESRI Shapefile": ".shp"}[driver],
                               limits, name)
         gdf, layers, chosen = _read_vector(local, name, layer, limits)
-    return Table(gdf, driver.lower(), name, notes, layers, chosen)
+    return Table(gdf, driver.lower(), name, notes, layers, chosen, lines=len(gdf))
 
 
 def _sidecar(shp: Path, ext: str) -> Path | None:

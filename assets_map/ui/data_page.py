@@ -78,6 +78,7 @@ def _report(pending) -> None:
     c[2].metric("fixed", sum(len(i.rows) or 1 for i in rep.of_kind("fixed")))
     c[3].metric("unplaced (kept)", rep.unplaced)
     c[4].metric("rejected", rep.rejected)
+    st.caption(shared.md(f"{rep.source}: {rep.lines_text()}."))
     if rep.placed_by:
         st.markdown("Placed by: " + ", ".join(f"{n} by {shared.md(q)}" for q, n in rep.placed_by.items()))
     issues = pd.DataFrame([{"what": i.kind, "problem": i.message, "rows": rows_text(i.rows) if i.rows else ""}
