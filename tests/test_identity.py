@@ -7,6 +7,7 @@ the users-table migration on both backends and the mode line every page shows.
 from __future__ import annotations
 
 import sqlite3
+import uuid
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -16,7 +17,7 @@ from assets_map.store.postgis import PostgisStore
 from assets_map.store.roles import identity_from_claims
 from assets_map.ui import identity
 from assets_map.ui.identity import Peer, is_local
-from tests.test_store import backend, make_store, postgis_url  # noqa: F401 (fixtures)
+from tests.test_store import postgis_url
 
 ISS = "https://id.example.org"
 LOCAL_HEADERS = {"host": ("localhost:8501",), "origin": ("http://localhost:8501",)}
@@ -104,11 +105,20 @@ def _rewind_users_to_schema_1(store) -> None:
         store.raw("INSERT INTO users VALUES (?, ?, NULL, 'someone', '2026-01-01')", [subject, kind])
 
 
-def test_older_users_table_is_migrated_safely(make_store, backend):
-    store = make_store("register")
-    _rewind_users_to_schema_1(store)
-    again = (SqliteStore(store.path) if backend == "sqlite"
-             else PostgisStore(postgis_url(), schema=store.schema))
+@pytest.fixture(params=["sqlite", "postgis"])
+def opener(request, tmp_path):
+    """Opens the same register again and again (a fresh one per test) on each backend."""
+    if request.param == "sqlite":
+        yield lambda: SqliteStore(tmp_path / "register.sqlite")
+        return
+    url, schema = postgis_url(), f"t_{uuid.uuid4().hex[:12]}"
+    yield lambda: PostgisStore(url, schema=schema)
+    PostgisStore(url, schema=schema).drop_schema()
+
+
+def test_older_users_table_is_migrated_safely(opener):
+    _rewind_users_to_schema_1(opener())
+    again = opener()
     assert again.raw("SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
     assert {(u["issuer"], u["subject"], u["role"]) for u in again.users(role=LOCAL_USER)} == {
         ("", "Boss@Example.org", "admin"), ("", "1234567890", "admin"), ("", "ed@example.org", "viewer")}
@@ -120,8 +130,7 @@ def test_older_users_table_is_migrated_safely(make_store, backend):
     assert again.role_for(Identity(ISS, "1234567890")).kind == "admin"
     assert again.role_for(Identity("https://other.example", "1234567890")).is_public
     # Opening it again changes nothing more.
-    reopened = SqliteStore(store.path) if backend == "sqlite" else PostgisStore(postgis_url(), schema=store.schema)
-    assert len(reopened.users(role=LOCAL_USER)) == 4
+    assert len(opener().users(role=LOCAL_USER)) == 4
 
 
 def test_a_newer_store_is_refused(tmp_path):
