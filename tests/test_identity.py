@@ -133,6 +133,19 @@ def test_older_users_table_is_migrated_safely(opener):
     assert len(opener().users(role=LOCAL_USER)) == 4
 
 
+def test_a_backup_from_before_issuers_restores(tmp_path):
+    from assets_map.cli import main as cli
+
+    backup = tmp_path / "backup.sqlite"
+    _rewind_users_to_schema_1(SqliteStore(backup))
+    fresh = tmp_path / "fresh.sqlite"
+    assert cli(["store", "--store", str(fresh), "restore", str(backup)]) == 0
+    restored = SqliteStore(fresh)
+    assert restored.role_for(Identity(ISS, "x", "boss@example.org")).kind == "admin"
+    assert restored.role_for(Identity(ISS, "1234567890")).is_public
+    assert {u["issuer"] for u in restored.users(role=LOCAL_USER)} == {""}
+
+
 def test_a_newer_store_is_refused(tmp_path):
     path = tmp_path / "r.sqlite"
     SqliteStore(path)

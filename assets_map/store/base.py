@@ -67,6 +67,16 @@ class StoreFull(StoreError):
     """The disk (or the database's size limit) is full; the transaction was rolled back."""
 
 
+class RateLimited(StoreError):
+    """Too many corrections from one visitor, or from everyone, in the rate-limit window; nothing was queued."""
+
+
+#: Public corrections allowed per browser session (or signed-in viewer), and from everyone, per window.
+CORRECTION_LIMITS = {"session": 5, "all": 60}
+#: The rate-limit window for public corrections, in seconds.
+CORRECTION_WINDOW_S = 600
+
+
 class ConflictError(StoreError):
     """The asset changed since the caller read it; the save was refused.
 
@@ -232,6 +242,8 @@ JSON_COLUMNS: dict[str, set[str]] = {
     "history": {"changes", "state", "field_visibility"}, "context": {"attrs"}, "corrections": {"proposed"},
     "users": set(),
 }
+#: Columns added after schema 1, with the SQL value a backup written before them restores as.
+ADDED_COLUMNS: dict[tuple[str, str], str] = {("users", "issuer"): "''"}
 
 
 def _now() -> str:
@@ -811,8 +823,26 @@ class Store(abc.ABC):
 
     # --------------------------------------------------------------- moderation
     def submit_correction(self, asset_id: str, *, message: str, role: Role = PUBLIC,
-                          proposed: Mapping[str, Any] | None = None, contact: str | None = None) -> int:
-        """Queue a community correction ("have we got this wrong?"); it changes nothing until accepted."""
+                          proposed: Mapping[str, Any] | None = None, contact: str | None = None,
+                          session: str | None = None) -> int:
+        """Queue a community correction ("have we got this wrong?"); it changes nothing until accepted.
+
+        Corrections from the public are rate-limited, in the store so that every
+        app process shares the count: at most ``CORRECTION_LIMITS["session"]`` per
+        browser session (or per signed-in viewer) and ``CORRECTION_LIMITS["all"]``
+        from everyone in any ``CORRECTION_WINDOW_S`` seconds; beyond that the
+        correction is refused with :class:`RateLimited` and nothing is queued.
+
+        Parameters
+        ----------
+        asset_id : the asset the correction is about (one the role may see)
+        message : what is wrong
+        role : who sends it (editors and admins are not rate-limited)
+        proposed : optional new values of :data:`PROPOSABLE` fields
+        contact : how the owner can reply
+        session : an opaque id of the visitor's browser session; only a hash of it is kept
+            (in ``submitted_by``, so moderators see which corrections came from one session)
+        """
         problems = []
         message = (message or "").strip()
         if not message:
@@ -837,10 +867,28 @@ class Store(abc.ABC):
             clean["location"] = codec.geom_text(clean["location"])
         if self.get(asset_id, role) is None:
             raise StoreError(f"there is no asset {asset_id!r} to correct")
+        sender = role.user
+        if session and role.is_public:
+            import hashlib
+
+            sender = f"{role.user} (session {hashlib.sha256(str(session).encode()).hexdigest()[:10]})"
+        now = dt.datetime.now(dt.timezone.utc)
         with self._write() as tx:
+            if role.is_public:
+                since = (now - dt.timedelta(seconds=CORRECTION_WINDOW_S)).isoformat(timespec="milliseconds")
+                minutes = f"{CORRECTION_WINDOW_S // 60} minutes"
+                mine = tx.one("SELECT COUNT(*) FROM corrections WHERE submitted_by = ? AND submitted_at >= ?",
+                              [sender, since])[0]
+                if mine >= CORRECTION_LIMITS["session"]:
+                    raise RateLimited(f"you have sent {mine} corrections in the last {minutes}, the most we take "
+                                      f"from one visitor: please wait a few minutes and send this one again")
+                everyone = tx.one("SELECT COUNT(*) FROM corrections WHERE submitted_at >= ?", [since])[0]
+                if everyone >= CORRECTION_LIMITS["all"]:
+                    raise RateLimited(f"the register has received {everyone} corrections in the last {minutes}, "
+                                      f"the most it takes: please try again later")
             cur = tx.x("INSERT INTO corrections (asset_id, submitted_at, submitted_by, contact, message, proposed, "
                        "state) VALUES (?, ?, ?, ?, ?, ?, 'pending')" + self._returning("id"),
-                       [asset_id, _now(), role.user, contact, message, Json(clean)])
+                       [asset_id, now.isoformat(timespec="milliseconds"), sender, contact, message, Json(clean)])
             return self._last_id(tx, cur, "corrections", "id")
 
     def corrections(self, *, role: Role, state: str | None = "pending") -> list[dict]:
@@ -963,7 +1011,9 @@ class Store(abc.ABC):
         """Every table's rows (geometry as WKB, JSON decoded), in a dependency-safe order."""
         with self._read() as tx:
             for table, cols in TABLES.items():
-                sel = ", ".join(self.G_OUT if c == "geom" else c for c in cols)
+                have = {d[0] for d in tx.x(f"SELECT * FROM {table} WHERE 1 = 0").description}
+                sel = ", ".join(self.G_OUT if c == "geom" else c if c in have or (table, c) not in ADDED_COLUMNS
+                                else f"{ADDED_COLUMNS[table, c]} AS {c}" for c in cols)
                 order = cols[0] if table != "context" else "organisation, layer, row_no"
                 rows = tx.q(f"SELECT {sel} FROM {table} ORDER BY {order}")
                 yield table, cols, [tuple(bytes(v) if isinstance(v, memoryview) else
@@ -987,7 +1037,11 @@ class Store(abc.ABC):
         """Reset identity counters after rows were inserted with their ids."""
 
     def backup(self, path) -> "Store":
-        """Write a complete copy of the register to a new SQLite file (the portable backup format)."""
+        """Write a complete copy of the register to a new SQLite file (the portable backup format).
+
+        The copy appears at ``path`` only when complete; a failure removes the partial file. Returns the
+        backup opened read-only.
+        """
         from pathlib import Path
 
         from .sqlite import SqliteStore
@@ -996,14 +1050,37 @@ class Store(abc.ABC):
         if path.exists():
             raise StoreError(f"{path.name} already exists; choose a new backup file")
         tmp = path.with_name(f".{path.name}.partial")
-        for p in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
-            p.unlink(missing_ok=True)
-        target = SqliteStore(tmp)
-        target.load(self)
-        target.close()
+        remove_partial(tmp)  # an earlier backup to this file that was killed half-way
+        self._note_backup(tmp)  # so that the next open removes the partial file if this process is killed
+        try:
+            # A rollback journal, not a write-ahead log: the copy is written straight into the file, so
+            # a kill leaves no log as large as the register, and the backup reads on its own (read-only media).
+            target = SqliteStore(tmp, journal="delete")
+            target.load(self)
+            import os
+            os.replace(tmp, path)
+        except BaseException:
+            remove_partial(tmp)
+            raise
+        finally:
+            self._note_backup(None)
+        return SqliteStore(path, read_only=True)
+
+    def _note_backup(self, partial) -> None:
+        """Record (or clear) the partial file of a backup in progress, with this process's id and host."""
+        import json
         import os
-        os.replace(tmp, path)
-        return SqliteStore(path)
+        import socket
+
+        try:
+            with self._write() as tx:
+                tx.x("DELETE FROM meta WHERE key = ?", [BACKUP_NOTE])
+                if partial is not None:
+                    tx.x("INSERT INTO meta (key, value) VALUES (?, ?)",
+                         [BACKUP_NOTE, json.dumps({"partial": str(partial), "pid": os.getpid(),
+                                                   "host": socket.gethostname()})])
+        except StoreError:  # a register opened read-only: nothing to note
+            pass
 
 
 def _require_own_rows(role: Role, assets: pd.DataFrame) -> None:
@@ -1022,6 +1099,44 @@ def _require_own_rows(role: Role, assets: pd.DataFrame) -> None:
         raise NotAllowed(f"{role.user} is an editor for {role.organisation} and may not import assets of "
                          f"{', '.join(others[:3])}{' …' if len(others) > 3 else ''} ({rows_text(rows)} "
                          f"of the register); nothing was imported")
+
+
+#: The ``meta`` key naming the partial file of a backup in progress.
+BACKUP_NOTE = "backup_in_progress"
+
+
+def remove_partial(partial) -> None:
+    """Delete the partial file of an unfinished backup and its journal or log files."""
+    from pathlib import Path
+
+    for p in (Path(partial), Path(f"{partial}-journal"), Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        p.unlink(missing_ok=True)
+
+
+def stale_backup(note: str | None) -> str | None:
+    """The partial file named by a backup note when the process that wrote it is gone (else None).
+
+    Only a note written on this machine by a process that no longer runs counts:
+    a backup still running, or one on another machine, is left alone.
+    """
+    import json
+    import os
+    import socket
+
+    try:
+        info = json.loads(note or "")
+        partial, pid, host = str(info["partial"]), int(info["pid"]), info["host"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    if host != socket.gethostname() or not partial.endswith(".partial"):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return partial
+    except PermissionError:  # a live process of another user
+        return None
+    return None
 
 
 def _chunks(seq: list, n: int) -> Iterator[list]:
