@@ -36,10 +36,13 @@ _MB = 1024 * 1024
 
 @dataclass(frozen=True)
 class Limits:
-    """Size limits for one import; a file over any of them is refused before it is parsed.
+    """Size limits for one import; a file over any of them is refused before the costly work on it.
 
-    Defaults come from the environment (``ASSETS_MAP_MAX_FILE_MB``, ``ASSETS_MAP_MAX_ZIP_MB``)
-    so a deployment can lower them without code changes.
+    Defaults (for the command line and a local user) come from the environment
+    (``ASSETS_MAP_MAX_FILE_MB``, ``ASSETS_MAP_MAX_ZIP_MB``, ``ASSETS_MAP_MAX_ROWS``,
+    ``ASSETS_MAP_MAX_FEATURE_VERTICES``, ``ASSETS_MAP_MAX_VERTICES``) so a deployment can
+    change them without code changes; :data:`PUBLIC_LIMITS` is what a public visitor may upload.
+    ``who`` names the budget in refusals (e.g. "a public upload").
     """
 
     max_file_bytes: int = int(os.environ.get("ASSETS_MAP_MAX_FILE_MB", "500")) * _MB
@@ -49,9 +52,13 @@ class Limits:
     #: ... once it expands to more than this (small, very regular files compress well and are harmless)
     zip_ratio_floor: int = 10 * _MB
     max_zip_members: int = 200
-    max_rows: int = 2_000_000
+    max_rows: int = int(os.environ.get("ASSETS_MAP_MAX_ROWS", "2000000"))
     max_columns: int = 1_000
     max_layers: int = 100
+    #: coordinates in one feature (a polygon's rings, a line's points), and in the whole layer
+    max_feature_vertices: int = int(os.environ.get("ASSETS_MAP_MAX_FEATURE_VERTICES", "5000000"))
+    max_vertices: int = int(os.environ.get("ASSETS_MAP_MAX_VERTICES", "100000000"))
+    who: str = "an import"
 
     def scaled(self, **changes) -> "Limits":
         """A copy with some limits changed (e.g. ``Limits().scaled(max_file_bytes=1_000_000)``)."""
@@ -59,6 +66,10 @@ class Limits:
 
 
 DEFAULT_LIMITS = Limits()
+#: What a public (not signed-in, not local) visitor of the app may upload: the file size matches the
+#: shipped ``server.maxUploadSize`` (50 MB); every other door (CLI, scripts) uses :data:`DEFAULT_LIMITS`.
+PUBLIC_LIMITS = Limits(max_file_bytes=50 * _MB, max_zip_expanded=200 * _MB, max_rows=250_000, max_columns=300,
+                       max_layers=20, max_feature_vertices=200_000, max_vertices=5_000_000, who="a public upload")
 # Kept for callers of the first version.
 MAX_FILE_BYTES = DEFAULT_LIMITS.max_file_bytes
 MAX_ZIP_EXPANDED = DEFAULT_LIMITS.max_zip_expanded
@@ -382,10 +393,13 @@ def _resolve_block(lines: list[str], record: list[str], first_line: int, shapes:
             rows, starts, blocks, _, _ = _parse_records(_literal_quote(lines, li, pos, delim), delim, strict=True)
         except csv.Error:
             rows = None
-        if rows is None or depth >= 20 or any(len(r) not in shapes.widths for r in rows):
+        odd_row = next((k for k, r in enumerate(rows) if len(r) not in shapes.widths), None) if rows else None
+        if rows is None or depth >= 20 or odd_row is not None:
+            why = (f"line {first_line + starts[odd_row] - 1} then has {len(rows[odd_row])} cells"
+                   if odd_row is not None and depth < 20 else "its quotes still do not pair up")
             raise InputError(f"{what} ({span}); read with that quote as a plain character, the lines still do not "
-                             f"give records of the header's {len(shapes.header)} columns. Check the quotes on line "
-                             f"{at}", source=name)
+                             f"all give records of the header's {len(shapes.header)} columns ({why}). Check the "
+                             f"quotes on line {at}", source=name)
         notes.append(f"{what} ({span}); the quote was read as a plain character, giving {len(rows)} records of the "
                      f"header's columns instead of one: check that cell")
         out: list[tuple[list[str], int, int]] = []
