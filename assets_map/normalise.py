@@ -126,6 +126,20 @@ def normalise_status(text: object) -> str:
     return "unknown"
 
 
+#: Words a register uses to publish an asset; every other value, a blank included, is internal.
+PUBLIC_WORDS = ("public", "yes", "y", "true", "1", "published", "open")
+
+
+def normalise_visibility(value: object) -> str:
+    """``public`` or ``internal`` from what a register says; anything unclear (blank too) is internal.
+
+    The one rule for a ``Visibility`` cell, used when a register is read and again when it is
+    stored: an asset is published only when its row says so in words.
+    """
+    text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value).strip().lower()
+    return "public" if text in PUBLIC_WORDS else "internal"
+
+
 def normalise_tenure(text: object) -> str:
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return "unknown"
@@ -404,7 +418,10 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
     out["anchor_type"] = (as_text(at).fillna("other") if at is not None
                           else map_words(out["organisation"], anchor_type_of))
     out["source"] = source
-    out["visibility"] = out["visibility"].fillna("public")
+    # A register without a Visibility column is a published one (public); in a register with one, a blank
+    # or unclear cell is internal (fail closed).
+    vis = col("visibility")
+    out["visibility"] = map_words(as_text(vis), normalise_visibility) if vis is not None else "public"
     src: dict[str, pd.Series] = {}
     for c in raw.columns:
         if c == "geometry":

@@ -17,11 +17,16 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import re
 from typing import Iterator
 
 from .base import SCHEMA_VERSION, Store, StoreError, StoreFull, Tx
 from .views import RULES_VERSION, public_view_sql
+
+_LOG = logging.getLogger(__name__)
+#: What a visitor is told when the database cannot be reached (the details go to the server log).
+UNREACHABLE = "the register's database cannot be reached just now; try again later"
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # Fields whose schema kind is text but whose values are whole numbers.
@@ -140,8 +145,9 @@ class PostgisStore(Store):
         try:
             with psycopg.connect(url, autocommit=True) as conn:
                 if conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'postgis'").fetchone() is None:
-                    raise StoreError(f"{self.describe()}: the postgis extension is not installed in this database "
-                                     f"(CREATE EXTENSION postgis; as its owner)")
+                    _LOG.error("%s: the postgis extension is not installed", self.describe())
+                    raise StoreError("the register's database has no postgis extension "
+                                     "(CREATE EXTENSION postgis; as its owner)")
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             with self._write() as tx:
                 tx.cur.execute("SELECT pg_advisory_xact_lock(hashtext('assets_map_schema'))")
@@ -156,7 +162,8 @@ class PostgisStore(Store):
                                    "SET value = excluded.value", [RULES_VERSION])
                 row = tx.cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
                 if row is not None and int(row[0]) > SCHEMA_VERSION:
-                    raise StoreError(f"{self.describe()} was written by a newer assets-map (schema {row[0]})")
+                    raise StoreError(f"the register was written by a newer assets-map (schema {row[0]}); "
+                                     f"upgrade assets-map to open it")
                 has_issuer = tx.cur.execute("SELECT 1 FROM information_schema.columns WHERE table_schema = %s "
                                             "AND table_name = 'users' AND column_name = 'issuer'",
                                             [schema]).fetchone()
@@ -166,10 +173,30 @@ class PostgisStore(Store):
                     tx.cur.execute("INSERT INTO meta VALUES ('schema_version', %s) ON CONFLICT (key) DO UPDATE "
                                    "SET value = excluded.value", [str(SCHEMA_VERSION)])
         except psycopg.OperationalError as exc:
-            raise StoreError(f"cannot reach {self.describe()}: {str(exc).strip().splitlines()[0]}") from exc
+            raise self._unreachable(exc) from exc
+        except psycopg.ProgrammingError as exc:  # its text quotes the URL, password included: not logged
+            _LOG.error("the register's database URL is not a valid postgresql:// URL (%s)", type(exc).__name__)
+            raise StoreError("the register's database address is not a valid postgresql:// URL "
+                             "(see ASSETS_MAP_DATABASE_URL)") from None
+
+    def _unreachable(self, exc: Exception) -> StoreError:
+        """One line for whoever is shown it, without host, port, user or database; the details to the log."""
+        _LOG.error("cannot reach %s: %s", self.describe(), " ".join(str(exc).split()))
+        return StoreError(UNREACHABLE)
 
     def _connect(self):
-        return self._psycopg.connect(self.url, options=f"-c search_path={self.schema},public")
+        try:
+            return self._psycopg.connect(self.url, options=f"-c search_path={self.schema},public")
+        except self._psycopg.OperationalError as exc:  # an outage after the store was opened
+            raise self._unreachable(exc) from exc
+
+    def _failed(self, conn, exc: Exception) -> StoreError:
+        """A database error during a transaction, in one line without connection details (details logged)."""
+        if conn.broken or conn.closed:
+            return self._unreachable(exc)
+        _LOG.error("%s: %s: %s", self.describe(), type(exc).__name__, " ".join(str(exc).split()))
+        return StoreError(f"the register's database could not do this just now ({type(exc).__name__}); "
+                          f"nothing was changed: try again")
 
     def _tx(self, cur) -> Tx:
         from psycopg.types.json import Jsonb
@@ -184,13 +211,16 @@ class PostgisStore(Store):
             with conn.transaction():
                 yield self._tx(conn.cursor())
         except psycopg.errors.DiskFull as exc:
-            raise StoreFull(f"{self.describe()}: the database server's disk is full; nothing was changed") from exc
+            _LOG.error("%s: disk full: %s", self.describe(), " ".join(str(exc).split()))
+            raise StoreFull("the database server's disk is full; nothing was changed") from exc
         except psycopg.IntegrityError as exc:
             raise StoreError(f"refused by the register's rules ({str(exc).splitlines()[0]}); "
                              f"nothing was changed") from exc
+        except psycopg.OperationalError as exc:
+            raise self._failed(conn, exc) from exc
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
-                raise StoreFull(f"{self.describe()}: the disk is full; nothing was changed") from exc
+                raise StoreFull("the disk is full; nothing was changed") from exc
             raise
         finally:
             conn.close()
@@ -203,6 +233,8 @@ class PostgisStore(Store):
             conn.read_only = True
             with conn.transaction():
                 yield self._tx(conn.cursor())
+        except self._psycopg.OperationalError as exc:
+            raise self._failed(conn, exc) from exc
         finally:
             conn.close()
 

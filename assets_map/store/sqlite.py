@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import logging
 import os
 import sqlite3
+import urllib.parse
 from pathlib import Path
 from typing import Iterator
 
-from .base import SCHEMA_VERSION, Store, StoreError, StoreFull, Tx
+from .base import (BACKUP_NOTE, SCHEMA_VERSION, Store, StoreError, StoreFull, Tx, remove_partial,
+                   stale_backup)
 from .views import RULES_VERSION, public_view_sql
 
 DDL = """
@@ -81,6 +84,12 @@ CREATE TABLE IF NOT EXISTS users (
 _USERS_DDL = DDL[DDL.index("CREATE TABLE IF NOT EXISTS users"):]
 
 _FULL_TEXT = ("database or disk is full",)
+#: The write-ahead log is cut back to this size after a checkpoint.
+WAL_LIMIT_BYTES = 64 * 1024 * 1024
+#: Free pages above this share of the file are given back after an import.
+COMPACT_FREE_SHARE = 0.05
+
+_LOG = logging.getLogger(__name__)
 
 
 def _json_attr(field: str, kind: str) -> str:
@@ -99,24 +108,48 @@ class SqliteStore(Store):
     path : file of the register
     pragmas : extra ``PRAGMA`` statements run on every connection (tests use
         ``max_page_count`` to simulate a full disk)
+    read_only : open an existing register (a backup being restored) without ever
+        writing to it or beside it: ``mode=ro``, and ``immutable`` unless it has a
+        write-ahead log to read, so a backup on read-only media can be restored
+    journal : ``"wal"`` for a register; ``"delete"`` for a backup being written,
+        which then never has a write-ahead log (a backup killed half-way leaves no
+        large orphan ``-wal`` file, and the finished file is readable on its own)
+
+    A new register is created with incremental auto-vacuum; after each import
+    the file gives back the space that import freed (:meth:`compact`).
     """
 
     backend = "sqlite"
 
-    def __init__(self, path: str | os.PathLike, *, pragmas: tuple[str, ...] = ()):
+    def __init__(self, path: str | os.PathLike, *, pragmas: tuple[str, ...] = (), read_only: bool = False,
+                 journal: str = "wal"):
         self.path = Path(path)
         self.pragmas = tuple(pragmas)
+        self.read_only = read_only
+        if read_only:
+            self._check_readable()
+            return
+        if journal not in ("wal", "delete"):
+            raise ValueError(f"journal must be wal or delete (got {journal!r})")
         fresh = not self.path.exists()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             conn = self._connect()
             try:
-                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-                if mode.lower() != "wal":
-                    raise StoreError(f"{self.path.name}: could not switch the register to WAL (got {mode})")
+                if fresh:  # only an empty file can take it: set before the first table
+                    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                mode = conn.execute(f"PRAGMA journal_mode={journal.upper()}").fetchone()[0]
+                if mode.lower() != journal:
+                    raise StoreError(f"{self.path.name}: could not switch the register to {journal.upper()} "
+                                     f"(got {mode})")
                 conn.execute("BEGIN IMMEDIATE")
                 for stmt in _statements(DDL):
                     conn.execute(stmt)
+                note = conn.execute("SELECT value FROM meta WHERE key = ?", [BACKUP_NOTE]).fetchone()
+                if note is not None and (partial := stale_backup(note[0])) is not None:
+                    _LOG.warning("%s: removing %s, left by a backup that was stopped", self.path.name, partial)
+                    remove_partial(partial)
+                    conn.execute("DELETE FROM meta WHERE key = ?", [BACKUP_NOTE])
                 view = public_view_sql(attr=_json_attr, fv=_json_fv)
                 have = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'view' AND name = 'public_assets'")
                 have = have.fetchone()
@@ -135,6 +168,9 @@ class SqliteStore(Store):
                 if row is None or int(row[0]) < SCHEMA_VERSION:
                     conn.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
                 conn.execute("COMMIT")
+                # A write-ahead log left by a process killed mid-transaction: fold in what was committed
+                # and cut the file to nothing (best effort: a reader elsewhere may hold it a moment longer).
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             finally:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
@@ -144,17 +180,91 @@ class SqliteStore(Store):
         if fresh:
             os.chmod(self.path, 0o600)  # the register holds internal fields: owner only
 
+    def _check_readable(self) -> None:
+        if not self.path.is_file():
+            raise StoreError(f"no register file {self.path.name}")
+        try:
+            conn = self._connect()
+            try:
+                row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path.name} is not a readable register ({exc})") from exc
+        if row is None or int(row[0]) > SCHEMA_VERSION:
+            raise StoreError(f"{self.path.name} is not a register this assets-map can read "
+                             f"(schema {row[0] if row else 'missing'})")
+
+    def _uri(self) -> str:
+        """The read-only URI: ``immutable`` (no lock, no -wal/-shm created) unless a write-ahead log holds data."""
+        wal = Path(f"{self.path}-wal")
+        immutable = not (wal.exists() and wal.stat().st_size > 0)
+        path = urllib.parse.quote(str(self.path.resolve()))
+        return f"file:{path}?mode=ro" + ("&immutable=1" if immutable else "")
+
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            conn = sqlite3.connect(self._uri(), uri=True, timeout=60, isolation_level=None)
+            conn.execute("PRAGMA query_only = ON")
+            return conn
         conn = sqlite3.connect(self.path, timeout=60, isolation_level=None)
         conn.execute("PRAGMA busy_timeout = 60000")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
+        # After a checkpoint the log is cut back to this size, instead of staying as large as the largest import.
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_LIMIT_BYTES}")
         for p in self.pragmas:
             conn.execute(f"PRAGMA {p}")
         return conn
 
+    def import_analysis(self, *args, **kwargs):
+        """:meth:`Store.import_analysis`, then :meth:`compact` (re-imports free pages and leave a large log)."""
+        out = super().import_analysis(*args, **kwargs)
+        try:
+            self.compact()
+        except (sqlite3.Error, StoreError) as exc:  # the import is committed; space comes back next time
+            _LOG.warning("%s: compaction after the import did not run: %s", self.path.name, exc)
+        return out
+
+    def compact(self, *, min_free_share: float = COMPACT_FREE_SHARE) -> dict[str, int]:
+        """Give free space back to the file system and cut the write-ahead log to nothing.
+
+        Pages freed by re-imports (rewritten records, a removed column, dropped
+        context layers) are released when they exceed ``min_free_share`` of the file:
+        with ``PRAGMA incremental_vacuum`` on a register with incremental auto-vacuum
+        (every register created by this version), or, once, with ``VACUUM`` on an
+        older one, which also switches it to incremental auto-vacuum.
+
+        Returns
+        -------
+        dict with ``bytes_before``, ``bytes_after`` (main file) and ``free_pages`` left.
+        """
+        if self.read_only:
+            raise StoreError(f"{self.path.name} is opened read-only")
+        before = self.path.stat().st_size
+        conn = self._connect()
+        try:
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+            if free and free >= min_free_share * pages:
+                if conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:  # incremental
+                    # executescript steps the pragma to the end (execute frees a single page per call)
+                    conn.executescript("PRAGMA incremental_vacuum;")
+                else:
+                    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+                    conn.execute("VACUUM")
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        except sqlite3.DatabaseError as exc:
+            raise _translate(exc, self.path) from exc
+        finally:
+            conn.close()
+        return {"bytes_before": before, "bytes_after": self.path.stat().st_size, "free_pages": free}
+
     @contextlib.contextmanager
     def _write(self) -> Iterator[Tx]:
+        if self.read_only:
+            raise StoreError(f"{self.path.name} is opened read-only (a backup being restored); nothing was changed")
         conn = self._connect()
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -199,6 +309,8 @@ class SqliteStore(Store):
 
     def close(self) -> None:
         """Checkpoint the WAL into the main file (connections are per operation)."""
+        if self.read_only:
+            return
         conn = self._connect()
         try:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
