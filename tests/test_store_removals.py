@@ -14,6 +14,7 @@ from assets_map.store import LOCAL_USER, RemovalsNotConfirmed, SqliteStore, remo
 
 from test_app import plain
 from test_store import HASH, ORG, OTHER, backend, demo_analysis, import_demo, make_store, snapshot, store  # noqa: F401
+from test_store_page import _page, register  # noqa: F401
 
 
 def _without_last(demo_analysis, n: int, *, org_prefix: str = ""):
@@ -119,24 +120,6 @@ def test_cli_refuses_a_large_removal_with_one_line_until_allowed(demo_files, tmp
 
 
 # ---------------------------------------------------------------- the Register page
-
-@pytest.fixture
-def register(tmp_path, monkeypatch):
-    path = tmp_path / "register.sqlite"
-    monkeypatch.delenv("ASSETS_MAP_DATABASE_URL", raising=False)
-    monkeypatch.setenv("ASSETS_MAP_STORE", str(path))
-    from assets_map.ui import register_page
-
-    register_page._store.clear()
-    yield path
-    register_page._store.clear()
-
-
-def _page():
-    from assets_map.ui import register_page
-
-    register_page.render()
-
 
 def test_register_page_shows_the_assets_an_import_would_remove_and_asks_first(register, local_visitor,
                                                                                 demo_result):
