@@ -282,3 +282,304 @@ def test_conflict_message_shows_other_editors_markdown_literally(register_file, 
     assert not kinds, (err, kinds)
     assert "changed by someone else" in shown and "[other](http://evil.example/)@council.example" in shown
     assert note in shown
+
+
+# ------------------------------------------------------------------ restore from read-only media
+
+def test_restore_reads_the_backup_read_only(store, make_store, demo_analysis, tmp_path, monkeypatch):
+    """A backup in a read-only folder (0444 file, 0555 folder) restores, and is never opened for writing.
+
+    As root chmod stops nothing, so the test also records every SQLite connection to the
+    backup (each must be a read-only URI) and checks that its bytes, its time stamp and
+    its folder are unchanged (no -wal, -shm or -journal file appears beside it).
+    """
+    from assets_map.store import SqliteStore
+
+    import_demo(store, demo_analysis)
+    media = tmp_path / "media"
+    media.mkdir()
+    store.backup(media / "backup.sqlite")
+    path = media / "backup.sqlite"
+    path.chmod(0o444)
+    media.chmod(0o555)
+    before = (path.read_bytes(), path.stat().st_mtime_ns, sorted(p.name for p in media.iterdir()))
+    opened = []
+    real = sqlite3.connect
+
+    def spy(database, *args, **kwargs):
+        opened.append((str(database), bool(kwargs.get("uri"))))
+        return real(database, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", spy)
+    try:
+        restored = make_store("restored")
+        restored.load(SqliteStore(path, read_only=True))
+        after = (path.read_bytes(), path.stat().st_mtime_ns, sorted(p.name for p in media.iterdir()))
+    finally:
+        media.chmod(0o755)
+        path.chmod(0o644)
+    assert after == before
+    to_backup = [(db, uri) for db, uri in opened if "backup.sqlite" in db]
+    assert to_backup and all(uri and db.startswith("file:") and "mode=ro" in db for db, uri in to_backup), to_backup
+    from test_store import snapshot
+    assert snapshot(restored) == snapshot(store)
+
+
+def test_cli_restore_from_read_only_folder(tmp_path, demo_analysis, monkeypatch):
+    from assets_map.cli import main
+    from assets_map.store import SqliteStore
+
+    reg = SqliteStore(tmp_path / "register.sqlite")
+    import_demo(reg, demo_analysis)
+    media = tmp_path / "media"
+    media.mkdir()
+    reg.backup(media / "backup.sqlite")
+    path = media / "backup.sqlite"
+    path.chmod(0o444)
+    media.chmod(0o555)
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    opened = []
+    real = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect",
+                        lambda db, *a, **kw: opened.append((str(db), bool(kw.get("uri")))) or real(db, *a, **kw))
+    try:
+        assert main(["store", "--store", str(tmp_path / "new.sqlite"), "restore", str(path)]) == 0
+        assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+        assert sorted(p.name for p in media.iterdir()) == ["backup.sqlite"]
+    finally:
+        media.chmod(0o755)
+    assert all(uri and "mode=ro" in db for db, uri in opened if "backup.sqlite" in db)
+    assert len(SqliteStore(tmp_path / "new.sqlite").assets(ADMIN)) == len(reg.assets(ADMIN))
+
+
+# ------------------------------------------------------------------ compaction and the write-ahead log
+
+def _sizes(path) -> tuple[int, int]:
+    from pathlib import Path
+
+    wal = Path(f"{path}-wal")
+    return Path(path).stat().st_size, (wal.stat().st_size if wal.exists() else 0)
+
+
+def test_reimport_gives_freed_space_back(tmp_path, demo_analysis):
+    """A re-import that frees pages (here: a detailed exclusion layer no longer used) shrinks the file."""
+    import shapely
+
+    from assets_map.store import LOCAL_USER, SqliteStore
+
+    result, exclude = demo_analysis
+    label, green = exclude[0]
+    heavy = green.set_geometry(shapely.segmentize(green.geometry.to_numpy(), 0.05))  # ~20 vertices a metre
+    reg = SqliteStore(tmp_path / "r.sqlite")
+    reg.import_analysis(variant(result), organisation=ORG, role=LOCAL_USER, source_name="demo.gpkg",
+                        file_sha256=HASH, exclude=[(label, heavy)])
+    full, _ = _sizes(reg.path)
+    reg.import_analysis(variant(result), organisation=ORG, role=LOCAL_USER, source_name="demo.gpkg",
+                        file_sha256=HASH, exclude=[])
+    after, wal = _sizes(reg.path)
+    assert reg.raw("PRAGMA freelist_count")[0][0] == 0
+    assert after < 0.75 * full, (full, after)  # the layer took about a third of the file
+    assert wal == 0
+    assert reg.integrity() == "ok"
+
+
+def test_an_older_register_is_compacted_once_and_switched_to_incremental(tmp_path, demo_analysis):
+    from assets_map.store import LOCAL_USER, SqliteStore
+
+    path = tmp_path / "old.sqlite"
+    sqlite3.connect(path).execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)").connection.close()
+    reg = SqliteStore(path)  # existed before: no auto-vacuum, as registers made by earlier versions
+    assert reg.raw("PRAGMA auto_vacuum")[0][0] == 0
+    import_demo(reg, demo_analysis)
+    reg.raw("DELETE FROM context")
+    assert reg.raw("PRAGMA freelist_count")[0][0] > 0
+    got = reg.compact(min_free_share=0)  # whatever is free
+    assert got["free_pages"] == 0 and got["bytes_after"] < got["bytes_before"]
+    assert reg.raw("PRAGMA auto_vacuum")[0][0] == 2  # incremental from now on
+    import_demo(reg, demo_analysis, gen=1)
+    assert reg.integrity() == "ok" and reg.raw("PRAGMA freelist_count")[0][0] == 0
+
+
+KILLED_BACKUP = """
+import os, signal, sys
+from assets_map.store import SqliteStore
+from assets_map.store.base import Tx
+store = SqliteStore(sys.argv[1])
+real = Tx.many
+def many(self, sql, rows):
+    real(self, sql, rows)
+    if sql.startswith("INSERT INTO history"):  # half-way through writing the copy
+        os.kill(os.getpid(), signal.SIGKILL)
+Tx.many = many
+store.backup(sys.argv[2])
+"""
+
+
+def test_backup_killed_half_way_leaves_no_log_and_is_cleaned_up(tmp_path, demo_analysis):
+    """kill -9 during a backup: no write-ahead log beside the partial copy, and it goes at the next open."""
+    import subprocess
+    import sys
+
+    from assets_map.store import LOCAL_USER, SqliteStore
+
+    reg = SqliteStore(tmp_path / "register.sqlite")
+    import_demo(reg, demo_analysis)
+    import_demo(reg, demo_analysis, gen=1)
+    out = tmp_path / "backups"
+    out.mkdir()
+    child = subprocess.run([sys.executable, "-c", KILLED_BACKUP, str(reg.path), str(out / "b.sqlite")],
+                           capture_output=True, text=True, timeout=120)
+    assert child.returncode == -9, child.stderr
+    left = {p.name: p.stat().st_size for p in out.iterdir()}
+    assert ".b.sqlite.partial" in left and "b.sqlite" not in left  # never a half backup under the real name
+    assert ".b.sqlite.partial-wal" not in left, left  # the copy is written without a write-ahead log
+    # The register is intact, its log cut to nothing, and the next open removes the partial copy.
+    again = SqliteStore(reg.path)
+    assert sorted(p.name for p in out.iterdir()) == []
+    assert _sizes(again.path)[1] == 0
+    assert again.integrity() == "ok" and len(again.assets(LOCAL_USER)) == len(reg.assets(LOCAL_USER))
+    copy = again.backup(out / "b.sqlite")
+    assert copy.integrity() == "ok" and sorted(p.name for p in out.iterdir()) == ["b.sqlite"]
+
+
+# ------------------------------------------------------------------ database errors: one line, no connection details
+
+DEAD_URL = "postgresql://secretuser:secretpw@127.0.0.1:9/secretdb"  # port 9 (discard): nothing listens
+SECRETS = ("secretuser", "secretpw", "secretdb", "127.0.0.1", ":9", "port 9", "localhost")
+
+
+def _assert_plain(text: str) -> None:
+    assert "\n" not in text.strip() and "Traceback" not in text, text
+    assert not any(s in text for s in SECRETS), text
+
+
+def test_unreachable_database_is_one_line_without_connection_details(caplog):
+    from assets_map.store import StoreError, open_store
+
+    with caplog.at_level("ERROR"), pytest.raises(StoreError) as err:
+        open_store(DEAD_URL)
+    _assert_plain(str(err.value))
+    assert "cannot be reached" in str(err.value)
+    assert any("secretdb" in r.getMessage() and "127.0.0.1" in r.getMessage() for r in caplog.records)  # the log
+    with pytest.raises(StoreError) as err:
+        open_store("postgresql://secretuser:secretpw@[::1/secretdb")  # malformed: its text would quote the password
+    _assert_plain(str(err.value))
+    assert not any("secretpw" in r.getMessage() for r in caplog.records)
+
+
+def test_outage_after_opening_is_a_store_error_not_a_traceback(caplog):
+    """PostGIS goes away after the store was opened: every read and write says so in one line."""
+    import uuid
+
+    from test_store import postgis_url
+
+    from assets_map.store import PUBLIC, StoreError
+    from assets_map.store.postgis import PostgisStore
+
+    reg = PostgisStore(postgis_url(), schema=f"t_{uuid.uuid4().hex[:12]}")
+    try:
+        live = reg.url
+        reg.url = DEAD_URL  # the server is gone
+        for call in (lambda: reg.assets(PUBLIC), lambda: reg.is_empty(), lambda: reg.revision(),
+                     lambda: reg.submit_correction("X-1", message="wrong", role=PUBLIC)):
+            with caplog.at_level("ERROR"), pytest.raises(StoreError) as err:
+                call()
+            _assert_plain(str(err.value))
+        assert any("secretdb" in r.getMessage() for r in caplog.records)
+    finally:
+        reg.url = live
+        reg.drop_schema()
+
+
+def test_register_page_shows_an_outage_in_one_line(monkeypatch, remote_visitor, demo_analysis):
+    """An anonymous visitor sees one line, no host or user, no traceback: before and after the store opened."""
+    import uuid
+
+    from streamlit.testing.v1 import AppTest
+    from test_store import postgis_url
+
+    from assets_map.store.postgis import PostgisStore
+    from assets_map.ui import register_page
+
+    monkeypatch.setenv("ASSETS_MAP_DATABASE_URL", DEAD_URL)
+    register_page._store.clear()
+    try:
+        at = AppTest.from_function(_register_page, default_timeout=60).run()
+        assert not at.exception, at.exception
+        (err,) = [e.value for e in at.error]
+        _assert_plain(err)
+        reg = PostgisStore(postgis_url(), schema=f"t_{uuid.uuid4().hex[:12]}")
+        import_demo(reg, demo_analysis)
+        monkeypatch.setattr(register_page, "open_store", lambda: reg)
+        register_page._store.clear()
+        at = AppTest.from_function(_register_page, default_timeout=60).run()
+        assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
+        live, reg.url = reg.url, DEAD_URL  # the database goes away
+        at.run()
+        assert not at.exception, at.exception
+        (err,) = [e.value for e in at.error]
+        _assert_plain(err)
+        for el in list(at.markdown) + list(at.caption) + list(at.info) + list(at.warning):
+            _assert_plain(el.value)
+        reg.url = live
+        reg.drop_schema()
+    finally:
+        register_page._store.clear()
+
+
+
+# ------------------------------------------------------------------ rate limit on public corrections
+
+def test_public_corrections_are_rate_limited_per_session_and_overall(store, demo_analysis, monkeypatch):
+    import time
+
+    from assets_map.store import LOCAL_USER, PUBLIC, StoreError
+    from assets_map.store import base
+
+    import_demo(store, demo_analysis)
+    aid = store.assets(PUBLIC)["asset_id"].iloc[0]
+    per_session = base.CORRECTION_LIMITS["session"]
+    for i in range(per_session):
+        store.submit_correction(aid, message=f"note {i}", role=PUBLIC, session="browser-a")
+    with pytest.raises(base.RateLimited, match="wait a few minutes") as err:
+        store.submit_correction(aid, message="one too many", role=PUBLIC, session="browser-a")
+    assert isinstance(err.value, StoreError) and "\n" not in str(err.value)
+    queue = store.corrections(role=LOCAL_USER)
+    assert len(queue) == per_session and "one too many" not in {c["message"] for c in queue}
+    assert "browser-a" not in queue[0]["submitted_by"] and "session" in queue[0]["submitted_by"]  # a hash only
+    store.submit_correction(aid, message="another visitor", role=PUBLIC, session="browser-b")
+    store.submit_correction(aid, message="an editor is not limited", role=LOCAL_USER)
+    # Everyone together: new sessions do not get round the overall limit.
+    monkeypatch.setitem(base.CORRECTION_LIMITS, "all", per_session + 4)
+    for k in range(2):
+        store.submit_correction(aid, message=f"visitor {k}", role=PUBLIC, session=f"browser-{k + 10}")
+    with pytest.raises(base.RateLimited, match="try again later"):
+        store.submit_correction(aid, message="a fresh session", role=PUBLIC, session="browser-99")
+    assert len(store.corrections(role=LOCAL_USER)) == per_session + 4
+    # The window moves on.
+    monkeypatch.setattr(base, "CORRECTION_WINDOW_S", 1)
+    time.sleep(1.2)
+    store.submit_correction(aid, message="later", role=PUBLIC, session="browser-a")
+
+
+def test_fifty_quick_corrections_from_one_browser_are_refused_after_the_limit(register_file, remote_visitor,
+                                                                               demo_analysis):
+    """The probe's case: many corrections queued in seconds from one anonymous browser."""
+    from streamlit.testing.v1 import AppTest
+
+    from assets_map.store import LOCAL_USER, SqliteStore
+    from assets_map.store import base
+
+    reg = SqliteStore(register_file)
+    import_demo(reg, demo_analysis)
+    at = AppTest.from_function(_register_page, default_timeout=60).run()
+    sent, refused = 0, []
+    for i in range(12):
+        at.text_area[0].input(f"wrong {i}")
+        next(b for b in at.button if b.label == "Send to the owner").click().run()
+        assert not at.exception, at.exception
+        sent += any("Thank you" in s.value for s in at.success)
+        refused += [e.value for e in at.error]
+    assert sent == base.CORRECTION_LIMITS["session"]
+    assert len(refused) == 12 - sent and all("wait a few minutes" in markdown_shown(e)[0] for e in refused)
+    assert len(reg.corrections(role=LOCAL_USER)) == sent

@@ -9,7 +9,9 @@
 """
 from __future__ import annotations
 
+import logging
 import os
+import sqlite3
 from pathlib import Path
 
 from .base import (EDIT_STATUSES, EDITABLE, ConflictError, ImportOutcome, RemovalsNotConfirmed, Store, StoreError,
@@ -18,6 +20,7 @@ from .roles import LOCAL_USER, PUBLIC, Identity, NotAllowed, Role
 from .sqlite import SqliteStore
 
 DEFAULT_PATH = Path("~/.assets_map/register.sqlite")
+_LOG = logging.getLogger(__name__)
 
 __all__ = ["open_store", "default_location", "Store", "SqliteStore", "Role", "Identity", "LOCAL_USER", "PUBLIC",
            "NotAllowed", "ConflictError", "StoreError", "StoreFull", "ImportOutcome", "RemovalsNotConfirmed",
@@ -44,5 +47,11 @@ def open_store(location: str | os.PathLike | None = None) -> Store:
     if loc.startswith(("postgresql://", "postgres://")):
         from .postgis import PostgisStore
 
-        return PostgisStore(loc)
-    return SqliteStore(Path(loc).expanduser())
+        return PostgisStore(loc)  # its errors are one line without host, port, user or database
+    path = Path(loc).expanduser()
+    try:
+        return SqliteStore(path)
+    except (OSError, sqlite3.Error) as exc:  # a folder that cannot be made, a file that cannot be opened
+        _LOG.error("cannot open the register file %s: %s", path, exc)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise StoreError(f"the register file cannot be opened ({reason.lower()})") from exc

@@ -112,7 +112,7 @@ def _restore(args: argparse.Namespace) -> int:
     if not src.is_file():
         raise InputError(f"no backup file {src.name}")
     store = open_store(args.store)
-    store.load(SqliteStore(src))
+    store.load(SqliteStore(src, read_only=True))  # never written: a backup on read-only media restores
     print(f"restored {src.name} into {store.describe()}")
     return 0
 

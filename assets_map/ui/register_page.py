@@ -11,6 +11,7 @@ messages (a conflict quotes the other editor's values).
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import pandas as pd
 import streamlit as st
@@ -50,7 +51,8 @@ def _sign_in_box(who: identity.Visitor) -> None:
         if st.button("Sign in (estates teams)"):
             st.login()
         return
-    st.caption(md(who.line()) if who.mode == "signed-in" else "Signed in, with the public view.")
+    st.caption(md(f"Signed in as {who.role.describe()}.") if who.mode == "signed-in"
+               else "Signed in, with the public view.")
     if who.note:
         st.warning(md(who.note))
     if st.button("Sign out"):
@@ -290,11 +292,21 @@ def _correction_form(store, role: Role) -> None:
         try:
             cid = store.submit_correction(aid, message=message, role=role if not role.local else PUBLIC,
                                           proposed={} if status == "(not sure)" else {"status": status},
-                                          contact=contact or None)
+                                          contact=contact or None, session=_session_id())
         except (InputError, StoreError) as exc:
             st.error(md(exc))
         else:
             st.success(f"Thank you: sent as correction #{cid}.")
+
+
+def _session_id() -> str:
+    """This browser session's id, for the store's rate limit on corrections (the store keeps only a hash)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is not None and ctx.session_id:
+        return ctx.session_id
+    return st.session_state.setdefault("register_session", uuid.uuid4().hex)
 
 
 def _date(v) -> dt.date | None:
