@@ -274,8 +274,8 @@ def test_editor_of_another_organisation_sees_what_the_public_sees(register, hidd
     other["organisation"] = OTHER
     store.import_analysis(Analysis(other, result.needs, [], [], result.settings, exclude), organisation=OTHER,
                           role=LOCAL_USER, source_name="other.csv", file_sha256=HASH, exclude=exclude)
-    store.save("T-FLAG", {"field_visibility": {"status": "internal", "geometry": "internal"}}, expected_version=2,
-               role=LOCAL_USER)
+    store.save("T-FLAG", {"field_visibility": {"status": "internal", "geometry": "internal", "tenure": "internal"}},
+               expected_version=2, role=LOCAL_USER)
     ed = Role("editor", "ed@elsewhere.example", OTHER)
     seen = store.assets(ed).set_index("asset_id")
     pub = store.assets(PUBLIC).set_index("asset_id")
@@ -285,6 +285,7 @@ def test_editor_of_another_organisation_sees_what_the_public_sees(register, hidd
                                   pd.DataFrame(pub.loc[theirs, cols].drop(columns="geometry")), check_dtype=False)
     assert store.get("T-FLAG", ed) == store.get("T-FLAG", PUBLIC)
     assert seen.loc["T-FLAG", "status"] is None and seen.loc["T-FLAG"].geometry is None
+    assert "held on a lease" not in seen.loc["T-FLAG", "reasons"] and FILE not in seen.loc["T-FLAG", "reasons"]
     assert seen.loc["O-T-FLAG", "status"] == "vacant" and seen.loc["O-T-FLAG", "version"] == 1  # their own in full
 
 
