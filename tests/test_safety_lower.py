@@ -583,3 +583,63 @@ def test_fifty_quick_corrections_from_one_browser_are_refused_after_the_limit(re
     assert sent == base.CORRECTION_LIMITS["session"]
     assert len(refused) == 12 - sent and all("wait a few minutes" in markdown_shown(e)[0] for e in refused)
     assert len(reg.corrections(role=LOCAL_USER)) == sent
+
+
+# ------------------------------------------------------------------ the site-pack preview frame
+
+#: The sandbox Streamlit gives a component frame (streamlit/static: allow-scripts with allow-same-origin).
+STREAMLIT_COMPONENT_SANDBOX = ("allow-forms allow-modals allow-popups allow-popups-to-escape-sandbox "
+                               "allow-same-origin allow-scripts allow-downloads")
+
+
+def _pack_with_hostile_doc():
+    import streamlit as st
+
+    from assets_map.ui import sitepack_page, state
+
+    doc = ("<!doctype html><html><body><p id='v'>Town Hall &lt;east&gt;</p>"
+           "<script>window.top.document.title = 'script ran'; window.top.ran = 1;</script>"
+           "<img src='data:,' onerror=\"window.top.document.title = 'handler ran'\">"
+           "<form action='about:blank'><input name='q'></form></body></html>")
+    st.session_state[sitepack_page.PACK] = (state.data_version(), ("X-1",), doc, b"%PDF-1.7")
+    sitepack_page.render()
+
+
+def test_site_pack_preview_runs_no_script(tmp_path):
+    """What the page hands Streamlit's component frame, loaded in Chromium inside that frame's sandbox:
+    the pack shows, but no script or event handler in it runs and it cannot reach the page around it."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.conftest import CHROMIUM, LAUNCH_ARGS, require_browser
+
+    at = AppTest.from_function(_pack_with_hostile_doc, default_timeout=60).run()
+    assert not at.exception, at.exception
+    (frame,) = at.get("iframe")
+    srcdoc = frame.proto.srcdoc
+    assert srcdoc and "<script" not in srcdoc  # the pack is inside an attribute, escaped once
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_content("<title>app</title><iframe id='component' style='width:900px;height:700px'></iframe>")
+            page.evaluate("""([policy, doc]) => {
+                const f = document.getElementById('component');
+                f.setAttribute('sandbox', policy);
+                f.srcdoc = doc;
+            }""", [STREAMLIT_COMPONENT_SANDBOX, srcdoc])
+            page.wait_for_timeout(1500)
+            texts = []
+            for fr in page.frames:
+                try:
+                    texts.append(fr.evaluate("document.body ? document.body.innerText : ''"))
+                except Exception:  # a frame whose origin the test cannot script: fine, and read below
+                    texts.append(fr.content())
+            assert page.title() == "app" and page.evaluate("window.ran") is None
+            assert any("Town Hall <east>" in t or "Town Hall &lt;east&gt;" in t for t in texts), texts
+            inner = [f for f in page.frames if f.parent_frame is not None and f.parent_frame.parent_frame is not None]
+            assert inner, "the pack is not in a frame of its own"
+        finally:
+            browser.close()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 
 import streamlit as st
 import streamlit.components.v1 as components
@@ -70,5 +71,26 @@ def render() -> None:
     c2.download_button("Download HTML", doc.encode("utf-8"), file_name=f"{stem}.html", mime="text/html", key="sp_html")
     st.caption(f"Made for {len(made_for)} site{'s' if len(made_for) != 1 else ''}: "
                + shared.md(", ".join(made_for)))
-    # Every value in the pack is HTML-escaped by the engine; the preview is a sandboxed iframe.
-    components.html(doc, height=1100, scrolling=True)
+    _preview(doc)
+
+
+#: Height of the site-pack preview, in pixels.
+PREVIEW_HEIGHT = 1100
+
+
+def preview_html(doc: str, *, height: int = PREVIEW_HEIGHT) -> str:
+    """The page the preview component shows: the pack in an inner frame with ``sandbox=""``.
+
+    Streamlit's component frame allows scripts with the app's own origin, so the
+    pack is never put there directly: the inner frame runs no script, submits no
+    form, opens no window and has an origin of its own, whatever the pack holds.
+    Every value in the pack is already HTML-escaped by the engine; here the whole
+    document is escaped once more only as the value of the ``srcdoc`` attribute.
+    """
+    return (f'<iframe sandbox="" referrerpolicy="no-referrer" title="Site pack preview" '
+            f'style="width:100%;height:{int(height) - 20}px;border:0" srcdoc="{html.escape(doc, quote=True)}">'
+            f'</iframe>')
+
+
+def _preview(doc: str) -> None:
+    components.html(preview_html(doc), height=PREVIEW_HEIGHT, scrolling=False)
