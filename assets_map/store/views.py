@@ -20,6 +20,7 @@ through the same view, so the two cannot disagree.
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, Callable, Mapping, Sequence
 
@@ -99,6 +100,13 @@ def shown_fields(field_visibility: Mapping[str, str] | None) -> list[str]:
     """The fields (geometry included) the public sees of one public asset."""
     fv = dict(field_visibility or {})
     fv.pop("asset_id", None)  # the identifier is always shown
+    return list(_shown(tuple(sorted((str(k), str(v)) for k, v in fv.items()))))
+
+
+@functools.lru_cache(maxsize=1024)
+def _shown(choices: tuple[tuple[str, str], ...]) -> tuple[str, ...]:
+    """:func:`shown_fields` of one set of choices (registers repeat a few sets: computed once each)."""
+    fv = dict(choices)
     shown = []
     for f in PUBLIC_FIELDS + OPTIONAL_FIELDS:
         if fv.get(f, _default(f)) != "public":
@@ -106,7 +114,7 @@ def shown_fields(field_visibility: Mapping[str, str] | None) -> list[str]:
         if any(fv.get(p, _default(p)) != "public" for p in _hidden_parents(f)):
             continue
         shown.append(f)
-    return shown
+    return tuple(shown)
 
 
 def public_record(record: Mapping[str, Any], field_visibility: Mapping[str, str] | None) -> dict[str, Any]:
