@@ -289,19 +289,29 @@ def test_editor_of_another_organisation_sees_what_the_public_sees(register, hidd
     assert seen.loc["O-T-FLAG", "status"] == "vacant" and seen.loc["O-T-FLAG", "version"] == 1  # their own in full
 
 
-def test_a_register_from_before_the_rules_gets_public_records_on_open(tmp_path, hidden_analysis):
-    """An older register (no public records, the old view) is brought under the rules when opened."""
+def _reopen(store):
     from assets_map.store import SqliteStore
 
+    if isinstance(store, SqliteStore):
+        return SqliteStore(store.path)
+    from assets_map.store.postgis import PostgisStore
+
+    return PostgisStore(store.url, schema=store.schema)
+
+
+def test_a_register_from_before_the_rules_gets_public_records_on_open(store, hidden_analysis):
+    """An older register (no public records, a view of its own) is brought under the rules when opened."""
     result, exclude = hidden_analysis
-    path = tmp_path / "old.sqlite"
-    s = SqliteStore(path)
-    s.import_analysis(result, organisation=ORG, role=LOCAL_USER, source_name=FILE, file_sha256=HASH, exclude=exclude)
-    s.save("T-FLAG", {"field_visibility": {"tenure": "internal"}}, expected_version=1, role=LOCAL_USER)
-    s.raw("DELETE FROM public_records")
-    s.raw("DELETE FROM meta WHERE key = 'public_rules'")
-    assert s.assets(PUBLIC).empty  # no public record: nothing public (fail closed)
-    again = SqliteStore(path)
+    store.import_analysis(result, organisation=ORG, role=LOCAL_USER, source_name=FILE, file_sha256=HASH,
+                          exclude=exclude)
+    store.save("T-FLAG", {"field_visibility": {"tenure": "internal"}}, expected_version=1, role=LOCAL_USER)
+    store.raw("DELETE FROM public_records")
+    store.raw("DELETE FROM meta WHERE key IN ('public_rules', 'public_view')")
+    assert store.assets(PUBLIC).empty  # no public record: nothing public (fail closed)
+    store.raw("DROP VIEW public_assets")
+    store.raw("CREATE VIEW public_assets AS SELECT asset_id, attrs FROM assets")  # an earlier view, other columns
+    again = _reopen(store)
+    assert "attrs" not in again.raw_columns("public_assets")
     pub = again.assets(PUBLIC).set_index("asset_id")
     assert len(pub) == 4 and pub.loc["T-FLAG", "tenure"] is None
     assert "held on a lease" not in pub.loc["T-FLAG", "reasons"] and FILE not in pub.loc["T-FLAG", "reasons"]

@@ -224,7 +224,8 @@ class Tx:
         self.cur.executemany(self._sql(sql), [self._params(r) for r in rows])
 
 
-# Column lists of every table, for backup and restore (geometry and JSON columns marked).
+# Column lists of every table, for backup and restore (geometry and JSON columns marked). The table
+# ``public_records`` is not here: it is derived (views.public_records) and made again after a restore.
 TABLES: dict[str, tuple[str, ...]] = {
     "batches": ("batch_id", "organisation", "imported_by", "imported_at", "source_name", "file_sha256",
                 "report", "settings", "rows", "added", "changed", "unchanged", "removed"),

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import logging
 import re
 from typing import Iterator
@@ -154,7 +155,22 @@ class PostgisStore(Store):
                 tx.cur.execute(DDL)
                 # Same columns and types as before: a register written before these rules gets the new view
                 # in place, and a read-only role granted SELECT on it keeps its grant.
-                tx.cur.execute(public_view_sql(attr=_attr, fv=_fv, replace=True))
+                view = public_view_sql(attr=_attr, fv=_fv, replace=True)
+                digest = hashlib.sha256(view.encode()).hexdigest()
+                have = tx.cur.execute("SELECT value FROM meta WHERE key = 'public_view'").fetchone()
+                there = tx.cur.execute("SELECT 1 FROM pg_views WHERE schemaname = %s AND viewname = 'public_assets'",
+                                       [schema]).fetchone()
+                if have is None or have[0] != digest or not there:  # replacing locks out readers: only on change
+                    try:
+                        with tx.cur.connection.transaction():
+                            tx.cur.execute(view)
+                    except psycopg.errors.InvalidTableDefinition:  # other columns: made anew, grants given again
+                        _LOG.warning("%s: the public_assets view had other columns and was made anew; grant SELECT "
+                                     "on it again to the roles that publish it", self.describe())
+                        tx.cur.execute("DROP VIEW public_assets")
+                        tx.cur.execute(view.replace("CREATE OR REPLACE VIEW", "CREATE VIEW", 1))
+                    tx.cur.execute("INSERT INTO meta VALUES ('public_view', %s) ON CONFLICT (key) DO UPDATE "
+                                   "SET value = excluded.value", [digest])
                 rules = tx.cur.execute("SELECT value FROM meta WHERE key = 'public_rules'").fetchone()
                 if rules is None or rules[0] != RULES_VERSION:
                     self._refresh_public(tx)
