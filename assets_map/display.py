@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+import weakref
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -150,16 +151,18 @@ def prepare(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: s
     if aggregate if aggregate is not None else len(needs) > MAX_NEED_FEATURES:
         key = (id(needs), len(needs), need_column)
         hit = _LAD_CACHE.get(key)
-        if hit is None or hit[0] is not needs:
-            hit = (needs, aggregate_needs(needs, need_column=need_column))
+        if hit is None or hit[0]() is not needs:
+            hit = (weakref.ref(needs), aggregate_needs(needs, need_column=need_column))
             _LAD_CACHE.clear()  # one need layer at a time: a new analysis replaces the old one
             _LAD_CACHE[key] = hit
+            weakref.finalize(needs, _LAD_CACHE.pop, key, None)  # a session's upload dies with the session
         lads = hit[1]
     return DisplayIndex(x, y, ok, prio, lads)
 
 
 #: The local-authority aggregation of the need layer last drawn (dissolving 35k LSOAs takes
-#: seconds; filters and pans reuse it). Holds the need frame itself, so an id is never reused.
+#: seconds; filters and pans reuse it). Holds the need frame weakly (a private upload must not
+#: outlive its session) and drops the entry when the frame dies, so an id is never reused.
 _LAD_CACHE: dict = {}
 
 

@@ -37,7 +37,7 @@ from . import eric as _eric
 from .ingest import read_assets, read_postcodes
 from .normalise import fold
 from .report import ImportReport, InputError
-from .sources import DEFAULT_LIMITS, Limits, Table, copy_to_private, excel_frame, open_table
+from .sources import Limits, Table, copy_to_private, current_limits, excel_frame, open_table
 
 ADAPTERS = ("auto", "register", "brownfield", "eric", "deprivation")
 ADAPTER_LABELS = {
@@ -145,7 +145,8 @@ def import_file(
         for a deprivation file; the LSOA vintage is checked against them
     make_valid : repair invalid geometries with ``make_valid`` (the original is kept in
         ``src_geometry_wkt``); False keeps them as given, with a warning
-    limits : size limits (:data:`~assets_map.sources.DEFAULT_LIMITS` when None)
+    limits : size limits (when None, :func:`~assets_map.sources.current_limits`: the defaults
+        unless the caller is inside :func:`~assets_map.sources.using_limits`)
 
     Returns
     -------
@@ -168,7 +169,7 @@ def import_file(
 
 
 def _import_file(path, *, name, adapter, layer, postcodes, locations, boundaries, make_valid, limits):
-    limits = limits or DEFAULT_LIMITS
+    limits = limits or current_limits()
     path = Path(path)
     shown = _display_name(name, path)
     if adapter not in ADAPTERS:
@@ -212,10 +213,11 @@ def import_bytes(data: bytes, name: str, **options) -> tuple[gpd.GeoDataFrame, I
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InputError("the upload is not a file")
-    limits = options.get("limits") or DEFAULT_LIMITS
+    limits = options.get("limits") or current_limits()
     shown = _display_name(name, Path("upload"))
     if len(data) > limits.max_file_bytes:
-        raise InputError(f"is {len(data) / 1e6:.1f} MB, over the {limits.max_file_bytes / 1e6:.1f} MB limit", source=shown)
+        raise InputError(f"is {len(data) / 1e6:.1f} MB, over the {limits.max_file_bytes / 1e6:.1f} MB limit"
+                         f"{limits.for_who}", source=shown)
     with tempfile.TemporaryDirectory(prefix="assets_map_upload_") as tmp:
         os.chmod(tmp, 0o700)
         local = copy_to_private(bytes(data), shown, Path(tmp))

@@ -95,11 +95,16 @@ def map_png(site: pd.Series, *, crs=MEASURE_CRS, needs: gpd.GeoDataFrame | None 
                     transform=ax.transAxes, fontsize=9)
             ax.set_axis_off()
         else:
+            # Never draw (or buffer) more detail than the image has pixels: a hostile or over-detailed
+            # boundary costs what its vertices cost, not what the picture needs.
+            tol = _pixel_tolerance(geom.bounds, catchment_m, size_in * dpi)
+            geom = shapely.simplify(geom, tol, preserve_topology=False) if tol else geom
             zone = geom.buffer(catchment_m, quad_segs=32)
             minx, miny, maxx, maxy = zone.buffer(catchment_m * 0.15).bounds
             if needs is not None and len(needs):
                 n = needs.to_crs(MEASURE_CRS)
                 n = n[n.intersects(shapely.box(minx, miny, maxx, maxy))]
+                n = n.set_geometry(shapely.simplify(n.geometry.values, tol, preserve_topology=False))
                 dec = pd.to_numeric(n.get("need_decile"), errors="coerce")
                 colours = [DECILE_COLOURS[int(d) - 1] if pd.notna(d) and 1 <= d <= 10 else "#ffffff" for d in dec]
                 n.plot(ax=ax, color=colours, edgecolor="#777777", linewidth=0.4, alpha=0.75)
@@ -147,6 +152,13 @@ def map_png(site: pd.Series, *, crs=MEASURE_CRS, needs: gpd.GeoDataFrame | None 
     finally:
         plt.close(fig)
     return buf.getvalue()
+
+
+def _pixel_tolerance(bounds, catchment_m: float, pixels: float) -> float:
+    """Half a pixel in metres for a map of ``bounds`` with its catchment margin, ``pixels`` wide."""
+    minx, miny, maxx, maxy = bounds
+    width = max(maxx - minx, maxy - miny) + 2.3 * catchment_m
+    return width / max(pixels, 1.0) / 2 if np.isfinite(width) else 0.0
 
 
 # --- the HTML ------------------------------------------------------------------------------------
@@ -351,6 +363,15 @@ def html_to_pdf(document: str) -> bytes:
     except OSError as exc:  # the Pango libraries are missing
         raise RuntimeError("PDF rendering needs the Pango libraries (Debian: libpango-1.0-0 libpangoft2-1.0-0)") from exc
     return weasyprint.HTML(string=document, url_fetcher=_data_only_fetcher(), base_url=None).write_pdf()
+
+
+def make_pack(sites: gpd.GeoDataFrame, *, pdf: bool = True, **options) -> tuple[str, bytes | None]:
+    """The site pack's HTML and, with ``pdf``, its PDF: the whole job in one call (what the app runs bounded).
+
+    ``options`` are those of :func:`site_pack_html`.
+    """
+    document = site_pack_html(sites, **options)
+    return document, (html_to_pdf(document) if pdf else None)
 
 
 def write_site_pack(document: str, *, html_path=None, pdf_path=None) -> list[str]:

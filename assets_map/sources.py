@@ -11,6 +11,8 @@ non-GIS user can act on.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import csv
 import io
 import json
@@ -24,10 +26,13 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
+from typing import Collection
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from .report import InputError
 
@@ -60,12 +65,68 @@ class Limits:
     max_vertices: int = int(os.environ.get("ASSETS_MAP_MAX_VERTICES", "100000000"))
     who: str = "an import"
 
+    @property
+    def for_who(self) -> str:
+        """" for a public upload" (the budget named in a refusal), or "" for the default limits."""
+        return "" if self.who == Limits.who else f" for {self.who}"
+
+    def check_vertices(self, geometry, name: str, *, first_row: int = 1) -> None:
+        """Refuse a layer with a feature, or in all, over the vertex budget (counted without copying).
+
+        Parameters
+        ----------
+        geometry : array-like of shapely geometries (a GeoSeries or its ``.values``)
+        name : the file name for the message
+        first_row : the row number of the first geometry (1 for a layer's first feature)
+
+        Raises
+        ------
+        InputError : naming the row, its vertex count and the budget
+        """
+        counts = shapely.get_num_coordinates(np.asarray(geometry, dtype=object))
+        if not len(counts):
+            return
+        worst = int(np.argmax(counts))
+        if counts[worst] > self.max_feature_vertices:
+            raise InputError(f"{int(counts[worst]):,} vertices in row {worst + first_row}, above the "
+                             f"{self.max_feature_vertices:,} {self.who} may hold in one feature", source=name)
+        total = int(counts.sum())
+        if total > self.max_vertices:
+            raise InputError(f"{total:,} vertices in all, above the {self.max_vertices:,} {self.who} may hold",
+                             source=name)
+
     def scaled(self, **changes) -> "Limits":
         """A copy with some limits changed (e.g. ``Limits().scaled(max_file_bytes=1_000_000)``)."""
         return replace(self, **changes)
 
 
 DEFAULT_LIMITS = Limits()
+_IN_FORCE: contextvars.ContextVar[Limits] = contextvars.ContextVar("assets_map_limits", default=DEFAULT_LIMITS)
+
+
+def current_limits() -> Limits:
+    """The limits readers use when a call gives none: :data:`DEFAULT_LIMITS` unless :func:`using_limits` says otherwise."""
+    return _IN_FORCE.get()
+
+
+@contextlib.contextmanager
+def using_limits(limits: Limits | None):
+    """Within the block, every reader called without explicit limits uses ``limits`` (None: no change).
+
+    The app wraps a visitor's uploads in their budget this way, so every reader (register,
+    boundaries, deprivation, postcodes, wards, facilities) applies it, not only the ones
+    that take a ``limits`` argument.
+    """
+    if limits is None:
+        yield current_limits()
+        return
+    token = _IN_FORCE.set(limits)
+    try:
+        yield limits
+    finally:
+        _IN_FORCE.reset(token)
+
+
 #: What a public (not signed-in, not local) visitor of the app may upload: the file size matches the
 #: shipped ``server.maxUploadSize`` (50 MB); every other door (CLI, scripts) uses :data:`DEFAULT_LIMITS`.
 PUBLIC_LIMITS = Limits(max_file_bytes=50 * _MB, max_zip_expanded=200 * _MB, max_rows=250_000, max_columns=300,
@@ -193,6 +254,8 @@ def _delimiter(text: str, name: str) -> str:
 #: The longest cell a spreadsheet holds (Excel's limit). A quoted cell that runs over line breaks
 #: and grows longer than this is a quote left open, not a value.
 MAX_CELL_CHARS = 32_767
+#: Quotes left open that one file may have read back as plain characters before it is refused.
+MAX_OPEN_QUOTES = 20
 _QUOTE = '"'
 
 
@@ -215,54 +278,75 @@ class TextLines:
         return "; ".join(parts)
 
 
-def _parse_records(text: str | list[str], delim: str, *, strict: bool = False):
-    """CSV records with the physical line each starts on.
+@dataclass
+class _Parsed:
+    """A text read as CSV records, with where each record sits among the physical lines."""
 
-    Returns ``(rows, starts, blocks, lines, blank)``: the records with any value, the
-    1-based line each starts on, the physical lines (endings kept) of each record that
-    spans more than one (by record index), the number of lines, and lines with no value.
+    text: str
+    rows: list[list[str]]
+    starts: list[int]  # 1-based line each record starts on
+    spans: dict[int, int]  # lines spanned by each record that spans more than one, by record index
+    offsets: list[int]  # where each line starts in the text, and the text's length
+    blank: int  # lines with no value
+    unpaired: list[int]  # one-line records whose quotes do not pair up, by record index
+
+    @property
+    def total(self) -> int:
+        return len(self.offsets) - 1
+
+    def lines(self, first: int, last: int) -> list[str]:
+        """Physical lines ``first`` to ``last`` (1-based, inclusive; line endings kept)."""
+        last = min(last, self.total)
+        return [self.text[self.offsets[i - 1]:self.offsets[i]] for i in range(first, last + 1)]
+
+
+def _parse_records(text: str, delim: str) -> _Parsed:
+    """Read a text as CSV records, noting the physical lines each record spans.
+
     Lines end at ``\\n``, ``\\r\\n`` or ``\\r``, as the csv module reads them.
     """
     buf: list[str] = []
-    source = io.StringIO(text, newline="") if isinstance(text, str) else iter(text)
+    offsets = [0]
 
     def feed():
-        for line in source:
+        for line in io.StringIO(text, newline=""):
             buf.append(line)
+            offsets.append(offsets[-1] + len(line))
             yield line
 
-    rows: list[list[str]] = []
-    starts: list[int] = []
-    blocks: dict[int, list[str]] = {}
-    line = blank = 0
-    for rec in csv.reader(feed(), delimiter=delim, strict=strict):
+    out = _Parsed(text, [], [], {}, offsets, 0, [])
+    line = 0
+    for rec in csv.reader(feed(), delimiter=delim, strict=False):
         # the reader takes exactly the lines of one record from the iterator before it yields it
         if any(c.strip() for c in rec):
             if len(buf) > 1:
-                blocks[len(rows)] = list(buf)
-            rows.append(rec)
-            starts.append(line + 1)
+                out.spans[len(out.rows)] = len(buf)
+            elif _QUOTE in buf[0] and not _pairs(buf, delim):
+                out.unpaired.append(len(out.rows))
+            out.rows.append(rec)
+            out.starts.append(line + 1)
         else:
-            blank += len(buf)
+            out.blank += len(buf)
         line += len(buf)
         buf.clear()
-    return rows, starts, blocks, line, blank
+    return out
+
+
+def _pairs(lines: list[str], delim: str) -> bool:
+    """Whether the quotes of a record's lines pair up as CSV asks (read strictly)."""
+    try:
+        list(csv.reader(lines, delimiter=delim, strict=True))
+        return True
+    except csv.Error:
+        return False
 
 
 def _body(line: str) -> str:
     return line.rstrip("\r\n")
 
 
-def _one_line(line: str, delim: str) -> list[str]:
-    """The cells of one physical line read on its own (as if it started a record)."""
-    try:
-        return next(csv.reader([_body(line)], delimiter=delim, strict=False), [])
-    except csv.Error:
-        return []
-
-
 def _quoted_cells(lines: list[str], delim: str) -> list[tuple[int, int, int, int, int]]:
-    """Quoted cells of a block of lines that hold a line break, found as the csv module reads quotes.
+    """Quoted cells of a record's lines that hold a line break, found as the csv module reads quotes.
 
     Each is ``(line, position, column, last_line, length)``: the line index and position of
     its opening quote, its 0-based column in its record, the index of the line it closes on
@@ -317,7 +401,7 @@ def _quoted_cells(lines: list[str], delim: str) -> list[tuple[int, int, int, int
             out.append(tuple(cell))
         state, col = "start", 0
     if state == "quoted" and cell[3] > cell[0]:
-        out.append(tuple(cell))  # never closed: it ran to the end of the block
+        out.append(tuple(cell))  # never closed: it ran to the end
     return out
 
 
@@ -330,122 +414,156 @@ def _shape(text: str) -> str:
 
 @dataclass
 class _Shapes:
-    """What the well-formed records of a file look like: their widths and how their first cell looks."""
+    """What the well-formed records of a file look like: the header, usual widths, how first cells look."""
 
     header: list[str]
     widths: set[int]
     starts: set[str]
 
-    def looks_like_record(self, line: str, delim: str) -> bool:
-        """Whether one physical line, read on its own, reads as a record of this file."""
-        cells = _one_line(line, delim)
-        if len(cells) < 2 or len(cells) not in self.widths:
-            return False
-        # With few columns a line of an address can have the right count by chance: ask for a usual first cell too.
-        return len(self.header) >= 4 or _shape(cells[0]) in self.starts
+    @classmethod
+    def of(cls, parsed: _Parsed, header: int) -> "_Shapes":
+        head = [str(h) for h in parsed.rows[header]]
+        single = [r for k, r in enumerate(parsed.rows[header + 1:], header + 1) if k not in parsed.spans]
+        counts = pd.Series([len(r) for r in single], dtype="int64").value_counts()
+        # the header's width, and any width at least 1% of the one-line records have (files that trim empty cells)
+        widths = {len(head)} | {int(w) for w, n in counts.items() if n >= max(2, 0.01 * len(single))}
+        return cls(head, widths, {_shape(r[0]) for r in single[:5000] if r})
+
+    def record_lines(self, parsed: _Parsed, which: list[int], delim: str, own: str) -> list[int]:
+        """Those of the physical lines ``which`` that would read as records of this file, were a record to start there.
+
+        Such a line has a usual number of cells (its own quoted cells may run on a few lines)
+        and, with fewer than four columns (where a line of an address can have the right count
+        by chance), a first cell like the records' first cells: like those of the file's
+        one-line records, like ``own`` (the merged record's first cell), or like the first cell
+        of another such line here.
+        """
+        cells = {k: _first_record(parsed.lines(k, k + 49), delim) for k in which}
+        fit = [k for k in which if len(cells[k]) >= 2 and len(cells[k]) in self.widths]
+        if len(self.header) >= 4:
+            return fit
+        shapes = {k: _shape(cells[k][0]) for k in fit}
+        seen = pd.Series(list(shapes.values()), dtype=object).value_counts()
+        return [k for k in fit if shapes[k] in self.starts or shapes[k] == own or seen.get(shapes[k], 0) >= 2]
 
 
-def _literal_quote(lines: list[str], li: int, pos: int, delim: str) -> list[str]:
-    """The block with the quote at ``lines[li][pos]`` read as a plain character (its cell quoted around it)."""
-    line = lines[li]
-    body = _body(line)
-    end = body.find(delim, pos)
-    end = len(body) if end < 0 else end
-    cell = body[pos:end]
-    fixed = body[:pos] + _QUOTE + cell.replace(_QUOTE, _QUOTE * 2) + _QUOTE + body[end:] + line[len(body):]
-    return lines[:li] + [fixed] + lines[li + 1:]
-
-
-def _resolve_block(lines: list[str], record: list[str], first_line: int, shapes: _Shapes, delim: str, name: str,
-                   notes: list[str], depth: int = 0) -> list[tuple[list[str], int, int]] | None:
-    """Records of one multi-line record whose quoted cell ran on into what look like records, or None when it is sound.
-
-    A quoted cell is taken for a quote left open when the lines it swallowed read, on their
-    own, as records of this file and the record is odd (its width is not the header's, its
-    quotes are malformed, or it swallowed more than one such line), or when it is longer
-    than any spreadsheet cell. It is then read again with that quote as a plain character;
-    when that gives records of the file's widths throughout, they replace the merged
-    record (with a note); otherwise the file is refused naming the line.
-
-    Returns the records that replace it as ``(cells, first line, lines spanned)``.
-    """
+def _first_record(lines: list[str], delim: str) -> list[str]:
     try:
-        list(csv.reader(lines, delimiter=delim, strict=True))
-        malformed = False
+        return next(csv.reader(lines, delimiter=delim, strict=False), [])
     except csv.Error:
-        malformed = True
-    width = len(record)
-    for li, pos, col, last, length in _quoted_cells(lines, delim):
-        inner = range(li + 1, last + 1)
-        like = [k for k in inner if shapes.looks_like_record(lines[k], delim)]
-        too_long = length > MAX_CELL_CHARS
-        odd = width not in shapes.widths or malformed or len(like) > 1
-        if not (too_long or (like and odd)):
-            continue
-        at = first_line + li
-        column = shapes.header[col] if col < len(shapes.header) else f"column {col + 1}"
-        span = f"lines {at}-{first_line + last}"
-        what = (f"a quote at the start of {column!r} on line {at} is never closed where the cell should end: "
-                f"the cell runs over {last - li} line break(s)"
-                + (f" into {len(like)} line(s) that read as records" if like else "")
-                + (f" and {length:,} characters, more than a spreadsheet cell holds" if too_long else ""))
-        try:
-            rows, starts, blocks, _, _ = _parse_records(_literal_quote(lines, li, pos, delim), delim, strict=True)
-        except csv.Error:
-            rows = None
-        odd_row = next((k for k, r in enumerate(rows) if len(r) not in shapes.widths), None) if rows else None
-        if rows is None or depth >= 20 or odd_row is not None:
-            why = (f"line {first_line + starts[odd_row] - 1} then has {len(rows[odd_row])} cells"
-                   if odd_row is not None and depth < 20 else "its quotes still do not pair up")
-            raise InputError(f"{what} ({span}); read with that quote as a plain character, the lines still do not "
-                             f"all give records of the header's {len(shapes.header)} columns ({why}). Check the "
-                             f"quotes on line {at}", source=name)
-        notes.append(f"{what} ({span}); the quote was read as a plain character, giving {len(rows)} records of the "
-                     f"header's columns instead of one: check that cell")
-        out: list[tuple[list[str], int, int]] = []
-        for k, (row, start) in enumerate(zip(rows, starts)):
-            sub = blocks.get(k)
-            again = (_resolve_block(sub, row, first_line + start - 1, shapes, delim, name, notes, depth + 1)
-                     if sub else None)
-            out += again if again is not None else [(row, first_line + start - 1, len(sub) if sub else 1)]
-        return out
+        return []
+
+
+@dataclass
+class _OpenQuote:
+    """A quote that opens a cell and is never closed where the cell should end."""
+
+    line: int  # 1-based line of the quote
+    pos: int  # its position in that line
+    column: str
+    last: int  # the line the cell runs to
+    end: int  # the last line of the record the cell merged
+    like: int  # lines it swallowed that read as records
+    length: int
+
+    def what(self) -> str:
+        return (f"a quote at the start of {self.column!r} on line {self.line} is never closed where the cell should "
+                f"end: the cell runs over {self.last - self.line} line break(s)"
+                + (f" into {self.like} line(s) that read as records" if self.like else "")
+                + (f" and {self.length:,} characters, more than a spreadsheet cell holds"
+                   if self.length > MAX_CELL_CHARS else "") + f" (lines {self.line}-{self.last})")
+
+
+def _open_quote(parsed: _Parsed, header: int, shapes: _Shapes, delim: str,
+                doubts: list[int], odd: list[int]) -> _OpenQuote | None:
+    """The first quote left open below the header, if any; records in doubt and with unpaired quotes noted.
+
+    A quoted cell is taken for a quote left open when lines it swallowed read, on their own,
+    as records of this file and its record is odd (its width is not a usual one, or its quotes
+    do not pair up: a stray quote is closed by a later cell's opening quote, or never), or when
+    it is longer than any spreadsheet cell. A well-formed record of a usual width whose quoted
+    cell holds only lines that read as records is kept as read, its line added to ``doubts``;
+    other records whose quotes do not pair up are added to ``odd``.
+    """
+    for k in sorted(k for k in parsed.spans if k > header):
+        first, record = parsed.starts[k], parsed.rows[k]
+        lines = parsed.lines(first, first + parsed.spans[k] - 1)
+        malformed = not _pairs(lines, delim)
+        own = _shape(record[0]) if record else ""
+        for li, pos, col, last, length in _quoted_cells(lines, delim):
+            inner = [first + i for i in range(li + 1, last + 1) if lines[i].strip()]
+            like = shapes.record_lines(parsed, inner, delim, own)
+            if length > MAX_CELL_CHARS or (like and (malformed or len(record) not in shapes.widths)):
+                column = shapes.header[col] if col < len(shapes.header) else f"column {col + 1}"
+                return _OpenQuote(first + li, pos, column, first + last, first + len(lines) - 1, len(like), length)
+            if len(like) >= 2 and len(like) >= len(inner) - 1:
+                doubts.append(first + li)
+        if malformed:
+            odd.append(first)
     return None
 
 
-def _repair_runaway_quotes(rows: list[list[str]], starts: list[int], blocks: dict[int, list[str]], header: int,
-                           delim: str, name: str) -> tuple[list[list[str]], list[int], list[int], list[str]]:
-    """Every record merged by a quote left open split again (or the file refused).
+def _literal_quote(parsed: _Parsed, quote: _OpenQuote, delim: str) -> str:
+    """The text with that quote read as a plain character: its cell, up to the next delimiter, quoted around it."""
+    line = parsed.lines(quote.line, quote.line)[0]
+    body = _body(line)
+    end = body.find(delim, quote.pos)
+    end = len(body) if end < 0 else end
+    cell = body[quote.pos:end]
+    fixed = body[:quote.pos] + _QUOTE + cell.replace(_QUOTE, _QUOTE * 2) + _QUOTE + body[end:] + line[len(body):]
+    at = parsed.offsets[quote.line - 1]
+    return parsed.text[:at] + fixed + parsed.text[at + len(line):]
 
-    Returns the rows, the line each starts on, the lines each spans, and notes on what was done.
+
+def _read_records(text: str, delim: str, name: str) -> tuple[_Parsed, int, list[str]]:
+    """CSV records with every quote left open read as a plain character (or the file refused naming its line).
+
+    Returns the records, the index of the header row and notes on what was done.
     """
+    from .report import rows_text
+
     notes: list[str] = []
-    spans = [1] * len(rows)
-    for k, block in blocks.items():
-        spans[k] = len(block)
-    todo = sorted(k for k in blocks if k > header)
-    if not todo:
-        return rows, starts, spans, notes
-    head = [str(h) for h in rows[header]]
-    single = [r for k, r in enumerate(rows[header + 1:], header + 1) if k not in blocks]
-    counts = pd.Series([len(r) for r in single], dtype="int64").value_counts() if single else pd.Series(dtype="int64")
-    # the header's width, and any width at least 1% of the one-line records have (files that trim empty cells)
-    widths = {len(head)} | {int(w) for w, n in counts.items() if n >= max(2, 0.01 * len(single))}
-    shapes = _Shapes(head, widths, {_shape(r[0]) for r in single[:5000] if r})
-    out_rows: list[list[str]] = []
-    out_starts: list[int] = []
-    out_spans: list[int] = []
-    prev = 0
-    for k in todo:
-        out_rows += rows[prev:k]
-        out_starts += starts[prev:k]
-        out_spans += spans[prev:k]
-        fixed = _resolve_block(blocks[k], rows[k], starts[k], shapes, delim, name, notes)
-        for row, start, span in fixed if fixed is not None else [(rows[k], starts[k], spans[k])]:
-            out_rows.append(row)
-            out_starts.append(start)
-            out_spans.append(span)
-        prev = k + 1
-    return out_rows + rows[prev:], out_starts + starts[prev:], out_spans + spans[prev:], notes
+    parsed = _parse_records(text, delim)
+    for repaired in range(MAX_OPEN_QUOTES + 1):
+        if not parsed.rows:
+            raise InputError("the file is empty", source=name)
+        header = find_header_row(parsed.rows, merged=parsed.spans)
+        shapes = _Shapes.of(parsed, header)
+        doubts: list[int] = []
+        odd = [parsed.starts[k] for k in parsed.unpaired if k > header]
+        quote = _open_quote(parsed, header, shapes, delim, doubts, odd)
+        if quote is None:
+            break
+        if repaired == MAX_OPEN_QUOTES:
+            raise InputError(f"{quote.what()}; more than {MAX_OPEN_QUOTES} quotes are left open in this file: "
+                             "check how it was saved", source=name)
+        before, count = set(parsed.starts), len(parsed.starts)
+        fixed_text = _literal_quote(parsed, quote, delim)
+        parsed = None  # one reading in memory at a time
+        again = _parse_records(fixed_text, delim)
+        del fixed_text
+        # Read again from the quote's line up to where the records meet the first reading again: each
+        # record there must have a usual width (a multi-line cell among them is checked on the next pass).
+        first = next(k for k, s in enumerate(again.starts) if s >= quote.line)
+        stop = next((k for k in range(first, len(again.starts))
+                     if again.starts[k] > quote.end and again.starts[k] in before), len(again.starts))
+        wrong = next((k for k in range(first, stop) if len(again.rows[k]) not in shapes.widths), None)
+        if wrong is not None:
+            raise InputError(f"{quote.what()}; read with that quote as a plain character, line "
+                             f"{again.starts[wrong]} still has {len(again.rows[wrong])} cells, not the header's "
+                             f"{len(shapes.header)}. Check the quotes on line {quote.line}", source=name)
+        notes.append(f"{quote.what()}; the quote was read as a plain character, giving {stop - first} records "
+                     f"instead of {count - len(again.starts) + stop - first}: check that cell")
+        parsed = again
+    if doubts:
+        notes.append(f"{len(doubts)} quoted cell(s) hold line breaks and only lines that read like records of this "
+                     f"file; their quotes pair up, so each was read as one cell: check the cells starting on "
+                     f"{rows_text(doubts).replace('row', 'line')}")
+    if odd:
+        notes.append(f"quotes do not pair up on {rows_text(odd).replace('row', 'line')} (a quote that ends a cell "
+                     f"is followed by more text, or a cell is never closed): cells there may be split or joined "
+                     f"wrongly; check them")
+    return parsed, header, notes
 
 
 def _is_number(text: str) -> bool:
@@ -456,17 +574,19 @@ def _is_number(text: str) -> bool:
         return False
 
 
-def find_header_row(rows: list[list[object]], scan: int = 30) -> int:
+def find_header_row(rows: list[list[object]], scan: int = 30, *, merged: Collection[int] = ()) -> int:
     """Index of the header row: the first of the top rows that is nearly as wide as the widest and mostly words.
 
     Registers often carry a title line, or a row of group names above the field
-    names (NHS ERIC's two-row header); both are skipped.
+    names (NHS ERIC's two-row header); both are skipped. ``merged`` are rows read
+    over several lines (a quote left open may have joined records): they do not
+    count as the widest.
     """
     top = rows[:scan]
     filled = [sum(1 for v in r if v is not None and str(v).strip() != "") for r in top]
     if not filled or max(filled) == 0:
         return 0
-    widest = max(filled)
+    widest = max([n for i, n in enumerate(filled) if i not in merged] or filled)
     for i, (row, n) in enumerate(zip(top, filled)):
         if n < max(1, 0.6 * widest):
             continue
@@ -528,7 +648,7 @@ def rows_to_frame(rows: list[list[object]], name: str, *, limits: Limits = DEFAU
     if width > limits.max_columns:
         raise InputError(f"has {width} columns; at most {limits.max_columns} are accepted", source=name)
     if len(body) > limits.max_rows:
-        raise InputError(f"has {len(body)} rows; at most {limits.max_rows} are accepted", source=name)
+        raise InputError(f"has {len(body)} rows; at most {limits.max_rows} are accepted{limits.for_who}", source=name)
     fixed = []
     for r in body:
         r = [None if v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and v != v)
@@ -558,15 +678,12 @@ def read_csv_bytes(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -
         notes.append(f"columns are separated by {'tabs' if delim == chr(9) else repr(delim)}")
     csv.field_size_limit(min(limits.max_file_bytes, 2**31 - 1))
     try:
-        rows, starts, blocks, total, _ = _parse_records(text, delim)
+        parsed, header, fixed = _read_records(text, delim, name)
     except csv.Error as exc:
         raise InputError(f"could not be read as CSV: {exc}", source=name) from None
-    if not rows:
-        raise InputError("the file is empty", source=name)
-    header = find_header_row(rows)
-    rows, starts, spans, fixed = _repair_runaway_quotes(rows, starts, blocks, header, delim, name)
-    used = sum(spans)
-    lines = TextLines(total, starts[header], total - used, used - len(rows))
+    rows, total = parsed.rows, parsed.total
+    in_cells = sum(parsed.spans.values()) - len(parsed.spans)
+    lines = TextLines(total, parsed.starts[header], parsed.blank, in_cells)
     df, more, header_line = rows_to_frame(rows, name, limits=limits, header=header)
     return Table(df, "csv", name, notes + fixed + more, header_row=header_line, lines=total,
                  lines_note=lines.describe())
@@ -652,13 +769,15 @@ def _read_vector(path: Path, name: str, layer: str | None, limits: Limits = DEFA
         raise InputError(f"is a {driver} file, which is not an accepted format", source=name)
     count = info.get("features")
     if count is not None and count > limits.max_rows:
-        raise InputError(f"has {count} features; at most {limits.max_rows} are accepted", source=name)
+        raise InputError(f"has {count} features; at most {limits.max_rows} are accepted{limits.for_who}", source=name)
     if len(info.get("fields", ())) > limits.max_columns:
         raise InputError(f"has {len(info['fields'])} columns; at most {limits.max_columns} are accepted", source=name)
     try:
         gdf = gpd.read_file(path, layer=layer, engine="pyogrio", on_invalid="ignore", use_arrow=True)  # 5x faster at 1M rows
     except Exception as exc:
         raise InputError(f"could not be read: {_first_line(exc)}", source=name) from None
+    # Before any repair, reprojection or overlay: their cost grows with the vertices.
+    limits.check_vertices(gdf.geometry.values, name)
     return gdf, layers, layer
 
 
@@ -865,7 +984,7 @@ def _read_excel(path: Path, name: str, layer: str | None, limits: Limits, prefer
     if grid.shape[1] > limits.max_columns:
         raise InputError(f"has {grid.shape[1]} columns; at most {limits.max_columns} are accepted", source=name)
     if len(grid) > limits.max_rows:
-        raise InputError(f"has {len(grid)} rows; at most {limits.max_rows} are accepted", source=name)
+        raise InputError(f"has {len(grid)} rows; at most {limits.max_rows} are accepted{limits.for_who}", source=name)
     grid = grid.astype(object).where(grid.notna(), None)
     return Table(grid, "excel", name, notes, layers=sheets, layer=layer, header_row=0, lines=len(grid))
 
@@ -923,7 +1042,7 @@ def open_table(path: str | os.PathLike, *, name: str | None = None, layer: str |
     ------
     InputError : the file is refused, with a one-line cause naming it
     """
-    limits = limits or DEFAULT_LIMITS
+    limits = limits or current_limits()
     path = Path(path)
     name = Path(str(name)).name if name else path.name
     ext = Path(name).suffix.lower()
@@ -935,7 +1054,7 @@ def open_table(path: str | os.PathLike, *, name: str | None = None, layer: str |
     if size == 0:
         raise InputError("the file is empty", source=name)
     if size > limits.max_file_bytes:
-        raise InputError(f"is {size / 1e6:.1f} MB, over the {limits.max_file_bytes / 1e6:.1f} MB limit", source=name)
+        raise InputError(f"is {size / 1e6:.1f} MB, over the {limits.max_file_bytes / 1e6:.1f} MB limit{limits.for_who}", source=name)
     with open(path, "rb") as fh:
         head = fh.read(65536)
     kind = _sniff(head)
@@ -1007,7 +1126,7 @@ def layers_of(path: str | os.PathLike, *, name: str | None = None, limits: Limit
 
     One-layer formats return an empty list.
     """
-    limits = limits or DEFAULT_LIMITS
+    limits = limits or current_limits()
     path = Path(path)
     name = Path(str(name)).name if name else path.name
     ext = Path(name).suffix.lower()
@@ -1044,6 +1163,7 @@ def copy_to_private(data: bytes, name: str, workdir: Path) -> Path:
     return target
 
 
-__all__ = ["ALLOWED_DRIVERS", "ALLOWED_EXT", "DEFAULT_LIMITS", "Limits", "Table", "copy_to_private",
+__all__ = ["ALLOWED_DRIVERS", "ALLOWED_EXT", "DEFAULT_LIMITS", "Limits", "PUBLIC_LIMITS", "Table", "copy_to_private",
+           "current_limits", "using_limits",
            "decode_text", "excel_frame", "excel_sheets", "find_header_row", "layers_of", "open_table",
            "read_csv_bytes", "rows_to_frame", "unique_headers"]

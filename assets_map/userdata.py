@@ -25,7 +25,7 @@ from .importer import import_bytes
 from .ingest import read_postcodes
 from .needs import DOMAINS, MEASURES, Deprivation, parse_weights, read_boundaries, read_deprivation
 from .report import ImportReport, InputError
-from .sources import copy_to_private
+from .sources import Limits, copy_to_private, using_limits
 from .summary import attach_wards, read_ward_lookup, read_wards
 
 #: What a user can upload, and what each is for.
@@ -88,9 +88,13 @@ def read_ward_source(upload: Upload) -> tuple[str, gpd.GeoDataFrame | pd.DataFra
     return "lookup", _read(upload, read_ward_lookup)
 
 
-def with_wards(analysis: Analysis, upload: Upload) -> tuple[Analysis, str]:
-    """A copy of ``analysis`` whose assets carry ``ward_code``/``ward_name`` from the upload, and a note."""
-    kind, src = read_ward_source(upload)
+def with_wards(analysis: Analysis, upload: Upload, *, limits: Limits | None = None) -> tuple[Analysis, str]:
+    """A copy of ``analysis`` whose assets carry ``ward_code``/``ward_name`` from the upload, and a note.
+
+    ``limits`` is the upload budget (e.g. :data:`~assets_map.sources.PUBLIC_LIMITS`; None: the limits in force).
+    """
+    with using_limits(limits):
+        kind, src = read_ward_source(upload)
     assets = attach_wards(analysis.assets, **({"wards": src} if kind == "wards" else {"lookup": src}))
     matched = int(assets["ward_code"].notna().sum())
     name = display_name(upload.name)
@@ -104,18 +108,26 @@ def with_wards(analysis: Analysis, upload: Upload) -> tuple[Analysis, str]:
     return out, f"{name}: {matched} of {len(assets)} sites given a ward ({how})"
 
 
-def check_uploads(files: dict[str, Upload], *, weights: dict[str, float] | str | None = None) -> Checked:
+def check_uploads(files: dict[str, Upload], *, weights: dict[str, float] | str | None = None,
+                  limits: Limits | None = None) -> Checked:
     """Read and analyse a user's files; raise one InputError listing every problem.
 
     Parameters
     ----------
     files : uploads by kind (see :data:`KINDS`); ``register`` and ``boundaries`` are required
     weights : domain weights for the composite need (default: the overall IMD)
+    limits : the budget every file is read under (e.g. :data:`~assets_map.sources.PUBLIC_LIMITS`
+        for a public visitor; None: the limits in force)
 
     Returns
     -------
     Checked : the analysis (with the register's import report), not yet in use
     """
+    with using_limits(limits):
+        return _check_uploads(files, weights)
+
+
+def _check_uploads(files: dict[str, Upload], weights) -> Checked:
     unknown = sorted(set(files) - set(KINDS))
     if unknown:
         raise ValueError(f"unknown upload kinds: {unknown}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from assets_map.bounded import run_bounded
 from assets_map.report import InputError, rows_text
 from assets_map.ui import shared, state
 from assets_map.userdata import KINDS, REQUIRED, Upload, check_uploads, reweight, with_wards
@@ -48,9 +49,11 @@ def _check(weights: str) -> None:
     staged = dict(st.session_state.get(STAGED, {}))
     st.session_state.pop(PENDING, None)
     st.session_state.pop(ERROR, None)
+    limits, job = state.budgets()
     try:
-        st.session_state[PENDING] = check_uploads(staged, weights=weights or None)
-    except InputError as exc:
+        st.session_state[PENDING] = run_bounded(check_uploads, staged, weights=weights or None, limits=limits,
+                                                budget=job, what="checking your files")
+    except (InputError, RuntimeError) as exc:
         st.session_state[ERROR] = str(exc)
 
 
@@ -104,8 +107,9 @@ def _report(pending) -> None:
 def _reweight() -> None:
     text = st.session_state.get("rw_weights", "")
     try:
-        result = reweight(state.analysis(), text or None)
-    except InputError as exc:
+        result = run_bounded(reweight, state.analysis(), text or None, budget=state.budgets()[1],
+                             what="re-scoring the data")
+    except (InputError, RuntimeError) as exc:
         st.session_state["reweight_error"] = str(exc)
         return
     st.session_state.pop("reweight_error", None)
@@ -121,9 +125,11 @@ def _add_wards() -> None:
     up = st.session_state.get("up_wards_only")
     if up is None:
         return
+    limits, job = state.budgets()
     try:
-        result, note = with_wards(state.analysis(), Upload(up.name, up.getvalue()))
-    except InputError as exc:
+        result, note = run_bounded(with_wards, state.analysis(), Upload(up.name, up.getvalue()), limits=limits,
+                                   budget=job, what="adding the wards")
+    except (InputError, RuntimeError) as exc:
         st.session_state["wards_error"] = str(exc)
         return
     st.session_state.pop("wards_error", None)

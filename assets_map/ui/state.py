@@ -11,14 +11,19 @@ the same selection as a click on the map.
 """
 from __future__ import annotations
 
+import logging
+import time
 import uuid
 
 import streamlit as st
 
 from assets_map.analyse import Analysis
+from assets_map.bounded import PUBLIC_JOB, JobBudget
 from assets_map.demo import DEMO_LABEL, load_demo
 from assets_map.filters import FilterIndex, Filters, prepare
 from assets_map.maps import vendor_static
+from assets_map.sources import PUBLIC_LIMITS, Limits, current_limits
+from assets_map.ui import identity
 
 SELECTED = "selected_asset"
 ANALYSIS = "analysis"
@@ -30,6 +35,7 @@ DISPLAY_INDEX = "_display_index"
 NATIONAL_VIEW = "_national_view"
 INDEX = "_filter_index"
 DEMO_FLAG = "analysis_is_demo"
+_LOG = logging.getLogger(__name__)
 FILTER_WIDGETS = ("f_org", "f_type", "f_status", "f_priority", "f_ha", "f_floor", "f_decile", "f_area", "f_text")
 
 
@@ -56,6 +62,7 @@ def own_analysis() -> bool:
 def analysis() -> Analysis:
     """The analysis in use: the user's own if they loaded one, else the fictional demo."""
     _static()
+    sweep_ended_sessions()
     if own_analysis():
         return st.session_state[ANALYSIS]
     return _demo()
@@ -103,6 +110,70 @@ def use_data(result: Analysis | None, label: str | None = None, *, demo: bool = 
         st.session_state[DEMO_FLAG] = demo
     for k in (SELECTED, FILTERS, SHORTLIST, MAP_CACHE, INDEX, DISPLAY_INDEX, NATIONAL_VIEW, *FILTER_WIDGETS):
         st.session_state.pop(k, None)
+
+
+def budgets() -> tuple[Limits, JobBudget]:
+    """What this visitor's uploads and heavy jobs may use: the public budget unless the visitor is not public.
+
+    A visitor whose role cannot be decided gets the public budget.
+    """
+    try:
+        public = identity.visitor_role().is_public
+    except Exception:  # noqa: BLE001 - an unreadable role must not open the larger budget
+        public = True
+    return (PUBLIC_LIMITS, PUBLIC_JOB) if public else (current_limits(), JobBudget())
+
+
+_SWEEP_EVERY_S = 30.0
+_last_sweep = [0.0]
+
+
+def release_ended_sessions(session_mgr=None, uploaded_file_mgr=None, media_file_mgr=None) -> int:
+    """Free what Streamlit still holds for sessions that have ended; return how many sessions were freed.
+
+    Streamlit keeps a closed tab's session for reconnection (two minutes), then drops it
+    from its storage without shutting it down, so the bytes of its uploads stay in the
+    uploaded-file manager (and its downloads in the media manager) for the life of the
+    server: 150 MB of CSV held 3.2 GB after the tab was closed. This frees them for every
+    session that is neither connected nor kept for reconnection. The managers default to
+    the running server's (the arguments are for tests).
+    """
+    if session_mgr is None:
+        from streamlit import runtime
+
+        if not runtime.exists():
+            return 0
+        rt = runtime.get_instance()
+        session_mgr = getattr(rt, "_session_mgr", None)
+        uploaded_file_mgr, media_file_mgr = rt.uploaded_file_mgr, rt.media_file_mgr
+    storage = getattr(uploaded_file_mgr, "file_storage", None)
+    if session_mgr is None or storage is None:
+        return 0
+    live = {info.session.id for info in session_mgr.list_sessions()}
+    media = getattr(media_file_mgr, "_files_by_session_and_coord", {})  # downloads (e.g. a site pack's PDF)
+    ended = {sid for sid in [*list(storage), *list(media)] if sid not in live}
+    for sid in ended:
+        uploaded_file_mgr.remove_session_files(sid)
+        if media_file_mgr is not None:
+            media_file_mgr.clear_session_refs(sid)
+    if ended and media_file_mgr is not None:
+        media_file_mgr.remove_orphaned_files()
+    return len(ended)
+
+
+def sweep_ended_sessions() -> None:
+    """:func:`release_ended_sessions` at most every 30 s (called on every page run; never fails the page)."""
+    now = time.monotonic()
+    if now - _last_sweep[0] < _SWEEP_EVERY_S:
+        return
+    _last_sweep[0] = now
+    try:
+        freed = release_ended_sessions()
+    except Exception:  # noqa: BLE001 - Streamlit internals changed: log it, never break the page
+        _LOG.exception("could not release the uploads of ended sessions")
+        return
+    if freed:
+        _LOG.info("released the uploads of %d ended session(s)", freed)
 
 
 def filters() -> Filters:
