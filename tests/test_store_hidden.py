@@ -28,9 +28,7 @@ from assets_map.analyse import Analysis, join_needs, score
 from assets_map.priority import transferability
 from assets_map.report import InputError
 from assets_map.schema import DISPLAY_CRS
-from assets_map.store import LOCAL_USER, PUBLIC, Role
-from assets_map.store import views
-
+from assets_map.store import LOCAL_USER, PUBLIC, Role, views
 from tests.test_store import HASH, backend, make_store, store  # noqa: F401 (fixtures: both backends)
 
 ORG = "Register Keepers (fictional)"

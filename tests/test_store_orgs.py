@@ -8,7 +8,6 @@ import pytest
 
 from assets_map.analyse import analyse
 from assets_map.store import LOCAL_USER, PUBLIC, NotAllowed, Role
-
 from tests.test_store import HASH, backend, demo_analysis, make_store, snapshot, store  # noqa: F401 (fixtures)
 
 A = "Ashbridge Borough Council (fictional)"

@@ -781,7 +781,7 @@ class Store(abc.ABC):
                     return None
                 rec, geom, _ = public[0]
                 return {**rec, "geometry": geom}
-        org, ver, rem, vis, attrs, edits, fv, wkb = row
+        _, ver, rem, _, attrs, edits, fv, wkb = row
         out = dict(codec.loads(attrs))
         for f in REGISTER_FIELDS:
             out.setdefault(f, None)

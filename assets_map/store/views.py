@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -77,9 +78,9 @@ INPUT_FIELDS: tuple[str, ...] = tuple(f for f in VIEW_FIELDS if f not in DERIVED
 _KIND = {f.name: f.kind for f in ASSET_FIELDS}
 VISIBILITIES = ("public", "internal")
 
-__all__ = ["PUBLIC_FIELDS", "OPTIONAL_FIELDS", "LOCKED_INTERNAL", "DERIVED", "NEED_GROUP", "DEPENDENT",
-           "VIEW_FIELDS", "VISIBILITIES", "is_locked", "normalise_visibility", "shown_fields", "public_record",
-           "public_records", "public_view_sql"]
+__all__ = ["DEPENDENT", "DERIVED", "LOCKED_INTERNAL", "NEED_GROUP", "OPTIONAL_FIELDS", "PUBLIC_FIELDS", "VIEW_FIELDS",
+           "VISIBILITIES", "is_locked", "normalise_visibility", "public_record", "public_records", "public_view_sql",
+           "shown_fields"]
 
 
 def is_locked(field: str) -> bool:
