@@ -192,6 +192,82 @@ def test_narrow_table_multi_line_cells_stay_and_a_stray_quote_is_split_again():
     assert t.frame["name"].tolist() == ["Alpha", '"Beta', "Gamma", "Delta"]
 
 
+def test_a_stray_quote_in_the_first_record_of_a_narrow_file_is_split_again():
+    # no one-line record is left to learn from: the swallowed lines agree with each other and the record's own start
+    t = read_csv_bytes(b'col0;col1\n"A-0;Freehold\nA-1;Freehold\nA-2;216\nA-3;Town Hall\n', "narrow.csv")
+    assert t.frame["col0"].tolist() == ['"A-0', "A-1", "A-2", "A-3"]
+    assert any("line 2" in n and "plain character" in n for n in t.notes)
+
+
+def test_a_record_merged_near_the_top_is_not_taken_for_the_header():
+    rows = [[f"A-{i}", "Town Hall", "Hall; Sale", "Freehold", "12", "Library", "3"] for i in range(8)]
+    text = _write(rows, ";", "\n", "utf-8", header=[f"col{i}" for i in range(7)]).decode()
+    text = text.replace("A-2;Town Hall", 'A-2;"Town Hall', 1)  # merges the next records into a wide one
+    t = read_csv_bytes(text.encode(), "register.csv")
+    assert list(t.frame.columns) == [f"col{i}" for i in range(7)] and len(t.frame) == 8
+
+
+def test_a_swallowed_record_that_opens_its_own_multi_line_cell_still_counts_as_a_record():
+    data = ("AssetCode,PropertyName,Address,Use,Tenure,GeoX,GeoY\n"
+            "A-1,Town Hall,Market St,Office,Freehold,1,2\n"
+            'A-2,"Depot,Mill Lane,Store,Freehold,3,4\n'  # the stray quote
+            'A-3,Library,"1 High St\nSale",Library,"Lease, 99 years",5,6\n'
+            "A-4,Baths,Bath St,Leisure,Freehold,7,8\n").encode()
+    t = read_csv_bytes(data, "register.csv")
+    assert t.frame["AssetCode"].tolist() == ["A-1", "A-2", "A-3", "A-4"]
+    assert t.frame["Address"].tolist()[2] == "1 High St\nSale" and t.frame["PropertyName"].tolist()[1] == '"Depot'
+
+
+def test_quotes_that_do_not_pair_up_are_named_by_line():
+    data = ("AssetCode,PropertyName,Address,Use\n"
+            "A-1,Town Hall,Market St,Office\n"
+            '"A-2,"1 High St\nSale",Store,Freehold\n'  # splits the record instead of joining two
+            "A-3,Library,Church St,Library\n").encode()
+    t = read_csv_bytes(data, "register.csv")
+    assert any(n.startswith("quotes do not pair up on line 3") for n in t.notes)
+    clean = read_csv_bytes(_write(_rows(), ",", "\n", "utf-8"), "register.csv")
+    assert not any("pair up" in n for n in clean.notes)
+
+
+def _random_table(rnd, multi_line: bool):
+    width = rnd.randint(2, 8)
+    delim, eol = rnd.choice(DELIMS), rnd.choice(["\n", "\r\n"])
+    rows = []
+    for r in range(rnd.randint(5, 30)):
+        row = [f"A-{r}"]
+        for _ in range(width - 1):
+            x = rnd.random()
+            row.append(f"Hall {r}{delim} Sale" if x < 0.15 else "1 High St{nl}Sale" if x < 0.2 and multi_line
+                       else "" if x < 0.3 else rnd.choice(["Town Hall", "Library", str(rnd.randint(1, 999))]))
+        rows.append(row)
+    return rows, delim, eol, [f"col{i}" for i in range(width)]
+
+
+@pytest.mark.parametrize("multi_line", [False, True], ids=["one-line cells", "multi-line cells"])
+def test_random_registers_read_as_written_and_a_stray_quote_never_loses_rows_silently(multi_line):
+    import random
+
+    rnd = random.Random(20 + multi_line)
+    for _ in range(400):
+        rows, delim, eol, header = _random_table(rnd, multi_line)
+        text = _write(rows, delim, eol, "utf-8", header=header).decode()
+        table = read_csv_bytes(text.encode(), "r.csv")
+        assert table.frame.fillna("").to_numpy().tolist() == [[c.replace("{nl}", eol).strip() for c in r]
+                                                               for r in rows] and not table.notes[1:]
+        lines = text.split(eol)
+        at = rnd.randint(1, len(lines) - 2)
+        starts = [0] + [k + 1 for k, ch in enumerate(lines[at]) if ch == delim]
+        pos = rnd.choice(starts)
+        lines[at] = lines[at][:pos] + '"' + lines[at][pos:]
+        try:
+            table = read_csv_bytes(eol.join(lines).encode(), "r.csv")
+        except InputError as exc:
+            assert "line " in str(exc) and "\n" not in str(exc)
+            continue
+        if len(table.frame) != len(rows):
+            assert any("quote" in n and "line" in n for n in table.notes), (at, text)
+
+
 def test_a_stray_quote_that_cannot_be_read_back_is_refused_with_its_line():
     data = (b"AssetCode,PropertyName,Address,GeoX\n"
             b"A1,Town Hall,Market St,1\n"
