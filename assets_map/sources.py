@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import bisect
 import csv
 import io
 import json
@@ -544,7 +545,7 @@ def _read_records(text: str, delim: str, name: str) -> tuple[_Parsed, int, list[
         del fixed_text
         # Read again from the quote's line up to where the records meet the first reading again: each
         # record there must have a usual width (a multi-line cell among them is checked on the next pass).
-        first = next(k for k, s in enumerate(again.starts) if s >= quote.line)
+        first = max(0, bisect.bisect_right(again.starts, quote.line) - 1)  # the record holding the quote's line
         stop = next((k for k in range(first, len(again.starts))
                      if again.starts[k] > quote.end and again.starts[k] in before), len(again.starts))
         wrong = next((k for k in range(first, stop) if len(again.rows[k]) not in shapes.widths), None)
