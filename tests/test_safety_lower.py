@@ -419,9 +419,13 @@ def test_an_older_register_is_compacted_once_and_switched_to_incremental(tmp_pat
 
 KILLED_BACKUP = """
 import os, signal, sys
-from assets_map.store import SqliteStore
 from assets_map.store.base import Tx
-store = SqliteStore(sys.argv[1])
+if sys.argv[3]:
+    from assets_map.store.postgis import PostgisStore
+    store = PostgisStore(sys.argv[1], schema=sys.argv[3])
+else:
+    from assets_map.store import SqliteStore
+    store = SqliteStore(sys.argv[1])
 real = Tx.many
 def many(self, sql, rows):
     real(self, sql, rows)
@@ -432,29 +436,31 @@ store.backup(sys.argv[2])
 """
 
 
-def test_backup_killed_half_way_leaves_no_log_and_is_cleaned_up(tmp_path, demo_analysis):
+def test_backup_killed_half_way_leaves_no_log_and_is_cleaned_up(store, backend, tmp_path, demo_analysis):
     """kill -9 during a backup: no write-ahead log beside the partial copy, and it goes at the next open."""
     import subprocess
     import sys
 
     from assets_map.store import LOCAL_USER, SqliteStore
+    from assets_map.store.postgis import PostgisStore
 
-    reg = SqliteStore(tmp_path / "register.sqlite")
-    import_demo(reg, demo_analysis)
-    import_demo(reg, demo_analysis, gen=1)
+    import_demo(store, demo_analysis)
+    import_demo(store, demo_analysis, gen=1)
     out = tmp_path / "backups"
     out.mkdir()
-    child = subprocess.run([sys.executable, "-c", KILLED_BACKUP, str(reg.path), str(out / "b.sqlite")],
+    loc, schema = (str(store.path), "") if backend == "sqlite" else (store.url, store.schema)
+    child = subprocess.run([sys.executable, "-c", KILLED_BACKUP, loc, str(out / "b.sqlite"), schema],
                            capture_output=True, text=True, timeout=120)
     assert child.returncode == -9, child.stderr
     left = {p.name: p.stat().st_size for p in out.iterdir()}
     assert ".b.sqlite.partial" in left and "b.sqlite" not in left  # never a half backup under the real name
     assert ".b.sqlite.partial-wal" not in left, left  # the copy is written without a write-ahead log
-    # The register is intact, its log cut to nothing, and the next open removes the partial copy.
-    again = SqliteStore(reg.path)
+    # The register is intact (its log cut to nothing), and the next open removes the partial copy.
+    again = SqliteStore(store.path) if backend == "sqlite" else PostgisStore(store.url, schema=store.schema)
     assert sorted(p.name for p in out.iterdir()) == []
-    assert _sizes(again.path)[1] == 0
-    assert again.integrity() == "ok" and len(again.assets(LOCAL_USER)) == len(reg.assets(LOCAL_USER))
+    if backend == "sqlite":
+        assert _sizes(again.path)[1] == 0 and again.integrity() == "ok"
+    assert len(again.assets(LOCAL_USER)) == len(store.assets(LOCAL_USER))
     copy = again.backup(out / "b.sqlite")
     assert copy.integrity() == "ok" and sorted(p.name for p in out.iterdir()) == ["b.sqlite"]
 

@@ -22,7 +22,8 @@ import logging
 import re
 from typing import Iterator
 
-from .base import SCHEMA_VERSION, Store, StoreError, StoreFull, Tx
+from .base import (BACKUP_NOTE, SCHEMA_VERSION, Store, StoreError, StoreFull, Tx, remove_partial,
+                   stale_backup)
 from .views import RULES_VERSION, public_view_sql
 
 _LOG = logging.getLogger(__name__)
@@ -153,6 +154,11 @@ class PostgisStore(Store):
             with self._write() as tx:
                 tx.cur.execute("SELECT pg_advisory_xact_lock(hashtext('assets_map_schema'))")
                 tx.cur.execute(DDL)
+                note = tx.one("SELECT value FROM meta WHERE key = ?", [BACKUP_NOTE])
+                if note is not None and (partial := stale_backup(note[0])) is not None:
+                    _LOG.warning("removing %s, left by a backup that was stopped", partial)
+                    remove_partial(partial)
+                    tx.x("DELETE FROM meta WHERE key = ?", [BACKUP_NOTE])
                 # Same columns and types as before: a register written before these rules gets the new view
                 # in place, and a read-only role granted SELECT on it keeps its grant.
                 view = public_view_sql(attr=_attr, fv=_fv, replace=True)
