@@ -138,3 +138,28 @@ def streamlit_app(*options: str, env: dict | None = None, port: int | None = Non
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+_MARKUP = {"image", "link_open", "strong_open", "em_open", "s_open", "code_inline", "html_inline", "html_block",
+           "heading_open", "bullet_list_open", "ordered_list_open"}
+
+
+def markdown_shown(source: str) -> tuple[str, set[str]]:
+    """What Markdown ``source`` shows (its text) and which markup it makes (links, images, emphasis, ...).
+
+    Parsed as CommonMark with GitHub's strikethrough, as Streamlit renders labels and messages.
+    """
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark").enable("strikethrough")
+    kinds: set[str] = set()
+    text: list[str] = []
+    for block in md.parse(source):
+        kinds.add(block.type)
+        for tok in block.children or []:
+            kinds.add(tok.type)
+            if tok.type in ("text", "code_inline"):
+                text.append(tok.content)
+            elif tok.type == "softbreak":
+                text.append(" ")
+    return "".join(text), kinds & _MARKUP

@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import sqlite3
@@ -30,6 +31,8 @@ from assets_map.store import Role
 
 from test_store import (HASH, ORG, OTHER, backend, demo_analysis, make_store, store, variant,  # noqa: F401
                         import_demo)
+from test_store_page import _page, register  # noqa: F401
+from tests.conftest import markdown_shown
 
 ADMIN = Role("admin", "admin@example.org")
 
@@ -169,31 +172,6 @@ def test_csv_export_guards_look_alikes_and_keeps_numbers():
 
 EVIL_NAMES = ("![x](http://evil.example/img.png) Hall", "[click](http://evil.example/) Depot",
               "**bold** _it_ <b>tag</b> ~~gone~~ `code` :red[red] # Yard", "www.evil.example & a@evil.example")
-_MARKUP = {"image", "link_open", "strong_open", "em_open", "s_open", "code_inline", "html_inline", "html_block",
-           "heading_open", "bullet_list_open", "ordered_list_open"}
-
-
-def markdown_shown(source: str) -> tuple[str, set[str]]:
-    """What Markdown ``source`` shows (its text) and which markup it makes (links, images, emphasis, ...).
-
-    Parsed as CommonMark with GitHub's strikethrough, as Streamlit renders labels and messages.
-    """
-    from markdown_it import MarkdownIt
-
-    md = MarkdownIt("commonmark").enable("strikethrough")
-    kinds: set[str] = set()
-    text: list[str] = []
-    for block in md.parse(source):
-        kinds.add(block.type)
-        for tok in block.children or []:
-            kinds.add(tok.type)
-            if tok.type in ("text", "code_inline"):
-                text.append(tok.content)
-            elif tok.type == "softbreak":
-                text.append(" ")
-    return "".join(text), kinds & _MARKUP
-
-
 def test_markdown_helper_fails_on_raw_text():
     """The check itself: raw Markdown in a name does make links and images."""
     shown, kinds = markdown_shown(EVIL_NAMES[0] + " " + EVIL_NAMES[1] + " " + EVIL_NAMES[2])
@@ -242,32 +220,14 @@ def test_finder_shows_markdown_in_names_literally():
         assert not (markdown_shown(el.value)[1] & {"image", "link_open", "html_inline"}), el.value
 
 
-def _register_page():
-    from assets_map.ui import register_page
-
-    register_page.render()
-
-
-@pytest.fixture
-def register_file(tmp_path, monkeypatch):
-    path = tmp_path / "register.sqlite"
-    monkeypatch.delenv("ASSETS_MAP_DATABASE_URL", raising=False)
-    monkeypatch.setenv("ASSETS_MAP_STORE", str(path))
-    from assets_map.ui import register_page
-
-    register_page._store.clear()
-    yield path
-    register_page._store.clear()
-
-
-def test_conflict_message_shows_other_editors_markdown_literally(register_file, local_visitor, demo_analysis):
+def test_conflict_message_shows_other_editors_markdown_literally(register, local_visitor, demo_analysis):
     from streamlit.testing.v1 import AppTest
 
     from assets_map.store import LOCAL_USER, SqliteStore
 
-    reg = SqliteStore(register_file)
+    reg = SqliteStore(register)
     import_demo(reg, demo_analysis)
-    at = AppTest.from_function(_register_page, default_timeout=60).run()
+    at = AppTest.from_function(_page, default_timeout=60).run()
     assert not at.exception, at.exception
     aid = at.selectbox(key="register_asset").value
     before = reg.get(aid, LOCAL_USER)
@@ -286,6 +246,35 @@ def test_conflict_message_shows_other_editors_markdown_literally(register_file, 
 
 # ------------------------------------------------------------------ restore from read-only media
 
+@contextlib.contextmanager
+def _on_read_only_media(reg, demo_analysis, tmp_path, monkeypatch):
+    """A backup of ``reg`` as a 0444 file in a 0555 folder; yields (its path, the SQLite connections opened)."""
+    import_demo(reg, demo_analysis)
+    media = tmp_path / "media"
+    media.mkdir()
+    reg.backup(media / "backup.sqlite")
+    path = media / "backup.sqlite"
+    path.chmod(0o444)
+    media.chmod(0o555)
+    opened: list[tuple[str, bool]] = []
+    real = sqlite3.connect
+
+    def spy(database, *args, **kwargs):
+        opened.append((str(database), bool(kwargs.get("uri"))))
+        return real(database, *args, **kwargs)
+
+    before = (path.read_bytes(), path.stat().st_mtime_ns, sorted(p.name for p in media.iterdir()))
+    monkeypatch.setattr(sqlite3, "connect", spy)
+    try:
+        yield path, opened
+        assert (path.read_bytes(), path.stat().st_mtime_ns, sorted(p.name for p in media.iterdir())) == before
+    finally:
+        media.chmod(0o755)
+        path.chmod(0o644)
+    to_backup = [(db, uri) for db, uri in opened if "backup.sqlite" in db]
+    assert to_backup and all(uri and db.startswith("file:") and "mode=ro" in db for db, uri in to_backup), to_backup
+
+
 def test_restore_reads_the_backup_read_only(store, make_store, demo_analysis, tmp_path, monkeypatch):
     """A backup in a read-only folder (0444 file, 0555 folder) restores, and is never opened for writing.
 
@@ -295,33 +284,11 @@ def test_restore_reads_the_backup_read_only(store, make_store, demo_analysis, tm
     """
     from assets_map.store import SqliteStore
 
-    import_demo(store, demo_analysis)
-    media = tmp_path / "media"
-    media.mkdir()
-    store.backup(media / "backup.sqlite")
-    path = media / "backup.sqlite"
-    path.chmod(0o444)
-    media.chmod(0o555)
-    before = (path.read_bytes(), path.stat().st_mtime_ns, sorted(p.name for p in media.iterdir()))
-    opened = []
-    real = sqlite3.connect
+    from test_store import snapshot
 
-    def spy(database, *args, **kwargs):
-        opened.append((str(database), bool(kwargs.get("uri"))))
-        return real(database, *args, **kwargs)
-
-    monkeypatch.setattr(sqlite3, "connect", spy)
-    try:
+    with _on_read_only_media(store, demo_analysis, tmp_path, monkeypatch) as (path, _):
         restored = make_store("restored")
         restored.load(SqliteStore(path, read_only=True))
-        after = (path.read_bytes(), path.stat().st_mtime_ns, sorted(p.name for p in media.iterdir()))
-    finally:
-        media.chmod(0o755)
-        path.chmod(0o644)
-    assert after == before
-    to_backup = [(db, uri) for db, uri in opened if "backup.sqlite" in db]
-    assert to_backup and all(uri and db.startswith("file:") and "mode=ro" in db for db, uri in to_backup), to_backup
-    from test_store import snapshot
     assert snapshot(restored) == snapshot(store)
 
 
@@ -330,25 +297,8 @@ def test_cli_restore_from_read_only_folder(tmp_path, demo_analysis, monkeypatch)
     from assets_map.store import SqliteStore
 
     reg = SqliteStore(tmp_path / "register.sqlite")
-    import_demo(reg, demo_analysis)
-    media = tmp_path / "media"
-    media.mkdir()
-    reg.backup(media / "backup.sqlite")
-    path = media / "backup.sqlite"
-    path.chmod(0o444)
-    media.chmod(0o555)
-    before = (path.read_bytes(), path.stat().st_mtime_ns)
-    opened = []
-    real = sqlite3.connect
-    monkeypatch.setattr(sqlite3, "connect",
-                        lambda db, *a, **kw: opened.append((str(db), bool(kw.get("uri")))) or real(db, *a, **kw))
-    try:
+    with _on_read_only_media(reg, demo_analysis, tmp_path, monkeypatch) as (path, _):
         assert main(["store", "--store", str(tmp_path / "new.sqlite"), "restore", str(path)]) == 0
-        assert (path.read_bytes(), path.stat().st_mtime_ns) == before
-        assert sorted(p.name for p in media.iterdir()) == ["backup.sqlite"]
-    finally:
-        media.chmod(0o755)
-    assert all(uri and "mode=ro" in db for db, uri in opened if "backup.sqlite" in db)
     assert len(SqliteStore(tmp_path / "new.sqlite").assets(ADMIN)) == len(reg.assets(ADMIN))
 
 
@@ -514,7 +464,7 @@ def test_outage_after_opening_is_a_store_error_not_a_traceback(caplog):
         reg.drop_schema()
 
 
-def test_register_page_shows_an_outage_in_one_line(monkeypatch, remote_visitor, demo_analysis):
+def test_page_shows_an_outage_in_one_line(monkeypatch, remote_visitor, demo_analysis):
     """An anonymous visitor sees one line, no host or user, no traceback: before and after the store opened."""
     import uuid
 
@@ -527,7 +477,7 @@ def test_register_page_shows_an_outage_in_one_line(monkeypatch, remote_visitor, 
     monkeypatch.setenv("ASSETS_MAP_DATABASE_URL", DEAD_URL)
     register_page._store.clear()
     try:
-        at = AppTest.from_function(_register_page, default_timeout=60).run()
+        at = AppTest.from_function(_page, default_timeout=60).run()
         assert not at.exception, at.exception
         (err,) = [e.value for e in at.error]
         _assert_plain(err)
@@ -535,7 +485,7 @@ def test_register_page_shows_an_outage_in_one_line(monkeypatch, remote_visitor, 
         import_demo(reg, demo_analysis)
         monkeypatch.setattr(register_page, "open_store", lambda: reg)
         register_page._store.clear()
-        at = AppTest.from_function(_register_page, default_timeout=60).run()
+        at = AppTest.from_function(_page, default_timeout=60).run()
         assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
         live, reg.url = reg.url, DEAD_URL  # the database goes away
         at.run()
@@ -585,7 +535,7 @@ def test_public_corrections_are_rate_limited_per_session_and_overall(store, demo
     store.submit_correction(aid, message="later", role=PUBLIC, session="browser-a")
 
 
-def test_fifty_quick_corrections_from_one_browser_are_refused_after_the_limit(register_file, remote_visitor,
+def test_fifty_quick_corrections_from_one_browser_are_refused_after_the_limit(register, remote_visitor,
                                                                                demo_analysis):
     """The probe's case: many corrections queued in seconds from one anonymous browser."""
     from streamlit.testing.v1 import AppTest
@@ -593,9 +543,9 @@ def test_fifty_quick_corrections_from_one_browser_are_refused_after_the_limit(re
     from assets_map.store import LOCAL_USER, SqliteStore
     from assets_map.store import base
 
-    reg = SqliteStore(register_file)
+    reg = SqliteStore(register)
     import_demo(reg, demo_analysis)
-    at = AppTest.from_function(_register_page, default_timeout=60).run()
+    at = AppTest.from_function(_page, default_timeout=60).run()
     sent, refused = 0, []
     for i in range(12):
         at.text_area[0].input(f"wrong {i}")

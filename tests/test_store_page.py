@@ -5,7 +5,7 @@ import pytest
 
 from assets_map.store import LOCAL_USER, PUBLIC, SqliteStore
 
-from test_safety_lower import markdown_shown
+from tests.conftest import markdown_shown
 
 pytest.importorskip("streamlit.testing.v1")
 from streamlit.testing.v1 import AppTest  # noqa: E402
