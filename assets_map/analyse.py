@@ -128,9 +128,14 @@ def join_needs(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> gpd.GeoData
 
 
 def score(assets: gpd.GeoDataFrame, *, exclude: list[tuple[str, gpd.GeoDataFrame]] = (),
-          weights: dict[str, float] | None = None, as_of: dt.date | None = None) -> gpd.GeoDataFrame:
-    """Exclusions, underuse evidence and priority on assets already joined to need."""
-    scored = score_underuse(apply_exclusions(assets, list(exclude)), as_of=as_of)
+          weights: dict[str, float] | None = None, as_of: dt.date | None = None,
+          withheld_exclusions: np.ndarray | None = None) -> gpd.GeoDataFrame:
+    """Exclusions, underuse evidence and priority on assets already joined to need.
+
+    ``withheld_exclusions`` marks rows excluded on facts not in ``assets`` (see
+    :func:`assets_map.underuse.apply_exclusions`).
+    """
+    scored = score_underuse(apply_exclusions(assets, list(exclude), withheld=withheld_exclusions), as_of=as_of)
     scored = prioritise(scored, weights=weights)
     return scored.drop(columns=["underuse_reasons"])
 

@@ -112,12 +112,22 @@ def _src_texts(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     return texts[ids]
 
 
-def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDataFrame]] = ()) -> gpd.GeoDataFrame:
+#: Why an asset is excluded when the facts that exclude it are not in the frame (e.g. hidden from the public).
+WITHHELD_EXCLUSION = ("the owner's full record excludes it from flagging (park, greenspace, community use, sold or "
+                      "not available); which of these is not published")
+
+
+def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDataFrame]] = (), *,
+                     withheld: np.ndarray | None = None) -> gpd.GeoDataFrame:
     """Mark assets that are never flagged, with the reason.
 
     * a use that names a park, allotment, open space, cemetery, community use...;
     * land (or land and buildings) whose name says it is a park, allotment, playing field...;
-    * land (or land and buildings, or unknown holding) that lies in a greenspace/allotment layer.
+    * land (or land and buildings, or unknown holding) that lies in a greenspace/allotment layer;
+    * rows in ``withheld`` (a boolean mask): excluded on facts this frame does not hold, such as a
+      public view computed from the public fields of an asset its owner's full record excludes. They
+      get :data:`WITHHELD_EXCLUSION` as reason unless the frame's own facts already exclude them, so a
+      hidden field can never turn a park into a public flag.
 
     A building is not excluded for standing in a park: a vacant park lodge is a classic
     community asset transfer.
@@ -175,6 +185,10 @@ def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDa
         excluded[rows] = True
         reason[rows] = [f"it lies within {label}{f' ({v})' if isinstance(v, str) else ''}: greenspace and allotments are never flagged"
                         for v in labels]
+    if withheld is not None:
+        extra = np.asarray(withheld, dtype=bool) & ~excluded
+        excluded |= extra
+        reason[extra] = WITHHELD_EXCLUSION
     out["excluded"] = excluded
     out["exclusion_reason"] = list(reason)
     return out

@@ -319,3 +319,24 @@ def test_a_register_from_before_the_rules_gets_public_records_on_open(store, hid
     pub = again.assets(PUBLIC).set_index("asset_id")
     assert len(pub) == 4 and pub.loc["T-FLAG", "tenure"] is None
     assert "held on a lease" not in pub.loc["T-FLAG", "reasons"] and FILE not in pub.loc["T-FLAG", "reasons"]
+
+
+@pytest.mark.parametrize("field", ["use", "name", "status"])
+def test_a_hidden_field_never_turns_an_excluded_asset_into_a_public_flag(register, field):
+    """T-USE is a community garden (excluded by its use), T-LAND a recreation ground (by its name): hiding the
+    field that excludes them must not let the public scoring flag them; the public reason names nothing hidden."""
+    store = register
+    for aid in ("T-USE", "T-LAND"):
+        v = store.get(aid, LOCAL_USER)["version"]
+        store.save(aid, {"field_visibility": {field: "internal"}}, expected_version=v, role=LOCAL_USER)
+    internal = store.assets(LOCAL_USER).set_index("asset_id")
+    pub = store.assets(PUBLIC).set_index("asset_id")
+    for aid in ("T-USE", "T-LAND"):
+        assert internal.loc[aid, "excluded"], aid
+        assert bool(pub.loc[aid, "excluded"]), (aid, pub.loc[aid, "reasons"])
+        assert pub.loc[aid, "priority"] == internal.loc[aid, "priority"] == "not flagged"
+        if field != "status":  # a status value ("vacant") is an everyday word; the field itself is blank
+            hidden_value = str(internal.loc[aid, field])
+            row_text = " ".join(str(v) for k, v in pub.loc[aid].items() if k != "geometry")
+            assert hidden_value not in row_text, (aid, field, row_text)
+        assert pub.loc[aid, field] is None

@@ -70,7 +70,7 @@ DEPENDENT: dict[str, tuple[str, ...]] = {
     "priority": ("reasons",),
 }
 #: Bump when the rules that make a public record change: stores then recompute every public record.
-RULES_VERSION = "2"
+RULES_VERSION = "3"  # 3: an internally excluded asset stays excluded publicly
 
 VIEW_FIELDS: tuple[str, ...] = tuple(f for f in PUBLIC_FIELDS if f != "geometry") + OPTIONAL_FIELDS
 #: The owner's fields the public derivations may read (when shown).
@@ -178,7 +178,10 @@ def public_records(records: Sequence[Mapping[str, Any]], geoms: Sequence, field_
             col[blank] = None
             joined[c] = col
     layers = [(PUBLIC_LAYER_LABEL, g) for _, g in exclude]
-    scored = score(joined, exclude=layers, weights=weights)
+    # The owner's full record may exclude an asset on a field the public cannot see (a hidden "park" use):
+    # the public view then stays excluded, saying only that the reason is not published.
+    withheld = np.array([rec.get("excluded") in (True, 1, "true", "True") for rec in records], dtype=bool)
+    scored = score(joined, exclude=layers, weights=weights, withheld_exclusions=withheld)
     derived = {c: scored[c].astype(object).to_numpy() for c in DERIVED}
     out = []
     for i, (rec, sh) in enumerate(zip(records, shown)):
