@@ -21,7 +21,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .ingest import read_assets
+from .ingest import read_register
 from .normalise import fold
 from .report import ImportReport, InputError, rows_text
 from .schema import order_columns
@@ -172,9 +172,9 @@ def read_brownfield(table: Table, *, postcodes: pd.DataFrame | None = None, make
         overrides.update({k: mapping[k] for k in ("x", "y", "crs_label") if k in mapping})
     if "organisation_label" in mapping:
         overrides["organisation"] = mapping["organisation_label"]
-    out, report = read_assets(Table(kept, table.format, table.name, table.notes, table.layers, table.layer),
-                              postcodes=postcodes, columns=overrides, adapter=f"brownfield register ({layout})",
-                              make_valid=make_valid)
+    out, report = read_register(Table(kept, table.format, table.name, table.notes, table.layers, table.layer),
+                                postcodes=postcodes, columns=overrides, adapter=f"brownfield register ({layout})",
+                                make_valid=make_valid)
     report.rows_read = n_read
     report.rejected += pre.rejected
     report.issues = pre.issues + report.issues

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .geo import representative_points
-from .ingest import read_assets
+from .ingest import read_register
 from .normalise import fold, to_number
 from .report import ImportReport, InputError
 from .schema import MEASURE_CRS, order_columns
@@ -185,7 +185,7 @@ def read_locations(locations: gpd.GeoDataFrame | str | os.PathLike, *, limits: L
         if t.is_vector:
             gdf = t.frame
         else:  # a CSV of points: placed like a register, all source columns kept
-            gdf, _ = read_assets(t)
+            gdf, _ = read_register(t)
             gdf = gdf[[c for c in gdf.columns if c.startswith("src_")] + ["geometry"]]
             gdf.columns = [c[4:] if c.startswith("src_") else c for c in gdf.columns]
     if gdf.crs is None:
@@ -297,8 +297,8 @@ def read_eric(table: Table, *, locations: gpd.GeoDataFrame | str | os.PathLike |
                        ("underused_floor_pct", "underused_floor_pct")):
         if key in found:
             overrides[canon] = found[key]
-    out, report = read_assets(table, columns=overrides, adapter="NHS ERIC site data", expect_coordinates=False,
-                              limits=limits)
+    out, report = read_register(table, columns=overrides, adapter="NHS ERIC site data", expect_coordinates=False,
+                                limits=limits)
     raw = table.frame.loc[out["source_row"].astype(int).to_numpy() - 1]
     rows = out["source_row"].astype(int).to_numpy()
     out["anchor_type"] = "nhs"

@@ -1,8 +1,10 @@
 """Read an asset register into the canonical schema, placing every row it can.
 
-``read_assets`` is the single entry point for registers: CSV with coordinates
-(WGS84 or British National Grid, decided from the values), GeoPackage,
-GeoJSON and Shapefile. Rows without usable coordinates are placed from a full
+:func:`read_register` is the register adapter's step of
+:func:`assets_map.importer.import_file` (the one entry point for files; the
+brownfield and ERIC adapters end in it too): a table already opened, CSV with
+coordinates (WGS84 or British National Grid, decided from the values),
+GeoPackage, GeoJSON or Shapefile. Rows without usable coordinates are placed from a full
 postcode when a postcode directory is given; the rest are kept with
 ``location_quality == "none"`` and listed in the report. No row is dropped
 silently: blank rows are the only rows removed, and the report counts them.
@@ -263,41 +265,40 @@ def _report_normalised(attrs: pd.DataFrame, canon: pd.DataFrame, mapping: dict, 
                        f"{'/'.join(vague)} (originals kept in src_{col})", sorted(r for rs in unknown.values() for r in rs))
 
 
-def read_assets(
-    path: str | os.PathLike,
+def read_register(
+    table: Table,
     *,
     postcodes: pd.DataFrame | str | os.PathLike | None = None,
-    name: str | None = None,
-    layer: str | None = None,
     columns: dict[str, str] | None = None,
     adapter: str = "asset register",
     expect_coordinates: bool = True,
     make_valid: bool = True,
     limits: Limits | None = None,
 ) -> tuple[gpd.GeoDataFrame, ImportReport]:
-    """Read an asset register into the canonical schema, in EPSG:27700.
+    """Normalise an opened register table into the canonical schema, in EPSG:27700.
+
+    Files are read by :func:`assets_map.importer.import_file`, which opens the table and
+    calls this for registers (and the brownfield and ERIC adapters, after their own steps).
 
     Parameters
     ----------
-    path : the register file (CSV, Excel, GeoPackage, GeoJSON, Shapefile .shp or .zip), or a
-        :class:`~assets_map.sources.Table` already opened (its frame's integer index, when not
+    table : a :class:`~assets_map.sources.Table` already opened (its frame's integer index, when not
         0..n-1, gives the file's row numbers: adapters that drop rows keep the numbering)
     postcodes : a postcode directory (path, or the frame from :func:`read_postcodes`)
         used to place rows that have a full postcode but no usable coordinates
-    name : the file name to show in messages (for uploads)
-    layer : which layer of a multi-layer file to read
     columns : overrides of the automatic column matching, canonical name -> header
     adapter : what the report calls the reader
     expect_coordinates : warn when no coordinate columns are found (False for files that never have any)
     make_valid : repair invalid geometries (the original is kept in ``src_geometry_wkt``)
-    limits : size limits for the file
+    limits : unused (the table is already open); kept for the adapters' common signature
 
     Returns
     -------
     (assets, report) : every row of the file (blank rows excepted, and counted),
         with ``location_quality`` and ``location_note`` saying how each was placed
     """
-    table = path if isinstance(path, Table) else open_table(path, name=name, layer=layer, limits=limits)
+    if not isinstance(table, Table):
+        raise TypeError("read_register takes an opened Table; read files with assets_map.importer.import_file")
     table = excel_frame(table)
     name = table.name
     if isinstance(postcodes, (str, os.PathLike)):

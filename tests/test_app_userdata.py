@@ -11,7 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from assets_map.demo import DEMO_PATH, load_demo
 from assets_map.report import InputError
-from assets_map.userdata import Upload, check_uploads, private_file, reweight, with_wards
+from assets_map.importer import staged_upload
+from assets_map.userdata import Upload, check_uploads, reweight, with_wards
 from tests.conftest import shared_file
 
 
@@ -63,8 +64,8 @@ def test_every_bad_file_is_named_in_one_error():
 
 
 def test_uploads_never_choose_the_path_they_are_written_to():
-    with private_file(Upload("../../etc/passwd.csv", b"a\n1\n")) as path:
-        assert path.name == "upload.csv" and "etc" not in str(path.parent)
+    with staged_upload(b"a\n1\n", "../../etc/passwd.csv", None) as (path, shown):
+        assert shown == "passwd.csv" and path.name == "upload.csv" and "etc" not in str(path.parent)
         assert path.read_bytes() == b"a\n1\n" and (path.stat().st_mode & 0o077) == 0
     assert not path.exists()
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from assets_map.ingest import read_assets
+from assets_map.importer import import_file
 
 POINTS = [(383_000.0, 398_000.0), (384_500.5, 399_250.25), (376_000.0, 395_500.0)]
 
@@ -39,7 +39,7 @@ def test_vector_formats(tmp_path, ext, driver):
         g = g.set_geometry(g.geometry.representative_point())
     path = tmp_path / f"register.{ext}"
     g.to_file(path, driver=driver, engine="pyogrio")
-    a, report = read_assets(path)
+    a, report = import_file(path)
     check(a, report)
     if ext != "shp":
         assert a.loc[1, "location_quality"] == "surveyed"  # a drawn polygon
@@ -54,7 +54,7 @@ def test_zipped_shapefile(tmp_path):
         for side in ("shp", "shx", "dbf", "prj", "cpg"):
             if (tmp_path / f"register.{side}").exists():
                 zf.write(tmp_path / f"register.{side}", f"register.{side}")
-    a, report = read_assets(z)
+    a, report = import_file(z)
     check(a, report)
 
 
@@ -73,7 +73,7 @@ def test_csv_coordinates(tmp_path, kind):
             df["Latitude"], df["Longitude"] = ll.y.round(8), ll.x.round(8)
     path = tmp_path / "register.csv"
     df.to_csv(path, index=False)
-    a, report = read_assets(path)
+    a, report = import_file(path)
     check(a, report)
     assert (a["location_quality"] == "register coordinates").all()
 
@@ -88,7 +88,7 @@ def test_rows_without_coordinates_placed_by_postcode_or_listed(tmp_path):
                    "A5,Nothing,,,\n", encoding="utf-8")
     pcd = tmp_path / "postcodes.csv"
     pcd.write_text("postcode,lon,lat\nWA14 1PF,-2.3520922,53.3879587\n", encoding="utf-8")
-    a, report = read_assets(reg, postcodes=pcd)
+    a, report = import_file(reg, postcodes=pcd)
     q = dict(zip(a["asset_id"], a["location_quality"]))
     assert q == {"A1": "register coordinates", "A2": "full postcode", "A3": "none", "A4": "none", "A5": "none"}
     notes = dict(zip(a["asset_id"], a["location_note"]))
