@@ -129,8 +129,9 @@ def using_limits(limits: Limits | None):
 
 
 #: What a public (not signed-in, not local) visitor of the app may upload: the file size matches the
-#: shipped ``server.maxUploadSize`` (50 MB); every other door (CLI, scripts) uses :data:`DEFAULT_LIMITS`.
-PUBLIC_LIMITS = Limits(max_file_bytes=50 * _MB, max_zip_expanded=200 * _MB, max_rows=250_000, max_columns=300,
+#: shipped ``server.maxUploadSize`` (50 MB, which the browser counts as 50,000,000 bytes on Linux and
+#: macOS); every other door (CLI, scripts) uses :data:`DEFAULT_LIMITS`.
+PUBLIC_LIMITS = Limits(max_file_bytes=50_000_000, max_zip_expanded=200 * _MB, max_rows=250_000, max_columns=300,
                        max_layers=20, max_feature_vertices=200_000, max_vertices=5_000_000, who="a public upload")
 # Kept for callers of the first version.
 MAX_FILE_BYTES = DEFAULT_LIMITS.max_file_bytes

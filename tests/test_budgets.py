@@ -74,7 +74,7 @@ def test_public_budget_matches_the_shipped_upload_limit_and_the_cli_keeps_genero
     from pathlib import Path
 
     config = tomllib.loads((Path(__file__).parents[1] / ".streamlit" / "config.toml").read_text())
-    assert PUBLIC_LIMITS.max_file_bytes == config["server"]["maxUploadSize"] * 1024 * 1024
+    assert PUBLIC_LIMITS.max_file_bytes == config["server"]["maxUploadSize"] * 1_000_000
     assert DEFAULT_LIMITS.max_file_bytes > PUBLIC_LIMITS.max_file_bytes
     assert DEFAULT_LIMITS.max_feature_vertices > PUBLIC_LIMITS.max_feature_vertices
     assert current_limits() is DEFAULT_LIMITS
@@ -100,9 +100,10 @@ def _sleep(seconds: float) -> str:
     return "woke"
 
 
-def _grab(mb: int) -> int:
+def _grab(mb: int, hold: float = 0.0) -> int:
     block = bytearray(mb * 1024 * 1024)
     block[::4096] = b"x" * len(block[::4096])
+    time.sleep(hold)
     return len(block)
 
 
@@ -119,9 +120,12 @@ def test_a_job_over_its_time_is_stopped_with_a_clear_message():
     assert run_bounded(_sleep, 0, budget=JobBudget(memory_mb=512, seconds=20)) == "woke"
 
 
-def test_a_job_over_its_memory_is_stopped_and_the_server_keeps_running():
+@pytest.mark.parametrize("mb", [400, 2000])  # over the sampled budget; over the hard address-space limit
+def test_a_job_over_its_memory_is_stopped_and_the_server_keeps_running(mb):
+    t = time.monotonic()
     with pytest.raises(InputError, match=r"^grabbing needed more than the 300 MB of memory"):
-        run_bounded(_grab, 400, budget=JobBudget(memory_mb=300, seconds=60), what="grabbing")
+        run_bounded(_grab, mb, 20, budget=JobBudget(memory_mb=300, seconds=60), what="grabbing")
+    assert time.monotonic() - t < 15
     assert run_bounded(_grab, 100, budget=JobBudget(memory_mb=300, seconds=60)) == 100 * 1024 * 1024
 
 
@@ -129,6 +133,23 @@ def test_a_jobs_own_refusal_comes_back_as_itself():
     with pytest.raises(InputError) as e:
         run_bounded(_refuse)
     assert e.value.source == "f.csv" and str(e.value) == "f.csv: bad row"
+
+
+def _boom() -> None:
+    raise ValueError("secret detail /srv/assets/db.sqlite")
+
+
+def _unpicklable():
+    return lambda: None
+
+
+def test_a_jobs_own_bug_is_one_line_without_its_details(caplog):
+    for fn in (_boom, _unpicklable):
+        with pytest.raises(RuntimeError) as e:
+            run_bounded(fn, what="testing")
+        assert str(e.value) == ("testing failed because of a problem in assets-map, not in your files "
+                                "(the details are in the server log)")
+    assert "secret detail" in caplog.text
 
 
 def test_a_self_crossing_polygon_that_explodes_in_repair_is_stopped_in_time():
@@ -198,13 +219,38 @@ class _Info:
 
 
 class _Sessions:
-    """The one method of Streamlit's session manager the sweep reads: the sessions still alive."""
+    """What the sweep reads of Streamlit's session manager: the sessions still alive."""
 
     def __init__(self, *ids):
         self.ids = list(ids)
 
     def list_sessions(self):
         return [_Info(i) for i in self.ids]
+
+
+def test_sessions_past_their_reconnection_time_are_shut_down():
+    """Streamlit's own storage (a TTL cache) keeps an expired session, and its state, until reaped."""
+    from streamlit.runtime.memory_session_storage import MemorySessionStorage
+    from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
+
+    from assets_map.ui.state import release_ended_sessions
+
+    class Session:
+        def __init__(self, sid):
+            self.id, self.down = sid, False
+
+        def shutdown(self):
+            self.down = True
+
+    storage = MemorySessionStorage(ttl_seconds=0.2)
+    closed = Session("closed-tab")
+    storage.save(type("Info", (), {"session": closed})())
+    mgr = _Sessions()
+    mgr._session_storage = storage
+    assert release_ended_sessions(mgr, MemoryUploadedFileManager("/u"), None) == 0 and not closed.down
+    time.sleep(0.3)
+    assert release_ended_sessions(mgr, MemoryUploadedFileManager("/u"), None) == 1
+    assert closed.down and not storage._cache._data
 
 
 def test_uploads_of_ended_sessions_are_released():

@@ -15,6 +15,7 @@ from assets_map.finder import USE_PROFILES, SiteBrief, find_sites
 from assets_map.partners import prepare_facilities
 from assets_map.report import InputError
 from assets_map.schema import DISPLAY_CRS
+from assets_map.sources import using_limits
 from assets_map.ui import shared, state
 
 RESULT = "finder_result"
@@ -54,7 +55,8 @@ def facilities_uploader(key: str) -> None:
                                 "or from a 'type' column.")
     if ups:
         try:
-            frames = [_read_upload(u, read_facilities_named) for u in ups]
+            with using_limits(state.budgets()[0]):  # a public visitor's upload budget
+                frames = [_read_upload(u, read_facilities_named) for u in ups]
             st.session_state[FACILITIES] = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
         except InputError as exc:
             st.error(f"**The facility layer could not be used.** {shared.md(exc)}")

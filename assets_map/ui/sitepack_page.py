@@ -7,11 +7,10 @@ import html
 import streamlit as st
 import streamlit.components.v1 as components
 
+from assets_map.bounded import run_bounded
 from assets_map.report import InputError
 from assets_map.routes import MAP_CANNOT, acv_dates
-from assets_map.bounded import run_bounded
 from assets_map.sitepack import make_pack, select_sites
-from assets_map.sources import using_limits
 from assets_map.ui import shared, state
 from assets_map.ui.finder_page import facilities, facilities_uploader
 
@@ -44,9 +43,7 @@ def render() -> None:
                 acv = {"acv_listed_on": listed, "acv_notified_on": notified}
             except InputError as exc:
                 st.error(shared.md(exc))
-    limits, job = state.budgets()
-    with using_limits(limits):
-        facilities_uploader("sp_facilities")
+    facilities_uploader("sp_facilities")
     if st.button("Make the site pack", type="primary", key="sp_go", disabled=not ids):
         try:
             sites = select_sites(a, ids).copy()
@@ -58,7 +55,7 @@ def render() -> None:
             with st.spinner("Making the site pack and its PDF…"):
                 doc, pdf = run_bounded(make_pack, sites, needs=result.needs, facilities=facilities(),
                                        settings=settings, title=None if len(ids) == 1 else "Shortlist of sites",
-                                       budget=job, what="making the site pack")
+                                       budget=state.budgets()[1], what="making the site pack")
         except (InputError, RuntimeError) as exc:
             st.error(f"**The pack could not be made.** {shared.md(exc)}")
             return

@@ -149,6 +149,12 @@ def release_ended_sessions(session_mgr=None, uploaded_file_mgr=None, media_file_
     storage = getattr(uploaded_file_mgr, "file_storage", None)
     if session_mgr is None or storage is None:
         return 0
+    # Sessions past their reconnection time still sit in Streamlit's storage (with their session
+    # state: a visitor's analysis) until something reaps them; reap them now and shut them down.
+    kept = getattr(getattr(session_mgr, "_session_storage", None), "_cache", None)
+    expired = kept.expire() if hasattr(kept, "expire") else []
+    for _, info in expired:
+        info.session.shutdown()
     live = {info.session.id for info in session_mgr.list_sessions()}
     media = getattr(media_file_mgr, "_files_by_session_and_coord", {})  # downloads (e.g. a site pack's PDF)
     ended = {sid for sid in [*list(storage), *list(media)] if sid not in live}
@@ -158,7 +164,22 @@ def release_ended_sessions(session_mgr=None, uploaded_file_mgr=None, media_file_
             media_file_mgr.clear_session_refs(sid)
     if ended and media_file_mgr is not None:
         media_file_mgr.remove_orphaned_files()
-    return len(ended)
+    freed = len(ended | {sid for sid, _ in expired})
+    if freed:
+        _give_back_memory()
+    return freed
+
+
+def _give_back_memory() -> None:
+    """Collect the freed sessions' objects and hand the freed heap back to the system (glibc only)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: the memory is reused by the server instead
+        pass
 
 
 def sweep_ended_sessions() -> None:
