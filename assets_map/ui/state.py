@@ -11,7 +11,9 @@ the same selection as a click on the map.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 import uuid
 
@@ -126,6 +128,7 @@ def budgets() -> tuple[Limits, JobBudget]:
 
 _SWEEP_EVERY_S = 30.0
 _last_sweep = [0.0]
+_SWEEP_LOCK = threading.Lock()
 
 
 def release_ended_sessions(session_mgr=None, uploaded_file_mgr=None, media_file_mgr=None) -> int:
@@ -152,7 +155,8 @@ def release_ended_sessions(session_mgr=None, uploaded_file_mgr=None, media_file_
     # Sessions past their reconnection time still sit in Streamlit's storage (with their session
     # state: a visitor's analysis) until something reaps them; reap them now and shut them down.
     kept = getattr(getattr(session_mgr, "_session_storage", None), "_cache", None)
-    expired = kept.expire() if hasattr(kept, "expire") else []
+    with getattr(session_mgr, "_storage_lock", None) or contextlib.nullcontext():  # Streamlit's own, when it has one
+        expired = kept.expire() if hasattr(kept, "expire") else []
     for _, info in expired:
         info.session.shutdown()
     live = {info.session.id for info in session_mgr.list_sessions()}
@@ -185,9 +189,10 @@ def _give_back_memory() -> None:
 def sweep_ended_sessions() -> None:
     """:func:`release_ended_sessions` at most every 30 s (called on every page run; never fails the page)."""
     now = time.monotonic()
-    if now - _last_sweep[0] < _SWEEP_EVERY_S:
-        return
-    _last_sweep[0] = now
+    with _SWEEP_LOCK:
+        if now - _last_sweep[0] < _SWEEP_EVERY_S:
+            return
+        _last_sweep[0] = now
     try:
         freed = release_ended_sessions()
     except Exception:  # noqa: BLE001 - Streamlit internals changed: log it, never break the page
