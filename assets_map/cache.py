@@ -15,7 +15,6 @@ leaves half an entry, and two processes writing the same key both end with a who
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -27,24 +26,17 @@ from typing import Callable
 
 import geopandas as gpd
 import pandas as pd
+from pyarrow import ArrowException
 
 from . import __version__
+from .provenance import sha256_of
 from .report import ImportReport, Issue
 
 #: Bumped whenever the stored layout or the meaning of a result changes.
 #: 2: CSV reading splits records a quote left open had merged; reports state the lines in the file
-CACHE_FORMAT = 2
+#: 3: the exclusion layers are stored with the result (re-weighting a cached result excludes what a fresh one does)
+CACHE_FORMAT = 3
 DEFAULT_DIR = Path(os.environ.get("ASSETS_MAP_CACHE_DIR", ".assets_map_cache"))
-_CHUNK = 1 << 20
-
-
-def file_digest(path: str | os.PathLike) -> str:
-    """SHA-256 of a file's bytes (read in 1 MB chunks)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def cache_key(inputs: dict[str, str | os.PathLike | list | None], settings: dict | None = None) -> str:
@@ -52,20 +44,43 @@ def cache_key(inputs: dict[str, str | os.PathLike | list | None], settings: dict
 
     Parameters
     ----------
-    inputs : role -> path (or list of paths, e.g. exclusion layers; ``None`` when not given)
+    inputs : role -> path, or frame already read (or a list of them, e.g. exclusion layers; ``None``
+        when not given); files are keyed by their bytes, frames by their content
     settings : anything else that changes the result (weights...), JSON-serialisable
     """
     def digest(v):
         if v is None:
             return None
+        if isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], pd.DataFrame):  # (label, layer) read
+            return [v[0], frame_digest(v[1])]
         if isinstance(v, (list, tuple)):
             return [digest(x) for x in v]
-        return file_digest(v)
+        if isinstance(v, pd.DataFrame):
+            return frame_digest(v)
+        if hasattr(v, "table") and hasattr(v, "year"):  # a Deprivation already read
+            return [frame_digest(v.table), v.year, v.source]
+        return sha256_of(v)
 
     blob = json.dumps({"inputs": {k: digest(v) for k, v in sorted(inputs.items())},
                        "settings": settings or {}, "version": __version__, "format": CACHE_FORMAT},
                       sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+    return sha256_of(blob.encode())
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    """SHA-256 of a frame's content (as Parquet: columns, types, values, geometry, ``attrs``)."""
+    import io
+
+    buf = io.BytesIO()
+    try:
+        frame.to_parquet(buf, compression=None, index=True)
+    except (TypeError, ValueError, ArrowException):  # a column of mixed types: hash its text
+        geom = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+        plain = pd.DataFrame(frame.drop(columns=[geom] if geom else [])).astype(str)
+        buf = io.BytesIO(pd.util.hash_pandas_object(plain, index=True).to_numpy().tobytes()
+                         + b"".join(plain.columns.astype(str).str.encode("utf-8"))
+                         + (frame.geometry.to_wkb().astype(bytes).sum() if geom else b""))
+    return sha256_of(buf.getvalue())
 
 
 def object_columns(frame: pd.DataFrame) -> list[str]:
@@ -101,7 +116,11 @@ class CacheStats:
 
 
 class ResultCache:
-    """A folder of analysis results, one sub-folder per key (``assets.parquet``, ``needs.parquet``, ``meta.json``)."""
+    """A folder of analysis results, one sub-folder per key.
+
+    Each entry holds ``assets.parquet``, ``needs.parquet``, one ``exclude.N.parquet`` per
+    exclusion layer (so a result read back re-scores exactly as the fresh one) and ``meta.json``.
+    """
 
     def __init__(self, root: str | os.PathLike = DEFAULT_DIR):
         self.root = Path(root)
@@ -126,15 +145,19 @@ class ResultCache:
             meta = json.loads(meta_path.read_text())
             assets = gpd.read_parquet(where / "assets.parquet")
             needs = gpd.read_parquet(where / "needs.parquet")
-        except (OSError, ValueError):  # a damaged entry is a miss, never an error
+            exclude = [(label, gpd.read_parquet(where / file)) for label, file in meta["exclude"]]
+        except (OSError, ValueError, KeyError, TypeError):  # a damaged entry is a miss, never an error
             self.stats.misses += 1
             return None
         for name, frame in (("assets", assets), ("needs", needs)):
             restore_objects(frame, meta.get("object_columns", {}).get(name, []))
+        for (_, layer), objects in zip(exclude, meta.get("exclude_objects", [[]] * len(exclude)), strict=True):
+            restore_objects(layer, objects)
         needs.attrs.update(meta.get("needs_attrs", {}))
         self.stats.hits += 1
-        return Analysis(assets, needs, [_report_from_dict(r) for r in meta.get("reports", [])],
-                        list(meta.get("warnings", [])), dict(meta.get("settings", {})))
+        return Analysis(assets=assets, needs=needs, reports=[_report_from_dict(r) for r in meta.get("reports", [])],
+                        warnings=list(meta.get("warnings", [])), settings=dict(meta.get("settings", {})),
+                        exclude=exclude)
 
     def put(self, key: str, result) -> Path:
         """Store ``result`` under ``key`` atomically; returns the entry's folder."""
@@ -148,10 +171,18 @@ class ResultCache:
                 objects[name] = object_columns(frame)
                 frame.attrs = {}
                 frame.to_parquet(tmp / f"{name}.parquet", compression="snappy", write_covering_bbox=True)
+            layers, layer_objects = [], []
+            for i, (label, layer) in enumerate(result.exclude):
+                layer = layer.copy()
+                layer.attrs = {}
+                layer_objects.append(object_columns(layer))
+                layer.to_parquet(tmp / f"exclude.{i}.parquet", compression="snappy")
+                layers.append([label, f"exclude.{i}.parquet"])
             meta = {"key": key, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "version": __version__,
                     "format": CACHE_FORMAT, "rows": int(len(result.assets)),
                     "reports": [r.to_dict() for r in result.reports], "warnings": list(result.warnings),
                     "settings": result.settings, "object_columns": objects,
+                    "exclude": layers, "exclude_objects": layer_objects,
                     "needs_attrs": {k: v for k, v in result.needs.attrs.items()
                                     if isinstance(v, (str, int, float, dict, list, type(None)))}}
             (tmp / "meta.json").write_text(json.dumps(meta, default=str))
@@ -168,44 +199,50 @@ class ResultCache:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def cached_analyse(
-    assets: str | os.PathLike,
-    boundaries: str | os.PathLike,
-    deprivation: str | os.PathLike | None = None,
-    *,
-    postcodes: str | os.PathLike | None = None,
-    exclude: list[str | os.PathLike] = (),
-    weights: dict[str, float] | str | None = None,
-    progress: Callable[[str, int, int], None] | None = None,
-    cache: ResultCache | None = None,
-    compute: Callable | None = None,
-):
-    """:func:`assets_map.analyse.analyse`, answered from the cache when the same inputs and
-    settings were analysed before.
+def run_cached(compute: Callable, cache, assets, boundaries, deprivation=None, *, postcodes=None, exclude=(),
+               weights=None, progress=None, boundaries_name=None, as_of=None, **options):
+    """The cached runner of :func:`assets_map.analyse.analyse`: call it as ``analyse(..., cache=...)``.
+
+    The result of the same input files (by their bytes) and settings is read back from
+    ``cache``; otherwise ``compute`` (``analyse`` itself, without the cache) runs with the same
+    arguments and its result is stored. ``settings["cache"]`` says which happened
+    (``"reused"`` or ``"stored"``); the engine options (``options``) never change the key, as
+    every engine gives the same result.
 
     Parameters
     ----------
-    cache : where results are kept (default ``.assets_map_cache`` or ``$ASSETS_MAP_CACHE_DIR``)
-    compute : the function that does the analysis on a miss (default :func:`~assets_map.analyse.analyse`;
-        the dask engine passes its own), called with the same arguments
+    compute : the analysis to run on a miss
+    cache : a :class:`ResultCache`, or a folder for one
+    assets, boundaries, deprivation, postcodes, exclude : the inputs, files (keyed by their bytes) or
+        frames already read (keyed by their content)
+    weights, boundaries_name, as_of : settings, part of the key
+    progress : called as ``progress(message, step, total)``
+    **options : passed to ``compute`` (the engine and its options)
 
     Returns
     -------
-    (analysis, hit) : the result and whether it came from the cache
+    Analysis
     """
-    from .analyse import analyse
     from .needs import parse_weights
 
-    cache = cache or ResultCache()
+    cache = cache if isinstance(cache, ResultCache) else ResultCache(cache)
+    exclude = list(exclude)
     w = parse_weights(weights)
+    settings = {"weights": w}
+    if boundaries_name is not None:
+        settings["boundaries_name"] = boundaries_name
+    if as_of is not None:
+        settings["as_of"] = as_of.isoformat()
     key = cache_key({"assets": assets, "boundaries": boundaries, "deprivation": deprivation, "postcodes": postcodes,
-                     "exclude": list(exclude)}, {"weights": w})
+                     "exclude": exclude}, settings)
     hit = cache.get(key)
     if hit is not None:
         if progress:
             progress("results reused from the cache (same inputs and settings)", 1, 1)
-        return hit, True
-    result = (compute or analyse)(assets, boundaries, deprivation, postcodes=postcodes, exclude=list(exclude),
-                                  weights=w, progress=progress)
+        hit.settings["cache"] = "reused"
+        return hit
+    result = compute(assets, boundaries, deprivation, postcodes=postcodes, exclude=exclude, weights=w,
+                     progress=progress, boundaries_name=boundaries_name, as_of=as_of, **options)
+    result.settings["cache"] = "stored"
     cache.put(key, result)
-    return result, False
+    return result

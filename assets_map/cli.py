@@ -75,22 +75,10 @@ def _run_analyse(args) -> int:
     if out.suffix.lower() != ".gpkg":
         raise InputError(f"--out must end in .gpkg (got {out.name})")
     bar = ProgressBar()
-    compute = analyse
-    if getattr(args, "engine", "geopandas") == "dask":
-        from functools import partial
-
-        from .distributed import analyse_dask
-
-        compute = partial(analyse_dask, scheduler=args.scheduler, shared_dir=args.shared_dir)
-    if getattr(args, "cache", None):
-        from .cache import ResultCache, cached_analyse
-
-        result, _ = cached_analyse(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes,
-                                   exclude=args.exclude, weights=args.weights, progress=bar,
-                                   cache=ResultCache(args.cache), compute=compute)
-    else:
-        result = compute(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes,
-                         exclude=args.exclude, weights=args.weights, progress=bar)
+    engine = getattr(args, "engine", "geopandas")
+    result = analyse(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes, exclude=args.exclude,
+                     weights=args.weights, progress=bar, engine=engine, scheduler=args.scheduler,
+                     shared_dir=args.shared_dir, cache=getattr(args, "cache", None))
     record = provenance(result, inputs={"assets": args.assets, "boundaries": args.boundaries,
                                         "deprivation": args.deprivation, "postcodes": args.postcodes,
                                         "exclude": list(args.exclude)})
@@ -330,9 +318,9 @@ def _run_find_sites(args) -> int:
         area = shapely.union_all(layer.geometry.to_numpy())
     areas = []
     if args.wards:
-        from .needs import read_boundaries
+        from .importer import import_file
 
-        areas.append(read_boundaries(args.wards))
+        areas.append(import_file(args.wards, kind="boundaries")[0])
     brief = SiteBrief(use=args.use, holding=args.holding, min_m2=args.min_size, max_m2=args.max_size, area=area,
                       area_crs="EPSG:27700", area_codes=tuple(args.area_code), near=near, radius_m=args.radius,
                       include_unflagged=args.include_unflagged)

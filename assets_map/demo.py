@@ -190,17 +190,19 @@ if __name__ == "__main__":
     main()
 
 
-def load_demo(path: str | Path = DEMO_PATH, *, weights=None):
-    """Analyse the demo through the same engine path as any user's files."""
-    from .analyse import analyse_frames
-    from .ingest import read_assets
-    from .needs import read_boundaries
+def load_demo(path: str | Path = DEMO_PATH, *, weights=None, **options):
+    """Analyse the demo through the same engine path as any user's files.
 
-    assets, report = read_assets(path, layer="assets", name="demo.gpkg")
-    bnd = read_boundaries(path, layer="need_areas", name="demo.gpkg")
+    ``options`` are :func:`assets_map.analyse.analyse`'s runner options (``engine``, ``cache``...).
+    """
+    from .analyse import analyse
+    from .importer import import_file
+
+    assets, report = import_file(path, adapter="register", layer="assets", name="demo.gpkg")
+    bnd, _ = import_file(path, kind="boundaries", layer="need_areas", name="demo.gpkg")
     parks = gpd.read_file(path, layer="greenspace", engine="pyogrio").to_crs(MEASURE_CRS)
-    result = analyse_frames(assets, bnd, None, exclude=[("demo greenspace", parks)], weights=weights,
-                            boundaries_name="demo need areas (fictional)")
+    result = analyse(assets, bnd, None, exclude=[("demo greenspace", parks)], weights=weights,
+                     boundaries_name="demo need areas (fictional)", **options)
     result.reports = [report]
     result.settings["inputs"] = {"assets": "demo.gpkg (fictional)"}
     result.settings["label"] = DEMO_LABEL

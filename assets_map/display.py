@@ -38,7 +38,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .maps import ASSET_PROPS, MapData, _esc, _features
+from .maps import ASSET_PROPS, MapData, _features
+from .report import esc
 from .schema import DISPLAY_CRS, MEASURE_CRS
 
 #: Above these counts (in the view) features are aggregated instead of drawn one by one.
@@ -234,8 +235,8 @@ def _asset_layers(assets, index, view, zoom, cell_px):
         feats.append({"type": "Feature",
                       "geometry": {"type": "Point", "coordinates": [round(float(centre.at[k, "x"]), dec),
                                                                     round(float(centre.at[k, "y"]), dec)]},
-                      "properties": {"asset_id": "", "name": _esc(label), "organisation": "", "status": "",
-                                     "priority": _esc(top), "need_area_name": "", "need_decile": "",
+                      "properties": {"asset_id": "", "name": esc(label), "organisation": "", "status": "",
+                                     "priority": esc(top), "need_area_name": "", "need_decile": "",
                                      "count": int(n)}})
     return empty, {"type": "FeatureCollection", "features": feats}, {"assets": int(len(rows)), "clusters": len(feats)}
 

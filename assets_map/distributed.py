@@ -15,7 +15,10 @@ What runs where
   1M geometries cost more than the join itself, which made a process cluster 2-6x slower
   than plain geopandas).
 * The app process reads the result partitions and restores the original row order, so the
-  result equals :func:`assets_map.analyse.analyse_frames` row for row.
+  result equals the single-machine runner's row for row.
+
+Reading, the need model and the result are :func:`assets_map.analyse.analyse`'s own: this
+module is only the runner of its per-row steps, chosen by ``analyse(..., engine="dask")``.
 
 Every step of the per-row scoring depends on one row only and the join on one point only,
 so partitioning changes nothing in the answer (a test checks it on the demo and Trafford).
@@ -42,10 +45,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .analyse import Analysis, Progress, join_needs, score
+from .analyse import Progress, join_needs, score
 from .cache import object_columns, restore_objects
 from .geo import representative_points
-from .needs import Deprivation, build_needs, parse_weights
 from .schema import MEASURE_CRS, order_columns
 
 #: Column that carries each asset's row position through the partitions.
@@ -174,43 +176,49 @@ def _client(scheduler: str, n_workers: int | None) -> Iterator[object | None]:
         client.close()
 
 
-def analyse_frames_dask(
+def join_and_score_dask(
     assets: gpd.GeoDataFrame,
-    boundaries: gpd.GeoDataFrame,
-    deprivation: Deprivation | None = None,
+    needs: gpd.GeoDataFrame,
     *,
     exclude: list[tuple[str, gpd.GeoDataFrame]] = (),
-    weights: dict[str, float] | str | None = None,
+    weights: dict[str, float] | None = None,
+    as_of=None,
     progress: Progress | None = None,
-    boundaries_name: str = "boundaries",
     scheduler: str = "threads",
     n_partitions: int | None = None,
     n_workers: int | None = None,
     shared_dir: str | os.PathLike | None = None,
-    as_of=None,
-) -> Analysis:
-    """:func:`assets_map.analyse.analyse_frames` on dask-geopandas, spatially partitioned.
+) -> tuple[gpd.GeoDataFrame, str]:
+    """The dask runner of :func:`assets_map.analyse.analyse`'s per-row steps, spatially partitioned.
+
+    Each partition is joined and scored by :func:`~assets_map.analyse.join_needs` and
+    :func:`~assets_map.analyse.score`, the single-machine runner's own steps; call it through
+    ``analyse(..., engine="dask")``.
 
     Parameters
     ----------
+    assets : placed assets (EPSG:27700)
+    needs : the need model (:func:`~assets_map.needs.build_needs`)
+    exclude, weights, as_of : as in :func:`~assets_map.analyse.score`
+    progress : called as ``progress(message, step, total)``
     scheduler : ``"threads"``, ``"processes"`` (a LocalCluster here) or a scheduler address
     n_partitions : number of spatial partitions (default: about 50,000 assets each, at least
         two per core)
-    n_workers : workers of the LocalCluster (default: one per core)
+    n_workers : threads of the ``"threads"`` scheduler, or workers of the LocalCluster (default: one per core)
     shared_dir : folder for the partitions, readable by every worker (default: a temporary
         folder, fine for ``threads`` and ``processes``; give a shared mount for a real cluster)
-    as_of : date for "vacant since" durations (default today), as in :func:`~assets_map.underuse.score_underuse`
+
+    Returns
+    -------
+    (scored, engine) : the scored assets in the input's row order, and how they were computed
     """
     import dask_geopandas
 
     step = progress or (lambda msg, i, n: None)
-    w = parse_weights(weights)
-    step("building the need model", 1, 5)
-    needs, warnings = build_needs(boundaries, deprivation, weights=w, boundaries_name=boundaries_name)
     own_dir = shared_dir is None
     root = Path(tempfile.mkdtemp(prefix="assets_map_dask_")) if own_dir else Path(shared_dir) / f"run-{uuid.uuid4().hex[:12]}"
     try:
-        step("writing spatial partitions for the workers", 2, 5)
+        step("writing spatial partitions for the workers", 1, 3)
         shared = root / "shared"
         shared.mkdir(parents=True)
         out_dir = root / "results"
@@ -231,17 +239,19 @@ def analyse_frames_dask(
                 "need_objects": object_columns(needs), "exclude": ex_files}
         (shared / "meta.json").write_text(json.dumps(meta))
 
-        step(f"joining and scoring {n_parts} partitions ({scheduler})", 3, 5)
+        step(f"joining and scoring {n_parts} partitions ({scheduler})", 2, 3)
         ddf = dask_geopandas.read_parquet(str(root / "assets"))
         meta_frame = pd.DataFrame({"rows": pd.Series([], dtype="int64"), "flagged": pd.Series([], dtype="int64")})
-        tasks = ddf.map_partitions(score_partition, shared=str(shared), out_dir=str(out_dir), weights=w,
+        tasks = ddf.map_partitions(score_partition, shared=str(shared), out_dir=str(out_dir), weights=weights,
                                    as_of=as_of.isoformat() if as_of else None, meta=meta_frame)
         with _client(scheduler, n_workers) as client:
             if client is None:
-                counts = tasks.compute(scheduler="sync" if scheduler in ("sync", "synchronous") else "threads")
+                threads = {"num_workers": n_workers} if n_workers else {}
+                counts = tasks.compute(scheduler="sync" if scheduler in ("sync", "synchronous") else "threads",
+                                       **threads)
             else:
                 counts = tasks.compute()
-        step("gathering the result partitions", 4, 5)
+        step("gathering the result partitions", 3, 3)
         parts, text_cols = [], set()
         for path in sorted(out_dir.glob("result.*.parquet")):
             frame = gpd.read_parquet(path)
@@ -262,40 +272,4 @@ def analyse_frames_dask(
         scored.index = assets.index
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    step("done", 5, 5)
-    settings = {"weights": w, "iod_year": needs.attrs.get("iod_year"),
-                "deprivation_source": needs.attrs.get("deprivation_source"),
-                "engine": f"dask ({scheduler}, {n_parts} spatial partitions)"}
-    return Analysis(scored[order_columns(scored)], needs, [], warnings, settings, list(exclude))
-
-
-def analyse_dask(assets, boundaries, deprivation=None, *, postcodes=None, exclude=(), weights=None,
-                 progress: Progress | None = None, scheduler: str = "threads", n_partitions: int | None = None,
-                 n_workers: int | None = None, shared_dir=None) -> Analysis:
-    """:func:`assets_map.analyse.analyse` (from files) with the join and scoring on dask."""
-    from .analyse import read_exclusion_layer
-    from .ingest import read_assets, read_postcodes
-    from .needs import read_boundaries, read_deprivation
-
-    step = progress or (lambda msg, i, n: None)
-    w = parse_weights(weights)
-    step("reading the inputs", 1, 3)
-    pc = read_postcodes(postcodes) if postcodes else None
-    frame, report = read_assets(assets, postcodes=pc)
-    bnd = read_boundaries(boundaries)
-    dep = read_deprivation(deprivation) if deprivation else None
-    layers = [read_exclusion_layer(p) for p in exclude]
-
-    def sub(msg, i, n):
-        step(msg, 1 + i, 1 + n)
-
-    result = analyse_frames_dask(frame, bnd, dep, exclude=layers, weights=w, progress=sub,
-                                 boundaries_name=Path(boundaries).name, scheduler=scheduler,
-                                 n_partitions=n_partitions, n_workers=n_workers, shared_dir=shared_dir)
-    result.reports = [report]
-    result.settings.update({
-        "inputs": {k: str(Path(v).name) for k, v in (("assets", assets), ("boundaries", boundaries),
-                                                      ("deprivation", deprivation), ("postcodes", postcodes)) if v},
-        "exclude": [Path(p).name for p in exclude],
-    })
-    return result
+    return scored, f"dask ({scheduler}, {n_parts} spatial partitions)"

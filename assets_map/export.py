@@ -82,7 +82,7 @@ import pyogrio
 import shapely
 
 from .provenance import provenance_table, provenance_text, with_export
-from .report import InputError
+from .report import InputError, esc
 from .schema import ASSET_FIELDS, DISPLAY_CRS, MEASURE_CRS, NEED_FIELDS, SOURCE_PREFIX, Field
 
 #: Export formats, in the order the app and the CLI offer them.
@@ -943,13 +943,9 @@ def _formula_like(df: pd.DataFrame) -> int:
     return n
 
 
-def _esc(value: object) -> str:
-    return html.escape("" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value))
-
-
 def _html_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
-    head = "".join(f"<th>{_esc(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_esc(c)}</td>" for c in r) + "</tr>" for r in rows)
+    head = "".join(f"<th>{esc(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
     return f"<table border=\"1\"><tr>{head}</tr>{body}</table>"
 
 
@@ -972,7 +968,7 @@ def _kml_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         labels = (("priority", "Priority"), ("reasons", "Reasons"), ("organisation", "Organisation"),
                   ("status", "Status"), ("code", "Area code"), ("imd_decile", "IMD decile"), ("need_score", "Need score"))
         cols = [(c, lab) for c, lab in labels if c in g.columns]
-        built = [("<br/>".join(f"<b>{lab}</b>: {_esc(v)}" for (c, lab), v in zip(cols, vals) if not _missing(v)) or None)
+        built = [("<br/>".join(f"<b>{lab}</b>: {esc(v)}" for (c, lab), v in zip(cols, vals) if not _missing(v)) or None)
                  for vals in zip(*(g[c].astype(object) for c, _ in cols))]
     for col in list(g.columns):
         s = g[col]
@@ -1023,13 +1019,13 @@ def _build_kml(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
             dd.loc[hit, "field"] = dd.loc[hit, "field"].map(renames)
             b.notes.append(f"{name}: {', '.join(renames)} renamed {', '.join(renames.values())} "
                            f"(KML uses those names for its own elements)")
-    about = ("<p>" + _esc("Exported by assets-map. Placemark names and descriptions are HTML-escaped. "
+    about = ("<p>" + esc("Exported by assets-map. Placemark names and descriptions are HTML-escaped. "
                           "Each folder's description holds its data dictionary.") + "</p>"
-             + "<pre>" + _esc(provenance_text(b.record)) + "</pre>")
+             + "<pre>" + esc(provenance_text(b.record)) + "</pre>")
     first = True
     for name, g in written.items():
         rows = dd[dd["layer"] == name]
-        folder = ("<p>" + _esc(LAYER_DESCRIPTIONS.get(name, name)) + "</p>"
+        folder = ("<p>" + esc(LAYER_DESCRIPTIONS.get(name, name)) + "</p>"
                   + _html_table(list(rows[["field", "meaning", "unit", "source", "type"]].itertuples(index=False, name=None)),
                                 ("field", "meaning", "unit", "source", "type")))
         kw: dict = {}

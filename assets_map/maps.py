@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 from branca.element import MacroElement, Template
 
+from .report import esc
 from .schema import DISPLAY_CRS
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
@@ -127,14 +128,6 @@ def display_geometry(gdf: gpd.GeoDataFrame, *, tolerance_m: float = 20.0, decima
     return gpd.GeoSeries(shapely.set_precision(out.to_numpy(), 10 ** -decimals), crs=DISPLAY_CRS, index=gdf.index)
 
 
-def _esc(v) -> str:
-    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
-        return ""
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    return html.escape(str(v), quote=True)
-
-
 def _features(gdf: gpd.GeoDataFrame, props: list[str], geom: gpd.GeoSeries) -> dict:
     """GeoJSON with every property escaped as text (tooltips insert them as HTML)."""
     feats = []
@@ -143,7 +136,7 @@ def _features(gdf: gpd.GeoDataFrame, props: list[str], geom: gpd.GeoSeries) -> d
         if g is None or g.is_empty:
             continue
         feats.append({"type": "Feature", "geometry": shapely.geometry.mapping(g),
-                      "properties": {p: _esc(cols[p][i]) for p in props}})
+                      "properties": {p: esc(cols[p][i]) for p in props}})
     return {"type": "FeatureCollection", "features": feats}
 
 
@@ -173,9 +166,9 @@ def legend_html(title: str, need_label: str) -> str:
                          ("decile 10 (least deprived)", DECILE_COLOURS[9]), ("no data", NO_DATA_COLOUR)])
     prios = "".join(
         f'<div><span style="display:inline-block;width:12px;height:12px;border-radius:6px;background:{c};'
-        f'margin-right:4px"></span>{html.escape(p)}</div>' for p, c in PRIORITY_COLOURS.items())
-    return (f"<details open><summary style='cursor:pointer'><b>{html.escape(title)}</b></summary>"
-            f"<div style='margin-top:4px'><b>Need</b>: {html.escape(need_label)}</div>"
+        f'margin-right:4px"></span>{esc(p)}</div>' for p, c in PRIORITY_COLOURS.items())
+    return (f"<details open><summary style='cursor:pointer'><b>{esc(title)}</b></summary>"
+            f"<div style='margin-top:4px'><b>Need</b>: {esc(need_label)}</div>"
             f"{rows}<div style='margin-top:4px'><b>Assets by priority</b></div>{prios}</details>")
 
 

@@ -2,13 +2,31 @@
 
 Every import ends in either an :class:`ImportReport` (accepted, perhaps with
 warnings) or an :class:`InputError` (refused) whose message names the file,
-the rows and the problem in one line a non-GIS user can act on.
+the rows and the problem in one line a non-GIS user can act on. :func:`esc` is
+the one way any value becomes HTML text (maps, site packs, KML).
 """
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+
+def esc(value: object) -> str:
+    """Any value as HTML text, escaped once (quotes too), with one number format.
+
+    Missing values (None, NaN, ``pd.NA``, ``NaT``) become ``""``; a whole-number float
+    prints as an integer (``3.0`` -> ``"3"``), as a register's counts and deciles read.
+    """
+    if value is None or (pd.api.types.is_scalar(value) and not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        value = int(value)
+    return html.escape(str(value), quote=True)
 
 
 class InputError(ValueError):

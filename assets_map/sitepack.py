@@ -30,22 +30,13 @@ from . import __version__
 from .maps import DECILE_COLOURS
 from .catchment import DEFAULT_CATCHMENT_M, catchment_need, lsoa_need_text
 from .partners import DEFAULT_WALK_M, DISTANCE_NOTE, partners_nearby, summarise_partners
-from .report import InputError
+from .report import InputError, esc
 from .routes import MAP_CANNOT, RULES_AS_AT, routes_for
 from .schema import DISPLAY_CRS, MEASURE_CRS
 
 KIND_COLOURS = {"library": "#1b9e77", "GP practice": "#d95f02", "school or college": "#7570b3",
                 "community hub": "#e7298a", "leisure centre": "#66a61e"}
 MAX_PARTNERS_SHOWN = 8
-
-
-def esc(v) -> str:
-    """HTML-escape any value; missing values become an empty string."""
-    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
-        return ""
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    return html.escape(str(v), quote=True)
 
 
 def select_sites(assets: gpd.GeoDataFrame, ids: Iterable[str], *, id_column: str = "asset_id") -> gpd.GeoDataFrame:

@@ -1,32 +1,26 @@
 """A user's own files, from uploaded bytes to a checked analysis, never touching the data in use.
 
-The register goes through :func:`assets_map.importer.import_bytes` (the single
-import entry point); the other files are written to a private temporary folder
-under a name the engine chooses (:func:`assets_map.sources.copy_to_private`)
-and read by the engine's own readers; no user-chosen path or URL reaches GDAL. Every file
-is read before anything fails, so one :class:`~assets_map.report.InputError`
+Every file goes through :func:`assets_map.importer.read_inputs` (the CLI's ``analyse``
+reads its paths through the same function): each upload is written to a private temporary
+folder under a name the engine chooses and read by :func:`assets_map.importer.import_file`,
+so equal bytes give the frames a file on disk gives; no user-chosen path or URL reaches
+GDAL. Every file is read before anything fails, so one :class:`~assets_map.report.InputError`
 lists every problem. The caller swaps the result in only after the user has
 seen the validation report and confirmed.
 """
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Iterator
 
 import geopandas as gpd
 import pandas as pd
 
-from .analyse import Analysis, analyse_frames
-from .importer import import_bytes
-from .ingest import read_postcodes
-from .needs import DOMAINS, MEASURES, Deprivation, parse_weights, read_boundaries, read_deprivation
+from .analyse import Analysis, analyse, rescore
+from .importer import Upload, display_name, import_bytes, read_inputs
+from .needs import DOMAINS, MEASURES, Deprivation, parse_weights
 from .report import ImportReport, InputError
-from .sources import Limits, copy_to_private, using_limits
-from .summary import attach_wards, read_ward_lookup, read_wards
+from .sources import Limits, using_limits
+from .summary import attach_wards
 
 #: What a user can upload, and what each is for.
 KINDS = {
@@ -37,14 +31,6 @@ KINDS = {
     "wards": "Wards for the summary: ward polygons, or an LSOA-to-ward lookup table",
 }
 REQUIRED = ("register", "boundaries")
-
-
-@dataclass(frozen=True)
-class Upload:
-    """One uploaded file: the name the user gave it (shown in messages) and its bytes."""
-
-    name: str
-    data: bytes
 
 
 @dataclass
@@ -60,32 +46,10 @@ class Checked:
         return self.analysis.reports[0]
 
 
-def display_name(name: str) -> str:
-    """The file name only (no folders), for messages."""
-    return Path(str(name).replace("\\", "/")).name or "upload"
-
-
-@contextlib.contextmanager
-def private_file(upload: Upload) -> Iterator[Path]:
-    """Write an upload to a new private temporary folder under a name the engine chooses; yield its path."""
-    with tempfile.TemporaryDirectory(prefix="assets-map-upload-") as tmp:
-        os.chmod(tmp, 0o700)
-        yield copy_to_private(bytes(upload.data), display_name(upload.name), Path(tmp))
-
-
-def _read(upload: Upload, reader, **kw):
-    with private_file(upload) as path:
-        return reader(path, name=display_name(upload.name), **kw)
-
-
 def read_ward_source(upload: Upload) -> tuple[str, gpd.GeoDataFrame | pd.DataFrame]:
     """A ward layer (polygons) or an LSOA -> ward lookup: ``("wards", gdf)`` or ``("lookup", df)``."""
-    try:
-        return "wards", _read(upload, read_wards)
-    except InputError as exc:
-        if "must be a map layer" not in str(exc):
-            raise
-    return "lookup", _read(upload, read_ward_lookup)
+    frame, _ = import_bytes(upload.data, upload.name, kind="wards")
+    return frame.attrs["ward_form"], frame
 
 
 def with_wards(analysis: Analysis, upload: Upload, *, limits: Limits | None = None) -> tuple[Analysis, str]:
@@ -101,8 +65,7 @@ def with_wards(analysis: Analysis, upload: Upload, *, limits: Limits | None = No
     if matched == 0:
         raise InputError("no site falls in any ward it lists (is it the right area, and the right LSOA edition?)",
                          source=name)
-    out = Analysis(assets, analysis.needs, list(analysis.reports), list(analysis.warnings), dict(analysis.settings),
-                   list(analysis.exclude))
+    out = analysis.replace(assets=assets)
     out.settings["wards"] = name
     how = "by ward polygons" if kind == "wards" else "by the LSOA-to-ward lookup"
     return out, f"{name}: {matched} of {len(assets)} sites given a ward ({how})"
@@ -134,33 +97,11 @@ def _check_uploads(files: dict[str, Upload], weights) -> Checked:
     problems: list[str] = [f"no {KINDS[k].split(':')[0].split(' (')[0].lower()} was uploaded" for k in REQUIRED
                            if k not in files]
     notes: list[str] = []
-    got: dict[str, object] = {}
-
-    def attempt(kind: str, fn):
-        try:
-            got[kind] = fn()
-        except InputError as exc:
-            problems.append(str(exc))
-
-    if "postcodes" in files:
-        attempt("postcodes", lambda: _read(files["postcodes"], read_postcodes))
-    if "boundaries" in files:
-        attempt("boundaries", lambda: _read(files["boundaries"], read_boundaries))
-    if "deprivation" in files:
-        attempt("deprivation", lambda: _read(files["deprivation"], read_deprivation))
-    if "wards" in files:
-        attempt("wards", lambda: read_ward_source(files["wards"]))
-    if "register" in files and ("postcodes" not in files or "postcodes" in got):
-        reg = files["register"]
-        attempt("register", lambda: import_bytes(reg.data, display_name(reg.name), postcodes=got.get("postcodes")))
-    if problems:
-        raise InputError(problems)
-    frame, report = got["register"]
-    bnd = got["boundaries"]
-    dep = got.get("deprivation")
+    read = read_inputs(files.get("register"), files.get("boundaries"), files.get("deprivation"),
+                       postcodes=files.get("postcodes"), wards=files.get("wards"), problems=problems)
+    frame, report, bnd, dep = read.assets, read.report, read.boundaries, read.deprivation
     try:
-        result = analyse_frames(frame, bnd, dep, weights=weights,
-                                boundaries_name=display_name(files["boundaries"].name))
+        result = analyse(frame, bnd, dep, weights=weights, boundaries_name=display_name(files["boundaries"].name))
     except InputError as exc:
         raise InputError(str(exc)) from None
     result.reports = [report]
@@ -169,10 +110,10 @@ def _check_uploads(files: dict[str, Upload], weights) -> Checked:
     if dep is not None:
         notes.append(f"{dep.source}: English Indices of Deprivation {dep.year or '(year not stated)'}, "
                      f"{len(dep.table)} areas")
-    if "postcodes" in got:
-        notes.append(f"{display_name(files['postcodes'].name)}: {len(got['postcodes'])} postcodes")
-    if "wards" in got:
-        kind, src = got["wards"]
+    if read.postcodes is not None:
+        notes.append(f"{display_name(files['postcodes'].name)}: {len(read.postcodes)} postcodes")
+    if read.wards is not None:
+        kind, src = read.wards.attrs["ward_form"], read.wards
         assets = attach_wards(result.assets, **({"wards": src} if kind == "wards" else {"lookup": src}))
         result.assets = assets
         result.settings["wards"] = display_name(files["wards"].name)
@@ -186,22 +127,7 @@ def _check_uploads(files: dict[str, Upload], weights) -> Checked:
 def reweight(analysis: Analysis, weights: dict[str, float] | str | None) -> Analysis:
     """The same data scored again with other need weights (``None``: the overall IMD).
 
-    The need areas already carry every deprivation column, so nothing is read again; the
-    exclusion layers, reports, settings (label, inputs, wards) and any ward columns carry over.
+    :func:`assets_map.analyse.rescore`: nothing is read again; the exclusion layers, reports,
+    settings (label, inputs, wards) and any ward columns carry over.
     """
-    w = parse_weights(weights)
-    needs = analysis.needs
-    cols = [f"{d}_{m}" for d in DOMAINS for m in MEASURES if f"{d}_{m}" in needs.columns]
-    year = analysis.settings.get("iod_year")
-    dep = Deprivation(pd.DataFrame(needs.set_index("code")[cols]), int(year) if year else None,
-                      analysis.settings.get("deprivation_source") or "the deprivation data in use")
-    bnd = needs[["code", "name", "geometry"]].copy()
-    vintage = needs["lsoa_vintage"].dropna() if "lsoa_vintage" in needs.columns else pd.Series(dtype="Int64")
-    bnd.attrs["lsoa_vintage"] = int(vintage.iloc[0]) if len(vintage) else None
-    out = analyse_frames(analysis.assets, bnd, dep, exclude=list(getattr(analysis, "exclude", [])), weights=w,
-                         boundaries_name=analysis.settings.get("deprivation_source") or "need areas")
-    out.reports = list(analysis.reports)
-    settings = dict(analysis.settings)
-    settings.update(out.settings)
-    out.settings = settings
-    return out
+    return rescore(analysis, weights=weights)

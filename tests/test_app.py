@@ -243,13 +243,12 @@ def test_missing_boundaries_is_refused_with_every_problem_listed():
 
 
 def test_large_data_draws_clusters_and_caps_the_table(demo_result):
-    from assets_map.analyse import Analysis
 
     a = demo_result.assets
     big = gpd.GeoDataFrame(pd.concat([a] * 21, ignore_index=True), geometry="geometry", crs=a.crs)
     big["asset_id"] = [f"X{i}" for i in range(len(big))]
     at = page("map_page")
-    at.session_state["analysis"] = Analysis(big, demo_result.needs, [], [], dict(demo_result.settings))
+    at.session_state["analysis"] = demo_result.replace(assets=big)
     at.session_state["analysis_label"] = "a large test register"
     at.run()
     assert not at.exception, at.exception

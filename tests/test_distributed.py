@@ -8,11 +8,11 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from assets_map.analyse import analyse, analyse_frames
+from assets_map.analyse import analyse
 from assets_map.cli import main
 from assets_map.demo import DEMO_PATH
-from assets_map.distributed import analyse_dask, analyse_frames_dask, hilbert_order, write_partitions
-from assets_map.ingest import read_assets
+from assets_map.distributed import hilbert_order, write_partitions
+from assets_map.importer import import_file
 from assets_map.needs import read_boundaries
 from assets_map.schema import MEASURE_CRS
 
@@ -28,7 +28,7 @@ def _same(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> None:
 
 @pytest.fixture(scope="module")
 def demo_frames():
-    assets, _ = read_assets(DEMO_PATH, layer="assets", name="demo.gpkg")
+    assets, _ = import_file(DEMO_PATH, adapter="register", layer="assets", name="demo.gpkg")
     bnd = read_boundaries(DEMO_PATH, layer="need_areas", name="demo.gpkg")
     parks = gpd.read_file(DEMO_PATH, layer="greenspace", engine="pyogrio").to_crs(MEASURE_CRS)
     return assets, bnd, [("demo greenspace", parks)]
@@ -54,9 +54,10 @@ def test_partitions_are_spatially_compact_and_cover_every_row(demo_frames, tmp_p
 @pytest.mark.parametrize("weights", [None, "income=2,health=1"])
 def test_threads_equal_single_machine_on_the_demo(demo_frames, weights):
     assets, bnd, exclude = demo_frames
-    one = analyse_frames(assets, bnd, None, exclude=exclude, weights=weights)
+    one = analyse(assets, bnd, None, exclude=exclude, weights=weights)
     # the single-machine path takes today's date for vacancy durations; so does dask by default
-    many = analyse_frames_dask(assets, bnd, None, exclude=exclude, weights=weights, scheduler="threads", n_partitions=7)
+    many = analyse(assets, bnd, None, exclude=exclude, weights=weights, engine="dask", scheduler="threads",
+                   partitions=7)
     _same(one.assets, many.assets)
     assert one.summary() == many.summary() and one.warnings == many.warnings
     assert "dask" in many.settings["engine"]
@@ -64,16 +65,17 @@ def test_threads_equal_single_machine_on_the_demo(demo_frames, weights):
 
 def test_local_process_cluster_equals_single_machine(demo_frames):
     assets, bnd, exclude = demo_frames
-    one = analyse_frames(assets, bnd, None, exclude=exclude)
-    many = analyse_frames_dask(assets, bnd, None, exclude=exclude, scheduler="processes", n_workers=2, n_partitions=4)
+    one = analyse(assets, bnd, None, exclude=exclude)
+    many = analyse(assets, bnd, None, exclude=exclude, engine="dask", scheduler="processes", n_workers=2,
+                   partitions=4)
     _same(one.assets, many.assets)
 
 
 def test_trafford_sample_equals_single_machine(trafford):
     kw = dict(postcodes=trafford["postcodes"], exclude=[trafford["greenspace"], trafford["allotments"]])
     one = analyse(trafford["register"], trafford["lsoa21"], trafford["imd2025"], **kw)
-    many = analyse_dask(trafford["register"], trafford["lsoa21"], trafford["imd2025"], scheduler="threads",
-                        n_partitions=5, **kw)
+    many = analyse(trafford["register"], trafford["lsoa21"], trafford["imd2025"], engine="dask", scheduler="threads",
+                   partitions=5, **kw)
     _same(one.assets, many.assets)
     assert one.summary() == many.summary()
     assert [r.summary_lines() for r in one.reports] == [r.summary_lines() for r in many.reports]

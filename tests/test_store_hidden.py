@@ -86,7 +86,7 @@ def hidden_analysis(tmp_path_factory):
     exclude = [("internal_greenspace_layer", greenspace)]
     assets = _targets(demo.needs, greenspace)
     scored = score(join_needs(assets, demo.needs), exclude=exclude, weights={"imd": 1.0})
-    result = Analysis(scored, demo.needs, [], [], {"weights": {"imd": 1.0}, "iod_year": 2025}, exclude)
+    result = Analysis(assets=scored, needs=demo.needs, settings={"weights": {"imd": 1.0}, "iod_year": 2025}, exclude=exclude)
     a = scored.set_index("asset_id")
     # The register is what the tells below assume.
     assert a.loc["T-FLAG", "priority"] == "High" and not a.loc["T-FLAG", "excluded"]
@@ -276,7 +276,7 @@ def test_editor_of_another_organisation_sees_what_the_public_sees(register, hidd
     other = result.assets.copy()
     other["asset_id"] = "O-" + other["asset_id"]
     other["organisation"] = OTHER
-    store.import_analysis(Analysis(other, result.needs, [], [], result.settings, exclude), organisation=OTHER,
+    store.import_analysis(Analysis(assets=other, needs=result.needs, settings=result.settings, exclude=exclude), organisation=OTHER,
                           role=LOCAL_USER, source_name="other.csv", file_sha256=HASH, exclude=exclude)
     store.save("T-FLAG", {"field_visibility": {"status": "internal", "geometry": "internal", "tenure": "internal"}},
                expected_version=2, role=LOCAL_USER)

@@ -4,14 +4,15 @@ from streamlit.testing.v1 import AppTest
 
 from assets_map.demo import DEMO_PATH
 from assets_map.filters import Filters, apply_filters
-from assets_map.store import LOCAL_USER, PUBLIC, codec, open_store
+from assets_map.provenance import sha256_of
+from assets_map.store import LOCAL_USER, PUBLIC, open_store
 
 
 @pytest.fixture()
 def register(tmp_path, demo_result):
     store = open_store(tmp_path / "register.sqlite")
     store.import_analysis(demo_result, organisation="Ashbridge (fictional)", role=LOCAL_USER,
-                          source_name=DEMO_PATH.name, file_sha256=codec.sha256_file(DEMO_PATH),
+                          source_name=DEMO_PATH.name, file_sha256=sha256_of(DEMO_PATH),
                           exclude=demo_result.exclude)
     return store
 

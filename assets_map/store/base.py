@@ -251,13 +251,18 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def rescore(rows: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, exclude: list[tuple[str, gpd.GeoDataFrame]] = (),
-            weights: dict[str, float] | None = None) -> gpd.GeoDataFrame:
-    """Join rows to need and score them through the engine (the one scoring implementation)."""
-    from ..analyse import join_needs, score
+def _rescore_rows(rows: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *,
+                 exclude: list[tuple[str, gpd.GeoDataFrame]] = (), weights: dict[str, float] | None = None,
+                 settings: dict | None = None) -> gpd.GeoDataFrame:
+    """Edited rows scored again with their organisation's stored need areas, layers and weights.
 
-    joined = join_needs(rows, needs)
-    return score(joined, exclude=list(exclude), weights=weights)
+    Goes through :func:`assets_map.analyse.rescore` (the one re-scoring path) without building
+    the need model again: the stored need areas were built with the stored weights.
+    """
+    from ..analyse import Analysis, rescore
+
+    context = Analysis(assets=rows, needs=needs, exclude=list(exclude), settings=dict(settings or {}))
+    return rescore(context, weights=weights, reweight=False).assets
 
 
 class Store(abc.ABC):
@@ -334,7 +339,7 @@ class Store(abc.ABC):
         organisation : the team whose register this is (editors may import only their own)
         role : who imports
         source_name : the file's name (never a server path)
-        file_sha256 : hash of the file's bytes (see :func:`codec.sha256_file`)
+        file_sha256 : hash of the file's bytes (see :func:`assets_map.provenance.sha256_of`)
         exclude : the greenspace/allotment layers used in the analysis, kept so that
             later edits are scored the same way
         allow_removals : how many assets the caller confirmed may be marked removed. None:
@@ -391,7 +396,7 @@ class Store(abc.ABC):
                     edits = codec.loads(current[ids.iloc[i]][4])
                     _apply_edits(frame, pos, edits)
                     kept.append(ids.iloc[i])
-                scored = rescore(frame, result.needs, exclude=exclude, weights=weights)
+                scored = _rescore_rows(frame, result.needs, exclude=exclude, weights=weights, settings=result.settings)
                 for pos, i in enumerate(edited):
                     records[i] = codec.row_record(scored.drop(columns="geometry").iloc[pos].to_dict())
                     wkbs[i] = codec.geom_wkb(scored.geometry.iloc[pos])
@@ -614,7 +619,7 @@ class Store(abc.ABC):
         frame = codec.records_frame([attrs], [codec.wkb_geom(wkb)])
         _apply_edits(frame, 0, edits, user=role.user)
         needs, exclude, weights = self._context(tx, org, frame.geometry.iloc[0])
-        scored = rescore(frame, needs, exclude=exclude, weights=weights)
+        scored = _rescore_rows(frame, needs, exclude=exclude, weights=weights)
         new = codec.row_record(scored.drop(columns="geometry").iloc[0].to_dict())
         new_geom = codec.geom_wkb(scored.geometry.iloc[0])
         new["visibility"] = views.normalise_visibility(new.get("visibility"))
@@ -756,7 +761,7 @@ class Store(abc.ABC):
         years = pd.to_numeric(needs.get("iod_year", pd.Series(dtype=float)), errors="coerce").dropna()
         settings = {"weights": weights or {"imd": 1.0}, "iod_year": int(years.iloc[0]) if len(years) else None,
                     "source": "register", "role": role.describe()}
-        return Analysis(frame[order_columns(frame)], needs, [], [], settings, exclude)
+        return Analysis(assets=frame[order_columns(frame)], needs=needs, settings=settings, exclude=exclude)
 
     @staticmethod
     def _context_empty_needs() -> gpd.GeoDataFrame:

@@ -120,14 +120,6 @@ def records_frame(records: Iterable[Mapping[str, Any]], geoms: Iterable, *,
     return gdf[order_columns(gdf)]
 
 
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def sha256_frame(gdf: gpd.GeoDataFrame) -> str:
     """Hash of an analysed table's records and geometry, for imports whose file bytes are not at hand."""
     h = hashlib.sha256()

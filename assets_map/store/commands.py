@@ -13,7 +13,7 @@ import getpass
 from pathlib import Path
 
 from ..report import InputError
-from . import codec, open_store
+from . import open_store
 from .roles import ROLE_KINDS, Role
 from .sqlite import SqliteStore
 
@@ -81,20 +81,20 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from ..analyse import analyse, read_exclusion_layer
+    from ..analyse import analyse
+    from ..provenance import sha256_of
 
     if args.allow_removals is not None and args.allow_removals < 0:
         raise InputError("--allow-removals must be 0 or more")
     store = open_store(args.store)
     result = analyse(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes,
                      exclude=args.exclude, weights=args.weights)
-    layers = [read_exclusion_layer(p) for p in args.exclude]
     for report in result.reports:  # what was read (lines in the file, records, warnings) before what is stored
         for line in report.summary_lines():
             print(line)
     out = store.import_analysis(result, organisation=args.organisation, role=_cli_role(),
-                                source_name=Path(args.assets).name, file_sha256=codec.sha256_file(args.assets),
-                                exclude=layers, allow_removals=args.allow_removals)
+                                source_name=Path(args.assets).name, file_sha256=sha256_of(args.assets),
+                                exclude=result.exclude, allow_removals=args.allow_removals)
     for line in out.lines():
         print(line)
     return 0

@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from assets_map.demo import DEMO_PATH
+from assets_map.provenance import sha256_of
 from assets_map.report import InputError
 from assets_map.store import (EDIT_STATUSES, PUBLIC, ConflictError, NotAllowed, RemovalsNotConfirmed, Role,
                               StoreError, open_store)
@@ -136,7 +137,7 @@ def _import_now(store, role: Role, result, organisation: str, *, allow_removals:
     """Import the data in use; an import that would remove many assets is kept for the user to confirm."""
     exclude = list(result.exclude)  # the layers the analysis excluded with, also for later edits
     if state.is_demo():
-        file_hash = codec.sha256_file(DEMO_PATH)
+        file_hash = sha256_of(DEMO_PATH)
         source = DEMO_PATH.name
     else:
         file_hash = codec.sha256_frame(result.assets)  # the upload's bytes are not kept
