@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import os
+import signal
 import threading
 import time
 import traceback
@@ -69,14 +70,28 @@ def _private_bytes(pid: int) -> int | None:
         return None
 
 
-def _child(conn, memory_bytes: int, fn, args, kwargs) -> None:
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process if the server dies first (best effort; elsewhere a no-op)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError, ctypes.ArgumentError):
+        pass
+
+
+def _child(conn, memory_bytes: int, seconds: float, fn, args, kwargs) -> None:
     import gc
     import resource
 
     gc.freeze()  # the collector would otherwise touch (and so copy) every object inherited from the server
+    _die_with_parent()
     try:
         limit = _vm_bytes() + AS_FACTOR * memory_bytes
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        # A backstop should the server stop watching: CPU time never runs ahead of two cores' wall time.
+        cpu = int(2 * seconds) + 10
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
         result = ("ok", fn(*args, **kwargs))
     except InputError as exc:
         result = ("input", (list(exc.problems), exc.source))
@@ -122,7 +137,8 @@ def run_bounded(fn, *args, budget: JobBudget | None = None, what: str = "the job
     try:
         ctx = mp.get_context("fork")
         recv, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_child, args=(send, budget.memory_mb * _MB, fn, args, kwargs), daemon=True)
+        proc = ctx.Process(target=_child, args=(send, budget.memory_mb * _MB, budget.seconds, fn, args, kwargs),
+                           daemon=True)
         proc.start()
         send.close()
         deadline = started + budget.seconds
@@ -145,7 +161,7 @@ def run_bounded(fn, *args, budget: JobBudget | None = None, what: str = "the job
             recv.close()
     finally:
         _SLOTS.release()
-    if not ready:
+    if not ready or (result is None and proc.exitcode == -signal.SIGXCPU):
         raise InputError(f"{what} took longer than the {budget.seconds:g} s {budget.who} may take; "
                          "it was stopped (is a file much larger or more detailed than it needs to be?)")
     if result is None or result[0] == "memory":
