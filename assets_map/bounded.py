@@ -10,8 +10,10 @@ in every job). The parent samples the child's private memory (what it does not s
 the server) every 0.1 s and kills it above the budget, or when the wall-clock time is up.
 ``RLIMIT_AS`` at :data:`AS_FACTOR` times the budget stops an allocation too fast for the
 sampling (address space runs well ahead of memory in use: reading a 49.5 MB CSV reserved
-1.7 GB of it for 0.7 GB used, so the address-space limit alone cannot be the budget). At most :data:`MAX_JOBS` jobs run at
-once, so the server's extra memory is bounded by ``MAX_JOBS`` times the budget.
+1.7 GB of it for 0.7 GB used, so the address-space limit alone cannot be the budget). At
+most :data:`MAX_JOBS` jobs run at once, so the jobs add at most ``MAX_JOBS`` times the budget
+to the server's memory (plus what a job returns, which the visitor's session then holds).
+A job also dies with the server, and has a CPU-time limit should nobody be watching it.
 
 An :class:`~assets_map.report.InputError` raised by the job comes back as itself; a job
 over its budget comes back as an InputError that says which budget, in one line.
@@ -42,7 +44,10 @@ _POLL_S = 0.1
 
 @dataclass(frozen=True)
 class JobBudget:
-    """How much memory (MB of address space beyond the process's start) and time (s) one job may use."""
+    """How much memory (MB of its own, not shared with the server) and wall-clock time (s) one job may use.
+
+    ``who`` names the budget in refusals ("a public visitor's job").
+    """
 
     memory_mb: int = int(os.environ.get("ASSETS_MAP_JOB_MB", "4096"))
     seconds: float = float(os.environ.get("ASSETS_MAP_JOB_SECONDS", "600"))
