@@ -103,7 +103,7 @@ def detect_adapter(table: Table) -> tuple[str, str]:
 
 
 def _read_deprivation(table: Table, *, boundaries, limits: Limits) -> tuple[gpd.GeoDataFrame, ImportReport]:
-    from .needs import build_needs, deprivation_from_frame, read_boundaries
+    from .needs import build_needs, deprivation_from_frame
 
     t = excel_frame(table)
     dep = deprivation_from_frame(pd.DataFrame(t.frame), name=t.name)
@@ -122,7 +122,8 @@ def _read_deprivation(table: Table, *, boundaries, limits: Limits) -> tuple[gpd.
         report.add("unplaced", "no boundaries were given, so the areas have no shapes (give LSOA boundaries to map them)")
         report.unplaced = len(out)
         return out, report
-    bounds = boundaries if isinstance(boundaries, gpd.GeoDataFrame) else read_boundaries(boundaries)
+    bounds = boundaries if isinstance(boundaries, gpd.GeoDataFrame) else import_file(boundaries, kind="boundaries",
+                                                                                        limits=limits)[0]
     needs, warnings = build_needs(bounds, dep, boundaries_name=bounds.attrs.get("source", "boundaries"))
     for w in warnings:
         report.add("warning", w)
@@ -222,7 +223,7 @@ def _import_file(path, *, name, adapter, layer, postcodes, locations, boundaries
     if adapter == "auto":
         adapter, why = detect_adapter(table)
     if isinstance(postcodes, (str, os.PathLike)):
-        postcodes = read_postcodes(postcodes)
+        postcodes, _ = import_file(postcodes, kind="postcodes", limits=limits)
     if adapter == "eric":
         out, report = _eric.read_eric(table, locations=locations, limits=limits)
     elif adapter == "brownfield":
@@ -250,10 +251,10 @@ def _read_exclusion(path: Path, shown: str, layer: str | None) -> gpd.GeoDataFra
 
     t = open_table(path, name=shown, layer=layer)
     if not t.is_vector:
-        raise InputError("an exclusion layer must be a map layer of polygons", source=shown)
+        raise InputError("must be a map layer of polygons (GeoPackage, GeoJSON or Shapefile), not a table", source=shown)
     gdf = t.frame
     if gdf.crs is None:
-        raise InputError("the exclusion layer has no CRS", source=shown)
+        raise InputError("the layer has no CRS", source=shown)
     gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
     geom, _ = repair_invalid(gdf.geometry)
     gdf = gdf.set_geometry(geom).to_crs(MEASURE_CRS)

@@ -27,7 +27,6 @@ import shapely
 from .geo import representative_points
 from .report import InputError
 from .schema import MEASURE_CRS
-from .sources import open_table
 
 DEFAULT_WALK_M = 800.0
 DISTANCE_NOTE = "straight-line distance, not a walking route"
@@ -86,18 +85,18 @@ def prepare_facilities(layer: gpd.GeoDataFrame, *, label: str, kind: str | None 
 def read_facilities(paths, *, layer: str | None = None, kind: str | None = None) -> gpd.GeoDataFrame:
     """Read one or more facility point layers (GeoJSON, GeoPackage, Shapefile) into one frame.
 
-    Every file is read through the allow-listed reader; all problems are gathered
+    Every file is read by :func:`assets_map.importer.import_file` (``kind="facilities"``), as the
+    finder's uploads are; all problems are gathered
     and raised as one :class:`InputError`.
     """
     if isinstance(paths, (str, os.PathLike)):
         paths = [paths]
+    from .importer import import_file
+
     frames, problems = [], []
     for p in paths:
         try:
-            t = open_table(p, layer=layer)
-            if not t.is_vector:
-                raise InputError("a facility layer must be a map layer of points", source=t.name)
-            frames.append(prepare_facilities(t.frame, label=t.name, kind=kind))
+            frames.append(import_file(p, kind="facilities", layer=layer, facility_kind=kind)[0])
         except InputError as exc:
             problems.append(str(exc))
     if problems:

@@ -1,10 +1,6 @@
 """Site finder page: a group says what it needs and gets a ranked shortlist, with reasons for each place."""
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 import geopandas as gpd
 import pandas as pd
 import shapely
@@ -12,6 +8,7 @@ import streamlit as st
 
 from assets_map.demo import DEMO_PATH
 from assets_map.finder import USE_PROFILES, SiteBrief, find_sites
+from assets_map.importer import import_bytes
 from assets_map.partners import prepare_facilities
 from assets_map.report import InputError
 from assets_map.schema import DISPLAY_CRS
@@ -25,18 +22,6 @@ FACILITIES = "finder_facilities"
 @st.cache_resource
 def _demo_facilities():
     return prepare_facilities(gpd.read_file(DEMO_PATH, layer="facilities", engine="pyogrio"), label="facilities")
-
-
-def _read_upload(upload, reader):
-    """Write an upload to a private temporary file and read it with the engine's allow-listed reader."""
-    suffix = Path(upload.name).suffix.lower()
-    fd, tmp = tempfile.mkstemp(prefix="assets_map_up_", suffix=suffix)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(upload.getvalue())
-        return reader(tmp, upload.name)
-    finally:
-        os.unlink(tmp)
 
 
 def facilities():
@@ -56,19 +41,10 @@ def facilities_uploader(key: str) -> None:
     if ups:
         try:
             with using_limits(state.budgets()[0]):  # a public visitor's upload budget
-                frames = [_read_upload(u, read_facilities_named) for u in ups]
+                frames = [import_bytes(u.getvalue(), u.name, kind="facilities")[0] for u in ups]
             st.session_state[FACILITIES] = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
         except InputError as exc:
             st.error(f"**The facility layer could not be used.** {shared.md(exc)}")
-
-
-def read_facilities_named(path: str, name: str):
-    from assets_map.sources import open_table
-
-    t = open_table(path, name=name)
-    if not t.is_vector:
-        raise InputError("a facility layer must be a map layer of points", source=name)
-    return prepare_facilities(t.frame, label=name)
 
 
 def _area_inputs(result) -> dict:
@@ -106,11 +82,8 @@ def _area_inputs(result) -> dict:
         up = st.file_uploader("Area polygon", type=["geojson", "json", "gpkg"], key="fd_polygon")
         if up is not None:
             try:
-                from assets_map.sources import open_table
-
-                layer = _read_upload(up, lambda p, n: open_table(p, name=n).frame)
-                if layer.crs is None:
-                    raise InputError("the polygon has no CRS", source=up.name)
+                # the same reader as the CLI's --area (and its exclusion layers): polygons, CRS checked
+                layer, _ = import_bytes(up.getvalue(), up.name, kind="exclusion")
                 out["area"] = shapely.union_all(layer.to_crs(DISPLAY_CRS).geometry.to_numpy())
             except InputError as exc:
                 st.error(f"**The polygon could not be used.** {shared.md(exc)}")

@@ -1,0 +1,149 @@
+"""One importer: every file in ../shared/data reads the same through the CLI's door and the app's.
+
+The CLI's door is :func:`assets_map.importer.import_file` on a path (what ``assets-map analyse``,
+``assets-map import``, the store and ``read_facilities`` call); the app's door is
+:func:`assets_map.importer.import_bytes` on an upload's bytes and name (what "Your data" and the
+finder's uploads call). For every file and every kind of file the app takes, both doors must
+accept or refuse it alike, with equal canonical frames and equal reports; for the registers, the
+CLI's analysis (:func:`assets_map.analyse.analyse` on paths) and the app's "Use this data"
+(:func:`assets_map.userdata.check_uploads` on uploads) must be equal.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from geopandas.testing import assert_geodataframe_equal
+
+from assets_map.analyse import analyse
+from assets_map.importer import import_bytes, import_file
+from assets_map.needs import Deprivation
+from assets_map.report import InputError
+from assets_map.userdata import Upload, check_uploads
+from tests.conftest import SHARED, shared_file
+
+pytestmark = pytest.mark.shared_data
+
+#: The kinds of file the app takes ("Your data" and the finder), tried by what a file could be.
+TABLE_KINDS = ("register", "deprivation", "postcodes", "wards")
+LAYER_KINDS = ("register", "boundaries", "wards", "exclusion", "facilities")
+#: National files are read once, as the kind they are (the budget of this module is about 60 s).
+NATIONAL = {
+    "england/lsoa21_boundaries_ew.gpkg": ("boundaries",),
+    "england/imd2025_lsoa21_scores_ranks_deciles.csv": ("deprivation",),
+    "england/lookup_lsoa21_ward24_ltla24.csv": ("wards",),
+    "london/inspire_city_of_london.geojson": ("register",),
+    "nhs/eric_hefs_site_and_trust_data_13944.xls": ("register",),
+    "england/brownfield_points_2020.csv": ("register",),
+}
+
+
+def _data_files() -> list[str]:
+    if not SHARED.exists():
+        return []
+    return sorted(str(p.relative_to(SHARED)) for p in SHARED.rglob("*")
+                  if p.is_file() and p.suffix.lower() in (".csv", ".xls", ".xlsx", ".geojson", ".gpkg", ".zip"))
+
+
+def _cases() -> list:
+    cases = []
+    for rel in _data_files() or ["(absent)"]:
+        kinds = NATIONAL.get(rel) or (LAYER_KINDS if rel.endswith((".geojson", ".gpkg", ".zip")) else TABLE_KINDS)
+        cases += [pytest.param(rel, k, id=f"{rel}:{k}") for k in kinds]
+    return cases
+
+
+def _read(door, *args, **kw):
+    try:
+        return door(*args, **kw), None
+    except InputError as exc:
+        return None, str(exc)
+
+
+def assert_same(a, b) -> None:
+    """Equal canonical outputs: frames (columns, order, dtypes, attrs) or deprivation tables."""
+    if isinstance(a, Deprivation):
+        assert isinstance(b, Deprivation) and (a.year, a.source) == (b.year, b.source)
+        pd.testing.assert_frame_equal(a.table, b.table)
+        return
+    assert type(a) is type(b)
+    if isinstance(a, gpd.GeoDataFrame):
+        assert_geodataframe_equal(a, b, check_less_precise=False)
+    else:
+        pd.testing.assert_frame_equal(a, b)
+    assert a.attrs == b.attrs
+
+
+@pytest.mark.parametrize("rel,kind", _cases())
+def test_the_cli_and_the_app_read_every_file_alike(rel, kind):
+    path = shared_file(*rel.split("/"))
+    cli, cli_refused = _read(import_file, path, kind=kind)
+    app, app_refused = _read(import_bytes, path.read_bytes(), path.name, kind=kind)
+    assert cli_refused == app_refused  # refused alike, with the same one-line message
+    if cli is None:
+        return
+    frame, report = cli
+    assert_same(frame, app[0])
+    assert report.to_dict() == app[1].to_dict()
+    if kind != "deprivation":
+        assert frame.attrs["source"] == path.name
+
+
+#: Registers analysed through both doors against Trafford's need areas (others fall outside them,
+#: which must then be equal too). The ERIC workbook has no locations file here: read above only.
+REGISTERS = ["trafford/land_and_building_assets.csv", "trafford/brownfield_register_harmonised.csv",
+             "brownfield_raw/rochdale.csv", "brownfield_raw/fylde.csv", "brownfield_raw/leicester.csv"]
+
+
+@pytest.mark.parametrize("rel", REGISTERS)
+def test_the_cli_analysis_equals_the_apps_use_this_data(rel):
+    register = shared_file(*rel.split("/"))
+    bnd = shared_file("trafford", "lsoa11_boundaries.geojson")
+    dep = shared_file("trafford", "iod2015_2019_lsoa11_long.csv")
+    pc = shared_file("trafford", "postcodes_onspd_feb2025.csv") if rel.startswith("trafford/land") else None
+    cli = analyse(register, bnd, dep, postcodes=pc)
+    files = {"register": register, "boundaries": bnd, "deprivation": dep, **({"postcodes": pc} if pc else {})}
+    app = check_uploads({k: Upload(p.name, p.read_bytes()) for k, p in files.items()}).analysis
+    assert_geodataframe_equal(cli.assets, app.assets)
+    assert_geodataframe_equal(cli.needs, app.needs)
+    assert [r.to_dict() for r in cli.reports] == [r.to_dict() for r in app.reports]
+    assert cli.warnings == app.warnings
+    assert [label for label, _ in cli.exclude] == [label for label, _ in app.exclude]
+    for (_, a), (_, b) in zip(cli.exclude, app.exclude, strict=True):
+        assert_geodataframe_equal(a, b)
+    assert cli.settings["weights"] == app.settings["weights"]
+
+
+def test_brownfield_fields_reach_the_analysis_whatever_the_door():
+    """The issue's example: a brownfield register through ``analyse`` keeps what the brownfield adapter reads."""
+    register = shared_file("brownfield_raw", "rochdale.csv")
+    result = analyse(register, shared_file("trafford", "lsoa11_boundaries.geojson"),
+                     shared_file("trafford", "iod2015_2019_lsoa11_long.csv"))
+    assert result.reports[0].adapter.startswith("brownfield register")
+    frame, _ = import_file(register)
+    shared = [c for c in frame.columns if c in result.assets.columns]
+    assert len(shared) == len(frame.columns)  # every column the importer gives reaches the analysis
+    for col in ("organisation", "holding_type", "use", "source_date"):
+        pd.testing.assert_series_equal(result.assets[col].reset_index(drop=True), frame[col].reset_index(drop=True))
+
+
+def test_a_deprivation_file_given_as_the_register_is_refused_alike():
+    dep = shared_file("trafford", "iod2015_2019_lsoa11_long.csv")
+    bnd = shared_file("trafford", "lsoa11_boundaries.geojson")
+    with pytest.raises(InputError, match="not an asset register") as cli:
+        analyse(dep, bnd)
+    with pytest.raises(InputError, match="not an asset register") as app:
+        check_uploads({"register": Upload(dep.name, dep.read_bytes()), "boundaries": Upload(bnd.name, bnd.read_bytes())})
+    assert str(cli.value) == str(app.value)
+
+
+def test_display_names_are_the_base_name_whatever_the_door(tmp_path):
+    path = tmp_path / "register.csv"
+    path.write_text("Name,Easting,Northing\nA,383000,398000\n")
+    a, ra = import_file(path)
+    b, rb = import_bytes(path.read_bytes(), "C:\\Users\\me\\register.csv")
+    assert a.attrs["source"] == b.attrs["source"] == ra.source == rb.source == "register.csv"
+    assert_geodataframe_equal(a, b)
+    assert dataclasses.asdict(ra) == dataclasses.asdict(rb)
