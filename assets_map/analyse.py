@@ -17,12 +17,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .geo import repair_invalid, representative_points
-from .needs import DOMAINS, MEASURES, Deprivation, build_needs, parse_weights, read_boundaries, read_deprivation
+from .geo import representative_points
+from .needs import DOMAINS, MEASURES, Deprivation, build_needs, parse_weights
 from .priority import prioritise
-from .report import ImportReport, InputError
-from .schema import MEASURE_CRS, PRIORITIES, order_columns
-from .sources import open_table
+from .report import ImportReport
+from .schema import PRIORITIES, order_columns
 from .underuse import apply_exclusions, score_underuse
 
 Progress = Callable[[str, int, int], None]
@@ -171,14 +170,6 @@ def _join_and_score(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, exclud
                     as_of: dt.date | None = None) -> tuple[gpd.GeoDataFrame, str]:
     """The single-machine runner of the per-row steps: join to need, then score."""
     return score(join_needs(assets, needs), exclude=exclude, weights=weights, as_of=as_of), "geopandas"
-
-
-def read_exclusion_layer(path: str | os.PathLike) -> tuple[str, gpd.GeoDataFrame]:
-    """An exclusion layer as ``(label, polygons)``, read by :func:`assets_map.importer.import_file`."""
-    from .importer import import_file
-
-    layer, _ = import_file(path, kind="exclusion")
-    return layer.attrs["label"], layer
 
 
 def analyse(

@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 import geopandas as gpd
 import pandas as pd
 
-from .analyse import Analysis, analyse, rescore
+from .analyse import Analysis, analyse
 from .importer import Upload, display_name, import_bytes, read_inputs
-from .needs import DOMAINS, MEASURES, Deprivation, parse_weights
 from .report import ImportReport, InputError
 from .sources import Limits, using_limits
 from .summary import attach_wards
@@ -122,12 +121,3 @@ def _check_uploads(files: dict[str, Upload], weights) -> Checked:
     label = f"Your data: {display_name(files['register'].name)}"
     result.settings["label"] = label
     return Checked(result, label, notes)
-
-
-def reweight(analysis: Analysis, weights: dict[str, float] | str | None) -> Analysis:
-    """The same data scored again with other need weights (``None``: the overall IMD).
-
-    :func:`assets_map.analyse.rescore`: nothing is read again; the exclusion layers, reports,
-    settings (label, inputs, wards) and any ward columns carry over.
-    """
-    return rescore(analysis, weights=weights)

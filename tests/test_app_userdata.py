@@ -12,7 +12,8 @@ from streamlit.testing.v1 import AppTest
 from assets_map.demo import DEMO_PATH, load_demo
 from assets_map.report import InputError
 from assets_map.importer import staged_upload
-from assets_map.userdata import Upload, check_uploads, reweight, with_wards
+from assets_map.analyse import rescore
+from assets_map.userdata import Upload, check_uploads, with_wards
 from tests.conftest import shared_file
 
 
@@ -71,16 +72,16 @@ def test_uploads_never_choose_the_path_they_are_written_to():
 
 
 def test_reweighting_equals_analysing_with_the_weights_and_back(demo_result):
-    w = reweight(demo_result, "income=2,health=1")
+    w = rescore(demo_result, weights="income=2,health=1")
     direct = load_demo(weights="income=2,health=1")
     assert (w.assets["priority"].to_numpy() == direct.assets["priority"].to_numpy()).all()
     assert (w.assets["reasons"].to_numpy() == direct.assets["reasons"].to_numpy()).all()
     assert (w.assets["priority"] != demo_result.assets["priority"]).any()
     assert w.settings["weights"] == {"income": 2.0, "health": 1.0} and w.settings["label"] == demo_result.settings["label"]
-    back = reweight(w, None)
+    back = rescore(w, weights=None)
     assert (back.assets["reasons"].to_numpy() == demo_result.assets["reasons"].to_numpy()).all()
     with pytest.raises(InputError, match="not a deprivation domain"):
-        reweight(demo_result, "beauty=3")
+        rescore(demo_result, weights="beauty=3")
 
 
 def test_wards_from_a_lookup_for_the_demo_and_refusal_when_nothing_matches(demo_result, tmp_path):

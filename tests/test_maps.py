@@ -127,3 +127,24 @@ def test_feature_limit_keeps_the_highest_priorities_and_counts_the_rest(demo_res
     prios = {html.unescape(f["properties"]["priority"]) for fc in (data.polygons, data.points) for f in fc["features"]}
     assert prios == {"High", "Medium", "Low"}
     assert map_data(a, demo_result.needs).omitted == 0
+
+
+def test_one_escape_and_one_number_format_for_maps_packs_and_kml(demo_result):
+    """Map tooltips, site packs and KML descriptions print a value the same way (the KML table printed 3.0)."""
+    import numpy as np
+    import pandas as pd
+
+    from assets_map import export, sitepack
+    from assets_map.report import esc
+
+    vals = [3.0, np.float64(4.0), 2.5, 7, None, float("nan"), pd.NA, pd.NaT, "<b>&'\""]
+    want = ["3", "4", "2.5", "7", "", "", "", "", "&lt;b&gt;&amp;&#x27;&quot;"]
+    assert [esc(v) for v in vals] == want
+    table = export._html_table([tuple(vals)], tuple(f"c{i}" for i in range(len(vals))))
+    assert "".join(f"<td>{w}</td>" for w in want) in table
+    assert sitepack.esc is esc
+    a = placed(demo_result.assets).head(1).copy()
+    a["need_decile"] = 3.0
+    data = map_data(a, demo_result.needs)
+    props = (data.polygons["features"] + data.points["features"])[0]["properties"]
+    assert props["need_decile"] == "3"

@@ -29,7 +29,7 @@ from assets_map.priority import transferability
 from assets_map.report import InputError
 from assets_map.schema import DISPLAY_CRS
 from assets_map.store import LOCAL_USER, PUBLIC, Role, views
-from assets_map.userdata import reweight
+from assets_map.analyse import rescore
 from tests.test_store import HASH, backend, make_store, store  # noqa: F401 (fixtures: both backends)
 
 ORG = "Register Keepers (fictional)"
@@ -235,7 +235,7 @@ def test_each_hidden_field_appears_nowhere_public(register, backend):
         for tell in tells + list(ALWAYS_HIDDEN):
             assert not _where(surfaces, tell), f"{aid}: hidden {field} still shows {tell!r} in {_where(surfaces, tell)}"
         if field not in views.DERIVED:  # a visitor re-weighting the public view gets no hidden value back either
-            again = reweight(store.register_analysis(PUBLIC), "income=2,health=1")
+            again = rescore(store.register_analysis(PUBLIC), weights="income=2,health=1")
             text = again.assets.drop(columns="geometry").to_json(default_handler=str)
             for tell in tells + list(ALWAYS_HIDDEN):
                 assert tell not in text, f"{aid}: hidden {field} shows {tell!r} after re-weighting"

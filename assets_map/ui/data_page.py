@@ -9,10 +9,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from assets_map.analyse import rescore
 from assets_map.bounded import run_bounded
 from assets_map.report import InputError, rows_text
 from assets_map.ui import shared, state
-from assets_map.userdata import KINDS, REQUIRED, Upload, check_uploads, reweight, with_wards
+from assets_map.userdata import KINDS, REQUIRED, Upload, check_uploads, with_wards
 
 STAGED = "staged_uploads"
 PENDING = "pending_upload"
@@ -107,7 +108,7 @@ def _report(pending) -> None:
 def _reweight() -> None:
     text = st.session_state.get("rw_weights", "")
     try:
-        result = run_bounded(reweight, state.analysis(), text or None, budget=state.budgets()[1],
+        result = run_bounded(rescore, state.analysis(), weights=text or None, budget=state.budgets()[1],
                              what="re-scoring the data")
     except (InputError, RuntimeError) as exc:
         st.session_state["reweight_error"] = str(exc)
