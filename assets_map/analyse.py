@@ -326,8 +326,9 @@ def rescore(result: Analysis, *, weights: dict[str, float] | str | None = None, 
         new_needs = base.needs
     layers = list(result.exclude if exclude is None else exclude)
     rows = result.assets if assets is None else assets
-    scored, _ = _join_and_score(rows, new_needs, exclude=layers, weights=w)
-    settings = dict(result.settings)
+    scored, how = _join_and_score(rows, new_needs, exclude=layers, weights=w)
+    settings = {k: v for k, v in result.settings.items() if k not in RUNNER_SETTINGS}
+    settings["engine"] = how
     settings.update({"weights": w, "iod_year": new_needs.attrs.get("iod_year", settings.get("iod_year")),
                      "deprivation_source": new_needs.attrs.get("deprivation_source",
                                                                settings.get("deprivation_source"))})

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .ingest import read_register
-from .normalise import fold
+from .normalise import fold, to_date
 from .report import ImportReport, InputError, rows_text
 from .schema import order_columns
 from .sources import Table
@@ -120,11 +120,11 @@ def _latest_editions(raw: pd.DataFrame, mapping: dict[str, str], report: ImportR
     date_col = next((c for c in ("resource-date", "entry-date") if c in raw.columns), None)
     if date_col is None or "asset_id" not in mapping:
         return raw
-    dates = pd.to_datetime(raw[date_col], errors="coerce", format="ISO8601")
+    dates = pd.to_datetime(to_date(raw[date_col]))  # the registers' one date rule: ISO, then UK day-first
     editions = sorted(d.date().isoformat() for d in dates.dropna().unique())
     key_cols = [mapping["asset_id"]] + (["organisation"] if "organisation" in raw.columns else [])
     keys = raw[key_cols].astype("string").fillna("").agg("|".join, axis=1)
-    second = pd.to_datetime(raw["entry-date"], errors="coerce", format="ISO8601") if "entry-date" in raw.columns else dates
+    second = pd.to_datetime(to_date(raw["entry-date"])) if "entry-date" in raw.columns else dates
     order = pd.DataFrame({"k": keys, "d": dates, "e": second, "pos": np.arange(len(raw))}, index=raw.index)
     order = order.sort_values(["k", "d", "e", "pos"], na_position="first")
     blank_key = order["k"].str.strip("|") == ""

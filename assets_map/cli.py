@@ -311,10 +311,11 @@ def _run_find_sites(args) -> int:
             raise InputError(f"--near must be LON,LAT (got {args.near!r})") from None
     area = None
     if args.area:
-        from .analyse import read_exclusion_layer
         import shapely
 
-        _, layer = read_exclusion_layer(args.area)
+        from .importer import import_file
+
+        layer, _ = import_file(args.area, kind="exclusion")
         area = shapely.union_all(layer.geometry.to_numpy())
     areas = []
     if args.wards:

@@ -147,3 +147,17 @@ def test_display_names_are_the_base_name_whatever_the_door(tmp_path):
     assert a.attrs["source"] == b.attrs["source"] == ra.source == rb.source == "register.csv"
     assert_geodataframe_equal(a, b)
     assert dataclasses.asdict(ra) == dataclasses.asdict(rb)
+
+
+def test_register_editions_are_ordered_by_the_registers_one_date_rule(tmp_path):
+    """Editions dated in the UK day-first style (as in the statutory registers) keep each site's latest."""
+    path = tmp_path / "brownfield.csv"
+    path.write_text("resource-date,entry-date,organisation,site,site-address,ownership,deliverable,latitude,longitude,"
+                    "hectares\n"
+                    "15/01/2021,15/01/2021,local-authority-eng:TRF,1501,New edition,owned by a public authority,yes,"
+                    "53.446622,-2.329392,0.78\n"
+                    "01/02/2020,01/02/2020,local-authority-eng:TRF,1501,Old edition,owned by a public authority,yes,"
+                    "53.446622,-2.329392,0.78\n")
+    frame, report = import_file(path)
+    assert frame.attrs["adapter"] == "brownfield"
+    assert frame["address"].tolist() == ["New edition"] and report.rejected == 1
