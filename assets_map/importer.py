@@ -251,7 +251,8 @@ def _read_exclusion(path: Path, shown: str, layer: str | None) -> gpd.GeoDataFra
 
     t = open_table(path, name=shown, layer=layer)
     if not t.is_vector:
-        raise InputError("must be a map layer of polygons (GeoPackage, GeoJSON or Shapefile), not a table", source=shown)
+        raise InputError("must be a map layer of polygons (GeoPackage, GeoJSON or Shapefile), not a table",
+                         source=shown)
     gdf = t.frame
     if gdf.crs is None:
         raise InputError("the layer has no CRS", source=shown)
@@ -418,8 +419,8 @@ def read_inputs(
         pc = got.get("postcodes")
         got["register"] = read("register", register, "register", postcodes=None if pc is None else pc[0])
         if got["register"] is not None and got["register"][0].attrs.get("adapter") == "deprivation":
-            problems.append(f"{names['register']}: is a deprivation file (LSOA deprivation columns), not an asset "
-                            "register: give it as the deprivation data")
+            problems.append(str(InputError("is a deprivation file (LSOA deprivation columns), not an asset register: "
+                                           "give it as the deprivation data", source=names["register"])))
     if problems:
         raise InputError(problems)
     frame, report = got.get("register") or (None, None)
@@ -428,5 +429,5 @@ def read_inputs(
                   [(layer.attrs["label"], layer) for layer, _ in layers], first("wards"), names)
 
 
-__all__ = ["ADAPTERS", "ADAPTER_LABELS", "KINDS", "Inputs", "Limits", "Upload", "detect_adapter", "display_name", "staged_upload",
-           "import_bytes", "import_file", "read_inputs"]
+__all__ = ["ADAPTERS", "ADAPTER_LABELS", "KINDS", "Inputs", "Limits", "Upload", "detect_adapter", "display_name",
+           "import_bytes", "import_file", "read_inputs", "staged_upload"]

@@ -135,7 +135,8 @@ def test_a_deprivation_file_given_as_the_register_is_refused_alike():
     with pytest.raises(InputError, match="not an asset register") as cli:
         analyse(dep, bnd)
     with pytest.raises(InputError, match="not an asset register") as app:
-        check_uploads({"register": Upload(dep.name, dep.read_bytes()), "boundaries": Upload(bnd.name, bnd.read_bytes())})
+        check_uploads({"register": Upload(dep.name, dep.read_bytes()),
+                       "boundaries": Upload(bnd.name, bnd.read_bytes())})
     assert str(cli.value) == str(app.value)
 
 
