@@ -71,7 +71,7 @@ def with_wards(analysis: Analysis, upload: Upload, *, limits: Limits | None = No
 
 
 def check_uploads(files: dict[str, Upload], *, weights: dict[str, float] | str | None = None,
-                  limits: Limits | None = None) -> Checked:
+                  limits: Limits | None = None, exclude: list[Upload] = ()) -> Checked:
     """Read and analyse a user's files; raise one InputError listing every problem.
 
     Parameters
@@ -80,16 +80,18 @@ def check_uploads(files: dict[str, Upload], *, weights: dict[str, float] | str |
     weights : domain weights for the composite need (default: the overall IMD)
     limits : the budget every file is read under (e.g. :data:`~assets_map.sources.PUBLIC_LIMITS`
         for a public visitor; None: the limits in force)
+    exclude : exclusion layers (greenspace, allotments) whose land is never flagged, as the
+        CLI's ``--exclude``; kept with the result for every later re-scoring
 
     Returns
     -------
     Checked : the analysis (with the register's import report), not yet in use
     """
     with using_limits(limits):
-        return _check_uploads(files, weights)
+        return _check_uploads(files, weights, list(exclude))
 
 
-def _check_uploads(files: dict[str, Upload], weights) -> Checked:
+def _check_uploads(files: dict[str, Upload], weights, exclude: list[Upload]) -> Checked:
     unknown = sorted(set(files) - set(KINDS))
     if unknown:
         raise ValueError(f"unknown upload kinds: {unknown}")
@@ -97,14 +99,18 @@ def _check_uploads(files: dict[str, Upload], weights) -> Checked:
                            if k not in files]
     notes: list[str] = []
     read = read_inputs(files.get("register"), files.get("boundaries"), files.get("deprivation"),
-                       postcodes=files.get("postcodes"), wards=files.get("wards"), problems=problems)
+                       postcodes=files.get("postcodes"), wards=files.get("wards"), exclude=exclude,
+                       problems=problems)
     frame, report, bnd, dep = read.assets, read.report, read.boundaries, read.deprivation
     try:
-        result = analyse(frame, bnd, dep, weights=weights, boundaries_name=display_name(files["boundaries"].name))
+        result = analyse(frame, bnd, dep, exclude=read.exclude, weights=weights,
+                         boundaries_name=display_name(files["boundaries"].name))
     except InputError as exc:
         raise InputError(str(exc)) from None
     result.reports = [report]
     result.settings["inputs"] = {k: display_name(u.name) for k, u in files.items()}
+    if exclude:
+        result.settings["exclude"] = read.names["exclude"]
     notes.append(f"{display_name(files['boundaries'].name)}: {len(bnd)} need areas")
     if dep is not None:
         notes.append(f"{dep.source}: English Indices of Deprivation {dep.year or '(year not stated)'}, "

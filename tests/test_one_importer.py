@@ -103,9 +103,15 @@ def test_the_cli_analysis_equals_the_apps_use_this_data(rel):
     bnd = shared_file("trafford", "lsoa11_boundaries.geojson")
     dep = shared_file("trafford", "iod2015_2019_lsoa11_long.csv")
     pc = shared_file("trafford", "postcodes_onspd_feb2025.csv") if rel.startswith("trafford/land") else None
-    cli = analyse(register, bnd, dep, postcodes=pc)
+    layers = [shared_file("trafford", "parcels", "greenspace_sites.geojson"),
+              shared_file("trafford", "parcels", "allotments.geojson")]
+    cli = analyse(register, bnd, dep, postcodes=pc, exclude=layers)
     files = {"register": register, "boundaries": bnd, "deprivation": dep, **({"postcodes": pc} if pc else {})}
-    app = check_uploads({k: Upload(p.name, p.read_bytes()) for k, p in files.items()}).analysis
+    app = check_uploads({k: Upload(p.name, p.read_bytes()) for k, p in files.items()},
+                        exclude=[Upload(p.name, p.read_bytes()) for p in layers]).analysis
+    assert len(cli.exclude) == 2
+    if pc is not None:  # Trafford's own register: the layers do exclude sites
+        assert app.assets["excluded"].sum() > analyse(register, bnd, dep, postcodes=pc).assets["excluded"].sum()
     assert_geodataframe_equal(cli.assets, app.assets)
     assert_geodataframe_equal(cli.needs, app.needs)
     assert [r.to_dict() for r in cli.reports] == [r.to_dict() for r in app.reports]
@@ -114,6 +120,7 @@ def test_the_cli_analysis_equals_the_apps_use_this_data(rel):
     for (_, a), (_, b) in zip(cli.exclude, app.exclude, strict=True):
         assert_geodataframe_equal(a, b)
     assert cli.settings["weights"] == app.settings["weights"]
+    assert cli.settings["exclude"] == app.settings["exclude"] == [p.name for p in layers]
 
 
 def test_brownfield_fields_reach_the_analysis_whatever_the_door():
