@@ -169,3 +169,31 @@ def test_register_editions_are_ordered_by_the_registers_one_date_rule(tmp_path):
     frame, report = import_file(path)
     assert frame.attrs["adapter"] == "brownfield"
     assert frame["address"].tolist() == ["New edition"] and report.rejected == 1
+
+
+def _data_page() -> None:
+    from assets_map.ui import data_page, shared
+
+    shared.frame()
+    data_page.render()
+
+
+def test_the_your_data_page_passes_exclusion_layers_to_the_check():
+    """The page's exclusion uploads reach check_uploads, as --exclude reaches the CLI's analysis."""
+    from streamlit.testing.v1 import AppTest
+
+    from assets_map.ui.data_page import EXCLUDE, PENDING, STAGED
+
+    files = {"register": shared_file("brownfield_raw", "rochdale.csv"),
+             "boundaries": shared_file("trafford", "lsoa11_boundaries.geojson"),
+             "deprivation": shared_file("trafford", "iod2015_2019_lsoa11_long.csv")}
+    layer = shared_file("trafford", "parcels", "allotments.geojson")
+    at = AppTest.from_function(_data_page, default_timeout=120)
+    at.session_state[STAGED] = {k: Upload(p.name, p.read_bytes()) for k, p in files.items()}
+    at.session_state[EXCLUDE] = [Upload(layer.name, layer.read_bytes())]
+    at.run()
+    at.button(key="check_upload").click().run()
+    assert not at.exception, at.exception
+    pending = at.session_state[PENDING].analysis
+    assert [label for label, _ in pending.exclude] == ["allotments"]
+    assert pending.settings["exclude"] == ["allotments.geojson"]

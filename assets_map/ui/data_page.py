@@ -16,6 +16,7 @@ from assets_map.ui import shared, state
 from assets_map.userdata import KINDS, REQUIRED, Upload, check_uploads, with_wards
 
 STAGED = "staged_uploads"
+EXCLUDE = "staged_exclusions"
 PENDING = "pending_upload"
 ERROR = "upload_error"
 TYPES = {
@@ -24,6 +25,7 @@ TYPES = {
     "deprivation": ["csv", "txt", "tsv", "xlsx", "xls"],
     "postcodes": ["csv", "txt", "tsv"],
     "wards": ["gpkg", "geojson", "json", "zip", "csv", "txt", "xlsx"],
+    "exclude": ["gpkg", "geojson", "json", "zip"],
 }
 INTRO = """
 Load your own files to see **your** land and buildings against need. Files stay in this browser session:
@@ -31,7 +33,8 @@ they are not shared with other users and are gone when you close the tab (downlo
 
 You need an **asset register** and **need area boundaries** (LSOA polygons). Add the **English Indices of
 Deprivation** unless the boundaries already carry them, a **postcode directory** to place rows that only have
-a postcode, and **wards** to summarise by ward. assets-map checks everything first and shows you what it found
+a postcode, **wards** to summarise by ward, and **exclusion layers** (greenspace, allotments) whose land is never
+flagged. assets-map checks everything first and shows you what it found
 before anything changes.
 """
 
@@ -46,14 +49,21 @@ def _on_upload(kind: str) -> None:
     st.session_state.pop(ERROR, None)
 
 
+def _on_exclude() -> None:
+    files = st.session_state.get("up_exclude") or []
+    st.session_state[EXCLUDE] = [Upload(f.name, f.getvalue()) for f in files]
+    st.session_state.pop(ERROR, None)
+
+
 def _check(weights: str) -> None:
     staged = dict(st.session_state.get(STAGED, {}))
+    exclude = list(st.session_state.get(EXCLUDE, []))
     st.session_state.pop(PENDING, None)
     st.session_state.pop(ERROR, None)
     limits, job = state.budgets()
     try:
         st.session_state[PENDING] = run_bounded(check_uploads, staged, weights=weights or None, limits=limits,
-                                                budget=job, what="checking your files")
+                                                exclude=exclude, budget=job, what="checking your files")
     except (InputError, RuntimeError) as exc:
         st.session_state[ERROR] = str(exc)
 
@@ -152,13 +162,17 @@ def render() -> None:
     for kind, label in KINDS.items():
         need = " (required)" if kind in REQUIRED else " (optional)"
         st.file_uploader(label + need, type=TYPES[kind], key=f"up_{kind}", on_change=_on_upload, args=(kind,))
+    st.file_uploader("Exclusion layers (optional): greenspace, allotments or other land never to flag "
+                     "(polygons: GeoPackage, GeoJSON or zipped Shapefile)", type=TYPES["exclude"],
+                     accept_multiple_files=True, key="up_exclude", on_change=_on_exclude)
     weights = st.text_input("Need weights (optional)", key="up_weights", placeholder="e.g. income=2, health=1",
                             help="Leave empty to use the overall Index of Multiple Deprivation. Otherwise give "
                                  "domains and weights: income, employment, education, health, crime, housing, "
                                  "environment, idaci, idaopi.")
     staged = st.session_state.get(STAGED, {})
     if staged:
-        st.caption("Ready to check: " + ", ".join(f"{k}: {shared.md(u.name)}" for k, u in staged.items()))
+        layers = [f"exclusion layer: {shared.md(u.name)}" for u in st.session_state.get(EXCLUDE, [])]
+        st.caption("Ready to check: " + ", ".join([f"{k}: {shared.md(u.name)}" for k, u in staged.items()] + layers))
     st.button("Check these files", key="check_upload", on_click=_check, args=(weights,),
               disabled=not staged, type="primary")
     err = st.session_state.get(ERROR)
