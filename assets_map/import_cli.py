@@ -41,7 +41,7 @@ def _write_json(path: Path, doc: dict) -> None:
 
 def run_import(args) -> int:
     from .export import write_gpkg
-    from .importer import import_file
+    from .importer import display_name, import_file
 
     report_path = Path(args.report)
     out = Path(args.out) if args.out else None
@@ -52,7 +52,7 @@ def run_import(args) -> int:
                                     locations=args.locations, boundaries=args.boundaries,
                                     make_valid=not args.keep_invalid)
     except InputError as exc:
-        _write_json(report_path, {"source": Path(args.file).name, "accepted": False, "refused": str(exc),
+        _write_json(report_path, {"source": display_name(None, Path(args.file)), "accepted": False, "refused": str(exc),
                                   "problems": exc.problems})
         raise
     if out is not None:
