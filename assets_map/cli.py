@@ -6,13 +6,14 @@ traceback (``--debug`` shows one for bug reports).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
 
-from . import __version__
-from .report import InputError
-from .store.base import StoreError
+from assets_map import __version__
+from assets_map.io.report import InputError
+from assets_map.store.base import StoreError
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILURE = 1
@@ -67,9 +68,9 @@ def _add_analyse(sub) -> None:
 
 
 def _run_analyse(args) -> int:
-    from .analyse import analyse
-    from .export import result_layers, write_csv, write_gpkg
-    from .provenance import provenance
+    from assets_map.engine.pipeline import analyse
+    from assets_map.io.export import result_layers, write_csv, write_gpkg
+    from assets_map.io.provenance import provenance
 
     out = Path(args.out)
     if out.suffix.lower() != ".gpkg":
@@ -102,7 +103,7 @@ def _run_analyse(args) -> int:
 
 
 def _add_export(sub) -> None:
-    from .export import FORMATS, RESULT_LAYERS
+    from assets_map.io.export import FORMATS, RESULT_LAYERS
 
     p = sub.add_parser(
         "export", help="export a result as GeoPackage, Shapefile, GeoJSON, CSV or KML",
@@ -123,8 +124,8 @@ def _add_export(sub) -> None:
 def _run_export(args) -> int:
     import warnings
 
-    from .export import export_file, read_result
-    from .provenance import reexport
+    from assets_map.io.export import export_file, read_result
+    from assets_map.io.provenance import reexport
 
     layers, record = read_result(args.result, args.layer)
     with warnings.catch_warnings(record=True) as caught:
@@ -180,7 +181,7 @@ def _add_community(sub) -> None:
     p.add_argument("--pdf", help="write the pack as PDF")
     p.set_defaults(func=_run_site_pack)
 
-    from .finder import USE_PROFILES
+    from assets_map.community.finder import USE_PROFILES
 
     p = sub.add_parser("find-sites", help="rank candidate sites for a group's brief, with reasons for each place",
                        description="Say what you need (use, size, land or building, where) and get a ranked "
@@ -204,7 +205,7 @@ def _add_community(sub) -> None:
 
 
 def _read_analysis(path: str):
-    from .export import read_result
+    from assets_map.io.export import read_result
 
     layers, _ = read_result(path, ["assets", "needs"])
     import geopandas as gpd
@@ -215,7 +216,7 @@ def _read_analysis(path: str):
 
 
 def _write_layer(gdf, path: str) -> None:
-    from .export import write_csv, write_gpkg
+    from assets_map.io.export import write_csv, write_gpkg
 
     suffix = Path(path).suffix.lower()
     if suffix == ".gpkg":
@@ -230,7 +231,7 @@ def _run_joint_sites(args) -> int:
     import geopandas as gpd
     import pandas as pd
 
-    from .joint import joint_sites, read_parcels
+    from assets_map.community.joint import joint_sites, read_parcels
 
     if not args.parcels and not args.analysis:
         raise InputError("give --parcels FILE (repeatable) or --analysis RESULT.gpkg")
@@ -253,7 +254,7 @@ def _run_joint_sites(args) -> int:
 
 
 def _run_partners(args) -> int:
-    from .partners import partners_nearby, read_facilities, summarise_partners
+    from assets_map.community.partners import partners_nearby, read_facilities, summarise_partners
 
     if not args.facilities:
         raise InputError("give at least one --facilities FILE")
@@ -268,7 +269,7 @@ def _run_partners(args) -> int:
     for _, s in summary[placed].sort_values("partners_count", ascending=False).head(10).iterrows():
         print(f"  {s['asset_id']} {s['name']}: {s['partners_count']} ({s['partners_kinds']})")
     if args.out:
-        from .export import atomic_path, safe_cell
+        from assets_map.io.export import atomic_path, safe_cell
 
         with atomic_path(args.out) as tmp:
             pairs.map(safe_cell).to_csv(tmp, index=False)
@@ -277,15 +278,15 @@ def _run_partners(args) -> int:
 
 
 def _run_site_pack(args) -> int:
-    from .partners import read_facilities
-    from .sitepack import select_sites, site_pack_html, write_site_pack
+    from assets_map.community.partners import read_facilities
+    from assets_map.community.sitepack import select_sites, site_pack_html, write_site_pack
 
     if not (args.html or args.pdf):
         raise InputError("give --html FILE and/or --pdf FILE")
     assets, needs, settings = _read_analysis(args.analysis)
     sites = select_sites(assets, args.site).copy()
     if args.acv_listed_on or args.acv_notified_on:
-        from .routes import acv_dates
+        from assets_map.community.routes import acv_dates
 
         acv_dates(listed_on=args.acv_listed_on, notified_on=args.acv_notified_on)  # refuse bad dates early
         sites["acv_listed_on"] = args.acv_listed_on
@@ -298,8 +299,8 @@ def _run_site_pack(args) -> int:
 
 
 def _run_find_sites(args) -> int:
-    from .finder import SiteBrief, find_sites
-    from .partners import read_facilities
+    from assets_map.community.finder import SiteBrief, find_sites
+    from assets_map.community.partners import read_facilities
 
     assets, needs, settings = _read_analysis(args.analysis)
     near = None
@@ -313,13 +314,13 @@ def _run_find_sites(args) -> int:
     if args.area:
         import shapely
 
-        from .importer import import_file
+        from assets_map.io.importer import import_file
 
         layer, _ = import_file(args.area, kind="exclusion")
         area = shapely.union_all(layer.geometry.to_numpy())
     areas = []
     if args.wards:
-        from .importer import import_file
+        from assets_map.io.importer import import_file
 
         areas.append(import_file(args.wards, kind="boundaries")[0])
     brief = SiteBrief(use=args.use, holding=args.holding, min_m2=args.min_size, max_m2=args.max_size, area=area,
@@ -342,7 +343,7 @@ def _run_find_sites(args) -> int:
         _write_layer(ranked, args.out)
         print(f"wrote {args.out}")
     if args.pack and not ranked.empty:
-        from .sitepack import site_pack_html, write_site_pack
+        from assets_map.community.sitepack import site_pack_html, write_site_pack
 
         text = f"Brief: {ranked.attrs.get('use')}, {holding}, {size}, {ranked.attrs['area']}"
         doc = site_pack_html(ranked, needs=needs, facilities=facilities, settings=settings, brief_text=text,
@@ -354,14 +355,68 @@ def _run_find_sites(args) -> int:
 
 
 def _add_import(sub) -> None:
-    """``assets-map import FILE --report report.json [--out normalised.gpkg]`` (see :mod:`assets_map.import_cli`)."""
-    from .import_cli import add_import_parser
+    """``assets-map import FILE --report report.json [--out normalised.gpkg]``: one file in, its import report out.
 
-    add_import_parser(sub)
+    Exit 0 when the file is accepted (with or without warnings); exit 2 with a one-line cause when it is
+    refused. ``--out`` is written atomically and only on success, so a refused import never harms an
+    earlier output.
+    """
+    from assets_map.io.importer import ADAPTERS
+
+    p = sub.add_parser(
+        "import", help="import one register, brownfield, ERIC or deprivation file and report on every row",
+        description="Read one file safely, normalise it to the canonical schema and report what happened to every "
+                    "row: read, placed (and how), fixed, unplaced (why), rejected (why).")
+    p.add_argument("file", help="CSV, Excel, GeoPackage, GeoJSON or Shapefile (.zip or .shp)")
+    p.add_argument("--report", required=True, help="write the import report as JSON (also written when refused)")
+    p.add_argument("--out", help="write the normalised layer to this GeoPackage (.gpkg)")
+    p.add_argument("--adapter", choices=ADAPTERS, default="auto", help="kind of file (default: decided from its columns)")
+    p.add_argument("--layer", help="layer (GeoPackage) or sheet (Excel) to read from a multi-layer file")
+    p.add_argument("--postcodes", help="postcode directory CSV (postcode, lon, lat) to place register rows with only a postcode")
+    p.add_argument("--locations", help="points or polygons with site codes or names, to place NHS ERIC sites")
+    p.add_argument("--boundaries", help="LSOA boundaries for a deprivation file (the LSOA vintage is checked)")
+    p.add_argument("--keep-invalid", action="store_true", help="do not repair invalid geometries with make_valid")
+    p.set_defaults(func=run_import)
+
+
+def _write_json(path: Path, doc: dict) -> None:
+    from assets_map.io.export import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
+
+
+def run_import(args) -> int:
+    """Run ``assets-map import``: read one file through the importer, write its report (and layer)."""
+    from assets_map.io.export import write_gpkg
+    from assets_map.io.importer import display_name, import_file
+
+    report_path = Path(args.report)
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix.lower() != ".gpkg":
+        raise InputError(f"--out must end in .gpkg (got {out.name})")
+    try:
+        layer, report = import_file(args.file, adapter=args.adapter, layer=args.layer, postcodes=args.postcodes,
+                                    locations=args.locations, boundaries=args.boundaries,
+                                    make_valid=not args.keep_invalid)
+    except InputError as exc:
+        _write_json(report_path, {"source": display_name(None, Path(args.file)), "accepted": False, "refused": str(exc),
+                                  "problems": exc.problems})
+        raise
+    if out is not None:
+        write_gpkg({"assets" if layer.attrs.get("adapter") != "deprivation" else "need_areas": layer}, out)
+    doc = {"accepted": True, **report.to_dict()}
+    if out is not None:
+        doc["out"] = str(out)
+    _write_json(report_path, doc)
+    for line in report.summary_lines():
+        print(line)
+    print(f"wrote {report_path}" + (f" and {out}" if out is not None else ""))
+    return 0
 
 
 def _add_store(sub) -> None:
-    from .store.commands import add_parser
+    from assets_map.store.commands import add_parser
 
     add_parser(sub)
 

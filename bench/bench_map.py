@@ -5,9 +5,9 @@ Run from the project root:  python bench/bench_map.py [--runs 5] [--no-browser]
 Measures, medians of ``--runs``:
 
 * engine (no browser): the analysis (demo: ``load_demo``; Trafford: register + LSOA 2021 +
-  IoD 2025 + postcode directory through :func:`assets_map.userdata.check_uploads`, as an upload),
-  :func:`assets_map.maps.map_data` (simplify, reproject, escape: cached per data and filters in the
-  app) and :func:`~assets_map.maps.render_map` + HTML rendering (done on every rerun); the HTML
+  IoD 2025 + postcode directory through :func:`assets_map.io.uploads.check_uploads`, as an upload),
+  :func:`assets_map.maps.draw.map_data` (simplify, reproject, escape: cached per data and filters in the
+  app) and :func:`~assets_map.maps.draw.render_map` + HTML rendering (done on every rerun); the HTML
   payload the browser receives, and the same with no simplification for comparison;
 * browser (Debian chromium, every non-local request blocked, so tiles fail as offline): from opening
   the app to Leaflet having drawn every asset feature (demo), and from pressing "Use this data"
@@ -51,10 +51,10 @@ TRAFFORD = {
 
 
 def engine(runs: int) -> list[dict]:
-    from assets_map.demo import load_demo
-    from assets_map.filters import Filters, prepare
-    from assets_map.maps import map_data, payload_bytes, render_map
-    from assets_map.userdata import Upload, check_uploads
+    from assets_map.engine.demo import load_demo
+    from assets_map.engine.filters import Filters, prepare
+    from assets_map.maps.draw import map_data, payload_bytes, render_map
+    from assets_map.io.uploads import Upload, check_uploads
 
     rows = []
     cases = [("demo (fictional)", load_demo)]

@@ -4,11 +4,11 @@ Data: the 35,672 LSOA 2021 polygons of England and Wales with IoD 2025 and a gen
 of 100k (``--n``) points over England, analysed once (through the result cache, so reruns of
 this script skip the analysis). Measured, medians of ``--runs``:
 
-* **filter**: building :class:`assets_map.filters.FilterIndex` (once per data version) and
-  answering typical filters with :meth:`~assets_map.filters.FilterIndex.mask` (every rerun);
-* **map data**: :func:`assets_map.display.national_map_data` for three views (England, a city
+* **filter**: building :class:`assets_map.engine.filters.FilterIndex` (once per data version) and
+  answering typical filters with :meth:`~assets_map.engine.filters.FilterIndex.mask` (every rerun);
+* **map data**: :func:`assets_map.maps.national.national_map_data` for three views (England, a city
   region, a neighbourhood) and the bytes each sends; for comparison, the plain
-  :func:`assets_map.maps.map_data` with its 5,000-feature cap (every LSOA drawn);
+  :func:`assets_map.maps.draw.map_data` with its 5,000-feature cap (every LSOA drawn);
 * **time to first map**: Debian chromium (Playwright, every non-local request blocked, so no
   tiles) opens the rendered HTML from a local server and waits until Leaflet has drawn every
   feature sent;
@@ -56,8 +56,8 @@ VIEWS = {  # WGS84 minx, miny, maxx, maxy; None = the data's extent
 
 
 def load(n: int):
-    from assets_map.analyse import analyse
-    from assets_map.cache import ResultCache
+    from assets_map.engine.pipeline import analyse
+    from assets_map.engine.cache import ResultCache
 
     reg = HERE / "data" / f"assets_points_{n}.gpkg"
     if not reg.exists():
@@ -72,7 +72,7 @@ def load(n: int):
 
 
 def filters_bench(assets, runs: int) -> dict:
-    from assets_map.filters import Filters, prepare
+    from assets_map.engine.filters import Filters, prepare
 
     t_index, index = median_time(lambda: prepare(assets), max(1, runs // 2))
     cases = {
@@ -142,8 +142,8 @@ def main(argv=None) -> None:
         (HERE / "results" / f"national_app_{args.n}.json").write_text(json.dumps(out, indent=2, default=str))
         print(json.dumps(out, indent=1, default=str))
         return
-    from assets_map import display
-    from assets_map.maps import render_map, vendor_static
+    from assets_map.maps import national as display
+    from assets_map.maps.draw import render_map, vendor_static
 
     result, hit, t_load = load(args.n)
     assets, needs = result.assets, result.needs
@@ -332,10 +332,10 @@ def _quiet(frames, quiet_s: float = 1.5, limit_s: float = 120) -> None:
 
 
 def _plain(assets, needs):
-    """What :func:`assets_map.maps.map_data` drew before the national display (5,000-feature cap)."""
+    """What :func:`assets_map.maps.draw.map_data` drew before the national display (5,000-feature cap)."""
     import numpy as np
 
-    from assets_map.maps import ASSET_PROPS, MapData, _features, display_geometry
+    from assets_map.maps.draw import ASSET_PROPS, MapData, _features, display_geometry
     from assets_map.schema import DISPLAY_CRS
 
     placed = assets[~(assets.geometry.isna() | assets.geometry.is_empty)]

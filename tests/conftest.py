@@ -50,7 +50,7 @@ def trafford():
 
 @pytest.fixture(scope="session")
 def demo_result():
-    from assets_map.demo import load_demo
+    from assets_map.engine.demo import load_demo
 
     return load_demo()
 

@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from assets_map.demo import DEMO_PATH
-from assets_map.filters import Filters, prepare
-from assets_map.userdata import Upload
+from assets_map.engine.demo import DEMO_PATH
+from assets_map.engine.filters import Filters, prepare
+from assets_map.io.uploads import Upload
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["map_page", "shortlist_page", "summary_page", "download_page", "data_page", "about_page"]

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from assets_map.demo import DEMO_PATH, load_demo
-from assets_map.report import InputError
-from assets_map.importer import staged_upload
-from assets_map.analyse import rescore
-from assets_map.userdata import Upload, check_uploads, with_wards
+from assets_map.engine.demo import DEMO_PATH, load_demo
+from assets_map.io.report import InputError
+from assets_map.io.importer import staged_upload
+from assets_map.engine.pipeline import rescore
+from assets_map.io.uploads import Upload, check_uploads, with_wards
 from tests.conftest import shared_file
 
 

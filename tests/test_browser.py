@@ -11,7 +11,7 @@ import time
 import pyogrio
 import pytest
 
-from assets_map.maps import map_data
+from assets_map.maps.draw import map_data
 from tests.conftest import CHROMIUM, LAUNCH_ARGS, require_browser, streamlit_app
 
 pytestmark = pytest.mark.browser

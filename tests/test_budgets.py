@@ -13,11 +13,11 @@ import pytest
 import shapely
 from shapely.geometry import Point, Polygon
 
-from assets_map.bounded import JobBudget, run_bounded
-from assets_map.importer import import_bytes
-from assets_map.report import InputError
-from assets_map.sources import DEFAULT_LIMITS, PUBLIC_LIMITS, Limits, current_limits, using_limits
-from assets_map.userdata import Upload, check_uploads
+from assets_map.engine.bounded import JobBudget, run_bounded
+from assets_map.io.importer import import_bytes
+from assets_map.io.report import InputError
+from assets_map.io.sources import DEFAULT_LIMITS, PUBLIC_LIMITS, Limits, current_limits, using_limits
+from assets_map.io.uploads import Upload, check_uploads
 
 # --- budgets in the importer ------------------------------------------------------------------
 
@@ -165,7 +165,7 @@ def test_a_self_crossing_polygon_that_explodes_in_repair_is_stopped_in_time():
 
 
 def test_the_site_pack_map_never_draws_more_vertices_than_pixels(monkeypatch):
-    from assets_map import sitepack
+    from assets_map.community import sitepack
 
     site_geom = gpd.GeoSeries([Polygon(ring(1_000_000))], crs=4326).to_crs(27700).iloc[0]
     needs = gpd.GeoDataFrame({"need_decile": [1, 5]}, geometry=[site_geom.buffer(300), Point(0, 0).buffer(1)],
@@ -187,7 +187,7 @@ def test_the_site_pack_map_never_draws_more_vertices_than_pixels(monkeypatch):
 
 
 def test_the_site_pack_on_a_million_vertex_site_finishes_within_its_budget():
-    from assets_map.sitepack import make_pack
+    from assets_map.community.sitepack import make_pack
 
     geom = gpd.GeoSeries([Polygon(ring(1_000_000))], crs=4326).to_crs(27700)
     sites = gpd.GeoDataFrame({"asset_id": ["A1"], "name": ["Big"]}, geometry=geom, crs=27700)
@@ -200,7 +200,7 @@ def test_the_site_pack_on_a_million_vertex_site_finishes_within_its_budget():
 
 
 def test_the_national_map_cache_does_not_keep_a_private_need_layer():
-    from assets_map import display
+    from assets_map.maps import national as display
 
     needs = gpd.GeoDataFrame({"name": ["Trafford 001A", "Trafford 001B"], "need_decile": [1, 2]},
                              geometry=[Point(378000, 393000).buffer(50), Point(378200, 393000).buffer(50)], crs=27700)

@@ -1,4 +1,4 @@
-"""Analysis results kept by a hash of their inputs and settings (assets_map.cache)."""
+"""Analysis results kept by a hash of their inputs and settings (assets_map.engine.cache)."""
 from __future__ import annotations
 
 import shutil
@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from assets_map.analyse import analyse
-from assets_map.cache import ResultCache, cache_key
+from assets_map.engine.pipeline import analyse
+from assets_map.engine.cache import ResultCache, cache_key
 from assets_map.cli import main
 
 

@@ -15,8 +15,8 @@ import pytest
 import shapely
 from shapely.geometry import Point, box
 
-from assets_map.catchment import area_weights, catchment_need, lsoa_need_text
-from assets_map.report import InputError
+from assets_map.community.catchment import area_weights, catchment_need, lsoa_need_text
+from assets_map.io.report import InputError
 from tests.conftest import shared_file
 
 
@@ -72,7 +72,7 @@ def test_lsoa_text():
 
 @pytest.mark.shared_data
 def test_trafford_catchment_matches_overlay():
-    from assets_map.analyse import analyse
+    from assets_map.engine.pipeline import analyse
 
     r = analyse(shared_file("trafford", "land_and_building_assets.csv"), shared_file("trafford", "lsoa21_boundaries.geojson"),
                 shared_file("england", "imd2025_lsoa21_scores_ranks_deciles.csv"))

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 from assets_map.cli import main
-from assets_map.importer import import_bytes, import_file
-from assets_map.report import InputError
-from assets_map.sources import MAX_CELL_CHARS, read_csv_bytes
+from assets_map.io.importer import import_bytes, import_file
+from assets_map.io.report import InputError
+from assets_map.io.sources import MAX_CELL_CHARS, read_csv_bytes
 from assets_map.store import LOCAL_USER, SqliteStore
 from conftest import shared_file
 
@@ -313,7 +313,7 @@ def test_import_report_states_lines_in_the_file_and_records_read(tmp_path, capsy
 
 
 def test_report_lines_survive_the_result_cache(tmp_path):
-    from assets_map.cache import _report_from_dict
+    from assets_map.engine.cache import _report_from_dict
 
     _, report = import_bytes(_write(_rows(), ",", "\n", "utf-8"), "register.csv")
     back = _report_from_dict(json.loads(json.dumps(report.to_dict(), default=str)))

@@ -2,7 +2,7 @@
 import geopandas as gpd
 import pyogrio
 
-from assets_map.demo import DEMO_PATH, build_demo, load_demo
+from assets_map.engine.demo import DEMO_PATH, build_demo, load_demo
 
 
 def test_committed_demo_matches_its_generator(tmp_path):

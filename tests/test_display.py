@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from assets_map import display
-from assets_map.display import lad_of, national_map_data, needs_national_display, prepare, zoom_for_bounds
-from assets_map.maps import map_data, payload_bytes, render_map
+from assets_map.maps import national as display
+from assets_map.maps.national import lad_of, national_map_data, needs_national_display, prepare, zoom_for_bounds
+from assets_map.maps.draw import map_data, payload_bytes, render_map
 from assets_map.schema import DISPLAY_CRS
 
 
@@ -226,7 +226,7 @@ def test_national_base_map_has_one_component_key_whatever_the_layers(national):
     # the view, or st_folium remounts it (back to the whole extent, losing a click).
     from streamlit_folium import _get_map_string, generate_js_hash
 
-    from assets_map.maps import MapData, data_layers
+    from assets_map.maps.draw import MapData, data_layers
 
     assets, needs = national
     index = prepare(assets, needs)

@@ -11,8 +11,8 @@ import pyogrio
 import pytest
 from shapely.geometry import Point, box
 
-from assets_map import export as ex
-from assets_map.export import FORMATS, export_bytes, export_file
+from assets_map.io import export as ex
+from assets_map.io.export import FORMATS, export_bytes, export_file
 
 X0, Y0 = 430_000.0, 310_000.0
 SUFFIX = {"gpkg": ".gpkg", "shp": ".zip", "csv": ".zip", "geojson": ".zip", "kml": ".kml"}

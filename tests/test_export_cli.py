@@ -12,10 +12,10 @@ import pyogrio
 import pytest
 
 from assets_map.cli import main
-from assets_map.export import ExportWarning, export_file, read_result, result_layers
-from assets_map.provenance import (JSON_KEY, describe_input, from_table, provenance, provenance_table,
+from assets_map.io.export import ExportWarning, export_file, read_result, result_layers
+from assets_map.io.provenance import (JSON_KEY, describe_input, from_table, provenance, provenance_table,
                                    provenance_text, reexport, sha256_of, with_export)
-from assets_map.report import InputError
+from assets_map.io.report import InputError
 
 
 # ----------------------------------------------------------------------------- provenance

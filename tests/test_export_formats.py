@@ -21,11 +21,11 @@ from hypothesis import strategies as st
 from pyproj import CRS
 from shapely.geometry import GeometryCollection, LineString, MultiPoint, MultiPolygon, Point, Polygon, box
 
-from assets_map import export as ex
-from assets_map.export import (CUT_MARK, FORMATS, ExportWarning, export_bytes, export_file, safe_cell,
+from assets_map.io import export as ex
+from assets_map.io.export import (CUT_MARK, FORMATS, ExportWarning, export_bytes, export_file, safe_cell,
                                shapefile_field_names, write_csv)
-from assets_map.provenance import from_table, provenance
-from assets_map.report import InputError
+from assets_map.io.provenance import from_table, provenance
+from assets_map.io.report import InputError
 
 X0, Y0 = 430_000.0, 310_000.0
 
@@ -181,7 +181,7 @@ def test_a_table_and_an_empty_layer_in_a_shapefile_zip():
 # ----------------------------------------------------------------------------- GeoPackage
 
 def test_geopackage_tables_descriptions_and_crs(tmp_path, demo_result):
-    from assets_map.export import result_layers
+    from assets_map.io.export import result_layers
 
     path = tmp_path / "r.gpkg"
     rec = provenance(demo_result, inputs={"assets": ("demo.gpkg", b"demo bytes")}, filters={"priority": ["High"]})

@@ -26,10 +26,10 @@ import shapely
 from pyproj import CRS
 from shapely.geometry import MultiPolygon, box
 
-from assets_map.export import (CUT_MARK, FORMATS, ExportWarning, _kind, export_bytes, export_file, for_file,
+from assets_map.io.export import (CUT_MARK, FORMATS, ExportWarning, _kind, export_bytes, export_file, for_file,
                                result_layers, safe_cell, summary_layer)
-from assets_map.geo import representative_points
-from assets_map.provenance import provenance
+from assets_map.engine.geo import representative_points
+from assets_map.io.provenance import provenance
 
 KEYS = {"assets": ["asset_id"], "candidates": ["asset_id"], "needs": ["code"], "summary": ["group_by", "group"]}
 GEOM_TOLERANCE = {"gpkg": 1e-6, "shp": 1e-6, "geojson": 0.05, "kml": 0.05, "csv": 0.002}  # metres in EPSG:27700
@@ -348,7 +348,7 @@ def test_ogrinfo_opens_without_warnings(fmt, layers, record, tmp_path):
 
 @pytest.fixture(scope="module")
 def trafford_layers(trafford):
-    from assets_map.analyse import analyse
+    from assets_map.engine.pipeline import analyse
 
     result = analyse(trafford["register"], trafford["lsoa21"], trafford["imd2025"], postcodes=trafford["postcodes"],
                      exclude=[trafford["greenspace"], trafford["allotments"]])

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assets_map.filters import Filters, apply_filters, area_column, options, prepare
+from assets_map.engine.filters import Filters, apply_filters, area_column, options, prepare
 
 
 def frame() -> pd.DataFrame:

@@ -9,9 +9,9 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import Point, box
 
-from assets_map.finder import DEFAULT_WEIGHTS, SiteBrief, find_sites
-from assets_map.partners import prepare_facilities
-from assets_map.report import InputError
+from assets_map.community.finder import DEFAULT_WEIGHTS, SiteBrief, find_sites
+from assets_map.community.partners import prepare_facilities
+from assets_map.io.report import InputError
 from tests.conftest import shared_file
 
 
@@ -112,7 +112,7 @@ def test_area_codes_and_bad_briefs():
 
 @pytest.fixture(scope="module")
 def trafford_excluded():
-    from assets_map.analyse import analyse
+    from assets_map.engine.pipeline import analyse
 
     gs = shared_file("trafford", "parcels", "greenspace_sites.geojson")
     al = shared_file("trafford", "parcels", "allotments.geojson")
@@ -152,7 +152,7 @@ def test_trafford_greenspace_and_allotments_never_flagged_nor_found(trafford_exc
 @pytest.mark.shared_data
 def test_trafford_food_hub_near_stretford(trafford_excluded, tmp_path, capsys):
     from assets_map.cli import main
-    from assets_map.export import write_gpkg
+    from assets_map.io.export import write_gpkg
 
     r, _, _ = trafford_excluded
     result = tmp_path / "t.gpkg"

@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import Point, Polygon
 
-from assets_map.importer import import_bytes
-from assets_map.report import ImportReport, InputError
-from assets_map.sources import Limits
+from assets_map.io.importer import import_bytes
+from assets_map.io.report import ImportReport, InputError
+from assets_map.io.sources import Limits
 
 LIMITS = Limits(max_file_bytes=2_000_000, max_zip_expanded=5_000_000, zip_ratio_floor=1_000_000,
                 max_rows=20_000, max_columns=300)

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assets_map import geo
+from assets_map.engine import geo
 
 
 def test_classify_xy_kinds():

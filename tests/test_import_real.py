@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from assets_map.importer import import_file
-from assets_map.report import InputError
+from assets_map.io.importer import import_file
+from assets_map.io.report import InputError
 from tests.conftest import shared_file
 
 pytestmark = pytest.mark.shared_data
@@ -25,7 +25,7 @@ def test_trafford_register_keeps_its_behaviour(trafford):
     row = gdf.set_index("source_row").loc[386]
     assert row["name"] == "Davyhulme Youth Centre" and row["location_quality"] == "register coordinates"
     # the three holdings outside the borough are placed, not dropped or unplaced
-    from assets_map.needs import read_boundaries
+    from assets_map.engine.needs import read_boundaries
 
     borough = read_boundaries(shared_file("trafford", "borough_boundary.geojson")).union_all()
     placed = gdf[gdf["location_quality"] != "none"]

@@ -18,8 +18,8 @@ import shapely
 from pyproj import Transformer
 from shapely.geometry import Point, box
 
-from assets_map.joint import group_parcels, joint_sites, read_parcels
-from assets_map.report import InputError
+from assets_map.community.joint import group_parcels, joint_sites, read_parcels
+from assets_map.io.report import InputError
 from tests.conftest import shared_file
 
 

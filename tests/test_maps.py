@@ -8,9 +8,9 @@ import folium
 import pytest
 from streamlit_folium import _get_map_string, generate_js_hash
 
-from assets_map.maps import (ASSET_PROPS, build_map, clicked_asset_id, feature_count, map_data, need_measures,
+from assets_map.maps.draw import (ASSET_PROPS, build_map, clicked_asset_id, feature_count, map_data, need_measures,
                              payload_bytes, render_map, resource_links, selection_centre, selection_layer)
-from assets_map.needs import read_boundaries
+from assets_map.engine.needs import read_boundaries
 from tests.conftest import shared_file
 
 HTML_NAME = "<img src=x onerror=alert(1)> depot (fictional test of escaping)"
@@ -134,8 +134,10 @@ def test_one_escape_and_one_number_format_for_maps_packs_and_kml(demo_result):
     import numpy as np
     import pandas as pd
 
-    from assets_map import export, sitepack
-    from assets_map.report import esc
+    from assets_map.io import export
+
+    from assets_map.community import sitepack
+    from assets_map.io.report import esc
 
     vals = [3.0, np.float64(4.0), 2.5, 7, None, float("nan"), pd.NA, pd.NaT, "<b>&'\""]
     want = ["3", "4", "2.5", "7", "", "", "", "", "&lt;b&gt;&amp;&#x27;&quot;"]

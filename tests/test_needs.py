@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from assets_map.needs import (build_needs, composite_need, deprivation_from_frame, parse_weights, read_boundaries,
+from assets_map.engine.needs import (build_needs, composite_need, deprivation_from_frame, parse_weights, read_boundaries,
                               read_deprivation)
-from assets_map.report import InputError
+from assets_map.io.report import InputError
 
 OFFICIAL = {
     "LSOA code (2021)": ["E01000001", "E01000002", "E01035000"],

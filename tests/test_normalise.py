@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from assets_map.normalise import (anchor_type_of, as_text, clean_postcode, clean_postcodes, match_columns, normalise_holding, source_text,
+from assets_map.io.normalise import (anchor_type_of, as_text, clean_postcode, clean_postcodes, match_columns, normalise_holding, source_text,
                                   normalise_status, normalise_tenure)
 
 

@@ -1,12 +1,12 @@
 """One importer: every file in ../shared/data reads the same through the CLI's door and the app's.
 
-The CLI's door is :func:`assets_map.importer.import_file` on a path (what ``assets-map analyse``,
+The CLI's door is :func:`assets_map.io.importer.import_file` on a path (what ``assets-map analyse``,
 ``assets-map import``, the store and ``read_facilities`` call); the app's door is
-:func:`assets_map.importer.import_bytes` on an upload's bytes and name (what "Your data" and the
+:func:`assets_map.io.importer.import_bytes` on an upload's bytes and name (what "Your data" and the
 finder's uploads call). For every file and every kind of file the app takes, both doors must
 accept or refuse it alike, with equal canonical frames and equal reports; for the registers, the
-CLI's analysis (:func:`assets_map.analyse.analyse` on paths) and the app's "Use this data"
-(:func:`assets_map.userdata.check_uploads` on uploads) must be equal.
+CLI's analysis (:func:`assets_map.engine.pipeline.analyse` on paths) and the app's "Use this data"
+(:func:`assets_map.io.uploads.check_uploads` on uploads) must be equal.
 """
 from __future__ import annotations
 
@@ -17,11 +17,11 @@ import pandas as pd
 import pytest
 from geopandas.testing import assert_geodataframe_equal
 
-from assets_map.analyse import analyse
-from assets_map.importer import import_bytes, import_file
-from assets_map.needs import Deprivation
-from assets_map.report import InputError
-from assets_map.userdata import Upload, check_uploads
+from assets_map.engine.pipeline import analyse
+from assets_map.io.importer import import_bytes, import_file
+from assets_map.engine.needs import Deprivation
+from assets_map.io.report import InputError
+from assets_map.io.uploads import Upload, check_uploads
 from tests.conftest import SHARED, shared_file
 
 pytestmark = pytest.mark.shared_data

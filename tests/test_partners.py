@@ -17,9 +17,9 @@ import pytest
 from pyproj import Geod, Transformer
 from shapely.geometry import Point, box
 
-from assets_map.partners import (facility_kind, partners_nearby, prepare_facilities, read_facilities,
+from assets_map.community.partners import (facility_kind, partners_nearby, prepare_facilities, read_facilities,
                                  summarise_partners)
-from assets_map.report import InputError
+from assets_map.io.report import InputError
 from tests.conftest import shared_file
 
 
@@ -67,7 +67,7 @@ def test_bad_distance_refused():
 
 @pytest.fixture(scope="module")
 def trafford_sites():
-    from assets_map.analyse import analyse
+    from assets_map.engine.pipeline import analyse
 
     r = analyse(shared_file("trafford", "land_and_building_assets.csv"), shared_file("trafford", "lsoa21_boundaries.geojson"),
                 shared_file("england", "imd2025_lsoa21_scores_ranks_deciles.csv"),
@@ -115,7 +115,7 @@ def test_trafford_partner_counts_and_distances_match_brute_force(trafford_sites)
 @pytest.mark.shared_data
 def test_cli_partners_on_trafford(tmp_path, capsys, trafford_sites):
     from assets_map.cli import main
-    from assets_map.export import write_gpkg
+    from assets_map.io.export import write_gpkg
 
     result = tmp_path / "t.gpkg"
     write_gpkg({"assets": trafford_sites.assets, "needs": trafford_sites.needs}, result)

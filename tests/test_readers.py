@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from assets_map.importer import import_file
+from assets_map.io.importer import import_file
 
 POINTS = [(383_000.0, 398_000.0), (384_500.5, 399_250.25), (376_000.0, 395_500.0)]
 

@@ -1,4 +1,4 @@
-"""Every runner of the one pipeline gives the same result (assets_map.analyse.analyse).
+"""Every runner of the one pipeline gives the same result (assets_map.engine.pipeline.analyse).
 
 Parametrised over the runners the way geopandas parametrises over ``engine``: one process,
 dask's threads (2 workers, spatial partitions) and the result cache (run twice: the second
@@ -13,9 +13,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from assets_map.analyse import RUNNER_SETTINGS, Analysis, analyse, rescore
-from assets_map.cache import ResultCache
-from assets_map.demo import load_demo
+from assets_map.engine.pipeline import RUNNER_SETTINGS, Analysis, analyse, rescore
+from assets_map.engine.cache import ResultCache
+from assets_map.engine.demo import load_demo
 
 AS_OF = dt.date(2026, 1, 15)  # one date for "vacant since" in every run
 WEIGHTS = "income=2,health=1"

@@ -18,9 +18,9 @@ import shapely
 from shapely.geometry import Point, Polygon
 
 from assets_map import cli
-from assets_map.importer import import_bytes, import_file
-from assets_map.report import InputError
-from assets_map.sources import Limits
+from assets_map.io.importer import import_bytes, import_file
+from assets_map.io.report import InputError
+from assets_map.io.sources import Limits
 
 GOOD_CSV = (b"AssetCode,PropertyName,GeoX,GeoY,TenureType\n"
             b"001,Town Hall,-2.35,53.45,Freehold\n002,Depot,-2.30,53.44,Leasehold\n")

@@ -25,9 +25,9 @@ import pyogrio
 import pytest
 from shapely.geometry import Point
 
-from assets_map import downloads
-from assets_map.export import FORMATS, export_bytes, is_formula_like, safe_cell
-from assets_map.store import Role
+from assets_map.io import downloads
+from assets_map.io.export import FORMATS, export_bytes, is_formula_like, safe_cell
+from assets_map.store import Role, backup
 
 from test_store import (HASH, ORG, OTHER, backend, demo_analysis, make_store, store, variant,  # noqa: F401
                         import_demo)
@@ -252,7 +252,7 @@ def _on_read_only_media(reg, demo_analysis, tmp_path, monkeypatch):
     import_demo(reg, demo_analysis)
     media = tmp_path / "media"
     media.mkdir()
-    reg.backup(media / "backup.sqlite")
+    backup(reg, media / "backup.sqlite")
     path = media / "backup.sqlite"
     path.chmod(0o444)
     media.chmod(0o555)
@@ -376,13 +376,14 @@ if sys.argv[3]:
 else:
     from assets_map.store import SqliteStore
     store = SqliteStore(sys.argv[1])
+from assets_map.store import backup
 real = Tx.many
 def many(self, sql, rows):
     real(self, sql, rows)
     if sql.startswith("INSERT INTO history"):  # half-way through writing the copy
         os.kill(os.getpid(), signal.SIGKILL)
 Tx.many = many
-store.backup(sys.argv[2])
+backup(store, sys.argv[2])
 """
 
 
@@ -411,7 +412,7 @@ def test_backup_killed_half_way_leaves_no_log_and_is_cleaned_up(store, backend, 
     if backend == "sqlite":
         assert _sizes(again.path)[1] == 0 and again.integrity() == "ok"
     assert len(again.assets(LOCAL_USER)) == len(store.assets(LOCAL_USER))
-    copy = again.backup(out / "b.sqlite")
+    copy = backup(again, out / "b.sqlite")
     assert copy.integrity() == "ok" and sorted(p.name for p in out.iterdir()) == ["b.sqlite"]
 
 

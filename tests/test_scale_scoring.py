@@ -1,6 +1,6 @@
 """The vectorised scoring equals the per-row reference, on small data with every edge case.
 
-``assets_map.underuse`` and ``assets_map.priority`` were rewritten from ``DataFrame.iterrows``
+``assets_map.engine.underuse`` and ``assets_map.engine.priority`` were rewritten from ``DataFrame.iterrows``
 loops (fine for 600 rows, minutes at a million) to column operations. The row-wise
 implementations are kept below, verbatim, as the reference: every score, confidence,
 priority, reason text and dtype must be identical on randomly built registers that hit
@@ -16,12 +16,12 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from assets_map.needs import DOMAIN_LABELS
-from assets_map.priority import (CONSTRAINTS_NOT_CHECKED, REASON_SEP, ROUTES, STRONG_UNDERUSE, prioritise,
+from assets_map.engine.needs import DOMAIN_LABELS
+from assets_map.engine.priority import (CONSTRAINTS_NOT_CHECKED, REASON_SEP, ROUTES, STRONG_UNDERUSE, prioritise,
                                  transferability)
-from assets_map.geo import representative_points
+from assets_map.engine.geo import representative_points
 from assets_map.schema import empty_asset_frame
-from assets_map.underuse import (FLAG_THRESHOLD, SIGNALS, Signal, _LAND_NAME_RE, _USE_RE, _as_date,
+from assets_map.engine.underuse import (FLAG_THRESHOLD, SIGNALS, Signal, _LAND_NAME_RE, _USE_RE, _as_date,
                                  apply_exclusions, score_underuse)
 
 # ----------------------------------------------------------------- the row-wise reference (as first written)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from assets_map.analyse import score
+from assets_map.engine.pipeline import score
 from assets_map.schema import empty_asset_frame
 
 

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from assets_map.sitecard import contact_route, domain_deciles, nearby_assets, reasons_of, site_card
+from assets_map.community.sitecard import contact_route, domain_deciles, nearby_assets, reasons_of, site_card
 
 
 def test_high_priority_card_has_every_part(demo_result):

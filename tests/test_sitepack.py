@@ -7,10 +7,10 @@ import geopandas as gpd
 import numpy as np
 import pytest
 
-from assets_map.demo import DEMO_PATH
-from assets_map.partners import prepare_facilities
-from assets_map.report import InputError
-from assets_map.sitepack import html_to_pdf, map_png, select_sites, site_pack_html, write_site_pack
+from assets_map.engine.demo import DEMO_PATH
+from assets_map.community.partners import prepare_facilities
+from assets_map.io.report import InputError
+from assets_map.community.sitepack import html_to_pdf, map_png, select_sites, site_pack_html, write_site_pack
 from tests.conftest import shared_file
 
 pypdf = pytest.importorskip("pypdf")
@@ -102,9 +102,9 @@ def test_pdf_renderer_fetches_nothing_from_outside(tmp_path):
 
 @pytest.mark.shared_data
 def test_trafford_site_pack_cli_with_acv_dates(tmp_path):
-    from assets_map.analyse import analyse
+    from assets_map.engine.pipeline import analyse
     from assets_map.cli import main
-    from assets_map.export import write_gpkg
+    from assets_map.io.export import write_gpkg
 
     r = analyse(shared_file("trafford", "land_and_building_assets.csv"), shared_file("trafford", "lsoa21_boundaries.geojson"),
                 shared_file("england", "imd2025_lsoa21_scores_ranks_deciles.csv"))

@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from assets_map.analyse import score
-from assets_map.report import InputError
-from assets_map.store import (LOCAL_USER, PUBLIC, ConflictError, Identity, NotAllowed, Role, SqliteStore,
+from assets_map.engine.pipeline import score
+from assets_map.io.report import InputError
+from assets_map.store import (LOCAL_USER, backup, PUBLIC, ConflictError, Identity, NotAllowed, Role, SqliteStore,
                               StoreError, open_store)
 from assets_map.store import views
 from assets_map.store.base import TABLES
@@ -45,7 +45,7 @@ def postgis_url() -> str:
 @pytest.fixture(scope="session")
 def demo_analysis(tmp_path_factory):
     """The fictional demo, generated here and analysed through the engine."""
-    from assets_map.demo import build_demo, load_demo
+    from assets_map.engine.demo import build_demo, load_demo
 
     path = build_demo(tmp_path_factory.mktemp("demo") / "demo.gpkg")
     result = load_demo(path)
@@ -440,10 +440,10 @@ def test_backup_then_restore_gives_the_same_records(store, make_store, demo_anal
     store.save(aid, {"status": "surplus", "location": (431000.5, 311000.25)}, expected_version=1, role=LOCAL_USER)
     store.submit_correction(aid, message="check", role=PUBLIC)
     store.set_user("e@a", "editor", ORG, role=LOCAL_USER)
-    backup = store.backup(tmp_path / "backup.sqlite")
-    assert backup.integrity() == "ok"
+    copy = backup(store, tmp_path / "backup.sqlite")
+    assert copy.integrity() == "ok"
     restored = make_store("restored")
-    restored.load(backup)
+    restored.load(copy)
     assert snapshot(restored) == snapshot(store)
     a, b = store.assets(LOCAL_USER), restored.assets(LOCAL_USER)
     pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry")))
@@ -452,9 +452,9 @@ def test_backup_then_restore_gives_the_same_records(store, make_store, demo_anal
     v = restored.get(aid, LOCAL_USER)["version"]
     assert restored.save(aid, {"notes": "after restore"}, expected_version=v, role=LOCAL_USER) == v + 1
     with pytest.raises(StoreError, match="empty register"):
-        restored.load(backup)
+        restored.load(copy)
     with pytest.raises(StoreError, match="already exists"):
-        store.backup(tmp_path / "backup.sqlite")
+        backup(store, tmp_path / "backup.sqlite")
 
 
 def test_tables_listed_for_backup_match_the_schema(store):

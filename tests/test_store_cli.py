@@ -14,7 +14,7 @@ def demo_files(tmp_path_factory):
     """The fictional demo written out as the files an estates team would have."""
     import geopandas as gpd
 
-    from assets_map.demo import build_demo
+    from assets_map.engine.demo import build_demo
 
     d = tmp_path_factory.mktemp("files")
     gpkg = build_demo(d / "demo.gpkg")

@@ -2,9 +2,9 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from assets_map.demo import DEMO_PATH
-from assets_map.filters import Filters, apply_filters
-from assets_map.provenance import sha256_of
+from assets_map.engine.demo import DEMO_PATH
+from assets_map.engine.filters import Filters, apply_filters
+from assets_map.io.provenance import sha256_of
 from assets_map.store import LOCAL_USER, PUBLIC, open_store
 
 

@@ -6,7 +6,7 @@ import copy
 import pandas as pd
 import pytest
 
-from assets_map.analyse import analyse
+from assets_map.engine.pipeline import analyse
 from assets_map.store import LOCAL_USER, PUBLIC, NotAllowed, Role
 from tests.test_store import HASH, backend, demo_analysis, make_store, snapshot, store  # noqa: F401 (fixtures)
 

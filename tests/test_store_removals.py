@@ -86,7 +86,7 @@ def test_the_share_is_of_the_importing_organisations_assets_only(store, demo_ana
 
 @pytest.fixture(scope="module")
 def demo_files(tmp_path_factory):
-    from assets_map.demo import build_demo
+    from assets_map.engine.demo import build_demo
 
     d = tmp_path_factory.mktemp("files")
     gpkg = build_demo(d / "demo.gpkg")

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from assets_map.report import InputError
-from assets_map.summary import (NO_DECILE, attach_wards, by_area, by_need_decile, by_organisation,
+from assets_map.io.report import InputError
+from assets_map.engine.summary import (NO_DECILE, attach_wards, by_area, by_need_decile, by_organisation,
                                 read_ward_lookup, read_wards, summarise)
 from tests.conftest import shared_file
 
@@ -105,7 +105,7 @@ def test_read_wards_gpkg_and_refuses_a_table(tmp_path):
 
 
 def test_trafford_wards_and_the_england_lookup_agree(tmp_path):
-    from assets_map.analyse import analyse
+    from assets_map.engine.pipeline import analyse
 
     res = analyse(shared_file("trafford", "land_and_building_assets.csv"),
                   shared_file("trafford", "lsoa21_boundaries.geojson"),
@@ -301,7 +301,7 @@ def test_lsoa_codes_that_are_not_text_equal_the_reference():
 
 
 def test_overall_is_the_summary_of_one_group_of_everything():
-    from assets_map.summary import overall
+    from assets_map.engine.summary import overall
 
     for a in (_random_assets(500, 3), sites(), sites().iloc[:0], pd.DataFrame({"x": [1, 2]})):
         key = pd.Series(["all assets"] * len(a), index=a.index)
@@ -322,7 +322,7 @@ def test_overall_is_the_summary_of_one_group_of_everything():
 def test_counts_in_order_is_a_counter(values):
     from collections import Counter
 
-    from assets_map.report import ImportReport, counts_in_order
+    from assets_map.io.report import ImportReport, counts_in_order
 
     listed = list(values) if not isinstance(values, pd.Series) else values
     got = counts_in_order(listed)

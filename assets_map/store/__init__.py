@@ -14,15 +14,15 @@ import os
 import sqlite3
 from pathlib import Path
 
-from .base import (EDIT_STATUSES, EDITABLE, ConflictError, ImportOutcome, RemovalsNotConfirmed, Store, StoreError,
+from assets_map.store.base import (EDIT_STATUSES, EDITABLE, ConflictError, ImportOutcome, RemovalsNotConfirmed, Store, StoreError,
                    StoreFull, removals_allowed, validate_changes)
-from .roles import LOCAL_USER, PUBLIC, Identity, NotAllowed, Role
-from .sqlite import SqliteStore
+from assets_map.store.roles import LOCAL_USER, PUBLIC, Identity, NotAllowed, Role
+from assets_map.store.sqlite import SqliteStore, backup
 
 DEFAULT_PATH = Path("~/.assets_map/register.sqlite")
 _LOG = logging.getLogger(__name__)
 
-__all__ = ["open_store", "default_location", "Store", "SqliteStore", "Role", "Identity", "LOCAL_USER", "PUBLIC",
+__all__ = ["open_store", "default_location", "backup", "Store", "SqliteStore", "Role", "Identity", "LOCAL_USER", "PUBLIC",
            "NotAllowed", "ConflictError", "StoreError", "StoreFull", "ImportOutcome", "RemovalsNotConfirmed",
            "removals_allowed", "EDIT_STATUSES",
            "EDITABLE", "validate_changes"]
@@ -45,7 +45,7 @@ def open_store(location: str | os.PathLike | None = None) -> Store:
     """
     loc = str(location) if location is not None else default_location()
     if loc.startswith(("postgresql://", "postgres://")):
-        from .postgis import PostgisStore
+        from assets_map.store.postgis import PostgisStore
 
         return PostgisStore(loc)  # its errors are one line without host, port, user or database
     path = Path(loc).expanduser()

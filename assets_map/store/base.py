@@ -14,7 +14,7 @@ Everything a team confirms goes through :class:`Store`:
   public viewer's rows come from the ``public_assets`` view: internal assets and
   fields never leave the store for them.
 
-After an edit the asset is re-scored by the engine (:func:`assets_map.analyse.score`
+After an edit the asset is re-scored by the engine (:func:`assets_map.engine.pipeline.score`
 with the need areas and exclusion layers stored at import), never by a second
 scoring implementation. Backends supply only connections and a few SQL fragments.
 """
@@ -31,10 +31,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..report import InputError
-from ..schema import MEASURE_CRS, STATUSES, keep_sources_apart, order_columns
-from . import codec, views
-from .roles import PUBLIC, Identity, NotAllowed, Role, email_address
+from assets_map.io.report import InputError
+from assets_map.schema import MEASURE_CRS, STATUSES, keep_sources_apart, order_columns
+from assets_map.store import codec, views
+from assets_map.store.roles import PUBLIC, Identity, NotAllowed, Role, email_address
 
 #: 2: users are keyed by (issuer, subject); an empty issuer marks an e-mail entry.
 SCHEMA_VERSION = 2
@@ -256,10 +256,10 @@ def _rescore_rows(rows: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *,
                  settings: dict | None = None) -> gpd.GeoDataFrame:
     """Edited rows scored again with their organisation's stored need areas, layers and weights.
 
-    Goes through :func:`assets_map.analyse.rescore` (the one re-scoring path) without building
+    Goes through :func:`assets_map.engine.pipeline.rescore` (the one re-scoring path) without building
     the need model again: the stored need areas were built with the stored weights.
     """
-    from ..analyse import Analysis, rescore
+    from assets_map.engine.pipeline import Analysis, rescore
 
     context = Analysis(assets=rows, needs=needs, exclude=list(exclude), settings=dict(settings or {}))
     return rescore(context, weights=weights, reweight=False).assets
@@ -334,12 +334,12 @@ class Store(abc.ABC):
 
         Parameters
         ----------
-        result : assets_map.analyse.Analysis
+        result : assets_map.engine.pipeline.Analysis
             The analysed register (assets in EPSG:27700, needs, reports, settings).
         organisation : the team whose register this is (editors may import only their own)
         role : who imports
         source_name : the file's name (never a server path)
-        file_sha256 : hash of the file's bytes (see :func:`assets_map.provenance.sha256_of`)
+        file_sha256 : hash of the file's bytes (see :func:`assets_map.io.provenance.sha256_of`)
         exclude : the greenspace/allotment layers used in the analysis, kept so that
             later edits are scored the same way
         allow_removals : how many assets the caller confirmed may be marked removed. None:
@@ -358,7 +358,7 @@ class Store(abc.ABC):
         ids = assets["asset_id"] if "asset_id" in assets.columns else pd.Series([None] * len(assets))
         missing = [i + 1 for i, v in enumerate(ids) if not isinstance(v, str) or not v.strip()]
         if missing:
-            from ..report import rows_text
+            from assets_map.io.report import rows_text
             problems.append(f"asset_id is missing in {rows_text(missing)}")
         dup = sorted(set(ids[ids.duplicated() & ids.notna()]))
         if dup:
@@ -731,14 +731,14 @@ class Store(abc.ABC):
         return codec.records_frame([r[0] for r in rows], [r[1] for r in rows])
 
     def register_analysis(self, role: Role = PUBLIC):
-        """The register as ``role`` may see it, as an :class:`~assets_map.analyse.Analysis` for the map.
+        """The register as ``role`` may see it, as an :class:`~assets_map.engine.pipeline.Analysis` for the map.
 
         Assets come from :meth:`assets` (so a viewer gets the public view, filtered here where
         it is read); need areas and exclusion layers are those stored with each organisation's
         import (need areas are public data). Columns a role may not see are present but empty.
         """
-        from ..analyse import Analysis
-        from ..schema import empty_asset_frame
+        from assets_map.engine.pipeline import Analysis
+        from assets_map.schema import empty_asset_frame
 
         frame = self.assets(role)
         blank = empty_asset_frame(len(frame))
@@ -1042,36 +1042,6 @@ class Store(abc.ABC):
     def _after_load(self, tx: Tx) -> None:
         """Reset identity counters after rows were inserted with their ids."""
 
-    def backup(self, path) -> "Store":
-        """Write a complete copy of the register to a new SQLite file (the portable backup format).
-
-        The copy appears at ``path`` only when complete; a failure removes the partial file. Returns the
-        backup opened read-only.
-        """
-        from pathlib import Path
-
-        from .sqlite import SqliteStore
-
-        path = Path(path)
-        if path.exists():
-            raise StoreError(f"{path.name} already exists; choose a new backup file")
-        tmp = path.with_name(f".{path.name}.partial")
-        remove_partial(tmp)  # an earlier backup to this file that was killed half-way
-        self._note_backup(tmp)  # so that the next open removes the partial file if this process is killed
-        try:
-            # A rollback journal, not a write-ahead log: the copy is written straight into the file, so
-            # a kill leaves no log as large as the register, and the backup reads on its own (read-only media).
-            target = SqliteStore(tmp, journal="delete")
-            target.load(self)
-            import os
-            os.replace(tmp, path)
-        except BaseException:
-            remove_partial(tmp)
-            raise
-        finally:
-            self._note_backup(None)
-        return SqliteStore(path, read_only=True)
-
     def _note_backup(self, partial) -> None:
         """Record (or clear) the partial file of a backup in progress, with this process's id and host."""
         import json
@@ -1097,7 +1067,7 @@ def _require_own_rows(role: Role, assets: pd.DataFrame) -> None:
     names = assets["organisation"].astype(object).to_numpy()
     bad = [i for i, v in enumerate(names) if isinstance(v, str) and v.strip() and v.strip().casefold() != own]
     if bad:
-        from ..report import rows_text
+        from assets_map.io.report import rows_text
 
         others = sorted({names[i].strip() for i in bad})
         src = assets["source_row"].to_numpy() if "source_row" in assets.columns else [None] * len(assets)

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..schema import ASSET_FIELDS, MEASURE_CRS, order_columns
+from assets_map.schema import ASSET_FIELDS, MEASURE_CRS, order_columns
 
 _KIND = {f.name: f.kind for f in ASSET_FIELDS}
 

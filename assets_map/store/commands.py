@@ -12,10 +12,10 @@ import argparse
 import getpass
 from pathlib import Path
 
-from ..report import InputError
-from . import open_store
-from .roles import ROLE_KINDS, Role
-from .sqlite import SqliteStore
+from assets_map.io.report import InputError
+from assets_map.store import backup, open_store
+from assets_map.store.roles import ROLE_KINDS, Role
+from assets_map.store.sqlite import SqliteStore
 
 
 def _cli_role() -> Role:
@@ -81,8 +81,8 @@ def _info(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from ..analyse import analyse
-    from ..provenance import sha256_of
+    from assets_map.engine.pipeline import analyse
+    from assets_map.io.provenance import sha256_of
 
     if args.allow_removals is not None and args.allow_removals < 0:
         raise InputError("--allow-removals must be 0 or more")
@@ -102,7 +102,7 @@ def _import(args: argparse.Namespace) -> int:
 
 def _backup(args: argparse.Namespace) -> int:
     store = open_store(args.store)
-    copy = store.backup(args.file)
+    copy = backup(store, args.file)
     print(f"backed up {store.describe()} to {args.file} (integrity {copy.integrity()})")
     return 0
 

@@ -22,9 +22,9 @@ import logging
 import re
 from typing import Iterator
 
-from .base import (BACKUP_NOTE, SCHEMA_VERSION, Store, StoreError, StoreFull, Tx, remove_partial,
+from assets_map.store.base import (BACKUP_NOTE, SCHEMA_VERSION, Store, StoreError, StoreFull, Tx, remove_partial,
                    stale_backup)
-from .views import RULES_VERSION, public_view_sql
+from assets_map.store.views import RULES_VERSION, public_view_sql
 
 _LOG = logging.getLogger(__name__)
 #: What a visitor is told when the database cannot be reached (the details go to the server log).

@@ -17,9 +17,9 @@ import urllib.parse
 from pathlib import Path
 from typing import Iterator
 
-from .base import (BACKUP_NOTE, SCHEMA_VERSION, Store, StoreError, StoreFull, Tx, remove_partial,
+from assets_map.store.base import (BACKUP_NOTE, SCHEMA_VERSION, Store, StoreError, StoreFull, Tx, remove_partial,
                    stale_backup)
-from .views import RULES_VERSION, public_view_sql
+from assets_map.store.views import RULES_VERSION, public_view_sql
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -367,3 +367,29 @@ def _translate(exc: sqlite3.DatabaseError, path: Path) -> Exception:
     if isinstance(exc, sqlite3.IntegrityError):
         return StoreError(f"{path.name}: refused by the register's rules ({exc}); nothing was changed")
     return exc
+
+
+def backup(store: Store, path) -> SqliteStore:
+    """Write a complete copy of ``store`` (either backend) to a new SQLite file (the portable backup format).
+
+    The copy appears at ``path`` only when complete; a failure removes the partial file. Returns the
+    backup opened read-only.
+    """
+    path = Path(path)
+    if path.exists():
+        raise StoreError(f"{path.name} already exists; choose a new backup file")
+    tmp = path.with_name(f".{path.name}.partial")
+    remove_partial(tmp)  # an earlier backup to this file that was killed half-way
+    store._note_backup(tmp)  # so that the next open removes the partial file if this process is killed
+    try:
+        # A rollback journal, not a write-ahead log: the copy is written straight into the file, so
+        # a kill leaves no log as large as the register, and the backup reads on its own (read-only media).
+        target = SqliteStore(tmp, journal="delete")
+        target.load(store)
+        os.replace(tmp, path)
+    except BaseException:
+        remove_partial(tmp)
+        raise
+    finally:
+        store._note_backup(None)
+    return SqliteStore(path, read_only=True)

@@ -28,8 +28,8 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 
-from ..normalise import normalise_visibility
-from ..schema import ASSET_FIELDS, SOURCE_PREFIX
+from assets_map.io.normalise import normalise_visibility
+from assets_map.schema import ASSET_FIELDS, SOURCE_PREFIX
 
 PUBLIC_FIELDS: tuple[str, ...] = (
     "asset_id", "organisation", "anchor_type", "name", "address", "postcode", "uprn", "tenure", "holding_type",
@@ -129,7 +129,7 @@ def public_records(records: Sequence[Mapping[str, Any]], geoms: Sequence, field_
                    weights: dict[str, float] | None = None) -> list[dict[str, Any]]:
     """What the public sees of each asset: its shown fields, and every derived field recomputed from them.
 
-    The engine (:func:`assets_map.analyse.join_needs` and :func:`assets_map.analyse.score`,
+    The engine (:func:`assets_map.engine.pipeline.join_needs` and :func:`assets_map.engine.pipeline.score`,
     the one scoring implementation) runs on a copy of each record that holds only what the
     public may see: hidden fields blank, no location when the location is hidden (so no need
     area either), no file name (the reasons cite "source: <organisation>, <date>") and
@@ -149,8 +149,8 @@ def public_records(records: Sequence[Mapping[str, Any]], geoms: Sequence, field_
         One record per asset with every field of :data:`VIEW_FIELDS` (None where not shown),
         JSON-safe.
     """
-    from ..analyse import join_needs, score
-    from . import codec
+    from assets_map.engine.pipeline import join_needs, score
+    from assets_map.store import codec
 
     shown = [set(shown_fields(fv)) for fv in field_visibilities]
     rows, where = [], []

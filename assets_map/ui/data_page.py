@@ -9,11 +9,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from assets_map.analyse import rescore
-from assets_map.bounded import run_bounded
-from assets_map.report import InputError, rows_text
+from assets_map.engine.pipeline import rescore
+from assets_map.engine.bounded import run_bounded
+from assets_map.io.report import InputError, rows_text
 from assets_map.ui import shared, state
-from assets_map.userdata import KINDS, REQUIRED, Upload, check_uploads, with_wards
+from assets_map.io.uploads import KINDS, REQUIRED, Upload, check_uploads, with_wards
 
 STAGED = "staged_uploads"
 EXCLUDE = "staged_exclusions"

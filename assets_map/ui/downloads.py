@@ -5,8 +5,8 @@ import hashlib
 
 import streamlit as st
 
-from assets_map.downloads import FORMATS, download
-from assets_map.report import InputError
+from assets_map.io.downloads import FORMATS, download
+from assets_map.io.report import InputError
 from assets_map.ui import shared, state
 
 CACHE = "_download_cache"

@@ -6,13 +6,13 @@ import pandas as pd
 import shapely
 import streamlit as st
 
-from assets_map.demo import DEMO_PATH
-from assets_map.finder import USE_PROFILES, SiteBrief, find_sites
-from assets_map.importer import import_bytes
-from assets_map.partners import prepare_facilities
-from assets_map.report import InputError
+from assets_map.engine.demo import DEMO_PATH
+from assets_map.community.finder import USE_PROFILES, SiteBrief, find_sites
+from assets_map.io.importer import import_bytes
+from assets_map.io.facilities import prepare_facilities
+from assets_map.io.report import InputError
 from assets_map.schema import DISPLAY_CRS
-from assets_map.sources import using_limits
+from assets_map.io.sources import using_limits
 from assets_map.ui import shared, state
 
 RESULT = "finder_result"

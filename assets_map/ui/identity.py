@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import streamlit as st
 
-from assets_map.store import LOCAL_USER, PUBLIC, Role, StoreError
+from assets_map.store import LOCAL_USER, PUBLIC, Role, StoreError, open_store
 from assets_map.store.roles import identity_from_claims
 
 _LOG = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ def visitor(store=None) -> Visitor:
     if identity is None:
         return Visitor(PUBLIC, "public", note)
     try:
-        role = (store if store is not None else _shared_store()).role_for(identity)
+        role = (store if store is not None else shared_store()).role_for(identity)
     except Exception as exc:  # the register is unreachable (or worse): fail closed, details in the server log
         _LOG.warning("could not look up the role of %s: %s", identity.name, exc,
                      exc_info=not isinstance(exc, StoreError))
@@ -172,7 +172,7 @@ def visitor_role(store=None) -> Role:
     return visitor(store).role
 
 
-def _shared_store():
-    from assets_map.ui.register_page import _store
-
-    return _store()
+@st.cache_resource(show_spinner=False)
+def shared_store():
+    """The register's store handle (holds its location only; shared safely by every session)."""
+    return open_store()

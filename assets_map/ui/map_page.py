@@ -6,7 +6,7 @@ rebuilt (the selection is a layer st_folium adds dynamically), and the table
 ticks it and lists it first.
 
 At national scale (:func:`national_map`) the map follows pans and zooms: the layers for the
-view st_folium reports are rebuilt by :mod:`assets_map.display` and swapped in as feature
+view st_folium reports are rebuilt by :mod:`assets_map.maps.national` and swapped in as feature
 groups, so the map is never remounted and stays where the user put it.
 """
 from __future__ import annotations
@@ -19,9 +19,9 @@ import pandas as pd
 import streamlit as st
 from streamlit_folium import _get_map_string, generate_js_hash, st_folium
 
-from assets_map import display
-from assets_map.display import national_map_data, needs_national_display
-from assets_map.maps import (BASEMAPS, MapData, clicked_asset_id, data_layers, map_data, need_measures, render_map,
+from assets_map.maps import national as display
+from assets_map.maps.national import national_map_data, needs_national_display
+from assets_map.maps.draw import (BASEMAPS, MapData, clicked_asset_id, data_layers, map_data, need_measures, render_map,
                              selection_centre, selection_layer)
 from assets_map.ui import shared, state
 

@@ -16,11 +16,11 @@ import uuid
 import pandas as pd
 import streamlit as st
 
-from assets_map.demo import DEMO_PATH
-from assets_map.provenance import sha256_of
-from assets_map.report import InputError
+from assets_map.engine.demo import DEMO_PATH
+from assets_map.io.provenance import sha256_of
+from assets_map.io.report import InputError
 from assets_map.store import (EDIT_STATUSES, PUBLIC, ConflictError, NotAllowed, RemovalsNotConfirmed, Role,
-                              StoreError, open_store)
+                              StoreError)
 from assets_map.store import codec, views
 from assets_map.ui import identity, state
 from assets_map.ui.shared import md
@@ -30,10 +30,7 @@ OPENED = "register_opened_versions"  # asset_id -> version shown when the user o
 CONFIRM_REMOVALS = "register_confirm_removals"  # an import waiting for the user to confirm its removals
 
 
-@st.cache_resource(show_spinner=False)
-def _store():
-    """The store handle (holds its location only; shared safely by every session)."""
-    return open_store()
+_store = identity.shared_store
 
 
 def _sign_in_box(who: identity.Visitor) -> None:

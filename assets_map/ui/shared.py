@@ -11,9 +11,9 @@ import re
 import pandas as pd
 import streamlit as st
 
-from assets_map.filters import Filters, options
-from assets_map.sitecard import SiteCard, site_card
-from assets_map.sitepack import select_sites, site_pack_html
+from assets_map.engine.filters import Filters, options
+from assets_map.community.sitecard import SiteCard, site_card
+from assets_map.community.sitepack import select_sites, site_pack_html
 from assets_map.ui import identity, state
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&$:])")
@@ -153,5 +153,5 @@ def render_card(asset_id: str, *, key: str) -> None:
 
 
 def pack_html(result, ids: list[str]) -> str:
-    """The printable site pack (assets_map.sitepack) for some sites of an analysis."""
+    """The printable site pack (assets_map.community.sitepack) for some sites of an analysis."""
     return site_pack_html(select_sites(result.assets, ids), needs=result.needs, settings=result.settings)

@@ -7,10 +7,10 @@ import html
 import streamlit as st
 import streamlit.components.v1 as components
 
-from assets_map.bounded import run_bounded
-from assets_map.report import InputError
-from assets_map.routes import MAP_CANNOT, acv_dates
-from assets_map.sitepack import make_pack, select_sites
+from assets_map.engine.bounded import run_bounded
+from assets_map.io.report import InputError
+from assets_map.community.routes import MAP_CANNOT, acv_dates
+from assets_map.community.sitepack import make_pack, select_sites
 from assets_map.ui import shared, state
 from assets_map.ui.finder_page import facilities, facilities_uploader
 

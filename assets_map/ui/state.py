@@ -19,12 +19,12 @@ import uuid
 
 import streamlit as st
 
-from assets_map.analyse import Analysis
-from assets_map.bounded import PUBLIC_JOB, JobBudget
-from assets_map.demo import DEMO_LABEL, load_demo
-from assets_map.filters import FilterIndex, Filters, prepare
-from assets_map.maps import vendor_static
-from assets_map.sources import PUBLIC_LIMITS, Limits, current_limits
+from assets_map.engine.pipeline import Analysis
+from assets_map.engine.bounded import PUBLIC_JOB, JobBudget
+from assets_map.engine.demo import DEMO_LABEL, load_demo
+from assets_map.engine.filters import FilterIndex, Filters, prepare
+from assets_map.maps.draw import vendor_static
+from assets_map.io.sources import PUBLIC_LIMITS, Limits, current_limits
 from assets_map.ui import identity
 
 SELECTED = "selected_asset"
@@ -261,6 +261,6 @@ def cached_map(key: tuple, build):
 
 
 def display_index(column: str, build):
-    """The national map's :class:`assets_map.display.DisplayIndex` of the data in use, built once per
+    """The national map's :class:`assets_map.maps.national.DisplayIndex` of the data in use, built once per
     (data version, need column) and kept in this session (filters take :meth:`~DisplayIndex.subset` of it)."""
     return _kept(DISPLAY_INDEX, (data_version(), column), build)

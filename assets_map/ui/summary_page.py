@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from assets_map.summary import by_area, by_need_decile, by_organisation
+from assets_map.engine.summary import by_area, by_need_decile, by_organisation
 from assets_map.ui import shared, state
 
 PRIORITY_COLOURS = ["#b2182b", "#ef8a62", "#67a9cf"]

@@ -1,0 +1,271 @@
+"""The site card: everything a community group needs to know about one site.
+
+Why it is flagged (each reason with its source, date and confidence), who owns
+it and how to reach them, tenure, holding, size, status, how well it is
+placed, the need of the area around it (the LSOA's deciles by domain), other
+anchors' assets nearby, and the routes to community ownership that apply to
+that kind of owner (from :mod:`assets_map.community.routes`), in plain words. Values are
+returned as plain text: the caller escapes them for whatever it draws. The
+printable site pack is :mod:`assets_map.community.sitepack`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from assets_map.engine.needs import DOMAIN_LABELS
+from assets_map.engine.priority import REASON_SEP
+from assets_map.community.routes import MAP_CANNOT, Route, routes_for
+from assets_map.engine.underuse import SIGNALS
+
+#: Plain-words meaning of each priority, for readers new to the idea.
+PRIORITY_MEANING = {
+    "High": "strong evidence that the site is not fully used, in one of the 30% most deprived areas of England",
+    "Medium": "some evidence of underuse in a deprived area, or strong evidence in a middling area",
+    "Low": "some evidence of underuse, but in a less deprived area or where need could not be assessed",
+    "not flagged": "no evidence of underuse in the data, or land that is never flagged (parks, allotments, community use)",
+}
+
+LOCATION_MEANING = {
+    "surveyed": "drawn as a site outline by the owner (most precise)",
+    "register coordinates": "a point from the owner's register",
+    "full postcode": "placed at the centre of its postcode (usually within about 100 m)",
+    "postcode district": "placed only by postcode district (can be kilometres out)",
+    "none": "not placed on the map: the register gives no usable location",
+}
+
+CONTACT_HINTS = ("contact", "email", "e_mail", "phone", "telephone", "website", "organisationuri", "url")
+
+
+@dataclass
+class Reason:
+    """One reason on the card: the statement, where it comes from, when, and how sure it is."""
+
+    kind: str  # priority | underuse | need | transfer | not flagged
+    text: str
+    source: str
+    date: str
+    confidence: str
+
+
+@dataclass
+class SiteCard:
+    """Plain-text facts of one site, ready for any renderer."""
+
+    asset_id: str
+    title: str
+    priority: str
+    priority_meaning: str
+    facts: list[tuple[str, str]]
+    reasons: list[Reason]
+    contact: str
+    need_area: str
+    domains: pd.DataFrame
+    nearby: pd.DataFrame
+    nearby_m: float
+    routes: list[Route]
+    cannot: tuple[str, ...]
+    constraints: str
+    notes: list[str] = field(default_factory=list)
+
+
+def _blank(v) -> bool:
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)) or \
+        (isinstance(v, str) and not v.strip())
+
+
+def _txt(v, default: str = "not recorded") -> str:
+    if _blank(v):
+        return default
+    if isinstance(v, float):
+        return f"{v:,.2f}".rstrip("0").rstrip(".")
+    return str(v)
+
+
+def _date(v) -> str:
+    if _blank(v):
+        return "date not stated"
+    return v.isoformat() if hasattr(v, "isoformat") else str(v)
+
+
+def _cap(text: str) -> str:
+    text = text.strip()
+    return text[:1].upper() + text[1:]
+
+
+_SIGNAL_WORDS = [("declared surplus", "surplus"), ("as vacant", "vacant"), ("partly vacant", "part-vacant"),
+                 ("reported empty", "empty_floor"), ("reported under-used", "underused_floor"),
+                 ("not delivering services", "idle_land"), ("brownfield", "brownfield"),
+                 ("vacant since", "vacancy_duration"), ("buildings cover", "low_coverage")]
+
+
+def reasons_of(row: pd.Series, *, settings: dict | None = None) -> list[Reason]:
+    """Split a site's ``reasons`` text into reasons, each with source, date and confidence."""
+    settings = settings or {}
+    fictional = "fictional" in str(settings.get("label", "")).lower()
+    register = f"{_txt(row.get('organisation'), 'owner')} register ({_txt(row.get('source'), 'file not named')})"
+    reg_date = _date(row.get("source_date"))
+    out = []
+    for text in str(row.get("reasons") or "").split(REASON_SEP):
+        text = text.strip()
+        if not text:
+            continue
+        if text.startswith("Underuse:"):
+            body = re.sub(r"\s*\[\+[0-9.]+\]$", "", text[len("Underuse:"):].strip())
+            m = re.search(r"\(source: (.*), (\d{4}-\d{2}-\d{2}|date not stated)\)", body)
+            source, date = (m.group(1), m.group(2)) if m else (register, reg_date)
+            if m:
+                body = body[:m.start()].rstrip()
+            key = next((k for w, k in _SIGNAL_WORDS if w in body), None)
+            conf = SIGNALS[key].confidence if key else "low"
+            out.append(Reason("underuse", _cap(body), source, date, conf))
+        elif text.startswith("Need:"):
+            year = row.get("iod_year")
+            src = settings.get("deprivation_source") or "the deprivation data loaded"
+            label = f"English Indices of Deprivation {int(year)}" if not _blank(year) else "deprivation data"
+            out.append(Reason("need", _cap(text[len("Need:"):]), f"{label} ({src})",
+                              str(int(year)) if not _blank(year) else "year not stated",
+                              "none: fictional demo scores" if fictional else "high (official statistics)"))
+        elif text.startswith("Transfer:"):
+            out.append(Reason("transfer", _cap(text[len("Transfer:"):]), register, reg_date,
+                              "medium (as the register records tenure and status)"))
+        elif text.startswith("Not flagged"):
+            out.append(Reason("not flagged", text, "assets-map, from the " + register, reg_date,
+                              _txt(row.get("underuse_confidence"), "none")))
+        else:
+            out.append(Reason("priority", text, "assets-map: underuse evidence combined with need", reg_date,
+                              _txt(row.get("underuse_confidence"), "none")))
+    return out
+
+
+def contact_route(row: pd.Series) -> str:
+    """How to contact the owner: any contact-like column of the register, else the owner's estates team."""
+    found = []
+    for col, v in row.items():
+        c = str(col).lower()
+        if any(h in c for h in CONTACT_HINTS) and not _blank(v) and isinstance(v, str):
+            if v not in found:
+                found.append(v)
+    owner = _txt(row.get("organisation"), "the owner")
+    if found:
+        return f"{owner}: " + ", ".join(found)
+    return f"{owner}: the register gives no contact; ask the owner's estates (property) team"
+
+
+def nearby_assets(assets: gpd.GeoDataFrame, asset_id: str, *, distance_m: float = 500.0,
+                  other_owners: bool = True, limit: int | None = 20) -> pd.DataFrame:
+    """Assets within ``distance_m`` metres of a site (edge to edge), nearest first.
+
+    Parameters
+    ----------
+    assets : all assets, in a metric CRS (EPSG:27700)
+    asset_id : the site
+    distance_m : search distance in metres
+    other_owners : only assets of other organisations (other anchors) when True
+    limit : at most this many rows (None for all)
+
+    Returns
+    -------
+    DataFrame with asset_id, name, organisation, anchor_type, status, priority, distance_m
+    """
+    cols = ["asset_id", "name", "organisation", "anchor_type", "status", "priority", "distance_m"]
+    hit = assets.index[assets["asset_id"] == asset_id]
+    if not len(hit):
+        raise KeyError(asset_id)
+    me = assets.loc[hit[0]]
+    geom = me.geometry
+    if geom is None or geom.is_empty:
+        return pd.DataFrame(columns=cols)
+    pos = assets.sindex.query(geom, predicate="dwithin", distance=distance_m)
+    near = assets.iloc[pos]
+    near = near[near["asset_id"] != asset_id]
+    if other_owners:
+        near = near[near["organisation"].astype(str) != str(me["organisation"])]
+    out = pd.DataFrame(near[cols[:-1]]).copy()
+    out["distance_m"] = near.geometry.distance(geom).round(0).to_numpy()
+    out = out.sort_values(["distance_m", "asset_id"], ignore_index=True)
+    return out.head(limit) if limit else out
+
+
+def domain_deciles(needs: gpd.GeoDataFrame, code: str | None) -> pd.DataFrame:
+    """The need area's deprivation by domain: decile (1 = most deprived 10%), rank and score."""
+    cols = ["domain", "decile", "rank", "score"]
+    if _blank(code) or "code" not in needs.columns:
+        return pd.DataFrame(columns=cols)
+    row = needs[needs["code"] == code]
+    if row.empty:
+        return pd.DataFrame(columns=cols)
+    row = row.iloc[0]
+    rows = []
+    for d, label in DOMAIN_LABELS.items():
+        vals = {m: row.get(f"{d}_{m}") for m in ("decile", "rank", "score")}
+        if all(_blank(v) for v in vals.values()):
+            continue
+        rows.append({"domain": label,
+                     "decile": None if _blank(vals["decile"]) else int(vals["decile"]),
+                     "rank": None if _blank(vals["rank"]) else int(vals["rank"]),
+                     "score": None if _blank(vals["score"]) else float(vals["score"])})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def site_card(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, asset_id: str, *, nearby_m: float = 500.0,
+              settings: dict | None = None) -> SiteCard:
+    """Everything shown on one site's card (plain text; escape it when drawing HTML)."""
+    hit = assets[assets["asset_id"] == asset_id]
+    if hit.empty:
+        raise KeyError(asset_id)
+    row = hit.iloc[0]
+    prio = _txt(row.get("priority"), "not flagged")
+    size = []
+    if not _blank(row.get("site_area_ha")):
+        size.append(f"{float(row['site_area_ha']):,.2f} ha site")
+    if not _blank(row.get("floor_area_m2")):
+        size.append(f"{float(row['floor_area_m2']):,.0f} m² floor area")
+    quality = _txt(row.get("location_quality"), "none")
+    loc = f"{quality}: {LOCATION_MEANING.get(quality, '')}".rstrip(": ")
+    if not _blank(row.get("location_note")):
+        loc += f" ({row['location_note']})"
+    facts = [
+        ("Owner", _txt(row.get("organisation"))),
+        ("Owner type", _txt(row.get("anchor_type")).replace("_", " ")),
+        ("Address", _txt(row.get("address"))),
+        ("Postcode", _txt(row.get("postcode"))),
+        ("UPRN", _txt(row.get("uprn"))),
+        ("Use", _txt(row.get("use"))),
+        ("Status", _txt(row.get("status"))),
+        ("Tenure", _txt(row.get("tenure"))),
+        ("Holding", _txt(row.get("holding_type"))),
+        ("Size", "; ".join(size) if size else "not recorded"),
+        ("Location", loc),
+        ("Record date", _date(row.get("source_date"))),
+        ("Asset id", _txt(row.get("asset_id"))),
+    ]
+    if not _blank(row.get("vacant_since")):
+        facts.insert(7, ("Vacant since", _date(row.get("vacant_since"))))
+    code = row.get("need_area_code")
+    need_area = "not in a need area (not placed, or outside the areas loaded)" if _blank(code) else \
+        f"LSOA {code} {_txt(row.get('need_area_name'), '')}".strip()
+    notes = []
+    if row.get("excluded"):
+        notes.append(f"Never flagged: {_txt(row.get('exclusion_reason'))}")
+    return SiteCard(
+        asset_id=str(asset_id),
+        title=_txt(row.get("name"), str(asset_id)),
+        priority=prio,
+        priority_meaning=PRIORITY_MEANING.get(prio, ""),
+        facts=facts,
+        reasons=reasons_of(row, settings=settings),
+        contact=contact_route(row),
+        need_area=need_area,
+        domains=domain_deciles(needs, None if _blank(code) else str(code)),
+        nearby=nearby_assets(assets, asset_id, distance_m=nearby_m),
+        nearby_m=nearby_m,
+        routes=routes_for(row),
+        cannot=MAP_CANNOT,
+        constraints=_txt(row.get("constraints"), "not checked"),
+        notes=notes,
+    )

@@ -1,0 +1,248 @@
+"""Analysis results kept on disk by a hash of their inputs and settings.
+
+Reopening the same register with the same need data and weights (or only changing a
+filter, which never touches the engine) must not redo the reads, joins and scoring. A
+result is stored as GeoParquet (the fastest format measured here: 1M parcels written in
+2.9 s, read in 2.2 s) under a key that is the SHA-256 of
+
+* the bytes of every input file (not its name or date: a re-saved identical file hits,
+  an edited file misses),
+* the settings that change the answer (weights, exclusion layers, the postcode directory),
+* assets-map's version and :data:`CACHE_FORMAT` (a new engine never serves an old result).
+
+Entries are written to a temporary folder and renamed into place, so a crash never
+leaves half an entry, and two processes writing the same key both end with a whole one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import geopandas as gpd
+import pandas as pd
+from pyarrow import ArrowException
+
+from assets_map import __version__
+from assets_map.io.provenance import sha256_of
+from assets_map.io.report import ImportReport, Issue
+
+#: Bumped whenever the stored layout or the meaning of a result changes.
+#: 2: CSV reading splits records a quote left open had merged; reports state the lines in the file
+#: 3: the exclusion layers are stored with the result (re-weighting a cached result excludes what a fresh one does)
+CACHE_FORMAT = 3
+DEFAULT_DIR = Path(os.environ.get("ASSETS_MAP_CACHE_DIR", ".assets_map_cache"))
+
+
+def cache_key(inputs: dict[str, str | os.PathLike | list | None], settings: dict | None = None) -> str:
+    """The key of one analysis: its input files' bytes, its settings, the engine version.
+
+    Parameters
+    ----------
+    inputs : role -> path, or frame already read (or a list of them, e.g. exclusion layers; ``None``
+        when not given); files are keyed by their bytes, frames by their content
+    settings : anything else that changes the result (weights...), JSON-serialisable
+    """
+    def digest(v):
+        if v is None:
+            return None
+        if isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], pd.DataFrame):  # (label, layer) read
+            return [v[0], frame_digest(v[1])]
+        if isinstance(v, (list, tuple)):
+            return [digest(x) for x in v]
+        if isinstance(v, pd.DataFrame):
+            return frame_digest(v)
+        if hasattr(v, "table") and hasattr(v, "year"):  # a Deprivation already read
+            return [frame_digest(v.table), v.year, v.source]
+        return sha256_of(v)
+
+    blob = json.dumps({"inputs": {k: digest(v) for k, v in sorted(inputs.items())},
+                       "settings": settings or {}, "version": __version__, "format": CACHE_FORMAT},
+                      sort_keys=True, default=str)
+    return sha256_of(blob.encode())
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    """SHA-256 of a frame's content (as Parquet: columns, types, values, geometry, ``attrs``)."""
+    import io
+
+    buf = io.BytesIO()
+    try:
+        frame.to_parquet(buf, compression=None, index=True)
+    except (TypeError, ValueError, ArrowException):  # a column of mixed types: hash its text
+        geom = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+        plain = pd.DataFrame(frame.drop(columns=[geom] if geom else [])).astype(str)
+        buf = io.BytesIO(pd.util.hash_pandas_object(plain, index=True).to_numpy().tobytes()
+                         + b"".join(plain.columns.astype(str).str.encode("utf-8"))
+                         + (frame.geometry.to_wkb().astype(bytes).sum() if geom else b""))
+    return sha256_of(buf.getvalue())
+
+
+def object_columns(frame: pd.DataFrame) -> list[str]:
+    """Columns of Python objects (text with ``None`` for missing, ``datetime.date`` values)."""
+    geom = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
+    return [c for c in frame.columns if c != geom and frame[c].dtype == object]
+
+
+def restore_objects(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """Give columns read back from Parquet their in-memory form again: object dtype, ``None`` for missing.
+
+    Parquet stores text as strings and dates as date32; pandas reads them as ``str`` with NaN,
+    which would change what ``value or default`` means downstream.
+    """
+    for c in columns:
+        if c in frame.columns:
+            frame[c] = pd.Series(frame[c].to_numpy(dtype=object), index=frame.index, dtype=object).where(
+                frame[c].notna(), None)
+    return frame
+
+
+def _report_from_dict(d: dict) -> ImportReport:
+    issues = [Issue(i["kind"], i["message"], list(i.get("rows", []))) for i in d.get("issues", [])]
+    fields = {k: d[k] for k in ("source", "format", "adapter", "rows_read", "lines_in_file", "lines_note", "placed_by",
+                                "unplaced", "rejected", "crs_detected") if k in d}
+    return ImportReport(**fields, issues=issues)
+
+
+@dataclass
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+
+
+class ResultCache:
+    """A folder of analysis results, one sub-folder per key.
+
+    Each entry holds ``assets.parquet``, ``needs.parquet``, one ``exclude.N.parquet`` per
+    exclusion layer (so a result read back re-scores exactly as the fresh one) and ``meta.json``.
+    """
+
+    def __init__(self, root: str | os.PathLike = DEFAULT_DIR):
+        self.root = Path(root)
+        self.stats = CacheStats()
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / key
+
+    def __contains__(self, key: str) -> bool:
+        return (self.path(key) / "meta.json").exists()
+
+    def get(self, key: str):
+        """The stored :class:`~assets_map.engine.pipeline.Analysis` for ``key``, or ``None``."""
+        from assets_map.engine.steps import Analysis
+
+        where = self.path(key)
+        meta_path = where / "meta.json"
+        if not meta_path.exists():
+            self.stats.misses += 1
+            return None
+        try:
+            meta = json.loads(meta_path.read_text())
+            assets = gpd.read_parquet(where / "assets.parquet")
+            needs = gpd.read_parquet(where / "needs.parquet")
+            exclude = [(label, gpd.read_parquet(where / file)) for label, file in meta["exclude"]]
+        except (OSError, ValueError, KeyError, TypeError):  # a damaged entry is a miss, never an error
+            self.stats.misses += 1
+            return None
+        for name, frame in (("assets", assets), ("needs", needs)):
+            restore_objects(frame, meta.get("object_columns", {}).get(name, []))
+        for (_, layer), objects in zip(exclude, meta.get("exclude_objects", [[]] * len(exclude)), strict=True):
+            restore_objects(layer, objects)
+        needs.attrs.update(meta.get("needs_attrs", {}))
+        self.stats.hits += 1
+        return Analysis(assets=assets, needs=needs, reports=[_report_from_dict(r) for r in meta.get("reports", [])],
+                        warnings=list(meta.get("warnings", [])), settings=dict(meta.get("settings", {})),
+                        exclude=exclude)
+
+    def put(self, key: str, result) -> Path:
+        """Store ``result`` under ``key`` atomically; returns the entry's folder."""
+        target = self.path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}.", dir=target.parent))
+        try:
+            objects = {}
+            for name, frame in (("assets", result.assets), ("needs", result.needs)):
+                frame = frame.copy()
+                objects[name] = object_columns(frame)
+                frame.attrs = {}
+                frame.to_parquet(tmp / f"{name}.parquet", compression="snappy", write_covering_bbox=True)
+            layers, layer_objects = [], []
+            for i, (label, layer) in enumerate(result.exclude):
+                layer = layer.copy()
+                layer.attrs = {}
+                layer_objects.append(object_columns(layer))
+                layer.to_parquet(tmp / f"exclude.{i}.parquet", compression="snappy")
+                layers.append([label, f"exclude.{i}.parquet"])
+            meta = {"key": key, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "version": __version__,
+                    "format": CACHE_FORMAT, "rows": int(len(result.assets)),
+                    "reports": [r.to_dict() for r in result.reports], "warnings": list(result.warnings),
+                    "settings": result.settings, "object_columns": objects,
+                    "exclude": layers, "exclude_objects": layer_objects,
+                    "needs_attrs": {k: v for k, v in result.needs.attrs.items()
+                                    if isinstance(v, (str, int, float, dict, list, type(None)))}}
+            (tmp / "meta.json").write_text(json.dumps(meta, default=str))
+            try:
+                os.replace(tmp, target)  # atomic when target does not exist
+            except OSError:  # another process stored the same key first: theirs is as good
+                shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+        return target
+
+    def clear(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def run_cached(compute: Callable, cache, assets, boundaries, deprivation=None, *, postcodes=None, exclude=(),
+               weights=None, progress=None, boundaries_name=None, as_of=None, **options):
+    """The cached runner of :func:`assets_map.engine.pipeline.analyse`: call it as ``analyse(..., cache=...)``.
+
+    The result of the same input files (by their bytes) and settings is read back from
+    ``cache``; otherwise ``compute`` (``analyse`` itself, without the cache) runs with the same
+    arguments and its result is stored. ``settings["cache"]`` says which happened
+    (``"reused"`` or ``"stored"``); the engine options (``options``) never change the key, as
+    every engine gives the same result.
+
+    Parameters
+    ----------
+    compute : the analysis to run on a miss
+    cache : a :class:`ResultCache`, or a folder for one
+    assets, boundaries, deprivation, postcodes, exclude : the inputs, files (keyed by their bytes) or
+        frames already read (keyed by their content)
+    weights, boundaries_name, as_of : settings, part of the key
+    progress : called as ``progress(message, step, total)``
+    **options : passed to ``compute`` (the engine and its options)
+
+    Returns
+    -------
+    Analysis
+    """
+    from assets_map.engine.needs import parse_weights
+
+    cache = cache if isinstance(cache, ResultCache) else ResultCache(cache)
+    exclude = list(exclude)
+    w = parse_weights(weights)
+    settings = {"weights": w}
+    if boundaries_name is not None:
+        settings["boundaries_name"] = boundaries_name
+    if as_of is not None:
+        settings["as_of"] = as_of.isoformat()
+    key = cache_key({"assets": assets, "boundaries": boundaries, "deprivation": deprivation, "postcodes": postcodes,
+                     "exclude": exclude}, settings)
+    hit = cache.get(key)
+    if hit is not None:
+        if progress:
+            progress("results reused from the cache (same inputs and settings)", 1, 1)
+        hit.settings["cache"] = "reused"
+        return hit
+    result = compute(assets, boundaries, deprivation, postcodes=postcodes, exclude=exclude, weights=w,
+                     progress=progress, boundaries_name=boundaries_name, as_of=as_of, **options)
+    result.settings["cache"] = "stored"
+    cache.put(key, result)
+    return result

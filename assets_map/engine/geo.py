@@ -1,0 +1,247 @@
+"""Coordinates and CRS: decide what the numbers are, check them against the UK, measure in BNG.
+
+Nothing here guesses silently: every decision that is not stated by the source
+(a CRS read from the values, a swapped pair, an easting in a latitude column)
+comes back as a note that the import report shows by row.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from assets_map.schema import DISPLAY_CRS, MEASURE_CRS
+
+# Generous UK envelopes (Great Britain, Northern Ireland, islands).
+UK_LON = (-9.0, 2.5)
+UK_LAT = (49.0, 61.5)
+BNG_E = (0.0, 700_000.0)
+BNG_N = (0.0, 1_300_000.0)
+
+LONLAT = "lonlat"
+BNG = "bng"
+
+
+def _between(v: np.ndarray, lo_hi: tuple[float, float]) -> np.ndarray:
+    return (v >= lo_hi[0]) & (v <= lo_hi[1])
+
+
+def classify_xy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Classify each (x, y) pair by what it looks like.
+
+    Returns an array of labels: ``"lonlat"``, ``"latlon"`` (a swapped WGS84 pair),
+    ``"bng"``, ``"bng_swapped"``, ``"missing"`` or ``"outside"`` (finite but in
+    no UK envelope, e.g. 0,0 or an easting in a latitude column).
+    """
+    x = np.asarray(x, dtype="float64")
+    y = np.asarray(y, dtype="float64")
+    out = np.full(x.shape, "outside", dtype=object)
+    finite = np.isfinite(x) & np.isfinite(y)
+    out[~finite] = "missing"
+    lonlat = finite & _between(x, UK_LON) & _between(y, UK_LAT)
+    latlon = finite & _between(y, UK_LON) & _between(x, UK_LAT) & ~lonlat
+    # BNG: both values above 1000 metres rules out degrees; (0,0) is never a real asset.
+    big = finite & (np.abs(x) > 1000) & (np.abs(y) > 1000)
+    bng = big & _between(x, BNG_E) & _between(y, BNG_N) & ~(x > 700_000)
+    bng_sw = big & ~bng & _between(y, BNG_E) & _between(x, BNG_N)
+    out[lonlat] = LONLAT
+    out[latlon] = "latlon"
+    out[bng] = BNG
+    out[bng_sw] = "bng_swapped"
+    return out
+
+
+_CRS_LABELS = {
+    LONLAT: ("wgs84", "wgs 84", "4326", "epsg:4326", "lat", "lon", "etrs89", "4258"),
+    BNG: ("osgb", "27700", "british national grid", "bng", "national grid", "british coordinate", "ordnance survey", "os grid"),
+}
+
+
+def crs_from_label(label: str | None) -> str | None:
+    """Map a register's CRS label ("WGS84", "OSGB36", "British National Grid") to a kind."""
+    if label is None or (isinstance(label, float) and np.isnan(label)):
+        return None
+    text = str(label).strip().lower()
+    if not text:
+        return None
+    for kind, words in _CRS_LABELS.items():
+        if any(w in text for w in words):
+            return kind
+    return None
+
+
+@dataclass
+class PointResult:
+    """Points placed from coordinate columns, with what was decided about each row."""
+
+    geometry: gpd.GeoSeries  # EPSG:27700, None where not placed
+    placed: np.ndarray  # bool per row
+    notes: list[str | None]
+    kind: str  # dominant kind of the file: lonlat or bng or ""
+    fixed_rows: dict[str, list[int]] = field(default_factory=dict)
+    bad_rows: dict[str, list[int]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def to_float(values: pd.Series) -> np.ndarray:
+    """Parse numbers leniently (spaces, thousands commas); anything else becomes NaN."""
+    s = values.astype("string").str.strip().str.replace(",", "", regex=False).str.replace(" ", "", regex=False)
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+
+
+def points_from_columns(
+    x: pd.Series,
+    y: pd.Series,
+    *,
+    stated_crs: pd.Series | str | None = None,
+    row_numbers: np.ndarray | None = None,
+    x_name: str = "x",
+    y_name: str = "y",
+) -> PointResult:
+    """Make BNG points from two coordinate columns, deciding their CRS from the values.
+
+    The file's kind (WGS84 lon/lat or BNG easting/northing) is the majority kind
+    of its rows; rows whose pair is swapped are fixed and reported, rows in no UK
+    envelope are left unplaced and reported. A stated CRS that contradicts the
+    values is reported and the values win.
+    """
+    xv, yv = to_float(x), to_float(y)
+    n = len(xv)
+    rows = np.arange(1, n + 1) if row_numbers is None else np.asarray(row_numbers)
+    labels = classify_xy(xv, yv)
+    counts = pd.Series(labels).value_counts()
+    lonlat_n = int(counts.get(LONLAT, 0) + counts.get("latlon", 0))
+    bng_n = int(counts.get(BNG, 0) + counts.get("bng_swapped", 0))
+    kind = LONLAT if lonlat_n >= bng_n and lonlat_n else (BNG if bng_n else "")
+    res_notes: list[str | None] = [None] * n
+    warnings: list[str] = []
+    fixed: dict[str, list[int]] = {}
+    bad: dict[str, list[int]] = {}
+
+    # Stated CRS, per row or for the file.
+    if stated_crs is not None and kind:
+        stated = stated_crs if isinstance(stated_crs, pd.Series) else pd.Series([stated_crs] * n)
+        stated_kind = stated.map(crs_from_label).to_numpy(dtype=object)
+        value_kind = np.where(np.isin(labels, [LONLAT, "latlon"]), LONLAT, np.where(np.isin(labels, [BNG, "bng_swapped"]), BNG, None))
+        contra = [int(r) for r, s, v in zip(rows, stated_kind, value_kind) if s and v and s != v]
+        if contra:
+            warnings.append(
+                f"the stated coordinate reference system contradicts the values in {len(contra)} rows; "
+                f"the values were used ({_rows(contra)})"
+            )
+            fixed["stated CRS contradicted by the values; CRS taken from the values"] = contra
+
+    ex = np.full(n, np.nan)
+    ny = np.full(n, np.nan)
+    # WGS84 rows (either order), transformed to BNG.
+    ll = labels == LONLAT
+    sw = labels == "latlon"
+    lon = np.where(sw, yv, xv)
+    lat = np.where(sw, xv, yv)
+    wgs = ll | sw
+    if wgs.any():
+        pts = gpd.GeoSeries(gpd.points_from_xy(lon[wgs], lat[wgs]), crs=DISPLAY_CRS).to_crs(MEASURE_CRS)
+        ex[wgs] = pts.x.to_numpy()
+        ny[wgs] = pts.y.to_numpy()
+    b = labels == BNG
+    bs = labels == "bng_swapped"
+    ex[b], ny[b] = xv[b], yv[b]
+    ex[bs], ny[bs] = yv[bs], xv[bs]
+    for mask, msg in (
+        (sw, f"latitude and longitude were swapped ({x_name} held latitude, {y_name} longitude); swapped back"),
+        (bs, f"easting and northing were swapped ({x_name} held the northing); swapped back"),
+    ):
+        if mask.any():
+            fixed[msg] = [int(r) for r in rows[mask]]
+            for i in np.flatnonzero(mask):
+                res_notes[i] = msg
+    if kind and (b | bs).any() and wgs.any():
+        warnings.append(
+            f"the file mixes WGS84 longitude/latitude ({int(wgs.sum())} rows) and British National Grid "
+            f"easting/northing ({int((b | bs).sum())} rows); each row was read by its own values"
+        )
+    out = labels == "outside"
+    if out.any():
+        msg = ("coordinates are not in the UK as longitude/latitude or as British National Grid "
+               "easting/northing (for example an easting in a latitude column, or 0,0)")
+        bad[msg] = [int(r) for r in rows[out]]
+        for i in np.flatnonzero(out):
+            res_notes[i] = f"{msg}: {x_name}={xv[i]:g}, {y_name}={yv[i]:g}"
+    placed = np.isfinite(ex) & np.isfinite(ny)
+    geoms = np.array([None] * n, dtype=object)
+    if placed.any():
+        geoms[placed] = shapely.points(ex[placed], ny[placed])
+    return PointResult(
+        geometry=gpd.GeoSeries(geoms, crs=MEASURE_CRS),
+        placed=placed,
+        notes=res_notes,
+        kind=kind,
+        fixed_rows=fixed,
+        bad_rows=bad,
+        warnings=warnings,
+    )
+
+
+def _rows(rows: list[int]) -> str:
+    from assets_map.io.report import rows_text
+
+    return rows_text(rows)
+
+
+def guess_crs_from_bounds(gdf: gpd.GeoDataFrame) -> str | None:
+    """For a layer with no CRS: EPSG:4326 or EPSG:27700 when every coordinate fits one UK envelope."""
+    geom = gdf.geometry[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
+    if geom.empty:
+        return None
+    minx, miny, maxx, maxy = geom.total_bounds
+    if UK_LON[0] <= minx and maxx <= UK_LON[1] and UK_LAT[0] <= miny and maxy <= UK_LAT[1]:
+        return DISPLAY_CRS
+    if BNG_E[0] <= minx and maxx <= BNG_E[1] and BNG_N[0] <= miny and maxy <= BNG_N[1] and maxx > 1000:
+        return MEASURE_CRS
+    return None
+
+
+def to_measure(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Reproject to EPSG:27700 (a no-op when already there)."""
+    if gdf.crs is None:
+        raise ValueError("layer has no CRS")
+    if gdf.crs.to_epsg() == 27700:
+        return gdf
+    return gdf.to_crs(MEASURE_CRS)
+
+
+def outside_uk(gdf_bng: gpd.GeoDataFrame) -> np.ndarray:
+    """True for non-empty geometries whose centre is outside the British National Grid envelope."""
+    geom = gdf_bng.geometry
+    ok = ~(geom.isna() | geom.is_empty)
+    out = np.zeros(len(gdf_bng), dtype=bool)
+    if ok.any():
+        b = geom[ok].bounds
+        cx = ((b.minx + b.maxx) / 2).to_numpy()
+        cy = ((b.miny + b.maxy) / 2).to_numpy()
+        bad = ~(_between(cx, BNG_E) & _between(cy, BNG_N)) | ~np.isfinite(cx) | ~np.isfinite(cy)
+        out[np.flatnonzero(ok.to_numpy())] = bad
+    return out
+
+
+def repair_invalid(geom: gpd.GeoSeries) -> tuple[gpd.GeoSeries, np.ndarray]:
+    """make_valid only the invalid rows (buffer(0) measured 3x slower); return the mask repaired."""
+    present = ~(geom.isna() | geom.is_empty)
+    invalid = present & ~geom.is_valid
+    if not invalid.any():
+        return geom, invalid.to_numpy()
+    fixed = geom.copy()
+    fixed[invalid] = shapely.make_valid(geom[invalid].to_numpy())
+    return fixed, invalid.to_numpy()
+
+
+def representative_points(geom: gpd.GeoSeries) -> gpd.GeoSeries:
+    """A point guaranteed inside each geometry (points stay as they are)."""
+    out = geom.copy()
+    poly = ~(geom.isna() | geom.is_empty) & (geom.geom_type != "Point")
+    if poly.any():
+        out[poly] = geom[poly].representative_point()
+    return out

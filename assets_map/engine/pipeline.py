@@ -1,0 +1,200 @@
+"""The one way through: read -> validate -> normalise -> join to need -> score -> flag.
+
+The CLI, the app, the demo, the store and the benchmarks call :func:`analyse` (files or
+frames already read; ``engine=`` and ``cache=`` choose a runner of the same steps) and
+:func:`rescore` (an existing result scored again), so nothing is computed twice in two places.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from assets_map.engine.needs import DOMAINS, MEASURES, Deprivation, build_needs, parse_weights
+from assets_map.io.report import ImportReport
+from assets_map.schema import order_columns
+
+from assets_map.engine.steps import NEED_COLUMNS, Analysis, Progress, join_needs, score  # noqa: F401 (the public face)
+
+
+#: how :func:`analyse` can run the per-row steps
+ENGINES = ("geopandas", "dask")
+#: Settings that say how a result was computed, not what it is: the only ones runners may differ in.
+RUNNER_SETTINGS = ("engine", "cache")
+
+
+def _is_path(value) -> bool:
+    return isinstance(value, (str, os.PathLike))
+
+
+def _join_and_score(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, exclude=(), weights=None,
+                    as_of: dt.date | None = None) -> tuple[gpd.GeoDataFrame, str]:
+    """The single-machine runner of the per-row steps: join to need, then score."""
+    return score(join_needs(assets, needs), exclude=exclude, weights=weights, as_of=as_of), "geopandas"
+
+
+def analyse(
+    assets: str | os.PathLike | gpd.GeoDataFrame,
+    boundaries: str | os.PathLike | gpd.GeoDataFrame,
+    deprivation: str | os.PathLike | Deprivation | None = None,
+    *,
+    postcodes: str | os.PathLike | None = None,
+    exclude: list[str | os.PathLike | tuple[str, gpd.GeoDataFrame]] = (),
+    weights: dict[str, float] | str | None = None,
+    progress: Progress | None = None,
+    engine: str = "geopandas",
+    scheduler: str = "threads",
+    n_workers: int | None = None,
+    partitions: int | None = None,
+    shared_dir: str | os.PathLike | None = None,
+    cache=None,
+    boundaries_name: str | None = None,
+    as_of: dt.date | None = None,
+) -> Analysis:
+    """Run the whole analysis: read -> place -> need -> join -> exclude -> underuse -> priority.
+
+    The one entry point of the CLI, the app, the demo, the store and the benchmarks. The
+    inputs are files or frames already read; ``engine`` and ``cache`` choose how the same
+    steps run, never what they compute (tests/test_runners.py holds every runner equal).
+
+    Parameters
+    ----------
+    assets : the asset register (a file, or a canonical asset frame already read and placed)
+    boundaries : LSOA polygons (a file or a frame; may carry the deprivation columns themselves)
+    deprivation : English Indices of Deprivation (a file, wide or long, or a read
+        :class:`~assets_map.engine.needs.Deprivation`); optional when the boundaries carry it
+    postcodes : postcode directory for rows without coordinates (files only)
+    exclude : greenspace/allotment polygon layers whose land is never flagged: files, or
+        ``(label, polygons)`` pairs already read
+    weights : domain weights for the composite need (default: the overall IMD)
+    progress : called as ``progress(message, step, total)``
+    engine : ``"geopandas"`` (this process) or ``"dask"`` (spatial partitions on dask-geopandas,
+        see :mod:`assets_map.engine.distributed`)
+    scheduler, n_workers, partitions, shared_dir : the dask engine's options (see
+        :func:`assets_map.engine.distributed.join_and_score_dask`); ignored by ``"geopandas"``
+    cache : a :class:`~assets_map.engine.cache.ResultCache` or a folder for one: the result of the same
+        inputs (files by their bytes, frames by their content) and settings is reused
+    boundaries_name : the boundaries' name in messages (default: the file's name)
+    as_of : date for "vacant since" durations (default today)
+
+    Returns
+    -------
+    Analysis : assets, need areas, import reports, warnings, settings and the exclusion layers used
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
+    step = progress or (lambda msg, i, n: None)
+    w = parse_weights(weights)  # fail fast on bad weights, before any reading
+    exclude = list(exclude)
+    if cache is not None:
+        from assets_map.engine.cache import run_cached
+
+        return run_cached(analyse, cache, assets, boundaries, deprivation, postcodes=postcodes, exclude=exclude,
+                          weights=w, progress=progress, engine=engine, scheduler=scheduler, n_workers=n_workers,
+                          partitions=partitions, shared_dir=shared_dir, boundaries_name=boundaries_name, as_of=as_of)
+    reading = _is_path(assets)
+    files = _is_path(boundaries) or _is_path(deprivation) or any(map(_is_path, exclude))
+    at = 3 if reading else int(files)  # steps spent reading
+    total = at + 3
+    reports: list[ImportReport] = []
+    if reading:
+        step("reading the postcode directory, the asset register, the need areas and the layers", 1, total)
+    from assets_map.io.importer import read_inputs
+
+    read = read_inputs(assets if reading else None, boundaries if _is_path(boundaries) else None,
+                       deprivation if _is_path(deprivation) else None, postcodes=postcodes if reading else None,
+                       exclude=[p for p in exclude if _is_path(p)])
+    frame = read.assets if reading else assets
+    if reading:
+        reports.append(read.report)
+    bnd = read.boundaries if _is_path(boundaries) else boundaries
+    dep = read.deprivation if _is_path(deprivation) else deprivation
+    read_layers = iter(read.exclude)
+    layers = [next(read_layers) if _is_path(p) else p for p in exclude]
+    if boundaries_name is None:
+        boundaries_name = read.names.get("boundaries", "boundaries")
+    step("building the need model", at + 1, total)
+    needs, warnings = build_needs(bnd, dep, weights=w, boundaries_name=boundaries_name)
+    step("joining assets to need areas and scoring", at + 2, total)
+    if engine == "dask":
+        from assets_map.engine.distributed import join_and_score_dask
+
+        def sub(msg, i, n):
+            step(msg, at + 2, total)
+
+        scored, how = join_and_score_dask(frame, needs, exclude=layers, weights=w, as_of=as_of, progress=sub,
+                                          scheduler=scheduler, n_workers=n_workers, n_partitions=partitions,
+                                          shared_dir=shared_dir)
+    else:
+        scored, how = _join_and_score(frame, needs, exclude=layers, weights=w, as_of=as_of)
+    step("done", total, total)
+    settings = {"weights": w, "iod_year": needs.attrs.get("iod_year"),
+                "deprivation_source": needs.attrs.get("deprivation_source"), "engine": how}
+    if reading:
+        settings["inputs"] = {k: str(Path(v).name) for k, v in (
+            ("assets", assets), ("boundaries", boundaries), ("deprivation", deprivation), ("postcodes", postcodes))
+            if v is not None and _is_path(v)}
+    if any(map(_is_path, exclude)):
+        settings["exclude"] = [Path(p).name if _is_path(p) else p[0] for p in exclude]
+    return Analysis(assets=scored[order_columns(scored)], needs=needs, reports=reports, warnings=warnings,
+                    settings=settings, exclude=layers)
+
+
+def _need_inputs(result: Analysis) -> tuple[gpd.GeoDataFrame, Deprivation]:
+    """The boundaries and deprivation a result's need areas were built from (they carry every column)."""
+    needs = result.needs
+    cols = [f"{d}_{m}" for d in DOMAINS for m in MEASURES if f"{d}_{m}" in needs.columns]
+    year = result.settings.get("iod_year")
+    dep = Deprivation(pd.DataFrame(needs.set_index("code")[cols]), int(year) if year else None,
+                      result.settings.get("deprivation_source") or "the deprivation data in use")
+    bnd = needs[["code", "name", "geometry"]].copy()
+    vintage = needs["lsoa_vintage"].dropna() if "lsoa_vintage" in needs.columns else pd.Series(dtype="Int64")
+    bnd.attrs["lsoa_vintage"] = int(vintage.iloc[0]) if len(vintage) else None
+    return bnd, dep
+
+
+def rescore(result: Analysis, *, weights: dict[str, float] | str | None = None, reweight: bool = True,
+            assets: gpd.GeoDataFrame | None = None, needs: gpd.GeoDataFrame | None = None,
+            exclude: list[tuple[str, gpd.GeoDataFrame]] | None = None) -> Analysis:
+    """Score an existing result again: other need weights, edited rows, other need areas or layers.
+
+    The one re-scoring path of the app (weights, uploads), the store (edits, imports) and the
+    demo. Nothing is read again: the need areas carry every deprivation column, and the result's
+    own exclusion layers are used unless others are given.
+
+    Parameters
+    ----------
+    result : the result to score again; its reports, warnings and settings carry over
+    weights : domain weights for the composite need (``None``: the overall IMD)
+    reweight : build the need model again with ``weights`` (False: keep ``needs`` as they are,
+        as the store does for an edit scored with the weights of its import)
+    assets : rows to score instead of ``result.assets`` (edited or uploaded rows)
+    needs : need areas instead of ``result.needs``
+    exclude : exclusion layers instead of ``result.exclude``
+
+    Returns
+    -------
+    Analysis : the same result, scored again, with ``settings["weights"]`` the weights used
+    """
+    w = parse_weights(weights)
+    base = result if needs is None else result.replace(needs=needs)
+    warnings = list(result.warnings)
+    if reweight:
+        bnd, dep = _need_inputs(base)
+        new_needs, warnings = build_needs(bnd, dep, weights=w, boundaries_name=base.settings.get(
+            "deprivation_source") or "need areas")
+    else:
+        new_needs = base.needs
+    layers = list(result.exclude if exclude is None else exclude)
+    rows = result.assets if assets is None else assets
+    scored, how = _join_and_score(rows, new_needs, exclude=layers, weights=w)
+    settings = {k: v for k, v in result.settings.items() if k not in RUNNER_SETTINGS}
+    settings["engine"] = how
+    settings.update({"weights": w, "iod_year": new_needs.attrs.get("iod_year", settings.get("iod_year")),
+                     "deprivation_source": new_needs.attrs.get("deprivation_source",
+                                                               settings.get("deprivation_source"))})
+    return result.replace(assets=scored[order_columns(scored)], needs=new_needs, warnings=warnings,
+                          settings=settings, exclude=layers)

@@ -1,0 +1,249 @@
+"""Layers 2 and 3: transferability, need, and the priority that combines them.
+
+Priority is never one opaque number: every asset gets ``reasons``, plain-words
+sentences that name the evidence and its source, the need area (code and name),
+its decile and the IoD year, and what the tenure means for a transfer.
+"""
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from assets_map.engine.needs import DOMAIN_LABELS
+from assets_map.engine.arrays import group_ids, str_series
+from assets_map.engine.underuse import FLAG_THRESHOLD
+
+STRONG_UNDERUSE = 0.5
+REASON_SEP = "; "
+PRIORITY_WORDS = ("High", "Medium", "Low", "not flagged")
+
+ROUTES = {
+    "council": "the council's community asset transfer policy",
+    "nhs": "NHS surplus land disposal (public sector land routes)",
+    "university": "the institution's own disposal policy",
+    "college": "the institution's own disposal policy",
+    "housing_association": "the housing association's disposal policy",
+    "police": "public sector surplus land routes",
+    "fire": "public sector surplus land routes",
+    "other": "the owner's own disposal policy",
+}
+
+CONSTRAINTS_NOT_CHECKED = ("conservation area, listed building, flood zone, green belt, contamination: "
+                           "not checked (no constraint layers loaded)")
+
+
+def transferability(row) -> tuple[float, list[str]]:
+    """A transferability hint (0 to 1) from tenure, status and owner type, with its reasons."""
+    score, why = 0.0, []
+    tenure, status = row.get("tenure"), row.get("status")
+    owner = row.get("anchor_type") or "other"
+    if tenure == "freehold":
+        score += 0.5
+        why.append("held freehold, so the owner can transfer it")
+    elif tenure == "leasehold":
+        score += 0.2
+        why.append("held on a lease: a transfer needs the landlord's consent")
+    else:
+        why.append("tenure not stated")
+    if status == "leased-out":
+        why.append("currently leased out: not available until the lease ends")
+    else:
+        score += 0.2
+    score += 0.3 if owner == "council" else 0.2
+    why.append(f"route: {ROUTES.get(owner, ROUTES['other'])}")
+    return round(min(score, 1.0), 2), why
+
+
+def _need_text(row, weights: dict[str, float]) -> str | None:
+    code = row.get("need_area_code")
+    if not isinstance(code, str) or not code:
+        return None
+    year = row.get("iod_year")
+    year_txt = f"IoD {int(year)}" if pd.notna(year) else "IoD (year unknown)"
+    imd = row.get("imd_decile")
+    place = f"LSOA {code} {row.get('need_area_name') or ''}".strip()
+    if pd.isna(imd):
+        return f"Need: in {place}, which has no deprivation data in the file given"
+    imd = int(imd)
+    band = f"among the {imd * 10}% most deprived areas in England" if imd <= 5 else f"in the {(11 - imd) * 10}% least deprived areas in England"
+    text = f"Need: in {place}, IMD decile {imd} ({year_txt}, {band})"
+    if weights and set(weights) != {"imd"}:
+        w = ", ".join(f"{DOMAIN_LABELS[d]} x{v:g}" for d, v in weights.items())
+        text += f", composite need decile {int(row['need_decile'])} from weights {w}"
+    return text
+
+
+def _col(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A column as an object array, all ``None`` when absent (as ``row.get`` gave)."""
+    if name in frame.columns:
+        return frame[name].astype(object).to_numpy()
+    return np.full(len(frame), None, dtype=object)
+
+
+def _truthy(values: np.ndarray) -> np.ndarray:
+    return np.array([bool(v) if v is not None and v is not pd.NA else False for v in values], dtype=bool) \
+        if values.dtype == object else values.astype(bool)
+
+
+def _grouped_first(frame: pd.DataFrame, at: np.ndarray, cols: list[str], fn) -> np.ndarray:
+    """``fn(row)`` for the rows ``at`` (one per group), each row a dict of Python objects (as
+    ``astype(object)`` gives them), absent columns as ``None``."""
+    sub = pd.DataFrame({c: (frame[c].iloc[at].astype(object).to_numpy() if c in frame.columns
+                            else np.full(len(at), None, dtype=object)) for c in cols})
+    values = np.empty(len(at), dtype=object)
+    for k, row in enumerate(sub.to_dict("records")):
+        values[k] = fn(row)
+    return values
+
+
+_NEED_KEY = ["need_area_code", "need_area_name", "iod_year", "imd_decile", "need_decile"]
+_TEXT = pa.large_string()
+
+
+class _Texts:
+    """A text column of ``n`` rows built from a few distinct texts: each row holds a code into
+    the texts (or none), so the Arrow column is one ``take``, not a million Python strings."""
+
+    def __init__(self, n: int):
+        self.codes = np.full(n, -1, dtype=np.int64)
+        self.texts: list = []
+        self.escaped: list[bool] = []
+
+    def put(self, rows, texts, *, codes: np.ndarray | None = None, escaped: bool = False) -> None:
+        """Give ``rows`` (mask or positions) ``texts``: one text, one per row, or distinct texts and ``codes``."""
+        start = len(self.texts)
+        if isinstance(texts, str):
+            self.texts.append(texts)
+            self.codes[rows] = start
+        else:
+            texts = list(texts)
+            self.texts.extend(texts)
+            self.codes[rows] = start + (np.arange(len(texts)) if codes is None else codes)
+        self.escaped.extend([escaped] * (len(self.texts) - start))
+
+    def arrow(self) -> pa.Array:
+        """The column (missing where no text, or the text is None or empty), the reason separator
+        replaced inside each text not already escaped."""
+        values = np.array([t if t else None for t in self.texts], dtype=object)
+        plain = ~np.array(self.escaped, dtype=bool)
+        values[plain] = [t.replace(REASON_SEP, ", ") if t else None for t in values[plain]]
+        texts = pa.array(values, type=_TEXT, from_pandas=True)
+        return texts.take(pa.array(self.codes, mask=self.codes < 0))
+
+
+def _join_reasons(lists) -> np.ndarray:
+    out = np.empty(len(lists), dtype=object)
+    for i, lst in enumerate(lists):
+        out[i] = REASON_SEP.join(x.replace(REASON_SEP, ", ") for x in lst) if lst else ""
+    return out
+
+
+def _arrow_text(values: np.ndarray) -> pa.Array:
+    """Object array of str/None as Arrow text, the reason separator replaced inside each text."""
+    return pc.replace_substring(pa.array(values, type=_TEXT, from_pandas=True), REASON_SEP, ", ")
+
+
+def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = None) -> gpd.GeoDataFrame:
+    """Add ``transfer_score``, ``priority``, ``reasons`` and ``constraints``.
+
+    Rules (need uses ``need_decile``: the IMD decile, or the composite decile with custom weights):
+
+    * excluded assets, and assets with underuse evidence below 0.3: **not flagged**;
+    * underuse >= 0.5 in a decile 1-3 area: **High**;
+    * underuse >= 0.5 in decile 4-6, or 0.3-0.5 in decile 1-3: **Medium**;
+    * any other asset with underuse >= 0.3, including unplaced ones (need not assessed): **Low**.
+
+    Vectorised: the rules are array operations, and each text that depends on a few values
+    only (the need area's sentence, the transfer sentence) is written once per distinct
+    combination, so a million assets cost what their distinct areas and tenures cost.
+    """
+    weights = weights or {"imd": 1.0}
+    out = assets.copy(deep=False)  # copy-on-write: new columns never reach the caller's frame
+    n = len(out)
+    every = np.arange(n)
+    # Transferability, once per (tenure, leased out?, owner) combination.
+    tenure = out["tenure"] if "tenure" in out.columns else pd.Series([None] * n, index=out.index, dtype=object)
+    status = out["status"] if "status" in out.columns else pd.Series([None] * n, index=out.index, dtype=object)
+    owner = out["anchor_type"] if "anchor_type" in out.columns else pd.Series([None] * n, index=out.index, dtype=object)
+    t_key = pd.DataFrame({"tenure": np.where(tenure.eq("freehold").fillna(False).to_numpy(dtype=bool), "freehold",
+                                             np.where(tenure.eq("leasehold").fillna(False).to_numpy(dtype=bool), "leasehold", "")),
+                          "status": np.where(status.eq("leased-out").fillna(False).to_numpy(dtype=bool), "leased-out", ""),
+                          "anchor_type": owner.to_numpy(dtype=object)})
+    t_ids, t_first = group_ids(t_key, every, ["tenure", "status", "anchor_type"])
+    t_rows = [transferability({"tenure": t_key["tenure"].iat[i], "status": t_key["status"].iat[i],
+                               "anchor_type": t_key["anchor_type"].iat[i] or "other"}) for i in t_first]
+    tscores = np.array([t for t, _ in t_rows], dtype="float64")[t_ids]
+    transfer = _arrow_text(np.array(["Transfer: " + ", ".join(why) for _, why in t_rows], dtype=object)).take(pa.array(t_ids))
+
+    if "underuse_score" in out.columns and out["underuse_score"].dtype == np.float64:
+        u = out["underuse_score"].to_numpy(dtype="float64")
+    else:
+        u = np.array([float(v or 0.0) for v in _col(out, "underuse_score")], dtype="float64")
+    if "need_decile" in out.columns:
+        decile = pd.to_numeric(out["need_decile"], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        has_need = out["need_decile"].notna().to_numpy()
+    else:
+        decile, has_need = np.full(n, np.nan), np.zeros(n, dtype=bool)
+    if "excluded" in out.columns and out["excluded"].dtype == bool:
+        excluded = out["excluded"].to_numpy(dtype=bool)
+    else:
+        excluded = _truthy(_col(out, "excluded"))
+    prio = np.full(n, 3, dtype=np.int64)  # index into PRIORITY_WORDS
+    head = _Texts(n)
+    live = ~excluded
+    low_u = live & (u < FLAG_THRESHOLD)
+    head.put(low_u & (u == 0), "Not flagged: no evidence of underuse")
+    some = low_u & (u != 0)
+    head.put(some, [f"Not flagged: underuse evidence {v:.2f} is below the {FLAG_THRESHOLD} threshold" for v in u[some]])
+    rest = live & ~low_u  # includes NaN scores, as the per-row rules did
+    unplaced = rest & ~has_need
+    prio[unplaced] = 2
+    if unplaced.any():
+        quality, note = _col(out, "location_quality"), _col(out, "location_note")
+        texts = []
+        for i in np.flatnonzero(unplaced):
+            if quality[i] == "none":
+                where = note[i] or "it lies outside the need areas loaded"
+                texts.append(f"Priority Low: underuse evidence {u[i]:.2f} but its need cannot be assessed: not placed "
+                             f"({where}); add coordinates or a full postcode")
+            else:
+                texts.append(f"Priority Low: underuse evidence {u[i]:.2f} but it lies outside the need areas loaded, "
+                             "so its need is not assessed")
+        head.put(unplaced, texts)
+    placed = rest & has_need
+    if placed.any():
+        d = decile[placed].astype(np.int64) if np.isfinite(decile[placed]).all() else \
+            np.array([int(v) for v in _col(out, "need_decile")[placed]])
+        up = u[placed]
+        strong = up >= STRONG_UNDERUSE
+        p = np.where(strong & (d <= 3), 0, np.where((strong & (d <= 6)) | (d <= 3), 1, 2))
+        prio[placed] = p
+        conf = _col(out, "underuse_confidence")[placed] if "underuse_confidence" in out.columns else [None] * len(p)
+        head.put(placed, [f"Priority {PRIORITY_WORDS[pr]}: {'strong' if s else 'some'} underuse evidence ({v:.2f}, "
+                        f"confidence {c}) in a need decile {k} area" for pr, s, v, c, k in zip(p, strong, up, conf, d)])
+    live_rows = np.flatnonzero(live)
+    need = _Texts(n)
+    if len(live_rows):
+        n_ids, n_first = group_ids(out, live_rows, _NEED_KEY)
+        need.put(live_rows, _grouped_first(out, live_rows[n_first], _NEED_KEY, lambda row: _need_text(row, weights) or None),
+                 codes=n_ids)
+    under = _Texts(n)
+    if "underuse_reasons" in out.columns:
+        lists = out["underuse_reasons"].to_numpy()
+        rows = np.flatnonzero(np.fromiter((bool(v) for v in lists), dtype=bool, count=n) & live)
+        under.put(rows, _join_reasons(lists[rows]), escaped=True)
+    # One vectorised join of the parts that are there: head; underuse; need; transfer.
+    text = pc.binary_join_element_wise(head.arrow(), under.arrow(), need.arrow(), transfer, pa.scalar(REASON_SEP, _TEXT),
+                                       null_handling="skip")
+    if excluded.any():
+        ex = np.full(n, None, dtype=object)
+        ex[excluded] = [f"Not flagged: {r}" for r in _col(out, "exclusion_reason")[excluded]]
+        text = pc.if_else(pa.array(excluded), pa.array(ex, type=_TEXT, from_pandas=True), text)
+    out["transfer_score"] = tscores
+    out["priority"] = str_series(pa.array(PRIORITY_WORDS, type=_TEXT).take(pa.array(prio)), out.index)
+    out["reasons"] = str_series(text, out.index)
+    out["constraints"] = CONSTRAINTS_NOT_CHECKED
+    return out

@@ -1,0 +1,351 @@
+"""NHS Estates Returns Information Collection (ERIC) site data.
+
+NHS Digital publishes ERIC as a legacy ``.xls`` (sheet "Site Data") whose header
+has two rows: group names ("Areas", "Function and Space"...) above the field
+names; a CSV of the same sheet is read the same way. Each row is a site:
+gross internal floor area, "Floor area - empty (%)", "Floor area - under used (%)",
+"Land area not delivering services (Hectares)" and backlog costs are carried into
+the asset schema (``empty_floor_pct``, ``underused_floor_pct``, ``land_idle_ha``,
+``backlog_cost_gbp``) where the underuse evidence reads them.
+
+ERIC gives no coordinates or postcodes, so sites are located against a locations
+file the user gives (for example hospital points): by site code where the file
+has one, else by normalised name. Every match says how it was made, unmatched and
+ambiguous sites are listed, and the per-trust "AGGREGATE SITE" rows (a trust's
+small sites added together, not a place) are kept unplaced and reported.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Callable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from assets_map.engine.geo import representative_points
+from assets_map.io.registers import read_register
+from assets_map.io.normalise import fold, to_number
+from assets_map.io.report import ImportReport, InputError
+from assets_map.schema import MEASURE_CRS, order_columns
+from assets_map.io.sources import Limits, Table, excel_frame, open_table
+
+#: The sheet of the published workbook that holds one row per site.
+SITE_SHEET = "Site Data"
+#: How a matched site is placed (a value of ``location_quality``).
+MATCHED = "matched location"
+FUZZY_CUTOFF = 0.9
+
+
+#: ERIC field -> test on the folded header (robust to the small renamings between collection years).
+FIELDS: dict[str, Callable[[str], bool]] = {
+    "organisation_code": lambda f: f in ("organisationcode", "trustcode", "orgcode", "providercode"),
+    "organisation": lambda f: f in ("organisationname", "trustname", "orgname", "providername"),
+    "site_code": lambda f: f == "sitecode",
+    "site_name": lambda f: f == "sitename",
+    "site_type": lambda f: f == "sitetype",
+    "floor_area_m2": lambda f: f.startswith("grossinternalfloorarea") or f.startswith("gia"),
+    "site_area_ha": lambda f: f.startswith("landareaowned") or f.startswith("sitelandarea"),
+    "empty_floor_pct": lambda f: ("floorareaempty" in f or f.startswith("emptyfloorarea")) and "cost" not in f,
+    "underused_floor_pct": lambda f: ("underused" in f) and "floor" in f and "cost" not in f,
+    "land_idle_ha": lambda f: "notdeliveringservices" in f,
+}
+
+
+def _columns(columns: list[str]) -> dict[str, str]:
+    folded = {c: fold(c) for c in columns}
+    out: dict[str, str] = {}
+    for key, test in FIELDS.items():
+        hit = next((c for c in columns if test(folded[c]) and c not in out.values()), None)
+        if hit is not None:
+            out[key] = hit
+    return out
+
+
+def backlog_columns(columns: list[str]) -> list[str]:
+    """The four risk-category backlog cost columns (high, significant, moderate, low)."""
+    return [c for c in columns if "backlog" in fold(c) and "costtoeradicate" in fold(c)]
+
+
+def is_eric(columns: list[str]) -> bool:
+    """True when the headers are ERIC site data's."""
+    found = _columns([str(c) for c in columns])
+    return "site_code" in found and len({"empty_floor_pct", "underused_floor_pct", "land_idle_ha", "organisation_code"} & set(found)) >= 2
+
+
+# ------------------------------------------------------------------ names
+
+def normalise_name(text: object) -> str:
+    """Upper case, '&' as AND, apostrophes dropped, ST as SAINT, punctuation as spaces."""
+    s = str(text or "").upper().replace("&", " AND ").replace("@", " AT ")
+    s = re.sub(r"[’'`]", "", s)
+    s = re.sub(r"\bST\b\.?", "SAINT ", s)
+    return re.sub(r"[^A-Z0-9]+", " ", s).strip()
+
+
+#: Words that say what kind of place a site is rather than which one; close spellings are judged without them.
+GENERIC_WORDS = frozenset("""HOSPITAL HOSPITALS COMMUNITY GENERAL DISTRICT UNIT CENTRE CENTER CLINIC HOUSE NHS FOUNDATION
+TRUST THE AND OF FOR INFIRMARY MEMORIAL HEALTH MENTAL SITE WARD WING BLOCK BUILDING COTTAGE""".split())
+
+
+def distinctive(name: str) -> str:
+    """The words of a normalised name that identify the place, joined without spaces."""
+    return "".join(w for w in name.split() if w not in GENERIC_WORDS)
+
+
+def core_name(text: object) -> str:
+    """The name without a bracketed or trailing qualifier: "ROYAL MARSDEN HOSPITAL, SUTTON" -> "ROYAL MARSDEN HOSPITAL"."""
+    s = re.sub(r"\(.*?\)", " ", str(text or "").upper())
+    s = re.split(r",| - ", s)[0]
+    return re.sub(r"^THE ", "", normalise_name(s))
+
+
+@dataclass
+class _Index:
+    geometry: np.ndarray
+    labels: list[str]
+    by_code: dict[str, list[int]]
+    by_name: dict[str, list[int]]
+    by_core: dict[str, list[int]]
+    cores: list[str]
+
+    def __post_init__(self) -> None:
+        self.by_distinct: dict[str, list[str]] = {}
+        for c in self.cores:
+            self.by_distinct.setdefault(distinctive(c), []).append(c)
+        self.distincts = sorted(k for k in self.by_distinct if k)
+
+
+def _close_match(core: str, idx: _Index) -> int | None:
+    """One location whose distinctive words are a close spelling (ratio >= FUZZY_CUTOFF) and whose generic words agree.
+
+    "EDGEWARE COMMUNITY HOSPITAL" finds "Edgware Community Hospital"; "TENBURY COMMUNITY
+    HOSPITAL" does not find "Tewkesbury Community Hospital".
+    """
+    key = distinctive(core)
+    if len(key) < 5:
+        return None
+    close = difflib.get_close_matches(key, idx.distincts, n=2, cutoff=FUZZY_CUTOFF)
+    if not close:
+        return None
+    if len(close) > 1 and difflib.SequenceMatcher(None, key, close[1]).ratio() >= difflib.SequenceMatcher(None, key, close[0]).ratio():
+        return None  # two equally close: ambiguous
+    generic = {w for w in core.split() if w in GENERIC_WORDS}
+    hits = [c for c in idx.by_distinct[close[0]] if {w for w in c.split() if w in GENERIC_WORDS} == generic]
+    if len(hits) != 1 or len(idx.by_core[hits[0]]) != 1:
+        return None
+    return idx.by_core[hits[0]][0]
+
+
+def _text_columns(gdf: pd.DataFrame) -> list[str]:
+    return [c for c in gdf.columns if c != "geometry" and (gdf[c].dtype == object or pd.api.types.is_string_dtype(gdf[c]))]
+
+
+def _build_index(locations: gpd.GeoDataFrame, codes: set[str], names: set[str]) -> tuple[_Index, str | None, str | None]:
+    cols = _text_columns(locations)
+    vals = {c: locations[c].astype("string").fillna("") for c in cols}
+    code_hits = {c: int(v.str.strip().str.upper().isin(codes).sum()) for c, v in vals.items()}
+    code_col = max(code_hits, key=code_hits.get) if code_hits and max(code_hits.values()) > 0 else None
+    name_hits = {c: int(v.map(normalise_name).isin(names).sum()) for c, v in vals.items() if c != code_col}
+    name_col = max(name_hits, key=name_hits.get) if name_hits and max(name_hits.values()) > 0 else None
+    if name_col is None:
+        name_col = next((c for c in cols if "name" in fold(c) and c != code_col), None)
+    geom = locations.geometry
+    ok = ~(geom.isna() | geom.is_empty)
+    pts = representative_points(geom.where(ok, None)).to_numpy()
+    labels = vals[name_col].tolist() if name_col else [""] * len(locations)
+    by_code: dict[str, list[int]] = {}
+    by_name: dict[str, list[int]] = {}
+    by_core: dict[str, list[int]] = {}
+    for i in np.flatnonzero(ok.to_numpy()):
+        if code_col:
+            k = vals[code_col].iloc[i].strip().upper()
+            if k:
+                by_code.setdefault(k, []).append(int(i))
+        if name_col:
+            nm = vals[name_col].iloc[i]
+            if normalise_name(nm):
+                by_name.setdefault(normalise_name(nm), []).append(int(i))
+                by_core.setdefault(core_name(nm), []).append(int(i))
+    return _Index(pts, labels, by_code, by_name, by_core, sorted(by_core)), code_col, name_col
+
+
+def read_locations(locations: gpd.GeoDataFrame | str | os.PathLike, *, limits: Limits | None = None) -> tuple[gpd.GeoDataFrame, str]:
+    """A locations layer (points or polygons, any CRS) in EPSG:27700, and its name for messages."""
+    if isinstance(locations, gpd.GeoDataFrame):
+        name = str(locations.attrs.get("source", "the locations layer"))
+        gdf = locations
+    else:
+        t = open_table(locations, limits=limits)
+        name = t.name
+        if t.is_vector:
+            gdf = t.frame
+        else:  # a CSV of points: placed like a register, all source columns kept
+            gdf, _ = read_register(t)
+            gdf = gdf[[c for c in gdf.columns if c.startswith("src_")] + ["geometry"]]
+            gdf.columns = [c[4:] if c.startswith("src_") else c for c in gdf.columns]
+    if gdf.crs is None:
+        raise InputError("the locations layer states no coordinate system", source=name)
+    if gdf.empty:
+        raise InputError("the locations layer has no features", source=name)
+    return gdf.to_crs(MEASURE_CRS), name
+
+
+def locate_sites(sites: gpd.GeoDataFrame, locations: gpd.GeoDataFrame, report: ImportReport, *,
+                 locations_name: str = "the locations file") -> gpd.GeoDataFrame:
+    """Place ERIC sites at the locations that share their site code or name; say how each was matched.
+
+    Order: site code (where the locations have a column of codes), exact name,
+    name without its qualifier ("..., SUTTON", "(...)"), then a close name
+    (ratio >= 0.9, one best candidate). A name shared by several locations is
+    ambiguous and left unplaced, with the candidates named.
+    """
+    out = sites.copy()
+    todo = (out["location_quality"] == "none") & ~out["eric_aggregate"].astype(bool)
+    codes = set(out.loc[todo, "asset_id"].astype("string").str.strip().str.upper().dropna())
+    names = set(out.loc[todo, "name"].map(normalise_name))
+    idx, code_col, name_col = _build_index(locations, codes, names)
+    if code_col is None and name_col is None:
+        raise InputError("the locations layer has no column of site codes or names to match ERIC sites against",
+                         source=locations_name)
+    method = pd.Series([None] * len(out), index=out.index, dtype=object)
+    for i in out.index[todo]:
+        code = str(out.at[i, "asset_id"] or "").strip().upper()
+        name = out.at[i, "name"]
+        found, how, note = None, None, None
+        if code and code in idx.by_code and len(idx.by_code[code]) == 1:
+            found, how = idx.by_code[code][0], "site code"
+        else:
+            for key, table, label in ((normalise_name(name), idx.by_name, "name"),
+                                      (core_name(name), idx.by_core, "name without qualifier")):
+                hits = table.get(key, []) if key else []
+                if len(hits) == 1:
+                    found, how = hits[0], label
+                    break
+                if len(hits) > 1:
+                    shown = "; ".join(sorted({idx.labels[h] for h in hits})[:4])
+                    note = (f"the name matches {len(hits)} locations in {locations_name} ({shown}); "
+                            "not placed: give a locations file with site codes")
+                    break
+            if found is None and note is None:
+                found = _close_match(core_name(name), idx)
+                how = "close name" if found is not None else None
+        if found is not None:
+            label = idx.labels[found]
+            out.at[i, "geometry"] = idx.geometry[found]
+            out.at[i, "location_quality"] = MATCHED
+            out.at[i, "location_note"] = (f"located by {how} at {label!r} in {locations_name}"
+                                          + (" (a close spelling: check it)" if how == "close name" else ""))
+            method[i] = how
+        else:
+            out.at[i, "location_note"] = note or f"no location in {locations_name} has this site code or name"
+    out["location_match"] = method
+    rows = out["source_row"].astype(int)
+    for how in ("site code", "name", "name without qualifier", "close name"):
+        m = method == how
+        if m.any() and how == "close name":
+            report.add("warning", f"located by a close spelling of the name in {locations_name} (check these)", rows[m])
+    amb = todo & out["location_note"].astype("string").str.contains("matches", na=False) & method.isna()
+    if amb.any():
+        report.add("unplaced", f"the site name matches several locations in {locations_name}; not placed", rows[amb])
+    miss = todo & method.isna() & ~amb
+    if miss.any():
+        report.add("unplaced", f"no location in {locations_name} has the site's code or name", rows[miss])
+    report.add("warning", f"sites matched against {locations_name} by "
+               + (f"site code (column {code_col!r})" if code_col else "name only (it has no column of site codes)")
+               + (f" and name (column {name_col!r})" if code_col and name_col else (f" (column {name_col!r})" if name_col else "")))
+    return out
+
+
+# ------------------------------------------------------------------ the reader
+
+def read_eric(table: Table, *, locations: gpd.GeoDataFrame | str | os.PathLike | None = None,
+              limits: Limits | None = None) -> tuple[gpd.GeoDataFrame, ImportReport]:
+    """Read ERIC site data into the asset schema and locate the sites.
+
+    Parameters
+    ----------
+    table : the opened "Site Data" sheet (or its CSV)
+    locations : points or polygons with site codes or names (a path, or a GeoDataFrame)
+
+    Returns
+    -------
+    (sites, report) : every row, AGGREGATE SITE rows included (unplaced, ``eric_aggregate`` True)
+    """
+    table = excel_frame(table)
+    cols = [str(c) for c in table.frame.columns]
+    found = _columns(cols)
+    missing = [k for k in ("site_code", "site_name") if k not in found]
+    if missing:
+        raise InputError(f"does not look like ERIC site data: no {' or '.join(m.replace('_', ' ') for m in missing)} column",
+                         source=table.name)
+    frame = table.frame.copy()
+    code = frame[found["site_code"]].astype("string").str.strip()
+    agg_code = code.str.upper().str.startswith("AGGRE").fillna(False)
+    if agg_code.any() and "organisation_code" in found:
+        # Every trust's aggregate row has the code "AGGRE": name it after the trust so it stays identifiable.
+        frame.loc[agg_code, found["site_code"]] = (frame.loc[agg_code, found["organisation_code"]].astype("string")
+                                                   .fillna("").str.strip() + "-AGGREGATE").to_numpy()
+    table = Table(frame, table.format, table.name, table.notes, table.layers, table.layer, table.header_row)
+    overrides = {"asset_id": found["site_code"], "name": found["site_name"]}
+    for key, canon in (("organisation", "organisation"), ("site_type", "use"), ("floor_area_m2", "floor_area_m2"),
+                       ("site_area_ha", "site_area_ha"), ("empty_floor_pct", "empty_floor_pct"),
+                       ("underused_floor_pct", "underused_floor_pct")):
+        if key in found:
+            overrides[canon] = found[key]
+    out, report = read_register(table, columns=overrides, adapter="NHS ERIC site data", expect_coordinates=False,
+                                limits=limits)
+    raw = table.frame.loc[out["source_row"].astype(int).to_numpy() - 1]
+    rows = out["source_row"].astype(int).to_numpy()
+    out["anchor_type"] = "nhs"
+    out["holding_type"] = out["holding_type"].where(out["holding_type"] != "unknown", "both")
+    out["site_code"] = out["asset_id"]
+    out["organisation_code"] = raw[found["organisation_code"]].to_numpy() if "organisation_code" in found else None
+    out["land_idle_ha"] = to_number(raw[found["land_idle_ha"]]).to_numpy() if "land_idle_ha" in found else np.nan
+    backlog = backlog_columns(cols)
+    if backlog:
+        out["backlog_cost_gbp"] = pd.concat([to_number(raw[c]) for c in backlog], axis=1).sum(axis=1, min_count=1).to_numpy()
+    else:
+        out["backlog_cost_gbp"] = np.nan
+    for field in ("empty_floor_pct", "underused_floor_pct"):
+        v = out[field].to_numpy(dtype=float)
+        bad = np.isfinite(v) & ((v < 0) | (v > 100))
+        if bad.any():
+            report.add("fixed", f"{field} outside 0-100% set to missing (the original is kept as src_)", rows[bad])
+            out.loc[bad, field] = np.nan
+    text = (out["asset_id"].astype("string").fillna("") + " " + out["name"].astype("string").fillna("") + " "
+            + out["use"].astype("string").fillna("")).str.upper()
+    aggregate = text.str.contains(r"AGGREGATE|^AGGRE\b", regex=True).to_numpy(dtype=bool)
+    out["eric_aggregate"] = aggregate
+    note = ("an AGGREGATE SITE row: the trust's smaller sites added together, not one place; "
+            "kept with its figures but not placed")
+    if aggregate.any():
+        out.loc[aggregate, "location_note"] = note
+        report.add("unplaced", "AGGREGATE SITE row (a trust's smaller sites added together, not one place): kept, not placed",
+                   rows[aggregate])
+    # The generic "no coordinates and no postcode" finding does not apply: ERIC never has them.
+    report.issues = [i for i in report.issues if not i.message.startswith("no coordinates (or geometry)")]
+    report.add("warning", "ERIC does not state its collection year in the file; source_date is left empty "
+                          "(set it from the publication, e.g. 2023/24)")
+    if locations is None:
+        todo = ~aggregate
+        out.loc[todo, "location_note"] = "ERIC has no coordinates: give a locations file (site codes or names) to place the sites"
+        report.add("unplaced", "ERIC has no coordinates and no locations file was given (--locations)", rows[todo])
+    else:
+        loc, loc_name = read_locations(locations, limits=limits)
+        out = locate_sites(out, loc, report, locations_name=loc_name)
+    if "location_match" not in out.columns:
+        out["location_match"] = None
+    report.count_placement(out["location_quality"])
+    counts = Counter(out["location_match"].dropna())
+    if counts:
+        report.placed_by = {f"{MATCHED} ({how})": n for how, n in sorted(counts.items())}
+    return gpd.GeoDataFrame(out[order_columns(out)], geometry="geometry", crs=MEASURE_CRS), report
+
+
+__all__ = ["FUZZY_CUTOFF", "MATCHED", "SITE_SHEET", "backlog_columns", "core_name", "is_eric", "locate_sites",
+           "normalise_name", "read_eric", "read_locations"]

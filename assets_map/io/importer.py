@@ -1,0 +1,432 @@
+"""The single entry point for every import: one file in, a canonical layer and an import report out.
+
+:func:`import_file` (a path) and :func:`import_bytes` (an upload's bytes) are
+what the CLI's ``assets-map import`` and the app's upload page call. Every call
+ends in either ``(GeoDataFrame, ImportReport)``, perhaps with warnings, or an
+:class:`~assets_map.io.report.InputError` with a one-line cause: never another
+exception for bad input. Nothing is written and nothing passed in is changed,
+so a refused import leaves the data in use as it was.
+
+Adapters, detected from the content (``adapter="auto"``) or chosen:
+
+``register``
+    Local Government Transparency Code land and building assets registers (and any
+    asset list with coordinates, postcodes or geometries): :func:`assets_map.io.registers.read_register`.
+``brownfield``
+    Brownfield land registers, statutory or planning-data harmonised layout:
+    :func:`assets_map.io.brownfield.read_brownfield`.
+``eric``
+    NHS ERIC site data (.xls "Site Data" sheet or CSV), located by a ``locations``
+    file: :func:`assets_map.io.eric.read_eric`.
+``deprivation``
+    English Indices of Deprivation (official, renamed or long), joined to
+    ``boundaries`` when given, with the LSOA vintage checked.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from assets_map.io import brownfield as _brownfield
+from assets_map.io import eric as _eric
+from assets_map.io.registers import read_register, read_postcodes
+from assets_map.io.facilities import prepare_facilities
+from assets_map.io.normalise import fold
+from assets_map.io.report import ImportReport, InputError
+from assets_map.io.sources import Limits, Table, copy_to_private, current_limits, excel_frame, open_table, using_limits
+
+ADAPTERS = ("auto", "register", "brownfield", "eric", "deprivation")
+ADAPTER_LABELS = {
+    "register": "land and building assets register",
+    "brownfield": "brownfield land register",
+    "eric": "NHS ERIC site data",
+    "deprivation": "English Indices of Deprivation",
+}
+#: What a door can ask for. A ``register`` file's adapter is then decided from its headers;
+#: the other kinds are read by their own reader (see :func:`import_file`).
+KINDS = {
+    "register": "asset register (LGTC register, brownfield register, NHS ERIC or deprivation: detected)",
+    "boundaries": "need area boundaries (LSOA polygons)",
+    "deprivation": "English Indices of Deprivation by LSOA",
+    "postcodes": "postcode directory",
+    "wards": "ward polygons or an LSOA-to-ward lookup",
+    "exclusion": "exclusion layer (greenspace, allotments: land never flagged)",
+    "facilities": "partner facility layer",
+}
+_MAX_NAME = 120
+
+
+def display_name(name: str | os.PathLike | None, path: Path | None = None) -> str:
+    """The name a file is shown (and its ``source`` recorded) by: the base name only, never a server path.
+
+    Backslashes count as folder separators (a Windows upload's name); control characters are
+    dropped and a very long name is shortened. ``path``'s own name is used when ``name`` is
+    empty. A path and an upload with equal base names get the same display name.
+    """
+    raw = str(name) if name else (path.name if path is not None else "")
+    text = Path(raw.replace("\\", "/")).name
+    text = "".join(ch for ch in text if ch.isprintable()).strip() or "upload"
+    return text if len(text) <= _MAX_NAME else text[: _MAX_NAME - 10] + "..." + Path(text).suffix
+
+
+def _is_deprivation(columns: list[str]) -> bool:
+    from assets_map.engine.needs import _CODE_HEADERS, domain_of, measure_of
+
+    folded = [fold(c) for c in columns]
+    has_code = any(f in _CODE_HEADERS and ("lsoa" in f or f in ("areacode", "code")) for f in folded)
+    long_form = "indexdomain" in folded or ("domain" in folded and ("decile" in folded or "rank" in folded))
+    wide = sum(1 for c in columns if domain_of(str(c)) and measure_of(str(c))) >= 2
+    return has_code and (long_form or wide) and any("lsoa" in f for f in folded)
+
+
+def detect_adapter(table: Table) -> tuple[str, str]:
+    """Which adapter fits a table, and why (the headers that decided it)."""
+    frame = table.frame
+    cols = [str(c) for c in frame.columns if c != "geometry"]
+    if table.format.startswith("excel") and table.header_row == 0:
+        cols = [str(c) for c in excel_frame(table).frame.columns]
+    if _eric.is_eric(cols):
+        return "eric", "ERIC site columns (Site Code, Floor area - empty (%), ...)"
+    if _brownfield.is_brownfield(cols):
+        layout = "harmonised" if _brownfield.is_harmonised(cols) else "statutory"
+        return "brownfield", f"brownfield register columns ({layout} layout: ownership, planning status, ...)"
+    if _is_deprivation(cols):
+        return "deprivation", "LSOA code and deprivation domain columns"
+    return "register", "no brownfield, ERIC or deprivation columns: read as an asset register"
+
+
+def _read_deprivation(table: Table, *, boundaries, limits: Limits) -> tuple[gpd.GeoDataFrame, ImportReport]:
+    from assets_map.engine.needs import build_needs, deprivation_from_frame
+
+    t = excel_frame(table)
+    dep = deprivation_from_frame(pd.DataFrame(t.frame), name=t.name)
+    report = ImportReport(source=t.name, format=t.format, adapter=ADAPTER_LABELS["deprivation"])
+    report.rows_read = len(t.frame)
+    for note in t.notes:
+        report.add("warning", note)
+    vintage = f"IoD {dep.year}, LSOA {dep.lsoa_vintage}" if dep.year else "IoD edition not recognised"
+    report.add("warning", f"{len(dep.table)} LSOAs ({vintage}); measures: {', '.join(sorted(dep.table.columns))[:300]}")
+    if dep.year is None:
+        report.add("warning", "the IoD edition (2019 or 2025) could not be told from the file name, headers or ranks; "
+                              "the LSOA vintage cannot be checked against boundaries")
+    if boundaries is None:
+        areas = dep.table.reset_index()
+        out = gpd.GeoDataFrame(areas, geometry=[None] * len(areas), crs="EPSG:27700")
+        report.add("unplaced", "no boundaries were given, so the areas have no shapes (give LSOA boundaries to map them)")
+        report.unplaced = len(out)
+        return out, report
+    bounds = boundaries if isinstance(boundaries, gpd.GeoDataFrame) else import_file(boundaries, kind="boundaries",
+                                                                                        limits=limits)[0]
+    needs, warnings = build_needs(bounds, dep, boundaries_name=bounds.attrs.get("source", "boundaries"))
+    for w in warnings:
+        report.add("warning", w)
+    has = needs["imd_decile"].notna() | needs.get("imd_rank", pd.Series(np.nan, index=needs.index)).notna()
+    report.placed_by = {"LSOA boundaries": int(has.sum())}
+    report.unplaced = int((~has).sum())
+    extra = sorted(set(dep.table.index) - set(bounds["code"]))
+    if extra:
+        report.add("warning", f"{len(extra)} LSOAs in the file are outside the boundaries given (not mapped)")
+    return needs, report
+
+
+def import_file(
+    path: str | os.PathLike,
+    *,
+    kind: str = "register",
+    name: str | None = None,
+    adapter: str = "auto",
+    layer: str | None = None,
+    postcodes: pd.DataFrame | str | os.PathLike | None = None,
+    locations: gpd.GeoDataFrame | str | os.PathLike | None = None,
+    boundaries: gpd.GeoDataFrame | str | os.PathLike | None = None,
+    make_valid: bool = True,
+    limits: Limits | None = None,
+    facility_kind: str | None = None,
+) -> tuple[gpd.GeoDataFrame, ImportReport]:
+    """Import one file: detect (or use) its adapter, read it safely, normalise it, report every row.
+
+    Every door a file comes in by calls this (the CLI's ``analyse`` and ``import``, the
+    register store, every upload in the app through :func:`import_bytes` or
+    :func:`read_inputs`, the benchmarks), so equal bytes give equal frames and reports.
+
+    Parameters
+    ----------
+    path : the file on disk. Vector files are read by GDAL only from a private copy.
+    kind : what the caller expects (see :data:`KINDS`): ``"register"`` (the adapter is then
+        decided by ``adapter``), ``"boundaries"`` (LSOA polygons: ``code``, ``name``),
+        ``"deprivation"`` (returns a :class:`~assets_map.engine.needs.Deprivation`, not a frame),
+        ``"postcodes"`` (compact postcode -> BNG ``x``, ``y``), ``"wards"`` (ward polygons, or
+        an LSOA-to-ward lookup table; ``attrs["ward_form"]`` says which), ``"exclusion"``
+        (polygons in EPSG:27700, ``attrs["label"]`` names the layer) or ``"facilities"``
+        (partner facility points, see :func:`~assets_map.io.facilities.prepare_facilities`)
+    name : the name to show in messages and to decide the format by (an upload's name);
+        defaults to the file's own name. Only its base name is ever shown.
+    adapter : ``"auto"`` (decided from the headers), ``"register"``, ``"brownfield"``,
+        ``"eric"`` or ``"deprivation"``
+    layer : the layer (GeoPackage) or sheet (Excel) of a multi-layer file; ERIC workbooks
+        default to the "Site Data" sheet
+    postcodes : postcode directory (path or :func:`~assets_map.io.registers.read_postcodes` frame) to
+        place register rows that only have a postcode
+    locations : points or polygons with site codes or names, to place ERIC sites
+    boundaries : LSOA boundaries (path or frame from :func:`~assets_map.engine.needs.read_boundaries`)
+        for a deprivation file; the LSOA vintage is checked against them
+    make_valid : repair invalid geometries with ``make_valid`` (the original is kept in
+        ``src_geometry_wkt``); False keeps them as given, with a warning
+    limits : size limits (when None, :func:`~assets_map.io.sources.current_limits`: the defaults
+        unless the caller is inside :func:`~assets_map.io.sources.using_limits`)
+    facility_kind : for ``kind="facilities"``, the facility kind of every row (default: from
+        the layer's name or each row's type)
+
+    Returns
+    -------
+    (layer, report) : the canonical layer in EPSG:27700 (every row the file had, blank
+        rows and older editions excepted and counted as rejected) and its import report
+
+    Raises
+    ------
+    InputError : the file (or a helper file) is refused; the message is one line naming the file
+    """
+    try:
+        if kind not in KINDS:
+            raise InputError(f"unknown kind of file {kind!r}; choose one of {', '.join(KINDS)}")
+        if kind != "register":
+            return _read_kind(kind, Path(path), display_name(name, Path(path)), layer=layer, limits=limits,
+                              facility_kind=facility_kind)
+        return _import_file(path, name=name, adapter=adapter, layer=layer, postcodes=postcodes, locations=locations,
+                            boundaries=boundaries, make_valid=make_valid, limits=limits)
+    except InputError as exc:
+        # One line, always: values quoted from a file may hold line breaks.
+        problems = [" ".join(str(p).split()) for p in exc.problems]
+        if problems != exc.problems:
+            raise InputError(problems, source=exc.source) from None
+        raise
+
+
+def _import_file(path, *, name, adapter, layer, postcodes, locations, boundaries, make_valid, limits):
+    limits = limits or current_limits()
+    path = Path(path)
+    shown = display_name(name, path)
+    if adapter not in ADAPTERS:
+        raise InputError(f"unknown adapter {adapter!r}; choose one of {', '.join(ADAPTERS)}")
+    prefer = (_eric.SITE_SHEET,) if adapter in ("auto", "eric") else ()
+    table = open_table(path, name=shown, layer=layer, limits=limits, prefer_layers=prefer)
+    if table.frame is None or len(table.frame.columns) == 0:
+        raise InputError("has no columns", source=shown)
+    why = "chosen by the user"
+    if adapter == "auto":
+        adapter, why = detect_adapter(table)
+    if isinstance(postcodes, (str, os.PathLike)):
+        postcodes, _ = import_file(postcodes, kind="postcodes", limits=limits)
+    if adapter == "eric":
+        out, report = _eric.read_eric(table, locations=locations, limits=limits)
+    elif adapter == "brownfield":
+        out, report = _brownfield.read_brownfield(excel_frame(table), postcodes=postcodes, make_valid=make_valid)
+    elif adapter == "deprivation":
+        out, report = _read_deprivation(table, boundaries=boundaries, limits=limits)
+    else:
+        out, report = read_register(table, postcodes=postcodes, adapter=ADAPTER_LABELS["register"],
+                                  make_valid=make_valid, limits=limits)
+    if report.lines_in_file is None:  # adapters that build their own tables: the file's count, as opened
+        report.lines_in_file, report.lines_note = table.lines, table.lines_note
+    report.adapter = f"{report.adapter or ADAPTER_LABELS[adapter]} ({why if why == 'chosen by the user' else 'detected from ' + why})"
+    if adapter != "deprivation":
+        accounted = len(out) + report.rejected
+        if accounted != report.rows_read:  # a bug, never the user's fault: say so rather than hide rows
+            report.add("warning", f"{report.rows_read} rows read but {accounted} accounted for; please report this")
+    out.attrs["source"] = shown
+    out.attrs["adapter"] = adapter
+    return out, report
+
+
+def _read_exclusion(path: Path, shown: str, layer: str | None) -> gpd.GeoDataFrame:
+    from assets_map.engine.geo import repair_invalid
+    from assets_map.schema import MEASURE_CRS
+
+    t = open_table(path, name=shown, layer=layer)
+    if not t.is_vector:
+        raise InputError("must be a map layer of polygons (GeoPackage, GeoJSON or Shapefile), not a table",
+                         source=shown)
+    gdf = t.frame
+    if gdf.crs is None:
+        raise InputError("the layer has no CRS", source=shown)
+    gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
+    geom, _ = repair_invalid(gdf.geometry)
+    gdf = gdf.set_geometry(geom).to_crs(MEASURE_CRS)
+    gdf.attrs["label"] = Path(shown).stem.replace("_", " ")
+    return gdf
+
+
+def _read_facilities(path: Path, shown: str, layer: str | None, facility_kind: str | None) -> gpd.GeoDataFrame:
+    t = open_table(path, name=shown, layer=layer)
+    if not t.is_vector:
+        raise InputError("a facility layer must be a map layer of points", source=shown)
+    return prepare_facilities(t.frame, label=shown, kind=facility_kind)
+
+
+def _read_wards(path: Path, shown: str) -> pd.DataFrame:
+    from assets_map.engine.summary import read_ward_lookup, read_wards
+
+    try:
+        out, form = read_wards(path, name=shown), "wards"
+    except InputError as exc:
+        if "must be a map layer" not in str(exc):
+            raise
+        out, form = read_ward_lookup(path, name=shown), "lookup"
+    out.attrs["ward_form"] = form
+    return out
+
+
+def _read_kind(kind: str, path: Path, shown: str, *, layer, limits, facility_kind):
+    """Read a file of a kind other than a register; the report says what was read."""
+    from assets_map.engine.needs import read_boundaries, read_deprivation
+
+    readers = {
+        "boundaries": lambda: read_boundaries(path, name=shown, layer=layer),
+        "deprivation": lambda: read_deprivation(path, name=shown),
+        "postcodes": lambda: read_postcodes(path, name=shown),
+        "wards": lambda: _read_wards(path, shown),
+        "exclusion": lambda: _read_exclusion(path, shown, layer),
+        "facilities": lambda: _read_facilities(path, shown, layer, facility_kind),
+    }
+    with using_limits(limits):
+        out = readers[kind]()
+    table = getattr(out, "table", out)  # a Deprivation holds its frame in .table
+    report = ImportReport(source=shown, format=Path(shown).suffix.lower().lstrip("."), adapter=KINDS[kind])
+    report.rows_read = len(table)
+    if kind == "deprivation":
+        report.add("warning", f"{len(table)} LSOAs (IoD {out.year or 'edition not recognised'})")
+    if isinstance(out, pd.DataFrame):
+        out.attrs["source"] = shown
+    return out, report
+
+
+@contextlib.contextmanager
+def staged_upload(data, name: str, limits: Limits | None) -> Iterator[tuple[Path, str]]:
+    """Write an upload's bytes to a new private temporary folder under a name chosen here; yield (path, shown name)."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InputError("the upload is not a file")
+    limits = limits or current_limits()
+    shown = display_name(name, Path("upload"))
+    if len(data) > limits.max_file_bytes:
+        raise InputError(f"is {len(data) / 1e6:.1f} MB, over the {limits.max_file_bytes / 1e6:.1f} MB limit"
+                         f"{limits.for_who}", source=shown)
+    with tempfile.TemporaryDirectory(prefix="assets_map_upload_") as tmp:
+        os.chmod(tmp, 0o700)
+        yield copy_to_private(bytes(data), shown, Path(tmp)), shown
+
+
+def import_bytes(data: bytes, name: str, **options) -> tuple[gpd.GeoDataFrame, ImportReport]:
+    """Import an upload's bytes: written to a private temporary file (named here, not by the user), then
+    read by :func:`import_file`, so equal bytes give what the same file on disk gives.
+
+    ``name`` is the upload's file name: only its extension and base name are used.
+    Options are those of :func:`import_file` (``kind=`` included). The temporary file is
+    removed whatever happens.
+    """
+    with staged_upload(data, name, options.get("limits")) as (local, shown):
+        return import_file(local, name=shown, **options)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One uploaded file: the name the user gave it (shown in messages) and its bytes."""
+
+    name: str
+    data: bytes
+
+
+@dataclass
+class Inputs:
+    """Every file of one analysis, read (see :func:`read_inputs`)."""
+
+    assets: gpd.GeoDataFrame | None
+    report: ImportReport | None
+    boundaries: gpd.GeoDataFrame | None
+    deprivation: object | None = None
+    postcodes: pd.DataFrame | None = None
+    exclude: list[tuple[str, gpd.GeoDataFrame]] = field(default_factory=list)
+    wards: pd.DataFrame | None = None
+    #: the display name of each file read, by kind (``exclude``: a list)
+    names: dict = field(default_factory=dict)
+
+
+def read_inputs(
+    register: str | os.PathLike | Upload | None,
+    boundaries: str | os.PathLike | Upload | None,
+    deprivation: str | os.PathLike | Upload | None = None,
+    *,
+    postcodes: str | os.PathLike | Upload | None = None,
+    exclude=(),
+    wards: str | os.PathLike | Upload | None = None,
+    problems: list[str] | None = None,
+) -> Inputs:
+    """Read every file of an analysis through :func:`import_file`: paths (the CLI) or uploads (the app).
+
+    An :class:`Upload` is written to a private temporary file and read as a path would be,
+    so the CLI and the app get equal frames from equal bytes. Every file is read before
+    anything fails.
+
+    Parameters
+    ----------
+    register : the asset register (any register-like file; a deprivation file is refused here);
+        None: not read (the caller has the frame)
+    boundaries : LSOA polygons (None: not read)
+    deprivation : English Indices of Deprivation file, optional
+    postcodes : postcode directory, to place register rows with only a postcode
+    exclude : exclusion layers (greenspace, allotments)
+    wards : ward polygons or an LSOA-to-ward lookup
+    problems : problems the caller already found, listed first in the one error
+
+    Returns
+    -------
+    Inputs : the frames read, the register's import report and each file's display name
+
+    Raises
+    ------
+    InputError : one error listing every problem with every file
+    """
+    problems = list(problems or [])
+    got: dict[str, object] = {}
+    names: dict[str, object] = {}
+
+    def read(key, src, kind, **kw):
+        try:
+            if isinstance(src, Upload):
+                names[key] = display_name(src.name)
+                return import_bytes(src.data, src.name, kind=kind, **kw)
+            names[key] = display_name(None, Path(src))
+            return import_file(src, kind=kind, **kw)
+        except InputError as exc:
+            problems.append(str(exc))
+            return None
+
+    for key, src in (("postcodes", postcodes), ("boundaries", boundaries), ("deprivation", deprivation),
+                     ("wards", wards)):
+        if src is not None:
+            got[key] = read(key, src, key)
+    layers = [read("exclude", src, "exclusion") for src in exclude]
+    names["exclude"] = [display_name(s.name) if isinstance(s, Upload) else display_name(None, Path(s)) for s in exclude]
+    if register is not None and (postcodes is None or got.get("postcodes") is not None):
+        pc = got.get("postcodes")
+        got["register"] = read("register", register, "register", postcodes=None if pc is None else pc[0])
+        if got["register"] is not None and got["register"][0].attrs.get("adapter") == "deprivation":
+            problems.append(str(InputError("is a deprivation file (LSOA deprivation columns), not an asset register: "
+                                           "give it as the deprivation data", source=names["register"])))
+    if problems:
+        raise InputError(problems)
+    frame, report = got.get("register") or (None, None)
+    first = lambda key: got[key][0] if got.get(key) is not None else None  # noqa: E731
+    return Inputs(frame, report, first("boundaries"), first("deprivation"), first("postcodes"),
+                  [(layer.attrs["label"], layer) for layer, _ in layers], first("wards"), names)
+
+
+__all__ = ["ADAPTERS", "ADAPTER_LABELS", "KINDS", "Inputs", "Limits", "Upload", "detect_adapter", "display_name",
+           "import_bytes", "import_file", "read_inputs", "staged_upload"]

@@ -1,0 +1,349 @@
+"""Read an asset register into the canonical schema, placing every row it can.
+
+:func:`read_register` is the register adapter's step of
+:func:`assets_map.io.importer.import_file` (the one entry point for files; the
+brownfield and ERIC adapters end in it too): a table already opened, CSV with
+coordinates (WGS84 or British National Grid, decided from the values),
+GeoPackage, GeoJSON or Shapefile. Rows without usable coordinates are placed from a full
+postcode when a postcode directory is given; the rest are kept with
+``location_quality == "none"`` and listed in the report. No row is dropped
+silently: blank rows are the only rows removed, and the report counts them.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from assets_map.engine import geo
+from assets_map.io.normalise import canonical_frame, clean_postcodes, compact_postcode, fold, match_columns
+from assets_map.io.report import ImportReport, InputError
+from assets_map.schema import DISPLAY_CRS, MEASURE_CRS, order_columns
+from assets_map.io.sources import Limits, Table, excel_frame, open_table
+
+
+# ---------------------------------------------------------------- postcodes
+
+def read_postcodes(path: str | os.PathLike, *, name: str | None = None) -> pd.DataFrame:
+    """Read a postcode directory (ONSPD/NSPL-like CSV) into compact postcode -> BNG x, y.
+
+    Accepts lon/lat (``lon``/``long``/``longitude``, ``lat``/``latitude``) or
+    easting/northing (``oseast1m``/``osnrth1m``, ``easting``/``northing``) columns.
+    """
+    table = open_table(path, name=name)
+    df = table.frame
+    cols = {fold(c): c for c in df.columns}
+    pc = next((cols[c] for c in ("postcode", "pcds", "pcd", "pcd7", "pcd8", "postcodes") if c in cols), None)
+    if pc is None:
+        raise InputError("has no postcode column (postcode, pcds or pcd)", source=table.name)
+    pairs = [("lon", "lat"), ("long", "lat"), ("longitude", "latitude"), ("oseast1m", "osnrth1m"),
+             ("easting", "northing"), ("x", "y")]
+    xy = next(((cols[a], cols[b]) for a, b in pairs if a in cols and b in cols), None)
+    if xy is None:
+        raise InputError("has no coordinate columns (lon/lat or oseast1m/osnrth1m)", source=table.name)
+    pts = geo.points_from_columns(df[xy[0]], df[xy[1]], x_name=xy[0], y_name=xy[1])
+    out = pd.DataFrame({
+        "postcode": compact_postcode(df[pc]).to_numpy(),
+        "x": np.where(pts.placed, pts.geometry.x.to_numpy(na_value=np.nan) if pts.placed.any() else np.nan, np.nan),
+        "y": np.where(pts.placed, pts.geometry.y.to_numpy(na_value=np.nan) if pts.placed.any() else np.nan, np.nan),
+    })
+    out = out.dropna(subset=["x", "y"]).drop_duplicates("postcode").set_index("postcode")
+    if out.empty:
+        raise InputError("has no postcodes with usable UK coordinates", source=table.name)
+    return out
+
+
+# ---------------------------------------------------------------- registers
+
+def _drop_blank_rows(raw: pd.DataFrame, report: ImportReport) -> pd.DataFrame:
+    attrs = raw.drop(columns=["geometry"], errors="ignore")
+    blank = attrs.isna().all(axis=1)
+    if isinstance(raw, gpd.GeoDataFrame):
+        blank &= raw.geometry.isna() | raw.geometry.is_empty
+    if blank.any():
+        report.add("rejected", "blank row with no values and no geometry", raw.index[blank] + 1)
+        report.rejected += int(blank.sum())
+    return raw[~blank]
+
+
+def _unique_ids(ids: pd.Series, rows: np.ndarray, stem: str, report: ImportReport) -> pd.Series:
+    ids = ids.copy()
+    missing = ids.isna()
+    ids[missing] = [f"{stem}-{r:05d}" for r in rows[missing.to_numpy()]]
+    if missing.any() and not missing.all():
+        report.add("fixed", "no asset identifier: one was made from the file name and row", rows[missing.to_numpy()])
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        report.add("fixed", "asset identifier repeated: made unique by adding the row number", rows[dup.to_numpy()])
+        ids[dup] = [f"{v}#{r}" for v, r in zip(ids[dup], rows[dup.to_numpy()])]
+    return ids
+
+
+def _place_from_columns(raw: pd.DataFrame, mapping: dict, report: ImportReport, expect_coordinates: bool = True):
+    n = len(raw)
+    if "x" not in mapping or "y" not in mapping:
+        if expect_coordinates:
+            report.add("warning", "no coordinate columns found (GeoX/GeoY, Easting/Northing, lon/lat); rows can only be placed by postcode")
+        return gpd.GeoSeries([None] * n, crs=MEASURE_CRS), np.zeros(n, bool), [None] * n
+    xcol, ycol = mapping["x"], mapping["y"]
+    stated = raw[mapping["crs_label"]] if "crs_label" in mapping else None
+    pts = geo.points_from_columns(raw[xcol], raw[ycol], stated_crs=stated, row_numbers=raw.index.to_numpy() + 1,
+                                  x_name=xcol, y_name=ycol)
+    report.crs_detected = {"lonlat": "WGS84 longitude/latitude (EPSG:4326)", "bng": "British National Grid (EPSG:27700)"}.get(pts.kind, "")
+    for msg, rows in pts.fixed_rows.items():
+        report.add("fixed", msg, rows)
+    for msg, rows in pts.bad_rows.items():
+        report.add("warning", msg, rows)
+    for w in pts.warnings:
+        report.add("warning", w)
+    return pts.geometry, pts.placed, pts.notes
+
+
+def _finite(geom: gpd.GeoSeries) -> np.ndarray:
+    """True where every coordinate of a present geometry is a finite number."""
+    out = np.ones(len(geom), dtype=bool)
+    arr = geom.to_numpy()
+    present = ~(pd.isna(arr) | shapely.is_empty(arr))
+    rows = np.flatnonzero(present)
+    if len(rows):  # one pass over all coordinates, not one call per geometry
+        coords, owner = shapely.get_coordinates(arr[rows], return_index=True)
+        bad = np.bincount(owner[~np.isfinite(coords).all(axis=1)], minlength=len(rows)) > 0
+        out[rows] = ~bad
+    return out
+
+
+def _place_vector(gdf: gpd.GeoDataFrame, report: ImportReport, name: str, make_valid: bool = True):
+    n = len(gdf)
+    rows = gdf.index.to_numpy() + 1
+    arr = gdf.geometry.to_numpy()
+    null = pd.isna(arr)
+    empty = ~null & shapely.is_empty(np.where(null, shapely.Point(), arr))
+    finite = _finite(gdf.geometry)
+    notes: list[str | None] = [None] * n
+    for mask, msg in ((null, "the feature has no geometry (null)"), (empty, "the feature's geometry is empty"),
+                      (~finite, "the geometry has coordinates that are not finite numbers (NaN or infinity)")):
+        if mask.any():
+            report.add("unplaced", msg, rows[mask])
+            for i in np.flatnonzero(mask):
+                notes[i] = msg
+    usable = ~null & ~empty & finite
+    probe = gdf[usable]
+    if gdf.crs is None:
+        guess = geo.guess_crs_from_bounds(probe) if len(probe) else None
+        if guess is None:
+            raise InputError("has no CRS and its coordinates are not in the UK as longitude/latitude or British National Grid", source=name)
+        report.add("warning", f"the layer states no CRS; its coordinates fit {guess} and were read as such")
+        gdf = gdf.set_crs(guess)
+    elif len(probe):
+        guess = geo.guess_crs_from_bounds(probe)
+        if (gdf.crs.to_epsg() == 4326 or gdf.crs.is_geographic) and guess == MEASURE_CRS:
+            # An easting in a GeoJSON that (by RFC 7946) claims WGS84.
+            report.add("fixed", "the layer claims longitude/latitude but holds British National Grid eastings/northings; read as EPSG:27700")
+            gdf = gdf.set_crs(MEASURE_CRS, allow_override=True)
+        elif gdf.crs.to_epsg() == 27700 and guess == DISPLAY_CRS:
+            report.add("fixed", "the layer claims British National Grid but holds longitude/latitude degrees; read as EPSG:4326")
+            gdf = gdf.set_crs(DISPLAY_CRS, allow_override=True)
+    report.crs_detected = gdf.crs.to_string()
+    geom = gdf.geometry.where(usable, None)
+    zm = shapely.has_z(geom.to_numpy()) | (shapely.has_m(geom.to_numpy()) if hasattr(shapely, "has_m") else False)
+    if zm.any():
+        geom = gpd.GeoSeries(shapely.force_2d(geom.to_numpy()), crs=gdf.crs, index=gdf.index)
+        report.add("fixed", "Z (height) or M (measure) values dropped: assets-map works in 2D", rows[zm])
+    repaired = np.zeros(n, dtype=bool)
+    if make_valid:
+        geom, repaired = geo.repair_invalid(geom)
+        if repaired.any():
+            report.add("fixed", "invalid geometry repaired with make_valid (the original is kept in src_geometry_wkt)", rows[repaired])
+    else:
+        present = ~(geom.isna() | geom.is_empty)
+        invalid = (present & ~geom.is_valid).to_numpy()
+        if invalid.any():
+            report.add("warning", "invalid geometry kept as given (make_valid was not applied; areas and joins may be wrong)", rows[invalid])
+    try:
+        bng = gpd.GeoSeries(geom, crs=gdf.crs).to_crs(MEASURE_CRS)
+    except Exception as exc:  # a CRS pyproj cannot transform
+        raise InputError(f"its coordinate system ({gdf.crs.name}) cannot be converted to British National Grid: "
+                         f"{str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}", source=name) from None
+    bad = geo.outside_uk(gpd.GeoDataFrame(geometry=bng)) & usable
+    if bad.any():
+        report.add("unplaced", "geometry lies outside the UK (checked in British National Grid); left unplaced", rows[bad])
+        for i in np.flatnonzero(bad):
+            notes[i] = "geometry lies outside the UK"
+    placed = usable & ~bad
+    bng = bng.where(placed, None)
+    return gdf, gpd.GeoSeries(bng.to_numpy(), crs=MEASURE_CRS), placed, notes, repaired
+
+
+def _place_by_postcode(out: gpd.GeoDataFrame, postcodes: pd.DataFrame | None, report: ImportReport) -> None:
+    unplaced = out["location_quality"] == "none"
+    if not unplaced.any():
+        return
+    kinds = clean_postcodes(out["postcode"])[1]
+    full = unplaced & (kinds == "full")
+    if postcodes is not None and full.any():
+        keys = compact_postcode(out.loc[full, "postcode"])
+        hit = keys.isin(postcodes.index).to_numpy()
+        idx = out.index[full][hit]
+        if len(idx):
+            xy = postcodes.loc[keys[hit].to_numpy()]
+            out.loc[idx, "geometry"] = gpd.GeoSeries(shapely.points(xy["x"].to_numpy(), xy["y"].to_numpy()), index=idx, crs=MEASURE_CRS)
+            out.loc[idx, "location_quality"] = "full postcode"
+            prior = out.loc[idx, "location_note"]
+            out.loc[idx, "location_note"] = [
+                (f"{p}; placed at the postcode {pc} instead" if isinstance(p, str) and p else f"placed at the centre of postcode {pc}")
+                for p, pc in zip(prior, out.loc[idx, "postcode"])
+            ]
+        miss = out.index[full][~hit]
+        out.loc[miss, "location_note"] = [f"postcode {pc} is not in the postcode directory" for pc in out.loc[miss, "postcode"]]
+    elif full.any():
+        out.loc[full, "location_note"] = out.loc[full, "location_note"].fillna("has a full postcode but no postcode directory was given")
+    for kind, note in (("district", "only a postcode district ({pc}) is given: too coarse to place"),
+                       ("invalid", "postcode {pc!r} is not a valid UK postcode"),
+                       ("missing", "no coordinates (or geometry) and no postcode")):
+        m = unplaced & (kinds == kind) & (out["location_quality"] == "none")
+        if m.any():
+            out.loc[m, "location_note"] = [
+                (f"{p}; " if isinstance(p, str) and p else "") + note.format(pc=pc)
+                for p, pc in zip(out.loc[m, "location_note"], out.loc[m, "postcode"])
+            ]
+            report.add("unplaced", note.format(pc="…").replace("'…'", "…"), out.loc[m, "source_row"].astype(int))
+    if postcodes is not None and full.any():
+        m = full & (out["location_quality"] == "none")
+        if m.any():
+            report.add("unplaced", "postcode not found in the postcode directory", out.loc[m, "source_row"].astype(int))
+    elif full.any():
+        report.add("unplaced", "has a full postcode but no postcode directory was given", out.loc[full, "source_row"].astype(int))
+
+
+_CATEGORY_FIELDS = (("tenure", "tenure", ("other", "unknown")), ("holding_type", "holding_type", ("unknown",)),
+                    ("status_text", "status", ("unknown",)))
+
+
+def _report_normalised(attrs: pd.DataFrame, canon: pd.DataFrame, mapping: dict, report: ImportReport) -> None:
+    """Say which category values were read as something other than their own words, and which were not recognised."""
+    rows = attrs.index.to_numpy() + 1
+    for key, field, vague in _CATEGORY_FIELDS:
+        col = mapping.get(key)
+        if col is None:
+            continue
+        original = attrs[col]
+        values = canon[field].to_numpy()
+        changed: dict[str, tuple[str, list[int]]] = {}
+        unknown: dict[str, list[int]] = {}
+        # Each distinct (original, normalised) pair is judged once, in order of first appearance.
+        # factorize numbers the pairs in order of first appearance (hashing in C: a million rows, a few pairs)
+        o_codes, o_uniques = pd.factorize(original, use_na_sentinel=False)
+        v_codes, v_uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
+        group = pd.factorize(o_codes.astype(np.int64) * (len(v_uniques) + 1) + v_codes)[0]
+        order = np.argsort(group, kind="stable")
+        bounds = np.flatnonzero(np.diff(group[order])) + 1
+        members = np.split(order, bounds) if len(order) else []
+        o_values = np.asarray(o_uniques.astype(object) if hasattr(o_uniques, "astype") else o_uniques, dtype=object)
+        for m in members:
+            o, v = o_values[o_codes[m[0]]], v_uniques[v_codes[m[0]]]
+            o = None if o is pd.NA else o
+            if o is None or (isinstance(o, float) and np.isnan(o)) or not str(o).strip():
+                continue
+            text = str(o).strip()
+            folded = re.sub(r"[^a-z]", "", text.lower())
+            if v in vague:
+                unknown.setdefault(text, []).extend(rows[m].tolist())
+            elif v.replace("-", "") not in folded and not (v == "both" and "land" in folded and "build" in folded):
+                changed.setdefault(text, (v, []))[1].extend(rows[m].tolist())
+        if changed:
+            pairs = ", ".join(f"{o!r} -> {v}" for o, (v, _) in list(changed.items())[:6])
+            report.add("fixed", f"{col} values normalised ({pairs}; originals kept in src_{col})",
+                       sorted(r for _, rs in changed.values() for r in rs))
+        if unknown:
+            vals = ", ".join(repr(o) for o in list(unknown)[:6])
+            report.add("warning", f"{col} values not recognised ({vals}); {field} set to "
+                       f"{'/'.join(vague)} (originals kept in src_{col})", sorted(r for rs in unknown.values() for r in rs))
+
+
+def read_register(
+    table: Table,
+    *,
+    postcodes: pd.DataFrame | str | os.PathLike | None = None,
+    columns: dict[str, str] | None = None,
+    adapter: str = "asset register",
+    expect_coordinates: bool = True,
+    make_valid: bool = True,
+    limits: Limits | None = None,
+) -> tuple[gpd.GeoDataFrame, ImportReport]:
+    """Normalise an opened register table into the canonical schema, in EPSG:27700.
+
+    Files are read by :func:`assets_map.io.importer.import_file`, which opens the table and
+    calls this for registers (and the brownfield and ERIC adapters, after their own steps).
+
+    Parameters
+    ----------
+    table : a :class:`~assets_map.io.sources.Table` already opened (its frame's integer index, when not
+        0..n-1, gives the file's row numbers: adapters that drop rows keep the numbering)
+    postcodes : a postcode directory (path, or the frame from :func:`read_postcodes`)
+        used to place rows that have a full postcode but no usable coordinates
+    columns : overrides of the automatic column matching, canonical name -> header
+    adapter : what the report calls the reader
+    expect_coordinates : warn when no coordinate columns are found (False for files that never have any)
+    make_valid : repair invalid geometries (the original is kept in ``src_geometry_wkt``)
+    limits : unused (the table is already open); kept for the adapters' common signature
+
+    Returns
+    -------
+    (assets, report) : every row of the file (blank rows excepted, and counted),
+        with ``location_quality`` and ``location_note`` saying how each was placed
+    """
+    if not isinstance(table, Table):
+        raise TypeError("read_register takes an opened Table; read files with assets_map.io.importer.import_file")
+    table = excel_frame(table)
+    name = table.name
+    if isinstance(postcodes, (str, os.PathLike)):
+        postcodes = read_postcodes(postcodes)
+    report = ImportReport(source=name, format=table.format, adapter=adapter, lines_in_file=table.lines,
+                          lines_note=table.lines_note)
+    for note in table.notes:
+        report.add("warning", note)
+    raw = table.frame
+    if not (isinstance(raw.index, pd.RangeIndex) or pd.api.types.is_integer_dtype(raw.index)) or not raw.index.is_unique:
+        raw = raw.reset_index(drop=True)
+    report.rows_read = len(raw)
+    if raw.empty:
+        raise InputError("has a header but no data rows", source=name)
+    raw = _drop_blank_rows(raw, report)
+    if raw.empty:
+        raise InputError("has no rows with any values", source=name)
+    try:
+        mapping = match_columns([c for c in raw.columns if c != "geometry"], columns)
+    except KeyError as exc:
+        raise InputError(f"has no column {exc.args[0]!r} (asked for in the column mapping)", source=name) from None
+    if table.is_vector:
+        gdf, geometry, placed, notes, repaired = _place_vector(raw, report, name, make_valid)
+        quality = np.where(placed, np.where(geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy(), "register coordinates", "surveyed"), "none")
+    else:
+        geometry, placed, notes = _place_from_columns(raw, mapping, report, expect_coordinates)
+        repaired = np.zeros(len(raw), bool)
+        quality = np.where(placed, "register coordinates", "none")
+    attrs = pd.DataFrame(raw.drop(columns="geometry")) if table.is_vector else raw
+    canon = canonical_frame(attrs, mapping, source=name)
+    _report_normalised(attrs, canon, mapping, report)
+    if table.is_vector and repaired.any():
+        canon["src_geometry_wkt"] = [shapely.to_wkt(g) if r else None for g, r in zip(raw.geometry, repaired)]
+    rows = raw.index.to_numpy() + 1
+    canon["source_row"] = pd.array(rows, dtype="Int64")
+    canon["asset_id"] = _unique_ids(canon["asset_id"], rows, Path(name).stem, report)
+    canon["location_quality"] = quality
+    canon["location_note"] = notes
+    out = gpd.GeoDataFrame(canon, geometry=geometry.set_axis(canon.index), crs=MEASURE_CRS)
+    _place_by_postcode(out, postcodes, report)
+    # Areas measured in BNG where the source gives none.
+    poly = out.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    need_area = poly & out["site_area_ha"].isna().to_numpy()
+    if need_area.any():
+        out.loc[need_area, "site_area_ha"] = out.geometry[need_area].area / 10_000
+    report.count_placement(out["location_quality"])
+    out = out[order_columns(out)]
+    return out, report

@@ -1,0 +1,1 @@
+"""What the browser is sent: the small map and the national map's aggregated layers."""
