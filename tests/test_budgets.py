@@ -70,8 +70,9 @@ def test_byte_and_feature_budgets_name_the_public_limit():
 
 
 def test_public_budget_matches_the_shipped_upload_limit_and_the_cli_keeps_generous_defaults():
-    import tomllib
     from pathlib import Path
+
+    import tomllib
 
     config = tomllib.loads((Path(__file__).parents[1] / ".streamlit" / "config.toml").read_text())
     assert PUBLIC_LIMITS.max_file_bytes == config["server"]["maxUploadSize"] * 1_000_000
@@ -254,8 +255,8 @@ def test_sessions_past_their_reconnection_time_are_shut_down():
 
 
 def test_uploads_of_ended_sessions_are_released():
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
     from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
     from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
     from streamlit.runtime.uploaded_file_manager import UploadedFileRec
 
@@ -305,3 +306,19 @@ def test_the_app_checks_a_public_visitors_files_under_the_public_budget(monkeypa
         assert "301 vertices in row 1, above the 200 a public upload may hold" in errors.replace("\\", "")
     else:
         assert "vertices" not in errors
+
+
+@pytest.mark.parametrize("public", [True, False])
+def test_the_finders_area_polygon_is_read_under_the_visitors_budget(monkeypatch, public):
+    from assets_map.store import LOCAL_USER, PUBLIC
+    from assets_map.ui import finder_page, identity, state
+
+    monkeypatch.setattr(state, "PUBLIC_LIMITS", PUBLIC_LIMITS.scaled(max_feature_vertices=200))
+    monkeypatch.setattr(identity, "visitor_role", lambda store=None: PUBLIC if public else LOCAL_USER)
+    data = geojson(ring(300))
+    if public:
+        with pytest.raises(InputError, match="301 vertices in row 1, above the 200 a public upload may hold"):
+            finder_page.area_polygon(data, "area.geojson")
+    else:
+        area = finder_page.area_polygon(data, "area.geojson")
+        assert area.geom_type == "Polygon" and shapely.get_num_coordinates(area) == 301

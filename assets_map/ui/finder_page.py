@@ -6,13 +6,13 @@ import pandas as pd
 import shapely
 import streamlit as st
 
-from assets_map.engine.demo import DEMO_PATH
 from assets_map.community.finder import USE_PROFILES, SiteBrief, find_sites
-from assets_map.io.importer import import_bytes
+from assets_map.engine.demo import DEMO_PATH
 from assets_map.io.facilities import prepare_facilities
+from assets_map.io.importer import import_bytes
 from assets_map.io.report import InputError
-from assets_map.schema import DISPLAY_CRS
 from assets_map.io.sources import using_limits
+from assets_map.schema import DISPLAY_CRS
 from assets_map.ui import shared, state
 
 RESULT = "finder_result"
@@ -55,7 +55,7 @@ def _area_inputs(result) -> dict:
     if mode == "Near a place":
         centre = needs.to_crs(DISPLAY_CRS).union_all().centroid
         placed = result.assets[~(result.assets.geometry.isna() | result.assets.geometry.is_empty)]
-        labels = dict(zip(placed["asset_id"], placed["name"].astype(object).where(placed["name"].notna(), "(no name)")))
+        labels = dict(zip(placed["asset_id"], placed["name"].astype(object).where(placed["name"].notna(), "(no name)"), strict=True))
         how = st.radio("Place", ["Longitude and latitude", "Next to a site"], horizontal=True, key="fd_near_how")
         if how == "Next to a site":
             aid = st.selectbox("Site", list(labels), format_func=lambda i: f"{labels[i]} ({i})", key="fd_near_site")
@@ -69,11 +69,11 @@ def _area_inputs(result) -> dict:
         out["radius_m"] = float(st.slider("How far (metres, straight line)", 200, 5000, 1500, 100, key="fd_radius"))
     elif mode == "Areas I pick":
         codes = needs["code"].astype(str).tolist()
-        names = dict(zip(codes, needs["name"].astype(object).where(needs["name"].notna(), "")))
+        names = dict(zip(codes, needs["name"].astype(object).where(needs["name"].notna(), ""), strict=True))
         options = codes
         if "ward_code" in result.assets.columns:
             wards = result.assets[["ward_code", "ward_name"]].dropna().drop_duplicates()
-            names.update(dict(zip(wards["ward_code"].astype(str), "ward: " + wards["ward_name"].astype(str))))
+            names.update(dict(zip(wards["ward_code"].astype(str), "ward: " + wards["ward_name"].astype(str), strict=True)))
             options = sorted(wards["ward_code"].astype(str)) + codes
         out["area_codes"] = tuple(st.multiselect("Areas (LSOAs, and wards where loaded)", options,
                                                  format_func=lambda c: f"{names.get(c, '')} ({c})", key="fd_codes"))
@@ -82,12 +82,21 @@ def _area_inputs(result) -> dict:
         up = st.file_uploader("Area polygon", type=["geojson", "json", "gpkg"], key="fd_polygon")
         if up is not None:
             try:
-                # the same reader as the CLI's --area (and its exclusion layers): polygons, CRS checked
-                layer, _ = import_bytes(up.getvalue(), up.name, kind="exclusion")
-                out["area"] = shapely.union_all(layer.to_crs(DISPLAY_CRS).geometry.to_numpy())
+                out["area"] = area_polygon(up.getvalue(), up.name)
             except InputError as exc:
                 st.error(f"**The polygon could not be used.** {shared.md(exc)}")
     return out
+
+
+def area_polygon(data: bytes, name: str):
+    """The area a group drew, as one WGS84 geometry, read under this visitor's upload budget.
+
+    The same reader as the CLI's ``--area`` (and exclusion layers): polygons, CRS checked; a
+    public visitor's bytes and vertices are bounded like every other upload.
+    """
+    with using_limits(state.budgets()[0]):
+        layer, _ = import_bytes(data, name, kind="exclusion")
+    return shapely.union_all(layer.to_crs(DISPLAY_CRS).geometry.to_numpy())
 
 
 def render() -> None:
