@@ -21,11 +21,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from assets_map.io.registers import read_register
 from assets_map.io.normalise import fold, to_date
+from assets_map.io.registers import read_register
 from assets_map.io.report import ImportReport, InputError, rows_text
-from assets_map.schema import order_columns
 from assets_map.io.sources import Table
+from assets_map.schema import order_columns
 
 #: Folded headers that only brownfield registers carry; two or more identify one.
 MARKERS = ("ownershipstatus", "ownership", "planningstatus", "planningpermissionstatus", "deliverable",
@@ -197,7 +197,7 @@ def read_brownfield(table: Table, *, postcodes: pd.DataFrame | None = None, make
     out["brownfield_ref"] = [
         (f"{p} brownfield land register, site {a}" + (f", {d}" if d is not None and not pd.isna(d) else ""))
         if is_pub else None
-        for p, a, d, is_pub in zip(pub_name, out["asset_id"], dates, public)
+        for p, a, d, is_pub in zip(pub_name, out["asset_id"], dates, public, strict=True)
     ]
     # The publisher is not the owner of private, mixed or unknown sites.
     not_public = np.array([o != "public" for o in ownership])
@@ -206,7 +206,7 @@ def read_brownfield(table: Table, *, postcodes: pd.DataFrame | None = None, make
     out["holding_type"] = out["holding_type"].where(out["holding_type"] != "unknown", "land")
     out["use"] = out["use"].fillna("brownfield land (on the brownfield land register)")
     counts = pd.Series(ownership).value_counts()
-    unmatched = [str(v) for v, o in zip(src[mapping["ownership"]], ownership) if o == "unknown" and v is not None
+    unmatched = [str(v) for v, o in zip(src[mapping["ownership"]], ownership, strict=True) if o == "unknown" and v is not None
                  and not pd.isna(v) and "unknown" not in str(v).lower() and str(v).strip()]
     if unmatched:
         report.add("warning", f"ownership values not recognised ({', '.join(sorted(set(unmatched))[:5])}); read as unknown")

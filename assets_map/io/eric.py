@@ -28,11 +28,11 @@ import numpy as np
 import pandas as pd
 
 from assets_map.engine.geo import representative_points
-from assets_map.io.registers import read_register
 from assets_map.io.normalise import fold, to_number
+from assets_map.io.registers import read_register
 from assets_map.io.report import ImportReport, InputError
-from assets_map.schema import MEASURE_CRS, order_columns
 from assets_map.io.sources import Limits, Table, excel_frame, open_table
+from assets_map.schema import MEASURE_CRS, order_columns
 
 #: The sheet of the published workbook that holds one row per site.
 SITE_SHEET = "Site Data"

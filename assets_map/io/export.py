@@ -968,8 +968,8 @@ def _kml_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
         labels = (("priority", "Priority"), ("reasons", "Reasons"), ("organisation", "Organisation"),
                   ("status", "Status"), ("code", "Area code"), ("imd_decile", "IMD decile"), ("need_score", "Need score"))
         cols = [(c, lab) for c, lab in labels if c in g.columns]
-        built = [("<br/>".join(f"<b>{lab}</b>: {esc(v)}" for (c, lab), v in zip(cols, vals) if not _missing(v)) or None)
-                 for vals in zip(*(g[c].astype(object) for c, _ in cols))]
+        built = [("<br/>".join(f"<b>{lab}</b>: {esc(v)}" for (c, lab), v in zip(cols, vals, strict=True) if not _missing(v)) or None)
+                 for vals in zip(*(g[c].astype(object) for c, _ in cols), strict=True)]
     for col in list(g.columns):
         s = g[col]
         if col == "geometry":
@@ -1015,7 +1015,7 @@ def _build_kml(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
             written[name] = g.rename(columns=renames)
             hit = (dd["layer"] == name) & dd["field"].isin(list(renames))
             dd.loc[hit, "meaning"] = [f"{m} (named {renames[f]} here: '{f}' is a KML element)"
-                                      for f, m in zip(dd.loc[hit, "field"], dd.loc[hit, "meaning"])]
+                                      for f, m in zip(dd.loc[hit, "field"], dd.loc[hit, "meaning"], strict=True)]
             dd.loc[hit, "field"] = dd.loc[hit, "field"].map(renames)
             b.notes.append(f"{name}: {', '.join(renames)} renamed {', '.join(renames.values())} "
                            f"(KML uses those names for its own elements)")

@@ -59,7 +59,7 @@ def prepare_facilities(layer: gpd.GeoDataFrame, *, label: str, kind: str | None 
     else:
         kinds = [facility_kind(v) or stem.replace("_", " ") for v in subtype]
     raw_names = gdf[name_col].tolist() if name_col else [None] * len(gdf)
-    names = [str(n) if isinstance(n, str) and n.strip() else f"{k} {i + 1}" for i, (n, k) in enumerate(zip(raw_names, kinds))]
+    names = [str(n) if isinstance(n, str) and n.strip() else f"{k} {i + 1}" for i, (n, k) in enumerate(zip(raw_names, kinds, strict=True))]
     postcodes = [v if isinstance(v, str) else None for v in gdf[cols["postcode"]].tolist()] if "postcode" in cols else [None] * len(gdf)
     return gpd.GeoDataFrame({
         "facility": names, "kind": kinds, "subtype": subtype, "layer": label, "postcode": postcodes,

@@ -37,9 +37,9 @@ import pandas as pd
 
 from assets_map.io import brownfield as _brownfield
 from assets_map.io import eric as _eric
-from assets_map.io.registers import read_register, read_postcodes
 from assets_map.io.facilities import prepare_facilities
 from assets_map.io.normalise import fold
+from assets_map.io.registers import read_postcodes, read_register
 from assets_map.io.report import ImportReport, InputError
 from assets_map.io.sources import Limits, Table, copy_to_private, current_limits, excel_frame, open_table, using_limits
 
@@ -324,8 +324,10 @@ def staged_upload(data, name: str, limits: Limits | None) -> Iterator[tuple[Path
 
 
 def import_bytes(data: bytes, name: str, **options) -> tuple[gpd.GeoDataFrame, ImportReport]:
-    """Import an upload's bytes: written to a private temporary file (named here, not by the user), then
-    read by :func:`import_file`, so equal bytes give what the same file on disk gives.
+    """Import an upload's bytes as :func:`import_file` imports the same file on disk.
+
+    The bytes are written to a private temporary file (named here, not by the user), then read by
+    :func:`import_file`, so equal bytes give what the same file on disk gives.
 
     ``name`` is the upload's file name: only its extension and base name are used.
     Options are those of :func:`import_file` (``kind=`` included). The temporary file is

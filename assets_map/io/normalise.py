@@ -20,6 +20,7 @@ from assets_map.schema import ASSET_COLUMNS, SOURCE_PREFIX, empty_asset_frame
 
 
 def fold(header: str) -> str:
+    """A header folded for matching: lower case, letters and digits only (``"Asset Ref."`` -> ``"assetref"``)."""
     return re.sub(r"[^a-z0-9]", "", str(header).lower())
 
 
@@ -141,6 +142,11 @@ def normalise_visibility(value: object) -> str:
 
 
 def normalise_tenure(text: object) -> str:
+    """Tenure text as ``"freehold"``, ``"leasehold"``, ``"other"`` or ``"unknown"``.
+
+    Close misspellings count (``"freehld"``); any text with "lease" in it is leasehold; missing or
+    empty text is unknown.
+    """
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return "unknown"
     s = re.sub(r"[^a-z]+", " ", str(text).lower()).strip()
@@ -195,6 +201,7 @@ _ANCHOR_WORDS = [
 
 
 def anchor_type_of(organisation: object) -> str:
+    """The kind of anchor institution an organisation name says it is (``"nhs"``, ``"university"``, ...), or ``"other"``."""
     if organisation is None or (isinstance(organisation, float) and np.isnan(organisation)):
         return "other"
     s = str(organisation).lower()
@@ -224,6 +231,7 @@ def clean_postcode(text: object) -> tuple[str | None, str]:
 
 
 def compact_postcode(pc: pd.Series) -> pd.Series:
+    """Postcodes in upper case without spaces (``"m32 0fp"`` -> ``"M320FP"``), the form the directory is keyed by."""
     return pc.astype("string").str.upper().str.replace(r"\s+", "", regex=True)
 
 
@@ -290,9 +298,11 @@ def _text_value(v: object) -> str | None:
 
 
 def source_text(values: pd.Series) -> pd.Series:
-    """A text column as ``str`` dtype, stripped, blanks missing: how source columns (``src_*``)
-    are kept. ``12.0`` from a numeric column becomes ``12``. All-text columns take one
-    vectorised pass (a national register has millions of rows)."""
+    """A text column as ``str`` dtype, stripped, blanks missing.
+
+    This is how source columns (``src_*``) are kept. ``12.0`` from a numeric column becomes ``12``. All-text columns take one
+    vectorised pass (a national register has millions of rows).
+    """
     if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
         values = values.where(values.notna(), None).astype("str")
     if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
@@ -302,15 +312,19 @@ def source_text(values: pd.Series) -> pd.Series:
 
 
 def as_text(values: pd.Series) -> pd.Series:
-    """Identifiers and labels as text (object dtype, missing as ``None``, which the scoring and
-    the site card test for): ``12.0`` from a numeric column becomes ``12``; blanks become None."""
+    """Identifiers and labels as text: object dtype, missing as ``None``.
+
+    The scoring and the site card test for ``None``. ``12.0`` from a numeric column becomes ``12``; blanks become None.
+    """
     s = source_text(values)
     return s.astype(object).where(s.notna(), None)
 
 
 def map_unique(values: pd.Series, fn) -> list:
-    """``[fn(v) for v in values]``, calling ``fn`` once per distinct value (registers repeat
-    their statuses, tenures and dates: a national register has millions of rows, a few hundred values)."""
+    """``[fn(v) for v in values]``, calling ``fn`` once per distinct value.
+
+    Registers repeat their statuses, tenures and dates: a national register has millions of rows, a few hundred values).
+    """
     codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=False)
     results = np.empty(len(uniques), dtype=object)
     for i, u in enumerate(uniques):
@@ -319,8 +333,10 @@ def map_unique(values: pd.Series, fn) -> list:
 
 
 def map_words(values: pd.Series, fn) -> pd.Series:
-    """:func:`map_unique` for a function that returns a word (or None): a ``str`` Series built
-    from the codes (a million rows, a few hundred distinct values: no million-string list)."""
+    """:func:`map_unique` for a function that returns a word (or None).
+
+    A ``str`` Series is built from the codes (a million rows, a few hundred distinct values: no million-string list).
+    """
     codes, uniques = pd.factorize(values, use_na_sentinel=False)  # in the column's own dtype (Arrow: in C)
     words = [fn(u) for u in np.asarray(uniques.astype(object) if hasattr(uniques, "astype") else uniques, dtype=object)]
     known = np.array([w is not None for w in words] + [False], dtype=bool)
@@ -329,6 +345,11 @@ def map_words(values: pd.Series, fn) -> pd.Series:
 
 
 def to_number(values: pd.Series) -> pd.Series:
+    """Numbers from a register column as float64.
+
+    Thousands separators, spaces, ``£``, ``%`` and a trailing unit (m2, sqm, ha) are dropped; text that
+    is still not a number becomes NaN.
+    """
     if pd.api.types.is_numeric_dtype(values):
         return values.astype("float64")
     s = values.astype("string").str.replace(r"[,\s£%]", "", regex=True).str.replace(r"(?i)(m2|sqm|ha)$", "", regex=True)
@@ -392,7 +413,7 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
     else:
         parts = [as_text(col(p)) for p in ("street_number", "street_name", "post_town") if col(p) is not None]
         if parts:
-            joined = pd.Series([", ".join(v for v in vals if v) for vals in zip(*parts)], index=raw.index, dtype=object)
+            joined = pd.Series([", ".join(v for v in vals if v) for vals in zip(*parts, strict=True)], index=raw.index, dtype=object)
             # "105, Mainwood Road" reads better as "105 Mainwood Road"
             joined = joined.str.replace(r"^(\d+[A-Za-z]?), ", r"\1 ", regex=True)
             out["address"] = joined.where(joined != "", None).astype(object)

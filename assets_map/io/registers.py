@@ -23,9 +23,8 @@ import shapely
 from assets_map.engine import geo
 from assets_map.io.normalise import canonical_frame, clean_postcodes, compact_postcode, fold, match_columns
 from assets_map.io.report import ImportReport, InputError
-from assets_map.schema import DISPLAY_CRS, MEASURE_CRS, order_columns
 from assets_map.io.sources import Limits, Table, excel_frame, open_table
-
+from assets_map.schema import DISPLAY_CRS, MEASURE_CRS, order_columns
 
 # ---------------------------------------------------------------- postcodes
 
@@ -80,7 +79,7 @@ def _unique_ids(ids: pd.Series, rows: np.ndarray, stem: str, report: ImportRepor
     dup = ids.duplicated(keep=False)
     if dup.any():
         report.add("fixed", "asset identifier repeated: made unique by adding the row number", rows[dup.to_numpy()])
-        ids[dup] = [f"{v}#{r}" for v, r in zip(ids[dup], rows[dup.to_numpy()])]
+        ids[dup] = [f"{v}#{r}" for v, r in zip(ids[dup], rows[dup.to_numpy()], strict=True)]
     return ids
 
 
@@ -196,7 +195,7 @@ def _place_by_postcode(out: gpd.GeoDataFrame, postcodes: pd.DataFrame | None, re
             prior = out.loc[idx, "location_note"]
             out.loc[idx, "location_note"] = [
                 (f"{p}; placed at the postcode {pc} instead" if isinstance(p, str) and p else f"placed at the centre of postcode {pc}")
-                for p, pc in zip(prior, out.loc[idx, "postcode"])
+                for p, pc in zip(prior, out.loc[idx, "postcode"], strict=True)
             ]
         miss = out.index[full][~hit]
         out.loc[miss, "location_note"] = [f"postcode {pc} is not in the postcode directory" for pc in out.loc[miss, "postcode"]]
@@ -209,7 +208,7 @@ def _place_by_postcode(out: gpd.GeoDataFrame, postcodes: pd.DataFrame | None, re
         if m.any():
             out.loc[m, "location_note"] = [
                 (f"{p}; " if isinstance(p, str) and p else "") + note.format(pc=pc)
-                for p, pc in zip(out.loc[m, "location_note"], out.loc[m, "postcode"])
+                for p, pc in zip(out.loc[m, "location_note"], out.loc[m, "postcode"], strict=True)
             ]
             report.add("unplaced", note.format(pc="…").replace("'…'", "…"), out.loc[m, "source_row"].astype(int))
     if postcodes is not None and full.any():
@@ -331,7 +330,7 @@ def read_register(
     canon = canonical_frame(attrs, mapping, source=name)
     _report_normalised(attrs, canon, mapping, report)
     if table.is_vector and repaired.any():
-        canon["src_geometry_wkt"] = [shapely.to_wkt(g) if r else None for g, r in zip(raw.geometry, repaired)]
+        canon["src_geometry_wkt"] = [shapely.to_wkt(g) if r else None for g, r in zip(raw.geometry, repaired, strict=True)]
     rows = raw.index.to_numpy() + 1
     canon["source_row"] = pd.array(rows, dtype="Int64")
     canon["asset_id"] = _unique_ids(canon["asset_id"], rows, Path(name).stem, report)

@@ -80,9 +80,9 @@ def counts_in_order(values: Iterable) -> dict:
     codes, uniques = pd.factorize(s)  # numbered in order of first appearance; missing -> -1
     counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
     before = np.concatenate([[-1], np.maximum.accumulate(codes)[:-1]]) if len(codes) else codes
-    items = [(int(i), k, int(n)) for i, k, n in zip(np.flatnonzero(codes > before), uniques, counts)]
+    items = [(int(i), k, int(n)) for i, k, n in zip(np.flatnonzero(codes > before), uniques, counts, strict=True)]
     missing: dict = {}  # the missing values themselves, counted as a Counter (a dict) counts them
-    for i, v in zip(np.flatnonzero(codes < 0), s.iloc[codes < 0]):
+    for i, v in zip(np.flatnonzero(codes < 0), s.iloc[codes < 0], strict=True):
         missing.setdefault(v, [int(i), v, 0])[2] += 1
     if missing:
         items = sorted(items + [tuple(m) for m in missing.values()], key=lambda t: t[0])
@@ -98,6 +98,7 @@ class Issue:
     rows: list[int] = field(default_factory=list)
 
     def text(self) -> str:
+        """The finding with the rows it concerns, as printed in reports."""
         return f"{self.message} ({rows_text(self.rows)})" if self.rows else self.message
 
 
@@ -121,26 +122,32 @@ class ImportReport:
     issues: list[Issue] = field(default_factory=list)
 
     def add(self, kind: str, message: str, rows: Iterable[int] = ()) -> None:
+        """Record a finding of ``kind`` (fixed, unplaced, rejected, warning) about ``rows``."""
         self.issues.append(Issue(kind, message, sorted(int(r) for r in rows)))
 
     def count_placement(self, qualities: Iterable[str]) -> None:
+        """Count the rows by location quality: ``unplaced`` for ``none``, ``placed_by`` for the rest."""
         counts = counts_in_order(qualities)
         self.unplaced = counts.pop("none", 0)
         self.placed_by = dict(sorted(counts.items()))
 
     @property
     def placed(self) -> int:
+        """How many rows were placed, however."""
         return sum(self.placed_by.values())
 
     def of_kind(self, kind: str) -> list[Issue]:
+        """The findings of one ``kind``."""
         return [i for i in self.issues if i.kind == kind]
 
     def to_dict(self) -> dict:
+        """The report as a plain dict (with ``placed``), for JSON and the provenance record."""
         d = asdict(self)
         d["placed"] = self.placed
         return d
 
     def to_json(self) -> str:
+        """The report as indented JSON."""
         return json.dumps(self.to_dict(), indent=2, default=str)
 
     def lines_text(self) -> str:
@@ -154,6 +161,7 @@ class ImportReport:
         return f"{self.lines_in_file} {unit} in the file{note}, {read}"
 
     def summary_lines(self) -> list[str]:
+        """The report as lines to print: what was read, placed, unplaced, rejected, and each finding."""
         lines = [f"{self.source}: {self.lines_text()} ({self.adapter or self.format})"]
         if self.placed_by:
             how = ", ".join(f"{n} by {q}" for q, n in self.placed_by.items())

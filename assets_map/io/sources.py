@@ -11,17 +11,17 @@ non-GIS user can act on.
 """
 from __future__ import annotations
 
+import bisect
 import contextlib
 import contextvars
-import bisect
 import csv
 import io
 import json
 import os
 import re
 import stat
-import tempfile
 import struct
+import tempfile
 import warnings
 import zipfile
 import zlib
@@ -174,6 +174,7 @@ class Table:
 
     @property
     def is_vector(self) -> bool:
+        """True when the file was a spatial layer (a GeoDataFrame), not a table."""
         return isinstance(self.frame, gpd.GeoDataFrame)
 
 
@@ -303,9 +304,9 @@ class _Parsed:
 
 
 def _parse_records(text: str, delim: str) -> _Parsed:
-    """Read a text as CSV records, noting the physical lines each record spans.
+    r"""Read a text as CSV records, noting the physical lines each record spans.
 
-    Lines end at ``\\n``, ``\\r\\n`` or ``\\r``, as the csv module reads them.
+    Lines end at ``\n``, ``\r\n`` or ``\r``, as the csv module reads them.
     """
     buf: list[str] = []
     offsets = [0]
@@ -589,7 +590,7 @@ def find_header_row(rows: list[list[object]], scan: int = 30, *, merged: Collect
     if not filled or max(filled) == 0:
         return 0
     widest = max([n for i, n in enumerate(filled) if i not in merged] or filled)
-    for i, (row, n) in enumerate(zip(top, filled)):
+    for i, (row, n) in enumerate(zip(top, filled, strict=True)):
         if n < max(1, 0.6 * widest):
             continue
         cells = [str(v).strip() for v in row if v is not None and str(v).strip() != ""]
@@ -871,7 +872,7 @@ def _unpack_zip(path: Path, name: str, workdir: Path, limits: Limits) -> tuple[P
                 datasets.append((p.name, [i]))
             else:
                 ignored.append(p.name)
-        for stem, parts in stems.items():
+        for parts in stems.values():
             if ".shp" in parts:
                 datasets.append((PurePosixPath(parts[".shp"].filename).name, list(parts.values())))
         orphan = [s for s, parts in stems.items() if ".shp" not in parts and (".dbf" in parts or ".shx" in parts)]

@@ -16,10 +16,10 @@ import geopandas as gpd
 import pandas as pd
 
 from assets_map.engine.pipeline import Analysis, analyse
+from assets_map.engine.summary import attach_wards
 from assets_map.io.importer import Upload, display_name, import_bytes, read_inputs
 from assets_map.io.report import ImportReport, InputError
 from assets_map.io.sources import Limits, using_limits
-from assets_map.engine.summary import attach_wards
 
 #: What a user can upload, and what each is for.
 KINDS = {
@@ -42,6 +42,7 @@ class Checked:
 
     @property
     def report(self) -> ImportReport:
+        """The import report of the register file."""
         return self.analysis.reports[0]
 
 
