@@ -15,9 +15,11 @@ import pyarrow as pa
 
 
 def group_ids(frame: pd.DataFrame, rows: np.ndarray, cols: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(group id of each of ``rows``, position in ``rows`` of each group's first row), grouping by
-    ``cols`` with missing values as one value. Factorised column by column in its own dtype (Arrow
-    text factorises in C), so a million rows cost what their distinct values cost."""
+    """(group id of each of ``rows``, position in ``rows`` of each group's first row).
+
+    Rows are grouped by ``cols`` with missing values as one value. Factorised column by column in its own dtype (Arrow
+    text factorises in C), so a million rows cost what their distinct values cost.
+    """
     key = np.zeros(len(rows), dtype=np.int64)
     for c in cols:
         if c not in frame.columns:
@@ -46,9 +48,11 @@ def words_column(words: tuple[str, ...] | list[str], codes: np.ndarray, index: p
 
 @contextlib.contextmanager
 def paused_gc():
-    """Pause Python's cyclic garbage collector while building a million small containers (lists
-    per row): each collection walks every live container, so building 1M lists took 0.6-0.9 s
-    with it running and 0.09 s without (measured here). Nothing built is cyclic."""
+    """Pause Python's cyclic garbage collector while building a million small containers.
+
+    The containers are lists per row: each collection walks every live container, so building 1M lists took 0.6-0.9 s
+    with it running and 0.09 s without (measured here). Nothing built is cyclic.
+    """
     was = gc.isenabled()
     gc.disable()
     try:

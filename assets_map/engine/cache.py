@@ -111,6 +111,8 @@ def _report_from_dict(d: dict) -> ImportReport:
 
 @dataclass
 class CacheStats:
+    """How many look-ups of a :class:`ResultCache` found a stored result (hits) and how many did not (misses)."""
+
     hits: int = 0
     misses: int = 0
 
@@ -127,6 +129,7 @@ class ResultCache:
         self.stats = CacheStats()
 
     def path(self, key: str) -> Path:
+        """The folder of the entry for ``key`` (under a two-character prefix folder)."""
         return self.root / key[:2] / key
 
     def __contains__(self, key: str) -> bool:
@@ -196,6 +199,7 @@ class ResultCache:
         return target
 
     def clear(self) -> None:
+        """Delete every stored result (the whole cache folder)."""
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -179,6 +179,7 @@ def build_demo(path: str | Path = DEMO_PATH, *, seed: int = 2026) -> Path:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Build the fictional demo data set (``python -m assets_map.engine.demo [--out PATH] [--seed N]``)."""
     ap = argparse.ArgumentParser(description="Build the fictional demo data set.")
     ap.add_argument("--out", default=str(DEMO_PATH))
     ap.add_argument("--seed", type=int, default=2026)

@@ -1,5 +1,6 @@
-"""The same analysis on dask-geopandas, spatially partitioned: one machine's threads, a local
-process cluster, or a real cluster.
+"""The same analysis on dask-geopandas, spatially partitioned.
+
+It runs on one machine's threads, a local process cluster, or a real cluster.
 
 What runs where
 ---------------
@@ -45,9 +46,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from assets_map.engine.steps import Progress, join_needs, score
 from assets_map.engine.cache import object_columns, restore_objects
 from assets_map.engine.geo import representative_points
+from assets_map.engine.steps import Progress, join_needs, score
 from assets_map.schema import MEASURE_CRS, order_columns
 
 #: Column that carries each asset's row position through the partitions.

@@ -47,6 +47,7 @@ class Filters:
     text: str = ""
 
     def is_default(self) -> bool:
+        """True when no filter is set (every site passes)."""
         return self == Filters()
 
     def key(self) -> str:
@@ -65,9 +66,11 @@ class FilterResult:
 
     @property
     def shown(self) -> int:
+        """How many sites pass the filters."""
         return int(self.mask.sum())
 
     def count_text(self) -> str:
+        """``"N of M sites shown"``, as the pages print it."""
         return f"{self.shown} of {self.total} sites shown"
 
 

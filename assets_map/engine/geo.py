@@ -126,7 +126,7 @@ def points_from_columns(
         stated = stated_crs if isinstance(stated_crs, pd.Series) else pd.Series([stated_crs] * n)
         stated_kind = stated.map(crs_from_label).to_numpy(dtype=object)
         value_kind = np.where(np.isin(labels, [LONLAT, "latlon"]), LONLAT, np.where(np.isin(labels, [BNG, "bng_swapped"]), BNG, None))
-        contra = [int(r) for r, s, v in zip(rows, stated_kind, value_kind) if s and v and s != v]
+        contra = [int(r) for r, s, v in zip(rows, stated_kind, value_kind, strict=True) if s and v and s != v]
         if contra:
             warnings.append(
                 f"the stated coordinate reference system contradicts the values in {len(contra)} rows; "

@@ -67,6 +67,7 @@ def domain_of(header: str) -> str | None:
 
 
 def measure_of(header: str) -> str | None:
+    """Which measure a deprivation header holds (``"decile"``, ``"rank"`` or ``"score"``), or None."""
     f = fold(header)
     # Official headers say "Rank (where 1 is most deprived)" and "Decile (where 1 is most deprived 10% of LSOAs)".
     for m in ("decile", "rank", "score"):
@@ -104,6 +105,7 @@ class Deprivation:
 
     @property
     def lsoa_vintage(self) -> int | None:
+        """The LSOA boundaries (2011 or 2021) this index's year is published on, or None when unknown."""
         return LSOA_VINTAGE.get(self.year) if self.year else None
 
 

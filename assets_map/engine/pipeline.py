@@ -14,11 +14,9 @@ import geopandas as gpd
 import pandas as pd
 
 from assets_map.engine.needs import DOMAINS, MEASURES, Deprivation, build_needs, parse_weights
+from assets_map.engine.steps import NEED_COLUMNS, Analysis, Progress, join_needs, score  # noqa: F401 (the public face)
 from assets_map.io.report import ImportReport
 from assets_map.schema import order_columns
-
-from assets_map.engine.steps import NEED_COLUMNS, Analysis, Progress, join_needs, score  # noqa: F401 (the public face)
-
 
 #: how :func:`analyse` can run the per-row steps
 ENGINES = ("geopandas", "dask")

@@ -12,8 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assets_map.engine.needs import DOMAIN_LABELS
 from assets_map.engine.arrays import group_ids, str_series
+from assets_map.engine.needs import DOMAIN_LABELS
 from assets_map.engine.underuse import FLAG_THRESHOLD
 
 STRONG_UNDERUSE = 0.5
@@ -89,8 +89,10 @@ def _truthy(values: np.ndarray) -> np.ndarray:
 
 
 def _grouped_first(frame: pd.DataFrame, at: np.ndarray, cols: list[str], fn) -> np.ndarray:
-    """``fn(row)`` for the rows ``at`` (one per group), each row a dict of Python objects (as
-    ``astype(object)`` gives them), absent columns as ``None``."""
+    """``fn(row)`` for the rows ``at`` (one per group).
+
+    Each row is a dict of Python objects (as ``astype(object)`` gives them), absent columns as ``None``.
+    """
     sub = pd.DataFrame({c: (frame[c].iloc[at].astype(object).to_numpy() if c in frame.columns
                             else np.full(len(at), None, dtype=object)) for c in cols})
     values = np.empty(len(at), dtype=object)
@@ -104,8 +106,10 @@ _TEXT = pa.large_string()
 
 
 class _Texts:
-    """A text column of ``n`` rows built from a few distinct texts: each row holds a code into
-    the texts (or none), so the Arrow column is one ``take``, not a million Python strings."""
+    """A text column of ``n`` rows built from a few distinct texts.
+
+    Each row holds a code into the texts (or none), so the Arrow column is one ``take``, not a million Python strings.
+    """
 
     def __init__(self, n: int):
         self.codes = np.full(n, -1, dtype=np.int64)
@@ -125,8 +129,10 @@ class _Texts:
         self.escaped.extend([escaped] * (len(self.texts) - start))
 
     def arrow(self) -> pa.Array:
-        """The column (missing where no text, or the text is None or empty), the reason separator
-        replaced inside each text not already escaped."""
+        """The column: missing where no text, or the text is None or empty.
+
+        The reason separator is replaced inside each text not already escaped.
+        """
         values = np.array([t if t else None for t in self.texts], dtype=object)
         plain = ~np.array(self.escaped, dtype=bool)
         values[plain] = [t.replace(REASON_SEP, ", ") if t else None for t in values[plain]]
@@ -223,7 +229,7 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
         prio[placed] = p
         conf = _col(out, "underuse_confidence")[placed] if "underuse_confidence" in out.columns else [None] * len(p)
         head.put(placed, [f"Priority {PRIORITY_WORDS[pr]}: {'strong' if s else 'some'} underuse evidence ({v:.2f}, "
-                        f"confidence {c}) in a need decile {k} area" for pr, s, v, c, k in zip(p, strong, up, conf, d)])
+                        f"confidence {c}) in a need decile {k} area" for pr, s, v, c, k in zip(p, strong, up, conf, d, strict=True)])
     live_rows = np.flatnonzero(live)
     need = _Texts(n)
     if len(live_rows):

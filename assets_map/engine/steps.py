@@ -16,9 +16,9 @@ import shapely
 
 from assets_map.engine.geo import representative_points
 from assets_map.engine.priority import prioritise
+from assets_map.engine.underuse import apply_exclusions, score_underuse
 from assets_map.io.report import ImportReport
 from assets_map.schema import PRIORITIES
-from assets_map.engine.underuse import apply_exclusions, score_underuse
 
 Progress = Callable[[str, int, int], None]
 
@@ -58,9 +58,11 @@ class Analysis:
 
     @property
     def candidates(self) -> gpd.GeoDataFrame:
+        """The sites flagged High, Medium or Low."""
         return self.assets[self.assets["priority"].isin(["High", "Medium", "Low"])]
 
     def summary(self) -> dict:
+        """Counts of the analysis: rows, how they were placed, in need areas, excluded and flagged by priority."""
         from assets_map.io.report import counts_in_order
 
         a = self.assets
@@ -74,6 +76,7 @@ class Analysis:
         }
 
     def summary_lines(self) -> list[str]:
+        """The summary as lines to print: each file's report, then the counts of :meth:`summary`."""
         s = self.summary()
         placed = ", ".join(f"{n} by {q}" for q, n in sorted(s["placed_by"].items()))
         return [f"{r.source}: {r.lines_text()}" for r in self.reports] + [

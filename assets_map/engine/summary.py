@@ -18,8 +18,8 @@ from assets_map.engine.arrays import group_ids
 from assets_map.engine.geo import repair_invalid, representative_points, to_measure
 from assets_map.io.normalise import fold
 from assets_map.io.report import InputError
-from assets_map.schema import MEASURE_CRS, PRIORITIES
 from assets_map.io.sources import open_table
+from assets_map.schema import MEASURE_CRS, PRIORITIES
 
 FLAGGED = ("High", "Medium", "Low")
 NO_DECILE = "no need data"
@@ -159,7 +159,7 @@ def by_area(assets: pd.DataFrame) -> tuple[pd.DataFrame, str]:
             rows, first = _combined(code, name, pd.Series(unplaced))
             c, nm = code.to_numpy(dtype=object)[first], name.to_numpy(dtype=object)[first]
             labels = [UNPLACED if u else OUTSIDE_WARDS if pd.isna(ci) else ni if pd.notna(ni) else ci
-                      for ci, ni, u in zip(c, nm, unplaced[first])]
+                      for ci, ni, u in zip(c, nm, unplaced[first], strict=True)]
             return _table(assets, *_in_order(rows, labels), "ward"), "ward"
         key = name.astype(object).where(name.notna(), code)
         key = key.where(code.notna(), OUTSIDE_WARDS)
@@ -170,9 +170,9 @@ def by_area(assets: pd.DataFrame) -> tuple[pd.DataFrame, str]:
         rows, first = _combined(code, nm)
         c, n = code.to_numpy(dtype=object)[first], nm.to_numpy(dtype=object)[first]
         labels = [NO_NEED_AREA if pd.isna(ci) else f"{ni} ({ci})" if isinstance(ni, str) and ni and ni != ci else ci
-                  for ci, ni in zip(c, n)]
+                  for ci, ni in zip(c, n, strict=True)]
         return _table(assets, *_in_order(rows, labels), "LSOA (need area)"), "LSOA"
-    key = pd.Series([f"{n} ({c})" if isinstance(n, str) and n and n != c else c for c, n in zip(code, nm)],
+    key = pd.Series([f"{n} ({c})" if isinstance(n, str) and n and n != c else c for c, n in zip(code, nm, strict=True)],
                     index=assets.index, dtype=object)
     key = key.where(code.notna(), NO_NEED_AREA)
     return summarise(assets, key, label="LSOA (need area)"), "LSOA"

@@ -34,6 +34,8 @@ FLAG_THRESHOLD = 0.3
 
 @dataclass(frozen=True)
 class Signal:
+    """One underuse signal: its key, the most points it can give and how much it is trusted."""
+
     key: str
     cap: float
     confidence: str  # low | medium | high
@@ -108,7 +110,7 @@ def _src_texts(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     ids, first = group_ids(frame, rows, cols)
     at = rows[first]
     firsts = [_column(frame, c).iloc[at].astype(object).to_numpy() for c in cols]
-    texts = np.array([_src_text(*key) for key in zip(*firsts)] + [None], dtype=object)[:-1]
+    texts = np.array([_src_text(*key) for key in zip(*firsts, strict=True)] + [None], dtype=object)[:-1]
     return texts[ids]
 
 
@@ -168,7 +170,7 @@ def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDa
         excluded[rows] = True
         reason[rows] = [
             f"it is {h if h == 'land' else 'land and buildings'} named '{nm}' ({w}): parks, greenspace and allotments are never flagged"
-            for h, nm, w in zip(holding.to_numpy(dtype=object)[rows], named.to_numpy(dtype=object)[ok], found[ok])]
+            for h, nm, w in zip(holding.to_numpy(dtype=object)[rows], named.to_numpy(dtype=object)[ok], found[ok], strict=True)]
     land_like = (holding.isin(["land", "both", "unknown"]) | holding.isna()).to_numpy()
     geom_ok = ~(out.geometry.isna() | out.geometry.is_empty).to_numpy()
     for label, layer in layers:
@@ -274,7 +276,7 @@ def score_underuse(assets: gpd.GeoDataFrame, *, as_of: dt.date | None = None) ->
         pts = np.zeros(n)
         pts[is_status] = caps
         texts = np.array([f"the owner records it as {_STATUS_WORDS[s]} ({src})"
-                          for s, src in zip(status[is_status], src_for(is_status))], dtype=object)
+                          for s, src in zip(status[is_status], src_for(is_status), strict=True)], dtype=object)
         found.append((_STATUS_CONFIDENCE, is_status, pts, texts))
     for mask, values, key, factor, what in ((m_empty, empty_pct, "empty_floor", 0.8, "reported empty"),
                                             (m_under, under_pct, "underused_floor", 0.4, "reported under-used")):
@@ -282,14 +284,14 @@ def score_underuse(assets: gpd.GeoDataFrame, *, as_of: dt.date | None = None) ->
             sig = SIGNALS[key]
             pts = np.zeros(n)
             pts[mask] = np.minimum(sig.cap, values[mask] / 100 * factor)
-            label = _map_unique(pd.Series(values[mask]), lambda v: f"{v:g}% of its floor area is {what}")
-            texts = np.array([f"{t} ({src})" for t, src in zip(label, src_for(mask))], dtype=object)
+            label = _map_unique(pd.Series(values[mask]), lambda v, what=what: f"{v:g}% of its floor area is {what}")
+            texts = np.array([f"{t} ({src})" for t, src in zip(label, src_for(mask), strict=True)], dtype=object)
             found.append((sig.confidence, mask, pts, texts))
     if m_idle.any():
         sig = SIGNALS["idle_land"]
         pts = np.where(m_idle, sig.cap, 0.0)
         label = _map_unique(pd.Series(idle_ha[m_idle]), lambda v: f"{v:g} ha of its land is reported as not delivering services")
-        texts = np.array([f"{t} ({src})" for t, src in zip(label, src_for(m_idle))], dtype=object)
+        texts = np.array([f"{t} ({src})" for t, src in zip(label, src_for(m_idle), strict=True)], dtype=object)
         found.append((sig.confidence, m_idle, pts, texts))
     if m_bf.any():
         sig = SIGNALS["brownfield"]
@@ -339,14 +341,14 @@ def score_underuse(assets: gpd.GeoDataFrame, *, as_of: dt.date | None = None) ->
         else:
             n_low += mask
         tags = _map_unique(pd.Series(pts[mask]), lambda p: f" [+{p:.2f}]")
-        reason_parts.append((mask, np.array([f"Underuse: {t}{g}" for t, g in zip(texts, tags)], dtype=object)))
+        reason_parts.append((mask, np.array([f"Underuse: {t}{g}" for t, g in zip(texts, tags, strict=True)], dtype=object)))
     score = np.minimum(1.0, total)
     any_sig = (n_high + n_medium + n_low) > 0
     confidence = np.where((n_medium >= 2) | (n_high > 0), 0, np.where(n_medium == 1, 1, np.where(any_sig, 2, 3)))
     with paused_gc():
         reasons: list[list[str]] = [[] for _ in range(n)]
         for mask, texts in reason_parts:
-            for i, t in zip(np.flatnonzero(mask), texts):
+            for i, t in zip(np.flatnonzero(mask), texts, strict=True):
                 reasons[i].append(t)
         reasons = pd.Series(reasons, index=out.index, dtype=object)
     out["underuse_score"] = _map_unique(pd.Series(score), lambda v: round(float(v), 3)).astype("float64")
