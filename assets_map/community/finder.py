@@ -118,6 +118,7 @@ class SiteBrief:
 
     @property
     def profile(self) -> UseProfile | None:
+        """The use profile named by ``use`` (case and spaces ignored), or None for a use without one."""
         return USE_PROFILES.get(str(self.use).strip().lower())
 
     def resolved(self) -> tuple[str, float | None, float | None]:
@@ -129,6 +130,14 @@ class SiteBrief:
         return holding, lo, hi
 
     def validate(self) -> None:
+        """Check the request as a whole.
+
+        Raises
+        ------
+        InputError
+            Naming every problem at once: holding, size range, ``near`` outside the UK, radius, area
+            and unknown weights.
+        """
         problems = []
         holding, lo, hi = self.resolved()
         if holding not in HOLDINGS:
@@ -188,7 +197,7 @@ def resolve_area(brief: SiteBrief, *, areas: list[gpd.GeoDataFrame] = ()) -> tup
                 continue
             lay = layer.to_crs(MEASURE_CRS)
             hit = lay[lay[col].astype("string").isin(wanted)]
-            for code, geom in zip(hit[col].astype(str), hit.geometry):
+            for code, geom in zip(hit[col].astype(str), hit.geometry, strict=True):
                 found[code] = shapely.union(found[code], geom) if code in found else geom
         missing = [c for c in wanted if c not in found]
         if missing:

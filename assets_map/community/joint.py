@@ -24,8 +24,8 @@ import shapely
 
 from assets_map.engine.geo import repair_invalid
 from assets_map.io.report import InputError
-from assets_map.schema import MEASURE_CRS
 from assets_map.io.sources import open_table
+from assets_map.schema import MEASURE_CRS
 
 DEFAULT_GAP_M = 5.0
 #: Priorities that count as flagged candidates.
@@ -45,7 +45,7 @@ def _components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
             parent[i], i = root, parent[i]
         return root
 
-    for a, b in zip(left.tolist(), right.tolist()):
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
         ra, rb = find(a), find(b)
         if ra != rb:
             parent[max(ra, rb)] = min(ra, rb)

@@ -125,7 +125,7 @@ def summarise_partners(
     placed = ~(out.geometry.isna() | out.geometry.is_empty)
     grouped = {k: g for k, g in pairs.groupby("site_id", sort=False)} if len(pairs) else {}
     counts, kinds, nearest, nearest_m, texts = [], [], [], [], []
-    for sid, ok in zip(ids, placed):
+    for sid, ok in zip(ids, placed, strict=True):
         g = grouped.get(sid)
         if not ok:
             counts.append(pd.NA)

@@ -76,6 +76,7 @@ class Route:
     who_short: str = ""
 
     def text(self) -> str:
+        """The route on one line: title, whether it applies, why, who, the numbered next steps, dates and the law."""
         steps = " ".join(f"({i + 1}) {s}" for i, s in enumerate(self.next_steps))
         dates = (" Dates: " + "; ".join(self.dates) + ".") if self.dates else ""
         return f"{self.title} [{self.applies}]: {self.why} Who: {self.who} Next: {steps}{dates} ({self.law})"

@@ -17,9 +17,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from assets_map.community.routes import MAP_CANNOT, Route, routes_for
 from assets_map.engine.needs import DOMAIN_LABELS
 from assets_map.engine.priority import REASON_SEP
-from assets_map.community.routes import MAP_CANNOT, Route, routes_for
 from assets_map.engine.underuse import SIGNALS
 
 #: Plain-words meaning of each priority, for readers new to the idea.

@@ -26,11 +26,11 @@ import pandas as pd
 import shapely
 
 from assets_map import __version__
-from assets_map.maps.draw import DECILE_COLOURS
 from assets_map.community.catchment import DEFAULT_CATCHMENT_M, catchment_need, lsoa_need_text
 from assets_map.community.partners import DEFAULT_WALK_M, DISTANCE_NOTE, partners_nearby, summarise_partners
-from assets_map.io.report import InputError, esc
 from assets_map.community.routes import MAP_CANNOT, RULES_AS_AT, routes_for
+from assets_map.io.report import InputError, esc
+from assets_map.maps.draw import DECILE_COLOURS
 from assets_map.schema import DISPLAY_CRS, MEASURE_CRS
 
 KIND_COLOURS = {"library": "#1b9e77", "GP practice": "#d95f02", "school or college": "#7570b3",

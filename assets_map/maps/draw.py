@@ -15,10 +15,10 @@ import shutil
 from pathlib import Path
 
 import folium
-from folium.utilities import JsCode
 import geopandas as gpd
 import numpy as np
 from branca.element import MacroElement, Template
+from folium.utilities import JsCode
 
 from assets_map.io.report import esc
 from assets_map.maps.features import ASSET_ALIASES, ASSET_PROPS, MapData, display_geometry, geojson_features
@@ -133,6 +133,7 @@ class Legend(MacroElement):
 
 
 def legend_html(title: str, need_label: str) -> str:
+    """The map legend as HTML: the need decile colours under ``need_label`` and the priority markers."""
     rows = "".join(
         f'<div><span style="display:inline-block;width:12px;height:12px;background:{c};border:1px solid #666;'
         f'margin-right:4px"></span>{label}</div>'

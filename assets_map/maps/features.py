@@ -43,8 +43,9 @@ ASSET_ALIASES = ["Asset", "Name", "Owner", "Status", "Priority", "Need area", "N
 
 @dataclass
 class MapData:
-    """The expensive part of a map, computed once per (data, filters, need measure): simplified,
-    rounded, escaped GeoJSON for the need areas and the assets, and the extent.
+    """The expensive part of a map, computed once per (data, filters, need measure).
+
+    It holds simplified, rounded, escaped GeoJSON for the need areas and the assets, and the extent.
 
     A folium Map must not be reused across Streamlit reruns (rendering it again appends its
     scripts a second time, which changes st_folium's component key and remounts the map), so
@@ -60,4 +61,5 @@ class MapData:
 
     @property
     def asset_count(self) -> int:
+        """How many sites are drawn (polygons and points)."""
         return len(self.polygons["features"]) + len(self.points["features"])

@@ -1,5 +1,6 @@
-"""What the browser is sent when the data is national: simplify by zoom, clip to the view,
-aggregate when zoomed out, and keep every render under a byte budget.
+"""What the browser is sent when the data is national.
+
+Simplify by zoom, clip to the view, aggregate when zoomed out, and keep every render under a byte budget.
 
 Measured here (DESIGN, "Scale"): a browser's time to draw a GeoJSON layer follows its
 feature count, not its bytes (100k simplified polygons took 76 s to appear), and the raw
@@ -38,8 +39,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from assets_map.maps.features import ASSET_PROPS, MapData, geojson_features
 from assets_map.io.report import esc
+from assets_map.maps.features import ASSET_PROPS, MapData, geojson_features
 from assets_map.schema import DISPLAY_CRS, MEASURE_CRS
 
 #: Above these counts (in the view) features are aggregated instead of drawn one by one.
@@ -189,7 +190,7 @@ def _need_layer(needs, index, view_box, view, zoom, need_column, tolerance_px):
     shown = pd.DataFrame({
         "code": sub["lad"].to_numpy(),
         "name": [f"{n}: {c} LSOAs, {d:.0%} in the most deprived 20%" if np.isfinite(d) else f"{n}: {c} LSOAs, no data"
-                 for n, c, d in zip(sub["lad"], sub["lsoas"], sub["deprived"])],
+                 for n, c, d in zip(sub["lad"], sub["lsoas"], sub["deprived"], strict=True)],
         need_column: [int(round(v)) if np.isfinite(v) else None for v in sub["median"]],
         "iod_year": "",
     }, index=sub.index)
