@@ -14,8 +14,18 @@ import os
 import sqlite3
 from pathlib import Path
 
-from assets_map.store.base import (EDIT_STATUSES, EDITABLE, ConflictError, ImportOutcome, RemovalsNotConfirmed, Store, StoreError,
-                   StoreFull, removals_allowed, validate_changes)
+from assets_map.store.base import (
+    EDIT_STATUSES,
+    EDITABLE,
+    ConflictError,
+    ImportOutcome,
+    RemovalsNotConfirmed,
+    Store,
+    StoreError,
+    StoreFull,
+    removals_allowed,
+    validate_changes,
+)
 from assets_map.store.roles import LOCAL_USER, PUBLIC, Identity, NotAllowed, Role
 from assets_map.store.sqlite import SqliteStore, backup
 

@@ -123,6 +123,7 @@ class ImportOutcome:
     kept_edits: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
+        """The outcome as lines to print: counts of added, changed, unchanged and removed rows, and kept edits."""
         out = [f"import batch {self.batch_id} for {self.organisation}: {self.rows} rows; {self.added} added, "
                f"{self.changed} changed, {self.unchanged} unchanged, {self.removed} no longer in the register "
                f"(kept in the history)"]
@@ -210,17 +211,21 @@ class Tx:
         return sql if self.qmark else sql.replace("%", "%%").replace("?", "%s")
 
     def x(self, sql: str, params: Iterable = ()):
+        """Execute one statement; returns the cursor."""
         self.cur.execute(self._sql(sql), self._params(params))
         return self.cur
 
     def q(self, sql: str, params: Iterable = ()) -> list[tuple]:
+        """Every row a query returns."""
         return list(self.x(sql, params).fetchall())
 
     def one(self, sql: str, params: Iterable = ()):
+        """The first row a query returns, or None."""
         rows = self.q(sql, params)
         return rows[0] if rows else None
 
     def many(self, sql: str, rows: Iterable[Iterable]) -> None:
+        """Execute one statement once per row of parameters."""
         self.cur.executemany(self._sql(sql), [self._params(r) for r in rows])
 
 
@@ -287,7 +292,7 @@ class Store(abc.ABC):
     def _read(self) -> contextlib.AbstractContextManager[Tx]:
         """A read transaction (one consistent snapshot)."""
 
-    def _lock_register(self, tx: Tx) -> None:
+    def _lock_register(self, tx: Tx) -> None:  # noqa: B027 (a hook: no-op unless a backend needs a lock)
         """Serialise imports (SQLite's write lock already does)."""
 
     @abc.abstractmethod
@@ -314,10 +319,11 @@ class Store(abc.ABC):
             cur = tx.x(f"SELECT * FROM {table} WHERE 1 = 0")
             return [d[0] for d in cur.description]
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (a hook: no-op unless a backend holds a connection)
         """Release resources (connections are opened per operation)."""
 
     def is_empty(self) -> bool:
+        """True when no table of the register holds a row."""
         with self._read() as tx:
             return all(tx.one(f"SELECT COUNT(*) FROM {t}")[0] == 0 for t in TABLES)
 
@@ -407,7 +413,7 @@ class Store(abc.ABC):
             batch_id = self._last_id(tx, cur, "batches", "batch_id")
             out = ImportOutcome(batch_id, organisation, len(records), kept_edits=kept)
             hist, inserts, updates = [], [], []
-            for rec, wkb in zip(records, wkbs):
+            for rec, wkb in zip(records, wkbs, strict=True):
                 aid = rec["asset_id"]
                 vis = views.normalise_visibility(rec.get("visibility"))
                 rec["visibility"] = vis
@@ -484,7 +490,7 @@ class Store(abc.ABC):
             gdf = gdf.to_crs(MEASURE_CRS)
             keep = [c for c in gdf.columns if c != gdf.geometry.name][:40]
             bounds = gdf.geometry.bounds.to_numpy()
-            for n, (rec, geom, b) in enumerate(zip(gdf[keep].to_dict("records"), gdf.geometry, bounds)):
+            for n, (rec, geom, b) in enumerate(zip(gdf[keep].to_dict("records"), gdf.geometry, bounds, strict=True)):
                 if geom is None or geom.is_empty:
                     continue
                 rows.append([organisation, layer, label, n, Json(codec.row_record(rec)), codec.geom_wkb(geom),
@@ -561,7 +567,7 @@ class Store(abc.ABC):
                     pubs = views.public_records([codec.loads(r[5]) for r in mine], [codec.wkb_geom(r[7]) for r in mine],
                                                 [codec.loads(r[6]) or {} for r in mine], needs=needs, exclude=exclude,
                                                 weights=weights)
-                    upserts += [[r[0], r[2], Json(pub)] for r, pub in zip(mine, pubs) if have.get(r[0]) != (r[2], pub)]
+                    upserts += [[r[0], r[2], Json(pub)] for r, pub in zip(mine, pubs, strict=True) if have.get(r[0]) != (r[2], pub)]
                 for chunk in _chunks(gone, 500):
                     tx.x(f"DELETE FROM public_records WHERE asset_id IN ({','.join('?' * len(chunk))})", chunk)
                 if upserts:
@@ -669,7 +675,7 @@ class Store(abc.ABC):
             # Other organisations' assets exactly as the public sees them: through the same view.
             others = [] if role.kind == "admin" else self._public_rows(tx, organisation, not_of=role.organisation)
         recs, geoms, version, removed, fvs, registers = [], [], [], [], [], []
-        for aid, org, ver, rem, vis, attrs, fv, wkb in rows:
+        for aid, org, ver, rem, _visible, attrs, fv, wkb in rows:
             rec = codec.loads(attrs)
             for f in REGISTER_FIELDS:
                 rec.setdefault(f, None)
@@ -719,7 +725,7 @@ class Store(abc.ABC):
                     params)
         out = []
         for r in rows:
-            rec = {c: codec.json_value(v) for c, v in zip(cols, r[:-2])}
+            rec = {c: codec.json_value(v) for c, v in zip(cols, r[:-2], strict=True)}
             if rec["excluded"] is not None:
                 rec["excluded"] = bool(rec["excluded"])
             out.append((rec, codec.wkb_geom(r[-1]), r[-2]))
@@ -821,9 +827,10 @@ class Store(abc.ABC):
                         "added, changed, unchanged, removed, report FROM batches ORDER BY batch_id DESC")
         keys = ("batch_id", "organisation", "imported_by", "imported_at", "source_name", "file_sha256", "rows",
                 "added", "changed", "unchanged", "removed", "report")
-        return [dict(zip(keys, r[:-1] + (codec.loads(r[-1]),))) for r in rows if role.sees_internal(r[1])]
+        return [dict(zip(keys, r[:-1] + (codec.loads(r[-1]),), strict=True)) for r in rows if role.sees_internal(r[1])]
 
     def organisations(self) -> list[str]:
+        """The organisations with assets in the register, sorted."""
         with self._read() as tx:
             return [r[0] for r in tx.q("SELECT DISTINCT organisation FROM assets ORDER BY organisation")]
 
@@ -914,7 +921,7 @@ class Store(abc.ABC):
         out = []
         for r in rows:
             if role.sees_internal(r[12]):
-                d = dict(zip(keys, r))
+                d = dict(zip(keys, r, strict=True))
                 d["proposed"] = codec.loads(d["proposed"]) or {}
                 out.append(d)
         return out
@@ -989,7 +996,7 @@ class Store(abc.ABC):
         keys = ("issuer", "subject", "role", "organisation", "added_by", "added_at")
         with self._read() as tx:
             rows = tx.q(f"SELECT {', '.join(keys)} FROM users ORDER BY issuer, subject")
-        return [dict(zip(keys, r)) for r in rows]
+        return [dict(zip(keys, r, strict=True)) for r in rows]
 
     def role_for(self, identity: Identity | None) -> Role:
         """The role of a signed-in user from the users table (a viewer when not listed).
@@ -1024,7 +1031,7 @@ class Store(abc.ABC):
                 rows = tx.q(f"SELECT {sel} FROM {table} ORDER BY {order}")
                 yield table, cols, [tuple(bytes(v) if isinstance(v, memoryview) else
                                           (codec.loads(v) if c in JSON_COLUMNS[table] else v)
-                                          for c, v in zip(cols, r)) for r in rows]
+                                          for c, v in zip(cols, r, strict=True)) for r in rows]
 
     def load(self, source: "Store") -> None:
         """Fill this (empty) store with everything in ``source``, as one transaction."""
@@ -1034,12 +1041,12 @@ class Store(abc.ABC):
             for table, cols, rows in source.dump():
                 vals = ", ".join(self.G_IN if c == "geom" else "?" for c in cols)
                 tx.many(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({vals})",
-                        [[Json(v) if c in JSON_COLUMNS[table] and v is not None else v for c, v in zip(cols, r)]
+                        [[Json(v) if c in JSON_COLUMNS[table] and v is not None else v for c, v in zip(cols, r, strict=True)]
                          for r in rows])
             self._after_load(tx)
             self._refresh_public(tx)  # public records are derived: made again under the rules in force
 
-    def _after_load(self, tx: Tx) -> None:
+    def _after_load(self, tx: Tx) -> None:  # noqa: B027 (a hook: no-op unless a backend has sequences)
         """Reset identity counters after rows were inserted with their ids."""
 
     def _note_backup(self, partial) -> None:

@@ -58,6 +58,7 @@ def geom_wkb(geom) -> bytes | None:
 
 
 def wkb_geom(data: bytes | memoryview | None):
+    """A shapely geometry from stored WKB, or None."""
     if data is None:
         return None
     return shapely.from_wkb(bytes(data))
@@ -69,6 +70,7 @@ def geom_text(geom) -> str | None:
 
 
 def dumps(obj: Any) -> str:
+    """JSON text as stored: UTF-8 kept, keys sorted, NaN refused."""
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, allow_nan=False)
 
 

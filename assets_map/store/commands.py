@@ -23,6 +23,7 @@ def _cli_role() -> Role:
 
 
 def add_parser(sub) -> None:
+    """Add the ``store`` command (info, import, backup, restore, roles) to the CLI's sub-parsers."""
     p = sub.add_parser("store", help="the register: import, backup, restore, roles",
                        description="Work with the register store (SQLite by default; PostGIS when "
                                    "ASSETS_MAP_DATABASE_URL is set).")

@@ -22,8 +22,16 @@ import logging
 import re
 from typing import Iterator
 
-from assets_map.store.base import (BACKUP_NOTE, SCHEMA_VERSION, Store, StoreError, StoreFull, Tx, remove_partial,
-                   stale_backup)
+from assets_map.store.base import (
+    BACKUP_NOTE,
+    SCHEMA_VERSION,
+    Store,
+    StoreError,
+    StoreFull,
+    Tx,
+    remove_partial,
+    stale_backup,
+)
 from assets_map.store.views import RULES_VERSION, public_view_sql
 
 _LOG = logging.getLogger(__name__)
@@ -275,6 +283,7 @@ class PostgisStore(Store):
                            f"COALESCE(MAX({col}), 1), MAX({col}) IS NOT NULL) FROM {table}")
 
     def describe(self) -> str:
+        """The database, host, port and schema (no user or password)."""
         info = self._psycopg.conninfo.conninfo_to_dict(self.url)
         return (f"PostGIS database {info.get('dbname', '?')} on {info.get('host', 'localhost')}:"
                 f"{info.get('port', 5432)} (schema {self.schema})")

@@ -55,6 +55,7 @@ class Role:
 
     @property
     def is_public(self) -> bool:
+        """True for a viewer: the public view, without internal assets or fields."""
         return self.kind == "viewer"
 
     def sees_internal(self, organisation: str | None) -> bool:
@@ -64,15 +65,30 @@ class Role:
     can_edit = sees_internal
 
     def require_edit(self, organisation: str | None, action: str = "edit this asset") -> None:
+        """Refuse unless this role may edit ``organisation``'s assets.
+
+        Raises
+        ------
+        NotAllowed
+            Naming the user, their role and the ``action`` refused.
+        """
         if not self.can_edit(organisation):
             who = "a public viewer" if self.kind == "viewer" else f"an editor for {self.organisation}"
             raise NotAllowed(f"{self.user} is {who} and may not {action} of {organisation}")
 
     def require_admin(self, action: str) -> None:
+        """Refuse unless this role is an administrator.
+
+        Raises
+        ------
+        NotAllowed
+            Naming the user and the ``action`` refused.
+        """
         if self.kind != "admin":
             raise NotAllowed(f"{self.user} is not an administrator and may not {action}")
 
     def describe(self) -> str:
+        """Who this is and what they may do, in one line for the app and the CLI."""
         if self.local:
             return "single local user (no sign-in configured): full access to this machine's register"
         if self.kind == "editor":

@@ -17,8 +17,16 @@ import urllib.parse
 from pathlib import Path
 from typing import Iterator
 
-from assets_map.store.base import (BACKUP_NOTE, SCHEMA_VERSION, Store, StoreError, StoreFull, Tx, remove_partial,
-                   stale_backup)
+from assets_map.store.base import (
+    BACKUP_NOTE,
+    SCHEMA_VERSION,
+    Store,
+    StoreError,
+    StoreFull,
+    Tx,
+    remove_partial,
+    stale_backup,
+)
 from assets_map.store.views import RULES_VERSION, public_view_sql
 
 DDL = """
@@ -297,6 +305,7 @@ class SqliteStore(Store):
             conn.close()
 
     def describe(self) -> str:
+        """The path of the SQLite file."""
         return f"SQLite file {self.path}"
 
     def integrity(self) -> str:

@@ -154,7 +154,7 @@ def public_records(records: Sequence[Mapping[str, Any]], geoms: Sequence, field_
 
     shown = [set(shown_fields(fv)) for fv in field_visibilities]
     rows, where = [], []
-    for rec, geom, sh in zip(records, geoms, shown):
+    for rec, geom, sh in zip(records, geoms, shown, strict=True):
         row = {f: (rec.get(f) if f in sh else None) for f in INPUT_FIELDS}
         row.update({f: rec.get(f) for f in PUBLIC_EVIDENCE})
         placed = geom is not None and "geometry" in sh
@@ -184,7 +184,7 @@ def public_records(records: Sequence[Mapping[str, Any]], geoms: Sequence, field_
     scored = score(joined, exclude=layers, weights=weights, withheld_exclusions=withheld)
     derived = {c: scored[c].astype(object).to_numpy() for c in DERIVED}
     out = []
-    for i, (rec, sh) in enumerate(zip(records, shown)):
+    for i, (rec, sh) in enumerate(zip(records, shown, strict=True)):
         pub = {}
         for f in VIEW_FIELDS:
             if f not in sh:
