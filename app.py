@@ -1,9 +1,17 @@
 """assets-map: Streamlit entry point (page navigation, and the filters every page shares)."""
 import streamlit as st
 
-from assets_map.ui import (about_page, data_page, download_page, map_page, shared, shortlist_page,
-                           summary_page)
-from assets_map.ui import finder_page, sitepack_page
+from assets_map.ui import (
+    about_page,
+    data_page,
+    download_page,
+    finder_page,
+    map_page,
+    shared,
+    shortlist_page,
+    sitepack_page,
+    summary_page,
+)
 
 st.set_page_config(page_title="assets-map", page_icon="🗺️", layout="wide")
 pages = [

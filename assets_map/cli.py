@@ -29,6 +29,7 @@ class ProgressBar:
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
     def __call__(self, message: str, i: int, n: int) -> None:
+        """Show step ``i`` of ``n`` with its ``message`` and the seconds since the bar started."""
         done = int(self.width * i / max(n, 1))
         bar = "#" * done + "-" * (self.width - done)
         line = f"[{bar}] {i}/{n} {message} ({time.perf_counter() - self.start:.1f} s)"
@@ -422,6 +423,7 @@ def _add_store(sub) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``assets-map`` argument parser with its ``analyse`` and ``store`` commands."""
     parser = argparse.ArgumentParser(
         prog="assets-map",
         description="Map anchor institutions' land and buildings against community need; "
@@ -438,6 +440,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``assets-map`` command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 done; 2 a refused input or register, or a file that could not be read or
+        written; 1 an unexpected error (one line on stderr; ``--debug`` shows the traceback); 130 interrupted.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

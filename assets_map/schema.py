@@ -110,8 +110,10 @@ def data_dictionary(layer: str = "assets") -> pd.DataFrame:
 
 
 def empty_asset_frame(n: int, *, columns: list[str] | None = None) -> pd.DataFrame:
-    """A frame of ``n`` rows with every canonical asset column (geometry excluded), or just
-    ``columns`` of them, set to missing."""
+    """A frame of ``n`` rows of canonical asset columns, set to missing.
+
+    Every column (geometry excluded), or just ``columns`` of them.
+    """
     cols = {}
     for f in ASSET_FIELDS:
         if f.name == "geometry" or (columns is not None and f.name not in columns):

@@ -39,6 +39,7 @@ apply to that kind of owner, in plain words. Shortlist sites, download a site pa
 
 
 def render() -> None:
+    """The About page: how assets-map works, the data in use and the data dictionary."""
     st.title("How assets-map works")
     shared.banner()
     st.markdown(ABOUT)

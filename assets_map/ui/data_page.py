@@ -9,11 +9,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from assets_map.engine.pipeline import rescore
 from assets_map.engine.bounded import run_bounded
+from assets_map.engine.pipeline import rescore
 from assets_map.io.report import InputError, rows_text
-from assets_map.ui import shared, state
 from assets_map.io.uploads import KINDS, REQUIRED, Upload, check_uploads, with_wards
+from assets_map.ui import shared, state
 
 STAGED = "staged_uploads"
 EXCLUDE = "staged_exclusions"
@@ -149,6 +149,7 @@ def _add_wards() -> None:
 
 
 def render() -> None:
+    """The Your data page: upload registers, boundaries, deprivation and layers, check them, then use them."""
     st.title("Your data")
     shared.banner()
     msg = st.session_state.pop("data_message", None)

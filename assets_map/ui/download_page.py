@@ -17,6 +17,7 @@ ABOUT_FORMATS = """
 
 
 def render() -> None:
+    """The Download page: the filtered sites or the shortlist, with a button per export format."""
     st.title("Download sites")
     shared.banner()
     view, res = state.filtered()

@@ -100,6 +100,7 @@ def area_polygon(data: bytes, name: str):
 
 
 def render() -> None:
+    """The Find a site page: a group's need in, the sites that fit out, best first, with why."""
     st.title("Find a site")
     shared.banner()
     st.markdown("Say what your group needs; assets-map lists the sites that fit, best first, and says why each "

@@ -20,9 +20,18 @@ import streamlit as st
 from streamlit_folium import _get_map_string, generate_js_hash, st_folium
 
 from assets_map.maps import national as display
+from assets_map.maps.draw import (
+    BASEMAPS,
+    MapData,
+    clicked_asset_id,
+    data_layers,
+    map_data,
+    need_measures,
+    render_map,
+    selection_centre,
+    selection_layer,
+)
 from assets_map.maps.national import national_map_data, needs_national_display
-from assets_map.maps.draw import (BASEMAPS, MapData, clicked_asset_id, data_layers, map_data, need_measures, render_map,
-                             selection_centre, selection_layer)
 from assets_map.ui import shared, state
 
 PRIORITY_ORDER = {"High": 0, "Medium": 1, "Low": 2, "not flagged": 3}
@@ -162,8 +171,10 @@ def _national_fragment(view: pd.DataFrame, mask: np.ndarray, *, column: str, leg
 
 
 def _follow_click(out: dict | None, sel: str | None) -> None:
-    """Select the site last clicked on the map (once per click) and rerun the whole page, so the
-    table and the card follow the selection."""
+    """Select the site last clicked on the map (once per click) and rerun the whole page.
+
+    The table and the card then follow the selection.
+    """
     clicked = clicked_asset_id(out)
     if clicked and clicked != st.session_state.get("_last_map_click"):
         st.session_state["_last_map_click"] = clicked
@@ -173,6 +184,7 @@ def _follow_click(out: dict | None, sel: str | None) -> None:
 
 
 def render() -> None:
+    """The Map page: the sites over the need areas, the filtered table and the selected site's card."""
     result = state.analysis()
     a = result.assets
     st.title("Land and buildings against community need")
@@ -211,7 +223,7 @@ def render() -> None:
                         feature_group_to_add=selection_layer(a, sel), center=selection_centre(a, sel))
     _follow_click(out, sel)
     listed = by_priority(view)
-    labels = dict(zip(listed["asset_id"], listed["name"].astype(object).where(listed["name"].notna(), "(no name)")))
+    labels = dict(zip(listed["asset_id"], listed["name"].astype(object).where(listed["name"].notna(), "(no name)"), strict=True))
     if sel and sel not in labels:
         row = a[a["asset_id"] == sel]
         labels[sel] = row["name"].iloc[0] if len(row) and isinstance(row["name"].iloc[0], str) else "(no name)"

@@ -19,9 +19,17 @@ import streamlit as st
 from assets_map.engine.demo import DEMO_PATH
 from assets_map.io.provenance import sha256_of
 from assets_map.io.report import InputError
-from assets_map.store import (EDIT_STATUSES, PUBLIC, ConflictError, NotAllowed, RemovalsNotConfirmed, Role,
-                              StoreError)
-from assets_map.store import codec, views
+from assets_map.store import (
+    EDIT_STATUSES,
+    PUBLIC,
+    ConflictError,
+    NotAllowed,
+    RemovalsNotConfirmed,
+    Role,
+    StoreError,
+    codec,
+    views,
+)
 from assets_map.ui import identity, state
 from assets_map.ui.shared import md
 
@@ -58,6 +66,7 @@ def _sign_in_box(who: identity.Visitor) -> None:
 
 
 def render() -> None:
+    """The Register page: the shared register as the visitor's role allows (import, edit, corrections, roles)."""
     st.title("The register")
     try:
         store = _store()
@@ -162,7 +171,7 @@ def _edit_section(store, role: Role) -> None:
     if mine.empty:
         st.caption("Nothing you may edit yet: import a register first.")
         return
-    labels = dict(zip(mine["asset_id"], mine["name"].fillna("(no name)")))
+    labels = dict(zip(mine["asset_id"], mine["name"].fillna("(no name)"), strict=True))
     aid = st.selectbox("Asset", list(labels), format_func=lambda a: f"{labels[a]} ({a})", key="register_asset")
     rec = store.get(aid, role)
     opened = st.session_state.setdefault(OPENED, {})
@@ -279,7 +288,7 @@ def _correction_form(store, role: Role) -> None:
     if public.empty:
         st.caption("No public sites yet.")
         return
-    labels = dict(zip(public["asset_id"], public["name"].fillna("(no name)")))
+    labels = dict(zip(public["asset_id"], public["name"].fillna("(no name)"), strict=True))
     with st.form("correction"):
         aid = st.selectbox("Site", list(labels), format_func=lambda a: f"{labels[a]} ({a})")
         message = st.text_area("What is wrong?", max_chars=5000)
@@ -298,7 +307,7 @@ def _correction_form(store, role: Role) -> None:
 
 
 def _session_id() -> str:
-    """This browser session's id, for the store's rate limit on corrections (the store keeps only a hash)."""
+    """The browser session's id, for the store's rate limit on corrections (the store keeps only a hash)."""
     from streamlit.runtime.scriptrunner import get_script_run_ctx
 
     ctx = get_script_run_ctx()

@@ -11,9 +11,9 @@ import re
 import pandas as pd
 import streamlit as st
 
-from assets_map.engine.filters import Filters, options
 from assets_map.community.sitecard import SiteCard, site_card
 from assets_map.community.sitepack import select_sites, site_pack_html
+from assets_map.engine.filters import Filters, options
 from assets_map.ui import identity, state
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&$:])")
@@ -35,6 +35,7 @@ def banner() -> None:
 
 
 def count_line(res) -> None:
+    """``"N of M sites shown"`` and any note on sites the filters hide for want of data."""
     st.markdown(f"**{res.count_text()}** (filters in the sidebar)")
     for note in res.notes:
         st.caption(note)
@@ -92,6 +93,7 @@ NEARBY_CHOICES = (250, 500, 1000, 2000)
 
 
 def card_for(asset_id: str, *, nearby_m: float = 500.0) -> SiteCard:
+    """The site card of ``asset_id`` in the analysis in use, with neighbours within ``nearby_m`` metres."""
     result = state.analysis()
     return site_card(result.assets, result.needs, asset_id, settings=result.settings, nearby_m=nearby_m)
 

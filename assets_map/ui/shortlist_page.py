@@ -8,6 +8,7 @@ from assets_map.ui.map_page import TABLE_COLUMNS
 
 
 def render() -> None:
+    """The Shortlist page: the sites the visitor kept this session, to review and download."""
     st.title("Your shortlist")
     shared.banner()
     a = state.analysis().assets
@@ -20,7 +21,7 @@ def render() -> None:
     rows = a.set_index("asset_id").loc[ids].reset_index()
     table = rows[[c for c in TABLE_COLUMNS if c in rows.columns]].rename(columns=TABLE_COLUMNS)
     st.dataframe(table, hide_index=True, width="stretch")
-    labels = dict(zip(rows["asset_id"], rows["name"].astype(object).where(rows["name"].notna(), "(no name)")))
+    labels = dict(zip(rows["asset_id"], rows["name"].astype(object).where(rows["name"].notna(), "(no name)"), strict=True))
     c1, c2 = st.columns([2, 1])
     which = c1.selectbox("Site", ids, format_func=lambda i: f"{labels.get(i, i)} ({i})", key="sl_site")
     c2.button("Remove from shortlist", key="sl_remove", on_click=state.remove_from_shortlist, args=(which,))

@@ -7,10 +7,10 @@ import html
 import streamlit as st
 import streamlit.components.v1 as components
 
-from assets_map.engine.bounded import run_bounded
-from assets_map.io.report import InputError
 from assets_map.community.routes import MAP_CANNOT, acv_dates
 from assets_map.community.sitepack import make_pack, select_sites
+from assets_map.engine.bounded import run_bounded
+from assets_map.io.report import InputError
 from assets_map.ui import shared, state
 from assets_map.ui.finder_page import facilities, facilities_uploader
 
@@ -18,6 +18,7 @@ PACK = "sitepack_doc"
 
 
 def render() -> None:
+    """The Site pack page: a printable page (PDF or HTML) per chosen site."""
     st.title("Site pack")
     shared.banner()
     st.markdown("A printable page per site to take to the owner: a map, the facts, why the site is here, the need "
@@ -25,7 +26,7 @@ def render() -> None:
                 "quality and dates of the data.")
     result = state.analysis()
     a = result.assets
-    labels = dict(zip(a["asset_id"], a["name"].astype(object).where(a["name"].notna(), "(no name)")))
+    labels = dict(zip(a["asset_id"], a["name"].astype(object).where(a["name"].notna(), "(no name)"), strict=True))
     short = [i for i in state.shortlist() if i in labels]
     default = short or ([state.selected()] if state.selected() in labels else [])
     ids = st.multiselect("Sites (your shortlist is chosen already)", list(labels), default=default,

@@ -19,12 +19,12 @@ import uuid
 
 import streamlit as st
 
-from assets_map.engine.pipeline import Analysis
 from assets_map.engine.bounded import PUBLIC_JOB, JobBudget
 from assets_map.engine.demo import DEMO_LABEL, load_demo
 from assets_map.engine.filters import FilterIndex, Filters, prepare
-from assets_map.maps.draw import vendor_static
+from assets_map.engine.pipeline import Analysis
 from assets_map.io.sources import PUBLIC_LIMITS, Limits, current_limits
+from assets_map.maps.draw import vendor_static
 from assets_map.ui import identity
 
 SELECTED = "selected_asset"
@@ -76,6 +76,7 @@ def is_demo() -> bool:
 
 
 def data_label() -> str:
+    """The name of the data in use: the demo's label, or the label of the user's own analysis."""
     if not own_analysis():
         return DEMO_LABEL
     return st.session_state.get("analysis_label", "Your data")
@@ -87,6 +88,7 @@ def data_version() -> str:
 
 
 def filter_index() -> FilterIndex:
+    """The filter index of the data in use, built once per data version."""
     if not own_analysis():
         return _demo_index()
     version = data_version()
@@ -203,10 +205,12 @@ def sweep_ended_sessions() -> None:
 
 
 def filters() -> Filters:
+    """The filters in use (none set by default)."""
     return st.session_state.get(FILTERS, Filters())
 
 
 def set_filters(f: Filters) -> None:
+    """Use ``f`` as the filters of this session."""
     st.session_state[FILTERS] = f
 
 
@@ -218,6 +222,7 @@ def filtered():
 
 
 def selected() -> str | None:
+    """The selected site's id, or None when none is selected or the filters hide it."""
     sel = st.session_state.get(SELECTED)
     if sel is not None and sel not in filter_index().asset_ids:
         return None
@@ -225,20 +230,24 @@ def selected() -> str | None:
 
 
 def select(asset_id: str | None) -> None:
+    """Select ``asset_id`` (None clears the selection)."""
     st.session_state[SELECTED] = asset_id
 
 
 def shortlist() -> list[str]:
+    """The ids on this session's shortlist, in the order added."""
     return list(st.session_state.get(SHORTLIST, []))
 
 
 def add_to_shortlist(asset_id: str) -> None:
+    """Add ``asset_id`` to the shortlist (once)."""
     cur = shortlist()
     if asset_id not in cur:
         st.session_state[SHORTLIST] = cur + [asset_id]
 
 
 def remove_from_shortlist(asset_id: str) -> None:
+    """Take ``asset_id`` off the shortlist."""
     st.session_state[SHORTLIST] = [a for a in shortlist() if a != asset_id]
 
 
@@ -261,6 +270,8 @@ def cached_map(key: tuple, build):
 
 
 def display_index(column: str, build):
-    """The national map's :class:`assets_map.maps.national.DisplayIndex` of the data in use, built once per
-    (data version, need column) and kept in this session (filters take :meth:`~DisplayIndex.subset` of it)."""
+    """The national map's :class:`assets_map.maps.national.DisplayIndex` of the data in use.
+
+    It is built once per (data version, need column) and kept in this session (filters take :meth:`~DisplayIndex.subset` of it).
+    """
     return _kept(DISPLAY_INDEX, (data_version(), column), build)

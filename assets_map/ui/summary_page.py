@@ -26,6 +26,7 @@ def _section(title: str, table, label: str, note: str) -> None:
 
 
 def render() -> None:
+    """The Summary page: the sites shown counted by organisation, need decile and ward or area."""
     st.title("Summary")
     shared.banner()
     view, res = state.filtered()
