@@ -164,11 +164,10 @@ def _timed(cmd: list[str], env=None) -> dict:
 def _pg_server_rss_mb(dsn: str) -> float | None:
     """Sum of the resident memory of the PostgreSQL server's processes (read from /proc)."""
     m = re.search(r"host=(\S+)", dsn)
-    port = re.search(r"port=(\d+)", dsn)
     if not m:
         return None
     pidfile = None
-    for cand in Path(m.group(1)).glob(f"**/postmaster.pid"):
+    for cand in Path(m.group(1)).glob("**/postmaster.pid"):
         pidfile = cand
     if pidfile is None:
         return None

@@ -53,8 +53,8 @@ TRAFFORD = {
 def engine(runs: int) -> list[dict]:
     from assets_map.engine.demo import load_demo
     from assets_map.engine.filters import Filters, prepare
-    from assets_map.maps.draw import map_data, payload_bytes, render_map
     from assets_map.io.uploads import Upload, check_uploads
+    from assets_map.maps.draw import map_data, payload_bytes, render_map
 
     rows = []
     cases = [("demo (fictional)", load_demo)]
@@ -64,12 +64,12 @@ def engine(runs: int) -> list[dict]:
     for label, load in cases:
         t_load, result = median_time(load, runs)
         a, needs = result.assets, result.needs
-        t_data, data = median_time(lambda: map_data(a, needs), runs)
-        t_render, html_bytes = median_time(lambda: payload_bytes(render_map(data)), runs)
+        t_data, data = median_time(lambda a=a, needs=needs: map_data(a, needs), runs)
+        t_render, html_bytes = median_time(lambda data=data: payload_bytes(render_map(data)), runs)
         raw = payload_bytes(render_map(map_data(a, needs, tolerance_m=0)))
-        t_index, idx = median_time(lambda: prepare(a), runs)
+        t_index, idx = median_time(lambda a=a: prepare(a), runs)
         f = Filters(text="e", deciles=(1, 5), statuses=("vacant", "surplus", "part-vacant"))
-        t_filter, res = median_time(lambda: idx.mask(f), max(runs, 20))
+        t_filter, res = median_time(lambda idx=idx, f=f: idx.mask(f), max(runs, 20))
         rows.append({"data": label, "assets": len(a), "drawn": data.asset_count, "need areas": len(needs),
                      "analysis s": t_load, "map_data s": t_data, "render s": t_render,
                      "payload KB": html_bytes / 1024, "unsimplified KB": raw / 1024,

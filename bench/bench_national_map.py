@@ -56,8 +56,8 @@ VIEWS = {  # WGS84 minx, miny, maxx, maxy; None = the data's extent
 
 
 def load(n: int):
-    from assets_map.engine.pipeline import analyse
     from assets_map.engine.cache import ResultCache
+    from assets_map.engine.pipeline import analyse
 
     reg = HERE / "data" / f"assets_points_{n}.gpkg"
     if not reg.exists():
@@ -85,7 +85,7 @@ def filters_bench(assets, runs: int) -> dict:
     }
     out = {"rows": len(assets), "index_build_s": t_index, "mask_ms": {}}
     for name, f in cases.items():
-        t, res = median_time(lambda: index.mask(f), runs * 4)
+        t, res = median_time(lambda f=f: index.mask(f), runs * 4)
         out["mask_ms"][name] = {"ms": t * 1000, "shown": res.shown}
     return out
 
@@ -164,8 +164,9 @@ def main(argv=None) -> None:
     maps = {}
     try:
         for name, view in VIEWS.items():
-            t_data, data = median_time(lambda: display.national_map_data(assets, needs, index=index, view=view), args.runs)
-            t_render, m = median_time(lambda: render_map(data), args.runs)
+            t_data, data = median_time(lambda view=view: display.national_map_data(assets, needs, index=index, view=view),
+                                         args.runs)
+            t_render, m = median_time(lambda data=data: render_map(data), args.runs)
             html = m.get_root().render()
             fname = f"map_{len(maps)}.html"
             (site / fname).write_text(html)
@@ -260,7 +261,7 @@ def app_bench(n: int, runs: int, timeout_s: float) -> dict:
             page.goto(url + "/data")
             page.get_by_text("Asset register (CSV").first.wait_for(timeout=timeout_s * 1000)
             inputs = page.locator("input[type=file]")
-            for i, (kind, f) in enumerate(zip(("register", "boundaries", "deprivation"), files)):
+            for i, (kind, f) in enumerate(zip(("register", "boundaries", "deprivation"), files, strict=True)):
                 inputs.nth(i).set_input_files(f)
                 page.get_by_text(f"{kind}: {f.name}").first.wait_for(timeout=timeout_s * 1000)
             t = time.perf_counter()

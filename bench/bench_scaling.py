@@ -49,7 +49,7 @@ def main(argv=None) -> None:
     for n in args.sizes:
         assets = args.data / f"assets_points_{n}.gpkg"
         res = {"assets-map": [], "geopandas": []}
-        for r in range(args.runs_large if n >= 1_000_000 else args.runs):
+        for _ in range(args.runs_large if n >= 1_000_000 else args.runs):
             out = work / f"am_{n}.gpkg"
             res["assets-map"].append(_timed([sys.executable, "-m", "assets_map.cli", "analyse", "--assets", str(assets),
                                              "--boundaries", str(LSOA), "--deprivation", str(IMD), "--out", str(out)]))

@@ -19,7 +19,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import shapely
-
 from _timing import median_time  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
