@@ -8,7 +8,6 @@ callback stages them. The map itself is tested in tests/test_browser.py.
 """
 from __future__ import annotations
 
-import io
 import re
 from pathlib import Path
 
@@ -17,44 +16,21 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from assets_map.engine.demo import DEMO_PATH
 from assets_map.engine.filters import Filters, prepare
 from assets_map.io.uploads import Upload
+from tests.helpers import (
+    all_text,
+    app_page,
+    count_text,
+    demo_boundaries_geojson,
+    plain,
+    register_csv,
+    stage_and_check,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["map_page", "shortlist_page", "summary_page", "download_page", "data_page", "about_page"]
 HTML_NAME = "<img src=x onerror=alert(1)> depot (fictional test of escaping)"
-
-
-def _page_script(page: str) -> None:
-    import importlib
-
-    from assets_map.ui import shared
-
-    mod = importlib.import_module(f"assets_map.ui.{page}")
-    shared.frame()
-    mod.render()
-
-
-def page(name: str) -> AppTest:
-    return AppTest.from_function(_page_script, args=(name,), default_timeout=120)
-
-
-def count_text(at: AppTest) -> str:
-    found = [m.value for m in at.markdown if "sites shown" in m.value]
-    assert found, "no 'N of M sites shown' line on the page"
-    return re.search(r"(\d+ of \d+ sites shown)", found[0]).group(1)
-
-
-def plain(text: str) -> str:
-    """Markdown text with its backslash escapes removed (what the user reads)."""
-    return re.sub(r"\\(.)", r"\1", text)
-
-
-def all_text(at: AppTest) -> str:
-    parts = [e.value for kind in ("markdown", "caption", "warning", "info", "error", "success", "title", "subheader")
-             for e in getattr(at, kind)]
-    return "\n".join(str(p) for p in parts)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +47,7 @@ def test_app_entry_runs_on_the_demo_and_says_it_is_fictional():
 
 @pytest.mark.parametrize("name", PAGES)
 def test_each_page_runs_on_the_demo(name):
-    at = page(name).run()
+    at = app_page(name).run()
     assert not at.exception, at.exception
     assert any("Fictional demo town" in w.value for w in at.warning), "the demo is not labelled fictional"
     assert at.title, "page has no title"
@@ -79,7 +55,7 @@ def test_each_page_runs_on_the_demo(name):
 
 def test_filters_change_the_counts_as_the_engine_says(demo):
     idx = prepare(demo.assets)
-    at = page("map_page").run()
+    at = app_page("map_page").run()
     assert count_text(at) == f"{len(demo.assets)} of {len(demo.assets)} sites shown"
     at.sidebar.multiselect(key="f_priority").select("High").run()
     want = idx.mask(Filters(priorities=("High",))).shown
@@ -102,7 +78,7 @@ def test_filters_change_the_counts_as_the_engine_says(demo):
 
 def test_choosing_a_site_shows_its_card_with_reasons_and_routes(demo):
     flagged = demo.assets[demo.assets["priority"] == "High"].iloc[0]
-    at = page("map_page").run()
+    at = app_page("map_page").run()
     at.selectbox(key="choose").select(flagged["asset_id"]).run()
     assert not at.exception
     assert at.session_state["selected_asset"] == flagged["asset_id"]
@@ -129,7 +105,7 @@ def test_choosing_a_site_shows_its_card_with_reasons_and_routes(demo):
 
 def test_html_named_asset_is_shown_as_text_never_as_markup(demo):
     aid = demo.assets.loc[demo.assets["name"] == HTML_NAME, "asset_id"].iloc[0]
-    at = page("map_page").run()
+    at = app_page("map_page").run()
     at.selectbox(key="choose").select(aid).run()
     assert not at.exception
     heads = [m.value for m in at.markdown if "onerror" in m.value]
@@ -141,13 +117,13 @@ def test_html_named_asset_is_shown_as_text_never_as_markup(demo):
 
 def test_shortlist_add_remove_and_download(demo):
     ids = demo.assets["asset_id"].iloc[[5, 9]].tolist()
-    at = page("map_page").run()
+    at = app_page("map_page").run()
     at.selectbox(key="choose").select(ids[0]).run()
     at.button(key="mapcard_add").click().run()
     at.selectbox(key="choose").select(ids[1]).run()
     at.button(key="mapcard_add").click().run()
     assert at.session_state["shortlist"] == ids
-    sl = page("shortlist_page")
+    sl = app_page("shortlist_page")
     sl.session_state["shortlist"] = ids
     sl.run()
     assert not sl.exception
@@ -159,7 +135,7 @@ def test_shortlist_add_remove_and_download(demo):
 
 
 def test_download_page_offers_the_filtered_set_in_every_format():
-    at = page("download_page").run()
+    at = app_page("download_page").run()
     assert not at.exception
     buttons = at.get("download_button")
     assert len(buttons) == 1
@@ -172,34 +148,11 @@ def test_download_page_offers_the_filtered_set_in_every_format():
 
 # ---------------------------------------------------------------- uploads
 
-def _demo_boundaries_geojson() -> bytes:
-    needs = gpd.read_file(DEMO_PATH, layer="need_areas")
-    return needs.to_crs(4326).to_json().encode()
-
-
-def _register_csv(n: int = 5) -> bytes:
-    # Points inside the demo area (BNG), as a council register would give them.
-    rows = [{"AssetCode": f"T-{i}", "OrganisationLabel": "Test Borough Council", "PropertyName": f"Test hall {i}",
-             "GeoX": 431000 + 400 * i, "GeoY": 312000 + 300 * i, "TenureType": "Freehold",
-             "TenureDetail": "Vacant" if i % 2 else "Occupied", "HoldingType": "Land/Buildings"} for i in range(n)]
-    buf = io.StringIO()
-    pd.DataFrame(rows).to_csv(buf, index=False)
-    return buf.getvalue().encode()
-
-
-def _stage_and_check(at: AppTest, files: dict[str, Upload]) -> AppTest:
-    at.session_state["staged_uploads"] = files
-    at.run()
-    at.button(key="check_upload").click().run()
-    assert not at.exception, at.exception
-    return at
-
-
 def test_bad_upload_shows_a_clear_error_and_leaves_the_demo_in_use():
-    at = page("data_page").run()
+    at = app_page("data_page").run()
     files = {"register": Upload("broken.csv", b"AssetCode,PropertyName\n"),
-             "boundaries": Upload("areas.geojson", _demo_boundaries_geojson())}
-    _stage_and_check(at, files)
+             "boundaries": Upload("areas.geojson", demo_boundaries_geojson())}
+    stage_and_check(at, files)
     errors = [plain(e.value) for e in at.error]
     assert errors and "broken.csv: has a header but no data rows" in errors[0]
     assert "data in use has not changed" in errors[0]
@@ -208,10 +161,10 @@ def test_bad_upload_shows_a_clear_error_and_leaves_the_demo_in_use():
 
 
 def test_good_upload_waits_for_confirmation_then_a_bad_one_changes_nothing():
-    at = page("data_page").run()
-    good = {"register": Upload("my_register.csv", _register_csv()),
-            "boundaries": Upload("areas.geojson", _demo_boundaries_geojson())}
-    _stage_and_check(at, good)
+    at = app_page("data_page").run()
+    good = {"register": Upload("my_register.csv", register_csv()),
+            "boundaries": Upload("areas.geojson", demo_boundaries_geojson())}
+    stage_and_check(at, good)
     assert not at.error
     assert "analysis" not in at.session_state, "data replaced before the user confirmed"
     assert any(m.label == "rows read" and m.value == "5" for m in at.metric)
@@ -223,8 +176,8 @@ def test_good_upload_waits_for_confirmation_then_a_bad_one_changes_nothing():
     assert count_text(at) == "5 of 5 sites shown"
     # Now a bad register: refused, and the user's data stays exactly as it was.
     bad = {"register": Upload("bad.csv", b"\x00\x01 not a table"),
-           "boundaries": Upload("areas.geojson", _demo_boundaries_geojson())}
-    _stage_and_check(at, bad)
+           "boundaries": Upload("areas.geojson", demo_boundaries_geojson())}
+    stage_and_check(at, bad)
     assert at.error and "bad.csv" in plain(at.error[0].value)
     assert at.session_state["analysis"] is in_use
     assert at.session_state["data_version"] == version
@@ -236,8 +189,8 @@ def test_good_upload_waits_for_confirmation_then_a_bad_one_changes_nothing():
 
 
 def test_missing_boundaries_is_refused_with_every_problem_listed():
-    at = page("data_page").run()
-    _stage_and_check(at, {"register": Upload("my_register.csv", _register_csv())})
+    at = app_page("data_page").run()
+    stage_and_check(at, {"register": Upload("my_register.csv", register_csv())})
     assert at.error and "boundaries" in at.error[0].value.lower()
     assert "analysis" not in at.session_state
 
@@ -247,7 +200,7 @@ def test_large_data_draws_clusters_and_caps_the_table(demo_result):
     a = demo_result.assets
     big = gpd.GeoDataFrame(pd.concat([a] * 21, ignore_index=True), geometry="geometry", crs=a.crs)
     big["asset_id"] = [f"X{i}" for i in range(len(big))]
-    at = page("map_page")
+    at = app_page("map_page")
     at.session_state["analysis"] = demo_result.replace(assets=big)
     at.session_state["analysis_label"] = "a large test register"
     at.run()

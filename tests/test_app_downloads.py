@@ -8,8 +8,8 @@ import zipfile
 import pyogrio
 import pytest
 
-from assets_map.io.downloads import FORMATS, download, file_stem
 from assets_map.engine.filters import Filters, apply_filters
+from assets_map.io.downloads import FORMATS, download, file_stem
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))

@@ -1,42 +1,29 @@
 """A user's own files: uploads checked before use, every problem in one error, wards, re-weighting."""
 from __future__ import annotations
 
-import io
 import re
 
-import geopandas as gpd
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
 
-from assets_map.engine.demo import DEMO_PATH, load_demo
-from assets_map.io.report import InputError
-from assets_map.io.importer import staged_upload
+from assets_map.engine.demo import load_demo
 from assets_map.engine.pipeline import rescore
+from assets_map.io.importer import staged_upload
+from assets_map.io.report import InputError
 from assets_map.io.uploads import Upload, check_uploads, with_wards
-from tests.conftest import shared_file
-
-
-def _page_script(page: str) -> None:
-    import importlib
-
-    from assets_map.ui import shared
-
-    mod = importlib.import_module(f"assets_map.ui.{page}")
-    shared.frame()
-    mod.render()
+from tests.helpers import app_page
 
 
 def upload(path, name=None) -> Upload:
     return Upload(name or path.name, path.read_bytes())
 
 
-def test_trafford_upload_is_read_placed_and_explained():
-    files = {"register": upload(shared_file("trafford", "land_and_building_assets.csv")),
-             "boundaries": upload(shared_file("trafford", "lsoa21_boundaries.geojson")),
-             "deprivation": upload(shared_file("england", "imd2025_lsoa21_scores_ranks_deciles.csv")),
-             "postcodes": upload(shared_file("trafford", "postcodes_onspd_feb2025.csv")),
-             "wards": upload(shared_file("trafford", "wards23_boundaries.geojson"))}
+def test_trafford_upload_is_read_placed_and_explained(shared):
+    files = {"register": upload(shared("trafford", "land_and_building_assets.csv")),
+             "boundaries": upload(shared("trafford", "lsoa21_boundaries.geojson")),
+             "deprivation": upload(shared("england", "imd2025_lsoa21_scores_ranks_deciles.csv")),
+             "postcodes": upload(shared("trafford", "postcodes_onspd_feb2025.csv")),
+             "wards": upload(shared("trafford", "wards23_boundaries.geojson"))}
     checked = check_uploads(files)
     rep = checked.report
     assert rep.rows_read == len(checked.analysis.assets) == 608
@@ -98,7 +85,7 @@ def test_wards_from_a_lookup_for_the_demo_and_refusal_when_nothing_matches(demo_
 
 
 def test_reweighting_the_demo_in_the_app_keeps_it_labelled_fictional(demo_result):
-    at = AppTest.from_function(_page_script, args=("data_page",), default_timeout=120).run()
+    at = app_page("data_page").run()
     at.text_input(key="rw_weights").input("income=2, health=1").run()
     at.button(key="apply_weights").click().run()
     assert not at.exception, at.exception
@@ -112,7 +99,7 @@ def test_reweighting_the_demo_in_the_app_keeps_it_labelled_fictional(demo_result
     assert at.error and "beauty" in re.sub(r"\\(.)", r"\1", at.error[0].value)
     assert at.session_state["analysis"] is in_use
     # The map page shows the composite need in its menu.
-    mp = AppTest.from_function(_page_script, args=("map_page",), default_timeout=120)
+    mp = app_page("map_page")
     mp.session_state["analysis"] = in_use
     mp.session_state["analysis_is_demo"] = True
     mp.session_state["analysis_label"] = "Fictional demo (need weighted)"

@@ -12,11 +12,10 @@ import pyogrio
 import pytest
 
 from assets_map.maps.draw import map_data
-from tests.conftest import CHROMIUM, LAUNCH_ARGS, require_browser, streamlit_app
+from tests.helpers import MAP_IFRAME, offline_context
 
 pytestmark = pytest.mark.browser
 
-MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
 HTML_NAME = "<img src=x onerror=alert(1)> depot (fictional test of escaping)"
 
 # Every asset feature Leaflet draws (the selection outline excluded), with its screen position
@@ -35,41 +34,6 @@ FEATURES_JS = """() => {
   });
   return out;
 }"""
-
-
-@pytest.fixture(scope="module")
-def server():
-    require_browser()
-    with streamlit_app("--server.address", "127.0.0.1") as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser(server):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        yield b
-        b.close()
-
-
-def offline_context(browser, server: str | tuple[str, ...], **options):
-    """A browser context that reaches only the app (and data:/blob: URLs); returns it and the list of
-    URLs it blocked (tiles, CDNs: anything a locked-down network would not reach). ``server`` may be
-    several URL prefixes (the app and a local sign-in provider)."""
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, **options)
-    blocked: list[str] = []
-
-    def route(r):
-        u = r.request.url
-        if u.startswith(server) or u.startswith(("data:", "blob:", "about:")):
-            return r.continue_()
-        blocked.append(u)
-        return r.abort()
-
-    context.route("**/*", route)
-    return context, blocked
 
 
 @pytest.fixture

@@ -29,8 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from assets_map.cli import main as cli
-from tests.conftest import CHROMIUM, LAUNCH_ARGS, free_port, require_browser, streamlit_app
-from tests.test_browser import offline_context
+from tests.helpers import CHROMIUM, LAUNCH_ARGS, free_port, offline_context, require_browser, streamlit_app
 
 pytestmark = pytest.mark.browser
 

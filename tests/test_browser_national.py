@@ -23,7 +23,7 @@ import pytest
 import shapely
 
 from bench.generate import register
-from tests.test_browser import MAP_IFRAME, browser, offline_context, server  # noqa: F401 (browser, server: fixtures)
+from tests.helpers import MAP_IFRAME, offline_context
 
 pytestmark = pytest.mark.browser
 

@@ -175,7 +175,9 @@ def test_the_site_pack_map_never_draws_more_vertices_than_pixels(monkeypatch):
 
     drawn = []
     for fn in ("_plot_polygon_collection", "_plot_linestring_collection"):
-        def spy(ax, geoms, *a, _real=getattr(gplot, fn), **k):
+        real = getattr(gplot, fn)
+
+        def spy(ax, geoms, *a, _real=real, **k):
             drawn.append(int(shapely.get_num_coordinates(np.asarray(geoms, dtype=object)).sum()))
             return _real(ax, geoms, *a, **k)
 

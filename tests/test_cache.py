@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from assets_map.engine.pipeline import analyse
-from assets_map.engine.cache import ResultCache, cache_key
 from assets_map.cli import main
+from assets_map.engine.cache import ResultCache, cache_key
+from assets_map.engine.pipeline import analyse
 
 
 @pytest.fixture()

@@ -10,14 +10,11 @@ import math
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pytest
-import shapely
 from shapely.geometry import Point, box
 
 from assets_map.community.catchment import area_weights, catchment_need, lsoa_need_text
 from assets_map.io.report import InputError
-from tests.conftest import shared_file
 
 
 def _needs():
@@ -70,12 +67,11 @@ def test_lsoa_text():
     assert "not assessed" in lsoa_need_text({"need_area_code": None})
 
 
-@pytest.mark.shared_data
-def test_trafford_catchment_matches_overlay():
+def test_trafford_catchment_matches_overlay(shared):
     from assets_map.engine.pipeline import analyse
 
-    r = analyse(shared_file("trafford", "land_and_building_assets.csv"), shared_file("trafford", "lsoa21_boundaries.geojson"),
-                shared_file("england", "imd2025_lsoa21_scores_ranks_deciles.csv"))
+    r = analyse(shared("trafford", "land_and_building_assets.csv"), shared("trafford", "lsoa21_boundaries.geojson"),
+                shared("england", "imd2025_lsoa21_scores_ranks_deciles.csv"))
     sites = r.assets[~(r.assets.geometry.isna() | r.assets.geometry.is_empty)].head(80)
     out = catchment_need(sites, r.needs, radius_m=800)
     circles = gpd.GeoDataFrame({"sid": sites["asset_id"].to_numpy()},

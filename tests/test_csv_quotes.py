@@ -17,7 +17,6 @@ from assets_map.io.importer import import_bytes, import_file
 from assets_map.io.report import InputError
 from assets_map.io.sources import MAX_CELL_CHARS, read_csv_bytes
 from assets_map.store import LOCAL_USER, SqliteStore
-from conftest import shared_file
 
 DELIMS = [",", ";", "\t", "|"]
 EOLS = {"LF": "\n", "CRLF": "\r\n", "CR": "\r"}
@@ -27,8 +26,8 @@ ENCODINGS = ["utf-8", "utf-8-sig", "cp1252", "utf-16"]
 # ------------------------------------------------------------------ Trafford with one stray quote
 
 @pytest.fixture(scope="module")
-def trafford_bytes() -> bytes:
-    return shared_file("trafford", "land_and_building_assets.csv").read_bytes()
+def trafford_bytes(shared) -> bytes:
+    return shared("trafford", "land_and_building_assets.csv").read_bytes()
 
 
 def _cell_starts(line: str) -> list[int]:
@@ -96,9 +95,9 @@ def test_stray_quote_after_the_last_quote_of_the_file_runs_to_the_end_and_is_rea
     assert any(f"line {line_no}" in n for n in table.notes)
 
 
-def test_stray_quote_register_never_removes_assets_from_the_store(trafford_bytes, tmp_path, capsys):
-    boundaries = shared_file("trafford", "lsoa21_boundaries.geojson")
-    deprivation = shared_file("england", "imd2025_lsoa21_scores_ranks_deciles.csv")
+def test_stray_quote_register_never_removes_assets_from_the_store(shared, trafford_bytes, tmp_path, capsys):
+    boundaries = shared("trafford", "lsoa21_boundaries.geojson")
+    deprivation = shared("england", "imd2025_lsoa21_scores_ranks_deciles.csv")
     clean = tmp_path / "register.csv"
     clean.write_bytes(trafford_bytes)
     (tmp_path / "stray").mkdir()
@@ -156,7 +155,7 @@ def test_multi_line_quoted_addresses_read_as_one_cell(delim, eol, encoding):
     table = read_csv_bytes(data, "register.csv")
     assert list(table.frame.columns) == HEADER
     assert len(table.frame) == len(rows)
-    for got, want in zip(table.frame["Address"], rows):
+    for got, want in zip(table.frame["Address"], rows, strict=True):
         assert got == want[2].replace("{nl}", eol).strip()
     assert not any("plain character" in n for n in table.notes)
     breaks = sum(r[2].count("{nl}") for r in rows)
@@ -321,12 +320,13 @@ def test_report_lines_survive_the_result_cache(tmp_path):
 
 
 def test_your_data_page_states_lines_in_the_file_and_records_read():
-    from test_app import Upload, _demo_boundaries_geojson, _register_csv, _stage_and_check, all_text, page
+    from assets_map.io.uploads import Upload
+    from tests.helpers import all_text, app_page, demo_boundaries_geojson, register_csv, stage_and_check
 
-    at = page("data_page").run()
-    files = {"register": Upload("my_register.csv", _register_csv()),
-             "boundaries": Upload("areas.geojson", _demo_boundaries_geojson())}
-    _stage_and_check(at, files)
+    at = app_page("data_page").run()
+    files = {"register": Upload("my_register.csv", register_csv()),
+             "boundaries": Upload("areas.geojson", demo_boundaries_geojson())}
+    stage_and_check(at, files)
     text = all_text(at).replace("\\", "")
     assert "my_register.csv: 6 lines in the file (header on line 1), 5 records read" in text
 

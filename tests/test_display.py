@@ -11,8 +11,8 @@ import pytest
 import shapely
 
 from assets_map.maps import national as display
-from assets_map.maps.national import lad_of, national_map_data, needs_national_display, prepare, zoom_for_bounds
 from assets_map.maps.draw import map_data, payload_bytes, render_map
+from assets_map.maps.national import lad_of, national_map_data, needs_national_display, prepare, zoom_for_bounds
 from assets_map.schema import DISPLAY_CRS
 
 

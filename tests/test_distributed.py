@@ -8,12 +8,12 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from assets_map.engine.pipeline import analyse
 from assets_map.cli import main
 from assets_map.engine.demo import DEMO_PATH
 from assets_map.engine.distributed import hilbert_order, write_partitions
-from assets_map.io.importer import import_file
 from assets_map.engine.needs import read_boundaries
+from assets_map.engine.pipeline import analyse
+from assets_map.io.importer import import_file
 from assets_map.schema import MEASURE_CRS
 
 AS_OF = dt.date(2026, 1, 15)

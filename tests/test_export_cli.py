@@ -13,10 +13,18 @@ import pytest
 
 from assets_map.cli import main
 from assets_map.io.export import ExportWarning, export_file, read_result, result_layers
-from assets_map.io.provenance import (JSON_KEY, describe_input, from_table, provenance, provenance_table,
-                                   provenance_text, reexport, sha256_of, with_export)
+from assets_map.io.provenance import (
+    JSON_KEY,
+    describe_input,
+    from_table,
+    provenance,
+    provenance_table,
+    provenance_text,
+    reexport,
+    sha256_of,
+    with_export,
+)
 from assets_map.io.report import InputError
-
 
 # ----------------------------------------------------------------------------- provenance
 
@@ -56,7 +64,7 @@ def test_table_round_trip_and_text(demo_result):
     rec = provenance(demo_result, inputs={"assets": ("a.csv", b"1")})
     table = provenance_table(rec)
     assert list(table.columns) == ["key", "value"]
-    keys = dict(zip(table["key"], table["value"]))
+    keys = dict(zip(table["key"], table["value"], strict=True))
     assert keys["inputs.1.assets.sha256"] == hashlib.sha256(b"1").hexdigest()
     assert keys["iod_year"] == "2025" and keys["weights.imd"] == "1.0"
     assert from_table(table) == rec
@@ -145,7 +153,6 @@ def test_read_result_names_missing_layers(tmp_path, demo_result):
         read_result(path, ["candidates"])
 
 
-@pytest.mark.shared_data
 def test_analyse_writes_summary_and_provenance(trafford, tmp_path):
     out = tmp_path / "t.gpkg"
     code = main(["analyse", "--assets", str(trafford["register"]), "--boundaries", str(trafford["lsoa21"]),

@@ -22,8 +22,16 @@ from pyproj import CRS
 from shapely.geometry import GeometryCollection, LineString, MultiPoint, MultiPolygon, Point, Polygon, box
 
 from assets_map.io import export as ex
-from assets_map.io.export import (CUT_MARK, FORMATS, ExportWarning, export_bytes, export_file, safe_cell,
-                               shapefile_field_names, write_csv)
+from assets_map.io.export import (
+    CUT_MARK,
+    FORMATS,
+    ExportWarning,
+    export_bytes,
+    export_file,
+    safe_cell,
+    shapefile_field_names,
+    write_csv,
+)
 from assets_map.io.provenance import from_table, provenance
 from assets_map.io.report import InputError
 
@@ -146,12 +154,12 @@ def test_shapefile_long_text_dates_and_field_types(mixed, tmp_path):
         warnings.simplefilter("ignore", ExportWarning)
         export_file({"assets": mixed}, "shp", path)
     info = pyogrio.read_info(f"/vsizip/{path}/assets_polygon.shp")
-    types = dict(zip(info["fields"], info["ogr_types"]))
+    types = dict(zip(info["fields"], info["ogr_types"], strict=True))
     assert types["vacant_sin"] == "OFTDate", "dates are dBase dates, not text"
     assert types["uprn"] == "OFTString"
     assert types["floor_area"] == "OFTReal"
     assert types["imd_decile"] in ("OFTInteger", "OFTInteger64")
-    assert dict(zip(info["fields"], info["ogr_subtypes"]))["excluded"] == "OFSTBoolean"
+    assert dict(zip(info["fields"], info["ogr_subtypes"], strict=True))["excluded"] == "OFSTBoolean"
     back = pyogrio.read_dataframe(f"/vsizip/{path}/assets_polygon.shp")
     cut = back.loc[back["asset_id"] == "A002", "reasons"].iloc[0]
     assert cut.endswith(CUT_MARK) and len(cut.encode("utf-8")) <= 254
@@ -163,9 +171,9 @@ def test_shapefile_long_text_dates_and_field_types(mixed, tmp_path):
     assert int(row.fid) == back.index[back["asset_id"] == "A002"][0]
     names = pd.read_csv(zipfile.ZipFile(path).open("field_names.csv"), dtype=str)
     dd = pd.read_csv(zipfile.ZipFile(path).open("data_dictionary.csv"), dtype=str, keep_default_na=False)
-    m = dict(zip(names["field"], names["shapefile_field"]))
+    m = dict(zip(names["field"], names["shapefile_field"], strict=True))
     assert m["src_OrganisationURI"] == "src_Orga_1"
-    assert dict(zip(dd["field"], dd["shapefile_field"]))["src_OrganisationURI"] == "src_Orga_1"
+    assert dict(zip(dd["field"], dd["shapefile_field"], strict=True))["src_OrganisationURI"] == "src_Orga_1"
 
 
 def test_a_table_and_an_empty_layer_in_a_shapefile_zip():
@@ -270,7 +278,7 @@ def test_csv_zip(bom):
     assert df.loc[2, "lon"] == "" and df.loc[2, "wkt"] == ""
     assert shapely.from_wkt(df.loc[1, "wkt"]).equals(box(X0, Y0, X0 + 10, Y0 + 10))
     csvt = zf.read("assets.csvt").decode()
-    types = dict(zip(df.columns, [t.strip('"') for t in csvt.strip().split(",")]))
+    types = dict(zip(df.columns, [t.strip('"') for t in csvt.strip().split(",")], strict=True))
     assert types["uprn"] == "String" and types["vacant_since"] == "Date" and types["wkt"] == "WKT"
     assert types["floor_area_m2"] == "Real" and types["imd_decile"] == "Integer64"
     readme = zf.read("README.txt").decode()
@@ -405,7 +413,7 @@ def test_csv_never_overwrites_a_column_named_like_its_coordinates():
     df = pd.read_csv(zf.open("assets.csv"), dtype=str, encoding="utf-8-sig")
     assert df.loc[0, "lon"] == "the owner's own lon" and df.loc[0, "wkt"] == "kept"
     assert abs(float(df.loc[0, "lon_export"]) + 1.5576) < 0.001 and df.loc[0, "wkt_export"].startswith("POINT")
-    csvt = dict(zip(df.columns, zf.read("assets.csvt").decode().strip().replace('"', "").split(",")))
+    csvt = dict(zip(df.columns, zf.read("assets.csvt").decode().strip().replace('"', "").split(","), strict=True))
     assert csvt["wkt"] == "String" and csvt["wkt_export"] == "WKT"
     dd = pd.read_csv(zf.open("data_dictionary.csv"), dtype=str).set_index("field")
     assert "Longitude" in dd.loc["lon_export", "meaning"]

@@ -26,9 +26,19 @@ import shapely
 from pyproj import CRS
 from shapely.geometry import MultiPolygon, box
 
-from assets_map.io.export import (CUT_MARK, FORMATS, ExportWarning, _kind, export_bytes, export_file, for_file,
-                               result_layers, safe_cell, summary_layer)
 from assets_map.engine.geo import representative_points
+from assets_map.io.export import (
+    CUT_MARK,
+    FORMATS,
+    ExportWarning,
+    _kind,
+    export_bytes,
+    export_file,
+    for_file,
+    result_layers,
+    safe_cell,
+    summary_layer,
+)
 from assets_map.io.provenance import provenance
 
 KEYS = {"assets": ["asset_id"], "candidates": ["asset_id"], "needs": ["code"], "summary": ["group_by", "group"]}
@@ -123,7 +133,7 @@ def read_shp_zip(path: Path) -> dict:
     names = pd.read_csv(zf.open("field_names.csv"), dtype=str, keep_default_na=False)
     out = {}
     for layer, grp in names.groupby("layer", sort=False):
-        back = dict(zip(grp["shapefile_field"], grp["field"]))
+        back = dict(zip(grp["shapefile_field"], grp["field"], strict=True))
         files = [f"{layer}.shp"] if f"{layer}.shp" in members else []
         files += [f"{layer}_{k}.shp" for k in ("point", "multipoint", "line", "polygon") if f"{layer}_{k}.shp" in members]
         if not files and f"{layer}.dbf" in members:
@@ -196,7 +206,7 @@ def assert_values_match(fmt: str, source: pd.DataFrame, back: pd.DataFrame, laye
             g = np.array([np.nan if x is None else x for x in got], dtype=float)
             assert np.allclose(w, g, rtol=1e-9, atol=1e-9, equal_nan=True), f"{fmt} {layer}.{col}"
         else:
-            bad = [(i, a, b) for i, (a, b) in enumerate(zip(want, got)) if a != b]
+            bad = [(i, a, b) for i, (a, b) in enumerate(zip(want, got, strict=True)) if a != b]
             assert not bad, f"{fmt} {layer}.{col}: {len(bad)} values differ, e.g. {bad[:2]}"
 
 
@@ -224,7 +234,7 @@ def assert_geometry_matches(fmt: str, source: gpd.GeoDataFrame, back: pd.DataFra
     a, b = src.geometry[~empty_src].to_numpy(), got[~empty_got].to_numpy()
     dist = shapely.hausdorff_distance(a, b)
     assert dist.max() <= tol, f"{fmt} {layer}: geometry moved by up to {dist.max():.4f} m"
-    kinds = [(x.geom_type.replace("Multi", ""), y.geom_type.replace("Multi", "")) for x, y in zip(a, b)]
+    kinds = [(x.geom_type.replace("Multi", ""), y.geom_type.replace("Multi", "")) for x, y in zip(a, b, strict=True)]
     assert all(x == y for x, y in kinds)
 
 
@@ -357,7 +367,6 @@ def trafford_layers(trafford):
     return result_layers(result), rec
 
 
-@pytest.mark.shared_data
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_trafford_round_trip(fmt, trafford_layers, tmp_path):
     layers, rec = trafford_layers
@@ -375,7 +384,6 @@ def test_trafford_round_trip(fmt, trafford_layers, tmp_path):
     assert (uprns == uprns.astype(str)).all() and uprns.str.fullmatch(r"\d+").all()
 
 
-@pytest.mark.shared_data
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_trafford_exports_open_in_ogrinfo(fmt, trafford_layers, tmp_path):
     ogrinfo = shutil.which("ogrinfo")

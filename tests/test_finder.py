@@ -12,7 +12,6 @@ from shapely.geometry import Point, box
 from assets_map.community.finder import DEFAULT_WEIGHTS, SiteBrief, find_sites
 from assets_map.community.partners import prepare_facilities
 from assets_map.io.report import InputError
-from tests.conftest import shared_file
 
 
 def _assets():
@@ -111,18 +110,17 @@ def test_area_codes_and_bad_briefs():
 
 
 @pytest.fixture(scope="module")
-def trafford_excluded():
+def trafford_excluded(shared):
     from assets_map.engine.pipeline import analyse
 
-    gs = shared_file("trafford", "parcels", "greenspace_sites.geojson")
-    al = shared_file("trafford", "parcels", "allotments.geojson")
-    r = analyse(shared_file("trafford", "land_and_building_assets.csv"), shared_file("trafford", "lsoa21_boundaries.geojson"),
-                shared_file("england", "imd2025_lsoa21_scores_ranks_deciles.csv"),
-                postcodes=shared_file("trafford", "postcodes_onspd_feb2025.csv"), exclude=[gs, al])
+    gs = shared("trafford", "parcels", "greenspace_sites.geojson")
+    al = shared("trafford", "parcels", "allotments.geojson")
+    r = analyse(shared("trafford", "land_and_building_assets.csv"), shared("trafford", "lsoa21_boundaries.geojson"),
+                shared("england", "imd2025_lsoa21_scores_ranks_deciles.csv"),
+                postcodes=shared("trafford", "postcodes_onspd_feb2025.csv"), exclude=[gs, al])
     return r, gs, al
 
 
-@pytest.mark.shared_data
 def test_trafford_greenspace_and_allotments_never_flagged_nor_found(trafford_excluded):
     r, gs, al = trafford_excluded
     a = r.assets
@@ -149,15 +147,14 @@ def test_trafford_greenspace_and_allotments_never_flagged_nor_found(trafford_exc
                    for i, p in enumerate(fp))
 
 
-@pytest.mark.shared_data
-def test_trafford_food_hub_near_stretford(trafford_excluded, tmp_path, capsys):
+def test_trafford_food_hub_near_stretford(shared, trafford_excluded, tmp_path, capsys):
     from assets_map.cli import main
     from assets_map.io.export import write_gpkg
 
     r, _, _ = trafford_excluded
     result = tmp_path / "t.gpkg"
     write_gpkg({"assets": r.assets, "needs": r.needs}, result)
-    anchors = shared_file("trafford", "anchors")
+    anchors = shared("trafford", "anchors")
     fac = [a for f in ("community_hubs", "general_practices", "schools_and_colleges") for a in
            ("--facilities", str(anchors / f"{f}.geojson"))]
     out, pack = tmp_path / "shortlist.csv", tmp_path / "shortlist.pdf"
@@ -167,7 +164,7 @@ def test_trafford_food_hub_near_stretford(trafford_excluded, tmp_path, capsys):
     text = capsys.readouterr().out
     ranked = pd.read_csv(out)
     assert ranked["rank"].tolist() == [1, 2, 3]
-    assert all(f"Ranked {i} of" in w for i, w in zip(ranked["rank"], ranked["why_ranked"]))
+    assert all(f"Ranked {i} of" in w for i, w in zip(ranked["rank"], ranked["why_ranked"], strict=True))
     assert ranked["name"].iloc[0] in text
     from pypdf import PdfReader
 

@@ -1,7 +1,6 @@
 """The Find a site and Site pack pages, driven through Streamlit's AppTest on the fictional demo."""
 from __future__ import annotations
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 

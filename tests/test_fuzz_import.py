@@ -27,6 +27,7 @@ from shapely.geometry import Point, Polygon
 from assets_map.io.importer import import_bytes
 from assets_map.io.report import ImportReport, InputError
 from assets_map.io.sources import Limits
+from tests.helpers import SHARED
 
 LIMITS = Limits(max_file_bytes=2_000_000, max_zip_expanded=5_000_000, zip_ratio_floor=1_000_000,
                 max_rows=20_000, max_columns=300)
@@ -69,7 +70,7 @@ def _seeds(tmp: Path) -> dict[str, bytes]:
 
 def _xls_seed() -> bytes | None:
     # A real legacy .xls when the shared data is present (only its first 64 KB: xlrd must cope with a cut file).
-    p = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "nhs" / "eric_hefs_site_and_trust_data_13944.xls"
+    p = SHARED / "nhs" / "eric_hefs_site_and_trust_data_13944.xls"
     return p.read_bytes()[:65536] if p.exists() else None
 
 

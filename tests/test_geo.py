@@ -1,6 +1,5 @@
 import numpy as np
 import pandas as pd
-import pytest
 
 from assets_map.engine import geo
 

@@ -17,7 +17,7 @@ from assets_map.store.postgis import PostgisStore
 from assets_map.store.roles import identity_from_claims
 from assets_map.ui import identity
 from assets_map.ui.identity import Peer, is_local
-from tests.test_store import postgis_url
+from tests.helpers import postgis_url
 
 ISS = "https://id.example.org"
 LOCAL_HEADERS = {"host": ("localhost:8501",), "origin": ("http://localhost:8501",)}

@@ -12,11 +12,11 @@ import pytest
 from shapely.geometry import Point, box
 
 from assets_map import cli
+from assets_map.engine.underuse import score_underuse
 from assets_map.io.brownfield import attach_brownfield, normalise_ownership
 from assets_map.io.eric import core_name, normalise_name
 from assets_map.io.importer import import_bytes, import_file
 from assets_map.io.report import InputError
-from assets_map.engine.underuse import score_underuse
 
 
 def issue(report, text):

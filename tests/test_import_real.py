@@ -5,9 +5,6 @@ import pytest
 
 from assets_map.io.importer import import_file
 from assets_map.io.report import InputError
-from tests.conftest import shared_file
-
-pytestmark = pytest.mark.shared_data
 
 
 def _accounted(gdf, report):
@@ -15,7 +12,7 @@ def _accounted(gdf, report):
     assert report.placed + report.unplaced == len(gdf)
 
 
-def test_trafford_register_keeps_its_behaviour(trafford):
+def test_trafford_register_keeps_its_behaviour(shared, trafford):
     gdf, report = import_file(trafford["register"], postcodes=trafford["postcodes"])
     assert report.adapter.startswith("land and building assets register")
     assert report.rows_read == 608 and len(gdf) == 608
@@ -27,7 +24,7 @@ def test_trafford_register_keeps_its_behaviour(trafford):
     # the three holdings outside the borough are placed, not dropped or unplaced
     from assets_map.engine.needs import read_boundaries
 
-    borough = read_boundaries(shared_file("trafford", "borough_boundary.geojson")).union_all()
+    borough = read_boundaries(shared("trafford", "borough_boundary.geojson")).union_all()
     placed = gdf[gdf["location_quality"] != "none"]
     assert (~placed.within(borough.buffer(10))).sum() == 3
     assert gdf["uprn"].dropna().str.fullmatch(r"\d+").all()
@@ -40,8 +37,8 @@ def test_trafford_register_keeps_its_behaviour(trafford):
     (("brownfield_raw", "rochdale.csv"), 128, 24),
     (("trafford", "brownfield_register_harmonised.csv"), 63, 9),
 ])
-def test_brownfield_registers(parts, n, public):
-    gdf, report = import_file(shared_file(*parts))
+def test_brownfield_registers(shared, parts, n, public):
+    gdf, report = import_file(shared(*parts))
     assert report.adapter.startswith("brownfield register")
     assert report.rows_read == n
     _accounted(gdf, report)
@@ -53,17 +50,17 @@ def test_brownfield_registers(parts, n, public):
     assert gdf.geometry.x.between(80_000, 660_000).all() and gdf.geometry.y.between(0, 660_000).all()
 
 
-def test_harmonised_register_editions_reported():
-    gdf, report = import_file(shared_file("trafford", "brownfield_register_harmonised.csv"))
+def test_harmonised_register_editions_reported(shared):
+    gdf, report = import_file(shared("trafford", "brownfield_register_harmonised.csv"))
     msg = next(i.message for i in report.issues if "register editions" in i.message)
     assert "4 register editions (resource-date 2018-05-22 to 2020-04-09)" in msg
     assert "no site appears in more than one edition" in msg
     assert (gdf["organisation"].dropna() == "Trafford Metropolitan Borough Council").all()
 
 
-def test_eric_site_data_against_hospital_points():
-    gdf, report = import_file(shared_file("nhs", "eric_hefs_site_and_trust_data_13944.xls"),
-                              locations=shared_file("nhs", "hospitals22_points.gpkg"))
+def test_eric_site_data_against_hospital_points(shared):
+    gdf, report = import_file(shared("nhs", "eric_hefs_site_and_trust_data_13944.xls"),
+                              locations=shared("nhs", "hospitals22_points.gpkg"))
     assert report.adapter.startswith("NHS ERIC site data")
     assert report.rows_read == 1213 and len(gdf) == 1213
     _accounted(gdf, report)
@@ -82,9 +79,9 @@ def test_eric_site_data_against_hospital_points():
     assert sum(len(i.rows) for i in unplaced) == report.unplaced  # every unplaced site listed once, with why
 
 
-def test_eric_sheet_choice_is_explicit_when_asked():
+def test_eric_sheet_choice_is_explicit_when_asked(shared):
     with pytest.raises(InputError, match="has no sheet named 'Sites'"):
-        import_file(shared_file("nhs", "eric_hefs_site_and_trust_data_13944.xls"), layer="Sites")
+        import_file(shared("nhs", "eric_hefs_site_and_trust_data_13944.xls"), layer="Sites")
 
 
 def test_iod_files_against_boundaries(trafford):
@@ -106,14 +103,14 @@ def test_iod_files_against_boundaries(trafford):
     ("trafford", "parcels", "leisure_centres_and_parking_polygons.geojson"),
     ("trafford", "parcels", "hospital_buildings_osopenmaplocal.geojson"),
 ])
-def test_map_layers_import_as_registers(parts):
-    gdf, report = import_file(shared_file(*parts))
+def test_map_layers_import_as_registers(shared, parts):
+    gdf, report = import_file(shared(*parts))
     _accounted(gdf, report)
     assert report.unplaced == 0
 
 
-def test_leisure_polygons_invalid_rows_repaired_and_kept():
-    gdf, report = import_file(shared_file("trafford", "parcels", "leisure_centres_and_parking_polygons.geojson"))
+def test_leisure_polygons_invalid_rows_repaired_and_kept(shared):
+    gdf, report = import_file(shared("trafford", "parcels", "leisure_centres_and_parking_polygons.geojson"))
     fixed = [i for i in report.issues if "make_valid" in i.message]
     assert fixed and len(fixed[0].rows) == 3
     assert gdf["src_geometry_wkt"].notna().sum() == 3 and gdf.geometry.is_valid.all()

@@ -6,7 +6,6 @@ search over the pairs, never through the module's STRtree/union-find path.
 """
 from __future__ import annotations
 
-import glob
 from collections import deque
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from shapely.geometry import Point, box
 
 from assets_map.community.joint import group_parcels, joint_sites, read_parcels
 from assets_map.io.report import InputError
-from tests.conftest import shared_file
 
 
 def _frame(rows, crs="EPSG:27700"):
@@ -125,10 +123,9 @@ def test_bad_options_are_refused_together():
     assert len(err.value.problems) == 3
 
 
-@pytest.mark.shared_data
 @pytest.mark.parametrize("gap", [5.0, 40.0])
-def test_trafford_parcels_grouped_as_brute_force_says(gap):
-    files = [Path(shared_file("trafford", "parcels", n)) for n in (
+def test_trafford_parcels_grouped_as_brute_force_says(shared, gap):
+    files = [Path(shared("trafford", "parcels", n)) for n in (
         "hospital_buildings_osopenmaplocal.geojson", "leisure_centres_and_parking_polygons.geojson",
         "places_of_worship_buildings_osopenmaplocal.geojson", "fire_station_buildings_osopenmaplocal.geojson",
         "library_buildings_osopenmaplocal_archive.geojson")]
@@ -163,12 +160,11 @@ def test_trafford_parcels_grouped_as_brute_force_says(gap):
         assert sites["several_owners"].any(), "at 40 m some hospital, worship and leisure parcels should meet"
 
 
-@pytest.mark.shared_data
-def test_cli_joint_sites_on_trafford(tmp_path, capsys):
+def test_cli_joint_sites_on_trafford(shared, tmp_path, capsys):
     from assets_map.cli import main
 
-    a = shared_file("trafford", "parcels", "hospital_buildings_osopenmaplocal.geojson")
-    b = shared_file("trafford", "parcels", "leisure_centres_and_parking_polygons.geojson")
+    a = shared("trafford", "parcels", "hospital_buildings_osopenmaplocal.geojson")
+    b = shared("trafford", "parcels", "leisure_centres_and_parking_polygons.geojson")
     out = tmp_path / "joint.gpkg"
     assert main(["joint-sites", "--parcels", str(a), "--parcels", str(b), "--gap", "5", "--out", str(out)]) == 0
     text = capsys.readouterr().out

@@ -5,13 +5,22 @@ import html
 import json
 
 import folium
-import pytest
 from streamlit_folium import _get_map_string, generate_js_hash
 
-from assets_map.maps.draw import (ASSET_PROPS, build_map, clicked_asset_id, feature_count, map_data, need_measures,
-                             payload_bytes, render_map, resource_links, selection_centre, selection_layer)
 from assets_map.engine.needs import read_boundaries
-from tests.conftest import shared_file
+from assets_map.maps.draw import (
+    ASSET_PROPS,
+    build_map,
+    clicked_asset_id,
+    feature_count,
+    map_data,
+    need_measures,
+    payload_bytes,
+    render_map,
+    resource_links,
+    selection_centre,
+    selection_layer,
+)
 
 HTML_NAME = "<img src=x onerror=alert(1)> depot (fictional test of escaping)"
 
@@ -107,8 +116,8 @@ def test_selection_layer_outlines_one_site_and_centres_on_it(demo_result):
     assert selection_layer(a, None) is None
 
 
-def test_simplification_shrinks_the_payload_of_real_lsoas(demo_result):
-    needs = read_boundaries(shared_file("trafford", "lsoa21_boundaries.geojson"))
+def test_simplification_shrinks_the_payload_of_real_lsoas(shared, demo_result):
+    needs = read_boundaries(shared("trafford", "lsoa21_boundaries.geojson"))
     needs["need_decile"] = 5
     empty = demo_result.assets.iloc[:0]
     raw = payload_bytes(build_map(empty, needs, tolerance_m=0))
@@ -134,9 +143,8 @@ def test_one_escape_and_one_number_format_for_maps_packs_and_kml(demo_result):
     import numpy as np
     import pandas as pd
 
-    from assets_map.io import export
-
     from assets_map.community import sitepack
+    from assets_map.io import export
     from assets_map.io.report import esc
 
     vals = [3.0, np.float64(4.0), 2.5, 7, None, float("nan"), pd.NA, pd.NaT, "<b>&'\""]

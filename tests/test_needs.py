@@ -1,12 +1,17 @@
 """The need model: deprivation in official, renamed and long shapes, joined to boundaries."""
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from assets_map.engine.needs import (build_needs, composite_need, deprivation_from_frame, parse_weights, read_boundaries,
-                              read_deprivation)
+from assets_map.engine.needs import (
+    build_needs,
+    composite_need,
+    deprivation_from_frame,
+    parse_weights,
+    read_boundaries,
+    read_deprivation,
+)
 from assets_map.io.report import InputError
 
 OFFICIAL = {

@@ -1,8 +1,17 @@
 import pandas as pd
 import pytest
 
-from assets_map.io.normalise import (anchor_type_of, as_text, clean_postcode, clean_postcodes, match_columns, normalise_holding, source_text,
-                                  normalise_status, normalise_tenure)
+from assets_map.io.normalise import (
+    anchor_type_of,
+    as_text,
+    clean_postcode,
+    clean_postcodes,
+    match_columns,
+    normalise_holding,
+    normalise_status,
+    normalise_tenure,
+    source_text,
+)
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -55,7 +64,7 @@ def test_postcodes_column_agrees_with_one_at_a_time():
     for series in (pd.Series(values, dtype="str"), pd.Series(values, dtype=object),
                    pd.Series(values + [12.0], dtype=object)):
         formatted, kinds = clean_postcodes(series)
-        got = [(None if pd.isna(f) else f, k) for f, k in zip(formatted, kinds)]
+        got = [(None if pd.isna(f) else f, k) for f, k in zip(formatted, kinds, strict=True)]
         assert got == [clean_postcode(v) for v in series]
 
 

@@ -17,14 +17,12 @@ import pandas as pd
 import pytest
 from geopandas.testing import assert_geodataframe_equal
 
+from assets_map.engine.needs import Deprivation
 from assets_map.engine.pipeline import analyse
 from assets_map.io.importer import import_bytes, import_file
-from assets_map.engine.needs import Deprivation
 from assets_map.io.report import InputError
 from assets_map.io.uploads import Upload, check_uploads
-from tests.conftest import SHARED, shared_file
-
-pytestmark = pytest.mark.shared_data
+from tests.helpers import SHARED
 
 #: The kinds of file the app takes ("Your data" and the finder), tried by what a file could be.
 TABLE_KINDS = ("register", "deprivation", "postcodes", "wards")
@@ -77,8 +75,8 @@ def assert_same(a, b) -> None:
 
 
 @pytest.mark.parametrize("rel,kind", _cases())
-def test_the_cli_and_the_app_read_every_file_alike(rel, kind):
-    path = shared_file(*rel.split("/"))
+def test_the_cli_and_the_app_read_every_file_alike(shared, rel, kind):
+    path = shared(*rel.split("/"))
     cli, cli_refused = _read(import_file, path, kind=kind)
     app, app_refused = _read(import_bytes, path.read_bytes(), path.name, kind=kind)
     assert cli_refused == app_refused  # refused alike, with the same one-line message
@@ -98,13 +96,13 @@ REGISTERS = ["trafford/land_and_building_assets.csv", "trafford/brownfield_regis
 
 
 @pytest.mark.parametrize("rel", REGISTERS)
-def test_the_cli_analysis_equals_the_apps_use_this_data(rel):
-    register = shared_file(*rel.split("/"))
-    bnd = shared_file("trafford", "lsoa11_boundaries.geojson")
-    dep = shared_file("trafford", "iod2015_2019_lsoa11_long.csv")
-    pc = shared_file("trafford", "postcodes_onspd_feb2025.csv") if rel.startswith("trafford/land") else None
-    layers = [shared_file("trafford", "parcels", "greenspace_sites.geojson"),
-              shared_file("trafford", "parcels", "allotments.geojson")]
+def test_the_cli_analysis_equals_the_apps_use_this_data(shared, rel):
+    register = shared(*rel.split("/"))
+    bnd = shared("trafford", "lsoa11_boundaries.geojson")
+    dep = shared("trafford", "iod2015_2019_lsoa11_long.csv")
+    pc = shared("trafford", "postcodes_onspd_feb2025.csv") if rel.startswith("trafford/land") else None
+    layers = [shared("trafford", "parcels", "greenspace_sites.geojson"),
+              shared("trafford", "parcels", "allotments.geojson")]
     cli = analyse(register, bnd, dep, postcodes=pc, exclude=layers)
     files = {"register": register, "boundaries": bnd, "deprivation": dep, **({"postcodes": pc} if pc else {})}
     app = check_uploads({k: Upload(p.name, p.read_bytes()) for k, p in files.items()},
@@ -123,11 +121,11 @@ def test_the_cli_analysis_equals_the_apps_use_this_data(rel):
     assert cli.settings["exclude"] == app.settings["exclude"] == [p.name for p in layers]
 
 
-def test_brownfield_fields_reach_the_analysis_whatever_the_door():
+def test_brownfield_fields_reach_the_analysis_whatever_the_door(shared):
     """The issue's example: a brownfield register through ``analyse`` keeps what the brownfield adapter reads."""
-    register = shared_file("brownfield_raw", "rochdale.csv")
-    result = analyse(register, shared_file("trafford", "lsoa11_boundaries.geojson"),
-                     shared_file("trafford", "iod2015_2019_lsoa11_long.csv"))
+    register = shared("brownfield_raw", "rochdale.csv")
+    result = analyse(register, shared("trafford", "lsoa11_boundaries.geojson"),
+                     shared("trafford", "iod2015_2019_lsoa11_long.csv"))
     assert result.reports[0].adapter.startswith("brownfield register")
     frame, _ = import_file(register)
     shared = [c for c in frame.columns if c in result.assets.columns]
@@ -136,9 +134,9 @@ def test_brownfield_fields_reach_the_analysis_whatever_the_door():
         pd.testing.assert_series_equal(result.assets[col].reset_index(drop=True), frame[col].reset_index(drop=True))
 
 
-def test_a_deprivation_file_given_as_the_register_is_refused_alike():
-    dep = shared_file("trafford", "iod2015_2019_lsoa11_long.csv")
-    bnd = shared_file("trafford", "lsoa11_boundaries.geojson")
+def test_a_deprivation_file_given_as_the_register_is_refused_alike(shared):
+    dep = shared("trafford", "iod2015_2019_lsoa11_long.csv")
+    bnd = shared("trafford", "lsoa11_boundaries.geojson")
     with pytest.raises(InputError, match="not an asset register") as cli:
         analyse(dep, bnd)
     with pytest.raises(InputError, match="not an asset register") as app:
@@ -178,16 +176,16 @@ def _data_page() -> None:
     data_page.render()
 
 
-def test_the_your_data_page_passes_exclusion_layers_to_the_check():
+def test_the_your_data_page_passes_exclusion_layers_to_the_check(shared):
     """The page's exclusion uploads reach check_uploads, as --exclude reaches the CLI's analysis."""
     from streamlit.testing.v1 import AppTest
 
     from assets_map.ui.data_page import EXCLUDE, PENDING, STAGED
 
-    files = {"register": shared_file("brownfield_raw", "rochdale.csv"),
-             "boundaries": shared_file("trafford", "lsoa11_boundaries.geojson"),
-             "deprivation": shared_file("trafford", "iod2015_2019_lsoa11_long.csv")}
-    layer = shared_file("trafford", "parcels", "allotments.geojson")
+    files = {"register": shared("brownfield_raw", "rochdale.csv"),
+             "boundaries": shared("trafford", "lsoa11_boundaries.geojson"),
+             "deprivation": shared("trafford", "iod2015_2019_lsoa11_long.csv")}
+    layer = shared("trafford", "parcels", "allotments.geojson")
     at = AppTest.from_function(_data_page, default_timeout=120)
     at.session_state[STAGED] = {k: Upload(p.name, p.read_bytes()) for k, p in files.items()}
     at.session_state[EXCLUDE] = [Upload(layer.name, layer.read_bytes())]

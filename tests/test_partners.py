@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import glob
 import math
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -17,10 +16,14 @@ import pytest
 from pyproj import Geod, Transformer
 from shapely.geometry import Point, box
 
-from assets_map.community.partners import (facility_kind, partners_nearby, prepare_facilities, read_facilities,
-                                 summarise_partners)
+from assets_map.community.partners import (
+    facility_kind,
+    partners_nearby,
+    prepare_facilities,
+    read_facilities,
+    summarise_partners,
+)
 from assets_map.io.report import InputError
-from tests.conftest import shared_file
 
 
 def _fac(rows):
@@ -66,18 +69,17 @@ def test_bad_distance_refused():
 
 
 @pytest.fixture(scope="module")
-def trafford_sites():
+def trafford_sites(shared):
     from assets_map.engine.pipeline import analyse
 
-    r = analyse(shared_file("trafford", "land_and_building_assets.csv"), shared_file("trafford", "lsoa21_boundaries.geojson"),
-                shared_file("england", "imd2025_lsoa21_scores_ranks_deciles.csv"),
-                postcodes=shared_file("trafford", "postcodes_onspd_feb2025.csv"))
+    r = analyse(shared("trafford", "land_and_building_assets.csv"), shared("trafford", "lsoa21_boundaries.geojson"),
+                shared("england", "imd2025_lsoa21_scores_ranks_deciles.csv"),
+                postcodes=shared("trafford", "postcodes_onspd_feb2025.csv"))
     return r
 
 
-@pytest.mark.shared_data
-def test_trafford_partner_counts_and_distances_match_brute_force(trafford_sites):
-    files = sorted(glob.glob(str(shared_file("trafford", "anchors") / "*.geojson")))
+def test_trafford_partner_counts_and_distances_match_brute_force(shared, trafford_sites):
+    files = sorted(glob.glob(str(shared("trafford", "anchors") / "*.geojson")))
     assert len(files) == 5
     fac = read_facilities(files)
     assert fac["kind"].value_counts().to_dict() == {"school or college": 103, "GP practice": 26, "library": 13,
@@ -112,14 +114,13 @@ def test_trafford_partner_counts_and_distances_match_brute_force(trafford_sites)
         assert abs(r.distance_m - g) <= max(1.0, 0.001 * g)
 
 
-@pytest.mark.shared_data
-def test_cli_partners_on_trafford(tmp_path, capsys, trafford_sites):
+def test_cli_partners_on_trafford(shared, tmp_path, capsys, trafford_sites):
     from assets_map.cli import main
     from assets_map.io.export import write_gpkg
 
     result = tmp_path / "t.gpkg"
     write_gpkg({"assets": trafford_sites.assets, "needs": trafford_sites.needs}, result)
-    libs = shared_file("trafford", "anchors", "libraries.geojson")
+    libs = shared("trafford", "anchors", "libraries.geojson")
     out = tmp_path / "pairs.csv"
     assert main(["partners", "--analysis", str(result), "--facilities", str(libs), "--out", str(out)]) == 0
     pairs = pd.read_csv(out)

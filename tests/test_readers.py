@@ -89,9 +89,9 @@ def test_rows_without_coordinates_placed_by_postcode_or_listed(tmp_path):
     pcd = tmp_path / "postcodes.csv"
     pcd.write_text("postcode,lon,lat\nWA14 1PF,-2.3520922,53.3879587\n", encoding="utf-8")
     a, report = import_file(reg, postcodes=pcd)
-    q = dict(zip(a["asset_id"], a["location_quality"]))
+    q = dict(zip(a["asset_id"], a["location_quality"], strict=True))
     assert q == {"A1": "register coordinates", "A2": "full postcode", "A3": "none", "A4": "none", "A5": "none"}
-    notes = dict(zip(a["asset_id"], a["location_note"]))
+    notes = dict(zip(a["asset_id"], a["location_note"], strict=True))
     assert "postcode district (M31)" in notes["A3"]
     assert "not in the postcode directory" in notes["A4"]
     assert "no coordinates" in notes["A5"]

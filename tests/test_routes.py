@@ -5,9 +5,16 @@ import datetime as dt
 
 import pytest
 
+from assets_map.community.routes import (
+    MAP_CANNOT,
+    acv_dates,
+    add_months,
+    nation_of,
+    period_last_day,
+    routes_for,
+    routes_frame,
+)
 from assets_map.io.report import InputError
-from assets_map.community.routes import (MAP_CANNOT, acv_dates, add_months, nation_of, period_last_day, routes_for,
-                               routes_frame)
 
 D = dt.date
 

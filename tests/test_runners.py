@@ -13,9 +13,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from assets_map.engine.pipeline import RUNNER_SETTINGS, Analysis, analyse, rescore
 from assets_map.engine.cache import ResultCache
 from assets_map.engine.demo import load_demo
+from assets_map.engine.pipeline import RUNNER_SETTINGS, Analysis, analyse, rescore
 
 AS_OF = dt.date(2026, 1, 15)  # one date for "vacant since" in every run
 WEIGHTS = "income=2,health=1"

@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-from shapely.geometry import Point, Polygon
+from shapely.geometry import Point
 
 from assets_map import cli
-from assets_map.io.importer import import_bytes, import_file
+from assets_map.io.importer import import_bytes
 from assets_map.io.report import InputError
 from assets_map.io.sources import Limits
 

@@ -28,11 +28,7 @@ from shapely.geometry import Point
 from assets_map.io import downloads
 from assets_map.io.export import FORMATS, export_bytes, is_formula_like, safe_cell
 from assets_map.store import Role, backup
-
-from test_store import (HASH, ORG, OTHER, backend, demo_analysis, make_store, store, variant,  # noqa: F401
-                        import_demo)
-from test_store_page import _page, register  # noqa: F401
-from tests.conftest import markdown_shown
+from tests.helpers import HASH, ORG, OTHER, import_demo, markdown_shown, register_page_script, variant
 
 ADMIN = Role("admin", "admin@example.org")
 
@@ -69,7 +65,7 @@ def _values(fmt: str, files: dict[str, bytes], tmp_path, layer: str) -> pd.DataF
         (tmp_path / name).write_bytes(data)
     if fmt == "shp":
         names = pd.read_csv(io.BytesIO(files["field_names.csv"]), dtype=str)
-        full = dict(zip(names["shapefile_field"], names["field"]))
+        full = dict(zip(names["shapefile_field"], names["field"], strict=True))
         parts = [pyogrio.read_dataframe(tmp_path / n, read_geometry=False)
                  for n in files if n.startswith(layer) and n.endswith((".shp", "_no_location.dbf"))]
         return pd.concat(parts, ignore_index=True).rename(columns=full)
@@ -227,7 +223,7 @@ def test_conflict_message_shows_other_editors_markdown_literally(register, local
 
     reg = SqliteStore(register)
     import_demo(reg, demo_analysis)
-    at = AppTest.from_function(_page, default_timeout=60).run()
+    at = AppTest.from_function(register_page_script, default_timeout=60).run()
     assert not at.exception, at.exception
     aid = at.selectbox(key="register_asset").value
     before = reg.get(aid, LOCAL_USER)
@@ -283,8 +279,7 @@ def test_restore_reads_the_backup_read_only(store, make_store, demo_analysis, tm
     its folder are unchanged (no -wal, -shm or -journal file appears beside it).
     """
     from assets_map.store import SqliteStore
-
-    from test_store import snapshot
+    from tests.helpers import snapshot
 
     with _on_read_only_media(store, demo_analysis, tmp_path, monkeypatch) as (path, _):
         restored = make_store("restored")
@@ -336,7 +331,7 @@ def test_reimport_gives_freed_space_back(tmp_path, demo_analysis):
 def test_write_ahead_log_is_cut_after_an_import_while_another_connection_is_open(tmp_path, demo_analysis):
     """With the app (another connection) holding the register open, SQLite cannot delete the log at
     close: it stayed as large as the largest import (62 MB for 6,000 rows, GBs at 200k) until cut."""
-    from assets_map.store import LOCAL_USER, SqliteStore
+    from assets_map.store import SqliteStore
 
     reg = SqliteStore(tmp_path / "r.sqlite")
     other = sqlite3.connect(reg.path)
@@ -351,7 +346,7 @@ def test_write_ahead_log_is_cut_after_an_import_while_another_connection_is_open
 
 
 def test_an_older_register_is_compacted_once_and_switched_to_incremental(tmp_path, demo_analysis):
-    from assets_map.store import LOCAL_USER, SqliteStore
+    from assets_map.store import SqliteStore
 
     path = tmp_path / "old.sqlite"
     sqlite3.connect(path).execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)").connection.close()
@@ -445,10 +440,9 @@ def test_outage_after_opening_is_a_store_error_not_a_traceback(caplog):
     """PostGIS goes away after the store was opened: every read and write says so in one line."""
     import uuid
 
-    from test_store import postgis_url
-
     from assets_map.store import PUBLIC, StoreError
     from assets_map.store.postgis import PostgisStore
+    from tests.helpers import postgis_url
 
     reg = PostgisStore(postgis_url(), schema=f"t_{uuid.uuid4().hex[:12]}")
     try:
@@ -470,23 +464,23 @@ def test_page_shows_an_outage_in_one_line(monkeypatch, remote_visitor, demo_anal
     import uuid
 
     from streamlit.testing.v1 import AppTest
-    from test_store import postgis_url
 
     from assets_map.store.postgis import PostgisStore
-    from assets_map.ui import register_page
+    from assets_map.ui import identity, register_page
+    from tests.helpers import postgis_url
 
     monkeypatch.setenv("ASSETS_MAP_DATABASE_URL", DEAD_URL)
     register_page._store.clear()
     try:
-        at = AppTest.from_function(_page, default_timeout=60).run()
+        at = AppTest.from_function(register_page_script, default_timeout=60).run()
         assert not at.exception, at.exception
         (err,) = [e.value for e in at.error]
         _assert_plain(err)
         reg = PostgisStore(postgis_url(), schema=f"t_{uuid.uuid4().hex[:12]}")
         import_demo(reg, demo_analysis)
-        monkeypatch.setattr(register_page, "open_store", lambda: reg)
+        monkeypatch.setattr(identity, "open_store", lambda: reg)  # the shared store handle opens through identity
         register_page._store.clear()
-        at = AppTest.from_function(_page, default_timeout=60).run()
+        at = AppTest.from_function(register_page_script, default_timeout=60).run()
         assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
         live, reg.url = reg.url, DEAD_URL  # the database goes away
         at.run()
@@ -507,8 +501,7 @@ def test_page_shows_an_outage_in_one_line(monkeypatch, remote_visitor, demo_anal
 def test_public_corrections_are_rate_limited_per_session_and_overall(store, demo_analysis, monkeypatch):
     import time
 
-    from assets_map.store import LOCAL_USER, PUBLIC, StoreError
-    from assets_map.store import base
+    from assets_map.store import LOCAL_USER, PUBLIC, StoreError, base
 
     import_demo(store, demo_analysis)
     aid = store.assets(PUBLIC)["asset_id"].iloc[0]
@@ -541,12 +534,11 @@ def test_fifty_quick_corrections_from_one_browser_are_refused_after_the_limit(re
     """The probe's case: many corrections queued in seconds from one anonymous browser."""
     from streamlit.testing.v1 import AppTest
 
-    from assets_map.store import LOCAL_USER, SqliteStore
-    from assets_map.store import base
+    from assets_map.store import LOCAL_USER, SqliteStore, base
 
     reg = SqliteStore(register)
     import_demo(reg, demo_analysis)
-    at = AppTest.from_function(_page, default_timeout=60).run()
+    at = AppTest.from_function(register_page_script, default_timeout=60).run()
     sent, refused = 0, []
     for i in range(12):
         at.text_area[0].input(f"wrong {i}")
@@ -584,7 +576,7 @@ def test_site_pack_preview_runs_no_script(tmp_path):
     the pack shows, but no script or event handler in it runs and it cannot reach the page around it."""
     from streamlit.testing.v1 import AppTest
 
-    from tests.conftest import CHROMIUM, LAUNCH_ARGS, require_browser
+    from tests.helpers import CHROMIUM, LAUNCH_ARGS, require_browser
 
     at = AppTest.from_function(_pack_with_hostile_doc, default_timeout=60).run()
     assert not at.exception, at.exception

@@ -16,13 +16,26 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from assets_map.engine.needs import DOMAIN_LABELS
-from assets_map.engine.priority import (CONSTRAINTS_NOT_CHECKED, REASON_SEP, ROUTES, STRONG_UNDERUSE, prioritise,
-                                 transferability)
 from assets_map.engine.geo import representative_points
+from assets_map.engine.needs import DOMAIN_LABELS
+from assets_map.engine.priority import (
+    CONSTRAINTS_NOT_CHECKED,
+    REASON_SEP,
+    ROUTES,
+    STRONG_UNDERUSE,
+    prioritise,
+)
+from assets_map.engine.underuse import (
+    _LAND_NAME_RE,
+    _USE_RE,
+    FLAG_THRESHOLD,
+    SIGNALS,
+    Signal,
+    _as_date,
+    apply_exclusions,
+    score_underuse,
+)
 from assets_map.schema import empty_asset_frame
-from assets_map.engine.underuse import (FLAG_THRESHOLD, SIGNALS, Signal, _LAND_NAME_RE, _USE_RE, _as_date,
-                                 apply_exclusions, score_underuse)
 
 # ----------------------------------------------------------------- the row-wise reference (as first written)
 
@@ -49,7 +62,7 @@ def ref_apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.G
     uses = out["use"].fillna("").astype(str)
     names = out["name"].fillna("").astype(str)
     holding = out["holding_type"].fillna("unknown").astype(str)
-    for i, (u, nm, h) in enumerate(zip(uses, names, holding)):
+    for i, (u, nm, h) in enumerate(zip(uses, names, holding, strict=True)):
         m = _USE_RE.search(u)
         if m:
             excluded[i] = True
@@ -274,10 +287,10 @@ def _register(n: int, seed: int) -> gpd.GeoDataFrame:
                                   "only a postcode district (M31) is given: too coarse to place", np.nan])
     dec = rng.integers(1, 11, n)
     inside = placed & (rng.random(n) < 0.9)
-    base["need_area_code"] = [f"E0100{d:04d}" if ok else None for d, ok in zip(rng.integers(0, 50, n), inside)]
+    base["need_area_code"] = [f"E0100{d:04d}" if ok else None for d, ok in zip(rng.integers(0, 50, n), inside, strict=True)]
     base["need_area_name"] = [f"Town {c[-3:]}A" if isinstance(c, str) else None for c in base["need_area_code"]]
-    base["imd_decile"] = pd.array([int(d) if ok else None for d, ok in zip(dec, inside)], dtype="Int64")
-    base["need_decile"] = pd.array([int(d) if ok else None for d, ok in zip(rng.integers(1, 11, n), inside)], dtype="Int64")
+    base["imd_decile"] = pd.array([int(d) if ok else None for d, ok in zip(dec, inside, strict=True)], dtype="Int64")
+    base["need_decile"] = pd.array([int(d) if ok else None for d, ok in zip(rng.integers(1, 11, n), inside, strict=True)], dtype="Int64")
     base["iod_year"] = pd.array([2025 if ok else None for ok in inside], dtype="Int64")
     geoms = [Point(400000 + 10 * i, 300000 + (i % 7) * 10) if p else None for i, p in enumerate(placed)]
     return gpd.GeoDataFrame(base, geometry=geoms, crs="EPSG:27700")
@@ -287,7 +300,7 @@ def _same(a: pd.DataFrame, b: pd.DataFrame, cols: list[str]) -> None:
     for c in cols:
         assert a[c].dtype == b[c].dtype, (c, a[c].dtype, b[c].dtype)
         left, right = a[c].tolist(), b[c].tolist()
-        for i, (x, y) in enumerate(zip(left, right)):
+        for i, (x, y) in enumerate(zip(left, right, strict=True)):
             same = (x == y) or (pd.isna(x) and pd.isna(y)) if not isinstance(x, list) else x == y
             assert same, (c, i, x, y)
 

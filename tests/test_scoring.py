@@ -2,7 +2,6 @@
 import datetime as dt
 
 import geopandas as gpd
-import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 

@@ -7,11 +7,10 @@ import geopandas as gpd
 import numpy as np
 import pytest
 
-from assets_map.engine.demo import DEMO_PATH
 from assets_map.community.partners import prepare_facilities
-from assets_map.io.report import InputError
 from assets_map.community.sitepack import html_to_pdf, map_png, select_sites, site_pack_html, write_site_pack
-from tests.conftest import shared_file
+from assets_map.engine.demo import DEMO_PATH
+from assets_map.io.report import InputError
 
 pypdf = pytest.importorskip("pypdf")
 pdfium = pytest.importorskip("pypdfium2")
@@ -100,20 +99,19 @@ def test_pdf_renderer_fetches_nothing_from_outside(tmp_path):
     assert b"/Image" in ok
 
 
-@pytest.mark.shared_data
-def test_trafford_site_pack_cli_with_acv_dates(tmp_path):
-    from assets_map.engine.pipeline import analyse
+def test_trafford_site_pack_cli_with_acv_dates(shared, tmp_path):
     from assets_map.cli import main
+    from assets_map.engine.pipeline import analyse
     from assets_map.io.export import write_gpkg
 
-    r = analyse(shared_file("trafford", "land_and_building_assets.csv"), shared_file("trafford", "lsoa21_boundaries.geojson"),
-                shared_file("england", "imd2025_lsoa21_scores_ranks_deciles.csv"))
+    r = analyse(shared("trafford", "land_and_building_assets.csv"), shared("trafford", "lsoa21_boundaries.geojson"),
+                shared("england", "imd2025_lsoa21_scores_ranks_deciles.csv"))
     result = tmp_path / "t.gpkg"
     write_gpkg({"assets": r.assets, "needs": r.needs}, result)
     site = r.candidates[r.candidates["need_area_code"].notna()].iloc[0]
     pdf = tmp_path / "site.pdf"
     code = main(["site-pack", "--analysis", str(result), "--site", site["asset_id"], "--pdf", str(pdf),
-                 "--facilities", str(shared_file("trafford", "anchors", "libraries.geojson")),
+                 "--facilities", str(shared("trafford", "anchors", "libraries.geojson")),
                  "--acv-listed-on", "2024-01-15", "--acv-notified-on", "2025-08-31"])
     assert code == 0
     data = pdf.read_bytes()

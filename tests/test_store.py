@@ -7,113 +7,28 @@ that skip into a failure.
 """
 from __future__ import annotations
 
-import copy
-import os
 import sqlite3
-import uuid
 
-import geopandas as gpd
 import pandas as pd
 import pytest
-import shapely
 
 from assets_map.engine.pipeline import score
 from assets_map.io.report import InputError
-from assets_map.store import (LOCAL_USER, backup, PUBLIC, ConflictError, Identity, NotAllowed, Role, SqliteStore,
-                              StoreError, open_store)
-from assets_map.store import views
+from assets_map.store import (
+    LOCAL_USER,
+    PUBLIC,
+    ConflictError,
+    Identity,
+    NotAllowed,
+    Role,
+    SqliteStore,
+    StoreError,
+    backup,
+    open_store,
+    views,
+)
 from assets_map.store.base import TABLES
-
-ORG = "Ashbridge (fictional)"
-OTHER = "Elsewhere (fictional)"
-HASH = "ab" * 32
-PG_ENV = "ASSETS_MAP_TEST_DATABASE_URL"
-ISS = "https://id.example.org"
-
-
-def postgis_url() -> str:
-    url = os.environ.get(PG_ENV, "").strip()
-    if not url:
-        reason = (f"{PG_ENV} is not set: no PostgreSQL/PostGIS to test against "
-                  f"(run `. .ci/postgres.sh` to start one on 127.0.0.1)")
-        if os.environ.get("ASSETS_MAP_REQUIRE_POSTGIS") == "1":
-            pytest.fail(reason + "; ASSETS_MAP_REQUIRE_POSTGIS=1 requires it")
-        pytest.skip(reason)
-    return url
-
-
-@pytest.fixture(scope="session")
-def demo_analysis(tmp_path_factory):
-    """The fictional demo, generated here and analysed through the engine."""
-    from assets_map.engine.demo import build_demo, load_demo
-
-    path = build_demo(tmp_path_factory.mktemp("demo") / "demo.gpkg")
-    result = load_demo(path)
-    greenspace = gpd.read_file(path, layer="greenspace").to_crs("EPSG:27700")
-    return result, [("demo greenspace", greenspace)]
-
-
-@pytest.fixture(params=["sqlite", "postgis"])
-def backend(request):
-    return request.param
-
-
-@pytest.fixture
-def make_store(backend, tmp_path):
-    """A factory of fresh, empty stores of the backend under test."""
-    made = []
-
-    def make(name: str | None = None):
-        if backend == "sqlite":
-            return SqliteStore(tmp_path / f"{name or uuid.uuid4().hex[:8]}.sqlite")
-        from assets_map.store.postgis import PostgisStore
-
-        s = PostgisStore(postgis_url(), schema=f"t_{uuid.uuid4().hex[:12]}")
-        made.append(s)
-        return s
-
-    yield make
-    for s in made:
-        s.drop_schema()
-
-
-@pytest.fixture
-def store(make_store):
-    return make_store("register")
-
-
-def variant(analysis, *, gen: int | None = None, drop: int = 0, org_prefix: str | None = None):
-    """A copy of the analysis with a generation marker (in ``condition``), rows dropped or ids renamed."""
-    out = copy.copy(analysis)
-    a = analysis.assets.copy()
-    if gen is not None:
-        a["condition"] = f"generation {gen}"
-    if drop:
-        a = a.iloc[:-drop]
-    if org_prefix:
-        a["asset_id"] = org_prefix + a["asset_id"].astype(str)
-    out.assets = a.reset_index(drop=True)
-    return out
-
-
-def import_demo(store, demo_analysis, *, gen=None, org=ORG, role=LOCAL_USER, **kw):
-    result, exclude = demo_analysis
-    return store.import_analysis(variant(result, gen=gen, **kw), organisation=org, role=role,
-                                 source_name="demo.gpkg", file_sha256=HASH, exclude=exclude)
-
-
-def snapshot(store) -> dict:
-    return {table: rows for table, _, rows in store.dump()}
-
-
-def plain_asset(store, **where) -> pd.Series:
-    """An asset still at its first version, neither excluded nor flagged, matching ``where``."""
-    a = store.assets(LOCAL_USER)
-    ok = (a["priority"] == "not flagged") & ~a["excluded"] & (a["status"] == "occupied") & a["need_decile"].notna()
-    ok &= a["empty_floor_pct"].isna() & a["underused_floor_pct"].isna() & (a["visibility"] == "public")
-    for k, v in where.items():
-        ok &= v(a[k])
-    return a[ok].iloc[0]
+from tests.helpers import HASH, ISS, ORG, OTHER, import_demo, plain_asset, snapshot, variant
 
 
 # ---------------------------------------------------------------- store basics
@@ -151,7 +66,7 @@ def test_import_keeps_every_column_and_type(store, demo_analysis):
                                        src[col].astype(object).where(src[col].notna(), None),
                                        check_names=False, obj=col)
     assert back.crs.to_epsg() == 27700
-    same = [a.equals_exact(b, 1e-9) if a is not None else b is None for a, b in zip(back.geometry, src.geometry)]
+    same = [a.equals_exact(b, 1e-9) if a is not None else b is None for a, b in zip(back.geometry, src.geometry, strict=True)]
     assert all(same)
     assert (back["version"] == 1).all()
     batch = store.batches(role=LOCAL_USER)[0]
@@ -447,7 +362,7 @@ def test_backup_then_restore_gives_the_same_records(store, make_store, demo_anal
     assert snapshot(restored) == snapshot(store)
     a, b = store.assets(LOCAL_USER), restored.assets(LOCAL_USER)
     pd.testing.assert_frame_equal(pd.DataFrame(a.drop(columns="geometry")), pd.DataFrame(b.drop(columns="geometry")))
-    assert all(x.equals_exact(y, 0) for x, y in zip(a.geometry.dropna(), b.geometry.dropna()))
+    assert all(x.equals_exact(y, 0) for x, y in zip(a.geometry.dropna(), b.geometry.dropna(), strict=True))
     # Work goes on in the restored register with its counters intact.
     v = restored.get(aid, LOCAL_USER)["version"]
     assert restored.save(aid, {"notes": "after restore"}, expected_version=v, role=LOCAL_USER) == v + 1

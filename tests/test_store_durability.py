@@ -23,9 +23,7 @@ import pytest
 
 from assets_map.store import LOCAL_USER, SqliteStore, StoreFull
 from assets_map.store.base import Tx
-
-from test_store import (HASH, ORG, backend, demo_analysis, import_demo, make_store, plain_asset,  # noqa: F401
-                        snapshot, store)
+from tests.helpers import ORG, import_demo, plain_asset, snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 ITERATIONS = 4

@@ -24,13 +24,12 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from assets_map.engine.pipeline import Analysis, join_needs, score
+from assets_map.engine.pipeline import Analysis, join_needs, rescore, score
 from assets_map.engine.priority import transferability
 from assets_map.io.report import InputError
 from assets_map.schema import DISPLAY_CRS
 from assets_map.store import LOCAL_USER, PUBLIC, Role, views
-from assets_map.engine.pipeline import rescore
-from tests.test_store import HASH, backend, make_store, store  # noqa: F401 (fixtures: both backends)
+from tests.helpers import HASH
 
 ORG = "Register Keepers (fictional)"
 OTHER = "Elsewhere (fictional)"
@@ -130,11 +129,11 @@ def _export_text(name: str, data: bytes) -> str:
 
 def public_surfaces(store, aid: str) -> dict[str, str]:
     """Everything public about the register, as text by surface."""
-    from assets_map.io import downloads
     from assets_map.community.finder import SiteBrief, find_sites
-    from assets_map.maps.draw import map_data
     from assets_map.community.sitecard import site_card
     from assets_map.community.sitepack import select_sites, site_pack_html
+    from assets_map.io import downloads
+    from assets_map.maps.draw import map_data
 
     frame = store.assets(PUBLIC)
     result = store.register_analysis(PUBLIC)

@@ -8,7 +8,7 @@ import pytest
 
 from assets_map.engine.pipeline import analyse
 from assets_map.store import LOCAL_USER, PUBLIC, NotAllowed, Role
-from tests.test_store import HASH, backend, demo_analysis, make_store, snapshot, store  # noqa: F401 (fixtures)
+from tests.helpers import HASH, snapshot
 
 A = "Ashbridge Borough Council (fictional)"
 B = "Riverside Homes housing association (fictional)"
@@ -103,7 +103,7 @@ def test_blank_or_unclear_visibility_cell_is_internal(store, tmp_path, trafford)
     cells = ["Public", "", "internal", "maybe", " yes ", "   "]
     path, codes = _trafford_with_visibility(tmp_path, trafford, cells)
     result = analyse(path, trafford["lsoa11"], trafford["iod_long"])
-    by_code = dict(zip(result.assets["src_AssetCode"], result.assets["visibility"]))
+    by_code = dict(zip(result.assets["src_AssetCode"], result.assets["visibility"], strict=True))
     assert [by_code[c] for c in codes] == ["public", "internal", "internal", "internal", "public", "internal"]
     store.import_analysis(result, organisation="Trafford Council", role=LOCAL_USER, source_name=path.name,
                           file_sha256=HASH)

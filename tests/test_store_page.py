@@ -4,33 +4,14 @@ from __future__ import annotations
 import pytest
 
 from assets_map.store import LOCAL_USER, PUBLIC, SqliteStore
-
-from tests.conftest import markdown_shown
+from tests.helpers import markdown_shown, register_page_script
 
 pytest.importorskip("streamlit.testing.v1")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 
-def _page():
-    from assets_map.ui import register_page
-
-    register_page.render()
-
-
-@pytest.fixture
-def register(tmp_path, monkeypatch):
-    path = tmp_path / "register.sqlite"
-    monkeypatch.delenv("ASSETS_MAP_DATABASE_URL", raising=False)
-    monkeypatch.setenv("ASSETS_MAP_STORE", str(path))
-    from assets_map.ui import register_page
-
-    register_page._store.clear()
-    yield path
-    register_page._store.clear()
-
-
 def test_local_user_imports_edits_and_sees_conflicts(register, local_visitor):
-    at = AppTest.from_function(_page, default_timeout=60).run()
+    at = AppTest.from_function(register_page_script, default_timeout=60).run()
     assert not at.exception
     assert any("Local mode" in i.value for i in at.info)
     at.text_input(key="register_org").input("Ashbridge (fictional)").run()
@@ -60,7 +41,7 @@ def test_local_user_imports_edits_and_sees_conflicts(register, local_visitor):
 
 
 def test_public_correction_reaches_the_queue_only(register, local_visitor):
-    at = AppTest.from_function(_page, default_timeout=60).run()
+    at = AppTest.from_function(register_page_script, default_timeout=60).run()
     at.text_input(key="register_org").input("Ashbridge (fictional)").run()
     at.button[0].click().run()
     store = SqliteStore(register)
@@ -88,7 +69,7 @@ def test_only_a_direct_local_browser_gets_local_mode(register, monkeypatch, loca
     from assets_map.ui import identity
 
     store = SqliteStore(register)
-    local = AppTest.from_function(_page, default_timeout=60).run()
+    local = AppTest.from_function(register_page_script, default_timeout=60).run()
     local.text_input(key="register_org").input("Ashbridge (fictional)").run()
     local.button[0].click().run()
     pending = store.submit_correction(store.assets(PUBLIC)["asset_id"].iloc[0], message="gone")
@@ -102,7 +83,7 @@ def test_only_a_direct_local_browser_gets_local_mode(register, monkeypatch, loca
              "rebound": identity.Peer("127.0.0.1", {"host": ("evil.example:8501",),
                                                     "origin": ("http://evil.example:8501",)})}
     monkeypatch.setattr(identity, "peer", lambda: peers[visitor])
-    at = AppTest.from_function(_page, default_timeout=60).run()
+    at = AppTest.from_function(register_page_script, default_timeout=60).run()
     assert not at.exception
     assert _editing_controls(at) == []
     assert not any("Local mode" in i.value for i in at.info)

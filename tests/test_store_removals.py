@@ -11,10 +11,7 @@ import pytest
 
 from assets_map.cli import main
 from assets_map.store import LOCAL_USER, RemovalsNotConfirmed, SqliteStore, removals_allowed
-
-from test_app import plain
-from test_store import HASH, ORG, OTHER, backend, demo_analysis, import_demo, make_store, snapshot, store  # noqa: F401
-from test_store_page import _page, register  # noqa: F401
+from tests.helpers import HASH, ORG, OTHER, import_demo, plain, register_page_script, snapshot
 
 
 def _without_last(demo_analysis, n: int, *, org_prefix: str = ""):
@@ -43,7 +40,7 @@ def test_a_large_removal_is_refused_naming_the_assets_and_nothing_is_written(sto
     with pytest.raises(RemovalsNotConfirmed) as err:
         _import(store, result, exclude)
     assert [a for a, _ in err.value.removed] == gone
-    names = dict(zip(demo_analysis[0].assets["asset_id"], demo_analysis[0].assets["name"]))
+    names = dict(zip(demo_analysis[0].assets["asset_id"], demo_analysis[0].assets["name"], strict=True))
     assert all(name == names[a] for a, name in err.value.removed)
     msg = str(err.value)
     assert "\n" not in msg and "20 of Ashbridge (fictional)'s 300 assets" in msg and gone[0] in msg
@@ -125,7 +122,7 @@ def test_register_page_shows_the_assets_an_import_would_remove_and_asks_first(re
                                                                                 demo_result):
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_function(_page, default_timeout=60).run()
+    at = AppTest.from_function(register_page_script, default_timeout=60).run()
     at.text_input(key="register_org").input("Ashbridge (fictional)").run()
     next(b for b in at.button if b.label == "Import into the register").click().run()
     assert any("300 added" in s.value for s in at.success)
@@ -160,7 +157,7 @@ def test_register_page_shows_the_assets_an_import_would_remove_and_asks_first(re
 def test_register_page_forgets_a_confirmation_when_the_data_changes(register, local_visitor, demo_result):
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_function(_page, default_timeout=60).run()
+    at = AppTest.from_function(register_page_script, default_timeout=60).run()
     at.text_input(key="register_org").input("Ashbridge (fictional)").run()
     next(b for b in at.button if b.label == "Import into the register").click().run()
     cut = copy.copy(demo_result)

@@ -7,10 +7,17 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
+from assets_map.engine.summary import (
+    NO_DECILE,
+    attach_wards,
+    by_area,
+    by_need_decile,
+    by_organisation,
+    read_ward_lookup,
+    read_wards,
+    summarise,
+)
 from assets_map.io.report import InputError
-from assets_map.engine.summary import (NO_DECILE, attach_wards, by_area, by_need_decile, by_organisation,
-                                read_ward_lookup, read_wards, summarise)
-from tests.conftest import shared_file
 
 
 def codes(s: pd.Series) -> list:
@@ -104,17 +111,17 @@ def test_read_wards_gpkg_and_refuses_a_table(tmp_path):
         read_wards(t)
 
 
-def test_trafford_wards_and_the_england_lookup_agree(tmp_path):
+def test_trafford_wards_and_the_england_lookup_agree(shared, tmp_path):
     from assets_map.engine.pipeline import analyse
 
-    res = analyse(shared_file("trafford", "land_and_building_assets.csv"),
-                  shared_file("trafford", "lsoa21_boundaries.geojson"),
-                  shared_file("england", "imd2025_lsoa21_scores_ranks_deciles.csv"),
-                  postcodes=shared_file("trafford", "postcodes_onspd_feb2025.csv"))
-    wards = read_wards(shared_file("trafford", "wards23_boundaries.geojson"))
+    res = analyse(shared("trafford", "land_and_building_assets.csv"),
+                  shared("trafford", "lsoa21_boundaries.geojson"),
+                  shared("england", "imd2025_lsoa21_scores_ranks_deciles.csv"),
+                  postcodes=shared("trafford", "postcodes_onspd_feb2025.csv"))
+    wards = read_wards(shared("trafford", "wards23_boundaries.geojson"))
     assert len(wards) == 21
     by_poly = attach_wards(res.assets, wards=wards)
-    lookup = read_ward_lookup(shared_file("england", "lookup_lsoa21_ward24_ltla24.csv"))
+    lookup = read_ward_lookup(shared("england", "lookup_lsoa21_ward24_ltla24.csv"))
     by_lookup = attach_wards(res.assets, lookup=lookup)
     placed = res.assets["need_area_code"].notna().to_numpy()
     assert by_poly["ward_code"][placed].notna().all()
@@ -180,7 +187,7 @@ def _ref_by_area(assets: pd.DataFrame) -> tuple[pd.DataFrame, str]:
             key = key.where(~unplaced, "(not placed on the map)")
         return _ref_summarise(assets, key, label="ward"), "ward"
     code, nm = assets["need_area_code"], assets.get("need_area_name", assets["need_area_code"])
-    key = pd.Series([f"{n} ({c})" if isinstance(n, str) and n and n != c else c for c, n in zip(code, nm)],
+    key = pd.Series([f"{n} ({c})" if isinstance(n, str) and n and n != c else c for c, n in zip(code, nm, strict=True)],
                     index=assets.index, dtype=object)
     key = key.where(code.notna(), "(not in a need area)")
     return _ref_summarise(assets, key, label="LSOA (need area)"), "LSOA"

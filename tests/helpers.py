@@ -1,0 +1,276 @@
+"""Helpers the test modules share (not fixtures: those are in conftest.py).
+
+Real data, the app under ``streamlit run`` for the browser tests, Markdown as Streamlit shows it,
+and the register store's test data.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Iterator
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from assets_map.engine.demo import DEMO_PATH
+from assets_map.store import LOCAL_USER
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("ASSETS_MAP_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+def shared_file(*parts: str) -> Path:
+    """Path of a real data file, or skip (fail in CI) when it is absent."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        reason = f"real data not found at {path} (../shared/data is only present beside the project's CI checkout)"
+        if os.environ.get("ASSETS_MAP_REQUIRE_SHARED_DATA") == "1":
+            pytest.fail(reason + "; ASSETS_MAP_REQUIRE_SHARED_DATA=1 requires it")
+        pytest.skip(reason)
+    return path
+
+
+
+def plain(text: str) -> str:
+    """Markdown text with its backslash escapes removed (what the user reads)."""
+    return re.sub(r"\\(.)", r"\1", text)
+
+
+# ------------------------------------------------------------------ the app in a browser
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run"]
+
+
+def skip_or_fail(reason: str):
+    """Skip a browser test (fail it when ASSETS_MAP_REQUIRE_BROWSER=1, as in CI)."""
+    if os.environ.get("ASSETS_MAP_REQUIRE_BROWSER") == "1":
+        pytest.fail(reason + "; ASSETS_MAP_REQUIRE_BROWSER=1 requires the browser tests to run")
+    pytest.skip(reason)
+
+
+def require_browser() -> None:
+    """Skip (or fail in CI) unless Debian chromium and Playwright are installed."""
+    if not Path(CHROMIUM).exists():
+        skip_or_fail(f"{CHROMIUM} not found (install Debian's chromium package)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        skip_or_fail("playwright (python) is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_app(*options: str, env: dict | None = None, port: int | None = None) -> Iterator[str]:
+    """``streamlit run app.py`` with ``options`` on a free port; yields its loopback URL once healthy, then stops it.
+
+    Without a ``--server.address`` option the shipped .streamlit/config.toml decides where it listens.
+    """
+    port = port or free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", *options],
+        cwd=ROOT, env=dict(os.environ, PYTHONUNBUFFERED="1", **(env or {})), stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read().strip() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.3)
+            if proc.poll() is not None:
+                pytest.fail("streamlit exited: " + proc.stdout.read().decode(errors="replace")[-2000:])
+        else:
+            pytest.fail("streamlit did not answer /_stcore/health within 60 s")
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+_MARKUP = {"image", "link_open", "strong_open", "em_open", "s_open", "code_inline", "html_inline", "html_block",
+           "heading_open", "bullet_list_open", "ordered_list_open"}
+
+
+def markdown_shown(source: str) -> tuple[str, set[str]]:
+    """What Markdown ``source`` shows (its text) and which markup it makes (links, images, emphasis, ...).
+
+    Parsed as CommonMark with GitHub's strikethrough, as Streamlit renders labels and messages.
+    """
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark").enable("strikethrough")
+    kinds: set[str] = set()
+    text: list[str] = []
+    for block in md.parse(source):
+        kinds.add(block.type)
+        for tok in block.children or []:
+            kinds.add(tok.type)
+            if tok.type in ("text", "code_inline"):
+                text.append(tok.content)
+            elif tok.type == "softbreak":
+                text.append(" ")
+    return "".join(text), kinds & _MARKUP
+
+
+MAP_IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
+
+
+def offline_context(browser, server: str | tuple[str, ...], **options):
+    """A browser context that reaches only the app (and data:/blob: URLs); returns it and the list of
+    URLs it blocked (tiles, CDNs: anything a locked-down network would not reach). ``server`` may be
+    several URL prefixes (the app and a local sign-in provider)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, **options)
+    blocked: list[str] = []
+
+    def route(r):
+        u = r.request.url
+        if u.startswith(server) or u.startswith(("data:", "blob:", "about:")):
+            return r.continue_()
+        blocked.append(u)
+        return r.abort()
+
+    context.route("**/*", route)
+    return context, blocked
+
+
+
+# ------------------------------------------------------------------ the app under AppTest
+def app_page_script(page: str) -> None:
+    """A page of the app as an AppTest script: the shared frame (sidebar filters), then the page."""
+    import importlib
+
+    from assets_map.ui import shared
+
+    mod = importlib.import_module(f"assets_map.ui.{page}")
+    shared.frame()
+    mod.render()
+
+
+def app_page(name: str) -> AppTest:
+    """An AppTest of one page of the app (``"map_page"``, ``"data_page"``, ...)."""
+    return AppTest.from_function(app_page_script, args=(name,), default_timeout=120)
+
+
+def count_text(at: AppTest) -> str:
+    """The ``"N of M sites shown"`` line of a page."""
+    found = [m.value for m in at.markdown if "sites shown" in m.value]
+    assert found, "no 'N of M sites shown' line on the page"
+    return re.search(r"(\d+ of \d+ sites shown)", found[0]).group(1)
+
+
+def all_text(at: AppTest) -> str:
+    """Every text element of a page (markdown, captions, messages, titles), one per line."""
+    parts = [e.value for kind in ("markdown", "caption", "warning", "info", "error", "success", "title", "subheader")
+             for e in getattr(at, kind)]
+    return "\n".join(str(p) for p in parts)
+
+
+def demo_boundaries_geojson() -> bytes:
+    """The demo's need areas as GeoJSON bytes (an upload of boundaries)."""
+    needs = gpd.read_file(DEMO_PATH, layer="need_areas")
+    return needs.to_crs(4326).to_json().encode()
+
+
+def register_csv(n: int = 5) -> bytes:
+    """A council register of ``n`` points inside the demo area, as CSV bytes (every other one vacant)."""
+    # Points inside the demo area (BNG), as a council register would give them.
+    rows = [{"AssetCode": f"T-{i}", "OrganisationLabel": "Test Borough Council", "PropertyName": f"Test hall {i}",
+             "GeoX": 431000 + 400 * i, "GeoY": 312000 + 300 * i, "TenureType": "Freehold",
+             "TenureDetail": "Vacant" if i % 2 else "Occupied", "HoldingType": "Land/Buildings"} for i in range(n)]
+    buf = io.StringIO()
+    pd.DataFrame(rows).to_csv(buf, index=False)
+    return buf.getvalue().encode()
+
+
+def stage_and_check(at: AppTest, files: dict) -> AppTest:
+    """Stage ``files`` on the Your data page and press Check; asserts the page raised nothing."""
+    at.session_state["staged_uploads"] = files
+    at.run()
+    at.button(key="check_upload").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+# ------------------------------------------------------------------ the register store
+ORG = "Ashbridge (fictional)"
+OTHER = "Elsewhere (fictional)"
+HASH = "ab" * 32
+PG_ENV = "ASSETS_MAP_TEST_DATABASE_URL"
+ISS = "https://id.example.org"
+
+
+def postgis_url() -> str:
+    url = os.environ.get(PG_ENV, "").strip()
+    if not url:
+        reason = (f"{PG_ENV} is not set: no PostgreSQL/PostGIS to test against "
+                  f"(run `. .ci/postgres.sh` to start one on 127.0.0.1)")
+        if os.environ.get("ASSETS_MAP_REQUIRE_POSTGIS") == "1":
+            pytest.fail(reason + "; ASSETS_MAP_REQUIRE_POSTGIS=1 requires it")
+        pytest.skip(reason)
+    return url
+
+
+def variant(analysis, *, gen: int | None = None, drop: int = 0, org_prefix: str | None = None):
+    """A copy of the analysis with a generation marker (in ``condition``), rows dropped or ids renamed."""
+    out = copy.copy(analysis)
+    a = analysis.assets.copy()
+    if gen is not None:
+        a["condition"] = f"generation {gen}"
+    if drop:
+        a = a.iloc[:-drop]
+    if org_prefix:
+        a["asset_id"] = org_prefix + a["asset_id"].astype(str)
+    out.assets = a.reset_index(drop=True)
+    return out
+
+
+def import_demo(store, demo_analysis, *, gen=None, org=ORG, role=LOCAL_USER, **kw):
+    result, exclude = demo_analysis
+    return store.import_analysis(variant(result, gen=gen, **kw), organisation=org, role=role,
+                                 source_name="demo.gpkg", file_sha256=HASH, exclude=exclude)
+
+
+def snapshot(store) -> dict:
+    return {table: rows for table, _, rows in store.dump()}
+
+
+def plain_asset(store, **where) -> pd.Series:
+    """An asset still at its first version, neither excluded nor flagged, matching ``where``."""
+    a = store.assets(LOCAL_USER)
+    ok = (a["priority"] == "not flagged") & ~a["excluded"] & (a["status"] == "occupied") & a["need_decile"].notna()
+    ok &= a["empty_floor_pct"].isna() & a["underused_floor_pct"].isna() & (a["visibility"] == "public")
+    for k, v in where.items():
+        ok &= v(a[k])
+    return a[ok].iloc[0]
+
+
+
+def register_page_script():
+    """The Register page as an AppTest script (``AppTest.from_function(register_page_script)``)."""
+    from assets_map.ui import register_page
+
+    register_page.render()
