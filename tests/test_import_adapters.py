@@ -99,7 +99,8 @@ def test_brownfield_statutory_with_contradicting_crs_and_swapped_columns():
     assert report.adapter.startswith("brownfield register (statutory layout)")
     d = gdf.set_index("asset_id")
     assert d["ownership"].tolist() == ["public", "private", "mixed"]
-    assert d.loc["BF1", "brownfield_ref"] == "Example Council brownfield land register, site BF1, 2023-01-05"
+    assert d.loc["BF1", "brownfield_ref"] == ("Example Council brownfield land register, site BF1, 1.2 ha, "
+                                              "planning: not permissioned, 2023-01-05")
     assert d.loc[["BF2", "BF3"], "brownfield_ref"].isna().all()
     # the publisher is not the owner of sites that are not publicly owned
     assert d.loc["BF1", "organisation"] == "Example Council" and d.loc["BF1", "anchor_type"] == "council"

@@ -251,6 +251,17 @@ def _text(v) -> str:
     return v.strip() if isinstance(v, str) else ""
 
 
+#: Why no anchor's transfer route applies, by the brownfield ``ownership`` status of land not wholly public.
+_NOT_PUBLIC = {
+    "private": "not in public ownership (owner not published): the register's publisher is not the owner, so no "
+               "council or public body transfer policy applies.",
+    "mixed": "mixed ownership (partly public, partly not; owners not published): only the publicly owned part could "
+             "be transferred by a public body, so find out which part that is first.",
+    "unknown": "ownership not known (the register does not say who owns it): no transfer policy can be named until "
+               "the owner is found.",
+}
+
+
 def _owner_name(row) -> str:
     return _text(row.get("organisation")) or "the owner"
 
@@ -308,6 +319,14 @@ def routes_for(row, *, as_of: dt.date | None = None, listed_on=None, notified_on
             ("ask Community Land Scotland or the Scottish Land Fund for advice before registering",
              "apply to the Register of Community Interests in Land (Registers of Scotland)"),
             "Land Reform (Scotland) Act 2003, Part 2 and Part 3A"))
+    elif row.get("ownership") in _NOT_PUBLIC:
+        # A brownfield register says the land is not (or not wholly, or not known to be) public: no anchor's route.
+        routes.append(Route(
+            "cat", "Transfer by agreement with the owner", "possible" if row.get("ownership") == "mixed" else "not available",
+            _NOT_PUBLIC[row.get("ownership")], group,
+            tuple(["find the owner: an HM Land Registry title search (by address or map) names the registered owner",
+                   "ask the owner whether it would sell or lease the site, or allow a meanwhile use"] + extra),
+            "no public body's transfer policy applies to land it does not own"))
     elif owner == "council":
         routes.append(Route(
             "cat", "Community asset transfer", "likely",
@@ -381,7 +400,8 @@ def routes_for(row, *, as_of: dt.date | None = None, listed_on=None, notified_on
                             "-", ("ask the council about its community asset transfer guidance instead",),
                             "Localism Act 2011, Part 5 Chapter 3 (England only)"))
     # 3. NHS and public sector surplus land
-    if owner in ("nhs", "police", "fire") or (owner == "council" and nation == "England"):
+    if (owner in ("nhs", "police", "fire") or (owner == "council" and nation == "England")) \
+            and row.get("ownership") not in _NOT_PUBLIC:
         body = {"nhs": "NHS land (trusts and NHS Property Services)", "police": "police land",
                 "fire": "fire and rescue land", "council": "council land"}[owner]
         status = row.get("status")

@@ -31,6 +31,17 @@ ROUTES = {
     "other": "the owner's own disposal policy",
 }
 
+#: What a brownfield register's ownership status means for a transfer (``ownership`` column; public land has none).
+OWNERSHIP_ROUTES = {
+    "private": "not in public ownership (owner not published): no public body's transfer route applies; find the "
+               "owner (HM Land Registry title search) and ask whether it would sell or lease",
+    "mixed": "mixed ownership (partly public, partly not): check which part is publicly owned before asking for a "
+             "transfer of that part",
+    "unknown": "ownership not known (the register does not say who owns it): find the owner (HM Land Registry title "
+               "search) before any approach",
+}
+NOT_PUBLIC_REASON = "Not flagged: not in public ownership (owner not published), so not a candidate for transfer"
+
 CONSTRAINTS_NOT_CHECKED = ("conservation area, listed building, flood zone, green belt, contamination: "
                            "not checked (no constraint layers loaded)")
 
@@ -52,6 +63,11 @@ def transferability(row) -> tuple[float, list[str]]:
         why.append("currently leased out: not available until the lease ends")
     else:
         score += 0.2
+    ownership = row.get("ownership")
+    if ownership in OWNERSHIP_ROUTES:  # land a register says is not (or not wholly) public: no anchor's route
+        score = 0.0 if ownership == "private" else score + 0.1
+        why.append(f"route: {OWNERSHIP_ROUTES[ownership]}")
+        return round(min(score, 1.0), 2), why
     score += 0.3 if owner == "council" else 0.2
     why.append(f"route: {ROUTES.get(owner, ROUTES['other'])}")
     return round(min(score, 1.0), 2), why
@@ -177,13 +193,16 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
     t_key = pd.DataFrame({"tenure": np.where(tenure.eq("freehold").fillna(False).to_numpy(dtype=bool), "freehold",
                                              np.where(tenure.eq("leasehold").fillna(False).to_numpy(dtype=bool), "leasehold", "")),
                           "status": np.where(status.eq("leased-out").fillna(False).to_numpy(dtype=bool), "leased-out", ""),
-                          "anchor_type": owner.to_numpy(dtype=object)})
-    t_ids, t_first = group_ids(t_key, every, ["tenure", "status", "anchor_type"])
+                          "anchor_type": owner.to_numpy(dtype=object), "ownership": ownership})
+    t_ids, t_first = group_ids(t_key, every, ["tenure", "status", "anchor_type", "ownership"])
     t_rows = [transferability({"tenure": t_key["tenure"].iat[i], "status": t_key["status"].iat[i],
-                               "anchor_type": t_key["anchor_type"].iat[i] or "other"}) for i in t_first]
+                               "anchor_type": t_key["anchor_type"].iat[i] or "other",
+                               "ownership": t_key["ownership"].iat[i]}) for i in t_first]
     tscores = np.array([t for t, _ in t_rows], dtype="float64")[t_ids]
     transfer = _arrow_text(np.array(["Transfer: " + ", ".join(why) for _, why in t_rows], dtype=object)).take(pa.array(t_ids))
 
+    ownership = _col(out, "ownership")
+    ownership = np.array([o if o in OWNERSHIP_ROUTES else "" for o in ownership], dtype=object)
     if "underuse_score" in out.columns and out["underuse_score"].dtype == np.float64:
         u = out["underuse_score"].to_numpy(dtype="float64")
     else:
@@ -199,7 +218,8 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
         excluded = _truthy(_col(out, "excluded"))
     prio = np.full(n, 3, dtype=np.int64)  # index into PRIORITY_WORDS
     head = _Texts(n)
-    live = ~excluded
+    not_public = ~excluded & (ownership == "private")  # never a candidate for transfer, whatever the evidence
+    live = ~excluded & ~not_public
     low_u = live & (u < FLAG_THRESHOLD)
     head.put(low_u & (u == 0), "Not flagged: no evidence of underuse")
     some = low_u & (u != 0)
@@ -244,10 +264,11 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
     # One vectorised join of the parts that are there: head; underuse; need; transfer.
     text = pc.binary_join_element_wise(head.arrow(), under.arrow(), need.arrow(), transfer, pa.scalar(REASON_SEP, _TEXT),
                                        null_handling="skip")
-    if excluded.any():
+    if excluded.any() or not_public.any():
         ex = np.full(n, None, dtype=object)
         ex[excluded] = [f"Not flagged: {r}" for r in _col(out, "exclusion_reason")[excluded]]
-        text = pc.if_else(pa.array(excluded), pa.array(ex, type=_TEXT, from_pandas=True), text)
+        ex[not_public] = [f"{NOT_PUBLIC_REASON}; Transfer: route: {OWNERSHIP_ROUTES['private']}"] * int(not_public.sum())
+        text = pc.if_else(pa.array(excluded | not_public), pa.array(ex, type=_TEXT, from_pandas=True), text)
     out["transfer_score"] = tscores
     out["priority"] = str_series(pa.array(PRIORITY_WORDS, type=_TEXT).take(pa.array(prio)), out.index)
     out["reasons"] = str_series(text, out.index)

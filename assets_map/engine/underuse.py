@@ -318,6 +318,8 @@ def score_underuse(assets: gpd.GeoDataFrame, *, as_of: dt.date | None = None) ->
             pts = np.zeros(n)
             pts[rows[ok]] = [g[0] for g in got[ok]]
             found.append((SIGNALS["vacancy_duration"].confidence, mask, pts, np.array([g[1] for g in got[ok]], dtype=object)))
+        if "ownership" in out.columns:  # brownfield evidence feeds underuse for public land only
+            m_bf &= ~out["ownership"].isin(["private", "mixed", "unknown"]).to_numpy(dtype=bool)
     floor, site = _numbers(out, "floor_area_m2"), _numbers(out, "site_area_ha")
     both = _column(out, "holding_type").eq("both").fillna(False).to_numpy(dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -47,6 +47,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
                     "entrydate"),
     "ownership": ("ownershipstatus", "ownership"),
     "planning_status": ("planningstatus", "planningpermissionstatus"),
+    "deliverable": ("deliverable", "landdeliverable"),
     "end_date": ("enddate",),
 }
 
@@ -95,24 +96,97 @@ def match_brownfield_columns(columns: list[str], frame: pd.DataFrame | None = No
     return out
 
 
-def normalise_ownership(text: object) -> str:
-    """``public``, ``private``, ``mixed`` or ``unknown`` from the many ways registers say it."""
-    if text is None or (isinstance(text, float) and np.isnan(text)):
-        return "unknown"
+#: Words naming a public owner, and words that deny it ("not", "non-", "no") when they come before one.
+_PUBLIC_WORDS = (r"public|council|local authority|la|lpa|authority|government|crown|nhs|homes england|"
+                 r"county|borough|parish|ministry|mod|police|fire")
+_PUBLIC = re.compile(rf"\b(?:{_PUBLIC_WORDS})\b")
+_NEGATED = re.compile(rf"\b(?:not|non|no)\b(?: [a-z]+){{0,4}}? (?:{_PUBLIC_WORDS})\b(?: (?:owned|ownership|owner|authority|body|sector|land))*")
+_PRIVATE = re.compile(r"\bprivate(?:ly)?\b|\bnot in public\b")
+_MIXED = re.compile(r"\bmix(?:ed)?\b|\bpart(?:ly|ial|ially)?\b|\bjoint(?:ly)?\b|\bshared\b|\bcombination\b")
+_UNKNOWN = re.compile(r"\bunknown\b|\bnot known\b|\bunconfirmed\b|\bnot confirmed\b|\btbc\b|\bto be confirmed\b")
+
+
+def _ownership_words(text: object) -> str | None:
+    """The ownership text as lower-case words, or None when blank."""
+    if text is None or (isinstance(text, float) and np.isnan(text)) or text is pd.NA:
+        return None
     s = re.sub(r"[^a-z]+", " ", str(text).lower()).strip()
-    if not s:
-        return "unknown"
-    if "mixed" in s or "part" in s:
-        return "mixed"
-    if re.search(r"\bnot (owned by )?(a )?public|\bprivate|\bnon public|\bnot public", s):
-        return "private"
-    public = bool(re.search(r"\bpublic\b|\blocal authority\b|\bcouncil\b|\bnhs\b|\bcrown\b|\bhomes england\b|\bla owned\b", s))
-    unknown = "unknown" in s or "not known" in s
+    return s or None
+
+
+def read_ownership(text: object) -> tuple[str, bool]:
+    """``(ownership, recognised)``: the status (see :func:`normalise_ownership`) and whether the words were understood.
+
+    A denial ("not", "non-", "no" before a public word, or "private") is never read as public.
+    """
+    s = _ownership_words(text)
+    if s is None:
+        return "unknown", True
+    negated = bool(_NEGATED.search(s))
+    private = negated or bool(_PRIVATE.search(s))
+    public = bool(_PUBLIC.search(_NEGATED.sub(" ", _PRIVATE.sub(" ", s))))
+    unknown = bool(_UNKNOWN.search(s))
+    if _MIXED.search(s) or (public and private):
+        return "mixed", True
     if public and unknown:
-        return "mixed"  # e.g. "Local Authority, Unknown": partly public, the rest not known
+        return "mixed", True  # e.g. "Local Authority, Unknown": partly public, the rest not known
+    if private:
+        return "private", True
     if public:
-        return "public"
-    return "unknown"
+        return "public", True
+    return "unknown", unknown
+
+
+def normalise_ownership(text: object) -> str:
+    """``public``, ``private``, ``mixed`` or ``unknown`` from the many ways registers say it.
+
+    The statutory values ("owned by a public authority", "not owned by a public authority",
+    "mixed ownership", "unknown ownership") and their variants in any case or wording
+    ("Not in public ownership", "Private", "LA owned", "council owned", "partly public",
+    "Local Authority, Unknown", blank...). Words not understood are read as ``unknown``.
+    """
+    return read_ownership(text)[0]
+
+
+_MERGED = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:ha\b|hectares?\b)?[\s,;:/|-]*([A-Za-z].*)$")
+
+
+def split_merged(text: object) -> tuple[float, str] | None:
+    """``(hectares, ownership text)`` from a cell that merges both (``"0.39 Not owned by a public authority"``).
+
+    None unless the cell is a number followed by words that read as an ownership status.
+    """
+    if not isinstance(text, str):
+        return None
+    m = _MERGED.match(text)
+    if not m:
+        return None
+    rest = m.group(2).strip()
+    status, recognised = read_ownership(rest)
+    if not recognised or (status == "unknown" and not _UNKNOWN.search(rest.lower())):
+        return None
+    return float(m.group(1)), rest
+
+
+_WKT_POINT = re.compile(r"^\s*(?:SRID=\d+;)?\s*POINT\s*Z?\s*\(\s*([-+0-9.eE]+)[\s,]+([-+0-9.eE]+)(?:\s+[-+0-9.eE]+)?\s*\)\s*$",
+                        re.I)
+#: Folded headers that may hold a WKT point (the harmonised layout's ``point``).
+POINT_COLUMNS = ("point", "geometry", "wkt", "geom", "location")
+
+
+def _wkt_point_columns(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame, str] | None:
+    """Longitude and latitude columns parsed from the first column of ``POINT(x y)`` WKT, and that column's name."""
+    for col in columns:
+        if fold(col) not in POINT_COLUMNS:
+            continue
+        text = frame[col].astype("string")
+        parts = text.str.extract(_WKT_POINT)
+        if parts[0].notna().sum() == 0:
+            continue
+        xy = pd.DataFrame({"point x": pd.to_numeric(parts[0], errors="coerce"),
+                           "point y": pd.to_numeric(parts[1], errors="coerce")}, index=frame.index)
+        return xy, col
+    return None
 
 
 def _latest_editions(raw: pd.DataFrame, mapping: dict[str, str], report: ImportReport) -> pd.DataFrame:
@@ -139,6 +213,24 @@ def _latest_editions(raw: pd.DataFrame, mapping: dict[str, str], report: ImportR
                    older.to_numpy() + 1)
         report.rejected += len(older)
     return raw.loc[raw.index.isin(latest)]
+
+
+def _present(v) -> bool:
+    return v is not None and not (isinstance(v, float) and np.isnan(v)) and v is not pd.NA and str(v).strip() != ""
+
+
+def _evidence_text(publisher, site, hectares, permission, deliverable, date) -> str:
+    """The brownfield evidence of one publicly owned site: register, site, hectares, permission, deliverability, date."""
+    parts = [f"{publisher} brownfield land register, site {site}"]
+    if _present(hectares):
+        parts.append(f"{float(hectares):g} ha")
+    if _present(permission):
+        parts.append(f"planning: {str(permission).strip()}")
+    if _present(deliverable):
+        parts.append(f"deliverable: {str(deliverable).strip()}")
+    if _present(date):
+        parts.append(str(date))
+    return ", ".join(parts)
 
 
 def read_brownfield(table: Table, *, postcodes: pd.DataFrame | None = None, make_valid: bool = True
@@ -170,6 +262,15 @@ def read_brownfield(table: Table, *, postcodes: pd.DataFrame | None = None, make
     overrides = {k: mapping[k] for k in ("asset_id", "name", "site_area_ha", "source_date") if k in mapping}
     if not table.is_vector:
         overrides.update({k: mapping[k] for k in ("x", "y", "crs_label") if k in mapping})
+        if "x" not in mapping or "y" not in mapping:
+            wkt = _wkt_point_columns(kept, cols)
+            if wkt is not None:  # the harmonised layout's POINT(lon lat) when there are no coordinate columns
+                xy, point_col = wkt
+                kept = pd.concat([kept, xy], axis=1)
+                overrides.update({"x": "point x", "y": "point y"})
+                overrides.pop("crs_label", None)
+                pre.add("warning", f"location read from the WKT column '{point_col}' (POINT(x y)); the register has no "
+                                   "coordinate columns")
     if "organisation_label" in mapping:
         overrides["organisation"] = mapping["organisation_label"]
     out, report = read_register(Table(kept, table.format, table.name, table.notes, table.layers, table.layer),
@@ -180,7 +281,28 @@ def read_brownfield(table: Table, *, postcodes: pd.DataFrame | None = None, make
     report.issues = pre.issues + report.issues
     rows = out["source_row"].astype(int).to_numpy()
     src = kept.loc[out["source_row"].astype(int).to_numpy() - 1]
-    ownership = [normalise_ownership(v) for v in src[mapping["ownership"]]]
+    own_text = src[mapping["ownership"]].to_numpy(dtype=object).copy()
+    area = out["site_area_ha"].to_numpy(dtype="float64", na_value=np.nan).copy()
+    area_text = src[mapping["site_area_ha"]].to_numpy(dtype=object) if "site_area_ha" in mapping else [None] * len(out)
+    merged_rows = []
+    for i, (a_txt, o_txt) in enumerate(zip(area_text, own_text, strict=True)):
+        # A bad export may merge hectares and ownership into one cell ("0.39 Not owned by a public authority").
+        for cell, in_area_col in ((a_txt, True), (o_txt, False)):
+            split = split_merged(cell)
+            if split is None:
+                continue
+            ha, phrase = split
+            if np.isnan(area[i]):
+                area[i] = ha
+            # The ownership column's own words win, unless it is blank, not understood, or is the merged cell.
+            if not in_area_col or _ownership_words(o_txt) is None or not read_ownership(o_txt)[1]:
+                own_text[i] = phrase
+            merged_rows.append(rows[i])
+    if merged_rows:
+        out["site_area_ha"] = area
+        report.add("fixed", "hectares and ownership merged in one cell (e.g. '0.39 Not owned by a public authority'): "
+                            "split into the area and the ownership status", np.array(sorted(set(merged_rows))))
+    ownership = [normalise_ownership(v) for v in own_text]
     out["ownership"] = ownership
     out["planning_status"] = (src[mapping["planning_status"]].to_numpy() if "planning_status" in mapping else None)
     publisher = out["organisation"].copy()
@@ -193,11 +315,12 @@ def read_brownfield(table: Table, *, postcodes: pd.DataFrame | None = None, make
                        rows[ended])
     public = np.array([o == "public" for o in ownership]) & ~ended
     pub_name = publisher.fillna(table.name)
-    dates = out["source_date"]
     out["brownfield_ref"] = [
-        (f"{p} brownfield land register, site {a}" + (f", {d}" if d is not None and not pd.isna(d) else ""))
-        if is_pub else None
-        for p, a, d, is_pub in zip(pub_name, out["asset_id"], dates, public, strict=True)
+        _evidence_text(p, a, ha, perm, dlv, d) if is_pub else None
+        for p, a, ha, perm, dlv, d, is_pub in zip(
+            pub_name, out["asset_id"], out["site_area_ha"], out["planning_status"],
+            src[mapping["deliverable"]].to_numpy() if "deliverable" in mapping else [None] * len(out),
+            out["source_date"], public, strict=True)
     ]
     # The publisher is not the owner of private, mixed or unknown sites.
     not_public = np.array([o != "public" for o in ownership])
@@ -206,8 +329,7 @@ def read_brownfield(table: Table, *, postcodes: pd.DataFrame | None = None, make
     out["holding_type"] = out["holding_type"].where(out["holding_type"] != "unknown", "land")
     out["use"] = out["use"].fillna("brownfield land (on the brownfield land register)")
     counts = pd.Series(ownership).value_counts()
-    unmatched = [str(v) for v, o in zip(src[mapping["ownership"]], ownership, strict=True) if o == "unknown" and v is not None
-                 and not pd.isna(v) and "unknown" not in str(v).lower() and str(v).strip()]
+    unmatched = [str(v) for v in own_text if not read_ownership(v)[1]]
     if unmatched:
         report.add("warning", f"ownership values not recognised ({', '.join(sorted(set(unmatched))[:5])}); read as unknown")
     report.add("warning", "ownership: " + ", ".join(f"{int(counts.get(o, 0))} {o}" for o in OWNERSHIP)
@@ -242,4 +364,4 @@ def attach_brownfield(assets: gpd.GeoDataFrame, brownfield: gpd.GeoDataFrame, *,
 
 
 __all__ = ["attach_brownfield", "is_brownfield", "is_harmonised", "match_brownfield_columns", "normalise_ownership",
-           "read_brownfield", "rows_text"]
+           "read_brownfield", "read_ownership", "rows_text", "split_merged"]
