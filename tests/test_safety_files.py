@@ -265,7 +265,8 @@ def test_null_empty_and_invalid_geometries_reported_by_row(tmp_path):
     issues = {i.message: i.rows for i in report.issues}
     assert issues["the feature has no geometry (null)"] == [2]
     assert issues["the feature's geometry is empty"] == [3]
-    assert issues["invalid geometry repaired with make_valid (the original is kept in src_geometry_wkt)"] == [4]
+    repaired = [m for m in issues if m.startswith("repaired 1 invalid geometries with make_valid")]
+    assert len(repaired) == 1 and issues[repaired[0]] == [4] and "src_geometry_wkt" in repaired[0]
     d = gdf.set_index("asset_id")
     assert d.loc["D", "geometry"].is_valid
     assert shapely.from_wkt(d.loc["D", "src_geometry_wkt"]).equals(shapely.geometry.shape(bowtie))

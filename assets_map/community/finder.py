@@ -32,6 +32,7 @@ from pyproj import Transformer
 
 from assets_map.community.catchment import DEFAULT_CATCHMENT_M, catchment_need
 from assets_map.community.partners import DEFAULT_WALK_M, DISTANCE_NOTE, partners_nearby, summarise_partners
+from assets_map.engine.geo import repair_one
 from assets_map.io.report import InputError
 from assets_map.schema import DISPLAY_CRS, MEASURE_CRS
 
@@ -184,8 +185,7 @@ def resolve_area(brief: SiteBrief, *, areas: list[gpd.GeoDataFrame] = ()) -> tup
     parts, desc = [], []
     if brief.area is not None:
         g = gpd.GeoSeries([brief.area], crs=brief.area_crs).to_crs(MEASURE_CRS).iloc[0]
-        if not g.is_valid:
-            g = shapely.make_valid(g)
+        g = repair_one(g)  # a polygon stays polygonal (make_valid alone can return a collection)
         parts.append(g)
         desc.append(f"the area drawn ({g.area / 10_000:.1f} ha)")
     if brief.area_codes:

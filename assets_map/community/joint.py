@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from assets_map.engine.geo import repair_invalid
+from assets_map.engine.geo import repair_geometries, repair_invalid
 from assets_map.io.report import InputError
 from assets_map.io.sources import open_table
 from assets_map.schema import MEASURE_CRS
@@ -245,7 +245,8 @@ def read_parcels(path: str | os.PathLike, *, name: str | None = None, layer: str
                  owner: str = "organisation") -> gpd.GeoDataFrame:
     """Read one parcel layer safely into EPSG:27700; the file's name is the owner where it names none.
 
-    Invalid polygons are repaired (``make_valid`` on those rows only).
+    Invalid polygons are repaired after reprojection, keeping every polygonal part (``make_valid`` on
+    those rows only); ``attrs["repair"]`` holds the report line with the area before and after.
     """
     t = open_table(path, name=name, layer=layer)
     if not t.is_vector:
@@ -254,8 +255,11 @@ def read_parcels(path: str | os.PathLike, *, name: str | None = None, layer: str
     if gdf.crs is None:
         raise InputError("the parcel layer has no CRS", source=t.name)
     gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)].to_crs(MEASURE_CRS)
-    geom, _ = repair_invalid(gdf.geometry)
-    gdf = gdf.set_geometry(geom)
+    # Repaired after reprojection, so a ring that crosses itself only in EPSG:27700 is caught too.
+    fix = repair_geometries(gdf.geometry)
+    gdf = gdf.set_geometry(fix.geometry)
+    if fix.repaired.any():
+        gdf.attrs["repair"] = fix.message()
     stem = Path(t.name).stem.replace("_", " ")
     if owner not in gdf.columns:
         gdf[owner] = stem

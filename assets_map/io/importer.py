@@ -247,7 +247,7 @@ def _import_file(path, *, name, adapter, layer, postcodes, locations, boundaries
 
 
 def _read_exclusion(path: Path, shown: str, layer: str | None) -> gpd.GeoDataFrame:
-    from assets_map.engine.geo import repair_invalid
+    from assets_map.engine.geo import repair_invalid, to_crs_valid
     from assets_map.schema import MEASURE_CRS
 
     t = open_table(path, name=shown, layer=layer)
@@ -259,6 +259,7 @@ def _read_exclusion(path: Path, shown: str, layer: str | None) -> gpd.GeoDataFra
         raise InputError("the layer has no CRS", source=shown)
     gdf = gdf[~(gdf.geometry.isna() | gdf.geometry.is_empty)]
     geom, _ = repair_invalid(gdf.geometry)
+    geom, _ = to_crs_valid(geom, MEASURE_CRS)  # checked again: reprojection can make a ring cross itself
     gdf = gdf.set_geometry(geom).to_crs(MEASURE_CRS)
     gdf.attrs["label"] = Path(shown).stem.replace("_", " ")
     return gdf

@@ -116,6 +116,20 @@ def _finite(geom: gpd.GeoSeries) -> np.ndarray:
     return out
 
 
+def _report_repair(fix: geo.Repair, report: ImportReport, rows: np.ndarray, notes: list, when: str) -> None:
+    """One report line with the areas before and after, and each repaired row's own areas in its note."""
+    line = fix.message(when)
+    if line:
+        report.add("fixed", line + "; the original is kept in src_geometry_wkt", rows[fix.repaired])
+        for i in np.flatnonzero(fix.repaired):
+            own = (f"invalid geometry repaired{' ' + when if when else ''}: "
+                   f"{fix.area_before[i]:,.1f} m\u00b2 as drawn, {fix.area_after[i]:,.1f} m\u00b2 after")
+            notes[i] = f"{notes[i]}; {own}" if notes[i] else own
+    if fix.kept.any():
+        report.add("warning", "invalid polygon kept as given: make_valid would have left no area "
+                   "(areas and joins may be wrong)", rows[fix.kept])
+
+
 def _place_vector(gdf: gpd.GeoDataFrame, report: ImportReport, name: str, make_valid: bool = True):
     n = len(gdf)
     rows = gdf.index.to_numpy() + 1
@@ -155,9 +169,9 @@ def _place_vector(gdf: gpd.GeoDataFrame, report: ImportReport, name: str, make_v
         report.add("fixed", "Z (height) or M (measure) values dropped: assets-map works in 2D", rows[zm])
     repaired = np.zeros(n, dtype=bool)
     if make_valid:
-        geom, repaired = geo.repair_invalid(geom)
-        if repaired.any():
-            report.add("fixed", "invalid geometry repaired with make_valid (the original is kept in src_geometry_wkt)", rows[repaired])
+        fix = geo.repair_geometries(geom)
+        geom, repaired = fix.geometry, fix.repaired
+        _report_repair(fix, report, rows, notes, "")
     else:
         present = ~(geom.isna() | geom.is_empty)
         invalid = (present & ~geom.is_valid).to_numpy()
@@ -168,6 +182,11 @@ def _place_vector(gdf: gpd.GeoDataFrame, report: ImportReport, name: str, make_v
     except Exception as exc:  # a CRS pyproj cannot transform
         raise InputError(f"its coordinate system ({gdf.crs.name}) cannot be converted to British National Grid: "
                          f"{str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__}", source=name) from None
+    if make_valid and gdf.crs.to_epsg() != 27700:
+        # Validity is checked again: a parcel valid as published can cross itself once reprojected.
+        fix = geo.repair_geometries(bng)
+        bng, repaired = fix.geometry, repaired | fix.repaired
+        _report_repair(fix, report, rows, notes, "after reprojection to EPSG:27700")
     bad = geo.outside_uk(gpd.GeoDataFrame(geometry=bng)) & usable
     if bad.any():
         report.add("unplaced", "geometry lies outside the UK (checked in British National Grid); left unplaced", rows[bad])

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from assets_map.engine.geo import repair_one
 from assets_map.io.report import InputError
 from assets_map.schema import MEASURE_CRS, STATUSES, keep_sources_apart, order_columns
 from assets_map.store import codec, views
@@ -1238,9 +1239,7 @@ def validate_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
                 problems.append(f"location ({x0:.0f}, {y0:.0f}) is outside Great Britain in EPSG:27700 "
                                 f"(eastings 0-700000, northings 0-1300000): were longitude and latitude given?")
                 continue
-            if not geom.is_valid:
-                geom = shapely.make_valid(geom)
-            clean[k] = geom
+            clean[k] = repair_one(geom)  # a polygon stays polygonal
     if problems:
         raise InputError(problems)
     return clean
