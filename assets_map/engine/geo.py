@@ -309,14 +309,16 @@ class Repair:
         m = self.repaired
         before = float(np.nansum(self.area_before[m])) / 10_000
         after = float(np.nansum(self.area_after[m])) / 10_000
-        change = (after - before) / before * 100 if before > 0 else float("inf") if after > 0 else 0.0
+        change = f"{(after - before) / before * 100:+.3f}%" if before > 0 else "n/a: no area as drawn"
         when = f" {when}" if when else ""
         line = (f"repaired {int(m.sum())} invalid geometries{when} with make_valid, keeping every polygonal part: "
-                f"area before {before:,.4f} ha, "
-                f"after {after:,.4f} ha (change {change:+.3f}%)")
-        if abs(change) > 0.1:
-            line += ("; beyond 0.1% because the source rings cross themselves, so their area as drawn "
+                f"area before {before:,.4f} ha, after {after:,.4f} ha (change {change})")
+        if after > before * 1.001:
+            line += ("; more than 0.1% gained because the source rings cross themselves, so their area as drawn "
                      "(shoelace) nets crossing lobes against each other while the repair counts each lobe once")
+        elif after < before * 0.999:
+            line += ("; more than 0.1% lost because parts of the source overlap one another (counted twice as "
+                     "drawn, once after) or have no width (a spike or a sliver, which holds no land)")
         return line
 
 
