@@ -105,7 +105,7 @@ def restore_objects(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 def _report_from_dict(d: dict) -> ImportReport:
     issues = [Issue(i["kind"], i["message"], list(i.get("rows", []))) for i in d.get("issues", [])]
     fields = {k: d[k] for k in ("source", "format", "adapter", "rows_read", "lines_in_file", "lines_note", "placed_by",
-                                "unplaced", "rejected", "crs_detected") if k in d}
+                                "unplaced", "rejected", "set_aside", "crs_detected") if k in d}
     return ImportReport(**fields, issues=issues)
 
 

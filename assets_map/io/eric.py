@@ -13,6 +13,12 @@ file the user gives (for example hospital points): by site code where the file
 has one, else by normalised name. Every match says how it was made, unmatched and
 ambiguous sites are listed, and the per-trust "AGGREGATE SITE" rows (a trust's
 small sites added together, not a place) are kept unplaced and reported.
+
+Other years are published as pivot-table exports: per-trust ``R1A Result`` rows, a
+``Grand Total``, blank-keyed and trust-level rows sit between the sites. They total
+other rows and are never sites: :func:`assets_map.io.registers.set_aside_aggregates`
+sets them aside, counts them and reconciles the sites' floor area (and other summed
+columns) with them.
 """
 from __future__ import annotations
 
@@ -57,7 +63,9 @@ FIELDS: dict[str, Callable[[str], bool]] = {
 
 
 def _columns(columns: list[str]) -> dict[str, str]:
-    folded = {c: fold(c) for c in columns}
+    # a pivot-table export names its data fields "Sum of <field>" (Excel) or "Sum - <field>" (LibreOffice)
+    folded = {c: re.sub(r"^sum(of)?", "", fold(c)) if re.match(r"(?i)\s*sum\s*(of\b|-)", str(c)) else fold(c)
+              for c in columns}
     out: dict[str, str] = {}
     for key, test in FIELDS.items():
         hit = next((c for c in columns if test(folded[c]) and c not in out.values()), None)
@@ -298,7 +306,7 @@ def read_eric(table: Table, *, locations: gpd.GeoDataFrame | str | os.PathLike |
         if key in found:
             overrides[canon] = found[key]
     out, report = read_register(table, columns=overrides, adapter="NHS ERIC site data", expect_coordinates=False,
-                                limits=limits)
+                                limits=limits, org_code_column=found.get("organisation_code"))
     raw = table.frame.loc[out["source_row"].astype(int).to_numpy() - 1]
     rows = out["source_row"].astype(int).to_numpy()
     out["anchor_type"] = "nhs"

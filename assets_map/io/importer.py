@@ -238,7 +238,7 @@ def _import_file(path, *, name, adapter, layer, postcodes, locations, boundaries
         report.lines_in_file, report.lines_note = table.lines, table.lines_note
     report.adapter = f"{report.adapter or ADAPTER_LABELS[adapter]} ({why if why == 'chosen by the user' else 'detected from ' + why})"
     if adapter != "deprivation":
-        accounted = len(out) + report.rejected
+        accounted = len(out) + report.rejected + report.set_aside
         if accounted != report.rows_read:  # a bug, never the user's fault: say so rather than hide rows
             report.add("warning", f"{report.rows_read} rows read but {accounted} accounted for; please report this")
     out.attrs["source"] = shown

@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 
 from assets_map.engine import geo
-from assets_map.io.normalise import canonical_frame, clean_postcodes, compact_postcode, fold, match_columns
+from assets_map.io.normalise import canonical_frame, clean_postcodes, compact_postcode, fold, match_columns, to_number
 from assets_map.io.report import ImportReport, InputError
 from assets_map.io.sources import Limits, Table, excel_frame, open_table
 from assets_map.schema import DISPLAY_CRS, MEASURE_CRS, order_columns
@@ -238,6 +238,161 @@ def _place_by_postcode(out: gpd.GeoDataFrame, postcodes: pd.DataFrame | None, re
         report.add("unplaced", "has a full postcode but no postcode directory was given", out.loc[full, "source_row"].astype(int))
 
 
+# ---------------------------------------------------------------- aggregate rows
+
+#: A key cell that is a total of other rows, whatever row it is on: "Total", "Grand Total", "Total Result"
+#: (LibreOffice), "Sum of ...", "Subtotal ...". Anchored: "Totally Well Centre" is a site.
+_TOTAL_LABEL = re.compile(r"^(?:(?:grand|overall)\s+|sub[\s-]?)?totals?(?:\s+result)?(?:\s*$|\s*[:(\u2013-]|\s+(?:of|for)\s)"
+                          r"|^(?:sum|count|average)\s+of\s", re.IGNORECASE)
+#: "<group> Result" / "<group> Total": a pivot table's subtotal of one group ("R1A Result", "R1A Total").
+_GROUP_LABEL = re.compile(r"^(?P<group>.+?)\s+(?:result|total|subtotal)$", re.IGNORECASE)
+#: Headers of columns whose values are not added up (percentages, averages, rates, coordinates).
+_NOT_SUMMED = re.compile(r"%|percent|pct|average|\bavg|mean|\brate\b|ratio|\bper\b|year|date|easting|northing|"
+                         r"latitude|longitude|\blat\b|\blon\b|\bx\b|\by\b|geo ?x|geo ?y|decile|rank|score", re.IGNORECASE)
+#: Headers of organisation-code columns (a trust or council code, not a site's).
+ORG_CODE_HEADERS = ("organisationcode", "trustcode", "orgcode", "providercode", "organisationid", "orgid")
+RECONCILE_TOLERANCE = 0.005
+
+
+def _cells(frame: pd.DataFrame, col: str | None) -> pd.Series:
+    if col is None or col not in frame.columns:
+        return pd.Series("", index=frame.index, dtype="string")
+    return frame[col].astype("string").fillna("").str.strip()
+
+
+def _summed_columns(frame: pd.DataFrame, skip: set[str]) -> list[str]:
+    return [c for c in frame.columns if c != "geometry" and c not in skip and not _NOT_SUMMED.search(str(c))]
+
+
+def set_aside_aggregates(raw: pd.DataFrame, report: ImportReport, *, code: str | None, name: str | None,
+                         org_code: str | None = None, identity: tuple[str | None, ...] = (),
+                         first_summed: str | None = None) -> pd.DataFrame:
+    """Set aside the rows of a site file that total other rows (they are never sites), and reconcile with them.
+
+    Pivot-table exports and registers with summary rows carry, between the sites, rows such
+    as ``R1A Result``, ``Grand Total``, ``Total``, ``Sum of ...``, ``Subtotal ...``; rows whose
+    keys are blank but that hold numbers; and organisation-level rows (an organisation code and
+    no site code of their own). Each is recognised by its key cells, removed and reported with
+    its row. Where such a row totals the site rows (a grand total: every site; a group's
+    ``... Result``/``... Total``/subtotal: the sites since the previous aggregate row), each
+    summed numeric column of the sites must agree with it within 0.5%, or the report says by
+    how much it does not.
+
+    Parameters
+    ----------
+    raw : the file's rows (index + 1 is the file's row number)
+    report : the import report the findings go to (``set_aside`` counts the rows)
+    code, name : the site code (asset id) and site name columns, if any
+    org_code : the organisation (trust, council) code column, if any
+    identity : other columns that identify a site (address, postcode, coordinates): a row with
+        any of them is not a blank-keyed row
+    first_summed : the column reconciled first (the floor area)
+
+    Returns
+    -------
+    pd.DataFrame : the rows that are sites (the same index, aggregate rows removed)
+    """
+    if raw.empty:
+        return raw
+    first = next((c for c in raw.columns if c != "geometry"), None)
+    code_v, name_v, org_v = _cells(raw, code), _cells(raw, name), _cells(raw, org_code)
+    first_v = _cells(raw, first) if first not in (code, name, org_code) else pd.Series("", index=raw.index, dtype="string")
+    orgs = set(org_v[org_v != ""].str.upper())
+
+    def labelled(v: pd.Series) -> np.ndarray:
+        out = np.zeros(len(v), dtype=bool)
+        # a quick look for the words first (a million rows: one pass in C), the patterns on the few that have them
+        maybe = v.str.contains("total|result|sum|count|average", case=False, regex=True).to_numpy(dtype=bool, na_value=False)
+        if maybe.any():
+            sub = v[maybe]
+            group = sub.str.extract(_GROUP_LABEL)["group"].fillna("").str.strip()
+            # a group is an organisation code of the file, a code, or an organisation's name; never "Test Result"
+            grouped = (group != "") & (group.str.upper().isin(orgs) | group.str.fullmatch(r"[A-Z0-9]{2,8}").fillna(False)
+                                       | group.str.contains(r"(?i)\b(?:trust|council|authority|board)$").fillna(False))
+            out[maybe] = (sub.str.contains(_TOTAL_LABEL) | grouped).to_numpy(dtype=bool, na_value=False)
+        return out
+
+    no_code = ((code_v == "") | ((org_v != "") & (code_v.str.upper() == org_v.str.upper()))).to_numpy(dtype=bool)
+    kind = pd.Series("", index=raw.index, dtype=object)
+    total = labelled(code_v)
+    for v in (name_v, org_v, first_v):
+        total |= no_code & labelled(v)
+    kind[total] = "total"
+    if org_code is not None and code is not None:
+        trust = (kind == "") & (org_v != "") & no_code & ((name_v == "") | name_v.str.upper().isin(orgs))
+        kind[trust] = "organisation-level"
+    labels = [c for c in (code, name) if c is not None]
+    if labels:
+        cand = ((code_v == "") & (name_v == "") & (kind == "")).to_numpy(dtype=bool)
+        if cand.any():  # the other identifying cells are read only on the rows with blank keys
+            sub = raw[cand]
+            blank = np.ones(len(sub), dtype=bool)
+            for c in identity:
+                blank &= (_cells(sub, c) == "").to_numpy(dtype=bool)
+            if isinstance(sub, gpd.GeoDataFrame):
+                blank &= (sub.geometry.isna() | sub.geometry.is_empty).to_numpy(dtype=bool)
+            cand[cand] = blank
+        if cand.any():
+            rest = [c for c in raw.columns if c not in {"geometry", code, name, org_code}]
+            numbers = pd.concat([to_number(raw.loc[cand, c]) for c in rest], axis=1).notna().any(axis=1) if rest else None
+            if numbers is not None:
+                kind[numbers[numbers].index] = "blank-keyed"
+    agg = (kind != "").to_numpy()
+    if not agg.any():
+        return raw
+    rows = raw.index.to_numpy() + 1
+    found = ", ".join(f"{n} {k}" for k, n in kind[agg].value_counts(sort=False).items())
+    report.add("set aside", f"set aside {int(agg.sum())} aggregate rows (subtotals/totals: {found}); never sites",
+               rows[agg])
+    report.set_aside += int(agg.sum())
+    _reconcile(raw, agg, (kind == "total").to_numpy(), [code_v, name_v, org_v, first_v], report,
+               skip={c for c in (code, name, org_code, first, *identity) if c}, first_summed=first_summed)
+    return raw[~agg]
+
+
+def _reconcile(raw: pd.DataFrame, agg: np.ndarray, total: np.ndarray, keys: list[pd.Series], report: ImportReport,
+               *, skip: set[str], first_summed: str | None) -> None:
+    cols = _summed_columns(raw, skip)
+    if first_summed in cols:
+        cols.remove(first_summed)
+        cols.insert(0, first_summed)
+    if not cols or not total.any():
+        return
+    values = pd.concat([to_number(raw[c]) for c in cols], axis=1).to_numpy(dtype=float)
+    label = keys[0].where(keys[0] != "", keys[1]).where(lambda s: s != "", keys[2]).where(lambda s: s != "", keys[3])
+    grand = label.str.fullmatch(r"(?i)(?:(?:grand|overall)\s+)?totals?(?:\s+result)?").to_numpy(dtype=bool, na_value=False)
+    # a group's total ("R1A Result", "Subtotal: depots", "Total for R1A"); "Sum of ..." rows are not reconciled
+    group = ~grand & ~label.str.contains(r"(?i)^(?:sum|count|average)\s+of\s").to_numpy(dtype=bool, na_value=False)
+    site = ~agg
+    checked, agreed = 0, 0
+    start = 0
+    for i in np.flatnonzero(agg):
+        if total[i] and (grand[i] or group[i]):
+            scope = site.copy() if grand[i] else np.zeros(len(raw), bool)
+            if not grand[i]:
+                scope[start:i] = site[start:i]
+            gaps = []
+            for j, col in enumerate(cols):
+                want = values[i, j]
+                got = values[scope, j]
+                if not np.isfinite(want) or not np.isfinite(got).any():
+                    continue
+                have = float(np.nansum(got))
+                checked += 1
+                if abs(have - want) <= RECONCILE_TOLERANCE * abs(want) + 1e-9:
+                    agreed += 1
+                else:
+                    off = f"{(have - want) / abs(want):+.1%}" if want else "against 0"
+                    gaps.append(f"{col} sums to {have:,.6g} against {want:,.6g} ({off})")
+            if gaps:
+                report.add("warning", f"the site rows do not add up to the file's own total {label.iloc[i]!r} "
+                           f"(beyond 0.5%): " + "; ".join(gaps[:3]) + (f" and {len(gaps) - 3} more columns" if len(gaps) > 3 else ""),
+                           [int(raw.index[i]) + 1])
+            start = i + 1  # a group's total closes the group; blank-keyed and organisation rows do not
+    if checked and agreed == checked:
+        report.add("set aside", f"the site rows add up to the file's own totals within 0.5% ({checked} sums checked)")
+
+
 _CATEGORY_FIELDS = (("tenure", "tenure", ("other", "unknown")), ("holding_type", "holding_type", ("unknown",)),
                     ("status_text", "status", ("unknown",)))
 
@@ -292,6 +447,7 @@ def read_register(
     expect_coordinates: bool = True,
     make_valid: bool = True,
     limits: Limits | None = None,
+    org_code_column: str | None = None,
 ) -> tuple[gpd.GeoDataFrame, ImportReport]:
     """Normalise an opened register table into the canonical schema, in EPSG:27700.
 
@@ -309,10 +465,12 @@ def read_register(
     expect_coordinates : warn when no coordinate columns are found (False for files that never have any)
     make_valid : repair invalid geometries (the original is kept in ``src_geometry_wkt``)
     limits : unused (the table is already open); kept for the adapters' common signature
+    org_code_column : the organisation (trust, council) code column, for telling organisation-level rows
+        from sites (found from the headers when None); see :func:`set_aside_aggregates`
 
     Returns
     -------
-    (assets, report) : every row of the file (blank rows excepted, and counted),
+    (assets, report) : every row of the file (blank rows and aggregate rows excepted, and counted),
         with ``location_quality`` and ``location_note`` saying how each was placed
     """
     if not isinstance(table, Table):
@@ -338,6 +496,13 @@ def read_register(
         mapping = match_columns([c for c in raw.columns if c != "geometry"], columns)
     except KeyError as exc:
         raise InputError(f"has no column {exc.args[0]!r} (asked for in the column mapping)", source=name) from None
+    if org_code_column is None:
+        org_code_column = next((c for c in raw.columns if fold(c) in ORG_CODE_HEADERS), None)
+    raw = set_aside_aggregates(raw, report, code=mapping.get("asset_id"), name=mapping.get("name"), org_code=org_code_column,
+                               identity=tuple(mapping.get(k) for k in ("address", "street_name", "postcode", "uprn", "x", "y")),
+                               first_summed=mapping.get("floor_area_m2") or mapping.get("site_area_ha"))
+    if raw.empty:
+        raise InputError("has only total or subtotal rows, no site rows", source=name)
     if table.is_vector:
         gdf, geometry, placed, notes, repaired = _place_vector(raw, report, name, make_valid)
         quality = np.where(placed, np.where(geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy(), "register coordinates", "surveyed"), "none")

@@ -93,7 +93,7 @@ def counts_in_order(values: Iterable) -> dict:
 class Issue:
     """One finding of an import: what happened, to which rows, and why."""
 
-    kind: str  # fixed | unplaced | rejected | warning
+    kind: str  # fixed | unplaced | rejected | set aside | warning
     message: str
     rows: list[int] = field(default_factory=list)
 
@@ -118,6 +118,8 @@ class ImportReport:
     placed_by: dict[str, int] = field(default_factory=dict)
     unplaced: int = 0
     rejected: int = 0
+    #: aggregate rows (totals, subtotals, organisation-level rows) set aside: never sites
+    set_aside: int = 0
     crs_detected: str = ""
     issues: list[Issue] = field(default_factory=list)
 
@@ -169,7 +171,9 @@ class ImportReport:
         lines.append(f"  unplaced: {self.unplaced}")
         if self.rejected:
             lines.append(f"  rejected: {self.rejected}")
-        for kind in ("fixed", "unplaced", "rejected", "warning"):
+        if self.set_aside:
+            lines.append(f"  set aside: {self.set_aside} aggregate rows (totals and subtotals, not sites)")
+        for kind in ("set aside", "fixed", "unplaced", "rejected", "warning"):
             for issue in self.of_kind(kind):
                 lines.append(f"  {kind}: {issue.text()}")
         return lines
