@@ -26,15 +26,18 @@ from assets_map.engine.priority import (
     prioritise,
 )
 from assets_map.engine.underuse import (
-    _LAND_NAME_RE,
-    _USE_RE,
+    _ALL_RE,
+    _BUILDING_RE,
+    _NEVER_FLAGGED,
     FLAG_THRESHOLD,
     SIGNALS,
     Signal,
     _as_date,
+    _short,
     apply_exclusions,
     score_underuse,
 )
+from assets_map.io.normalise import describing_columns
 from assets_map.schema import empty_asset_frame
 
 # ----------------------------------------------------------------- the row-wise reference (as first written)
@@ -59,19 +62,33 @@ def ref_apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.G
     out = assets.copy()
     excluded = np.zeros(len(out), bool)
     reason: list[str | None] = [None] * len(out)
-    uses = out["use"].fillna("").astype(str)
-    names = out["name"].fillna("").astype(str)
+    # Issue 13 rule 4: one vocabulary read in the use, the name and every describing source column; a building
+    # is excluded by its name or description only as a cemetery, crematorium, churchyard or memorial.
+    described = describing_columns([c[4:] for c in out.columns if c.startswith("src_")])
+    use_cols = [("use", "use")] + [("src_" + h, f"'{h}' column") for h, k in described if k == "use"]
+    name_cols = [("name", "name")] + [("src_" + h, f"'{h}' column") for h, k in described if k == "name"]
     holding = out["holding_type"].fillna("unknown").astype(str)
-    for i, (u, nm, h) in enumerate(zip(uses, names, holding, strict=True)):
-        m = _USE_RE.search(u)
-        if m:
-            excluded[i] = True
-            reason[i] = f"its use is '{u}' ({m.group(1).lower()}): parks, greenspace, allotments and land in community use are never flagged"
+    words = {"land": "land", "both": "land and buildings", "building": "a building"}
+    for i in range(len(out)):
+        row = out.iloc[i]
+        h = holding.iloc[i]
+        for col, label in use_cols:
+            v = row[col]
+            m = _ALL_RE.search(str(v)) if isinstance(v, str) else None
+            if m:
+                excluded[i] = True
+                reason[i] = f"its {label} is '{_short(v)}' ({m[0]}): {_NEVER_FLAGGED}"
+                break
+        if excluded[i]:
             continue
-        m = _LAND_NAME_RE.search(nm)
-        if m and h in ("land", "both"):
-            excluded[i] = True
-            reason[i] = f"it is {h if h == 'land' else 'land and buildings'} named '{nm}' ({m.group(1).lower()}): parks, greenspace and allotments are never flagged"
+        for col, label in name_cols:
+            v = row[col]
+            m = (_BUILDING_RE if h == "building" else _ALL_RE).search(str(v)) if isinstance(v, str) else None
+            if m:
+                excluded[i] = True
+                reason[i] = (f"it is {words.get(h, 'an asset')} named '{v}' ({m[0]}): {_NEVER_FLAGGED}" if col == "name"
+                             else f"its {label} is '{_short(v)}' ({m[0]}): {_NEVER_FLAGGED}")
+                break
     land_like = holding.isin(["land", "both", "unknown"]).to_numpy()
     geom_ok = ~(out.geometry.isna() | out.geometry.is_empty).to_numpy()
     for label, layer in layers:
@@ -187,11 +204,14 @@ def ref_need_text(row, weights: dict[str, float]) -> str | None:
     if pd.isna(imd):
         return f"Need: in {place}, which has no deprivation data in the file given"
     imd = int(imd)
-    band = f"among the {imd * 10}% most deprived areas in England" if imd <= 5 else f"in the {(11 - imd) * 10}% least deprived areas in England"
-    text = f"Need: in {place}, IMD decile {imd} ({year_txt}, {band})"
+    # Issue 13 rule 10: "decile 6 of 10", a band only for deciles 1-3.
+    band = f", among the {imd * 10}% most deprived areas in England" if imd <= 3 else ""
+    text = f"Need: in {place}, IMD decile {imd} of 10{band} ({year_txt})"
     if weights and set(weights) != {"imd"}:
         w = ", ".join(f"{DOMAIN_LABELS[d]} x{v:g}" for d, v in weights.items())
-        text += f", composite need decile {int(row['need_decile'])} from weights {w}"
+        nd = int(row["need_decile"])
+        nband = f", among the {nd * 10}% most deprived areas in England" if nd <= 3 else ""
+        text += f", composite need decile {nd} of 10{nband} from weights {w}"
     return text
 
 
@@ -241,7 +261,7 @@ def ref_prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None
             else:
                 prio = "Low"
             strength = "strong" if u >= STRONG_UNDERUSE else "some"
-            r.insert(0, f"Priority {prio}: {strength} underuse evidence ({u:.2f}, confidence {row.get('underuse_confidence')}) in a need decile {d} area")
+            r.insert(0, f"Priority {prio}: {strength} underuse evidence ({u:.2f}, confidence {row.get('underuse_confidence')}) in an area of need decile {d} of 10")
         if need:
             r.append(need)
         r.append("Transfer: " + ", ".join(twhy))
@@ -271,6 +291,10 @@ def _register(n: int, seed: int) -> gpd.GeoDataFrame:
     base["use"] = pick(["Library", "Parks", "Managed allotments", "Office", None, "Community use", "Car park",
                         "Woodland walk", "Depot"])
     base["holding_type"] = pick(["land", "building", "both", "unknown", None])
+    base["src_HoldingType"] = pick(["Buildings", "Cemetery and Crematoria", "Parks, Gardens and open space", None,
+                                    "Land/Buildings", "Highway verge"])
+    base["src_Description"] = pick([None, "Former park lodge", "Chapel in the cemetery", "Vacant shop", "War memorial",
+                                    "Land south of the park"])
     base["tenure"] = pick(["freehold", "leasehold", "unknown", "other", None])
     base["status"] = pick(["vacant", "surplus", "part-vacant", "occupied", "leased-out", "unknown", None])
     base["empty_floor_pct"] = pick([np.nan, 0.0, 12.5, 100.0, 37.0, -3.0])

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from assets_map.engine.priority import decile_text
 from assets_map.io.report import InputError
 from assets_map.schema import MEASURE_CRS
 
@@ -151,5 +152,5 @@ def lsoa_need_text(row) -> str:
     name = row.get("need_area_name")
     place = f"{code} {name}" if isinstance(name, str) and name else code
     s = f"need score {float(score):.1f} of 100" if pd.notna(score) else "no need score"
-    d = f", need decile {int(decile)}" if pd.notna(decile) else ""
+    d = f", {decile_text(int(decile))}" if pd.notna(decile) else ""
     return f"Own LSOA need: {place}: {s}{d}"

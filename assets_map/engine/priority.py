@@ -73,6 +73,17 @@ def transferability(row) -> tuple[float, list[str]]:
     return round(min(score, 1.0), 2), why
 
 
+def decile_text(decile: int, what: str = "need decile", *, band: bool = True) -> str:
+    """A deprivation decile in words, the one wording used everywhere: "need decile 6 of 10".
+
+    Only deciles 1-3 add a band ("among the 30% most deprived areas in England"): those are the deciles a
+    High flag rests on; nothing beside a flag calls an area "among the least deprived".
+    """
+    d = int(decile)
+    words = f", among the {d * 10}% most deprived areas in England" if band and 1 <= d <= 3 else ""
+    return f"{what} {d} of 10{words}"
+
+
 def _need_text(row, weights: dict[str, float]) -> str | None:
     code = row.get("need_area_code")
     if not isinstance(code, str) or not code:
@@ -84,11 +95,10 @@ def _need_text(row, weights: dict[str, float]) -> str | None:
     if pd.isna(imd):
         return f"Need: in {place}, which has no deprivation data in the file given"
     imd = int(imd)
-    band = f"among the {imd * 10}% most deprived areas in England" if imd <= 5 else f"in the {(11 - imd) * 10}% least deprived areas in England"
-    text = f"Need: in {place}, IMD decile {imd} ({year_txt}, {band})"
+    text = f"Need: in {place}, {decile_text(imd, 'IMD decile')} ({year_txt})"
     if weights and set(weights) != {"imd"}:
         w = ", ".join(f"{DOMAIN_LABELS[d]} x{v:g}" for d, v in weights.items())
-        text += f", composite need decile {int(row['need_decile'])} from weights {w}"
+        text += f", composite {decile_text(int(row['need_decile']), 'need decile')} from weights {w}"
     return text
 
 
@@ -190,6 +200,8 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
     tenure = out["tenure"] if "tenure" in out.columns else pd.Series([None] * n, index=out.index, dtype=object)
     status = out["status"] if "status" in out.columns else pd.Series([None] * n, index=out.index, dtype=object)
     owner = out["anchor_type"] if "anchor_type" in out.columns else pd.Series([None] * n, index=out.index, dtype=object)
+    ownership = _col(out, "ownership")
+    ownership = np.array([o if o in OWNERSHIP_ROUTES else "" for o in ownership], dtype=object)
     t_key = pd.DataFrame({"tenure": np.where(tenure.eq("freehold").fillna(False).to_numpy(dtype=bool), "freehold",
                                              np.where(tenure.eq("leasehold").fillna(False).to_numpy(dtype=bool), "leasehold", "")),
                           "status": np.where(status.eq("leased-out").fillna(False).to_numpy(dtype=bool), "leased-out", ""),
@@ -201,8 +213,6 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
     tscores = np.array([t for t, _ in t_rows], dtype="float64")[t_ids]
     transfer = _arrow_text(np.array(["Transfer: " + ", ".join(why) for _, why in t_rows], dtype=object)).take(pa.array(t_ids))
 
-    ownership = _col(out, "ownership")
-    ownership = np.array([o if o in OWNERSHIP_ROUTES else "" for o in ownership], dtype=object)
     if "underuse_score" in out.columns and out["underuse_score"].dtype == np.float64:
         u = out["underuse_score"].to_numpy(dtype="float64")
     else:
@@ -249,7 +259,7 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
         prio[placed] = p
         conf = _col(out, "underuse_confidence")[placed] if "underuse_confidence" in out.columns else [None] * len(p)
         head.put(placed, [f"Priority {PRIORITY_WORDS[pr]}: {'strong' if s else 'some'} underuse evidence ({v:.2f}, "
-                        f"confidence {c}) in a need decile {k} area" for pr, s, v, c, k in zip(p, strong, up, conf, d, strict=True)])
+                        f"confidence {c}) in an area of {decile_text(k, band=False)}" for pr, s, v, c, k in zip(p, strong, up, conf, d, strict=True)])
     live_rows = np.flatnonzero(live)
     need = _Texts(n)
     if len(live_rows):

@@ -17,17 +17,34 @@ import pandas as pd
 
 from assets_map.engine.arrays import group_ids, paused_gc, words_column
 from assets_map.engine.geo import representative_points
+from assets_map.io.normalise import describing_columns
+from assets_map.schema import SOURCE_PREFIX
 
-#: Uses that are never flagged: parks, greenspace, allotments, land in community use.
-EXCLUDED_USE_WORDS = (
-    "park", "parks", "allotment", "allotments", "open space", "greenspace", "green space", "playing field",
-    "playing fields", "recreation ground", "cemetery", "churchyard", "burial ground", "crematorium",
-    "community garden", "nature reserve", "village green", "common land", "play area", "playground",
-    "memorial", "community use", "in community use", "sports pitch", "woodland",
-)
-#: Of these, the ones that also exclude land by its *name* (a building in a park is not the park).
-LAND_NAME_WORDS = ("park", "allotment", "allotments", "playing field", "playing fields", "recreation ground",
-                   "open space", "cemetery", "churchyard", "gardens", "village green", "nature reserve", "common")
+#: The register's own words that keep an asset from ever being flagged: category -> its spellings (whole
+#: words, any case). One vocabulary for every column read: use, holding type, name and description.
+EXCLUDED_CATEGORIES: dict[str, tuple[str, ...]] = {
+    "park": ("park", "parks", "country park", "pleasure ground", "pleasure grounds"),
+    "garden": ("garden", "gardens", "community garden", "rest garden", "memorial garden"),
+    "open space": ("open space", "open spaces", "public open space", "greenspace", "green space", "green spaces",
+                   "village green", "common land", "amenity green space", "amenity greenspace"),
+    "playing field": ("playing field", "playing fields", "sports pitch", "sports pitches", "play area",
+                      "play areas", "playground", "playgrounds"),
+    "recreation ground": ("recreation ground", "recreation grounds", "rec ground", "recreation area"),
+    "cemetery": ("cemetery", "cemeteries", "burial ground", "burial grounds", "graveyard", "graveyards"),
+    "crematorium": ("crematorium", "crematoria", "crematoriums"),
+    "churchyard": ("churchyard", "churchyards", "closed churchyard"),
+    "memorial": ("memorial", "memorials", "war memorial", "war memorials", "cenotaph"),
+    "allotment": ("allotment", "allotments"),
+    "nature reserve": ("nature reserve", "nature reserves", "local nature reserve", "woodland", "woodlands"),
+    "highway land": ("highway land", "highways land", "adopted highway", "highway verge", "highway verges",
+                     "verge", "verges", "grass verge", "grass verges", "roadside verge"),
+    "community use": ("community use", "in community use"),
+}
+#: Categories that exclude a *building* by its own name or description: a vacant park lodge is a classic community
+#: asset transfer, a cemetery chapel or a war memorial is not.
+BUILDING_CATEGORIES = ("cemetery", "crematorium", "churchyard", "memorial")
+#: Kept for callers that list the words: every spelling of every category.
+EXCLUDED_USE_WORDS = tuple(w for words in EXCLUDED_CATEGORIES.values() for w in words)
 
 FLAG_THRESHOLD = 0.3
 
@@ -54,27 +71,36 @@ SIGNALS = {
 }
 
 
-#: "Park" in these is not greenspace: a car park or business park is not a park.
-_NOT_GREEN = re.compile(r"\b(car|business|retail|industrial|science|technology|office|trade|trading|caravan|"
-                        r"holiday|enterprise|distribution|logistics)\s+parks?\b|\bpark\s*(and|&)\s*ride\b", re.I)
+#: Compounds that carry a category word but are not that land: a car park, a business park, "Park Road", a
+#: memorial hall (a community building, often a transfer candidate), "Garden Centre".
+_NOT_CATEGORY = re.compile(
+    r"\b(car|business|retail|industrial|science|technology|office|trade|trading|caravan|holiday|enterprise|"
+    r"distribution|logistics|lorry|coach|cycle)\s+parks?\b|\bpark\s*(and|&)\s*ride\b"
+    r"|\b[a-z]+\s+(road|rd|street|lane|avenue|drive|crescent|terrace)\b"
+    r"|\bmemorial\s+(halls?|institute|hospital|school|club|centre|center|library|cottages?|homes?)\b"
+    r"|\bgardens?\s+(centre|center|flats|court|house)\b"
+    # Land beside a category is not that land: "field south west of Urmston Cemetery", "land adjoining the park".
+    r"|\b(near(\s+to)?|adjoining|adjacent\s+to|next\s+to|opposite|behind|beside|(at\s+the\s+)?rear\s+of|"
+    r"((north|south)[\s-]*)?(north|south|east|west)\s+(side\s+)?of)\b[^,;()]*", re.I)
 
 
-class _GreenWords:
-    """Word search for greenspace terms that ignores non-green compounds ("Car park")."""
+class _CategoryWords:
+    """Whole-word search for the spellings of some categories; a match gives ``(category, spelling)``."""
 
-    def __init__(self, words):
-        self._re = re.compile(r"\b(" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")\b", re.I)
+    def __init__(self, categories):
+        self._category = {w: c for c in categories for w in EXCLUDED_CATEGORIES[c]}
+        words = sorted(self._category, key=len, reverse=True)
+        self._re = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.I)
 
-    def search(self, text: str):
-        return self._re.search(_NOT_GREEN.sub(" ", text))
+    def search(self, text: str) -> tuple[str, str] | None:
+        m = self._re.search(_NOT_CATEGORY.sub(" ", text))
+        return None if m is None else (self._category[m.group(1).lower()], m.group(1).lower())
 
 
-def _words_re(words) -> _GreenWords:
-    return _GreenWords(words)
-
-
-_USE_RE = _words_re(EXCLUDED_USE_WORDS)
-_LAND_NAME_RE = _words_re(LAND_NAME_WORDS)
+_ALL_RE = _CategoryWords(EXCLUDED_CATEGORIES)
+_BUILDING_RE = _CategoryWords(BUILDING_CATEGORIES)
+_NEVER_FLAGGED = ("parks, gardens, open space, playing fields, recreation grounds, cemeteries, crematoria, "
+                  "churchyards, memorials, allotments, nature reserves and highway land are never flagged")
 
 
 def _src_text(organisation, source, date) -> str:
@@ -114,6 +140,26 @@ def _src_texts(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     return texts[ids]
 
 
+def _short(text, limit: int = 80) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _category_columns(frame: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """The columns the exclusion words are read in: ``(column, kind, label)``, the register's categories first.
+
+    ``kind`` is "use" (a use, type, holding or category column: its words exclude any asset) or "name" (the
+    name and free-text descriptions: a building is excluded by them only as a burial ground or memorial).
+    """
+    cols = [("use", "use", "use")] if "use" in frame.columns else []
+    described = describing_columns(c[len(SOURCE_PREFIX):] for c in frame.columns
+                                   if isinstance(c, str) and c.startswith(SOURCE_PREFIX))
+    cols += [(SOURCE_PREFIX + h, k, f"'{h}' column") for h, k in described if k == "use"]
+    cols += [("name", "name", "name")] if "name" in frame.columns else []
+    cols += [(SOURCE_PREFIX + h, k, f"'{h}' column") for h, k in described if k == "name"]
+    return cols
+
+
 #: Why an asset is excluded when the facts that exclude it are not in the frame (e.g. hidden from the public).
 WITHHELD_EXCLUSION = ("the owner's full record excludes it from flagging (park, greenspace, community use, sold or "
                       "not available); which of these is not published")
@@ -123,8 +169,12 @@ def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDa
                      withheld: np.ndarray | None = None) -> gpd.GeoDataFrame:
     """Mark assets that are never flagged, with the reason.
 
-    * a use that names a park, allotment, open space, cemetery, community use...;
-    * land (or land and buildings) whose name says it is a park, allotment, playing field...;
+    * a word of :data:`EXCLUDED_CATEGORIES` (park, garden, open space, playing field, recreation ground,
+      cemetery, crematorium, churchyard, memorial, allotment, nature reserve, highway land, community use)
+      in its use or in any source column whose header says use, type, holding, category, class or purpose,
+      whatever its status says;
+    * the same words in its name or in a description column, unless it is a building: a building is
+      excluded by its own name or description only as a cemetery, crematorium, churchyard or memorial;
     * land (or land and buildings, or unknown holding) that lies in a greenspace/allotment layer;
     * rows in ``withheld`` (a boolean mask): excluded on facts this frame does not hold, such as a
       public view computed from the public fields of an asset its owner's full record excludes. They
@@ -134,7 +184,7 @@ def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDa
     A building is not excluded for standing in a park: a vacant park lodge is a classic
     community asset transfer.
 
-    Each distinct use and name is matched once, so a national register costs what its
+    The reason names the category and the column the word was found in. Each distinct value is matched once, so a national register costs what its
     vocabulary costs, not one regular-expression search per row.
     """
     out = assets.copy(deep=False)  # copy-on-write: new columns never reach the caller's frame
@@ -142,8 +192,6 @@ def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDa
     excluded = np.zeros(n, bool)
     reason = np.full(n, None, dtype=object)
     # Columns stay in their own dtype (no text conversion of a million values): each distinct value is matched once.
-    uses = out["use"].fillna("")
-    names = out["name"]
     holding = out["holding_type"]
     status = out["status"] if "status" in out else pd.Series([None] * n, index=out.index, dtype=object)
     for st_value, why in (("sold", "the owner records it as sold: it is no longer theirs to transfer"),
@@ -151,26 +199,27 @@ def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDa
         m = status.eq(st_value).fillna(False).to_numpy(dtype=bool)
         excluded |= m
         reason[m] = why
-
-    def use_hit(u: str):
-        m = _USE_RE.search(u)
-        return None if m is None else (f"its use is '{u}' ({m.group(1).lower()}): parks, greenspace, "
-                                       "allotments and land in community use are never flagged")
-
-    by_use = _map_unique(uses, lambda u: use_hit(str(u)))
-    hit = pd.notna(by_use) & ~excluded
-    excluded |= hit
-    reason[hit] = by_use[hit]
-    land_named = np.flatnonzero(~hit & holding.isin(["land", "both"]).to_numpy())
-    if len(land_named):
-        named = names.iloc[land_named].fillna("")
-        found = _map_unique(named, lambda nm: (m.group(1).lower() if (m := _LAND_NAME_RE.search(str(nm))) else None))
-        ok = pd.notna(found)
-        rows = land_named[ok]
-        excluded[rows] = True
-        reason[rows] = [
-            f"it is {h if h == 'land' else 'land and buildings'} named '{nm}' ({w}): parks, greenspace and allotments are never flagged"
-            for h, nm, w in zip(holding.to_numpy(dtype=object)[rows], named.to_numpy(dtype=object)[ok], found[ok], strict=True)]
+    # A building's own name or description excludes it only for a burial ground or memorial (a park lodge stays).
+    building = holding.eq("building").fillna(False).to_numpy(dtype=bool)
+    holding_words = holding.map({"land": "land", "both": "land and buildings", "building": "a building"}).fillna("an asset").to_numpy(dtype=object)
+    for col, kind, label in _category_columns(out):
+        rows = np.flatnonzero(~excluded & _column(out, col).notna().to_numpy())
+        if not len(rows):
+            continue
+        values = out[col].iloc[rows]
+        pick = _map_unique(values, lambda v: _ALL_RE.search(str(v)))
+        if kind == "name" and building[rows].any():
+            pick = np.where(building[rows], _map_unique(values, lambda v: _BUILDING_RE.search(str(v))), pick)
+        ok = pd.notna(pick)
+        hit = rows[ok]
+        excluded[hit] = True
+        texts = values.to_numpy(dtype=object)[ok]
+        if col == "name":
+            reason[hit] = [f"it is {h} named '{v}' ({c}): {_NEVER_FLAGGED}"
+                           for h, v, (c, _) in zip(holding_words[hit], texts, pick[ok], strict=True)]
+        else:
+            reason[hit] = [f"its {label} is '{_short(v)}' ({c}): {_NEVER_FLAGGED}"
+                           for v, (c, _) in zip(texts, pick[ok], strict=True)]
     land_like = (holding.isin(["land", "both", "unknown"]) | holding.isna()).to_numpy()
     geom_ok = ~(out.geometry.isna() | out.geometry.is_empty).to_numpy()
     for label, layer in layers:
@@ -269,6 +318,8 @@ def score_underuse(assets: gpd.GeoDataFrame, *, as_of: dt.date | None = None) ->
         present = out["brownfield_ref"].notna().to_numpy()
         bf[present] = out["brownfield_ref"].to_numpy(dtype=object)[present]
         m_bf[present] = [isinstance(v, str) and bool(v) for v in bf[present]]
+        if "ownership" in out.columns:  # brownfield evidence feeds underuse for public land only
+            m_bf &= ~out["ownership"].isin(["private", "mixed", "unknown"]).to_numpy(dtype=bool)
     src_rows = np.flatnonzero(is_status | m_empty | m_under | m_idle)
 
     if is_status.any():
@@ -318,8 +369,6 @@ def score_underuse(assets: gpd.GeoDataFrame, *, as_of: dt.date | None = None) ->
             pts = np.zeros(n)
             pts[rows[ok]] = [g[0] for g in got[ok]]
             found.append((SIGNALS["vacancy_duration"].confidence, mask, pts, np.array([g[1] for g in got[ok]], dtype=object)))
-        if "ownership" in out.columns:  # brownfield evidence feeds underuse for public land only
-            m_bf &= ~out["ownership"].isin(["private", "mixed", "unknown"]).to_numpy(dtype=bool)
     floor, site = _numbers(out, "floor_area_m2"), _numbers(out, "site_area_ha")
     both = _column(out, "holding_type").eq("both").fillna(False).to_numpy(dtype=bool)
     with np.errstate(invalid="ignore", divide="ignore"):

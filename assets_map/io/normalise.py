@@ -62,6 +62,33 @@ COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 
 
+#: Header words of the columns whose values are the register's own categories ("use") or free text ("name").
+_CATEGORY_HEADER = re.compile(r"use|type|holding|category|categories|class|purpose|function|classification")
+_DESCRIPTION_HEADER = re.compile(r"description|desc|comment|note|remark|detail|summary")
+#: Headers that say what an asset is not: its tenure, status, owner, place or a code.
+_NOT_DESCRIBING = re.compile(r"tenure|status|occupanc|owner|organisation|organization|anchor|crs|coordinate|"
+                             r"geometry|date|postcode|address|street|town|uprn|reference|^ref|code|id$|energy|epc|house")
+
+
+def describing_columns(headers) -> list[tuple[str, str]]:
+    """The headers that describe what an asset is, each with its kind: ``"use"`` or ``"name"``.
+
+    A header whose folded form says use, type, holding, category, class or purpose is a ``"use"`` column (the
+    register's own category: "Parks, Gardens and open space"); one that says description, comment, note or
+    detail is a ``"name"`` column (free text). Tenure, status, owner, place and code columns are neither.
+    """
+    out = []
+    for h in headers:
+        f = fold(h)
+        if not f or _NOT_DESCRIBING.search(f):
+            continue
+        if _CATEGORY_HEADER.search(f):
+            out.append((h, "use"))
+        elif _DESCRIPTION_HEADER.search(f):
+            out.append((h, "name"))
+    return out
+
+
 def match_columns(columns: list[str], overrides: dict[str, str] | None = None) -> dict[str, str]:
     """Map canonical names to source headers; each source header is used once.
 
@@ -125,6 +152,27 @@ def normalise_status(text: object) -> str:
     if close:
         return normalise_status(close[0])
     return "unknown"
+
+
+#: Words outside the status column that say the owner holds it as surplus: "Buildings Declared Surplus" in a
+#: holding type, "Surplus to requirements" or "held for disposal" in a use or description.
+_SURPLUS_ELSEWHERE = re.compile(r"\b(surplus|for disposal|to be disposed|awaiting disposal|pending disposal|"
+                                r"disposal pending|identified for disposal)\b", re.I)
+#: Statuses a surplus word elsewhere does not override: the owner's own later word on the asset.
+_STATUS_KEPT = ("sold", "not-available", "surplus")
+
+
+def surplus_elsewhere(raw: pd.DataFrame, mapping: dict[str, str]) -> np.ndarray:
+    """Rows whose use, holding type or a describing column (not the status) says surplus or for disposal."""
+    headers = {mapping[k] for k in ("use", "holding_type") if k in mapping}
+    headers |= {h for h, _ in describing_columns(raw.columns)}
+    headers.discard(mapping.get("status_text"))
+    hit = np.zeros(len(raw), dtype=bool)
+    for h in headers:
+        if h in raw.columns and not pd.api.types.is_numeric_dtype(raw[h]):
+            hit |= np.asarray(map_unique(raw[h], lambda v: isinstance(v, str) and bool(_SURPLUS_ELSEWHERE.search(v))),
+                              dtype=bool)
+    return hit
 
 
 #: Words a register uses to publish an asset; every other value, a blank included, is internal.
@@ -427,6 +475,11 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
     out["tenure"] = map_words(col("tenure"), normalise_tenure) if col("tenure") is not None else "unknown"
     out["holding_type"] = map_words(col("holding_type"), normalise_holding) if col("holding_type") is not None else "unknown"
     out["status"] = map_words(col("status_text"), normalise_status) if col("status_text") is not None else "unknown"
+    surplus = surplus_elsewhere(raw, mapping)
+    if surplus.any():
+        status = out["status"].astype(object).to_numpy().copy()
+        status[surplus & ~pd.Series(status).isin(_STATUS_KEPT).to_numpy()] = "surplus"
+        out["status"] = pd.Series(status, index=raw.index).astype(out["status"].dtype)
     for name in ("floor_area_m2", "site_area_ha", "empty_floor_pct", "underused_floor_pct"):
         c = col(name)
         if c is not None:
