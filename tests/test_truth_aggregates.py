@@ -161,3 +161,15 @@ def test_set_aside_count_survives_the_analysis_cache():
     _, report = import_bytes(_xlsx(_pivot_rows()), "eric_pivot.xlsx")
     again = _report_from_dict(report.to_dict())
     assert again.set_aside == 5 and again.summary_lines() == report.summary_lines()
+
+
+def test_eric_pivot_organisation_written_once_is_carried_to_its_sites():
+    rows = _pivot_rows()
+    for r in (3, 4, 9):  # the trust's code and name written on its first site only, as a pivot table writes them
+        rows[r][0] = rows[r][1] = None
+    gdf, report = import_bytes(_xlsx(rows), "eric_pivot.xlsx")
+    d = gdf.set_index("source_row")
+    assert list(d.loc[[1, 2, 3], "organisation_code"]) == ["R1A"] * 3
+    assert list(d.loc[[6, 8], "organisation"]) == ["R2B NHS TRUST"] * 2
+    assert _issue(report, "taken from the site above").rows == [2, 3, 8]
+    assert report.set_aside == 5 and len(gdf) == 5

@@ -271,6 +271,32 @@ def locate_sites(sites: gpd.GeoDataFrame, locations: gpd.GeoDataFrame, report: I
 
 # ------------------------------------------------------------------ the reader
 
+def _fill_pivot_labels(frame: pd.DataFrame, found: dict[str, str]) -> np.ndarray:
+    """Give site rows with a blank organisation the organisation of the site above (in place); their row numbers.
+
+    A pivot-table export writes a trust's code and name on its first row only. The label is
+    carried down to the next label; a total row (``R1A Result``, ``Grand Total``: words, not a code) ends it.
+    """
+    org = found.get("organisation_code")
+    if org is None:
+        return np.array([], dtype=int)
+    code = frame[found["site_code"]].astype("string").fillna("").str.strip()
+    org_v = frame[org].astype("string").fillna("").str.strip()
+    blank = (org_v == "") & (code != "")
+    if not blank.any():
+        return np.array([], dtype=int)
+    ends = org_v.str.contains(r"\s", regex=True)  # "R1A Result", "Grand Total": a code has no spaces
+    carry = org_v.where(~ends, "\0").replace("", pd.NA).ffill()
+    fill = blank & carry.notna() & (carry != "\0")
+    if not fill.any():
+        return np.array([], dtype=int)
+    for c in [c for c in (org, found.get("organisation")) if c is not None]:
+        v = frame[c].astype("string").str.strip().replace("", pd.NA)
+        v = v.where(~ends, "\0").ffill()
+        frame.loc[fill, c] = v[fill].to_numpy()
+    return frame.index[fill].to_numpy() + 1
+
+
 def read_eric(table: Table, *, locations: gpd.GeoDataFrame | str | os.PathLike | None = None,
               limits: Limits | None = None) -> tuple[gpd.GeoDataFrame, ImportReport]:
     """Read ERIC site data into the asset schema and locate the sites.
@@ -292,6 +318,7 @@ def read_eric(table: Table, *, locations: gpd.GeoDataFrame | str | os.PathLike |
         raise InputError(f"does not look like ERIC site data: no {' or '.join(m.replace('_', ' ') for m in missing)} column",
                          source=table.name)
     frame = table.frame.copy()
+    filled = _fill_pivot_labels(frame, found)
     code = frame[found["site_code"]].astype("string").str.strip()
     agg_code = code.str.upper().str.startswith("AGGRE").fillna(False)
     if agg_code.any() and "organisation_code" in found:
@@ -307,6 +334,9 @@ def read_eric(table: Table, *, locations: gpd.GeoDataFrame | str | os.PathLike |
             overrides[canon] = found[key]
     out, report = read_register(table, columns=overrides, adapter="NHS ERIC site data", expect_coordinates=False,
                                 limits=limits, org_code_column=found.get("organisation_code"))
+    if len(filled):
+        report.add("fixed", "organisation left blank under its first site (a pivot table's label, not repeated): "
+                            "taken from the site above", filled)
     raw = table.frame.loc[out["source_row"].astype(int).to_numpy() - 1]
     rows = out["source_row"].astype(int).to_numpy()
     out["anchor_type"] = "nhs"
