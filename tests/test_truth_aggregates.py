@@ -61,7 +61,8 @@ def test_eric_pivot_export_aggregate_rows_set_aside_and_counted():
     found = _issue(report, "set aside 5 aggregate rows")
     assert found.rows == [4, 5, 7, 9, 10]
     assert "3 total" in found.message and "1 blank-keyed" in found.message and "1 organisation-level" in found.message
-    assert any("set aside: 5 aggregate rows" in line for line in report.summary_lines())
+    assert "  set aside 5 aggregate rows (subtotals/totals: 3 total, 1 organisation-level, 1 blank-keyed); never sites " \
+        "(rows 4, 5, 7, 9 and 10)" in report.summary_lines()
     assert "(rows 4, 5, 7, 9 and 10)" in found.text()
     # every row read is a site or set aside: nothing lost, nothing counted twice
     assert len(gdf) + report.rejected + report.set_aside == report.rows_read

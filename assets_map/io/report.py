@@ -171,9 +171,9 @@ class ImportReport:
         lines.append(f"  unplaced: {self.unplaced}")
         if self.rejected:
             lines.append(f"  rejected: {self.rejected}")
-        if self.set_aside:
-            lines.append(f"  set aside: {self.set_aside} aggregate rows (totals and subtotals, not sites)")
-        for kind in ("set aside", "fixed", "unplaced", "rejected", "warning"):
+        for issue in self.of_kind("set aside"):  # "set aside 5 aggregate rows (...)": the kind is its first words
+            lines.append(f"  {issue.text()}")
+        for kind in ("fixed", "unplaced", "rejected", "warning"):
             for issue in self.of_kind(kind):
                 lines.append(f"  {kind}: {issue.text()}")
         return lines
