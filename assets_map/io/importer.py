@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +39,7 @@ import pandas as pd
 from assets_map.io import brownfield as _brownfield
 from assets_map.io import eric as _eric
 from assets_map.io.facilities import prepare_facilities
-from assets_map.io.normalise import fold
+from assets_map.io.normalise import fold, match_columns
 from assets_map.io.registers import read_postcodes, read_register
 from assets_map.io.report import ImportReport, InputError
 from assets_map.io.sources import Limits, Table, copy_to_private, current_limits, excel_frame, open_table, using_limits
@@ -87,20 +88,191 @@ def _is_deprivation(columns: list[str]) -> bool:
     return has_code and (long_form or wide) and any("lsoa" in f for f in folded)
 
 
-def detect_adapter(table: Table) -> tuple[str, str]:
-    """Which adapter fits a table, and why (the headers that decided it)."""
+# ------------------------------------------------------------------ what a file is, from its content
+
+#: GSS code prefixes -> the areas they name (England, Wales, Scotland, Northern Ireland).
+AREA_LEVELS = {"E00": "output areas", "W00": "output areas", "E01": "LSOA", "W01": "LSOA", "E02": "MSOA",
+               "W02": "MSOA", "E05": "wards", "W05": "wards", "S13": "wards", "N08": "wards",
+               "E06": "local authority districts", "E07": "local authority districts",
+               "E08": "local authority districts", "E09": "local authority districts",
+               "W06": "local authority districts", "S12": "local authority districts",
+               "N09": "local authority districts", "E10": "counties", "E12": "regions", "E92": "countries"}
+_GSS = re.compile(r"^[EWSNK]\d{8}$")
+_POSTCODE = re.compile(r"^[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}$")
+#: Folded header parts only NHS ERIC returns use (site and trust level, any collection year).
+ERIC_TERMS = ("commissioningregion", "numberofsites", "grossinternalsitefloorarea", "grossinternalfloorarea",
+              "floorareaempty", "emptyfloorarea", "unutilisedspace", "floorareaunderused", "underusedfloorarea",
+              "notdeliveringservices", "costtoeradicate", "siteheatedvolume", "occupiedfloorarea",
+              "estatesandfacilities", "estatesdevelopmentstrategy", "singlebedrooms", "ageprofile",
+              "riddor", "nhsestateoccupied", "landareaowned", "sitelandarea")
+_ERIC_CODES = ("organisationcode", "trustcode", "orgcode", "providercode", "sitecode")
+#: Folded headers of a postcode directory (ONSPD, NSPL and their extracts).
+_ONSPD = ("pcd", "pcds", "pcd7", "pcd8", "pcd2", "oseast1m", "osnrth1m", "osgrdind", "dointr", "doterm", "oslaua",
+          "osward", "usertype")
+#: Columns an area layer carries besides its codes and names (sizes, centroids, ids).
+_AREA_EXTRAS = ("objectid", "fid", "id", "globalid", "shapearea", "shapelength", "starea", "stlength", "stareashape",
+                "stlengthshape", "area", "areaunits", "areaha", "hectares", "lon", "lat", "long", "latitude",
+                "longitude", "bnge", "bngn", "x", "y", "easting", "northing")
+#: Canonical register fields that make a row an asset (an identity or a place).
+REGISTER_FIELDS = ("name", "asset_id", "address", "uprn", "postcode", "street_name", "x", "y")
+_TO = {"deprivation": "--deprivation (the app's 'Deprivation data' slot)",
+       "boundaries": "--boundaries (the app's 'Need area boundaries' slot)",
+       "postcodes": "--postcodes (the app's 'Postcode directory' slot)",
+       "wards": "wards (the app's 'Wards' slot, or find-sites --wards)",
+       "eric": "the ERIC site-level return (its 'Site Data' sheet, or the site CSV): a trust-level return has no sites "
+               "to map"}
+
+
+@dataclass(frozen=True)
+class FileKind:
+    """What a file holds, decided from its headers and values, and why.
+
+    ``kind`` is an adapter (``register``, ``brownfield``, ``eric``, ``deprivation``) for a file a
+    register door reads, or what else it is (``postcodes``, ``boundaries``, ``wards``,
+    ``ward_lookup``, ``areas``, ``deprivation_layer``, ``eric_trust``, ``unknown``); ``looks_like``
+    and ``give_as`` word the refusal of a file that is not a register.
+    """
+
+    kind: str
+    why: str
+    looks_like: str = ""
+    give_as: str = ""
+
+    @property
+    def is_register(self) -> bool:
+        """Whether a register door reads this file (with the adapter ``kind``)."""
+        return self.kind in ADAPTERS
+
+    def refusal(self) -> str:
+        """The one-line refusal of this file at a register door."""
+        if self.kind == "unknown":
+            return self.looks_like
+        if not self.give_as:
+            return (f"is not an asset register: this looks like {self.looks_like}; assets-map needs LSOA boundaries "
+                    "(--boundaries) and reads wards, not these: give a land and building register here")
+        return f"is not an asset register: this looks like {self.looks_like}; give it as {self.give_as}"
+
+
+def _text_values(frame: pd.DataFrame, col, n: int = 2000) -> pd.Series:
+    v = frame[col].iloc[:n].dropna().astype(str).str.strip()
+    return v[v != ""]
+
+
+def _share(values: pd.Series, pattern: re.Pattern) -> float:
+    return float(values.str.upper().str.match(pattern).mean()) if len(values) else 0.0
+
+
+def _gss_columns(frame: pd.DataFrame, cols: list[str]) -> dict[str, str]:
+    """Columns whose values are mostly GSS codes of one level: column -> level (e.g. "LSOA")."""
+    out = {}
+    for c in cols:
+        v = _text_values(frame, c)
+        if len(v) and _share(v, _GSS) >= 0.9:
+            level = v.str[:3].str.upper().map(AREA_LEVELS).mode()
+            if len(level):
+                out[c] = level.iloc[0]
+    return out
+
+
+def _eric_kind(cols: list[str]) -> FileKind | None:
+    folded = [fold(c) for c in cols]
+    terms = {t for f in folded for t in ERIC_TERMS if t in f}
+    codes = {f for f in folded if f in _ERIC_CODES}
+    if _eric.is_eric(cols) or (len(terms) >= 3 and codes & {"sitecode"}):
+        return FileKind("eric", "ERIC site columns (Site Code, floor areas, backlog costs, ...)")
+    if len(terms) >= 3 and codes:
+        return FileKind("eric_trust", f"ERIC columns ({len(terms)} ERIC fields) with trust codes and no site code",
+                        "an NHS ERIC trust-level return (one row per trust, no site codes)", _TO["eric"])
+    return None
+
+
+def _postcode_kind(frame: pd.DataFrame, cols: list[str], found: dict) -> FileKind | None:
+    folded = {fold(c): c for c in cols}
+    onspd = [f for f in _ONSPD if f in folded]
+    pc = next((folded[f] for f in ("pcds", "pcd", "pcd7", "pcd8", "pcd2", "postcode") if f in folded), None)
+    if pc is None or any(k in found for k in ("name", "address", "asset_id", "uprn", "tenure", "holding_type")):
+        return None
+    v = _text_values(frame, pc)
+    unique = v.str.upper().str.replace(" ", "", regex=False).nunique() >= 0.9 * len(v) if len(v) else False
+    coords = ("x" in found and "y" in found) or "oseast1m" in folded
+    if _share(v, _POSTCODE) >= 0.9 and unique and coords and (onspd or _gss_columns(frame, cols)):
+        return FileKind("postcodes", f"one full postcode a row (column {pc!r}) with coordinates and area codes",
+                        "a postcode directory", _TO["postcodes"])
+    return None
+
+
+def _area_kind(table: Table, cols: list[str], found: dict) -> FileKind | None:
+    from assets_map.engine.needs import measure_of
+
     frame = table.frame
+    gss = _gss_columns(frame, cols)
+    if not gss:
+        return None
+    levels = set(gss.values())
+    iod = [c for c in cols if c not in gss and measure_of(str(c)) or fold(c).startswith(("imd", "iod"))]
+    if "LSOA" in levels and iod and not any(k in found for k in ("name", "address", "asset_id", "uprn")):
+        if table.is_vector:
+            return FileKind("deprivation_layer", "LSOA polygons with deprivation columns",
+                            "LSOA boundaries carrying the Indices of Deprivation", _TO["boundaries"])
+        return FileKind("deprivation", "LSOA codes with deprivation score, rank or decile columns")
+    if not table.is_vector:
+        if "LSOA" in levels and "wards" in levels:
+            return FileKind("ward_lookup", "LSOA codes beside ward codes", "an LSOA-to-ward lookup", _TO["wards"])
+        return None
+    unique = [c for c in gss if _text_values(frame, c).nunique() >= 0.9 * len(_text_values(frame, c))]
+    polygons = frame.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).mean() >= 0.9 if len(frame) else False
+    others = [c for c in cols if c not in gss and fold(c) not in _AREA_EXTRAS
+              and not ("name" in fold(c) or fold(c).endswith(("nm", "nmw")))]
+    if not (unique and polygons and not others):
+        return None
+    level = gss[unique[0]]
+    if level == "LSOA":
+        return FileKind("boundaries", "LSOA polygons: codes and names only", "LSOA boundaries", _TO["boundaries"])
+    if level == "wards":
+        return FileKind("wards", "ward polygons: codes and names only", "ward boundaries", _TO["wards"])
+    return FileKind("areas", f"{level} polygons: codes and names only", f"boundaries of {level} (codes and names, "
+                    "no land or buildings)")
+
+
+def detect_kind(table: Table) -> FileKind:
+    """What an opened file holds, from its headers and values (see :class:`FileKind`).
+
+    Checked in this order: NHS ERIC (site file, or a trust-level return), brownfield register,
+    postcode directory, deprivation table (by headers, or LSOA codes beside IoD measures),
+    area layers (LSOA, ward or other boundaries; an LSOA-to-ward lookup), then an asset
+    register, which must have a name, reference, address or location column.
+    """
+    t = excel_frame(table) if table.format.startswith("excel") else table
+    frame = t.frame
     cols = [str(c) for c in frame.columns if c != "geometry"]
-    if table.format.startswith("excel") and table.header_row == 0:
-        cols = [str(c) for c in excel_frame(table).frame.columns]
-    if _eric.is_eric(cols):
-        return "eric", "ERIC site columns (Site Code, Floor area - empty (%), ...)"
+    eric = _eric_kind(cols)
+    if eric is not None:
+        return eric
     if _brownfield.is_brownfield(cols):
         layout = "harmonised" if _brownfield.is_harmonised(cols) else "statutory"
-        return "brownfield", f"brownfield register columns ({layout} layout: ownership, planning status, ...)"
+        return FileKind("brownfield", f"brownfield register columns ({layout} layout: ownership, planning status, ...)")
+    found = match_columns(cols)
+    postcodes = _postcode_kind(frame, cols, found)
+    if postcodes is not None:
+        return postcodes
     if _is_deprivation(cols):
-        return "deprivation", "LSOA code and deprivation domain columns"
-    return "register", "no brownfield, ERIC or deprivation columns: read as an asset register"
+        return FileKind("deprivation", "LSOA code and deprivation domain columns")
+    area = _area_kind(t, cols, found)
+    if area is not None:
+        return area
+    if not any(k in found for k in REGISTER_FIELDS) and not t.is_vector:
+        shown = ", ".join(repr(c) for c in cols[:12]) + (f" and {len(cols) - 12} more" if len(cols) > 12 else "")
+        return FileKind("unknown", "no register columns",
+                        f"its columns match no register layout: found {shown}; expected at least a name or "
+                        "reference (e.g. PropertyName, AssetCode, Site Name, SiteReference) or a location (GeoX/GeoY, "
+                        "Easting/Northing, latitude/longitude, a postcode or a map layer's geometry)")
+    return FileKind("register", "no brownfield, ERIC or deprivation columns: read as an asset register")
+
+
+def detect_adapter(table: Table) -> tuple[str, str]:
+    """Which adapter fits a table, and why (the headers that decided it); see :func:`detect_kind`."""
+    kind = detect_kind(table)
+    return kind.kind, kind.why
 
 
 def _read_deprivation(table: Table, *, boundaries, limits: Limits) -> tuple[gpd.GeoDataFrame, ImportReport]:
@@ -221,8 +393,11 @@ def _import_file(path, *, name, adapter, layer, postcodes, locations, boundaries
     if table.frame is None or len(table.frame.columns) == 0:
         raise InputError("has no columns", source=shown)
     why = "chosen by the user"
+    detected = detect_kind(table)
+    if not detected.is_register:  # whatever adapter was asked for: it would be misread
+        raise InputError(detected.refusal(), source=shown)
     if adapter == "auto":
-        adapter, why = detect_adapter(table)
+        adapter, why = detected.kind, detected.why
     if isinstance(postcodes, (str, os.PathLike)):
         postcodes, _ = import_file(postcodes, kind="postcodes", limits=limits)
     if adapter == "eric":
@@ -285,6 +460,33 @@ def _read_wards(path: Path, shown: str) -> pd.DataFrame:
     return out
 
 
+#: What each of the other doors takes, by detected kind; a file detected as another of the kinds
+#: below is refused there naming its kind (anything else is left to the door's own reader).
+_SLOT_TAKES = {"boundaries": {"boundaries", "deprivation_layer", "wards"},  # find-sites --wards reads wards so
+               "deprivation": {"deprivation", "deprivation_layer"},
+               "postcodes": {"postcodes"}, "wards": {"wards", "ward_lookup", "postcodes"}}
+_NOT_FOR_SLOT = {"boundaries", "deprivation_layer", "deprivation", "postcodes", "wards", "ward_lookup", "areas",
+                 "eric", "eric_trust", "brownfield"}
+_REGISTER_DOOR = "the asset register (--assets, the app's 'Asset register' slot)"
+
+
+def _check_slot(kind: str, path: Path, shown: str, layer: str | None) -> None:
+    """Refuse a file that is plainly another kind than the door ``kind`` reads."""
+    prefer = (_eric.SITE_SHEET,) if path.suffix.lower() in (".xls", ".xlsx") else ()
+    try:
+        found = detect_kind(open_table(path, name=shown, layer=layer, prefer_layers=prefer))
+    except InputError:
+        return  # the door's own reader says why it cannot read the file
+    if found.kind in _NOT_FOR_SLOT and found.kind not in _SLOT_TAKES[kind]:
+        looks = found.looks_like or {"eric": "NHS ERIC site data", "brownfield": "a brownfield land register",
+                                     "deprivation": "an English Indices of Deprivation table"}[found.kind]
+        give = found.give_as or (_TO["deprivation"] if found.kind == "deprivation" else
+                                 _REGISTER_DOOR if found.kind in ("eric", "brownfield") else "")
+        what = KINDS[kind].split(" (")[0]
+        raise InputError(f"is not {what}: this looks like {looks}" + (f"; give it as {give}" if give else ""),
+                         source=shown)
+
+
 def _read_kind(kind: str, path: Path, shown: str, *, layer, limits, facility_kind):
     """Read a file of a kind other than a register; the report says what was read."""
     from assets_map.engine.needs import read_boundaries, read_deprivation
@@ -298,6 +500,8 @@ def _read_kind(kind: str, path: Path, shown: str, *, layer, limits, facility_kin
         "facilities": lambda: _read_facilities(path, shown, layer, facility_kind),
     }
     with using_limits(limits):
+        if kind in _SLOT_TAKES:
+            _check_slot(kind, path, shown, layer)
         out = readers[kind]()
     table = getattr(out, "table", out)  # a Deprivation holds its frame in .table
     report = ImportReport(source=shown, format=Path(shown).suffix.lower().lstrip("."), adapter=KINDS[kind])
@@ -421,8 +625,9 @@ def read_inputs(
         pc = got.get("postcodes")
         got["register"] = read("register", register, "register", postcodes=None if pc is None else pc[0])
         if got["register"] is not None and got["register"][0].attrs.get("adapter") == "deprivation":
-            problems.append(str(InputError("is a deprivation file (LSOA deprivation columns), not an asset register: "
-                                           "give it as the deprivation data", source=names["register"])))
+            problems.append(str(InputError(FileKind("deprivation", "", "an English Indices of Deprivation table (LSOA "
+                                                    "codes with scores, ranks or deciles)", _TO["deprivation"]).refusal(),
+                                           source=names["register"])))
     if problems:
         raise InputError(problems)
     frame, report = got.get("register") or (None, None)
@@ -431,5 +636,6 @@ def read_inputs(
                   [(layer.attrs["label"], layer) for layer, _ in layers], first("wards"), names)
 
 
-__all__ = ["ADAPTERS", "ADAPTER_LABELS", "KINDS", "Inputs", "Limits", "Upload", "detect_adapter", "display_name",
+__all__ = ["ADAPTERS", "ADAPTER_LABELS", "KINDS", "FileKind", "Inputs", "Limits", "Upload", "detect_adapter", "detect_kind",
+           "display_name",
            "import_bytes", "import_file", "read_inputs", "staged_upload"]

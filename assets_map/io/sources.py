@@ -239,18 +239,51 @@ def decode_text(data: bytes, name: str) -> tuple[str, list[str]]:
         return data.decode("cp1252", errors="replace"), notes
 
 
+#: Delimiters preferred, in this order, when several split the lines alike.
+DELIMITERS = (",", ";", "\t", "|")
+#: Symbols never taken as a delimiter: they occur inside values (dates, decimals, names, units, quotes).
+_IN_VALUES = frozenset("\"'-./()[]{}%&+_£€ ")
+
+
+def _cells(line: str, delim: str) -> list[str]:
+    try:
+        return next(csv.reader([line], delimiter=delim, strict=False), [])
+    except csv.Error:
+        return [line]
+
+
 def _delimiter(text: str, name: str) -> str:
+    """The one character that splits the first lines into the same number of cells.
+
+    ``,`` ``;`` tab and ``|`` are tried first; any other symbol (``$`` in NHS Digital's exports,
+    ``~``, ``^``...) is taken only when it splits the lines more consistently than they do and
+    some line splits into a header-like row (cells mostly text). Each line is split on its own,
+    quotes respected, so a quoted line break or a stray quote cannot sway the choice.
+    """
     if name.lower().endswith(".tsv"):
         return "\t"
-    line = re.split(r"\r\n|\r|\n", text[:65536], maxsplit=1)[0]
-    try:
-        first = next(iter(csv.reader([line])), [""])
-    except csv.Error:
-        first = [line]
-    counts = {d: line.count(d) for d in (",", ";", "\t", "|")}
-    best = max(counts, key=counts.get)
-    if counts[best] == 0 or (len(first) > 1 and best != ","):
-        return ","  # the header already splits on commas outside quotes
+    sample = text[:65536]
+    lines = re.split(r"\r\n|\r|\n", sample)
+    if len(sample) < len(text) and len(lines) > 1:
+        lines = lines[:-1]  # cut mid-line
+    lines = [ln for ln in lines if ln.strip()][:50]
+    symbols = {ch for ln in lines for ch in ln if not ch.isalnum() and not ch.isspace() and ch not in _IN_VALUES}
+    candidates = [d for d in DELIMITERS if any(d in ln for ln in lines)] + sorted(symbols - set(DELIMITERS))
+    best, best_score = ",", 0.0
+    for d in candidates:
+        split = [_cells(ln, d) for ln in lines]
+        widths = pd.Series([len(c) for c in split]).value_counts()
+        width, share = int(widths.index[0]), widths.iloc[0] / len(split)
+        if width < 2:
+            continue
+        if d not in DELIMITERS:
+            header_like = any(len(c) == width and sum(bool(v.strip()) and not _is_number(v) for v in c) * 4 >= 3 * width
+                              for c in split)
+            if not header_like:
+                continue
+            share -= 0.1  # an unusual delimiter must split the lines clearly better than the usual ones
+        if share > best_score:
+            best, best_score = d, share
     return best
 
 
