@@ -80,6 +80,9 @@ def test_a_park_lodge_building_stays_scorable_but_a_cemetery_building_does_not()
         {"PropertyName": "Park Road Depot", "HoldingType": "Land", "TenureDetail": "Vacant", "Description": ""},
         {"PropertyName": "Field south west of Urmston Cemetery", "HoldingType": "Land", "TenureDetail": "Vacant",
          "Description": ""},
+        # What the land was is not what it is; a proposal for a site does not describe the land.
+        {"PropertyName": "Former allotments, Moss Lane", "HoldingType": "Land", "TenureDetail": "Vacant",
+         "Description": "", "DevelopmentDescription": "30 homes with public open space"},
         # A building whose own name or description says cemetery, crematorium or memorial is excluded.
         {"PropertyName": "Altrincham Crematorium Chapel", "HoldingType": "Buildings", "TenureDetail": "Vacant",
          "Description": ""},
@@ -89,11 +92,11 @@ def test_a_park_lodge_building_stays_scorable_but_a_cemetery_building_does_not()
          "Description": "War memorial shelter"},
     ]
     out = score_underuse(apply_exclusions(_frame(rows)))
-    assert out["excluded"].tolist() == [False, False, False, False, True, True, True]
-    assert (out["underuse_score"].iloc[:4] > 0).all()
-    assert "a building named 'Altrincham Crematorium Chapel' (crematorium)" in out["exclusion_reason"].iloc[4]
-    assert "'Description' column is 'Cemetery lodge and chapel' (cemetery)" in out["exclusion_reason"].iloc[5]
-    assert "(memorial)" in out["exclusion_reason"].iloc[6]
+    assert out["excluded"].tolist() == [False, False, False, False, False, True, True, True]
+    assert (out["underuse_score"].iloc[:5] > 0).all()
+    assert "a building named 'Altrincham Crematorium Chapel' (crematorium)" in out["exclusion_reason"].iloc[5]
+    assert "'Description' column is 'Cemetery lodge and chapel' (cemetery)" in out["exclusion_reason"].iloc[6]
+    assert "(memorial)" in out["exclusion_reason"].iloc[7]
 
 
 def test_the_trafford_war_memorial_is_not_flagged(trafford, tmp_path, shared):

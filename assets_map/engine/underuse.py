@@ -81,7 +81,9 @@ _NOT_CATEGORY = re.compile(
     r"|\bgardens?\s+(centre|center|flats|court|house)\b"
     # Land beside a category is not that land: "field south west of Urmston Cemetery", "land adjoining the park".
     r"|\b(near(\s+to)?|adjoining|adjacent\s+to|next\s+to|opposite|behind|beside|(at\s+the\s+)?rear\s+of|"
-    r"((north|south)[\s-]*)?(north|south|east|west)\s+(side\s+)?of)\b[^,;()]*", re.I)
+    r"((north|south)[\s-]*)?(north|south|east|west)\s+(side\s+)?of)\b[^,;()]*"
+    # What the land was is not what it is: "former allotments", "formerly playing fields".
+    r"|\bformer(ly)?\b[^,;()]*", re.I)
 
 
 class _CategoryWords:

@@ -65,9 +65,11 @@ COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
 #: Header words of the columns whose values are the register's own categories ("use") or free text ("name").
 _CATEGORY_HEADER = re.compile(r"use|type|holding|category|categories|class|purpose|function|classification")
 _DESCRIPTION_HEADER = re.compile(r"description|desc|comment|note|remark|detail|summary")
-#: Headers that say what an asset is not: its tenure, status, owner, place or a code.
+#: Headers that say what an asset is not: its tenure, status, owner, place, a code, or a proposal for it (a
+#: brownfield site's "DevelopmentDescription" or "PermissionType" describes what may be built, not the land).
 _NOT_DESCRIBING = re.compile(r"tenure|status|occupanc|owner|organisation|organization|anchor|crs|coordinate|"
-                             r"geometry|date|postcode|address|street|town|uprn|reference|^ref|code|id$|energy|epc|house")
+                             r"geometry|date|postcode|address|street|town|uprn|reference|^ref|code|id$|energy|epc|house|"
+                             r"permission|planning|proposed|development|hazard")
 
 
 def describing_columns(headers) -> list[tuple[str, str]]:
