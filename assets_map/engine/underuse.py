@@ -93,8 +93,13 @@ class _CategoryWords:
         self._category = {w: c for c in categories for w in EXCLUDED_CATEGORIES[c]}
         words = sorted(self._category, key=len, reverse=True)
         self._re = re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b", re.I)
+        self._stems = tuple(sorted({max(w.split(), key=len) for w in words}))
 
     def search(self, text: str) -> tuple[str, str] | None:
+        low = text.lower()
+        # Most values name no category: a substring test per spelling's longest word skips both regular expressions.
+        if not any(stem in low for stem in self._stems) or self._re.search(text) is None:
+            return None
         m = self._re.search(_NOT_CATEGORY.sub(" ", text))
         return None if m is None else (self._category[m.group(1).lower()], m.group(1).lower())
 
