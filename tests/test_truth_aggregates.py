@@ -174,3 +174,15 @@ def test_eric_pivot_organisation_written_once_is_carried_to_its_sites():
     assert list(d.loc[[6, 8], "organisation"]) == ["R2B NHS TRUST"] * 2
     assert _issue(report, "taken from the site above").rows == [2, 3, 8]
     assert report.set_aside == 5 and len(gdf) == 5
+
+
+def test_register_rows_without_id_or_name_but_with_an_address_stay_sites(tmp_path):
+    """An organisation code and an address, no asset id or name: a council's asset, not an organisation-level row."""
+    p = tmp_path / "register.csv"
+    p.write_text("Organisation Code,Asset ID,Property Name,Address,Postcode,Floor area m2\n"
+                 "E08000009,,,1 High St Stretford,M32 0AA,100\n"
+                 "E08000009,,,2 High St Stretford,M32 0AB,200\n"
+                 "E08000009,,,,,300\n")
+    gdf, report = import_file(p)
+    assert len(gdf) == 2 and report.set_aside == 1
+    assert _issue(report, "set aside 1 aggregate rows").rows == [3] and "organisation-level" in _issue(report, "set aside").message

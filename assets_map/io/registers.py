@@ -264,6 +264,20 @@ def _summed_columns(frame: pd.DataFrame, skip: set[str]) -> list[str]:
     return [c for c in frame.columns if c != "geometry" and c not in skip and not _NOT_SUMMED.search(str(c))]
 
 
+def _without_identity(raw: pd.DataFrame, rows: np.ndarray, identity: tuple[str | None, ...]) -> np.ndarray:
+    """``rows`` narrowed to those with no identifying cell (address, postcode, coordinates, geometry); read only there."""
+    rows = rows.copy()
+    if rows.any():
+        sub = raw[rows]
+        blank = np.ones(len(sub), dtype=bool)
+        for c in identity:
+            blank &= (_cells(sub, c) == "").to_numpy(dtype=bool)
+        if isinstance(sub, gpd.GeoDataFrame):
+            blank &= (sub.geometry.isna() | sub.geometry.is_empty).to_numpy(dtype=bool)
+        rows[rows] = blank
+    return rows
+
+
 def set_aside_aggregates(raw: pd.DataFrame, report: ImportReport, *, code: str | None, name: str | None,
                          org_code: str | None = None, identity: tuple[str | None, ...] = (),
                          first_summed: str | None = None) -> pd.DataFrame:
@@ -319,19 +333,12 @@ def set_aside_aggregates(raw: pd.DataFrame, report: ImportReport, *, code: str |
         total |= no_code & labelled(v)
     kind[total] = "total"
     if org_code is not None and code is not None:
-        trust = (kind == "") & (org_v != "") & no_code & ((name_v == "") | name_v.str.upper().isin(orgs))
-        kind[trust] = "organisation-level"
+        trust = ((kind == "") & (org_v != "") & ((name_v == "") | name_v.str.upper().isin(orgs))).to_numpy(dtype=bool)
+        trust &= no_code
+        kind[_without_identity(raw, trust, identity)] = "organisation-level"
     labels = [c for c in (code, name) if c is not None]
     if labels:
-        cand = ((code_v == "") & (name_v == "") & (kind == "")).to_numpy(dtype=bool)
-        if cand.any():  # the other identifying cells are read only on the rows with blank keys
-            sub = raw[cand]
-            blank = np.ones(len(sub), dtype=bool)
-            for c in identity:
-                blank &= (_cells(sub, c) == "").to_numpy(dtype=bool)
-            if isinstance(sub, gpd.GeoDataFrame):
-                blank &= (sub.geometry.isna() | sub.geometry.is_empty).to_numpy(dtype=bool)
-            cand[cand] = blank
+        cand = _without_identity(raw, ((code_v == "") & (name_v == "") & (kind == "")).to_numpy(dtype=bool), identity)
         if cand.any():
             rest = [c for c in raw.columns if c not in {"geometry", code, name, org_code}]
             numbers = pd.concat([to_number(raw.loc[cand, c]) for c in rest], axis=1).notna().any(axis=1) if rest else None
