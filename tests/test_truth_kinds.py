@@ -122,6 +122,9 @@ def test_an_eric_site_file_with_another_years_headers_is_read_as_eric(tmp_path):
         assert frame.attrs["adapter"] == "eric", report.adapter
         assert frame["site_code"].tolist() == [f"RXA0{i}" for i in range(1, 9)]
         assert set(frame["anchor_type"]) == {"nhs"}
+        # that year's names for the gross internal floor area and the empty share ("Un-utilised space")
+        assert frame["floor_area_m2"].tolist()[:3] == [90000.0, 900000.0, 9000.0]
+        assert frame["empty_floor_pct"].tolist() == [1.5] * 8
 
 
 def test_a_register_of_unknown_layout_is_refused_listing_the_columns(tmp_path, capsys):

@@ -54,9 +54,11 @@ FIELDS: dict[str, Callable[[str], bool]] = {
     "site_code": lambda f: f == "sitecode",
     "site_name": lambda f: f == "sitename",
     "site_type": lambda f: f == "sitetype",
-    "floor_area_m2": lambda f: f.startswith("grossinternalfloorarea") or f.startswith("gia"),
+    "floor_area_m2": lambda f: f.startswith(("grossinternalfloorarea", "grossinternalsitefloorarea", "gia")),
     "site_area_ha": lambda f: f.startswith("landareaowned") or f.startswith("sitelandarea"),
-    "empty_floor_pct": lambda f: ("floorareaempty" in f or f.startswith("emptyfloorarea")) and "cost" not in f,
+    # "Un-utilised space (%)" is the empty floor area's name in the returns before 2014/15
+    "empty_floor_pct": lambda f: ("floorareaempty" in f or f.startswith(("emptyfloorarea", "unutilisedspace")))
+    and "cost" not in f,
     "underused_floor_pct": lambda f: ("underused" in f) and "floor" in f and "cost" not in f,
     "land_idle_ha": lambda f: "notdeliveringservices" in f,
 }
