@@ -35,7 +35,7 @@ import pandas as pd
 
 from assets_map.engine.geo import representative_points
 from assets_map.io.normalise import fold, to_number
-from assets_map.io.registers import read_register
+from assets_map.io.registers import ORG_CODE_HEADERS, read_register
 from assets_map.io.report import ImportReport, InputError
 from assets_map.io.sources import Limits, Table, excel_frame, open_table
 from assets_map.schema import MEASURE_CRS, order_columns
@@ -49,7 +49,7 @@ FUZZY_CUTOFF = 0.9
 
 #: ERIC field -> test on the folded header (robust to the small renamings between collection years).
 FIELDS: dict[str, Callable[[str], bool]] = {
-    "organisation_code": lambda f: f in ("organisationcode", "trustcode", "orgcode", "providercode"),
+    "organisation_code": lambda f: f in ORG_CODE_HEADERS,
     "organisation": lambda f: f in ("organisationname", "trustname", "orgname", "providername"),
     "site_code": lambda f: f == "sitecode",
     "site_name": lambda f: f == "sitename",
