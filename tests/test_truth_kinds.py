@@ -216,3 +216,19 @@ def test_a_wrong_file_in_any_slot_gives_a_one_line_error_never_a_traceback(share
     assert at.error and "could not be used" in at.error[0].value
     if slot == "register" and what != "register":
         assert "is not an asset register: this looks like" in err
+
+
+def test_an_iod_boundary_layer_is_refused_as_a_register(shared, tmp_path):
+    """LSOA polygons carrying IoD columns (as the IoD 2019 shapefile, headers with a year suffix) are need areas."""
+    import geopandas as gpd
+
+    layer = gpd.read_file(shared("trafford", "lsoa11_boundaries.geojson")).rename(
+        columns={"area_code": "lsoa11cd", "area_name": "lsoa11nm"})
+    layer["Rank2019"] = range(1, len(layer) + 1)
+    layer["Decile2019"] = [1 + i % 10 for i in range(len(layer))]
+    layer["st_areasha"] = 1.0
+    path = tmp_path / "iod2019_lsoa.geojson"
+    layer.to_file(path, driver="GeoJSON")
+    with pytest.raises(InputError, match="this looks like LSOA boundaries carrying the Indices of Deprivation; "
+                                         "give it as --boundaries"):
+        import_file(path)

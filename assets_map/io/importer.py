@@ -110,7 +110,8 @@ _ERIC_CODES = ("organisationcode", "trustcode", "orgcode", "providercode", "site
 _ONSPD = ("pcd", "pcds", "pcd7", "pcd8", "pcd2", "oseast1m", "osnrth1m", "osgrdind", "dointr", "doterm", "oslaua",
           "osward", "usertype")
 #: Columns an area layer carries besides its codes and names (sizes, centroids, ids).
-_AREA_EXTRAS = ("objectid", "fid", "id", "globalid", "shapearea", "shapelength", "starea", "stlength", "stareashape",
+_AREA_EXTRAS = ("objectid", "fid", "id", "globalid", "shapearea", "shapelength", "starea", "stlength", "stareasha",
+                "stlengths", "stareashape",
                 "stlengthshape", "area", "areaunits", "areaha", "hectares", "lon", "lat", "long", "latitude",
                 "longitude", "bnge", "bngn", "x", "y", "easting", "northing")
 #: Canonical register fields that make a row an asset (an identity or a place).
