@@ -202,6 +202,13 @@ def _postcode_kind(frame: pd.DataFrame, cols: list[str], found: dict) -> FileKin
     return None
 
 
+def _deprivation_kind(is_vector: bool, why: str) -> FileKind:
+    if is_vector:  # polygons: need areas that carry their own deprivation
+        return FileKind("deprivation_layer", f"LSOA polygons: {why}", "LSOA boundaries carrying the Indices of "
+                        "Deprivation", _TO["boundaries"])
+    return FileKind("deprivation", why)
+
+
 def _area_kind(table: Table, cols: list[str], found: dict) -> FileKind | None:
     from assets_map.engine.needs import measure_of
 
@@ -212,10 +219,7 @@ def _area_kind(table: Table, cols: list[str], found: dict) -> FileKind | None:
     levels = set(gss.values())
     iod = [c for c in cols if c not in gss and measure_of(str(c)) or fold(c).startswith(("imd", "iod"))]
     if "LSOA" in levels and iod and not any(k in found for k in ("name", "address", "asset_id", "uprn")):
-        if table.is_vector:
-            return FileKind("deprivation_layer", "LSOA polygons with deprivation columns",
-                            "LSOA boundaries carrying the Indices of Deprivation", _TO["boundaries"])
-        return FileKind("deprivation", "LSOA codes with deprivation score, rank or decile columns")
+        return _deprivation_kind(table.is_vector, "LSOA codes with deprivation score, rank or decile columns")
     if not table.is_vector:
         if "LSOA" in levels and "wards" in levels:
             return FileKind("ward_lookup", "LSOA codes beside ward codes", "an LSOA-to-ward lookup", _TO["wards"])
@@ -257,7 +261,7 @@ def detect_kind(table: Table) -> FileKind:
     if postcodes is not None:
         return postcodes
     if _is_deprivation(cols):
-        return FileKind("deprivation", "LSOA code and deprivation domain columns")
+        return _deprivation_kind(t.is_vector, "LSOA code and deprivation domain columns")
     area = _area_kind(t, cols, found)
     if area is not None:
         return area
