@@ -84,7 +84,7 @@ class Analysis:
             f"placed: {sum(s['placed_by'].values())} ({placed or 'none'})",
             f"unplaced: {s['unplaced']} (kept, location_quality 'none')",
             f"in a need area: {s['in_need_areas']}",
-            f"excluded (greenspace, allotments, community use): {s['excluded']}",
+            f"excluded (parks, open space, cemeteries, memorials, allotments, community use, sold): {s['excluded']}",
             "flagged: " + ", ".join(f"{p} {s['priority'][p]}" for p in ("High", "Medium", "Low"))
             + f"; not flagged {s['priority']['not flagged']}",
         ]
