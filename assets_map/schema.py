@@ -51,6 +51,7 @@ ASSET_FIELDS: tuple[Field, ...] = (
     Field("condition", "Condition or energy rating as given", "", "register"),
     Field("location_quality", "How the asset was placed: surveyed, register coordinates, matched location (an NHS ERIC site matched by code or name to a locations file), full postcode, postcode district or none", "", "assets-map"),
     Field("location_note", "What was done to place the asset (e.g. swapped coordinates fixed) or why it could not be placed", "", "assets-map"),
+    Field("location_check", "\"check location: <km> km outside <area>\" when the site lies more than 2 km outside its publisher's area (the local authority its organisation names, else the register's own cluster); such a site is never flagged High", "", "assets-map"),
     Field("source", "File the record came from", "", "assets-map"),
     Field("source_date", "Date the source says the record was true", "date", "register (EffectiveDate)", "date"),
     Field("source_row", "Row (or feature) number in the source file, counting data rows from 1", "", "assets-map", "int"),

@@ -244,6 +244,8 @@ def site_card(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, asset_id: str, 
         ("Record date", _date(row.get("source_date"))),
         ("Asset id", _txt(row.get("asset_id"))),
     ]
+    if not _blank(row.get("location_check")):
+        facts.insert(facts.index(("Location", loc)) + 1, ("Location check", _cap(str(row["location_check"]))))
     if not _blank(row.get("vacant_since")):
         facts.insert(7, ("Vacant since", _date(row.get("vacant_since"))))
     code = row.get("need_area_code")

@@ -13,6 +13,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from assets_map.engine.location import check_locations
 from assets_map.engine.needs import DOMAINS, MEASURES, Deprivation, build_needs, parse_weights
 from assets_map.engine.steps import NEED_COLUMNS, Analysis, Progress, join_needs, score  # noqa: F401 (the public face)
 from assets_map.io.report import ImportReport
@@ -117,6 +118,7 @@ def analyse(
     step("building the need model", at + 1, total)
     needs, warnings = build_needs(bnd, dep, weights=w, boundaries_name=boundaries_name)
     step("joining assets to need areas and scoring", at + 2, total)
+    frame = check_locations(frame, needs)  # on the whole register, before any runner splits it
     if engine == "dask":
         from assets_map.engine.distributed import join_and_score_dask
 
@@ -187,7 +189,7 @@ def rescore(result: Analysis, *, weights: dict[str, float] | str | None = None, 
     else:
         new_needs = base.needs
     layers = list(result.exclude if exclude is None else exclude)
-    rows = result.assets if assets is None else assets
+    rows = check_locations(result.assets if assets is None else assets, new_needs)
     scored, how = _join_and_score(rows, new_needs, exclude=layers, weights=w)
     settings = {k: v for k, v in result.settings.items() if k not in RUNNER_SETTINGS}
     settings["engine"] = how

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets_map.engine.arrays import group_ids, str_series
+from assets_map.engine.location import CHECK_PREFIX
 from assets_map.engine.needs import DOMAIN_LABELS
 from assets_map.engine.underuse import FLAG_THRESHOLD
 
@@ -184,7 +185,8 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
     Rules (need uses ``need_decile``: the IMD decile, or the composite decile with custom weights):
 
     * excluded assets, and assets with underuse evidence below 0.3: **not flagged**;
-    * underuse >= 0.5 in a decile 1-3 area: **High**;
+    * underuse >= 0.5 in a decile 1-3 area: **High**, unless ``location_check`` marks the site far outside its
+      publisher's area (:mod:`assets_map.engine.location`): then **Medium**, the reason saying so;
     * underuse >= 0.5 in decile 4-6, or 0.3-0.5 in decile 1-3: **Medium**;
     * any other asset with underuse >= 0.3, including unplaced ones (need not assessed): **Low**.
 
@@ -256,10 +258,16 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
         up = u[placed]
         strong = up >= STRONG_UNDERUSE
         p = np.where(strong & (d <= 3), 0, np.where((strong & (d <= 6)) | (d <= 3), 1, 2))
+        # A site far outside its publisher's area may not be in this need area: never High on its need.
+        far = _col(out, "location_check")[placed]
+        capped = (p == 0) & np.array([isinstance(t, str) and t.startswith(CHECK_PREFIX) for t in far], dtype=bool)
+        p = np.where(capped, 1, p)
         prio[placed] = p
         conf = _col(out, "underuse_confidence")[placed] if "underuse_confidence" in out.columns else [None] * len(p)
-        head.put(placed, [f"Priority {PRIORITY_WORDS[pr]}: {'strong' if s else 'some'} underuse evidence ({v:.2f}, "
-                        f"confidence {c}) in an area of {decile_text(k, band=False)}" for pr, s, v, c, k in zip(p, strong, up, conf, d, strict=True)])
+        cap = [f" (not High: location to be checked: {t[len(CHECK_PREFIX):]})" if c else "" for c, t in zip(capped, far, strict=True)]
+        head.put(placed, [f"Priority {PRIORITY_WORDS[pr]}{cp}: {'strong' if s else 'some'} underuse evidence ({v:.2f}, "
+                        f"confidence {c}) in an area of {decile_text(k, band=False)}"
+                          for pr, cp, s, v, c, k in zip(p, cap, strong, up, conf, d, strict=True)])
     live_rows = np.flatnonzero(live)
     need = _Texts(n)
     if len(live_rows):
