@@ -43,10 +43,15 @@ class ProgressBar:
 def _add_analyse(sub) -> None:
     p = sub.add_parser("analyse", aliases=["analyze"], help="flag underused assets against need",
                        description="Read a register, join it to need areas, score underuse and flag candidates.")
-    p.add_argument("--assets", required=True, help="asset register: CSV, GeoPackage, GeoJSON or Shapefile (.shp/.zip)")
+    p.add_argument("--assets", required=True, help="asset register: CSV, Excel, GeoPackage, GeoJSON or Shapefile "
+                                                   "(.shp/.zip); any register, brownfield or ERIC file `import` reads")
+    p.add_argument("--layer", help="layer (GeoPackage) or sheet (Excel) of --assets to read from a multi-layer file")
+    p.add_argument("--locations", help="points or polygons with site codes or names, to place NHS ERIC sites")
     p.add_argument("--boundaries", required=True, help="LSOA boundaries (GeoJSON, GeoPackage or Shapefile)")
     p.add_argument("--deprivation", help="English Indices of Deprivation CSV (official, renamed or long form); "
                                          "optional when the boundaries carry the deprivation columns")
+    p.add_argument("--iod-year", type=int, choices=(2015, 2019, 2025), metavar="YEAR",
+                   help="edition of the Indices of Deprivation (2015, 2019 or 2025) when the file does not state it")
     p.add_argument("--postcodes", help="postcode directory CSV (postcode, lon, lat) to place rows without coordinates")
     p.add_argument("--exclude", action="append", default=[], metavar="FILE",
                    help="greenspace or allotment polygons whose land is never flagged (repeatable)")
@@ -80,9 +85,11 @@ def _run_analyse(args) -> int:
     engine = getattr(args, "engine", "geopandas")
     result = analyse(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes, exclude=args.exclude,
                      weights=args.weights, progress=bar, engine=engine, scheduler=args.scheduler,
-                     shared_dir=args.shared_dir, cache=getattr(args, "cache", None))
+                     shared_dir=args.shared_dir, cache=getattr(args, "cache", None), layer=args.layer,
+                     locations=args.locations, iod_year=args.iod_year)
     record = provenance(result, inputs={"assets": args.assets, "boundaries": args.boundaries,
                                         "deprivation": args.deprivation, "postcodes": args.postcodes,
+                                        "locations": args.locations,
                                         "exclude": list(args.exclude)})
     write_gpkg(result_layers(result), out, provenance=record)
     if args.csv:
@@ -356,7 +363,7 @@ def _run_find_sites(args) -> int:
 
 
 def _add_import(sub) -> None:
-    """``assets-map import FILE --report report.json [--out normalised.gpkg]``: one file in, its import report out.
+    """``assets-map import FILE [--report report.json] [--out normalised.gpkg]``: one file in, its import report out.
 
     Exit 0 when the file is accepted (with or without warnings); exit 2 with a one-line cause when it is
     refused. ``--out`` is written atomically and only on success, so a refused import never harms an
@@ -369,7 +376,8 @@ def _add_import(sub) -> None:
         description="Read one file safely, normalise it to the canonical schema and report what happened to every "
                     "row: read, placed (and how), fixed, unplaced (why), rejected (why).")
     p.add_argument("file", help="CSV, Excel, GeoPackage, GeoJSON or Shapefile (.zip or .shp)")
-    p.add_argument("--report", required=True, help="write the import report as JSON (also written when refused)")
+    p.add_argument("--report", help="also write the import report as JSON (written when refused too); "
+                                    "the summary is always printed")
     p.add_argument("--out", help="write the normalised layer to this GeoPackage (.gpkg)")
     p.add_argument("--adapter", choices=ADAPTERS, default="auto", help="kind of file (default: decided from its columns)")
     p.add_argument("--layer", help="layer (GeoPackage) or sheet (Excel) to read from a multi-layer file")
@@ -392,7 +400,7 @@ def run_import(args) -> int:
     from assets_map.io.export import write_gpkg
     from assets_map.io.importer import display_name, import_file
 
-    report_path = Path(args.report)
+    report_path = Path(args.report) if args.report else None
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix.lower() != ".gpkg":
         raise InputError(f"--out must end in .gpkg (got {out.name})")
@@ -401,18 +409,22 @@ def run_import(args) -> int:
                                     locations=args.locations, boundaries=args.boundaries,
                                     make_valid=not args.keep_invalid)
     except InputError as exc:
-        _write_json(report_path, {"source": display_name(None, Path(args.file)), "accepted": False, "refused": str(exc),
-                                  "problems": exc.problems})
+        if report_path is not None:
+            _write_json(report_path, {"source": display_name(None, Path(args.file)), "accepted": False, "refused": str(exc),
+                                      "problems": exc.problems})
         raise
     if out is not None:
         write_gpkg({"assets" if layer.attrs.get("adapter") != "deprivation" else "need_areas": layer}, out)
     doc = {"accepted": True, **report.to_dict()}
     if out is not None:
         doc["out"] = str(out)
-    _write_json(report_path, doc)
+    if report_path is not None:
+        _write_json(report_path, doc)
     for line in report.summary_lines():
         print(line)
-    print(f"wrote {report_path}" + (f" and {out}" if out is not None else ""))
+    written = [str(p) for p in (report_path, out) if p is not None]
+    if written:
+        print("wrote " + " and ".join(written))
     return 0
 
 

@@ -237,8 +237,14 @@ def run_cached(compute: Callable, cache, assets, boundaries, deprivation=None, *
         settings["boundaries_name"] = boundaries_name
     if as_of is not None:
         settings["as_of"] = as_of.isoformat()
-    key = cache_key({"assets": assets, "boundaries": boundaries, "deprivation": deprivation, "postcodes": postcodes,
-                     "exclude": exclude}, settings)
+    for k in ("layer", "iod_year"):  # they change what is read, so they are part of the key
+        if options.get(k) is not None:
+            settings[k] = options[k]
+    files = {"assets": assets, "boundaries": boundaries, "deprivation": deprivation, "postcodes": postcodes,
+             "exclude": exclude}
+    if options.get("locations") is not None:
+        files["locations"] = options["locations"]
+    key = cache_key(files, settings)
     hit = cache.get(key)
     if hit is not None:
         if progress:

@@ -73,6 +73,8 @@ def measure_of(header: str) -> str | None:
     for m in ("decile", "rank", "score"):
         if m in f:
             return m
+    if re.search(r"dec\d*$", f):  # the IoD shapefiles' abbreviation: IMDDec0, IncDec
+        return "decile"
     return None
 
 
@@ -92,7 +94,16 @@ def _year_hint(*texts: str) -> int | None:
         m = re.search(r"(?:iod|imd)[_\- ]?(2015|2019|2025)|(2015|2019|2025)", str(t).lower())
         if m:
             return int(m.group(1) or m.group(2))
+        m = re.search(r"(?:iod|imd)[_\- ]?(15|19|25)(?!\d)", str(t).lower())  # IMD19_Rank
+        if m:
+            return 2000 + int(m.group(1))
     return None
+
+
+def _header_year(columns) -> int | None:
+    """The one IoD edition the headers name (``Decile2019``, ``IMD_Decile_2019``), or None (none, or several)."""
+    years = {_year_hint(c) for c in columns if isinstance(c, str)} - {None}
+    return years.pop() if len(years) == 1 else None
 
 
 @dataclass
@@ -118,6 +129,12 @@ def _wide(df: pd.DataFrame, code_col: str, name: str) -> pd.DataFrame:
         d, m = domain_of(c), measure_of(c)
         if d and m and f"{d}_{m}" not in out.columns:
             out[f"{d}_{m}"] = pd.to_numeric(df[c], errors="coerce").to_numpy()
+    # A bare measure ("Decile2019", "Rank", "Score_2019") is the overall index when
+    # the file names no IMD column for that measure.
+    for c in df.columns:
+        m = measure_of(c) if isinstance(c, str) else None
+        if m and f"imd_{m}" not in out.columns and re.fullmatch(r"(decile|dec|rank|score)(19|20)?\d{0,2}", fold(c)):
+            out[f"imd_{m}"] = pd.to_numeric(df[c], errors="coerce").to_numpy()
     return out
 
 
@@ -174,7 +191,8 @@ def deprivation_from_frame(df: pd.DataFrame, *, name: str, year: int | None = No
             year = int(years[0])
     if year is None:
         max_rank = table.get("imd_rank", pd.Series(dtype=float)).max()
-        year = _year_hint(name) or header_year or (2025 if max_rank and max_rank > 32844 else None)
+        year = (_year_hint(name) or _header_year(df.columns) or header_year
+                or (2025 if max_rank and max_rank > 32844 else None))
     dup = table.index.duplicated()
     if dup.any():
         raise InputError(f"lists {int(dup.sum())} LSOA codes more than once (e.g. {table.index[dup][0]})", source=name)
@@ -185,6 +203,33 @@ def deprivation_from_frame(df: pd.DataFrame, *, name: str, year: int | None = No
     if new_codes and year is None:
         year = 2025  # the only edition on LSOA 2021 codes
     return Deprivation(table, year, name)
+
+
+def stated_year(dep: Deprivation, year: int | None = None) -> Deprivation:
+    """``dep`` with its IoD edition decided: the one its content states, else ``year`` (``--iod-year``).
+
+    Raises
+    ------
+    InputError : no edition can be decided (asks for ``--iod-year``), the given year contradicts the
+        one the file states, or the file holds LSOA 2021 codes but the year given is on 2011 areas
+    """
+    if year is not None and year not in LSOA_VINTAGE:
+        raise InputError(f"--iod-year must be one of {', '.join(map(str, LSOA_VINTAGE))} (got {year})")
+    if dep.year is not None:
+        if year is not None and year != dep.year:
+            raise InputError(f"states IoD {dep.year} but --iod-year {year} was given; drop --iod-year or give the "
+                             "right file", source=dep.source)
+        return dep
+    if year is None:
+        raise InputError("does not say which edition of the Indices of Deprivation it is (no year in its name, "
+                         "headers or a year column, and its LSOA codes exist in both the 2011 and 2021 editions); "
+                         "give it with --iod-year (2019 for LSOA 2011 codes, 2025 for LSOA 2021 codes)",
+                         source=dep.source)
+    new_codes = codes_only_in_2021(dep.table.index)
+    if new_codes and LSOA_VINTAGE[year] == 2011:
+        raise InputError(f"holds {len(new_codes)} LSOA codes that only exist from 2021 (e.g. {new_codes[0]}), so it "
+                         f"cannot be IoD {year} (LSOA 2011 areas); give --iod-year 2025", source=dep.source)
+    return Deprivation(dep.table, year, dep.source)
 
 
 #: The last LSOA 2011 code in England; higher E01 codes were created in 2021.
@@ -354,19 +399,23 @@ def build_needs(
     *,
     weights: dict[str, float] | None = None,
     boundaries_name: str = "boundaries",
+    year: int | None = None,
 ) -> tuple[gpd.GeoDataFrame, list[str]]:
     """Join deprivation to boundaries and add ``need_score`` and ``need_decile``.
 
     When ``deprivation`` is None the boundaries must carry the deprivation columns themselves.
+    ``year`` is the IoD edition given by the user (``--iod-year``) for data that does not state it;
+    when neither the data nor ``year`` says which edition it is, the data is refused (see
+    :func:`stated_year`), so no result ever reads "IoD (year unknown)".
     """
     weights = weights or dict(DEFAULT_WEIGHTS)
     warnings: list[str] = []
     if deprivation is None:
         attrs = pd.DataFrame(boundaries.drop(columns="geometry"))
-        dep = deprivation_from_frame(attrs, name=boundaries_name)
+        dep = stated_year(deprivation_from_frame(attrs, name=boundaries_name, year=year), year)
         needs = boundaries[["code", "name", "geometry"]].merge(dep.table, left_on="code", right_index=True, how="left")
     else:
-        dep = deprivation
+        dep = stated_year(deprivation, year)
         warnings += check_vintage(boundaries, dep, boundaries_name=boundaries_name)
         needs = boundaries[["code", "name", "geometry"]].merge(dep.table, left_on="code", right_index=True, how="left")
     missing_domains = [d for d in weights if not any(c.startswith(d + "_") for c in dep.table.columns)]

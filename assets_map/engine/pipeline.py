@@ -52,6 +52,9 @@ def analyse(
     cache=None,
     boundaries_name: str | None = None,
     as_of: dt.date | None = None,
+    layer: str | None = None,
+    locations: str | os.PathLike | None = None,
+    iod_year: int | None = None,
 ) -> Analysis:
     """Run the whole analysis: read -> place -> need -> join -> exclude -> underuse -> priority.
 
@@ -78,6 +81,9 @@ def analyse(
         inputs (files by their bytes, frames by their content) and settings is reused
     boundaries_name : the boundaries' name in messages (default: the file's name)
     as_of : date for "vacant since" durations (default today)
+    layer : the layer (GeoPackage) or sheet (Excel) of the register file to read
+    locations : points or polygons with site codes or names, to place NHS ERIC sites (as ``import``)
+    iod_year : the IoD edition (2015, 2019 or 2025) when the deprivation data does not state it
 
     Returns
     -------
@@ -93,7 +99,8 @@ def analyse(
 
         return run_cached(analyse, cache, assets, boundaries, deprivation, postcodes=postcodes, exclude=exclude,
                           weights=w, progress=progress, engine=engine, scheduler=scheduler, n_workers=n_workers,
-                          partitions=partitions, shared_dir=shared_dir, boundaries_name=boundaries_name, as_of=as_of)
+                          partitions=partitions, shared_dir=shared_dir, boundaries_name=boundaries_name, as_of=as_of,
+                          layer=layer, locations=locations, iod_year=iod_year)
     reading = _is_path(assets)
     files = _is_path(boundaries) or _is_path(deprivation) or any(map(_is_path, exclude))
     at = 3 if reading else int(files)  # steps spent reading
@@ -105,7 +112,7 @@ def analyse(
 
     read = read_inputs(assets if reading else None, boundaries if _is_path(boundaries) else None,
                        deprivation if _is_path(deprivation) else None, postcodes=postcodes if reading else None,
-                       exclude=[p for p in exclude if _is_path(p)])
+                       exclude=[p for p in exclude if _is_path(p)], layer=layer, locations=locations)
     frame = read.assets if reading else assets
     if reading:
         reports.append(read.report)
@@ -116,7 +123,7 @@ def analyse(
     if boundaries_name is None:
         boundaries_name = read.names.get("boundaries", "boundaries")
     step("building the need model", at + 1, total)
-    needs, warnings = build_needs(bnd, dep, weights=w, boundaries_name=boundaries_name)
+    needs, warnings = build_needs(bnd, dep, weights=w, boundaries_name=boundaries_name, year=iod_year)
     step("joining assets to need areas and scoring", at + 2, total)
     frame = check_locations(frame, needs)  # on the whole register, before any runner splits it
     if engine == "dask":

@@ -579,6 +579,8 @@ def read_inputs(
     exclude=(),
     wards: str | os.PathLike | Upload | None = None,
     problems: list[str] | None = None,
+    layer: str | None = None,
+    locations: str | os.PathLike | None = None,
 ) -> Inputs:
     """Read every file of an analysis through :func:`import_file`: paths (the CLI) or uploads (the app).
 
@@ -596,6 +598,8 @@ def read_inputs(
     exclude : exclusion layers (greenspace, allotments)
     wards : ward polygons or an LSOA-to-ward lookup
     problems : problems the caller already found, listed first in the one error
+    layer : the layer (GeoPackage) or sheet (Excel) of the register to read
+    locations : points or polygons with site codes or names, to place the sites of an ERIC register
 
     Returns
     -------
@@ -628,7 +632,8 @@ def read_inputs(
     names["exclude"] = [display_name(s.name) if isinstance(s, Upload) else display_name(None, Path(s)) for s in exclude]
     if register is not None and (postcodes is None or got.get("postcodes") is not None):
         pc = got.get("postcodes")
-        got["register"] = read("register", register, "register", postcodes=None if pc is None else pc[0])
+        got["register"] = read("register", register, "register", postcodes=None if pc is None else pc[0], layer=layer,
+                               locations=locations)
         if got["register"] is not None and got["register"][0].attrs.get("adapter") == "deprivation":
             problems.append(str(InputError(FileKind("deprivation", "", "an English Indices of Deprivation table (LSOA "
                                                     "codes with scores, ranks or deciles)", _TO["deprivation"]).refusal(),
