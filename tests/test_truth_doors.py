@@ -121,7 +121,8 @@ def test_an_iod_file_that_does_not_state_its_year_is_refused_asking_for_iod_year
     assert code == 0
     assets = gpd.read_file(out, layer="assets")
     assert set(assets["iod_year"]) == {2019}
-    assert not any("unknown" in str(r) for r in assets.get("priority_reason", []))
+    assert assets["reasons"].str.contains("(IoD 2019)", regex=False).all()
+    assert not assets["reasons"].str.contains("unknown").any()
 
 
 def test_iod_year_must_agree_with_the_codes_and_the_file(tmp_path):
@@ -160,3 +161,17 @@ def test_import_and_analyse_accept_the_same_real_registers(shared, tmp_path, cap
             assert int(result.geometry.notna().sum()) == placed_by_import
         else:
             assert len(result) == 608 and result["asset_id"].str.startswith("TMBC").all()
+
+
+def test_the_cache_keys_on_the_layer_read(tmp_path):
+    from assets_map.engine.pipeline import analyse
+
+    gpkg = tmp_path / "two.gpkg"
+    for layer, names in (("sites", ["Old depot", "Old hall"]), ("other", ["Yard", "Store"])):
+        gpd.GeoDataFrame({"PropertyName": names, "TenureDetail": ["Vacant", "Vacant"]},
+                         geometry=[Point(431300, 312500), Point(432300, 312500)],
+                         crs="EPSG:27700").to_file(gpkg, layer=layer, driver="GPKG")
+    dep = _deprivation(tmp_path, ("LSOA code", "Rank2019", "Decile2019"))
+    runs = [analyse(gpkg, _boundaries(tmp_path), dep, layer=layer, cache=tmp_path / "cache")
+            for layer in ("sites", "other")]
+    assert [sorted(r.assets["name"]) for r in runs] == [["Old depot", "Old hall"], ["Store", "Yard"]]
