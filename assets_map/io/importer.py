@@ -293,7 +293,8 @@ def _read_deprivation(table: Table, *, boundaries, limits: Limits) -> tuple[gpd.
     report.add("warning", f"{len(dep.table)} LSOAs ({vintage}); measures: {', '.join(sorted(dep.table.columns))[:300]}")
     if dep.year is None:
         report.add("warning", "the IoD edition (2019 or 2025) could not be told from the file name, headers or ranks; "
-                              "the LSOA vintage cannot be checked against boundaries")
+                              "the LSOA vintage cannot be checked against boundaries; analyse refuses it unless "
+                              "given --iod-year")
     if boundaries is None:
         areas = dep.table.reset_index()
         out = gpd.GeoDataFrame(areas, geometry=[None] * len(areas), crs="EPSG:27700")
