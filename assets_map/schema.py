@@ -202,3 +202,6 @@ def keep_sources_apart(frame: pd.DataFrame, sources) -> pd.DataFrame:
     out = out[order_columns(out)]
     out.attrs["source_columns"] = meaning
     return out
+
+#: Tables every GeoPackage export adds (the data dictionary and provenance); no data layer may take these names.
+METADATA_TABLES = ("data_dictionary", "provenance")

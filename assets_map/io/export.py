@@ -83,7 +83,7 @@ import shapely
 
 from assets_map.io.provenance import provenance_table, provenance_text, with_export
 from assets_map.io.report import InputError, esc
-from assets_map.schema import ASSET_FIELDS, DISPLAY_CRS, MEASURE_CRS, NEED_FIELDS, SOURCE_PREFIX, Field
+from assets_map.schema import ASSET_FIELDS, DISPLAY_CRS, MEASURE_CRS, METADATA_TABLES, NEED_FIELDS, SOURCE_PREFIX, Field
 
 #: Export formats, in the order the app and the CLI offer them.
 FORMATS = ("gpkg", "shp", "geojson", "csv", "kml")
@@ -92,8 +92,6 @@ FORMATS = ("gpkg", "shp", "geojson", "csv", "kml")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 #: Look-alikes that NFKC leaves alone but spreadsheets read as the formula character.
 _FORMULA_LOOKALIKES = {"\u2212": "-", "\u2796": "-", "\u2795": "+"}
-#: Tables every GeoPackage export adds; no data layer may take these names.
-METADATA_TABLES = ("data_dictionary", "provenance")
 #: The dBase limit on a text value, in bytes.
 DBF_TEXT_LIMIT = 254
 #: Marks a dBase text value that was cut (the full text is in the long-text sidecar).

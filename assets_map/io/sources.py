@@ -790,7 +790,7 @@ def _read_vector(path: Path, name: str, layer: str | None, limits: Limits = DEFA
     if len(layers) > limits.max_layers:
         raise InputError(f"holds {len(layers)} layers; at most {limits.max_layers} are accepted", source=name)
     if layer is None:
-        from assets_map.io.export import METADATA_TABLES
+        from assets_map.schema import METADATA_TABLES
 
         # The tables assets-map writes beside its layers (import --out, analyse) are never the data.
         data = [lyr for lyr in layers if lyr not in METADATA_TABLES]
