@@ -20,6 +20,8 @@ import re
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from assets_map.engine.geo import representative_points
@@ -36,7 +38,6 @@ CLUSTER_MIN_SITES = 5
 CHECK_PREFIX = "check location: "
 
 _LSOA_SUFFIX = re.compile(r"\s+\d{3}[A-Z]$")
-_KM = re.compile(r"^check location: ([\d.,]+) km outside (.+)$")
 
 
 def local_authorities(needs: gpd.GeoDataFrame) -> dict[str, np.ndarray]:
@@ -124,17 +125,25 @@ def check_locations(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> gpd.Ge
 
 
 def location_summary(assets: pd.DataFrame, *, most: int = 10) -> str | None:
-    """The report line of the sites marked "check location", or ``None`` when there are none."""
+    """The report line of the sites marked "check location", or ``None`` when there are none.
+
+    The marked texts are parsed with Arrow's regular-expression kernel, not row by row in Python: a
+    national register can mark hundreds of thousands of sites.
+    """
     if "location_check" not in assets.columns:
         return None
-    texts = assets["location_check"]
-    marked = texts.notna() & texts.astype(str).str.startswith(CHECK_PREFIX)
-    if not marked.any():
+    texts = pa.array(assets["location_check"].astype(object).to_numpy(), type=pa.string(), from_pandas=True)
+    parsed = pc.extract_regex(texts, r"^check location: (?P<km>[\d.,]+) km outside (?P<area>.+?)(?: \(.*)?$")
+    marked = pc.fill_null(pc.is_valid(parsed), False)
+    n = pc.sum(marked).as_py() or 0
+    if not n:
         return None
-    rows = assets[marked]
-    km = [float(m.group(1).replace(",", "")) if (m := _KM.match(t)) else 0.0 for t in rows["location_check"]]
-    areas = sorted({m.group(2).split(" (")[0] for t in rows["location_check"] if (m := _KM.match(t))})
-    ids = rows["asset_id"].astype(str).tolist() if "asset_id" in rows.columns else [str(i) for i in rows.index]
-    shown = ", ".join(ids[:most]) + (f" and {len(ids) - most} more" if len(ids) > most else "")
-    return (f"check location: {len(ids)} site{'s' if len(ids) != 1 else ''} more than {MARGIN_M / 1000:g} km outside "
-            f"{', '.join(areas)} (ids {shown}; up to {max(km):,.1f} km)")
+    parsed = pc.filter(parsed, marked)
+    km = pc.cast(pc.replace_substring(parsed.field("km"), ",", ""), pa.float64())
+    areas = sorted(pc.unique(parsed.field("area")).to_pylist())
+    at = np.flatnonzero(marked.to_numpy(zero_copy_only=False))[:most]
+    ids = (assets["asset_id"].iloc[at].astype(str).tolist() if "asset_id" in assets.columns
+           else [str(i) for i in assets.index[at]])
+    shown = ", ".join(ids) + (f" and {n - most} more" if n > most else "")
+    return (f"check location: {n} site{'s' if n != 1 else ''} more than {MARGIN_M / 1000:g} km outside "
+            f"{', '.join(areas)} (ids {shown}; up to {pc.max(km).as_py():,.1f} km)")
