@@ -450,11 +450,7 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
     def col(name: str) -> pd.Series | None:
         return raw[mapping[name]] if name in mapping else None
 
-    for name in ("organisation", "name", "use", "condition", "visibility"):
-        c = col(name)
-        if c is not None:
-            out[name] = as_text(c)
-    for name in ("asset_id", "uprn"):
+    for name in ("organisation", "name", "use", "condition", "visibility", "asset_id", "uprn"):
         c = col(name)
         if c is not None:
             out[name] = as_text(c)
