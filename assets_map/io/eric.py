@@ -32,6 +32,7 @@ from typing import Callable
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from assets_map.engine.geo import representative_points
 from assets_map.io.normalise import fold, to_number
@@ -122,6 +123,7 @@ class _Index:
     by_name: dict[str, list[int]]
     by_core: dict[str, list[int]]
     cores: list[str]
+    owners: OwnerAreas | None = None
 
     def __post_init__(self) -> None:
         self.by_distinct: dict[str, list[str]] = {}
@@ -205,70 +207,208 @@ def read_locations(locations: gpd.GeoDataFrame | str | os.PathLike, *, limits: L
     return gdf.to_crs(MEASURE_CRS), name
 
 
-def locate_sites(sites: gpd.GeoDataFrame, locations: gpd.GeoDataFrame, report: ImportReport, *,
+#: A name or code match is accepted only within this distance (metres) of its owner's area: the trust's
+#: head office, or the middle of its other matched sites. On the 2013/14 return matched to the 2022
+#: hospital points, every match checked by hand as right lay within 90 km of its trust's head office
+#: (the widest: county-wide community trusts, Northumbria's Berwick Infirmary at 89.9 km) and every wrong
+#: one (a same-named hospital of another trust) lay 93 km or more away.
+OWNER_RADIUS_M = 90_000.0
+#: The fewest matched sites of a trust whose middle stands for its area when no head office is given.
+OWNER_MIN_SITES = 3
+
+
+@dataclass
+class OwnerAreas:
+    """Where each organisation is: head-office points by organisation code, from a locations layer."""
+
+    offices: dict[str, object]
+    source: str | None = None
+
+    def office(self, code: str) -> object | None:
+        """The head-office point of an organisation code, or None."""
+        return self.offices.get(code)
+
+
+def owner_areas(layers: list[tuple[gpd.GeoDataFrame, str]], org_codes: set[str]) -> tuple[OwnerAreas, set[int]]:
+    """Head-office points from the locations layers that hold a column of the sites' organisation codes.
+
+    Returns the areas and the positions (in ``layers``) of layers that hold organisation points
+    only, so that their names (trust names) are not matched against site names.
+    """
+    offices: dict[str, object] = {}
+    sources: list[str] = []
+    office_layers: set[int] = set()
+    if not org_codes:
+        return OwnerAreas({}), office_layers
+    for k, (gdf, name) in enumerate(layers):
+        cols = _text_columns(gdf)
+        hits = {c: gdf[c].astype("string").fillna("").str.strip().str.upper() for c in cols}
+        counts = {c: int(v.isin(org_codes).sum()) for c, v in hits.items()}
+        best = max(counts, key=counts.get) if counts else None
+        # a column is one of organisation codes when most of its values are (a site layer's codes are 5 characters)
+        if best is None or counts[best] == 0 or counts[best] < 0.5 * hits[best].ne("").sum() and counts[best] < 3:
+            continue
+        ok = ~(gdf.geometry.isna() | gdf.geometry.is_empty)
+        pts = representative_points(gdf.geometry.where(ok, None)).to_numpy()
+        seen: Counter = Counter(hits[best][ok.to_numpy()])
+        for i, code in enumerate(hits[best]):
+            if code in org_codes and ok.iloc[i] and seen[code] == 1:
+                offices.setdefault(code, pts[i])
+        sources.append(name)
+        office_layers.add(k)
+    return OwnerAreas(offices, ", ".join(sources) or None), office_layers
+
+
+def _owner_check(out: pd.DataFrame, found: dict, idx: _Index) -> dict[object, tuple[float | None, str]]:
+    """For each matched row: its distance from the owner's area (metres, None when unknown) and that area in words."""
+    org = out["organisation_code"].astype("string").fillna("").str.strip().str.upper() \
+        if "organisation_code" in out.columns else pd.Series("", index=out.index)
+    checks: dict[object, tuple[float | None, str]] = {}
+    by_org: dict[str, list[object]] = {}
+    for i in found:
+        by_org.setdefault(org[i], []).append(i)
+    areas: OwnerAreas = idx.owners
+    for code, rows in by_org.items():
+        office = areas.office(code) if code else None
+        pts = np.array([idx.geometry[found[i]] for i in rows])
+        for j, i in enumerate(rows):
+            p = pts[j]
+            if office is not None:
+                checks[i] = (float(shapely.distance(p, office)), f"the trust's head office in {areas.source}")
+                continue
+            if code and len(pts) >= OWNER_MIN_SITES:
+                # the median of all its matches, itself included, is robust to one wrong match among three
+                cx, cy = np.median(shapely.get_x(pts)), np.median(shapely.get_y(pts))
+                checks[i] = (float(np.hypot(shapely.get_x(p) - cx, shapely.get_y(p) - cy)),
+                             f"the middle of the trust's {len(pts)} matched sites")
+            else:
+                checks[i] = (None, "")
+    return checks
+
+
+def locate_sites(sites: gpd.GeoDataFrame, locations: gpd.GeoDataFrame | list, report: ImportReport, *,
                  locations_name: str = "the locations file") -> gpd.GeoDataFrame:
-    """Place ERIC sites at the locations that share their site code or name; say how each was matched.
+    """Place ERIC sites at the locations that share their site code or name, inside their owner's area.
 
     Order: site code (where the locations have a column of codes), exact name,
     name without its qualifier ("..., SUTTON", "(...)"), then a close name
     (ratio >= 0.9, one best candidate). A name shared by several locations is
     ambiguous and left unplaced, with the candidates named.
+
+    A match is then accepted only within :data:`OWNER_RADIUS_M` of its owner's area: the
+    trust's head office where a locations layer gives organisation codes (for example NHS
+    trust points), else the middle of the trust's other matched sites (at least
+    :data:`OWNER_MIN_SITES` in all). A match further away (a same-named hospital of another
+    trust) is left unplaced with the distance; one whose owner's area is unknown is kept and
+    said to be unchecked. Each placed site records how it was matched (``location_match``) and
+    its distance from the owner's area (``match_distance_km``).
+
+    Parameters
+    ----------
+    sites : ERIC sites in the asset schema (``organisation_code`` names the trust)
+    locations : a locations layer in EPSG:27700, or a list of ``(layer, name)`` pairs
+    report : the import report the findings are added to
+    locations_name : the layer's name in messages (one layer given)
     """
+    layers = locations if isinstance(locations, list) else [(locations, locations_name)]
     out = sites.copy()
     todo = (out["location_quality"] == "none") & ~out["eric_aggregate"].astype(bool)
     codes = set(out.loc[todo, "asset_id"].astype("string").str.strip().str.upper().dropna())
     names = set(out.loc[todo, "name"].map(normalise_name))
-    idx, code_col, name_col = _build_index(locations, codes, names)
+    org_codes = set(out.loc[todo, "organisation_code"].astype("string").str.strip().str.upper().dropna()) - {""} \
+        if "organisation_code" in out.columns else set()
+    owners, office_layers = owner_areas(layers, org_codes)
+    site_layers = [lay for k, lay in enumerate(layers) if k not in office_layers]
+    if not site_layers:
+        raise InputError("the locations given hold only organisation (head office) points: give a layer of sites "
+                         "(site codes or names) as well", source=", ".join(n for _, n in layers))
+    loc = pd.concat([g for g, _ in site_layers], ignore_index=True) if len(site_layers) > 1 else site_layers[0][0]
+    locations_name = " and ".join(n for _, n in site_layers)
+    idx, code_col, name_col = _build_index(gpd.GeoDataFrame(loc, geometry="geometry", crs=MEASURE_CRS), codes, names)
+    idx.owners = owners
     if code_col is None and name_col is None:
         raise InputError("the locations layer has no column of site codes or names to match ERIC sites against",
                          source=locations_name)
     method = pd.Series([None] * len(out), index=out.index, dtype=object)
+    distance = pd.Series(np.nan, index=out.index, dtype=float)
+    found: dict[object, int] = {}
+    how_of: dict[object, str] = {}
     for i in out.index[todo]:
-        code = str(out.at[i, "asset_id"] or "").strip().upper()
-        name = out.at[i, "name"]
-        found, how, note = None, None, None
-        if code and code in idx.by_code and len(idx.by_code[code]) == 1:
-            found, how = idx.by_code[code][0], "site code"
-        else:
-            for key, table, label in ((normalise_name(name), idx.by_name, "name"),
-                                      (core_name(name), idx.by_core, "name without qualifier")):
-                hits = table.get(key, []) if key else []
-                if len(hits) == 1:
-                    found, how = hits[0], label
-                    break
-                if len(hits) > 1:
-                    shown = "; ".join(sorted({idx.labels[h] for h in hits})[:4])
-                    note = (f"the name matches {len(hits)} locations in {locations_name} ({shown}); "
-                            "not placed: give a locations file with site codes")
-                    break
-            if found is None and note is None:
-                found = _close_match(core_name(name), idx)
-                how = "close name" if found is not None else None
-        if found is not None:
-            label = idx.labels[found]
-            out.at[i, "geometry"] = idx.geometry[found]
-            out.at[i, "location_quality"] = MATCHED
-            out.at[i, "location_note"] = (f"located by {how} at {label!r} in {locations_name}"
-                                          + (" (a close spelling: check it)" if how == "close name" else ""))
-            method[i] = how
+        hit, how, note = _match_one(out.at[i, "asset_id"], out.at[i, "name"], idx, locations_name)
+        if hit is not None:
+            found[i], how_of[i] = hit, how
         else:
             out.at[i, "location_note"] = note or f"no location in {locations_name} has this site code or name"
+    far: list[object] = []
+    unchecked: list[object] = []
+    for i, (dist, where) in _owner_check(out, found, idx).items():
+        label = idx.labels[found[i]]
+        if dist is not None and dist > OWNER_RADIUS_M:
+            out.at[i, "location_note"] = (f"the only {how_of[i].replace('name without qualifier', 'name')} match, "
+                                          f"{label!r} in {locations_name}, is {dist / 1000:.0f} km from {where} "
+                                          f"(more than {OWNER_RADIUS_M / 1000:.0f} km): not placed; give a locations "
+                                          "file with site codes")
+            far.append(i)
+            continue
+        out.at[i, "geometry"] = idx.geometry[found[i]]
+        out.at[i, "location_quality"] = MATCHED
+        checked = (f", {dist / 1000:.1f} km from {where}" if dist is not None
+                   else "; its owner's area is not known (no head office given and fewer than "
+                        f"{OWNER_MIN_SITES} of its sites matched), so the match could not be checked against it")
+        out.at[i, "location_note"] = (f"located by {how_of[i]} at {label!r} in {locations_name}" + checked
+                                      + (" (a close spelling: check it)" if how_of[i] == "close name" else ""))
+        method[i] = how_of[i]
+        distance[i] = round(dist / 1000, 2) if dist is not None else np.nan
+        if dist is None:
+            unchecked.append(i)
     out["location_match"] = method
+    out["match_distance_km"] = distance
+    _report_matches(out, todo, method, far, unchecked, report, locations_name, code_col, name_col, owners)
+    return out
+
+
+def _match_one(code: object, name: object, idx: _Index, locations_name: str) -> tuple[int | None, str | None, str | None]:
+    """The one location a site's code or name points to, how it was found, or why none was."""
+    code = str(code or "").strip().upper()
+    if code and code in idx.by_code and len(idx.by_code[code]) == 1:
+        return idx.by_code[code][0], "site code", None
+    for key, table, label in ((normalise_name(name), idx.by_name, "name"),
+                              (core_name(name), idx.by_core, "name without qualifier")):
+        hits = table.get(key, []) if key else []
+        if len(hits) == 1:
+            return hits[0], label, None
+        if len(hits) > 1:
+            shown = "; ".join(sorted({idx.labels[h] for h in hits})[:4])
+            return None, None, (f"the name matches {len(hits)} locations in {locations_name} ({shown}); "
+                                "not placed: give a locations file with site codes")
+    hit = _close_match(core_name(name), idx)
+    return (hit, "close name", None) if hit is not None else (None, None, None)
+
+
+def _report_matches(out, todo, method, far, unchecked, report, locations_name, code_col, name_col, owners) -> None:
     rows = out["source_row"].astype(int)
-    for how in ("site code", "name", "name without qualifier", "close name"):
-        m = method == how
-        if m.any() and how == "close name":
-            report.add("warning", f"located by a close spelling of the name in {locations_name} (check these)", rows[m])
+    if (method == "close name").any():
+        report.add("warning", f"located by a close spelling of the name in {locations_name} (check these)",
+                   rows[method == "close name"])
+    if far:
+        report.add("unplaced", f"the only match in {locations_name} is more than {OWNER_RADIUS_M / 1000:.0f} km from "
+                               "the trust's area (a same-named place elsewhere); not placed", rows[far])
+    if unchecked:
+        report.add("warning", "matched, but the trust's area is not known (no head office given and fewer than "
+                              f"{OWNER_MIN_SITES} of its sites matched): give the trusts' head-office points "
+                              "(with organisation codes) as a second locations file to check these", rows[unchecked])
     amb = todo & out["location_note"].astype("string").str.contains("matches", na=False) & method.isna()
     if amb.any():
         report.add("unplaced", f"the site name matches several locations in {locations_name}; not placed", rows[amb])
-    miss = todo & method.isna() & ~amb
+    miss = todo & method.isna() & ~amb & ~out.index.isin(far)
     if miss.any():
         report.add("unplaced", f"no location in {locations_name} has the site's code or name", rows[miss])
     report.add("warning", f"sites matched against {locations_name} by "
                + (f"site code (column {code_col!r})" if code_col else "name only (it has no column of site codes)")
-               + (f" and name (column {name_col!r})" if code_col and name_col else (f" (column {name_col!r})" if name_col else "")))
-    return out
+               + (f" and name (column {name_col!r})" if code_col and name_col else (f" (column {name_col!r})" if name_col else ""))
+               + (f"; each match checked against its trust's head office in {owners.source} "
+                  if owners.source else "; each match checked against the middle of its trust's other matched sites ")
+               + f"(within {OWNER_RADIUS_M / 1000:.0f} km)")
 
 
 # ------------------------------------------------------------------ the reader
@@ -299,14 +439,15 @@ def _fill_pivot_labels(frame: pd.DataFrame, found: dict[str, str]) -> np.ndarray
     return frame.index[fill].to_numpy() + 1
 
 
-def read_eric(table: Table, *, locations: gpd.GeoDataFrame | str | os.PathLike | None = None,
+def read_eric(table: Table, *, locations=None,
               limits: Limits | None = None) -> tuple[gpd.GeoDataFrame, ImportReport]:
     """Read ERIC site data into the asset schema and locate the sites.
 
     Parameters
     ----------
     table : the opened "Site Data" sheet (or its CSV)
-    locations : points or polygons with site codes or names (a path, or a GeoDataFrame)
+    locations : points or polygons with site codes or names (a path, or a GeoDataFrame), or a list of them
+        (e.g. hospital points and NHS trust head-office points, against which every match is checked)
 
     Returns
     -------
@@ -376,8 +517,8 @@ def read_eric(table: Table, *, locations: gpd.GeoDataFrame | str | os.PathLike |
         out.loc[todo, "location_note"] = "ERIC has no coordinates: give a locations file (site codes or names) to place the sites"
         report.add("unplaced", "ERIC has no coordinates and no locations file was given (--locations)", rows[todo])
     else:
-        loc, loc_name = read_locations(locations, limits=limits)
-        out = locate_sites(out, loc, report, locations_name=loc_name)
+        given = locations if isinstance(locations, (list, tuple)) else [locations]
+        out = locate_sites(out, [read_locations(x, limits=limits) for x in given], report)
     if "location_match" not in out.columns:
         out["location_match"] = None
     report.count_placement(out["location_quality"])
@@ -387,5 +528,5 @@ def read_eric(table: Table, *, locations: gpd.GeoDataFrame | str | os.PathLike |
     return gpd.GeoDataFrame(out[order_columns(out)], geometry="geometry", crs=MEASURE_CRS), report
 
 
-__all__ = ["FUZZY_CUTOFF", "MATCHED", "SITE_SHEET", "backlog_columns", "core_name", "is_eric", "locate_sites",
-           "normalise_name", "read_eric", "read_locations"]
+__all__ = ["FUZZY_CUTOFF", "MATCHED", "OWNER_MIN_SITES", "OWNER_RADIUS_M", "SITE_SHEET", "OwnerAreas", "backlog_columns", "core_name", "is_eric", "locate_sites",
+           "normalise_name", "owner_areas", "read_eric", "read_locations"]
