@@ -46,7 +46,7 @@ def _add_analyse(sub) -> None:
     p.add_argument("--assets", required=True, help="asset register: CSV, Excel, GeoPackage, GeoJSON or Shapefile "
                                                    "(.shp/.zip); any register, brownfield or ERIC file `import` reads")
     p.add_argument("--layer", help="layer (GeoPackage) or sheet (Excel) of --assets to read from a multi-layer file")
-    p.add_argument("--locations", help="points or polygons with site codes or names, to place NHS ERIC sites")
+    p.add_argument("--locations", action="append", help="points or polygons with site codes or names, to place NHS ERIC sites (repeatable: add NHS trust head-office points with organisation codes to check every match against its trust's area)")
     p.add_argument("--boundaries", required=True, help="LSOA boundaries (GeoJSON, GeoPackage or Shapefile)")
     p.add_argument("--deprivation", help="English Indices of Deprivation CSV (official, renamed or long form); "
                                          "optional when the boundaries carry the deprivation columns")
@@ -382,7 +382,7 @@ def _add_import(sub) -> None:
     p.add_argument("--adapter", choices=ADAPTERS, default="auto", help="kind of file (default: decided from its columns)")
     p.add_argument("--layer", help="layer (GeoPackage) or sheet (Excel) to read from a multi-layer file")
     p.add_argument("--postcodes", help="postcode directory CSV (postcode, lon, lat) to place register rows with only a postcode")
-    p.add_argument("--locations", help="points or polygons with site codes or names, to place NHS ERIC sites")
+    p.add_argument("--locations", action="append", help="points or polygons with site codes or names, to place NHS ERIC sites (repeatable: add NHS trust head-office points with organisation codes to check every match against its trust's area)")
     p.add_argument("--boundaries", help="LSOA boundaries for a deprivation file (the LSOA vintage is checked)")
     p.add_argument("--keep-invalid", action="store_true", help="do not repair invalid geometries with make_valid")
     p.set_defaults(func=run_import)
