@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from pathlib import Path
@@ -203,8 +204,12 @@ def _add_community(sub) -> None:
     p.add_argument("--area", metavar="FILE", help="a polygon layer to search within (e.g. drawn in QGIS or geojson.io)")
     p.add_argument("--area-code", action="append", default=[], metavar="CODE", help="LSOA or ward code (repeatable)")
     p.add_argument("--wards", metavar="FILE", help="ward polygons, for --area-code ward codes")
-    p.add_argument("--near", metavar="LON,LAT", help="search near this point (WGS84 longitude,latitude)")
-    p.add_argument("--radius", type=float, default=1500.0, metavar="M", help="with --near: how far, metres (default 1500)")
+    p.add_argument("--near", metavar="PLACE", help="search near a place: LON,LAT (WGS84, e.g. -2.31,53.45), a postcode "
+                   "(full, sector 'M32 0' or district 'M32'), a ward or LSOA name or code, or a street or town in the "
+                   "register's addresses")
+    p.add_argument("--postcodes", metavar="FILE", help="postcode directory (ONSPD-like CSV), for --near postcodes")
+    p.add_argument("--radius", type=float, metavar="M",
+                   help="with --near: how far, metres (default 1500 for a point, else the size of the place)")
     p.add_argument("--include-unflagged", action="store_true", help="also consider sites not flagged as underused")
     p.add_argument("--top", type=int, default=10, help="how many to list (default 10)")
     p.add_argument("--out", help="write the ranked shortlist (.csv or .gpkg)")
@@ -311,13 +316,12 @@ def _run_find_sites(args) -> int:
     from assets_map.community.partners import read_facilities
 
     assets, needs, settings = _read_analysis(args.analysis)
-    near = None
+    near, radius = None, args.radius or 1500.0
     if args.near:
-        try:
-            near = tuple(float(v) for v in args.near.split(","))
-            assert len(near) == 2
-        except (ValueError, AssertionError):
-            raise InputError(f"--near must be LON,LAT (got {args.near!r})") from None
+        place = _near_place(args, assets, needs)
+        near, radius = (place.lon, place.lat), args.radius or place.radius_m
+        where = "" if place.kind == "point on the map" else f" at {place.lat:.5f}, {place.lon:.5f}"
+        print(f"near: {place.label}{where}; within {radius:g} m")
     area = None
     if args.area:
         import shapely
@@ -332,7 +336,7 @@ def _run_find_sites(args) -> int:
 
         areas.append(import_file(args.wards, kind="boundaries")[0])
     brief = SiteBrief(use=args.use, holding=args.holding, min_m2=args.min_size, max_m2=args.max_size, area=area,
-                      area_crs="EPSG:27700", area_codes=tuple(args.area_code), near=near, radius_m=args.radius,
+                      area_crs="EPSG:27700", area_codes=tuple(args.area_code), near=near, radius_m=radius,
                       include_unflagged=args.include_unflagged)
     facilities = read_facilities(args.facilities) if args.facilities else None
     ranked = find_sites(assets, brief, needs=needs, facilities=facilities, areas=areas, walk_m=args.walk,
@@ -350,6 +354,8 @@ def _run_find_sites(args) -> int:
     if args.out:
         _write_layer(ranked, args.out)
         print(f"wrote {args.out}")
+    if args.pack and ranked.empty:
+        print(f"no site pack written to {args.pack}: no site matches the brief", file=sys.stderr)
     if args.pack and not ranked.empty:
         from assets_map.community.sitepack import site_pack_html, write_site_pack
 
@@ -360,6 +366,49 @@ def _run_find_sites(args) -> int:
         for path in write_site_pack(doc, html_path=None if pdf else args.pack, pdf_path=args.pack if pdf else None):
             print(f"wrote {path}")
     return 0
+
+
+_LON_LAT = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+def _near_place(args, assets, needs):
+    """The place ``--near`` names: LON,LAT, or the best match in the analysis, --postcodes and --wards."""
+    from assets_map.engine.places import Gazetteer, point_place
+
+    m = _LON_LAT.match(args.near)
+    if m:
+        return point_place(float(m.group(1)), float(m.group(2)))
+    postcodes = wards = None
+    if args.postcodes:
+        from assets_map.io.importer import import_file
+
+        postcodes = import_file(args.postcodes, kind="postcodes")[0]
+    if args.wards:
+        from assets_map.io.importer import import_file
+
+        wards = import_file(args.wards, kind="wards")[0]
+        wards = wards if "ward_code" in wards.columns and hasattr(wards, "geometry") else None
+    found = Gazetteer(postcodes=postcodes, wards=wards, needs=needs, assets=assets).search(args.near)
+    if not found:
+        where = "the register's postcodes and addresses, the need areas" + (", the postcode directory" if postcodes is
+                                                                          not None else " (add --postcodes FILE)")
+        raise InputError(f"--near {args.near!r}: not a LON,LAT and no such place in {where}")
+    if len(found) > 1:
+        print("--near also matches: " + "; ".join(p.label for p in found[1:5]))
+    return found[0]
+
+
+def _negative_values(argv: list[str]) -> list[str]:
+    """``--near -2.31,53.45`` as ``--near=-2.31,53.45``: argparse reads a value starting with '-' as an option."""
+    out: list[str] = []
+    it = iter(argv)
+    for a in it:
+        if a == "--near":
+            value = next(it, None)
+            out.append(a if value is None else f"{a}={value}")
+        else:
+            out.append(a)
+    return out
 
 
 def _add_import(sub) -> None:
@@ -466,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
         written; 1 an unexpected error (one line on stderr; ``--debug`` shows the traceback); 130 interrupted.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_negative_values(list(sys.argv[1:] if argv is None else argv)))
     try:
         return args.func(args)
     except (InputError, StoreError) as exc:  # refusals: the input or the register says no
