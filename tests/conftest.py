@@ -48,6 +48,15 @@ def trafford(shared):
 
 
 @pytest.fixture(scope="session")
+def trafford_result(trafford):
+    """Trafford's register analysed against its LSOAs and the IoD 2025, with the two exclusion layers (once)."""
+    from assets_map.engine.pipeline import analyse
+
+    return analyse(trafford["register"], trafford["lsoa21"], trafford["imd2025"], postcodes=trafford["postcodes"],
+                   exclude=[trafford["greenspace"], trafford["allotments"]])
+
+
+@pytest.fixture(scope="session")
 def demo_result():
     """The fictional demo analysis (built once per session)."""
     from assets_map.engine.demo import load_demo

@@ -320,18 +320,6 @@ def test_kml_escapes_names_and_carries_dictionary(demo_result, tmp_path):
     assert "attr_visibility" in back.columns  # 'visibility' is a KML element
 
 
-def test_kml_plain_driver_fallback(monkeypatch, demo_result, tmp_path):
-    monkeypatch.setattr(ex, "_kml_driver", lambda: "KML")
-    name, data = export_bytes({"candidates": demo_result.candidates}, "kml", provenance=provenance(demo_result))
-    path = tmp_path / name
-    path.write_bytes(data)
-    layers = [n for n, _ in pyogrio.list_layers(path)]
-    assert layers == ["candidates", "about_this_export"]
-    about = pyogrio.read_dataframe(path, layer="about_this_export")
-    assert "iod_year" in about.iloc[0]["description"]
-    assert len(pyogrio.read_dataframe(path, layer="candidates")) == len(demo_result.candidates)
-
-
 # ----------------------------------------------------------------------------- refusals
 
 def test_refusals_gather_every_problem(tmp_path):

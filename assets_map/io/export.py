@@ -36,13 +36,13 @@ What each format holds
     also after leading spaces, non-breaking spaces or invisible characters, and
     their full-width and other Unicode look-alikes; plain numbers stay numbers).
 ``kml``
-    One ``.kml`` (WGS84) with a folder per layer.  Google Earth renders a
-    placemark's name, description and data in its balloon as HTML, so every
-    text value is HTML-escaped (``&``, ``<``, ``>``; :func:`html.unescape`
-    gives back the exact text); the description holds the priority and
-    reasons.  Fields that KML itself uses (``visibility``, ``begin``, ...) get
-    an ``attr_`` prefix.  The document description holds the provenance note
-    and each folder's description its data dictionary.
+    One KML 2.2 document (WGS84), written directly (valid against the OGC schema): a
+    folder per layer with a legend and its data dictionary, need areas shaded by need
+    decile, sites coloured by priority with their reasons in the balloon.  Text is
+    XML-escaped once (names read back exactly); the balloons are HTML with every value
+    HTML-escaped.  Booleans are 1/0 (GDAL 3.6 reads ``true`` as 0).  Fields that KML
+    itself uses (``visibility``, ``begin``, ...) get an ``attr_`` prefix.  Tables
+    without locations (``summary``) are left out, and the document description says so.
 
 Every zip also holds ``data_dictionary.csv``, ``provenance.json`` and
 ``README.txt`` (what is where, any warnings, the provenance note).
@@ -61,7 +61,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
-import html
 import json
 import os
 import re
@@ -947,44 +946,6 @@ def _html_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> str:
     return f"<table border=\"1\"><tr>{head}</tr>{body}</table>"
 
 
-def _kml_driver() -> str:
-    drivers = pyogrio.list_drivers(write=True)
-    return "LIBKML" if "LIBKML" in drivers else "KML"
-
-
-def _kml_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
-    """A layer as written to KML: WGS84, dates as ISO text, 32-bit integers, every text HTML-escaped.
-
-    Google Earth renders placemark names, descriptions and ExtendedData values
-    in balloons as HTML, so every text value is escaped (``&``, ``<``, ``>``);
-    :func:`html.unescape` gives back the exact text.  A ``description`` is built
-    from the priority and reasons (or the area's need) when the layer has none.
-    """
-    g = _wgs84(frame)
-    built = None
-    if "description" not in g.columns and ("priority" in g.columns or "need_score" in g.columns):
-        labels = (("priority", "Priority"), ("reasons", "Reasons"), ("organisation", "Organisation"),
-                  ("status", "Status"), ("code", "Area code"), ("imd_decile", "IMD decile"), ("need_score", "Need score"))
-        cols = [(c, lab) for c, lab in labels if c in g.columns]
-        built = [("<br/>".join(f"<b>{lab}</b>: {esc(v)}" for (c, lab), v in zip(cols, vals, strict=True) if not _missing(v)) or None)
-                 for vals in zip(*(g[c].astype(object) for c, _ in cols), strict=True)]
-    for col in list(g.columns):
-        s = g[col]
-        if col == "geometry":
-            continue
-        if _is_date(s):
-            g[col] = _date_text(s)
-        elif pd.api.types.is_integer_dtype(s) and str(s.dtype) in ("Int64", "int64"):
-            vals = s.dropna()
-            if vals.empty or (vals.abs() < 2 ** 31).all():  # KML has no 64-bit integer field
-                g[col] = s.astype("Int32")
-        elif _kind(s) == "text":
-            g[col] = s.map(lambda v: html.escape(v, quote=False) if isinstance(v, str) else v).astype("str")
-    if built is not None:
-        g["description"] = pd.Series(built, index=g.index, dtype="str")
-    return g
-
-
 #: Field names the LIBKML driver reads and writes as KML elements (case-insensitive), not as data.
 _KML_RESERVED = {"timestamp", "begin", "end", "altitudemode", "tessellate", "extrude", "visibility", "draworder",
                  "icon", "heading", "tilt", "roll", "model", "networklink", "photooverlay", "near", "shape",
@@ -1002,48 +963,256 @@ def kml_field_names(columns) -> dict[str, str]:
     return out
 
 
+#: Balloon labels of a site placemark, in order (column, label).
+_SITE_FACTS = (("organisation", "Organisation"), ("status", "Status"), ("use", "Use"), ("tenure", "Tenure"),
+               ("holding_type", "Land or building"), ("floor_area_m2", "Floor area (m²)"),
+               ("site_area_ha", "Site area (ha)"), ("need_area_name", "Need area"), ("need_decile", "Need decile"),
+               ("address", "Address"), ("asset_id", "Asset id"))
+#: Balloon labels of a need-area placemark.
+_AREA_FACTS = (("code", "Area code"), ("need_decile", "Need decile (1 = most deprived 10%)"),
+               ("imd_decile", "IMD decile"), ("imd_rank", "IMD rank"), ("need_score", "Need score"),
+               ("iod_year", "IoD edition"))
+#: KML SimpleField type of each dictionary type word.
+_KML_TYPES = {"text": "string", "integer": "int", "real": "double", "date": "string", "datetime": "string",
+              "boolean": "bool"}
+#: Characters XML 1.0 cannot hold at all (written as U+FFFD, with a note).
+_XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_PRIORITY_STYLES = (("High", 1.3), ("Medium", 1.1), ("Low", 0.9), ("not flagged", 0.6))
+
+
+def _x(value: object) -> str:
+    """``value`` as XML text, escaped exactly once (a CR kept as a character reference)."""
+    text = _XML_BAD.sub("\ufffd", str(value))
+    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+            .replace("\r", "&#13;"))
+
+
+def _kml_colour(hex_rgb: str, alpha: int) -> str:
+    """``#rrggbb`` as KML's ``aabbggrr``."""
+    r, g, b = hex_rgb[1:3], hex_rgb[3:5], hex_rgb[5:7]
+    return f"{alpha:02x}{b}{g}{r}"
+
+
+def _kml_styles() -> tuple[str, dict[str, str]]:
+    """Shared styles: need areas shaded by decile, sites coloured by priority; (XML, legend colours)."""
+    from assets_map.maps.draw import DECILE_COLOURS, NO_DATA_COLOUR, PRIORITY_COLOURS
+
+    balloon = "<BalloonStyle><text>$[description]</text></BalloonStyle>"
+    out, legend = [], {}
+    for d, colour in enumerate([*DECILE_COLOURS, NO_DATA_COLOUR], start=1):
+        sid = f"need_decile_{d}" if d <= 10 else "need_decile_none"
+        out.append(f'<Style id="{sid}"><LineStyle><color>ff808080</color><width>0.6</width></LineStyle>'
+                   f"<PolyStyle><color>{_kml_colour(colour, 0xb3)}</color></PolyStyle>{balloon}</Style>")
+        legend[sid] = colour
+    for priority, scale in _PRIORITY_STYLES:
+        colour = PRIORITY_COLOURS[priority]
+        sid = "site_" + priority.replace(" ", "_").lower()
+        out.append(f'<Style id="{sid}"><IconStyle><color>{_kml_colour(colour, 0xff)}</color><scale>{scale}</scale>'
+                   f"</IconStyle><LabelStyle><scale>{0.0 if priority == 'not flagged' else 0.8}</scale></LabelStyle>"
+                   f"<LineStyle><color>{_kml_colour(colour, 0xff)}</color><width>2</width></LineStyle>"
+                   f"<PolyStyle><color>{_kml_colour(colour, 0x99)}</color></PolyStyle>{balloon}</Style>")
+        legend[sid] = colour
+    out.append(f'<Style id="feature"><LineStyle><color>ff3c3c3c</color></LineStyle>'
+               f"<PolyStyle><color>66a0a0a0</color></PolyStyle>{balloon}</Style>")
+    return "".join(out), legend
+
+
+def _kml_role(frame: pd.DataFrame) -> str:
+    """How a layer is styled: ``sites`` (by priority), ``areas`` (by need decile) or ``other``."""
+    if "priority" in frame.columns:
+        return "sites"
+    if "need_decile" in frame.columns and "asset_id" not in frame.columns:
+        return "areas"
+    return "other"
+
+
+def _kml_number(v: float) -> str:
+    return ("%.7f" % v).rstrip("0").rstrip(".")
+
+
+def _kml_coords(coords) -> str:
+    return " ".join(f"{_kml_number(x)},{_kml_number(y)}" for x, y, *_ in coords)
+
+
+def _kml_geometry(geom) -> str:
+    """KML geometry of a shapely geometry (empty text for none); polygons counter-clockwise outside."""
+    if geom is None or geom.is_empty:
+        return ""
+    kind = geom.geom_type
+    if kind == "Point":
+        return f"<Point><coordinates>{_kml_coords(geom.coords)}</coordinates></Point>"
+    if kind in ("LineString", "LinearRing"):
+        return f"<LineString><tessellate>1</tessellate><coordinates>{_kml_coords(geom.coords)}</coordinates></LineString>"
+    if kind == "Polygon":
+        geom = shapely.geometry.polygon.orient(geom, 1.0)
+        inner = "".join(f"<innerBoundaryIs><LinearRing><coordinates>{_kml_coords(r.coords)}</coordinates>"
+                        f"</LinearRing></innerBoundaryIs>" for r in geom.interiors)
+        return (f"<Polygon><tessellate>1</tessellate><outerBoundaryIs><LinearRing><coordinates>"
+                f"{_kml_coords(geom.exterior.coords)}</coordinates></LinearRing></outerBoundaryIs>{inner}</Polygon>")
+    return "<MultiGeometry>" + "".join(_kml_geometry(p) for p in geom.geoms) + "</MultiGeometry>"
+
+
+def _kml_value(v: object, kind: str) -> str | None:
+    """A value as KML data text, or None when missing; booleans 1/0 (read alike by GDAL 3.6 and Google Earth)."""
+    if _missing(v):
+        return None
+    if kind == "boolean":
+        return "1" if bool(v) else "0"
+    if kind == "real":
+        return repr(float(v))
+    if kind == "integer":
+        return str(int(v))
+    if isinstance(v, (dt.date, dt.datetime)):
+        return v.isoformat()
+    return str(v)
+
+
+def _balloon(role: str, row: Mapping[str, object], title: str | None) -> str:
+    """The balloon of one placemark as HTML, every value HTML-escaped once."""
+    def facts(pairs) -> str:
+        cells = [f"<tr><th align=\"left\">{esc(label)}</th><td>{esc(_kml_value(row[c], 'text'))}</td></tr>"
+                 for c, label in pairs if c in row and not _missing(row[c]) and str(row[c]) != ""]
+        return "<table>" + "".join(cells) + "</table>" if cells else ""
+
+    head = f"<h3>{esc(title)}</h3>" if title else ""
+    if role == "sites":
+        priority = row.get("priority")
+        body = f"<p><b>Priority</b>: {esc(priority if not _missing(priority) else 'not assessed')}</p>"
+        reasons = row.get("reasons")
+        if isinstance(reasons, str) and reasons:
+            body += "<p><b>Why</b>:</p><ul>" + "".join(f"<li>{esc(r)}</li>" for r in reasons.split("; ") if r) + "</ul>"
+        return head + body + facts(_SITE_FACTS)
+    if role == "areas":
+        return head + facts(_AREA_FACTS)
+    pairs = [(c, c) for c in list(row)[:12]]
+    return head + facts(pairs)
+
+
+def _legend(role: str, colours: dict[str, str], frame: pd.DataFrame) -> str:
+    """A legend for a folder's description (HTML)."""
+    def swatch(colour: str) -> str:
+        return f'<td style="background:{colour};width:18px">&#160;</td>'
+
+    if role == "areas":
+        rows = [(f"need_decile_{d}", f"need decile {d}" + (" (most deprived 10%)" if d == 1 else
+                                                               " (least deprived 10%)" if d == 10 else ""))
+                for d in range(1, 11)] + [("need_decile_none", "no deprivation data")]
+    elif role == "sites":
+        rows = [("site_" + p.replace(" ", "_").lower(), p) for p, _ in _PRIORITY_STYLES]
+    else:
+        return ""
+    cells = "".join(f"<tr>{swatch(colours[sid])}<td>{esc(label)}</td></tr>" for sid, label in rows)
+    return f"<p><b>Legend</b></p><table>{cells}</table>"
+
+
+def _kml_style_of(role: str, row: Mapping[str, object]) -> str:
+    if role == "areas":
+        d = row.get("need_decile")
+        return f"need_decile_{int(d)}" if not _missing(d) and 1 <= int(d) <= 10 else "need_decile_none"
+    if role == "sites":
+        p = row.get("priority")
+        return {"High": "site_high", "Medium": "site_medium", "Low": "site_low"}.get(p, "site_not_flagged")
+    return "feature"
+
+
+def _kml_folder(name: str, g: pd.DataFrame, role: str, kinds: dict[str, str], about: str) -> Iterator[str]:
+    """The XML of one layer's folder, placemark by placemark."""
+    stem = re.sub(r"[^A-Za-z0-9_]", "_", _file_stem(name))
+    yield f"<Folder id=\"folder_{stem}\"><name>{_x(name)}</name><open>{int(role != 'other')}</open>"
+    yield f"<description>{_x(about)}</description>"
+    geoms = g.geometry if isinstance(g, gpd.GeoDataFrame) else [None] * len(g)
+    data_cols = [c for c in g.columns if c not in ("geometry", "name", "description")]
+    title_col = "name" if "name" in g.columns else "code" if "code" in g.columns else None
+    records = pd.DataFrame(g.drop(columns="geometry") if "geometry" in g.columns else g).astype(object)
+    for i, (row, geom) in enumerate(zip(records.to_dict(orient="records"), geoms, strict=True)):
+        title = row.get(title_col) if title_col else None
+        title = None if _missing(title) else str(title)
+        own = row.get("description")
+        balloon = esc(own) if isinstance(own, str) and own else _balloon(role, row, title)
+        parts = [f'<Placemark id="{stem}.{i + 1}">']
+        if title is not None:
+            parts.append(f"<name>{_x(title)}</name>")
+        parts.append(f"<description>{_x(balloon)}</description><styleUrl>#{_kml_style_of(role, row)}</styleUrl>")
+        data = [(c, _kml_value(row[c], kinds[c])) for c in data_cols]
+        parts.append(f'<ExtendedData><SchemaData schemaUrl="#schema_{stem}">'
+                     + "".join(f'<SimpleData name="{_x(c)}">{_x(v)}</SimpleData>' for c, v in data if v is not None)
+                     + "</SchemaData></ExtendedData>")
+        parts.append(_kml_geometry(geom))
+        parts.append("</Placemark>")
+        yield "".join(parts)
+    yield "</Folder>"
+
+
+def _kml_types(g: pd.DataFrame) -> dict[str, str]:
+    """Dictionary type word of each column; integers beyond 32 bits are text (KML has no 64-bit integer)."""
+    out = {}
+    for c in g.columns:
+        kind = _kind(g[c])
+        if kind == "integer":
+            vals = g[c].dropna()
+            if not vals.empty and not (vals.abs() < 2 ** 31).all():
+                kind = "text"
+        out[c] = kind
+    return out
+
+
 def _build_kml(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
+    """One KML 2.2 document: styles, a schema and a folder per spatial layer; tables are left out (noted)."""
     out = b.work / "export.kml"
-    driver = _kml_driver()
-    written = {name: _kml_frame(name, frame) for name, frame in layers.items()}
-    dd = layer_dictionary(written, crs_note="WGS84 longitude/latitude (EPSG:4326)", **b.columns_known())
-    for name, g in list(written.items()):
+    spatial = {n: f for n, f in layers.items() if isinstance(_as_geo(f), gpd.GeoDataFrame)}
+    tables = [n for n in layers if n not in spatial]
+    if not spatial:
+        raise InputError(f"KML holds only layers with locations; {', '.join(tables)} "
+                         f"{'is a table' if len(tables) == 1 else 'are tables'}: choose another format")
+    written = {}
+    for name, frame in spatial.items():
+        g = _wgs84(frame)
         renames = kml_field_names(g.columns)
         if renames:
-            written[name] = g.rename(columns=renames)
-            hit = (dd["layer"] == name) & dd["field"].isin(list(renames))
-            dd.loc[hit, "meaning"] = [f"{m} (named {renames[f]} here: '{f}' is a KML element)"
-                                      for f, m in zip(dd.loc[hit, "field"], dd.loc[hit, "meaning"], strict=True)]
-            dd.loc[hit, "field"] = dd.loc[hit, "field"].map(renames)
-            b.notes.append(f"{name}: {', '.join(renames)} renamed {', '.join(renames.values())} "
+            g = g.rename(columns=renames)
+            b.renamed.setdefault(name, {}).update({new: old for old, new in renames.items()})
+            b.notes.append(f"{name}: {', '.join(renames)} written as {', '.join(renames.values())} "
                            f"(KML uses those names for its own elements)")
-    about = ("<p>" + esc("Exported by assets-map. Placemark names and descriptions are HTML-escaped. "
-                          "Each folder's description holds its data dictionary.") + "</p>"
-             + "<pre>" + esc(provenance_text(b.record)) + "</pre>")
-    first = True
-    for name, g in written.items():
-        rows = dd[dd["layer"] == name]
-        folder = ("<p>" + esc(LAYER_DESCRIPTIONS.get(name, name)) + "</p>"
-                  + _html_table(list(rows[["field", "meaning", "unit", "source", "type"]].itertuples(index=False, name=None)),
-                                ("field", "meaning", "unit", "source", "type")))
-        kw: dict = {}
-        if driver == "LIBKML":
-            kw["layer_options"] = {"NAME": name, "DESCRIPTION": folder}
-            if first:
-                kw["dataset_options"] = {"NAME": "assets-map export", "DESCRIPTION": about}
-        else:
-            kw["dataset_options"] = {"NameField": "name", "DescriptionField": "description"} if first else {}
-        extra = {} if isinstance(g, gpd.GeoDataFrame) else {"crs": DISPLAY_CRS}
-        _write(g, out, driver=driver, layer=_file_stem(name), append=not first, **kw, **extra)
-        b.files.append(f"folder {name}: {len(g)} placemarks")
-        first = False
-    if driver != "LIBKML":  # the plain KML driver has no document description: add an 'about' folder
-        rows = [(r.layer, r.field, r.meaning, r.unit, r.source, r.type) for r in dd.itertuples(index=False)]
-        note = pd.DataFrame({"name": ["About this export"],
-                             "description": [about + _html_table(rows, ("layer", "field", "meaning", "unit", "source", "type"))]})
-        _write(note, out, driver=driver, layer="about_this_export", append=True, crs=DISPLAY_CRS)
-        b.notes.append("GDAL's LIBKML driver is not available: the data dictionary and provenance are in the "
-                       "folder 'about_this_export'")
+        if "description" not in g.columns:
+            g["description"] = pd.Series(None, index=g.index, dtype="str")  # built per placemark below
+        written[name] = g
+    if tables:
+        b.notes.append(f"{', '.join(tables)} left out of the KML: {'it is a table' if len(tables) == 1 else 'they are tables'} "
+                       f"without locations (every other format holds {'it' if len(tables) == 1 else 'them'})")
+    dd = layer_dictionary(written, crs_note="WGS84 longitude/latitude (EPSG:4326)", **b.columns_known())
+    styles, colours = _kml_styles()
+    about = ("<p>" + esc("Exported by assets-map. Need areas are shaded by need decile, sites coloured by "
+                          "priority; click a placemark for its reasons. Each folder's description holds its "
+                          "legend and data dictionary.") + "</p>"
+             + "".join(f"<p>{esc(n)}</p>" for n in b.notes) + "<pre>" + esc(provenance_text(b.record)) + "</pre>")
+    bad = 0
+    with open(out, "w", encoding="utf-8", newline="\n") as fh:
+        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2">\n'
+                 f"<Document id=\"assets_map_export\"><name>assets-map export</name><open>1</open>"
+                 f"<description>{_x(about)}</description>\n{styles}\n")
+        kinds_of = {n: _kml_types(g) for n, g in written.items()}
+        for name in written:
+            stem = re.sub(r"[^A-Za-z0-9_]", "_", _file_stem(name))
+            fields = "".join(f'<SimpleField type="{_KML_TYPES[k]}" name="{_x(c)}"></SimpleField>'
+                             for c, k in kinds_of[name].items() if c not in ("geometry", "name", "description"))
+            fh.write(f'<Schema name="{_x(name)}" id="schema_{stem}">{fields}</Schema>\n')
+        for name, g in written.items():
+            role = _kml_role(g)
+            rows = dd[dd["layer"] == name]
+            no_place = int((g.geometry.isna() | g.geometry.is_empty).sum())
+            folder = ("<p>" + esc(LAYER_DESCRIPTIONS.get(name, name)) + "</p>" + _legend(role, colours, g)
+                      + (f"<p>{no_place} rows have no location: they are listed without a place.</p>" if no_place else "")
+                      + _html_table(list(rows[["field", "meaning", "unit", "source", "type"]]
+                                         .itertuples(index=False, name=None)),
+                                    ("field", "meaning", "unit", "source", "type")))
+            bad += sum(int(g[c].str.count(_XML_BAD.pattern).sum()) for c, k in kinds_of[name].items()
+                       if k == "text" and c != "geometry")
+            for piece in _kml_folder(name, g, role, kinds_of[name], folder):
+                fh.write(piece + "\n")
+            b.files.append(f"folder {name}: {len(g)} placemarks")
+        fh.write("</Document>\n</kml>\n")
+    if bad:
+        b.warn(f"{bad} control characters that XML cannot hold were written as '\ufffd' in the KML")
     return out
 
 
