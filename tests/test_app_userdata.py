@@ -11,7 +11,7 @@ from assets_map.engine.pipeline import rescore
 from assets_map.io.importer import staged_upload
 from assets_map.io.report import InputError
 from assets_map.io.uploads import Upload, check_uploads, with_wards
-from tests.helpers import app_page
+from tests.helpers import app_page, plain
 
 
 def upload(path, name=None) -> Upload:
@@ -106,3 +106,141 @@ def test_reweighting_the_demo_in_the_app_keeps_it_labelled_fictional(demo_result
     mp.run()
     assert not mp.exception
     assert "Composite need (used for priorities)" in mp.selectbox(key="need_measure").options
+
+
+# ------------------------------------------------------------------ every file in every slot (issue 14, item 2)
+# Where each real file belongs, by hand: the slots a person would rightly give it in. A map layer of sites,
+# land or facilities is a register, a facility layer or (polygons) an exclusion layer: the file cannot say which.
+_MAP_POINTS = ("register", "facilities", "locations")
+_MAP_POLYGONS = ("register", "facilities", "locations", "exclude")
+BELONGS = {
+    "land_and_building_assets.csv": ("register", "locations"),
+    "brownfield_points_2020.csv": ("register", "locations"),
+    "fylde.csv": ("register",), "leicester.csv": ("register",), "rochdale.csv": ("register",),
+    "brownfield_register_harmonised.csv": ("register",),
+    "eric_hefs_site_and_trust_data_13944.xls": ("register",),
+    "imd2025_lsoa21_scores_ranks_deciles.csv": ("deprivation",),
+    "iod2015_2019_lsoa11_long.csv": ("deprivation",),
+    "lookup_lsoa21_ward24_ltla24.csv": ("wards",),
+    "postcodes_onspd_feb2025.csv": ("postcodes", "wards"),
+    "lsoa21_boundaries_ew.gpkg": ("boundaries",), "lsoa21_boundaries.geojson": ("boundaries",),
+    "lsoa11_boundaries.geojson": ("boundaries",),
+    "wards23_boundaries.geojson": ("wards",),
+    "ltla24_boundaries_uk.gpkg": (), "borough_boundary.geojson": (), "land_and_building_assets.csv-metadata.json": (),
+}
+SLOTS = ("register", "boundaries", "deprivation", "postcodes", "wards", "exclude", "facilities", "locations")
+
+
+def _belongs(path) -> tuple[str, ...]:
+    if path.name in BELONGS:
+        return BELONGS[path.name]
+    import pyogrio
+
+    shapes = pyogrio.read_dataframe(path, columns=[]).geometry.geom_type
+    return _MAP_POLYGONS if shapes.str.contains("Polygon").any() else _MAP_POINTS
+
+
+def _real_files():
+    from tests.helpers import SHARED
+
+    files = sorted(p for p in SHARED.rglob("*") if p.is_file() and p.name != "README.md")
+    if not files:
+        pytest.skip(f"real data not found at {SHARED}")
+    return files
+
+
+def test_every_real_file_in_every_wrong_slot_is_explained_in_one_line(shared):
+    from assets_map.io.uploads import slot_problem
+
+    shared("trafford", "land_and_building_assets.csv")  # skips (fails in CI) without the data
+    for path in _real_files():
+        up = upload(path)
+        right = _belongs(path)
+        for slot in SLOTS:
+            problem = slot_problem(slot, up)
+            if slot in right:
+                assert problem is None, (path.name, slot, problem)
+                continue
+            assert problem and problem.startswith(path.name) and "\n" not in problem, (path.name, slot, problem)
+            assert "Traceback" not in problem
+            if right and slot != "locations":  # where it belongs, in the app's words
+                assert "give it in the" in problem, (path.name, slot, problem)
+            # The check refuses it too, in one error, before reading it as what it is not.
+            files = {slot: up} if slot in KIND_SLOTS else {}
+            layers = {"exclude": [up]} if slot == "exclude" else {"facilities": [up]} if slot == "facilities" else {}
+            with pytest.raises(InputError) as e:
+                check_uploads(files, locations=up if slot == "locations" else None, **layers)
+            assert problem in str(e.value).replace("\n", " ")
+
+
+KIND_SLOTS = ("register", "boundaries", "deprivation", "postcodes", "wards")
+
+
+def test_the_page_says_what_each_wrong_file_is_and_never_shows_a_traceback(shared):
+    """Each real file put in every slot it does not belong in at once: one error line per slot, no exception."""
+    shared("trafford", "land_and_building_assets.csv")
+    for path in _real_files():
+        up = upload(path)
+        wrong = [s for s in SLOTS if s not in _belongs(path)]
+        at = app_page("data_page")
+        at.session_state["staged_uploads"] = {s: up for s in wrong if s in KIND_SLOTS}
+        at.session_state["staged_layers"] = {s: ([up] if s in ("exclude", "facilities") else up)
+                                             for s in wrong if s not in KIND_SLOTS}
+        at.run()
+        assert not at.exception, (path.name, at.exception)
+        errors = [plain(e.value) for e in at.error]
+        assert len(errors) == len(wrong), (path.name, errors)
+        assert all(e.startswith(path.name) and "\n" not in e for e in errors), errors
+        if "register" in wrong:
+            at.button(key="check_upload").click().run()
+            assert not at.exception, (path.name, at.exception)
+            assert any("These files could not be used" in e.value for e in at.error)
+
+
+def test_a_register_and_need_areas_that_do_not_overlap_are_refused_before_use(shared, tmp_path):
+    import geopandas as gpd
+
+    areas = gpd.read_file(shared("trafford", "lsoa21_boundaries.geojson")).to_crs("EPSG:27700")
+    areas["geometry"] = areas.translate(xoff=150_000)  # the same codes, 150 km east: another place
+    far = tmp_path / "far_areas.geojson"
+    areas.to_crs("EPSG:4326").to_file(far)
+    files = {"register": upload(shared("trafford", "land_and_building_assets.csv")), "boundaries": upload(far),
+             "deprivation": upload(shared("england", "imd2025_lsoa21_scores_ranks_deciles.csv"))}
+    with pytest.raises(InputError, match=r"none of the \d+ placed sites of land_and_building_assets.csv lies in any "
+                                         r"of the 139 need areas of far_areas.geojson"):
+        check_uploads(files)
+
+
+def test_the_app_excludes_and_places_what_the_cli_does_with_the_same_files(shared, tmp_path):
+    """Exclusion layers, partner facilities, an NHS locations file and the IoD edition pass through as on the CLI."""
+    from assets_map.engine.pipeline import analyse
+
+    reg, bnd = shared("trafford", "land_and_building_assets.csv"), shared("trafford", "lsoa11_boundaries.geojson")
+    pcs = shared("trafford", "postcodes_onspd_feb2025.csv")
+    layers = [shared("trafford", "parcels", "greenspace_sites.geojson"), shared("trafford", "parcels", "allotments.geojson")]
+    # IoD 2019 rows without their year column or a year in any header or the name (LSOA 2011 codes exist in
+    # both editions): the user chooses the edition, as --iod-year does on the command line.
+    long = pd.read_csv(shared("trafford", "iod2015_2019_lsoa11_long.csv"))
+    dep = tmp_path / "deprivation.csv"
+    long = long[long["year"] == 2019].drop(columns=["year", "lad19cd", "lad19nm"])
+    long.rename(columns={"lsoa11cd": "lsoa_code"}).to_csv(dep, index=False)
+    files = {"register": upload(reg), "boundaries": upload(bnd), "deprivation": upload(dep), "postcodes": upload(pcs)}
+    with pytest.raises(InputError, match="does not say which edition"):
+        check_uploads(files)
+    app = check_uploads(files, exclude=[upload(p) for p in layers], iod_year=2019,
+                        facilities=[upload(shared("trafford", "anchors", "libraries.geojson"))])
+    cli = analyse(reg, bnd, dep, postcodes=pcs, exclude=layers, iod_year=2019)
+    a, c = app.analysis.assets, cli.assets
+    assert int(a["excluded"].sum()) == int(c["excluded"].sum()) > int(check_uploads(files, iod_year=2019)
+                                                                       .analysis.assets["excluded"].sum())
+    assert (a["priority"].to_numpy() == c["priority"].to_numpy()).all()
+    assert app.analysis.settings["iod_year"] == 2019 and any("the edition you chose" in n for n in app.notes)
+    assert app.facilities is not None and len(app.facilities) == 13
+    # NHS ERIC sites placed by a locations file, as analyse --locations places them.
+    eric, hosp = shared("nhs", "eric_hefs_site_and_trust_data_13944.xls"), shared("nhs", "hospitals22_points.gpkg")
+    lsoa11, iod = shared("trafford", "lsoa11_boundaries.geojson"), shared("trafford", "iod2015_2019_lsoa11_long.csv")
+    nhs = check_uploads({"register": upload(eric), "boundaries": upload(lsoa11), "deprivation": upload(iod)},
+                        locations=upload(hosp))
+    nhs_cli = analyse(eric, lsoa11, iod, locations=hosp)
+    assert nhs.report.placed == nhs_cli.reports[0].placed > 300
+    assert any("only 1 of the 356 placed sites" in w for w in nhs.analysis.warnings)

@@ -17,9 +17,10 @@ import pandas as pd
 
 from assets_map.engine.pipeline import Analysis, analyse
 from assets_map.engine.summary import attach_wards
-from assets_map.io.importer import Upload, display_name, import_bytes, read_inputs
+from assets_map.io import eric as _eric
+from assets_map.io.importer import Upload, detect_kind, display_name, import_bytes, read_inputs, staged_upload
 from assets_map.io.report import ImportReport, InputError
-from assets_map.io.sources import Limits, using_limits
+from assets_map.io.sources import Limits, open_table, using_limits
 
 #: What a user can upload, and what each is for.
 KINDS = {
@@ -30,6 +31,34 @@ KINDS = {
     "wards": "Wards for the summary: ward polygons, or an LSOA-to-ward lookup table",
 }
 REQUIRED = ("register", "boundaries")
+#: The layer slots: several files each (exclusions, facilities) or one (the locations of NHS ERIC sites).
+LAYER_SLOTS = {
+    "exclude": "Exclusion layers: greenspace, allotments or other land never to flag (polygons)",
+    "facilities": "Partner facilities: libraries, GP practices, schools, hubs (points or outlines)",
+    "locations": "Locations of NHS sites (points or outlines with site codes or names), to place NHS ERIC sites",
+}
+#: Every slot by the short name the app shows.
+SLOT_NAMES = {"register": "Asset register", "boundaries": "Need area boundaries", "deprivation": "Deprivation data",
+              "postcodes": "Postcode directory", "wards": "Wards", "exclude": "Exclusion layers",
+              "facilities": "Partner facilities", "locations": "Locations of NHS sites"}
+# What each detected kind looks like, in words, and the slot it belongs in (None: no slot uses it).
+_LOOKS = {
+    "register": ("an asset register", "register"),
+    "brownfield": ("a brownfield land register", "register"),
+    "eric": ("NHS ERIC site data", "register"),
+    "deprivation": ("an English Indices of Deprivation table (LSOA codes with scores, ranks or deciles)",
+                    "deprivation"),
+    "deprivation_layer": ("LSOA boundaries carrying deprivation", "boundaries"),
+    "postcodes": ("a postcode directory", "postcodes"),
+    "boundaries": ("LSOA boundaries", "boundaries"),
+    "wards": ("ward boundaries", "wards"),
+    "ward_lookup": ("an LSOA-to-ward lookup", "wards"),
+}
+# The detected kinds each slot takes (a map layer of sites or land is detected as "register").
+_TAKES = {"register": {"register", "brownfield", "eric"}, "boundaries": {"boundaries", "deprivation_layer"},
+          "deprivation": {"deprivation", "deprivation_layer"}, "postcodes": {"postcodes"},
+          "wards": {"wards", "ward_lookup", "postcodes"}, "exclude": {"register"}, "facilities": {"register"},
+          "locations": {"register"}}
 
 
 @dataclass
@@ -39,11 +68,102 @@ class Checked:
     analysis: Analysis
     label: str
     notes: list[str] = field(default_factory=list)
+    #: partner facilities uploaded with the files (None: none)
+    facilities: gpd.GeoDataFrame | None = None
 
     @property
     def report(self) -> ImportReport:
         """The import report of the register file."""
         return self.analysis.reports[0]
+
+
+@dataclass(frozen=True)
+class Looks:
+    """What an uploaded file looks like, from its content (:func:`assets_map.io.importer.detect_kind`).
+
+    ``kind`` is the detected kind, ``words`` says it to the user, ``slot`` is the slot it belongs in
+    (None: no slot uses it), ``geometry`` the kinds of shape of a map layer (empty for a table).
+    """
+
+    kind: str
+    words: str
+    slot: str | None
+    geometry: frozenset = frozenset()
+
+    @property
+    def is_map_layer(self) -> bool:
+        """True for a file of shapes (points, lines or polygons) rather than a table."""
+        return bool(self.geometry)
+
+
+def looks_like(upload: Upload, *, limits: Limits | None = None) -> Looks:
+    """What ``upload`` holds, decided from its content as the CLI decides it, and the slot it belongs in.
+
+    Raises
+    ------
+    InputError : the file cannot be opened at all (one line naming it)
+    """
+    with staged_upload(upload.data, upload.name, limits) as (path, shown):
+        prefer = (_eric.SITE_SHEET,) if path.suffix.lower() in (".xls", ".xlsx") else ()
+        table = open_table(path, name=shown, limits=limits, prefer_layers=prefer)
+        found = detect_kind(table)
+    shapes = frozenset()
+    if table.is_vector:
+        shapes = frozenset(str(t).replace("Multi", "").lower() for t in table.frame.geometry.geom_type.dropna().unique())
+    if found.kind in _LOOKS:
+        words, slot = _LOOKS[found.kind]
+        if found.kind == "register" and shapes:
+            words = "a map layer of sites or land (" + " and ".join(sorted(shapes)) + "s with no area codes)"
+            slot = "facilities" if shapes == {"point"} else "exclude" if "polygon" in shapes else "register"
+        return Looks(found.kind, words, slot, shapes)
+    if found.kind == "unknown":
+        return Looks("unknown", found.looks_like, None, shapes)
+    return Looks(found.kind, found.looks_like or found.why, None, shapes)
+
+
+def slot_problem(slot: str, upload: Upload, *, limits: Limits | None = None, looks: Looks | None = None) -> str | None:
+    """One line saying why ``upload`` does not belong in ``slot`` (what it looks like, where it belongs), or None.
+
+    ``slot`` is one of :data:`SLOT_NAMES`; ``looks`` is :func:`looks_like` of the upload when the caller
+    has it already. A file that cannot be opened gives the reader's reason.
+    """
+    name = display_name(upload.name)
+    try:
+        looks = looks or looks_like(upload, limits=limits)
+    except InputError as exc:
+        text = str(exc)
+        return text if text.startswith(name) else f"{name}: {text}"
+    here = SLOT_NAMES[slot]
+    fits = looks.kind in _TAKES[slot]
+    if fits and slot in ("exclude", "facilities", "locations") and not looks.is_map_layer:
+        fits = slot == "locations" and looks.kind == "register"  # a CSV of site points can place ERIC sites
+        if not fits:
+            return (f"{name}: this looks like {looks.words}, a table; {here} must be a map layer "
+                    f"(GeoPackage, GeoJSON or zipped Shapefile): give it in the {SLOT_NAMES[looks.slot]} slot")
+    if fits and slot == "exclude" and "polygon" not in looks.geometry:
+        return (f"{name}: this holds only {' and '.join(sorted(looks.geometry))}s; {here} must be polygons of land: "
+                "give it in the Asset register or Partner facilities slot, whichever it is")
+    if fits:
+        return None
+    if looks.kind == "unknown":
+        return f"{name}: {looks.words}"
+    if looks.kind == "register" and looks.is_map_layer:  # sites, land or facilities: the file cannot say which
+        slots = ["register", "facilities"] + (["exclude"] if "polygon" in looks.geometry else [])
+        names = [SLOT_NAMES[k] for k in slots if k != slot]
+        where = "give it in the " + (", ".join(names[:-1]) + " or " if len(names) > 1 else "") + names[-1] + \
+            " slot, whichever it is"
+    elif looks.slot:
+        where = f"give it in the {SLOT_NAMES[looks.slot]} slot"
+    else:
+        where = "assets-map does not use it: it needs LSOA boundaries and reads wards"
+    return f"{name}: this looks like {looks.words}, not {_slot_noun(slot)}; {where}"
+
+
+def _slot_noun(slot: str) -> str:
+    return {"register": "an asset register", "boundaries": "need area boundaries (LSOA polygons)",
+            "deprivation": "deprivation data", "postcodes": "a postcode directory", "wards": "wards",
+            "exclude": "an exclusion layer", "facilities": "a partner facility layer",
+            "locations": "a locations layer"}[slot]
 
 
 def read_ward_source(upload: Upload) -> tuple[str, gpd.GeoDataFrame | pd.DataFrame]:
@@ -65,15 +185,19 @@ def with_wards(analysis: Analysis, upload: Upload, *, limits: Limits | None = No
     if matched == 0:
         raise InputError("no site falls in any ward it lists (is it the right area, and the right LSOA edition?)",
                          source=name)
-    out = analysis.replace(assets=assets)
+    out = analysis.replace(assets=assets, places={**analysis.places, **({"wards": src} if kind == "wards" else {})})
     out.settings["wards"] = name
     how = "by ward polygons" if kind == "wards" else "by the LSOA-to-ward lookup"
     return out, f"{name}: {matched} of {len(assets)} sites given a ward ({how})"
 
 
 def check_uploads(files: dict[str, Upload], *, weights: dict[str, float] | str | None = None,
-                  limits: Limits | None = None, exclude: list[Upload] = ()) -> Checked:
+                  limits: Limits | None = None, exclude: list[Upload] = (), facilities: list[Upload] = (),
+                  locations: Upload | None = None, iod_year: int | None = None) -> Checked:
     """Read and analyse a user's files; raise one InputError listing every problem.
+
+    The app's "Check these files": the same reading and the same :func:`~assets_map.engine.pipeline.analyse`
+    as the CLI's ``analyse`` with the same files and options, so the result is the CLI's.
 
     Parameters
     ----------
@@ -83,48 +207,102 @@ def check_uploads(files: dict[str, Upload], *, weights: dict[str, float] | str |
         for a public visitor; None: the limits in force)
     exclude : exclusion layers (greenspace, allotments) whose land is never flagged, as the
         CLI's ``--exclude``; kept with the result for every later re-scoring
+    facilities : partner facility layers (libraries, GP practices, ...), as ``--facilities``
+    locations : points or polygons with site codes or names placing NHS ERIC sites, as ``--locations``
+    iod_year : the IoD edition when the deprivation data does not state it, as ``--iod-year``
 
     Returns
     -------
     Checked : the analysis (with the register's import report), not yet in use
+
+    Raises
+    ------
+    InputError : every problem in one line each: a file in a slot it does not belong in (what it
+        looks like and where it belongs), a file that cannot be read, a register none of whose
+        placed sites lies in any of the need areas
     """
     with using_limits(limits):
-        return _check_uploads(files, weights, list(exclude))
+        return _check_uploads(files, weights, list(exclude), list(facilities), locations, iod_year)
 
 
-def _check_uploads(files: dict[str, Upload], weights, exclude: list[Upload]) -> Checked:
+def _check_uploads(files: dict[str, Upload], weights, exclude: list[Upload], facilities: list[Upload],
+                   locations: Upload | None, iod_year: int | None) -> Checked:
     unknown = sorted(set(files) - set(KINDS))
     if unknown:
         raise ValueError(f"unknown upload kinds: {unknown}")
-    problems: list[str] = [f"no {KINDS[k].split(':')[0].split(' (')[0].lower()} was uploaded" for k in REQUIRED
-                           if k not in files]
+    problems: list[str] = [f"no {SLOT_NAMES[k].lower()} was uploaded" for k in REQUIRED if k not in files]
+    placed_in = [(k, u) for k, u in files.items()] + [("exclude", u) for u in exclude] + \
+        [("facilities", u) for u in facilities] + ([("locations", locations)] if locations is not None else [])
+    wrong = [p for p in (slot_problem(k, u) for k, u in placed_in) if p]
+    if wrong:  # a file in the wrong slot: say what it is and where it goes, before reading anything as it is not
+        raise InputError(problems + wrong)
     notes: list[str] = []
+    layer = None
+    if locations is not None:
+        try:
+            with staged_upload(locations.data, locations.name, None) as (path, shown):
+                layer, _ = _eric.read_locations(path)
+            layer.attrs["source"] = display_name(locations.name)
+        except InputError as exc:
+            problems.append(str(exc))
+    partners = None
+    try:
+        frames = [import_bytes(u.data, u.name, kind="facilities")[0] for u in facilities]
+        if frames:
+            partners = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
+    except InputError as exc:
+        problems.append(str(exc))
     read = read_inputs(files.get("register"), files.get("boundaries"), files.get("deprivation"),
                        postcodes=files.get("postcodes"), wards=files.get("wards"), exclude=exclude,
-                       problems=problems)
+                       problems=problems, locations=layer)
     frame, report, bnd, dep = read.assets, read.report, read.boundaries, read.deprivation
     try:
-        result = analyse(frame, bnd, dep, exclude=read.exclude, weights=weights,
+        result = analyse(frame, bnd, dep, exclude=read.exclude, weights=weights, iod_year=iod_year,
                          boundaries_name=display_name(files["boundaries"].name))
     except InputError as exc:
         raise InputError(str(exc)) from None
+    _require_overlap(result, display_name(files["register"].name), display_name(files["boundaries"].name))
     result.reports = [report]
     result.settings["inputs"] = {k: display_name(u.name) for k, u in files.items()}
+    if locations is not None:
+        result.settings["inputs"]["locations"] = display_name(locations.name)
     if exclude:
         result.settings["exclude"] = read.names["exclude"]
     notes.append(f"{display_name(files['boundaries'].name)}: {len(bnd)} need areas")
     if dep is not None:
-        notes.append(f"{dep.source}: English Indices of Deprivation {dep.year or '(year not stated)'}, "
-                     f"{len(dep.table)} areas")
+        year = result.settings.get("iod_year")
+        notes.append(f"{dep.source}: English Indices of Deprivation {year or '(year not stated)'}"
+                     + (" (the edition you chose)" if iod_year and not dep.year else "") + f", {len(dep.table)} areas")
     if read.postcodes is not None:
         notes.append(f"{display_name(files['postcodes'].name)}: {len(read.postcodes)} postcodes")
+        result.places["postcodes"] = read.postcodes  # for the place search ("M32 0")
+    for name, lay in zip(read.names.get("exclude", []), read.exclude, strict=True):
+        notes.append(f"{name}: {len(lay[1])} areas of land never flagged")
+    if partners is not None:
+        notes.append(", ".join(display_name(u.name) for u in facilities) + f": {len(partners)} partner facilities")
     if read.wards is not None:
         kind, src = read.wards.attrs["ward_form"], read.wards
         assets = attach_wards(result.assets, **({"wards": src} if kind == "wards" else {"lookup": src}))
         result.assets = assets
         result.settings["wards"] = display_name(files["wards"].name)
+        if kind == "wards":
+            result.places["wards"] = src  # drawn on the map and searchable by name
         notes.append(f"{display_name(files['wards'].name)}: {int(assets['ward_code'].notna().sum())} of "
                      f"{len(assets)} sites given a ward")
     label = f"Your data: {display_name(files['register'].name)}"
     result.settings["label"] = label
-    return Checked(result, label, notes)
+    return Checked(result, label, notes, partners)
+
+
+def _require_overlap(result: Analysis, register: str, boundaries: str) -> None:
+    """Refuse a register none of whose placed sites lies in any need area (files for two different places)."""
+    a = result.assets
+    placed = int((a.geometry.notna() & ~a.geometry.is_empty).sum())
+    inside = int(a["need_area_code"].notna().sum()) if "need_area_code" in a.columns else 0
+    if placed and not inside:
+        raise InputError(f"none of the {placed} placed sites of {register} lies in any of the {len(result.needs)} need "
+                         f"areas of {boundaries}: are they for the same place? Give the boundaries of the register's "
+                         "area (or the whole of England)")
+    if placed and inside < placed / 2:
+        result.warnings.append(f"only {inside} of the {placed} placed sites of {register} lie in the need areas of "
+                               f"{boundaries}: the others have no need score (are the boundaries for the whole area?)")
