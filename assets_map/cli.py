@@ -48,6 +48,7 @@ def _add_analyse(sub) -> None:
                                                    "(.shp/.zip); any register, brownfield or ERIC file `import` reads")
     p.add_argument("--layer", help="layer (GeoPackage) or sheet (Excel) of --assets to read from a multi-layer file")
     p.add_argument("--locations", action="append", help="points or polygons with site codes or names, to place NHS ERIC sites (repeatable: add NHS trust head-office points with organisation codes to check every match against its trust's area)")
+    p.add_argument("--owners", action="append", metavar="FILE", help="a lookup of organisation codes and names (e.g. the ONS local authority lookup LAD24CD/LAD24NM, or an NHS trust list) to name owners given as codes (repeatable)")
     p.add_argument("--boundaries", required=True, help="LSOA boundaries (GeoJSON, GeoPackage or Shapefile)")
     p.add_argument("--deprivation", help="English Indices of Deprivation CSV (official, renamed or long form); "
                                          "optional when the boundaries carry the deprivation columns")
@@ -87,10 +88,10 @@ def _run_analyse(args) -> int:
     result = analyse(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes, exclude=args.exclude,
                      weights=args.weights, progress=bar, engine=engine, scheduler=args.scheduler,
                      shared_dir=args.shared_dir, cache=getattr(args, "cache", None), layer=args.layer,
-                     locations=args.locations, iod_year=args.iod_year)
+                     locations=args.locations, iod_year=args.iod_year, owners=args.owners)
     record = provenance(result, inputs={"assets": args.assets, "boundaries": args.boundaries,
                                         "deprivation": args.deprivation, "postcodes": args.postcodes,
-                                        "locations": args.locations,
+                                        "locations": args.locations, "owners": args.owners,
                                         "exclude": list(args.exclude)})
     write_gpkg(result_layers(result), out, provenance=record)
     if args.csv:
@@ -432,6 +433,7 @@ def _add_import(sub) -> None:
     p.add_argument("--layer", help="layer (GeoPackage) or sheet (Excel) to read from a multi-layer file")
     p.add_argument("--postcodes", help="postcode directory CSV (postcode, lon, lat) to place register rows with only a postcode")
     p.add_argument("--locations", action="append", help="points or polygons with site codes or names, to place NHS ERIC sites (repeatable: add NHS trust head-office points with organisation codes to check every match against its trust's area)")
+    p.add_argument("--owners", action="append", metavar="FILE", help="a lookup of organisation codes and names (e.g. the ONS local authority lookup LAD24CD/LAD24NM, or an NHS trust list) to name owners given as codes (repeatable)")
     p.add_argument("--boundaries", help="LSOA boundaries for a deprivation file (the LSOA vintage is checked)")
     p.add_argument("--keep-invalid", action="store_true", help="do not repair invalid geometries with make_valid")
     p.set_defaults(func=run_import)
@@ -455,7 +457,7 @@ def run_import(args) -> int:
         raise InputError(f"--out must end in .gpkg (got {out.name})")
     try:
         layer, report = import_file(args.file, adapter=args.adapter, layer=args.layer, postcodes=args.postcodes,
-                                    locations=args.locations, boundaries=args.boundaries,
+                                    locations=args.locations, boundaries=args.boundaries, owners=args.owners,
                                     make_valid=not args.keep_invalid)
     except InputError as exc:
         if report_path is not None:

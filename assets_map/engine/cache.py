@@ -242,8 +242,9 @@ def run_cached(compute: Callable, cache, assets, boundaries, deprivation=None, *
             settings[k] = options[k]
     files = {"assets": assets, "boundaries": boundaries, "deprivation": deprivation, "postcodes": postcodes,
              "exclude": exclude}
-    if options.get("locations") is not None:
-        files["locations"] = options["locations"]
+    for k in ("locations", "owners"):  # files that change what is read
+        if options.get(k) is not None:
+            files[k] = options[k]
     key = cache_key(files, settings)
     hit = cache.get(key)
     if hit is not None:

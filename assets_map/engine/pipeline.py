@@ -55,6 +55,7 @@ def analyse(
     layer: str | None = None,
     locations: str | os.PathLike | None = None,
     iod_year: int | None = None,
+    owners=None,
 ) -> Analysis:
     """Run the whole analysis: read -> place -> need -> join -> exclude -> underuse -> priority.
 
@@ -84,6 +85,8 @@ def analyse(
     layer : the layer (GeoPackage) or sheet (Excel) of the register file to read
     locations : points or polygons with site codes or names, to place NHS ERIC sites (as ``import``)
     iod_year : the IoD edition (2015, 2019 or 2025) when the deprivation data does not state it
+    owners : lookup files naming organisations given as codes (local authority GSS or ONS codes, NHS ODS
+        codes), as ``import --owners``
 
     Returns
     -------
@@ -100,7 +103,7 @@ def analyse(
         return run_cached(analyse, cache, assets, boundaries, deprivation, postcodes=postcodes, exclude=exclude,
                           weights=w, progress=progress, engine=engine, scheduler=scheduler, n_workers=n_workers,
                           partitions=partitions, shared_dir=shared_dir, boundaries_name=boundaries_name, as_of=as_of,
-                          layer=layer, locations=locations, iod_year=iod_year)
+                          layer=layer, locations=locations, iod_year=iod_year, owners=owners)
     reading = _is_path(assets)
     files = _is_path(boundaries) or _is_path(deprivation) or any(map(_is_path, exclude))
     at = 3 if reading else int(files)  # steps spent reading
@@ -112,7 +115,7 @@ def analyse(
 
     read = read_inputs(assets if reading else None, boundaries if _is_path(boundaries) else None,
                        deprivation if _is_path(deprivation) else None, postcodes=postcodes if reading else None,
-                       exclude=[p for p in exclude if _is_path(p)], layer=layer, locations=locations)
+                       exclude=[p for p in exclude if _is_path(p)], layer=layer, locations=locations, owners=owners)
     frame = read.assets if reading else assets
     if reading:
         reports.append(read.report)

@@ -40,6 +40,7 @@ from assets_map.io import brownfield as _brownfield
 from assets_map.io import eric as _eric
 from assets_map.io.facilities import prepare_facilities
 from assets_map.io.normalise import fold, match_columns
+from assets_map.io.owners import owner_lookup_from, resolve_owners
 from assets_map.io.registers import read_postcodes, read_register
 from assets_map.io.report import ImportReport, InputError
 from assets_map.io.sources import Limits, Table, copy_to_private, current_limits, excel_frame, open_table, using_limits
@@ -328,6 +329,7 @@ def import_file(
     make_valid: bool = True,
     limits: Limits | None = None,
     facility_kind: str | None = None,
+    owners=None,
 ) -> tuple[gpd.GeoDataFrame, ImportReport]:
     """Import one file: detect (or use) its adapter, read it safely, normalise it, report every row.
 
@@ -362,6 +364,9 @@ def import_file(
         unless the caller is inside :func:`~assets_map.io.sources.using_limits`)
     facility_kind : for ``kind="facilities"``, the facility kind of every row (default: from
         the layer's name or each row's type)
+    owners : lookups that name organisations given as codes (files with code and name columns, or an
+        :class:`~assets_map.io.owners.OwnerLookup`); URIs and codes are resolved with them (see
+        :func:`~assets_map.io.owners.resolve_owners`)
 
     Returns
     -------
@@ -379,7 +384,7 @@ def import_file(
             return _read_kind(kind, Path(path), display_name(name, Path(path)), layer=layer, limits=limits,
                               facility_kind=facility_kind)
         return _import_file(path, name=name, adapter=adapter, layer=layer, postcodes=postcodes, locations=locations,
-                            boundaries=boundaries, make_valid=make_valid, limits=limits)
+                            boundaries=boundaries, make_valid=make_valid, limits=limits, owners=owners)
     except InputError as exc:
         # One line, always: values quoted from a file may hold line breaks.
         problems = [" ".join(str(p).split()) for p in exc.problems]
@@ -388,7 +393,7 @@ def import_file(
         raise
 
 
-def _import_file(path, *, name, adapter, layer, postcodes, locations, boundaries, make_valid, limits):
+def _import_file(path, *, name, adapter, layer, postcodes, locations, boundaries, make_valid, limits, owners=None):
     limits = limits or current_limits()
     path = Path(path)
     shown = display_name(name, path)
@@ -415,6 +420,8 @@ def _import_file(path, *, name, adapter, layer, postcodes, locations, boundaries
     else:
         out, report = read_register(table, postcodes=postcodes, adapter=ADAPTER_LABELS["register"],
                                   make_valid=make_valid, limits=limits)
+    if adapter != "deprivation":
+        resolve_owners(out, report, owner_lookup_from(owners))
     if report.lines_in_file is None:  # adapters that build their own tables: the file's count, as opened
         report.lines_in_file, report.lines_note = table.lines, table.lines_note
     report.adapter = f"{report.adapter or ADAPTER_LABELS[adapter]} ({why if why == 'chosen by the user' else 'detected from ' + why})"
@@ -582,6 +589,7 @@ def read_inputs(
     problems: list[str] | None = None,
     layer: str | None = None,
     locations: str | os.PathLike | None = None,
+    owners=None,
 ) -> Inputs:
     """Read every file of an analysis through :func:`import_file`: paths (the CLI) or uploads (the app).
 
@@ -601,6 +609,7 @@ def read_inputs(
     problems : problems the caller already found, listed first in the one error
     layer : the layer (GeoPackage) or sheet (Excel) of the register to read
     locations : points or polygons with site codes or names, to place the sites of an ERIC register
+    owners : lookups naming organisations given as codes in the register (see :func:`import_file`)
 
     Returns
     -------
@@ -634,7 +643,7 @@ def read_inputs(
     if register is not None and (postcodes is None or got.get("postcodes") is not None):
         pc = got.get("postcodes")
         got["register"] = read("register", register, "register", postcodes=None if pc is None else pc[0], layer=layer,
-                               locations=locations)
+                               locations=locations, owners=owners)
         if got["register"] is not None and got["register"][0].attrs.get("adapter") == "deprivation":
             problems.append(str(InputError(FileKind("deprivation", "", "an English Indices of Deprivation table (LSOA "
                                                     "codes with scores, ranks or deciles)", _TO["deprivation"]).refusal(),

@@ -30,7 +30,7 @@ COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
                  "propertyref", "propertyid", "propertycode", "propertynumber", "sitereference", "siteref", "lasiteref",
                  "sitecode", "reference", "ref", "id"),
     "organisation": ("organisationlabel", "organisation", "organisationname", "organization", "owner",
-                     "ownername", "localauthority", "trustname", "organisationlabelname"),
+                     "ownername", "localauthority", "trustname", "organisationlabelname", "organisationuri"),
     "anchor_type": ("anchortype", "organisationtype", "ownertype"),
     "name": ("propertyname", "assetname", "name", "sitename", "site", "premisesname", "buildingname",
              "nameandaddressofsite", "sitenameaddress"),
