@@ -60,7 +60,9 @@ def _add_analyse(sub) -> None:
     p.add_argument("--weights", help="domain weights for the composite need, e.g. income=2,health=1 (default: imd=1)")
     p.add_argument("--out", required=True, help="output GeoPackage (layers assets, candidates, needs, summary, "
                                                 "with data_dictionary and provenance tables)")
-    p.add_argument("--csv", help="also write the candidates as CSV (UTF-8, lon/lat)")
+    p.add_argument("--csv", help="also write the candidates as CSV (UTF-8 with a BOM for Excel; lon/lat, easting/"
+                                 "northing and WKT, with .csvt, .prj and .vrt so QGIS knows the CRS, and the data "
+                                 "dictionary and provenance beside it)")
     p.add_argument("--report", help="write the import report as JSON")
     p.add_argument("--engine", choices=["geopandas", "dask"], default="geopandas",
                    help="geopandas (one process, the default) or dask (spatially partitioned, see --scheduler)")
@@ -77,12 +79,14 @@ def _add_analyse(sub) -> None:
 
 def _run_analyse(args) -> int:
     from assets_map.engine.pipeline import analyse
-    from assets_map.io.export import result_layers, write_csv, write_gpkg
+    from assets_map.io.export import export_file, result_layers, write_gpkg
     from assets_map.io.provenance import provenance
 
     out = Path(args.out)
     if out.suffix.lower() != ".gpkg":
         raise InputError(f"--out must end in .gpkg (got {out.name})")
+    if args.csv and Path(args.csv).suffix.lower() not in (".csv", ".zip"):
+        raise InputError(f"--csv must end in .csv (the CSV with its sidecars beside it) or .zip (got {Path(args.csv).name})")
     bar = ProgressBar()
     engine = getattr(args, "engine", "geopandas")
     result = analyse(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes, exclude=args.exclude,
@@ -95,7 +99,7 @@ def _run_analyse(args) -> int:
                                         "exclude": list(args.exclude)})
     write_gpkg(result_layers(result), out, provenance=record)
     if args.csv:
-        write_csv(result.candidates, args.csv)
+        export_file({"candidates": result.candidates}, "csv", args.csv, provenance=record)
     if args.report:
         import json
 

@@ -16,7 +16,7 @@ from assets_map.io.export import FORMATS, export_bytes, export_file
 
 X0, Y0 = 430_000.0, 310_000.0
 SUFFIX = {"gpkg": ".gpkg", "shp": ".zip", "csv": ".zip", "geojson": ".zip", "kml": ".kml"}
-WRITER = {"csv": "_write_text_csv"}  # the CSV text is written by pandas; the rest through GDAL
+WRITER = {"csv": "_write_text_csv", "kml": "_kml_folder"}  # CSV by pandas, KML folder by folder; the rest by GDAL
 
 
 def frame(n: int, label: str) -> gpd.GeoDataFrame:
@@ -104,3 +104,18 @@ def test_export_bytes_cleans_up(fmt, tmp_path, monkeypatch):
     with pytest.raises(Boom):
         export_bytes(layers("a"), fmt)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bare_csv_and_its_sidecars_are_placed_whole(tmp_path, monkeypatch):
+    """``--out x.csv``: a failure while building leaves the earlier CSV and sidecars untouched, nothing else."""
+    target = tmp_path / "sites.csv"
+    export_file({"assets": frame(4, "old")}, "csv", target)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["sites.csv", "sites.csvt", "sites.prj", "sites.vrt", "sites_README.txt",
+                     "sites_data_dictionary.csv", "sites_provenance.json"]
+    before = {n: (tmp_path / n).read_bytes() for n in names}
+    failing_after(monkeypatch, ex, "_write_text_csv", 1)
+    with pytest.raises(Boom):
+        export_file({"assets": frame(4, "new")}, "csv", target)
+    assert {n: (tmp_path / n).read_bytes() for n in sorted(p.name for p in tmp_path.iterdir())} == before
+

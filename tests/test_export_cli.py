@@ -133,7 +133,7 @@ def test_export_one_layer(result_gpkg, demo_result, tmp_path):
 
 def test_export_command_refusals(result_gpkg, tmp_path, capsys):
     cases = [
-        (["export", str(result_gpkg), "--format", "csv", "--out", str(tmp_path / "x.csv")], "must end in .zip"),
+        (["export", str(result_gpkg), "--format", "csv", "--out", str(tmp_path / "x.csv")], "a .csv holds one layer"),
         (["export", str(tmp_path / "none.gpkg"), "--format", "gpkg", "--out", str(tmp_path / "x.gpkg")], "no such file"),
     ]
     notgpkg = tmp_path / "fake.gpkg"

@@ -331,8 +331,10 @@ def test_refusals_gather_every_problem(tmp_path):
     assert "unknown export format 'xls'" in msg and "reserved" in msg and "no CRS" in msg
     with pytest.raises(InputError, match="nothing to export"):
         export_bytes({}, "gpkg")
-    with pytest.raises(InputError, match=r"must end in \.zip"):
-        export_file({"assets": g}, "csv", tmp_path / "a.csv")
+    with pytest.raises(InputError, match=r"a \.csv holds one layer and 2 were given"):
+        export_file({"assets": g, "b": g}, "csv", tmp_path / "a.csv")
+    with pytest.raises(InputError, match=r"must end in \.zip or \.csv"):
+        export_file({"assets": g}, "csv", tmp_path / "a.txt")
     with pytest.raises(InputError, match=r"\.geojson or \.json"):
         export_file({"assets": g}, "geojson", tmp_path / "a.zip")
     with pytest.raises(InputError, match=r"must end in \.zip"):

@@ -134,6 +134,10 @@ SUMMARY_FIELDS: tuple[Field, ...] = (
 EXTRA_FIELDS: dict[str, Field] = {
     "lon": Field("lon", "Longitude (WGS84) of the point, or of a point inside the polygon", "degrees", "assets-map", "float"),
     "lat": Field("lat", "Latitude (WGS84) of the point, or of a point inside the polygon", "degrees", "assets-map", "float"),
+    "easting": Field("easting", "Easting (British National Grid, EPSG:27700) of the same point as lon/lat", "m",
+                     "assets-map", "float"),
+    "northing": Field("northing", "Northing (British National Grid, EPSG:27700) of the same point as lon/lat", "m",
+                      "assets-map", "float"),
     "wkt": Field("wkt", "The full geometry as Well-Known Text in British National Grid (EPSG:27700)", "m", "assets-map"),
     "description": Field("description", "Balloon text for Google Earth (HTML-escaped): priority, reasons, need", "", "assets-map"),
 }
@@ -556,7 +560,8 @@ def container_name(fmt: str, layers: Mapping[str, pd.DataFrame], name: str = "as
 
 
 def _expected_suffixes(fmt: str, n_layers: int) -> tuple[str, ...]:
-    return {"gpkg": (".gpkg",), "shp": (".zip",), "csv": (".zip",), "kml": (".kml",),
+    return {"gpkg": (".gpkg",), "shp": (".zip",), "csv": (".zip", ".csv") if n_layers == 1 else (".zip",),
+            "kml": (".kml",),
             "geojson": (".geojson", ".json") if n_layers == 1 else (".zip",)}[fmt]
 
 
@@ -573,6 +578,7 @@ class _Build:
     files: list[str] = field(default_factory=list)  # what README.txt lists, in order
     renamed: dict[str, dict[str, str]] = field(default_factory=dict)  # layer -> written name -> column's name
     sources: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)  # layer -> column -> (source, name)
+    bom: bool = True  # every CSV of the export starts with a UTF-8 byte-order mark (Excel reads UTF-8 then)
 
     def columns_known(self) -> dict:
         """What :func:`layer_dictionary` needs to know about renamed and per-source columns."""
@@ -800,7 +806,7 @@ def _build_shp(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
                 long_rows.append(row)
         if long_rows:
             side = f"{stem}_long_text.csv"
-            _write_text_csv(parts / side, pd.DataFrame(long_rows))
+            _write_text_csv(parts / side, pd.DataFrame(long_rows), bom=b.bom)
             cols = sorted({r["field"] for r in long_rows})
             b.files.append(f"{side}: full text of {len(long_rows)} values longer than 254 bytes, keyed by "
                            f"{key or 'file and fid'}")
@@ -813,11 +819,12 @@ def _build_shp(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
             tab = pd.DataFrame({**({key: g[key].iloc[rows].to_numpy()} if key else {}),
                                 "file": [where[int(i)][0] for i in rows], "fid": [where[int(i)][1] for i in rows],
                                 "wkt_27700": g.geometry.iloc[rows].to_wkt().to_numpy()})
-            _write_text_csv(parts / side, tab)
+            _write_text_csv(parts / side, tab, bom=b.bom)
             b.files.append(f"{side}: full geometry (WKT, EPSG:27700) of {len(rows)} mixed geometry collections")
             b.warn(f"{layer}: {len(rows)} geometry collections mix points, lines and polygons, which a shapefile "
                    f"cannot hold; the highest-dimension parts are in the shapefile and the full geometry in {side}")
-    _write_text_csv(parts / "field_names.csv", pd.DataFrame(name_rows, columns=["layer", "shapefile_field", "field"]))
+    _write_text_csv(parts / "field_names.csv", pd.DataFrame(name_rows, columns=["layer", "shapefile_field", "field"]),
+                    bom=b.bom)
     b.files.append("field_names.csv: each 10-character shapefile field name and the full field name it stands for")
     renamed = sum(r["shapefile_field"] != r["field"] for r in name_rows)
     if renamed:
@@ -829,7 +836,7 @@ def _build_shp(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
 
 # ---- GeoJSON, CSV, KML
 
-def _write_text_csv(path: Path, frame: pd.DataFrame, *, bom: bool = False) -> None:
+def _write_text_csv(path: Path, frame: pd.DataFrame, *, bom: bool = True) -> None:
     df = frame.copy()
     for col in df.columns:
         if df[col].dtype == object or pd.api.types.is_string_dtype(df[col]):
@@ -884,11 +891,15 @@ def _csv_frame(frame: pd.DataFrame, coordinates: str) -> pd.DataFrame:
     if coordinates in ("lonlat", "both"):
         from assets_map.engine.geo import representative_points
 
-        pts = representative_points(g.geometry).to_crs(DISPLAY_CRS)
+        inside = representative_points(g.geometry)
+        pts = inside.to_crs(DISPLAY_CRS)
         ok = ~(pts.isna() | pts.is_empty)
-        lon, lat = free("lon"), free("lat")
+        lon, lat, east, north = free("lon"), free("lat"), free("easting"), free("northing")
         df[lon] = pts.x.where(ok).round(WGS84_DECIMALS)
         df[lat] = pts.y.where(ok).round(WGS84_DECIMALS)
+        df[east] = inside.x.where(ok).round(2)  # centimetres in EPSG:27700
+        df[north] = inside.y.where(ok).round(2)
+        df.attrs["point_columns"] = (east, north)
     if coordinates in ("wkt", "both"):
         wkt = g.geometry.to_wkt(rounding_precision=3)  # millimetres in EPSG:27700
         df.attrs["wkt_column"] = free("wkt")
@@ -908,26 +919,61 @@ _CSVT = {"text": "String", "integer": "Integer64", "real": "Real", "date": "Date
          "boolean": "String"}
 
 
-def _build_csv(b: _Build, layers: dict[str, pd.DataFrame], *, coordinates: str, bom: bool) -> Path:
+def _csv_vrt(name: str, csv_name: str, df: pd.DataFrame) -> str | None:
+    """A GDAL VRT that opens ``csv_name`` with its geometry and CRS (QGIS: Layer > Add Vector Layer)."""
+    wkt = df.attrs.get("wkt_column")
+    if wkt:
+        geometry = f'<GeometryField encoding="WKT" field="{_x(wkt)}"/>'
+    elif df.attrs.get("point_columns"):
+        east, north = df.attrs["point_columns"]
+        geometry = f'<GeometryField encoding="PointFromColumns" x="{_x(east)}" y="{_x(north)}"/>'
+    else:
+        return None
+    return (f'<OGRVRTDataSource>\n  <OGRVRTLayer name="{_x(name)}">\n'
+            f'    <SrcDataSource relativeToVRT="1">{_x(csv_name)}</SrcDataSource>\n'
+            f"    <SrcLayer>{_x(Path(csv_name).stem)}</SrcLayer>\n"
+            f"    <LayerSRS>{MEASURE_CRS}</LayerSRS>\n    {geometry}\n  </OGRVRTLayer>\n</OGRVRTDataSource>\n")
+
+
+def _write_csv_layer(b: _Build, folder: Path, stem: str, name: str, df: pd.DataFrame) -> int:
+    """``<stem>.csv`` with its ``.csvt`` (column types), ``.prj`` (the WKT's CRS) and ``.vrt``; cells made safe."""
+    csvt = ["WKT" if c == df.attrs.get("wkt_column") else _CSVT.get(_kind(df[c]), "String") for c in df.columns]
+    text = _csv_text(df)
+    n_safe = _formula_like(text)
+    _write_text_csv(folder / f"{stem}.csv", text, bom=b.bom)
+    (folder / f"{stem}.csvt").write_text(",".join(f'"{t}"' for t in csvt) + "\n", encoding="ascii")
+    extra = f"{stem}.csvt: column types for GDAL/QGIS"
+    if df.attrs.get("wkt_column") or df.attrs.get("point_columns"):
+        from pyproj import CRS
+
+        (folder / f"{stem}.prj").write_text(CRS(MEASURE_CRS).to_wkt("WKT1_ESRI"), encoding="ascii")
+        (folder / f"{stem}.vrt").write_text(_csv_vrt(name, f"{stem}.csv", df), encoding="utf-8")
+        extra += (f"; {stem}.prj: the CRS of the wkt (and easting/northing) columns, British National Grid "
+                  f"(EPSG:27700), read by GDAL and QGIS with the CSV; {stem}.vrt: opens the CSV in QGIS or ogr2ogr "
+                  f"with its geometry and CRS")
+    b.files.append(f"{stem}.csv: {len(df)} {name} (UTF-8{' with BOM' if b.bom else ''}); {extra}")
+    return n_safe
+
+
+def _build_csv(b: _Build, layers: dict[str, pd.DataFrame], *, coordinates: str, bom: bool,
+               stem: str | None = None) -> Path:
+    """The CSV export: a zip of one CSV per layer with its sidecars, or (``stem`` given) the files themselves."""
+    b.bom = bom
     parts = b.work / "parts"
     parts.mkdir()
     written, n_safe = {}, 0
     for name, frame in layers.items():
         df = _csv_frame(frame, coordinates)
-        csvt = ["WKT" if c == df.attrs.get("wkt_column") else _CSVT.get(_kind(df[c]), "String") for c in df.columns]
-        fname = _file_stem(name)
-        text = _csv_text(df)
-        n_safe += _formula_like(text)
-        _write_text_csv(parts / f"{fname}.csv", text, bom=bom)
-        (parts / f"{fname}.csvt").write_text(",".join(f'"{t}"' for t in csvt) + "\n", encoding="ascii")
-        b.files.append(f"{fname}.csv: {len(df)} {name} (UTF-8{' with BOM' if bom else ''}); {fname}.csvt: column "
-                       f"types for GDAL/QGIS")
+        n_safe += _write_csv_layer(b, parts, stem or _file_stem(name), name, df)
         written[name] = df
     if n_safe:
         b.notes.append(f"{n_safe} text cells started with = + - @, tab or a line break (or a look-alike, perhaps "
                        f"after spaces) and were given a leading apostrophe so that spreadsheets show them as text "
                        f"instead of running them")
     dd = layer_dictionary(written, **b.columns_known())
+    if stem is not None:
+        _metadata_files(b, parts, dd, prefix=f"{stem}_")
+        return parts
     return _zip(b, b.work / "export.zip", parts, dd)
 
 
@@ -1218,16 +1264,21 @@ def _build_kml(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
 
 # ---- zips
 
-def _zip(b: _Build, out: Path, parts: Path, dictionary: pd.DataFrame) -> Path:
+def _metadata_files(b: _Build, parts: Path, dictionary: pd.DataFrame, *, prefix: str = "") -> None:
+    """The data dictionary, provenance and README beside the data files."""
     if b.notes:
         b.record["export"]["notes"] = list(b.notes)
-    _write_text_csv(parts / "data_dictionary.csv", dictionary)
-    (parts / "provenance.json").write_text(json.dumps(b.record, indent=2, ensure_ascii=False, default=str) + "\n",
-                                           encoding="utf-8")
-    b.files += ["data_dictionary.csv: meaning, unit, source and type of every field of every layer",
-                "provenance.json: where this export came from (input files and SHA-256 hashes, IoD edition, weights, "
-                "filters, date, software)", "README.txt: this note"]
-    (parts / "README.txt").write_text(_readme(b), encoding="utf-8")
+    _write_text_csv(parts / f"{prefix}data_dictionary.csv", dictionary, bom=b.bom)
+    (parts / f"{prefix}provenance.json").write_text(json.dumps(b.record, indent=2, ensure_ascii=False, default=str)
+                                                    + "\n", encoding="utf-8")
+    b.files += [f"{prefix}data_dictionary.csv: meaning, unit, source and type of every field of every layer",
+                f"{prefix}provenance.json: where this export came from (input files and SHA-256 hashes, IoD edition, "
+                f"weights, filters, date, software)", f"{prefix}README.txt: this note"]
+    (parts / f"{prefix}README.txt").write_text(_readme(b), encoding="utf-8")
+
+
+def _zip(b: _Build, out: Path, parts: Path, dictionary: pd.DataFrame) -> Path:
+    _metadata_files(b, parts, dictionary)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for p in sorted(parts.iterdir(), key=lambda p: (p.name != "README.txt", p.name)):
             zf.write(p, arcname=p.name)
@@ -1245,8 +1296,8 @@ def _readme(b: _Build) -> str:
 
 
 def _build(layers: Mapping[str, pd.DataFrame], fmt: str, work: Path, *, provenance: dict | None,
-           coordinates: str = "both", bom: bool = True) -> tuple[Path, list[str]]:
-    """Build the export in ``work``; return the finished file and the notes written into it."""
+           coordinates: str = "both", bom: bool = True, csv_stem: str | None = None) -> tuple[Path, list[str]]:
+    """Build the export in ``work``; return the finished file (a folder of files for a bare CSV) and the notes."""
     fmt, layers = _check(layers, fmt)
     record = with_export(provenance, fmt=fmt, layers={k: int(len(v)) for k, v in layers.items()})
     b = _Build(fmt, work, record)
@@ -1258,7 +1309,7 @@ def _build(layers: Mapping[str, pd.DataFrame], fmt: str, work: Path, *, provenan
     elif fmt == "geojson":
         path = _build_geojson(b, layers)
     elif fmt == "csv":
-        path = _build_csv(b, layers, coordinates=coordinates, bom=bom)
+        path = _build_csv(b, layers, coordinates=coordinates, bom=bom, stem=csv_stem)
     else:
         path = _build_kml(b, layers)
     return path, b.notes
@@ -1288,11 +1339,17 @@ def export_file(layers: Mapping[str, pd.DataFrame], fmt: str, path: str | os.Pat
     path = Path(path)
     f, checked = _check(layers, fmt)
     want = _expected_suffixes(f, len(checked))
+    if f == "csv" and path.suffix.lower() == ".csv" and len(checked) > 1:
+        raise InputError(f"a .csv holds one layer and {len(checked)} were given ({', '.join(checked)}): choose one "
+                         f"(--layer), or write them all to a .zip (got {path.name})")
     if path.suffix.lower() not in want:
-        what = {"shp": "a zipped Shapefile", "csv": "a zip (CSV, column types, data dictionary, provenance)",
+        what = {"shp": "a zipped Shapefile", "csv": "a .csv (one layer) or a .zip (CSV, column types, data "
+                                                    "dictionary, provenance)",
                 "geojson": "GeoJSON" if len(checked) == 1 else "a zip of GeoJSON files (one per layer)",
                 "gpkg": "a GeoPackage", "kml": "a KML file"}[f]
         raise InputError(f"a {f} export is {what}: the output name must end in {' or '.join(want)} (got {path.name})")
+    if f == "csv" and path.suffix.lower() == ".csv":
+        return _place_files(checked, path, provenance=provenance, coordinates=coordinates, bom=bom)
     with atomic_path(path) as tmp:
         work = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".parts", dir=path.parent))
         try:
@@ -1300,6 +1357,28 @@ def export_file(layers: Mapping[str, pd.DataFrame], fmt: str, path: str | os.Pat
             os.replace(built, tmp)
         finally:
             shutil.rmtree(work, ignore_errors=True)
+    return path
+
+
+def _place_files(layers: dict[str, pd.DataFrame], path: Path, *, provenance: dict | None, coordinates: str,
+                 bom: bool) -> Path:
+    """A bare CSV and its sidecars (types, CRS, VRT, dictionary, provenance) beside it, each renamed into place.
+
+    Everything is built first; the CSV itself is renamed last, so a failure leaves
+    an earlier CSV of the same name as it was.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".parts", dir=path.parent))
+    try:
+        built, _ = _build(layers, "csv", work, provenance=provenance, coordinates=coordinates, bom=bom,
+                          csv_stem=path.stem)
+        files = sorted(built.iterdir(), key=lambda p: p.name == f"{path.stem}.csv")
+        for p in files:
+            target = path.parent / p.name
+            with atomic_path(target) as tmp:
+                os.replace(p, tmp)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return path
 
 
@@ -1406,10 +1485,10 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: str | os.PathLike, *,
 
 
 def write_csv(gdf: gpd.GeoDataFrame, path: str | os.PathLike, *, coordinates: str = "lonlat",
-              bom: bool = False) -> Path:
-    """Write one layer as a bare UTF-8 CSV with ``lon``/``lat`` (of a point inside each geometry) or WKT.
+              bom: bool = True) -> Path:
+    """Write one layer as a bare CSV (UTF-8 with a byte-order mark, for Excel), with coordinates.
 
-    Formula-like text cells are made safe.  Unlike the ``csv`` export this is a
+    ``lon``/``lat`` and ``easting``/``northing`` of a point inside each geometry, or WKT.  Formula-like text cells are made safe.  Unlike the ``csv`` export this is a
     single file, without the data dictionary.
     """
     path = Path(path)
