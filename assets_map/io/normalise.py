@@ -32,8 +32,10 @@ COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
     "organisation": ("organisationlabel", "organisation", "organisationname", "organization", "owner",
                      "ownername", "localauthority", "trustname", "organisationlabelname", "organisationuri"),
     "anchor_type": ("anchortype", "organisationtype", "ownertype"),
+    # "DISTNAME"/"distinctive name": OS OpenMap Local and other OS building and site layers
     "name": ("propertyname", "assetname", "name", "sitename", "site", "premisesname", "buildingname",
-             "nameandaddressofsite", "sitenameaddress"),
+             "nameandaddressofsite", "sitenameaddress", "distname", "distinctivename", "featurename", "name1",
+             "placename"),
     "address": ("address", "fulladdress", "siteaddress", "propertyaddress", "sitenameaddress",
                 "nameandaddressofsite"),
     "street_number": ("streetnumber", "housenumber", "buildingnumber", "number"),
@@ -44,7 +46,8 @@ COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
     "tenure": ("tenuretype", "tenure"),
     "status_text": ("status", "assetstatus", "occupancy", "occupancystatus", "tenuredetail", "occupation"),
     "use": ("use", "currentuse", "propertyuse", "assetuse", "propertytype", "assettype", "usage",
-            "function", "category", "otherdetail"),
+            "function", "category", "otherdetail", "classification", "classifica", "descriptiveterm",
+            "buildingtype", "featuretype", "buildgthem", "buildingtheme", "theme", "landuse", "amenity"),
     "holding_type": ("holdingtype", "holding", "landorbuilding", "landbuilding"),
     "floor_area_m2": ("flooraream2", "floorarea", "buildingsize", "gia", "grossinternalarea",
                       "grossinternalfloorarea", "floorareasqm", "giam2"),
@@ -440,6 +443,10 @@ class _Columns(dict):
         return pd.DataFrame({**cols, **extra}, index=self.index)
 
 
+#: Name cells that say there is no name.
+_NO_NAME = ("unknown", "unnamed", "no name", "none", "n/a", "na", "-", "null", "not known")
+
+
 def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) -> pd.DataFrame:
     """Build the canonical asset columns from a raw table, keeping every source column as ``src_*``."""
     n = len(raw)
@@ -454,6 +461,9 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
         c = col(name)
         if c is not None:
             out[name] = as_text(c)
+    if col("name") is not None:  # map layers write "Unknown" where a feature has no name
+        named = out["name"]
+        out["name"] = named.where(~named.astype("string").str.strip().str.lower().isin(_NO_NAME).fillna(False), None)
     if col("address") is not None and mapping.get("address") != mapping.get("name"):
         out["address"] = as_text(col("address"))
     else:

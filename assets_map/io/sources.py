@@ -602,6 +602,67 @@ def _read_records(text: str, delim: str, name: str) -> tuple[_Parsed, int, list[
     return parsed, header, notes
 
 
+#: The most lines one record broken by unquoted line breaks is joined back from.
+MAX_BROKEN_LINES = 6
+
+
+def _mend_broken_cells(parsed: _Parsed, header: int) -> tuple[list[list[str]], list[str]]:
+    """Records split by a line break inside an unquoted cell joined back; lone fragments set aside.
+
+    A record with fewer cells than the header (and not of a width the file's records usually
+    have) is joined with the short records after it when, joined at the break (the last cell
+    of one line and the first of the next are one cell), they make exactly the header's width.
+    A short line that cannot be joined, with fewer than half the header's cells and a first cell
+    unlike the records' first cells, is the tail of a cell broken over lines: it is set aside,
+    never read as a record. Returns the records and notes naming the lines.
+    """
+    rows = parsed.rows
+    width = len(rows[header]) if rows else 0
+    short = [k for k in range(header + 1, len(rows)) if len(rows[k]) < width]
+    if not short:  # the usual case: nothing more to look at
+        return rows, []
+    shapes = _Shapes.of(parsed, header)
+    short = [k for k in short if len(rows[k]) not in shapes.widths and any(str(c).strip() for c in rows[k])]
+    if not short:
+        return rows, []
+    usual = {_shape(str(r[0])) for r in rows[header + 1:header + 5001] if r and len(r) in shapes.widths}
+    drop: set[int] = set()
+    joined: list[tuple[int, int]] = []
+    fragments: list[int] = []
+    for k in short:
+        if k in drop:
+            continue
+        cells = list(rows[k])
+        for j in range(k + 1, min(k + MAX_BROKEN_LINES, len(rows))):
+            nxt = rows[j]
+            if len(nxt) >= width or not nxt:
+                break
+            cells = cells[:-1] + [f"{cells[-1]} {nxt[0]}".strip()] + list(nxt[1:])
+            if len(cells) == width:
+                rows[k] = cells
+                drop.update(range(k + 1, j + 1))
+                joined.append((parsed.starts[k], parsed.starts[j]))
+                break
+            if len(cells) > width:
+                break
+        if joined and joined[-1][0] == parsed.starts[k]:
+            continue
+        first = str(rows[k][0]) if rows[k] else ""
+        if len(rows[k]) < max(2, width / 2) and _shape(first) not in usual:
+            drop.add(k)
+            fragments.append(k)
+    notes = []
+    if joined:
+        notes.append(f"{len(joined)} record(s) split by a line break inside an unquoted cell were joined back "
+                     f"(lines {', '.join(f'{a}-{b}' for a, b in joined[:8])}{' ...' if len(joined) > 8 else ''}): "
+                     "check those cells")
+    if fragments:
+        shown = "; ".join(f"line {parsed.starts[k]}: {' '.join(map(str, rows[k]))[:40]!r}" for k in fragments[:5])
+        notes.append(f"set aside {len(fragments)} line(s) holding only a fragment of a cell broken over lines "
+                     f"(fewer than half the header's {width} cells, unlike any record; not sites): {shown}")
+    return [r for k, r in enumerate(rows) if k not in drop], notes
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text.replace(",", ""))
@@ -717,11 +778,12 @@ def read_csv_bytes(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -
         parsed, header, fixed = _read_records(text, delim, name)
     except csv.Error as exc:
         raise InputError(f"could not be read as CSV: {exc}", source=name) from None
-    rows, total = parsed.rows, parsed.total
+    rows, mended = _mend_broken_cells(parsed, header)
+    total = parsed.total
     in_cells = sum(parsed.spans.values()) - len(parsed.spans)
     lines = TextLines(total, parsed.starts[header], parsed.blank, in_cells)
     df, more, header_line = rows_to_frame(rows, name, limits=limits, header=header)
-    return Table(df, "csv", name, notes + fixed + more, header_row=header_line, lines=total,
+    return Table(df, "csv", name, notes + fixed + mended + more, header_row=header_line, lines=total,
                  lines_note=lines.describe())
 
 
