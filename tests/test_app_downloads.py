@@ -31,6 +31,13 @@ def test_each_format_reads_back_with_the_same_sites(fmt, demo_result, tmp_path):
         text = data.decode("utf-8")
         assert all(i in text for i in want)
         assert "<img src=x" not in text
+    elif fmt == "xlsx":
+        import openpyxl
+
+        ws = openpyxl.load_workbook(io.BytesIO(data), read_only=True)["sites"]
+        rows = list(ws.iter_rows(values_only=True))
+        col = rows[0].index("asset_id")
+        assert {r[col] for r in rows[1:]} == want
     else:
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             names = z.namelist()
@@ -52,5 +59,5 @@ def test_each_format_reads_back_with_the_same_sites(fmt, demo_result, tmp_path):
 
 def test_unknown_format_and_file_stems():
     with pytest.raises(ValueError, match="unknown format"):
-        download(None, "xlsx")
+        download(None, "docx")
     assert file_stem("../My sites: <b>") == "my-sites-b"

@@ -347,7 +347,7 @@ def test_refusals_gather_every_problem(tmp_path):
 def _dictionary_and_fields(fmt, name, data, tmp_path):
     path = tmp_path / name
     path.write_bytes(data)
-    if fmt == "gpkg":
+    if fmt in ("gpkg", "xlsx"):
         dd = pyogrio.read_dataframe(path, layer="data_dictionary")
         fields = {ln: list(pyogrio.read_info(path, layer=ln)["fields"]) for ln in ("assets", "needs")}
     elif fmt == "geojson":

@@ -123,6 +123,20 @@ def read_back(fmt: str, name: str, data: bytes, tmp_path: Path, layer_names: lis
             out[ln] = frame  # names and data escaped once: read back exactly
     elif fmt == "shp":
         out = read_shp_zip(path)
+    elif fmt == "xlsx":
+        out = read_xlsx(path, layer_names)
+    return out
+
+
+def read_xlsx(path: Path, layer_names: list[str]) -> dict:
+    """Each sheet as Excel holds it (openpyxl: typed cells, text as text)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True)
+    out = {}
+    for ln in layer_names:
+        rows = list(wb[ln].iter_rows(values_only=True))
+        out[ln] = pd.DataFrame(rows[1:], columns=rows[0])
     return out
 
 
@@ -199,7 +213,7 @@ def assert_values_match(fmt: str, source: pd.DataFrame, back: pd.DataFrame, laye
         kind = _kind(src[col])
         want = [canon(v, kind) for v in src[col].astype(object)]
         got = [canon(v, kind) for v in back[col].astype(object)]
-        if fmt == "csv" and kind == "text":
+        if fmt in ("csv", "xlsx") and kind == "text":
             want = [safe_cell(w) for w in want]
         if kind in ("integer", "real"):
             w = np.array([np.nan if x is None else x for x in want], dtype=float)
@@ -214,6 +228,14 @@ def assert_geometry_matches(fmt: str, source: gpd.GeoDataFrame, back: pd.DataFra
     keys = KEYS[layer]
     src = source.reset_index(drop=True).sort_values(keys, ignore_index=True)
     back = back.sort_values(keys, ignore_index=True)
+    if fmt == "xlsx":  # a workbook has no geometry: lon/lat and easting/northing of a point inside
+        pts = representative_points(src.geometry)
+        has = ~(pts.isna() | pts.is_empty)
+        assert np.allclose(back.loc[has, "easting"].astype(float), pts[has].x, atol=0.01)
+        assert np.allclose(back.loc[has, "northing"].astype(float), pts[has].y, atol=0.01)
+        assert np.allclose(back.loc[has, "lon"].astype(float), pts[has].to_crs("EPSG:4326").x, atol=1e-7)
+        assert back.loc[~has, "lon"].isna().all()
+        return
     tol = GEOM_TOLERANCE[fmt]
     if fmt == "csv":
         got = gpd.GeoSeries.from_wkt(back["wkt"].where(back["wkt"].notna() & (back["wkt"] != ""), None),
@@ -273,9 +295,9 @@ def test_awkward_values_survive(fmt, layers, record, tmp_path):
     assert back.loc[ids[1], "address"] == ADDRESS_FR
     assert back.loc[ids[7], "location_note"] == LONG_ACCENTED
     assert back.loc[ids[5], "condition"] == "-2.5"  # a plain number is not a formula
-    expected_formula = "'" + FORMULA if fmt == "csv" else FORMULA
+    expected_formula = "'" + FORMULA if fmt in ("csv", "xlsx") else FORMULA
     assert back.loc[ids[4], "use"] == expected_formula
-    assert back.loc[ids[6], "condition"] == ("'@risk" if fmt == "csv" else "@risk")
+    assert back.loc[ids[6], "condition"] == ("'@risk" if fmt in ("csv", "xlsx") else "@risk")
     html_name = src.loc[ids[3], "name"]
     assert back.loc[ids[3], "name"] == html_name
 
@@ -325,7 +347,7 @@ def test_export_file_is_the_same_build(fmt, layers, record, tmp_path):
 # ----------------------------------------------------------------------------- ogrinfo
 
 def _ogr_paths(fmt: str, path: Path, layers: list[str]) -> list[str]:
-    if fmt in ("gpkg", "kml") or path.suffix == ".geojson":
+    if fmt in ("gpkg", "kml", "xlsx") or path.suffix == ".geojson":
         return [str(path)]
     members = zipfile.ZipFile(path).namelist()
     data = [m for m in members if m.endswith((".shp", ".geojson"))

@@ -49,7 +49,7 @@ def _dictionary(fmt: str, files: dict[str, bytes], tmp_path) -> pd.DataFrame:
     (name, data), = files.items()
     path = tmp_path / name
     path.write_bytes(data)
-    if fmt == "gpkg":
+    if fmt in ("gpkg", "xlsx"):
         return pyogrio.read_dataframe(path, layer="data_dictionary")
     if fmt == "geojson":
         return pd.DataFrame(json.loads(data)["metadata"]["data_dictionary"])
@@ -69,8 +69,8 @@ def _values(fmt: str, files: dict[str, bytes], tmp_path, layer: str) -> pd.DataF
         parts = [pyogrio.read_dataframe(tmp_path / n, read_geometry=False)
                  for n in files if n.startswith(layer) and n.endswith((".shp", "_no_location.dbf"))]
         return pd.concat(parts, ignore_index=True).rename(columns=full)
-    (name,) = [n for n in files if n.endswith((".gpkg", ".geojson", ".kml"))]
-    kw = {"layer": layer} if fmt in ("gpkg", "kml") else {}
+    (name,) = [n for n in files if n.endswith((".gpkg", ".geojson", ".kml", ".xlsx"))]
+    kw = {"layer": layer} if fmt in ("gpkg", "kml", "xlsx") else {}
     return pyogrio.read_dataframe(tmp_path / name, read_geometry=False, **kw)
 
 

@@ -15,6 +15,7 @@ FORMATS = {
     "geojson": ("GeoJSON (web maps, WGS84)", "application/geo+json"),
     "csv": ("CSV (spreadsheets, zipped with its notes)", "application/zip"),
     "kml": ("KML (Google Earth)", "application/vnd.google-earth.kml+xml"),
+    "xlsx": ("Excel workbook (estates teams)", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
 }
 
 

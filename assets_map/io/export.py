@@ -85,7 +85,7 @@ from assets_map.io.report import InputError, esc
 from assets_map.schema import ASSET_FIELDS, DISPLAY_CRS, MEASURE_CRS, METADATA_TABLES, NEED_FIELDS, SOURCE_PREFIX, Field
 
 #: Export formats, in the order the app and the CLI offer them.
-FORMATS = ("gpkg", "shp", "geojson", "csv", "kml")
+FORMATS = ("gpkg", "shp", "geojson", "csv", "kml", "xlsx")
 #: Characters that make a spreadsheet treat a cell as a formula (after Unicode NFKC normalisation,
 #: which maps the full-width and small forms such as ＝ ＋ － ＠ onto these).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -463,7 +463,7 @@ def _file_stem(name: str) -> str:
 def _check(layers: Mapping[str, pd.DataFrame], fmt: str) -> tuple[str, dict[str, pd.DataFrame]]:
     problems = []
     f = str(fmt).lower().lstrip(".")
-    f = {"geopackage": "gpkg", "shapefile": "shp", "json": "geojson", "kmz": "kml"}.get(f, f)
+    f = {"geopackage": "gpkg", "shapefile": "shp", "json": "geojson", "kmz": "kml", "excel": "xlsx"}.get(f, f)
     if f not in FORMATS:
         problems.append(f"unknown export format '{fmt}': choose one of {', '.join(FORMATS)}")
     if not layers:
@@ -556,12 +556,14 @@ def container_name(fmt: str, layers: Mapping[str, pd.DataFrame], name: str = "as
         return f"{stem}-csv.zip"
     if fmt == "geojson":
         return f"{stem}.geojson" if len(layers) == 1 else f"{stem}-geojson.zip"
+    if fmt == "xlsx":
+        return f"{stem}.xlsx"
     return f"{stem}.kml"
 
 
 def _expected_suffixes(fmt: str, n_layers: int) -> tuple[str, ...]:
     return {"gpkg": (".gpkg",), "shp": (".zip",), "csv": (".zip", ".csv") if n_layers == 1 else (".zip",),
-            "kml": (".kml",),
+            "kml": (".kml",), "xlsx": (".xlsx",),
             "geojson": (".geojson", ".json") if n_layers == 1 else (".zip",)}[fmt]
 
 
@@ -1262,6 +1264,30 @@ def _build_kml(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
     return out
 
 
+# ---- Excel
+
+def _build_xlsx(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
+    """One workbook: a typed sheet per layer (with lon/lat and easting/northing), the dictionary, the provenance."""
+    from assets_map.io.provenance import JSON_KEY
+    from assets_map.io.xlsx import write_workbook
+
+    out = b.work / "export.xlsx"
+    sheets = {name: _csv_frame(frame, "lonlat") for name, frame in layers.items()}
+    dd = layer_dictionary(sheets, **b.columns_known())
+    # the field's column in its sheet; a number in the second row also lets GDAL (QGIS) see the header row
+    dd.insert(2, "column", dd.groupby("layer", sort=False).cumcount() + 1)
+    for name, frame in sheets.items():
+        b.files.append(f"sheet {name}: {len(frame)} rows")
+    prov = provenance_table(b.record)
+    notes = write_workbook(out, sheets, dictionary=dd, provenance=prov[prov["key"] != JSON_KEY], safe=safe_cell)
+    for n in notes:
+        if "apostrophe" in n:
+            b.notes.append(n)
+        else:  # text changed: say so loudly
+            b.warn(n)
+    return out
+
+
 # ---- zips
 
 def _metadata_files(b: _Build, parts: Path, dictionary: pd.DataFrame, *, prefix: str = "") -> None:
@@ -1310,6 +1336,8 @@ def _build(layers: Mapping[str, pd.DataFrame], fmt: str, work: Path, *, provenan
         path = _build_geojson(b, layers)
     elif fmt == "csv":
         path = _build_csv(b, layers, coordinates=coordinates, bom=bom, stem=csv_stem)
+    elif fmt == "xlsx":
+        path = _build_xlsx(b, layers)
     else:
         path = _build_kml(b, layers)
     return path, b.notes
@@ -1346,7 +1374,7 @@ def export_file(layers: Mapping[str, pd.DataFrame], fmt: str, path: str | os.Pat
         what = {"shp": "a zipped Shapefile", "csv": "a .csv (one layer) or a .zip (CSV, column types, data "
                                                     "dictionary, provenance)",
                 "geojson": "GeoJSON" if len(checked) == 1 else "a zip of GeoJSON files (one per layer)",
-                "gpkg": "a GeoPackage", "kml": "a KML file"}[f]
+                "gpkg": "a GeoPackage", "kml": "a KML file", "xlsx": "an Excel workbook"}[f]
         raise InputError(f"a {f} export is {what}: the output name must end in {' or '.join(want)} (got {path.name})")
     if f == "csv" and path.suffix.lower() == ".csv":
         return _place_files(checked, path, provenance=provenance, coordinates=coordinates, bom=bom)
