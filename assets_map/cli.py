@@ -57,6 +57,10 @@ def _add_analyse(sub) -> None:
     p.add_argument("--postcodes", help="postcode directory CSV (postcode, lon, lat) to place rows without coordinates")
     p.add_argument("--exclude", action="append", default=[], metavar="FILE",
                    help="greenspace or allotment polygons whose land is never flagged (repeatable)")
+    p.add_argument("--constraints", action="append", default=[], metavar="[KIND=]FILE",
+                   help="a planning constraint layer (conservation areas, listed buildings, flood zones...; a map "
+                        "layer, or a planning.data.gov.uk CSV with WKT geometry); its kind from the file name, a "
+                        "'dataset' column or its fields, or stated as conservation-area=FILE (repeatable)")
     p.add_argument("--weights", help="domain weights for the composite need, e.g. income=2,health=1 (default: imd=1)")
     p.add_argument("--out", required=True, help="output GeoPackage (layers assets, candidates, needs, summary, "
                                                 "with data_dictionary and provenance tables)")
@@ -78,7 +82,9 @@ def _add_analyse(sub) -> None:
 
 
 def _run_analyse(args) -> int:
+    from assets_map.engine.constraints import constraint_counts
     from assets_map.engine.pipeline import analyse
+    from assets_map.io.constraints import parse_constraint_arg
     from assets_map.io.export import export_file, result_layers, write_gpkg
     from assets_map.io.provenance import provenance
 
@@ -92,11 +98,12 @@ def _run_analyse(args) -> int:
     result = analyse(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes, exclude=args.exclude,
                      weights=args.weights, progress=bar, engine=engine, scheduler=args.scheduler,
                      shared_dir=args.shared_dir, cache=getattr(args, "cache", None), layer=args.layer,
-                     locations=args.locations, iod_year=args.iod_year, owners=args.owners)
+                     locations=args.locations, iod_year=args.iod_year, owners=args.owners, constraints=args.constraints)
     record = provenance(result, inputs={"assets": args.assets, "boundaries": args.boundaries,
                                         "deprivation": args.deprivation, "postcodes": args.postcodes,
                                         "locations": args.locations, "owners": args.owners,
-                                        "exclude": list(args.exclude)})
+                                        "exclude": list(args.exclude),
+                                        "constraints": [parse_constraint_arg(c)[1] for c in args.constraints]})
     write_gpkg(result_layers(result), out, provenance=record)
     if args.csv:
         export_file({"candidates": result.candidates}, "csv", args.csv, provenance=record)
@@ -112,7 +119,11 @@ def _run_analyse(args) -> int:
         print(line)
     for w in result.warnings:
         print(f"warning: {w}")
-    print(f"wrote {out} (layers assets, candidates, needs, summary, data_dictionary, provenance)" + (f" and {args.csv}" if args.csv else ""))
+    if result.constraints is not None:
+        print("constraints: " + "; ".join(f"{kind}: " + ", ".join(f"{n} {a}" for a, n in counts.items() if n)
+                                          for kind, counts in constraint_counts(result.constraints).items()))
+    print(f"wrote {out} (layers {', '.join(result_layers(result))}, data_dictionary, provenance)"
+          + (f" and {args.csv}" if args.csv else ""))
     return 0
 
 

@@ -73,6 +73,24 @@ ASSET_FIELDS: tuple[Field, ...] = (
     Field("geometry", "Point or polygon, stored in EPSG:27700", "", "register, postcode directory or user"),
 )
 
+#: The ``constraints`` layer of a result: one row per site and constraint kind (see assets_map.engine.constraints).
+CONSTRAINT_FIELDS: tuple[Field, ...] = (
+    Field("asset_id", "The site's identifier (as in the assets layer)", "", "register"),
+    Field("kind", "The kind of planning constraint, in words", "", "assets-map"),
+    Field("dataset", "The kind's dataset name on planning.data.gov.uk", "", "assets-map"),
+    Field("answer", "inside (the site or its parcel intersects a feature), near (within the distance stated), clear "
+                    "(the layer covers the site's area and nothing is within that distance) or not checked (no layer "
+                    "of this kind, the layer does not cover the site's area, or the site has no location)",
+          "", "assets-map"),
+    Field("feature", "The feature inside or near: name (reference, grade); 'and N more' when several", "",
+          "the constraint layer"),
+    Field("distance_m", "Distance to the feature: 0 inside, metres when near, empty otherwise", "m",
+          "assets-map", "float"),
+    Field("source", "The constraint layer's file", "", "the constraint layer"),
+    Field("source_date", "The layer's newest entry date, where it states one", "date", "the constraint layer"),
+    Field("note", "Why not checked, or what the constraint means for a community use", "", "assets-map"),
+)
+
 NEED_FIELDS: tuple[Field, ...] = (
     Field("code", "LSOA code", "", "boundaries"),
     Field("name", "LSOA name", "", "boundaries"),

@@ -32,7 +32,9 @@ from pyproj import Transformer
 
 from assets_map.community.catchment import DEFAULT_CATCHMENT_M, catchment_need
 from assets_map.community.partners import DEFAULT_WALK_M, DISTANCE_NOTE, partners_nearby, summarise_partners
+from assets_map.engine.constraints import answers_for
 from assets_map.engine.geo import repair_one
+from assets_map.io.constraints import CONSTRAINT_KINDS, kind_named
 from assets_map.io.report import InputError
 from assets_map.schema import DISPLAY_CRS, MEASURE_CRS
 
@@ -84,6 +86,9 @@ COMPONENT_LABELS = {
     "use": "suitability of its last use", "partners": "partners nearby", "transfer": "transferability",
     "distance": "distance from the place you chose",
 }
+#: Points (before rescaling) of the "constraints" component when a brief prefers sites with no constraint found.
+PREFER_UNCONSTRAINED_POINTS = 15.0
+COMPONENT_LABELS["constraints"] = "no planning constraint found"
 _AVAILABILITY = {"High": 1.0, "Medium": 0.8, "Low": 0.6}
 HOLDINGS = ("land", "building", "either")
 
@@ -103,6 +108,10 @@ class SiteBrief:
     near : (longitude, latitude) of "near here"
     radius_m : how far from ``near`` to look (straight line)
     include_unflagged : also consider sites not flagged as underused (occupied sites rank low)
+    avoid_constraints : constraint kinds (e.g. ``"conservation-area"``, or ``"any"``) a site must not be inside:
+        sites inside one are left out (the funnel says how many); sites not checked are kept and say so
+    prefer_unconstrained : rank sites with no constraint found among the kinds checked higher (a "constraints"
+        component worth :data:`PREFER_UNCONSTRAINED_POINTS` before rescaling)
     """
 
     use: str = "other"
@@ -116,6 +125,8 @@ class SiteBrief:
     radius_m: float = 1500.0
     include_unflagged: bool = False
     weights: dict[str, float] = field(default_factory=dict)
+    avoid_constraints: tuple[str, ...] = ()
+    prefer_unconstrained: bool = False
 
     @property
     def profile(self) -> UseProfile | None:
@@ -161,6 +172,9 @@ class SiteBrief:
             problems.append("the area must be a polygon")
         elif self.area is not None and self.area.geom_type not in ("Polygon", "MultiPolygon"):
             problems.append(f"the area must be a polygon (got a {self.area.geom_type})")
+        for k in self.avoid_constraints:
+            if k != "any" and kind_named(k) is None:
+                problems.append(f"unknown constraint kind {k!r}; known: any, {', '.join(CONSTRAINT_KINDS)}")
         for k in self.weights:
             if k not in DEFAULT_WEIGHTS:
                 problems.append(f"unknown weight {k!r}; known: {', '.join(DEFAULT_WEIGHTS)}")
@@ -308,6 +322,8 @@ def find_sites(
         drop(np.isin(kinds, ["land"]), "land only (a building was asked for)")
     elif holding == "land":
         drop(np.isin(kinds, ["building"]), "a building only (land was asked for)")
+    for mask, why in _avoided(a, brief.avoid_constraints):
+        drop(mask, why)
     size, size_what = _size_m2(a, holding)
     if lo is not None:
         drop(np.isfinite(size) & (size < lo), f"smaller than {lo:g} m2")
@@ -333,18 +349,12 @@ def find_sites(
         a["_rel_partners"] = np.nan
     if needs is not None:
         a = catchment_need(a, needs, radius_m=catchment_m)
-    weights = {**DEFAULT_WEIGHTS, **{k: float(v) for k, v in brief.weights.items()}}
-    if brief.near is None:
-        weights["distance"] = 0.0
-    if facilities is None:
-        weights["partners"] = 0.0
-    total_w = sum(weights.values()) or 1.0
-    weights = {k: v * 100 / total_w for k, v in weights.items()}
+    weights = _weights(brief, facilities)
     near_pt = None
     if brief.near is not None:
         x, y = Transformer.from_crs(DISPLAY_CRS, MEASURE_CRS, always_xy=True).transform(*map(float, brief.near))
         near_pt = shapely.Point(x, y)
-    comps = {k: [] for k in DEFAULT_WEIGHTS}
+    comps = {k: [] for k in weights}
     texts: list[list[str]] = []
     for i, (_, row) in enumerate(a.iterrows()):
         why: list[str] = []
@@ -413,24 +423,59 @@ def find_sites(
         else:
             comps["distance"].append(0.0)
         texts.append(why)
+    if brief.prefer_unconstrained:
+        comps["constraints"], extra = _constraint_component(a)
+        texts = [t + [e] for t, e in zip(texts, extra, strict=True)]
     pts = pd.DataFrame({k: np.array(v) * weights[k] for k, v in comps.items()}, index=a.index)
     a["fit_score"] = pts.sum(axis=1).round(2)
-    for k in DEFAULT_WEIGHTS:
+    for k in weights:
         a[f"fit_{k}"] = pts[k].round(2)
     a["size_m2"] = np.round(size, 1)
     a["fit_reasons"] = [
-        "; ".join(f"{COMPONENT_LABELS[k]}: {pts.iloc[i][k]:.1f} of {weights[k]:.0f} points" for k in DEFAULT_WEIGHTS
+        "; ".join(f"{COMPONENT_LABELS[k]}: {pts.iloc[i][k]:.1f} of {weights[k]:.0f} points" for k in weights
                   if weights[k] > 0) + "; " + "; ".join(texts[i]) for i in range(len(a))]
     a["_id"] = a["asset_id"].astype(str)
     a = a.sort_values(["fit_score", "_id"], ascending=[False, True], kind="stable")
     a["rank"] = np.arange(1, len(a) + 1)
-    a["why_ranked"] = _why_ranked(a, [k for k in DEFAULT_WEIGHTS if weights[k] > 0])
+    a["why_ranked"] = _why_ranked(a, [k for k in weights if weights[k] > 0])
     a = a.drop(columns=["_id", "_rel_partners"])
     if limit:
         a = a.head(int(limit))
     a.attrs.update(funnel=funnel, area=area_text, holding=holding, size_range=(lo, hi), weights=weights,
                    use=profile.label if profile else str(brief.use))
     return a
+
+
+def _weights(brief: SiteBrief, facilities) -> dict[str, float]:
+    """The brief's points per component, rescaled to add to 100 (components that cannot count get 0)."""
+    weights = {**DEFAULT_WEIGHTS, **{k: float(v) for k, v in brief.weights.items()}}
+    if brief.near is None:
+        weights["distance"] = 0.0
+    if facilities is None:
+        weights["partners"] = 0.0
+    if brief.prefer_unconstrained:
+        weights["constraints"] = PREFER_UNCONSTRAINED_POINTS
+    total_w = sum(weights.values()) or 1.0
+    return {k: v * 100 / total_w for k, v in weights.items()}
+
+
+def _avoided(a: gpd.GeoDataFrame, kinds: tuple[str, ...]) -> list[tuple[np.ndarray, str]]:
+    """The sites inside each constraint kind a brief avoids, and why they are left out."""
+    keys = list(CONSTRAINT_KINDS) if "any" in kinds else [kind_named(k) for k in kinds]
+    return [((answers_for(a, k) == "inside").to_numpy(), f"inside a {CONSTRAINT_KINDS[k].label} (the brief avoids it)")
+            for k in keys]
+
+
+def _constraint_component(a: gpd.GeoDataFrame) -> tuple[list[float], list[str]]:
+    """Checked and inside none: 1; not checked at all: 0.5; inside one: 0. With the reason of each."""
+    found = np.stack([answers_for(a, k).to_numpy(dtype=object) for k in CONSTRAINT_KINDS])
+    checked, inside = (found != "not checked").sum(axis=0), (found == "inside").any(axis=0)
+    where = a["constraints_inside"].to_numpy(dtype=object) if "constraints_inside" in a else [None] * len(a)
+    points = [0.0 if i else 1.0 if c else 0.5 for i, c in zip(inside, checked, strict=True)]
+    why = [f"inside a planning constraint ({w})" if i else
+           f"no planning constraint found among the {c} kinds checked" if c else
+           "planning constraints not checked (no layer covers it)" for i, c, w in zip(inside, checked, where, strict=True)]
+    return points, why
 
 
 def _name(row) -> str:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from assets_map.community.routes import MAP_CANNOT, Route, routes_for
+from assets_map.engine.constraints import ConstraintLine, site_constraints
 from assets_map.engine.needs import DOMAIN_LABELS
 from assets_map.engine.priority import REASON_SEP
 from assets_map.engine.underuse import SIGNALS
@@ -71,6 +72,8 @@ class SiteCard:
     cannot: tuple[str, ...]
     constraints: str
     notes: list[str] = field(default_factory=list)
+    #: the site's answer for every planning constraint kind (inside, near, clear, not checked)
+    constraint_lines: list[ConstraintLine] = field(default_factory=list)
 
 
 def _blank(v) -> bool:
@@ -270,4 +273,5 @@ def site_card(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, asset_id: str, 
         cannot=MAP_CANNOT,
         constraints=_txt(row.get("constraints"), "not checked"),
         notes=notes,
+        constraint_lines=site_constraints(row),
     )

@@ -29,6 +29,7 @@ from assets_map import __version__
 from assets_map.community.catchment import DEFAULT_CATCHMENT_M, catchment_need, lsoa_need_text
 from assets_map.community.partners import DEFAULT_WALK_M, DISTANCE_NOTE, partners_nearby, summarise_partners
 from assets_map.community.routes import MAP_CANNOT, RULES_AS_AT, routes_for
+from assets_map.engine.constraints import site_constraints
 from assets_map.io.report import InputError, esc
 from assets_map.maps.draw import DECILE_COLOURS
 from assets_map.schema import DISPLAY_CRS, MEASURE_CRS
@@ -176,6 +177,7 @@ li { margin: 0 0 0.3mm 0; }
 .route b.likely { color: #1a7f37; } .route b.possible { color: #9a6700; } .route b.notavailable { color: #a40e26; }
 .small { font-size: 6pt; color: #333; }
 .partners td { padding: 0.1mm 0.8mm; }
+.constraints th { width: auto; } .constraints td { padding: 0.1mm 0.8mm; }
 .cannot { border: 0.6pt solid #a40e26; padding: 1mm 2mm; margin-top: 1.5mm; }
 .cols { display: flex; gap: 4mm; } .cols > div { flex: 1; }
 """
@@ -264,6 +266,10 @@ def _site_page(row, *, index: int, partner_rows: pd.DataFrame, png: bytes, setti
         f"Constraints: {row.get('constraints') or 'not checked'}",
         f"Routes summarised as at {RULES_AS_AT}; pack made {as_of:%d %B %Y}",
     ]
+    table = _constraints_table(row)
+    if table:  # the table says it: no second, longer line in the list
+        dq = [t for t in dq if not t.startswith("Constraints: ")]
+    h.append(table)
     h.append("<h2>Data quality and dates</h2><ul>" + "".join(f"<li>{esc(t)}</li>" for t in dq) + "</ul>")
     h.append("</div><div><h2>Routes to community ownership</h2>")
     for r in routes_for(row, as_of=as_of):
@@ -277,6 +283,27 @@ def _site_page(row, *, index: int, partner_rows: pd.DataFrame, png: bytes, setti
     h.append('<div class="cannot"><b>What this map cannot do</b><ul class="small">'
              + "".join(f"<li>{esc(t)}</li>" for t in MAP_CANNOT) + "</ul></div>")
     h.append("</section>")
+    return "".join(h)
+
+
+def _constraints_table(row) -> str:
+    """The site's planning constraints: a short table (inside, near, clear, not checked) for the layers loaded.
+
+    Kinds with no layer loaded are named on one line, never read as clear; what an inside answer means for a
+    community use follows in one plain line each. Empty when no layer was loaded (the data-quality list says so).
+    """
+    lines = site_constraints(row)
+    shown = [c for c in lines if c.source]
+    if not shown:
+        return ""
+    rows = "".join(f'<tr><td>{esc(c.kind)}</td><td><b>{esc(c.answer)}</b></td><td>{esc(c.detail)} '
+                   f'<span class="small">({esc(c.source)})</span></td></tr>' for c in shown)
+    unloaded = [c.kind for c in lines if not c.source]
+    h = ['<h2>Planning constraints</h2><table class="constraints">', rows, "</table>"]
+    notes = [f"{c.kind.capitalize()}: {c.meaning}" for c in shown if c.answer == "inside"]
+    if unloaded:
+        notes.append(f"Not checked (no layer loaded; never read as clear): {', '.join(unloaded)}")
+    h.append('<ul class="small">' + "".join(f"<li>{esc(t)}</li>" for t in notes) + "</ul>")
     return "".join(h)
 
 

@@ -12,7 +12,11 @@ Rules that a user can rely on:
 * a need-decile range narrower than 1-10 hides the sites with no need decile
   (not placed, or outside the need areas), and says how many;
 * free text matches every word, in any order, anywhere in the name, address,
-  UPRN, postcode or asset id, ignoring case.
+  UPRN, postcode or asset id, ignoring case;
+* the constraint filters keep only sites that were checked: "no constraint found among those
+  checked" hides the sites inside any constraint and those no layer covered (and says how many);
+  "not inside" a kind (e.g. not in a conservation area) keeps the sites checked clear of it or near
+  it, never those not checked.
 """
 from __future__ import annotations
 
@@ -45,6 +49,10 @@ class Filters:
     deciles: tuple[int, int] = (1, 10)
     areas: tuple[str, ...] = ()
     text: str = ""
+    #: only sites checked against at least one constraint layer and inside none
+    no_constraint_found: bool = False
+    #: constraint kinds (planning.data.gov.uk names, e.g. "conservation-area") a site must be checked and not inside
+    not_inside: tuple[str, ...] = ()
 
     def is_default(self) -> bool:
         """True when no filter is set (every site passes)."""
@@ -107,6 +115,37 @@ class FilterIndex:
             part = pd.Series(_text(col(c)), dtype="string[pyarrow]")
             hay = part if hay is None else hay + " | " + part
         self.haystack = (hay if hay is not None else pd.Series([""] * n, dtype="string[pyarrow]")).str.lower()
+        self._assets = assets  # the constraint answers are read from it only when a constraint filter is asked for
+        self._answers: dict[str, np.ndarray] = {}
+
+    def answers(self, kind: str) -> np.ndarray:
+        """Each site's answer (inside, near, clear, not checked) for one constraint kind (kept once read)."""
+        if kind not in self._answers:
+            from assets_map.engine.constraints import answers_for
+
+            self._answers[kind] = answers_for(self._assets, kind).to_numpy(dtype=object)
+        return self._answers[kind]
+
+    def _constraint_mask(self, f: Filters, m: np.ndarray, notes: list[str]) -> np.ndarray:
+        from assets_map.io.constraints import CONSTRAINT_KINDS, kind_named
+
+        if f.no_constraint_found:
+            got = np.stack([self.answers(k) for k in CONSTRAINT_KINDS])
+            checked = (got != "not checked").any(axis=0)
+            inside = (got == "inside").any(axis=0)
+            hidden = int((m & ~checked).sum())
+            m = m & checked & ~inside
+            if hidden:
+                notes.append(f"{hidden} sites not checked against any constraint layer are hidden by the constraint "
+                             "filter")
+        for kind in f.not_inside:
+            got = self.answers(kind)
+            hidden = int((m & (got == "not checked")).sum())
+            m = m & np.isin(got, ["clear", "near"])
+            if hidden:
+                label = CONSTRAINT_KINDS[kind_named(kind) or kind].label
+                notes.append(f"{hidden} sites not checked for {label} are hidden by the 'not in a {label}' filter")
+        return m
 
     def mask(self, f: Filters) -> FilterResult:
         """Which rows pass the filters ``f``."""
@@ -140,6 +179,8 @@ class FilterIndex:
         words = [w for w in f.text.lower().split() if w]
         for w in words:
             m &= self.haystack.str.contains(w, regex=False).fillna(False).to_numpy(dtype=bool)
+        if f.no_constraint_found or f.not_inside:
+            m = self._constraint_mask(f, m, notes)
         return FilterResult(m, self.total, notes)
 
 
@@ -166,8 +207,8 @@ def options(assets: pd.DataFrame) -> dict:
 
     Returns a dict with ``organisations``, ``anchor_types``, ``statuses`` and
     ``priorities`` (values present, in a sensible order), ``site_ha_max`` and
-    ``floor_m2_max`` (a round upper bound for sliders), ``areas`` (code -> label)
-    and ``area_label`` ("ward" or "LSOA (need area)").
+    ``floor_m2_max`` (a round upper bound for sliders), ``areas`` (code -> label),
+    ``area_label`` ("ward" or "LSOA (need area)") and ``constraint_kinds`` (see :func:`checked_kinds`).
     """
     def present(col, order=()):
         if col not in assets.columns:
@@ -197,4 +238,16 @@ def options(assets: pd.DataFrame) -> dict:
         "floor_m2_max": _nice_max(float(floor.max()) if floor.notna().any() else 0.0),
         "areas": areas,
         "area_label": label,
+        "constraint_kinds": checked_kinds(assets),
     }
+
+
+def checked_kinds(assets: pd.DataFrame) -> dict[str, str]:
+    """The constraint kinds a layer was loaded for (planning.data.gov.uk name -> words), for the filter choices."""
+    from assets_map.io.constraints import CONSTRAINT_KINDS
+
+    if "constraints_sources" not in assets.columns or not len(assets):
+        return {}
+    loaded = {part.partition(": ")[0] for v in pd.unique(assets["constraints_sources"].dropna().astype(str))
+              for part in v.split("; ")}
+    return {k: spec.label for k, spec in CONSTRAINT_KINDS.items() if spec.label in loaded}

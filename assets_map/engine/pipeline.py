@@ -13,6 +13,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from assets_map.engine.constraints import add_constraints
 from assets_map.engine.location import check_locations
 from assets_map.engine.needs import DOMAINS, MEASURES, Deprivation, build_needs, parse_weights
 from assets_map.engine.steps import NEED_COLUMNS, Analysis, Progress, join_needs, score  # noqa: F401 (the public face)
@@ -55,6 +56,7 @@ def analyse(
     layer: str | None = None,
     locations: str | os.PathLike | None = None,
     iod_year: int | None = None,
+    constraints: list = (),
     owners=None,
 ) -> Analysis:
     """Run the whole analysis: read -> place -> need -> join -> exclude -> underuse -> priority.
@@ -87,6 +89,10 @@ def analyse(
     iod_year : the IoD edition (2015, 2019 or 2025) when the deprivation data does not state it
     owners : lookup files naming organisations given as codes (local authority GSS or ONS codes, NHS ODS
         codes), as ``import --owners``
+    constraints : planning constraint layers: files, ``"kind=FILE"`` texts or ``(kind, file)`` pairs (the kind
+        stated), or layers already read (:func:`assets_map.io.constraints.read_constraint_layer`). Every site is
+        answered for every kind (inside, near, clear or not checked) in ``result.constraints``; a run without
+        them answers "not checked" everywhere. The cache never holds these answers: they are made on every run.
 
     Returns
     -------
@@ -97,13 +103,15 @@ def analyse(
     step = progress or (lambda msg, i, n: None)
     w = parse_weights(weights)  # fail fast on bad weights, before any reading
     exclude = list(exclude)
+    con_layers = _constraint_layers(constraints)  # read first: a bad layer fails before the long work
     if cache is not None:
         from assets_map.engine.cache import run_cached
 
-        return run_cached(analyse, cache, assets, boundaries, deprivation, postcodes=postcodes, exclude=exclude,
-                          weights=w, progress=progress, engine=engine, scheduler=scheduler, n_workers=n_workers,
-                          partitions=partitions, shared_dir=shared_dir, boundaries_name=boundaries_name, as_of=as_of,
-                          layer=layer, locations=locations, iod_year=iod_year, owners=owners)
+        return add_constraints(run_cached(
+            analyse, cache, assets, boundaries, deprivation, postcodes=postcodes, exclude=exclude, weights=w,
+            progress=progress, engine=engine, scheduler=scheduler, n_workers=n_workers, partitions=partitions,
+            shared_dir=shared_dir, boundaries_name=boundaries_name, as_of=as_of, layer=layer, locations=locations,
+            iod_year=iod_year, owners=owners), con_layers)
     reading = _is_path(assets)
     files = _is_path(boundaries) or _is_path(deprivation) or any(map(_is_path, exclude))
     at = 3 if reading else int(files)  # steps spent reading
@@ -149,8 +157,24 @@ def analyse(
             if v is not None and _is_path(v)}
     if any(map(_is_path, exclude)):
         settings["exclude"] = [Path(p).name if _is_path(p) else p[0] for p in exclude]
-    return Analysis(assets=scored[order_columns(scored)], needs=needs, reports=reports, warnings=warnings,
-                    settings=settings, exclude=layers)
+    return add_constraints(Analysis(assets=scored[order_columns(scored)], needs=needs, reports=reports,
+                                    warnings=warnings, settings=settings, exclude=layers), con_layers)
+
+
+def _constraint_layers(constraints) -> list[gpd.GeoDataFrame]:
+    """The constraint layers of :func:`analyse`: those given as files read (one error for every bad one)."""
+    from assets_map.io.constraints import parse_constraint_arg
+    from assets_map.io.importer import read_inputs
+
+    given, files = [], []
+    for c in constraints:
+        if isinstance(c, gpd.GeoDataFrame):
+            given.append(c)
+            continue
+        kind, src = c if isinstance(c, tuple) else parse_constraint_arg(str(c)) if isinstance(c, str) else (None, c)
+        files.append((kind, src))
+    read = read_inputs(None, None, constraints=files).constraints if files else []
+    return given + read
 
 
 def _need_inputs(result: Analysis) -> tuple[gpd.GeoDataFrame, Deprivation]:
@@ -206,5 +230,5 @@ def rescore(result: Analysis, *, weights: dict[str, float] | str | None = None, 
     settings.update({"weights": w, "iod_year": new_needs.attrs.get("iod_year", settings.get("iod_year")),
                      "deprivation_source": new_needs.attrs.get("deprivation_source",
                                                                settings.get("deprivation_source"))})
-    return result.replace(assets=scored[order_columns(scored)], needs=new_needs, warnings=warnings,
-                          settings=settings, exclude=layers)
+    return add_constraints(result.replace(assets=scored[order_columns(scored)], needs=new_needs, warnings=warnings,
+                                          settings=settings, exclude=layers), result.constraint_layers)

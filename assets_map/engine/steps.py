@@ -44,10 +44,15 @@ class Analysis:
     settings: dict = field(default_factory=dict)
     #: the greenspace/allotment layers the exclusions used, kept so later re-scoring (edits) uses them too
     exclude: list[tuple[str, gpd.GeoDataFrame]] = field(default_factory=list)
+    #: every site's answer for every planning constraint kind (:func:`assets_map.engine.constraints.check_constraints`)
+    constraints: pd.DataFrame | None = None
+    #: the constraint layers those answers came from, kept so re-scoring answers again from the same layers
+    constraint_layers: list[gpd.GeoDataFrame] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.reports, self.warnings = list(self.reports), list(self.warnings)
         self.settings, self.exclude = dict(self.settings or {}), list(self.exclude or [])
+        self.constraint_layers = list(self.constraint_layers or [])
 
     def replace(self, **changes) -> "Analysis":
         """A copy with some fields replaced (lists and settings copied, frames shared)."""

@@ -257,6 +257,8 @@ def detect_kind(table: Table) -> FileKind:
     if _brownfield.is_brownfield(cols):
         layout = "harmonised" if _brownfield.is_harmonised(cols) else "statutory"
         return FileKind("brownfield", f"brownfield register columns ({layout} layout: ownership, planning status, ...)")
+    if _brownfield.is_planning_data_sites(frame, cols):
+        return FileKind("brownfield", "planning.data.gov.uk brownfield-land columns (organisation references, hectares)")
     found = match_columns(cols)
     postcodes = _postcode_kind(frame, cols, found)
     if postcodes is not None:

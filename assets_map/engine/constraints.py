@@ -1,0 +1,419 @@
+"""Planning constraints per site: inside, near, clear or not checked, and never one mistaken for another.
+
+For every site and every kind in :data:`~assets_map.io.constraints.CONSTRAINT_KINDS`:
+
+* **inside**: the site (its point, or its parcel) intersects a feature of a loaded layer of that kind;
+* **near**: not inside, but a feature lies within the kind's ``near_m`` metres (the distance is stated);
+* **clear**: a layer of that kind was loaded, it covers the site's area, and nothing is within the distance;
+* **not checked**: no layer of that kind was loaded, the layer does not cover the site's area, or the
+  site has no location.
+
+A layer covers the local authorities it says it covers (an ``area_name``-like column), else those in
+which it has at least one feature (local authorities are read from the need areas' LSOA names,
+"Trafford 011C"); a site covered is one whose need area lies in such an authority. When the need areas'
+names carry no authority, a layer covers its own extent (its features' bounding box, widened by the
+kind's distance). Constraints inform and never flag or hide a site.
+
+Speed: one STRtree of the sites is built once; each layer's features are the query side
+(``predicate="intersects"``, then ``"dwithin"``), so every polygon is prepared once and tested
+against the points its envelope meets.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from assets_map.engine.location import local_authorities
+from assets_map.io.constraints import CONSTRAINT_KINDS
+
+#: The four answers, in the order a card lists them.
+ANSWERS = ("inside", "near", "clear", "not checked")
+#: Columns of the ``constraints`` layer.
+CONSTRAINT_COLUMNS = ("asset_id", "kind", "dataset", "answer", "feature", "distance_m", "source", "source_date",
+                      "note")
+#: Summary columns added to the assets.
+SUMMARY_COLUMNS = ("constraints", "constraints_inside", "constraints_near", "constraints_clear",
+                   "constraints_not_checked", "constraints_sources")
+NO_LAYER = "no layer of this kind was loaded"
+NOT_COVERED = "the layer loaded does not cover this site's area"
+UNPLACED = "the site has no location"
+UNKNOWN_AREA = "the site is outside the need areas loaded, so whether the layer covers it is not known"
+_SEP = "; "
+
+
+def _feature_text(names: np.ndarray, refs: np.ndarray, grades: np.ndarray) -> np.ndarray:
+    """"Old Church of St Werburgh (1067865, grade I)" for each feature."""
+    out = np.empty(len(names), dtype=object)
+    for i, (n, r, g) in enumerate(zip(names, refs, grades, strict=True)):
+        extra = [x for x in (r, f"grade {g}" if g else None) if x]
+        head = str(n).replace(";", ",") if n else "unnamed feature"
+        out[i] = f"{head} ({', '.join(extra)})" if extra else head
+    return out
+
+
+def _site_authorities(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame | None) -> tuple[np.ndarray, dict]:
+    """Each site's local authority (None: not known) and the authorities of the need areas."""
+    if needs is None or "need_area_code" not in assets.columns:
+        return np.full(len(assets), None, dtype=object), {}
+    las = local_authorities(needs)
+    if not las:
+        return np.full(len(assets), None, dtype=object), {}
+    by_code = {}
+    codes = needs["code"].astype(object).to_numpy()
+    for name, pos in las.items():
+        by_code.update({codes[p]: name for p in pos})
+    site = np.array([by_code.get(c) for c in assets["need_area_code"].astype(object)], dtype=object)
+    return site, las
+
+
+def _covered(features: gpd.GeoDataFrame, stated: list[str], pts: np.ndarray, site_la: np.ndarray, las: dict,
+             needs: gpd.GeoDataFrame | None, near_m: float) -> tuple[np.ndarray, str]:
+    """Which sites the layer covers, and its coverage in words."""
+    if las:
+        if stated:
+            wanted = {s.casefold() for s in stated}
+            names = {la for la in las if la.casefold() in wanted}
+            how = "the local authorities it names"
+        else:
+            hit = np.unique(needs.sindex.query(features.geometry.to_numpy(), predicate="intersects")[1])
+            codes = needs["code"].astype(object).to_numpy()
+            code_la = {codes[p]: la for la, pos in las.items() for p in pos}
+            names = {code_la[c] for c in codes[hit] if c in code_la}
+            how = "the local authorities it has features in"
+        covered = np.array([la in names for la in site_la], dtype=bool)
+        return covered, f"{how}: {', '.join(sorted(names)) or 'none of the need areas loaded'}"
+    x0, y0, x1, y1 = features.total_bounds
+    box = shapely.box(x0 - near_m, y0 - near_m, x1 + near_m, y1 + near_m)
+    return shapely.intersects(box, pts) & ~pd.isna(pts), "its features' extent"
+
+
+def _nearest(pairs: tuple[np.ndarray, np.ndarray], sites: np.ndarray, feats: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """For each site in the pairs: the closest feature, its distance and how many features were found."""
+    fi, si = pairs
+    if not len(si):
+        return (np.empty(0, np.int64),) * 2 + (np.empty(0),) + (np.empty(0, np.int64),)
+    d = shapely.distance(sites[si], feats[fi])
+    order = np.lexsort((fi, d, si))
+    si, fi, d = si[order], fi[order], d[order]
+    first = np.r_[True, si[1:] != si[:-1]]
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.r_[starts, len(si)])
+    return si[first], fi[first], d[first], counts
+
+
+def _check_kind(kind: str, features: gpd.GeoDataFrame | None, tree: shapely.STRtree | None, geoms: np.ndarray,
+                site_la: np.ndarray, las: dict, needs) -> dict[str, np.ndarray]:
+    """The answers of every (placed) site for one kind."""
+    n = len(geoms)
+    spec = CONSTRAINT_KINDS[kind]
+    answer = np.full(n, "not checked", dtype=object)
+    feature = np.full(n, None, dtype=object)
+    distance = np.full(n, np.nan)
+    source = np.full(n, None, dtype=object)
+    date = np.full(n, None, dtype=object)
+    note = np.full(n, NO_LAYER, dtype=object)
+    if features is None:
+        return dict(answer=answer, feature=feature, distance_m=distance, source=source, source_date=date, note=note)
+    covered, coverage = _covered(features, features.attrs.get("authorities", []), geoms, site_la, las, needs,
+                                 spec.near_m)
+    unknown = np.array([la is None for la in site_la], dtype=bool) if las else np.zeros(n, bool)
+    note[~covered] = f"{NOT_COVERED} (it covers {coverage})"
+    note[~covered & unknown] = UNKNOWN_AREA
+    answer[covered] = "clear"
+    source[covered] = ", ".join(dict.fromkeys(features["source"]))
+    date[covered] = ", ".join(d for d in dict.fromkeys(features["source_date"]) if d) or None
+    note[covered] = f"nothing within {spec.near_m:g} m" if spec.near_m else "not inside any feature"
+    feats = features.geometry.to_numpy()
+    texts = _feature_text(features["feature_name"].to_numpy(), features["reference"].to_numpy(),
+                          features["grade"].to_numpy())
+    fsrc, fdate = features["source"].to_numpy(dtype=object), features["source_date"].to_numpy(dtype=object)
+    none = (np.empty(0, np.int64), np.empty(0, np.int64))
+    # The features are the query side: each polygon is prepared once and tested against the sites its envelope meets.
+    hits = tree.query(feats, predicate="intersects") if tree is not None else none
+    near = tree.query(feats, predicate="dwithin", distance=spec.near_m) if tree is not None and spec.near_m > 0 else none
+    for label, pairs in (("near", near), ("inside", hits)):  # inside last: it wins over near
+        si, fi, d, count = _nearest(pairs, geoms, feats)
+        if not len(si):
+            continue
+        answer[si] = label
+        feature[si] = [f"{t} and {c - 1} more" if c > 1 else t for t, c in zip(texts[fi], count, strict=True)]
+        distance[si] = 0.0 if label == "inside" else np.round(d, 1)
+        source[si], date[si] = fsrc[fi], fdate[fi]
+        note[si] = spec.meaning if label == "inside" else f"within {spec.near_m:g} m: {spec.meaning}"
+    return dict(answer=answer, feature=feature, distance_m=distance, source=source, source_date=date, note=note)
+
+
+def check_constraints(assets: gpd.GeoDataFrame, layers: list[gpd.GeoDataFrame], needs: gpd.GeoDataFrame | None = None
+                      ) -> pd.DataFrame:
+    """Every site's answer for every constraint kind: the ``constraints`` layer of a result.
+
+    Parameters
+    ----------
+    assets : the sites (EPSG:27700), with ``asset_id`` and, for coverage by local authority, ``need_area_code``
+    layers : constraint layers read by :func:`assets_map.io.constraints.read_constraint_layer` (several of one
+        kind are used together)
+    needs : the need areas (their LSOA names give the local authorities a layer covers)
+
+    Returns
+    -------
+    DataFrame : one row per site and kind (sites in order, kinds in the standard order) with
+        :data:`CONSTRAINT_COLUMNS`: ``kind`` in words, ``dataset`` its planning.data.gov.uk name, ``answer``
+        one of :data:`ANSWERS`, ``feature`` (name, reference, grade; "and N more"), ``distance_m``
+        (0 inside, metres when near), ``source`` and ``source_date`` of the layer, ``note`` (why not
+        checked, or what the constraint means for a community use)
+    """
+    n = len(assets)
+    geoms = assets.geometry.to_numpy()
+    placed = ~(pd.isna(geoms) | shapely.is_empty(geoms))
+    pos = np.flatnonzero(placed)
+    tree = shapely.STRtree(geoms[pos]) if len(pos) else None
+    site_la, las = _site_authorities(assets, needs)
+    by_kind: dict[str, list[gpd.GeoDataFrame]] = {}
+    for layer in layers:
+        for kind, part in layer.groupby("kind", sort=False):
+            part = part.copy()
+            part.attrs["authorities"] = list(layer.attrs.get("authorities") or [])
+            by_kind.setdefault(kind, []).append(part)
+    parts = []
+    for kind, spec in CONSTRAINT_KINDS.items():
+        feats = by_kind.get(kind)
+        features = None
+        if feats:
+            features = gpd.GeoDataFrame(pd.concat(feats, ignore_index=True), crs=feats[0].crs)
+            # the kind's coverage is stated only when every layer of it states its own
+            stated = [f.attrs.get("authorities") or [] for f in feats]
+            features.attrs["authorities"] = sorted({a for s in stated for a in s}) if all(stated) else []
+        got = _check_kind(kind, features, tree, geoms[pos], site_la[pos], las, needs)
+        cols = {}
+        for key, vals in got.items():
+            full = np.full(n, np.nan) if key == "distance_m" else np.full(n, None, dtype=object)
+            full[pos] = vals
+            cols[key] = full
+        cols["answer"][~placed] = "not checked"
+        cols["note"][~placed] = NO_LAYER if features is None else UNPLACED
+        parts.append(pd.DataFrame({"asset_id": assets["asset_id"].astype(object).to_numpy(), "kind": spec.label,
+                                   "dataset": kind, **cols}))
+    out = pd.concat(parts, ignore_index=True)
+    k = len(CONSTRAINT_KINDS)
+    out = out.iloc[(np.arange(k)[None, :] * n + np.arange(n)[:, None]).ravel()].reset_index(drop=True)  # site by site
+    for c in ("kind", "dataset", "answer"):
+        out[c] = out[c].astype("category")
+    return out[list(CONSTRAINT_COLUMNS)]
+
+
+def _joined(columns: list[np.ndarray], sep: str) -> np.ndarray:
+    """Each row's non-missing texts of ``columns`` joined by ``sep`` (None when it has none)."""
+    # Arrow's binary_join_element_wise(null_handling="skip") drops trailing all-null rows (pyarrow 26): joined here.
+    out = pd.Series(None, index=range(len(columns[0])) if columns else range(0), dtype=object)
+    for col in columns:
+        add = pd.Series(col, dtype=object, index=out.index)
+        both = out.notna() & add.notna()
+        out = out.where(out.notna(), add)
+        out[both] = out[both] + sep + add[both]
+    return out.to_numpy(dtype=object)
+
+
+def summary_columns(table: pd.DataFrame, n: int) -> dict[str, np.ndarray]:
+    """The assets' summary columns (:data:`SUMMARY_COLUMNS`) from a ``constraints`` layer of ``n`` sites.
+
+    ``constraints_inside`` and ``constraints_near`` list "kind: feature" (near with its distance),
+    ``constraints_clear`` and ``constraints_not_checked`` the kinds; ``constraints`` says all four in words.
+    """
+    k = len(CONSTRAINT_KINDS)
+    labels = [s.label for s in CONSTRAINT_KINDS.values()]
+    ans = table["answer"].astype(object).to_numpy().reshape(n, k)
+    feat = table["feature"].astype(object).to_numpy().reshape(n, k)
+    dist = table["distance_m"].to_numpy(dtype=float).reshape(n, k)
+    cols: dict[str, list[np.ndarray]] = {a: [] for a in ANSWERS}
+    for j, label in enumerate(labels):
+        a = ans[:, j]
+        for which in ("inside", "near"):
+            col = np.full(n, None, dtype=object)
+            rows = np.flatnonzero(a == which)
+            col[rows] = [f"{label} {d:.0f} m: {f}" if which == "near" else f"{label}: {f}"
+                         for f, d in zip(feat[rows, j], dist[rows, j], strict=True)]
+            cols[which].append(col)
+        for which in ("clear", "not checked"):
+            cols[which].append(np.where(a == which, label, None).astype(object))
+    out = {"constraints_inside": _joined(cols["inside"], _SEP), "constraints_near": _joined(cols["near"], _SEP),
+           "constraints_clear": _joined(cols["clear"], ", "),
+           "constraints_not_checked": _joined(cols["not checked"], ", ")}
+    heads = (("inside", "constraints_inside"), ("near", "constraints_near"), ("checked clear", "constraints_clear"),
+             ("not checked", "constraints_not_checked"))
+    parts = []
+    for head, key in heads:
+        col = np.full(n, None, dtype=object)
+        has = pd.notna(out[key])
+        col[has] = [f"{head}: {v}" for v in out[key][has]]
+        parts.append(col)
+    out["constraints"] = _joined(parts, " | ")
+    return {c: out[c] for c in SUMMARY_COLUMNS if c in out}
+
+
+def layer_sources(layers: list[gpd.GeoDataFrame]) -> str:
+    """The layers loaded, by kind: "conservation area: ca.csv (2025-03-01); listed building: lb.geojson (date not stated)"."""
+    parts = []
+    for kind, spec in CONSTRAINT_KINDS.items():
+        seen = {}
+        for layer in layers:
+            rows = layer[layer["kind"] == kind]
+            if len(rows):
+                dates = sorted({d for d in rows["source_date"] if isinstance(d, str) and d})
+                seen[layer.attrs.get("source") or rows["source"].iloc[0]] = dates[-1] if dates else "date not stated"
+        if seen:
+            parts.append(f"{spec.label}: " + ", ".join(f"{src} ({date})" for src, date in seen.items()))
+    return _SEP.join(parts) or "none loaded"
+
+
+@dataclass(frozen=True)
+class ConstraintLine:
+    """One row of a site's constraint table: the kind, its answer, the feature (and distance), source and meaning."""
+
+    kind: str
+    answer: str
+    detail: str
+    source: str
+    meaning: str
+
+
+def _items(value, sep: str) -> list[str]:
+    return [x for x in str(value).split(sep) if x] if isinstance(value, str) and value else []
+
+
+def site_constraints(row) -> list[ConstraintLine]:
+    """A site's answer for every kind, in the standard order, read from its summary columns (a card's table).
+
+    Parameters
+    ----------
+    row : one asset (a Series or mapping with the :data:`SUMMARY_COLUMNS`)
+
+    Returns
+    -------
+    list of :class:`ConstraintLine`: ``detail`` names the feature and distance (inside, near) or why a kind was
+    not checked; ``meaning`` is what the constraint means for a community use (inside, near)
+    """
+    get = row.get
+    sources = {}
+    for part in _items(get("constraints_sources"), _SEP):
+        label, _, files = part.partition(": ")
+        sources[label] = files
+    inside = {}
+    for item in _items(get("constraints_inside"), _SEP):
+        label, _, feature = item.partition(": ")
+        inside[label] = feature
+    near = {}
+    for item in _items(get("constraints_near"), _SEP):
+        m = re.match(r"^(.*) (\d+) m: (.*)$", item)
+        if m:
+            near[m.group(1)] = f"{m.group(3)}, {m.group(2)} m away"
+    clear = set(_items(get("constraints_clear"), ", "))
+    placed = not (get("location_quality") == "none")
+    out = []
+    for spec in CONSTRAINT_KINDS.values():
+        label, src = spec.label, sources.get(spec.label, "")
+        if label in inside:
+            out.append(ConstraintLine(label, "inside", inside[label], src, spec.meaning))
+        elif label in near:
+            out.append(ConstraintLine(label, "near", near[label], src, spec.meaning))
+        elif label in clear:
+            out.append(ConstraintLine(label, "clear", f"nothing within {spec.near_m:g} m" if spec.near_m else
+                                      "not inside any", src, ""))
+        else:
+            area = get("need_area_code")
+            why = NO_LAYER if not src else UNPLACED if not placed else \
+                UNKNOWN_AREA if not isinstance(area, str) or not area else NOT_COVERED
+            out.append(ConstraintLine(label, "not checked", why, src, ""))
+    return out
+
+
+def answers_for(assets: pd.DataFrame, kind: str) -> pd.Series:
+    """Each site's answer for one kind (``"conservation-area"`` or its words), read from its summary columns.
+
+    A frame without the summary columns (no constraints were checked) answers "not checked" everywhere.
+
+    Parameters
+    ----------
+    assets : the assets of a result
+    kind : a constraint kind
+
+    Returns
+    -------
+    Series of :data:`ANSWERS`, on ``assets``' index
+    """
+    from assets_map.io.constraints import kind_named
+
+    key = kind_named(kind)
+    if key is None:
+        raise ValueError(f"{kind!r} is not a constraint kind")
+    label = CONSTRAINT_KINDS[key].label
+    item = re.compile(rf"^{re.escape(label)} \d+ m: ")
+    out = pd.Series("not checked", index=assets.index, dtype=object)
+    for answer, col in (("clear", "constraints_clear"), ("near", "constraints_near"), ("inside", "constraints_inside")):
+        if col not in assets.columns:
+            continue
+        items = assets[col].astype(object).where(assets[col].notna(), "").astype(str).str.split(_SEP if answer in (
+            "inside", "near") else ", ")
+        # inside and near items read "label: feature" or "label 30 m: feature"; clear items are the label itself
+        hit = items.map(lambda xs: any(x == label or x.startswith(f"{label}:") or item.match(x) for x in xs))
+        out[hit.to_numpy(dtype=bool)] = answer
+    return out
+
+
+def constraint_counts(table: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """How many sites got each answer, by kind (in the standard order): ``{"conservation area": {"inside": 39, ...}}``.
+
+    Parameters
+    ----------
+    table : a ``constraints`` layer (:func:`check_constraints`)
+
+    Returns
+    -------
+    dict : kind in words -> answer -> number of sites
+    """
+    got = table.groupby(["kind", "answer"], observed=True).size()
+    return {k.label: {a: int(got.get((k.label, a), 0)) for a in ANSWERS} for k in CONSTRAINT_KINDS.values()}
+
+
+#: The assets' ``constraints`` text when no constraint layer was loaded.
+NONE_LOADED = ("not checked (no constraint layers loaded): conservation area, listed building, flood risk zone, green "
+               f"belt and {len(CONSTRAINT_KINDS) - 4} more kinds")
+
+
+def add_constraints(result, layers: list[gpd.GeoDataFrame]):
+    """A result with its ``constraints`` layer and the assets' summary columns (the one place both are made).
+
+    With no layers every site is "not checked" for every kind: the summary columns say so and the result has
+    no ``constraints`` layer (at a million sites it would repeat that answer 13 million times).
+
+    Parameters
+    ----------
+    result : an :class:`~assets_map.engine.steps.Analysis`
+    layers : constraint layers
+
+    Returns
+    -------
+    Analysis : the same result with ``constraints``, ``constraint_layers`` and the summary columns on ``assets``
+    """
+    assets = result.assets.copy(deep=False)
+    layers = list(layers)
+    settings = dict(result.settings)
+    if not layers:
+        for col in SUMMARY_COLUMNS[1:]:
+            assets[col] = None
+        assets["constraints_sources"] = "none loaded"
+        assets["constraints_not_checked"] = ", ".join(k.label for k in CONSTRAINT_KINDS.values())
+        assets["constraints"] = NONE_LOADED
+        settings.pop("constraints", None)
+        return result.replace(assets=assets, constraints=None, constraint_layers=[], settings=settings)
+    table = check_constraints(assets, layers, result.needs)
+    for col, values in summary_columns(table, len(assets)).items():
+        assets[col] = values
+    assets["constraints_sources"] = layer_sources(layers)
+    settings["constraints"] = sorted({layer.attrs.get("source", "layer") for layer in layers})
+    return result.replace(assets=assets, constraints=table, constraint_layers=layers, settings=settings)
