@@ -84,10 +84,12 @@ def test_reasons_parse_sources_dates_and_confidences():
 
 
 def test_contact_route_uses_any_contact_column_else_says_where_to_ask():
-    assert contact_route(pd.Series({"organisation": "Council", "src_contact": "estates@x.example",
-                                    "src_phone": "0161 000"})) == "Council: estates@x.example, 0161 000"
+    text = contact_route(pd.Series({"organisation": "Council", "src_contact": "estates@x.example",
+                                    "src_phone": "0161 000 0000"}))
+    assert "No estates contact is set for Council" in text
+    assert "e-mail: estates@x.example" in text and "phone: 0161 000 0000" in text
     text = contact_route(pd.Series({"organisation": "Council", "src_contact": np.nan}))
-    assert "gives no contact" in text and "estates" in text
+    assert "No estates contact is set for Council" in text and "owner: Council" in text
 
 
 def test_domain_deciles_for_an_unknown_area_is_empty(demo_result):

@@ -145,18 +145,78 @@ def reasons_of(row: pd.Series, *, settings: dict | None = None) -> list[Reason]:
     return out
 
 
-def contact_route(row: pd.Series) -> str:
-    """How to contact the owner: any contact-like column of the register, else the owner's estates team."""
-    found = []
+#: Labels of an organisation's estates contact route, as the register holds it (store.CONTACT_FIELDS).
+CONTACT_LABELS = {"email": "e-mail", "phone": "phone", "web_page": "estates web page",
+                  "transfer_policy": "community asset transfer policy"}
+# Linked-data identifiers name an organisation for machines; they are not a way to reach anyone.
+_LINKED_DATA = re.compile(r"^https?://(?:[^/]*\b(?:opendatacommunities\.org|statistics\.data\.gov\.uk|"
+                          r"data\.ordnancesurvey\.co\.uk|id\.[^/]+)/|[^/]+/(?:id|def)/)", re.I)
+
+
+@dataclass
+class OwnerContact:
+    """How to reach a site's owner: the estates contact set in the register, else what is known.
+
+    ``lines`` are (label, value) pairs in plain text; ``set_in_register`` says whether the owner's
+    estates contact route is set in the register.
+    """
+
+    organisation: str
+    lines: list[tuple[str, str]]
+    set_in_register: bool
+
+    def text(self) -> str:
+        """The contact in one sentence (plain text)."""
+        body = "; ".join(f"{k}: {v}" for k, v in self.lines)
+        if self.set_in_register:
+            return f"{self.organisation} estates team: {body}"
+        known = f" What is known: {body}." if body else ""
+        return (f"No estates contact is set for {self.organisation} in the register.{known} Ask its estates "
+                "(property) team through its main switchboard or website.")
+
+
+def _is_link(v: str) -> bool:
+    return bool(re.match(r"^https?://", v.strip(), re.I))
+
+
+def owner_contact(row: pd.Series, contacts: dict | None = None) -> OwnerContact:
+    """How to reach the owner of ``row``.
+
+    Its organisation's estates contact from the register (``contacts``: organisation -> fields, as
+    :meth:`assets_map.store.Store.contacts` gives) and the site's own contact route; else what is
+    known (the owner's name, and the e-mail, phone or website the register's columns give), never a
+    linked-data identifier such as an OrganisationURI.
+    """
+    owner = _txt(row.get("organisation"), "the owner")
+    wanted = owner.strip().casefold()
+    found = next((v for k, v in (contacts or {}).items() if str(k).strip().casefold() == wanted), None)
+    lines: list[tuple[str, str]] = []
+    if found:
+        lines = [(CONTACT_LABELS[k], str(found[k])) for k in CONTACT_LABELS if not _blank(found.get(k))]
+    if not _blank(row.get("contact_route")):
+        lines.append(("for this site", str(row["contact_route"]).strip()))
+    if found and lines:
+        return OwnerContact(owner, lines, True)
+    seen = {v for _, v in lines}
     for col, v in row.items():
         c = str(col).lower()
-        if any(h in c for h in CONTACT_HINTS) and not _blank(v) and isinstance(v, str):
-            if v not in found:
-                found.append(v)
-    owner = _txt(row.get("organisation"), "the owner")
-    if found:
-        return f"{owner}: " + ", ".join(found)
-    return f"{owner}: the register gives no contact; ask the owner's estates (property) team"
+        if c == "contact_route" or "uri" in c or not isinstance(v, str) or _blank(v) or not any(h in c for h in CONTACT_HINTS):
+            continue
+        v = " ".join(v.split())
+        if v in seen or (_is_link(v) and _LINKED_DATA.match(v)):
+            continue
+        seen.add(v)
+        label = ("website" if _is_link(v) else "e-mail" if "@" in v else
+                 "phone" if any(h in c for h in ("phone", "tel")) else "contact")
+        lines.append((label, v))
+    if owner != "the owner":
+        lines.insert(0, ("owner", owner))
+    return OwnerContact(owner, lines, False)
+
+
+def contact_route(row: pd.Series, contacts: dict | None = None) -> str:
+    """How to contact the owner, in one sentence (see :func:`owner_contact`)."""
+    return owner_contact(row, contacts).text()
 
 
 def nearby_assets(assets: gpd.GeoDataFrame, asset_id: str, *, distance_m: float = 500.0,
@@ -264,7 +324,7 @@ def site_card(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, asset_id: str, 
         priority_meaning=PRIORITY_MEANING.get(prio, ""),
         facts=facts,
         reasons=reasons_of(row, settings=settings),
-        contact=contact_route(row),
+        contact=contact_route(row, (settings or {}).get("contacts")),
         need_area=need_area,
         domains=domain_deciles(needs, None if _blank(code) else str(code)),
         nearby=nearby_assets(assets, asset_id, distance_m=nearby_m),

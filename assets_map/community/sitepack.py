@@ -29,6 +29,7 @@ from assets_map import __version__
 from assets_map.community.catchment import DEFAULT_CATCHMENT_M, catchment_need, lsoa_need_text
 from assets_map.community.partners import DEFAULT_WALK_M, DISTANCE_NOTE, partners_nearby, summarise_partners
 from assets_map.community.routes import MAP_CANNOT, RULES_AS_AT, routes_for
+from assets_map.community.sitecard import owner_contact
 from assets_map.engine.constraints import site_constraints
 from assets_map.io.report import InputError, esc
 from assets_map.maps.draw import DECILE_COLOURS
@@ -236,7 +237,9 @@ def _site_page(row, *, index: int, partner_rows: pd.DataFrame, png: bytes, setti
     h.append(f'<div class="sub">Site {esc(row.get("asset_id"))} &middot; held by {esc(row.get("organisation"))} &middot; '
              f'site pack made {as_of:%d %B %Y} by assets-map {esc(__version__)}</div>')
     img = base64.b64encode(png).decode("ascii")
-    facts = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in _facts(row))
+    contact = ("How to reach the owner", owner_contact(row, settings.get("contacts")).text())
+    facts = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in [*_facts(row)[:2], contact,
+                                                                                  *_facts(row)[2:]])
     h.append(f'<div class="top"><div class="map"><img alt="Map of the site and its {esc(catchment_m)} m catchment" '
              f'src="data:image/png;base64,{img}"/></div><div class="facts"><table>{facts}</table></div></div>')
     if isinstance(row.get("why_ranked"), str):

@@ -15,6 +15,8 @@ import sqlite3
 from pathlib import Path
 
 from assets_map.store.base import (
+    CONTACT_FIELDS,
+    CONTACT_LABELS,
     EDIT_STATUSES,
     EDITABLE,
     ConflictError,
@@ -25,6 +27,7 @@ from assets_map.store.base import (
     StoreFull,
     removals_allowed,
     validate_changes,
+    validate_contact,
 )
 from assets_map.store.roles import LOCAL_USER, PUBLIC, Identity, NotAllowed, Role
 from assets_map.store.sqlite import SqliteStore, backup
@@ -35,7 +38,7 @@ _LOG = logging.getLogger(__name__)
 __all__ = ["open_store", "default_location", "backup", "Store", "SqliteStore", "Role", "Identity", "LOCAL_USER", "PUBLIC",
            "NotAllowed", "ConflictError", "StoreError", "StoreFull", "ImportOutcome", "RemovalsNotConfirmed",
            "removals_allowed", "EDIT_STATUSES",
-           "EDITABLE", "validate_changes"]
+           "EDITABLE", "validate_changes", "CONTACT_FIELDS", "CONTACT_LABELS", "validate_contact"]
 
 
 def default_location() -> str:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import abc
 import contextlib
 import datetime as dt
+import re
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Mapping
 
@@ -48,7 +50,12 @@ EDIT_STATUSES: dict[str, str] = {
 STORE_STATUSES = tuple(dict.fromkeys(STATUSES + tuple(EDIT_STATUSES.values())))
 #: What an edit may change.
 EDITABLE = ("status", "notes", "contact_route", "disposal_plans", "vacant_since", "location", "visibility",
-            "field_visibility")
+            "field_visibility", "name", "tenure", "uprn", "postcode", "floor_area_m2", "site_area_ha", "location_note",
+            "location_quality")
+#: Numbers an edit may set (blank clears them), with the largest value accepted.
+EDIT_NUMBERS = {"floor_area_m2": 10_000_000.0, "site_area_ha": 100_000.0}
+#: How an edited location was found (an edit placing a site at its postcode says so).
+EDIT_QUALITIES = ("register coordinates", "full postcode")
 #: What a community correction may propose (besides its message).
 PROPOSABLE = ("status", "contact_route", "location")
 TEXT_LIMIT = 5000
@@ -58,6 +65,12 @@ REGISTER_FIELDS = ("notes", "contact_route", "disposal_plans")
 GB_BOUNDS = (0.0, 0.0, 700_000.0, 1_300_000.0)
 
 HISTORY_KINDS = ("import", "edit", "correction", "remove")
+#: An organisation's estates contact route, as the register holds it (see :meth:`Store.set_contact`).
+CONTACT_FIELDS = ("email", "phone", "web_page", "transfer_policy")
+CONTACT_LABELS = {"email": "E-mail", "phone": "Phone", "web_page": "Estates web page",
+                  "transfer_policy": "Community asset transfer policy"}
+_EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
+_PHONE = re.compile(r"^\+?[0-9 ()\-]{7,25}$")
 
 
 class StoreError(RuntimeError):
@@ -243,12 +256,17 @@ TABLES: dict[str, tuple[str, ...]] = {
     "corrections": ("id", "asset_id", "submitted_at", "submitted_by", "contact", "message", "proposed", "state",
                     "decided_by", "decided_at", "decision_note", "applied_version"),
     "users": ("issuer", "subject", "role", "organisation", "added_by", "added_at"),
+    "contacts": ("organisation", "version", "email", "phone", "web_page", "transfer_policy", "updated_at",
+                 "updated_by"),
+    "contact_history": ("id", "organisation", "version", "at", "by_user", "changes"),
 }
 JSON_COLUMNS: dict[str, set[str]] = {
     "batches": {"report", "settings"}, "assets": {"attrs", "edits", "field_visibility"},
     "history": {"changes", "state", "field_visibility"}, "context": {"attrs"}, "corrections": {"proposed"},
-    "users": set(),
+    "users": set(), "contacts": set(), "contact_history": {"changes"},
 }
+#: Tables added after schema 2: a backup written before them has none (read as empty).
+ADDED_TABLES = ("contacts", "contact_history")
 #: Columns added after schema 1, with the SQL value a backup written before them restores as.
 ADDED_COLUMNS: dict[tuple[str, str], str] = {("users", "issuer"): "''"}
 
@@ -283,6 +301,8 @@ class Store(abc.ABC):
     G_IN = "?"
     G_OUT = "geom"
     FOR_UPDATE = ""
+    #: SQL reading the owner name (``organisation``) a record of the ``assets`` table gives.
+    ATTR_ORGANISATION = "json_extract(attrs, '$.organisation')"
 
     # ----------------------------------------------------------------- plumbing
     @abc.abstractmethod
@@ -306,7 +326,13 @@ class Store(abc.ABC):
             h = tx.one("SELECT COALESCE(MAX(id), 0) FROM history")[0]
             c = tx.one("SELECT COALESCE(MAX(id), 0) FROM corrections")[0]
             b = tx.one("SELECT COALESCE(MAX(batch_id), 0) FROM batches")[0]
-        return int(h) * 1_000_003 + int(c) * 1009 + int(b)
+            k = tx.one("SELECT COALESCE(MAX(id), 0) FROM contact_history")[0] if self._has_table(tx, "contact_history") \
+                else 0
+        # Every term only grows and every change grows one: the sum grows with every change.
+        return int(h) * 1_000_003 + int(c) * 1009 + int(b) + int(k)
+
+    def _has_table(self, tx: Tx, table: str) -> bool:  # a backend answers from its catalogue
+        return True
 
     def raw(self, sql: str, params: Iterable = ()) -> list[tuple]:
         """Run one SQL statement (``?`` placeholders) in its own transaction: for checks and tests."""
@@ -326,7 +352,8 @@ class Store(abc.ABC):
     def is_empty(self) -> bool:
         """True when no table of the register holds a row."""
         with self._read() as tx:
-            return all(tx.one(f"SELECT COUNT(*) FROM {t}")[0] == 0 for t in TABLES)
+            return all(tx.one(f"SELECT COUNT(*) FROM {t}")[0] == 0 for t in TABLES
+                       if t not in ADDED_TABLES or self._has_table(tx, t))
 
     # ------------------------------------------------------------------ imports
     def import_analysis(self, result, *, organisation: str, role: Role, source_name: str, file_sha256: str,
@@ -767,7 +794,7 @@ class Store(abc.ABC):
         needs = gpd.GeoDataFrame(needs, geometry="geometry", crs=MEASURE_CRS)
         years = pd.to_numeric(needs.get("iod_year", pd.Series(dtype=float)), errors="coerce").dropna()
         settings = {"weights": weights or {"imd": 1.0}, "iod_year": int(years.iloc[0]) if len(years) else None,
-                    "source": "register", "role": role.describe()}
+                    "source": "register", "role": role.describe(), "contacts": self._contacts_by_owner()}
         return Analysis(assets=frame[order_columns(frame)], needs=needs, settings=settings, exclude=exclude)
 
     @staticmethod
@@ -834,6 +861,93 @@ class Store(abc.ABC):
         """The organisations with assets in the register, sorted."""
         with self._read() as tx:
             return [r[0] for r in tx.q("SELECT DISTINCT organisation FROM assets ORDER BY organisation")]
+
+    # ------------------------------------------------------- organisation contacts
+    def contacts(self, organisation: str | None = None) -> dict[str, dict]:
+        """Each organisation's estates contact route, as set in the register (public information).
+
+        Returns
+        -------
+        dict
+            organisation -> {``email``, ``phone``, ``web_page``, ``transfer_policy`` (None when not set),
+            ``version``, ``updated_at``, ``updated_by``}; organisations with none set are absent.
+        """
+        keys = ("organisation", "version", *CONTACT_FIELDS, "updated_at", "updated_by")
+        where, params = ("WHERE organisation = ?", [organisation]) if organisation else ("", [])
+        with self._read() as tx:
+            if not self._has_table(tx, "contacts"):
+                return {}
+            rows = tx.q(f"SELECT {', '.join(keys)} FROM contacts {where} ORDER BY organisation", params)
+        return {r[0]: dict(zip(keys[1:], r[1:], strict=True)) for r in rows}
+
+    def _contacts_by_owner(self) -> dict[str, dict]:
+        """:meth:`contacts` keyed by each register's organisation and by every owner name its assets give."""
+        out = self.contacts()
+        if not out:
+            return out
+        with self._read() as tx:
+            pairs = tx.q(f"SELECT DISTINCT organisation, {self.ATTR_ORGANISATION} FROM assets WHERE removed = 0")
+        for register, owner in pairs:
+            if register in out and isinstance(owner, str) and owner.strip():
+                out.setdefault(owner.strip(), out[register])
+        return out
+
+    def set_contact(self, organisation: str, values: Mapping[str, Any], *, role: Role,
+                    expected_version: int | None = None) -> int:
+        """Set an organisation's estates contact route; returns its new version (audited, append-only history).
+
+        Parameters
+        ----------
+        organisation : whose contact (an organisation with assets in the register, or any for an admin)
+        values : some of :data:`CONTACT_FIELDS` (e-mail, phone, estates web page, community asset
+            transfer policy link); an empty value clears that field, a field not given is kept
+        role : an editor of that organisation, or an admin
+        expected_version : the version the user was shown (None: no contact yet, or no check)
+
+        Raises
+        ------
+        NotAllowed : the role may not edit this organisation
+        InputError : a value that is not an e-mail address, phone number or web address (every problem listed)
+        ConflictError : the contact changed since ``expected_version``; nothing is written
+        """
+        organisation = (organisation or "").strip()
+        if not organisation:
+            raise InputError("name the organisation whose contact this is")
+        role.require_edit(organisation, "edit the estates contact")
+        clean = validate_contact(values)
+        keys = ("version", *CONTACT_FIELDS)
+        with self._write() as tx:
+            row = tx.one(f"SELECT {', '.join(keys)} FROM contacts WHERE organisation = ?{self.FOR_UPDATE}",
+                         [organisation])
+            old = dict(zip(keys, row, strict=True)) if row else {"version": 0, **dict.fromkeys(CONTACT_FIELDS)}
+            if expected_version is not None and old["version"] != expected_version:
+                raise StoreError(f"the estates contact of {organisation} was changed by someone else since you "
+                                 f"opened it (version {expected_version}, now {old['version']}); nothing was saved: "
+                                 "reload it and make your change again")
+            new = {f: clean.get(f, old[f]) for f in CONTACT_FIELDS}
+            changes = {f: [old[f], new[f]] for f in CONTACT_FIELDS if old[f] != new[f]}
+            if not changes:
+                return int(old["version"])
+            version, now = int(old["version"]) + 1, _now()
+            if row is None:
+                tx.x("INSERT INTO contacts (organisation, version, email, phone, web_page, transfer_policy, updated_at, "
+                     "updated_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                     [organisation, version, *(new[f] for f in CONTACT_FIELDS), now, role.user])
+            else:
+                tx.x("UPDATE contacts SET version = ?, email = ?, phone = ?, web_page = ?, transfer_policy = ?, "
+                     "updated_at = ?, updated_by = ? WHERE organisation = ?",
+                     [version, *(new[f] for f in CONTACT_FIELDS), now, role.user, organisation])
+            tx.x("INSERT INTO contact_history (organisation, version, at, by_user, changes) VALUES (?, ?, ?, ?, ?)",
+                 [organisation, version, now, role.user, Json(changes)])
+        return version
+
+    def contact_history(self, organisation: str, *, role: Role) -> list[dict]:
+        """The audit trail of an organisation's estates contact (newest first); its editors and admins only."""
+        role.require_edit(organisation, "read the contact history")
+        with self._read() as tx:
+            rows = tx.q("SELECT version, at, by_user, changes FROM contact_history WHERE organisation = ? "
+                        "ORDER BY version DESC", [organisation])
+        return [{"version": r[0], "at": r[1], "by": r[2], "changes": codec.loads(r[3]) or {}} for r in rows]
 
     # --------------------------------------------------------------- moderation
     def submit_correction(self, asset_id: str, *, message: str, role: Role = PUBLIC,
@@ -1025,6 +1139,9 @@ class Store(abc.ABC):
         """Every table's rows (geometry as WKB, JSON decoded), in a dependency-safe order."""
         with self._read() as tx:
             for table, cols in TABLES.items():
+                if table in ADDED_TABLES and not self._has_table(tx, table):
+                    yield table, cols, []
+                    continue
                 have = {d[0] for d in tx.x(f"SELECT * FROM {table} WHERE 1 = 0").description}
                 sel = ", ".join(self.G_OUT if c == "geom" else c if c in have or (table, c) not in ADDED_COLUMNS
                                 else f"{ADDED_COLUMNS[table, c]} AS {c}" for c in cols)
@@ -1152,9 +1269,15 @@ def _apply_edits(frame: gpd.GeoDataFrame, pos: int, edits: Mapping[str, Any], *,
         if k == "location":
             geom = shapely.from_wkt(v) if isinstance(v, str) else v
             frame.loc[frame.index[pos], "geometry"] = geom
-            frame.loc[frame.index[pos], "location_quality"] = "register coordinates"
+            frame.loc[frame.index[pos], "location_quality"] = edits.get("location_quality") or "register coordinates"
             continue
-        if k == "location_note":
+        if k in ("location_note", "location_quality"):
+            continue
+        if k in EDIT_NUMBERS:
+            col = pd.to_numeric(frame[k], errors="coerce") if k in frame.columns else \
+                pd.Series(np.nan, index=frame.index, dtype="float64")
+            col.iloc[pos] = np.nan if v is None else float(v)
+            frame[k] = col.astype("float64")
             continue
         if k == "vacant_since":
             v = dt.date.fromisoformat(v) if isinstance(v, str) else v
@@ -1192,6 +1315,10 @@ def validate_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
             if text and len(text) > TEXT_LIMIT:
                 problems.append(f"{k} is longer than {TEXT_LIMIT} characters")
             clean[k] = text or None
+        elif k in _RECORD_EDITS:
+            value = _clean_record_edit(k, v, problems)
+            if value is not _BAD:
+                clean[k] = value
         elif k == "vacant_since":
             if v in (None, ""):
                 clean[k] = None
@@ -1244,3 +1371,77 @@ def validate_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
         raise InputError(problems)
     return clean
 
+
+
+def validate_contact(values: Mapping[str, Any]) -> dict[str, str | None]:
+    """Check an estates contact route; returns it cleaned (empty values as None).
+
+    Raises
+    ------
+    InputError
+        listing every problem, each with the value given.
+    """
+    problems, clean = [], {}
+    for k, v in values.items():
+        if k not in CONTACT_FIELDS:
+            problems.append(f"{k!r} is not part of a contact ({', '.join(CONTACT_LABELS.values())})")
+            continue
+        text = None if v is None else " ".join(str(v).split())
+        if not text:
+            clean[k] = None
+            continue
+        label = CONTACT_LABELS[k]
+        if len(text) > 500:
+            problems.append(f"{label} is longer than 500 characters")
+        elif k == "email" and not _EMAIL.match(text.removeprefix("mailto:")):
+            problems.append(f"{label} {text!r} is not an e-mail address (name@example.org)")
+        elif k == "phone" and (not _PHONE.match(text) or sum(c.isdigit() for c in text) < 7):
+            problems.append(f"{label} {text!r} is not a phone number (digits, spaces, + ( ) -)")
+        elif k in ("web_page", "transfer_policy"):
+            url = urllib.parse.urlsplit(text)
+            if url.scheme.lower() not in ("http", "https") or not url.netloc or any(c.isspace() for c in text):
+                problems.append(f"{label} {text!r} is not a web address (https://...)")
+        clean[k] = text.removeprefix("mailto:") if k == "email" else text
+    if problems:
+        raise InputError(problems)
+    return clean
+
+
+_BAD = object()
+_RECORD_EDITS = ("name", "tenure", "location_note", "uprn", "postcode", "location_quality", *EDIT_NUMBERS)
+
+
+def _clean_record_edit(k: str, v: Any, problems: list[str]) -> Any:
+    """One of the record's own fields an edit sets (name, tenure, UPRN, sizes...), cleaned; _BAD after a problem."""
+    label = {"uprn": "UPRN", "floor_area_m2": "floor area (m²)", "site_area_ha": "site area (ha)"}.get(
+        k, k.replace("_", " "))
+    if k in EDIT_NUMBERS:
+        if v is None or (isinstance(v, str) and not v.strip()):
+            return None
+        try:
+            f = float(str(v).replace(",", "").strip())
+        except ValueError:
+            problems.append(f"{label} {v!r} is not a number")
+            return _BAD
+        if not (0 <= f <= EDIT_NUMBERS[k]):
+            problems.append(f"{label} {v!r} is not between 0 and {EDIT_NUMBERS[k]:,.0f}")
+            return _BAD
+        return f
+    if k == "location_quality":
+        if v not in EDIT_QUALITIES:
+            problems.append(f"location quality {v!r} is not one of: {', '.join(EDIT_QUALITIES)}")
+            return _BAD
+        return v
+    if k == "uprn":
+        text = "" if v is None else re.sub(r"\s+", "", str(v)).removesuffix(".0")
+        if text and not re.fullmatch(r"\d{1,12}", text):
+            problems.append(f"{label} {v!r} is not a UPRN (up to 12 digits)")
+            return _BAD
+        return text or None
+    text = None if v is None else " ".join(str(v).split())
+    if k == "postcode" and text:
+        text = text.upper()
+    if text and len(text) > 300:
+        problems.append(f"{label} is longer than 300 characters")
+        return _BAD
+    return text or None

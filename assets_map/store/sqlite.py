@@ -81,6 +81,21 @@ CREATE TABLE IF NOT EXISTS corrections (
   proposed TEXT NOT NULL DEFAULT '{}',
   state TEXT NOT NULL CHECK (state IN ('pending', 'accepted', 'rejected')),
   decided_by TEXT, decided_at TEXT, decision_note TEXT, applied_version INTEGER);
+CREATE TABLE IF NOT EXISTS contacts (
+  organisation TEXT PRIMARY KEY CHECK (length(organisation) > 0),
+  version INTEGER NOT NULL CHECK (version > 0),
+  email TEXT, phone TEXT, web_page TEXT, transfer_policy TEXT,
+  updated_at TEXT NOT NULL, updated_by TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS contact_history (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  organisation TEXT NOT NULL, version INTEGER NOT NULL CHECK (version > 0),
+  at TEXT NOT NULL, by_user TEXT NOT NULL,
+  changes TEXT NOT NULL CHECK (json_valid(changes)),
+  UNIQUE (organisation, version));
+CREATE TRIGGER IF NOT EXISTS contact_history_no_update BEFORE UPDATE ON contact_history
+  BEGIN SELECT RAISE(ABORT, 'the history is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS contact_history_no_delete BEFORE DELETE ON contact_history
+  BEGIN SELECT RAISE(ABORT, 'the history is append-only'); END;
 CREATE TABLE IF NOT EXISTS users (
   issuer TEXT NOT NULL DEFAULT '',
   subject TEXT NOT NULL CHECK (length(subject) > 0),
@@ -307,6 +322,9 @@ class SqliteStore(Store):
     def describe(self) -> str:
         """The path of the SQLite file."""
         return f"SQLite file {self.path}"
+
+    def _has_table(self, tx: Tx, table: str) -> bool:
+        return tx.one("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]) is not None
 
     def integrity(self) -> str:
         """``ok`` or SQLite's list of problems (``PRAGMA integrity_check``)."""
