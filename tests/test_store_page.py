@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from assets_map.store import LOCAL_USER, PUBLIC, SqliteStore
-from tests.helpers import markdown_shown, register_page_script
+from tests.helpers import markdown_shown, plain, register_page_script
 
 pytest.importorskip("streamlit.testing.v1")
 from streamlit.testing.v1 import AppTest  # noqa: E402
@@ -90,3 +90,53 @@ def test_only_a_direct_local_browser_gets_local_mode(register, monkeypatch, loca
     assert any("public register" in c.value for c in at.caption)
     assert "Send to the owner" in [b.label for b in at.button]  # the public may still send a correction
     assert [c["id"] for c in store.corrections(role=LOCAL_USER)] == [pending]
+
+
+def test_an_unplaced_site_is_placed_by_postcode_and_its_new_priority_shown_at_once(register, local_visitor, shared):
+    """Issue 14, item 9: place by postcode; name, tenure, size and UPRN editable; the new version and priority at once."""
+    from assets_map.io.uploads import Upload, check_uploads
+
+    def up(*parts):
+        p = shared(*parts)
+        return Upload(p.name, p.read_bytes())
+
+    checked = check_uploads({"register": up("trafford", "land_and_building_assets.csv"),
+                             "boundaries": up("trafford", "lsoa21_boundaries.geojson"),
+                             "deprivation": up("england", "imd2025_lsoa21_scores_ranks_deciles.csv"),
+                             "postcodes": up("trafford", "postcodes_onspd_feb2025.csv")})
+    at = AppTest.from_function(register_page_script, default_timeout=120)
+    at.session_state["analysis"] = checked.analysis
+    at.session_state["analysis_label"] = checked.label
+    at.run()
+    at.text_input(key="register_org").input("Trafford Council").run()
+    next(b for b in at.button if b.label == "Import into the register").click().run()
+    assert not at.exception and any("608 rows" in s.value for s in at.success)
+    at.toggle(key="register_unplaced").set_value(True).run()
+    at.selectbox(key="register_asset").set_value("TMBC0004").run()  # Moss View Centre: vacant, only "M31" given
+    assert any("Version 1 · priority Low" in plain(c.value) and "not placed on the map" in c.value for c in at.caption)
+    at.text_input(key="place_pc_TMBC0004").input("M31 4EA").run()
+    next(b for b in at.button if b.label == "Place at this postcode").click().run()
+    assert not at.exception, at.exception
+    assert any("Saved as version 2: priority High (was Low)" in plain(s.value) for s in at.success)
+    assert any("Version 2 · priority High" in plain(c.value) and "full postcode" in c.value for c in at.caption)
+    store = SqliteStore(register)
+    got = store.get("TMBC0004", LOCAL_USER)
+    assert got["postcode"] == "M31 4EA" and got["location_quality"] == "full postcode" and got["need_decile"] == 1
+    # Name, tenure, size and UPRN: saved, and shown at once.
+    at.text_input(key="place_pc_TMBC0004").input("").run()
+    form = {w.label: w for w in [*at.text_input, *at.number_input]}
+    form["Name"].input("Moss View Community Centre")
+    form["Tenure"].input("Leasehold")
+    form["UPRN"].input("10070000001")
+    form["Floor area (m²)"].set_value(420.0)
+    next(b for b in at.button if b.label == "Save").click().run()
+    assert not at.exception and any("Saved as version 3" in plain(s.value) for s in at.success)
+    got = store.get("TMBC0004", LOCAL_USER)
+    assert (got["name"], got["tenure"], got["uprn"], got["floor_area_m2"]) == ("Moss View Community Centre",
+                                                                              "Leasehold", "10070000001", 420.0)
+    assert any("Version 3 · priority High" in plain(c.value) for c in at.caption)
+    # A postcode the data does not hold: one line, nothing saved.
+    at.text_input(key="place_pc_TMBC0004").input("ZZ9 9ZZ").run()
+    next(b for b in at.button if b.label == "Place at this postcode").click().run()
+    assert any("'ZZ9 9ZZ' is not in the postcode directory" in plain(e.value) for e in at.error)
+    assert store.get("TMBC0004", LOCAL_USER)["version"] == 3

@@ -112,3 +112,36 @@ def test_trafford_real_register_marks_only_its_out_of_borough_holdings(trafford)
     assert set(marked["src_PostTown"]) == {"Warrington", "Wigan"}
     assert marked["need_area_code"].isna().all()
     assert [_km(t) for t in marked.sort_values("asset_id")["location_check"]] == pytest.approx([8.0, 20.8], abs=0.1)
+
+
+def test_an_unplaced_site_alone_is_checked_without_failing():
+    """Re-scoring one edited site that is not placed (the register's edits do this) marks nothing and does not fail."""
+    import geopandas as gpd
+
+    from assets_map.engine.location import check_locations
+
+    one = gpd.GeoDataFrame({"organisation": ["Trafford Council"], "location_quality": ["none"]},
+                           geometry=gpd.GeoSeries([None], crs="EPSG:27700"))
+    needs = gpd.GeoDataFrame({"code": ["E01000001"], "name": ["Trafford 001A"]},
+                             geometry=gpd.GeoSeries.from_wkt(["POLYGON ((0 0, 1 0, 1 1, 0 0))"], crs="EPSG:27700"))
+    assert check_locations(one, needs)["location_check"].isna().all()
+
+
+def test_import_checks_locations_as_analyse_does(trafford, tmp_path, capsys):
+    import json
+
+    from assets_map import cli
+
+    report, out = tmp_path / "r.json", tmp_path / "r.gpkg"
+    assert cli.main(["import", str(trafford["register"]), "--boundaries", str(trafford["lsoa21"]),
+                     "--report", str(report), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "check location: 2 sites more than 2 km outside Trafford (ids TMBC0125, TMBC0126" in printed
+    issues = [i for i in json.loads(report.read_text())["issues"] if i["message"].startswith("check location")]
+    assert len(issues) == 1 and len(issues[0]["rows"]) == 2
+    layer = gpd.read_file(out, layer="assets", engine="pyogrio").set_index("asset_id")
+    assert layer.loc[["TMBC0125", "TMBC0126"], "location_check"].str.startswith("check location").all()
+    assert layer["location_check"].notna().sum() == 2
+    # without boundaries the register's own cluster is the area
+    assert cli.main(["import", str(trafford["register"])]) == 0
+    assert "outside the register's own cluster" in capsys.readouterr().out

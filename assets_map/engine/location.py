@@ -104,6 +104,9 @@ def check_locations(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> gpd.Ge
         orgs = np.array([o.strip() if isinstance(o, str) else "" for o in orgs], dtype=object)
         authorities = local_authorities(needs)
         at = np.flatnonzero(placed)
+        if not len(at):  # nothing placed (e.g. one unplaced site re-scored after an edit): nothing to check
+            out["location_check"] = check
+            return out
         codes, uniques = pd.factorize(orgs[at])
         order = np.argsort(codes, kind="stable")
         for k, rows in enumerate(np.split(at[order], np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1])):

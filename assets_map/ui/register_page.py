@@ -20,6 +20,8 @@ from assets_map.engine.demo import DEMO_PATH
 from assets_map.io.provenance import sha256_of
 from assets_map.io.report import InputError
 from assets_map.store import (
+    CONTACT_FIELDS,
+    CONTACT_LABELS,
     EDIT_STATUSES,
     PUBLIC,
     ConflictError,
@@ -46,7 +48,7 @@ def _sign_in_box(who: identity.Visitor) -> None:
         st.info("**Local mode**: no sign-in is configured and this browser is on the server itself, so you have "
                 "full access to the register on this machine. Visitors from any other machine get the public view "
                 "only. To let colleagues edit, configure OIDC sign-in (an `[auth]` section in "
-                "`.streamlit/secrets.toml`) and give them roles.", icon="🔓")
+                "`.streamlit/secrets.toml`) and give them roles.", icon=":material/lock_open:")
         return
     if not identity.auth_configured():
         st.caption("You are viewing the public register. Sign-in is not configured on this server, so the register "
@@ -82,6 +84,7 @@ def render() -> None:
         if not role.is_public:
             _import_section(store, role)
             _edit_section(store, role)
+            _contact_section(store, role)
             _moderation_section(store, role)
             if role.kind == "admin" and not role.local:
                 _users_section(store, role)
@@ -171,7 +174,13 @@ def _edit_section(store, role: Role) -> None:
     if mine.empty:
         st.caption("Nothing you may edit yet: import a register first.")
         return
-    labels = dict(zip(mine["asset_id"], mine["name"].fillna("(no name)"), strict=True))
+    unplaced = mine.geometry.isna() | mine.geometry.is_empty
+    only = st.toggle(f"Only sites not placed on the map ({int(unplaced.sum())})", key="register_unplaced",
+                     disabled=not unplaced.any())
+    current = st.session_state.get("register_asset")  # stays listed once placed, so the page stays on it
+    pick = mine[unplaced | (mine["asset_id"] == current)] if only and unplaced.any() else mine
+    labels = dict(zip(pick["asset_id"], pick["name"].astype(object).where(pick["name"].notna(), "(no name)"),
+                      strict=True))
     aid = st.selectbox("Asset", list(labels), format_func=lambda a: f"{labels[a]} ({a})", key="register_asset")
     rec = store.get(aid, role)
     opened = st.session_state.setdefault(OPENED, {})
@@ -182,56 +191,253 @@ def _edit_section(store, role: Role) -> None:
         if st.button("Reload the latest version"):
             opened[aid] = rec["version"]
             st.rerun()
-    st.caption(f"Version {rec['version']} · priority {md(rec.get('priority'))} · "
-               f"{'public' if rec['visibility'] == 'public' else 'internal (not on the public map)'}")
-    with st.form(f"edit_{aid}"):
-        statuses = list(EDIT_STATUSES)
-        cur = STATUS_LABELS.get(rec.get("status"), rec.get("status"))
-        if cur not in statuses:
-            statuses.append(cur)
-        status = st.selectbox("Status", statuses, index=statuses.index(cur))
-        notes = st.text_area("Notes (internal unless shown below)", value=rec.get("notes") or "")
-        contact = st.text_input("Contact route (public)", value=rec.get("contact_route") or "")
-        disposal = st.text_area("Disposal plans (always internal)", value=rec.get("disposal_plans") or "")
-        vacant = st.date_input("Vacant since", value=_date(rec.get("vacant_since")), max_value=dt.date.today())
-        geom = rec.get("geometry")
-        here = geom.representative_point() if geom is not None else None
-        c1, c2 = st.columns(2)
-        east = c1.number_input("Easting (EPSG:27700)", value=float(here.x) if here else 0.0, format="%.1f")
-        north = c2.number_input("Northing (EPSG:27700)", value=float(here.y) if here else 0.0, format="%.1f")
-        visibility = st.radio("On the public map", ["public", "internal"],
-                              index=0 if rec["visibility"] == "public" else 1, horizontal=True)
-        fv = rec.get("field_visibility") or {}
-        hide = st.multiselect("Hide these fields from the public", [f for f in views.PUBLIC_FIELDS if f != "asset_id"],
-                              default=[f for f, v in fv.items() if v == "internal" and f in views.PUBLIC_FIELDS])
-        show = st.multiselect("Publish these internal fields", list(views.OPTIONAL_FIELDS),
-                              default=[f for f, v in fv.items() if v == "public" and f in views.OPTIONAL_FIELDS])
-        submitted = st.form_submit_button("Save")
-    if submitted:
-        changes = {"status": status, "notes": notes, "contact_route": contact, "disposal_plans": disposal,
-                   "vacant_since": vacant, "visibility": visibility,
-                   "field_visibility": {**{f: "public" for f in views.PUBLIC_FIELDS if f in fv and f not in hide},
-                                        **{f: "internal" for f in hide},
-                                        **{f: "internal" for f in views.OPTIONAL_FIELDS if f not in show},
-                                        **{f: "public" for f in show}}}
-        if here is None or (round(here.x, 1), round(here.y, 1)) != (round(east, 1), round(north, 1)):
-            if east or north:
-                changes["location"] = (east, north)
-        try:
-            version = store.save(aid, changes, expected_version=expected, role=role)
-        except ConflictError as exc:  # quotes other editors' values: shown as text, never as Markdown
-            st.error(md(exc))
-        except (InputError, StoreError, NotAllowed) as exc:
-            st.error(md(exc))
-        else:
-            opened[aid] = version
-            st.success(f"Saved as version {version}. Scores and flags were recomputed.")
+    caption = st.empty()  # filled after any save below: the version and priority shown are the saved ones
+    saved = _place_section(store, role, aid, rec, expected)
+    if saved is None:
+        saved = _edit_form(store, role, aid, rec, expected)
+    if saved is not None:
+        opened[aid] = saved[0]
+        rec = store.get(aid, role)
+        st.success(md(saved[1]), icon=":material/check_circle:")
+    caption.caption(f"Version {rec['version']} · priority {md(rec.get('priority') or 'not flagged')} · "
+                    f"{'public' if rec['visibility'] == 'public' else 'internal (not on the public map)'} · "
+                    + md(_where_text(rec)))
     with st.expander("History of this asset"):
         hist = store.history(aid, role=role)
-        st.dataframe(pd.DataFrame([{"version": h["version"], "when": h["at"], "who": h["by"], "what": h["kind"],
-                                    "changes": "; ".join(f"{k}: {_s(v[0])} -> {_s(v[1])}"
+        st.dataframe(pd.DataFrame([{"Version": h["version"], "When": h["at"], "Who": h["by"], "What": h["kind"],
+                                    "Changes": "; ".join(f"{_field_words(k)}: {_s(v[0])} → {_s(v[1])}"
                                                          for k, v in h["changes"].items())}
                                    for h in hist]), hide_index=True)
+
+
+def _where_text(rec: dict) -> str:
+    geom = rec.get("geometry")
+    if geom is None or geom.is_empty:
+        return "not placed on the map"
+    lon, lat = _lonlat(geom)
+    return f"placed at {lat:.5f}, {lon:.5f} ({rec.get('location_quality') or 'location quality not recorded'})"
+
+
+def _lonlat(geom) -> tuple[float, float]:
+    import geopandas as gpd
+
+    pt = gpd.GeoSeries([geom.representative_point()], crs="EPSG:27700").to_crs("EPSG:4326").iloc[0]
+    return pt.x, pt.y
+
+
+def _saved_line(store, role: Role, aid: str, version: int, before: dict) -> tuple[int, str]:
+    after = store.get(aid, role)
+    was, now = before.get("priority") or "not flagged", after.get("priority") or "not flagged"
+    prio = f"priority {now}" + (f" (was {was})" if was != now else " (unchanged)")
+    return version, f"Saved as version {version}: {prio}. Scores and flags were recomputed."
+
+
+def _save(store, role: Role, aid: str, rec: dict, changes: dict, expected: int) -> tuple[int, str] | None:
+    try:
+        version = store.save(aid, changes, expected_version=expected, role=role)
+    except ConflictError as exc:  # quotes other editors' values: shown as text, never as Markdown
+        st.error(md(exc))
+    except (InputError, StoreError, NotAllowed) as exc:
+        st.error(md(exc))
+    else:
+        return _saved_line(store, role, aid, version, rec)
+    return None
+
+
+def _postcode_point(store, role: Role, postcode: str) -> tuple[float, float] | None:
+    """Easting and northing of a full postcode: the postcode directory in use, else a placed register row's."""
+    compact = "".join(str(postcode).split()).upper()
+    directory = getattr(state.analysis(), "places", {}).get("postcodes")
+    if directory is not None and compact in directory.index:
+        hit = directory.loc[compact]
+        hit = hit.iloc[0] if isinstance(hit, pd.DataFrame) else hit
+        if pd.notna(hit.get("x")) and pd.notna(hit.get("y")):
+            return float(hit["x"]), float(hit["y"])
+    a = store.assets(role)
+    if "postcode" in a.columns:
+        same = a[a["postcode"].astype("string").str.replace(r"\s+", "", regex=True).str.upper() == compact]
+        same = same[same.geometry.notna() & ~same.geometry.is_empty]
+        if len(same):
+            pt = same.geometry.iloc[0].representative_point()
+            return pt.x, pt.y
+    return None
+
+
+def _place_section(store, role: Role, aid: str, rec: dict, expected: int) -> tuple[int, str] | None:
+    """Place the site: at a postcode, where the user clicks on the map, or at typed coordinates."""
+    st.markdown("**Where it is**")
+    c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+    pc = c1.text_input("Postcode", value=rec.get("postcode") or "", key=f"place_pc_{aid}",
+                       help="A full postcode (e.g. M32 0TH) from the postcode directory loaded on Your data, or of "
+                            "another placed site in the register.")
+    if c2.button("Place at this postcode", key=f"place_pc_go_{aid}", disabled=not pc.strip()):
+        at = _postcode_point(store, role, pc)
+        if at is None:
+            st.error(md(f"Postcode {pc.strip()!r} is not in the postcode directory loaded (load one on Your data) nor "
+                        "at any placed site of the register: check it, or click the map."), icon=":material/block:")
+        else:
+            return _save(store, role, aid, rec, {
+                "location": at, "location_quality": "full postcode", "postcode": pc,
+                "location_note": f"placed at the centre of postcode {pc.strip().upper()} in the register"}, expected)
+    clicked = _click_map(store, role, aid, rec)
+    if clicked is not None:
+        lon, lat = clicked
+        st.caption(f"You clicked {lat:.5f}, {lon:.5f}.")
+        if st.button("Place the site where I clicked", key=f"place_click_{aid}", type="primary"):
+            e, n = _to_bng(lon, lat)
+            return _save(store, role, aid, rec, {"location": (e, n), "location_note": "placed on the map in the "
+                                                 "register"}, expected)
+    with st.expander("Type coordinates instead (easting and northing, EPSG:27700)"):
+        geom = rec.get("geometry")
+        here = geom.representative_point() if geom is not None and not geom.is_empty else None
+        c1, c2 = st.columns(2)
+        east = c1.number_input("Easting", value=float(here.x) if here else None, format="%.1f", key=f"east_{aid}",
+                               placeholder="not placed")
+        north = c2.number_input("Northing", value=float(here.y) if here else None, format="%.1f",
+                                key=f"north_{aid}", placeholder="not placed")
+        if st.button("Place at these coordinates", key=f"place_xy_{aid}", disabled=east is None or north is None):
+            return _save(store, role, aid, rec, {"location": (east, north)}, expected)
+    return None
+
+
+def _to_bng(lon: float, lat: float) -> tuple[float, float]:
+    import geopandas as gpd
+    import shapely
+
+    pt = gpd.GeoSeries([shapely.Point(lon, lat)], crs="EPSG:4326").to_crs("EPSG:27700").iloc[0]
+    return round(pt.x, 1), round(pt.y, 1)
+
+
+def _click_map(store, role: Role, aid: str, rec: dict) -> tuple[float, float] | None:
+    """A small map of the organisation's placed sites (drawn without tiles too); returns the last click (lon, lat)."""
+    import folium
+    from streamlit_folium import st_folium
+
+    a = store.assets(role)
+    placed = a[a.geometry.notna() & ~a.geometry.is_empty]
+    geom = rec.get("geometry")
+    if geom is not None and not geom.is_empty:
+        lon, lat = _lonlat(geom)
+        zoom = 16
+    elif len(placed):
+        lon, lat = _lonlat(placed.geometry.union_all().centroid)
+        zoom = 12
+    else:
+        return None
+    m = folium.Map(location=[lat, lon], zoom_start=zoom, tiles="OpenStreetMap", control_scale=True)
+    pts = placed.geometry.representative_point().to_crs("EPSG:4326")
+    names = placed["name"].astype(object).where(placed["name"].notna(), "(no name)")
+    for pt, name, other in zip(pts, names, placed["asset_id"], strict=True):
+        folium.CircleMarker([pt.y, pt.x], radius=6 if other == aid else 3, weight=1,
+                            color="#d7191c" if other == aid else "#555555", fill=True, fill_opacity=0.8,
+                            tooltip=str(name)).add_to(m)
+    st.caption("Click the map where the site is (the grey dots are the register's placed sites; the red one is this "
+               "site), then press the button below.")
+    out = st_folium(m, key=f"place_map_{aid}", height=360, use_container_width=True,
+                    returned_objects=["last_clicked"])
+    got = (out or {}).get("last_clicked")
+    if got and got.get("lng") is not None:
+        return float(got["lng"]), float(got["lat"])
+    return None
+
+
+def _edit_form(store, role: Role, aid: str, rec: dict, expected: int) -> tuple[int, str] | None:
+    with st.form(f"edit_{aid}"):
+        c1, c2 = st.columns(2)
+        name = c1.text_input("Name", value=rec.get("name") or "")
+        uprn = c2.text_input("UPRN", value=_num_text(rec.get("uprn")))
+        statuses = list(EDIT_STATUSES)
+        cur = STATUS_LABELS.get(rec.get("status"), rec.get("status") or "in use")
+        if cur not in statuses:
+            statuses.append(cur)
+        status = c1.selectbox("Status", statuses, index=statuses.index(cur))
+        tenure = c2.text_input("Tenure", value=rec.get("tenure") or "", placeholder="e.g. Freehold, Leasehold")
+        floor = c1.number_input("Floor area (m²)", value=_num(rec.get("floor_area_m2")), min_value=0.0,
+                                format="%.0f", placeholder="not recorded")
+        site = c2.number_input("Site area (ha)", value=_num(rec.get("site_area_ha")), min_value=0.0, format="%.2f",
+                               placeholder="not recorded")
+        vacant = c1.date_input("Vacant since", value=_date(rec.get("vacant_since")), max_value=dt.date.today())
+        visibility = c2.radio("On the public map", ["public", "internal"],
+                              index=0 if rec["visibility"] == "public" else 1, horizontal=True)
+        notes = st.text_area("Notes (internal unless shown below)", value=rec.get("notes") or "")
+        contact = st.text_input("Contact route for this site (public)", value=rec.get("contact_route") or "")
+        disposal = st.text_area("Disposal plans (always internal)", value=rec.get("disposal_plans") or "")
+        fv = rec.get("field_visibility") or {}
+        hide = st.multiselect("Hide these fields from the public", [f for f in views.PUBLIC_FIELDS if f != "asset_id"],
+                              default=[f for f, v in fv.items() if v == "internal" and f in views.PUBLIC_FIELDS],
+                              format_func=_field_words)
+        show = st.multiselect("Publish these internal fields", list(views.OPTIONAL_FIELDS),
+                              default=[f for f, v in fv.items() if v == "public" and f in views.OPTIONAL_FIELDS],
+                              format_func=_field_words)
+        submitted = st.form_submit_button("Save", type="primary")
+    if not submitted:
+        return None
+    changes = {"status": status, "notes": notes, "contact_route": contact, "disposal_plans": disposal,
+               "vacant_since": vacant, "visibility": visibility, "name": name, "tenure": tenure, "uprn": uprn,
+               "floor_area_m2": floor, "site_area_ha": site,
+               "field_visibility": {**{f: "public" for f in views.PUBLIC_FIELDS if f in fv and f not in hide},
+                                    **{f: "internal" for f in hide},
+                                    **{f: "internal" for f in views.OPTIONAL_FIELDS if f not in show},
+                                    **{f: "public" for f in show}}}
+    return _save(store, role, aid, rec, changes, expected)
+
+
+def _num(v) -> float | None:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if f != f else f
+
+
+def _num_text(v) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    text = str(v)
+    return text[:-2] if text.endswith(".0") else text
+
+
+#: Field names in words (the history and the visibility choices).
+FIELD_WORDS = {"asset_id": "asset id", "anchor_type": "owner type", "holding_type": "holding", "uprn": "UPRN",
+               "floor_area_m2": "floor area (m²)", "site_area_ha": "site area (ha)", "empty_floor_pct":
+               "floor reported empty (%)", "underused_floor_pct": "floor reported under-used (%)",
+               "imd_decile": "IMD decile", "iod_year": "IoD edition", "need_area_code": "need area code",
+               "need_area_name": "need area", "need_score": "need score", "need_decile": "need decile",
+               "underuse_score": "underuse evidence", "underuse_confidence": "underuse confidence",
+               "transfer_score": "transferability", "exclusion_reason": "why never flagged",
+               "location_quality": "how it was placed", "location_note": "location note",
+               "source_date": "record date", "contact_route": "contact route", "disposal_plans": "disposal plans",
+               "vacant_since": "vacant since", "field_visibility": "fields shown to the public"}
+
+
+def _field_words(field: str) -> str:
+    return FIELD_WORDS.get(field, field.replace("_", " "))
+
+
+def _contact_section(store, role: Role) -> None:
+    """The estates contact route of an organisation: shown on every site card and site pack of its assets."""
+    st.header("How people reach your estates team")
+    orgs = store.organisations() if role.kind == "admin" else [role.organisation]
+    if not orgs:
+        return
+    org = st.selectbox("Organisation", orgs, key="contact_org") if len(orgs) > 1 else orgs[0]
+    cur = store.contacts(org).get(org) or {}
+    st.caption(md(f"Shown on the card and site pack of every site of {org}. "
+                  + (f"Version {cur['version']}, set by {cur['updated_by']} at {cur['updated_at'][:16]}."
+                     if cur else "None is set yet: cards say so and give the organisation's name.")))
+    with st.form(f"contact_{org}"):
+        c1, c2 = st.columns(2)
+        values = {f: (c1 if i % 2 == 0 else c2).text_input(CONTACT_LABELS[f], value=cur.get(f) or "",
+                                                           key=f"contact_{f}_{org}")
+                  for i, f in enumerate(CONTACT_FIELDS)}
+        sent = st.form_submit_button("Save the contact")
+    if sent:
+        try:
+            v = store.set_contact(org, values, role=role, expected_version=cur.get("version", 0))
+        except (InputError, StoreError, NotAllowed) as exc:
+            st.error(md(exc), icon=":material/block:")
+        else:
+            st.success(f"Saved the estates contact (version {v}).", icon=":material/check_circle:")
 
 
 def _moderation_section(store, role: Role) -> None:
