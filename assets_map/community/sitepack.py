@@ -376,12 +376,27 @@ def _data_only_fetcher():
     return URLFetcher(allowed_protocols=["data"], allow_redirects=False, fail_on_errors=False)
 
 
+#: What to install when the PDF cannot be drawn (WeasyPrint needs the Pango system libraries).
+PDF_NEEDS = ("the PDF needs the Pango system libraries, which this machine lacks: on Debian or Ubuntu install them "
+             "with `sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0` (macOS: `brew install pango`), then "
+             "restart the app")
+
+
+def pdf_unavailable() -> str | None:
+    """Why no PDF can be drawn on this machine (what to install), or None when it can."""
+    try:
+        import weasyprint  # noqa: F401 - loading it loads Pango
+    except (OSError, ImportError):
+        return PDF_NEEDS
+    return None
+
+
 def html_to_pdf(document: str) -> bytes:
     """Render the site pack HTML as PDF bytes (WeasyPrint; nothing is fetched from outside the document)."""
     try:
         import weasyprint
-    except OSError as exc:  # the Pango libraries are missing
-        raise RuntimeError("PDF rendering needs the Pango libraries (Debian: libpango-1.0-0 libpangoft2-1.0-0)") from exc
+    except (OSError, ImportError) as exc:  # the Pango libraries are missing
+        raise RuntimeError(PDF_NEEDS) from exc
     return weasyprint.HTML(string=document, url_fetcher=_data_only_fetcher(), base_url=None).write_pdf()
 
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import logging
 
 import streamlit as st
 import streamlit.components.v1 as components
 
 from assets_map.community.routes import MAP_CANNOT, acv_dates
-from assets_map.community.sitepack import make_pack, select_sites
+from assets_map.community.sitepack import make_pack, pdf_unavailable, select_sites
 from assets_map.engine.bounded import run_bounded
 from assets_map.io.report import InputError
 from assets_map.ui import shared, state
@@ -45,6 +46,10 @@ def render() -> None:
             except InputError as exc:
                 st.error(shared.md(exc))
     facilities_uploader("sp_facilities")
+    no_pdf = pdf_unavailable()
+    if no_pdf:
+        st.warning(f"**No PDF on this machine:** {no_pdf}. The pack is still made as a web page: download it and "
+                   "print it to PDF from your browser.", icon=":material/print_disabled:")
     if st.button("Make the site pack", type="primary", key="sp_go", disabled=not ids):
         try:
             sites = select_sites(a, ids).copy()
@@ -54,11 +59,16 @@ def render() -> None:
             if state.is_demo():
                 settings["label"] = state.data_label()
             with st.spinner("Making the site pack and its PDF…"):
-                doc, pdf = run_bounded(make_pack, sites, needs=result.needs, facilities=facilities(),
+                doc, pdf = run_bounded(make_pack, sites, pdf=not no_pdf, needs=result.needs, facilities=facilities(),
                                        settings=settings, title=None if len(ids) == 1 else "Shortlist of sites",
                                        budget=state.budgets()[1], what="making the site pack")
         except (InputError, RuntimeError) as exc:
-            st.error(f"**The pack could not be made.** {shared.md(exc)}")
+            st.error(f"**The pack could not be made.** {shared.md(exc)}", icon=":material/block:")
+            return
+        except Exception as exc:  # noqa: BLE001 - never a traceback on the page: one line, the details to the log
+            logging.getLogger(__name__).exception("making a site pack")
+            st.error(f"**The pack could not be made** ({type(exc).__name__}); please report this.",
+                     icon=":material/block:")
             return
         st.session_state[PACK] = (state.data_version(), tuple(ids), doc, pdf)
     got = st.session_state.get(PACK)
@@ -69,8 +79,11 @@ def render() -> None:
     stem = "site-pack-" + (made_for[0] if len(made_for) == 1 else f"{len(made_for)}-sites")
     stem = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in stem)
     c1, c2 = st.columns(2)
-    c1.download_button("Download PDF", pdf, file_name=f"{stem}.pdf", mime="application/pdf", key="sp_pdf")
-    c2.download_button("Download HTML", doc.encode("utf-8"), file_name=f"{stem}.html", mime="text/html", key="sp_html")
+    if pdf is not None:
+        c1.download_button("Download PDF", pdf, file_name=f"{stem}.pdf", mime="application/pdf", key="sp_pdf",
+                           icon=":material/picture_as_pdf:")
+    c2.download_button("Download HTML", doc.encode("utf-8"), file_name=f"{stem}.html", mime="text/html", key="sp_html",
+                       icon=":material/download:")
     st.caption(f"Made for {len(made_for)} site{'s' if len(made_for) != 1 else ''}: "
                + shared.md(", ".join(made_for)))
     _preview(doc)
