@@ -449,7 +449,8 @@ def _add_import(sub) -> None:
     p.add_argument("--postcodes", help="postcode directory CSV (postcode, lon, lat) to place register rows with only a postcode")
     p.add_argument("--locations", action="append", help="points or polygons with site codes or names, to place NHS ERIC sites (repeatable: add NHS trust head-office points with organisation codes to check every match against its trust's area)")
     p.add_argument("--owners", action="append", metavar="FILE", help="a lookup of organisation codes and names (e.g. the ONS local authority lookup LAD24CD/LAD24NM, or an NHS trust list) to name owners given as codes (repeatable)")
-    p.add_argument("--boundaries", help="LSOA boundaries for a deprivation file (the LSOA vintage is checked)")
+    p.add_argument("--boundaries", help="LSOA boundaries: for a deprivation file (the LSOA vintage is checked), or for "
+                   "a register, to check each site against the local authority its owner names")
     p.add_argument("--keep-invalid", action="store_true", help="do not repair invalid geometries with make_valid")
     p.set_defaults(func=run_import)
 
@@ -459,6 +460,28 @@ def _write_json(path: Path, doc: dict) -> None:
 
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
+
+
+def _check_import_locations(layer, report, boundaries):
+    """``import``'s location check, as ``analyse`` does it: sites far outside their publisher's area marked and listed.
+
+    The publisher's area is the local authority its name names among the ``--boundaries`` given, else the
+    register's own cluster.
+    """
+    import geopandas as gpd
+
+    from assets_map.engine.location import check_locations, location_summary
+    from assets_map.io.importer import import_file
+
+    needs = import_file(boundaries, kind="boundaries")[0] if boundaries else gpd.GeoDataFrame(geometry=[], crs=layer.crs)
+    attrs = dict(layer.attrs)
+    layer = check_locations(layer.to_crs(needs.crs) if needs.crs and layer.crs != needs.crs else layer, needs)
+    layer.attrs.update(attrs)
+    line = location_summary(layer)
+    if line:
+        marked = layer["location_check"].notna().to_numpy()
+        report.add("warning", line, layer["source_row"].astype(int).to_numpy()[marked])
+    return layer
 
 
 def run_import(args) -> int:
@@ -479,6 +502,8 @@ def run_import(args) -> int:
             _write_json(report_path, {"source": display_name(None, Path(args.file)), "accepted": False, "refused": str(exc),
                                       "problems": exc.problems})
         raise
+    if layer.attrs.get("adapter") != "deprivation":
+        layer = _check_import_locations(layer, report, args.boundaries)
     if out is not None:
         write_gpkg({"assets" if layer.attrs.get("adapter") != "deprivation" else "need_areas": layer}, out)
     doc = {"accepted": True, **report.to_dict()}

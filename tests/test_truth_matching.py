@@ -147,5 +147,35 @@ def test_real_return_without_head_offices_uses_the_trusts_own_sites(shared):
             assert (np.hypot(grp.geometry.x - cx, grp.geometry.y - cy) <= OWNER_RADIUS_M * 1.5).all()
     morpeth = gdf[gdf["name"] == "ST GEORGES HOSPITAL, MORPETH"].iloc[0]
     assert morpeth["location_quality"] == "none" and "middle of the trust's" in morpeth["location_note"]
-    unchecked = next(i for i in report.issues if "trust's area is not known" in i.message)
-    assert len(unchecked.rows) == int((d["match_distance_km"].isna()).sum())
+    # a lone trust's match is checked against its region: Mount Vernon (a North trust) is not placed in London
+    vernon = gdf[(gdf["organisation_code"] == "RXG") & (gdf["name"] == "MOUNT VERNON HOSPITAL")].iloc[0]
+    assert vernon["location_quality"] == "none" and "nearest checked site of the trust's region" in vernon["location_note"]
+    # every placed site says what it was checked against: its trust's sites, its region, or that it could not be
+    notes = d["location_note"]
+    assert (notes.str.contains("km from the middle of the trust's") | notes.str.contains("of the trust's region")
+            | notes.str.contains("could not be checked")).all()
+    unchecked = [i for i in report.issues if "trust's area is not known" in i.message]
+    assert sum(len(i.rows) for i in unchecked) == int(notes.str.contains("could not be checked").sum())
+
+
+def test_a_lone_trusts_match_is_checked_against_its_region(tmp_path, hospitals):
+    # the layout of returns that state each trust's region: a lone North trust's only match lies in London
+    rows = ERIC.replace("Site Type,", "Commissioning Region,Site Type,", 1).splitlines()
+    region = {"RYX": "NORTH OF ENGLAND COMMISSIONING REGION", "RZZ": "NORTH OF ENGLAND COMMISSIONING REGION"}
+    body = []
+    for line in rows[1:]:
+        cells = line.split(",")
+        if cells[0] == "RYX" and cells[2] == "RYX04":
+            continue  # the Leeds trust has only its three Leeds sites here
+        cells.insert(4, region[cells[0]])
+        body.append(",".join(cells))
+    body.append("RZZ,LONE EXAMPLE NHS TRUST,RZZ02,MOUNT VERNON HOSPITAL,NORTH OF ENGLAND COMMISSIONING REGION,"
+                "7. Community hospital,2000,0,40,1")
+    body = [b for b in body if ",RZZ01," not in b]
+    p = tmp_path / "eric_regions.csv"
+    p.write_text("\n".join([rows[0]] + body) + "\n", encoding="utf-8")
+    gdf, report = import_file(p, locations=hospitals)
+    d = gdf.set_index("asset_id")
+    assert d.loc["RZZ02", "location_quality"] == "none"
+    assert "from the nearest checked site of the trust's region (North Of England" in d.loc["RZZ02", "location_note"]
+    assert (d.loc[["RYX01", "RYX02", "RYX03"], "location_quality"] == "matched location").all()

@@ -69,6 +69,27 @@ def is_brownfield(columns: list[str]) -> bool:
     return len(folded & set(MARKERS)) >= 2
 
 
+_CURIE = re.compile(r"^[a-z][a-z-]*:[A-Za-z0-9-]+$")
+
+
+def is_planning_data_sites(frame: pd.DataFrame, columns: list[str]) -> bool:
+    """True for planning.data.gov.uk brownfield-land rows without the register's other fields.
+
+    Such a file (e.g. a national extract of points: ``organisation, latitude, longitude,
+    hectares, end-date``) names its publisher by a planning-data reference
+    (``local-authority-eng:SNR``) and gives ``hectares`` or says ``dataset: brownfield-land``.
+    """
+    folded = {fold(c): c for c in columns}
+    if "dataset" in folded:
+        if frame[folded["dataset"]].astype("string").str.strip().eq("brownfield-land").mean() >= 0.8:
+            return True
+    if "organisation" not in folded or "hectares" not in folded:
+        return False
+    org = frame[folded["organisation"]].astype("string").dropna().str.strip()
+    org = org[org != ""]
+    return len(org) > 0 and org.str.match(_CURIE).mean() >= 0.8
+
+
 def is_harmonised(columns: list[str]) -> bool:
     """The planning-data layout: lower-case hyphenated names with ``site`` and ``site-address``."""
     cols = set(columns)
@@ -248,14 +269,17 @@ def read_brownfield(table: Table, *, postcodes: pd.DataFrame | None = None, make
         cols = list(raw.columns)
     mapping = match_brownfield_columns(cols, pd.DataFrame(raw[cols]))
     problems = []
-    if "asset_id" not in mapping:
+    # planning.data.gov.uk extracts may leave out the site reference and ownership: read, ownership unknown
+    extract = is_planning_data_sites(pd.DataFrame(raw[cols]), cols)
+    if "asset_id" not in mapping and not extract:
         problems.append("has no site reference column (SiteReference, site)")
-    if "ownership" not in mapping:
+    if "ownership" not in mapping and not extract:
         problems.append("has no ownership column (OwnershipStatus, ownership)")
     if problems:
         raise InputError(problems, source=table.name)
     n_read = len(raw)
-    layout = "planning-data harmonised layout" if is_harmonised(cols) else "statutory layout"
+    layout = ("planning-data harmonised layout" if is_harmonised(cols)
+              else "planning.data.gov.uk extract" if extract else "statutory layout")
     pre = ImportReport(source=table.name)
     raw = raw.reset_index(drop=True)
     kept = _latest_editions(raw, mapping, pre)
@@ -281,7 +305,12 @@ def read_brownfield(table: Table, *, postcodes: pd.DataFrame | None = None, make
     report.issues = pre.issues + report.issues
     rows = out["source_row"].astype(int).to_numpy()
     src = kept.loc[out["source_row"].astype(int).to_numpy() - 1]
-    own_text = src[mapping["ownership"]].to_numpy(dtype=object).copy()
+    if "ownership" in mapping:
+        own_text = src[mapping["ownership"]].to_numpy(dtype=object).copy()
+    else:
+        own_text = np.full(len(out), None, dtype=object)
+        report.add("warning", "the file has no ownership column (a planning.data.gov.uk extract): every site's ownership "
+                              "is unknown, so none is shown as a public body's asset or flagged for transfer")
     area = out["site_area_ha"].to_numpy(dtype="float64", na_value=np.nan).copy()
     area_text = src[mapping["site_area_ha"]].to_numpy(dtype=object) if "site_area_ha" in mapping else [None] * len(out)
     merged_rows = []
@@ -363,5 +392,5 @@ def attach_brownfield(assets: gpd.GeoDataFrame, brownfield: gpd.GeoDataFrame, *,
     return out, len(hit)
 
 
-__all__ = ["attach_brownfield", "is_brownfield", "is_harmonised", "match_brownfield_columns", "normalise_ownership",
+__all__ = ["attach_brownfield", "is_brownfield", "is_harmonised", "is_planning_data_sites", "match_brownfield_columns", "normalise_ownership",
            "read_brownfield", "read_ownership", "rows_text", "split_merged"]

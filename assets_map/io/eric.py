@@ -53,6 +53,7 @@ FIELDS: dict[str, Callable[[str], bool]] = {
     "organisation_code": lambda f: f in ORG_CODE_HEADERS,
     "organisation": lambda f: f in ("organisationname", "trustname", "orgname", "providername"),
     "site_code": lambda f: f == "sitecode",
+    "region": lambda f: "region" in f and "code" not in f,
     "site_name": lambda f: f == "sitename",
     "site_type": lambda f: f == "sitetype",
     "floor_area_m2": lambda f: f.startswith(("grossinternalfloorarea", "grossinternalsitefloorarea", "gia")),
@@ -286,6 +287,38 @@ def _owner_check(out: pd.DataFrame, found: dict, idx: _Index) -> dict[object, tu
     return checks
 
 
+def _region_check(out: pd.DataFrame, found: dict, idx: _Index, checks: dict) -> dict[object, tuple[bool, str]]:
+    """For matches whose trust's area is unknown: whether the place lies near sites of the trust's own NHS region.
+
+    ERIC states each trust's region ("Commissioning Region", "NHS England Region"). A match is
+    refused when no site of that region whose match was checked against its own trust's area lies
+    within :data:`OWNER_RADIUS_M` of it (a Yorkshire trust's "Mount Vernon" placed in London is
+    far from every North of England site); near a region's edge a place is within reach of it.
+    """
+    if "nhs_region" not in out.columns:
+        return {}
+    region = out["nhs_region"].astype("string").fillna("").str.strip().str.upper()
+    known = [i for i, (d, _) in checks.items() if d is not None and d <= OWNER_RADIUS_M and region[i]]
+    todo = [i for i, (d, _) in checks.items() if d is None and region[i]]
+    if not todo or not known:
+        return {}
+    pts = np.array([idx.geometry[found[i]] for i in known])
+    kx, ky, kr = shapely.get_x(pts), shapely.get_y(pts), region[known].to_numpy()
+    result: dict[object, tuple[bool, str]] = {}
+    for i in todo:
+        same = kr == region[i]
+        if same.sum() < OWNER_MIN_SITES:
+            continue  # too few checked sites of that region to say where it is
+        p = idx.geometry[found[i]]
+        near = float(np.hypot(kx[same] - shapely.get_x(p), ky[same] - shapely.get_y(p)).min())
+        own = region[i].title()
+        if near > OWNER_RADIUS_M:
+            result[i] = (False, f"is {near / 1000:.0f} km from the nearest checked site of the trust's region ({own})")
+        else:
+            result[i] = (True, f"within {near / 1000:.0f} km of a checked site of the trust's region ({own})")
+    return result
+
+
 def locate_sites(sites: gpd.GeoDataFrame, locations: gpd.GeoDataFrame | list, report: ImportReport, *,
                  locations_name: str = "the locations file") -> gpd.GeoDataFrame:
     """Place ERIC sites at the locations that share their site code or name, inside their owner's area.
@@ -341,8 +374,16 @@ def locate_sites(sites: gpd.GeoDataFrame, locations: gpd.GeoDataFrame | list, re
             out.at[i, "location_note"] = note or f"no location in {locations_name} has this site code or name"
     far: list[object] = []
     unchecked: list[object] = []
-    for i, (dist, where) in _owner_check(out, found, idx).items():
+    checks = _owner_check(out, found, idx)
+    regions = _region_check(out, found, idx, checks)
+    for i, (dist, where) in checks.items():
         label = idx.labels[found[i]]
+        if i in regions and regions[i][0] is False:
+            out.at[i, "location_note"] = (f"the only {how_of[i].replace('name without qualifier', 'name')} match, "
+                                          f"{label!r} in {locations_name}, {regions[i][1]}: not placed; give a "
+                                          "locations file with site codes, or the trusts' head offices")
+            far.append(i)
+            continue
         if dist is not None and dist > OWNER_RADIUS_M:
             out.at[i, "location_note"] = (f"the only {how_of[i].replace('name without qualifier', 'name')} match, "
                                           f"{label!r} in {locations_name}, is {dist / 1000:.0f} km from {where} "
@@ -353,13 +394,14 @@ def locate_sites(sites: gpd.GeoDataFrame, locations: gpd.GeoDataFrame | list, re
         out.at[i, "geometry"] = idx.geometry[found[i]]
         out.at[i, "location_quality"] = MATCHED
         checked = (f", {dist / 1000:.1f} km from {where}" if dist is not None
+                   else f"; {regions[i][1]}" if i in regions
                    else "; its owner's area is not known (no head office given and fewer than "
                         f"{OWNER_MIN_SITES} of its sites matched), so the match could not be checked against it")
         out.at[i, "location_note"] = (f"located by {how_of[i]} at {label!r} in {locations_name}" + checked
                                       + (" (a close spelling: check it)" if how_of[i] == "close name" else ""))
         method[i] = how_of[i]
         distance[i] = round(dist / 1000, 2) if dist is not None else np.nan
-        if dist is None:
+        if dist is None and i not in regions:
             unchecked.append(i)
     out["location_match"] = method
     out["match_distance_km"] = distance
@@ -486,6 +528,8 @@ def read_eric(table: Table, *, locations=None,
     out["holding_type"] = out["holding_type"].where(out["holding_type"] != "unknown", "both")
     out["site_code"] = out["asset_id"]
     out["organisation_code"] = raw[found["organisation_code"]].to_numpy() if "organisation_code" in found else None
+    if "region" in found:
+        out["nhs_region"] = raw[found["region"]].to_numpy()
     out["land_idle_ha"] = to_number(raw[found["land_idle_ha"]]).to_numpy() if "land_idle_ha" in found else np.nan
     backlog = backlog_columns(cols)
     if backlog:

@@ -82,16 +82,7 @@ import shapely
 
 from assets_map.io.provenance import provenance_table, provenance_text, with_export
 from assets_map.io.report import InputError, esc
-from assets_map.schema import (
-    ASSET_FIELDS,
-    CONSTRAINT_FIELDS,
-    DISPLAY_CRS,
-    MEASURE_CRS,
-    METADATA_TABLES,
-    NEED_FIELDS,
-    SOURCE_PREFIX,
-    Field,
-)
+from assets_map.schema import ASSET_FIELDS, DISPLAY_CRS, MEASURE_CRS, METADATA_TABLES, NEED_FIELDS, SOURCE_PREFIX, Field
 
 #: Export formats, in the order the app and the CLI offer them.
 FORMATS = ("gpkg", "shp", "geojson", "csv", "kml", "xlsx")
@@ -149,17 +140,6 @@ EXTRA_FIELDS: dict[str, Field] = {
                       "assets-map", "float"),
     "wkt": Field("wkt", "The full geometry as Well-Known Text in British National Grid (EPSG:27700)", "m", "assets-map"),
     "description": Field("description", "Balloon text for Google Earth (HTML-escaped): priority, reasons, need", "", "assets-map"),
-    "constraints_inside": Field("constraints_inside", "Planning constraints the site or its parcel is inside: kind: "
-                                "feature (see the constraints layer)", "", "assets-map from the constraint layers"),
-    "constraints_near": Field("constraints_near", "Planning constraints near the site: kind, distance: feature", "",
-                              "assets-map from the constraint layers"),
-    "constraints_clear": Field("constraints_clear", "Constraint kinds checked and clear (the layer covers the site's "
-                               "area, nothing inside or near)", "", "assets-map from the constraint layers"),
-    "constraints_not_checked": Field("constraints_not_checked", "Constraint kinds not checked (no layer, the layer "
-                                     "does not cover the site's area, or the site has no location): never clear", "",
-                                     "assets-map"),
-    "constraints_sources": Field("constraints_sources", "The constraint layers loaded, by kind: file (its newest entry "
-                                 "date, where stated)", "", "the constraint layers"),
 }
 
 _DOMAINS = {"imd": "Index of Multiple Deprivation", "income": "Income domain", "employment": "Employment domain",
@@ -364,8 +344,6 @@ def _date_text(s: pd.Series) -> pd.Series:
 # --------------------------------------------------------------------------- data dictionary
 
 def _schema_for(layer: str, frame: pd.DataFrame) -> dict[str, Field]:
-    if layer == "constraints" or {"asset_id", "answer", "dataset"} <= set(frame.columns):
-        return {f.name: f for f in CONSTRAINT_FIELDS}
     if layer == "summary" or {"group_by", "group", "sites"} <= set(frame.columns):
         return {f.name: f for f in SUMMARY_FIELDS}
     if layer == "needs" or ("code" in frame.columns and "asset_id" not in frame.columns):
@@ -469,15 +447,9 @@ def summary_layer(assets: pd.DataFrame) -> pd.DataFrame:
 
 
 def result_layers(analysis) -> dict[str, pd.DataFrame]:
-    """The layers of an :class:`~assets_map.engine.pipeline.Analysis`: assets, candidates, needs, summary.
-
-    With the ``constraints`` table too when constraint layers were loaded.
-    """
-    out = {"assets": analysis.assets, "candidates": analysis.candidates, "needs": analysis.needs,
-           "summary": summary_layer(analysis.assets)}
-    if getattr(analysis, "constraints", None) is not None:
-        out["constraints"] = analysis.constraints
-    return out
+    """The layers of an :class:`~assets_map.engine.pipeline.Analysis`: assets, candidates, needs and summary."""
+    return {"assets": analysis.assets, "candidates": analysis.candidates, "needs": analysis.needs,
+            "summary": summary_layer(analysis.assets)}
 
 
 # --------------------------------------------------------------------------- checks
@@ -1453,7 +1425,7 @@ def export_bytes(layers: Mapping[str, pd.DataFrame], fmt: str, *, name: str = "a
 
 
 #: Data layers a result GeoPackage may hold, in export order.
-RESULT_LAYERS = ("assets", "candidates", "needs", "summary", "constraints")
+RESULT_LAYERS = ("assets", "candidates", "needs", "summary")
 
 
 def _types(arrow_type: pa.DataType):
