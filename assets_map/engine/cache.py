@@ -237,7 +237,7 @@ def run_cached(compute: Callable, cache, assets, boundaries, deprivation=None, *
         settings["boundaries_name"] = boundaries_name
     if as_of is not None:
         settings["as_of"] = as_of.isoformat()
-    for k in ("layer", "iod_year"):  # they change what is read, so they are part of the key
+    for k in ("layer", "iod_year", "need_areas"):  # they change what is read or kept, so they are part of the key
         if options.get(k) is not None:
             settings[k] = options[k]
     files = {"assets": assets, "boundaries": boundaries, "deprivation": deprivation, "postcodes": postcodes,

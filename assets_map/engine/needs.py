@@ -431,3 +431,67 @@ def build_needs(
     needs.attrs["deprivation_source"] = dep.source
     front = ["code", "name", "iod_year", "lsoa_vintage", "need_score", "need_decile"]
     return gpd.GeoDataFrame(needs[front + [c for c in needs.columns if c not in front]], crs=boundaries.crs), warnings
+
+
+#: Need areas within this distance (metres) of a placed asset are in the study area.
+STUDY_DISTANCE_M = 1000.0
+#: The ways :func:`study_area` can keep need areas.
+NEED_AREA_CHOICES = ("study", "all")
+
+
+def study_area(needs: gpd.GeoDataFrame, assets: gpd.GeoDataFrame, *, distance_m: float = STUDY_DISTANCE_M
+               ) -> tuple[gpd.GeoDataFrame, dict]:
+    """The need areas of the study area, around the placed assets.
+
+    Every LSOA of a local authority that holds a placed asset is kept, and every LSOA within
+    ``distance_m`` of one.  A register analysed against the national LSOA file (35,672 areas) keeps the areas of the
+    districts it covers, not the country.  The local authority of an LSOA is read from its name
+    ("Trafford 011C"); names without one leave the distance rule alone.
+
+    Parameters
+    ----------
+    needs : need areas (EPSG:27700), with ``code`` and ``name``
+    assets : the analysed assets (EPSG:27700), with ``need_area_code`` where placed in one
+    distance_m : how far around each placed asset an area is kept
+
+    Returns
+    -------
+    (needs kept, record) : the record holds ``kept``, ``of``, ``authorities`` (names) and ``distance_m``,
+        or ``note`` when nothing could be drawn around (no placed asset) and every area was kept
+    """
+    from assets_map.engine.location import local_authorities
+
+    total = len(needs)
+    geoms = assets.geometry[assets.geometry.notna() & ~assets.geometry.is_empty]
+    if geoms.empty or not total:
+        return needs, {"kept": total, "of": total, "note": "no placed asset to draw a study area around"}
+    keep = np.zeros(total, dtype=bool)
+    _, near = needs.sindex.query(geoms.to_numpy(), predicate="dwithin", distance=distance_m)
+    keep[near] = True
+    authorities = local_authorities(needs)
+    held = set(assets["need_area_code"].dropna()) if "need_area_code" in assets.columns else set()
+    codes = needs["code"].to_numpy()
+    names = []
+    for name, rows in authorities.items():
+        if held.intersection(codes[rows]):
+            keep[rows] = True
+            names.append(name)
+    kept = needs[keep]
+    kept.attrs.update(needs.attrs)
+    return kept, {"kept": int(keep.sum()), "of": total, "authorities": sorted(names), "distance_m": distance_m}
+
+
+def study_area_line(record: dict | None) -> str | None:
+    """The summary line saying how many need areas were kept (None without a record)."""
+    if not record:
+        return None
+    kept, of = record["kept"], record["of"]
+    if "note" in record:
+        return f"need areas: all {of:,} kept ({record['note']})"
+    if kept == of:
+        return f"need areas: all {of:,} kept (each is in the study area)"
+    where = ", ".join(record["authorities"][:5]) + (f" and {len(record['authorities']) - 5} more"
+                                                    if len(record["authorities"]) > 5 else "")
+    return (f"need areas: {kept:,} of {of:,} kept, the study area: the local authorities holding the assets"
+            + (f" ({where})" if where else "") + f" and any area within {record['distance_m'] / 1000:g} km of an "
+            f"asset (keep all need areas to export every one)")

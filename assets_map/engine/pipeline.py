@@ -15,7 +15,15 @@ import pandas as pd
 
 from assets_map.engine.constraints import add_constraints
 from assets_map.engine.location import check_locations
-from assets_map.engine.needs import DOMAINS, MEASURES, Deprivation, build_needs, parse_weights
+from assets_map.engine.needs import (
+    DOMAINS,
+    MEASURES,
+    NEED_AREA_CHOICES,
+    Deprivation,
+    build_needs,
+    parse_weights,
+    study_area,
+)
 from assets_map.engine.steps import NEED_COLUMNS, Analysis, Progress, join_needs, score  # noqa: F401 (the public face)
 from assets_map.io.report import ImportReport
 from assets_map.schema import order_columns
@@ -58,6 +66,7 @@ def analyse(
     iod_year: int | None = None,
     constraints: list = (),
     owners=None,
+    need_areas: str = "study",
 ) -> Analysis:
     """Run the whole analysis: read -> place -> need -> join -> exclude -> underuse -> priority.
 
@@ -89,6 +98,8 @@ def analyse(
     iod_year : the IoD edition (2015, 2019 or 2025) when the deprivation data does not state it
     owners : lookup files naming organisations given as codes (local authority GSS or ONS codes, NHS ODS
         codes), as ``import --owners``
+    need_areas : ``"study"`` (default) keeps the need areas of the study area around the placed assets
+        (:func:`assets_map.engine.needs.study_area`; ``settings["need_areas"]`` says how many), ``"all"`` every one
     constraints : planning constraint layers: files, ``"kind=FILE"`` texts or ``(kind, file)`` pairs (the kind
         stated), or layers already read (:func:`assets_map.io.constraints.read_constraint_layer`). Every site is
         answered for every kind (inside, near, clear or not checked) in ``result.constraints``; a run without
@@ -100,6 +111,8 @@ def analyse(
     """
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
+    if need_areas not in NEED_AREA_CHOICES:
+        raise ValueError(f"need_areas must be one of {', '.join(NEED_AREA_CHOICES)} (got {need_areas!r})")
     step = progress or (lambda msg, i, n: None)
     w = parse_weights(weights)  # fail fast on bad weights, before any reading
     exclude = list(exclude)
@@ -111,7 +124,7 @@ def analyse(
             analyse, cache, assets, boundaries, deprivation, postcodes=postcodes, exclude=exclude, weights=w,
             progress=progress, engine=engine, scheduler=scheduler, n_workers=n_workers, partitions=partitions,
             shared_dir=shared_dir, boundaries_name=boundaries_name, as_of=as_of, layer=layer, locations=locations,
-            iod_year=iod_year, owners=owners), con_layers)
+            iod_year=iod_year, owners=owners, need_areas=need_areas), con_layers)
     reading = _is_path(assets)
     files = _is_path(boundaries) or _is_path(deprivation) or any(map(_is_path, exclude))
     at = 3 if reading else int(files)  # steps spent reading
@@ -157,6 +170,10 @@ def analyse(
             if v is not None and _is_path(v)}
     if any(map(_is_path, exclude)):
         settings["exclude"] = [Path(p).name if _is_path(p) else p[0] for p in exclude]
+    if need_areas == "study":  # after the join: an asset's need area never depends on which areas are kept
+        needs, settings["need_areas"] = study_area(needs, scored)
+    else:
+        settings["need_areas"] = {"kept": len(needs), "of": len(needs), "note": "every need area asked for"}
     return add_constraints(Analysis(assets=scored[order_columns(scored)], needs=needs, reports=reports,
                                     warnings=warnings, settings=settings, exclude=layers), con_layers)
 

@@ -168,6 +168,8 @@ def provenance(
         "exclusions": list(settings.get("exclude") or []),
         "filters": filters if filters is not None else settings.get("filters") or {},
     }
+    if settings.get("need_areas"):  # how many need areas the study area kept
+        record["need_areas"] = dict(settings["need_areas"])
     if settings.get("label"):
         record["label"] = settings["label"]
     if note:
