@@ -62,9 +62,6 @@ def _add_analyse(sub) -> None:
                         "layer, or a planning.data.gov.uk CSV with WKT geometry); its kind from the file name, a "
                         "'dataset' column or its fields, or stated as conservation-area=FILE (repeatable)")
     p.add_argument("--weights", help="domain weights for the composite need, e.g. income=2,health=1 (default: imd=1)")
-    p.add_argument("--all-need-areas", action="store_true",
-                   help="keep every need area of --boundaries in the result (default: the study area, the local "
-                        "authorities holding the assets and any area within 1 km of one)")
     p.add_argument("--out", required=True, help="output GeoPackage (layers assets, candidates, needs, summary, "
                                                 "with data_dictionary and provenance tables)")
     p.add_argument("--csv", help="also write the candidates as CSV (UTF-8 with a BOM for Excel; lon/lat, easting/"
@@ -101,8 +98,7 @@ def _run_analyse(args) -> int:
     result = analyse(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes, exclude=args.exclude,
                      weights=args.weights, progress=bar, engine=engine, scheduler=args.scheduler,
                      shared_dir=args.shared_dir, cache=getattr(args, "cache", None), layer=args.layer,
-                     locations=args.locations, iod_year=args.iod_year, owners=args.owners, constraints=args.constraints,
-                     need_areas="all" if args.all_need_areas else "study")
+                     locations=args.locations, iod_year=args.iod_year, owners=args.owners, constraints=args.constraints)
     record = provenance(result, inputs={"assets": args.assets, "boundaries": args.boundaries,
                                         "deprivation": args.deprivation, "postcodes": args.postcodes,
                                         "locations": args.locations, "owners": args.owners,

@@ -16,7 +16,6 @@ import shapely
 
 from assets_map.engine.geo import representative_points
 from assets_map.engine.location import location_summary
-from assets_map.engine.needs import study_area_line
 from assets_map.engine.priority import prioritise
 from assets_map.engine.underuse import apply_exclusions, score_underuse
 from assets_map.io.report import ImportReport
@@ -94,8 +93,7 @@ class Analysis:
             f"excluded (parks, open space, cemeteries, memorials, allotments, community use, sold): {s['excluded']}",
             "flagged: " + ", ".join(f"{p} {s['priority'][p]}" for p in ("High", "Medium", "Low"))
             + f"; not flagged {s['priority']['not flagged']}",
-        ] + [line for line in (location_summary(self.assets), study_area_line(self.settings.get("need_areas")))
-             if line]
+        ] + [line for line in (location_summary(self.assets),) if line]
 
 
 def _first_area(area: np.ndarray, rows: np.ndarray, areas: np.ndarray) -> None:
