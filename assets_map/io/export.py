@@ -82,7 +82,16 @@ import shapely
 
 from assets_map.io.provenance import provenance_table, provenance_text, with_export
 from assets_map.io.report import InputError, esc
-from assets_map.schema import ASSET_FIELDS, DISPLAY_CRS, MEASURE_CRS, METADATA_TABLES, NEED_FIELDS, SOURCE_PREFIX, Field
+from assets_map.schema import (
+    ASSET_FIELDS,
+    CONSTRAINT_FIELDS,
+    DISPLAY_CRS,
+    MEASURE_CRS,
+    METADATA_TABLES,
+    NEED_FIELDS,
+    SOURCE_PREFIX,
+    Field,
+)
 
 #: Export formats, in the order the app and the CLI offer them.
 FORMATS = ("gpkg", "shp", "geojson", "csv", "kml", "xlsx")
@@ -140,6 +149,17 @@ EXTRA_FIELDS: dict[str, Field] = {
                       "assets-map", "float"),
     "wkt": Field("wkt", "The full geometry as Well-Known Text in British National Grid (EPSG:27700)", "m", "assets-map"),
     "description": Field("description", "Balloon text for Google Earth (HTML-escaped): priority, reasons, need", "", "assets-map"),
+    "constraints_inside": Field("constraints_inside", "Planning constraints the site or its parcel is inside: kind: "
+                                "feature (see the constraints layer)", "", "assets-map from the constraint layers"),
+    "constraints_near": Field("constraints_near", "Planning constraints near the site: kind, distance: feature", "",
+                              "assets-map from the constraint layers"),
+    "constraints_clear": Field("constraints_clear", "Constraint kinds checked and clear (the layer covers the site's "
+                               "area, nothing inside or near)", "", "assets-map from the constraint layers"),
+    "constraints_not_checked": Field("constraints_not_checked", "Constraint kinds not checked (no layer, the layer "
+                                     "does not cover the site's area, or the site has no location): never clear", "",
+                                     "assets-map"),
+    "constraints_sources": Field("constraints_sources", "The constraint layers loaded, by kind: file (its newest entry "
+                                 "date, where stated)", "", "the constraint layers"),
 }
 
 _DOMAINS = {"imd": "Index of Multiple Deprivation", "income": "Income domain", "employment": "Employment domain",
@@ -344,6 +364,8 @@ def _date_text(s: pd.Series) -> pd.Series:
 # --------------------------------------------------------------------------- data dictionary
 
 def _schema_for(layer: str, frame: pd.DataFrame) -> dict[str, Field]:
+    if layer == "constraints" or {"asset_id", "answer", "dataset"} <= set(frame.columns):
+        return {f.name: f for f in CONSTRAINT_FIELDS}
     if layer == "summary" or {"group_by", "group", "sites"} <= set(frame.columns):
         return {f.name: f for f in SUMMARY_FIELDS}
     if layer == "needs" or ("code" in frame.columns and "asset_id" not in frame.columns):
@@ -447,9 +469,15 @@ def summary_layer(assets: pd.DataFrame) -> pd.DataFrame:
 
 
 def result_layers(analysis) -> dict[str, pd.DataFrame]:
-    """The layers of an :class:`~assets_map.engine.pipeline.Analysis`: assets, candidates, needs and summary."""
-    return {"assets": analysis.assets, "candidates": analysis.candidates, "needs": analysis.needs,
-            "summary": summary_layer(analysis.assets)}
+    """The layers of an :class:`~assets_map.engine.pipeline.Analysis`: assets, candidates, needs, summary.
+
+    With the ``constraints`` table too when constraint layers were loaded.
+    """
+    out = {"assets": analysis.assets, "candidates": analysis.candidates, "needs": analysis.needs,
+           "summary": summary_layer(analysis.assets)}
+    if getattr(analysis, "constraints", None) is not None:
+        out["constraints"] = analysis.constraints
+    return out
 
 
 # --------------------------------------------------------------------------- checks
@@ -727,6 +755,37 @@ def _shp_geometry(geom) -> tuple[str | None, object, bool]:
     return top, merged, len(keep) < len(flat)
 
 
+#: Widest number GDAL writes in a dBase field (a real: 24 characters, 15 decimals; an integer: 19).
+DBF_NUMBER_WIDTH = 24
+_DBF_INTEGER_WIDTH = 19
+
+
+def _too_wide(s: pd.Series) -> np.ndarray:
+    """Which numbers would not fit their dBase field (GDAL would cut them to the field's width)."""
+    if pd.api.types.is_integer_dtype(s):
+        return s.map(lambda v: not _missing(v) and len(str(int(v))) > _DBF_INTEGER_WIDTH).to_numpy(dtype=bool)
+    v = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        return np.isinf(v) | (np.abs(v) >= 10.0 ** (DBF_NUMBER_WIDTH - 1))  # the integer digits and a sign
+
+
+def _number_text(value: object) -> str:
+    return str(int(value)) if isinstance(value, (int, np.integer)) else repr(float(value))
+
+
+def _side_rows(g: pd.DataFrame, col: str, mask: np.ndarray, short: str, where: dict, key: str | None,
+               value) -> list[dict]:
+    """Rows of the ``<layer>_long_text.csv`` side file for the cells of ``col`` marked in ``mask``."""
+    rows = []
+    for i in np.flatnonzero(mask):
+        fname, fid = where[int(i)]
+        row = {key: g[key].iloc[i]} if key else {}
+        row.update({"field": col, "shapefile_field": short, "file": fname, "fid": fid,
+                    "full_text": value(g[col].iloc[i])})
+        rows.append(row)
+    return rows
+
+
 def _key_column(frame: pd.DataFrame) -> str | None:
     for key in ("asset_id", "code"):
         if key in frame.columns:
@@ -756,8 +815,15 @@ def _build_shp(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
         # dBase text is at most 254 bytes: cut visibly and keep the full text in a sidecar.
         long_rows: list[dict] = []
         long_cells: dict[str, np.ndarray] = {}
+        wide_cells: dict[str, np.ndarray] = {}  # numbers too wide for a dBase number field: moved, never cut
         for col in attrs:
             s = g[col]
+            if _kind(s) in ("real", "integer"):
+                wide = _too_wide(s)
+                if wide.any():
+                    wide_cells[col] = wide
+                    table[names[col]] = s.mask(wide)
+                continue
             if _kind(s) != "text":
                 continue
             too_long = s.map(lambda v: isinstance(v, str) and len(v.encode("utf-8")) > DBF_TEXT_LIMIT).to_numpy(dtype=bool)
@@ -798,20 +864,25 @@ def _build_shp(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
         for fname, rows in files.items():
             for fid, i in enumerate(rows):
                 where[int(i)] = (fname, fid)
-        # Long texts, by file and feature id.
+        # Long texts and wide numbers, by file and feature id.
         for col, mask in long_cells.items():
-            for i in np.flatnonzero(mask):
-                fname, fid = where[int(i)]
-                row = {key: g[key].iloc[i]} if key else {}
-                row.update({"field": col, "shapefile_field": names[col], "file": fname, "fid": fid,
-                            "full_text": safe_cell(g[col].iloc[i])})
-                long_rows.append(row)
+            long_rows += _side_rows(g, col, mask, names[col], where, key, safe_cell)
+        wide_rows = []
+        for col, mask in wide_cells.items():
+            wide_rows += _side_rows(g, col, mask, names[col], where, key, _number_text)
+        side = f"{stem}_long_text.csv"
+        if wide_rows:
+            for col in wide_cells:
+                ids = [str(r[key]) if key else f"{r['file']} fid {r['fid']}" for r in wide_rows if r["field"] == col]
+                b.warn(f"{layer}: {len(ids)} values of {col} are too wide for a dBase number field "
+                       f"({DBF_NUMBER_WIDTH} characters): left empty in the shapefile, the full values are in "
+                       f"{side} ({key or 'rows'} {', '.join(ids[:10])}{' and more' if len(ids) > 10 else ''})")
+        if long_rows or wide_rows:
+            _write_text_csv(parts / side, pd.DataFrame(long_rows + wide_rows), bom=b.bom)
+            b.files.append(f"{side}: full text of {len(long_rows)} values longer than 254 bytes and "
+                           f"{len(wide_rows)} numbers too wide for dBase, keyed by {key or 'file and fid'}")
         if long_rows:
-            side = f"{stem}_long_text.csv"
-            _write_text_csv(parts / side, pd.DataFrame(long_rows), bom=b.bom)
             cols = sorted({r["field"] for r in long_rows})
-            b.files.append(f"{side}: full text of {len(long_rows)} values longer than 254 bytes, keyed by "
-                           f"{key or 'file and fid'}")
             b.warn(f"{layer}: {len(long_rows)} text values longer than dBase's 254 bytes (in {', '.join(cols)}) "
                    f"were cut with a trailing '{CUT_MARK}' in the shapefile; the full text is in {side}")
             long_rows_all[layer] = long_rows
@@ -1425,7 +1496,7 @@ def export_bytes(layers: Mapping[str, pd.DataFrame], fmt: str, *, name: str = "a
 
 
 #: Data layers a result GeoPackage may hold, in export order.
-RESULT_LAYERS = ("assets", "candidates", "needs", "summary")
+RESULT_LAYERS = ("assets", "candidates", "needs", "summary", "constraints")
 
 
 def _types(arrow_type: pa.DataType):

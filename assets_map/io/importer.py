@@ -38,6 +38,7 @@ import pandas as pd
 
 from assets_map.io import brownfield as _brownfield
 from assets_map.io import eric as _eric
+from assets_map.io.constraints import read_constraint_layer
 from assets_map.io.facilities import prepare_facilities
 from assets_map.io.normalise import fold, match_columns
 from assets_map.io.owners import owner_lookup_from, resolve_owners
@@ -62,6 +63,7 @@ KINDS = {
     "wards": "ward polygons or an LSOA-to-ward lookup",
     "exclusion": "exclusion layer (greenspace, allotments: land never flagged)",
     "facilities": "partner facility layer",
+    "constraints": "planning constraint layer (conservation areas, listed buildings, flood zones...)",
 }
 _MAX_NAME = 120
 
@@ -331,6 +333,7 @@ def import_file(
     make_valid: bool = True,
     limits: Limits | None = None,
     facility_kind: str | None = None,
+    constraint_kind: str | None = None,
     owners=None,
 ) -> tuple[gpd.GeoDataFrame, ImportReport]:
     """Import one file: detect (or use) its adapter, read it safely, normalise it, report every row.
@@ -366,6 +369,8 @@ def import_file(
         unless the caller is inside :func:`~assets_map.io.sources.using_limits`)
     facility_kind : for ``kind="facilities"``, the facility kind of every row (default: from
         the layer's name or each row's type)
+    constraint_kind : for ``kind="constraints"``, the constraint kind stated by the user (default: from the
+        ``dataset`` column, the file name or the fields; see :func:`~assets_map.io.constraints.read_constraint_layer`)
     owners : lookups that name organisations given as codes (files with code and name columns, or an
         :class:`~assets_map.io.owners.OwnerLookup`); URIs and codes are resolved with them (see
         :func:`~assets_map.io.owners.resolve_owners`)
@@ -384,7 +389,7 @@ def import_file(
             raise InputError(f"unknown kind of file {kind!r}; choose one of {', '.join(KINDS)}")
         if kind != "register":
             return _read_kind(kind, Path(path), display_name(name, Path(path)), layer=layer, limits=limits,
-                              facility_kind=facility_kind)
+                              facility_kind=facility_kind, constraint_kind=constraint_kind)
         return _import_file(path, name=name, adapter=adapter, layer=layer, postcodes=postcodes, locations=locations,
                             boundaries=boundaries, make_valid=make_valid, limits=limits, owners=owners)
     except InputError as exc:
@@ -502,7 +507,7 @@ def _check_slot(kind: str, path: Path, shown: str, layer: str | None) -> None:
                          source=shown)
 
 
-def _read_kind(kind: str, path: Path, shown: str, *, layer, limits, facility_kind):
+def _read_kind(kind: str, path: Path, shown: str, *, layer, limits, facility_kind, constraint_kind=None):
     """Read a file of a kind other than a register; the report says what was read."""
     from assets_map.engine.needs import read_boundaries, read_deprivation
 
@@ -513,6 +518,7 @@ def _read_kind(kind: str, path: Path, shown: str, *, layer, limits, facility_kin
         "wards": lambda: _read_wards(path, shown),
         "exclusion": lambda: _read_exclusion(path, shown, layer),
         "facilities": lambda: _read_facilities(path, shown, layer, facility_kind),
+        "constraints": lambda: read_constraint_layer(path, name=shown, kind=constraint_kind, layer=layer),
     }
     with using_limits(limits):
         if kind in _SLOT_TAKES:
@@ -523,6 +529,8 @@ def _read_kind(kind: str, path: Path, shown: str, *, layer, limits, facility_kin
     report.rows_read = len(table)
     if kind == "deprivation":
         report.add("warning", f"{len(table)} LSOAs (IoD {out.year or 'edition not recognised'})")
+    for note in out.attrs.get("notes", []) if kind == "constraints" else ():
+        report.add("warning", note)
     if isinstance(out, pd.DataFrame):
         out.attrs["source"] = shown
     return out, report
@@ -576,8 +584,10 @@ class Inputs:
     postcodes: pd.DataFrame | None = None
     exclude: list[tuple[str, gpd.GeoDataFrame]] = field(default_factory=list)
     wards: pd.DataFrame | None = None
-    #: the display name of each file read, by kind (``exclude``: a list)
+    #: the display name of each file read, by kind (``exclude``, ``constraints``: lists)
     names: dict = field(default_factory=dict)
+    #: planning constraint layers (see :func:`~assets_map.io.constraints.read_constraint_layer`)
+    constraints: list[gpd.GeoDataFrame] = field(default_factory=list)
 
 
 def read_inputs(
@@ -591,6 +601,7 @@ def read_inputs(
     problems: list[str] | None = None,
     layer: str | None = None,
     locations: str | os.PathLike | None = None,
+    constraints=(),
     owners=None,
 ) -> Inputs:
     """Read every file of an analysis through :func:`import_file`: paths (the CLI) or uploads (the app).
@@ -611,6 +622,7 @@ def read_inputs(
     problems : problems the caller already found, listed first in the one error
     layer : the layer (GeoPackage) or sheet (Excel) of the register to read
     locations : points or polygons with site codes or names, to place the sites of an ERIC register
+    constraints : planning constraint layers: files, or ``(kind, file)`` pairs when the kind is stated
     owners : lookups naming organisations given as codes in the register (see :func:`import_file`)
 
     Returns
@@ -642,6 +654,10 @@ def read_inputs(
             got[key] = read(key, src, key)
     layers = [read("exclude", src, "exclusion") for src in exclude]
     names["exclude"] = [display_name(s.name) if isinstance(s, Upload) else display_name(None, Path(s)) for s in exclude]
+    stated = [c if isinstance(c, tuple) else (None, c) for c in constraints]
+    con_layers = [read("constraints", src, "constraints", constraint_kind=k) for k, src in stated]
+    names["constraints"] = [display_name(s.name) if isinstance(s, Upload) else display_name(None, Path(s))
+                            for _, s in stated]
     if register is not None and (postcodes is None or got.get("postcodes") is not None):
         pc = got.get("postcodes")
         got["register"] = read("register", register, "register", postcodes=None if pc is None else pc[0], layer=layer,
@@ -655,7 +671,8 @@ def read_inputs(
     frame, report = got.get("register") or (None, None)
     first = lambda key: got[key][0] if got.get(key) is not None else None  # noqa: E731
     return Inputs(frame, report, first("boundaries"), first("deprivation"), first("postcodes"),
-                  [(layer.attrs["label"], layer) for layer, _ in layers], first("wards"), names)
+                  [(layer.attrs["label"], layer) for layer, _ in layers], first("wards"), names,
+                  [layer for layer, _ in con_layers])
 
 
 __all__ = ["ADAPTERS", "ADAPTER_LABELS", "KINDS", "FileKind", "Inputs", "Limits", "Upload", "detect_adapter", "detect_kind",
