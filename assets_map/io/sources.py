@@ -757,6 +757,79 @@ def rows_to_frame(rows: list[list[object]], name: str, *, limits: Limits = DEFAU
     return df, notes, header + 1
 
 
+#: Lines the header is looked for in (the careful reader looks at the first 30 records).
+_HEAD_LINES = 64
+
+
+def _read_plain(text: str, delim: str, name: str, limits: Limits):
+    r"""A plain CSV read by Arrow's parser, or None when the file needs the careful reader.
+
+    Plain: lines end in ``\n``, the first lines hold no multi-line record, every record is one
+    line of the header's width, and every quote pairs up within its line and leaves no quote in a
+    cell. Such a file reads the same by either reader (``tests/test_csv_arrow.py`` holds them equal);
+    any other file (ragged rows, quoted line breaks, stray or open quotes) goes to the careful reader,
+    which repairs and reports them. Returns the frame, notes, the header's line and the line counts.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    if "\r" in text:
+        return None
+    cut = 0
+    for _ in range(_HEAD_LINES):
+        j = text.find("\n", cut)
+        cut = len(text) if j < 0 else j + 1
+        if j < 0:
+            break
+    head = _parse_records(text[:cut], delim)
+    if not head.rows or head.spans or head.unpaired:
+        return None
+    header = find_header_row(head.rows, merged=head.spans)
+    header_line, width = head.starts[header], len(head.rows[header])
+    if width < 2:
+        return None
+    body = text[head.offsets[header_line]:]
+    if _QUOTE in body and any(not _pairs([m.group(0)], delim)
+                              for m in re.finditer(r'^[^\n"]*"[^\n]*$', body, flags=re.M)):
+        return None
+    names = [f"c{i}" for i in range(width)]
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(body.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    cells = []
+    for col in table.columns:
+        col = pc.utf8_trim_whitespace(col)
+        if pc.any(pc.match_substring(col, _QUOTE)).as_py():
+            return None
+        cells.append(pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col))
+    filled = pc.is_valid(cells[0])
+    for c in cells[1:]:
+        filled = pc.or_(filled, pc.is_valid(c))
+    blank_rows = len(filled) - pc.sum(filled).as_py() if len(filled) else 0
+    if blank_rows:
+        cells = [pc.filter(c, filled) for c in cells]
+    n = len(cells[0]) if cells else 0
+    if width > limits.max_columns:
+        raise InputError(f"has {width} columns; at most {limits.max_columns} are accepted", source=name)
+    if n > limits.max_rows:
+        raise InputError(f"has {n} rows; at most {limits.max_rows} are accepted{limits.for_who}", source=name)
+    cols, notes = unique_headers(head.rows[header])
+    if header > 0:
+        notes.insert(0, f"{header} line(s) above the header row were skipped (a title or grouped header)")
+    df = pd.DataFrame({c: pd.Series(v.to_numpy(zero_copy_only=False), dtype=object) for c, v in
+                       zip(cols, cells, strict=True)}, columns=cols)
+    total = text.count("\n") + (0 if text.endswith("\n") else 1)
+    blank = (header_line - 1 - header) + (total - header_line - table.num_rows) + blank_rows
+    return df, notes, header + 1, TextLines(total, header_line, blank, 0)
+
+
 def read_csv_bytes(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -> Table:
     """Read CSV/TSV bytes as text cells: encoding, delimiter and header row decided from the content.
 
@@ -773,6 +846,11 @@ def read_csv_bytes(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -
     delim = _delimiter(text, name)
     if delim != ",":
         notes.append(f"columns are separated by {'tabs' if delim == chr(9) else repr(delim)}")
+    plain = _read_plain(text, delim, name, limits)
+    if plain is not None:
+        df, more, header_line, lines = plain
+        return Table(df, "csv", name, notes + more, header_row=header_line, lines=lines.total,
+                     lines_note=lines.describe())
     csv.field_size_limit(min(limits.max_file_bytes, 2**31 - 1))
     try:
         parsed, header, fixed = _read_records(text, delim, name)
