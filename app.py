@@ -13,7 +13,7 @@ from assets_map.ui import (
     summary_page,
 )
 
-st.set_page_config(page_title="assets-map", page_icon="🗺️", layout="wide")
+st.set_page_config(page_title="assets-map", page_icon=":material/map:", layout="wide")
 pages = [
     st.Page(map_page.render, title="Map", url_path="map", default=True),
     st.Page(shortlist_page.render, title="Shortlist", url_path="shortlist"),

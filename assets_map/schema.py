@@ -223,3 +223,24 @@ def keep_sources_apart(frame: pd.DataFrame, sources) -> pd.DataFrame:
 
 #: Tables every GeoPackage export adds (the data dictionary and provenance); no data layer may take these names.
 METADATA_TABLES = ("data_dictionary", "provenance")
+
+
+#: What the canonical values mean, in the words the app, the card and the site pack show.
+VALUE_WORDS: dict[str, dict[str, str]] = {
+    "status": {"occupied": "in use", "vacant": "vacant", "surplus": "declared surplus", "part-vacant": "partly vacant",
+               "leased-out": "let to someone else", "sold": "sold", "not-available": "not available for transfer",
+               "unknown": "not recorded"},
+    "anchor_type": {"council": "council", "nhs": "NHS", "university": "university", "college": "college",
+                    "housing_association": "housing association", "police": "police", "fire": "fire and rescue",
+                    "other": "other public body"},
+    "location_quality": {"none": "not placed on the map"},
+    "holding_type": {"building": "building", "land": "land", "both": "land and buildings"},
+}
+
+
+def value_words(field: str, value, missing: str = "not recorded") -> str:
+    """A canonical value as the user reads it (``status`` "leased-out" -> "let to someone else"); blanks as ``missing``."""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value) or \
+            (isinstance(value, str) and not value.strip()):
+        return missing
+    return VALUE_WORDS.get(field, {}).get(str(value), str(value))

@@ -18,3 +18,50 @@ def test_without_pango_the_site_pack_page_says_what_to_install_and_still_gives_t
     assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
     labels = [b.label for b in at.get("download_button")]
     assert "Download HTML" in labels and "Download PDF" not in labels
+
+
+_CODE_WORDS = __import__("re").compile(r"\bNone\b|\bNaN\b|\bnan\b|<NA>|\bNaT\b|\bm2\b")
+
+
+def _shown(at) -> list[tuple[str, str]]:
+    """Every text a page shows, and every cell and header of its tables, as (where, text)."""
+    out = [(kind, plain(str(e.value))) for kind in ("markdown", "caption", "warning", "info", "error", "success",
+                                                     "title", "subheader", "header", "text") for e in getattr(at, kind)]
+    for df in at.dataframe:
+        out.append(("table header", " | ".join(map(str, df.value.columns))))
+        for col in df.value.columns:
+            out += [(f"table column {col}", str(v)) for v in df.value[col].astype(object).unique()[:500]]
+    return out
+
+
+def test_pages_on_trafford_show_words_not_code(shared, register, local_visitor):
+    """Your data (with its check report), Summary, How it works, Site pack and Register: no None/NaN/<NA>, no m2,
+    no internal column names as table headers (the data dictionary on How it works names them on purpose)."""
+    from assets_map.io.uploads import Upload, check_uploads
+
+    def up(*parts):
+        p = shared(*parts)
+        return Upload(p.name, p.read_bytes())
+
+    files = {"register": up("trafford", "land_and_building_assets.csv"),
+             "boundaries": up("trafford", "lsoa21_boundaries.geojson"),
+             "deprivation": up("england", "imd2025_lsoa21_scores_ranks_deciles.csv"),
+             "postcodes": up("trafford", "postcodes_onspd_feb2025.csv"),
+             "wards": up("trafford", "wards23_boundaries.geojson")}
+    checked = check_uploads(files)
+    bad = []
+    for page in ("data_page", "summary_page", "about_page", "sitepack_page", "register_page"):
+        at = app_page(page)
+        at.session_state["analysis"] = checked.analysis
+        at.session_state["analysis_label"] = checked.label
+        if page == "data_page":
+            at.session_state["staged_uploads"] = files
+            at.run()
+            at.button(key="check_upload").click().run()
+        else:
+            at.run()
+        assert not at.exception, (page, at.exception)
+        for where, text in _shown(at):
+            if _CODE_WORDS.search(text) or (where == "table header" and "_" in text and page != "about_page"):
+                bad.append((page, where, text[:160]))
+    assert not bad, bad

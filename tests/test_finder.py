@@ -46,7 +46,7 @@ def test_filters_funnel_and_order():
     f = out.attrs["funnel"]
     assert f["never offered (parks, greenspace, allotments, community use)"] == 1
     assert f["not placed on the map"] == 1 and f["not flagged as underused"] == 1
-    assert f["land only (a building was asked for)"] == 1 and f["larger than 1000 m2"] == 1
+    assert f["land only (a building was asked for)"] == 1 and f["larger than 1000 m²"] == 1
     assert f["candidates"] == 4
     assert out["rank"].tolist() == [1, 2, 3, 4]
     # Scores add up from their components and are in rank order.
@@ -74,7 +74,7 @@ def test_weights_and_unflagged_and_land():
     assert out.set_index("asset_id").loc["busy", "fit_need"] == pytest.approx(95.0)
     land = find_sites(_assets(), SiteBrief(use="community growing"))
     assert land["asset_id"].tolist() == ["land", "nosize"]  # land and buildings of unknown site area are kept
-    assert "site area 2,500 m2" in land["fit_reasons"].iloc[0]
+    assert "site area 2,500 m²" in land["fit_reasons"].iloc[0]
 
 
 def test_near_here_and_partners():

@@ -102,4 +102,4 @@ def test_unplaced_site_card_says_need_not_assessed(demo_result):
     aid = a[a.geometry.isna()].iloc[0]["asset_id"]
     card = site_card(a, demo_result.needs, aid)
     assert "not in a need area" in card.need_area and card.domains.empty and card.nearby.empty
-    assert dict(card.facts)["Location"].startswith("none")
+    assert dict(card.facts)["Location"].startswith("not placed on the map")  # words, not the value "none"

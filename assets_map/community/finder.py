@@ -156,9 +156,9 @@ class SiteBrief:
             problems.append(f"land or building must be one of {', '.join(HOLDINGS)} (got {holding!r})")
         for name, v in (("minimum size", lo), ("maximum size", hi)):
             if v is not None and (not np.isfinite(v) or v < 0):
-                problems.append(f"the {name} must be 0 m2 or more (got {v})")
+                problems.append(f"the {name} must be 0 m² or more (got {v})")
         if lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi) and lo > hi:
-            problems.append(f"the minimum size ({lo:g} m2) is larger than the maximum ({hi:g} m2)")
+            problems.append(f"the minimum size ({lo:g} m²) is larger than the maximum ({hi:g} m²)")
         if self.near is not None:
             try:
                 lon, lat = (float(v) for v in self.near)
@@ -326,10 +326,10 @@ def find_sites(
         drop(mask, why)
     size, size_what = _size_m2(a, holding)
     if lo is not None:
-        drop(np.isfinite(size) & (size < lo), f"smaller than {lo:g} m2")
+        drop(np.isfinite(size) & (size < lo), f"smaller than {lo:g} m²")
         size, size_what = _size_m2(a, holding)
     if hi is not None:
-        drop(np.isfinite(size) & (size > hi), f"larger than {hi:g} m2")
+        drop(np.isfinite(size) & (size > hi), f"larger than {hi:g} m²")
         size, size_what = _size_m2(a, holding)
     funnel["candidates"] = len(a)
     if a.empty:
@@ -384,9 +384,9 @@ def find_sites(
         s = size[i]
         if np.isfinite(s):
             comps["size"].append(1.0)
-            rng = (f" (range {lo:g}-{hi:g} m2)" if lo is not None and hi is not None else
-                   f" (at least {lo:g} m2)" if lo is not None else f" (at most {hi:g} m2)" if hi is not None else "")
-            why.append(f"{size_what[i]} {s:,.0f} m2{rng}")
+            rng = (f" (range {lo:g}-{hi:g} m²)" if lo is not None and hi is not None else
+                   f" (at least {lo:g} m²)" if lo is not None else f" (at most {hi:g} m²)" if hi is not None else "")
+            why.append(f"{size_what[i]} {s:,.0f} m²{rng}")
         else:
             comps["size"].append(0.4 if (lo is not None or hi is not None) else 1.0)
             why.append(f"{size_what[i]} not stated: check the size with the owner")

@@ -22,6 +22,7 @@ from assets_map.engine.constraints import ConstraintLine, site_constraints
 from assets_map.engine.needs import DOMAIN_LABELS
 from assets_map.engine.priority import REASON_SEP
 from assets_map.engine.underuse import SIGNALS
+from assets_map.schema import value_words
 
 #: Plain-words meaning of each priority, for readers new to the idea.
 PRIORITY_MEANING = {
@@ -289,19 +290,19 @@ def site_card(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, asset_id: str, 
     if not _blank(row.get("floor_area_m2")):
         size.append(f"{float(row['floor_area_m2']):,.0f} m² floor area")
     quality = _txt(row.get("location_quality"), "none")
-    loc = f"{quality}: {LOCATION_MEANING.get(quality, '')}".rstrip(": ")
+    loc = LOCATION_MEANING["none"] if quality == "none" else f"{quality}: {LOCATION_MEANING.get(quality, '')}".rstrip(": ")
     if not _blank(row.get("location_note")):
         loc += f" ({row['location_note']})"
     facts = [
         ("Owner", _txt(row.get("organisation"))),
-        ("Owner type", _txt(row.get("anchor_type")).replace("_", " ")),
+        ("Owner type", value_words("anchor_type", row.get("anchor_type"))),
         ("Address", _txt(row.get("address"))),
         ("Postcode", _txt(row.get("postcode"))),
         ("UPRN", _txt(row.get("uprn"))),
         ("Use", _txt(row.get("use"))),
-        ("Status", _txt(row.get("status"))),
+        ("Status", value_words("status", row.get("status"))),
         ("Tenure", _txt(row.get("tenure"))),
-        ("Holding", _txt(row.get("holding_type"))),
+        ("Holding", value_words("holding_type", row.get("holding_type"))),
         ("Size", "; ".join(size) if size else "not recorded"),
         ("Location", loc),
         ("Record date", _date(row.get("source_date"))),

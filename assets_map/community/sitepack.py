@@ -33,7 +33,7 @@ from assets_map.community.sitecard import owner_contact
 from assets_map.engine.constraints import site_constraints
 from assets_map.io.report import InputError, esc
 from assets_map.maps.draw import DECILE_COLOURS
-from assets_map.schema import DISPLAY_CRS, MEASURE_CRS
+from assets_map.schema import DISPLAY_CRS, MEASURE_CRS, value_words
 
 KIND_COLOURS = {"library": "#1b9e77", "GP practice": "#d95f02", "school or college": "#7570b3",
                 "community hub": "#e7298a", "leisure centre": "#66a61e"}
@@ -208,22 +208,26 @@ def _facts(row) -> list[tuple[str, str]]:
     area_txt = _fmt_num(site_area, "ha", 2)
     if measured:
         area_txt = f"{measured:,.2f} ha measured from the boundary" + (f" ({area_txt} stated)" if area_txt != "not stated" else "")
+    def said(field: str) -> str:
+        return value_words(field, row.get(field), "not stated")
+
+    score = pd.to_numeric(pd.Series([row.get("underuse_score")]), errors="coerce").fillna(0.0).iloc[0]
     return [
-        ("Owner", row.get("organisation")),
-        ("Kind of owner", row.get("anchor_type")),
+        ("Owner", said("organisation")),
+        ("Kind of owner", said("anchor_type")),
         ("Address", ", ".join(str(v) for v in (row.get("address"), row.get("postcode")) if isinstance(v, str) and v) or "not stated"),
-        ("UPRN", row.get("uprn") or "not stated"),
-        ("Tenure", row.get("tenure")),
-        ("Land or building", row.get("holding_type")),
-        ("Use (as the owner gives it)", row.get("use") or "not stated"),
-        ("Status", row.get("status")),
-        ("Floor area", _fmt_num(row.get("floor_area_m2"), "m2")),
+        ("UPRN", said("uprn")),
+        ("Tenure", said("tenure")),
+        ("Land or building", said("holding_type")),
+        ("Use (as the owner gives it)", said("use")),
+        ("Status", said("status")),
+        ("Floor area", _fmt_num(row.get("floor_area_m2"), "m²")),
         ("Site area", area_txt),
-        ("Vacant since", row.get("vacant_since") or "not stated"),
-        ("Condition / energy rating", row.get("condition") or "not stated"),
+        ("Vacant since", said("vacant_since")),
+        ("Condition / energy rating", said("condition")),
         ("Location", _lonlat(geom)),
-        ("Priority", f"{row.get('priority')} (underuse evidence {float(row.get('underuse_score') or 0):.2f}, "
-                     f"confidence {row.get('underuse_confidence')})"),
+        ("Priority", f"{value_words('priority', row.get('priority'), 'not flagged')} (underuse evidence {score:.2f}, "
+                     f"confidence {value_words('underuse_confidence', row.get('underuse_confidence'), 'none')})"),
     ]
 
 
@@ -262,8 +266,9 @@ def _site_page(row, *, index: int, partner_rows: pd.DataFrame, png: bytes, setti
         more = len(partner_rows) - MAX_PARTNERS_SHOWN
         h.append(f'<table class="partners">{rows}</table>' + (f'<p class="small">and {more} more</p>' if more > 0 else ""))
     dq = [
-        f"Located by: {row.get('location_quality')}" + (f" ({row.get('location_note')})" if isinstance(row.get('location_note'), str) and row.get('location_note') else ""),
-        f"Source: {row.get('source') or 'not stated'}, dated {row.get('source_date') or 'not stated'}",
+        f"Located by: {value_words('location_quality', row.get('location_quality'), 'not placed on the map')}" + (f" ({row.get('location_note')})" if isinstance(row.get('location_note'), str) and row.get('location_note') else ""),
+        f"Source: {value_words('source', row.get('source'), 'not stated')}, dated "
+        f"{value_words('source_date', row.get('source_date'), 'not stated')}",
         f"Deprivation: English Indices of Deprivation {settings.get('iod_year') or '(year not stated)'}"
         + (f", {settings['deprivation_source']}" if settings.get("deprivation_source") else ""),
         f"Constraints: {row.get('constraints') or 'not checked'}",

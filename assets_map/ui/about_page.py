@@ -48,4 +48,5 @@ def render() -> None:
     for line in res.summary_lines():
         st.markdown(f"- {shared.md(line)}")
     with st.expander("What every column means (data dictionary)"):
-        st.dataframe(data_dictionary("assets"), hide_index=True, width="stretch")
+        table = data_dictionary("assets").replace({"m2": "m²"})
+        st.dataframe(table.fillna(""), hide_index=True, width="stretch")

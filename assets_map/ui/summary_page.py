@@ -3,26 +3,37 @@ from __future__ import annotations
 
 import streamlit as st
 
-from assets_map.engine.summary import by_area, by_need_decile, by_organisation
+from assets_map.engine.summary import NO_DECILE, NO_NEED_AREA, UNPLACED, by_area, by_need_decile, by_organisation
 from assets_map.ui import shared, state
 
 PRIORITY_COLOURS = ["#b2182b", "#ef8a62", "#67a9cf"]
 
 
 def _chart(table, label: str) -> None:
-    data = table.set_index(label)[["High", "Medium", "Low"]]
+    """Flagged sites by group; sites not placed (or with no need data) are counted beside the chart, not as a bar."""
+    apart = table[label].astype(str).isin([UNPLACED, NO_DECILE, NO_NEED_AREA])
+    data = table[~apart].set_index(label)[["High", "Medium", "Low"]]
     across = label != "need decile"  # long names read better on horizontal bars
-    st.bar_chart(data, color=PRIORITY_COLOURS, horizontal=across, x_label="flagged sites" if across else label,
-                 y_label="" if across else "flagged sites")
+    chart, side = st.columns([5, 1])
+    chart.bar_chart(data, color=PRIORITY_COLOURS, horizontal=across, x_label="flagged sites" if across else label,
+                    y_label="" if across else "flagged sites")
+    if apart.any():
+        rows = table[apart]
+        side.metric("not placed on the map" if label != "need decile" else "with no need data",
+                    f"{int(rows['sites'].sum()):,}", help="Sites with no location (or outside the need areas "
+                    "loaded), so in no group of the chart; "
+                    f"{int(rows[['High', 'Medium', 'Low']].to_numpy().sum()):,} of them flagged.")
 
 
 def _section(title: str, table, label: str, note: str) -> None:
     st.subheader(title)
     st.caption(note)
     _chart(table, label)
-    st.dataframe(table, hide_index=True, width="stretch",
-                 column_config={"hectares": st.column_config.NumberColumn("hectares", format="%.2f"),
-                                "floor_area_m2": st.column_config.NumberColumn("floor area m²", format="%.0f")})
+    shown = table.copy()
+    for col, fmt in (("hectares", "{:,.2f}"), ("floor_area_m2", "{:,.0f}")):  # none recorded: said, not "None"
+        if col in shown.columns:
+            shown[col] = [fmt.format(v) if v == v else "not recorded" for v in shown[col].astype(float)]
+    st.dataframe(shown.rename(columns={"floor_area_m2": "floor area (m²)"}), hide_index=True, width="stretch")
 
 
 def render() -> None:
