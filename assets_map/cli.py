@@ -61,7 +61,14 @@ def _add_analyse(sub) -> None:
                    help="a planning constraint layer (conservation areas, listed buildings, flood zones...; a map "
                         "layer, or a planning.data.gov.uk CSV with WKT geometry); its kind from the file name, a "
                         "'dataset' column or its fields, or stated as conservation-area=FILE (repeatable)")
+    p.add_argument("--parcels", action="append", default=[], metavar="FILE",
+                   help="HM Land Registry INSPIRE Index Polygons (the authority's zip with its GML, GeoJSON, GeoPackage "
+                        "or GeoParquet; repeatable): each site gets the freehold parcel holding it (parcel_id, "
+                        "parcel_area_ha; its site area where the register gives none) and a parcels layer is written")
     p.add_argument("--weights", help="domain weights for the composite need, e.g. income=2,health=1 (default: imd=1)")
+    p.add_argument("--all-need-areas", action="store_true",
+                   help="keep every need area of --boundaries in the result (default: the study area, the local "
+                        "authorities holding the assets and any area within 1 km of one)")
     p.add_argument("--out", required=True, help="output GeoPackage (layers assets, candidates, needs, summary, "
                                                 "with data_dictionary and provenance tables)")
     p.add_argument("--csv", help="also write the candidates as CSV (UTF-8 with a BOM for Excel; lon/lat, easting/"
@@ -98,15 +105,17 @@ def _run_analyse(args) -> int:
     result = analyse(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes, exclude=args.exclude,
                      weights=args.weights, progress=bar, engine=engine, scheduler=args.scheduler,
                      shared_dir=args.shared_dir, cache=getattr(args, "cache", None), layer=args.layer,
-                     locations=args.locations, iod_year=args.iod_year, owners=args.owners, constraints=args.constraints)
+                     locations=args.locations, iod_year=args.iod_year, owners=args.owners, constraints=args.constraints,
+                     need_areas="all" if args.all_need_areas else "study", parcels=args.parcels)
     record = provenance(result, inputs={"assets": args.assets, "boundaries": args.boundaries,
                                         "deprivation": args.deprivation, "postcodes": args.postcodes,
                                         "locations": args.locations, "owners": args.owners,
                                         "exclude": list(args.exclude),
-                                        "constraints": [parse_constraint_arg(c)[1] for c in args.constraints]})
-    write_gpkg(result_layers(result), out, provenance=record)
+                                        "constraints": [parse_constraint_arg(c)[1] for c in args.constraints],
+                                        "parcels": list(args.parcels)})
+    write_gpkg(result_layers(result), out, provenance=record, step="analyse")
     if args.csv:
-        export_file({"candidates": result.candidates}, "csv", args.csv, provenance=record)
+        export_file({"candidates": result.candidates}, "csv", args.csv, provenance=record, step="analyse")
     if args.report:
         import json
 
@@ -122,6 +131,15 @@ def _run_analyse(args) -> int:
     if result.constraints is not None:
         print("constraints: " + "; ".join(f"{kind}: " + ", ".join(f"{n} {a}" for a, n in counts.items() if n)
                                           for kind, counts in constraint_counts(result.constraints).items()))
+    if result.parcels is not None:
+        from assets_map.engine.parcels import parcel_counts
+
+        for line in result.settings.get("parcels", {}).get("notes", []):
+            print(f"parcels: {line}")
+        n = parcel_counts(result.assets)
+        print(f"parcels: {n['in_parcel']} sites in a registered freehold parcel ({n['site_area_from_parcel']} site "
+              f"areas taken from the parcel; approximate: an index polygon, not a title plan); {n['placed_outside']} "
+              "placed sites in no parcel of the files given")
     print(f"wrote {out} (layers {', '.join(result_layers(result))}, data_dictionary, provenance)"
           + (f" and {args.csv}" if args.csv else ""))
     return 0
@@ -131,15 +149,17 @@ def _add_export(sub) -> None:
     from assets_map.io.export import FORMATS, RESULT_LAYERS
 
     p = sub.add_parser(
-        "export", help="export a result as GeoPackage, Shapefile, GeoJSON, CSV or KML",
+        "export", help="export a result as GeoPackage, Shapefile, GeoJSON, CSV, KML or an Excel workbook",
         description="Export layers of a result GeoPackage (from `analyse`) for QGIS, ArcGIS, spreadsheets or "
                     "Google Earth. Every export carries a data dictionary and the provenance of the result. "
-                    "shp and csv write a .zip; geojson writes .geojson for one layer, else a .zip; kml one .kml.")
+                    "The format is told by the output name (.gpkg, .geojson, .csv, .kml, .xlsx); a .zip needs "
+                    "--format (shp, csv or geojson). A .csv holds one layer (--layer), with its sidecars beside it.")
     p.add_argument("result", help="result GeoPackage written by `assets-map analyse`")
     p.add_argument("--layer", action="append", choices=RESULT_LAYERS,
                    help="layer to export (repeatable; default: all of assets, candidates, needs, summary)")
-    p.add_argument("--format", required=True, choices=FORMATS, help="output format")
-    p.add_argument("--out", required=True, help="output file (.gpkg, .zip, .geojson or .kml to match --format)")
+    p.add_argument("--format", choices=FORMATS, help="output format (default: told by the name of --out; needed "
+                                                     "for a .zip)")
+    p.add_argument("--out", required=True, help="output file: .gpkg, .geojson, .csv, .kml, .xlsx, or .zip with --format")
     p.add_argument("--coordinates", choices=("lonlat", "wkt", "both"), default="both",
                    help="csv only: lon/lat of a point inside each site, WKT of the full geometry (EPSG:27700), or both")
     p.add_argument("--no-bom", action="store_true", help="csv only: no UTF-8 byte-order mark (Excel wants one)")
@@ -149,18 +169,19 @@ def _add_export(sub) -> None:
 def _run_export(args) -> int:
     import warnings
 
-    from assets_map.io.export import export_file, read_result
+    from assets_map.io.export import export_file, format_for, read_result
     from assets_map.io.provenance import reexport
 
+    fmt = format_for(args.out, args.format)  # before reading: a name that says nothing fails at once
     layers, record = read_result(args.result, args.layer)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        out = export_file(layers, args.format, args.out, provenance=reexport(record, args.result),
+        out = export_file(layers, fmt, args.out, provenance=reexport(record, args.result),
                           coordinates=args.coordinates, bom=not args.no_bom)
     for w in caught:
         print(f"warning: {w.message}")
     counts = ", ".join(f"{name} {len(frame)}" for name, frame in layers.items())
-    print(f"wrote {out} ({args.format}: {counts}; with data dictionary and provenance)")
+    print(f"wrote {out} ({fmt}: {counts}; with data dictionary and provenance)")
     return 0
 
 

@@ -274,3 +274,56 @@ def register_page_script():
     from assets_map.ui import register_page
 
     register_page.render()
+
+
+# ------------------------------------------------------------------ HM Land Registry layouts
+
+def inspire_gml(parcels: gpd.GeoDataFrame, *, schema_location: str = "www.landregistry.gov.uk "
+                "http://inspire.landregistry.gov.uk/inspire/schemas/LR.xsd", prolog: str = "") -> bytes:
+    """INSPIRE Index Polygons as HM Land Registry's GML (wfs:FeatureCollection of LR:PREDEFINED, EPSG:27700).
+
+    ``parcels`` has ``parcel_id`` and polygon geometry in EPSG:27700; each gets LABEL and
+    NATIONALCADASTRALREFERENCE equal to its ID and fixed VALIDFROM/BEGINLIFESPANVERSION dates.
+    """
+    import shapely
+
+    def ring(r) -> str:
+        xy = " ".join(f"{x:.3f} {y:.3f}" for x, y in r.coords)
+        return f'<gml:LinearRing><gml:posList srsDimension="2" count="{len(r.coords)}">{xy}</gml:posList></gml:LinearRing>'
+
+    def polygon(p, gid) -> str:
+        inner = "".join(f"<gml:interior>{ring(i)}</gml:interior>" for i in p.interiors)
+        return (f'<gml:Polygon gml:id="{gid}" srsName="urn:ogc:def:crs:EPSG::27700"><gml:exterior>{ring(p.exterior)}'
+                f'</gml:exterior>{inner}</gml:Polygon>')
+
+    members = []
+    for k, (pid, g) in enumerate(zip(parcels["parcel_id"], parcels.geometry, strict=True), start=1):
+        gid = f"LR.PREDEFINED.{k}.GEOMETRY"
+        if g.geom_type == "Polygon":
+            body = polygon(g, gid)
+        else:
+            body = (f'<gml:MultiSurface gml:id="{gid}" srsName="urn:ogc:def:crs:EPSG::27700">'
+                    + "".join(f"<gml:surfaceMember>{polygon(p, f'{gid}.{j}')}</gml:surfaceMember>"
+                              for j, p in enumerate(shapely.get_parts(g)))
+                    + "</gml:MultiSurface>")
+        members.append(
+            f'<wfs:member><LR:PREDEFINED gml:id="LR.PREDEFINED.{k}"><LR:GEOMETRY>{body}</LR:GEOMETRY>'
+            f"<LR:INSPIREID>{pid}</LR:INSPIREID><LR:LABEL>{pid}</LR:LABEL>"
+            f"<LR:NATIONALCADASTRALREFERENCE>{pid}</LR:NATIONALCADASTRALREFERENCE>"
+            "<LR:VALIDFROM>2009-01-13T11:06:20.000</LR:VALIDFROM>"
+            "<LR:BEGINLIFESPANVERSION>2011-05-04T09:12:05.000</LR:BEGINLIFESPANVERSION></LR:PREDEFINED></wfs:member>")
+    head = ('<?xml version="1.0" encoding="utf-8"?>\n' + prolog +
+            '<wfs:FeatureCollection xmlns:wfs="http://www.opengis.net/wfs/2.0" xmlns:gml="http://www.opengis.net/gml/3.2" '
+            'xmlns:LR="www.landregistry.gov.uk" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+            f'xsi:schemaLocation="{schema_location}" numberMatched="{len(members)}" numberReturned="{len(members)}">\n')
+    return (head + "\n".join(members) + "\n</wfs:FeatureCollection>\n").encode("utf-8")
+
+
+def inspire_zip(path: Path, gml: bytes, *, authority: str = "City_of_London") -> Path:
+    """HM Land Registry's per-authority download: the GML and the licence text in one zip."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("Land_Registry_Cadastral_Parcels.gml", gml)
+        zf.writestr(f"INSPIRE Download Licence {authority}.pdf", b"%PDF-1.4 licence text")
+    return path

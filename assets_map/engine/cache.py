@@ -242,7 +242,7 @@ def run_cached(compute: Callable, cache, assets, boundaries, deprivation=None, *
             settings[k] = options[k]
     files = {"assets": assets, "boundaries": boundaries, "deprivation": deprivation, "postcodes": postcodes,
              "exclude": exclude}
-    for k in ("locations", "owners"):  # files that change what is read
+    for k in ("locations", "owners", "parcels"):  # files that change what is read
         if options.get(k) is not None:
             files[k] = options[k]
     key = cache_key(files, settings)

@@ -67,6 +67,7 @@ def analyse(
     constraints: list = (),
     owners=None,
     need_areas: str = "study",
+    parcels: list = (),
 ) -> Analysis:
     """Run the whole analysis: read -> place -> need -> join -> exclude -> underuse -> priority.
 
@@ -104,6 +105,10 @@ def analyse(
         stated), or layers already read (:func:`assets_map.io.constraints.read_constraint_layer`). Every site is
         answered for every kind (inside, near, clear or not checked) in ``result.constraints``; a run without
         them answers "not checked" everywhere. The cache never holds these answers: they are made on every run.
+    parcels : HM Land Registry INSPIRE Index Polygons (files as :func:`assets_map.io.landregistry.read_inspire`
+        reads them, or :class:`~assets_map.io.landregistry.Parcels` read): each placed asset gets the freehold
+        parcel holding it (``parcel_id``, ``parcel_area_ha``; its site area where the register gives none, before
+        scoring) and ``result.parcels`` holds the parcels used (:func:`assets_map.engine.parcels.join_parcels`)
 
     Returns
     -------
@@ -117,14 +122,16 @@ def analyse(
     w = parse_weights(weights)  # fail fast on bad weights, before any reading
     exclude = list(exclude)
     con_layers = _constraint_layers(constraints)  # read first: a bad layer fails before the long work
+    parcel_set = _parcel_set(parcels)  # likewise
     if cache is not None:
         from assets_map.engine.cache import run_cached
 
-        return add_constraints(run_cached(
+        return add_constraints(_parcels_of_cached(run_cached(
             analyse, cache, assets, boundaries, deprivation, postcodes=postcodes, exclude=exclude, weights=w,
             progress=progress, engine=engine, scheduler=scheduler, n_workers=n_workers, partitions=partitions,
             shared_dir=shared_dir, boundaries_name=boundaries_name, as_of=as_of, layer=layer, locations=locations,
-            iod_year=iod_year, owners=owners, need_areas=need_areas), con_layers)
+            iod_year=iod_year, owners=owners, need_areas=need_areas, parcels=list(parcels) or None),
+            parcel_set), con_layers)
     reading = _is_path(assets)
     files = _is_path(boundaries) or _is_path(deprivation) or any(map(_is_path, exclude))
     at = 3 if reading else int(files)  # steps spent reading
@@ -150,6 +157,11 @@ def analyse(
     needs, warnings = build_needs(bnd, dep, weights=w, boundaries_name=boundaries_name, year=iod_year)
     step("joining assets to need areas and scoring", at + 2, total)
     frame = check_locations(frame, needs)  # on the whole register, before any runner splits it
+    parcels_used = None
+    if parcel_set is not None:  # before scoring: a site area from the parcel feeds the underuse signals
+        from assets_map.engine.parcels import join_parcels
+
+        frame, parcels_used = join_parcels(frame, parcel_set.frame)
     if engine == "dask":
         from assets_map.engine.distributed import join_and_score_dask
 
@@ -170,12 +182,33 @@ def analyse(
             if v is not None and _is_path(v)}
     if any(map(_is_path, exclude)):
         settings["exclude"] = [Path(p).name if _is_path(p) else p[0] for p in exclude]
+    if parcel_set is not None:
+        settings["parcels"] = {"files": parcel_set.source, "notes": parcel_set.notes}
     if need_areas == "study":  # after the join: an asset's need area never depends on which areas are kept
         needs, settings["need_areas"] = study_area(needs, scored)
     else:
         settings["need_areas"] = {"kept": len(needs), "of": len(needs), "note": "every need area asked for"}
     return add_constraints(Analysis(assets=scored[order_columns(scored)], needs=needs, reports=reports,
-                                    warnings=warnings, settings=settings, exclude=layers), con_layers)
+                                    warnings=warnings, settings=settings, exclude=layers,
+                                    parcels=parcels_used), con_layers)
+
+
+def _parcel_set(parcels):
+    """The parcel files of :func:`analyse` read into one set (None when none are given)."""
+    if not parcels:
+        return None
+    from assets_map.io.landregistry import read_parcel_layers
+
+    return read_parcel_layers(list(parcels))
+
+
+def _parcels_of_cached(result: Analysis, parcel_set) -> Analysis:
+    """A result read back from the cache with its parcels layer (the cache keeps the assets' parcel columns only)."""
+    if parcel_set is None or result.parcels is not None or "parcel_id" not in result.assets:
+        return result
+    from assets_map.engine.parcels import parcels_used
+
+    return result.replace(parcels=parcels_used(result.assets, parcel_set.frame))
 
 
 def _constraint_layers(constraints) -> list[gpd.GeoDataFrame]:

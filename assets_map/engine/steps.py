@@ -16,6 +16,7 @@ import shapely
 
 from assets_map.engine.geo import representative_points
 from assets_map.engine.location import location_summary
+from assets_map.engine.needs import study_area_line
 from assets_map.engine.priority import prioritise
 from assets_map.engine.underuse import apply_exclusions, score_underuse
 from assets_map.io.report import ImportReport
@@ -48,11 +49,17 @@ class Analysis:
     constraints: pd.DataFrame | None = None
     #: the constraint layers those answers came from, kept so re-scoring answers again from the same layers
     constraint_layers: list[gpd.GeoDataFrame] = field(default_factory=list)
+    #: the freehold parcels (INSPIRE Index Polygons) holding at least one asset, when parcels were given
+    parcels: gpd.GeoDataFrame | None = None
+    #: layers read with the inputs for finding and drawing places (:mod:`assets_map.engine.places`):
+    #: ``"postcodes"`` (the postcode directory) and ``"wards"`` (ward polygons), where loaded
+    places: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.reports, self.warnings = list(self.reports), list(self.warnings)
         self.settings, self.exclude = dict(self.settings or {}), list(self.exclude or [])
         self.constraint_layers = list(self.constraint_layers or [])
+        self.places = dict(self.places or {})
 
     def replace(self, **changes) -> "Analysis":
         """A copy with some fields replaced (lists and settings copied, frames shared)."""
@@ -93,7 +100,8 @@ class Analysis:
             f"excluded (parks, open space, cemeteries, memorials, allotments, community use, sold): {s['excluded']}",
             "flagged: " + ", ".join(f"{p} {s['priority'][p]}" for p in ("High", "Medium", "Low"))
             + f"; not flagged {s['priority']['not flagged']}",
-        ] + [line for line in (location_summary(self.assets),) if line]
+        ] + [line for line in (location_summary(self.assets), study_area_line(self.settings.get("need_areas")))
+             if line]
 
 
 def _first_area(area: np.ndarray, rows: np.ndarray, areas: np.ndarray) -> None:

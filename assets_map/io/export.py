@@ -160,6 +160,21 @@ EXTRA_FIELDS: dict[str, Field] = {
                                      "assets-map"),
     "constraints_sources": Field("constraints_sources", "The constraint layers loaded, by kind: file (its newest entry "
                                  "date, where stated)", "", "the constraint layers"),
+    "parcel_id": Field("parcel_id", "INSPIRE ID of the registered freehold parcel holding the site (approximate: an "
+                       "index polygon, not a title plan)", "", "HM Land Registry INSPIRE Index Polygons"),
+    "parcel_area_ha": Field("parcel_area_ha", "Area of that freehold parcel, measured in British National Grid "
+                            "(EPSG:27700) after repair", "ha", "HM Land Registry INSPIRE Index Polygons", "float"),
+    "parcel_note": Field("parcel_note", "How sure the parcel is: the registered freehold parcel at this point, not a "
+                         "title plan", "", "assets-map"),
+    "site_area_from": Field("site_area_from", "Where site_area_ha came from: the register, or the freehold parcel at "
+                            "the site where the register gave none", "", "assets-map"),
+    "label": Field("label", "The parcel's LABEL as HM Land Registry publishes it", "", "HM Land Registry"),
+    "national_cadastral_reference": Field("national_cadastral_reference", "The parcel's NATIONALCADASTRALREFERENCE",
+                                          "", "HM Land Registry"),
+    "valid_from": Field("valid_from", "The parcel's VALIDFROM date and time as published", "", "HM Land Registry"),
+    "begin_lifespan_version": Field("begin_lifespan_version", "The parcel's BEGINLIFESPANVERSION as published", "",
+                                    "HM Land Registry"),
+    "parcel_source": Field("parcel_source", "The INSPIRE file the parcel was read from", "", "assets-map"),
 }
 
 _DOMAINS = {"imd": "Index of Multiple Deprivation", "income": "Income domain", "employment": "Employment domain",
@@ -471,12 +486,15 @@ def summary_layer(assets: pd.DataFrame) -> pd.DataFrame:
 def result_layers(analysis) -> dict[str, pd.DataFrame]:
     """The layers of an :class:`~assets_map.engine.pipeline.Analysis`: assets, candidates, needs, summary.
 
-    With the ``constraints`` table too when constraint layers were loaded.
+    With the ``constraints`` table too when constraint layers were loaded, and the ``parcels`` (the freehold
+    parcels holding the assets) when parcel files were given.
     """
     out = {"assets": analysis.assets, "candidates": analysis.candidates, "needs": analysis.needs,
            "summary": summary_layer(analysis.assets)}
     if getattr(analysis, "constraints", None) is not None:
         out["constraints"] = analysis.constraints
+    if getattr(analysis, "parcels", None) is not None:
+        out["parcels"] = analysis.parcels
     return out
 
 
@@ -587,6 +605,35 @@ def container_name(fmt: str, layers: Mapping[str, pd.DataFrame], name: str = "as
     if fmt == "xlsx":
         return f"{stem}.xlsx"
     return f"{stem}.kml"
+
+
+#: Formats an output name tells (a .zip may hold a Shapefile, CSV or GeoJSON: the format must be said).
+SUFFIX_FORMATS = {".gpkg": "gpkg", ".geojson": "geojson", ".json": "geojson", ".csv": "csv", ".kml": "kml",
+                  ".xlsx": "xlsx", ".shp": "shp"}
+
+
+def format_for(path: str | os.PathLike, fmt: str | None = None) -> str:
+    """The export format of an output: ``fmt`` when given, else the one its name tells.
+
+    Parameters
+    ----------
+    path : the output file
+    fmt : the format asked for, if any (needed for a ``.zip``, which may hold a Shapefile, CSV or GeoJSON)
+
+    Returns
+    -------
+    str : one of :data:`FORMATS` (an unknown ``fmt`` is returned as given, for :func:`_check` to refuse)
+    """
+    if fmt:
+        return fmt
+    suffix = Path(path).suffix.lower()
+    if suffix == ".zip":
+        raise InputError(f"{Path(path).name}: a .zip may hold a Shapefile, CSV or GeoJSON files: say which with "
+                         f"--format shp, csv or geojson")
+    if suffix not in SUFFIX_FORMATS:
+        raise InputError(f"cannot tell the export format from the name {Path(path).name}: end it in "
+                         f"{', '.join(sorted(set(SUFFIX_FORMATS) - {'.shp'}))} or .zip (with --format)")
+    return SUFFIX_FORMATS[suffix]
 
 
 def _expected_suffixes(fmt: str, n_layers: int) -> tuple[str, ...]:
@@ -1393,10 +1440,11 @@ def _readme(b: _Build) -> str:
 
 
 def _build(layers: Mapping[str, pd.DataFrame], fmt: str, work: Path, *, provenance: dict | None,
-           coordinates: str = "both", bom: bool = True, csv_stem: str | None = None) -> tuple[Path, list[str]]:
+           coordinates: str = "both", bom: bool = True, csv_stem: str | None = None,
+           step: str = "export") -> tuple[Path, list[str]]:
     """Build the export in ``work``; return the finished file (a folder of files for a bare CSV) and the notes."""
     fmt, layers = _check(layers, fmt)
-    record = with_export(provenance, fmt=fmt, layers={k: int(len(v)) for k, v in layers.items()})
+    record = with_export(provenance, fmt=fmt, layers={k: int(len(v)) for k, v in layers.items()}, step=step)
     b = _Build(fmt, work, record)
     layers = _distinct_columns(b, layers)
     if fmt == "shp":
@@ -1416,19 +1464,22 @@ def _build(layers: Mapping[str, pd.DataFrame], fmt: str, work: Path, *, provenan
 
 # --------------------------------------------------------------------------- public entry points
 
-def export_file(layers: Mapping[str, pd.DataFrame], fmt: str, path: str | os.PathLike, *,
-                provenance: dict | None = None, coordinates: str = "both", bom: bool = True) -> Path:
+def export_file(layers: Mapping[str, pd.DataFrame], fmt: str | None, path: str | os.PathLike, *,
+                provenance: dict | None = None, coordinates: str = "both", bom: bool = True,
+                step: str = "export") -> Path:
     """Write an export to ``path``, atomically.
 
     Parameters
     ----------
     layers : mapping of layer name -> GeoDataFrame (or DataFrame for a table such as ``summary``)
-    fmt : {"gpkg", "shp", "geojson", "csv", "kml"}
+    fmt : {"gpkg", "shp", "geojson", "csv", "kml", "xlsx"}, or None to take it from the name (:func:`format_for`)
     path : the target; its suffix must match what ``fmt`` produces (``.gpkg``; ``.zip`` for shp and
-        csv, and for geojson of several layers; ``.geojson``/``.json`` for one geojson layer; ``.kml``)
+        csv, and for geojson of several layers; ``.csv`` for one csv layer; ``.geojson``/``.json`` for one
+        geojson layer; ``.kml``; ``.xlsx``)
     provenance : a record from :func:`assets_map.io.provenance.provenance`; an ``export`` section is added
     coordinates : CSV only: ``"lonlat"``, ``"wkt"`` or ``"both"``
     bom : CSV only: start the CSV with a UTF-8 byte-order mark (for Excel)
+    step : what wrote the file, for its provenance (``analyse``, ``export``, ``download``)
 
     Returns
     -------
@@ -1436,7 +1487,7 @@ def export_file(layers: Mapping[str, pd.DataFrame], fmt: str, path: str | os.Pat
     succeeds; an earlier file there survives any failure.
     """
     path = Path(path)
-    f, checked = _check(layers, fmt)
+    f, checked = _check(layers, format_for(path, fmt))
     want = _expected_suffixes(f, len(checked))
     if f == "csv" and path.suffix.lower() == ".csv" and len(checked) > 1:
         raise InputError(f"a .csv holds one layer and {len(checked)} were given ({', '.join(checked)}): choose one "
@@ -1448,11 +1499,11 @@ def export_file(layers: Mapping[str, pd.DataFrame], fmt: str, path: str | os.Pat
                 "gpkg": "a GeoPackage", "kml": "a KML file", "xlsx": "an Excel workbook"}[f]
         raise InputError(f"a {f} export is {what}: the output name must end in {' or '.join(want)} (got {path.name})")
     if f == "csv" and path.suffix.lower() == ".csv":
-        return _place_files(checked, path, provenance=provenance, coordinates=coordinates, bom=bom)
+        return _place_files(checked, path, provenance=provenance, coordinates=coordinates, bom=bom, step=step)
     with atomic_path(path) as tmp:
         work = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".parts", dir=path.parent))
         try:
-            built, _ = _build(checked, f, work, provenance=provenance, coordinates=coordinates, bom=bom)
+            built, _ = _build(checked, f, work, provenance=provenance, coordinates=coordinates, bom=bom, step=step)
             os.replace(built, tmp)
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -1460,7 +1511,7 @@ def export_file(layers: Mapping[str, pd.DataFrame], fmt: str, path: str | os.Pat
 
 
 def _place_files(layers: dict[str, pd.DataFrame], path: Path, *, provenance: dict | None, coordinates: str,
-                 bom: bool) -> Path:
+                 bom: bool, step: str) -> Path:
     """A bare CSV and its sidecars (types, CRS, VRT, dictionary, provenance) beside it, each renamed into place.
 
     Everything is built first; the CSV itself is renamed last, so a failure leaves
@@ -1470,7 +1521,7 @@ def _place_files(layers: dict[str, pd.DataFrame], path: Path, *, provenance: dic
     work = Path(tempfile.mkdtemp(prefix=f".{path.stem}.", suffix=".parts", dir=path.parent))
     try:
         built, _ = _build(layers, "csv", work, provenance=provenance, coordinates=coordinates, bom=bom,
-                          csv_stem=path.stem)
+                          csv_stem=path.stem, step=step)
         files = sorted(built.iterdir(), key=lambda p: p.name == f"{path.stem}.csv")
         for p in files:
             target = path.parent / p.name
@@ -1482,7 +1533,8 @@ def _place_files(layers: dict[str, pd.DataFrame], path: Path, *, provenance: dic
 
 
 def export_bytes(layers: Mapping[str, pd.DataFrame], fmt: str, *, name: str = "assets-map",
-                 provenance: dict | None = None, coordinates: str = "both", bom: bool = True) -> tuple[str, bytes]:
+                 provenance: dict | None = None, coordinates: str = "both", bom: bool = True,
+                 step: str = "export") -> tuple[str, bytes]:
     """Build an export in memory for a download: returns ``(file name, content)``.
 
     The same build as :func:`export_file`.  ``shp`` and ``csv`` give a zip;
@@ -1491,7 +1543,8 @@ def export_bytes(layers: Mapping[str, pd.DataFrame], fmt: str, *, name: str = "a
     """
     f, checked = _check(layers, fmt)
     with tempfile.TemporaryDirectory(prefix="assets-map-export-") as work:
-        built, _ = _build(checked, f, Path(work), provenance=provenance, coordinates=coordinates, bom=bom)
+        built, _ = _build(checked, f, Path(work), provenance=provenance, coordinates=coordinates, bom=bom,
+                          step=step)
         return container_name(f, checked, name), built.read_bytes()
 
 
@@ -1562,7 +1615,7 @@ def read_result(path: str | os.PathLike, layers: list[str] | tuple[str, ...] | N
 # --------------------------------------------------------------------------- older helpers (analyse CLI)
 
 def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: str | os.PathLike, *,
-               dictionary: bool = True, provenance: dict | None = None) -> Path:
+               dictionary: bool = True, provenance: dict | None = None, step: str = "export") -> Path:
     """Write several layers into one GeoPackage (EPSG:27700), atomically.
 
     With ``dictionary`` (the default) this is the ``gpkg`` export, with its
@@ -1570,7 +1623,7 @@ def write_gpkg(layers: dict[str, gpd.GeoDataFrame], path: str | os.PathLike, *,
     working files that are not handed to anyone).
     """
     if dictionary:
-        return export_file(layers, "gpkg", path, provenance=provenance)
+        return export_file(layers, "gpkg", path, provenance=provenance, step=step)
     path = Path(path)
     f, checked = _check(layers, "gpkg")
     with atomic_path(path) as tmp:
