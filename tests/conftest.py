@@ -157,3 +157,40 @@ def browser(server):
         b = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         yield b
         b.close()
+
+
+# ------------------------------------------------------------------ e-mail
+@pytest.fixture
+def smtp_server(monkeypatch):
+    """A local SMTP server (aiosmtpd on 127.0.0.1, a free port) that the store's e-mail goes to.
+
+    Yields the list of messages it received (``email.message.EmailMessage``); the
+    ``ASSETS_MAP_SMTP_*`` settings point at it for the test.
+    """
+    import email
+    import email.policy
+
+    from aiosmtpd.controller import Controller
+
+    from tests.helpers import free_port
+
+    received: list = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            msg["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+            received.append(msg)
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    monkeypatch.setenv("ASSETS_MAP_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("ASSETS_MAP_SMTP_PORT", str(port))
+    monkeypatch.setenv("ASSETS_MAP_SMTP_FROM", "register@assets.example")
+    monkeypatch.setenv("ASSETS_MAP_PUBLIC_URL", "https://assets.example")
+    try:
+        yield received
+    finally:
+        controller.stop()

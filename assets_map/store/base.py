@@ -73,6 +73,11 @@ _EMAIL = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{7,25}$")
 
 
+#: Called with the store after each committed change (an edit, an accepted correction, an import);
+#: :mod:`assets_map.store.notify` adds the one that tells followers (it never raises).
+AFTER_CHANGE: list = []
+
+
 class StoreError(RuntimeError):
     """A store operation that could not be done; the register is unchanged."""
 
@@ -492,7 +497,13 @@ class Store(abc.ABC):
             self._refresh_public(tx, organisation=organisation, context=(result.needs, list(exclude), weights))
             tx.x("UPDATE batches SET added = ?, changed = ?, unchanged = ?, removed = ? WHERE batch_id = ?",
                  [out.added, out.changed, out.unchanged, out.removed, batch_id])
+        self._after_change()
         return out
+
+    def _after_change(self) -> None:
+        """Run the :data:`AFTER_CHANGE` hooks (telling followers); a failure there never undoes the committed change."""
+        for hook in AFTER_CHANGE:
+            hook(self)
 
     def _returning(self, col: str) -> str:
         return ""
@@ -629,7 +640,9 @@ class Store(abc.ABC):
         """
         clean = validate_changes(changes)
         with self._write() as tx:
-            return self._save_in(tx, asset_id, clean, expected_version=expected_version, role=role, kind=kind)
+            version = self._save_in(tx, asset_id, clean, expected_version=expected_version, role=role, kind=kind)
+        self._after_change()
+        return version
 
     def _save_in(self, tx: Tx, asset_id: str, clean: dict, *, expected_version: int, role: Role, kind: str) -> int:
         row = tx.one(f"SELECT organisation, version, attrs, edits, field_visibility, visibility, {self.G_OUT} "
@@ -1071,6 +1084,8 @@ class Store(abc.ABC):
                         correction_id])
             if cur.rowcount != 1:
                 raise StoreError(f"correction {correction_id} was decided by someone else meanwhile")
+        if applied is not None:
+            self._after_change()
         return applied
 
     # -------------------------------------------------------------------- users
