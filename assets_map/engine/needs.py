@@ -457,7 +457,7 @@ def study_area(needs: gpd.GeoDataFrame, assets: gpd.GeoDataFrame, *, distance_m:
     Returns
     -------
     (needs kept, record) : the record holds ``kept``, ``of``, ``authorities`` (names) and ``distance_m``,
-        or ``note`` when nothing could be drawn around (no placed asset) and every area was kept
+        or ``note`` when there is no study area to draw (no asset placed in a need area) and every area was kept
     """
     from assets_map.engine.location import local_authorities
 
@@ -465,17 +465,24 @@ def study_area(needs: gpd.GeoDataFrame, assets: gpd.GeoDataFrame, *, distance_m:
     geoms = assets.geometry[assets.geometry.notna() & ~assets.geometry.is_empty]
     if geoms.empty or not total:
         return needs, {"kept": total, "of": total, "note": "no placed asset to draw a study area around"}
-    keep = np.zeros(total, dtype=bool)
-    _, near = needs.sindex.query(geoms.to_numpy(), predicate="dwithin", distance=distance_m)
-    keep[near] = True
-    authorities = local_authorities(needs)
     held = set(assets["need_area_code"].dropna()) if "need_area_code" in assets.columns else set()
+    if not held:  # the register lies outside every need area: there is no study area to draw
+        return needs, {"kept": total, "of": total, "note": "no placed asset lies in any of them"}
+    keep = np.zeros(total, dtype=bool)
+    authorities = local_authorities(needs)
     codes = needs["code"].to_numpy()
     names = []
     for name, rows in authorities.items():
         if held.intersection(codes[rows]):
             keep[rows] = True
             names.append(name)
+    rest = np.flatnonzero(~keep)
+    if len(rest):  # the distance rule only for areas not kept yet: a national register keeps nearly all by authority
+        import shapely
+
+        _, near = shapely.STRtree(needs.geometry.to_numpy()[rest]).query(
+            geoms.to_numpy(), predicate="dwithin", distance=distance_m)
+        keep[rest[near]] = True
     kept = needs[keep]
     kept.attrs.update(needs.attrs)
     return kept, {"kept": int(keep.sum()), "of": total, "authorities": sorted(names), "distance_m": distance_m}
