@@ -541,9 +541,11 @@ def run_import(args) -> int:
 
 
 def _add_store(sub) -> None:
+    from assets_map.store.casework_commands import add_parsers as add_casework
     from assets_map.store.commands import add_parser
 
     add_parser(sub)
+    add_casework(sub)  # acv, notify, cases
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -208,3 +208,17 @@ def test_formula_cells_written_safe():
     acv = _read_text("reference,name,decision,decision-date,notes\nR1,=HYPERLINK(\"x\"),listed,2024-01-01,@SUM(1)\n")
     rows = list(csv.reader(io.StringIO(write_planning_data(acv))))
     assert rows[1][rows[0].index("name")].startswith("'=")
+
+
+def test_cli_clocks_and_export(tmp_path, capsys):
+    from assets_map.cli import main
+
+    src = tmp_path / "acv.csv"
+    src.write_text(PLANNING_CSV, encoding="utf-8")
+    assert main(["acv", "clocks", str(src), "--today", "2024-03-11"]) == 0
+    out = capsys.readouterr().out
+    assert "Interim moratorium ends: 10 April 2024 (30 days left)" in out
+    assert "Council's decision due: 5 April 2024" in out
+    assert main(["acv", "export", str(src), "--out", str(tmp_path / "back.csv")]) == 0
+    assert (tmp_path / "back.csv").read_text(encoding="utf-8") == PLANNING_CSV
+    assert main(["acv", "export", str(src), "--out", str(tmp_path / "back.txt")]) == 2
