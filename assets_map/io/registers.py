@@ -229,11 +229,18 @@ def _place_by_postcode(out: gpd.GeoDataFrame, postcodes: pd.DataFrame | None, re
                 (f"{p}; " if isinstance(p, str) and p else "") + note.format(pc=pc)
                 for p, pc in zip(out.loc[m, "location_note"], out.loc[m, "postcode"], strict=True)
             ]
-            report.add("unplaced", note.format(pc="…").replace("'…'", "…"), out.loc[m, "source_row"].astype(int))
+            seen = list(dict.fromkeys(str(v) for v in out.loc[m, "postcode"] if isinstance(v, str) and v.strip()))
+            values = ", ".join(repr(v) if kind == "invalid" else v for v in seen[:6]) + (
+                f" and {len(seen) - 6} more" if len(seen) > 6 else "")  # the bad values, as the file gives them
+            report.add("unplaced", note.format(pc="…").replace("'…'", "…").replace("…", values or "…"),
+                       out.loc[m, "source_row"].astype(int))
     if postcodes is not None and full.any():
         m = full & (out["location_quality"] == "none")
         if m.any():
-            report.add("unplaced", "postcode not found in the postcode directory", out.loc[m, "source_row"].astype(int))
+            seen = list(dict.fromkeys(str(v) for v in out.loc[m, "postcode"] if isinstance(v, str)))
+            values = ", ".join(seen[:6]) + (f" and {len(seen) - 6} more" if len(seen) > 6 else "")
+            report.add("unplaced", f"postcode not found in the postcode directory ({values})",
+                       out.loc[m, "source_row"].astype(int))
     elif full.any():
         report.add("unplaced", "has a full postcode but no postcode directory was given", out.loc[full, "source_row"].astype(int))
 

@@ -18,7 +18,9 @@ import pandas as pd
 from assets_map.engine.pipeline import Analysis, analyse
 from assets_map.engine.summary import attach_wards
 from assets_map.io import eric as _eric
+from assets_map.io.constraints import CONSTRAINT_KINDS
 from assets_map.io.importer import Upload, detect_kind, display_name, import_bytes, read_inputs, staged_upload
+from assets_map.io.provenance import describe_input
 from assets_map.io.report import ImportReport, InputError
 from assets_map.io.sources import Limits, open_table, using_limits
 
@@ -36,11 +38,14 @@ LAYER_SLOTS = {
     "exclude": "Exclusion layers: greenspace, allotments or other land never to flag (polygons)",
     "facilities": "Partner facilities: libraries, GP practices, schools, hubs (points or outlines)",
     "locations": "Locations of NHS sites (points or outlines with site codes or names), to place NHS ERIC sites",
+    "constraints": "Planning constraints: conservation areas, listed buildings, flood zones, green belt... (any map "
+                   "layer, or planning.data.gov.uk's CSV)",
 }
 #: Every slot by the short name the app shows.
 SLOT_NAMES = {"register": "Asset register", "boundaries": "Need area boundaries", "deprivation": "Deprivation data",
               "postcodes": "Postcode directory", "wards": "Wards", "exclude": "Exclusion layers",
-              "facilities": "Partner facilities", "locations": "Locations of NHS sites"}
+              "facilities": "Partner facilities", "locations": "Locations of NHS sites",
+              "constraints": "Planning constraints"}
 # What each detected kind looks like, in words, and the slot it belongs in (None: no slot uses it).
 _LOOKS = {
     "register": ("an asset register", "register"),
@@ -58,7 +63,7 @@ _LOOKS = {
 _TAKES = {"register": {"register", "brownfield", "eric"}, "boundaries": {"boundaries", "deprivation_layer"},
           "deprivation": {"deprivation", "deprivation_layer"}, "postcodes": {"postcodes"},
           "wards": {"wards", "ward_lookup", "postcodes"}, "exclude": {"register"}, "facilities": {"register"},
-          "locations": {"register"}}
+          "locations": {"register"}, "constraints": {"register", "brownfield"}}
 
 
 @dataclass
@@ -70,6 +75,9 @@ class Checked:
     notes: list[str] = field(default_factory=list)
     #: partner facilities uploaded with the files (None: none)
     facilities: gpd.GeoDataFrame | None = None
+    #: what the user should know before using the files that the analysis itself does not say
+    #: (its warnings stay those the CLI gives for the same files)
+    cautions: list[str] = field(default_factory=list)
 
     @property
     def report(self) -> ImportReport:
@@ -128,6 +136,13 @@ def slot_problem(slot: str, upload: Upload, *, limits: Limits | None = None, loo
     has it already. A file that cannot be opened gives the reader's reason.
     """
     name = display_name(upload.name)
+    if slot == "constraints":  # read as the CLI's --constraints reads it: the kind named, or why not
+        try:
+            import_bytes(upload.data, upload.name, kind="constraints", limits=limits)
+        except InputError as exc:
+            text = str(exc)
+            return text if text.startswith(name) else f"{name}: {text}"
+        return None
     try:
         looks = looks or looks_like(upload, limits=limits)
     except InputError as exc:
@@ -193,7 +208,8 @@ def with_wards(analysis: Analysis, upload: Upload, *, limits: Limits | None = No
 
 def check_uploads(files: dict[str, Upload], *, weights: dict[str, float] | str | None = None,
                   limits: Limits | None = None, exclude: list[Upload] = (), facilities: list[Upload] = (),
-                  locations: Upload | None = None, iod_year: int | None = None) -> Checked:
+                  locations: Upload | None = None, iod_year: int | None = None,
+                  constraints: list[Upload] = ()) -> Checked:
     """Read and analyse a user's files; raise one InputError listing every problem.
 
     The app's "Check these files": the same reading and the same :func:`~assets_map.engine.pipeline.analyse`
@@ -210,6 +226,8 @@ def check_uploads(files: dict[str, Upload], *, weights: dict[str, float] | str |
     facilities : partner facility layers (libraries, GP practices, ...), as ``--facilities``
     locations : points or polygons with site codes or names placing NHS ERIC sites, as ``--locations``
     iod_year : the IoD edition when the deprivation data does not state it, as ``--iod-year``
+    constraints : planning constraint layers, as ``--constraints`` (the kind from each file's dataset column,
+        name or fields)
 
     Returns
     -------
@@ -222,17 +240,18 @@ def check_uploads(files: dict[str, Upload], *, weights: dict[str, float] | str |
         placed sites lies in any of the need areas
     """
     with using_limits(limits):
-        return _check_uploads(files, weights, list(exclude), list(facilities), locations, iod_year)
+        return _check_uploads(files, weights, list(exclude), list(facilities), locations, iod_year, list(constraints))
 
 
 def _check_uploads(files: dict[str, Upload], weights, exclude: list[Upload], facilities: list[Upload],
-                   locations: Upload | None, iod_year: int | None) -> Checked:
+                   locations: Upload | None, iod_year: int | None, constraints: list[Upload] = ()) -> Checked:
     unknown = sorted(set(files) - set(KINDS))
     if unknown:
         raise ValueError(f"unknown upload kinds: {unknown}")
     problems: list[str] = [f"no {SLOT_NAMES[k].lower()} was uploaded" for k in REQUIRED if k not in files]
     placed_in = [(k, u) for k, u in files.items()] + [("exclude", u) for u in exclude] + \
-        [("facilities", u) for u in facilities] + ([("locations", locations)] if locations is not None else [])
+        [("facilities", u) for u in facilities] + ([("locations", locations)] if locations is not None else []) + \
+        [("constraints", u) for u in constraints]
     wrong = [p for p in (slot_problem(k, u) for k, u in placed_in) if p]
     if wrong:  # a file in the wrong slot: say what it is and where it goes, before reading anything as it is not
         raise InputError(problems + wrong)
@@ -254,18 +273,22 @@ def _check_uploads(files: dict[str, Upload], weights, exclude: list[Upload], fac
         problems.append(str(exc))
     read = read_inputs(files.get("register"), files.get("boundaries"), files.get("deprivation"),
                        postcodes=files.get("postcodes"), wards=files.get("wards"), exclude=exclude,
-                       problems=problems, locations=layer)
+                       problems=problems, locations=layer, constraints=constraints)
     frame, report, bnd, dep = read.assets, read.report, read.boundaries, read.deprivation
     try:
         result = analyse(frame, bnd, dep, exclude=read.exclude, weights=weights, iod_year=iod_year,
+                         constraints=read.constraints,
                          boundaries_name=display_name(files["boundaries"].name))
     except InputError as exc:
         raise InputError(str(exc)) from None
-    _require_overlap(result, display_name(files["register"].name), display_name(files["boundaries"].name))
+    cautions = _require_overlap(result, display_name(files["register"].name), display_name(files["boundaries"].name))
     result.reports = [report]
     result.settings["inputs"] = {k: display_name(u.name) for k, u in files.items()}
     if locations is not None:
         result.settings["inputs"]["locations"] = display_name(locations.name)
+    # each upload's name, size and SHA-256 while its bytes are here: the downloads' provenance records them
+    result.settings["input_files"] = [describe_input("assets" if role == "register" else role,
+                                                     (display_name(u.name), u.data)) for role, u in placed_in]
     if exclude:
         result.settings["exclude"] = read.names["exclude"]
     notes.append(f"{display_name(files['boundaries'].name)}: {len(bnd)} need areas")
@@ -278,6 +301,10 @@ def _check_uploads(files: dict[str, Upload], weights, exclude: list[Upload], fac
         result.places["postcodes"] = read.postcodes  # for the place search ("M32 0")
     for name, lay in zip(read.names.get("exclude", []), read.exclude, strict=True):
         notes.append(f"{name}: {len(lay[1])} areas of land never flagged")
+    for name, lay in zip(read.names.get("constraints", []), read.constraints, strict=True):
+        kinds = ", ".join(CONSTRAINT_KINDS[k].label for k in lay.attrs.get("kinds", []))
+        notes.append(f"{name}: {len(lay)} {kinds} features checked against every site"
+                     + "".join(f"; {n}" for n in lay.attrs.get("notes", [])))
     if partners is not None:
         notes.append(", ".join(display_name(u.name) for u in facilities) + f": {len(partners)} partner facilities")
     if read.wards is not None:
@@ -291,11 +318,14 @@ def _check_uploads(files: dict[str, Upload], weights, exclude: list[Upload], fac
                      f"{len(assets)} sites given a ward")
     label = f"Your data: {display_name(files['register'].name)}"
     result.settings["label"] = label
-    return Checked(result, label, notes, partners)
+    return Checked(result, label, notes, partners, cautions)
 
 
-def _require_overlap(result: Analysis, register: str, boundaries: str) -> None:
-    """Refuse a register none of whose placed sites lies in any need area (files for two different places)."""
+def _require_overlap(result: Analysis, register: str, boundaries: str) -> list[str]:
+    """Refuse a register none of whose placed sites lies in any need area (files for two different places).
+
+    Returns the caution to show when fewer than half of them do.
+    """
     a = result.assets
     placed = int((a.geometry.notna() & ~a.geometry.is_empty).sum())
     inside = int(a["need_area_code"].notna().sum()) if "need_area_code" in a.columns else 0
@@ -304,5 +334,6 @@ def _require_overlap(result: Analysis, register: str, boundaries: str) -> None:
                          f"areas of {boundaries}: are they for the same place? Give the boundaries of the register's "
                          "area (or the whole of England)")
     if placed and inside < placed / 2:
-        result.warnings.append(f"only {inside} of the {placed} placed sites of {register} lie in the need areas of "
-                               f"{boundaries}: the others have no need score (are the boundaries for the whole area?)")
+        return [f"only {inside} of the {placed} placed sites of {register} lie in the need areas of {boundaries}: "
+                "the others have no need score (are the boundaries for the whole area?)"]
+    return []

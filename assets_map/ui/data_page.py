@@ -50,8 +50,9 @@ TYPES = {
     "exclude": MAPS,
     "facilities": MAPS,
     "locations": [*MAPS, "csv", "txt"],
+    "constraints": [*MAPS, "csv", "txt"],
 }
-MULTIPLE = ("exclude", "facilities")
+MULTIPLE = ("exclude", "facilities", "constraints")
 INTRO = """
 Load your own files to see **your** land and buildings against need. Files stay in this browser session and are
 gone when you close the tab (download what you want to keep). You need an **asset register** and **need area
@@ -150,7 +151,7 @@ def _check() -> None:
         st.session_state[PENDING] = run_bounded(
             check_uploads, staged, weights=weights, limits=limits, exclude=list(layers.get("exclude", [])),
             facilities=list(layers.get("facilities", [])), locations=layers.get("locations"), iod_year=_iod_year(),
-            budget=job, what="checking your files")
+            constraints=list(layers.get("constraints", [])), budget=job, what="checking your files")
     except (InputError, RuntimeError) as exc:
         st.session_state[ERROR] = app_words(exc)
     except Exception as exc:  # noqa: BLE001 - never a traceback for an upload: one line, details to the log
@@ -198,8 +199,8 @@ def _report(pending) -> None:
                      column_config={"What": st.column_config.TextColumn(width="small"),
                                     "Problem": st.column_config.TextColumn(width="large"),
                                     "Rows": st.column_config.TextColumn(width="medium")})
-    for w in pending.analysis.warnings:
-        st.warning(shared.md(app_words(w)))
+    for w in [*pending.cautions, *pending.analysis.warnings]:
+        st.warning(shared.md(app_words(w)), icon=":material/warning:")
     st.markdown("**Files read**")
     for n in pending.notes:
         st.markdown(f"- {shared.md(n)}")
