@@ -129,8 +129,12 @@ def _run_analyse(args) -> int:
     for w in result.warnings:
         print(f"warning: {w}")
     if result.constraints is not None:
-        print("constraints: " + "; ".join(f"{kind}: " + ", ".join(f"{n} {a}" for a, n in counts.items() if n)
-                                          for kind, counts in constraint_counts(result.constraints).items()))
+        counts = constraint_counts(result.constraints)
+        unchecked = [kind for kind, c in counts.items() if c["not checked"] == len(result.assets)]
+        print("constraints: " + "; ".join(f"{kind}: " + ", ".join(f"{n} {a}" for a, n in c.items() if n)
+                                          for kind, c in counts.items() if kind not in unchecked)
+              + (f"; every site not checked (no layer loaded, or none covering it): {', '.join(unchecked)}"
+                 if unchecked else ""))
     if result.parcels is not None:
         from assets_map.engine.parcels import parcel_counts
 
@@ -353,10 +357,11 @@ def _run_find_sites(args) -> int:
     from assets_map.community.partners import read_facilities
 
     assets, needs, settings = _read_analysis(args.analysis)
-    near, radius = None, args.radius or 1500.0
+    near, near_name, radius = None, None, args.radius or 1500.0
     if args.near:
         place = _near_place(args, assets, needs)
         near, radius = (place.lon, place.lat), args.radius or place.radius_m
+        near_name = None if place.kind == "point on the map" else place.label
         where = "" if place.kind == "point on the map" else f" at {place.lat:.5f}, {place.lon:.5f}"
         print(f"near: {place.label}{where}; within {radius:g} m")
     area = None
@@ -373,7 +378,7 @@ def _run_find_sites(args) -> int:
 
         areas.append(import_file(args.wards, kind="boundaries")[0])
     brief = SiteBrief(use=args.use, holding=args.holding, min_m2=args.min_size, max_m2=args.max_size, area=area,
-                      area_crs="EPSG:27700", area_codes=tuple(args.area_code), near=near, radius_m=radius,
+                      area_crs="EPSG:27700", area_codes=tuple(args.area_code), near=near, near_name=near_name, radius_m=radius,
                       include_unflagged=args.include_unflagged)
     facilities = read_facilities(args.facilities) if args.facilities else None
     ranked = find_sites(assets, brief, needs=needs, facilities=facilities, areas=areas, walk_m=args.walk,
@@ -505,6 +510,41 @@ def _check_import_locations(layer, report, boundaries):
     return layer
 
 
+def _ownership_file(path) -> bool:
+    """Whether a CSV's header line is HM Land Registry's CCOD/OCOD layout (only that line is read here)."""
+    import csv
+
+    from assets_map.io.landregistry import is_ownership_file
+
+    p = Path(path)
+    if p.suffix.lower() != ".csv" or not p.is_file():
+        return False
+    with open(p, "rb") as fh:
+        head = fh.readline(65536).decode("utf-8-sig", "replace")
+    return is_ownership_file(next(csv.reader([head]), []))
+
+
+def _import_ownership(args, out) -> int:
+    """``import`` of a CCOD/OCOD file: recognised and summarised; its titles are placed by ``reconcile``."""
+    from assets_map.community.ownership import ownership_summary
+    from assets_map.io.landregistry import read_ownership
+
+    if out is not None:
+        raise InputError("holds titles and their proprietors, not sites: --out writes sites; use `assets-map "
+                         "reconcile --ownership FILE --anchor NAME --postcodes FILE --out REPORT.xlsx`",
+                         source=Path(args.file).name)
+    own = read_ownership(args.file)
+    lines = ownership_summary(own)
+    for line in lines:
+        print(f"{Path(args.file).name}: {line}")
+    print("to place an anchor's titles and reconcile them with its register: assets-map reconcile --ownership "
+          f"{Path(args.file).name} --anchor NAME --postcodes FILE [--register FILE] [--parcels FILE] --out REPORT.xlsx")
+    if args.report:
+        _write_json(Path(args.report), {"source": Path(args.file).name, "accepted": True, "kind": "ownership",
+                                        "summary": lines})
+    return 0
+
+
 def run_import(args) -> int:
     """Run ``assets-map import``: read one file through the importer, write its report (and layer)."""
     from assets_map.io.export import write_gpkg
@@ -514,6 +554,8 @@ def run_import(args) -> int:
     out = Path(args.out) if args.out else None
     if out is not None and out.suffix.lower() != ".gpkg":
         raise InputError(f"--out must end in .gpkg (got {out.name})")
+    if _ownership_file(args.file):
+        return _import_ownership(args, out)
     try:
         layer, report = import_file(args.file, adapter=args.adapter, layer=args.layer, postcodes=args.postcodes,
                                     locations=args.locations, boundaries=args.boundaries, owners=args.owners,
@@ -540,6 +582,74 @@ def run_import(args) -> int:
     return 0
 
 
+def _add_reconcile(sub) -> None:
+    p = sub.add_parser(
+        "reconcile", help="an anchor's titles in HM Land Registry's CCOD/OCOD against its register: "
+                          "'not in your register' both ways, and possible disposals",
+        description="Find an anchor's titles in CCOD/OCOD (by proprietorship category, its name, its legal forms, an "
+                    "alias table or company numbers; each match says which rule), place them from their postcode and "
+                    "address (in tiers: matched to a register asset, postcode with one parcel, postcode only, "
+                    "unplaced), and list titles with no register asset and register assets with no title.")
+    p.add_argument("--ownership", action="append", required=True, metavar="FILE",
+                   help="CCOD or OCOD CSV as HM Land Registry publishes it, full or change-only (repeatable; a "
+                        "change-only file's deletions of the anchor's titles are listed as possible disposals)")
+    p.add_argument("--anchor", required=True, help="the anchor, e.g. 'Trafford Council'")
+    p.add_argument("--aliases", action="append", default=[], metavar="FILE",
+                   help="alias table CSV/Excel: columns anchor, alias (and company_number) naming other spellings "
+                        "the anchor holds land under (repeatable)")
+    p.add_argument("--register", help="the anchor's asset register (any file `import` reads)")
+    p.add_argument("--postcodes", required=True, help="postcode directory CSV, to place titles from their postcode")
+    p.add_argument("--parcels", action="append", default=[], metavar="FILE",
+                   help="INSPIRE Index Polygons (repeatable), to place titles in freehold parcels")
+    p.add_argument("--out", required=True, help="the report: .xlsx (a sheet to work through), .gpkg (a map layer) or "
+                                                ".zip (CSV)")
+    p.set_defaults(func=_run_reconcile)
+
+
+def _run_reconcile(args) -> int:
+    from assets_map.community.ownership import disposals, read_anchor_files, reconcile
+    from assets_map.io.export import export_file
+    from assets_map.io.importer import import_file
+
+    out = Path(args.out)
+    fmt = {".xlsx": "xlsx", ".gpkg": "gpkg", ".zip": "csv", ".csv": "csv"}.get(out.suffix.lower())
+    if fmt is None:
+        raise InputError(f"--out must end in .xlsx, .gpkg, .zip or .csv (got {out.name})")
+    ownership, changes, anchor = read_anchor_files(args.ownership, alias_files=args.aliases, anchor=args.anchor)
+    postcodes, _ = import_file(args.postcodes, kind="postcodes")
+    parcels = None
+    if args.parcels:
+        from assets_map.io.landregistry import read_parcel_layers
+
+        parcel_set = read_parcel_layers(args.parcels)
+        parcels = parcel_set.frame
+        for line in parcel_set.notes:
+            print(f"parcels: {line}")
+    register = None
+    if args.register:
+        register, report = import_file(args.register, postcodes=postcodes)
+        if parcels is not None:
+            from assets_map.engine.parcels import join_parcels
+
+            register, _ = join_parcels(register, parcels)
+    rec = reconcile(ownership, anchor, register=register, postcodes=postcodes, parcels=parcels)
+    layers = {"reconciliation": rec.rows}
+    if changes is not None:
+        layers["disposals"] = disposals(changes, anchor, held=ownership)
+    if fmt == "csv" and out.suffix.lower() == ".csv" and len(layers) > 1:
+        raise InputError(f"the report has {len(layers)} tables ({', '.join(layers)}): write it to a .zip, .xlsx or "
+                         f".gpkg (got {out.name})")
+    export_file(layers, fmt, out)
+    print(f"{anchor.name}: {sum(rec.counts.values()):,} rows to work through: "
+          + ", ".join(f"{n:,} {s}" for s, n in rec.counts.items()))
+    for line in rec.notes:
+        print(f"note: {line}")
+    if "disposals" in layers:
+        print(f"possible disposals in the change-only files: {len(layers['disposals']):,}")
+    print(f"wrote {out}")
+    return 0
+
+
 def _add_store(sub) -> None:
     from assets_map.store.casework_commands import add_parsers as add_casework
     from assets_map.store.commands import add_parser
@@ -562,6 +672,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import(sub)
     _add_export(sub)
     _add_community(sub)
+    _add_reconcile(sub)
     return parser
 
 

@@ -327,3 +327,37 @@ def inspire_zip(path: Path, gml: bytes, *, authority: str = "City_of_London") ->
         zf.writestr("Land_Registry_Cadastral_Parcels.gml", gml)
         zf.writestr(f"INSPIRE Download Licence {authority}.pdf", b"%PDF-1.4 licence text")
     return path
+
+
+def ccod_csv(rows: list[dict], *, ocod: bool = False, change: bool = False) -> bytes:
+    """A CCOD (or OCOD) file in HM Land Registry's exact column layout, full or change-only.
+
+    Each row gives ``title`` fields by their published header ("Title Number", "Property Address", ...) and
+    ``proprietors``: a list of up to four dicts with "name", "number", "category", "country" (OCOD) and
+    "address"; a change-only file adds "Change Indicator" and "Change Date" at the end of each row.
+    """
+    head = ["Title Number", "Tenure", "Property Address", "District", "County", "Region", "Postcode",
+            "Multiple Address Indicator", "Price Paid"]
+    for n in range(1, 5):
+        head += [f"Proprietor Name ({n})", f"Company Registration No. ({n})", f"Proprietorship Category ({n})"]
+        if ocod:
+            head += [f"Country Incorporated ({n})"]
+        head += [f"Proprietor ({n}) Address (1)", f"Proprietor ({n}) Address (2)", f"Proprietor ({n}) Address (3)"]
+    head += ["Date Proprietor Added", "Additional Proprietor Indicator"]
+    if change:
+        head += ["Change Indicator", "Change Date"]
+    out = []
+    for r in rows:
+        line = {h: "" for h in head}
+        line.update({k: v for k, v in r.items() if k != "proprietors"})
+        for n, p in enumerate(r.get("proprietors", []), start=1):
+            line[f"Proprietor Name ({n})"] = p["name"]
+            line[f"Company Registration No. ({n})"] = p.get("number", "")
+            line[f"Proprietorship Category ({n})"] = p.get("category", "")
+            if ocod:
+                line[f"Country Incorporated ({n})"] = p.get("country", "")
+            line[f"Proprietor ({n}) Address (1)"] = p.get("address", "")
+        out.append(line)
+    buf = io.StringIO()
+    pd.DataFrame(out, columns=head).to_csv(buf, index=False, lineterminator="\r\n")
+    return buf.getvalue().encode("utf-8")

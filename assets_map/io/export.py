@@ -175,6 +175,27 @@ EXTRA_FIELDS: dict[str, Field] = {
     "begin_lifespan_version": Field("begin_lifespan_version", "The parcel's BEGINLIFESPANVERSION as published", "",
                                     "HM Land Registry"),
     "parcel_source": Field("parcel_source", "The INSPIRE file the parcel was read from", "", "assets-map"),
+    "title_number": Field("title_number", "HM Land Registry title number", "", "CCOD/OCOD"),
+    "property_address": Field("property_address", "The title's Property Address as published", "", "CCOD/OCOD"),
+    "proprietor_name": Field("proprietor_name", "The proprietor's name as published", "", "CCOD/OCOD"),
+    "proprietorship_category": Field("proprietorship_category", "The proprietor's Proprietorship Category", "",
+                                     "CCOD/OCOD"),
+    "company_number": Field("company_number", "The proprietor's Company Registration No. (text)", "", "CCOD/OCOD"),
+    "anchor_kind": Field("anchor_kind", "The kind of anchor the proprietor is (council, NHS body, university or "
+                         "college, housing association or society, company)", "", "assets-map from the category"),
+    "kind_rule": Field("kind_rule", "Why: the proprietorship category (and the name where the category is broad)",
+                       "", "assets-map"),
+    "anchor_rule": Field("anchor_rule", "Why the title is the anchor's: its own name, a standard legal form, an "
+                         "alias-table row or a company number", "", "assets-map"),
+    "matched_by": Field("matched_by", "How the title matched a register asset: address, postcode or parcel", "",
+                        "assets-map"),
+    "tier": Field("tier", "How the title was placed: address matched to a register asset, postcode with one parcel, "
+                  "postcode only, or unplaced (always approximate)", "", "assets-map"),
+    "placement_note": Field("placement_note", "How sure the placement is", "", "assets-map"),
+    "decision": Field("decision", "For the estates team: confirm or reject the row", "", "user"),
+    "what": Field("what", "The change in the change-only file: a possible disposal", "", "CCOD change-only file"),
+    "old_proprietor": Field("old_proprietor", "The anchor's proprietor entry deleted", "", "CCOD change-only file"),
+    "new_proprietor": Field("new_proprietor", "The proprietor added in its place, if any", "", "CCOD change-only file"),
 }
 
 _DOMAINS = {"imd": "Index of Multiple Deprivation", "income": "Income domain", "employment": "Employment domain",

@@ -40,6 +40,7 @@ from assets_map.io import brownfield as _brownfield
 from assets_map.io import eric as _eric
 from assets_map.io.constraints import read_constraint_layer
 from assets_map.io.facilities import prepare_facilities
+from assets_map.io.landregistry import is_ownership_file
 from assets_map.io.normalise import fold, match_columns
 from assets_map.io.owners import owner_lookup_from, resolve_owners
 from assets_map.io.registers import read_postcodes, read_register
@@ -123,6 +124,8 @@ _TO = {"deprivation": "--deprivation (the app's 'Deprivation data' slot)",
        "boundaries": "--boundaries (the app's 'Need area boundaries' slot)",
        "postcodes": "--postcodes (the app's 'Postcode directory' slot)",
        "wards": "wards (the app's 'Wards' slot, or find-sites --wards)",
+       "ownership": "`assets-map reconcile --ownership FILE --anchor NAME --postcodes FILE` (its titles placed and "
+                    "reconciled with a register)",
        "eric": "the ERIC site-level return (its 'Site Data' sheet, or the site CSV): a trust-level return has no sites "
                "to map"}
 
@@ -253,6 +256,10 @@ def detect_kind(table: Table) -> FileKind:
     t = excel_frame(table) if table.format.startswith("excel") else table
     frame = t.frame
     cols = [str(c) for c in frame.columns if c != "geometry"]
+    if is_ownership_file(cols):  # titles and proprietors, not sites: never read as a register
+        return FileKind("ownership", "HM Land Registry CCOD/OCOD columns (Title Number, Proprietor Name (1), "
+                        "Proprietorship Category (1), ...)", "HM Land Registry's ownership file (CCOD/OCOD): titles "
+                        "and their proprietors, not sites", _TO["ownership"])
     eric = _eric_kind(cols)
     if eric is not None:
         return eric

@@ -1,0 +1,273 @@
+"""Anchors' titles placed and reconciled with a register (issue 17 items 2-4 and 6).
+
+A small world on the real City of London parcels: a postcode directory, a register and CCOD/OCOD files
+written here in the published layout (no extract may be shared). The report's rows are reproduced by an
+independent pandas computation (merges on address keys, postcodes and parcels found by brute force), and
+the CLI's workbook is read back with pandas.
+"""
+from __future__ import annotations
+
+import re
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from assets_map.cli import main
+from assets_map.community.ownership import (
+    STATUS_MATCHED,
+    STATUS_NO_TITLE,
+    STATUS_NOT_IN_REGISTER,
+    TIER_ADDRESS,
+    TIER_PARCEL,
+    TIER_POSTCODE,
+    TIER_UNPLACED,
+    build_anchor,
+    disposals,
+    identify_anchors,
+    place_titles,
+    read_aliases,
+    reconcile,
+)
+from assets_map.engine.parcels import join_parcels
+from assets_map.io.importer import import_file
+from assets_map.io.landregistry import read_inspire, read_ownership
+from tests.helpers import ccod_csv
+
+ANCHOR = "City of London Corporation"
+LEGAL = "The Mayor and Commonalty and Citizens of the City of London"
+COUNCIL = {"category": "Local Authority"}
+
+
+def _title(number, address, postcode, *proprietors, tenure="Freehold", multi="N"):
+    return {"Title Number": number, "Tenure": tenure, "Property Address": address, "District": "CITY OF LONDON",
+            "County": "GREATER LONDON", "Region": "GREATER LONDON", "Postcode": postcode,
+            "Multiple Address Indicator": multi, "proprietors": list(proprietors)}
+
+
+@pytest.fixture(scope="module")
+def world(shared, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("reconcile")
+    parcels_file = shared("london", "inspire_city_of_london.geojson")
+    parcels = read_inspire(parcels_file).frame
+    g = parcels.geometry
+    # parcels holding the register's assets and the postcode points, far enough apart to be told apart
+    big = np.flatnonzero(parcels["parcel_area_ha"].to_numpy() > 0.05)
+    p = {name: int(big[k]) for name, k in zip(("A1", "A2", "A3", "T2", "T3"), (0, 40, 80, 120, 160), strict=True)}
+    inside = {k: g.iloc[v].representative_point() for k, v in p.items()}
+    rng = np.random.default_rng(3)
+    minx, miny, maxx, maxy = g.total_bounds
+    while True:  # a street: a point in no parcel
+        street = shapely.Point(rng.uniform(minx, maxx), rng.uniform(miny, maxy))
+        if not shapely.intersects(g.to_numpy(), street).any():
+            break
+    pcs = {"EC2V 7HH": inside["A1"], "EC2V 9ZZ": inside["A2"], "EC2V 6XX": inside["A3"], "EC2V 5AA": inside["T2"],
+           "EC2V 6BB": inside["A3"], "EC2V 7AB": street, "EC4M 1AA": inside["T3"]}
+    pts = gpd.GeoSeries(list(pcs.values()), crs=27700).to_crs(4326)
+    pd.DataFrame({"pcds": list(pcs), "lat": pts.y.round(7), "long": pts.x.round(7)}).to_csv(tmp / "pcd.csv", index=False)
+    reg_pts = gpd.GeoSeries([inside["A1"], inside["A2"], inside["A3"]], crs=27700).to_crs(4326)
+    pd.DataFrame({"AssetCode": ["A1", "A2", "A3"], "PropertyName": ["Guildhall", "Aldermanbury Depot", "Love Lane Hall"],
+                  "StreetNumber": ["1", "40", "2"], "StreetName": ["Gresham Street", "Aldermanbury", "Love Lane"],
+                  "PostTown": "London", "PostCode": ["EC2V 7HH", "EC2V 9ZZ", "EC2V 6XX"],
+                  "GeoX": reg_pts.x.round(7), "GeoY": reg_pts.y.round(7),
+                  "OrganisationLabel": ANCHOR}).to_csv(tmp / "register.csv", index=False)
+    pd.DataFrame({"anchor": [ANCHOR, ANCHOR], "alias": [LEGAL, ""],
+                  "company_number": ["", "9999999"]}).to_csv(tmp / "aliases.csv", index=False)
+    own = {"name": ANCHOR, **COUNCIL}
+    legal = {"name": LEGAL.upper(), **COUNCIL}
+    legal2 = {"name": "Mayor & Commonalty & Citizens of the City of London.", **COUNCIL}
+    titles = [
+        _title("AGL1", "1 Gresham Street, London (EC2V 7HH)", "EC2V 7HH", legal),          # address -> A1
+        _title("AGL2", "Land at Basinghall Avenue, London (EC2V 5AA)", "EC2V 5AA", legal2),  # parcel, not in register
+        _title("AGL3", "Love Lane Yard, London (EC2V 6BB)", "EC2V 6BB", own),               # parcel of A3
+        _title("AGL4", "Guildhall Yard, London (EC2V 7HH)", "EC2V 7HH", own),               # postcode of A1
+        _title("AGL5", "10 Wood Street (EC2V 7AB) and 12 Milk Street (EC2V 8CD)", "EC2V 7AB", own, multi="Y"),
+        _title("AGL6", "Bank Chambers, London (EC4M 1AA)", "EC4M 1AA",
+               {"name": "Barts Health NHS Trust", "category": "Corporate Body"},
+               {"name": "City of London Investments Limited", "number": "09999999",
+                "category": "Limited Company or Public Limited Company"}),                  # by company number
+        _title("AGL7", "3 Cheapside (EC2V 6AA)", "EC2V 6AA", {"name": "The City University", "category": "Corporate Body"}),
+        _title("AGL8", "4 Cheapside (EC2V 6AA)", "EC2V 6AA",
+               {"name": "London and Quadrant Housing Trust Limited", "category": "Registered Society (Company)"}),
+        _title("AGL9", "City of London School (EC4V 3AL)", "EC4V 3AL", {"name": "City of London School Trust",
+                                                                         "category": "Corporate Body"}),  # not the anchor
+    ]
+    (tmp / "CCOD_FULL.csv").write_bytes(ccod_csv(titles))
+    (tmp / "OCOD_FULL.csv").write_bytes(ccod_csv([_title("NGL1", "5 Lime Street (EC3M 7AA)", "EC3M 7AA", {
+        "name": "Example Holdings SA", "category": "Limited Company or Public Limited Company",
+        "country": "LUXEMBOURG"})], ocod=True))
+    change = [dict(titles[1], **{"Change Indicator": "D", "Change Date": "15-11-2026"}),
+              dict(_title("AGL2", "Land at Basinghall Avenue, London (EC2V 5AA)", "EC2V 5AA",
+                          {"name": "Acme Property Holdings Limited", "number": "01234567",
+                           "category": "Limited Company or Public Limited Company"}),
+                   **{"Change Indicator": "A", "Change Date": "15-11-2026"}),
+              dict(titles[3], **{"Change Indicator": "D", "Change Date": "15-11-2026"}),
+              dict(titles[0], **{"Change Indicator": "D", "Change Date": "15-11-2026"}),
+              dict(titles[0], **{"Change Indicator": "A", "Change Date": "15-11-2026", "Price Paid": "2000000"})]
+    (tmp / "CCOD_COU.csv").write_bytes(ccod_csv(change, change=True))
+    return {"tmp": tmp, "parcels": parcels, "parcels_file": parcels_file, "p": p, "street": street, "pcs": pcs}
+
+
+@pytest.fixture(scope="module")
+def loaded(world):
+    tmp = world["tmp"]
+    ownership = pd.concat([read_ownership(tmp / "CCOD_FULL.csv"), read_ownership(tmp / "OCOD_FULL.csv")],
+                          ignore_index=True)
+    anchor = build_anchor(ANCHOR, read_aliases(tmp / "aliases.csv"))
+    postcodes, _ = import_file(tmp / "pcd.csv", kind="postcodes")
+    register, _ = import_file(tmp / "register.csv", postcodes=postcodes)
+    register, _ = join_parcels(register, world["parcels"])
+    return ownership, anchor, postcodes, register
+
+
+def test_anchors_matched_with_the_rule_that_made_each(loaded):
+    ownership, anchor, _, _ = loaded
+    ident = identify_anchors(ownership, [anchor]).set_index(["title_number", "proprietor_number"])
+    rule = ident["anchor_rule"].dropna().to_dict()
+    assert set(ident.loc[ident["anchor"].notna()].index) == {
+        ("AGL1", 1), ("AGL2", 1), ("AGL3", 1), ("AGL4", 1), ("AGL5", 1), ("AGL6", 2)}
+    assert rule[("AGL1", 1)].startswith("alias table aliases.csv, row 2")
+    assert rule[("AGL2", 1)] == rule[("AGL1", 1)]  # another spelling of the same legal name
+    assert rule[("AGL3", 1)] == "the anchor's own name"
+    assert rule[("AGL6", 2)] == "company number 09999999"  # the alias table's 9999999, zero-padded
+    kinds = ident["anchor_kind"].to_dict()
+    assert kinds[("AGL6", 1)] == "NHS body" and kinds[("AGL7", 1)] == "university or college"
+    assert kinds[("AGL8", 1)] == "housing association or society" and kinds[("AGL1", 1)] == "council"
+    assert kinds[("NGL1", 1)] is pd.NA or pd.isna(kinds[("NGL1", 1)])  # an overseas company with no number
+    assert pd.isna(ident.loc[("AGL9", 1), "anchor"])  # "City of London" in a name is not enough
+
+
+def _expected_placements(world, loaded) -> pd.DataFrame:
+    """Independently: explode addresses, then address key, one-parcel postcode, postcode, unplaced."""
+    ownership, _, postcodes, register = loaded
+    mine = ["AGL1", "AGL2", "AGL3", "AGL4", "AGL5", "AGL6"]
+    t = ownership[ownership["title_number"].isin(mine) & (ownership["proprietor_number"] == 1)]
+    parts = t.assign(part=t["property_address"].str.findall(r"[^()]*\(([A-Z0-9 ]+)\)")).explode("part")
+    parts["pc"] = parts["part"].str.replace(" ", "")
+    parts["num"] = parts["property_address"].str.extract(r"^(\d+)\s")[0]
+    reg = pd.DataFrame({"asset_id": register["asset_id"], "pc": register["postcode"].str.replace(" ", ""),
+                        "num": register["address"].str.extract(r"^(\d+)\s")[0], "parcel": register["parcel_id"]})
+    by_address = parts.merge(reg.dropna(subset=["num"]), on=["pc", "num"], how="left")
+    g = world["parcels"].geometry.to_numpy()
+    tiers, parcel = [], []
+    for r in by_address.itertuples():
+        if isinstance(r.asset_id, str):
+            tiers.append(TIER_ADDRESS)
+            parcel.append(r.parcel)
+        elif r.pc in postcodes.index:
+            pt = shapely.Point(postcodes.loc[r.pc, "x"], postcodes.loc[r.pc, "y"])
+            hits = np.flatnonzero(shapely.intersects(g, pt))
+            tiers.append(TIER_PARCEL if len(hits) == 1 else TIER_POSTCODE)
+            parcel.append(world["parcels"]["parcel_id"].iloc[hits[0]] if len(hits) == 1 else None)
+        else:
+            tiers.append(TIER_UNPLACED)
+            parcel.append(None)
+    return by_address.assign(tier=tiers, parcel_id=parcel)[["title_number", "pc", "tier", "parcel_id", "asset_id"]]
+
+
+def test_titles_placed_in_tiers(world, loaded):
+    ownership, anchor, postcodes, register = loaded
+    titles = identify_anchors(ownership, [anchor])
+    titles = titles[titles["anchor"].notna()]
+    got = place_titles(titles, postcodes, parcels=world["parcels"], register=register)
+    want = _expected_placements(world, loaded)
+    g = got.assign(pc=got["postcode"].str.replace(" ", ""))[["title_number", "pc", "tier", "parcel_id"]]
+    key = ["title_number", "pc"]
+    merged = g.merge(want, on=key, suffixes=("", "_want"), how="outer", indicator=True)
+    assert (merged["_merge"] == "both").all(), merged
+    assert merged["tier"].tolist() == merged["tier_want"].tolist()
+    assert [None if pd.isna(v) else v for v in merged["parcel_id"]] == \
+        [None if pd.isna(v) else v for v in merged["parcel_id_want"]]
+    # every tier is exercised, and the multi-address title gave two rows
+    assert set(got["tier"]) == {TIER_ADDRESS, TIER_PARCEL, TIER_POSTCODE, TIER_UNPLACED}
+    assert (got["title_number"] == "AGL5").sum() == 2
+    assert got.loc[got["tier"] == TIER_PARCEL, "geometry"].geom_type.isin(["Polygon", "MultiPolygon"]).all()
+    assert got.loc[got["tier"] == TIER_UNPLACED, "geometry"].isna().all()
+    assert got.loc[got["tier"] != TIER_UNPLACED, "placement_note"].str.startswith("approximate").all()
+
+
+def _expected_report(world, loaded) -> tuple[set, set]:
+    placed = _expected_placements(world, loaded)
+    _, _, _, register = loaded
+    reg = pd.DataFrame({"asset_id": register["asset_id"], "pc": register["postcode"].str.replace(" ", ""),
+                        "parcel": register["parcel_id"]})
+    by_pc = placed[placed["asset_id"].isna()].drop(columns="asset_id").merge(reg[["asset_id", "pc"]], on="pc")
+    rest = placed[placed["asset_id"].isna() & ~placed.set_index(["title_number", "pc"]).index.isin(
+        by_pc.set_index(["title_number", "pc"]).index)]
+    by_parcel = rest.drop(columns="asset_id").merge(reg[["asset_id", "parcel"]], left_on="parcel_id", right_on="parcel")
+    matched = pd.concat([placed.dropna(subset=["asset_id"]).assign(by="address"), by_pc.assign(by="postcode"),
+                         by_parcel.assign(by="parcel")])
+    rows = {(r.title_number, r.pc, STATUS_MATCHED, r.by, r.asset_id) for r in matched.itertuples()}
+    done = set(matched.set_index(["title_number", "pc"]).index)
+    rows |= {(r.title_number, r.pc, STATUS_NOT_IN_REGISTER, None, None) for r in placed.itertuples()
+             if (r.title_number, r.pc) not in done}
+    no_title = set(reg["asset_id"]) - set(matched["asset_id"])
+    return rows, no_title
+
+
+def _report_sets(rows: pd.DataFrame) -> tuple[set, set]:
+    def v(x):
+        return None if pd.isna(x) else x
+
+    titles = rows[rows["status"] != STATUS_NO_TITLE]
+    got = {(r.title_number, v(r.postcode).replace(" ", "") if v(r.postcode) else None, r.status, v(r.matched_by),
+            v(r.asset_id)) for r in titles.itertuples()}
+    return got, set(rows.loc[rows["status"] == STATUS_NO_TITLE, "asset_id"])
+
+
+def test_report_rows_reproduced_independently(world, loaded):
+    ownership, anchor, postcodes, register = loaded
+    rec = reconcile(ownership, anchor, register=register, postcodes=postcodes, parcels=world["parcels"])
+    want_titles, want_assets = _expected_report(world, loaded)
+    got_titles, got_assets = _report_sets(rec.rows)
+    assert got_titles == want_titles
+    assert got_assets == want_assets == {"A2"}
+    assert {s for _, _, s, _, _ in got_titles} == {STATUS_MATCHED, STATUS_NOT_IN_REGISTER}
+    assert {b for _, _, _, b, _ in got_titles if b} == {"address", "postcode", "parcel"}
+    assert rec.counts[STATUS_NO_TITLE] == 1
+    assert rec.rows["anchor_rule"].notna().sum() == len(want_titles)  # every title row says why it is the anchor's
+
+
+def test_no_register_gives_a_ccod_only_portfolio(loaded):
+    ownership, anchor, postcodes, _ = loaded
+    rec = reconcile(ownership, anchor, postcodes=postcodes)
+    assert set(rec.rows["status"]) == {"portfolio from CCOD only (no register given)"}
+    assert sorted(set(rec.rows["title_number"])) == ["AGL1", "AGL2", "AGL3", "AGL4", "AGL5", "AGL6"]
+    assert any("CCOD/OCOD alone" in n for n in rec.notes)
+
+
+def test_disposals_from_the_change_only_file(world, loaded):
+    ownership, anchor, _, _ = loaded
+    d = disposals(read_ownership(world["tmp"] / "CCOD_COU.csv"), anchor, held=ownership).set_index("title_number")
+    assert sorted(d.index) == ["AGL2", "AGL4"]  # AGL1 was deleted and added back under the anchor: a price change
+    assert d.loc["AGL2", "what"] == "possible disposal: proprietor changed"
+    assert d.loc["AGL2", "new_proprietor"] == "Acme Property Holdings Limited"
+    assert d.loc["AGL4", "what"] == "possible disposal: title deleted from the register"
+    assert d.loc["AGL4", "change_date"] == "15-11-2026"
+
+
+def test_reconcile_command_writes_a_workbook_the_pandas_computation_reproduces(world, loaded, capsys):
+    tmp = world["tmp"]
+    out = tmp / "report.xlsx"
+    code = main(["reconcile", "--ownership", str(tmp / "CCOD_FULL.csv"), "--ownership", str(tmp / "OCOD_FULL.csv"),
+                 "--ownership", str(tmp / "CCOD_COU.csv"), "--anchor", ANCHOR, "--aliases", str(tmp / "aliases.csv"),
+                 "--register", str(tmp / "register.csv"), "--postcodes", str(tmp / "pcd.csv"),
+                 "--parcels", str(world["parcels_file"]), "--out", str(out)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "1 no title found" in printed and "possible disposals in the change-only files: 2" in printed
+    sheets = pd.read_excel(out, sheet_name=None, dtype=str)
+    assert {"reconciliation", "disposals"} <= set(sheets)
+    want_titles, want_assets = _expected_report(world, loaded)
+    got_titles, got_assets = _report_sets(sheets["reconciliation"])
+    assert got_titles == want_titles and got_assets == want_assets
+    assert sorted(sheets["disposals"]["title_number"]) == ["AGL2", "AGL4"]
+    gpkg = tmp / "report.gpkg"
+    assert main(["reconcile", "--ownership", str(tmp / "CCOD_FULL.csv"), "--anchor", ANCHOR, "--aliases",
+                 str(tmp / "aliases.csv"), "--register", str(tmp / "register.csv"), "--postcodes", str(tmp / "pcd.csv"),
+                 "--parcels", str(world["parcels_file"]), "--out", str(gpkg)]) == 0
+    layer = gpd.read_file(gpkg, layer="reconciliation")
+    assert _report_sets(layer)[0] == want_titles
+    assert re.search(r"27700", str(layer.crs.to_epsg()))
