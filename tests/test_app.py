@@ -79,6 +79,7 @@ def test_filters_change_the_counts_as_the_engine_says(demo):
 def test_choosing_a_site_shows_its_card_with_reasons_and_routes(demo):
     flagged = demo.assets[demo.assets["priority"] == "High"].iloc[0]
     at = app_page("map_page").run()
+    before = at.dataframe[0].value
     at.selectbox(key="choose").select(flagged["asset_id"]).run()
     assert not at.exception
     assert at.session_state["selected_asset"] == flagged["asset_id"]
@@ -89,15 +90,23 @@ def test_choosing_a_site_shows_its_card_with_reasons_and_routes(demo):
     assert reasons and reasons[0].startswith("- Priority High")
     assert all("source: " in r and "date: " in r for r in reasons)
     assert any("register" in r and "2026-04-01" in r for r in reasons)
-    # The table ticks the selected site and lists it first.
+    # The table highlights the selected site where it is (a selection does not re-sort it).
     table = at.dataframe[0].value
-    assert table.iloc[0]["Asset id"] == flagged["asset_id"] and bool(table.iloc[0]["Selected"])
-    # Other anchors nearby: a wider distance lists at least as many.
-    near = next(d.value for d in at.dataframe if "distance_m" in d.value.columns) if any(
-        "distance_m" in d.value.columns for d in at.dataframe) else pd.DataFrame(columns=["distance_m"])
+    row = table.index[table["Asset id"] == flagged["asset_id"]][0]
+    assert "Selected" not in table.columns and list(table["Asset id"]) == list(before["Asset id"])
+    styles = at.dataframe[0].proto.arrow_data.styler.styles
+    assert re.search(rf"_row{row}_col0\b[^{{]*{{ background-color", styles), styles[:300]
+
+    # Other anchors nearby: a wider distance lists at least as many, each with its distance in words.
+    def nearby():
+        found = [m.value for m in at.markdown if m.value.startswith("- ") and m.value.splitlines()[0].endswith(" m")]
+        return [line for line in found[0].splitlines() if line.startswith("- ")] if found else []
+
+    near = nearby()
     at.select_slider(key="mapcard_nearby").set_value(2000).run()
-    wide = next(d.value for d in at.dataframe if "distance_m" in d.value.columns)
-    assert len(wide) >= len(near) and wide["distance_m"].max() <= 2000 and len(wide) > 0
+    wide = nearby()
+    assert len(wide) >= len(near) and len(wide) > 0
+    assert all(float(line.rsplit(", ", 1)[1][:-2].replace(",", "")) <= 2000 for line in wide)
     assert any("within 2000 m" in m.value for m in at.markdown)
     # Routes for a council site include community asset transfer.
     assert any("Community asset transfer" in e.label for e in at.expander)

@@ -106,6 +106,7 @@ class SiteBrief:
     area_crs : CRS of ``area`` (default EPSG:4326, as drawn on a web map)
     area_codes : LSOA or ward codes picked from a list
     near : (longitude, latitude) of "near here"
+    near_name : what "near here" is called (a postcode, a ward...), said in the reasons; default "the point chosen"
     radius_m : how far from ``near`` to look (straight line)
     include_unflagged : also consider sites not flagged as underused (occupied sites rank low)
     avoid_constraints : constraint kinds (e.g. ``"conservation-area"``, or ``"any"``) a site must not be inside:
@@ -122,6 +123,7 @@ class SiteBrief:
     area_crs: str = DISPLAY_CRS
     area_codes: tuple[str, ...] = ()
     near: tuple[float, float] | None = None
+    near_name: str | None = None
     radius_m: float = 1500.0
     include_unflagged: bool = False
     weights: dict[str, float] = field(default_factory=dict)
@@ -223,7 +225,7 @@ def resolve_area(brief: SiteBrief, *, areas: list[gpd.GeoDataFrame] = ()) -> tup
     if brief.near is not None:
         x, y = Transformer.from_crs(DISPLAY_CRS, MEASURE_CRS, always_xy=True).transform(*map(float, brief.near))
         parts.append(shapely.Point(x, y).buffer(brief.radius_m, quad_segs=32))
-        desc.append(f"within {brief.radius_m:g} m of the point chosen ({DISTANCE_NOTE})")
+        desc.append(f"within {brief.radius_m:g} m of {brief.near_name or 'the point chosen'} ({DISTANCE_NOTE})")
     if not parts:
         return None, "anywhere in the data loaded"
     return shapely.union_all(parts), " or ".join(desc)
@@ -419,7 +421,7 @@ def find_sites(
         if near_pt is not None:
             d = float(shapely.distance(near_pt, row.geometry))
             comps["distance"].append(max(0.0, 1 - d / brief.radius_m))
-            why.append(f"{d:,.0f} m from the point you chose ({DISTANCE_NOTE})")
+            why.append(f"{d:,.0f} m from {brief.near_name or 'the point you chose'} ({DISTANCE_NOTE})")
         else:
             comps["distance"].append(0.0)
         texts.append(why)

@@ -177,8 +177,12 @@ class Gazetteer:
 
     def labels(self) -> list[Place]:
         """Names to draw on a map so it reads without tiles: wards, and the towns of the addresses (2+ sites)."""
-        towns = [_place(n, k, xs, ys) for n, k, xs, ys in self._named if k == "town or place" and len(xs) >= 2]
-        return [p for p in self._areas if p.kind == "ward"] + towns
+        wards = [p for p in self._areas if p.kind == "ward"]
+        # A town a ward is named after ("Sale" and "Sale Central") is said once, by the ward.
+        said = " | ".join(p.name.lower() for p in wards)
+        towns = [_place(n, k, xs, ys) for n, k, xs, ys in self._named if k == "town or place" and len(xs) >= 2
+                 and not re.search(rf"(?:^|[\s|&-]){re.escape(n.lower())}(?:$|[\s|&-])", said)]
+        return wards + towns
 
     def __len__(self) -> int:
         return len(self._pc) + len(self._named) + len(self._areas)

@@ -11,6 +11,7 @@ Awesome, awesome-markers).
 from __future__ import annotations
 
 import html
+import json
 import shutil
 from pathlib import Path
 
@@ -133,19 +134,51 @@ class Legend(MacroElement):
 
 
 def legend_html(title: str, need_label: str) -> str:
-    """The map legend as HTML: the need decile colours under ``need_label`` and the priority markers."""
-    rows = "".join(
-        f'<div><span style="display:inline-block;width:12px;height:12px;background:{c};border:1px solid #666;'
-        f'margin-right:4px"></span>{label}</div>'
-        for label, c in [("decile 1 (most deprived 10%)", DECILE_COLOURS[0]), ("decile 3", DECILE_COLOURS[2]),
-                         ("decile 5", DECILE_COLOURS[4]), ("decile 7", DECILE_COLOURS[6]),
-                         ("decile 10 (least deprived)", DECILE_COLOURS[9]), ("no data", NO_DATA_COLOUR)])
-    prios = "".join(
-        f'<div><span style="display:inline-block;width:12px;height:12px;border-radius:6px;background:{c};'
-        f'margin-right:4px"></span>{esc(p)}</div>' for p, c in PRIORITY_COLOURS.items())
-    return (f"<details open><summary style='cursor:pointer'><b>{esc(title)}</b></summary>"
-            f"<div style='margin-top:4px'><b>Need</b>: {esc(need_label)}</div>"
-            f"{rows}<div style='margin-top:4px'><b>Assets by priority</b></div>{prios}</details>")
+    """The map's compact legend as HTML, folded by a click on its title line.
+
+    One line of need colours (decile 1 to 10, and no data) under ``need_label``, one line of
+    priority dots; ``title`` (the data shown) is cut to one line.
+    """
+    ramp = "".join(f'<span title="decile {i}" style="display:inline-block;width:13px;height:10px;background:{c}">'
+                   "</span>" for i, c in enumerate(DECILE_COLOURS, 1))
+    nodata = (f'<span style="display:inline-block;width:13px;height:10px;background:{NO_DATA_COLOUR};'
+              'border:1px solid #999;margin-left:6px;vertical-align:top"></span> no data')
+    prios = " ".join(
+        f'<span style="white-space:nowrap"><span style="display:inline-block;width:{w}px;height:{w}px;'
+        f'border-radius:50%;background:{c};opacity:{o};margin-right:2px"></span>{esc(p)}</span>'
+        for p, c, w, o in [("High", PRIORITY_COLOURS["High"], 10, 1), ("Medium", PRIORITY_COLOURS["Medium"], 10, 1),
+                           ("Low", PRIORITY_COLOURS["Low"], 10, 1), ("not flagged", PRIORITY_COLOURS["not flagged"], 6, .5)])
+    return ("<details open><summary style='cursor:pointer;white-space:nowrap;overflow:hidden;text-overflow:ellipsis;"
+            f"max-width:230px'><b>Key</b> <span style='color:#555'>{esc(title)}</span></summary>"
+            f"<div style='margin-top:3px'>Need: {esc(need_label)}</div>"
+            f"<div style='white-space:nowrap'>{ramp}{nodata}</div>"
+            "<div style='display:flex;justify-content:space-between;width:130px;color:#555'><span>1 most deprived</span>"
+            "<span>10</span></div>"
+            f"<div style='margin-top:3px'>Sites: {prios}</div></details>")
+
+
+#: Placed sites further than this many times the 90th-percentile distance from the middle of the sites
+#: (plus 1.5 km) are outliers: listed under the map, not framed by it.
+OUTLIER_FACTOR = 2.0
+
+
+def core_mask(geometry: gpd.GeoSeries) -> np.ndarray:
+    """True for the sites that set a map's extent; False for the few far from all the others.
+
+    The middle is the median point of the sites; a site is left out when its distance from
+    there is more than ``OUTLIER_FACTOR`` times the distance within which 90% of the sites
+    lie, plus 1.5 km (so a compact town keeps its edges). Fewer than 5 sites are all kept.
+    """
+    from assets_map.engine.geo import representative_points
+    from assets_map.schema import MEASURE_CRS
+
+    n = len(geometry)
+    if n < 5:
+        return np.ones(n, bool)
+    pts = representative_points(geometry.to_crs(MEASURE_CRS))
+    x, y = pts.x.to_numpy(dtype=float), pts.y.to_numpy(dtype=float)
+    d = np.hypot(x - np.median(x), y - np.median(y))
+    return d <= OUTLIER_FACTOR * float(np.percentile(d, 90)) + 1500.0
 
 
 #: Most asset features drawn as GeoJSON: beyond ~10k features Leaflet takes tens of seconds
@@ -155,10 +188,13 @@ _PRIORITY_RANK = {"High": 0, "Medium": 1, "Low": 2}
 
 
 def map_data(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: str = "need_decile",
-             tolerance_m: float = 20.0, max_assets: int | None = MAX_MAP_ASSETS) -> MapData:
+             tolerance_m: float = 20.0, max_assets: int | None = MAX_MAP_ASSETS,
+             wards: gpd.GeoDataFrame | None = None) -> MapData:
     """Simplify (in metres), reproject, round and escape what the map draws.
 
     At most ``max_assets`` assets are drawn (highest priority first); ``MapData.omitted`` counts the rest.
+    The extent fits where most sites are (:func:`core_mask`); the others are in ``MapData.outliers``.
+    ``wards`` (polygons with ``ward_code``/``ward_name``) are drawn as outlines.
     National layers (more than 5,000 assets or 3,000 need areas) go through
     :func:`assets_map.maps.national.national_map_data` instead: need areas aggregated to local
     authorities and assets clustered when zoomed out, under 5 MB a render.
@@ -174,44 +210,128 @@ def map_data(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: 
         keep = np.sort(np.argsort(rank, kind="stable")[:max_assets])
         omitted = len(placed) - max_assets
         placed = placed.iloc[keep]
-    extent = placed if len(placed) else needs
+    core = core_mask(placed.geometry)
+    far = placed[~core]
+    outliers = [(str(i), n if isinstance(n, str) and n else "(no name)")
+                for i, n in zip(far["asset_id"], far["name"] if "name" in far else [None] * len(far), strict=True)]
+    extent = placed[core] if core.any() else needs
     bounds = tuple(float(v) for v in gpd.GeoSeries(extent.geometry, crs=extent.crs).to_crs(DISPLAY_CRS).total_bounds)
     need_geom = display_geometry(needs, tolerance_m=tolerance_m)
     need_fc = geojson_features(needs, ["code", "name", need_column, "iod_year"], need_geom)
     geom = display_geometry(placed, tolerance_m=0)
     is_point = placed.geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
-    return MapData(need_fc, need_column, geojson_features(placed[~is_point], ASSET_PROPS, geom[~is_point]),
-                   geojson_features(placed[is_point], ASSET_PROPS, geom[is_point]), bounds, omitted)
+    data = MapData(need_fc, need_column, geojson_features(placed[~is_point], ASSET_PROPS, geom[~is_point]),
+                   geojson_features(placed[is_point], ASSET_PROPS, geom[is_point]), bounds, omitted, outliers=outliers)
+    if wards is not None and len(wards) and "ward_code" in wards.columns:
+        w = wards[~(wards.geometry.isna() | wards.geometry.is_empty)]
+        data.wards = geojson_features(w, ["ward_code", "ward_name"], display_geometry(w, tolerance_m=tolerance_m))
+    return data
 
 
 def render_map(data: MapData, *, need_label: str = "IMD decile", title: str = "assets-map",
                basemap: str = "OpenStreetMap", selected: str | None = None, layers: bool = True,
-               start: tuple[tuple[float, float], int] | None = None) -> folium.Map:
+               start: tuple[tuple[float, float], int] | None = None,
+               labels: list[tuple[str, float, float, str]] = ()) -> folium.Map:
     """A new folium Map of prepared :class:`MapData`, ready for offline use.
 
     ``layers=False`` gives the map without its data (tiles, extent, legend): the national map
     sends its view-dependent layers with :func:`data_layers` through st_folium's
     ``feature_group_to_add``, so following a pan does not remount the map. ``start``
     (``((lat, lon), zoom)``) opens the map there instead of fitting ``data.bounds``.
+
+    ``labels`` are place names ``(name, lon, lat, kind)`` (wards, towns) drawn on the plain
+    background: shown at once without tiles, and switched on in the page when the tiles
+    fail to load (the page then drops the tiles and says so, see :class:`TileFallback`).
     """
     minx, miny, maxx, maxy = data.bounds
     tiles, attr = BASEMAPS.get(basemap, BASEMAPS["OpenStreetMap"])
     location, zoom = start if start else ([(miny + maxy) / 2, (minx + maxx) / 2], 13)
     m = folium.Map(location=list(location), zoom_start=zoom, tiles=None,
                    max_zoom=19, control_scale=True, prefer_canvas=False)
-    if tiles:
-        folium.TileLayer(tiles=tiles, attr=attr, name=basemap, max_zoom=19).add_to(m)
+    tile_layer = folium.TileLayer(tiles=tiles, attr=attr, name=basemap, max_zoom=19).add_to(m) if tiles else None
     if not start:
         m.fit_bounds([[miny, minx], [maxy, maxx]])
+    names = place_labels(labels, show=tile_layer is None) if labels else None
     if layers:
-        for layer in (_need_geojson(data, need_label), *_asset_geojsons(data, selected)):
+        for layer in (_need_geojson(data, need_label), *_ward_geojson(data), *_asset_geojsons(data, selected)):
             layer.add_to(m)
+    if names is not None:
+        names.add_to(m)
+    if layers:
         folium.LayerControl(collapsed=True).add_to(m)
+    if tile_layer is not None:
+        m.add_child(TileFallback(tile_layer, names))
     m.get_root().add_child(Legend(legend_html(title, need_label)))
     # Where tiles cannot load (offline, or "None") the data shows on a plain light background.
     m.get_root().header.add_child(folium.Element(
-        "<style>.leaflet-container{background:#eef0f3;}</style>"), name="assets_map_background")
+        "<style>.leaflet-container{background:#eef0f3;}"
+        ".am-label{pointer-events:none;white-space:nowrap;transform:translate(-50%,-50%);font:600 11px/1.1 sans-serif;"
+        "color:#222;text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 2px #fff;}"
+        ".am-label-town{font-size:12px;font-style:italic;color:#333;}"
+        ".am-tile-note{background:rgba(255,255,255,.95);padding:4px 8px;border:1px solid #999;border-radius:4px;"
+        "font:12px/1.3 sans-serif;max-width:230px;}</style>"), name="assets_map_background")
     return localise(m)
+
+
+def place_labels(labels, *, show: bool) -> folium.FeatureGroup:
+    """Place names as text on the map (escaped), in a layer of their own; they never catch a click."""
+    fg = folium.FeatureGroup(name="Place names", show=show)
+    for name, lon, lat, kind in labels:
+        cls = "am-label am-label-town" if kind == "town or place" else "am-label"
+        folium.Marker([lat, lon], interactive=False, icon=folium.DivIcon(
+            html=f'<div class="{cls}">{esc(name)}</div>', icon_size=(0, 0), icon_anchor=(0, 0))).add_to(fg)
+    return fg
+
+
+class TileFallback(MacroElement):
+    """Detects tiles that do not load (offline, a blocked tile server) and switches to the plain basemap.
+
+    When the tile layer reports errors and no tile has loaded, the page removes the tiles,
+    shows the place names and puts a note on the map saying why.
+    """
+
+    NOTE = ("Map tiles could not be loaded (no access to the tile server from this network), so the map shows a "
+            "plain background with place names. Choose the basemap 'None' to skip the tiles.")
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+          var map = {{ this._parent.get_name() }}, tiles = {{ this.tiles.get_name() }};
+          var names = {{ this.names_js }}, errors = 0, loaded = 0, done = false;
+          function fallback() {
+            if (done || loaded > 0 || errors === 0) return;
+            done = true;
+            map.removeLayer(tiles);
+            if (names && !map.hasLayer(names)) { names.addTo(map); }
+            var note = L.control({position: "bottomright"});
+            note.onAdd = function () {
+              var d = L.DomUtil.create("div", "am-tile-note");
+              d.textContent = {{ this.note_js }};
+              return d;
+            };
+            note.addTo(map);
+            map.getContainer().setAttribute("data-tiles", "failed");
+          }
+          tiles.on("tileload", function () { loaded++; });
+          tiles.on("tileerror", function () { errors++; if (errors >= 3) { fallback(); } });
+          setTimeout(fallback, 6000);
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, tiles: folium.TileLayer, names: folium.FeatureGroup | None):
+        super().__init__()
+        self._name = "TileFallback"
+        self.tiles = tiles
+        self.names_js = names.get_name() if names is not None else "null"
+        self.note_js = json.dumps(self.NOTE)
+
+
+def _ward_geojson(data: MapData) -> list[folium.GeoJson]:
+    if not data.wards or not data.wards.get("features"):
+        return []
+    return [folium.GeoJson(data.wards, name="Wards", style_function=lambda f: {
+        "color": "#1b1b1b", "weight": 1.6, "dashArray": "5 4", "fill": False, "opacity": 0.8},
+        tooltip=folium.GeoJsonTooltip(fields=["ward_name", "ward_code"], aliases=["Ward", "Code"]))]
 
 
 def _need_geojson(data: MapData, need_label: str) -> folium.GeoJson:
@@ -232,25 +352,38 @@ def _need_geojson(data: MapData, need_label: str) -> folium.GeoJson:
                           highlight_function=lambda f: {"weight": 2, "color": "#000000"})
 
 
+def _flagged(feature) -> bool:
+    return html.unescape(feature["properties"].get("priority") or "") in _PRIORITY_RANK or \
+        bool(feature["properties"].get("count"))
+
+
 def _asset_geojsons(data: MapData, selected: str | None) -> list[folium.GeoJson]:
+    """Sites as GeoJSON layers: those not flagged first (small, faint, a layer of their own), flagged on top."""
     def asset_style(feature):
         p = feature["properties"]
         colour = PRIORITY_COLOURS.get(html.unescape(p.get("priority", "")), "#8c8c8c")
         chosen = selected is not None and html.unescape(p.get("asset_id", "")) == selected
+        if not _flagged(feature) and not chosen:
+            return {"color": colour, "fillColor": colour, "weight": 0.8, "opacity": 0.5, "fillOpacity": 0.3,
+                    "radius": 3}
         return {"color": "#000000" if chosen else colour, "fillColor": colour, "weight": 3 if chosen else 1.5,
-                "fillOpacity": 0.75, "radius": 9 if chosen else 6}
+                "fillOpacity": 0.8, "radius": 9 if chosen else 6}
 
     tooltip_args = dict(fields=ASSET_PROPS, aliases=ASSET_ALIASES)
     out = []
-    if data.polygons["features"]:
-        out.append(folium.GeoJson(data.polygons, name="Assets (land and sites)", style_function=asset_style,
-                                  tooltip=folium.GeoJsonTooltip(**tooltip_args)))
-    if data.points["features"]:
-        clusters = any(f["properties"].get("count") for f in data.points["features"])
-        out.append(folium.GeoJson(data.points, name="Assets (points)", style_function=asset_style,
-                                  marker=folium.CircleMarker(radius=6, weight=1.5, fill=True),
-                                  tooltip=folium.GeoJsonTooltip(**tooltip_args),
-                                  **({"on_each_feature": _ZOOM_INTO_CLUSTER} if clusters else {})))
+    for flagged, what in ((False, "Sites not flagged (small grey)"), (True, "Flagged sites")):
+        polys = [f for f in data.polygons["features"] if _flagged(f) == flagged]
+        points = [f for f in data.points["features"] if _flagged(f) == flagged]
+        if polys:
+            out.append(folium.GeoJson({"type": "FeatureCollection", "features": polys}, name=f"{what}: land",
+                                      style_function=asset_style, tooltip=folium.GeoJsonTooltip(**tooltip_args)))
+        if points:
+            clusters = any(f["properties"].get("count") for f in points)
+            out.append(folium.GeoJson({"type": "FeatureCollection", "features": points}, name=f"{what}: points",
+                                      style_function=asset_style, marker=folium.CircleMarker(radius=6, weight=1.5,
+                                                                                             fill=True),
+                                      tooltip=folium.GeoJsonTooltip(**tooltip_args),
+                                      **({"on_each_feature": _ZOOM_INTO_CLUSTER} if clusters else {})))
     return out
 
 
@@ -372,6 +505,19 @@ def selection_layer(assets: gpd.GeoDataFrame, asset_id: str | None) -> folium.Fe
     return fg
 
 
+def near_layer(lon: float, lat: float, radius_m: float, label: str) -> folium.FeatureGroup:
+    """A layer marking "near here": the point, a circle of the search radius and its name (escaped)."""
+    fg = folium.FeatureGroup(name="Near here", control=False)
+    folium.Circle([lat, lon], radius=float(radius_m), color="#1f5fbf", weight=2, dash_array="6 4", fill=True,
+                  fill_opacity=0.05, interactive=False).add_to(fg)
+    folium.CircleMarker([lat, lon], radius=7, color="#ffffff", weight=2, fill=True, fill_color="#1f5fbf",
+                        fill_opacity=1, interactive=False).add_to(fg)
+    folium.Marker([lat, lon], interactive=False, icon=folium.DivIcon(
+        html=f'<div class="am-label" style="transform:translate(-50%,-190%);color:#1f5fbf">{esc(label)}</div>',
+        icon_size=(0, 0), icon_anchor=(0, 0))).add_to(fg)
+    return fg
+
+
 def selection_centre(assets: gpd.GeoDataFrame, asset_id: str | None) -> tuple[float, float] | None:
     """(lat, lon) of a point inside the selected site, to centre the map on it."""
     from assets_map.engine.geo import representative_points
@@ -401,7 +547,7 @@ def feature_count(m: folium.Map) -> int:
     """Number of asset features the map draws (for tests and benchmarks)."""
     n = 0
     for el in _walk(m):
-        if isinstance(el, folium.GeoJson) and str(el.layer_name).startswith("Assets"):
+        if isinstance(el, folium.GeoJson) and "sites" in str(el.layer_name).lower() and el.layer_name != "Wards":
             n += len(el.data.get("features", []))
     return n
 

@@ -5,7 +5,7 @@ Shared by the small map (:mod:`assets_map.maps.draw`) and the national map's lay
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import shapely
@@ -58,6 +58,10 @@ class MapData:
     points: dict
     bounds: tuple[float, float, float, float]  # minx, miny, maxx, maxy in WGS84
     omitted: int = 0  # placed assets left off the map by the feature limit
+    #: ward outlines loaded with the data (GeoJSON), drawn as their own layer
+    wards: dict = field(default_factory=lambda: {"type": "FeatureCollection", "features": []})
+    #: (asset_id, name) of placed sites far from all the others, left out of ``bounds`` (listed, not framed)
+    outliers: list = field(default_factory=list)
 
     @property
     def asset_count(self) -> int:

@@ -5,6 +5,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from assets_map.community.finder import USE_PROFILES, SiteBrief, find_sites
 from assets_map.engine.demo import DEMO_PATH
@@ -53,20 +54,26 @@ def _area_inputs(result) -> dict:
                     key="fd_where")
     out: dict = {}
     if mode == "Near a place":
-        centre = needs.to_crs(DISPLAY_CRS).union_all().centroid
         placed = result.assets[~(result.assets.geometry.isna() | result.assets.geometry.is_empty)]
         labels = dict(zip(placed["asset_id"], placed["name"].astype(object).where(placed["name"].notna(), "(no name)"), strict=True))
-        how = st.radio("Place", ["Longitude and latitude", "Next to a site"], horizontal=True, key="fd_near_how")
+        how = st.radio("Place", ["A postcode, street, town, ward or area", "Next to a site"], horizontal=True,
+                       key="fd_near_how")
+        radius_default = 1500
         if how == "Next to a site":
             aid = st.selectbox("Site", list(labels), format_func=lambda i: f"{labels[i]} ({i})", key="fd_near_site")
             p = placed[placed["asset_id"] == aid].geometry.to_crs(DISPLAY_CRS).representative_point().iloc[0]
-            lon, lat = p.x, p.y
+            out["near"] = (float(p.x), float(p.y))
         else:
-            c1, c2 = st.columns(2)
-            lon = c1.number_input("Longitude", value=round(centre.x, 5), format="%.5f", key="fd_lon")
-            lat = c2.number_input("Latitude", value=round(centre.y, 5), format="%.5f", key="fd_lat")
-        out["near"] = (float(lon), float(lat))
-        out["radius_m"] = float(st.slider("How far (metres, straight line)", 200, 5000, 1500, 100, key="fd_radius"))
+            near = shared.near_search("fd_place")
+            if near is None:
+                st.caption("Type where your group is (e.g. a postcode sector such as M32 0, or Stretford), or "
+                           "click the map on the Map page: the place is then used here too.")
+                return out
+            st.markdown(f"Near **{shared.md(near.label)}**")
+            out["near"], out["near_name"] = (near.lon, near.lat), near.label
+            radius_default = int(min(5000, max(200, round(near.radius_m / 100) * 100)))
+        out["radius_m"] = float(st.slider("How far (metres, straight line)", 200, 5000, radius_default, 100,
+                                          key=f"fd_radius_{radius_default}"))
     elif mode == "Areas I pick":
         codes = needs["code"].astype(str).tolist()
         names = dict(zip(codes, needs["name"].astype(object).where(needs["name"].notna(), ""), strict=True))
@@ -99,8 +106,20 @@ def area_polygon(data: bytes, name: str):
     return shapely.union_all(layer.to_crs(DISPLAY_CRS).geometry.to_numpy())
 
 
+def _show_on_map(asset_id: str) -> None:
+    state.focus_on_site(asset_id)
+    st.session_state["_goto_map"] = True
+
+
 def render() -> None:
     """The Find a site page: a group's need in, the sites that fit out, best first, with why."""
+    if st.session_state.pop("_goto_map", False):
+        from assets_map.ui import map_page
+
+        try:
+            st.switch_page(st.Page(map_page.render, title="Map", url_path="map"))
+        except StreamlitAPIException:  # the page runs on its own (tests): no Map page to go to
+            pass
     st.title("Find a site")
     shared.banner()
     st.markdown("Say what your group needs; assets-map lists the sites that fit, best first, and says why each "
@@ -113,7 +132,7 @@ def render() -> None:
     holding = c2.radio("Land or building", ["building", "land", "either"],
                        index=["building", "land", "either"].index(profile.holding), key=f"fd_holding_{use}")
     lo, hi = profile.min_m2 or 0, profile.max_m2 or 5000
-    size = c3.slider("Size (m2: floor area for a building, site area for land)", 0, 50_000 if holding == "land" else 10_000,
+    size = c3.slider("Size (m²: floor area for a building, site area for land)", 0, 50_000 if holding == "land" else 10_000,
                      (int(lo), int(hi)), 10, key=f"fd_size_{use}_{holding}")
     brief_args = _area_inputs(result)
     unflagged = st.checkbox("Also show sites not flagged as underused", key="fd_unflagged")
@@ -142,7 +161,7 @@ def render() -> None:
         return
     table = pd.DataFrame({"#": ranked["rank"], "Site": ranked["name"], "Id": ranked["asset_id"],
                           "Owner": ranked["organisation"], "Priority": ranked["priority"],
-                          "Score": ranked["fit_score"], "Size m2": ranked["size_m2"]})
+                          "Score": ranked["fit_score"], "Size m²": ranked["size_m2"]})
     st.dataframe(table, hide_index=True, width="stretch")
     for _, r in ranked.iterrows():
         # An expander's label is Markdown: a name like "![x](http://...)" would fetch an image, so it is escaped.
@@ -151,8 +170,11 @@ def render() -> None:
             st.text(r["why_ranked"])
             for reason in str(r["fit_reasons"]).split("; "):
                 st.text("• " + reason)
-            st.button("Add to shortlist", key=f"fd_add_{r['asset_id']}", on_click=state.add_to_shortlist,
+            b1, b2 = st.columns(2)
+            b1.button("Add to shortlist", key=f"fd_add_{r['asset_id']}", on_click=state.add_to_shortlist,
                       args=(r["asset_id"],))
+            b2.button("Open its card on the map", key=f"fd_map_{r['asset_id']}", on_click=_show_on_map,
+                      args=(r["asset_id"],), icon=":material/map:")
     if st.button("Add all to shortlist", key="fd_add_all"):
         for aid in ranked["asset_id"]:
             state.add_to_shortlist(aid)

@@ -17,8 +17,10 @@ import folium
 import numpy as np
 import pandas as pd
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 from streamlit_folium import _get_map_string, generate_js_hash, st_folium
 
+from assets_map.engine.places import Place, point_place
 from assets_map.maps import national as display
 from assets_map.maps.draw import (
     BASEMAPS,
@@ -26,6 +28,7 @@ from assets_map.maps.draw import (
     clicked_asset_id,
     data_layers,
     map_data,
+    near_layer,
     need_measures,
     render_map,
     selection_centre,
@@ -37,32 +40,35 @@ from assets_map.ui import shared, state
 PRIORITY_ORDER = {"High": 0, "Medium": 1, "Low": 2, "not flagged": 3}
 #: Rows the table and the "Choose a site" box list at most (highest priority first); downloads have them all.
 MAX_LISTED = 5000
+#: The sites table: the key columns first, so that they show without scrolling sideways.
 TABLE_COLUMNS = {"priority": "Priority", "name": "Name", "organisation": "Owner", "status": "Status",
                  "need_decile": "Need decile", "site_area_ha": "Site ha", "floor_area_m2": "Floor m²",
-                 "location_quality": "Location", "asset_id": "Asset id"}
+                 "location_quality": "Located by", "asset_id": "Asset id"}
+MAP_HEIGHT = 520
 HOW_TO_READ = """
-**What you see.** Coloured areas are neighbourhoods (LSOAs, about 1,500 people each) shaded by how deprived
-they are: darker purple = more deprived (decile 1 is the most deprived 10% of England). Dots and outlines are
-land and buildings held by anchor institutions (councils, NHS, universities and others), coloured by priority.
+**Shading**: neighbourhoods (LSOAs) by need, darker = more deprived (decile 1 = the most deprived 10% in
+England). **Dots and outlines**: land and buildings of councils, the NHS and other anchors. Coloured ones are
+**flagged**: the owner's own records suggest they are not fully used *and* they sit in an area of need (High,
+Medium, Low); small grey dots are not flagged. Parks, allotments and land in community use are never flagged.
 
-**What is flagged, and why.** A site is flagged when the owner's own records suggest it is not fully used
-(empty, surplus or partly vacant, floor space reported empty or under-used) *and* it sits in an area of need.
-**High** = strong evidence in one of the 30% most deprived areas; **Medium** and **Low** = weaker evidence or
-less need. Parks, allotments and land already in community use are never flagged. Every flag lists its
-reasons, sources and dates on the site card: it is a prompt to ask, not proof that a site is available.
-
-**How to take a site further.** Click a site (or pick it in the table) to open its card: it says who owns it,
-how to contact them and which routes to community ownership apply. Add sites to your shortlist and download
-a site pack, or the shortlist, to share.
+**Click a site** (or a row of the table) for its card: why it is flagged, who owns it and how to reach them, and
+the routes to community ownership. **Click anywhere else** to set "near here". A flag is a prompt to ask, not
+proof that a site is available.
 """
+EXPLAINED = "_map_explained"
+FOCUS = state.FOCUS
 
 
 def _on_table_select(key: str) -> None:
     event = st.session_state.get(key)
     ids = st.session_state.get("_table_ids", [])
-    rows = list(getattr(getattr(event, "selection", None), "rows", []) or [])
-    if rows and rows[0] < len(ids):
-        state.select(ids[rows[0]])
+    selection = getattr(event, "selection", None) or {}
+    cells = list(getattr(selection, "cells", None) or (selection.get("cells", []) if isinstance(selection, dict) else []))
+    rows = list(getattr(selection, "rows", None) or (selection.get("rows", []) if isinstance(selection, dict) else []))
+    row = cells[0][0] if cells else rows[0] if rows else None
+    if row is not None and 0 <= row < len(ids):
+        state.focus_on_site(ids[row])
+        st.session_state["_table_picked"] = ids[row]
 
 
 def by_priority(view: pd.DataFrame, limit: int = MAX_LISTED) -> pd.DataFrame:
@@ -77,28 +83,53 @@ def by_priority(view: pd.DataFrame, limit: int = MAX_LISTED) -> pd.DataFrame:
     return top
 
 
+def table_frame(view: pd.DataFrame) -> pd.DataFrame:
+    """The sites table as shown: key columns first, in words, by priority then need (a selection never moves it)."""
+    df = pd.DataFrame({label: view[col].to_numpy() for col, label in TABLE_COLUMNS.items() if col in view.columns})
+    if "Located by" in df:
+        df["Located by"] = df["Located by"].map(lambda q: "not placed" if q in (None, "none") or pd.isna(q) else q)
+    for col in ("Owner", "Status", "Name", "Priority"):
+        if col in df:
+            df[col] = df[col].astype(object).where(df[col].notna(), "not recorded")
+    df["_order"] = view["priority"].map(PRIORITY_ORDER).fillna(4).to_numpy()
+    df = df.sort_values(["_order", "Need decile"], kind="stable", na_position="last").drop(columns="_order")
+    return df.reset_index(drop=True)
+
+
 def sites_table(view: pd.DataFrame, *, key: str, height: int = 420) -> None:
-    """The filtered sites, sortable; the selected site is ticked and listed first; a row click selects."""
+    """The filtered sites, sortable; a click on any cell of a row selects that site, highlighted where it is."""
     sel = state.selected()
     if len(view) > MAX_LISTED:
         st.caption(f"Listing the {MAX_LISTED:,} highest-priority of {len(view):,} sites: narrow the filters to "
                    "list the rest (downloads include them all).")
         view = by_priority(view)
-    df = pd.DataFrame({label: view[col].to_numpy() for col, label in TABLE_COLUMNS.items() if col in view.columns})
-    df.insert(0, "Selected", (view["asset_id"] == sel).to_numpy())
-    df["_order"] = view["priority"].map(PRIORITY_ORDER).fillna(4).to_numpy()
-    df = df.sort_values(["Selected", "_order", "Need decile"], ascending=[False, True, True], kind="stable",
-                        na_position="last").drop(columns="_order")
+    df = table_frame(view)
     st.session_state["_table_ids"] = df["Asset id"].tolist()
-    st.dataframe(df, key=key, on_select=lambda: _on_table_select(key), selection_mode="single-row",
+    shown = df
+    if sel is not None and sel in set(df["Asset id"]):
+        at = df.index[df["Asset id"] == sel][0]
+
+        def highlight(frame: pd.DataFrame) -> pd.DataFrame:
+            marks = pd.DataFrame("", index=frame.index, columns=frame.columns)
+            marks.loc[at, :] = "background-color: #ffe8a3; font-weight: 600"
+            return marks
+
+        shown = df.style.apply(highlight, axis=None)
+    st.dataframe(shown, key=key, on_select=lambda: _on_table_select(key), selection_mode="single-cell",
                  hide_index=True, width="stretch", height=height,
-                 column_config={"Selected": st.column_config.CheckboxColumn(width="small"),
-                                "Site ha": st.column_config.NumberColumn(format="%.2f"),
-                                "Floor m²": st.column_config.NumberColumn(format="%.0f")})
+                 column_config={"Priority": st.column_config.TextColumn(width="small"),
+                                "Name": st.column_config.TextColumn(width="large"),
+                                "Owner": st.column_config.TextColumn(width="medium"),
+                                "Status": st.column_config.TextColumn(width="small"),
+                                "Need decile": st.column_config.NumberColumn(width="small"),
+                                "Site ha": st.column_config.NumberColumn(format="%.2f", width="small"),
+                                "Floor m²": st.column_config.NumberColumn(format="%.0f", width="small"),
+                                "Located by": st.column_config.TextColumn(width="small"),
+                                "Asset id": st.column_config.TextColumn(width="small")})
 
 
 def _on_choose(key: str) -> None:
-    state.select(st.session_state.get(key))
+    state.focus_on_site(st.session_state.get(key))
 
 
 def choose_site(ids: list[str], labels: dict[str, str], *, key: str) -> None:
@@ -151,7 +182,7 @@ def national_map(view: pd.DataFrame, mask: np.ndarray, *, column: str, legend: s
                                                            zoom=built[1], index=index.subset(mask)))
     st.info("Large data: need is drawn by local authority and sites in clusters when zoomed out, by neighbourhood "
             "and one by one when zoomed in. The map redraws for the view as you pan and zoom; the table lists "
-            "every site matching the filters.", icon="🗺️")
+            "every site matching the filters.", icon=":material/map:")
     st.caption(display.describe(data.stats))
     layers = data_layers(data, need_label=legend)
     chosen = selection_layer(result.assets, selected)
@@ -171,72 +202,154 @@ def _national_fragment(view: pd.DataFrame, mask: np.ndarray, *, column: str, leg
 
 
 def _follow_click(out: dict | None, sel: str | None) -> None:
-    """Select the site last clicked on the map (once per click) and rerun the whole page.
+    """Follow the last click on the map (once per click) and rerun the whole page.
 
-    The table and the card then follow the selection.
+    A click on a site selects it (the table and the card then follow); a click anywhere
+    else sets "near here" there.
     """
     clicked = clicked_asset_id(out)
+    point = (out or {}).get("last_clicked")
+    point_key = (round(point["lat"], 6), round(point["lng"], 6)) if isinstance(point, dict) and \
+        point.get("lat") is not None and point.get("lng") is not None else None
+    new_point = point_key is not None and point_key != st.session_state.get("_last_map_point")
+    if point_key is not None:
+        st.session_state["_last_map_point"] = point_key
     if clicked and clicked != st.session_state.get("_last_map_click"):
         st.session_state["_last_map_click"] = clicked
         if clicked != sel:
-            state.select(clicked)
+            state.focus_on_site(clicked)
             st.rerun()
+    elif new_point:
+        current = state.near()
+        state.set_near(point_place(point_key[1], point_key[0], radius_m=current.radius_m if current else 1500.0),
+                       focus=False)
+        st.rerun()
+
+
+def _zoom_for(radius_m: float) -> int:
+    """A zoom level at which a circle of ``radius_m`` spans about 200 pixels from its centre (UK latitudes)."""
+    return int(max(10, min(17, math.floor(math.log2(18_840_000 / max(radius_m, 100.0))))))
+
+
+def _near_panel(near: Place | None) -> None:
+    if near is None:
+        return
+    st.markdown(f"**Near here:** {shared.md(near.label)}, within {near.radius_m:,.0f} m")
+    c1, c2 = st.columns([3, 2])
+    with c1:
+        try:
+            st.page_link(_finder_page(), label="Find sites near here", icon=":material/travel_explore:")
+        except StreamlitAPIException:  # the page runs on its own (tests): the navigation has no finder
+            st.caption("Open **Find a site** to rank the sites near here.")
+    c2.button("Clear", key="near_clear", on_click=state.set_near, args=(None,), icon=":material/close:")
+
+
+def _finder_page():
+    """The Find a site page of the app's navigation (st.page_link matches it by its URL path)."""
+    from assets_map.ui import finder_page
+
+    return st.Page(finder_page.render, title="Find a site", url_path="find")
+
+
+def _side_panel(sel: str | None, near: Place | None) -> None:
+    """Beside the map: the selected site's card, or what the map shows and what to do."""
+    if sel:
+        with st.container(height=MAP_HEIGHT + 40, border=True, key="site_card"):
+            st.button("Close the card", key="card_close", on_click=state.select, args=(None,), icon=":material/close:",
+                      type="tertiary")
+            shared.render_card(sel, key="mapcard")
+        return
+    _near_panel(near)
+    first = not st.session_state.get(EXPLAINED)
+    st.session_state[EXPLAINED] = True
+    with st.expander("How to read this map", expanded=first, icon=":material/help:"):
+        st.markdown(HOW_TO_READ)
+    st.info("Click a site on the map, or a row in the table, to see its card here.", icon=":material/touch_app:")
+
+
+def _outlier_note(outliers: list, visible: set) -> None:
+    shown = [(i, n) for i, n in outliers if i in visible]
+    if not shown:
+        return
+    names = "; ".join(f"{n} ({i})" for i, n in shown[:8]) + (f"; and {len(shown) - 8} more" if len(shown) > 8 else "")
+    st.caption(f"{len(shown)} site{'s lie' if len(shown) > 1 else ' lies'} far from the rest and "
+               f"{'are' if len(shown) > 1 else 'is'} outside this view (choose one in the table to go there): "
+               + shared.md(names))
 
 
 def render() -> None:
-    """The Map page: the sites over the need areas, the filtered table and the selected site's card."""
+    """The Map page: the map first, the site card beside it, then the filtered table."""
     result = state.analysis()
     a = result.assets
     st.title("Land and buildings against community need")
     shared.banner()
-    with st.expander("How to read this map", expanded=state.selected() is None):
-        st.markdown(HOW_TO_READ)
     view, res = state.filtered()
-    shared.count_line(res)
+    sel = state.selected()
+    c0, c1 = st.columns([5, 3], vertical_alignment="bottom")
+    with c0:
+        near = shared.near_search("map_place")
+    with c1:
+        shared.count_line(res)
+    measures = need_measures(result.needs, weights=result.settings.get("weights"),
+                             year=result.settings.get("iod_year"))
+    title = "FICTIONAL DEMO (Ashbridge)" if state.is_demo() else state.data_label()
+    national = needs_national_display(view, result.needs)
+    left, right = st.columns([5, 3])
+    data = None
+    with left:
+        # The map goes in this container, drawn above the controls read here first: the map is seen first.
+        map_slot = st.container()
+        c1, c2 = st.columns([3, 2])
+        basemap = c1.radio("Basemap", list(BASEMAPS), horizontal=True, key="basemap",
+                           help="'None' shows the data on a plain background with place names; the map switches "
+                                "to it by itself when the tiles cannot load.")
+        measure = c2.selectbox("Need shown on the map", list(measures), key="need_measure")
+        column, legend = measures.get(measure, next(iter(measures.values())))
+    with map_slot:
+        if national:
+            # A fragment: the reruns a pan or zoom causes redraw the map alone, not the table and card.
+            st.fragment(_national_fragment)(view, res.mask, column=column, legend=legend, title=title,
+                                            basemap=basemap)
+            out = None
+        else:
+            key = (state.data_version(), state.filters().key(), column)
+            wards = result.places.get("wards")
+            data = state.cached_map(key, lambda: map_data(view, result.needs, need_column=column, wards=wards))
+            labels = [(p.name, p.lon, p.lat, p.kind) for p in state.gazetteer().labels()]
+            m = render_map(data, need_label=legend, title=title, basemap=basemap, labels=labels)
+            focus = st.session_state.get(FOCUS)
+            layers = [g for g in (selection_layer(a, sel),
+                                  near_layer(near.lon, near.lat, near.radius_m, near.name) if near else None) if g]
+            if focus and focus[0] == "near" and near is not None:
+                center, zoom = (near.lat, near.lon), _zoom_for(near.radius_m)
+            else:
+                center, zoom = selection_centre(a, sel), None
+            out = st_folium(m, key="map", height=MAP_HEIGHT, use_container_width=True,
+                            returned_objects=["last_active_drawing", "last_clicked"], feature_group_to_add=layers,
+                            center=center, zoom=zoom)
+            if data.omitted:
+                st.warning(f"The map draws the {data.asset_count:,} highest-priority sites; {data.omitted:,} more "
+                           "match the filters but are left off so the map stays usable. Narrow the filters to see "
+                           "them; the table and downloads include every site.")
+    _follow_click(out, sel)
+    with right:
+        _side_panel(sel, near)
+    if data is not None and data.outliers:
+        _outlier_note(data.outliers, set(view["asset_id"].astype(str)))
     unplaced = int((view["location_quality"] == "none").sum())
     if unplaced:
         st.caption(f"{unplaced} of the sites shown could not be placed on the map (no usable location); "
                    "they are in the table below.")
-    c1, c2 = st.columns([1, 1])
-    basemap = c1.radio("Basemap", list(BASEMAPS), horizontal=True, key="basemap",
-                       help="'None' shows the data on a plain background; it also shows when tiles cannot load.")
-    measures = need_measures(result.needs, weights=result.settings.get("weights"),
-                             year=result.settings.get("iod_year"))
-    measure = c2.selectbox("Need shown on the map", list(measures), key="need_measure")
-    column, legend = measures.get(measure, next(iter(measures.values())))
-    title = "FICTIONAL DEMO (Ashbridge)" if state.is_demo() else state.data_label()
-    national = needs_national_display(view, result.needs)
-    sel = state.selected()
-    if national:
-        # A fragment: the reruns a pan or zoom causes redraw the map alone, not the table and card below it.
-        st.fragment(_national_fragment)(view, res.mask, column=column, legend=legend, title=title, basemap=basemap)
-        out = None
-    else:
-        key = (state.data_version(), state.filters().key(), column)
-        data = state.cached_map(key, lambda: map_data(view, result.needs, need_column=column))
-        m = render_map(data, need_label=legend, title=title, basemap=basemap)
-        if data.omitted:
-            st.warning(f"The map draws the {data.asset_count:,} highest-priority sites; {data.omitted:,} more match "
-                       "the filters but are left off so the map stays usable. Narrow the filters to see them; the "
-                       "table and downloads include every site.")
-        out = st_folium(m, key="map", height=560, use_container_width=True, returned_objects=["last_active_drawing"],
-                        feature_group_to_add=selection_layer(a, sel), center=selection_centre(a, sel))
-    _follow_click(out, sel)
     listed = by_priority(view)
-    labels = dict(zip(listed["asset_id"], listed["name"].astype(object).where(listed["name"].notna(), "(no name)"), strict=True))
+    labels = dict(zip(listed["asset_id"], listed["name"].astype(object).where(listed["name"].notna(), "(no name)"),
+                      strict=True))
     if sel and sel not in labels:
         row = a[a["asset_id"] == sel]
         labels[sel] = row["name"].iloc[0] if len(row) and isinstance(row["name"].iloc[0], str) else "(no name)"
+    st.markdown("**Sites** (click a column title to sort, any cell of a row to select that site)")
     choose_site(listed["asset_id"].tolist(), labels, key="choose")
-    left, right = st.columns([3, 2])
-    with left:
-        st.markdown("**Sites** (click a column to sort, a row to select)")
-        # Keyed by the selection too: the table is re-sorted around it, so an old row pick must not linger.
-        sites_table(view, key=f"table_{state.data_version()}_{state.filters().key()}_{state.selected()}")
-    with right:
-        sel = state.selected()
-        if sel:
-            shared.render_card(sel, key="mapcard")
-        else:
-            st.info("Click a site on the map, or a row in the table, to see its card: why it is here, who owns "
-                    "it, and how to take it further.")
+    # Keyed by the data and filters, and by a selection made elsewhere (map, box): the table is then drawn
+    # afresh with that row highlighted; a click in the table keeps the table (and its scroll) as it is.
+    picked = st.session_state.get("_table_picked")
+    outside = sel if sel != picked else None
+    sites_table(view, key=f"table_{state.data_version()}_{state.filters().key()}_{outside}")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 
-import pandas as pd
 import streamlit as st
 
 from assets_map.community.sitecard import SiteCard, site_card
@@ -29,9 +28,9 @@ def banner() -> None:
     """Say which data is shown; the demo is labelled fictional wherever it is shown."""
     if state.is_demo():
         st.warning(f"**{md(state.data_label())}.** Names, places and scores are invented to show how "
-                   "assets-map works. Load your own files on **Your data**.", icon="⚠️")
+                   "assets-map works. Load your own files on **Your data**.", icon=":material/warning:")
     else:
-        st.info(f"Showing **{md(state.data_label())}** (kept in this browser session only).", icon="📂")
+        st.info(f"Showing **{md(state.data_label())}** (kept in this browser session only).", icon=":material/folder_open:")
 
 
 def count_line(res) -> None:
@@ -43,8 +42,9 @@ def count_line(res) -> None:
 
 def _range(key: str, top: float, step: float, label: str, current: tuple):
     lo, hi = current
-    val = st.slider(label, 0.0, float(top), (float(lo or 0.0), float(hi if hi is not None else top)), step=step,
-                    key=key)
+    # The value is given only when the session has none: "Clear filters" and new data set it directly.
+    value = {} if key in st.session_state else {"value": (float(lo or 0.0), float(hi if hi is not None else top))}
+    val = st.slider(label, 0.0, float(top), step=step, key=key, **value)
     lo2 = None if val[0] <= 0 else val[0]
     hi2 = None if val[1] >= top else val[1]
     return (lo2, hi2)
@@ -54,39 +54,72 @@ def sidebar_filters() -> Filters:
     """Draw the shared filters in the sidebar and store the Filters in session state."""
     a = state.analysis().assets
     opts = options(a)
+    note = state.apply_filter_reset()
     with st.sidebar:
         st.markdown("### Filter the sites")
         st.caption("Empty boxes mean all. Every page uses these filters.")
+        if note:
+            st.info(md(note))
         text = st.text_input("Search name, address or UPRN", key="f_text")
         orgs = st.multiselect("Organisation", opts["organisations"], key="f_org")
         types = st.multiselect("Owner type", opts["anchor_types"], key="f_type",
                                format_func=lambda v: v.replace("_", " "))
         statuses = st.multiselect("Status", opts["statuses"], key="f_status")
         prios = st.multiselect("Priority", opts["priorities"], key="f_priority")
-        deciles = st.slider("Need decile (1 = most deprived 10% in England)", 1, 10, (1, 10), key="f_decile")
+        deciles = st.slider("Need decile (1 = most deprived 10% in England)", 1, 10, key="f_decile",
+                            **({} if "f_decile" in st.session_state else {"value": (1, 10)}))
         ha = _range("f_ha", opts["site_ha_max"], max(opts["site_ha_max"] / 100, 0.01), "Site area (ha)", (None, None))
         floor = _range("f_floor", opts["floor_m2_max"], max(opts["floor_m2_max"] / 100, 1.0), "Floor area (m²)",
                        (None, None))
         areas = st.multiselect(opts["area_label"].capitalize(), list(opts["areas"]), key="f_area",
                                format_func=lambda c: opts["areas"].get(c, c))
-        if st.button("Clear filters", key="f_clear", on_click=_clear):
-            pass
+        kinds = opts["constraint_kinds"]  # only kinds a constraint layer was loaded for
+        con_none = st.checkbox("No constraint found among those checked", key="f_con_none", disabled=not kinds,
+                               help="Sites checked against the constraint layers loaded and inside none; sites not "
+                                    "checked are hidden, never counted as clear")
+        con_not = st.multiselect("Not inside (checked)", list(kinds), key="f_con_not", format_func=kinds.get,
+                                 disabled=not kinds, help="e.g. not in a conservation area: checked clear or near")
+        st.button("Clear filters", key="f_clear", on_click=state.clear_filters)
     f = Filters(organisations=tuple(orgs), anchor_types=tuple(types), statuses=tuple(statuses),
                 priorities=tuple(prios), site_ha=ha, floor_m2=floor, deciles=tuple(deciles), areas=tuple(areas),
-                text=text or "")
+                text=text or "", no_constraint_found=bool(con_none), not_inside=tuple(k for k in con_not if k in kinds))
     state.set_filters(f)
     return f
-
-
-def _clear() -> None:
-    for k in state.FILTER_WIDGETS:
-        st.session_state.pop(k, None)
 
 
 def frame() -> None:
     """The shared frame drawn before every page: which mode the app is in for this visitor, the sidebar filters."""
     st.sidebar.caption(md(identity.visitor().line()))
     sidebar_filters()
+
+
+def near_search(key: str):
+    """A search box for a place in the data loaded; the place picked becomes "near here" on every page.
+
+    Returns the place in use as "near here" (an :class:`assets_map.engine.places.Place`, picked
+    here or by a click on the map), or None.
+    """
+    q = st.text_input("Find a place", key=f"{key}_q", placeholder="postcode (M32 0), street, town, ward or area",
+                      help="Searches the data loaded: the postcode directory (full postcode, sector or district), "
+                           "wards, need areas (LSOA names and codes), and the streets and towns in the register's "
+                           "addresses. On the map you can also click anywhere to set \"near here\".")
+    text = (q or "").strip()
+    if text:
+        found = state.gazetteer().search(text)
+        if not found:
+            st.caption(f"No place called '{md(text)}' in the data loaded. Try a postcode, a ward, or a street or "
+                       "town from the addresses; or click the map.")
+        else:
+            pick = found[0]
+            if len(found) > 1:
+                labels = [p.label for p in found]
+                chosen = st.selectbox("Which one?", labels, key=f"{key}_pick_{text.lower()}",
+                                      label_visibility="collapsed")
+                pick = found[labels.index(chosen)] if chosen in labels else found[0]
+            if st.session_state.get(f"{key}_last") != (text.lower(), pick.label):
+                st.session_state[f"{key}_last"] = (text.lower(), pick.label)
+                state.set_near(pick)
+    return state.near()
 
 
 NEARBY_CHOICES = (250, 500, 1000, 2000)
@@ -98,8 +131,18 @@ def card_for(asset_id: str, *, nearby_m: float = 500.0) -> SiteCard:
     return site_card(result.assets, result.needs, asset_id, settings=result.settings, nearby_m=nearby_m)
 
 
+def _table_md(rows, header: tuple[str, str] = ("", "")) -> str:
+    """Two columns of text as a Markdown table (every value escaped): it never scrolls inside itself."""
+    lines = [f"| {md(header[0]) or ' '} | {md(header[1]) or ' '} |", "|---|---|"]
+    lines += [f"| {md(k)} | {md(v)} |" for k, v in rows]
+    return "\n".join(lines)
+
+
 def render_card(asset_id: str, *, key: str) -> None:
-    """Draw a site card: why it is here, owner and contact, facts, need, neighbours, routes."""
+    """Draw a site card as one piece: why it is here, the owner and how to reach them, the routes, then the facts.
+
+    Every fact is on the page itself (Markdown tables and lists, no scrolling box inside the card).
+    """
     nearby_m = st.session_state.get("nearby_m", 500)
     card = card_for(asset_id, nearby_m=nearby_m)
     colour = {"High": "red", "Medium": "orange", "Low": "blue"}.get(card.priority, "gray")
@@ -107,32 +150,26 @@ def render_card(asset_id: str, *, key: str) -> None:
     st.markdown(f":{colour}-badge[Priority: {md(card.priority)}] {md(card.priority_meaning)}")
     if state.is_demo():
         st.caption("Fictional demo site: invented to show how a site card reads.")
-    in_list = asset_id in state.shortlist()
-    if in_list:
-        st.button("Remove from shortlist", key=f"{key}_rm", on_click=state.remove_from_shortlist, args=(asset_id,))
-    else:
-        st.button("Add to shortlist", key=f"{key}_add", on_click=state.add_to_shortlist, args=(asset_id,),
-                  type="primary")
+    b1, b2 = st.columns(2)
+    with b1:
+        if asset_id in state.shortlist():
+            st.button("Remove from list", key=f"{key}_rm", on_click=state.remove_from_shortlist,
+                      args=(asset_id,), help="Take this site off your shortlist.")
+        else:
+            st.button("Add to shortlist", key=f"{key}_add", on_click=state.add_to_shortlist, args=(asset_id,),
+                      type="primary")
+    result = state.analysis()  # captured here: the callable runs on another thread, without session state
+    b2.download_button("Site pack (HTML)", lambda: pack_html(result, [asset_id]),
+                       file_name=f"site-pack-{re.sub(r'[^A-Za-z0-9_-]', '_', asset_id)}.html", mime="text/html",
+                       key=f"{key}_pack", on_click="ignore", icon=":material/download:",
+                       help="A printable site pack of this site; the Site pack page makes a PDF of your shortlist.")
     st.markdown("**Why this site is here**")
     for r in card.reasons:
         st.markdown(f"- {md(r.text)}  \n  :gray[source: {md(r.source)} · date: {md(r.date)} · "
                     f"confidence: {md(r.confidence)}]")
     for n in card.notes:
         st.caption(md(n))
-    st.markdown(f"**Owner and how to contact them:** {md(card.contact)}")
-    facts = pd.DataFrame(card.facts, columns=["", "value"])
-    st.dataframe(facts, hide_index=True, width="stretch")
-    st.markdown(f"**Need around it:** {md(card.need_area)}. Deciles by domain: 1 = among the 10% most deprived "
-                "areas in England, 10 = the least deprived.")
-    if not card.domains.empty:
-        st.dataframe(card.domains, hide_index=True, width="stretch")
-    st.markdown(f"**Other anchors' assets within {card.nearby_m:g} m**: sites that could be combined, or swapped")
-    st.select_slider("Distance (m)", NEARBY_CHOICES, value=nearby_m, key=f"{key}_nearby",
-                     on_change=lambda: st.session_state.__setitem__("nearby_m", st.session_state[f"{key}_nearby"]))
-    if card.nearby.empty:
-        st.caption("None in the data loaded.")
-    else:
-        st.dataframe(card.nearby, hide_index=True, width="stretch")
+    st.markdown(f"**Owner and how to reach them:** {md(card.contact)}")
     st.markdown("**How to take it further: routes to community ownership**")
     for r in card.routes:
         with st.expander(f"{r.title} ({r.applies})", expanded=r.applies == "likely"):
@@ -144,14 +181,41 @@ def render_card(asset_id: str, *, key: str) -> None:
             for d in r.dates:
                 st.markdown(f"- {md(d)}")
             st.caption(md(r.law))
-    st.caption(f"Constraints: {md(card.constraints)}")
+    st.markdown("**Facts**")
+    st.markdown(_table_md(card.facts))
+    st.markdown(f"**Need around it:** {md(card.need_area)}. Deciles by domain: 1 = among the 10% most deprived "
+                "areas in England, 10 = the least deprived.")
+    if not card.domains.empty and {"domain", "decile"} <= set(card.domains.columns):
+        st.markdown(_table_md(zip(card.domains["domain"], card.domains["decile"], strict=True),
+                              header=("Domain", "Decile")))
+    st.markdown(f"**Other anchors' assets within {card.nearby_m:g} m**: sites that could be combined, or swapped")
+    st.select_slider("Distance (m)", NEARBY_CHOICES, value=nearby_m, key=f"{key}_nearby",
+                     on_change=lambda: st.session_state.__setitem__("nearby_m", st.session_state[f"{key}_nearby"]))
+    if card.nearby.empty:
+        st.caption("None in the data loaded.")
+    else:
+        near = card.nearby
+        lines = [f"- {md(r.get('name') if isinstance(r.get('name'), str) else r.get('asset_id'))} "
+                 f"({md(r.get('organisation') or 'owner not recorded')}; {md(r.get('priority') or 'not flagged')}), "
+                 f"{float(r.get('distance_m')):,.0f} m" for _, r in near.head(12).iterrows()]
+        more = f"\n\n…and {len(near) - 12} more." if len(near) > 12 else ""
+        st.markdown("\n".join(lines) + more)
+    loaded = [c for c in card.constraint_lines if c.source]
+    if loaded:  # a short table for the kinds a layer was loaded for; the rest are named, never read as clear
+        st.markdown("**Planning constraints** (inside, near or clear when a layer was checked; not checked otherwise)")
+        st.markdown("\n".join(["| Constraint | Answer | What and where (layer) |", "|---|---|---|"] + [
+            f"| {md(c.kind)} | **{md(c.answer)}** | {md(c.detail)} ({md(c.source)}) |" for c in loaded]))
+        for c in loaded:
+            if c.answer in ("inside", "near"):
+                st.caption(md(f"{c.kind.capitalize()} ({c.answer}): {c.meaning}"))
+        rest = [c.kind for c in card.constraint_lines if not c.source]
+        if rest:
+            st.caption(md(f"Not checked (no layer loaded): {', '.join(rest)}"))
+    else:
+        st.caption(f"Constraints: {md(card.constraints)}")
     with st.expander("What this map cannot tell you"):
         for c in card.cannot:
             st.markdown(f"- {md(c)}")
-    result = state.analysis()  # captured here: the callable runs on another thread, without session state
-    st.download_button("Download this site pack (printable HTML)", lambda: pack_html(result, [asset_id]),
-                       file_name=f"site-pack-{re.sub(r'[^A-Za-z0-9_-]', '_', asset_id)}.html", mime="text/html",
-                       key=f"{key}_pack", on_click="ignore")
 
 
 def pack_html(result, ids: list[str]) -> str:

@@ -21,8 +21,9 @@ import streamlit as st
 
 from assets_map.engine.bounded import PUBLIC_JOB, JobBudget
 from assets_map.engine.demo import DEMO_LABEL, load_demo
-from assets_map.engine.filters import FilterIndex, Filters, prepare
+from assets_map.engine.filters import FilterIndex, Filters, options, prepare
 from assets_map.engine.pipeline import Analysis
+from assets_map.engine.places import Gazetteer, Place
 from assets_map.io.sources import PUBLIC_LIMITS, Limits, current_limits
 from assets_map.maps.draw import vendor_static
 from assets_map.ui import identity
@@ -38,7 +39,18 @@ NATIONAL_VIEW = "_national_view"
 INDEX = "_filter_index"
 DEMO_FLAG = "analysis_is_demo"
 _LOG = logging.getLogger(__name__)
-FILTER_WIDGETS = ("f_org", "f_type", "f_status", "f_priority", "f_ha", "f_floor", "f_decile", "f_area", "f_text")
+FILTER_WIDGETS = ("f_org", "f_type", "f_status", "f_priority", "f_ha", "f_floor", "f_decile", "f_area", "f_text",
+                  "f_con_none", "f_con_not")
+#: What each filter widget is called on screen (for "these filters were reset").
+FILTER_LABELS = {"f_org": "Organisation", "f_type": "Owner type", "f_status": "Status", "f_priority": "Priority",
+                 "f_ha": "Site area", "f_floor": "Floor area", "f_decile": "Need decile", "f_area": "Area",
+                 "f_text": "Search", "f_con_none": "No constraint found", "f_con_not": "Not inside (checked)"}
+FILTER_RESET = "_filter_reset"
+FILTER_NOTE = "_filter_note"
+NEAR = "near_place"
+FOCUS = "_map_focus"
+GAZETTEER = "_gazetteer"
+VISIBLE = "_visible"
 
 
 @st.cache_resource(show_spinner="Preparing the fictional demo…")
@@ -103,7 +115,10 @@ def use_data(result: Analysis | None, label: str | None = None, *, demo: bool = 
     """Replace the data in use (``None``: back to the demo); clears filters, selection and caches.
 
     ``demo=True`` marks a re-scored copy of the fictional demo, so it stays labelled fictional.
+    Filters that still apply to the new data are kept; the others are cleared, and the sidebar says which.
     """
+    current = {k: st.session_state.get(k) for k in FILTER_WIDGETS}
+    old_defaults = filter_defaults(analysis().assets)
     if result is None:
         for k in (ANALYSIS, "analysis_label", VERSION, DEMO_FLAG):
             st.session_state.pop(k, None)
@@ -112,8 +127,80 @@ def use_data(result: Analysis | None, label: str | None = None, *, demo: bool = 
         st.session_state["analysis_label"] = label or "Your data"
         st.session_state[VERSION] = uuid.uuid4().hex[:12]
         st.session_state[DEMO_FLAG] = demo
-    for k in (SELECTED, FILTERS, SHORTLIST, MAP_CACHE, INDEX, DISPLAY_INDEX, NATIONAL_VIEW, *FILTER_WIDGETS):
+    for k in (SELECTED, FILTERS, SHORTLIST, MAP_CACHE, INDEX, DISPLAY_INDEX, NATIONAL_VIEW, NEAR, GAZETTEER, VISIBLE):
         st.session_state.pop(k, None)
+    set_by_user = {k: v for k, v in current.items() if v is not None and _differs(v, old_defaults.get(k))}
+    values, dropped = filters_for(analysis().assets, set_by_user)
+    # Applied by the sidebar before it draws the widgets (a widget's value may only be set before it is drawn).
+    st.session_state[FILTER_RESET] = values
+    if dropped:
+        st.session_state[FILTER_NOTE] = ("Filters that do not apply to the new data were cleared: "
+                                         + ", ".join(dropped) + ".")
+
+
+def _differs(value, default) -> bool:
+    if isinstance(value, (list, tuple)) and isinstance(default, (list, tuple)):
+        return list(value) != list(default)
+    return value != default
+
+
+def filter_defaults(assets) -> dict:
+    """Every filter widget's value when nothing is filtered, for ``assets``."""
+    opts = options(assets)
+    return {"f_org": [], "f_type": [], "f_status": [], "f_priority": [], "f_area": [], "f_text": "",
+            "f_decile": (1, 10), "f_ha": (0.0, float(opts["site_ha_max"])), "f_floor": (0.0, float(opts["floor_m2_max"])),
+            "f_con_none": False, "f_con_not": []}
+
+
+def filters_for(assets, current: dict) -> tuple[dict, list[str]]:
+    """The filter widgets' values for new data: what still applies is kept; also the labels of what was dropped.
+
+    A choice the new data does not hold (an organisation, a status...) is dropped; a size range
+    is kept only where it fits inside the new data's sliders; a search only if it finds a site.
+    """
+    defaults = filter_defaults(assets)
+    opts = options(assets)
+    allowed = {"f_org": opts["organisations"], "f_type": opts["anchor_types"], "f_status": opts["statuses"],
+               "f_priority": opts["priorities"], "f_area": list(opts["areas"]), "f_con_not": list(opts["constraint_kinds"])}
+    values, dropped = dict(defaults), []
+    for k, cur in current.items():
+        if cur is None or not _differs(cur, defaults.get(k)) or (k in allowed and not cur):
+            continue
+        if k in allowed:
+            keep = [v for v in cur if v in set(allowed[k])]
+            values[k] = keep
+            ok = len(keep) == len(cur)
+        elif k in ("f_ha", "f_floor"):
+            ok = float(cur[1]) <= defaults[k][1] and float(cur[0]) <= float(cur[1])
+            values[k] = tuple(cur) if ok else defaults[k]
+        elif k == "f_text":
+            ok = bool(str(cur).strip()) and bool(prepare(assets).mask(Filters(text=str(cur))).mask.any())
+            values[k] = str(cur) if ok else ""
+        elif k == "f_con_none":  # only where the new data was checked against constraint layers
+            ok = bool(opts["constraint_kinds"])
+            values[k] = bool(cur) and ok
+        else:  # need deciles mean the same in any data
+            ok, values[k] = True, tuple(cur)
+        if not ok:
+            dropped.append(FILTER_LABELS.get(k, k))
+    return values, dropped
+
+
+def clear_filters() -> None:
+    """Set every filter widget back to "all" (called before the widgets are drawn: a button's callback)."""
+    for k, v in filter_defaults(analysis().assets).items():
+        st.session_state[k] = v
+    st.session_state.pop(FILTERS, None)
+    st.session_state.pop(FILTER_RESET, None)
+
+
+def apply_filter_reset() -> str | None:
+    """Apply the filter values :func:`use_data` left for the sidebar; return the note saying what was cleared."""
+    values = st.session_state.pop(FILTER_RESET, None)
+    if values:
+        for k, v in values.items():
+            st.session_state[k] = v
+    return st.session_state.pop(FILTER_NOTE, None)
 
 
 def budgets() -> tuple[Limits, JobBudget]:
@@ -221,10 +308,22 @@ def filtered():
     return a[res.mask], res
 
 
+def visible(asset_id: str) -> bool:
+    """True when ``asset_id`` is in the data in use and the filters in use show it."""
+    key = (data_version(), filters().key())
+    hit = st.session_state.get(VISIBLE)
+    if not hit or hit[0] != key:
+        a = analysis().assets
+        hit = (key, frozenset(a["asset_id"].astype(str).to_numpy()[filter_index().mask(filters()).mask]))
+        st.session_state[VISIBLE] = hit
+    return str(asset_id) in hit[1]
+
+
 def selected() -> str | None:
-    """The selected site's id, or None when none is selected or the filters hide it."""
+    """The selected site's id, or None when none is selected; a site the filters hide is deselected."""
     sel = st.session_state.get(SELECTED)
-    if sel is not None and sel not in filter_index().asset_ids:
+    if sel is not None and not visible(sel):
+        st.session_state[SELECTED] = None
         return None
     return sel
 
@@ -232,6 +331,41 @@ def selected() -> str | None:
 def select(asset_id: str | None) -> None:
     """Select ``asset_id`` (None clears the selection)."""
     st.session_state[SELECTED] = asset_id
+
+
+def gazetteer() -> Gazetteer:
+    """The places of the data in use (postcode directory, wards, need areas, the register's addresses)."""
+    if not own_analysis():
+        return _demo_gazetteer()
+    return _kept(GAZETTEER, data_version(), lambda: _gazetteer_of(analysis()))
+
+
+def _gazetteer_of(result: Analysis) -> Gazetteer:
+    return Gazetteer(postcodes=result.places.get("postcodes"), wards=result.places.get("wards"), needs=result.needs,
+                     assets=result.assets)
+
+
+@st.cache_resource
+def _demo_gazetteer(version: str = "1") -> Gazetteer:
+    return _gazetteer_of(_demo(version))
+
+
+def near() -> Place | None:
+    """The place chosen as "near here" (by search or a click on the map), shared by the map and the finder."""
+    return st.session_state.get(NEAR)
+
+
+def set_near(place: Place | None, *, focus: bool = True) -> None:
+    """Use ``place`` as "near here" (None: no place); ``focus``: the map then centres on it."""
+    st.session_state[NEAR] = place
+    if place is not None and focus:
+        st.session_state[FOCUS] = ("near", place.label)
+
+
+def focus_on_site(asset_id: str | None) -> None:
+    """Select ``asset_id`` and centre the map on it."""
+    select(asset_id)
+    st.session_state[FOCUS] = ("site", asset_id)
 
 
 def shortlist() -> list[str]:

@@ -1,0 +1,89 @@
+"""Filter state is one thing: clearing clears every widget, new data keeps only the filters that apply,
+and a site the filters hide is no longer selected (AppTest on the fictional demo)."""
+from __future__ import annotations
+
+from streamlit.testing.v1 import AppTest
+
+from tests.helpers import count_text, plain
+
+
+def _map_with_new_data_button():
+    """The app's frame and Map page, and a button that puts other data in use (as "Use this data" does)."""
+    import streamlit as st
+
+    from assets_map.engine.demo import load_demo
+    from assets_map.ui import map_page, shared, state
+
+    def other_data():
+        r = load_demo()
+        a = r.assets.copy()
+        # Another owner's register: the demo's organisations are gone, the priorities are the same.
+        a["organisation"] = "Another Council"
+        state.use_data(r.replace(assets=a), "another register")
+
+    shared.frame()
+    st.button("Use other data", key="t_other", on_click=other_data)
+    map_page.render()
+
+
+def _app() -> AppTest:
+    return AppTest.from_function(_map_with_new_data_button, default_timeout=120)
+
+
+def test_clear_filters_clears_every_widget_and_the_next_run_does_not_filter_again(demo_result):
+    n = len(demo_result.assets)
+    at = _app().run()
+    org = demo_result.assets["organisation"].iloc[0]
+    at.sidebar.multiselect(key="f_priority").select("High").run()
+    at.sidebar.multiselect(key="f_org").select(org).run()
+    at.sidebar.slider(key="f_decile").set_range(1, 3).run()
+    at.sidebar.text_input(key="f_text").input("depot").run()
+    assert count_text(at) != f"{n} of {n} sites shown"
+    at.sidebar.button(key="f_clear").click().run()
+    assert not at.exception, at.exception
+    assert count_text(at) == f"{n} of {n} sites shown"
+    # The widgets themselves are empty again (not only the count) ...
+    assert at.sidebar.multiselect(key="f_priority").value == []
+    assert at.sidebar.multiselect(key="f_org").value == []
+    assert tuple(at.sidebar.slider(key="f_decile").value) == (1, 10)
+    assert at.sidebar.text_input(key="f_text").value == ""
+    # ... so the next run (another page, another click) does not filter again.
+    at.run()
+    assert count_text(at) == f"{n} of {n} sites shown"
+    assert not [w for w in at.warning if "Session State" in w.value]
+
+
+def test_new_data_keeps_the_filters_that_apply_and_says_which_were_cleared(demo_result):
+    a = demo_result.assets
+    at = _app().run()
+    at.sidebar.multiselect(key="f_priority").select("High").run()
+    at.sidebar.multiselect(key="f_org").select(a["organisation"].iloc[0]).run()
+    at.button(key="t_other").click().run()
+    assert not at.exception, at.exception
+    # The organisation is not in the new data: cleared, and said so. The priority still applies: kept.
+    assert at.sidebar.multiselect(key="f_org").value == []
+    assert at.sidebar.multiselect(key="f_priority").value == ["High"]
+    notes = [plain(i.value) for i in at.sidebar.info]
+    assert any("do not apply to the new data were cleared: Organisation" in n for n in notes), notes
+    high = int((a["priority"] == "High").sum())
+    assert count_text(at) == f"{high} of {len(a)} sites shown"
+    at.run()  # the note is said once
+    assert not any("were cleared" in i.value for i in at.sidebar.info)
+    assert count_text(at) == f"{high} of {len(a)} sites shown"
+
+
+def test_a_selected_site_the_filters_hide_is_deselected(demo_result):
+    a = demo_result.assets
+    low = a[a["priority"] == "Low"].iloc[0]["asset_id"]
+    at = _app().run()
+    at.selectbox(key="choose").select(low).run()
+    assert at.session_state["selected_asset"] == low
+    assert any("Why this site is here" in m.value for m in at.markdown)
+    at.sidebar.multiselect(key="f_priority").select("High").run()
+    assert not at.exception, at.exception
+    assert at.session_state["selected_asset"] is None
+    assert not any("Why this site is here" in m.value for m in at.markdown)
+    assert at.selectbox(key="choose").value is None
+    # Clearing the filters does not bring the old selection back.
+    at.sidebar.button(key="f_clear").click().run()
+    assert at.session_state["selected_asset"] is None
