@@ -56,8 +56,10 @@ def test_provenance_of_an_analysis(demo_result, tmp_path):
     assert rec["created"].endswith("+00:00")
     assert "fictional" in rec["label"].lower()
     json.dumps(rec)  # plain JSON
-    no_files = provenance(demo_result)
-    assert no_files["inputs"][0]["name"] == "demo.gpkg (fictional)" and no_files["inputs"][0]["sha256"] is None
+    from_settings = provenance(demo_result)  # the demo file was hashed when it was read
+    assert from_settings["inputs"][0]["name"] == "demo.gpkg (fictional)" and from_settings["inputs"][0]["sha256"]
+    no_files = provenance({"inputs": {"assets": "gone.csv"}})
+    assert no_files["inputs"][0]["name"] == "gone.csv" and no_files["inputs"][0]["sha256"] is None
 
 
 def test_table_round_trip_and_text(demo_result):
@@ -78,7 +80,7 @@ def test_reexport_keeps_the_chain(tmp_path):
     second = with_export(reexport(first, f), fmt="shp", layers={"assets": 3})
     assert second["export"]["format"] == "shp"
     assert second["export"]["exported_from"]["sha256"] == hashlib.sha256(b"gpkg bytes").hexdigest()
-    assert second["earlier_exports"][0]["format"] == "gpkg"
+    assert second["steps"][0]["format"] == "gpkg" and second["steps"][0]["step"] == "export"
     assert second["iod_year"] == 2019 and "exported_from" not in {k for k in second if k != "export"}
     bare = with_export(None, fmt="csv", layers={"x": 0})
     assert "no analysis provenance" in bare["note"]
@@ -119,7 +121,7 @@ def test_export_command_every_format(fmt, out, result_gpkg, demo_result, tmp_pat
     if prov:
         assert prov["export"]["exported_from"]["sha256"] == hashlib.sha256(result_gpkg.read_bytes()).hexdigest()
         assert prov["export"]["exported_from"]["name"] == "demo result.gpkg"
-        assert prov["earlier_exports"][0]["format"] == "gpkg"
+        assert prov["steps"][0]["format"] == "gpkg"
         assert prov["inputs"][0]["sha256"] == hashlib.sha256(b"demo").hexdigest()
 
 

@@ -206,5 +206,8 @@ def load_demo(path: str | Path = DEMO_PATH, *, weights=None, **options):
                      boundaries_name="demo need areas (fictional)", **options)
     result.reports = [report]
     result.settings["inputs"] = {"assets": "demo.gpkg (fictional)"}
+    from assets_map.io.provenance import describe_input
+
+    result.settings["input_files"] = [{**describe_input("assets", path), "name": "demo.gpkg (fictional)"}]
     result.settings["label"] = DEMO_LABEL
     return result

@@ -75,6 +75,8 @@ def describe_input(role: str, source: Any) -> dict:
 
 def _inputs(inputs: Mapping[str, Any] | Iterable[Any] | None, settings: Mapping) -> list[dict]:
     if inputs is None:
+        if settings.get("input_files"):  # described (name, size, SHA-256) when the files were read
+            return [dict(d) for d in settings["input_files"]]
         named = settings.get("inputs") or {}
         out = [describe_input(role, name) for role, name in named.items()]
         out += [describe_input("exclude", name) for name in settings.get("exclude") or []]
@@ -180,19 +182,26 @@ def provenance(
     return _jsonable(record)
 
 
-def with_export(record: Mapping | None, *, fmt: str, layers: Mapping[str, int],
-                source_file: str | os.PathLike | None = None) -> dict:
-    """A copy of ``record`` with an ``export`` section: format, layers and row counts, time, software.
+#: What wrote a file, as its provenance step says (``analyse`` wrote the result; ``export`` re-exported a file;
+#: ``download`` is the app's; ``write`` anything else).
+STEPS = ("analyse", "export", "download", "write")
 
-    An ``export`` section already in ``record`` (a re-export of an export) moves to
-    ``earlier_exports``.  The file exported from is ``source_file`` or a top-level
+
+def with_export(record: Mapping | None, *, fmt: str, layers: Mapping[str, int],
+                source_file: str | os.PathLike | None = None, step: str = "export") -> dict:
+    """A copy of ``record`` with an ``export`` section: the step, format, layers and row counts, time, software.
+
+    The section says what wrote the file (``step``, one of :data:`STEPS`).  An ``export``
+    section already in ``record`` (the file this one was exported from) moves to ``steps``,
+    the earlier steps in order, each labelled by what it did (``steps.1.analyse.format`` in
+    the key/value table).  The file exported from is ``source_file`` or a top-level
     ``exported_from`` entry of ``record`` (see :func:`reexport`).
     """
     out = json.loads(json.dumps(_jsonable(dict(record or {}))))
     if not out:
         out = {"title": "assets-map provenance",
                "note": "no analysis provenance was given to this export; only the export itself is recorded"}
-    export = {"format": fmt, "layers": dict(layers),
+    export = {"step": step, "format": fmt, "layers": dict(layers),
               "created": dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat(),
               "software": software()}
     origin = out.pop("exported_from", None)
@@ -200,8 +209,13 @@ def with_export(record: Mapping | None, *, fmt: str, layers: Mapping[str, int],
         origin = describe_input("result", source_file)
     if origin:
         export["exported_from"] = origin
+    earlier = [dict(s) for s in (out.pop("steps", None) or out.pop("earlier_exports", None) or [])]
     if "export" in out:
-        out["earlier_exports"] = list(out.get("earlier_exports") or []) + [out.pop("export")]
+        earlier.append(out.pop("export"))
+    for s in earlier:  # files written before steps were labelled: the result was written by analyse
+        s.setdefault("step", "export" if "exported_from" in s else "analyse")
+    if earlier:
+        out["steps"] = [{"step": s["step"], **{k: v for k, v in s.items() if k != "step"}} for s in earlier]
     out["export"] = export
     return out
 
@@ -227,6 +241,9 @@ def _flatten(value: Any, prefix: str, rows: list[tuple[str, str]]) -> None:
             if prefix == "inputs" and isinstance(v, Mapping) and "role" in v:  # inputs.1.assets.sha256
                 key = f"{key}.{v['role']}"
                 v = {k: x for k, x in v.items() if k != "role"}
+            elif prefix == "steps" and isinstance(v, Mapping) and "step" in v:  # steps.1.analyse.format
+                key = f"{key}.{v['step']}"
+                v = {k: x for k, x in v.items() if k != "step"}
             _flatten(v, key, rows)
     else:
         rows.append((prefix, "" if value is None else str(value)))
