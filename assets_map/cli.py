@@ -650,6 +650,28 @@ def _run_reconcile(args) -> int:
     return 0
 
 
+def _add_parcels(sub) -> None:
+    p = sub.add_parser("parcels", help="cache INSPIRE Index Polygons per local authority as partitioned GeoParquet",
+                       description="Read each authority's INSPIRE Index Polygons (HM Land Registry's zip, GML, GeoJSON, "
+                                   "GeoPackage or GeoParquet), repair them, and write them under DIR as "
+                                   "authority=<name>/part.parquet; give DIR to analyse --parcels to join sites to "
+                                   "England's parcels one authority at a time.")
+    p.add_argument("files", nargs="+", metavar="FILE", help="one file per authority (its name is the authority's)")
+    p.add_argument("--cache", required=True, metavar="DIR", help="the partitioned parcel cache to write into")
+    p.set_defaults(func=_run_parcels)
+
+
+def _run_parcels(args) -> int:
+    from assets_map.io.landregistry import read_inspire, write_partitioned
+
+    for f in args.files:
+        parcels = read_inspire(f)
+        target = write_partitioned(parcels, args.cache, Path(f).stem)
+        print(f"{Path(f).name}: {len(parcels.frame):,} parcels -> {target.parent.name}"
+              + "".join(f"; {n}" for n in parcels.notes))
+    return 0
+
+
 def _add_store(sub) -> None:
     from assets_map.store.casework_commands import add_parsers as add_casework
     from assets_map.store.commands import add_parser
@@ -673,6 +695,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_export(sub)
     _add_community(sub)
     _add_reconcile(sub)
+    _add_parcels(sub)
     return parser
 
 

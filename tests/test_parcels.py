@@ -245,3 +245,28 @@ def test_analyse_parcels_end_to_end(tmp_path, shared, city, city_file):
     assert sorted(again["parcel_id"]) == sorted(want.values())
     assert gpd.read_file(tmp_path / "c2.gpkg", layer="assets").set_index("asset_id").loc["C3", "site_area_from"] \
         == SITE_AREA_FROM_PARCEL
+
+
+# ------------------------------------------------------------------ national scale: one authority at a time
+
+@pytest.mark.parametrize("engine", ["geopandas", "dask"])
+def test_partitioned_cache_gives_the_same_parcels(tmp_path, city, test_points, engine):
+    from assets_map.cli import main
+    from assets_map.engine.parcels import join_parcels_partitioned
+
+    f = city.frame
+    cx = f.geometry.centroid.x
+    cuts = np.quantile(cx, [1 / 3, 2 / 3])
+    files = []
+    for k, part in enumerate((f[cx < cuts[0]], f[(cx >= cuts[0]) & (cx < cuts[1])], f[cx >= cuts[1]])):
+        path = tmp_path / f"authority{k}.parquet"  # three neighbours whose bounds overlap
+        part.rename(columns={"parcel_id": "INSPIREID"})[["INSPIREID", "geometry"]].to_parquet(path)
+        files.append(str(path))
+    assert main(["parcels", "--cache", str(tmp_path / "cache"), *files]) == 0
+    assets = gpd.GeoDataFrame({"asset_id": [f"A{i}" for i in range(len(test_points))], "site_area_ha": np.nan},
+                              geometry=test_points, crs=27700)
+    whole, used = join_parcels(assets, f)
+    split, used_split = join_parcels_partitioned(assets, tmp_path / "cache", engine=engine)
+    assert split["parcel_id"].fillna("-").tolist() == whole["parcel_id"].fillna("-").tolist()
+    assert np.allclose(split["site_area_ha"].fillna(-1), whole["site_area_ha"].fillna(-1))
+    assert sorted(used_split["parcel_id"]) == sorted(used["parcel_id"])

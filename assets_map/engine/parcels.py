@@ -36,6 +36,17 @@ def _check(assets: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame) -> None:
         raise ValueError("; ".join(problems))
 
 
+def _hits(tree: shapely.STRtree, geoms: np.ndarray, area: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each point, the smallest parcel touching it: (positions of the points with a hit, parcel positions)."""
+    src, hit = tree.query(geoms, predicate="intersects")  # the parcels are the prepared side
+    if len(src) == 0:
+        return src, hit
+    order = np.lexsort((hit, area[hit], src))  # per point: smallest area, then first in the file
+    src, hit = src[order], hit[order]
+    first = np.r_[True, src[1:] != src[:-1]]
+    return src[first], hit[first]
+
+
 def parcel_index(points: gpd.GeoSeries, parcels: gpd.GeoDataFrame) -> np.ndarray:
     """For each point, the position of the parcel holding it (-1: none), through one STRtree.
 
@@ -52,19 +63,39 @@ def parcel_index(points: gpd.GeoSeries, parcels: gpd.GeoDataFrame) -> np.ndarray
     numpy int array, one position per point
     """
     out = np.full(len(points), -1, dtype=np.int64)
-    geoms = points.to_numpy()
+    geoms = np.asarray(points.to_numpy() if hasattr(points, "to_numpy") else points, dtype=object)
     ok = ~(pd.isna(geoms) | shapely.is_empty(geoms))
     if not ok.any() or parcels.empty:
         return out
     tree = shapely.STRtree(parcels.geometry.to_numpy())
-    src, hit = tree.query(geoms[ok], predicate="intersects")  # the parcels are the prepared side
-    if len(src) == 0:
-        return out
-    area = parcels["parcel_area_ha"].to_numpy(dtype=float)
-    order = np.lexsort((hit, area[hit], src))  # per point: smallest area, then first in the file
-    src, hit = src[order], hit[order]
-    first = np.r_[True, src[1:] != src[:-1]]
-    out[np.flatnonzero(ok)[src[first]]] = hit[first]
+    src, hit = _hits(tree, geoms[ok], parcels["parcel_area_ha"].to_numpy(dtype=float))
+    out[np.flatnonzero(ok)[src]] = hit
+    return out
+
+
+def _site_points(assets: gpd.GeoDataFrame) -> np.ndarray:
+    geom = assets.geometry.to_crs(MEASURE_CRS) if assets.crs.to_epsg() != 27700 else assets.geometry
+    return representative_points(geom).to_numpy()
+
+
+def _with_parcels(assets: gpd.GeoDataFrame, ids: np.ndarray, area: np.ndarray) -> gpd.GeoDataFrame:
+    """The assets with the parcel columns, from each row's parcel ID (None: no parcel) and area (NaN)."""
+    found = pd.notna(ids)
+    out = assets.copy()
+    out["parcel_id"] = pd.array(ids, dtype="string")
+    out["parcel_area_ha"] = area
+    out["parcel_note"] = pd.array(np.where(found, APPROXIMATE, None), dtype="string")
+    stated = pd.to_numeric(out["site_area_ha"], errors="coerce") if "site_area_ha" in out else pd.Series(
+        np.nan, index=out.index)
+    given = stated.notna().to_numpy()
+    fill = found & ~given
+    site = stated.to_numpy(dtype=float, na_value=np.nan).copy()
+    site[fill] = area[fill]
+    out["site_area_ha"] = site
+    origin = np.full(len(out), None, dtype=object)
+    origin[given] = "register"
+    origin[fill] = SITE_AREA_FROM_PARCEL
+    out["site_area_from"] = pd.array(origin, dtype="string")
     return out
 
 
@@ -85,29 +116,80 @@ def join_parcels(assets: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame) -> tuple[g
     """
     _check(assets, parcels)
     parcels = parcels.to_crs(MEASURE_CRS) if parcels.crs.to_epsg() != 27700 else parcels
-    geom = assets.geometry.to_crs(MEASURE_CRS) if assets.crs.to_epsg() != 27700 else assets.geometry
-    where = parcel_index(representative_points(geom), parcels)
+    where = parcel_index(_site_points(assets), parcels)
     found = where >= 0
-    out = assets.copy()
-    ids = np.full(len(out), None, dtype=object)
+    ids = np.full(len(assets), None, dtype=object)
     ids[found] = parcels["parcel_id"].astype(str).to_numpy()[where[found]]
-    out["parcel_id"] = pd.array(ids, dtype="string")
-    area = np.full(len(out), np.nan)
+    area = np.full(len(assets), np.nan)
     area[found] = parcels["parcel_area_ha"].to_numpy(dtype=float)[where[found]]
-    out["parcel_area_ha"] = area
-    out["parcel_note"] = pd.array(np.where(found, APPROXIMATE, None), dtype="string")
-    stated = pd.to_numeric(out["site_area_ha"], errors="coerce") if "site_area_ha" in out else pd.Series(
-        np.nan, index=out.index)
-    given = stated.notna().to_numpy()
-    fill = found & ~given
-    site = stated.to_numpy(dtype=float, na_value=np.nan).copy()
-    site[fill] = area[fill]
-    out["site_area_ha"] = site
-    origin = np.full(len(out), None, dtype=object)
-    origin[given] = "register"
-    origin[fill] = SITE_AREA_FROM_PARCEL
-    out["site_area_from"] = pd.array(origin, dtype="string")
+    out = _with_parcels(assets, ids, area)
     return out, parcels_used(out, parcels)
+
+
+def _partition_hits(part, points: np.ndarray, rows: np.ndarray, limits):
+    """One partition's answer for the points inside its bounds: (rows, parcel IDs, areas, parcels used)."""
+    from assets_map.io.landregistry import read_partition
+
+    frame = read_partition(part, limits=limits)
+    area = frame["parcel_area_ha"].to_numpy(dtype=float)
+    src, hit = _hits(shapely.STRtree(frame.geometry.to_numpy()), points[rows], area)
+    used = frame.iloc[np.unique(hit)]
+    return rows[src], frame["parcel_id"].astype(str).to_numpy()[hit], area[hit], used
+
+
+def join_parcels_partitioned(assets: gpd.GeoDataFrame, folder, *, engine: str = "geopandas",
+                             limits=None) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """:func:`join_parcels` against a national parcel cache, one authority's partition at a time.
+
+    Only the partitions whose bounds hold a site are read, and each only for the sites inside its bounds, so
+    memory stays that of the largest authority, not of England's ~24 million parcels. A site inside the bounds
+    of two authorities gets the smaller parcel of the two, as within one file.
+
+    Parameters
+    ----------
+    assets : canonical assets (any CRS)
+    folder : the cache (:func:`assets_map.io.landregistry.write_partitioned`)
+    engine : ``"geopandas"`` (one partition after another) or ``"dask"`` (partitions on dask's threaded
+        scheduler: the STRtree queries release the GIL)
+    limits : size limits for each partition
+
+    Returns
+    -------
+    (assets, parcels used), as :func:`join_parcels`
+    """
+    from assets_map.io.landregistry import partitions
+
+    if not isinstance(assets, gpd.GeoDataFrame) or assets.crs is None:
+        raise ValueError("assets must be a GeoDataFrame with a CRS")
+    parts = partitions(folder)
+    points = _site_points(assets)
+    ok = ~(pd.isna(points) | shapely.is_empty(points))
+    x = np.where(ok, shapely.get_x(np.where(ok, points, None)), np.nan)
+    y = np.where(ok, shapely.get_y(np.where(ok, points, None)), np.nan)
+    tasks = []
+    for part in parts:
+        minx, miny, maxx, maxy = part.bounds
+        rows = np.flatnonzero((x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy))
+        if len(rows):
+            tasks.append((part, rows))
+    if engine == "dask":
+        import dask
+
+        results = dask.compute(*[dask.delayed(_partition_hits)(p, points, r, limits) for p, r in tasks],
+                               scheduler="threads")
+    else:
+        results = [_partition_hits(p, points, r, limits) for p, r in tasks]
+    ids = np.full(len(assets), None, dtype=object)
+    area = np.full(len(assets), np.nan)
+    used = []
+    for rows, pid, a, u in results:
+        better = np.isnan(area[rows]) | (a < area[rows])
+        ids[rows[better]], area[rows[better]] = pid[better], a[better]
+        used.append(u)
+    out = _with_parcels(assets, ids, area)
+    pool = pd.concat(used, ignore_index=True) if used else gpd.GeoDataFrame(
+        {"parcel_id": pd.Series(dtype="string"), "parcel_area_ha": pd.Series(dtype=float)}, geometry=[], crs=MEASURE_CRS)
+    return out, parcels_used(out, gpd.GeoDataFrame(pool, geometry="geometry", crs=MEASURE_CRS))
 
 
 def parcels_used(assets: pd.DataFrame, parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -149,5 +231,5 @@ def parcel_counts(assets: pd.DataFrame) -> dict[str, int]:
             "placed_outside": int((placed & ~inside).sum())}
 
 
-__all__ = ["PARCEL_ASSET_COLUMNS", "SITE_AREA_FROM_PARCEL", "join_parcels", "parcel_counts", "parcel_index",
-           "parcels_used"]
+__all__ = ["PARCEL_ASSET_COLUMNS", "SITE_AREA_FROM_PARCEL", "join_parcels", "join_parcels_partitioned", "parcel_counts",
+           "parcel_index", "parcels_used"]

@@ -108,7 +108,9 @@ def analyse(
     parcels : HM Land Registry INSPIRE Index Polygons (files as :func:`assets_map.io.landregistry.read_inspire`
         reads them, or :class:`~assets_map.io.landregistry.Parcels` read): each placed asset gets the freehold
         parcel holding it (``parcel_id``, ``parcel_area_ha``; its site area where the register gives none, before
-        scoring) and ``result.parcels`` holds the parcels used (:func:`assets_map.engine.parcels.join_parcels`)
+        scoring) and ``result.parcels`` holds the parcels used (:func:`assets_map.engine.parcels.join_parcels`);
+        or one folder of parcels cached per authority (``assets-map parcels --cache``), read one authority at a
+        time where sites lie (:func:`assets_map.engine.parcels.join_parcels_partitioned`, on dask with ``engine``)
 
     Returns
     -------
@@ -123,6 +125,9 @@ def analyse(
     exclude = list(exclude)
     con_layers = _constraint_layers(constraints)  # read first: a bad layer fails before the long work
     parcel_set = _parcel_set(parcels)  # likewise
+    if cache is not None and parcel_set is not None and parcel_set.folder is not None:
+        raise ValueError("a parcel cache folder is not keyed by the result cache: run without --cache, or give the "
+                         "parcel files")
     if cache is not None:
         from assets_map.engine.cache import run_cached
 
@@ -159,9 +164,10 @@ def analyse(
     frame = check_locations(frame, needs)  # on the whole register, before any runner splits it
     parcels_used = None
     if parcel_set is not None:  # before scoring: a site area from the parcel feeds the underuse signals
-        from assets_map.engine.parcels import join_parcels
+        from assets_map.engine.parcels import join_parcels, join_parcels_partitioned
 
-        frame, parcels_used = join_parcels(frame, parcel_set.frame)
+        frame, parcels_used = (join_parcels(frame, parcel_set.frame) if parcel_set.folder is None else
+                               join_parcels_partitioned(frame, parcel_set.folder, engine=engine))
     if engine == "dask":
         from assets_map.engine.distributed import join_and_score_dask
 

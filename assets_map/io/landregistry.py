@@ -76,12 +76,15 @@ class Parcels:
     source : the file's name
     notes : what the user should know (repairs with the area before and after, rows left out)
     repair : the :class:`~assets_map.engine.geo.Repair` of the outlines as published
+    folder : a partitioned cache folder (``frame`` is then None)
     """
 
-    frame: gpd.GeoDataFrame
+    frame: gpd.GeoDataFrame | None
     source: str
     notes: list[str] = field(default_factory=list)
     repair: geo.Repair | None = None
+    #: a partitioned parcel cache (:func:`write_partitioned`) read one authority at a time, instead of ``frame``
+    folder: Path | None = None
 
 
 def _check_xml_file(path: Path, name: str) -> None:
@@ -305,17 +308,27 @@ def read_parcel_layers(paths, *, limits: sources.Limits | None = None) -> Parcel
 
     Parameters
     ----------
-    paths : files, each as :func:`read_inspire` takes them, or :class:`Parcels` already read
+    paths : files, each as :func:`read_inspire` takes them, or :class:`Parcels` already read; or one folder
+        holding a partitioned parcel cache (:func:`write_partitioned`), which is not read here
     limits : size limits
 
     Returns
     -------
     Parcels : every parcel of every file; a parcel published by two files (the same INSPIRE ID and outline)
-        is kept once; the notes name each file
+        is kept once; the notes name each file. For a cache folder, ``folder`` is set and ``frame`` is None
     """
-    read = [p if isinstance(p, Parcels) else read_inspire(p, limits=limits) for p in paths]
-    if not read:
+    paths = list(paths)
+    if not paths:
         raise InputError("no parcel files given")
+    folders = [p for p in paths if not isinstance(p, Parcels) and Path(p).is_dir()]
+    if folders:
+        if len(paths) > 1:
+            raise InputError("give either parcel files (repeatable) or one parcel cache folder, not both")
+        folder = Path(folders[0])
+        parts = partitions(folder)
+        return Parcels(None, folder.name, [f"parcel cache {folder.name}: {len(parts)} authorities, read one at a "
+                                          "time where sites lie"], None, folder)
+    read = [p if isinstance(p, Parcels) else read_inspire(p, limits=limits) for p in paths]
     frame = gpd.GeoDataFrame(pd.concat([r.frame for r in read], ignore_index=True), crs=MEASURE_CRS)
     wkb = frame.geometry.to_wkb()
     same = pd.DataFrame({"id": frame["parcel_id"], "wkb": wkb}).duplicated()
@@ -342,9 +355,75 @@ def write_partitioned(parcels: Parcels, folder: str | os.PathLike, authority: st
     target = Path(folder) / f"authority={safe}" / "part.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(".tmp")
-    parcels.frame.to_parquet(tmp, index=False)
+    parcels.frame.to_parquet(tmp, index=False, write_covering_bbox=True)
     os.replace(tmp, target)
     return target
+
+
+@dataclass(frozen=True)
+class Partition:
+    """One authority's parcels in a partitioned GeoParquet cache (see :func:`write_partitioned`)."""
+
+    authority: str
+    path: Path
+    bounds: tuple[float, float, float, float]
+
+
+def partitions(folder: str | os.PathLike) -> list[Partition]:
+    """The partitions of a parcel cache folder, with each one's bounds read from its GeoParquet metadata.
+
+    Parameters
+    ----------
+    folder : the cache's root (``authority=<name>/part.parquet`` beneath it)
+
+    Returns
+    -------
+    list of :class:`Partition`, by authority name
+
+    Raises
+    ------
+    InputError : the folder holds no partitions, or a partition states no bounds
+    """
+    import json
+
+    import pyarrow.parquet as pq
+
+    root = Path(folder)
+    found = sorted(root.glob("authority=*/part.parquet"))
+    if not found:
+        raise InputError("holds no parcel partitions (authority=<name>/part.parquet); build them with "
+                         "`assets-map parcels --cache DIR FILE...`", source=root.name)
+    out = []
+    for path in found:
+        try:
+            meta = json.loads(pq.read_metadata(path).metadata[b"geo"])
+            col = meta["columns"][meta["primary_column"]]
+            bbox = tuple(float(v) for v in col["bbox"])
+        except Exception:  # not GeoParquet, or no bbox: the whole file would have to be read to know
+            raise InputError(f"partition {path.parent.name} is not GeoParquet with stated bounds", source=root.name) \
+                from None
+        out.append(Partition(path.parent.name.split("=", 1)[1], path, bbox))
+    return out
+
+
+def read_partition(part: Partition, *, limits: sources.Limits | None = None) -> gpd.GeoDataFrame:
+    """One partition's parcels (as :func:`write_partitioned` wrote them: EPSG:27700, repaired, measured).
+
+    Parameters
+    ----------
+    part : the partition
+    limits : size limits
+
+    Returns
+    -------
+    GeoDataFrame with :data:`PARCEL_COLUMNS` and geometry
+    """
+    frame = _read_parquet(part.path, f"{part.authority}/part.parquet", limits or sources.current_limits())
+    missing = [c for c in ("parcel_id", "parcel_area_ha") if c not in frame.columns]
+    if missing:
+        raise InputError(f"partition {part.authority} has no {', '.join(missing)} column (not an assets-map parcel "
+                         "cache)")
+    return frame
 
 
 # ------------------------------------------------------------------ CCOD / OCOD
@@ -499,5 +578,5 @@ def _rows(rows: np.ndarray) -> str:
 
 
 __all__ = ["APPROXIMATE", "CCOD_COLUMNS", "CHANGE_COLUMNS", "INSPIRE_FIELDS", "OWNERSHIP_COLUMNS", "PARCEL_COLUMNS",
-           "Parcels", "is_ownership_file", "ownership_frame", "read_inspire", "read_ownership", "read_parcel_layers",
-           "write_partitioned"]
+           "Parcels", "Partition", "is_ownership_file", "ownership_frame", "partitions", "read_inspire", "read_ownership",
+           "read_parcel_layers", "read_partition", "write_partitioned"]
