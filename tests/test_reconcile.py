@@ -271,3 +271,31 @@ def test_reconcile_command_writes_a_workbook_the_pandas_computation_reproduces(w
     layer = gpd.read_file(gpkg, layer="reconciliation")
     assert _report_sets(layer)[0] == want_titles
     assert re.search(r"27700", str(layer.crs.to_epsg()))
+
+
+def test_a_national_file_is_streamed_keeping_the_anchors_rows(world, loaded, tmp_path):
+    import zipfile
+
+    from assets_map.community.ownership import anchor_rows
+    from assets_map.io.sources import Limits
+
+    _, anchor, _, _ = loaded
+    src = world["tmp"] / "CCOD_FULL.csv"
+    with zipfile.ZipFile(tmp_path / "CCOD_FULL_2026_11.zip", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(src, "CCOD_FULL_2026_11.csv")
+    whole = read_ownership(src)
+    mine = identify_anchors(whole, [anchor])
+    want = whole[whole["title_number"].isin(mine.loc[mine["anchor"].notna(), "title_number"])]
+    for path, limits in ((tmp_path / "CCOD_FULL_2026_11.zip", None), (src, Limits().scaled(max_file_bytes=1000))):
+        got = read_ownership(path, keep=anchor_rows([anchor]), limits=limits)
+        assert got.attrs["streamed"] and got.attrs["rows_read"] == 9
+        pd.testing.assert_frame_equal(got.reset_index(drop=True), want.reset_index(drop=True), check_dtype=False)
+    with pytest.raises(Exception, match="over the"):
+        read_ownership(src, limits=Limits().scaled(max_file_bytes=1000))  # no filter: refused as before
+    out = tmp_path / "r.xlsx"
+    assert main(["reconcile", "--ownership", str(tmp_path / "CCOD_FULL_2026_11.zip"), "--anchor", ANCHOR,
+                 "--aliases", str(world["tmp"] / "aliases.csv"), "--register", str(world["tmp"] / "register.csv"),
+                 "--postcodes", str(world["tmp"] / "pcd.csv"), "--parcels", str(world["parcels_file"]),
+                 "--out", str(out)]) == 0
+    want_titles, want_assets = _expected_report(world, loaded)
+    assert _report_sets(pd.read_excel(out, sheet_name="reconciliation", dtype=str)) == (want_titles, want_assets)

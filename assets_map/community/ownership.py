@@ -258,6 +258,41 @@ def build_anchor(name: str, aliases: pd.DataFrame | None = None) -> Anchor:
     return a
 
 
+def anchor_rows(anchors: list[Anchor]):
+    """A filter for :func:`assets_map.io.landregistry.read_ownership`'s ``keep``: rows held by one of ``anchors``.
+
+    A row is kept when any proprietor is one of the anchors by name, legal form, alias or company number (as
+    :func:`identify_anchors` decides).
+
+    Parameters
+    ----------
+    anchors : the anchors
+
+    Returns
+    -------
+    function of a chunk of CCOD rows (published headers) -> boolean mask
+    """
+    names = set().union(*(a.aliases for a in anchors)) if anchors else set()
+    numbers = set().union(*(a.company_numbers for a in anchors)) if anchors else set()
+
+    def keep(chunk: pd.DataFrame) -> np.ndarray:
+        mask = np.zeros(len(chunk), dtype=bool)
+        for n in range(1, 5):
+            who = chunk.get(f"Proprietor Name ({n})")
+            if who is not None:
+                uniq = pd.unique(who)
+                hit = {u for u in uniq if normalise_name(u) in names}
+                mask |= who.isin(hit).to_numpy()
+            num = chunk.get(f"Company Registration No. ({n})")
+            if num is not None and numbers:
+                uniq = pd.unique(num)
+                hit = {u for u in uniq if isinstance(u, str) and u and _company(u) in numbers}
+                mask |= num.isin(hit).to_numpy()
+        return mask
+
+    return keep
+
+
 def _company(number: object) -> str:
     s = re.sub(r"\s+", "", str(number)).upper()
     return s.zfill(8) if s.isdigit() else s
@@ -685,7 +720,13 @@ def read_anchor_files(ownership_files, *, alias_files=(), anchor: str) -> tuple[
     """
     from assets_map.io.landregistry import read_ownership
 
-    frames = [read_ownership(p) for p in ownership_files]
+    aliases = [read_aliases(p) for p in alias_files]
+    table = pd.concat(aliases, ignore_index=True) if aliases else None
+    if table is not None:
+        table.attrs["source"] = ", ".join(a.attrs.get("source", "") for a in aliases)
+    the_anchor = build_anchor(anchor, table)
+    # a national file (over the size limit, or zipped as published) is read keeping only the anchor's rows
+    frames = [read_ownership(p, keep=anchor_rows([the_anchor])) for p in ownership_files]
     full = [f for f in frames if not f.attrs.get("change_only")]
     changes = [f for f in frames if f.attrs.get("change_only")]
     if not full:
@@ -698,11 +739,7 @@ def read_anchor_files(ownership_files, *, alias_files=(), anchor: str) -> tuple[
             str(f.attrs.get("source")) for f in parts), change_only=bool(parts[0].attrs.get("change_only")))
         return out
 
-    aliases = [read_aliases(p) for p in alias_files]
-    table = pd.concat(aliases, ignore_index=True) if aliases else None
-    if table is not None:
-        table.attrs["source"] = ", ".join(a.attrs.get("source", "") for a in aliases)
-    return joined(full), joined(changes) if changes else None, build_anchor(anchor, table)
+    return joined(full), joined(changes) if changes else None, the_anchor
 
 def ownership_summary(ownership: pd.DataFrame) -> list[str]:
     """What a CCOD/OCOD file holds, in lines to print: titles, proprietors by anchor kind (with the rule), changes.
@@ -735,6 +772,6 @@ def ownership_summary(ownership: pd.DataFrame) -> list[str]:
 
 
 __all__ = ["ALIAS_COLUMNS", "DISPOSAL_COLUMNS", "NOT_IN_OPEN_DATA", "PLACEMENT_NOTE", "REPORT_COLUMNS", "TIERS",
-           "Anchor", "Reconciliation", "address_key", "anchor_kind", "anchor_titles", "build_anchor", "disposals",
+           "Anchor", "Reconciliation", "address_key", "anchor_kind", "anchor_rows", "anchor_titles", "build_anchor", "disposals",
            "expand_addresses", "identify_anchors", "normalise_name", "ownership_summary", "place_titles",
            "read_aliases", "read_anchor_files", "reconcile", "standard_aliases", "who_owns"]

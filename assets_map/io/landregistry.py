@@ -467,8 +467,14 @@ def is_ownership_file(columns) -> bool:
     return all(_fold(c) in folded for c in _REQUIRED)
 
 
-def read_ownership(path: str | os.PathLike, *, name: str | None = None,
-                   limits: sources.Limits | None = None) -> pd.DataFrame:
+#: A national CCOD file (about 4 million titles, 1.5 GB of CSV, published zipped) is read in chunks, keeping the
+#: rows a filter asks for, up to this many bytes of CSV (``ASSETS_MAP_MAX_OWNERSHIP_MB``).
+MAX_STREAMED_BYTES = int(os.environ.get("ASSETS_MAP_MAX_OWNERSHIP_MB", "5000")) * 1024 * 1024
+_CHUNK_ROWS = 250_000
+
+
+def read_ownership(path: str | os.PathLike, *, name: str | None = None, limits: sources.Limits | None = None,
+                   keep=None) -> pd.DataFrame:
     """Read a CCOD or OCOD file (full or change-only) into one row per title and proprietor.
 
     Parameters
@@ -477,6 +483,10 @@ def read_ownership(path: str | os.PathLike, *, name: str | None = None,
         columns and the change-only ``Change Indicator``/``Change Date`` are read when present)
     name : the name shown in messages
     limits : size limits (the importer's current limits when None)
+    keep : for a national file: a function of a chunk of rows (published headers, text cells) returning a
+        boolean mask of the rows to keep (e.g. an anchor's names). A file over the size limit, or zipped as HMLR
+        publishes it, is then read in chunks of 250,000 rows keeping only those (never unpacked to disk);
+        without ``keep`` such a file is refused
 
     Returns
     -------
@@ -491,13 +501,72 @@ def read_ownership(path: str | os.PathLike, *, name: str | None = None,
     limits = limits or sources.current_limits()
     path = Path(path)
     name = Path(str(name)).name if name else path.name
+    if keep is not None and path.is_file() and (path.suffix.lower() == ".zip" or path.stat().st_size > limits.max_file_bytes):
+        return _stream_ownership(path, name, keep, limits)
     table = sources.open_table(path, name=name, limits=limits)
     if table.is_vector or table.format.startswith("excel"):
         raise InputError("is not a CSV; HM Land Registry's CCOD and OCOD files are CSV", source=name)
     return ownership_frame(table.frame, name, header_line=table.header_row)
 
 
-def ownership_frame(df: pd.DataFrame, name: str, *, header_line: int = 1) -> pd.DataFrame:
+def _csv_member(path: Path, name: str, limits: sources.Limits):
+    """The one CSV inside HMLR's zip, opened for streaming after the archive's checks (never extracted)."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except sources._ZIP_ERRORS as exc:
+        raise InputError(f"is not a readable zip archive ({sources._first_line(exc)})", source=name) from None
+    infos = [i for i in zf.infolist() if not i.is_dir()]
+    sources._member_problems(infos, name, limits.scaled(max_zip_expanded=MAX_STREAMED_BYTES))
+    csvs = [i for i in infos if PurePosixPath(i.filename).suffix.lower() == ".csv"]
+    if len(csvs) != 1:
+        zf.close()
+        raise InputError(f"holds {len(csvs)} CSV files; HM Land Registry's CCOD/OCOD zip holds one", source=name)
+    return zf, zf.open(csvs[0])
+
+
+def _stream_ownership(path: Path, name: str, keep, limits: sources.Limits) -> pd.DataFrame:
+    """Read a national CCOD/OCOD file in chunks, keeping the rows ``keep`` selects."""
+    import io
+
+    zf = None
+    if path.suffix.lower() == ".zip":
+        zf, raw = _csv_member(path, name, limits)
+    else:
+        if path.stat().st_size > MAX_STREAMED_BYTES:
+            raise InputError(f"is over the {MAX_STREAMED_BYTES / 1e6:,.0f} MB limit for an ownership file", source=name)
+        raw = open(path, "rb")
+    kept, rows, seen = [], [], 0
+    try:
+        text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="strict", newline="")
+        reader = pd.read_csv(text, dtype=str, keep_default_na=False, chunksize=_CHUNK_ROWS, engine="c")
+        for chunk in reader:
+            if seen == 0 and not is_ownership_file(chunk.columns):
+                raise InputError("is not HM Land Registry's CCOD/OCOD layout (its header lacks Title Number, Proprietor "
+                                 "Name (1) or Proprietorship Category (1))", source=name)
+            mask = np.asarray(keep(chunk), dtype=bool)
+            kept.append(chunk[mask])
+            rows.append(np.flatnonzero(mask) + seen + 2)
+            seen += len(chunk)
+    except UnicodeDecodeError:
+        raise InputError("is not UTF-8 text as HM Land Registry publishes it", source=name) from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"could not be read as CSV: {sources._first_line(exc)}", source=name) from None
+    finally:
+        raw.close()
+        if zf is not None:
+            zf.close()
+    if not kept:
+        raise InputError("the file is empty", source=name)
+    df = pd.concat(kept, ignore_index=True)
+    out = ownership_frame(df, name, rows=np.concatenate(rows))
+    out.attrs.update(streamed=True, rows_read=seen)
+    return out
+
+
+def ownership_frame(df: pd.DataFrame, name: str, *, header_line: int = 1, rows: np.ndarray | None = None
+                    ) -> pd.DataFrame:
     """The CCOD/OCOD rows of a table already read, one row per title and proprietor (see :func:`read_ownership`).
 
     Parameters
@@ -505,6 +574,7 @@ def ownership_frame(df: pd.DataFrame, name: str, *, header_line: int = 1) -> pd.
     df : the file's rows, headers as published
     name : the file's name, for messages
     header_line : the file's line number of the header
+    rows : each row's record number in the file (when the rows are a selection); default: in order after the header
 
     Returns
     -------
@@ -528,7 +598,7 @@ def ownership_frame(df: pd.DataFrame, name: str, *, header_line: int = 1) -> pd.
     bad_change = change.notna() & ~change.isin(["A", "D"])
     title = col("Title Number")
     problems = []
-    rows = np.arange(len(df)) + header_line + 1
+    rows = np.arange(len(df)) + header_line + 1 if rows is None else np.asarray(rows)
     if title.isna().any():
         problems.append(f"no Title Number in {_rows(rows[title.isna().to_numpy()])}")
     if bad_change.any():
