@@ -63,11 +63,10 @@ def _site_authorities(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame | None) 
     las = local_authorities(needs)
     if not las:
         return np.full(len(assets), None, dtype=object), {}
-    by_code = {}
     codes = needs["code"].astype(object).to_numpy()
-    for name, pos in las.items():
-        by_code.update({codes[p]: name for p in pos})
-    site = np.array([by_code.get(c) for c in assets["need_area_code"].astype(object)], dtype=object)
+    by_code = pd.Series({codes[p]: name for name, pos in las.items() for p in pos}, dtype=object)
+    site = assets["need_area_code"].astype(object).map(by_code).to_numpy(dtype=object)
+    site[pd.isna(site)] = None
     return site, las
 
 
@@ -80,12 +79,14 @@ def _covered(features: gpd.GeoDataFrame, stated: list[str], pts: np.ndarray, sit
             names = {la for la in las if la.casefold() in wanted}
             how = "the local authorities it names"
         else:
-            hit = np.unique(needs.sindex.query(features.geometry.to_numpy(), predicate="intersects")[1])
+            # the need areas are the query side (35k prepared polygons), the features the tree (up to ~400k)
+            hit = np.unique(shapely.STRtree(features.geometry.to_numpy()).query(needs.geometry.to_numpy(),
+                                                                                 predicate="intersects")[0])
             codes = needs["code"].astype(object).to_numpy()
             code_la = {codes[p]: la for la, pos in las.items() for p in pos}
             names = {code_la[c] for c in codes[hit] if c in code_la}
             how = "the local authorities it has features in"
-        covered = np.array([la in names for la in site_la], dtype=bool)
+        covered = pd.Series(site_la, dtype=object).isin(names).to_numpy()
         return covered, f"{how}: {', '.join(sorted(names)) or 'none of the need areas loaded'}"
     x0, y0, x1, y1 = features.total_bounds
     box = shapely.box(x0 - near_m, y0 - near_m, x1 + near_m, y1 + near_m)
@@ -107,31 +108,49 @@ def _nearest(pairs: tuple[np.ndarray, np.ndarray], sites: np.ndarray, feats: np.
     return si[first], fi[first], d[first], counts
 
 
-def _check_kind(kind: str, features: gpd.GeoDataFrame | None, tree: shapely.STRtree | None, geoms: np.ndarray,
-                site_la: np.ndarray, las: dict, needs) -> dict[str, np.ndarray]:
-    """The answers of every (placed) site for one kind."""
-    n = len(geoms)
-    spec = CONSTRAINT_KINDS[kind]
-    answer = np.full(n, "not checked", dtype=object)
-    feature = np.full(n, None, dtype=object)
-    distance = np.full(n, np.nan)
-    source = np.full(n, None, dtype=object)
-    date = np.full(n, None, dtype=object)
-    note = np.full(n, NO_LAYER, dtype=object)
+class _Coded:
+    """A text column of the ``constraints`` layer kept as integer codes into a small vocabulary (a categorical).
+
+    Every site gets an answer for every kind: 13 million rows at a million sites, of a few dozen distinct texts.
+    """
+
+    def __init__(self, n: int):
+        self.codes = np.full(n, -1, dtype=np.int32)
+        self.vocab: dict[str, int] = {}
+
+    def put(self, rows: np.ndarray, values) -> None:
+        if values is None or isinstance(values, str):
+            self.codes[rows] = -1 if values is None else self.vocab.setdefault(values, len(self.vocab))
+            return
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object))
+        remap = np.array([self.vocab.setdefault(u, len(self.vocab)) for u in uniques] + [-1], dtype=np.int32)
+        self.codes[rows] = remap[codes]
+
+    def categorical(self) -> pd.Categorical:
+        return pd.Categorical.from_codes(self.codes, categories=list(self.vocab))
+
+
+def _check_kind(k: int, features: gpd.GeoDataFrame | None, tree: shapely.STRtree | None, geoms: np.ndarray,
+                rows: np.ndarray, site_la: np.ndarray, las: dict, needs, cols: dict, distance: np.ndarray) -> None:
+    """Write the answers of every placed site (``geoms``, at ``rows`` of the table) for the ``k``-th kind."""
+    spec = list(CONSTRAINT_KINDS.values())[k]
     if features is None:
-        return dict(answer=answer, feature=feature, distance_m=distance, source=source, source_date=date, note=note)
+        cols["answer"].put(rows, "not checked")
+        cols["note"].put(rows, NO_LAYER)
+        return
     covered, coverage = _covered(features, features.attrs.get("authorities", []), geoms, site_la, las, needs,
                                  spec.near_m)
-    unknown = np.array([la is None for la in site_la], dtype=bool) if las else np.zeros(n, bool)
-    note[~covered] = f"{NOT_COVERED} (it covers {coverage})"
-    note[~covered & unknown] = UNKNOWN_AREA
-    answer[covered] = "clear"
-    source[covered] = ", ".join(dict.fromkeys(features["source"]))
-    date[covered] = ", ".join(d for d in dict.fromkeys(features["source_date"]) if d) or None
-    note[covered] = f"nothing within {spec.near_m:g} m" if spec.near_m else "not inside any feature"
+    unknown = pd.isna(site_la) if las else np.zeros(len(geoms), bool)
+    cols["answer"].put(rows[~covered], "not checked")
+    cols["note"].put(rows[~covered], f"{NOT_COVERED} (it covers {coverage})")
+    cols["note"].put(rows[~covered & unknown], UNKNOWN_AREA)
+    cols["answer"].put(rows[covered], "clear")
+    cols["source"].put(rows[covered], ", ".join(pd.unique(features["source"].astype(object))))
+    dates = [d for d in pd.unique(features["source_date"].astype(object)) if isinstance(d, str) and d]
+    cols["source_date"].put(rows[covered], ", ".join(dates) or None)
+    cols["note"].put(rows[covered], f"nothing within {spec.near_m:g} m" if spec.near_m else "not inside any feature")
     feats = features.geometry.to_numpy()
-    texts = _feature_text(features["feature_name"].to_numpy(), features["reference"].to_numpy(),
-                          features["grade"].to_numpy())
+    texts = np.full(len(features), None, dtype=object)  # made for the features found near a site only
     fsrc, fdate = features["source"].to_numpy(dtype=object), features["source_date"].to_numpy(dtype=object)
     none = (np.empty(0, np.int64), np.empty(0, np.int64))
     # The features are the query side: each polygon is prepared once and tested against the sites its envelope meets.
@@ -141,12 +160,16 @@ def _check_kind(kind: str, features: gpd.GeoDataFrame | None, tree: shapely.STRt
         si, fi, d, count = _nearest(pairs, geoms, feats)
         if not len(si):
             continue
-        answer[si] = label
-        feature[si] = [f"{t} and {c - 1} more" if c > 1 else t for t, c in zip(texts[fi], count, strict=True)]
-        distance[si] = 0.0 if label == "inside" else np.round(d, 1)
-        source[si], date[si] = fsrc[fi], fdate[fi]
-        note[si] = spec.meaning if label == "inside" else f"within {spec.near_m:g} m: {spec.meaning}"
-    return dict(answer=answer, feature=feature, distance_m=distance, source=source, source_date=date, note=note)
+        at = rows[si]
+        todo = np.unique(fi[pd.isna(texts[fi])])
+        texts[todo] = _feature_text(*(features[c].to_numpy(dtype=object)[todo] for c in ("feature_name", "reference",
+                                                                                         "grade")))
+        cols["answer"].put(at, label)
+        cols["feature"].put(at, [f"{t} and {c - 1} more" if c > 1 else t for t, c in zip(texts[fi], count, strict=True)])
+        distance[at] = 0.0 if label == "inside" else np.round(d, 1)
+        cols["source"].put(at, fsrc[fi])
+        cols["source_date"].put(at, fdate[fi])
+        cols["note"].put(at, spec.meaning if label == "inside" else f"within {spec.near_m:g} m: {spec.meaning}")
 
 
 def check_constraints(assets: gpd.GeoDataFrame, layers: list[gpd.GeoDataFrame], needs: gpd.GeoDataFrame | None = None
@@ -166,12 +189,12 @@ def check_constraints(assets: gpd.GeoDataFrame, layers: list[gpd.GeoDataFrame], 
         :data:`CONSTRAINT_COLUMNS`: ``kind`` in words, ``dataset`` its planning.data.gov.uk name, ``answer``
         one of :data:`ANSWERS`, ``feature`` (name, reference, grade; "and N more"), ``distance_m``
         (0 inside, metres when near), ``source`` and ``source_date`` of the layer, ``note`` (why not
-        checked, or what the constraint means for a community use)
+        checked, or what the constraint means for a community use); the text columns are categoricals
     """
-    n = len(assets)
+    n, k = len(assets), len(CONSTRAINT_KINDS)
     geoms = assets.geometry.to_numpy()
     placed = ~(pd.isna(geoms) | shapely.is_empty(geoms))
-    pos = np.flatnonzero(placed)
+    pos, unplaced = np.flatnonzero(placed), np.flatnonzero(~placed)
     tree = shapely.STRtree(geoms[pos]) if len(pos) else None
     site_la, las = _site_authorities(assets, needs)
     by_kind: dict[str, list[gpd.GeoDataFrame]] = {}
@@ -180,8 +203,9 @@ def check_constraints(assets: gpd.GeoDataFrame, layers: list[gpd.GeoDataFrame], 
             part = part.copy()
             part.attrs["authorities"] = list(layer.attrs.get("authorities") or [])
             by_kind.setdefault(kind, []).append(part)
-    parts = []
-    for kind, spec in CONSTRAINT_KINDS.items():
+    cols = {c: _Coded(n * k) for c in ("answer", "feature", "source", "source_date", "note")}
+    distance = np.full(n * k, np.nan)
+    for j, kind in enumerate(CONSTRAINT_KINDS):
         feats = by_kind.get(kind)
         features = None
         if feats:
@@ -189,34 +213,20 @@ def check_constraints(assets: gpd.GeoDataFrame, layers: list[gpd.GeoDataFrame], 
             # the kind's coverage is stated only when every layer of it states its own
             stated = [f.attrs.get("authorities") or [] for f in feats]
             features.attrs["authorities"] = sorted({a for s in stated for a in s}) if all(stated) else []
-        got = _check_kind(kind, features, tree, geoms[pos], site_la[pos], las, needs)
-        cols = {}
-        for key, vals in got.items():
-            full = np.full(n, np.nan) if key == "distance_m" else np.full(n, None, dtype=object)
-            full[pos] = vals
-            cols[key] = full
-        cols["answer"][~placed] = "not checked"
-        cols["note"][~placed] = NO_LAYER if features is None else UNPLACED
-        parts.append(pd.DataFrame({"asset_id": assets["asset_id"].astype(object).to_numpy(), "kind": spec.label,
-                                   "dataset": kind, **cols}))
-    out = pd.concat(parts, ignore_index=True)
-    k = len(CONSTRAINT_KINDS)
-    out = out.iloc[(np.arange(k)[None, :] * n + np.arange(n)[:, None]).ravel()].reset_index(drop=True)  # site by site
-    for c in ("kind", "dataset", "answer"):
-        out[c] = out[c].astype("category")
+        _check_kind(j, features, tree, geoms[pos], pos * k + j, site_la[pos], las, needs, cols, distance)
+        cols["answer"].put(unplaced * k + j, "not checked")
+        cols["note"].put(unplaced * k + j, NO_LAYER if features is None else UNPLACED)
+    ids, uniques = pd.factorize(assets["asset_id"].astype(object))
+    site = np.repeat(ids, k)  # site by site, kinds in the standard order
+    which = np.tile(np.arange(k), n)
+    out = pd.DataFrame({
+        "asset_id": pd.Categorical.from_codes(site, categories=list(uniques)),
+        "kind": pd.Categorical.from_codes(which, categories=[s.label for s in CONSTRAINT_KINDS.values()]),
+        "dataset": pd.Categorical.from_codes(which, categories=list(CONSTRAINT_KINDS)),
+        "answer": pd.Categorical.from_codes(cols["answer"].codes, categories=list(cols["answer"].vocab)),
+        "feature": cols["feature"].categorical(), "distance_m": distance, "source": cols["source"].categorical(),
+        "source_date": cols["source_date"].categorical(), "note": cols["note"].categorical()})
     return out[list(CONSTRAINT_COLUMNS)]
-
-
-def _joined(columns: list[np.ndarray], sep: str) -> np.ndarray:
-    """Each row's non-missing texts of ``columns`` joined by ``sep`` (None when it has none)."""
-    # Arrow's binary_join_element_wise(null_handling="skip") drops trailing all-null rows (pyarrow 26): joined here.
-    out = pd.Series(None, index=range(len(columns[0])) if columns else range(0), dtype=object)
-    for col in columns:
-        add = pd.Series(col, dtype=object, index=out.index)
-        both = out.notna() & add.notna()
-        out = out.where(out.notna(), add)
-        out[both] = out[both] + sep + add[both]
-    return out.to_numpy(dtype=object)
 
 
 def summary_columns(table: pd.DataFrame, n: int) -> dict[str, np.ndarray]:
@@ -224,35 +234,43 @@ def summary_columns(table: pd.DataFrame, n: int) -> dict[str, np.ndarray]:
 
     ``constraints_inside`` and ``constraints_near`` list "kind: feature" (near with its distance),
     ``constraints_clear`` and ``constraints_not_checked`` the kinds; ``constraints`` says all four in words.
+    Sites share a few patterns of clear and not checked kinds: their texts are made once per pattern, and
+    only the sites inside or near something get texts of their own.
     """
     k = len(CONSTRAINT_KINDS)
     labels = [s.label for s in CONSTRAINT_KINDS.values()]
-    ans = table["answer"].astype(object).to_numpy().reshape(n, k)
-    feat = table["feature"].astype(object).to_numpy().reshape(n, k)
-    dist = table["distance_m"].to_numpy(dtype=float).reshape(n, k)
-    cols: dict[str, list[np.ndarray]] = {a: [] for a in ANSWERS}
-    for j, label in enumerate(labels):
-        a = ans[:, j]
-        for which in ("inside", "near"):
-            col = np.full(n, None, dtype=object)
-            rows = np.flatnonzero(a == which)
-            col[rows] = [f"{label} {d:.0f} m: {f}" if which == "near" else f"{label}: {f}"
-                         for f, d in zip(feat[rows, j], dist[rows, j], strict=True)]
-            cols[which].append(col)
-        for which in ("clear", "not checked"):
-            cols[which].append(np.where(a == which, label, None).astype(object))
-    out = {"constraints_inside": _joined(cols["inside"], _SEP), "constraints_near": _joined(cols["near"], _SEP),
-           "constraints_clear": _joined(cols["clear"], ", "),
-           "constraints_not_checked": _joined(cols["not checked"], ", ")}
+    answer = table["answer"].astype("category")
+    codes = np.asarray(pd.Categorical(answer, categories=list(ANSWERS)).codes, dtype=np.int64).reshape(n, k)
+    # one integer per site (2 bits an answer) names its pattern of answers
+    keys, inv = np.unique((codes << (2 * np.arange(k))).sum(axis=1), return_inverse=True)
+    patterns = (keys[:, None] >> (2 * np.arange(k))) & 3
+
+    def listed(which: int) -> np.ndarray:
+        texts = [", ".join(lab for lab, c in zip(labels, p, strict=True) if c == which) or None for p in patterns]
+        return np.array(texts + [None], dtype=object)[:-1][inv]
+
+    out = {"constraints_clear": listed(ANSWERS.index("clear")),
+           "constraints_not_checked": listed(ANSWERS.index("not checked"))}
+    feature = table["feature"].astype("category")
+    fcodes, fcats = np.asarray(feature.cat.codes), np.asarray(feature.cat.categories, dtype=object)
+    dist = table["distance_m"].to_numpy(dtype=float)
+    for which in ("inside", "near"):
+        col = np.full(n, None, dtype=object)
+        rows, kinds = np.nonzero(codes == ANSWERS.index(which))  # site by site, kinds in order
+        at = rows * k + kinds
+        items = [f"{labels[j]} {d:.0f} m: {fcats[f]}" if which == "near" else f"{labels[j]}: {fcats[f]}"
+                 for j, f, d in zip(kinds, fcodes[at], dist[at], strict=True)]
+        for r, item in zip(rows, items, strict=True):
+            col[r] = item if col[r] is None else col[r] + _SEP + item
+        out[f"constraints_{which}"] = col
     heads = (("inside", "constraints_inside"), ("near", "constraints_near"), ("checked clear", "constraints_clear"),
              ("not checked", "constraints_not_checked"))
-    parts = []
-    for head, key in heads:
-        col = np.full(n, None, dtype=object)
-        has = pd.notna(out[key])
-        col[has] = [f"{head}: {v}" for v in out[key][has]]
-        parts.append(col)
-    out["constraints"] = _joined(parts, " | ")
+    first = np.unique(inv, return_index=True)[1]  # a site of each pattern
+    plain = [" | ".join(f"{h}: {out[c][i]}" for h, c in heads[2:] if out[c][i] is not None) for i in first]
+    sentence = np.array(plain + [None], dtype=object)[:-1][inv]
+    for r in np.flatnonzero(pd.notna(out["constraints_inside"]) | pd.notna(out["constraints_near"])):
+        sentence[r] = " | ".join(f"{h}: {out[c][r]}" for h, c in heads if out[c][r] is not None)
+    out["constraints"] = sentence
     return {c: out[c] for c in SUMMARY_COLUMNS if c in out}
 
 
@@ -264,7 +282,7 @@ def layer_sources(layers: list[gpd.GeoDataFrame]) -> str:
         for layer in layers:
             rows = layer[layer["kind"] == kind]
             if len(rows):
-                dates = sorted({d for d in rows["source_date"] if isinstance(d, str) and d})
+                dates = sorted(d for d in pd.unique(rows["source_date"].astype(object)) if isinstance(d, str) and d)
                 seen[layer.attrs.get("source") or rows["source"].iloc[0]] = dates[-1] if dates else "date not stated"
         if seen:
             parts.append(f"{spec.label}: " + ", ".join(f"{src} ({date})" for src, date in seen.items()))
