@@ -299,3 +299,21 @@ def test_a_national_file_is_streamed_keeping_the_anchors_rows(world, loaded, tmp
                  "--out", str(out)]) == 0
     want_titles, want_assets = _expected_report(world, loaded)
     assert _report_sets(pd.read_excel(out, sheet_name="reconciliation", dtype=str)) == (want_titles, want_assets)
+
+
+def test_who_owns_a_clicked_parcel(world, loaded):
+    from assets_map.community.ownership import NOT_IN_OPEN_DATA, who_owns
+
+    ownership, anchor, postcodes, register = loaded
+    titles = identify_anchors(ownership, [anchor])
+    placed = place_titles(titles[titles["anchor"].notna()], postcodes, parcels=world["parcels"], register=register)
+    placed = placed.merge(titles.drop_duplicates("title_number")[["title_number", "anchor"]], on="title_number")
+    held = placed.loc[placed["tier"] == TIER_PARCEL].iloc[0]
+    text = who_owns(held["parcel_id"], placed)
+    assert text.startswith(f"Registered freehold parcel (INSPIRE ID {held['parcel_id']}).")
+    assert f"{ANCHOR} holds title {held['title_number']} here ({TIER_PARCEL}; approximate" in text
+    other = world["parcels"]["parcel_id"].iloc[-1]
+    assert who_owns(other, placed) == (f"Registered freehold parcel (INSPIRE ID {other}). Owner not in the open data: "
+                                       "a title search at HM Land Registry names it "
+                                       "(https://www.gov.uk/search-property-information-land-registry).")
+    assert NOT_IN_OPEN_DATA.startswith("owner not in the open data")

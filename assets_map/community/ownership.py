@@ -688,21 +688,24 @@ def who_owns(parcel_id: str, placements: gpd.GeoDataFrame | None) -> str:
     Parameters
     ----------
     parcel_id : the INSPIRE ID clicked
-    placements : title placements (:func:`place_titles` with ``anchor`` and ``tier`` columns), optional
+    placements : title placements (:func:`place_titles` with an ``anchor`` column), optional
 
     Returns
     -------
-    str
+    str : the anchor and title(s) placed in the parcel with how they were placed, else the route to the owner
     """
     head = f"Registered freehold parcel (INSPIRE ID {parcel_id})."
     if placements is not None and len(placements) and "parcel_id" in placements:
         here = placements[placements["parcel_id"].astype("string") == str(parcel_id)]
         if len(here):
-            r = here.iloc[0]
-            anchor = r.get("anchor") if "anchor" in here else None
-            who = anchor if isinstance(anchor, str) and anchor else "an anchor"
-            return (f"{head} {who} holds title {r['title_number']} here ({r['tier']}; {PLACEMENT_NOTE}).")
-    return f"{head} The {NOT_IN_OPEN_DATA}."
+            said = []
+            for r in here.drop_duplicates("title_number").head(3).itertuples(index=False):
+                who = getattr(r, "anchor", None)
+                who = who if isinstance(who, str) and who else "An anchor"
+                said.append(f"{who} holds title {r.title_number} here ({r.tier}; {PLACEMENT_NOTE}).")
+            more = here["title_number"].nunique() - len(said)
+            return " ".join([head, *said] + ([f"{more} more titles are placed here."] if more > 0 else []))
+    return f"{head} {NOT_IN_OPEN_DATA[0].upper()}{NOT_IN_OPEN_DATA[1:]}."
 
 
 def read_anchor_files(ownership_files, *, alias_files=(), anchor: str) -> tuple[pd.DataFrame, pd.DataFrame | None, Anchor]:
