@@ -62,7 +62,7 @@ ASSET_FIELDS: tuple[Field, ...] = (
     Field("iod_year", "Edition of the English Indices of Deprivation used", "year", "deprivation file", "int"),
     Field("need_score", "Composite need: weighted mean of the chosen domains' national deprivation percentiles (100 = most deprived)", "0-100", "assets-map from IoD ranks", "float"),
     Field("need_decile", "Decile of the composite need (equals the IMD decile with default weights)", "decile", "assets-map", "int"),
-    Field("excluded", "True when the asset is never flagged (park, greenspace, allotment, community use)", "", "assets-map", "bool"),
+    Field("excluded", "True when the asset is never flagged: parks, gardens, open space, playing fields, recreation grounds, cemeteries, crematoria, churchyards, memorials, allotments, nature reserves, highway land and verges, land in community use, or land inside an exclusion layer (exclusion_reason names the category and where it was read)", "", "assets-map", "bool"),
     Field("exclusion_reason", "Why the asset is excluded", "", "assets-map"),
     Field("underuse_score", "Underuse evidence: sum of capped signals, 0 to 1", "0-1", "assets-map", "float"),
     Field("underuse_confidence", "Confidence in the underuse evidence: low, medium or high (only a human check is certain)", "", "assets-map"),

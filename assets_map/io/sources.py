@@ -748,8 +748,9 @@ def rows_to_frame(rows: list[list[object]], name: str, *, limits: Limits = DEFAU
         raise InputError(f"has {len(body)} rows; at most {limits.max_rows} are accepted{limits.for_who}", source=name)
     fixed = []
     for r in body:
+        # cells as given (src_* columns promise the source text exactly); blank cells are missing
         r = [None if v is None or (isinstance(v, str) and not v.strip()) or (isinstance(v, float) and v != v)
-             else (v.strip() if isinstance(v, str) else v) for v in r[:width]]
+             else v for v in r[:width]]
         if len(r) < width:
             r = r + [None] * (width - len(r))
         fixed.append(r)
@@ -805,10 +806,11 @@ def _read_plain(text: str, delim: str, name: str, limits: Limits):
         return None
     cells = []
     for col in table.columns:
-        col = pc.utf8_trim_whitespace(col)
         if pc.any(pc.match_substring(col, _QUOTE)).as_py():
             return None
-        cells.append(pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col))
+        # cells as given (src_* columns promise the source text exactly); blank cells are missing
+        blank = pc.equal(pc.utf8_trim_whitespace(col), "")
+        cells.append(pc.if_else(blank, pa.scalar(None, pa.string()), col))
     filled = pc.is_valid(cells[0])
     for c in cells[1:]:
         filled = pc.or_(filled, pc.is_valid(c))
@@ -1152,7 +1154,8 @@ def _read_excel(path: Path, name: str, layer: str | None, limits: Limits, prefer
                                  f"{', '.join(s for s in sheets if s != chosen)})")
             elif len(sheets) > 1:
                 raise InputError(f"holds {len(sheets)} sheets ({', '.join(sheets[:12])}); choose one "
-                                 "(--layer on the command line, or the sheet box in the app)", source=name)
+                                 "(--layer on the command line; for the app, save that sheet as its own workbook or CSV)",
+                                 source=name)
             else:
                 layer = sheets[0]
         elif layer not in sheets:
