@@ -364,6 +364,22 @@ def source_text(values: pd.Series) -> pd.Series:
     return pd.Series([_text_value(v) for v in values], index=values.index, dtype="str")
 
 
+def source_exact(values: pd.Series) -> pd.Series:
+    """A source column (``src_*``) as ``str`` dtype, each text exactly as in the file; blank cells missing.
+
+    Unlike :func:`source_text` nothing is stripped: a leading tab, CR or space stays (the exports make
+    formula-like text safe on the way out). ``12.0`` from a numeric cell becomes ``12``.
+    """
+    if values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
+        s = values.where(values.notna(), None).astype("str")
+    elif pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
+        s = values.astype("str")
+    else:
+        return pd.Series([None if _text_value(v) is None else v if isinstance(v, str) else _text_value(v)
+                          for v in values], index=values.index, dtype="str")
+    return s.where(s.str.strip() != "")
+
+
 def as_text(values: pd.Series) -> pd.Series:
     """Identifiers and labels as text: object dtype, missing as ``None``.
 
@@ -511,5 +527,5 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
         name = SOURCE_PREFIX + str(c)
         while name in ASSET_COLUMNS or name in out or name in src:
             name += "_"
-        src[name] = source_text(raw[c]) if not pd.api.types.is_numeric_dtype(raw[c]) else raw[c]
+        src[name] = source_exact(raw[c]) if not pd.api.types.is_numeric_dtype(raw[c]) else raw[c]
     return out.frame(src)
