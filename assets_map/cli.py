@@ -69,7 +69,7 @@ def _add_analyse(sub) -> None:
     p.add_argument("--all-need-areas", action="store_true",
                    help="keep every need area of --boundaries in the result (default: the study area, the local "
                         "authorities holding the assets and any area within 1 km of one)")
-    p.add_argument("--out", required=True, help="output GeoPackage (layers assets, candidates, needs, summary, "
+    p.add_argument("--out", required=True, help="output GeoPackage, or a .parquet folder of GeoParquet files (layers assets, candidates, needs, summary, "
                                                 "with data_dictionary and provenance tables)")
     p.add_argument("--csv", help="also write the candidates as CSV (UTF-8 with a BOM for Excel; lon/lat, easting/"
                                  "northing and WKT, with .csvt, .prj and .vrt so QGIS knows the CRS, and the data "
@@ -96,8 +96,9 @@ def _run_analyse(args) -> int:
     from assets_map.io.provenance import provenance
 
     out = Path(args.out)
-    if out.suffix.lower() != ".gpkg":
-        raise InputError(f"--out must end in .gpkg (got {out.name})")
+    if out.suffix.lower() not in (".gpkg", ".parquet"):
+        raise InputError(f"--out must end in .gpkg (a GeoPackage) or .parquet (a folder of GeoParquet files, one per "
+                         f"layer) (got {out.name})")
     if args.csv and Path(args.csv).suffix.lower() not in (".csv", ".zip"):
         raise InputError(f"--csv must end in .csv (the CSV with its sidecars beside it) or .zip (got {Path(args.csv).name})")
     bar = ProgressBar()
@@ -113,7 +114,12 @@ def _run_analyse(args) -> int:
                                         "exclude": list(args.exclude),
                                         "constraints": [parse_constraint_arg(c)[1] for c in args.constraints],
                                         "parcels": list(args.parcels)})
-    write_gpkg(result_layers(result), out, provenance=record, step="analyse")
+    if out.suffix.lower() == ".parquet":
+        from assets_map.io.geoparquet import write_result
+
+        write_result(result_layers(result), out, provenance=record, step="analyse")
+    else:
+        write_gpkg(result_layers(result), out, provenance=record, step="analyse")
     if args.csv:
         export_file({"candidates": result.candidates}, "csv", args.csv, provenance=record, step="analyse")
     if args.report:

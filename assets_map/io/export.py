@@ -1600,6 +1600,10 @@ def read_result(path: str | os.PathLike, layers: list[str] | tuple[str, ...] | N
     """
     path = Path(path)
     name = path.name
+    if path.suffix.lower() == ".parquet" and path.is_dir():  # a GeoParquet result folder
+        from assets_map.io.geoparquet import read_result as read_parquet_result
+
+        return read_parquet_result(path, layers)
     if not path.is_file():
         raise InputError("no such file", source=name)
     with open(path, "rb") as fh:

@@ -1,0 +1,152 @@
+"""GeoParquet results: a folder of GeoParquet 1.1 files, one per layer, each with a bbox covering column.
+
+``assets-map analyse --out result.parquet`` writes the folder ``result.parquet/`` holding
+``assets.parquet``, ``candidates.parquet``, ``needs.parquet`` (GeoParquet 1.1, EPSG:27700, a
+``bbox`` covering column so readers skip row groups outside a window), the tables
+(``summary.parquet``, ``constraints.parquet``...) as plain Parquet, ``data_dictionary.parquet`` and
+``provenance.json``. GDAL (QGIS), DuckDB, geopandas and Arrow read each file on its own; ``assets-map
+export`` reads the folder back like a result GeoPackage. Writing 1M assets takes a few seconds
+where the GeoPackage takes several times longer (``bench/README.md``).
+
+The folder is written beside its target and renamed into place, so a reader never sees half a
+result; an existing folder is replaced only when it is an assets-map result (it holds this
+module's ``provenance.json``), never a user's other folder.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from assets_map.io.report import InputError
+
+#: The suffix of a GeoParquet result folder.
+SUFFIX = ".parquet"
+#: The file that marks a folder as an assets-map result (and holds its provenance).
+MARKER = "provenance.json"
+#: What the marker says it is.
+TITLE = "assets-map provenance"
+
+
+def is_result_folder(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a GeoParquet result folder written by assets-map."""
+    p = Path(path)
+    if not (p.is_dir() and (p / MARKER).is_file()):
+        return False
+    try:
+        return json.loads((p / MARKER).read_text(encoding="utf-8")).get("title") == TITLE
+    except (OSError, ValueError):
+        return False
+
+
+def _dictionary(layers: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    from assets_map.schema import data_dictionary
+
+    parts = []
+    for name, frame in layers.items():
+        d = data_dictionary("needs" if name == "needs" else "assets")
+        d = d[d["field"].isin(frame.columns) | d["field"].str.endswith("*")]
+        parts.append(d.assign(layer=name))
+    return pd.concat(parts, ignore_index=True)[["layer", "field", "meaning", "unit", "source"]] if parts else \
+        pd.DataFrame(columns=["layer", "field", "meaning", "unit", "source"])
+
+
+def write_result(layers: dict[str, pd.DataFrame], path: str | os.PathLike, *, provenance: dict | None = None,
+                 step: str = "analyse") -> Path:
+    """Write result layers as a GeoParquet folder, atomically.
+
+    Parameters
+    ----------
+    layers : layer name -> GeoDataFrame (written as GeoParquet 1.1 with a bbox covering column) or
+        DataFrame (plain Parquet), as :func:`assets_map.io.export.result_layers` gives them
+    path : the folder to write; its name must end in ``.parquet``
+    provenance : the provenance record (:func:`assets_map.io.provenance.provenance`), kept as
+        ``provenance.json`` with the format and step that wrote it
+    step : what wrote it (``analyse``, ``export``)
+
+    Returns
+    -------
+    Path : the folder written
+
+    Raises
+    ------
+    InputError : the name does not end in ``.parquet``, or it names a file or a folder that is not an
+        assets-map result
+    """
+    path = Path(path)
+    if path.suffix.lower() != SUFFIX:
+        raise InputError(f"a GeoParquet result is a folder whose name ends in {SUFFIX} (got {path.name})")
+    if path.exists() and not is_result_folder(path):
+        raise InputError("exists and is not an assets-map GeoParquet result folder: choose another name",
+                         source=path.name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".parts", dir=path.parent))
+    try:
+        for name, frame in layers.items():
+            target = work / f"{name}{SUFFIX}"
+            if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
+                frame.to_parquet(target, index=False, compression="zstd", write_covering_bbox=True,
+                                 schema_version="1.1.0")
+            else:
+                pd.DataFrame(frame).to_parquet(target, index=False, compression="zstd")
+        _dictionary(layers).to_parquet(work / f"data_dictionary{SUFFIX}", index=False)
+        record = dict(provenance or {})
+        record["title"] = TITLE
+        record.setdefault("written", []).append({"step": step, "format": "GeoParquet 1.1 (one file per layer)",
+                                                 "layers": list(layers)})
+        (work / MARKER).write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+        os.replace(work, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return path
+
+
+def read_result(path: str | os.PathLike, layers: list[str] | tuple[str, ...] | None = None
+                ) -> tuple[dict[str, pd.DataFrame], dict]:
+    """Read a GeoParquet result folder back: (layers, provenance record).
+
+    Parameters
+    ----------
+    path : the ``.parquet`` folder written by :func:`write_result`
+    layers : names to read (default: every layer in it)
+
+    Raises
+    ------
+    InputError : not such a folder, or a layer asked for is not in it
+    """
+    path = Path(path)
+    if not is_result_folder(path):
+        raise InputError("not an assets-map GeoParquet result (a .parquet folder holding provenance.json)",
+                         source=path.name)
+    present = sorted(p.name[: -len(SUFFIX)] for p in path.glob(f"*{SUFFIX}") if p.name != f"data_dictionary{SUFFIX}")
+    wanted = list(layers) if layers else present
+    missing = [n for n in wanted if n not in present]
+    if missing:
+        raise InputError(f"layer(s) {', '.join(missing)} not found (layers here: {', '.join(present) or 'none'})",
+                         source=path.name)
+    out: dict[str, pd.DataFrame] = {}
+    for name in wanted:
+        f = path / f"{name}{SUFFIX}"
+        try:
+            out[name] = gpd.read_parquet(f)
+        except ValueError:  # a table without geometry metadata
+            out[name] = pd.read_parquet(f)
+        if isinstance(out[name], gpd.GeoDataFrame) and "bbox" in out[name].columns:
+            out[name] = out[name].drop(columns="bbox")
+    record = json.loads((path / MARKER).read_text(encoding="utf-8"))
+    return out, record
+
+
+__all__ = ["MARKER", "SUFFIX", "is_result_folder", "read_result", "write_result"]
