@@ -3,9 +3,11 @@ import streamlit as st
 
 from assets_map.ui import (
     about_page,
+    cases_page,
     data_page,
     download_page,
     finder_page,
+    follow_page,
     map_page,
     shared,
     shortlist_page,
@@ -23,6 +25,8 @@ pages = [
     st.Page(download_page.render, title="Download", url_path="download"),
     st.Page(data_page.render, title="Your data", url_path="data"),
     st.Page("assets_map/ui/register_page.py", title="Register", url_path="register"),
+    st.Page(follow_page.render, title="Follow", url_path="follow"),
+    st.Page(cases_page.render, title="Cases and ACV", url_path="cases"),
     st.Page(about_page.render, title="How it works", url_path="about"),
 ]
 nav = st.navigation(pages)
