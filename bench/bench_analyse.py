@@ -13,6 +13,8 @@ assets-map   ``assets-map analyse`` exactly as a user runs it (read, validate, n
              score, reasons, write assets/candidates/needs and the data dictionary)
 floor        the I/O floor: read the same inputs with the fastest readers (pyogrio + Arrow,
              pyarrow CSV) and write assets-map's own output layers with pyogrio + Arrow; no work
+assets-map-parquet, floor-parquet
+             the same two writing GeoParquet (``--out x.parquet``; geopandas ``to_parquet`` per layer)
 geopandas    a plain script: read, merge IMD, ``sjoin(predicate="within")``, write one layer
 postgis      PostgreSQL 15 + PostGIS 3.3 (Debian) on a local socket: load both layers with
              ogr2ogr (COPY), GiST index, the same point-in-LSOA join in SQL, export with ogr2ogr
@@ -61,6 +63,27 @@ def _floor(assets: str, lsoa: str, imd: str, reference: str, out: str) -> dict:
     t1 = time.perf_counter()
     for name, frame in layers.items():
         pyogrio.write_dataframe(frame, out, layer=name, driver="GPKG", use_arrow=True, append=Path(out).exists())
+    t_write = time.perf_counter() - t1
+    return {"read_s": t_read, "write_s": t_write, "floor_s": t_read + t_write, "rows": len(a), "lsoas": len(b),
+            "imd_rows": d.num_rows}
+
+
+def _floor_parquet(assets: str, lsoa: str, imd: str, reference: str, out: str) -> dict:
+    """The GeoParquet floor: the same reads, then assets-map's output layers written as GeoParquet files."""
+    import pyarrow.csv as pacsv
+    import pyogrio
+
+    t0 = time.perf_counter()
+    a = pyogrio.read_dataframe(assets, use_arrow=True)
+    b = pyogrio.read_dataframe(lsoa, use_arrow=True)
+    d = pacsv.read_csv(imd)
+    t_read = time.perf_counter() - t0
+    layers = {name: pyogrio.read_dataframe(reference, layer=name, use_arrow=True)
+              for name, _ in pyogrio.list_layers(reference)}
+    Path(out).mkdir(parents=True, exist_ok=True)
+    t1 = time.perf_counter()
+    for name, frame in layers.items():
+        frame.to_parquet(Path(out) / f"{name}.parquet", index=False)
     t_write = time.perf_counter() - t1
     return {"read_s": t_read, "write_s": t_write, "floor_s": t_read + t_write, "rows": len(a), "lsoas": len(b),
             "imd_rows": d.num_rows}
@@ -233,17 +256,24 @@ def main(argv=None) -> None:
             ref = work / f"am_{r}.gpkg"
             for way in args.ways:
                 out = work / f"{way}_{r}.gpkg"
-                if way == "assets-map":
+                if way in ("assets-map", "assets-map-parquet"):
+                    target = ref if way == "assets-map" else work / f"am_{r}.parquet"
                     cmd = [sys.executable, "-m", "assets_map.cli", "analyse", "--assets", str(assets),
-                           "--boundaries", str(LSOA), "--deprivation", str(IMD), "--out", str(ref)]
+                           "--boundaries", str(LSOA), "--deprivation", str(IMD), "--out", str(target)]
                     res = _timed(cmd)
+                    if way == "assets-map-parquet":
+                        shutil.rmtree(target, ignore_errors=True)
                 elif way.startswith("dask-"):  # the same CLI run on the dask engine
                     cmd = [sys.executable, "-m", "assets_map.cli", "analyse", "--assets", str(assets),
                            "--boundaries", str(LSOA), "--deprivation", str(IMD), "--out", str(out),
                            "--engine", "dask", "--scheduler", way.split("-", 1)[1]]
                     res = _timed(cmd)
-                elif way == "floor":
-                    res = _timed(me + ["_floor", str(assets), str(LSOA), str(IMD), str(ref), str(out)])
+                elif way in ("floor", "floor-parquet"):  # both need this repetition's assets-map GeoPackage
+                    fn = "_floor" if way == "floor" else "_floor_parquet"
+                    target = out if way == "floor" else work / f"floor_{r}.parquet"
+                    res = _timed(me + [fn, str(assets), str(LSOA), str(IMD), str(ref), str(target)])
+                    if way == "floor-parquet":
+                        shutil.rmtree(target, ignore_errors=True)
                 elif way == "geopandas":
                     res = _timed(me + ["_geopandas", str(assets), str(LSOA), str(IMD), str(out)])
                 else:
@@ -277,11 +307,12 @@ def main(argv=None) -> None:
 def table(summary: dict) -> str:
     """The markdown rows for bench/README.md."""
     w = summary["ways"]
-    floor = w.get("floor", {}).get("floor_s")
-    am = w.get("assets-map", {}).get("wall_s")
     rows = ["| way | median wall s | peak memory MB | vs I/O floor | assets-map vs this |", "|---|---|---|---|---|"]
     for way, s in w.items():
-        wall = s.get("floor_s") if way == "floor" else s.get("wall_s")
+        pq = way.endswith("parquet")  # a GeoParquet way is held against the GeoParquet floor and run
+        floor = w.get("floor-parquet" if pq else "floor", {}).get("floor_s")
+        am = w.get("assets-map-parquet" if pq else "assets-map", {}).get("wall_s")
+        wall = s.get("floor_s") if way.startswith("floor") else s.get("wall_s")
         peak = s.get("peak_mb")
         extra = f" (+ server {s['server_rss_mb']:.0f})" if s.get("server_rss_mb") else ""
         rows.append(f"| {way} | {wall:.1f} | {peak:.0f}{extra} | "
@@ -292,7 +323,8 @@ def table(summary: dict) -> str:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1].startswith("_"):
         way, rest = sys.argv[1], sys.argv[2:]
-        fn = {"_floor": _floor, "_geopandas": _geopandas, "_postgis": _postgis, "_postgis_tuned": _postgis_tuned}[way]
+        fn = {"_floor": _floor, "_floor_parquet": _floor_parquet, "_geopandas": _geopandas, "_postgis": _postgis,
+              "_postgis_tuned": _postgis_tuned}[way]
         print(json.dumps(fn(*rest)))
     else:
         main()
