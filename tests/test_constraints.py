@@ -283,3 +283,29 @@ def test_cli_analyse_writes_the_constraints_layer(trafford, layer_files, tmp_pat
                          capture_output=True, text=True, timeout=600)
     assert bad.returncode == 2 and "greenspace_sites.geojson: which constraint this layer holds" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_parquet_and_geoparquet_give_the_geojson_answers(analysed, layer_files, tmp_path):
+    from assets_map.engine.constraints import check_constraints
+
+    kinds = ("conservation-area", "listed-building")
+    base = [read_constraint_layer(layer_files[k]) for k in kinds]
+    layers = []
+    for k in kinds:
+        csv = tmp_path / f"{k}.csv"
+        _planning_data_csv(layer_files[k], k, csv)
+        plain = tmp_path / "download.parquet"  # planning.data.gov.uk's layout, WKT text; the dataset column decides
+        pd.read_csv(csv, dtype=str, keep_default_na=False).to_parquet(plain)
+        layers.append(read_constraint_layer(plain))
+        geo = tmp_path / f"{k}.geoparquet"
+        gpd.read_file(layer_files[k]).to_parquet(geo)
+        layers.append(read_constraint_layer(geo))
+    assert layers[0].attrs["ended"] == 2 and layers[1].crs is not None
+    want = check_constraints(analysed.assets, base, analysed.needs)
+    for pair in ((layers[0], layers[2]), (layers[1], layers[3])):
+        got = check_constraints(analysed.assets, list(pair), analysed.needs)
+        assert got["answer"].astype(str).tolist() == want["answer"].astype(str).tolist()
+    bad = tmp_path / "conservation-area.parquet"
+    bad.write_bytes(b"PAR1 not really parquet")
+    with pytest.raises(InputError, match="conservation-area.parquet: could not be read as Parquet"):
+        read_constraint_layer(bad)

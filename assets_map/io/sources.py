@@ -143,8 +143,10 @@ ALLOWED_DRIVERS = {"GPKG", "ESRI Shapefile", "GeoJSON"}
 VECTOR_EXT = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile"}
 TABLE_EXT = {".csv", ".txt", ".tsv"}
 EXCEL_EXT = {".xls", ".xlsx"}
-ALLOWED_EXT = set(VECTOR_EXT) | TABLE_EXT | EXCEL_EXT | {".zip"}
-ACCEPTED_TEXT = "CSV, Excel (.xlsx/.xls), GeoPackage, GeoJSON, Shapefile (.zip with .shp/.shx/.dbf, or .shp)"
+#: Parquet (planning.data.gov.uk publishes its datasets so) and GeoParquet: read by pyarrow, never by GDAL
+PARQUET_EXT = {".parquet", ".geoparquet"}
+ALLOWED_EXT = set(VECTOR_EXT) | TABLE_EXT | EXCEL_EXT | PARQUET_EXT | {".zip"}
+ACCEPTED_TEXT = "CSV, Excel (.xlsx/.xls), GeoPackage, GeoJSON, Shapefile (.zip with .shp/.shx/.dbf, or .shp), Parquet"
 ARCHIVE_EXT = {".zip", ".gz", ".tgz", ".7z", ".rar", ".tar", ".bz2", ".xz", ".kmz", ".gzip", ".z"}
 SHAPEFILE_SIDECARS = {".shx", ".dbf", ".prj", ".cpg", ".sbn", ".sbx", ".qix", ".fix", ".qmd", ".xml", ".aih", ".ain",
                       ".atx", ".ixs", ".mxs"}
@@ -1253,6 +1255,10 @@ def open_table(path: str | os.PathLike, *, name: str | None = None, layer: str |
         if (ext == ".xls" and kind != "ole") or (ext == ".xlsx" and kind != "zip"):
             raise InputError(f"is named {ext} but is not an Excel workbook", source=name)
         return _read_excel(path, name, layer, limits, prefer_layers)
+    if ext in PARQUET_EXT:
+        if not head.startswith(b"PAR1"):
+            raise InputError(f"is named {ext} but is not a Parquet file", source=name)
+        return _read_parquet(path, name, limits)
     if ext == ".zip":
         if kind != "zip":
             raise InputError("is named .zip but is not a zip archive", source=name)
@@ -1297,6 +1303,46 @@ def open_table(path: str | os.PathLike, *, name: str | None = None, layer: str |
                               limits, name)
         gdf, layers, chosen = _read_vector(local, name, layer, limits)
     return Table(gdf, driver.lower(), name, notes, layers, chosen, lines=len(gdf))
+
+
+def _read_parquet(path: Path, name: str, limits: Limits) -> Table:
+    """A Parquet file: GeoParquet as a layer (its own CRS), any other as text cells like a CSV's.
+
+    A binary column of well-known binary shapes (``geometry``, ``point``...) is given as WKT text, as
+    planning.data.gov.uk's CSV gives it. Rows and columns are counted from the footer before reading.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise InputError(f"could not be read as Parquet: {_first_line(exc)}", source=name) from None
+    meta = pf.metadata
+    if meta.num_columns > limits.max_columns:
+        raise InputError(f"has {meta.num_columns} columns; at most {limits.max_columns} are accepted", source=name)
+    if meta.num_rows > limits.max_rows:
+        raise InputError(f"has {meta.num_rows} rows; at most {limits.max_rows} are accepted{limits.for_who}",
+                         source=name)
+    try:
+        if b"geo" in (pf.schema_arrow.metadata or {}):
+            gdf = gpd.read_parquet(path)
+            limits.check_vertices(gdf.geometry.values, name)
+            return Table(gdf, "geoparquet", name, lines=len(gdf))
+        table = pf.read()
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise InputError(f"could not be read as Parquet: {_first_line(exc)}", source=name) from None
+    cols = {}
+    for field_, col in zip(table.schema, table.columns, strict=True):
+        values = col.to_pandas()
+        if pa.types.is_binary(field_.type) or pa.types.is_large_binary(field_.type):
+            shapes = shapely.from_wkb(values.to_numpy(dtype=object), on_invalid="ignore")
+            limits.check_vertices(shapes, name)
+            values = pd.Series(shapely.to_wkt(shapes), dtype=object)
+        cols[str(field_.name)] = values.astype(object).where(values.notna(), None).map(
+            lambda v: v if v is None or isinstance(v, str) else str(v))
+    frame = pd.DataFrame(cols)
+    return Table(frame, "parquet", name, lines=len(frame))
 
 
 def _sidecar(shp: Path, ext: str) -> Path | None:

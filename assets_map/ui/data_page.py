@@ -50,7 +50,7 @@ TYPES = {
     "exclude": MAPS,
     "facilities": MAPS,
     "locations": [*MAPS, "csv", "txt"],
-    "constraints": [*MAPS, "csv", "txt"],
+    "constraints": [*MAPS, "csv", "txt", "parquet"],
 }
 MULTIPLE = ("exclude", "facilities", "constraints")
 INTRO = """
