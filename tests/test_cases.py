@@ -133,3 +133,28 @@ def test_acv_list_imported_matched_told_to_followers_and_exported(scene, tmp_pat
     assert len(told) == 2 and "16 February 2025" in told[0]["body"]
     exported = write_planning_data(listings.stored_list(store))
     assert "ACV-1" in exported and "2025-01-06" in exported and exported.startswith("reference,name,address-text")
+
+
+def test_acv_clocks_on_the_card_and_site_pack_of_a_register_read(scene, tmp_path):
+    from assets_map.community.sitecard import site_card
+    from assets_map.community.sitepack import select_sites, site_pack_html
+
+    store, people, assets = scene
+    bob, _ = people["bob"]
+    site = assets.iloc[0]
+    lon, lat = assets.to_crs(4326).geometry.iloc[0].representative_point().coords[0]
+    path = tmp_path / "acv.csv"
+    path.write_text("reference,name,point,decision,decision-date,notification-to-sell-date\n"
+                    f"ACV-7,{site['name']},POINT ({lon:.6f} {lat:.6f}),listed,2024-02-29,2025-08-31\n", encoding="utf-8")
+    listings.import_listings(store, read_acv_list(path), role=LOCAL_USER)
+    result = store.register_analysis(bob)  # the public view: an ACV list is public
+    lines = result.settings["acv"][site["asset_id"]]
+    assert lines[0].startswith("Asset of Community Value: listing ACV-7 (listed)")
+    assert any(line.startswith("Full moratorium ends: 28 February 2026.") for line in lines)
+    card = site_card(result.assets, result.needs, site["asset_id"], settings=result.settings)
+    assert "Protected period ends: 28 February 2027. Until this date the owner may sell without a new moratorium; " \
+           "after it a new notification to sell starts the clocks again." in card.notes
+    pack = site_pack_html(select_sites(result.assets, [site["asset_id"]]), needs=result.needs, settings=result.settings)
+    assert "Asset of Community Value: the clocks" in pack and "Listing ends: 28 February 2029" in pack
+    other = assets["asset_id"].iloc[1]
+    assert other not in result.settings["acv"]

@@ -318,6 +318,7 @@ def site_card(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, asset_id: str, 
     notes = []
     if row.get("excluded"):
         notes.append(f"Never flagged: {_txt(row.get('exclusion_reason'))}")
+    notes += list(((settings or {}).get("acv") or {}).get(str(asset_id), []))  # ACV clocks (store.listings)
     return SiteCard(
         asset_id=str(asset_id),
         title=_txt(row.get("name"), str(asset_id)),

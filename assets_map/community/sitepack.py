@@ -287,6 +287,10 @@ def _site_page(row, *, index: int, partner_rows: pd.DataFrame, png: bytes, setti
                  f'<ul>' + "".join(f"<li>{esc(s)}</li>" for s in r.next_steps[:3]) + "</ul>"
                  + ("".join(f'<div class="small">{esc(d)}</div>' for d in r.dates))
                  + f'<div class="small">{esc(r.law)}</div></div>')
+    acv = (settings.get("acv") or {}).get(str(row.get("asset_id")), [])
+    if acv:  # the council's ACV list as matched in the register (store.listings): the listing and its clocks
+        h.append("<h2>Asset of Community Value: the clocks</h2><ul>" + "".join(f"<li>{esc(t)}</li>" for t in acv)
+                 + "</ul>")
     h.append("</div></div>")
     h.append('<div class="cannot"><b>What this map cannot do</b><ul class="small">'
              + "".join(f"<li>{esc(t)}</li>" for t in MAP_CANNOT) + "</ul></div>")

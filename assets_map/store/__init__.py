@@ -14,6 +14,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from assets_map.store import listings as _listings  # noqa: F401 (adds each site's ACV clocks to register reads)
 from assets_map.store import notify as _notify  # noqa: F401 (adds the hook that tells followers of changes)
 from assets_map.store.base import (
     CONTACT_FIELDS,

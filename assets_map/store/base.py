@@ -76,6 +76,9 @@ _PHONE = re.compile(r"^\+?[0-9 ()\-]{7,25}$")
 #: Called with the store after each committed change (an edit, an accepted correction, an import);
 #: :mod:`assets_map.store.notify` adds the one that tells followers (it never raises).
 AFTER_CHANGE: list = []
+#: Extra settings a register read (:meth:`Store.register_analysis`) carries: name -> callable(store, role,
+#: asset ids) giving a JSON-safe value for the sites that role sees; :mod:`assets_map.store.listings` adds ``acv``.
+ANALYSIS_EXTRAS: dict = {}
 
 
 class StoreError(RuntimeError):
@@ -808,6 +811,10 @@ class Store(abc.ABC):
         years = pd.to_numeric(needs.get("iod_year", pd.Series(dtype=float)), errors="coerce").dropna()
         settings = {"weights": weights or {"imd": 1.0}, "iod_year": int(years.iloc[0]) if len(years) else None,
                     "source": "register", "role": role.describe(), "contacts": self._contacts_by_owner()}
+        for key, extra in ANALYSIS_EXTRAS.items():  # e.g. each site's ACV clocks (store.listings)
+            value = extra(self, role, frame["asset_id"].astype(str).tolist())
+            if value:
+                settings[key] = value
         return Analysis(assets=frame[order_columns(frame)], needs=needs, settings=settings, exclude=exclude)
 
     @staticmethod

@@ -14,7 +14,7 @@ import shapely
 
 from assets_map.community.acv import DATE_FIELDS, MATCH_FIELDS, PLANNING_FIELDS, AcvList, acv_clocks, match_listings
 from assets_map.schema import MEASURE_CRS
-from assets_map.store import casework, codec, notify
+from assets_map.store import base, casework, codec, notify
 from assets_map.store.base import Json, Store
 from assets_map.store.roles import NotAllowed, Role
 
@@ -124,3 +124,30 @@ def stored_list(store: Store, source: str = "assets-of-community-value.csv") -> 
     geoms = [shapely.from_wkt(r["location_27700"]) if r.get("location_27700") else None for r in rows]
     return AcvList(gpd.GeoDataFrame(frame, geometry=geoms, crs=MEASURE_CRS), list(PLANNING_FIELDS),
                    "planning.data.gov.uk", source)
+
+
+def clock_lines(store: Store, role: Role, asset_ids: list[str]) -> dict[str, list[str]]:
+    """Each listed site's ACV lines for the site card and pack: asset_id -> lines (listing, then each clock).
+
+    Only sites in ``asset_ids`` (those ``role`` sees) with a linked listing; the lines carry dates,
+    not days left, so they hold whenever they are read.
+    """
+    if not asset_ids or not casework.has_tables(store):
+        return {}
+    wanted = set(asset_ids)
+    with store._read() as tx:
+        rows = tx.q("SELECT reference, record, asset_id, confidence_words FROM acv_listings WHERE asset_id IS NOT NULL "
+                    "ORDER BY reference")
+    out: dict[str, list[str]] = {}
+    for ref, rec, asset_id, words in rows:
+        if asset_id not in wanted or words not in LINKED:
+            continue
+        rec = codec.loads(rec)
+        decision = rec.get("decision") or "nominated, not yet decided"
+        lines = out.setdefault(asset_id, [])
+        lines.append(f"Asset of Community Value: listing {ref} ({decision}) on the council's list.")
+        lines += [c.line() for c in acv_clocks(rec)]
+    return out
+
+
+base.ANALYSIS_EXTRAS.setdefault("acv", clock_lines)
