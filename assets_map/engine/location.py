@@ -59,10 +59,20 @@ def local_authorities(needs: gpd.GeoDataFrame) -> dict[str, np.ndarray]:
     return {name: np.flatnonzero(la == name) for name in pd.unique(la) if name}
 
 
+def _words(text: str) -> str:
+    return f" {re.sub(r'[^a-z0-9]+', ' ', text.lower()).strip()} "
+
+
 def named_authority(organisation: str, authorities) -> str | None:
-    """The local authority an organisation's name names (the longest one named as whole words), or ``None``."""
-    org = f" {re.sub(r'[^a-z0-9]+', ' ', organisation.lower()).strip()} "
-    found = [a for a in authorities if f" {re.sub(r'[^a-z0-9]+', ' ', a.lower()).strip()} " in org]
+    """The local authority an organisation's name names (the longest one named as whole words), or ``None``.
+
+    ``authorities`` may be names, or a mapping whose keys are names; a dict of name -> words (as
+    :func:`_words` gives them) saves folding the names again for every organisation.
+    """
+    org = _words(organisation)
+    folded = authorities if isinstance(authorities, dict) and all(isinstance(v, str) for v in authorities.values()) \
+        else {a: _words(a) for a in authorities}
+    found = [a for a, w in folded.items() if w in org]
     return max(found, key=len) if found else None
 
 
@@ -103,6 +113,8 @@ def check_locations(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> gpd.Ge
             else np.full(n, None, dtype=object)
         orgs = np.array([o.strip() if isinstance(o, str) else "" for o in orgs], dtype=object)
         authorities = local_authorities(needs)
+        folded = {a: _words(a) for a in authorities}
+        areas: dict[str, shapely.STRtree] = {}
         at = np.flatnonzero(placed)
         if not len(at):  # nothing placed (e.g. one unplaced site re-scored after an edit): nothing to check
             out["location_check"] = check
@@ -111,10 +123,14 @@ def check_locations(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> gpd.Ge
         order = np.argsort(codes, kind="stable")
         for k, rows in enumerate(np.split(at[order], np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1])):
             org = uniques[k]
-            la = named_authority(org, authorities) if org else None
+            la = named_authority(org, folded) if org else None
             if la is not None:
-                area = shapely.union_all(needs.geometry.to_numpy()[authorities[la]])
-                excess = shapely.distance(area, pts[rows])
+                # the distance to the authority's nearest LSOA (0 inside one): no union of its polygons needed
+                if la not in areas:
+                    areas[la] = shapely.STRtree(needs.geometry.to_numpy()[authorities[la]])
+                (which, _), dist = areas[la].query_nearest(pts[rows], return_distance=True, all_matches=False)
+                excess = np.full(len(rows), np.inf)
+                excess[which] = dist
                 where = f"{la} (the local authority named by {org}, from the need areas loaded)"
             else:
                 got = _cluster_excess(pts[rows])
