@@ -37,6 +37,7 @@ from assets_map.ui.shared import md
 
 STATUS_LABELS = {v: k for k, v in EDIT_STATUSES.items()}
 OPENED = "register_opened_versions"  # asset_id -> version shown when the user opened it
+PLACED_NOW = "register_placed_now"  # assets edited in this session, kept in the "not placed" list
 CONFIRM_REMOVALS = "register_confirm_removals"  # an import waiting for the user to confirm its removals
 
 
@@ -177,8 +178,8 @@ def _edit_section(store, role: Role) -> None:
     unplaced = mine.geometry.isna() | mine.geometry.is_empty
     only = st.toggle(f"Only sites not placed on the map ({int(unplaced.sum())})", key="register_unplaced",
                      disabled=not unplaced.any())
-    current = st.session_state.get("register_asset")  # stays listed once placed, so the page stays on it
-    pick = mine[unplaced | (mine["asset_id"] == current)] if only and unplaced.any() else mine
+    placed_now = st.session_state.setdefault(PLACED_NOW, set())  # placed here: still listed, the page stays on it
+    pick = mine[unplaced | mine["asset_id"].isin(placed_now)] if only and unplaced.any() else mine
     labels = dict(zip(pick["asset_id"], pick["name"].astype(object).where(pick["name"].notna(), "(no name)"),
                       strict=True))
     aid = st.selectbox("Asset", list(labels), format_func=lambda a: f"{labels[a]} ({a})", key="register_asset")
@@ -197,6 +198,7 @@ def _edit_section(store, role: Role) -> None:
         saved = _edit_form(store, role, aid, rec, expected)
     if saved is not None:
         opened[aid] = saved[0]
+        st.session_state.setdefault(PLACED_NOW, set()).add(aid)
         rec = store.get(aid, role)
         st.success(md(saved[1]), icon=":material/check_circle:")
     caption.caption(f"Version {rec['version']} · priority {md(rec.get('priority') or 'not flagged')} · "
@@ -313,6 +315,8 @@ def _click_map(store, role: Role, aid: str, rec: dict) -> tuple[float, float] | 
     import folium
     from streamlit_folium import st_folium
 
+    from assets_map.maps.draw import localise
+
     a = store.assets(role)
     placed = a[a.geometry.notna() & ~a.geometry.is_empty]
     geom = rec.get("geometry")
@@ -325,6 +329,7 @@ def _click_map(store, role: Role, aid: str, rec: dict) -> tuple[float, float] | 
     else:
         return None
     m = folium.Map(location=[lat, lon], zoom_start=zoom, tiles="OpenStreetMap", control_scale=True)
+    localise(m)  # Leaflet from the app itself, never a CDN: the map works on a locked-down network
     pts = placed.geometry.representative_point().to_crs("EPSG:4326")
     names = placed["name"].astype(object).where(placed["name"].notna(), "(no name)")
     for pt, name, other in zip(pts, names, placed["asset_id"], strict=True):
