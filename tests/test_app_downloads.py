@@ -22,7 +22,7 @@ def test_each_format_reads_back_with_the_same_sites(fmt, demo_result, tmp_path):
     if fmt == "gpkg":
         path = tmp_path / name
         path.write_bytes(data)
-        got = pyogrio.read_dataframe(path, layer="sites")
+        got = pyogrio.read_dataframe(path, layer="assets")
         assert set(got["asset_id"]) == want and len(got) == len(sites)
     elif fmt == "geojson":
         fc = json.loads(data)
@@ -34,7 +34,7 @@ def test_each_format_reads_back_with_the_same_sites(fmt, demo_result, tmp_path):
     elif fmt == "xlsx":
         import openpyxl
 
-        ws = openpyxl.load_workbook(io.BytesIO(data), read_only=True)["sites"]
+        ws = openpyxl.load_workbook(io.BytesIO(data), read_only=True)["assets"]
         rows = list(ws.iter_rows(values_only=True))
         col = rows[0].index("asset_id")
         assert {r[col] for r in rows[1:]} == want
@@ -50,7 +50,7 @@ def test_each_format_reads_back_with_the_same_sites(fmt, demo_result, tmp_path):
                     got |= set(part[next(c for c in part.columns if c.lower().startswith("asset_id"))])
                 assert got == want
             else:
-                csv = next(n for n in names if n.endswith(".csv") and "sites" in n)
+                csv = next(n for n in names if n.endswith(".csv") and "assets" in n)
                 text = z.read(csv).decode("utf-8-sig")
                 assert all(i in text for i in want)
     if fmt == "shp":

@@ -55,10 +55,15 @@ def test_wide_numbers_are_moved_not_cut(tmp_path):
 @pytest.fixture(scope="module")
 def trafford_shp(trafford_result, tmp_path_factory):
     folder = tmp_path_factory.mktemp("shp")
+    layers = result_layers(trafford_result)
+    a = layers["assets"].copy()
+    placed = a.index[a.geometry.notna() & ~a.geometry.is_empty]
+    a.loc[placed[0], "floor_area_m2"] = 1.5e25  # a mistyped area, far too wide for dBase
+    layers["assets"] = a
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExportWarning)
-        _, data = export_bytes(result_layers(trafford_result), "shp", provenance=provenance(trafford_result))
-    return folder, unzip(data, folder), trafford_result
+        _, data = export_bytes(layers, "shp", provenance=provenance(trafford_result))
+    return folder, unzip(data, folder), trafford_result.replace(assets=a)
 
 
 def test_pyshp_reads_every_placed_site_and_field(trafford_shp):
@@ -66,6 +71,8 @@ def test_pyshp_reads_every_placed_site_and_field(trafford_shp):
     assets = result.assets
     placed = assets.geometry.notna() & ~assets.geometry.is_empty
     shps = [n for n in names if n.startswith("assets") and n.endswith(".shp")]
+    areas = assets.set_index("asset_id")["floor_area_m2"]
+    wide_id = areas.index[areas == 1.5e25][0]
     total, uprns = 0, {}
     for n in shps:
         with shapefile.Reader(str(folder / n), encoding="utf-8") as r:
@@ -76,6 +83,11 @@ def test_pyshp_reads_every_placed_site_and_field(trafford_shp):
                 d = dict(zip(fields, rec, strict=True))
                 if d["uprn"]:
                     uprns[d["asset_id"]] = d["uprn"]
+                if d["asset_id"] == wide_id:
+                    assert d["floor_area"] is None, "never 1.5e23: a number too wide is left empty, not cut"
+                else:
+                    want_area = areas[d["asset_id"]]
+                    assert (d["floor_area"] is None) == pd.isna(want_area)
         prj = (folder / n.replace(".shp", ".prj")).read_text()
         assert prj.startswith('PROJCS["British_National_Grid"')
         assert (folder / n.replace(".shp", ".cpg")).read_text().strip().upper() in ("UTF-8", "UTF8")
@@ -98,7 +110,9 @@ def test_dbfread_reads_text_booleans_and_long_text(trafford_shp):
     amp = [i for i, v in src.items() if isinstance(v, str) and "&" in v]
     assert amp and all(names_back[i] == src[i] for i in amp)
     cut = [r for r in rows if isinstance(r["reasons"], str) and r["reasons"].endswith("…")]
+    assert (folder / "assets_long_text.csv").read_bytes().startswith(b"\xef\xbb\xbf"), "Excel reads it as UTF-8"
     side = pd.read_csv(folder / "assets_long_text.csv", encoding="utf-8-sig", dtype=str)
+    assert side.loc[side["field"] == "floor_area_m2", "full_text"].astype(float).tolist() == [1.5e25]
     full = side[side["field"] == "reasons"].set_index("asset_id")["full_text"]
     reasons = result.assets.set_index("asset_id")["reasons"]
     assert cut and all(full[r["asset_id"]] == reasons[r["asset_id"]] for r in cut)

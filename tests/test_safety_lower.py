@@ -121,7 +121,7 @@ def test_two_organisation_register_downloads_in_every_format(make_store, demo_an
         name, data, _, _ = downloads.download(sites, fmt, name="register")
         files = _files(fmt, name, data, tmp_path)
         (tmp_path / fmt).mkdir()
-        got = _values(fmt, files, tmp_path / fmt, "sites")  # shapefile: full names from field_names.csv
+        got = _values(fmt, files, tmp_path / fmt, "assets")  # shapefile: full names from field_names.csv
         assert got[mine].dropna().str.startswith("U").sum() == (~theirs_rows).sum(), fmt
         assert got[other].dropna().str.startswith("V").sum() == theirs_rows.sum(), fmt
         dd = _dictionary(fmt, files, tmp_path / fmt)

@@ -117,7 +117,7 @@ def _export_text(name: str, data: bytes) -> str:
                 return "\n".join(repr(row) for t in tables for row in con.execute(f'SELECT * FROM "{t}"'))
             finally:
                 con.close()
-    if name.endswith(".zip"):
+    if name.endswith((".zip", ".xlsx")):  # an Excel workbook is a zip of XML parts
         out = []
         with zipfile.ZipFile(io.BytesIO(data)) as z:
             for member in z.namelist():

@@ -1,4 +1,4 @@
-"""Download page: the filtered sites or the shortlist, as GeoPackage, zipped Shapefile, GeoJSON or CSV."""
+"""Download page: the filtered sites or the shortlist, with the other layers the CLI writes, in every export format."""
 from __future__ import annotations
 
 import streamlit as st
@@ -10,15 +10,18 @@ ABOUT_FORMATS = """
 - **Shapefile (zipped)**: for older GIS; one Shapefile for points and one for outlines, a table for sites with
   no location, field names cut to 10 characters with a list of what each stands for, and a README.
 - **GeoJSON**: for web maps, in longitude/latitude (WGS84).
-- **CSV**: for spreadsheets (zipped with its data dictionary), with a longitude and latitude for each site;
-  cells that a spreadsheet would run as a formula are made safe.
-- **KML**: for Google Earth.
+- **CSV**: for spreadsheets (zipped with its data dictionary), with longitude/latitude, easting/northing and the
+  outline of each site; cells that a spreadsheet would run as a formula are made safe.
+- **KML**: for Google Earth: need areas shaded by deprivation, sites coloured by priority with their reasons
+  (the summary is a table, so it is left out).
+- **Excel workbook**: for estates teams: a sheet per layer with UPRNs and codes kept as text, the header frozen
+  and filters on, the data dictionary and the provenance.
 """
 
 
 def render() -> None:
     """The Download page: the filtered sites or the shortlist, with a button per export format."""
-    st.title("Download sites")
+    st.title("Download")
     shared.banner()
     view, res = state.filtered()
     shortlist = state.shortlist()
@@ -34,7 +37,8 @@ def render() -> None:
     else:
         sites = view
         shared.count_line(res)
-    st.markdown(ABOUT_FORMATS)
-    st.caption("Every file keeps every column of the source (prefixed src_) beside the standard ones, "
-               "with the reasons for each flag.")
     downloads.buttons(sites, what=which, key="dl")
+    with st.expander("About the formats"):
+        st.markdown(ABOUT_FORMATS)
+        st.caption("Every file keeps every column of the source (prefixed src_) beside the standard ones, "
+                   "with the reasons for each flag.")
