@@ -332,7 +332,7 @@ def _run_partners(args) -> int:
         from assets_map.io.export import atomic_path, safe_cell
 
         with atomic_path(args.out) as tmp:
-            pairs.map(safe_cell).to_csv(tmp, index=False)
+            pairs.map(safe_cell).to_csv(tmp, index=False, encoding="utf-8-sig")  # the BOM: Excel reads UTF-8
         print(f"wrote {args.out}")
     return 0
 

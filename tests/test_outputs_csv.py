@@ -124,3 +124,13 @@ def test_analyse_csv_is_the_candidates_csv_with_its_sidecars(trafford, tmp_path,
     assert main(["analyse", "--assets", str(trafford["register"]), "--boundaries", str(trafford["lsoa21"]),
                  "--deprivation", str(trafford["imd2025"]), "--out", str(out), "--csv", str(tmp_path / "c.txt")]) == 2
     assert "--csv must end in .csv" in capsys.readouterr().err
+
+
+def test_partners_csv_has_a_bom(trafford_result, shared, tmp_path, capsys):
+    result = tmp_path / "t.gpkg"
+    export_file(result_layers(trafford_result), "gpkg", result)
+    out = tmp_path / "pairs.csv"
+    assert main(["partners", "--analysis", str(result), "--facilities",
+                 str(shared("trafford", "anchors", "libraries.geojson")), "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert out.read_bytes().startswith(BOM)
