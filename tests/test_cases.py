@@ -158,3 +158,25 @@ def test_acv_clocks_on_the_card_and_site_pack_of_a_register_read(scene, tmp_path
     assert "Asset of Community Value: the clocks" in pack and "Listing ends: 28 February 2029" in pack
     other = assets["asset_id"].iloc[1]
     assert other not in result.settings["acv"]
+
+
+def test_backup_and_restore_keep_follows_inbox_cases_and_listings(scene, make_store, tmp_path):
+    from assets_map.store import SqliteStore, backup
+
+    store, people, assets = scene
+    alice, alice_id = people["alice"]
+    site = assets["asset_id"].iloc[0]
+    fl.follow(store, site, role=alice, identity=alice_id, group="Trust")
+    case = cs.open_case(store, site, role=alice, stage_date=D(2025, 1, 6), documents=["https://trust.example/a.pdf"])
+    version = int(store.get(site, LOCAL_USER)["version"])
+    store.save(site, {"status": "surplus"}, expected_version=version, role=LOCAL_USER)
+    before = (fl.following(store, role=alice), notify.inbox(store, role=alice), cs.case_history(store, case, role=alice))
+    assert len(before[1]) == 2  # the case opened and the status change
+    backup(store, tmp_path / "backup.sqlite")
+    restored = make_store("restored")
+    restored.load(SqliteStore(tmp_path / "backup.sqlite", read_only=True))
+    assert (fl.following(restored, role=alice), notify.inbox(restored, role=alice),
+            cs.case_history(restored, case, role=alice)) == before
+    # Work goes on in the restored register with its counters intact.
+    assert cs.move_case(restored, case, "expression of interest", role=alice, expected_version=1) == 2
+    assert cs.open_case(restored, site, role=alice) == case + 1

@@ -267,14 +267,31 @@ TABLES: dict[str, tuple[str, ...]] = {
     "contacts": ("organisation", "version", "email", "phone", "web_page", "transfer_policy", "updated_at",
                  "updated_by"),
     "contact_history": ("id", "organisation", "version", "at", "by_user", "changes"),
+    # What follows a flag (store.casework): followers, the inbox, transfer cases, ACV listings.
+    "followers": ("follower", "issuer", "subject", "sign_in_email", "local", "email", "email_confirmed_at",
+                  "confirm_token", "confirm_sent_at", "unsubscribe_token", "delivery", "created_at"),
+    "follows": ("follower", "asset_id", "group_name", "steward", "created_at"),
+    "notify_log": ("id", "at", "kind", "who"),
+    "inbox": ("id", "follower", "asset_id", "at", "kind", "title", "body", "source_key", "read_at", "email_state",
+              "emailed_at"),
+    "notify_state": ("key", "value"),
+    "cases": ("id", "asset_id", "organisation", "opened_by", "group_name", "opened_at", "stage", "stage_date",
+              "next_step", "deadline", "version", "updated_at", "updated_by"),
+    "case_events": ("id", "case_id", "version", "stage", "stage_date", "recorded_at", "by_user", "note", "reason",
+                    "documents", "next_step", "deadline", "public"),
+    "acv_listings": ("reference", "record", "asset_id", "confidence", "confidence_words", "evidence", "source_name",
+                     "imported_at", "imported_by"),
 }
 JSON_COLUMNS: dict[str, set[str]] = {
     "batches": {"report", "settings"}, "assets": {"attrs", "edits", "field_visibility"},
     "history": {"changes", "state", "field_visibility"}, "context": {"attrs"}, "corrections": {"proposed"},
     "users": set(), "contacts": set(), "contact_history": {"changes"},
+    "followers": set(), "follows": set(), "notify_log": set(), "inbox": set(), "notify_state": set(), "cases": set(),
+    "case_events": {"documents"}, "acv_listings": {"record"},
 }
 #: Tables added after schema 2: a backup written before them has none (read as empty).
-ADDED_TABLES = ("contacts", "contact_history")
+ADDED_TABLES = ("contacts", "contact_history", "followers", "follows", "notify_log", "inbox", "notify_state", "cases",
+                "case_events", "acv_listings")
 #: Columns added after schema 1, with the SQL value a backup written before them restores as.
 ADDED_COLUMNS: dict[tuple[str, str], str] = {("users", "issuer"): "''"}
 

@@ -32,6 +32,7 @@ from assets_map.store.base import (
     remove_partial,
     stale_backup,
 )
+from assets_map.store.casework import POSTGIS_DDL as CASEWORK_DDL
 from assets_map.store.views import RULES_VERSION, public_view_sql
 
 _LOG = logging.getLogger(__name__)
@@ -177,6 +178,7 @@ class PostgisStore(Store):
             with self._write() as tx:
                 tx.cur.execute("SELECT pg_advisory_xact_lock(hashtext('assets_map_schema'))")
                 tx.cur.execute(DDL)
+                tx.cur.execute(CASEWORK_DDL)
                 note = tx.one("SELECT value FROM meta WHERE key = ?", [BACKUP_NOTE])
                 if note is not None and (partial := stale_backup(note[0])) is not None:
                     _LOG.warning("removing %s, left by a backup that was stopped", partial)
@@ -294,7 +296,8 @@ class PostgisStore(Store):
 
     def _after_load(self, tx: Tx) -> None:
         for table, col in (("batches", "batch_id"), ("history", "id"), ("corrections", "id"),
-                           ("contact_history", "id")):
+                           ("contact_history", "id"), ("notify_log", "id"), ("inbox", "id"), ("cases", "id"),
+                           ("case_events", "id")):
             tx.cur.execute(f"SELECT setval(pg_get_serial_sequence('{self.schema}.{table}', '{col}'), "
                            f"COALESCE(MAX({col}), 1), MAX({col}) IS NOT NULL) FROM {table}")
 

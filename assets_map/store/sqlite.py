@@ -27,6 +27,7 @@ from assets_map.store.base import (
     remove_partial,
     stale_backup,
 )
+from assets_map.store.casework import SQLITE_DDL as CASEWORK_DDL
 from assets_map.store.views import RULES_VERSION, public_view_sql
 
 DDL = """
@@ -166,7 +167,7 @@ class SqliteStore(Store):
                     raise StoreError(f"{self.path.name}: could not switch the register to {journal.upper()} "
                                      f"(got {mode})")
                 conn.execute("BEGIN IMMEDIATE")
-                for stmt in _statements(DDL):
+                for stmt in _statements(DDL + CASEWORK_DDL):
                     conn.execute(stmt)
                 note = conn.execute("SELECT value FROM meta WHERE key = ?", [BACKUP_NOTE]).fetchone()
                 if note is not None and (partial := stale_backup(note[0])) is not None:
