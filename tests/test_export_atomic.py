@@ -15,8 +15,9 @@ from assets_map.io import export as ex
 from assets_map.io.export import FORMATS, export_bytes, export_file
 
 X0, Y0 = 430_000.0, 310_000.0
-SUFFIX = {"gpkg": ".gpkg", "shp": ".zip", "csv": ".zip", "geojson": ".zip", "kml": ".kml"}
-WRITER = {"csv": "_write_text_csv", "kml": "_kml_folder"}  # CSV by pandas, KML folder by folder; the rest by GDAL
+SUFFIX = {"gpkg": ".gpkg", "shp": ".zip", "csv": ".zip", "geojson": ".zip", "kml": ".kml", "xlsx": ".xlsx"}
+# CSV by pandas, KML folder by folder, Excel sheet by sheet (each layer's frame made first); the rest by GDAL
+WRITER = {"csv": "_write_text_csv", "kml": "_kml_folder", "xlsx": "_csv_frame"}
 
 
 def frame(n: int, label: str) -> gpd.GeoDataFrame:
@@ -119,3 +120,22 @@ def test_a_bare_csv_and_its_sidecars_are_placed_whole(tmp_path, monkeypatch):
         export_file({"assets": frame(4, "new")}, "csv", target)
     assert {n: (tmp_path / n).read_bytes() for n in sorted(p.name for p in tmp_path.iterdir())} == before
 
+
+
+@pytest.mark.parametrize("exc", [Boom, KeyboardInterrupt])
+def test_a_workbook_failing_between_sheets_keeps_the_earlier_one(exc, tmp_path, monkeypatch):
+    import time
+
+    from assets_map.io import xlsx
+
+    target = tmp_path / "result.xlsx"
+    export_file(layers("old"), "xlsx", target)
+    started = time.time() - 1
+    before = target.read_bytes()
+    count = failing_after(monkeypatch, xlsx, "_write_sheet", 1, exc)
+    with pytest.raises(exc):
+        export_file(layers("new"), "xlsx", target)
+    assert count["n"] == 2 and target.read_bytes() == before
+    only_target(tmp_path, target)
+    leftovers = [p for p in Path(tempfile.gettempdir()).glob("openpyxl.*") if p.stat().st_mtime > started]
+    assert not leftovers, "openpyxl's temporary sheet files are removed after a failure"

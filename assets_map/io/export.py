@@ -114,9 +114,9 @@ GPKG_VERSION = "1.2"
 WGS84_DECIMALS = 7
 
 LAYER_DESCRIPTIONS = {
-    "assets": "Every asset of the register(s), placed or not (location_quality 'none' = no geometry): canonical "
-              "fields, need of the area, underuse evidence, transferability, priority and reasons; source columns "
-              "kept with the src_ prefix.",
+    "assets": "Every asset of the register(s), or those chosen in the app (a filtered set or a shortlist), placed "
+              "or not (location_quality 'none' = no geometry): canonical fields, need of the area, underuse "
+              "evidence, transferability, priority and reasons; source columns kept with the src_ prefix.",
     "candidates": "Assets flagged High, Medium or Low for community ownership, each with its reasons (a subset of assets).",
     "needs": "Need areas (LSOAs) with English Indices of Deprivation scores, ranks and deciles and the composite need score.",
     "sites": "Sites chosen in the app (a filtered set or a shortlist), with every field of the assets layer.",

@@ -24,6 +24,8 @@ import pandas as pd
 
 #: Excel's limit on the text of one cell.
 CELL_LIMIT = 32_767
+#: Rows an Excel sheet holds, its header included.
+SHEET_ROWS = 1_048_576
 #: Excel keeps 15 significant digits: larger integers are written as text.
 EXACT_DIGITS = 15
 #: Columns wrapped and given a wide column (long explanations).
@@ -180,6 +182,17 @@ def _write_sheet(wb, title: str, frame: pd.DataFrame, counter: _Counter, safe: C
         ws.append(row)
 
 
+def _drop_temporary_files(wb) -> None:
+    """Remove the temporary files openpyxl's write-only sheets keep until saved (a failed save leaves them)."""
+    for ws in getattr(wb, "_sheets", []):
+        writer = getattr(ws, "_writer", None)
+        if writer is not None and hasattr(writer, "cleanup"):
+            try:
+                writer.cleanup()
+            except (OSError, ValueError):  # already removed
+                pass
+
+
 def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *, dictionary: pd.DataFrame,
                    provenance: pd.DataFrame, safe: Callable[[object], object]) -> list[str]:
     """Write ``sheets`` (sheet name -> typed table), the dictionary and provenance to an .xlsx file.
@@ -199,14 +212,24 @@ def write_workbook(path: str | Path, sheets: Mapping[str, pd.DataFrame], *, dict
     """
     from openpyxl import Workbook
 
+    from assets_map.io.report import InputError
+
+    big = [f"{name} has {len(frame):,} rows" for name, frame in sheets.items() if len(frame) >= SHEET_ROWS]
+    if big:
+        raise InputError(f"{'; '.join(big)}: more than an Excel sheet holds ({SHEET_ROWS - 1:,} below its header); "
+                         f"export it as GeoPackage or CSV")
     wb = Workbook(write_only=True)
     counter = _Counter()
     taken = {"data_dictionary", "provenance"}
-    for name, frame in sheets.items():
-        _write_sheet(wb, sheet_name(name, taken), frame, counter, safe)
-    _write_sheet(wb, "data_dictionary", dictionary, counter, safe)
-    _write_sheet(wb, "provenance", provenance, counter, safe)
-    wb.save(path)
+    try:
+        for name, frame in sheets.items():
+            _write_sheet(wb, sheet_name(name, taken), frame, counter, safe)
+        _write_sheet(wb, "data_dictionary", dictionary, counter, safe)
+        _write_sheet(wb, "provenance", provenance, counter, safe)
+        wb.save(path)
+    except BaseException:
+        _drop_temporary_files(wb)
+        raise
     notes = counter.notes()
     if counter.safe:
         notes.append(f"{counter.safe} text cells started with = + - @, tab or a line break (or a look-alike) and were "
