@@ -1278,7 +1278,7 @@ def _balloon(role: str, row: Mapping[str, object], title: str | None) -> str:
 def _legend(role: str, colours: dict[str, str], frame: pd.DataFrame) -> str:
     """A legend for a folder's description (HTML)."""
     def swatch(colour: str) -> str:
-        return f'<td style="background:{colour};width:18px">&#160;</td>'
+        return f'<td style="background:{colour};width:18px;border:1px solid #999">&#160;</td>'
 
     if role == "areas":
         rows = [(f"need_decile_{d}", f"need decile {d}" + (" (most deprived 10%)" if d == 1 else
