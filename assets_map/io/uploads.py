@@ -97,6 +97,8 @@ class Looks:
     words: str
     slot: str | None
     geometry: frozenset = frozenset()
+    #: a map layer that could be need areas: one polygon per area code, or deprivation columns
+    area_layer: bool = False
 
     @property
     def is_map_layer(self) -> bool:
@@ -115,6 +117,8 @@ def looks_like(upload: Upload, *, limits: Limits | None = None) -> Looks:
         prefer = (_eric.SITE_SHEET,) if path.suffix.lower() in (".xls", ".xlsx") else ()
         table = open_table(path, name=shown, limits=limits, prefer_layers=prefer)
         found = detect_kind(table)
+    if table.frame is None or not len(table.frame):  # nothing to tell it by: its reader says what is missing
+        return Looks("empty", "an empty file (no rows or features)", None)
     shapes = frozenset()
     if table.is_vector:
         shapes = frozenset(str(t).replace("Multi", "").lower() for t in table.frame.geometry.geom_type.dropna().unique())
@@ -123,10 +127,39 @@ def looks_like(upload: Upload, *, limits: Limits | None = None) -> Looks:
         if found.kind == "register" and shapes:
             words = "a map layer of sites or land (" + " and ".join(sorted(shapes)) + "s with no area codes)"
             slot = "facilities" if shapes == {"point"} else "exclude" if "polygon" in shapes else "register"
-        return Looks(found.kind, words, slot, shapes)
+        return Looks(found.kind, words, slot, shapes, shapes == {"polygon"} and _could_be_areas(table.frame))
     if found.kind == "unknown":
         return Looks("unknown", found.looks_like, None, shapes)
     return Looks(found.kind, found.looks_like or found.why, None, shapes)
+
+
+def _could_be_areas(frame: gpd.GeoDataFrame) -> bool:
+    """Polygons that could be need areas under codes of their own: deprivation columns, or one feature per code.
+
+    Need areas named by codes the kind detection does not know (a fictional town's, a future edition's) stay
+    welcome in the boundaries slot; a layer of sites that all carry their district's code does not.
+    """
+    from assets_map.engine.needs import _CODE_HEADERS, _find, domain_of, measure_of
+
+    cols = [str(c) for c in frame.columns if c != "geometry"]
+    if sum(1 for c in cols if domain_of(c) and measure_of(c)) >= 2:
+        return True
+    code = _find(cols, _CODE_HEADERS)
+    return code is not None and len(frame) > 1 and not frame[code].astype(str).duplicated().any()
+
+
+def constraint_words(upload: Upload, *, limits: Limits | None = None) -> str:
+    """What a planning constraint upload holds, in words: "21 conservation area features" (and rows left out).
+
+    Raises
+    ------
+    InputError : the file is not read as a constraint layer (one line naming it)
+    """
+    layer, _ = import_bytes(upload.data, upload.name, kind="constraints", limits=limits)
+    counts = layer["kind"].value_counts()
+    words = ", ".join(f"{int(counts.get(k, 0))} {CONSTRAINT_KINDS[k].label} feature{'' if counts.get(k, 0) == 1 else 's'}"
+                      for k in layer.attrs["kinds"])
+    return "; ".join([words or "no features in force", *layer.attrs.get("notes", [])])
 
 
 def slot_problem(slot: str, upload: Upload, *, limits: Limits | None = None, looks: Looks | None = None) -> str | None:
@@ -149,7 +182,8 @@ def slot_problem(slot: str, upload: Upload, *, limits: Limits | None = None, loo
         text = str(exc)
         return text if text.startswith(name) else f"{name}: {text}"
     here = SLOT_NAMES[slot]
-    fits = looks.kind in _TAKES[slot]
+    fits = looks.kind in _TAKES[slot] or looks.kind == "empty" or (
+        slot == "boundaries" and looks.kind == "register" and looks.area_layer)
     if fits and slot in ("exclude", "facilities", "locations") and not looks.is_map_layer:
         fits = slot == "locations" and looks.kind == "register"  # a CSV of site points can place ERIC sites
         if not fits:
@@ -252,9 +286,14 @@ def _check_uploads(files: dict[str, Upload], weights, exclude: list[Upload], fac
     placed_in = [(k, u) for k, u in files.items()] + [("exclude", u) for u in exclude] + \
         [("facilities", u) for u in facilities] + ([("locations", locations)] if locations is not None else []) + \
         [("constraints", u) for u in constraints]
-    wrong = [p for p in (slot_problem(k, u) for k, u in placed_in) if p]
-    if wrong:  # a file in the wrong slot: say what it is and where it goes, before reading anything as it is not
-        raise InputError(problems + wrong)
+    # A file in the wrong slot: say what it is and where it goes, and never read it as what it is not.
+    wrong = {(k, id(u)): p for k, u, p in ((k, u, slot_problem(k, u)) for k, u in placed_in) if p}
+    problems += list(dict.fromkeys(wrong.values()))
+    files = {k: u for k, u in files.items() if (k, id(u)) not in wrong}
+    exclude = [u for u in exclude if ("exclude", id(u)) not in wrong]
+    facilities = [u for u in facilities if ("facilities", id(u)) not in wrong]
+    constraints = [u for u in constraints if ("constraints", id(u)) not in wrong]
+    locations = None if ("locations", id(locations)) in wrong else locations
     notes: list[str] = []
     layer = None
     if locations is not None:
