@@ -222,3 +222,12 @@ def test_cli_clocks_and_export(tmp_path, capsys):
     assert main(["acv", "export", str(src), "--out", str(tmp_path / "back.csv")]) == 0
     assert (tmp_path / "back.csv").read_text(encoding="utf-8") == PLANNING_CSV
     assert main(["acv", "export", str(src), "--out", str(tmp_path / "back.txt")]) == 2
+
+
+def test_address_words_compared_with_addresses_so_a_house_number_counts():
+    assets = gpd.GeoDataFrame({"asset_id": ["D", "F"], "name": ["Council depot", "Church Street playing field"],
+                               "address": ["14 Church Street, Ashbridge", "14 Canal Side, Ashbridge"],
+                               "postcode": [None, None], "uprn": [None, None]}, geometry=[None, None], crs=27700)
+    acv = _read_text("reference,name,address-text,decision\nR1,,\"14 CHURCH STREET, ASHBRIDGE\",listed\n")
+    (m,) = match_listings(acv.frame, assets).to_dict("records")
+    assert (m["asset_id"], m["confidence_words"]) == ("D", "high") and "ambiguous" not in m["evidence"]

@@ -157,3 +157,63 @@ def test_no_smtp_server_means_inbox_only(scene, monkeypatch):
     fl.unfollow(store, a, role=alice)
     _save(store, a, status="sold")
     assert len(notify.inbox(store, role=alice)) == 1
+
+
+def test_possible_disposal_in_land_registry_changes_told_to_followers(scene, smtp_server):
+    import datetime as dt
+
+    import pandas as pd
+
+    from assets_map.store.disposals import tell_disposals
+
+    store, people, _, frame = scene
+    alice, alice_id = people["alice"]
+    ed, _ = people["ed"]
+    every = store.assets(LOCAL_USER)["address"]
+    a = next(aid for aid in frame.index if (every == frame.loc[aid, "address"]).sum() == 1)  # its own address
+    fl.follow(store, a, role=alice, identity=alice_id)
+    address = frame.loc[a, "address"].replace(" (fictional)", "").upper()
+    found = pd.DataFrame([
+        {"title_number": "MAN123", "property_address": address, "postcode": None, "change_date": dt.date(2026, 10, 1),
+         "what": "possible disposal: proprietor changed", "new_proprietor": "NEW OWNER LTD"},
+        {"title_number": "MAN999", "property_address": "1 Nowhere Road, Elsewhere", "postcode": "ZZ9 9ZZ",
+         "change_date": dt.date(2026, 10, 1), "what": "possible disposal: title deleted from the register",
+         "new_proprietor": None}])
+    with pytest.raises(NotAllowed):
+        tell_disposals(store, found, role=alice)
+    out = tell_disposals(store, found, role=ed).set_index("title_number")
+    assert out.loc["MAN123", "asset_id"] == a and out.loc["MAN123", "told"] == 1
+    assert out.loc["MAN999", "asset_id"] is None or out.loc["MAN999", "told"] == 0
+    (item,) = notify.inbox(store, role=alice)
+    assert "proprietor changed to NEW OWNER LTD for title MAN123 (2026-10-01)" in item["body"]
+    assert [m["X-Envelope-To"] for m in smtp_server] == ["alice@example.org"]
+    tell_disposals(store, found, role=ed)  # the same change file again: told once
+    assert len(notify.inbox(store, role=alice)) == 1
+
+
+def test_notify_disposals_command_reads_land_registry_files(tmp_path, demo_analysis, capsys, monkeypatch):
+    from assets_map.cli import main
+    from assets_map.store import SqliteStore
+    from tests.helpers import ccod_csv
+
+    monkeypatch.delenv("ASSETS_MAP_SMTP_HOST", raising=False)
+    store = SqliteStore(tmp_path / "register.sqlite")
+    import_demo(store, demo_analysis)
+    alice, alice_id = _people(store)["alice"]
+    frame = store.assets(LOCAL_USER)
+    every = frame["address"]
+    site = next(r for r in frame.itertuples() if (every == r.address).sum() == 1 and r.visibility == "public")
+    fl.follow(store, site.asset_id, role=alice, identity=alice_id)
+    council = {"name": "ASHBRIDGE BOROUGH COUNCIL", "category": "Local Authority"}
+    title = {"Title Number": "AB1", "Tenure": "Freehold", "Property Address": site.address.replace(" (fictional)", ""),
+             "Postcode": "", "proprietors": [council]}
+    (tmp_path / "CCOD_FULL.csv").write_bytes(ccod_csv([title]))
+    (tmp_path / "CCOD_COU.csv").write_bytes(ccod_csv([dict(title, **{"Change Indicator": "D",
+                                                                        "Change Date": "15-11-2026"})], change=True))
+    assert main(["notify", "disposals", "--ownership", str(tmp_path / "CCOD_FULL.csv"), "--ownership",
+                 str(tmp_path / "CCOD_COU.csv"), "--anchor", "Ashbridge Borough Council", "--store",
+                 str(store.path)]) == 0
+    printed = capsys.readouterr().out
+    assert f"title AB1: site {site.asset_id} (high" in printed and "1 followers told" in printed
+    (item,) = notify.inbox(store, role=alice)
+    assert "title deleted from the register for title AB1" in item["body"]

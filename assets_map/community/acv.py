@@ -514,8 +514,8 @@ def _uprn(v: Any) -> str | None:
 def match_listings(listings: gpd.GeoDataFrame, assets: gpd.GeoDataFrame) -> pd.DataFrame:
     """The register asset each listing is, with a confidence (0-1), its word and the evidence.
 
-    Evidence: the same UPRN is certain (1.0); otherwise the listing's and the asset's name and
-    address words alike (share of words in common), the same postcode, and how near they are
+    Evidence: the same UPRN is certain (1.0); otherwise the share of the listing's name and address
+    words (house numbers included) found in the asset's, the same postcode, and how near they are
     (full at 25 m or less, none at 250 m or more). A listing whose two best assets score within
     0.05 of each other is marked ambiguous and its confidence lowered.
 
@@ -533,7 +533,7 @@ def match_listings(listings: gpd.GeoDataFrame, assets: gpd.GeoDataFrame) -> pd.D
     a = assets.to_crs(MEASURE_CRS) if assets.crs is not None and not assets.crs.equals(MEASURE_CRS) else assets
     ids = a["asset_id"].astype(str).tolist() if len(a) else []
     col = (lambda c: a[c].tolist() if c in a.columns else [None] * len(a))
-    a_tokens = [_tokens(n, ad) for n, ad in zip(col("name"), col("address"), strict=True)]
+    a_tokens = [(_tokens(n), _tokens(ad)) for n, ad in zip(col("name"), col("address"), strict=True)]
     a_pc = [_postcode(p, ad) for p, ad in zip(col("postcode"), col("address"), strict=True)]
     a_uprn = {}
     for i, u in enumerate(col("uprn")):
@@ -547,19 +547,35 @@ def match_listings(listings: gpd.GeoDataFrame, assets: gpd.GeoDataFrame) -> pd.D
     return pd.DataFrame(rows, columns=["reference", "asset_id", "confidence", "confidence_words", "evidence"])
 
 
+def _share(words: set[str], of: set[str]) -> float:
+    return len(words & of) / len(words) if words and of else 0.0
+
+
+def _words_alike(l_name: set[str], l_addr: set[str], a_name: set[str], a_addr: set[str]) -> float:
+    """How alike a listing's and an asset's words are (0-1): address against address, name against name.
+
+    The share of the listing's words the asset has, so a house number counts ("14 Church Street" is not
+    "14 Canal Side" nor a "Church Street playing field"); a listing with no address is read by its name
+    against the asset's name and address.
+    """
+    if l_addr and a_addr:
+        addr = _share(l_addr, a_addr)
+        return 0.7 * addr + 0.3 * _share(l_name, a_name | a_addr) if l_name else addr
+    return _share(l_name | l_addr, a_name | a_addr)
+
+
 def _match_one(rec, geom, ids, a_tokens, a_pc, a_uprn, a_pts) -> dict:
     ref = rec["reference"]
     u = _uprn(rec.get("uprn"))
     if u is not None and u in a_uprn:
         return {"reference": ref, "asset_id": ids[a_uprn[u]], "confidence": 1.0, "confidence_words": "certain",
                 "evidence": f"same UPRN ({u})"}
-    l_tokens = _tokens(rec.get("name"), rec.get("address-text"))
+    l_name, l_addr = _tokens(rec.get("name")), _tokens(rec.get("address-text"))
     l_pc = _postcode(rec.get("postcode"), rec.get("address-text"))
     here = geom if geom is not None and not geom.is_empty else None
     scored = []
     for i in range(len(ids)):
-        words = len(l_tokens & a_tokens[i]) / max(1, min(len(l_tokens), len(a_tokens[i]))) if l_tokens and \
-            a_tokens[i] else 0.0
+        words = _words_alike(l_name, l_addr, *a_tokens[i])
         same_pc = bool(l_pc and a_pc[i] and l_pc == a_pc[i])
         dist = here.distance(a_pts[i]) if here is not None and a_pts[i] is not None else None
         near = 0.0 if dist is None else float(np.clip((FAR_M - dist) / (FAR_M - NEAR_M), 0.0, 1.0))
@@ -572,7 +588,7 @@ def _match_one(rec, geom, ids, a_tokens, a_pc, a_uprn, a_pts) -> dict:
         return {"reference": ref, "asset_id": None, "confidence": 0.0, "confidence_words": "none",
                 "evidence": "no register asset shares its address, postcode or location"}
     score, i, words, same_pc, dist = scored[0]
-    parts = [f"{words:.0%} of the name and address words alike"]
+    parts = [f"{words:.0%} of its name and address words found in the site's"]
     if same_pc:
         parts.append("same postcode")
     if dist is not None:

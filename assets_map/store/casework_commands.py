@@ -5,6 +5,7 @@
 * ``acv import LIST`` stores a list in the register, matched to its sites (followers are told);
 * ``acv publish --out FILE.csv`` writes the register's listings in the planning.data.gov.uk layout;
 * ``notify run`` / ``notify digest`` make inbox items and send e-mail (``digest`` from cron, e.g. daily);
+* ``notify disposals`` tells followers of sites HM Land Registry's change-only files show as possibly disposed of;
 * ``cases dashboard`` prints the estates dashboard.
 
 Like ``assets-map store``, these act as an administrator named after the operating-system user.
@@ -50,6 +51,15 @@ def add_parsers(sub) -> None:
         x = ncmds.add_parser(name, help=helptext)
         x.add_argument("--store", help=_STORE_HELP)
         x.set_defaults(func=_notify, digest=name == "digest")
+
+    x = ncmds.add_parser("disposals", help="tell followers of sites that HM Land Registry's change-only files show "
+                                           "as possibly disposed of")
+    x.add_argument("--ownership", action="append", required=True, metavar="FILE",
+                   help="the anchor's CCOD/OCOD files: a full file and the change-only files (repeatable)")
+    x.add_argument("--anchor", required=True, help="the anchor, e.g. 'Trafford Council'")
+    x.add_argument("--aliases", action="append", default=[], metavar="FILE", help="alias tables (as reconcile)")
+    x.add_argument("--store", help=_STORE_HELP)
+    x.set_defaults(func=_disposals)
 
     k = sub.add_parser("cases", help="community asset transfer cases")
     kcmds = k.add_subparsers(dest="cases_command", required=True)
@@ -136,6 +146,22 @@ def _notify(args: argparse.Namespace) -> int:
     made = notify.make_items(store)
     sent = notify.deliver(store, digest=args.digest)
     print(f"{made} new inbox items; {sent} e-mails sent. {notify.email_setup()}")
+    return 0
+
+
+def _disposals(args: argparse.Namespace) -> int:
+    from assets_map.community.ownership import disposals, read_anchor_files
+    from assets_map.store import open_store
+    from assets_map.store.disposals import tell_disposals
+
+    held, changes, anchor = read_anchor_files(args.ownership, alias_files=args.aliases, anchor=args.anchor)
+    if changes is None:
+        raise InputError("give a change-only CCOD or OCOD file too (--ownership): disposals are read from it")
+    out = tell_disposals(open_store(args.store), disposals(changes, anchor, held=held), role=_role())
+    for r in out.itertuples(index=False):
+        site = f"site {r.asset_id} ({r.confidence_words}: {r.evidence})" if r.asset_id else "no site in the register"
+        print(f"title {r.title_number}: {site}; {r.told} followers told")
+    print(f"{len(out)} possible disposals of {anchor.name}")
     return 0
 
 
