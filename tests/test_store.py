@@ -375,3 +375,27 @@ def test_backup_then_restore_gives_the_same_records(store, make_store, demo_anal
 def test_tables_listed_for_backup_match_the_schema(store):
     for table, cols in TABLES.items():
         assert store.raw_columns(table) == list(cols), table
+
+
+def test_an_editor_places_and_describes_a_site_and_bad_values_are_named(store, demo_analysis):
+    """Issue 14 item 9: name, tenure, UPRN, sizes and a location at a postcode are edits, re-scored and audited."""
+    import_demo(store, demo_analysis)
+    a = store.assets(LOCAL_USER)
+    aid = a[a.geometry.isna()]["asset_id"].iloc[0]
+    at = a[a.geometry.notna()].geometry.iloc[0].representative_point()
+    v = store.save(aid, {"location": (at.x, at.y), "location_quality": "full postcode", "postcode": "ab1 2cd",
+                         "name": "  Mill  Lane  depot ", "tenure": "Leasehold", "uprn": "100012345678 ",
+                         "floor_area_m2": "1,250", "site_area_ha": ""}, expected_version=1, role=LOCAL_USER)
+    got = store.get(aid, LOCAL_USER)
+    assert v == 2 and got["geometry"] is not None and got["location_quality"] == "full postcode"
+    assert (got["name"], got["tenure"], got["uprn"], got["postcode"]) == ("Mill Lane depot", "Leasehold",
+                                                                          "100012345678", "AB1 2CD")
+    assert got["floor_area_m2"] == 1250.0 and got["need_area_code"] is not None
+    assert store.assets(PUBLIC).set_index("asset_id").loc[aid, "name"] == "Mill Lane depot"
+    assert {"name", "uprn", "geometry"} <= set(store.history(aid, role=LOCAL_USER)[0]["changes"])
+    with pytest.raises(InputError) as e:
+        store.save(aid, {"uprn": "12-AB", "floor_area_m2": "big", "site_area_ha": -1, "location_quality": "guess"},
+                   expected_version=2, role=LOCAL_USER)
+    text = str(e.value)
+    assert "'12-AB'" in text and "'big'" in text and "-1" in text and "'guess'" in text
+    assert store.get(aid, LOCAL_USER)["version"] == 2

@@ -127,7 +127,8 @@ def _import_section(store, role: Role) -> None:
             with box.container():
                 n = len(pending["removed"])
                 st.warning(md(pending["message"]))
-                st.dataframe(pd.DataFrame(pending["removed"], columns=["asset_id", "name"]), hide_index=True)
+                st.dataframe(pd.DataFrame(pending["removed"], columns=["Asset id", "Name"]).fillna("(no name)"),
+                             hide_index=True)
                 yes = st.button(f"Import and mark these {n} assets as no longer in the register",
                                 key="confirm_removals", type="primary")
                 no = st.button("Cancel: import nothing", key="cancel_removals")
@@ -140,7 +141,7 @@ def _import_section(store, role: Role) -> None:
                 st.info("Nothing was imported.")
         batches = store.batches(role=role)
         if batches:
-            st.dataframe(pd.DataFrame(batches).drop(columns="report"), hide_index=True)
+            st.dataframe(pd.DataFrame(batches).drop(columns="report").rename(columns=BATCH_WORDS), hide_index=True)
 
 
 def _import_now(store, role: Role, result, organisation: str, *, allow_removals: int | None) -> None:
@@ -320,9 +321,13 @@ def _click_map(store, role: Role, aid: str, rec: dict) -> tuple[float, float] | 
     a = store.assets(role)
     placed = a[a.geometry.notna() & ~a.geometry.is_empty]
     geom = rec.get("geometry")
+    district = _district_centre(rec.get("postcode"))
     if geom is not None and not geom.is_empty:
         lon, lat = _lonlat(geom)
         zoom = 16
+    elif district is not None:  # only a postcode district is known: start there
+        lon, lat = _lonlat(district)
+        zoom = 14
     elif len(placed):
         lon, lat = _lonlat(placed.geometry.union_all().centroid)
         zoom = 12
@@ -344,6 +349,22 @@ def _click_map(store, role: Role, aid: str, rec: dict) -> tuple[float, float] | 
     if got and got.get("lng") is not None:
         return float(got["lng"]), float(got["lat"])
     return None
+
+
+def _district_centre(postcode):
+    """The middle of a postcode's district (``M31``) in the postcode directory in use, or None."""
+    import shapely
+
+    directory = getattr(state.analysis(), "places", {}).get("postcodes")
+    compact = "".join(str(postcode or "").split()).upper()
+    if directory is None or not compact or not {"x", "y"} <= set(directory.columns):
+        return None
+    district = compact if len(compact) <= 4 else compact[:-3]
+    codes = pd.Index(directory.index).astype(str)
+    hit = directory[codes.str[:-3] == district]
+    if hit.empty:
+        return None
+    return shapely.Point(float(hit["x"].mean()), float(hit["y"].mean()))
 
 
 def _edit_form(store, role: Role, aid: str, rec: dict, expected: int) -> tuple[int, str] | None:
@@ -402,6 +423,11 @@ def _num_text(v) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+BATCH_WORDS = {"batch_id": "Batch", "organisation": "Organisation", "imported_by": "Imported by",
+               "imported_at": "When", "source_name": "File", "file_sha256": "File SHA-256", "rows": "Rows",
+               "added": "Added", "changed": "Changed", "unchanged": "Unchanged", "removed": "No longer in the register"}
+USER_WORDS = {"issuer": "Sign-in provider", "subject": "User", "role": "Role", "organisation": "Organisation",
+              "added_by": "Given by", "added_at": "When"}
 #: Field names in words (the history and the visibility choices).
 FIELD_WORDS = {"asset_id": "asset id", "anchor_type": "owner type", "holding_type": "holding", "uprn": "UPRN",
                "floor_area_m2": "floor area (m²)", "site_area_ha": "site area (ha)", "empty_floor_pct":
@@ -429,7 +455,7 @@ def _contact_section(store, role: Role) -> None:
     cur = store.contacts(org).get(org) or {}
     st.caption(md(f"Shown on the card and site pack of every site of {org}. "
                   + (f"Version {cur['version']}, set by {cur['updated_by']} at {cur['updated_at'][:16]}."
-                     if cur else "None is set yet: cards say so and give the organisation's name.")))
+                     if cur else "No contact is set yet: cards say so and give the organisation's name.")))
     with st.form(f"contact_{org}"):
         c1, c2 = st.columns(2)
         values = {f: (c1 if i % 2 == 0 else c2).text_input(CONTACT_LABELS[f], value=cur.get(f) or "",
@@ -456,7 +482,8 @@ def _moderation_section(store, role: Role) -> None:
             st.text(f"#{c['id']} on {c['asset_id']} ({c['submitted_at'][:16]}, from {c['submitted_by']})")
             st.text(c["message"])
             if c["proposed"]:
-                st.text("Proposes: " + ", ".join(f"{k} = {v}" for k, v in c["proposed"].items()))
+                st.text("Proposes: " + ", ".join(f"{_field_words(k)}: {STATUS_LABELS.get(v, v) if k == 'status' else v}"
+                                                 for k, v in c["proposed"].items()))
             if c["contact"]:
                 st.text(f"Contact: {c['contact']}")
             note = st.text_input("Note", key=f"corr_note_{c['id']}")
@@ -475,7 +502,8 @@ def _moderation_section(store, role: Role) -> None:
 
 def _users_section(store, role: Role) -> None:
     with st.expander("Users and roles"):
-        st.dataframe(pd.DataFrame(store.users(role=role)), hide_index=True)
+        users = pd.DataFrame(store.users(role=role), columns=list(USER_WORDS)).rename(columns=USER_WORDS)
+        st.dataframe(users.fillna(""), hide_index=True)
         st.caption("An e-mail address gives a role only to a user whose sign-in provider verified it. To name "
                    "a user by the provider's subject id instead, give the provider's issuer URL too.")
         with st.form("add_user"):
