@@ -5,6 +5,8 @@ Two community users, an estates editor and an admin; e-mail goes to a local SMTP
 """
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from assets_map.store import LOCAL_USER, PUBLIC, NotAllowed, notify
@@ -217,3 +219,21 @@ def test_notify_disposals_command_reads_land_registry_files(tmp_path, demo_analy
     assert f"title AB1: site {site.asset_id} (high" in printed and "1 followers told" in printed
     (item,) = notify.inbox(store, role=alice)
     assert "title deleted from the register for title AB1" in item["body"]
+
+
+def test_mail_server_down_never_undoes_a_change_and_items_wait(scene, smtp_server, monkeypatch):
+    from assets_map.store import cases
+    from tests.helpers import free_port
+
+    store, people, (a, _, _), _ = scene
+    alice, alice_id = people["alice"]
+    fl.follow(store, a, role=alice, identity=alice_id)
+    up = os.environ["ASSETS_MAP_SMTP_PORT"]
+    monkeypatch.setenv("ASSETS_MAP_SMTP_PORT", str(free_port()))  # nothing listens there
+    _save(store, a, status="surplus")
+    cases.open_case(store, a, role=alice)
+    assert store.get(a, LOCAL_USER)["status"] == "surplus" and len(smtp_server) == 0
+    assert [i["email_state"] for i in notify.inbox(store, role=alice)] == ["pending", "pending"]
+    monkeypatch.setenv("ASSETS_MAP_SMTP_PORT", up)
+    assert notify.deliver(store) == 2
+    assert [m["X-Envelope-To"] for m in smtp_server] == ["alice@example.org"] * 2

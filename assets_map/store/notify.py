@@ -153,7 +153,7 @@ def after_change(store: Store) -> int:
         if not casework.has_tables(store):
             return 0
         made = make_items(store)
-        deliver(store)
+        deliver_quietly(store)
         return made
     except Exception:  # noqa: BLE001 - a change is never undone by a notification that failed
         _LOG.exception("notifying followers failed; it is tried again after the next change")
@@ -218,8 +218,18 @@ def post(store: Store, asset_id: str, *, kind: str, source_key: str,
         with store._write() as tx:
             tx.many("INSERT INTO inbox (follower, asset_id, at, kind, title, body, source_key) VALUES "
                     "(?, ?, ?, ?, ?, ?, ?) ON CONFLICT (follower, source_key) DO NOTHING", items)
-        deliver(store)
+        deliver_quietly(store)
     return len(items)
+
+
+def deliver_quietly(store: Store) -> int:
+    """:func:`deliver`, logging instead of raising: the change it follows is committed, and the items wait."""
+    try:
+        return deliver(store)
+    except (OSError, smtplib.SMTPException, StoreError) as exc:
+        _LOG.error("e-mail to followers could not be sent (%s: %s); the items wait for the next delivery",
+                   type(exc).__name__, " ".join(str(exc).split()))
+        return 0
 
 
 # ------------------------------------------------------------------------ the inbox
@@ -252,8 +262,8 @@ def _message(smtp: SmtpSettings, f: Follower, items: list[tuple], digest: bool) 
     unsubscribe = f"{smtp.public_url}/?unsubscribe={f.unsubscribe_token}"
     if digest:
         m["Subject"] = f"assets-map: {len(items)} change{'s' if len(items) != 1 else ''} to sites you follow"
-    else:
-        m["Subject"] = f"assets-map: {items[0][2]}"
+    else:  # a site's name is the register's text: one line, whatever it holds
+        m["Subject"] = "assets-map: " + " ".join(str(items[0][2]).split())[:200]
     m["List-Unsubscribe"] = f"<{unsubscribe}>"
     m["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     lines = []

@@ -7,6 +7,9 @@ their role may not see. The one-click links in e-mails land here too
 """
 from __future__ import annotations
 
+import logging
+import smtplib
+
 import streamlit as st
 
 from assets_map.io.report import InputError
@@ -16,6 +19,7 @@ from assets_map.store.roles import Identity, identity_from_claims
 from assets_map.ui import identity
 from assets_map.ui.shared import md
 
+_LOG = logging.getLogger(__name__)
 DELIVERY_LABELS = {"immediate": "E-mail me each change", "digest": "One e-mail a day (digest)",
                    "inbox": "No e-mail: the inbox here only"}
 
@@ -182,3 +186,6 @@ def _email_section(store, role: Role, ident: Identity | None) -> None:
             st.success("Saved.")
     except (InputError, fl.RateLimited, NotAllowed) as exc:
         st.error(md(exc))
+    except (OSError, smtplib.SMTPException) as exc:  # the mail server said no: one line, details to the log
+        _LOG.error("confirmation e-mail not sent: %s: %s", type(exc).__name__, exc)
+        st.error("Saved, but the confirmation e-mail could not be sent just now: try Save again later.")
