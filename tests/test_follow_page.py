@@ -78,3 +78,10 @@ def test_public_cases_page_shows_public_stages_only(filled):
     text = plain(all_text(at))
     assert f"Case {case}: enquiry" in text and "private next step" not in text and "£1" not in text
     assert "Estates dashboard" not in text and not [f for f in at.get("form")]
+
+
+def test_unknown_site_in_the_address_is_said(filled):
+    at = AppTest.from_function(cases_script, default_timeout=60)
+    at.query_params["site"] = "NO-SUCH-SITE"
+    at.run()
+    assert not at.exception and "Site NO-SUCH-SITE is not in the register as you may see it" in plain(all_text(at))

@@ -57,6 +57,8 @@ def site_choice(store, role: Role, key: str) -> str | None:
     ids = assets["asset_id"].astype(str).tolist()
     names = dict(zip(ids, assets["name"].fillna("").astype(str), strict=True)) if "name" in assets else {}
     wanted = st.query_params.get("site")
+    if wanted and wanted not in ids:
+        st.warning(f"Site {md(wanted)} is not in the register as you may see it: choose a site below.")
     index = ids.index(wanted) if wanted in ids else 0
     chosen = st.selectbox("Site", ids, index=index, key=key,
                           format_func=lambda a: f"{names.get(a) or 'Unnamed site'} ({a})")
