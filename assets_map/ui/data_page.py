@@ -26,6 +26,7 @@ from assets_map.io.uploads import (
     SLOT_NAMES,
     Upload,
     check_uploads,
+    constraint_words,
     looks_like,
     slot_problem,
     with_wards,
@@ -113,7 +114,8 @@ def _verdict(slot: str, up: Upload) -> tuple[bool, str]:
         try:
             looks = looks_like(up, limits=limits)
             problem = slot_problem(slot, up, limits=limits, looks=looks)
-            cache[key] = (False, problem) if problem else (True, f"{up.name}: looks like {looks.words}")
+            words = constraint_words(up, limits=limits) if slot == "constraints" and not problem else looks.words
+            cache[key] = (False, problem) if problem else (True, f"{up.name}: looks like {words}")
         except InputError as exc:
             cache[key] = (False, str(exc))
         except Exception as exc:  # noqa: BLE001 - never a traceback for an upload: one line, details to the log

@@ -203,8 +203,9 @@ def render_card(asset_id: str, *, key: str) -> None:
     loaded = [c for c in card.constraint_lines if c.source]
     if loaded:  # a short table for the kinds a layer was loaded for; the rest are named, never read as clear
         st.markdown("**Planning constraints** (inside, near or clear when a layer was checked; not checked otherwise)")
-        st.markdown("\n".join(["| Constraint | Answer | What and where (layer) |", "|---|---|---|"] + [
-            f"| {md(c.kind)} | **{md(c.answer)}** | {md(c.detail)} ({md(c.source)}) |" for c in loaded]))
+        st.markdown("\n".join(["| Constraint | Answer | What and where |", "|---|---|---|"] + [
+            f"| {md(c.kind)} | **{md(c.answer)}** | {md(c.detail)} |" for c in loaded]))
+        st.caption(md("Layers checked: " + "; ".join(dict.fromkeys(c.source for c in loaded))))
         for c in loaded:
             if c.answer in ("inside", "near"):
                 st.caption(md(f"{c.kind.capitalize()} ({c.answer}): {c.meaning}"))
