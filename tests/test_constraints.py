@@ -309,3 +309,18 @@ def test_parquet_and_geoparquet_give_the_geojson_answers(analysed, layer_files, 
     bad.write_bytes(b"PAR1 not really parquet")
     with pytest.raises(InputError, match="conservation-area.parquet: could not be read as Parquet"):
         read_constraint_layer(bad)
+
+
+def test_cached_and_rescored_results_keep_the_answers(trafford, layer_files, analysed, tmp_path):
+    from assets_map.engine.pipeline import analyse, rescore
+
+    want = analysed.constraints["answer"].astype(str).tolist()
+    for _ in range(2):  # stored, then reused: the answers are made on every run, never read from the cache
+        r = analyse(trafford["register"], trafford["lsoa21"], trafford["imd2025"], postcodes=trafford["postcodes"],
+                    exclude=[trafford["greenspace"], trafford["allotments"]], constraints=list(layer_files.values()),
+                    cache=tmp_path / "cache")
+        assert r.constraints["answer"].astype(str).tolist() == want
+    assert r.settings["cache"] == "reused"
+    again = rescore(analysed, weights="income=1")
+    assert again.constraints["answer"].astype(str).tolist() == want
+    assert again.assets["constraints"].tolist() == analysed.assets["constraints"].tolist()
