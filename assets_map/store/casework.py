@@ -91,8 +91,12 @@ def now() -> str:
 
 
 def ensure(store: Store) -> Store:
-    """Make the casework tables of ``store`` when absent (once per store object); returns the store."""
-    if getattr(store, "_casework_ready", False):
+    """Make the casework tables of ``store`` when absent; returns the store.
+
+    Both backends make them when a register is opened, so this only checks (once per store object);
+    a register opened some other way gets them here.
+    """
+    if has_tables(store):
         return store
     with store._write() as tx:
         if store.backend == "postgis":
@@ -111,7 +115,10 @@ def has_tables(store: Store) -> bool:
     if getattr(store, "_casework_ready", False):
         return True
     with store._read() as tx:
-        return store._has_table(tx, "follows")
+        ready = all(store._has_table(tx, t) for t in ("followers", "follows", "inbox", "cases", "case_events",
+                                                       "acv_listings", "notify_log", "notify_state"))
+    store._casework_ready = ready
+    return ready
 
 
 def _split(ddl: str) -> list[str]:

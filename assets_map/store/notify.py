@@ -152,6 +152,9 @@ def after_change(store: Store) -> int:
     try:
         if not casework.has_tables(store):
             return 0
+        with store._read() as tx:  # nobody follows anything: nothing to tell (one cheap read per change)
+            if tx.one("SELECT 1 FROM follows LIMIT 1") is None:
+                return 0
         made = make_items(store)
         deliver_quietly(store)
         return made
