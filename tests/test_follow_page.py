@@ -85,3 +85,24 @@ def test_unknown_site_in_the_address_is_said(filled):
     at.query_params["site"] = "NO-SUCH-SITE"
     at.run()
     assert not at.exception and "Site NO-SUCH-SITE is not in the register as you may see it" in plain(all_text(at))
+
+
+def card_script(asset_id: str, from_register: bool):
+    from assets_map.store import LOCAL_USER, open_store
+    from assets_map.ui import shared, state
+
+    if from_register:
+        state.use_data(open_store().register_analysis(LOCAL_USER), label="The register")
+    shared.render_card(asset_id, key="card")
+
+
+@pytest.mark.parametrize("from_register", [True, False])
+def test_site_card_links_a_register_site_to_follow_and_cases(filled, from_register):
+    _, site = filled
+    at = AppTest.from_function(card_script, args=(site, from_register), default_timeout=60).run()
+    assert not at.exception
+    links = [m.value for m in at.markdown if "Follow this site" in m.value]
+    if from_register:
+        assert links == [f"[Follow this site](follow?site={site}) · [Transfer cases and ACV clocks](cases?site={site})"]
+    else:  # the demo in use: its sites are not in the register to follow
+        assert links == []

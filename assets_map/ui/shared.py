@@ -7,6 +7,7 @@ act), or shown with st.text / st.dataframe, which never interpret it.
 from __future__ import annotations
 
 import re
+import urllib.parse
 
 import streamlit as st
 
@@ -170,6 +171,9 @@ def render_card(asset_id: str, *, key: str) -> None:
     for n in card.notes:
         st.caption(md(n))
     st.markdown(f"**Owner and how to reach them:** {md(card.contact)}")
+    if (result.settings or {}).get("source") == "register":  # a register site: follow it, see its cases
+        site = urllib.parse.quote(str(asset_id), safe="")
+        st.markdown(f"[Follow this site](follow?site={site}) · [Transfer cases and ACV clocks](cases?site={site})")
     st.markdown("**How to take it further: routes to community ownership**")
     for r in card.routes:
         with st.expander(f"{r.title} ({r.applies})", expanded=r.applies == "likely"):
