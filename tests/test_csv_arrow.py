@@ -83,3 +83,12 @@ def test_every_csv_in_the_shared_data_reads_alike(shared, monkeypatch):
         fast, slow = _both(data, f.name, monkeypatch=monkeypatch)
         _same(fast, slow)
     assert fast_used >= 5  # the IoD, postcode and lookup tables are plain
+
+
+def test_a_delimiter_of_more_than_one_byte_takes_the_careful_path(monkeypatch):
+    text = "a\u00a7b\u00a7c\n1\u00a72\u00a73\n4\u00a75\u00a76\n"  # '§' separates the columns (two bytes in UTF-8)
+    delim = sources._delimiter(text, "t.csv")
+    if delim == "\u00a7":
+        assert sources._read_plain(text, delim, "t.csv", sources.DEFAULT_LIMITS) is None
+    fast, slow = _both(text.encode("utf-8"), monkeypatch=monkeypatch)
+    _same(fast, slow)

@@ -777,7 +777,7 @@ def _read_plain(text: str, delim: str, name: str, limits: Limits):
     import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    if "\r" in text:
+    if "\r" in text or len(delim.encode("utf-8")) != 1:  # Arrow splits on one byte
         return None
     cut = 0
     for _ in range(_HEAD_LINES):
