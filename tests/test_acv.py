@@ -231,3 +231,16 @@ def test_address_words_compared_with_addresses_so_a_house_number_counts():
     acv = _read_text("reference,name,address-text,decision\nR1,,\"14 CHURCH STREET, ASHBRIDGE\",listed\n")
     (m,) = match_listings(acv.frame, assets).to_dict("records")
     assert (m["asset_id"], m["confidence_words"]) == ("D", "high") and "ambiguous" not in m["evidence"]
+
+
+@pytest.mark.parametrize(("newline", "bom", "quote_all"), [("\r\n", False, False), ("\n", True, False),
+                                                          ("\r\n", True, True)])
+def test_planning_layout_written_back_byte_for_byte_whatever_its_line_endings(tmp_path, newline, bom, quote_all):
+    rows = list(csv.reader(io.StringIO(PLANNING_CSV)))
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator=newline, quoting=csv.QUOTE_ALL if quote_all else csv.QUOTE_MINIMAL).writerows(rows)
+    data = (b"\xef\xbb\xbf" if bom else b"") + buf.getvalue().encode("utf-8")
+    src = tmp_path / "acv.csv"
+    src.write_bytes(data)
+    write_planning_data(read_acv_list(src), tmp_path / "back.csv")
+    assert (tmp_path / "back.csv").read_bytes() == data

@@ -293,6 +293,8 @@ class AcvList:
     notes: list[str] = field(default_factory=list)
     #: the file's own text of each column (for columns kept as they were written)
     raw: pd.DataFrame | None = None
+    #: how the file was written (line ending, byte-order mark, every cell quoted), kept for a faithful write-back
+    style: dict = field(default_factory=dict)
 
 
 def _map_headers(columns: list[str]) -> tuple[dict[str, str], bool]:
@@ -338,7 +340,19 @@ def read_acv_list(path: str | os.PathLike, *, name: str | None = None, sheet: st
     table = excel_frame(table)
     raw = table.frame.copy()
     raw.columns = [str(c) for c in raw.columns]
-    return _listings(raw, shown, header_line=table.header_row, notes=list(table.notes))
+    acv = _listings(raw, shown, header_line=table.header_row, notes=list(table.notes))
+    if table.format == "csv" and acv.raw is not None:
+        acv.style = _csv_style(Path(path))
+    return acv
+
+
+def _csv_style(path: Path) -> dict:
+    """How a CSV file was written: its line ending, a UTF-8 byte-order mark, every cell quoted."""
+    with open(path, "rb") as fh:
+        head = fh.read(65536)
+    first = head.lstrip(b"\xef\xbb\xbf").split(b"\n", 1)[0]
+    return {"newline": "\r\n" if first.endswith(b"\r") else "\n", "bom": head.startswith(b"\xef\xbb\xbf"),
+            "quote_all": first.startswith(b'"') and first.rstrip(b"\r").endswith(b'"') and b'","' in first}
 
 
 def _acv_sheet(path: Path, shown: str) -> str | None:
@@ -615,8 +629,8 @@ def _cell(f: str, rec: Mapping[str, Any], geom) -> str:
 def write_planning_data(acv: AcvList, target: str | os.PathLike | None = None) -> str:
     """The list as CSV in the planning.data.gov.uk ``asset-of-community-value`` layout.
 
-    A list read in that layout keeps its own columns, their order and every value as written;
-    a council's list is written with :data:`PLANNING_FIELDS` (dates as YYYY-MM-DD, a point in
+    A list read in that layout keeps its own columns, their order, every value as written and, in
+    the file written, its line endings, byte-order mark and quoting; a council's list is written with :data:`PLANNING_FIELDS` (dates as YYYY-MM-DD, a point in
     WGS84 from the location when the list had none). Cells starting with = + - @ are written
     as text a spreadsheet will not run.
 
@@ -630,7 +644,9 @@ def write_planning_data(acv: AcvList, target: str | os.PathLike | None = None) -
     str : the CSV text
     """
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    style = acv.style or {}
+    w = csv.writer(buf, lineterminator=style.get("newline", "\n"),
+                   quoting=csv.QUOTE_ALL if style.get("quote_all") else csv.QUOTE_MINIMAL)
     w.writerow(acv.columns)
     mapping, _ = _map_headers(acv.columns)
     recs = acv.frame.drop(columns="geometry").to_dict("records")
@@ -648,7 +664,7 @@ def write_planning_data(acv: AcvList, target: str | os.PathLike | None = None) -
     if target is not None:
         target = Path(target)
         part = target.with_name(target.name + ".partial")
-        part.write_text(text, encoding="utf-8")
+        part.write_bytes((b"\xef\xbb\xbf" if style.get("bom") else b"") + text.encode("utf-8"))
         os.replace(part, target)
     return text
 
