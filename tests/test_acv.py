@@ -244,3 +244,20 @@ def test_planning_layout_written_back_byte_for_byte_whatever_its_line_endings(tm
     src.write_bytes(data)
     write_planning_data(read_acv_list(src), tmp_path / "back.csv")
     assert (tmp_path / "back.csv").read_bytes() == data
+
+
+def test_planning_layout_as_geojson_reads_its_geometry(tmp_path):
+    import json
+
+    feature = {"type": "Feature", "geometry": {"type": "Point", "coordinates": [-1.5, 52.5]},
+               "properties": {"reference": "ACV/001", "name": "The Crown", "address-text": "1 High Street",
+                              "decision": "listed", "decision-date": "2023-08-31", "nomination-date": "2023-06-20",
+                              "organisation-entity": "42"}}
+    src = tmp_path / "acv.geojson"
+    src.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}), encoding="utf-8")
+    acv = read_acv_list(src)
+    row = acv.frame.iloc[0]
+    assert row["decision-date"] == D(2023, 8, 31) and row.geometry.distance(_assets().geometry.iloc[0]) < 1
+    assert match_listings(acv.frame, _assets())["asset_id"].tolist() == ["A1"]
+    back = list(csv.DictReader(io.StringIO(write_planning_data(acv))))
+    assert back[0]["geometry"] == "POINT (-1.5 52.5)" and back[0]["reference"] == "ACV/001"

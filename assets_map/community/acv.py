@@ -334,9 +334,17 @@ def read_acv_list(path: str | os.PathLike, *, name: str | None = None, sheet: st
     if sheet is None and Path(shown).suffix.lower() in EXCEL_EXT:
         sheet = _acv_sheet(Path(path), shown)
     table = open_table(path, name=shown, layer=sheet)
-    if getattr(table, "is_vector", False):
-        raise InputError("is a map layer; an ACV list is read from a CSV file or a spreadsheet (planning.data.gov.uk "
-                         "gives its lists as CSV)", source=shown)
+    if table.is_vector:  # GeoJSON or GeoPackage as planning.data.gov.uk also gives them: the shape as WKT in WGS84
+        layer = table.frame
+        if layer.crs is None:
+            raise InputError("is a map layer with no coordinate system", source=shown)
+        shapes = layer.geometry.to_crs("EPSG:4326")
+        raw = pd.DataFrame(layer.drop(columns=layer.geometry.name)).astype(object)
+        raw = raw.where(raw.notna(), None)
+        raw["geometry"] = [None if g is None or g.is_empty else shapely.to_wkt(g, rounding_precision=7)
+                           for g in shapes]
+        raw.columns = [str(c) for c in raw.columns]
+        return _listings(raw, shown, notes=list(table.notes))
     table = excel_frame(table)
     raw = table.frame.copy()
     raw.columns = [str(c) for c in raw.columns]

@@ -161,8 +161,8 @@ def _dashboard_section(store, role: Role) -> None:
 
 def _acv_import_section(store, role: Role) -> None:
     st.subheader("The council's list of assets of community value")
-    up = st.file_uploader("A council's list (CSV or Excel) or the planning.data.gov.uk asset-of-community-value file",
-                          type=["csv", "xlsx", "xls"], key="acv_upload")
+    up = st.file_uploader("A council's list (CSV or Excel) or the planning.data.gov.uk asset-of-community-value file (CSV or GeoJSON)",
+                          type=["csv", "xlsx", "xls", "geojson", "json"], key="acv_upload")
     if up is not None and st.button("Import and match the list", key="acv_import"):
         try:
             out = listings.import_listings(store, read_acv_bytes(up.getvalue(), up.name), role=role)
