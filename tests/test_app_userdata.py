@@ -245,3 +245,19 @@ def test_the_app_excludes_and_places_what_the_cli_does_with_the_same_files(share
     assert nhs.report.placed == nhs_cli.reports[0].placed > 300
     assert any(re.match(rf"only 1 of the {nhs.report.placed} placed sites", w) for w in nhs.cautions)
     assert nhs.analysis.warnings == nhs_cli.warnings
+
+
+def test_wards_are_asked_once_and_added_to_the_data_in_use_without_a_register(demo_result):
+    """One ward slot: with no register staged, its file is added to the data in use (and weights likewise once)."""
+    codes = sorted(demo_result.needs["code"])
+    lookup = pd.DataFrame({"LSOA21CD": codes, "WD24CD": [f"W{i % 4}" for i in range(len(codes))],
+                           "WD24NM": [f"Ward {i % 4} (fictional)" for i in range(len(codes))]})
+    at = app_page("data_page")
+    at.session_state["staged_uploads"] = {"wards": Upload("lookup.csv", lookup.to_csv(index=False).encode())}
+    at.run()
+    assert [w.label for w in at.text_input].count("Need weights (optional)") == 1
+    assert sum("Wards" in u.label for u in at.get("file_uploader")) == 1
+    assert not at.error and any(plain(c.value).startswith("lookup.csv: ") for c in at.caption)
+    at.button(key="add_wards").click().run()
+    assert not at.exception and any("given a ward" in plain(s.value) for s in at.success)
+    assert at.session_state["analysis"].assets["ward_code"].notna().any()

@@ -194,8 +194,8 @@ def slot_problem(slot: str, upload: Upload, *, limits: Limits | None = None, loo
                 "give it in the Asset register or Partner facilities slot, whichever it is")
     if fits:
         return None
-    if looks.kind == "unknown":
-        return f"{name}: {looks.words}"
+    if looks.kind == "unknown":  # no kind it could be told by: a register must say so; other slots' readers say why
+        return f"{name}: {looks.words}" if slot == "register" else None
     if looks.kind == "register" and looks.is_map_layer:  # sites, land or facilities: the file cannot say which
         slots = ["register", "facilities"] + (["exclude"] if "polygon" in looks.geometry else [])
         names = [SLOT_NAMES[k] for k in slots if k != slot]

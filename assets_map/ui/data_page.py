@@ -115,7 +115,11 @@ def _verdict(slot: str, up: Upload) -> tuple[bool, str]:
             looks = looks_like(up, limits=limits)
             problem = slot_problem(slot, up, limits=limits, looks=looks)
             words = constraint_words(up, limits=limits) if slot == "constraints" and not problem else looks.words
-            cache[key] = (False, problem) if problem else (True, f"{up.name}: looks like {words}")
+            if looks.kind == "unknown" and not problem:  # nothing to tell it by: its slot's reader decides
+                words = None
+            cache[key] = (False, problem) if problem else (True, f"{up.name}: looks like {words}" if words else
+                                                           f"{up.name}: to be read as {SLOT_NAMES[slot].lower()} "
+                                                           "when you check the files")
         except InputError as exc:
             cache[key] = (False, str(exc))
         except Exception as exc:  # noqa: BLE001 - never a traceback for an upload: one line, details to the log
@@ -222,6 +226,10 @@ def _reweight() -> None:
     except (InputError, RuntimeError) as exc:
         st.session_state["reweight_error"] = str(exc)
         return
+    except Exception as exc:  # noqa: BLE001 - never a traceback: one line, the details to the log
+        _LOG.exception("re-weighting")
+        st.session_state["reweight_error"] = f"the weights could not be applied ({type(exc).__name__}); please report this"
+        return
     st.session_state.pop("reweight_error", None)
     demo = state.is_demo()
     label = state.data_label().split(" (need weighted:")[0]
@@ -241,6 +249,10 @@ def _add_wards() -> None:
                                    what="adding the wards")
     except (InputError, RuntimeError) as exc:
         st.session_state["wards_error"] = app_words(exc)
+        return
+    except Exception as exc:  # noqa: BLE001 - never a traceback for an upload: one line, the details to the log
+        _LOG.exception("adding wards")
+        st.session_state["wards_error"] = f"{up.name} could not be read as wards ({type(exc).__name__})"
         return
     st.session_state.pop("wards_error", None)
     state.use_data(result, state.data_label(), demo=state.is_demo())
