@@ -81,3 +81,20 @@ def test_trafford_without_a_contact_says_so_and_never_shows_its_linked_data_uri(
     assert ("website", "https://www.trafford.gov.uk") in known.lines and not known.set_in_register
     doc = site_pack_html(assets.iloc[[0]].assign(priority="Low", underuse_score=0.1))
     assert "No estates contact is set" in doc and "opendatacommunities" not in doc.split("How to reach the owner")[1]
+
+
+def test_an_uploaded_registers_cards_show_the_contact_kept_in_the_register(register, local_visitor):
+    """Data checked and used on Your data gets the owners' estates contacts the register holds."""
+    from assets_map.io.uploads import Upload
+    from assets_map.store import SqliteStore
+    from tests.helpers import app_page, demo_boundaries_geojson, register_csv, stage_and_check
+
+    SqliteStore(register).set_contact("Test Borough Council", CONTACT, role=LOCAL_USER)
+    at = app_page("data_page").run()
+    stage_and_check(at, {"register": Upload("mine.csv", register_csv()),
+                         "boundaries": Upload("areas.geojson", demo_boundaries_geojson())})
+    at.button(key="confirm_upload").click().run()
+    assert not at.exception
+    result = at.session_state["analysis"]
+    card = site_card(result.assets, result.needs, "T-1", settings=result.settings)
+    assert card.contact.startswith("Test Borough Council estates team: e-mail: estates@ashbridge.example")

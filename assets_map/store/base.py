@@ -827,7 +827,7 @@ class Store(abc.ABC):
         needs = gpd.GeoDataFrame(needs, geometry="geometry", crs=MEASURE_CRS)
         years = pd.to_numeric(needs.get("iod_year", pd.Series(dtype=float)), errors="coerce").dropna()
         settings = {"weights": weights or {"imd": 1.0}, "iod_year": int(years.iloc[0]) if len(years) else None,
-                    "source": "register", "role": role.describe(), "contacts": self._contacts_by_owner()}
+                    "source": "register", "role": role.describe(), "contacts": self.contacts_by_owner()}
         for key, extra in ANALYSIS_EXTRAS.items():  # e.g. each site's ACV clocks (store.listings)
             value = extra(self, role, frame["asset_id"].astype(str).tolist())
             if value:
@@ -917,8 +917,11 @@ class Store(abc.ABC):
             rows = tx.q(f"SELECT {', '.join(keys)} FROM contacts {where} ORDER BY organisation", params)
         return {r[0]: dict(zip(keys[1:], r[1:], strict=True)) for r in rows}
 
-    def _contacts_by_owner(self) -> dict[str, dict]:
-        """:meth:`contacts` keyed by each register's organisation and by every owner name its assets give."""
+    def contacts_by_owner(self) -> dict[str, dict]:
+        """:meth:`contacts` keyed by each register's organisation and by every owner name its assets give.
+
+        What the site card and site pack look a site's owner up in (public information).
+        """
         out = self.contacts()
         if not out:
             return out

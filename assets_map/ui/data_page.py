@@ -31,7 +31,7 @@ from assets_map.io.uploads import (
     slot_problem,
     with_wards,
 )
-from assets_map.ui import shared, state
+from assets_map.ui import identity, shared, state
 from assets_map.ui.finder_page import FACILITIES
 
 STAGED = "staged_uploads"
@@ -169,6 +169,10 @@ def _check() -> None:
 def _confirm() -> None:
     pending = st.session_state.pop(PENDING, None)
     if pending is not None:
+        try:  # the owners' estates contacts kept in the register reach the cards and packs of uploaded data too
+            pending.analysis.settings["contacts"] = identity.shared_store().contacts_by_owner()
+        except Exception:  # noqa: BLE001 - no register, or it is unreachable: cards say no contact is set
+            _LOG.warning("the register's contacts could not be read", exc_info=True)
         state.use_data(pending.analysis, pending.label)
         if pending.facilities is not None:
             st.session_state[FACILITIES] = pending.facilities
