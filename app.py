@@ -14,8 +14,9 @@ from assets_map.ui import (
     sitepack_page,
     summary_page,
 )
+from assets_map.ui.icon import app_icon
 
-st.set_page_config(page_title="assets-map", page_icon=":material/map:", layout="wide")
+st.set_page_config(page_title="assets-map", page_icon=app_icon(), layout="wide")
 pages = [
     st.Page(map_page.render, title="Map", url_path="map", default=True),
     st.Page(shortlist_page.render, title="Shortlist", url_path="shortlist"),
