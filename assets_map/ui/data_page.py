@@ -169,16 +169,32 @@ def _check() -> None:
 def _confirm() -> None:
     pending = st.session_state.pop(PENDING, None)
     if pending is not None:
-        try:  # the owners' estates contacts kept in the register reach the cards and packs of uploaded data too
-            pending.analysis.settings["contacts"] = identity.shared_store().contacts_by_owner()
-        except Exception:  # noqa: BLE001 - no register, or it is unreachable: cards say no contact is set
-            _LOG.warning("the register's contacts could not be read", exc_info=True)
+        pending.analysis.settings["contacts"] = _register_contacts()
         state.use_data(pending.analysis, pending.label)
         if pending.facilities is not None:
             st.session_state[FACILITIES] = pending.facilities
         else:
             st.session_state.pop(FACILITIES, None)
         st.session_state["data_message"] = f"Now showing {pending.label}."
+
+
+def _register_contacts() -> dict:
+    """The owners' estates contacts the register holds, so the cards and packs of uploaded data show them too.
+
+    A register that does not exist yet is not created for this; one that cannot be read gives none.
+    """
+    from pathlib import Path
+
+    from assets_map.store import default_location
+
+    where = default_location()
+    if not where.startswith(("postgresql://", "postgres://")) and not Path(where).is_file():
+        return {}
+    try:
+        return identity.shared_store().contacts_by_owner()
+    except Exception:  # noqa: BLE001 - unreachable or unreadable: cards say no contact is set
+        _LOG.warning("the register's contacts could not be read", exc_info=True)
+        return {}
 
 
 def _back_to_demo() -> None:
