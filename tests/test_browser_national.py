@@ -13,6 +13,7 @@ ASSETS_MAP_REQUIRE_BROWSER=1.
 """
 from __future__ import annotations
 
+import re
 import time
 
 import geopandas as gpd
@@ -110,7 +111,8 @@ def national(browser, server, tmp_path_factory):  # noqa: F811 (fixtures importe
         for attempt in range(3):  # an upload landing during the previous upload's rerun can be dropped: retry
             inputs.nth(n).set_input_files(paths[kind])
             try:
-                page.get_by_text(f"{kind}: {paths[kind].name}").first.wait_for(timeout=20_000)
+                page.get_by_text(re.compile(rf"Ready to check: .*{re.escape(paths[kind].name)}")).first.wait_for(
+                    timeout=20_000)
                 break
             except Exception:
                 if attempt == 2:

@@ -45,6 +45,8 @@ TABLE_COLUMNS = {"priority": "Priority", "name": "Name", "organisation": "Owner"
                  "need_decile": "Need decile", "site_area_ha": "Site ha", "floor_area_m2": "Floor m²",
                  "location_quality": "Located by", "asset_id": "Asset id"}
 MAP_HEIGHT = 520
+#: Longest table whose selected row is highlighted by a Styler (beyond, styling costs seconds per run).
+MAX_STYLED = 3000
 HOW_TO_READ = """
 **Shading**: neighbourhoods (LSOAs) by need, darker = more deprived (decile 1 = the most deprived 10% in
 England). **Dots and outlines**: land and buildings of councils, the NHS and other anchors. Coloured ones are
@@ -93,6 +95,12 @@ def table_frame(view: pd.DataFrame) -> pd.DataFrame:
             df[col] = df[col].astype(object).where(df[col].notna(), "not recorded")
     df["_order"] = view["priority"].map(PRIORITY_ORDER).fillna(4).to_numpy()
     df = df.sort_values(["_order", "Need decile"], kind="stable", na_position="last").drop(columns="_order")
+    # Numbers as right-aligned text padded with spaces: a missing one reads "–" (a number column would say
+    # "None"), and sorting the text sorts by the number (spaces sort before digits, the dash after them).
+    for col, fmt in (("Need decile", "{:.0f}"), ("Site ha", "{:,.2f}"), ("Floor m²", "{:,.0f}")):
+        if col in df:
+            values = pd.to_numeric(df[col], errors="coerce")
+            df[col] = [fmt.format(v).rjust(12) if pd.notna(v) else "–" for v in values]
     return df.reset_index(drop=True)
 
 
@@ -106,24 +114,26 @@ def sites_table(view: pd.DataFrame, *, key: str, height: int = 420) -> None:
     df = table_frame(view)
     st.session_state["_table_ids"] = df["Asset id"].tolist()
     shown = df
-    if sel is not None and sel in set(df["Asset id"]):
-        at = df.index[df["Asset id"] == sel][0]
+    # The selected row is highlighted where it is (styling is skipped for tables too long to style quickly).
+    if sel is not None and len(df) <= MAX_STYLED:
+        at = df.index[df["Asset id"] == sel]
 
         def highlight(frame: pd.DataFrame) -> pd.DataFrame:
             marks = pd.DataFrame("", index=frame.index, columns=frame.columns)
-            marks.loc[at, :] = "background-color: #ffe8a3; font-weight: 600"
+            if len(at):
+                marks.loc[at[0], :] = "background-color: #ffe8a3; font-weight: 600"
             return marks
 
         shown = df.style.apply(highlight, axis=None)
     st.dataframe(shown, key=key, on_select=lambda: _on_table_select(key), selection_mode="single-cell",
                  hide_index=True, width="stretch", height=height,
                  column_config={"Priority": st.column_config.TextColumn(width="small"),
-                                "Name": st.column_config.TextColumn(width="large"),
+                                "Name": st.column_config.TextColumn(width="medium"),
                                 "Owner": st.column_config.TextColumn(width="medium"),
                                 "Status": st.column_config.TextColumn(width="small"),
-                                "Need decile": st.column_config.NumberColumn(width="small"),
-                                "Site ha": st.column_config.NumberColumn(format="%.2f", width="small"),
-                                "Floor m²": st.column_config.NumberColumn(format="%.0f", width="small"),
+                                "Need decile": st.column_config.TextColumn(width="small", alignment="right"),
+                                "Site ha": st.column_config.TextColumn(width="small", alignment="right"),
+                                "Floor m²": st.column_config.TextColumn(width="small", alignment="right"),
                                 "Located by": st.column_config.TextColumn(width="small"),
                                 "Asset id": st.column_config.TextColumn(width="small")})
 
@@ -231,11 +241,17 @@ def _zoom_for(radius_m: float) -> int:
     return int(max(10, min(17, math.floor(math.log2(18_840_000 / max(radius_m, 100.0))))))
 
 
-def _near_panel(near: Place | None) -> None:
+def _near_line(near: Place | None) -> None:
+    """One line under the search: the place in use as "near here", a link to rank the sites near it, a way out.
+
+    Its container is drawn with or without a place, so that the map below keeps its place in the page
+    (an element that moves is mounted afresh, and the map would lose its view).
+    """
+    slot = st.container()
     if near is None:
         return
-    st.markdown(f"**Near here:** {shared.md(near.label)}, within {near.radius_m:,.0f} m")
-    c1, c2 = st.columns([3, 2])
+    c0, c1, c2 = slot.columns([5, 2, 1], vertical_alignment="center")
+    c0.markdown(f"**Near here:** {shared.md(near.label)}, within {near.radius_m:,.0f} m")
     with c1:
         try:
             st.page_link(_finder_page(), label="Find sites near here", icon=":material/travel_explore:")
@@ -259,7 +275,6 @@ def _side_panel(sel: str | None, near: Place | None) -> None:
                       type="tertiary")
             shared.render_card(sel, key="mapcard")
         return
-    _near_panel(near)
     first = not st.session_state.get(EXPLAINED)
     st.session_state[EXPLAINED] = True
     with st.expander("How to read this map", expanded=first, icon=":material/help:"):
@@ -290,6 +305,7 @@ def render() -> None:
         near = shared.near_search("map_place")
     with c1:
         shared.count_line(res)
+    _near_line(near)
     measures = need_measures(result.needs, weights=result.settings.get("weights"),
                              year=result.settings.get("iod_year"))
     title = "FICTIONAL DEMO (Ashbridge)" if state.is_demo() else state.data_label()
@@ -298,14 +314,16 @@ def render() -> None:
     data = None
     with left:
         # The map goes in this container, drawn above the controls read here first: the map is seen first.
-        map_slot = st.container()
+        # (A national map's fragment is drawn after its controls: a fragment in a container drawn before
+        # them does not hear the map's clicks.)
+        map_slot = st.container() if not national else None
         c1, c2 = st.columns([3, 2])
         basemap = c1.radio("Basemap", list(BASEMAPS), horizontal=True, key="basemap",
                            help="'None' shows the data on a plain background with place names; the map switches "
                                 "to it by itself when the tiles cannot load.")
         measure = c2.selectbox("Need shown on the map", list(measures), key="need_measure")
         column, legend = measures.get(measure, next(iter(measures.values())))
-    with map_slot:
+    with map_slot or left:
         if national:
             # A fragment: the reruns a pan or zoom causes redraw the map alone, not the table and card.
             st.fragment(_national_fragment)(view, res.mask, column=column, legend=legend, title=title,
