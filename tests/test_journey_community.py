@@ -166,6 +166,34 @@ def test_a_stretford_group_finds_sites_near_it_reads_a_card_and_downloads_a_pack
         [u for u in page.blocked if "tile" not in u][:5]
 
 
+def test_a_click_on_the_map_sets_near_here_without_remounting_the_map(page, server):
+    page.goto(server + "/")
+    frame = _map_frame(page)
+    page.get_by_text("300 of 300 sites shown").wait_for(timeout=60_000)
+    frame.wait_for_function("() => document.querySelectorAll('path.leaflet-interactive').length > 0", timeout=60_000)
+    time.sleep(2)
+    frame.evaluate("() => { window.__mark = 42; }")
+    # A point of the map with no site on it (a need area there is fine).
+    spot = frame.evaluate("""() => {
+      const m = Object.values(window).find(v => v instanceof L.Map), r = m.getContainer().getBoundingClientRect();
+      for (let y = 120; y < r.height - 160; y += 17) for (let x = 80; x < r.width - 80; x += 23) {
+        const e = document.elementFromPoint(r.left + x, r.top + y);
+        const hit = Object.values(m._layers).find(l => l._path === e);
+        if (!hit || !(hit.feature && hit.feature.properties.asset_id)) return [x, y];
+      }
+      return null; }""")
+    assert spot, "no empty spot on the map"
+    page.frame_locator(MAP_IFRAME).locator(".leaflet-container").click(position={"x": spot[0], "y": spot[1]},
+                                                                      force=True)
+    page.get_by_text(re.compile(r"Near here:.*point on the map")).first.wait_for(timeout=60_000)
+    page.get_by_role("link", name="Find sites near here").wait_for(timeout=30_000)
+    frame = page.locator(MAP_IFRAME).element_handle().content_frame()
+    frame.wait_for_function("() => { const m = Object.values(window).find(v => v instanceof L.Map); let hit = false;"
+                            " m.eachLayer(l => { if (l instanceof L.Circle && l.getRadius() === 1500) hit = true; });"
+                            " return hit; }", timeout=30_000)
+    assert frame.evaluate("() => window.__mark") == 42, "the map was mounted afresh"
+
+
 def test_clear_filters_empties_the_boxes_and_the_next_page_does_not_filter_again(page, server):
     page.goto(server + "/")
     _map_frame(page)
