@@ -69,3 +69,10 @@ def test_pages_on_trafford_show_words_not_code(shared, register, local_visitor):
             if _CODE_WORDS.search(text) or (where == "table header" and "_" in text and page != "about_page"):
                 bad.append((page, where, text[:160]))
     assert not bad, bad
+
+
+def test_sites_not_placed_are_counted_beside_the_charts_not_drawn_as_a_bar(demo_result):
+    at = app_page("summary_page").run()
+    assert not at.exception
+    unplaced = int(demo_result.assets["need_decile"].isna().sum())
+    assert unplaced and any(m.label == "with no need data" and m.value == f"{unplaced:,}" for m in at.metric)

@@ -1,6 +1,7 @@
 """Summary page: sites, hectares, floor area and flags by organisation, by need decile and by ward."""
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from assets_map.engine.summary import NO_DECILE, NO_NEED_AREA, UNPLACED, by_area, by_need_decile, by_organisation
@@ -13,6 +14,9 @@ def _chart(table, label: str) -> None:
     """Flagged sites by group; sites not placed (or with no need data) are counted beside the chart, not as a bar."""
     apart = table[label].astype(str).isin([UNPLACED, NO_DECILE, NO_NEED_AREA])
     data = table[~apart].set_index(label)[["High", "Medium", "Low"]]
+    numbers = pd.to_numeric(pd.Series(data.index), errors="coerce")
+    if len(data) and numbers.notna().all():  # deciles in their order (1, 2, ... 10), not as text (1, 10, 2, ...)
+        data.index = pd.Index(numbers.astype(int), name=label)
     across = label != "need decile"  # long names read better on horizontal bars
     chart, side = st.columns([5, 1])
     chart.bar_chart(data, color=PRIORITY_COLOURS, horizontal=across, x_label="flagged sites" if across else label,
