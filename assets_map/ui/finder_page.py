@@ -114,10 +114,8 @@ def _show_on_map(asset_id: str) -> None:
 def render() -> None:
     """The Find a site page: a group's need in, the sites that fit out, best first, with why."""
     if st.session_state.pop("_goto_map", False):
-        from assets_map.ui import map_page
-
         try:
-            st.switch_page(st.Page(map_page.render, title="Map", url_path="map"))
+            st.switch_page(shared.app_page("map", "Map"))
         except StreamlitAPIException:  # the page runs on its own (tests): no Map page to go to
             pass
     st.title("Find a site")

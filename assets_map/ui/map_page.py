@@ -254,17 +254,11 @@ def _near_line(near: Place | None) -> None:
     c0.markdown(f"**Near here:** {shared.md(near.label)}, within {near.radius_m:,.0f} m")
     with c1:
         try:
-            st.page_link(_finder_page(), label="Find sites near here", icon=":material/travel_explore:")
+            st.page_link(shared.app_page("find", "Find a site"), label="Find sites near here",
+                         icon=":material/travel_explore:")
         except StreamlitAPIException:  # the page runs on its own (tests): the navigation has no finder
             st.caption("Open **Find a site** to rank the sites near here.")
     c2.button("Clear", key="near_clear", on_click=state.set_near, args=(None,), icon=":material/close:")
-
-
-def _finder_page():
-    """The Find a site page of the app's navigation (st.page_link matches it by its URL path)."""
-    from assets_map.ui import finder_page
-
-    return st.Page(finder_page.render, title="Find a site", url_path="find")
 
 
 def _side_panel(sel: str | None, near: Place | None) -> None:

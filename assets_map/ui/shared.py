@@ -72,7 +72,7 @@ def sidebar_filters() -> Filters:
         ha = _range("f_ha", opts["site_ha_max"], max(opts["site_ha_max"] / 100, 0.01), "Site area (ha)", (None, None))
         floor = _range("f_floor", opts["floor_m2_max"], max(opts["floor_m2_max"] / 100, 1.0), "Floor area (m²)",
                        (None, None))
-        areas = st.multiselect(opts["area_label"].capitalize(), list(opts["areas"]), key="f_area",
+        areas = st.multiselect(opts["area_label"][:1].upper() + opts["area_label"][1:], list(opts["areas"]), key="f_area",
                                format_func=lambda c: opts["areas"].get(c, c))
         kinds = opts["constraint_kinds"]  # only kinds a constraint layer was loaded for
         con_none = st.checkbox("No constraint found among those checked", key="f_con_none", disabled=not kinds,
@@ -121,6 +121,15 @@ def near_search(key: str):
                 st.session_state[f"{key}_last"] = (text.lower(), pick.label)
                 state.set_near(pick)
     return state.near()
+
+
+def _registered_page() -> None:
+    """Stands for a page of the app's navigation in links (never run: Streamlit matches pages by URL path)."""
+
+
+def app_page(url_path: str, title: str):
+    """A page of the app (``"map"``, ``"find"``...) for st.page_link and st.switch_page, without importing it."""
+    return st.Page(_registered_page, title=title, url_path=url_path)
 
 
 NEARBY_CHOICES = (250, 500, 1000, 2000)
