@@ -280,8 +280,12 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
         rows = np.flatnonzero(np.fromiter((bool(v) for v in lists), dtype=bool, count=n) & live)
         under.put(rows, _join_reasons(lists[rows]), escaped=True)
     # One vectorised join of the parts that are there: head; underuse; need; transfer.
-    text = pc.binary_join_element_wise(head.arrow(), under.arrow(), need.arrow(), transfer, pa.scalar(REASON_SEP, _TEXT),
-                                       null_handling="skip")
+    parts = (head.arrow(), under.arrow(), need.arrow(), transfer)
+    text = pc.binary_join_element_wise(*parts, pa.scalar(REASON_SEP, _TEXT), null_handling="skip")
+    if len(text) != n:  # pyarrow 26 drops the rows whose parts are all missing with "skip"; the transfer part
+        # is never missing, so this cannot happen today: if it ever does, join in Python rather than misalign
+        cols = [p.to_pylist() for p in parts]
+        text = pa.array([REASON_SEP.join(v for v in row if v is not None) for row in zip(*cols, strict=True)], type=_TEXT)
     if excluded.any() or not_public.any():
         ex = np.full(n, None, dtype=object)
         ex[excluded] = [f"Not flagged: {r}" for r in _col(out, "exclusion_reason")[excluded]]
