@@ -138,8 +138,8 @@ def test_register_page_shows_the_assets_an_import_would_remove_and_asks_first(re
     next(b for b in at.button if b.label == "Import into the register").click().run()
     assert not at.exception
     assert any("would mark 20 of Ashbridge (fictional)'s 300 assets" in plain(w.value) for w in at.warning)
-    shown = next(df.value for df in at.dataframe if "asset_id" in df.value.columns and len(df.value) == 20)
-    assert sorted(shown["asset_id"]) == gone
+    shown = next(df.value for df in at.dataframe if "Asset id" in df.value.columns and len(df.value) == 20)
+    assert sorted(shown["Asset id"]) == gone
     assert snapshot(store) == before  # nothing written while the user decides
     # Cancel: nothing imported, the question goes away
     at.button(key="cancel_removals").click().run()
