@@ -36,7 +36,7 @@ MIN_RADIUS_M, MAX_RADIUS_M = 400.0, 5000.0
 _TO_WGS84 = Transformer.from_crs(MEASURE_CRS, DISPLAY_CRS, always_xy=True)
 _TO_BNG = Transformer.from_crs(DISPLAY_CRS, MEASURE_CRS, always_xy=True)
 _HOUSE_NUMBER = re.compile(r"^\s*(?:(?:flat|unit)\s+\w+\s+)?\d+[a-z]?(?:\s*[-–]\s*\d+[a-z]?)?\s+", re.I)
-_STREET_WORDS = re.compile(r"\b(road|street|lane|avenue|drive|way|close|grove|place|crescent|terrace|walk|"
+_STREET_WORDS = re.compile(r"\b(?:road|street|lane|avenue|drive|way|close|grove|place|crescent|terrace|walk|"
                            r"gardens|park|square|hill|court|row|parade|rise|view|mews|green|vale|brow|fold)\b", re.I)
 
 
@@ -163,17 +163,34 @@ class Gazetteer:
 
     @staticmethod
     def _address_places(addresses: np.ndarray, px: np.ndarray, py: np.ndarray) -> list:
-        where: dict[tuple[str, str], list[int]] = {}
-        names: dict[tuple[str, str], str] = {}
-        for i, a in enumerate(addresses):
-            if not isinstance(a, str):
-                continue
-            streets, town = _address_parts(a)
-            for name, kind in [*((s, "street") for s in streets), *([(town, "town or place")] if town else [])]:
-                key = (name.lower(), kind)
-                where.setdefault(key, []).append(i)
-                names.setdefault(key, name)
-        return [(names[k], k[1], px[np.array(rows)], py[np.array(rows)]) for k, rows in where.items()]
+        """(name, kind, xs, ys) of every street and town the addresses name (as :func:`_address_parts`, all at once)."""
+        text = pd.Series(addresses, dtype=object)
+        text = text[text.map(lambda v: isinstance(v, str))]
+        if text.empty:
+            return []
+        parts = text.astype(str).str.split(r"[,\n]", regex=True).explode().str.strip()
+        parts = parts[parts.notna() & (parts != "")]
+        postcode = parts.str.upper().str.fullmatch(rf"{_OUTWARD}(?: ?[0-9][A-Z]{{2}})?")
+        parts = parts[~postcode].str.replace(r"\s*\((?:fictional|demo)\)\s*$", "", regex=True, flags=re.I)
+        rows = parts.index.to_numpy()
+        order = parts.groupby(level=0).cumcount().to_numpy()
+        count = parts.groupby(level=0).transform("size").to_numpy()
+        last = order == count - 1
+        digit = parts.str.contains(r"\d", regex=True).to_numpy()
+        town = last & (count > 1) & ~digit
+        street_text = parts.str.replace(_HOUSE_NUMBER, "", regex=True).str.strip()
+        street = (~last | (count == 1)) & (street_text != "").to_numpy() & \
+            street_text.str.contains(_STREET_WORDS, regex=True).to_numpy() & \
+            ~street_text.str.contains(r"\d", regex=True).to_numpy()
+        found = pd.concat([pd.DataFrame({"name": street_text.to_numpy()[street], "kind": "street", "row": rows[street]}),
+                           pd.DataFrame({"name": parts.to_numpy()[town], "kind": "town or place", "row": rows[town]})],
+                          ignore_index=True)
+        found["key"] = found["name"].str.lower()
+        out = []
+        for (_, kind), group in found.groupby(["key", "kind"], sort=False):
+            at = group["row"].to_numpy(dtype=int)
+            out.append((group["name"].iloc[0], kind, px[at], py[at]))
+        return out
 
     def labels(self) -> list[Place]:
         """Names to draw on a map so it reads without tiles: wards, and the towns of the addresses (2+ sites)."""
