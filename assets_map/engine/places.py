@@ -104,22 +104,6 @@ def _area_places(layer: gpd.GeoDataFrame | None, code_col: str, name_col: str, k
     return out
 
 
-def _address_parts(address: str) -> tuple[list[str], str | None]:
-    """(streets, town) of one address line: the last part is the town, earlier parts naming a road are streets."""
-    parts = [p.strip() for p in re.split(r"[,\n]", address) if p.strip()]
-    parts = [p for p in parts if not re.fullmatch(rf"{_OUTWARD}(?: ?[0-9][A-Z]{{2}})?", p.upper())]
-    parts = [re.sub(r"\s*\((?:fictional|demo)\)\s*$", "", p, flags=re.I) for p in parts]
-    if not parts:
-        return [], None
-    streets = []
-    for p in parts[:-1] if len(parts) > 1 else parts:
-        street = _HOUSE_NUMBER.sub("", p).strip()
-        if street and _STREET_WORDS.search(street) and not re.search(r"\d", street):
-            streets.append(street)
-    town = parts[-1] if len(parts) > 1 and not re.search(r"\d", parts[-1]) else None
-    return streets, town
-
-
 class Gazetteer:
     """Postcodes, wards, need areas, streets and towns of the data loaded, searchable by text.
 
@@ -163,7 +147,12 @@ class Gazetteer:
 
     @staticmethod
     def _address_places(addresses: np.ndarray, px: np.ndarray, py: np.ndarray) -> list:
-        """(name, kind, xs, ys) of every street and town the addresses name (as :func:`_address_parts`, all at once)."""
+        """(name, kind, xs, ys) of every street and town the addresses name.
+
+        An address is split at commas and line breaks, postcodes dropped; its last part (of two or
+        more, with no digit) is a town; the other parts, less a house number, that name a road
+        (road, lane, park...) and hold no digit are streets.
+        """
         text = pd.Series(addresses, dtype=object)
         text = text[text.map(lambda v: isinstance(v, str))]
         if text.empty:
