@@ -179,3 +179,17 @@ def test_a_lone_trusts_match_is_checked_against_its_region(tmp_path, hospitals):
     assert d.loc["RZZ02", "location_quality"] == "none"
     assert "from the nearest checked site of the trust's region (North Of England" in d.loc["RZZ02", "location_note"]
     assert (d.loc[["RYX01", "RYX02", "RYX03"], "location_quality"] == "matched location").all()
+
+
+def test_an_unchecked_match_is_marked_check_location_and_never_high(eric, hospitals, shared):
+    from assets_map.engine.pipeline import analyse
+
+    eng = shared("england")
+    result = analyse(eric, eng / "lsoa21_boundaries_ew.gpkg", eng / "imd2025_lsoa21_scores_ranks_deciles.csv",
+                     locations=[hospitals])
+    d = result.assets.set_index("asset_id")
+    lone = d.loc["RZZ01"]
+    assert lone["location_check"].startswith("check location: matched by name; its trust's area is not known")
+    assert lone["priority"] != "High"
+    # the Leeds sites were checked against their trust's own matched sites: no mark
+    assert d.loc[["RYX01", "RYX02", "RYX03"], "location_check"].isna().all()

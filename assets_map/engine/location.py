@@ -139,6 +139,12 @@ def check_locations(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> gpd.Ge
                 excess, where = got
             far = excess > MARGIN_M
             check[rows[far]] = [f"{CHECK_PREFIX}{d / 1000:,.1f} km outside {where}" for d in excess[far]]
+    if "location_doubt" in out.columns:  # an importer's doubt about a place (an NHS site matched by name only)
+        doubt = out["location_doubt"].astype(object).to_numpy()
+        add = np.array([c is None and isinstance(d, str) and bool(d) for c, d in zip(check, doubt, strict=True)],
+                       dtype=bool)
+        if n and add.any():
+            check[add] = [CHECK_PREFIX + d for d in doubt[add]]
     out["location_check"] = check
     return out
 

@@ -364,6 +364,7 @@ def locate_sites(sites: gpd.GeoDataFrame, locations: gpd.GeoDataFrame | list, re
                          source=locations_name)
     method = pd.Series([None] * len(out), index=out.index, dtype=object)
     distance = pd.Series(np.nan, index=out.index, dtype=float)
+    doubt = pd.Series([None] * len(out), index=out.index, dtype=object)
     found: dict[object, int] = {}
     how_of: dict[object, str] = {}
     for i in out.index[todo]:
@@ -401,10 +402,15 @@ def locate_sites(sites: gpd.GeoDataFrame, locations: gpd.GeoDataFrame | list, re
                                       + (" (a close spelling: check it)" if how_of[i] == "close name" else ""))
         method[i] = how_of[i]
         distance[i] = round(dist / 1000, 2) if dist is not None else np.nan
+        if dist is None and how_of[i] != "site code":  # placed, but its place could not be tied to its trust's
+            doubt[i] = (f"matched by {how_of[i]} and checked only against its trust's NHS region" if i in regions
+                        else f"matched by {how_of[i]}; its trust's area is not known, so the place is unchecked")
         if dist is None and i not in regions:
             unchecked.append(i)
     out["location_match"] = method
     out["match_distance_km"] = distance
+    # a place that could not be tied to its trust's own area: engine.location marks it "check location"
+    out["location_doubt"] = doubt
     _report_matches(out, todo, method, far, unchecked, report, locations_name, code_col, name_col, owners)
     return out
 
