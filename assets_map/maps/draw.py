@@ -18,6 +18,7 @@ from pathlib import Path
 import folium
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 from branca.element import MacroElement, Template
 from folium.utilities import JsCode
 
@@ -187,9 +188,49 @@ MAX_MAP_ASSETS = 5000
 _PRIORITY_RANK = {"High": 0, "Medium": 1, "Low": 2}
 
 
+#: Most features of one constraint layer drawn (beyond it the layer is not drawn, and says so in its name).
+MAX_CONSTRAINT_FEATURES = 5000
+#: Outline colour of each constraint kind's layer (others: grey).
+CONSTRAINT_COLOURS = {"conservation-area": "#8e24aa", "listed-building": "#d81b60", "listed-building-outline": "#d81b60",
+                      "scheduled-monument": "#6d4c41", "site-of-special-scientific-interest": "#2e7d32",
+                      "local-nature-reserve": "#558b2f", "ancient-woodland": "#33691e", "flood-risk-zone": "#1565c0",
+                      "green-belt": "#689f38", "article-4-direction-area": "#ef6c00",
+                      "tree-preservation-zone": "#00796b", "local-green-space": "#9e9d24"}
+
+
+def constraint_features(layers, *, tolerance_m: float = 5.0) -> list[tuple[str, str, dict]]:
+    """The loaded constraint layers as map layers: ``(dataset, words, GeoJSON)`` per kind, escaped and simplified.
+
+    A kind with more than :data:`MAX_CONSTRAINT_FEATURES` features is left off the map (named with its count),
+    so a national layer never stalls the browser; its answers are still on every site.
+    """
+    from assets_map.io.constraints import CONSTRAINT_KINDS
+
+    out = []
+    if not layers:
+        return out
+    frames = [g for g in layers if g is not None and len(g)]
+    if not frames:
+        return out
+    allf = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry="geometry", crs=frames[0].crs)
+    allf = allf[~(allf.geometry.isna() | allf.geometry.is_empty)]
+    for kind, part in allf.groupby("kind", sort=False):
+        spec = CONSTRAINT_KINDS.get(str(kind))
+        words = spec.label if spec else str(kind)
+        if len(part) > MAX_CONSTRAINT_FEATURES:
+            out.append((str(kind), f"{words} ({len(part):,} features: too many to draw)", {"type": "FeatureCollection",
+                                                                                           "features": []}))
+            continue
+        cols = [c for c in ("feature_name", "reference", "grade", "source") if c in part.columns]
+        part = part.assign(kind_words=words)
+        out.append((str(kind), words, geojson_features(part, ["kind_words", *cols],
+                                                       display_geometry(part, tolerance_m=tolerance_m))))
+    return out
+
+
 def map_data(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: str = "need_decile",
              tolerance_m: float = 20.0, max_assets: int | None = MAX_MAP_ASSETS,
-             wards: gpd.GeoDataFrame | None = None) -> MapData:
+             wards: gpd.GeoDataFrame | None = None, constraint_layers=()) -> MapData:
     """Simplify (in metres), reproject, round and escape what the map draws.
 
     At most ``max_assets`` assets are drawn (highest priority first); ``MapData.omitted`` counts the rest.
@@ -225,6 +266,7 @@ def map_data(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: 
     if wards is not None and len(wards) and "ward_code" in wards.columns:
         w = wards[~(wards.geometry.isna() | wards.geometry.is_empty)]
         data.wards = geojson_features(w, ["ward_code", "ward_name"], display_geometry(w, tolerance_m=tolerance_m))
+    data.constraints = constraint_features(constraint_layers)
     return data
 
 
@@ -253,7 +295,8 @@ def render_map(data: MapData, *, need_label: str = "IMD decile", title: str = "a
         m.fit_bounds([[miny, minx], [maxy, maxx]])
     names = place_labels(labels, show=tile_layer is None) if labels else None
     if layers:
-        for layer in (_need_geojson(data, need_label), *_ward_geojson(data), *_asset_geojsons(data, selected)):
+        for layer in (_need_geojson(data, need_label), *_ward_geojson(data), *_constraint_geojsons(data),
+                      *_asset_geojsons(data, selected)):
             layer.add_to(m)
     if names is not None:
         names.add_to(m)
@@ -324,6 +367,22 @@ class TileFallback(MacroElement):
         self.tiles = tiles
         self.names_js = names.get_name() if names is not None else "null"
         self.note_js = json.dumps(self.NOTE)
+
+
+def _constraint_geojsons(data: MapData) -> list[folium.GeoJson]:
+    """One switchable layer per constraint kind loaded, off until chosen in the layer control."""
+    out = []
+    for kind, words, fc in data.constraints or []:
+        colour = CONSTRAINT_COLOURS.get(kind, "#555555")
+        fields = [f for f in ("kind_words", "feature_name", "reference", "grade") if fc["features"]
+                  and f in fc["features"][0]["properties"]]
+        aliases = {"kind_words": "Constraint", "feature_name": "Name", "reference": "Reference", "grade": "Grade"}
+        out.append(folium.GeoJson(
+            fc, name=f"Constraint: {words}", show=False,
+            style_function=lambda f, c=colour: {"color": c, "weight": 2, "fillColor": c, "fillOpacity": 0.12},
+            marker=folium.CircleMarker(radius=4, color=colour, fill=True, fill_opacity=0.8, weight=1),
+            tooltip=folium.GeoJsonTooltip(fields=fields, aliases=[aliases[f] for f in fields]) if fields else None))
+    return out
 
 
 def _ward_geojson(data: MapData) -> list[folium.GeoJson]:

@@ -62,6 +62,8 @@ class MapData:
     wards: dict = field(default_factory=lambda: {"type": "FeatureCollection", "features": []})
     #: (asset_id, name) of placed sites far from all the others, left out of ``bounds`` (listed, not framed)
     outliers: list = field(default_factory=list)
+    #: planning constraint layers loaded with the data: (kind's words, GeoJSON), drawn switched off
+    constraints: list = field(default_factory=list)
 
     @property
     def asset_count(self) -> int:

@@ -326,7 +326,8 @@ def render() -> None:
         else:
             key = (state.data_version(), state.filters().key(), column)
             wards = result.places.get("wards")
-            data = state.cached_map(key, lambda: map_data(view, result.needs, need_column=column, wards=wards))
+            data = state.cached_map(key, lambda: map_data(view, result.needs, need_column=column, wards=wards,
+                                                          constraint_layers=result.constraint_layers))
             labels = [(p.name, p.lon, p.lat, p.kind) for p in state.gazetteer().labels()]
             m = render_map(data, need_label=legend, title=title, basemap=basemap, labels=labels)
             focus = st.session_state.get(FOCUS)
