@@ -76,3 +76,16 @@ def test_sites_not_placed_are_counted_beside_the_charts_not_drawn_as_a_bar(demo_
     assert not at.exception
     unplaced = int(demo_result.assets["need_decile"].isna().sum())
     assert unplaced and any(m.label == "with no need data" and m.value == f"{unplaced:,}" for m in at.metric)
+
+
+def test_the_sidebar_filters_show_statuses_and_owner_types_in_words(demo_result):
+    at = app_page("summary_page")
+    at.run()
+    assert not at.exception, at.exception
+    status = at.multiselect(key="f_status")
+    shown = [status.format_func(o) for o in status.options] if hasattr(status, "format_func") else status.options
+    assert shown and not any(o in ("leased-out", "part-vacant", "not-available") for o in shown), shown
+    assert "let to someone else" in shown or "in use" in shown, shown
+    owners = at.multiselect(key="f_type")
+    shown = [owners.format_func(o) for o in owners.options] if hasattr(owners, "format_func") else owners.options
+    assert not any("_" in o for o in shown), shown

@@ -14,6 +14,7 @@ import streamlit as st
 from assets_map.community.sitecard import SiteCard, site_card
 from assets_map.community.sitepack import select_sites, site_pack_html
 from assets_map.engine.filters import Filters, options
+from assets_map.schema import value_words
 from assets_map.ui import identity, state
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&$:])")
@@ -64,8 +65,9 @@ def sidebar_filters() -> Filters:
         text = st.text_input("Search name, address or UPRN", key="f_text")
         orgs = st.multiselect("Organisation", opts["organisations"], key="f_org")
         types = st.multiselect("Owner type", opts["anchor_types"], key="f_type",
-                               format_func=lambda v: v.replace("_", " "))
-        statuses = st.multiselect("Status", opts["statuses"], key="f_status")
+                               format_func=lambda v: value_words("anchor_type", v))
+        statuses = st.multiselect("Status", opts["statuses"], key="f_status",
+                                  format_func=lambda v: value_words("status", v))
         prios = st.multiselect("Priority", opts["priorities"], key="f_priority")
         deciles = st.slider("Need decile (1 = most deprived 10% in England)", 1, 10, key="f_decile",
                             **({} if "f_decile" in st.session_state else {"value": (1, 10)}))
