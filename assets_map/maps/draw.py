@@ -188,6 +188,10 @@ MAX_MAP_ASSETS = 5000
 _PRIORITY_RANK = {"High": 0, "Medium": 1, "Low": 2}
 
 
+#: Most need areas whose names are written on the map (drawn at street zoom only).
+MAX_NEED_LABELS = 3000
+#: The zoom from which need area names are shown (streets; below it they would cover the map).
+NEED_LABEL_ZOOM = 14
 #: Most features of one constraint layer drawn (beyond it the layer is not drawn, and says so in its name).
 MAX_CONSTRAINT_FEATURES = 5000
 #: Outline colour of each constraint kind's layer (others: grey).
@@ -267,6 +271,11 @@ def map_data(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: 
         w = wards[~(wards.geometry.isna() | wards.geometry.is_empty)]
         data.wards = geojson_features(w, ["ward_code", "ward_name"], display_geometry(w, tolerance_m=tolerance_m))
     data.constraints = constraint_features(constraint_layers)
+    if "name" in needs.columns and len(needs) <= MAX_NEED_LABELS:
+        at = gpd.GeoSeries(needs.geometry.representative_point(), crs=needs.crs).to_crs(DISPLAY_CRS)
+        data.need_labels = [(str(n), round(float(p.x), 6), round(float(p.y), 6))
+                            for n, p in zip(needs["name"], at, strict=True) if isinstance(n, str) and n and p is not None
+                            and not p.is_empty]
     return data
 
 
@@ -300,6 +309,14 @@ def render_map(data: MapData, *, need_label: str = "IMD decile", title: str = "a
             layer.add_to(m)
     if names is not None:
         names.add_to(m)
+    if layers and data.need_labels:
+        need_names = folium.FeatureGroup(name="Need area names (when zoomed in)", show=True)
+        for name, lon, lat in data.need_labels:
+            folium.Marker([lat, lon], interactive=False, icon=folium.DivIcon(
+                html=f'<div class="am-label am-label-need">{esc(name)}</div>', icon_size=(0, 0),
+                icon_anchor=(0, 0))).add_to(need_names)
+        need_names.add_to(m)
+        m.add_child(ZoomClass(NEED_LABEL_ZOOM))
     if layers:
         folium.LayerControl(collapsed=True).add_to(m)
     if tile_layer is not None:
@@ -311,6 +328,8 @@ def render_map(data: MapData, *, need_label: str = "IMD decile", title: str = "a
         ".am-label{pointer-events:none;white-space:nowrap;transform:translate(-50%,-50%);font:600 11px/1.1 sans-serif;"
         "color:#222;text-shadow:0 0 3px #fff,0 0 3px #fff,0 0 2px #fff;}"
         ".am-label-town{font-size:12px;font-style:italic;color:#333;}"
+        ".am-label-need{display:none;font-weight:400;font-size:10px;color:#4a3a6a;}"
+        ".am-zoomed-in .am-label-need{display:block;}"
         ".am-tile-note{background:rgba(255,255,255,.95);padding:4px 8px;border:1px solid #999;border-radius:4px;"
         "font:12px/1.3 sans-serif;max-width:230px;}</style>"), name="assets_map_background")
     return localise(m)
@@ -324,6 +343,26 @@ def place_labels(labels, *, show: bool) -> folium.FeatureGroup:
         folium.Marker([lat, lon], interactive=False, icon=folium.DivIcon(
             html=f'<div class="{cls}">{esc(name)}</div>', icon_size=(0, 0), icon_anchor=(0, 0))).add_to(fg)
     return fg
+
+
+class ZoomClass(MacroElement):
+    """Marks the map's container ``am-zoomed-in`` from a zoom on, so styles (need area names) show only there."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function () {
+          var map = {{ this._parent.get_name() }};
+          function mark() { map.getContainer().classList.toggle("am-zoomed-in", map.getZoom() >= {{ this.zoom }}); }
+          map.on("zoomend", mark);
+          mark();
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, zoom: int):
+        super().__init__()
+        self._name = "ZoomClass"
+        self.zoom = int(zoom)
 
 
 class TileFallback(MacroElement):

@@ -64,6 +64,8 @@ class MapData:
     outliers: list = field(default_factory=list)
     #: planning constraint layers loaded with the data: (kind's words, GeoJSON), drawn switched off
     constraints: list = field(default_factory=list)
+    #: need area names and where to write them, ``(name, lon, lat)``: drawn when zoomed in to streets
+    need_labels: list = field(default_factory=list)
 
     @property
     def asset_count(self) -> int:
