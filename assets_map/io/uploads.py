@@ -40,12 +40,14 @@ LAYER_SLOTS = {
     "locations": "Locations of NHS sites (points or outlines with site codes or names), to place NHS ERIC sites",
     "constraints": "Planning constraints: conservation areas, listed buildings, flood zones, green belt... (any map "
                    "layer, or planning.data.gov.uk's CSV)",
+    "parcels": "Freehold parcels: HM Land Registry INSPIRE Index Polygons (the per-authority zip as published, "
+               "GeoJSON, GeoPackage or GeoParquet), to give each site its parcel and say who owns a parcel",
 }
 #: Every slot by the short name the app shows.
 SLOT_NAMES = {"register": "Asset register", "boundaries": "Need area boundaries", "deprivation": "Deprivation data",
               "postcodes": "Postcode directory", "wards": "Wards", "exclude": "Exclusion layers",
               "facilities": "Partner facilities", "locations": "Locations of NHS sites",
-              "constraints": "Planning constraints"}
+              "constraints": "Planning constraints", "parcels": "Freehold parcels"}
 # What each detected kind looks like, in words, and the slot it belongs in (None: no slot uses it).
 _LOOKS = {
     "register": ("an asset register", "register"),
@@ -63,7 +65,7 @@ _LOOKS = {
 _TAKES = {"register": {"register", "brownfield", "eric"}, "boundaries": {"boundaries", "deprivation_layer"},
           "deprivation": {"deprivation", "deprivation_layer"}, "postcodes": {"postcodes"},
           "wards": {"wards", "ward_lookup", "postcodes"}, "exclude": {"register"}, "facilities": {"register"},
-          "locations": {"register"}, "constraints": {"register", "brownfield"}}
+          "locations": {"register"}, "constraints": {"register", "brownfield"}, "parcels": {"register"}}
 
 
 @dataclass
@@ -169,6 +171,13 @@ def slot_problem(slot: str, upload: Upload, *, limits: Limits | None = None, loo
     has it already. A file that cannot be opened gives the reader's reason.
     """
     name = display_name(upload.name)
+    if slot == "parcels":  # read as the CLI's --parcels reads it (GML in the published zip included), or why not
+        try:
+            read_parcel_upload(upload, limits=limits)
+        except InputError as exc:
+            text = str(exc)
+            return text if text.startswith(name) else f"{name}: {text}"
+        return None
     if slot == "constraints":  # read as the CLI's --constraints reads it: the kind named, or why not
         try:
             import_bytes(upload.data, upload.name, kind="constraints", limits=limits)
@@ -208,6 +217,14 @@ def slot_problem(slot: str, upload: Upload, *, limits: Limits | None = None, loo
     return f"{name}: this looks like {looks.words}, not {_slot_noun(slot)}; {where}"
 
 
+def read_parcel_upload(upload: Upload, *, limits: Limits | None = None):
+    """An uploaded INSPIRE file read as ``analyse --parcels`` reads a file (:func:`~assets_map.io.landregistry.read_inspire`)."""
+    from assets_map.io.landregistry import read_inspire
+
+    with staged_upload(upload.data, upload.name, limits) as (path, shown):
+        return read_inspire(path, name=shown, limits=limits)
+
+
 def _slot_noun(slot: str) -> str:
     return {"register": "an asset register", "boundaries": "need area boundaries (LSOA polygons)",
             "deprivation": "deprivation data", "postcodes": "a postcode directory", "wards": "wards",
@@ -243,7 +260,7 @@ def with_wards(analysis: Analysis, upload: Upload, *, limits: Limits | None = No
 def check_uploads(files: dict[str, Upload], *, weights: dict[str, float] | str | None = None,
                   limits: Limits | None = None, exclude: list[Upload] = (), facilities: list[Upload] = (),
                   locations: Upload | None = None, iod_year: int | None = None,
-                  constraints: list[Upload] = ()) -> Checked:
+                  constraints: list[Upload] = (), parcels: list[Upload] = ()) -> Checked:
     """Read and analyse a user's files; raise one InputError listing every problem.
 
     The app's "Check these files": the same reading and the same :func:`~assets_map.engine.pipeline.analyse`
@@ -262,6 +279,8 @@ def check_uploads(files: dict[str, Upload], *, weights: dict[str, float] | str |
     iod_year : the IoD edition when the deprivation data does not state it, as ``--iod-year``
     constraints : planning constraint layers, as ``--constraints`` (the kind from each file's dataset column,
         name or fields)
+    parcels : HM Land Registry INSPIRE Index Polygons, as ``--parcels``: each site gets the freehold parcel it
+        lies in; every parcel read is kept in ``result.places["parcels"]`` for the map ("who owns this?")
 
     Returns
     -------
@@ -274,18 +293,20 @@ def check_uploads(files: dict[str, Upload], *, weights: dict[str, float] | str |
         placed sites lies in any of the need areas
     """
     with using_limits(limits):
-        return _check_uploads(files, weights, list(exclude), list(facilities), locations, iod_year, list(constraints))
+        return _check_uploads(files, weights, list(exclude), list(facilities), locations, iod_year, list(constraints),
+                              list(parcels))
 
 
 def _check_uploads(files: dict[str, Upload], weights, exclude: list[Upload], facilities: list[Upload],
-                   locations: Upload | None, iod_year: int | None, constraints: list[Upload] = ()) -> Checked:
+                   locations: Upload | None, iod_year: int | None, constraints: list[Upload] = (),
+                   parcels: list[Upload] = ()) -> Checked:
     unknown = sorted(set(files) - set(KINDS))
     if unknown:
         raise ValueError(f"unknown upload kinds: {unknown}")
     problems: list[str] = [f"no {SLOT_NAMES[k].lower()} was uploaded" for k in REQUIRED if k not in files]
     placed_in = [(k, u) for k, u in files.items()] + [("exclude", u) for u in exclude] + \
         [("facilities", u) for u in facilities] + ([("locations", locations)] if locations is not None else []) + \
-        [("constraints", u) for u in constraints]
+        [("constraints", u) for u in constraints] + [("parcels", u) for u in parcels]
     # A file in the wrong slot: say what it is and where it goes, and never read it as what it is not.
     wrong = {(k, id(u)): p for k, u, p in ((k, u, slot_problem(k, u)) for k, u in placed_in) if p}
     problems += list(dict.fromkeys(wrong.values()))
@@ -294,6 +315,14 @@ def _check_uploads(files: dict[str, Upload], weights, exclude: list[Upload], fac
     facilities = [u for u in facilities if ("facilities", id(u)) not in wrong]
     constraints = [u for u in constraints if ("constraints", id(u)) not in wrong]
     locations = None if ("locations", id(locations)) in wrong else locations
+    parcel_sets = []
+    for u in parcels:
+        if ("parcels", id(u)) in wrong:
+            continue
+        try:
+            parcel_sets.append(read_parcel_upload(u))
+        except InputError as exc:
+            problems.append(str(exc))
     notes: list[str] = []
     layer = None
     if locations is not None:
@@ -316,7 +345,7 @@ def _check_uploads(files: dict[str, Upload], weights, exclude: list[Upload], fac
     frame, report, bnd, dep = read.assets, read.report, read.boundaries, read.deprivation
     try:
         result = analyse(frame, bnd, dep, exclude=read.exclude, weights=weights, iod_year=iod_year,
-                         constraints=read.constraints,
+                         constraints=read.constraints, parcels=parcel_sets,
                          boundaries_name=display_name(files["boundaries"].name))
     except InputError as exc:
         raise InputError(str(exc)) from None
@@ -346,6 +375,12 @@ def _check_uploads(files: dict[str, Upload], weights, exclude: list[Upload], fac
                      + "".join(f"; {n}" for n in lay.attrs.get("notes", [])))
     if partners is not None:
         notes.append(", ".join(display_name(u.name) for u in facilities) + f": {len(partners)} partner facilities")
+    if parcel_sets:
+        every = gpd.GeoDataFrame(pd.concat([p.frame for p in parcel_sets], ignore_index=True), crs=parcel_sets[0].frame.crs)
+        result.places["parcels"] = every  # drawn at street zoom: a click on any parcel says who owns it
+        given = int(result.assets["parcel_id"].notna().sum()) if "parcel_id" in result.assets else 0
+        notes.append(", ".join(p.source for p in parcel_sets) + f": {len(every):,} freehold parcels; {given} of "
+                     f"{len(result.assets)} sites lie in one" + "".join(f"; {n}" for p in parcel_sets for n in p.notes))
     if read.wards is not None:
         kind, src = read.wards.attrs["ward_form"], read.wards
         assets = attach_wards(result.assets, **({"wards": src} if kind == "wards" else {"lookup": src}))

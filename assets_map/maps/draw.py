@@ -232,9 +232,62 @@ def constraint_features(layers, *, tolerance_m: float = 5.0) -> list[tuple[str, 
     return out
 
 
+#: Most freehold parcels drawn; beyond it only the parcels holding a site are drawn.
+MAX_MAP_PARCELS = 20000
+
+
+def parcel_features(parcels: gpd.GeoDataFrame | None, assets: gpd.GeoDataFrame) -> dict:
+    """Freehold parcels for the map, each with who owns it in words and the sites in it (escaped).
+
+    "Who owns this?" is :func:`assets_map.community.ownership.who_owns` (the open data names no owner: the
+    words give the HM Land Registry title search); a parcel holding register sites names them.
+    """
+    from assets_map.community.ownership import who_owns
+
+    empty = {"type": "FeatureCollection", "features": []}
+    if parcels is None or not len(parcels) or "parcel_id" not in parcels.columns:
+        return empty
+    held = None
+    if "parcel_id" in assets.columns:
+        held = assets[["parcel_id"]].assign(
+            name=[f"{n if isinstance(n, str) and n else 'a site'}" + (f" ({o})" if isinstance(o, str) and o else "")
+                  for n, o in zip(assets.get("name", pd.Series(index=assets.index, dtype=object)),
+                                  assets.get("organisation", pd.Series(index=assets.index, dtype=object)),
+                                  strict=True)]).dropna(subset=["parcel_id"])
+    if len(parcels) > MAX_MAP_PARCELS:
+        if held is None or held.empty:
+            return empty
+        parcels = parcels[parcels["parcel_id"].isin(set(held["parcel_id"]))]
+    sites = held.groupby("parcel_id")["name"].agg(lambda v: "; ".join(str(x) for x in v if isinstance(x, str))[:300]) \
+        if held is not None and len(held) else pd.Series(dtype=object)
+    frame = parcels[["parcel_id", "geometry"]].copy()
+    frame["owner_words"] = [who_owns(str(i), None) for i in frame["parcel_id"]]
+    frame["sites_here"] = frame["parcel_id"].map(sites).fillna("none in the register loaded")
+    return geojson_features(frame, ["parcel_id", "owner_words", "sites_here"], display_geometry(frame, tolerance_m=0.5))
+
+
+def parcel_at(parcels: gpd.GeoDataFrame, assets: gpd.GeoDataFrame, *, lon: float, lat: float) -> dict | None:
+    """The freehold parcel under a click (WGS84), with who owns it and the register's sites in it, or None."""
+    from shapely.geometry import Point
+
+    from assets_map.community.ownership import who_owns
+
+    at = gpd.GeoSeries([Point(lon, lat)], crs=DISPLAY_CRS).to_crs(parcels.crs).iloc[0]
+    hit = parcels.sindex.query(at, predicate="intersects")
+    if not len(hit):
+        return None
+    row = parcels.iloc[int(hit[0])]
+    pid = str(row["parcel_id"])
+    here = assets[assets["parcel_id"].astype("string") == pid] if "parcel_id" in assets.columns else assets.iloc[0:0]
+    sites = "; ".join(f"{n if isinstance(n, str) and n else 'a site'}" + (f" ({o})" if isinstance(o, str) and o else "")
+                      for n, o in zip(here.get("name", []), here.get("organisation", []), strict=False))
+    return {"parcel_id": pid, "owner_words": who_owns(pid, None), "sites_here": sites or "none in the register loaded"}
+
+
 def map_data(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: str = "need_decile",
              tolerance_m: float = 20.0, max_assets: int | None = MAX_MAP_ASSETS,
-             wards: gpd.GeoDataFrame | None = None, constraint_layers=()) -> MapData:
+             wards: gpd.GeoDataFrame | None = None, constraint_layers=(),
+             parcels: gpd.GeoDataFrame | None = None) -> MapData:
     """Simplify (in metres), reproject, round and escape what the map draws.
 
     At most ``max_assets`` assets are drawn (highest priority first); ``MapData.omitted`` counts the rest.
@@ -271,6 +324,7 @@ def map_data(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: 
         w = wards[~(wards.geometry.isna() | wards.geometry.is_empty)]
         data.wards = geojson_features(w, ["ward_code", "ward_name"], display_geometry(w, tolerance_m=tolerance_m))
     data.constraints = constraint_features(constraint_layers)
+    data.parcels = parcel_features(parcels, assets)
     if "name" in needs.columns and len(needs) <= MAX_NEED_LABELS:
         at = gpd.GeoSeries(needs.geometry.representative_point(), crs=needs.crs).to_crs(DISPLAY_CRS)
         data.need_labels = [(str(n), round(float(p.x), 6), round(float(p.y), 6))
@@ -304,8 +358,8 @@ def render_map(data: MapData, *, need_label: str = "IMD decile", title: str = "a
         m.fit_bounds([[miny, minx], [maxy, maxx]])
     names = place_labels(labels, show=tile_layer is None) if labels else None
     if layers:
-        for layer in (_need_geojson(data, need_label), *_ward_geojson(data), *_constraint_geojsons(data),
-                      *_asset_geojsons(data, selected)):
+        for layer in (_need_geojson(data, need_label), *_ward_geojson(data), *_parcel_geojson(data),
+                      *_constraint_geojsons(data), *_asset_geojsons(data, selected)):
             layer.add_to(m)
     if names is not None:
         names.add_to(m)
@@ -316,6 +370,7 @@ def render_map(data: MapData, *, need_label: str = "IMD decile", title: str = "a
                 html=f'<div class="am-label am-label-need">{esc(name)}</div>', icon_size=(0, 0),
                 icon_anchor=(0, 0))).add_to(need_names)
         need_names.add_to(m)
+    if layers and (data.need_labels or (data.parcels and data.parcels.get("features"))):
         m.add_child(ZoomClass(NEED_LABEL_ZOOM))
     if layers:
         folium.LayerControl(collapsed=True).add_to(m)
@@ -330,6 +385,7 @@ def render_map(data: MapData, *, need_label: str = "IMD decile", title: str = "a
         ".am-label-town{font-size:12px;font-style:italic;color:#333;}"
         ".am-label-need{display:none;font-weight:400;font-size:10px;color:#4a3a6a;}"
         ".am-zoomed-in .am-label-need{display:block;}"
+        ".am-parcel{display:none;}.am-zoomed-in .am-parcel{display:inline;}"
         ".am-tile-note{background:rgba(255,255,255,.95);padding:4px 8px;border:1px solid #999;border-radius:4px;"
         "font:12px/1.3 sans-serif;max-width:230px;}</style>"), name="assets_map_background")
     return localise(m)
@@ -406,6 +462,17 @@ class TileFallback(MacroElement):
         self.tiles = tiles
         self.names_js = names.get_name() if names is not None else "null"
         self.note_js = json.dumps(self.NOTE)
+
+
+def _parcel_geojson(data: MapData) -> list[folium.GeoJson]:
+    """The freehold parcels, drawn from street zoom on; a click says who owns the parcel."""
+    if not data.parcels or not data.parcels.get("features"):
+        return []
+    return [folium.GeoJson(
+        data.parcels, name="Freehold parcels (street zoom; click: who owns it?)",
+        style_function=lambda f: {"color": "#5d4037", "weight": 1, "fillColor": "#ffffff", "fillOpacity": 0.01,
+                                  "className": "am-parcel"},
+        tooltip=folium.GeoJsonTooltip(fields=["parcel_id"], aliases=["Freehold parcel (click: who owns it?)"]))]
 
 
 def _constraint_geojsons(data: MapData) -> list[folium.GeoJson]:

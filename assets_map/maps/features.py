@@ -66,6 +66,8 @@ class MapData:
     constraints: list = field(default_factory=list)
     #: need area names and where to write them, ``(name, lon, lat)``: drawn when zoomed in to streets
     need_labels: list = field(default_factory=list)
+    #: freehold parcels loaded with the data (GeoJSON with who owns each, in words), drawn at street zoom
+    parcels: dict = field(default_factory=lambda: {"type": "FeatureCollection", "features": []})
 
     @property
     def asset_count(self) -> int:

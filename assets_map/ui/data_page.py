@@ -52,8 +52,9 @@ TYPES = {
     "facilities": MAPS,
     "locations": [*MAPS, "csv", "txt"],
     "constraints": [*MAPS, "csv", "txt", "parquet"],
+    "parcels": [*MAPS, "gml", "parquet"],
 }
-MULTIPLE = ("exclude", "facilities", "constraints")
+MULTIPLE = ("exclude", "facilities", "constraints", "parcels")
 INTRO = """
 Load your own files to see **your** land and buildings against need. Files stay in this browser session and are
 gone when you close the tab (download what you want to keep). You need an **asset register** and **need area
@@ -112,6 +113,11 @@ def _verdict(slot: str, up: Upload) -> tuple[bool, str]:
     if key not in cache:
         limits = state.budgets()[0]
         try:
+            if slot == "parcels":  # read by the parcels reader alone (the published zip holds GML)
+                problem = slot_problem(slot, up, limits=limits)
+                cache[key] = (False, problem) if problem else (
+                    True, f"{up.name}: looks like freehold parcels (HM Land Registry INSPIRE Index Polygons)")
+                return cache[key]
             looks = looks_like(up, limits=limits)
             problem = slot_problem(slot, up, limits=limits, looks=looks)
             words = constraint_words(up, limits=limits) if slot == "constraints" and not problem else looks.words
@@ -157,7 +163,8 @@ def _check() -> None:
         st.session_state[PENDING] = run_bounded(
             check_uploads, staged, weights=weights, limits=limits, exclude=list(layers.get("exclude", [])),
             facilities=list(layers.get("facilities", [])), locations=layers.get("locations"), iod_year=_iod_year(),
-            constraints=list(layers.get("constraints", [])), budget=job, what="checking your files")
+            constraints=list(layers.get("constraints", [])), parcels=list(layers.get("parcels", [])), budget=job,
+            what="checking your files")
     except (InputError, RuntimeError) as exc:
         st.session_state[ERROR] = app_words(exc)
     except Exception as exc:  # noqa: BLE001 - never a traceback for an upload: one line, details to the log
@@ -303,7 +310,8 @@ def _files_section() -> None:
     with right:
         _uploader("wards", KINDS["wards"])
         for slot, label in LAYER_SLOTS.items():
-            _uploader(slot, label + (" (GeoPackage, GeoJSON or zipped Shapefile)" if slot != "locations" else ""))
+            _uploader(slot, label + (" (GeoPackage, GeoJSON or zipped Shapefile)"
+                                     if slot not in ("locations", "parcels") else ""))
 
 
 def _weights_section() -> None:

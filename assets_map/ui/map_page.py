@@ -230,10 +230,27 @@ def _follow_click(out: dict | None, sel: str | None) -> None:
             state.focus_on_site(clicked)
             st.rerun()
     elif new_point:
+        _clicked_parcel(point_key)
         current = state.near()
         state.set_near(point_place(point_key[1], point_key[0], radius_m=current.radius_m if current else 1500.0),
                        focus=False)
         st.rerun()
+
+
+PARCEL = "_parcel_clicked"
+
+
+def _clicked_parcel(point_key: tuple[float, float]) -> None:
+    """Where freehold parcels are loaded, keep "who owns this?" of the parcel under a click for the panel."""
+    parcels = state.analysis().places.get("parcels")
+    st.session_state.pop(PARCEL, None)
+    if parcels is None or not len(parcels):
+        return
+    from assets_map.maps.draw import parcel_at
+
+    found = parcel_at(parcels, state.analysis().assets, lon=point_key[1], lat=point_key[0])
+    if found is not None:
+        st.session_state[PARCEL] = found
 
 
 def _zoom_for(radius_m: float) -> int:
@@ -269,6 +286,14 @@ def _side_panel(sel: str | None, near: Place | None) -> None:
                       type="tertiary")
             shared.render_card(sel, key="mapcard")
         return
+    parcel = st.session_state.get(PARCEL)
+    if parcel:
+        with st.container(border=True, key="parcel_card"):
+            st.markdown("**Who owns this parcel?**")
+            st.markdown(shared.md(parcel["owner_words"]))
+            st.caption("Register sites in it: " + shared.md(parcel["sites_here"]))
+            st.button("Close", key="parcel_close", on_click=st.session_state.pop, args=(PARCEL, None),
+                      icon=":material/close:", type="tertiary")
     first = not st.session_state.get(EXPLAINED)
     st.session_state[EXPLAINED] = True
     with st.expander("How to read this map", expanded=first, icon=":material/help:"):
@@ -327,7 +352,8 @@ def render() -> None:
             key = (state.data_version(), state.filters().key(), column)
             wards = result.places.get("wards")
             data = state.cached_map(key, lambda: map_data(view, result.needs, need_column=column, wards=wards,
-                                                          constraint_layers=result.constraint_layers))
+                                                          constraint_layers=result.constraint_layers,
+                                                          parcels=result.places.get("parcels")))
             labels = [(p.name, p.lon, p.lat, p.kind) for p in state.gazetteer().labels()]
             m = render_map(data, need_label=legend, title=title, basemap=basemap, labels=labels)
             focus = st.session_state.get(FOCUS)
