@@ -128,9 +128,14 @@ def check_locations(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> gpd.Ge
                 # the distance to the authority's nearest LSOA (0 inside one): no union of its polygons needed
                 if la not in areas:
                     areas[la] = shapely.STRtree(needs.geometry.to_numpy()[authorities[la]])
-                (which, _), dist = areas[la].query_nearest(pts[rows], return_distance=True, all_matches=False)
                 excess = np.full(len(rows), np.inf)
-                excess[which] = dist
+                inside, _ = areas[la].query(pts[rows], predicate="intersects")  # most sites: cheap, and 0
+                excess[inside] = 0.0
+                out_of = np.flatnonzero(excess > 0)
+                if len(out_of):
+                    (which, _), dist = areas[la].query_nearest(pts[rows[out_of]], return_distance=True,
+                                                               all_matches=False)
+                    excess[out_of[which]] = dist
                 where = f"{la} (the local authority named by {org}, from the need areas loaded)"
             else:
                 got = _cluster_excess(pts[rows])
