@@ -193,3 +193,21 @@ def test_an_unchecked_match_is_marked_check_location_and_never_high(eric, hospit
     assert lone["priority"] != "High"
     # the Leeds sites were checked against their trust's own matched sites: no mark
     assert d.loc[["RYX01", "RYX02", "RYX03"], "location_check"].isna().all()
+
+
+def test_a_site_directory_that_also_lists_its_trusts_serves_for_both(eric, tmp_path):
+    # an ODS-style directory: site codes and names, and the trusts' own rows with their organisation codes
+    rows = [("RYX01", "St James's Hospital", -1.5215, 53.8066), ("RYX02", "Chapel Allerton Hospital", -1.5356, 53.8284),
+            ("RYX03", "Wharfedale Hospital", -1.6820, 53.9110), ("RYX04", "Mount Vernon Hospital", -0.4367, 51.6094),
+            ("RZZ01", "Seacroft Hospital", -1.4581, 53.8180), ("RYX", "Leeds Example NHS Trust", -1.5491, 53.8008),
+            ("RZZ", "Lone Example NHS Trust", -1.5491, 53.8008)]
+    g = gpd.GeoDataFrame({"code": [r[0] for r in rows], "name": [r[1] for r in rows]},
+                         geometry=[Point(r[2], r[3]) for r in rows], crs=4326)
+    p = tmp_path / "directory.gpkg"
+    g.to_file(p, engine="pyogrio")
+    gdf, report = import_file(eric, locations=p)
+    d = gdf.set_index("asset_id")
+    # placed by site code, and checked against the trust's own row
+    assert (d.loc[["RYX01", "RYX02", "RYX03", "RZZ01"], "location_match"] == "site code").all()
+    assert "head office" in d.loc["RZZ01", "location_note"]
+    assert d.loc["RYX04", "location_quality"] == "none"  # its code points at Northwood, 250 km from its trust

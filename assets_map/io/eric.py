@@ -246,8 +246,7 @@ def owner_areas(layers: list[tuple[gpd.GeoDataFrame, str]], org_codes: set[str])
         hits = {c: gdf[c].astype("string").fillna("").str.strip().str.upper() for c in cols}
         counts = {c: int(v.isin(org_codes).sum()) for c, v in hits.items()}
         best = max(counts, key=counts.get) if counts else None
-        # a column is one of organisation codes when most of its values are (a site layer's codes are 5 characters)
-        if best is None or counts[best] == 0 or counts[best] < 0.5 * hits[best].ne("").sum() and counts[best] < 3:
+        if best is None or counts[best] == 0:
             continue
         ok = ~(gdf.geometry.isna() | gdf.geometry.is_empty)
         pts = representative_points(gdf.geometry.where(ok, None)).to_numpy()
@@ -256,7 +255,10 @@ def owner_areas(layers: list[tuple[gpd.GeoDataFrame, str]], org_codes: set[str])
             if code in org_codes and ok.iloc[i] and seen[code] == 1:
                 offices.setdefault(code, pts[i])
         sources.append(name)
-        office_layers.add(k)
+        # a layer of organisations only (most of its codes are organisation codes) is not matched against sites; a
+        # directory of sites that also lists its trusts (ODS files do) serves for both
+        if counts[best] >= 0.5 * int(hits[best].ne("").sum()):
+            office_layers.add(k)
     return OwnerAreas(offices, ", ".join(sources) or None), office_layers
 
 
@@ -332,9 +334,11 @@ def locate_sites(sites: gpd.GeoDataFrame, locations: gpd.GeoDataFrame | list, re
     trust's head office where a locations layer gives organisation codes (for example NHS
     trust points), else the middle of the trust's other matched sites (at least
     :data:`OWNER_MIN_SITES` in all). A match further away (a same-named hospital of another
-    trust) is left unplaced with the distance; one whose owner's area is unknown is kept and
-    said to be unchecked. Each placed site records how it was matched (``location_match``) and
-    its distance from the owner's area (``match_distance_km``).
+    trust) is left unplaced with the distance. One whose owner's area is unknown is checked
+    against the trust's NHS region where the return states it (:func:`_region_check`), else kept
+    and said to be unchecked; either way it is marked for a location check (``location_doubt``),
+    so it is never flagged High. Each placed site records how it was matched
+    (``location_match``) and its distance from the owner's area (``match_distance_km``).
 
     Parameters
     ----------
