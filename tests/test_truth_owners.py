@@ -34,10 +34,10 @@ def ons_lookup(tmp_path):
 
 
 @pytest.mark.parametrize("text,kind", [("23UB", "local authority"), ("00BU", "local authority"),
-                                       ("E08000009", "local authority"), ("RXG", "nhs"), ("R1A", "nhs"),
+                                       ("E08000009", "local authority"), ("RXG", "nhs if named"), ("R1A", "nhs"),
                                        ("local-authority-eng:TRF", "local authority"),
                                        ("http://opendatacommunities.org/id/metropolitan-district-council/trafford", "uri"),
-                                       ("Trafford Council", None), ("NHS Property Services", None), ("RAF", "nhs")])
+                                       ("Trafford Council", None), ("NHS Property Services", None), ("RAF", "nhs if named")])
 def test_code_kinds(text, kind):
     assert code_kind(text) == kind
 
@@ -107,3 +107,9 @@ def test_cli_import_and_analyse_take_owners(tmp_path, ons_lookup, trafford, caps
 
     assets = gpd.read_file(out, layer="assets", engine="pyogrio")
     assert set(assets["organisation"]) == {"Trafford (local authority)"}
+
+
+def test_an_abbreviation_no_lookup_knows_is_left_as_given(tmp_path):
+    gdf, report = import_file(_register(tmp_path, "RAF"))
+    assert set(gdf["organisation"]) == {"RAF"} and "nhs" not in set(gdf["anchor_type"])
+    assert not any("no lookup names" in i.message for i in report.issues)

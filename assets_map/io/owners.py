@@ -47,7 +47,8 @@ _ODC_TYPES = {"metropolitan-district-council": "Metropolitan Borough Council", "
 def code_kind(text: object) -> str | None:
     """What an organisation cell is when it is not a name, or None for a name.
 
-    One of ``"local authority"``, ``"nhs"``, ``"uri"`` or ``"organisation"`` (a
+    One of ``"local authority"``, ``"nhs"``, ``"nhs if named"`` (``R`` and two letters: a trust's code only
+    when a lookup names it, else an abbreviation such as RAF), ``"uri"`` or ``"organisation"`` (a
     planning.data.gov.uk reference to another body).
     """
     if not isinstance(text, str):
@@ -60,8 +61,10 @@ def code_kind(text: object) -> str | None:
         return "local authority" if m.group("prefix").startswith("local-authority") else "organisation"
     if _GSS_LA.match(s) or _ONS_OLD.match(s):
         return "local authority"
-    if _ODS.match(s) and any(ch.isdigit() for ch in s[1:]) or re.fullmatch(r"R[A-Z]{2}", s):
+    if _ODS.match(s) and any(ch.isdigit() for ch in s[1:]):
         return "nhs"
+    if re.fullmatch(r"R[A-Z]{2}", s):  # "RXG" is a trust, "RAF" is not: named only when a lookup knows it
+        return "nhs if named"
     return None
 
 
@@ -171,6 +174,10 @@ def resolve_owners(out: pd.DataFrame, report: ImportReport, lookup: OwnerLookup 
             code = v.strip()
             m = _CURIE.match(code)
             name = lookup.name_of(code) or (lookup.name_of(m.group("ref")) if m else None)
+            if kind == "nhs if named":
+                if name is None:
+                    continue  # three capital letters no lookup knows: an abbreviation, left as given
+                kind = "nhs"
         if name is not None:
             at = anchor_type_of(name)
             if at == "other" and kind in _KIND_WORDS:  # "Cheltenham" from an ONS lookup: say what it is
