@@ -271,3 +271,13 @@ def test_partitioned_cache_gives_the_same_parcels(tmp_path, city, test_points, e
     assert np.allclose(split["site_area_ha"].fillna(-1), whole["site_area_ha"].fillna(-1))
     assert sorted(used_split["parcel_id"]) == sorted(used["parcel_id"])
 
+
+def test_parcels_are_never_read_as_an_asset_register(city_file, tmp_path, sample):
+    from assets_map.io.importer import import_file
+
+    with pytest.raises(InputError, match="INSPIRE Index Polygons: freehold parcel outlines.*give it as --parcels"):
+        import_file(city_file)
+    sample.rename(columns={"parcel_id": "INSPIREID", "national_cadastral_reference": "NATIONALCADASTRALREFERENCE"})[
+        ["INSPIREID", "NATIONALCADASTRALREFERENCE", "geometry"]].to_file(tmp_path / "p.gpkg", driver="GPKG")
+    with pytest.raises(InputError, match="give it as --parcels"):
+        import_file(tmp_path / "p.gpkg")

@@ -40,7 +40,7 @@ from assets_map.io import brownfield as _brownfield
 from assets_map.io import eric as _eric
 from assets_map.io.constraints import read_constraint_layer
 from assets_map.io.facilities import prepare_facilities
-from assets_map.io.landregistry import is_ownership_file
+from assets_map.io.landregistry import is_inspire_layer, is_ownership_file
 from assets_map.io.normalise import fold, match_columns
 from assets_map.io.owners import owner_lookup_from, resolve_owners
 from assets_map.io.registers import read_postcodes, read_register
@@ -126,6 +126,7 @@ _TO = {"deprivation": "--deprivation (the app's 'Deprivation data' slot)",
        "wards": "wards (the app's 'Wards' slot, or find-sites --wards)",
        "ownership": "`assets-map reconcile --ownership FILE --anchor NAME --postcodes FILE` (its titles placed and "
                     "reconciled with a register)",
+       "parcels": "--parcels (analyse and reconcile: each site gets the freehold parcel holding it)",
        "eric": "the ERIC site-level return (its 'Site Data' sheet, or the site CSV): a trust-level return has no sites "
                "to map"}
 
@@ -260,6 +261,10 @@ def detect_kind(table: Table) -> FileKind:
         return FileKind("ownership", "HM Land Registry CCOD/OCOD columns (Title Number, Proprietor Name (1), "
                         "Proprietorship Category (1), ...)", "HM Land Registry's ownership file (CCOD/OCOD): titles "
                         "and their proprietors, not sites", _TO["ownership"])
+    if is_inspire_layer(frame, cols):
+        return FileKind("parcels", "HM Land Registry INSPIRE Index Polygons (INSPIREID, or 'landregistry-index:' ids)",
+                        "HM Land Registry's INSPIRE Index Polygons: freehold parcel outlines, not an anchor's sites",
+                        _TO["parcels"])
     eric = _eric_kind(cols)
     if eric is not None:
         return eric

@@ -226,6 +226,28 @@ def _ids(gdf: gpd.GeoDataFrame, name: str) -> tuple[pd.Series, dict[str, str]]:
     return ids, cols
 
 
+def is_inspire_layer(frame: pd.DataFrame, columns=None) -> bool:
+    """True when a layer is INSPIRE Index Polygons: an INSPIREID column, or ids republished as ``landregistry-index:``.
+
+    Parameters
+    ----------
+    frame : the layer (its first values are looked at)
+    columns : its column names (default: the frame's)
+
+    Returns
+    -------
+    bool
+    """
+    cols = [str(c) for c in (frame.columns if columns is None else columns)]
+    folded = {re.sub(r"[^a-z0-9]", "", c.lower()): c for c in cols}
+    if "inspireid" in folded and ("nationalcadastralreference" in folded or isinstance(frame, gpd.GeoDataFrame)):
+        return True
+    if "area" in folded and isinstance(frame, gpd.GeoDataFrame):
+        head = frame[folded["area"]].dropna().astype(str).head(50)
+        return len(head) > 0 and bool(head.str.match(_REPUBLISHED).mean() > 0.9)
+    return False
+
+
 def read_inspire(path: str | os.PathLike, *, name: str | None = None, layer: str | None = None,
                  limits: sources.Limits | None = None) -> Parcels:
     """Read INSPIRE Index Polygons in any published form, repaired and measured in EPSG:27700.
@@ -648,5 +670,5 @@ def _rows(rows: np.ndarray) -> str:
 
 
 __all__ = ["APPROXIMATE", "CCOD_COLUMNS", "CHANGE_COLUMNS", "INSPIRE_FIELDS", "OWNERSHIP_COLUMNS", "PARCEL_COLUMNS",
-           "Parcels", "Partition", "is_ownership_file", "ownership_frame", "partitions", "read_inspire", "read_ownership",
+           "Parcels", "Partition", "is_inspire_layer", "is_ownership_file", "ownership_frame", "partitions", "read_inspire", "read_ownership",
            "read_parcel_layers", "read_partition", "write_partitioned"]
