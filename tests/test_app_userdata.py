@@ -127,6 +127,8 @@ BELONGS = {
     "lsoa11_boundaries.geojson": ("boundaries",),
     "wards23_boundaries.geojson": ("wards",),
     "ltla24_boundaries_uk.gpkg": (), "borough_boundary.geojson": (), "land_and_building_assets.csv-metadata.json": (),
+    # HM Land Registry's parcels: only the Freehold parcels slot takes them (not among SLOTS here)
+    "inspire_city_of_london.geojson": (),
 }
 SLOTS = ("register", "boundaries", "deprivation", "postcodes", "wards", "exclude", "facilities", "locations")
 

@@ -32,7 +32,6 @@ NATIONAL = {
     "england/lsoa21_boundaries_ew.gpkg": ("boundaries",),
     "england/imd2025_lsoa21_scores_ranks_deciles.csv": ("deprivation",),
     "england/lookup_lsoa21_ward24_ltla24.csv": ("wards",),
-    "london/inspire_city_of_london.geojson": ("register",),
     "nhs/eric_hefs_site_and_trust_data_13944.xls": ("register",),
     "england/brownfield_points_2020.csv": ("register",),
 }

@@ -32,9 +32,9 @@ ACCEPTED = {
     # named places with locations: a list of buildings or land, read as a register
     "trafford/anchors/libraries.geojson": "register",
     "trafford/parcels/hospital_buildings_osopenmaplocal.geojson": "register",
-    "london/inspire_city_of_london.geojson": "register",
 }
 REFUSED = {
+    "london/inspire_city_of_london.geojson": ("HM Land Registry's INSPIRE Index Polygons", "--parcels"),
     "trafford/postcodes_onspd_feb2025.csv": ("a postcode directory", "--postcodes"),
     "trafford/lsoa11_boundaries.geojson": ("LSOA boundaries", "--boundaries"),
     "trafford/lsoa21_boundaries.geojson": ("LSOA boundaries", "--boundaries"),

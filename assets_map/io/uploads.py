@@ -60,12 +60,13 @@ _LOOKS = {
     "boundaries": ("LSOA boundaries", "boundaries"),
     "wards": ("ward boundaries", "wards"),
     "ward_lookup": ("an LSOA-to-ward lookup", "wards"),
+    "parcels": ("HM Land Registry freehold parcels (INSPIRE Index Polygons)", "parcels"),
 }
 # The detected kinds each slot takes (a map layer of sites or land is detected as "register").
 _TAKES = {"register": {"register", "brownfield", "eric"}, "boundaries": {"boundaries", "deprivation_layer"},
           "deprivation": {"deprivation", "deprivation_layer"}, "postcodes": {"postcodes"},
           "wards": {"wards", "ward_lookup", "postcodes"}, "exclude": {"register"}, "facilities": {"register"},
-          "locations": {"register"}, "constraints": {"register", "brownfield"}, "parcels": {"register"}}
+          "locations": {"register"}, "constraints": {"register", "brownfield"}, "parcels": {"register", "parcels"}}
 
 
 @dataclass
