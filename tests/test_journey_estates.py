@@ -49,7 +49,7 @@ def _no_traceback(page) -> None:
 
 def _upload(page, slot: int, paths, shown: str) -> None:
     page.locator("input[type=file]").nth(slot).set_input_files(paths)
-    page.get_by_text(shown).first.wait_for(timeout=60_000)
+    page.get_by_text(shown).first.wait_for(timeout=180_000)  # a loaded CI machine looks at a file slowly
 
 
 def test_the_estates_officers_journey_on_trafford(page, officer_app, shared, tmp_path):

@@ -20,6 +20,7 @@ import shapely
 from assets_map.community.joint import read_parcels
 from assets_map.engine import geo
 from assets_map.io.importer import import_file
+from assets_map.io.report import InputError
 from assets_map.maps.features import display_geometry
 
 X0, Y0 = 530_000.0, 181_000.0  # the City of London, in British National Grid
@@ -114,22 +115,27 @@ def test_revalidated_after_reprojection(tmp_path):
 
 
 def test_city_of_london_parcels(shared):
+    """Parcels are read through their own door (--parcels; a register door refuses them), with the same repair."""
+    from assets_map.io.landregistry import read_inspire
+
     path = shared("london", "inspire_city_of_london.geojson")
     src = gpd.read_file(path)
     assert (~src.is_valid).sum() == 86
     bng = src.to_crs(27700)
     flips = np.flatnonzero(src.is_valid.to_numpy() & ~bng.is_valid.to_numpy())
-    out, report = import_file(path)
+    with pytest.raises(InputError, match="give it as --parcels"):
+        import_file(path)
+    parcels = read_inspire(path)
+    out = parcels.frame
     assert len(out) == len(src)
     assert set(out.geom_type) <= {"Polygon", "MultiPolygon"}
     assert out.is_valid.all() and not out.is_empty.any()
     total = bng.area.sum() / 10_000
-    assert out["site_area_ha"].sum() == pytest.approx(total, rel=1e-3)
+    assert out["parcel_area_ha"].sum() == pytest.approx(total, rel=1e-3)
     assert out.area.sum() / 10_000 == pytest.approx(total, rel=1e-3)
-    lines = "\n".join(report.summary_lines())
-    assert "fixed: repaired 86 invalid geometries with make_valid" in lines
+    lines = "\n".join(parcels.notes)
+    assert "repaired 86 invalid geometries as published with make_valid" in lines
     assert "(change +0.001%)" in lines
     assert len(flips) == 1  # landregistry-index:53977505 crosses itself only once in EPSG:27700
-    again = [i for i in report.of_kind("fixed") if "after reprojection to EPSG:27700" in i.message]
-    assert len(again) == 1 and again[0].rows == [int(flips[0]) + 1]
+    assert "repaired 1 invalid geometries after reprojection to EPSG:27700" in lines
     assert display_geometry(out).is_valid.all()  # and drawn in EPSG:4326, rounded to 6 decimals
