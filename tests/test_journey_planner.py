@@ -54,7 +54,8 @@ def _no_traceback(page) -> None:
 
 
 def _download(page, fmt_label: str, target: Path) -> Path:
-    page.get_by_text(fmt_label, exact=True).click()
+    # the format's radio option (during a rerun the page may hold the old and the new list for a moment)
+    page.get_by_role("radiogroup").get_by_text(fmt_label, exact=True).last.click()
     button = page.get_by_role("button", name=f"as {fmt_label}")
     button.wait_for(timeout=120_000)
     with page.expect_download(timeout=120_000) as dl:
