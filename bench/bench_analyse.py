@@ -47,8 +47,12 @@ IMD = ENGLAND / "imd2025_lsoa21_scores_ranks_deciles.csv"
 
 # ------------------------------------------------------------------ the ways, each run as `python bench_analyse.py _way ...`
 
-def _floor(assets: str, lsoa: str, imd: str, reference: str, out: str) -> dict:
-    """Read the inputs and write assets-map's output layers, with nothing in between."""
+def _floor(assets: str, lsoa: str, imd: str, reference: str, out: str, parquet: bool = False) -> dict:
+    """Read the inputs and write assets-map's output layers, with nothing in between.
+
+    The layers are written with pyogrio + Arrow into one GeoPackage, or with ``parquet`` one GeoParquet file each
+    (geopandas ``to_parquet``) into the folder ``out``.
+    """
     import pyarrow.csv as pacsv
     import pyogrio
 
@@ -60,9 +64,14 @@ def _floor(assets: str, lsoa: str, imd: str, reference: str, out: str) -> dict:
     # The outputs assets-map wrote (read untimed), written again with the fastest writer.
     layers = {name: pyogrio.read_dataframe(reference, layer=name, use_arrow=True)
               for name, _ in pyogrio.list_layers(reference)}
+    if parquet:
+        Path(out).mkdir(parents=True, exist_ok=True)
     t1 = time.perf_counter()
     for name, frame in layers.items():
-        pyogrio.write_dataframe(frame, out, layer=name, driver="GPKG", use_arrow=True, append=Path(out).exists())
+        if parquet:
+            frame.to_parquet(Path(out) / f"{name}.parquet", index=False)
+        else:
+            pyogrio.write_dataframe(frame, out, layer=name, driver="GPKG", use_arrow=True, append=Path(out).exists())
     t_write = time.perf_counter() - t1
     return {"read_s": t_read, "write_s": t_write, "floor_s": t_read + t_write, "rows": len(a), "lsoas": len(b),
             "imd_rows": d.num_rows}
@@ -70,23 +79,7 @@ def _floor(assets: str, lsoa: str, imd: str, reference: str, out: str) -> dict:
 
 def _floor_parquet(assets: str, lsoa: str, imd: str, reference: str, out: str) -> dict:
     """The GeoParquet floor: the same reads, then assets-map's output layers written as GeoParquet files."""
-    import pyarrow.csv as pacsv
-    import pyogrio
-
-    t0 = time.perf_counter()
-    a = pyogrio.read_dataframe(assets, use_arrow=True)
-    b = pyogrio.read_dataframe(lsoa, use_arrow=True)
-    d = pacsv.read_csv(imd)
-    t_read = time.perf_counter() - t0
-    layers = {name: pyogrio.read_dataframe(reference, layer=name, use_arrow=True)
-              for name, _ in pyogrio.list_layers(reference)}
-    Path(out).mkdir(parents=True, exist_ok=True)
-    t1 = time.perf_counter()
-    for name, frame in layers.items():
-        frame.to_parquet(Path(out) / f"{name}.parquet", index=False)
-    t_write = time.perf_counter() - t1
-    return {"read_s": t_read, "write_s": t_write, "floor_s": t_read + t_write, "rows": len(a), "lsoas": len(b),
-            "imd_rows": d.num_rows}
+    return _floor(assets, lsoa, imd, reference, out, parquet=True)
 
 
 def _geopandas(assets: str, lsoa: str, imd: str, out: str) -> dict:
