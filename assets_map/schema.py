@@ -115,6 +115,37 @@ ANCHOR_TYPES = ("council", "nhs", "university", "college", "housing_association"
 _FLOAT = {f.name for f in ASSET_FIELDS if f.kind == "float"}
 
 
+def value_kind(s: pd.Series) -> str:
+    """The type word of a column for data dictionaries and typed writers.
+
+    Parameters
+    ----------
+    s : pandas.Series
+        The column.
+
+    Returns
+    -------
+    str
+        text, integer, real, date, datetime, boolean or geometry.
+    """
+    if getattr(s.dtype, "name", "") == "geometry":
+        return "geometry"
+    if isinstance(s.dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        if pa.types.is_date(s.dtype.pyarrow_dtype):
+            return "date"
+    if pd.api.types.is_bool_dtype(s):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(s):
+        return "integer"
+    if pd.api.types.is_float_dtype(s):
+        return "real"
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "datetime"
+    return "text"
+
+
 def data_dictionary(layer: str = "assets") -> pd.DataFrame:
     """Return the data dictionary (field, meaning, unit, source) for a layer.
 
