@@ -323,3 +323,49 @@ def test_analyse_reads_only_the_partitions_needed_and_the_cache_keys_on_them(tmp
     assert run(tmp_path / "city.parquet").settings["cache"] == "stored"
     west2.to_parquet(tmp_path / "city.parquet")
     assert run(tmp_path / "city.parquet").settings["cache"] == "stored"
+
+
+def test_cli_outputs_carry_the_parcel_outlines(tmp_path, city, city_file, touching, need_files):
+    """analyse --parcels, then joint-sites, find-sites and the site card on its result: all from the outlines."""
+    from assets_map.cli import main
+    from assets_map.community.sitecard import site_card
+
+    lsoa, imd = need_files
+    pts = touching.geometry.to_crs(4326)
+    reg = pd.DataFrame({"AssetCode": touching["asset_id"], "PropertyName": touching["name"],
+                        "GeoX": [f"{p.x:.7f}" for p in pts], "GeoY": [f"{p.y:.7f}" for p in pts],
+                        "OrganisationLabel": touching["organisation"], "Tenure": "Freehold"})
+    reg.to_csv(tmp_path / "reg.csv", index=False)
+    _flood_layer(city).rename(columns={"feature_name": "name"})[["name", "reference", "geometry"]].to_file(
+        tmp_path / "flood.geojson", driver="GeoJSON")
+    out = tmp_path / "out.gpkg"
+    assert main(["analyse", "--assets", str(tmp_path / "reg.csv"), "--boundaries", str(lsoa), "--deprivation", str(imd),
+                 "--parcels", str(city_file), "--constraints", f"flood-risk-zone={tmp_path / 'flood.geojson'}",
+                 "--out", str(out)]) == 0
+    assets = gpd.read_file(out, layer="assets")
+    parcels = gpd.read_file(out, layer="parcels")
+    assert (assets["constraints_measured_from"] == FROM_PARCEL).all()
+    cons = gpd.read_file(out, layer="constraints")
+    inside = cons[(cons["dataset"] == "flood-risk-zone") & (cons["answer"] == "inside")]
+    assert len(inside) and inside["parcel_share"].between(0, 1).all()
+    d = gpd.read_file(out, layer="data_dictionary")
+    meaning = dict(zip(d["field"], d["meaning"], strict=True))
+    assert "freehold parcel" in meaning["constraints_measured_from"] and "parcel" in meaning["parcel_share"]
+    # joint sites from the result: the outlines of its parcels layer, equal to the same grouping in Python
+    assert main(["joint-sites", "--analysis", str(out), "--out", str(tmp_path / "joint.csv")]) == 0
+    joint = pd.read_csv(tmp_path / "joint.csv")
+    direct = joint_sites(assets.to_crs(27700), outlines=parcels)
+    assert sorted(joint["asset_ids"]) == sorted(direct["asset_ids"]) and len(joint) >= 20
+    assert joint["reasons"].str.contains("not title plans").all()
+    # find-sites measures catchments from the outlines too
+    assert main(["find-sites", "--analysis", str(out), "--use", "food hub", "--holding", "either", "--include-unflagged",
+                 "--near", f"{pts.iloc[0].x:.6f},{pts.iloc[0].y:.6f}", "--radius", "3000",
+                 "--out", str(tmp_path / "short.csv")]) == 0
+    short = pd.read_csv(tmp_path / "short.csv")
+    assert len(short) and (short["catchment_from"] == FROM_PARCEL).all()
+    # the site card says which parcel, how sure, and that constraints were tested on its outline
+    card = site_card(assets, gpd.read_file(out, layer="needs"), assets["asset_id"].iloc[0])
+    facts = dict(card.facts)
+    assert facts["Freehold parcel"].startswith(f"INSPIRE ID {assets['parcel_id'].iloc[0]}")
+    assert "not a title plan" in facts["Freehold parcel"] and "tested on its outline" in facts["Freehold parcel"]
+    assert "the freehold parcel's area" in facts["Size"]
