@@ -86,6 +86,9 @@ CONSTRAINT_FIELDS: tuple[Field, ...] = (
           "the constraint layer"),
     Field("distance_m", "Distance to the feature: 0 inside, metres when near, empty otherwise", "m",
           "assets-map", "float"),
+    Field("parcel_share", "Inside, for a site tested as its registered freehold parcel's outline: the share of the "
+                          "parcel's area inside the kind's features (0-1; approximate: an index polygon, not a title "
+                          "plan); empty otherwise", "share", "assets-map", "float"),
     Field("source", "The constraint layer's file", "", "the constraint layer"),
     Field("source_date", "The layer's newest entry date, where it states one", "date", "the constraint layer"),
     Field("note", "Why not checked, or what the constraint means for a community use", "", "assets-map"),

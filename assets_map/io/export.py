@@ -161,6 +161,12 @@ EXTRA_FIELDS: dict[str, Field] = {
                                      "assets-map"),
     "constraints_sources": Field("constraints_sources", "The constraint layers loaded, by kind: file (its newest entry "
                                  "date, where stated)", "", "the constraint layers"),
+    "constraints_measured_from": Field("constraints_measured_from", "What the constraints were tested on: the site's "
+                                       "point, its own outline, or the registered freehold parcel's outline "
+                                       "(approximate, not a title plan)", "", "assets-map"),
+    "catchment_from": Field("catchment_from", "What the catchment radius is measured from: the site's point, its own "
+                            "outline, or the registered freehold parcel's outline (approximate, not a title plan)", "",
+                            "assets-map"),
     "parcel_id": Field("parcel_id", "INSPIRE ID of the registered freehold parcel holding the site (approximate: an "
                        "index polygon, not a title plan)", "", "HM Land Registry INSPIRE Index Polygons"),
     "parcel_area_ha": Field("parcel_area_ha", "Area of that freehold parcel, measured in British National Grid "

@@ -237,7 +237,8 @@ def render_card(asset_id: str, *, key: str) -> None:
 
 def pack_html(result, ids: list[str]) -> str:
     """The printable site pack (assets_map.community.sitepack) for some sites of an analysis."""
-    return site_pack_html(select_sites(result.assets, ids), needs=result.needs, settings=result.settings)
+    return site_pack_html(select_sites(result.assets, ids), needs=result.needs, settings=result.settings,
+                          parcels=result.parcels)
 
 
 def open_register():
