@@ -618,7 +618,7 @@ def reconcile(ownership: pd.DataFrame, anchor: Anchor, *, register: gpd.GeoDataF
         frames.append(a)
     rows = pd.concat(frames, ignore_index=True)
     rows["match_key"] = match_keys(rows)
-    rows = _with_decisions(rows, decisions)
+    rows = apply_decisions(rows, decisions)
     for c in REPORT_COLUMNS:
         if c not in rows:
             rows[c] = None
@@ -661,8 +661,19 @@ def match_keys(rows: pd.DataFrame) -> list[str]:
     return out
 
 
-def _with_decisions(rows: pd.DataFrame, decisions: pd.DataFrame | None) -> pd.DataFrame:
-    """Carry recorded decisions into the rows with the same ``match_key`` (the latest per key wins)."""
+def apply_decisions(rows: pd.DataFrame, decisions: pd.DataFrame | None) -> pd.DataFrame:
+    """Carry recorded decisions into the report rows with the same ``match_key`` (the latest per key wins).
+
+    Parameters
+    ----------
+    rows : report rows with ``match_key`` (:attr:`Reconciliation.rows`)
+    decisions : ``match_key``, ``decision``, ``note``, ``decided_by``, ``decided_at`` (None: none recorded)
+
+    Returns
+    -------
+    The rows (a copy) with ``decision``, ``decision_note``, ``decided_by`` and ``decided_at`` set
+    """
+    rows = rows.copy()
     for c in ("decision", "decision_note", "decided_by", "decided_at"):
         rows[c] = None
     if decisions is None or not len(decisions):
@@ -706,6 +717,54 @@ def anchors_found(ownership: pd.DataFrame) -> pd.DataFrame:
     out = t.groupby("key").agg(kind=("kind", "first"), titles=("title", "nunique"))
     out["name"] = shown
     return out.sort_values(["titles", "name"], ascending=[False, True])[cols].reset_index(drop=True)
+
+
+def anchor_choices(ownership: pd.DataFrame, assets: pd.DataFrame | None = None) -> list[str]:
+    """The anchors a user may reconcile: the register's organisations first, then the anchors the files name.
+
+    An anchor found in the files under a spelling of a register organisation's name (a standard legal form)
+    is not listed twice.
+
+    Parameters
+    ----------
+    ownership : rows from :func:`assets_map.io.landregistry.read_ownership`
+    assets : the register's canonical assets (``organisation``), optional
+
+    Returns
+    -------
+    list of str
+    """
+    orgs = []
+    if assets is not None and len(assets) and "organisation" in assets:
+        orgs = sorted({str(o).strip() for o in assets["organisation"].dropna() if str(o).strip()})
+    covered = set().union(*(set(dict(standard_aliases(o))) for o in orgs)) if orgs else set()
+    found = [n for n in anchors_found(ownership)["name"] if normalise_name(n) not in covered]
+    return list(dict.fromkeys(orgs + found))
+
+
+def alias_rows(anchor: str, names, *, source: str = "added on the Land ownership page") -> pd.DataFrame:
+    """Alias-table rows (as :func:`read_aliases` gives them) for other names an anchor holds land under.
+
+    Parameters
+    ----------
+    anchor : the anchor
+    names : proprietor names (or company numbers: all digits, or two letters and six digits)
+    source : where the rows come from, named by the rule each match gives
+
+    Returns
+    -------
+    DataFrame with ``anchor``, ``alias``, ``company_number``, ``source_row``
+    """
+    rows = []
+    for k, n in enumerate(n for n in names if isinstance(n, str) and n.strip()):
+        n = n.strip()
+        number = re.fullmatch(r"(?:[A-Z]{2})?\d{6,8}", n.replace(" ", "").upper())
+        rows.append({"anchor": anchor, "alias": None if number else n, "company_number": n if number else None,
+                     "source_row": k + 1})
+    out = pd.DataFrame(rows, columns=["anchor", "alias", "company_number", "source_row"]).astype(
+        {"anchor": "string", "alias": "string", "company_number": "string"})
+    out.attrs["source"] = source
+    return out
 
 
 def register_of(assets: gpd.GeoDataFrame | None, anchor: Anchor) -> gpd.GeoDataFrame | None:
@@ -913,7 +972,8 @@ def ownership_summary(ownership: pd.DataFrame) -> list[str]:
 
 
 __all__ = ["ALIAS_COLUMNS", "DECISIONS", "DISPOSAL_COLUMNS", "NOT_IN_OPEN_DATA", "PLACEMENT_NOTE", "REPORT_COLUMNS",
-           "TIERS", "TITLE_SEARCH_URL", "Anchor", "Reconciliation", "address_key", "anchor_kind", "anchor_rows",
+           "TIERS", "TITLE_SEARCH_URL", "Anchor", "Reconciliation", "address_key", "alias_rows", "anchor_choices",
+           "anchor_kind", "anchor_rows", "apply_decisions",
            "anchor_titles", "anchors_found", "build_anchor", "disposals", "expand_addresses", "identify_anchors",
            "match_keys", "normalise_name", "ownership_summary", "place_titles", "placements", "read_aliases",
            "read_anchor_files", "reconcile", "register_of", "standard_aliases", "title_words", "who_owns"]
