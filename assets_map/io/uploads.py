@@ -197,6 +197,15 @@ def slot_problem(slot: str, upload: Upload, *, limits: Limits | None = None, loo
         text = str(exc)
         return text if text.startswith(name) else f"{name}: {text}"
     here = SLOT_NAMES[slot]
+    if slot == "ownership" and looks.kind == "ownership":  # the layout is HMLR's: its rows are read when checked
+        return None
+    if slot == "ownership" and looks.kind in ("unknown", "empty"):  # nothing to tell it by: its reader says why
+        try:
+            read_ownership_upload(upload, limits=limits)
+        except InputError as exc:
+            text = str(exc)
+            return text if text.startswith(name) else f"{name}: {text}"
+        return None
     fits = looks.kind in _TAKES[slot] or looks.kind == "empty" or (
         slot == "boundaries" and looks.kind == "register" and looks.area_layer)
     if fits and slot in ("exclude", "facilities", "locations") and not looks.is_map_layer:
