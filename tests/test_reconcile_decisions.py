@@ -32,7 +32,7 @@ from assets_map.io.uploads import check_uploads, ownership_verdict, slot_problem
 from assets_map.store import LOCAL_USER, NotAllowed, Role
 from assets_map.store.decisions import decision_history, decisions, record_decision
 from tests.helpers import RECONCILE_ANCHOR as ANCHOR
-from tests.helpers import reconcile_world
+from tests.helpers import plain, reconcile_world
 
 
 @pytest.fixture(scope="module")
@@ -207,17 +207,22 @@ def test_ownership_slot_recognises_the_layout_and_refuses_other_files(world):
         ownership_verdict(bad)
 
 
-def test_check_uploads_keeps_the_ownership_files_with_the_data(world, shared):
+@pytest.fixture(scope="module")
+def city_files(world, shared):
     import geopandas as gpd
 
     tmp = world["tmp"]
     lsoa = gpd.read_file(shared("england", "lsoa21_boundaries_ew.gpkg"), engine="pyogrio")
     lsoa = lsoa[lsoa["lsoa21_name"].str.startswith("City of London")]
-    bnd = lsoa.to_crs(4326).to_json().encode()
-    files = {"register": Upload("register.csv", (tmp / "register.csv").read_bytes()),
-             "boundaries": Upload("city.geojson", bnd),
-             "postcodes": Upload("pcd.csv", (tmp / "pcd.csv").read_bytes()),
-             "deprivation": Upload("imd.csv", shared("england", "imd2025_lsoa21_scores_ranks_deciles.csv").read_bytes())}
+    return {"register": Upload("register.csv", (tmp / "register.csv").read_bytes()),
+            "boundaries": Upload("city.geojson", lsoa.to_crs(4326).to_json().encode()),
+            "postcodes": Upload("pcd.csv", (tmp / "pcd.csv").read_bytes()),
+            "deprivation": Upload("imd.csv", shared("england", "imd2025_lsoa21_scores_ranks_deciles.csv").read_bytes())}
+
+
+def test_check_uploads_keeps_the_ownership_files_with_the_data(world, city_files):
+    tmp = world["tmp"]
+    files = city_files
     own = [Upload("CCOD_FULL.csv", (tmp / "CCOD_FULL.csv").read_bytes()),
            Upload("CCOD_COU.csv", (tmp / "CCOD_COU.csv").read_bytes())]
     checked = check_uploads(files, ownership=own)
@@ -229,3 +234,87 @@ def test_check_uploads_keeps_the_ownership_files_with_the_data(world, shared):
         check_uploads(files, ownership=own[1:])
     with pytest.raises(InputError, match="register.csv: this looks like an asset register, not HM Land Registry"):
         check_uploads(files, ownership=[files["register"]])
+
+
+# ------------------------------------------------------------------ the Land ownership page (AppTest)
+
+@pytest.fixture(scope="module")
+def checked(world, city_files):
+    tmp = world["tmp"]
+    return check_uploads(city_files, ownership=[Upload("CCOD_FULL.csv", (tmp / "CCOD_FULL.csv").read_bytes())],
+                         parcels=[Upload("city.geojson", world["parcels_file"].read_bytes())])
+
+
+@pytest.fixture
+def page_store(tmp_path, monkeypatch):
+    """The app's register for the page: a fresh SQLite file, the shared handle cleared before and after."""
+    from assets_map.ui import identity
+
+    monkeypatch.delenv("ASSETS_MAP_DATABASE_URL", raising=False)
+    monkeypatch.setenv("ASSETS_MAP_STORE", str(tmp_path / "register.sqlite"))
+    identity.shared_store.clear()
+    yield tmp_path / "register.sqlite"
+    identity.shared_store.clear()
+
+
+def _page(checked):
+    from tests.helpers import app_page
+
+    at = app_page("reconcile_page")
+    at.session_state["analysis"] = checked.analysis
+    at.session_state["analysis_label"] = checked.label
+    return at.run()
+
+
+def _table(at) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if "Why this anchor" in d.value.columns)
+
+
+def test_the_page_reports_the_anchor_and_records_decisions_that_stay(checked, page_store, local_visitor, world):
+    from assets_map.store import SqliteStore
+
+    at = _page(checked)
+    assert not at.exception, at.exception
+    assert at.selectbox(key="own_anchor").value == ANCHOR  # the register's organisation, first
+    table = _table(at)
+    # the same rows the engine gives for the same files (the page adds nothing and drops nothing)
+    want = _rec(world, (read_ownership(world["tmp"] / "CCOD_FULL.csv"), build_anchor(ANCHOR),
+                        checked.analysis.places["postcodes"], checked.analysis.assets)).rows
+    assert len(table) == len(want) and sorted(table["Title"].replace("", None).dropna()) == \
+        sorted(want["title_number"].dropna())
+    cells = table.astype(str).to_numpy().ravel()
+    assert not any(c in ("None", "nan", "<NA>", "NaN") for c in cells)
+    assert {"What", "Placed by", "Why this anchor", "Decision"} <= set(table.columns)
+    rows = want.set_index("match_key")
+    key = next(k for k in rows.index if rows.loc[k, "status"] == STATUS_NOT_IN_REGISTER)
+    at.selectbox(key="own_decide_row").set_value(key)
+    at.radio(key="own_decide_what").set_value("rejected")
+    at.text_area(key="own_decide_note").input("sold in 2019")
+    at.button(key="FormSubmitter:own_decide-Record the decision").click().run()
+    assert not at.exception, at.exception
+    assert any(plain(s.value).startswith(f"Recorded: Title {rows.loc[key, 'title_number']}") for s in at.success)
+    got = _table(at)
+    decided = got[got["Decision"] != ""]
+    assert decided["Decision"].tolist() == ["rejected"] and decided["Decision note"].tolist() == ["sold in 2019"]
+    assert decided["Decided by"].tolist() == ["local user"]
+    # kept in the register: a new session reads it back
+    trail = decision_history(SqliteStore(page_store), ANCHOR, role=LOCAL_USER)
+    assert trail["match_key"].tolist() == [key]
+    again = _page(checked)
+    assert _table(again).loc[lambda t: t["Decision"] != "", "Decision note"].tolist() == ["sold in 2019"]
+
+
+def test_a_public_visitor_reads_the_report_but_cannot_decide(checked, page_store, remote_visitor):
+    at = _page(checked)
+    assert not at.exception, at.exception
+    assert len(_table(at)) > 0
+    assert not [b for b in at.button if "Record the decision" in str(getattr(b, "label", ""))]
+    assert any("can read and download the report, not decide" in plain(i.value) for i in at.info)
+
+
+def test_an_anchor_with_no_register_is_flagged_as_a_portfolio_from_ccod_alone(checked, page_store, local_visitor):
+    at = _page(checked)
+    at.selectbox(key="own_anchor").set_value("The City University").run()
+    assert not at.exception, at.exception
+    assert any("portfolio from HM Land Registry's files alone" in plain(w.value) for w in at.warning)
+    assert _table(at)["What"].tolist() == [STATUS_CCOD_ONLY]
