@@ -628,7 +628,8 @@ def reconcile(ownership: pd.DataFrame, anchor: Anchor, *, register: gpd.GeoDataF
             rows[c] = rows[c].astype("string")
     unplaced = int((t["tier"] == TIER_UNPLACED).sum())
     if unplaced:
-        notes.append(f"{unplaced} title addresses unplaced (no postcode, or a postcode not in the directory)")
+        notes.append(f"{unplaced} title address{'es' if unplaced != 1 else ''} unplaced (no postcode, or a postcode "
+                     "not in the directory)")
     counts = {s: int((rows["status"] == s).sum()) for s in (STATUS_MATCHED, STATUS_NOT_IN_REGISTER, STATUS_NO_TITLE,
                                                             STATUS_CCOD_ONLY)}
     return Reconciliation(rows, anchor.name, {k: v for k, v in counts.items() if v}, notes)

@@ -47,9 +47,9 @@ _CACHE = "_own_report"
 _MESSAGE = "_own_message"
 _LOG = logging.getLogger(__name__)
 #: The report as the page shows it: column -> heading (words, not the report's column names).
-SHOWN = {"status": "What", "title_number": "Title", "address": "Title address", "postcode": "Postcode",
-         "tier": "Placed by", "matched_by": "Matched by", "asset": "Register site", "anchor_rule": "Why this anchor",
-         "decision": "Decision", "decision_note": "Decision note", "decided_by": "Decided by",
+SHOWN = {"status": "What", "title_number": "Title", "address": "Title address", "asset": "Register site",
+         "decision": "Decision", "decision_note": "Decision note", "tier": "Placed by", "matched_by": "Matched by",
+         "anchor_rule": "Why this anchor", "postcode": "Postcode", "decided_by": "Decided by",
          "decided_at": "Decided at", "note": "What it may mean"}
 #: How each status is said on the page (the report's own words).
 STATUS_HELP = {STATUS_NOT_IN_REGISTER: "possibly missing from the register",
@@ -155,11 +155,12 @@ def _words(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _row_label(row: dict) -> str:
+    decided = f" · {row['decision']}" if isinstance(row.get("decision"), str) and row["decision"] else ""
     if row["status"] == STATUS_NO_TITLE:
-        return f"{row.get('asset_name') or 'a site'} ({row['asset_id']}): no title found"
+        return f"{row.get('asset_name') or 'a site'} ({row['asset_id']}): no title found{decided}"
     where = row.get("address") or row.get("property_address") or "no address"
     to = f" → {row.get('asset_name') or row.get('asset_id')}" if isinstance(row.get("asset_id"), str) else ""
-    return f"Title {row['title_number']}: {where}{to} ({row['status']})"
+    return f"Title {row['title_number']}: {where}{to} ({row['status']}){decided}"
 
 
 def _decide(anchor: str, rows: pd.DataFrame) -> None:
@@ -178,7 +179,7 @@ def _decide(anchor: str, rows: pd.DataFrame) -> None:
     except (InputError, NotAllowed, StoreError) as exc:
         st.session_state[_MESSAGE] = ("error", f"Nothing was recorded: {exc}")
         return
-    st.session_state[_MESSAGE] = ("success", f"Recorded: {_row_label(r.to_dict())}, {decision}.")
+    st.session_state[_MESSAGE] = ("success", f"Recorded: {_row_label({**r.to_dict(), 'decision': None})}, {decision}.")
     st.session_state["own_decide_note"] = ""
 
 
