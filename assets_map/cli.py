@@ -627,6 +627,10 @@ def _add_reconcile(sub) -> None:
                    help="INSPIRE Index Polygons (repeatable), to place titles in freehold parcels")
     p.add_argument("--out", required=True, help="the report: .xlsx (a sheet to work through), .gpkg (a map layer) or "
                                                 ".zip (CSV)")
+    p.add_argument("--store", metavar="REGISTER",
+                   help="the register store (SQLite file or postgresql:// URL) whose recorded decisions (confirmed or "
+                        "rejected, with who, when and the note: the app's Land ownership page records them) fill the "
+                        "report's decision columns")
     p.set_defaults(func=_run_reconcile)
 
 
@@ -656,7 +660,17 @@ def _run_reconcile(args) -> int:
             from assets_map.engine.parcels import join_parcels
 
             register, _ = join_parcels(register, parcels)
-    rec = reconcile(ownership, anchor, register=register, postcodes=postcodes, parcels=parcels)
+    recorded = None
+    if args.store:
+        from assets_map.store import open_store
+        from assets_map.store.commands import _cli_role
+        from assets_map.store.decisions import decisions as recorded_decisions
+
+        recorded = recorded_decisions(open_store(args.store), anchor.name, role=_cli_role())
+    rec = reconcile(ownership, anchor, register=register, postcodes=postcodes, parcels=parcels, decisions=recorded)
+    if recorded is not None:
+        print(f"decisions recorded in the register: {int(rec.rows['decision'].notna().sum()):,} carried into this "
+              f"report ({len(recorded):,} recorded for {anchor.name})")
     layers = {"reconciliation": rec.rows}
     if changes is not None:
         layers["disposals"] = disposals(changes, anchor, held=ownership)
