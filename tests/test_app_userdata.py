@@ -140,7 +140,10 @@ def _belongs(path) -> tuple[str, ...]:
     import pyogrio
 
     shapes = pyogrio.read_dataframe(path, columns=[]).geometry.geom_type
-    return _MAP_POLYGONS if shapes.str.contains("Polygon").any() else _MAP_POINTS
+    slots = _MAP_POLYGONS if shapes.str.contains("Polygon").any() else _MAP_POINTS
+    if path.parent.name == "constraints":  # planning constraint layers: never a register of sites
+        return tuple(s for s in slots if s != "register")
+    return slots
 
 
 def _real_files():

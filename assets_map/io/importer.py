@@ -38,7 +38,12 @@ import pandas as pd
 
 from assets_map.io import brownfield as _brownfield
 from assets_map.io import eric as _eric
-from assets_map.io.constraints import read_constraint_layer
+from assets_map.io.constraints import (
+    CONSTRAINT_KINDS,
+    constraint_layer_kind,
+    kind_from_file_name,
+    read_constraint_layer,
+)
 from assets_map.io.facilities import prepare_facilities
 from assets_map.io.landregistry import is_inspire_layer, is_ownership_file
 from assets_map.io.normalise import fold, match_columns
@@ -127,6 +132,8 @@ _TO = {"deprivation": "--deprivation (the app's 'Deprivation data' slot)",
        "ownership": "`assets-map reconcile --ownership FILE --anchor NAME --postcodes FILE` (its titles placed and "
                     "reconciled with a register)",
        "parcels": "--parcels (analyse and reconcile: each site gets the freehold parcel holding it)",
+       "constraints": "--constraints (the app's 'Planning constraints' slot): each site is then answered inside, near, "
+                      "clear or not checked for it",
        "eric": "the ERIC site-level return (its 'Site Data' sheet, or the site CSV): a trust-level return has no sites "
                "to map"}
 
@@ -246,6 +253,23 @@ def _area_kind(table: Table, cols: list[str], found: dict) -> FileKind | None:
                     "no land or buildings)")
 
 
+#: Fields only a register of sites carries: a layer with one is a register whatever its name says.
+_SITE_FIELDS = ("tenure", "holding_type", "status_text", "uprn", "floor_area_m2")
+
+
+def _constraint_kind(frame: pd.DataFrame, cols: list[str], name: str, found: dict) -> FileKind | None:
+    kind = constraint_layer_kind(frame, cols, name)
+    if kind is None or any(k in found for k in _SITE_FIELDS):
+        return None
+    by_name = kind_from_file_name(name) == kind and not any(fold(c) == "dataset" for c in cols)
+    if by_name and any(k in found for k in ("address", "postcode", "street_name")):
+        return None  # a file named for a designation that lists addressed sites: a register of them
+    label = CONSTRAINT_KINDS[kind].label
+    why = "its file name" if by_name else "its dataset column or fields"
+    return FileKind("constraints", f"a {label} layer (told by {why}; no tenure, status or UPRN columns)",
+                    f"a planning constraint layer ({label}), not an anchor's sites", _TO["constraints"])
+
+
 def detect_kind(table: Table) -> FileKind:
     """What an opened file holds, from its headers and values (see :class:`FileKind`).
 
@@ -274,6 +298,9 @@ def detect_kind(table: Table) -> FileKind:
     if _brownfield.is_planning_data_sites(frame, cols):
         return FileKind("brownfield", "planning.data.gov.uk brownfield-land columns (organisation references, hectares)")
     found = match_columns(cols)
+    constraint = _constraint_kind(frame, cols, t.name, found)
+    if constraint is not None:
+        return constraint
     postcodes = _postcode_kind(frame, cols, found)
     if postcodes is not None:
         return postcodes

@@ -65,12 +65,15 @@ _LOOKS = {
     "ward_lookup": ("an LSOA-to-ward lookup", "wards"),
     "parcels": ("HM Land Registry freehold parcels (INSPIRE Index Polygons)", "parcels"),
     "ownership": ("HM Land Registry's ownership file (CCOD/OCOD: titles and their proprietors)", "ownership"),
+    "constraints": ("a planning constraint layer", "constraints"),
 }
-# The detected kinds each slot takes (a map layer of sites or land is detected as "register").
+# The detected kinds each slot takes (a map layer of sites or land is detected as "register"; a constraint layer
+# is never a register, but its polygons or points may serve as land to exclude or places, as the CLI reads them).
 _TAKES = {"register": {"register", "brownfield", "eric"}, "boundaries": {"boundaries", "deprivation_layer"},
           "deprivation": {"deprivation", "deprivation_layer"}, "postcodes": {"postcodes"},
-          "wards": {"wards", "ward_lookup", "postcodes"}, "exclude": {"register"}, "facilities": {"register"},
-          "locations": {"register"}, "constraints": {"register", "brownfield"}, "parcels": {"register", "parcels"},
+          "wards": {"wards", "ward_lookup", "postcodes"}, "exclude": {"register", "constraints"},
+          "facilities": {"register", "constraints"}, "locations": {"register", "constraints"},
+          "constraints": {"register", "brownfield", "constraints"}, "parcels": {"register", "parcels"},
           "ownership": {"ownership"}}
 
 
