@@ -323,6 +323,11 @@ def test_analyse_reads_only_the_partitions_needed_and_the_cache_keys_on_them(tmp
     assert run(tmp_path / "city.parquet").settings["cache"] == "stored"
     west2.to_parquet(tmp_path / "city.parquet")
     assert run(tmp_path / "city.parquet").settings["cache"] == "stored"
+    # parcels already read are keyed by their content
+    assert run(read_inspire(tmp_path / "city.parquet")).settings["cache"] == "stored"
+    assert run(read_inspire(tmp_path / "city.parquet")).settings["cache"] == "reused"
+    west.to_parquet(tmp_path / "city.parquet")
+    assert run(read_inspire(tmp_path / "city.parquet")).settings["cache"] == "stored"
 
 
 def test_cli_outputs_carry_the_parcel_outlines(tmp_path, city, city_file, touching, need_files, capsys):
