@@ -150,6 +150,12 @@ def _run_analyse(args) -> int:
         print(f"parcels: {n['in_parcel']} sites in a registered freehold parcel ({n['site_area_from_parcel']} site "
               f"areas taken from the parcel; approximate: an index polygon, not a title plan); {n['placed_outside']} "
               "placed sites in no parcel of the files given")
+        if result.constraints is not None:
+            from assets_map.engine.parcels import FROM_PARCEL
+
+            outlines = int(result.assets["constraints_measured_from"].eq(FROM_PARCEL).sum())
+            print(f"parcels: {outlines} sites tested for constraints on their freehold parcel's outline, not their "
+                  "point (an answer inside gives the share of the parcel's area)")
     print(f"wrote {out} (layers {', '.join(result_layers(result))}, data_dictionary, provenance)"
           + (f" and {args.csv}" if args.csv else ""))
     return 0

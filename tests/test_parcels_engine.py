@@ -323,9 +323,14 @@ def test_analyse_reads_only_the_partitions_needed_and_the_cache_keys_on_them(tmp
     assert run(tmp_path / "city.parquet").settings["cache"] == "stored"
     west2.to_parquet(tmp_path / "city.parquet")
     assert run(tmp_path / "city.parquet").settings["cache"] == "stored"
+    # parcels already read are keyed by their content
+    assert run(read_inspire(tmp_path / "city.parquet")).settings["cache"] == "stored"
+    assert run(read_inspire(tmp_path / "city.parquet")).settings["cache"] == "reused"
+    west.to_parquet(tmp_path / "city.parquet")
+    assert run(read_inspire(tmp_path / "city.parquet")).settings["cache"] == "stored"
 
 
-def test_cli_outputs_carry_the_parcel_outlines(tmp_path, city, city_file, touching, need_files):
+def test_cli_outputs_carry_the_parcel_outlines(tmp_path, city, city_file, touching, need_files, capsys):
     """analyse --parcels, then joint-sites, find-sites and the site card on its result: all from the outlines."""
     from assets_map.cli import main
     from assets_map.community.sitecard import site_card
@@ -342,6 +347,8 @@ def test_cli_outputs_carry_the_parcel_outlines(tmp_path, city, city_file, touchi
     assert main(["analyse", "--assets", str(tmp_path / "reg.csv"), "--boundaries", str(lsoa), "--deprivation", str(imd),
                  "--parcels", str(city_file), "--constraints", f"flood-risk-zone={tmp_path / 'flood.geojson'}",
                  "--out", str(out)]) == 0
+    assert f"parcels: {len(touching)} sites tested for constraints on their freehold parcel's outline" in \
+        capsys.readouterr().out
     assets = gpd.read_file(out, layer="assets")
     parcels = gpd.read_file(out, layer="parcels")
     assert (assets["constraints_measured_from"] == FROM_PARCEL).all()

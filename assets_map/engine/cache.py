@@ -63,6 +63,8 @@ def cache_key(inputs: dict[str, str | os.PathLike | list | None], settings: dict
             return frame_digest(v)
         if hasattr(v, "table") and hasattr(v, "year"):  # a Deprivation already read
             return [frame_digest(v.table), v.year, v.source]
+        if hasattr(v, "frame") and hasattr(v, "folder") and v.frame is not None:  # parcels already read
+            return frame_digest(v.frame)
         return sha256_of(v)
 
     blob = json.dumps({"inputs": {k: digest(v) for k, v in sorted(inputs.items())},
@@ -296,6 +298,9 @@ def run_cached(compute: Callable, cache, assets, boundaries, deprivation=None, *
 
 def _parcel_folder(parcels) -> Path | None:
     """The parcel cache folder among ``analyse``'s parcel inputs (one folder, given alone), else None."""
-    if not parcels or len(parcels) != 1 or not isinstance(parcels[0], (str, os.PathLike)):
+    if not parcels or len(parcels) != 1:
         return None
-    return Path(parcels[0]) if Path(parcels[0]).is_dir() else None
+    given = parcels[0]
+    if getattr(given, "folder", None) is not None:  # a Parcels naming a cache folder
+        return Path(given.folder)
+    return Path(given) if isinstance(given, (str, os.PathLike)) and Path(given).is_dir() else None

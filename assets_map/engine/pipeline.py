@@ -128,12 +128,11 @@ def analyse(
     if cache is not None:
         from assets_map.engine.cache import run_cached
 
-        return add_constraints(_parcels_of_cached(run_cached(
+        return add_constraints(run_cached(
             analyse, cache, assets, boundaries, deprivation, postcodes=postcodes, exclude=exclude, weights=w,
             progress=progress, engine=engine, scheduler=scheduler, n_workers=n_workers, partitions=partitions,
             shared_dir=shared_dir, boundaries_name=boundaries_name, as_of=as_of, layer=layer, locations=locations,
-            iod_year=iod_year, owners=owners, need_areas=need_areas, parcels=list(parcels) or None),
-            parcel_set), con_layers)
+            iod_year=iod_year, owners=owners, need_areas=need_areas, parcels=list(parcels) or None), con_layers)
     reading = _is_path(assets)
     files = _is_path(boundaries) or _is_path(deprivation) or any(map(_is_path, exclude))
     at = 3 if reading else int(files)  # steps spent reading
@@ -205,15 +204,6 @@ def _parcel_set(parcels):
     from assets_map.io.landregistry import read_parcel_layers
 
     return read_parcel_layers(list(parcels))
-
-
-def _parcels_of_cached(result: Analysis, parcel_set) -> Analysis:
-    """A result read back from the cache with its parcels layer (the cache keeps the assets' parcel columns only)."""
-    if parcel_set is None or result.parcels is not None or "parcel_id" not in result.assets:
-        return result
-    from assets_map.engine.parcels import parcels_used
-
-    return result.replace(parcels=parcels_used(result.assets, parcel_set.frame))
 
 
 def _constraint_layers(constraints) -> list[gpd.GeoDataFrame]:
