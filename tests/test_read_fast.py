@@ -157,3 +157,14 @@ def test_postcodes_are_read_again_only_for_the_rows_left_to_place(monkeypatch):
     unplaced = int((out["location_quality"] == "none").sum())
     assert 0 < unplaced < len(out)
     assert seen == [unplaced]
+
+
+def test_postcodes_cleaned_by_arrow_as_by_the_python_rules():
+    from assets_map.io.normalise import clean_postcode, clean_postcodes
+
+    odd = ["M32\x0b0FP", " m32\x1c0fp ", "M32 0FP", "m3", "\x0bM3", "M32\t\t0FP", "SW1A 1AA\x0c", None, "", " \x1f ",
+           "M32\u00a00FP", "sw1a1aa", "M 32 0FP", "M320F", "EC1A1BB ", "not a postcode", "W1A\r\n0AX"]
+    for dtype in (object, "str"):
+        formatted, kinds = clean_postcodes(pd.Series(odd, dtype=dtype))
+        got = [(f if isinstance(f, str) else None, k) for f, k in zip(formatted, kinds, strict=True)]
+        assert got == [clean_postcode(v) for v in odd]

@@ -264,6 +264,8 @@ def anchor_type_of(organisation: object) -> str:
     return "other"
 
 
+#: Python's ``\s`` on ASCII text (``str.isspace``): RE2's ``\s`` leaves out \v and \x1c-\x1f.
+ASCII_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
 _FULL_POSTCODE = re.compile(r"^(?P<outward>[A-Z]{1,2}[0-9][A-Z0-9]?)\s*(?P<inward>[0-9][A-Z]{2})$")
 _DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
 
@@ -324,7 +326,8 @@ def clean_postcodes(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     arr, ascii_ = got
     arr = arr.cast(pa.large_string())
     t = pa.large_string()
-    text = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.utf8_upper(arr), r"\s+", " "))
+    # Python's \s on ASCII (RE2's leaves out \v and \x1c-\x1f); non-ASCII rows are replaced below
+    text = pc.utf8_trim(pc.replace_substring_regex(pc.ascii_upper(arr), f"[{ASCII_SPACE}]+", " "), " ")
     parts = pc.extract_regex(text, _FULL_POSTCODE.pattern)  # RE2 reads the same named-group pattern
     full = pc.fill_null(pc.is_valid(parts), False)
     joined = pc.binary_join_element_wise(pc.struct_field(parts, "outward"), pc.struct_field(parts, "inward"),
@@ -422,8 +425,6 @@ def map_words(values: pd.Series, fn) -> pd.Series:
     return words_column([w if w is not None else "" for w in words], codes, values.index)
 
 
-#: Python's ``\s`` on ASCII text (``str.isspace``): RE2's ``\s`` leaves out \v and \x1c-\x1f.
-ASCII_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
 #: A decimal number Arrow's cast reads exactly as ``pd.to_numeric`` does (held equal in tests/test_read_fast.py).
 _PLAIN_NUMBER = r"^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 
