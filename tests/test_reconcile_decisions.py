@@ -318,3 +318,18 @@ def test_an_anchor_with_no_register_is_flagged_as_a_portfolio_from_ccod_alone(ch
     assert not at.exception, at.exception
     assert any("portfolio from HM Land Registry's files alone" in plain(w.value) for w in at.warning)
     assert _table(at)["What"].tolist() == [STATUS_CCOD_ONLY]
+
+
+def test_decisions_survive_a_backup_and_restore(store, make_store, tmp_path):
+    from assets_map.store import backup
+
+    record_decision(store, anchor=ANCHOR, match_key="AGL3 address 1 -> A3", decision="confirmed", role=LOCAL_USER,
+                    note="checked", title_number="AGL3", asset_id="A3")
+    copy = backup(store, tmp_path / "backup.sqlite")
+    restored = make_store("restored")
+    restored.load(copy)
+    got = decision_history(restored, ANCHOR, role=LOCAL_USER)
+    want = decision_history(store, ANCHOR, role=LOCAL_USER)
+    pd.testing.assert_frame_equal(got, want)
+    record_decision(restored, anchor=ANCHOR, match_key="register asset A2", decision="rejected", role=LOCAL_USER)
+    assert len(decision_history(restored, ANCHOR, role=LOCAL_USER)) == 2  # the id sequence goes on after a restore
