@@ -188,6 +188,22 @@ def test_who_owns_names_the_anchor_the_tier_and_the_rule(world, loaded):
            f"proprietor is {ANCHOR} by {parcel_row['anchor_rule']}; approximate" in text
 
 
+def test_who_owns_names_any_anchor_the_files_name_not_only_the_one_reconciled(world, loaded):
+    from assets_map.community.ownership import anchor_placements
+
+    ownership, _, postcodes, register = loaded
+    every = anchor_placements(ownership, postcodes=postcodes, parcels=world["parcels"], register=register)
+    # independently: titles with a council, corporate body or registered society among their proprietors
+    cats = ownership["proprietorship_category"].isin(["Local Authority", "Corporate Body", "Registered Society (Company)"])
+    assert set(every["title_number"]) == set(ownership.loc[cats, "title_number"])
+    nhs = every[every["title_number"] == "AGL6"].iloc[0]
+    assert nhs["anchor"] == "Barts Health NHS Trust" and nhs["tier"] == "postcode with one parcel"
+    t3 = world["parcels"]["parcel_id"].iloc[world["p"]["T3"]]
+    assert nhs["parcel_id"] == t3
+    assert "Barts Health NHS Trust holds title AGL6 here (placed by postcode with one parcel; the proprietor is Barts " \
+           "Health NHS Trust by the name on the title (NHS body); approximate" in who_owns(t3, every)
+
+
 # ------------------------------------------------------------------ the Your data slot
 
 def test_ownership_slot_recognises_the_layout_and_refuses_other_files(world):

@@ -25,6 +25,7 @@ from assets_map.community.ownership import (
     Reconciliation,
     alias_rows,
     anchor_choices,
+    anchor_placements,
     anchors_found,
     apply_decisions,
     build_anchor,
@@ -44,6 +45,7 @@ ANCHOR = "own_anchor"
 ADDED = "own_added_names"
 ALIAS_FILE = "own_alias_file"
 _CACHE = "_own_report"
+_OTHERS = "_own_others"
 _MESSAGE = "_own_message"
 _LOG = logging.getLogger(__name__)
 #: The report as the page shows it: column -> heading (words, not the report's column names).
@@ -125,6 +127,27 @@ def placed_titles():
         return placements(_report(anchor))
     except InputError:
         return None
+
+
+def owners_placed():
+    """Every anchor's placed titles for "who owns this?" (None: no ownership file is loaded).
+
+    The chosen anchor's (by its alias table) first, then the other anchors the files name.
+    """
+    chosen = placed_titles()
+    if chosen is None:
+        return None
+    result = state.analysis()
+    key = state.data_version()
+    cached = st.session_state.get(_OTHERS)
+    if not cached or cached[0] != key:
+        others = anchor_placements(result.places["ownership"], postcodes=result.places.get("postcodes"),
+                                   parcels=result.places.get("parcels"), register=result.assets)
+        cached = (key, others)
+        st.session_state[_OTHERS] = cached
+    others = cached[1]
+    others = others[~others["title_number"].isin(set(chosen["title_number"]))]
+    return pd.concat([chosen, others], ignore_index=True) if len(others) else chosen
 
 
 def _may_decide(role, anchor: str) -> bool:
