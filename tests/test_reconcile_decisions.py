@@ -257,7 +257,8 @@ def test_check_uploads_keeps_the_ownership_files_with_the_data(world, city_files
 @pytest.fixture(scope="module")
 def checked(world, city_files):
     tmp = world["tmp"]
-    return check_uploads(city_files, ownership=[Upload("CCOD_FULL.csv", (tmp / "CCOD_FULL.csv").read_bytes())],
+    return check_uploads(city_files, ownership=[Upload("CCOD_FULL.csv", (tmp / "CCOD_FULL.csv").read_bytes()),
+                                                Upload("CCOD_COU.csv", (tmp / "CCOD_COU.csv").read_bytes())],
                          parcels=[Upload("city.geojson", world["parcels_file"].read_bytes())])
 
 
@@ -318,6 +319,10 @@ def test_the_page_reports_the_anchor_and_records_decisions_that_stay(checked, pa
     assert trail["match_key"].tolist() == [key]
     again = _page(checked)
     assert _table(again).loc[lambda t: t["Decision"] != "", "Decision note"].tolist() == ["sold in 2019"]
+    # the change-only file's possible disposals of the anchor's titles (AGL4 deleted; AGL2 is the anchor's only
+    # under the alias table, so not listed here)
+    gone = next(d.value for d in again.dataframe if "New proprietor" in d.value.columns)
+    assert gone["Title"].tolist() == ["AGL4"] and gone["What"].tolist() == ["possible disposal: title deleted from the register"]
 
 
 def test_a_public_visitor_reads_the_report_but_cannot_decide(checked, page_store, remote_visitor):
@@ -349,3 +354,21 @@ def test_decisions_survive_a_backup_and_restore(store, make_store, tmp_path):
     pd.testing.assert_frame_equal(got, want)
     record_decision(restored, anchor=ANCHOR, match_key="register asset A2", decision="rejected", role=LOCAL_USER)
     assert len(decision_history(restored, ANCHOR, role=LOCAL_USER)) == 2  # the id sequence goes on after a restore
+
+
+def test_names_added_on_the_page_extend_the_alias_table(checked, page_store, local_visitor):
+    at = _page(checked)
+    before = set(_table(at)["Title"]) - {""}
+    assert before == {"AGL3", "AGL4", "AGL5"}
+    legal = "THE MAYOR AND COMMONALTY AND CITIZENS OF THE CITY OF LONDON"
+    assert legal in at.multiselect(key="own_add_names").options  # offered from the names in the files
+    at.multiselect(key="own_add_names").set_value([legal])
+    at.text_input(key="own_add_typed").input("09999999")
+    at.button(key="own_add").click().run()
+    assert not at.exception, at.exception
+    after = _table(at)
+    assert set(after["Title"]) - {""} == {"AGL1", "AGL2", "AGL3", "AGL4", "AGL5", "AGL6"}  # AGL2: another spelling
+    rule = after.drop_duplicates("Title").set_index("Title")["Why this anchor"]
+    assert rule["AGL6"] == "company number 09999999" and "added on the Land ownership page" in rule["AGL1"]
+    aliases = next(d.value for d in at.dataframe if list(d.value.columns) == ["anchor", "alias", "company_number"])
+    assert aliases["alias"].tolist() == [legal, ""] and aliases["company_number"].tolist() == ["", "09999999"]

@@ -29,6 +29,7 @@ from assets_map.community.ownership import (
     anchors_found,
     apply_decisions,
     build_anchor,
+    disposals,
     placements,
     reconcile,
     register_of,
@@ -264,7 +265,7 @@ def _decide_section(anchor: str, rows: pd.DataFrame, role) -> None:
 def _downloads(anchor: str, rows) -> None:
     stem = "reconciliation-" + "".join(c if c.isalnum() else "-" for c in anchor.lower()).strip("-")[:60]
     c1, c2 = st.columns(2)
-    for col, fmt, label in ((c1, "xlsx", "Download the report (Excel)"), (c2, "csv", "Download the report (CSV)")):
+    for col, fmt, label in ((c1, "xlsx", "Download the report (Excel)"), (c2, "csv", "Download the report (CSV, zipped)")):
         try:
             name, data = export_bytes({"reconciliation": rows}, fmt, name=stem)
         except InputError as exc:
@@ -315,6 +316,24 @@ def render() -> None:
             trail.columns = ["When", "Who", "Decision", "Row", "Note"]
             st.dataframe(trail.where(trail.notna(), ""), hide_index=True, width="stretch")
     _downloads(anchor, rows)
+    _disposals(anchor)
+
+
+def _disposals(anchor: str) -> None:
+    """Possible disposals in the change-only files loaded: the anchor's titles deleted or moved to another owner."""
+    result = state.analysis()
+    changes = result.places.get("ownership_changes")
+    if changes is None or not len(changes):
+        return
+    found = disposals(changes, build_anchor(anchor, _aliases(anchor)), held=result.places.get("ownership"))
+    st.subheader("Possible disposals in the change-only files")
+    if not len(found):
+        st.caption(f"None of {shared.md(anchor)}'s titles was deleted or moved to another proprietor in "
+                   f"{shared.md(changes.attrs.get('source', 'the change-only files'))}.")
+        return
+    shown = found[["title_number", "property_address", "change_date", "what", "new_proprietor"]].astype(object)
+    shown.columns = ["Title", "Address", "Changed on", "What", "New proprietor"]
+    st.dataframe(shown.where(shown.notna(), ""), hide_index=True, width="stretch")
 
 
 #: The colour each placement tier is drawn in on the map, and its colour name in the legend (Streamlit's).
