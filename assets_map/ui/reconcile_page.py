@@ -336,9 +336,10 @@ def _disposals(anchor: str) -> None:
     st.dataframe(shown.where(shown.notna(), ""), hide_index=True, width="stretch")
 
 
-#: The colour each placement tier is drawn in on the map, and its colour name in the legend (Streamlit's).
-TIER_COLOURS = {"address matched to a register asset": ("#21c354", "green"),
-                "postcode with one parcel": ("#1c83e1", "blue"), "postcode only": ("#ff8c00", "orange")}
+#: The colour each placement tier is drawn in on the map, and its name in the legend beside it (the map's colour is
+#: the one Streamlit gives that name's text, so the legend's squares match the map).
+TIER_COLOURS = {"address matched to a register asset": ("#158237", "green"),
+                "postcode with one parcel": ("#244fb4", "blue"), "postcode only": ("#9b4519", "orange")}
 
 
 def title_layer(placed, *, street_zoom: bool = True):
