@@ -372,3 +372,22 @@ def test_names_added_on_the_page_extend_the_alias_table(checked, page_store, loc
     assert rule["AGL6"] == "company number 09999999" and "added on the Land ownership page" in rule["AGL1"]
     aliases = next(d.value for d in at.dataframe if list(d.value.columns) == ["anchor", "alias", "company_number"])
     assert aliases["alias"].tolist() == [legal, ""] and aliases["company_number"].tolist() == ["", "09999999"]
+
+
+def test_your_data_has_the_ownership_slot_and_says_what_a_ccod_file_is(world):
+    from tests.helpers import app_page
+
+    at = app_page("data_page")
+    ccod = Upload("CCOD_FULL_2026_11.csv", (world["tmp"] / "CCOD_FULL.csv").read_bytes())
+    reg = Upload("register.csv", (world["tmp"] / "register.csv").read_bytes())
+    at.session_state["staged_layers"] = {"ownership": [ccod, reg]}
+    at.run()
+    assert not at.exception, at.exception
+    labels = [u.proto.label for u in at.get("file_uploader")]
+    slot = [lab for lab in labels if lab.startswith("Land Registry ownership")]
+    assert len(slot) == 1 and "GeoPackage" not in slot[0] and "CCOD or OCOD" in slot[0]
+    assert any(plain(c.value).startswith("CCOD_FULL_2026_11.csv: looks like HM Land Registry CCOD file (full): 9 titles")
+               for c in at.caption)
+    assert [plain(e.value) for e in at.error] == [
+        "register.csv: this looks like an asset register, not HM Land Registry's ownership file (CCOD/OCOD); give it "
+        "in the Asset register slot"]
