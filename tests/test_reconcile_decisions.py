@@ -391,3 +391,36 @@ def test_your_data_has_the_ownership_slot_and_says_what_a_ccod_file_is(world):
     assert [plain(e.value) for e in at.error] == [
         "register.csv: this looks like an asset register, not HM Land Registry's ownership file (CCOD/OCOD); give it "
         "in the Asset register slot"]
+
+
+def _ownership_then_map_script() -> None:
+    """The Land ownership page, or (another page's run, where its widgets are not drawn) what the Map is given."""
+    import streamlit as st
+
+    from assets_map.ui import reconcile_page
+
+    if st.session_state.get("which") == "map":
+        placed = reconcile_page.placed_titles()
+        st.write("anchor: " + str(reconcile_page.chosen_anchor()))
+        st.write("titles: " + ",".join(sorted(set(placed["title_number"]))))
+    else:
+        reconcile_page.render()
+
+
+def test_the_anchor_and_alias_table_chosen_stay_when_another_page_runs(checked, page_store, local_visitor, world):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_ownership_then_map_script, default_timeout=120)
+    at.session_state["analysis"] = checked.analysis
+    at.session_state["analysis_label"] = checked.label
+    at.run()
+    at.selectbox(key="own_anchor").set_value("Barts Health NHS Trust").run()
+    assert not at.exception, at.exception
+    at.session_state["which"] = "map"
+    at.run()  # the page's widgets are not drawn in this run, and their values are dropped
+    at.run()
+    shown = [m.value for m in at.markdown]
+    assert "anchor: Barts Health NHS Trust" in shown and "titles: AGL6" in shown, shown
+    at.session_state["which"] = "ownership"
+    at.run()
+    assert at.selectbox(key="own_anchor").value == "Barts Health NHS Trust"

@@ -45,6 +45,9 @@ from assets_map.ui import identity, shared, state
 ANCHOR = "own_anchor"
 ADDED = "own_added_names"
 ALIAS_FILE = "own_alias_file"
+# Widget values are dropped when another page runs; what the Map needs of this page is kept under these keys.
+_KEPT_ANCHOR = "_own_anchor_kept"
+_KEPT_ALIASES = "_own_aliases_kept"
 _CACHE = "_own_report"
 _OTHERS = "_own_others"
 _MESSAGE = "_own_message"
@@ -73,8 +76,17 @@ def chosen_anchor() -> str | None:
     if own is None:
         return None
     choices = _choices()
-    picked = st.session_state.get(ANCHOR)
+    picked = st.session_state.get(_KEPT_ANCHOR)
     return picked if picked in choices else (choices[0] if choices else None)
+
+
+def _keep_anchor() -> None:
+    st.session_state[_KEPT_ANCHOR] = st.session_state.get(ANCHOR)
+
+
+def _keep_aliases() -> None:
+    f = st.session_state.get(ALIAS_FILE)
+    st.session_state[_KEPT_ALIASES] = None if f is None else Upload(f.name, f.getvalue())
 
 
 def _choices() -> list[str]:
@@ -85,10 +97,10 @@ def _choices() -> list[str]:
 def _aliases(anchor: str) -> pd.DataFrame | None:
     """The alias table in use: the uploaded one and the names added on this page for ``anchor``."""
     parts = []
-    up = st.session_state.get(ALIAS_FILE)
+    up = st.session_state.get(_KEPT_ALIASES)
     if up is not None:
         try:
-            parts.append(read_alias_upload(Upload(up.name, up.getvalue()), limits=state.budgets()[0]))
+            parts.append(read_alias_upload(up, limits=state.budgets()[0]))
         except InputError as exc:
             st.session_state["_own_alias_error"] = str(exc)
         else:
@@ -220,16 +232,20 @@ def _add_names(anchor: str) -> None:
 
 def _anchor_section(own: pd.DataFrame) -> str:
     choices = _choices()
-    if st.session_state.get(ANCHOR) not in choices:
-        st.session_state[ANCHOR] = choices[0]
-    anchor = st.selectbox("Anchor", choices, key=ANCHOR,
+    st.session_state[ANCHOR] = chosen_anchor()
+    anchor = st.selectbox("Anchor", choices, key=ANCHOR, on_change=_keep_anchor,
                           help="The register's organisations first, then the councils, NHS bodies, universities, "
                                "colleges and housing associations the Land Registry files name as proprietors.")
     with st.expander("Other names this anchor holds land under (the alias table)", icon=":material/badge:"):
         st.caption("Spellings vary: a council may hold land as 'The Mayor and Burgesses of ...'. Add the names or "
                    "company numbers it holds land under, or upload an alias table (CSV or Excel with the columns "
                    "anchor, alias and optionally company_number, as `assets-map reconcile --aliases` reads).")
-        st.file_uploader("Alias table (optional)", type=["csv", "xlsx", "xls"], key=ALIAS_FILE)
+        st.file_uploader("Alias table (optional)", type=["csv", "xlsx", "xls"], key=ALIAS_FILE,
+                         on_change=_keep_aliases)
+        kept = st.session_state.get(_KEPT_ALIASES)
+        if kept is not None and st.session_state.get(ALIAS_FILE) is None:
+            st.caption(f"In use: the alias table {shared.md(kept.name)} you uploaded.")
+            st.button("Stop using it", key="own_alias_drop", on_click=st.session_state.pop, args=(_KEPT_ALIASES, None))
         if st.session_state.get("_own_alias_error"):
             st.error(shared.md(st.session_state["_own_alias_error"]), icon=":material/block:")
         found = [n for n in anchors_found(own)["name"] if n != anchor]
