@@ -424,3 +424,21 @@ def test_the_anchor_and_alias_table_chosen_stay_when_another_page_runs(checked, 
     at.session_state["which"] = "ownership"
     at.run()
     assert at.selectbox(key="own_anchor").value == "Barts Health NHS Trust"
+
+
+def test_names_from_the_files_are_escaped_once_on_the_map(world, loaded):
+    import json
+
+    from assets_map.ui.reconcile_page import title_layer, title_legend
+
+    rec = _rec(world, loaded)
+    placed = placements(rec).assign(anchor="<img src=x onerror=alert(1)> & Co")
+    layer = title_layer(placed)
+    geo = next(iter(layer._children.values()))
+    props = [f["properties"] for f in geo.data["features"]]
+    assert props and all(p["words"].startswith("&lt;img src=x onerror=alert(1)&gt; &amp; Co: title ") for p in props)
+    assert "<img" not in json.dumps(geo.data)
+    assert {p["tier"] for p in props} <= {"address matched to a register asset", "postcode with one parcel",
+                                          "postcode only"}
+    legend = title_legend(placed)
+    assert "\\<img" in legend and plain(legend).startswith("**Titles of <img src=x onerror=alert(1)> & Co**")
