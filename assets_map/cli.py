@@ -275,6 +275,19 @@ def _read_analysis(path: str):
     return assets, needs, {"iod_year": int(years[0]) if len(years) == 1 else None}
 
 
+def _result_parcels(path: str):
+    """The freehold parcels layer of a result (None when the analysis was run without --parcels)."""
+    import geopandas as gpd
+
+    from assets_map.io.export import read_result
+
+    try:
+        layers, _ = read_result(path, ["parcels"])
+    except InputError:  # no parcels layer: the sites keep their points
+        return None
+    return gpd.GeoDataFrame(layers["parcels"], geometry="geometry")
+
+
 def _write_layer(gdf, path: str) -> None:
     from assets_map.io.export import write_csv, write_gpkg
 
@@ -296,11 +309,14 @@ def _run_joint_sites(args) -> int:
     if not args.parcels and not args.analysis:
         raise InputError("give --parcels FILE (repeatable) or --analysis RESULT.gpkg")
     frames = [read_parcels(p, owner=args.owner_column) for p in args.parcels]
+    outlines = None
     if args.analysis:
         frames.append(_read_analysis(args.analysis)[0])
+        outlines = _result_parcels(args.analysis)  # sites in a freehold parcel are grouped by its outline
     parcels = gpd.GeoDataFrame(pd.concat([f.to_crs("EPSG:27700") for f in frames], ignore_index=True),
                                geometry="geometry", crs="EPSG:27700")
-    sites = joint_sites(parcels, gap_m=args.gap, owner=args.owner_column, several_owners_only=args.several_owners)
+    sites = joint_sites(parcels, gap_m=args.gap, owner=args.owner_column, several_owners_only=args.several_owners,
+                        outlines=outlines)
     print(f"{len(parcels)} parcels; {len(sites)} joint sites (gap {args.gap:g} m), "
           f"{int(sites['several_owners'].sum())} held by several owners"
           + (f"; {sites.attrs['excluded_dropped']} excluded parcels (greenspace, allotments) left out"
@@ -352,7 +368,8 @@ def _run_site_pack(args) -> int:
         sites["acv_listed_on"] = args.acv_listed_on
         sites["acv_notified_on"] = args.acv_notified_on
     facilities = read_facilities(args.facilities) if args.facilities else None
-    doc = site_pack_html(sites, needs=needs, facilities=facilities, settings=settings, walk_m=args.walk)
+    doc = site_pack_html(sites, needs=needs, facilities=facilities, settings=settings, walk_m=args.walk,
+                         parcels=_result_parcels(args.analysis))
     for path in write_site_pack(doc, html_path=args.html, pdf_path=args.pdf):
         print(f"wrote {path}")
     return 0
@@ -387,8 +404,9 @@ def _run_find_sites(args) -> int:
                       area_crs="EPSG:27700", area_codes=tuple(args.area_code), near=near, near_name=near_name, radius_m=radius,
                       include_unflagged=args.include_unflagged)
     facilities = read_facilities(args.facilities) if args.facilities else None
+    parcels = _result_parcels(args.analysis)
     ranked = find_sites(assets, brief, needs=needs, facilities=facilities, areas=areas, walk_m=args.walk,
-                        limit=args.top)
+                        limit=args.top, parcels=parcels)
     holding, lo, hi = brief.resolved()
     size = f"{lo:g}" if lo is not None else "any"
     size += f"-{hi:g} m2" if hi is not None else " m2 or more" if lo is not None else " size"
@@ -409,7 +427,7 @@ def _run_find_sites(args) -> int:
 
         text = f"Brief: {ranked.attrs.get('use')}, {holding}, {size}, {ranked.attrs['area']}"
         doc = site_pack_html(ranked, needs=needs, facilities=facilities, settings=settings, brief_text=text,
-                             walk_m=args.walk, title=f"Sites for a {ranked.attrs.get('use')}")
+                             walk_m=args.walk, title=f"Sites for a {ranked.attrs.get('use')}", parcels=parcels)
         pdf = args.pack.lower().endswith(".pdf")
         for path in write_site_pack(doc, html_path=None if pdf else args.pack, pdf_path=args.pack if pdf else None):
             print(f"wrote {path}")

@@ -265,6 +265,7 @@ def find_sites(
     walk_m: float = DEFAULT_WALK_M,
     catchment_m: float = DEFAULT_CATCHMENT_M,
     limit: int | None = None,
+    parcels: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """Candidate sites for a group's brief, ranked, each with the reasons for its place.
 
@@ -276,6 +277,8 @@ def find_sites(
     facilities : partner facilities (see :func:`assets_map.community.partners.read_facilities`)
     areas : further layers whose codes the brief may name (e.g. wards)
     limit : keep only the top ``limit`` sites
+    parcels : the analysis's freehold parcels: a site in one has its catchment measured from the parcel's outline
+        (:func:`assets_map.community.catchment.catchment_need`)
 
     Returns
     -------
@@ -350,7 +353,7 @@ def find_sites(
     else:
         a["_rel_partners"] = np.nan
     if needs is not None:
-        a = catchment_need(a, needs, radius_m=catchment_m)
+        a = catchment_need(a, needs, radius_m=catchment_m, parcels=parcels)
     weights = _weights(brief, facilities)
     near_pt = None
     if brief.near is not None:

@@ -125,9 +125,6 @@ def analyse(
     exclude = list(exclude)
     con_layers = _constraint_layers(constraints)  # read first: a bad layer fails before the long work
     parcel_set = _parcel_set(parcels)  # likewise
-    if cache is not None and parcel_set is not None and parcel_set.folder is not None:
-        raise ValueError("a parcel cache folder is not keyed by the result cache: run without --cache, or give the "
-                         "parcel files")
     if cache is not None:
         from assets_map.engine.cache import run_cached
 
@@ -190,6 +187,8 @@ def analyse(
         settings["exclude"] = [Path(p).name if _is_path(p) else p[0] for p in exclude]
     if parcel_set is not None:
         settings["parcels"] = {"files": parcel_set.source, "notes": parcel_set.notes}
+        if parcel_set.folder is not None:  # the authorities read, so the result cache can key on their bytes
+            settings["parcels"]["partitions"] = list(parcels_used.attrs.get("partitions", []))
     if need_areas == "study":  # after the join: an asset's need area never depends on which areas are kept
         needs, settings["need_areas"] = study_area(needs, scored)
     else:

@@ -21,6 +21,7 @@ import pandas as pd
 import shapely
 
 from assets_map.engine import geo
+from assets_map.io import gridref
 from assets_map.io.normalise import canonical_frame, clean_postcodes, compact_postcode, fold, match_columns, to_number
 from assets_map.io.report import ImportReport, InputError
 from assets_map.io.sources import Limits, Table, excel_frame, open_table
@@ -83,15 +84,56 @@ def _unique_ids(ids: pd.Series, rows: np.ndarray, stem: str, report: ImportRepor
     return ids
 
 
+def _location_cells(raw: pd.DataFrame, mapping: dict, report: ImportReport) -> tuple[str | None, gridref.CellLocations | None]:
+    """The column of grid references or coordinate pairs, read, when most of its filled cells are such."""
+    taken = set(mapping.values())
+    col = next((c for c in raw.columns if c != "geometry" and c not in taken and fold(c) in gridref.GRID_REF_HEADERS),
+               None)
+    if col is None:
+        return None, None
+    cells = gridref.read_locations(raw[col])
+    filled = int((raw[col].astype("string").str.strip().fillna("") != "").sum())
+    if not filled or cells.unreadable.sum() * 2 > filled:
+        if cells.unreadable.sum() < filled:  # some cells read: say why the column was still not used
+            report.add("warning", f"column {col!r} was not used for locations: most of its cells are neither OS grid "
+                       "references nor coordinate pairs")
+        return None, None
+    rows = raw.index.to_numpy() + 1
+    if cells.coarse.any():
+        report.add("unplaced", f"grid reference in {col!r} names a 1 km or larger square: too coarse to place",
+                   rows[cells.coarse])
+    if cells.unreadable.any():
+        report.add("warning", f"location in {col!r} is neither an OS grid reference nor a coordinate pair",
+                   rows[cells.unreadable])
+    return col, cells
+
+
 def _place_from_columns(raw: pd.DataFrame, mapping: dict, report: ImportReport, expect_coordinates: bool = True):
     n = len(raw)
-    if "x" not in mapping or "y" not in mapping:
+    cell_col, cells = _location_cells(raw, mapping, report)
+    has_xy = "x" in mapping and "y" in mapping
+    if not has_xy and cells is None:
         if expect_coordinates:
-            report.add("warning", "no coordinate columns found (GeoX/GeoY, Easting/Northing, lon/lat); rows can only be placed by postcode")
+            report.add("warning", "no coordinate columns found (GeoX/GeoY, Easting/Northing, lon/lat, an OS grid "
+                       "reference); rows can only be placed by postcode")
         return gpd.GeoSeries([None] * n, crs=MEASURE_CRS), np.zeros(n, bool), [None] * n
-    xcol, ycol = mapping["x"], mapping["y"]
+    if has_xy:
+        xcol, ycol = mapping["x"], mapping["y"]
+        x, y = raw[xcol], raw[ycol]
+    else:
+        xcol = ycol = cell_col
+        x, y = pd.Series(cells.x, index=raw.index), pd.Series(cells.y, index=raw.index)
+    from_cells = np.zeros(n, dtype=bool)
+    if has_xy and cells is not None:  # rows with no pair of numbers take the one-cell location
+        xv, yv = geo.to_float(x), geo.to_float(y)
+        from_cells = ~(np.isfinite(xv) & np.isfinite(yv)) & np.isfinite(cells.x) & np.isfinite(cells.y)
+        x = pd.Series(np.where(from_cells, cells.x, xv), index=raw.index)
+        y = pd.Series(np.where(from_cells, cells.y, yv), index=raw.index)
+        if from_cells.any():
+            report.add("fixed", f"no easting/northing: placed from the location in {cell_col!r}",
+                       raw.index.to_numpy()[from_cells] + 1)
     stated = raw[mapping["crs_label"]] if "crs_label" in mapping else None
-    pts = geo.points_from_columns(raw[xcol], raw[ycol], stated_crs=stated, row_numbers=raw.index.to_numpy() + 1,
+    pts = geo.points_from_columns(x, y, stated_crs=stated, row_numbers=raw.index.to_numpy() + 1,
                                   x_name=xcol, y_name=ycol)
     report.crs_detected = {"lonlat": "WGS84 longitude/latitude (EPSG:4326)", "bng": "British National Grid (EPSG:27700)"}.get(pts.kind, "")
     for msg, rows in pts.fixed_rows.items():
@@ -100,7 +142,11 @@ def _place_from_columns(raw: pd.DataFrame, mapping: dict, report: ImportReport, 
         report.add("warning", msg, rows)
     for w in pts.warnings:
         report.add("warning", w)
-    return pts.geometry, pts.placed, pts.notes
+    notes = pts.notes
+    if cells is not None:
+        use = from_cells if has_xy else np.ones(n, dtype=bool)
+        notes = [c if (u and c and not p) else p for p, c, u in zip(notes, cells.notes, use, strict=True)]
+    return pts.geometry, pts.placed, notes
 
 
 def _finite(geom: gpd.GeoSeries) -> np.ndarray:
