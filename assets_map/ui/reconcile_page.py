@@ -49,6 +49,7 @@ ALIAS_FILE = "own_alias_file"
 _KEPT_ANCHOR = "_own_anchor_kept"
 _KEPT_ALIASES = "_own_aliases_kept"
 _CACHE = "_own_report"
+_CHOICES = "_own_choices"
 _OTHERS = "_own_others"
 _MESSAGE = "_own_message"
 _LOG = logging.getLogger(__name__)
@@ -90,8 +91,20 @@ def _keep_aliases() -> None:
 
 
 def _choices() -> list[str]:
+    """The anchors to choose from, worked out once per data in use (every Map rerun asks)."""
     own = ownership_loaded()
-    return [] if own is None else anchor_choices(own, state.analysis().assets)
+    if own is None:
+        return []
+    cached = st.session_state.get(_CHOICES)
+    if not cached or cached[0] != state.data_version():
+        cached = (state.data_version(), anchor_choices(own, state.analysis().assets), anchors_found(own))
+        st.session_state[_CHOICES] = cached
+    return cached[1]
+
+
+def _found() -> pd.DataFrame:
+    _choices()
+    return st.session_state[_CHOICES][2]
 
 
 def _aliases(anchor: str) -> pd.DataFrame | None:
@@ -248,7 +261,7 @@ def _anchor_section(own: pd.DataFrame) -> str:
             st.button("Stop using it", key="own_alias_drop", on_click=st.session_state.pop, args=(_KEPT_ALIASES, None))
         if st.session_state.get("_own_alias_error"):
             st.error(shared.md(st.session_state["_own_alias_error"]), icon=":material/block:")
-        found = [n for n in anchors_found(own)["name"] if n != anchor]
+        found = [n for n in _found()["name"] if n != anchor]
         st.multiselect("Names in the files", found, key="own_add_names")
         st.text_input("Or type a name or company number", key="own_add_typed")
         st.button("Add to the alias table", key="own_add", on_click=_add_names, args=(anchor,))
