@@ -151,7 +151,8 @@ def placed_titles():
         return None
     try:
         return placements(_report(anchor))
-    except InputError:
+    except Exception:  # noqa: BLE001 - the Map never fails for the titles: it shows none, details to the log
+        _LOG.exception("placing the titles of %s", anchor)
         return None
 
 
@@ -167,8 +168,12 @@ def owners_placed():
     key = state.data_version()
     cached = st.session_state.get(_OTHERS)
     if not cached or cached[0] != key:
-        others = anchor_placements(result.places["ownership"], postcodes=result.places.get("postcodes"),
-                                   parcels=result.places.get("parcels"), register=result.assets)
+        try:
+            others = anchor_placements(result.places["ownership"], postcodes=result.places.get("postcodes"),
+                                       parcels=result.places.get("parcels"), register=result.assets)
+        except Exception:  # noqa: BLE001 - the Map never fails for the titles: the chosen anchor's alone
+            _LOG.exception("placing the titles of the other anchors")
+            others = chosen.iloc[0:0]
         cached = (key, others)
         st.session_state[_OTHERS] = cached
     others = cached[1]
@@ -318,6 +323,11 @@ def render() -> None:
         rec = _report(anchor)
     except InputError as exc:
         st.error(shared.md(str(exc)), icon=":material/block:")
+        return
+    except Exception as exc:  # noqa: BLE001 - never a traceback: one line, the details to the log
+        _LOG.exception("reconciling %s", anchor)
+        st.error(f"The titles of {shared.md(anchor)} could not be reconciled ({type(exc).__name__}); please report "
+                 "this with the files.", icon=":material/block:")
         return
     role = identity.visitor_role()
     history = _history(anchor, role)
