@@ -321,6 +321,9 @@ def test_the_page_reports_the_anchor_and_records_decisions_that_stay(checked, pa
     assert _table(again).loc[lambda t: t["Decision"] != "", "Decision note"].tolist() == ["sold in 2019"]
     # the change-only file's possible disposals of the anchor's titles (AGL4 deleted; AGL2 is the anchor's only
     # under the alias table, so not listed here)
+    trail = next(d.value for d in again.dataframe if "Who" in d.value.columns)  # the audit trail, in words
+    assert trail[["Who", "Decision", "Note"]].values.tolist() == [["local user", "rejected", "sold in 2019"]]
+    assert trail["Row"].iloc[0].startswith(f"Title {rows.loc[key, 'title_number']}: ") and "->" not in trail["Row"].iloc[0]
     gone = next(d.value for d in again.dataframe if "New proprietor" in d.value.columns)
     assert gone["Title"].tolist() == ["AGL4"] and gone["What"].tolist() == ["possible disposal: title deleted from the register"]
 

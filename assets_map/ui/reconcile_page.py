@@ -351,7 +351,10 @@ def render() -> None:
     _decide_section(anchor, rows, role)
     if history is not None and len(history):
         with st.expander(f"Decisions recorded ({len(history)}): the audit trail", icon=":material/history:"):
+            labels = {k: _row_label({**r, "decision": None}) for k, r in zip(rows["match_key"], rows.to_dict("records"),
+                                                                               strict=True)}
             trail = history[["decided_at", "decided_by", "decision", "match_key", "note"]].astype(object)
+            trail["match_key"] = [labels.get(k, f"a row no longer in the report ({k})") for k in trail["match_key"]]
             trail.columns = ["When", "Who", "Decision", "Row", "Note"]
             st.dataframe(trail.where(trail.notna(), ""), hide_index=True, width="stretch")
     _downloads(anchor, rows)
