@@ -130,7 +130,7 @@ def test_owner_and_tier_on_the_map_then_decisions_kept_in_the_register(city, tmp
             said = words.inner_text()
             assert f"{RECONCILE_ANCHOR} holds title AGL3 here (placed by postcode with one parcel; the proprietor " \
                    f"is {RECONCILE_ANCHOR} by the anchor's own name; approximate" in said, said
-            assert page.get_by_role("link", name="Title search at HM Land Registry").count() == 1
+            page.get_by_role("link", name="Title search at HM Land Registry").wait_for(timeout=30_000)
             _shot(page, "journey-who-owns.png")
 
             # 2. The Land ownership page: the report; confirm one match, reject another
