@@ -54,7 +54,7 @@ _OTHERS = "_own_others"
 _MESSAGE = "_own_message"
 _LOG = logging.getLogger(__name__)
 #: The report as the page shows it: column -> heading (words, not the report's column names).
-SHOWN = {"status": "What", "title_number": "Title", "address": "Title address", "asset": "Register site",
+SHOWN = {"status": "What", "title_number": "Title", "address": "Address", "asset": "Register site",
          "decision": "Decision", "decision_note": "Decision note", "tier": "Placed by", "matched_by": "Matched by",
          "anchor_rule": "Why this anchor", "postcode": "Postcode", "decided_by": "Decided by",
          "decided_at": "Decided at", "note": "What it may mean"}
