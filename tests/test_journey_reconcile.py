@@ -2,9 +2,12 @@
 real City of London parcels, clicks a parcel on the map and reads which anchor holds a title there and how sure
 that is, opens the Land ownership page, confirms one match and rejects another, and after a reload (a new session:
 the files are loaded again) finds both decisions kept in the register. Debian chromium, every non-local request
-blocked; screenshots under /tmp/h5/ when that folder exists."""
+blocked.
+
+Set ASSETS_MAP_SCREENSHOTS=<folder> to keep a screenshot of each step (and of the last page seen)."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -23,7 +26,7 @@ from tests.helpers import (
     streamlit_app,
 )
 
-SHOTS = Path("/tmp/h5")
+SHOTS = os.environ.get("ASSETS_MAP_SCREENSHOTS")
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +54,9 @@ def city(shared, tmp_path_factory):
 
 
 def _shot(page, name: str) -> None:
-    if SHOTS.is_dir():
-        page.screenshot(path=str(SHOTS / name), full_page=True)
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / name), full_page=True)
 
 
 def _load(page, url: str, city: dict) -> None:
@@ -164,7 +168,7 @@ def test_owner_and_tier_on_the_map_then_decisions_kept_in_the_register(city, tmp
             trail.locator("[data-testid=stDataFrame]").wait_for(timeout=30_000)
             assert all("tile.openstreetmap.org" in u or "basemaps" in u for u in blocked), blocked
         finally:
-            page.screenshot(path="/tmp/h5_journey_reconcile_last.png", full_page=True)
+            _shot(page, "journey-reconcile-last.png")
             context.close()
             browser.close()
     from assets_map.store import LOCAL_USER, SqliteStore
