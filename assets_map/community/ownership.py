@@ -790,6 +790,44 @@ def register_of(assets: gpd.GeoDataFrame | None, anchor: Anchor) -> gpd.GeoDataF
     return mine if len(mine) else None
 
 
+def anchor_register(assets: gpd.GeoDataFrame | None, anchor: Anchor) -> tuple[gpd.GeoDataFrame | None, str | None]:
+    """The part of a register that is the anchor's, and a line saying how it was chosen (the CLI and the app).
+
+    The rows whose organisation is one of the anchor's names (:func:`register_of`). A register naming no
+    organisation is taken whole, and the line says so; one whose organisations are none of the anchor's
+    names gives None (its titles are then a portfolio from CCOD/OCOD alone: land is never taken for an
+    anchor's on a guess) and the line names them, pointing to the alias table.
+
+    Parameters
+    ----------
+    assets : canonical assets (``organisation``), or None
+    anchor : the anchor
+
+    Returns
+    -------
+    tuple
+        (the anchor's assets or None, a line for the user or None).
+    """
+    if assets is None or not len(assets):
+        return None, None
+    mine = register_of(assets, anchor)
+    orgs = (assets["organisation"].dropna().astype(str).str.strip() if "organisation" in assets
+            else pd.Series([], dtype=str))
+    orgs = orgs[orgs != ""]
+    if mine is not None:
+        others = len(assets) - len(mine)
+        return mine, (f"{others:,} register rows of other organisations left out ({len(mine):,} are "
+                      f"{anchor.name}'s)" if others else None)
+    names = list(dict.fromkeys(orgs))
+    if not names:
+        return assets, (f"the register names no organisation: the whole register was taken as {anchor.name}'s")
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return None, (f"the register's organisation{'s' if len(names) > 1 else ''} ({shown}) {'are' if len(names) > 1 else 'is'} "
+                  f"not {anchor.name} nor one of its aliases: its titles are listed as a portfolio from HM Land "
+                  "Registry's files alone (if the register is its own under another name, add that name to the alias "
+                  "table)")
+
+
 def anchor_placements(ownership: pd.DataFrame, *, postcodes: pd.DataFrame | None = None,
                       parcels: gpd.GeoDataFrame | None = None,
                       register: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:

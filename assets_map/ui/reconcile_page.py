@@ -26,13 +26,13 @@ from assets_map.community.ownership import (
     alias_rows,
     anchor_choices,
     anchor_placements,
+    anchor_register,
     anchors_found,
     apply_decisions,
     build_anchor,
     disposals,
     placements,
     reconcile,
-    register_of,
 )
 from assets_map.io.export import export_bytes
 from assets_map.io.importer import Upload
@@ -138,8 +138,11 @@ def _report(anchor: str) -> Reconciliation:
     if cached and cached[0] == key:
         return cached[1]
     the_anchor = build_anchor(anchor, aliases)
-    rec = reconcile(result.places["ownership"], the_anchor, register=register_of(result.assets, the_anchor),
+    register, chosen = anchor_register(result.assets, the_anchor)  # as `assets-map reconcile` chooses it
+    rec = reconcile(result.places["ownership"], the_anchor, register=register,
                     postcodes=result.places.get("postcodes"), parcels=result.places.get("parcels"))
+    if chosen:
+        rec.notes.insert(0, chosen)
     st.session_state[_CACHE] = (key, rec)
     return rec
 
