@@ -520,13 +520,14 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
     def col(name: str) -> pd.Series | None:
         return raw[mapping[name]] if name in mapping else None
 
-    for name in ("organisation", "name", "use", "condition", "visibility", "asset_id", "uprn"):
+    for name in ("organisation", "use", "condition", "visibility", "asset_id", "uprn"):
         c = col(name)
         if c is not None:
             out[name] = as_text(c)
     if col("name") is not None:  # map layers write "Unknown" where a feature has no name
-        named = out["name"]
-        out["name"] = named.where(~named.astype("string").str.strip().str.lower().isin(_NO_NAME).fillna(False), None)
+        text = source_text(col("name"))  # what as_text gives, still Arrow text: tested before it becomes objects
+        named = text.astype(object).where(text.notna(), None)
+        out["name"] = named.where(~text.str.lower().isin(_NO_NAME), None)
     if col("address") is not None and mapping.get("address") != mapping.get("name"):
         out["address"] = as_text(col("address"))
     else:
