@@ -16,6 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets_map.engine.arrays import str_series, words_column
+from assets_map.io.units import TARGET as AREA_TARGET
+from assets_map.io.units import area_column
 from assets_map.schema import ASSET_COLUMNS, SOURCE_PREFIX, empty_asset_frame
 
 
@@ -43,15 +45,24 @@ COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
     "post_town": ("posttown", "town", "locality"),
     "postcode": ("postcode", "postalcode", "pcd", "pcds", "postcodeofasset"),
     "uprn": ("uprn", "uniquepropertyreferencenumber"),
-    "tenure": ("tenuretype", "tenure"),
+    "tenure": ("tenuretype", "tenure", "freeholdleasehold", "freeholdorleasehold", "leaseholdfreehold",
+               "leaseholdorfreehold", "interest", "landinterest", "councilsinterest", "daliadaeth"),
     "status_text": ("status", "assetstatus", "occupancy", "occupancystatus", "tenuredetail", "occupation"),
     "use": ("use", "currentuse", "propertyuse", "assetuse", "propertytype", "assettype", "usage",
             "function", "category", "otherdetail", "classification", "classifica", "descriptiveterm",
-            "buildingtype", "featuretype", "buildgthem", "buildingtheme", "theme", "landuse", "amenity"),
-    "holding_type": ("holdingtype", "holding", "landorbuilding", "landbuilding"),
+            "buildingtype", "featuretype", "buildgthem", "buildingtheme", "theme", "landuse", "amenity",
+            "assetcategory", "propertycategory", "primaryuse", "existinguse", "assetclass", "propertyclass",
+            "defnydd", "defnyddpresennol"),
+    "holding_type": ("holdingtype", "holding", "landorbuilding", "landbuilding", "landorbuildings", "landbuildings",
+                     "buildingorland", "landandorbuilding"),
     "floor_area_m2": ("flooraream2", "floorarea", "buildingsize", "gia", "grossinternalarea",
-                      "grossinternalfloorarea", "floorareasqm", "giam2"),
-    "site_area_ha": ("siteareaha", "landarea", "sitearea", "hectares", "areaha", "landareaha"),
+                      "grossinternalfloorarea", "floorareasqm", "giam2",
+                      # the unit in the header is read by io/units.py
+                      "floorareasqft", "giasqft", "grossinternalareasqft", "grossinternalaream2", "giasqm",
+                      "grossinternalareasqm", "flooraream", "floorspacesqm", "floorspacesqft", "floorspace"),
+    "site_area_ha": ("siteareaha", "landarea", "sitearea", "hectares", "areaha", "landareaha",
+                     "siteareahectares", "landareahectares", "areahectares", "siteareaacres", "landareaacres",
+                     "areaacres", "acres", "acreage", "siteareasqm", "landareasqm", "siteaream2", "landaream2"),
     "condition": ("condition", "energyrating", "epcrating", "epc"),
     "source_date": ("effectivedate", "sourcedate", "asatdate", "dateupdated", "lastupdated", "date"),
     "vacant_since": ("vacantsince", "vacantfrom", "datevacant", "vacancydate"),
@@ -504,9 +515,12 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
         status = out["status"].astype(object).to_numpy().copy()
         status[surplus & ~pd.Series(status).isin(_STATUS_KEPT).to_numpy()] = "surplus"
         out["status"] = pd.Series(status, index=raw.index).astype(out["status"].dtype)
+    areas = {}
     for name in ("floor_area_m2", "site_area_ha", "empty_floor_pct", "underused_floor_pct"):
         c = col(name)
-        if c is not None:
+        if c is not None and name in AREA_TARGET:  # an area with its unit in the cell or the header
+            out[name], areas[name] = area_column(c, name, mapping[name])
+        elif c is not None:
             out[name] = to_number(c)
     for name in ("source_date", "vacant_since"):
         c = col(name)
@@ -528,4 +542,6 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
         while name in ASSET_COLUMNS or name in out or name in src:
             name += "_"
         src[name] = source_exact(raw[c]) if not pd.api.types.is_numeric_dtype(raw[c]) else raw[c]
-    return out.frame(src)
+    frame = out.frame(src)
+    frame.attrs["area_units"] = areas
+    return frame

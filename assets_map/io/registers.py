@@ -25,6 +25,7 @@ from assets_map.io import gridref
 from assets_map.io.normalise import canonical_frame, clean_postcodes, compact_postcode, fold, match_columns, to_number
 from assets_map.io.report import ImportReport, InputError
 from assets_map.io.sources import Limits, Table, excel_frame, open_table
+from assets_map.io.units import report_areas
 from assets_map.schema import DISPLAY_CRS, MEASURE_CRS, order_columns
 
 # ---------------------------------------------------------------- postcodes
@@ -573,6 +574,7 @@ def read_register(
     attrs = pd.DataFrame(raw.drop(columns="geometry")) if table.is_vector else raw
     canon = canonical_frame(attrs, mapping, source=name)
     _report_normalised(attrs, canon, mapping, report)
+    report_areas(canon, mapping, attrs.index.to_numpy() + 1, report)
     if table.is_vector and repaired.any():
         canon["src_geometry_wkt"] = [shapely.to_wkt(g) if r else None for g, r in zip(raw.geometry, repaired, strict=True)]
     rows = raw.index.to_numpy() + 1

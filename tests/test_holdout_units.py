@@ -1,0 +1,58 @@
+"""Hold-out layouts: areas written with their units, in the cell or the header, are read in the right unit.
+
+Registers of other councils write "1,234 sq m", "0.5 ha", "2 acres", "12,000 sq ft" or "415 m²" in the
+cell, or put the unit in the header ("Floor Area (sq ft)", "Site Area (acres)"). A value is never read in
+the wrong unit (a hectare figure as square metres) and never dropped without a word in the report.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from assets_map.io.importer import import_file
+
+
+def _import(tmp_path, frame: pd.DataFrame):
+    path = tmp_path / "register.csv"
+    frame.to_csv(path, index=False)
+    return import_file(path)
+
+
+def _base(n: int) -> dict:
+    return {"Asset Name": [f"Site {i}" for i in range(n)], "Easting": [380000 + 10 * i for i in range(n)],
+            "Northing": [395000] * n, "Tenure": ["Freehold"] * n}
+
+
+def test_units_in_the_cells_are_converted_to_the_canonical_units(tmp_path):
+    cells = ["1,234 sq m", "0.5 ha", "2 acres", "12,000 sq ft", "415 m²", "415m2", "3.2", ""]
+    want_m2 = [1234, 5000, 8093.71, 1114.84, 415, 415, 3.2, None]
+    frame = pd.DataFrame({**_base(len(cells)), "Gross Internal Area": cells, "Site Area": cells})
+    out, report = _import(tmp_path, frame)
+    got = out["floor_area_m2"].tolist()
+    for g, w, c in zip(got, want_m2, cells, strict=True):
+        assert (pd.isna(g) if w is None else g == pytest.approx(w, rel=1e-4)), (c, g)
+    # The same cells as a site area, in hectares: "3.2" with no unit stays 3.2 ha.
+    want_ha = [0.1234, 0.5, 0.80937, 0.111484, 0.0415, 0.0415, 3.2, None]
+    for g, w, c in zip(out["site_area_ha"].tolist(), want_ha, cells, strict=True):
+        assert (pd.isna(g) if w is None else g == pytest.approx(w, rel=1e-4)), (c, g)
+    fixed = " ".join(i.message for i in report.of_kind("fixed"))
+    assert "acres converted to hectares" in fixed and "sq ft converted to square metres" in fixed
+
+
+def test_the_unit_in_the_header_applies_to_plain_numbers(tmp_path):
+    frame = pd.DataFrame({**_base(2), "Floor Area (sq ft)": ["10,764", "1076.4"], "Site Area (acres)": [1, 2.5]})
+    out, report = _import(tmp_path, frame)
+    assert out["floor_area_m2"].tolist() == pytest.approx([1000.0, 100.0], rel=1e-3)
+    assert out["site_area_ha"].tolist() == pytest.approx([0.404686, 1.011714], rel=1e-5)
+    # A cell's own unit wins over the header's.
+    frame = pd.DataFrame({**_base(1), "Site Area (acres)": ["2 ha"]})
+    out, _ = _import(tmp_path, frame)
+    assert out["site_area_ha"].tolist() == pytest.approx([2.0])
+
+
+def test_an_area_that_cannot_be_read_is_reported_not_dropped_silently(tmp_path):
+    frame = pd.DataFrame({**_base(3), "Site Area": ["about half an acre", "5 metres", "1.5"]})
+    out, report = _import(tmp_path, frame)
+    assert out["site_area_ha"].isna().tolist() == [True, True, False]
+    warned = [i for i in report.of_kind("warning") if "not read as an area" in i.message]
+    assert warned and warned[0].rows == [1, 2], report.summary_lines()
