@@ -531,7 +531,7 @@ _REGISTER_DOOR = "the asset register (--assets, the app's 'Asset register' slot)
 
 def _check_slot(kind: str, path: Path, shown: str, layer: str | None) -> None:
     """Refuse a file that is plainly another kind than the door ``kind`` reads."""
-    prefer = (_eric.SITE_SHEET,) if path.suffix.lower() in (".xls", ".xlsx") else ()
+    prefer = (_eric.SITE_SHEET,) if path.suffix.lower() in (".xls", ".xlsx", ".ods") else ()
     try:
         found = detect_kind(open_table(path, name=shown, layer=layer, prefer_layers=prefer))
     except InputError:

@@ -142,11 +142,11 @@ MAX_ZIP_MEMBERS = DEFAULT_LIMITS.max_zip_members
 ALLOWED_DRIVERS = {"GPKG", "ESRI Shapefile", "GeoJSON"}
 VECTOR_EXT = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile"}
 TABLE_EXT = {".csv", ".txt", ".tsv"}
-EXCEL_EXT = {".xls", ".xlsx"}
+EXCEL_EXT = {".xls", ".xlsx", ".ods"}  # .ods: OpenDocument, read by odfpy after the .xlsx zip checks
 #: Parquet (planning.data.gov.uk publishes its datasets so) and GeoParquet: read by pyarrow, never by GDAL
 PARQUET_EXT = {".parquet", ".geoparquet"}
 ALLOWED_EXT = set(VECTOR_EXT) | TABLE_EXT | EXCEL_EXT | PARQUET_EXT | {".zip"}
-ACCEPTED_TEXT = "CSV, Excel (.xlsx/.xls), GeoPackage, GeoJSON, Shapefile (.zip with .shp/.shx/.dbf, or .shp), Parquet"
+ACCEPTED_TEXT = "CSV, Excel (.xlsx/.xls), OpenDocument (.ods), GeoPackage, GeoJSON, Shapefile (.zip with .shp/.shx/.dbf, or .shp), Parquet"
 ARCHIVE_EXT = {".zip", ".gz", ".tgz", ".7z", ".rar", ".tar", ".bz2", ".xz", ".kmz", ".gzip", ".z"}
 SHAPEFILE_SIDECARS = {".shx", ".dbf", ".prj", ".cpg", ".sbn", ".sbx", ".qix", ".fix", ".qmd", ".xml", ".aih", ".ain",
                       ".atx", ".ixs", ".mxs"}
@@ -1094,12 +1094,15 @@ def _unpack_zip(path: Path, name: str, workdir: Path, limits: Limits) -> tuple[P
 
 
 def _check_xlsx(path: Path, name: str, limits: Limits) -> None:
-    """An .xlsx is a zip of XML parts: check it like any archive, and refuse DTDs or entities in any part."""
+    """An .xlsx (or .ods) is a zip of XML parts: check it like any archive, and refuse DTDs or entities in any part."""
     try:
         with zipfile.ZipFile(path) as zf:
             infos = [i for i in zf.infolist() if not i.is_dir()]
             _member_problems(infos, name, limits)
-            if not any(i.filename == "[Content_Types].xml" for i in infos):
+            if name.lower().endswith(".ods"):
+                if not _is_ods(zf, infos):
+                    raise InputError("is named .ods but is not an OpenDocument spreadsheet", source=name)
+            elif not any(i.filename == "[Content_Types].xml" for i in infos):
                 raise InputError("is named .xlsx but is not an Excel workbook", source=name)
             for i in infos:
                 if i.filename.lower().endswith((".xml", ".rels", ".vml")):
@@ -1118,12 +1121,20 @@ def _check_xlsx(path: Path, name: str, limits: Limits) -> None:
         raise InputError(f"is not a readable Excel workbook ({_first_line(exc)})", source=name) from None
 
 
+def _is_ods(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> bool:
+    """An OpenDocument spreadsheet names itself in its ``mimetype`` member (sizes already checked)."""
+    if not any(i.filename == "mimetype" for i in infos):
+        return False
+    with zf.open("mimetype") as fh:
+        return fh.read(64).strip() == b"application/vnd.oasis.opendocument.spreadsheet"
+
+
 def _excel_file(path: Path, name: str, limits: Limits) -> pd.ExcelFile:
     with open(path, "rb") as fh:
         kind = _sniff(fh.read(8))
     if kind == "zip":
         _check_xlsx(path, name, limits)
-        kwargs = {"engine": "openpyxl"}
+        kwargs = {"engine": "odf" if name.lower().endswith(".ods") else "openpyxl"}
     else:
         kwargs = {"engine": "xlrd", "engine_kwargs": {"logfile": io.StringIO()}}  # xlrd chatters on stdout
     try:
@@ -1252,7 +1263,7 @@ def open_table(path: str | os.PathLike, *, name: str | None = None, layer: str |
             raise InputError(f"is named {ext} but is not a text table (its content looks like {kind})", source=name)
         return read_csv_bytes(path.read_bytes(), name, limits=limits)
     if ext in EXCEL_EXT:
-        if (ext == ".xls" and kind != "ole") or (ext == ".xlsx" and kind != "zip"):
+        if (ext == ".xls" and kind != "ole") or (ext in (".xlsx", ".ods") and kind != "zip"):
             raise InputError(f"is named {ext} but is not an Excel workbook", source=name)
         return _read_excel(path, name, layer, limits, prefer_layers)
     if ext in PARQUET_EXT:
@@ -1364,7 +1375,7 @@ def layers_of(path: str | os.PathLike, *, name: str | None = None, limits: Limit
     if ext in EXCEL_EXT:
         with open(path, "rb") as fh:
             kind = _sniff(fh.read(8))
-        if (ext == ".xls" and kind != "ole") or (ext == ".xlsx" and kind != "zip"):
+        if (ext == ".xls" and kind != "ole") or (ext in (".xlsx", ".ods") and kind != "zip"):
             raise InputError(f"is named {ext} but is not an Excel workbook", source=name)
         if path.stat().st_size > limits.max_file_bytes:
             raise InputError(f"is over the {limits.max_file_bytes / 1e6:.1f} MB limit", source=name)
