@@ -141,12 +141,15 @@ _STATUS_WORDS = [
     ("sold", ("sold", "disposed of", "disposal completed")),
     ("part-vacant", ("part vacant", "partly vacant", "partially vacant", "part occupied", "partly occupied",
                      "part-vacant", "partially occupied")),
-    ("surplus", ("surplus", "for disposal", "disposal", "to be disposed", "declared surplus", "for sale")),
-    ("vacant", ("vacant", "empty", "unoccupied", "void", "disused", "derelict", "closed", "mothballed")),
+    ("surplus", ("surplus", "for disposal", "disposal", "to be disposed", "declared surplus", "for sale",
+                 "no longer required")),
+    # before "occupied": "not in use" holds "in use"
+    ("vacant", ("vacant", "empty", "unoccupied", "void", "disused", "derelict", "closed", "mothballed",
+                "not in use", "out of use", "no longer in use", "unused", "not used")),
     ("leased-out", ("leasehold out", "leased out", "lease out", "let out", "tenanted", "sublet", "let to",
-                    "licensed out", "leased")),
+                    "licensed out", "leased", "let", "investment", "investment property", "commercial let")),
     ("occupied", ("owner occupied", "occupied", "in use", "operational", "leasehold in", "owner-occupied",
-                  "service delivery")),
+                  "service delivery", "in occupation", "community use")),
 ]
 _STATUS_VOCAB = sorted({w for _, words in _STATUS_WORDS for w in words})
 
@@ -250,6 +253,21 @@ def normalise_holding(text: object) -> str:
     if len(kinds) > 1 or "both" in kinds:
         return "both"
     return kinds.pop() if kinds else "unknown"
+
+
+#: The only words of a use cell that say the holding rather than a use ("Property Type: Land / Buildings").
+_HOLDING_ONLY_WORDS = {"land", "building", "buildings", "and", "or", "only", "bare", "site", "premises", "property"}
+
+
+def holding_of_use(text: object) -> str:
+    """The holding a use cell states when it says nothing but land or buildings ("Buildings", "Land & Buildings").
+
+    Registers with no holding-type column often put it in their property type. Any other use is ``unknown``.
+    """
+    if not isinstance(text, str):
+        return "unknown"
+    words = set(re.sub(r"[^a-z]+", " ", text.lower()).split())
+    return normalise_holding(text) if words and words <= _HOLDING_ONLY_WORDS else "unknown"
 
 
 _ANCHOR_WORDS = [
@@ -509,6 +527,8 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
         out["postcode"] = clean_postcodes(pc)[0]
     out["tenure"] = map_words(col("tenure"), normalise_tenure) if col("tenure") is not None else "unknown"
     out["holding_type"] = map_words(col("holding_type"), normalise_holding) if col("holding_type") is not None else "unknown"
+    if col("holding_type") is None and col("use") is not None:
+        out["holding_type"] = map_words(col("use"), holding_of_use)
     out["status"] = map_words(col("status_text"), normalise_status) if col("status_text") is not None else "unknown"
     surplus = surplus_elsewhere(raw, mapping)
     if surplus.any():

@@ -22,6 +22,7 @@ import shapely
 
 from assets_map.engine import geo
 from assets_map.io import gridref
+from assets_map.io.column_notes import set_aside_column_notes
 from assets_map.io.normalise import canonical_frame, clean_postcodes, compact_postcode, fold, match_columns, to_number
 from assets_map.io.report import ImportReport, InputError
 from assets_map.io.sources import Limits, Table, excel_frame, open_table
@@ -550,7 +551,7 @@ def read_register(
     report.rows_read = len(raw)
     if raw.empty:
         raise InputError("has a header but no data rows", source=name)
-    raw = _drop_blank_rows(raw, report)
+    raw = set_aside_column_notes(_drop_blank_rows(raw, report), report)
     if raw.empty:
         raise InputError("has no rows with any values", source=name)
     try:
