@@ -8,6 +8,7 @@ property type. Status words other councils use are read for what they say.
 """
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from assets_map.engine.pipeline import analyse
@@ -57,3 +58,33 @@ def test_the_district_layout_is_flagged_as_the_original(district, trafford):
 ])
 def test_status_words_of_other_registers(text, status):
     assert normalise_status(text) == status
+
+
+@pytest.mark.parametrize("headers", [
+    # bilingual (English / Welsh), Welsh only, glosses in brackets
+    {"name": "Asset Name / Enw'r Ased", "address": "Address / Cyfeiriad", "postcode": "Postcode / Cod Post",
+     "x": "Easting / Dwyreiniad", "y": "Northing / Gogleddiad", "tenure": "Tenure / Daliadaeth",
+     "status_text": "Status / Statws"},
+    {"name": "Enw'r Ased", "address": "Cyfeiriad", "postcode": "Cod Post", "x": "Dwyreiniad", "y": "Gogleddiad",
+     "tenure": "Daliadaeth", "status_text": "Statws"},
+    {"name": "Name of Property", "address": "Site Address", "postcode": "Post code", "x": "X (Easting)",
+     "y": "Y (Northing)", "tenure": "Tenure Status", "status_text": "Asset Status"},
+])
+def test_bilingual_and_glossed_headers_are_matched(tmp_path, headers):
+    from assets_map.io.normalise import match_columns
+
+    assert match_columns(list(headers.values())) == headers
+    frame = pd.DataFrame({headers["name"]: ["Old Library"], headers["address"]: ["1 High Street"],
+                          headers["postcode"]: ["M32 0TH"], headers["x"]: [380000], headers["y"]: [395000],
+                          headers["tenure"]: ["Freehold"], headers["status_text"]: ["Vacant"]})
+    path = tmp_path / "welsh.csv"
+    frame.to_csv(path, index=False)
+    out, _ = import_file(path)
+    assert out[["name", "tenure", "status"]].iloc[0].tolist() == ["Old Library", "freehold", "vacant"]
+    assert out.geometry.iloc[0].x == 380000
+
+
+def test_a_header_naming_two_columns_is_not_read_as_either():
+    from assets_map.io.normalise import match_columns
+
+    assert "x" not in match_columns(["Easting / Northing", "Name"])

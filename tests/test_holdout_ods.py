@@ -113,3 +113,35 @@ def test_a_dangerous_or_false_ods_is_refused_in_one_line(tmp_path, members, mess
         assert "\n" not in str(err.value) and "register.ods" in str(err.value)
     code = main(["import", str(path)])
     assert code == 2
+
+
+def test_a_category_merged_down_in_an_ods_is_kept_by_each_site(tmp_path):
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import CoveredTableCell, Table, TableCell, TableRow
+    from odf.text import P
+
+    doc, table = OpenDocumentSpreadsheet(), Table(name="Assets")
+
+    def row(values, span=None):
+        r = TableRow()
+        for i, v in enumerate(values):
+            if v is None:
+                r.addElement(CoveredTableCell())
+                continue
+            cell = TableCell(valuetype="string", **({"numberrowsspanned": span} if span and i == 0 else {}))
+            cell.addElement(P(text=str(v)))
+            r.addElement(cell)
+        table.addElement(r)
+
+    row(["Asset Category", "Asset Name", "Easting", "Northing", "Tenure", "Status"])
+    row(["Cemeteries & Crematoria", "North Lodge", "380100", "395000", "Freehold", "Vacant"], span=3)
+    row([None, "Chapel of Rest", "380200", "395000", "Freehold", "Vacant"])
+    row([None, "Gate House", "380300", "395000", "Freehold", "Vacant"])
+    row(["Offices", "Annexe", "380400", "395000", "Freehold", "Vacant"])
+    doc.spreadsheet.addElement(table)
+    path = tmp_path / "merged.ods"
+    doc.save(str(path))
+    out, report = import_file(path)
+    assert out["use"].tolist() == ["Cemeteries & Crematoria"] * 3 + ["Offices"]
+    app, _ = import_bytes(path.read_bytes(), "merged.ods")
+    assert app["use"].tolist() == out["use"].tolist()

@@ -37,7 +37,7 @@ COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
     # "DISTNAME"/"distinctive name": OS OpenMap Local and other OS building and site layers
     "name": ("propertyname", "assetname", "name", "sitename", "site", "premisesname", "buildingname",
              "nameandaddressofsite", "sitenameaddress", "distname", "distinctivename", "featurename", "name1",
-             "placename"),
+             "placename", "nameofproperty", "nameofasset", "nameofsite", "property"),
     "address": ("address", "fulladdress", "siteaddress", "propertyaddress", "sitenameaddress",
                 "nameandaddressofsite"),
     "street_number": ("streetnumber", "housenumber", "buildingnumber", "number"),
@@ -45,7 +45,7 @@ COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
     "post_town": ("posttown", "town", "locality"),
     "postcode": ("postcode", "postalcode", "pcd", "pcds", "postcodeofasset"),
     "uprn": ("uprn", "uniquepropertyreferencenumber"),
-    "tenure": ("tenuretype", "tenure", "freeholdleasehold", "freeholdorleasehold", "leaseholdfreehold",
+    "tenure": ("tenuretype", "tenure", "tenurestatus", "freeholdleasehold", "freeholdorleasehold", "leaseholdfreehold",
                "leaseholdorfreehold", "interest", "landinterest", "councilsinterest", "daliadaeth"),
     "status_text": ("status", "assetstatus", "occupancy", "occupancystatus", "tenuredetail", "occupation"),
     "use": ("use", "currentuse", "propertyuse", "assetuse", "propertytype", "assettype", "usage",
@@ -76,6 +76,8 @@ COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 
 
+_CANDIDATE_OF = {f: canon for canon, cands in reversed(COLUMN_CANDIDATES.items()) for f in cands}
+
 #: Header words of the columns whose values are the register's own categories ("use") or free text ("name").
 _CATEGORY_HEADER = re.compile(r"use|type|holding|category|categories|class|purpose|function|classification")
 _DESCRIPTION_HEADER = re.compile(r"description|desc|comment|note|remark|detail|summary")
@@ -105,12 +107,35 @@ def describing_columns(headers) -> list[tuple[str, str]]:
     return out
 
 
+#: Welsh headers of bilingual registers (Welsh councils publish "Asset Name / Enw'r Ased").
+_WELSH = {"enwrased": "name", "enwreiddo": "name", "enw": "name", "cyfeiriad": "address", "codpost": "postcode",
+          "dwyreiniad": "x", "gogleddiad": "y", "statws": "status_text", "cyfeirnod": "asset_id", "cyfeirnodyrased": "asset_id"}
+
+
+def header_key(header: str) -> str:
+    """The folded key a header is matched by: the header itself, or the one part of it that names a column.
+
+    Bilingual headers ("Asset Name / Enw'r Ased") and headers with a gloss in brackets ("X (Easting)") are
+    matched by their parts when the whole names nothing and every part that names something names the same
+    column; Welsh parts count as their English ones.
+    """
+    whole = fold(header)
+    if whole in _CANDIDATE_OF:
+        return whole
+    text = str(header)
+    pieces = re.split(r"\s+/\s+|\s*\|\s*|\n|\s+-\s+", text) + [re.sub(r"\(.*?\)", " ", text)] + re.findall(r"\((.*?)\)", text)
+    keys = [fold(p) for p in pieces]
+    keys = [k if k in _CANDIDATE_OF else next((c for c in COLUMN_CANDIDATES[_WELSH[k]]), k) if k in _WELSH else k for k in keys]
+    named = [k for k in keys if k in _CANDIDATE_OF]
+    return named[0] if named and len({_CANDIDATE_OF[k] for k in named}) == 1 else whole
+
+
 def match_columns(columns: list[str], overrides: dict[str, str] | None = None) -> dict[str, str]:
     """Map canonical names to source headers; each source header is used once.
 
     ``overrides`` (canonical -> header) win over the automatic match.
     """
-    folded = {c: fold(c) for c in columns}
+    folded = {c: header_key(c) for c in columns}
     taken: set[str] = set()
     out: dict[str, str] = {}
     for canon, header in (overrides or {}).items():

@@ -25,6 +25,7 @@ from assets_map.io import gridref
 from assets_map.io.column_notes import set_aside_column_notes
 from assets_map.io.normalise import canonical_frame, clean_postcodes, compact_postcode, fold, match_columns, to_number
 from assets_map.io.report import ImportReport, InputError
+from assets_map.io.sections import carry_sections
 from assets_map.io.sources import Limits, Table, excel_frame, open_table
 from assets_map.io.units import report_areas
 from assets_map.schema import DISPLAY_CRS, MEASURE_CRS, order_columns
@@ -565,6 +566,7 @@ def read_register(
                                first_summed=mapping.get("floor_area_m2") or mapping.get("site_area_ha"))
     if raw.empty:
         raise InputError("has only total or subtotal rows, no site rows", source=name)
+    raw = carry_sections(raw, report)
     if table.is_vector:
         gdf, geometry, placed, notes, repaired = _place_vector(raw, report, name, make_valid)
         quality = np.where(placed, np.where(geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy(), "register coordinates", "surveyed"), "none")

@@ -35,6 +35,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from assets_map.io.merged import fill_merged_down
 from assets_map.io.report import InputError
 
 _MB = 1024 * 1024
@@ -1184,6 +1185,8 @@ def _read_excel(path: Path, name: str, layer: str | None, limits: Limits, prefer
     if len(grid) > limits.max_rows:
         raise InputError(f"has {len(grid)} rows; at most {limits.max_rows} are accepted{limits.for_who}", source=name)
     grid = grid.astype(object).where(grid.notna(), None)
+    if name.lower().endswith((".xlsx", ".ods")):
+        grid = fill_merged_down(grid, path, layer, notes, ods=name.lower().endswith(".ods"))
     return Table(grid, "excel", name, notes, layers=sheets, layer=layer, header_row=0, lines=len(grid))
 
 
