@@ -46,6 +46,7 @@ from assets_map.io.constraints import (
 )
 from assets_map.io.facilities import prepare_facilities
 from assets_map.io.landregistry import is_inspire_layer, is_ownership_file
+from assets_map.io.listings import listing_kind
 from assets_map.io.normalise import fold, match_columns
 from assets_map.io.owners import owner_lookup_from, resolve_owners
 from assets_map.io.registers import read_postcodes, read_register
@@ -309,6 +310,9 @@ def detect_kind(table: Table) -> FileKind:
     area = _area_kind(t, cols, found)
     if area is not None:
         return area
+    listing = listing_kind([fold(c) for c in cols], found)
+    if listing is not None:
+        return FileKind("unknown", *listing)
     if not any(k in found for k in REGISTER_FIELDS) and not t.is_vector:
         shown = ", ".join(repr(c) for c in cols[:12]) + (f" and {len(cols) - 12} more" if len(cols) > 12 else "")
         return FileKind("unknown", "no register columns",
