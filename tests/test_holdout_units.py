@@ -24,15 +24,16 @@ def _base(n: int) -> dict:
 
 
 def test_units_in_the_cells_are_converted_to_the_canonical_units(tmp_path):
-    cells = ["1,234 sq m", "0.5 ha", "2 acres", "12,000 sq ft", "415 m²", "415m2", "3.2", ""]
-    want_m2 = [1234, 5000, 8093.71, 1114.84, 415, 415, 3.2, None]
+    cells = ["1,234 sq m", "0.5 ha", "2 acres", "12,000 sq ft", "415 m²", "415m2", "3.2", "", "4E+1"]
+    want_m2 = [1234, 5000, 8093.71, 1114.84, 415, 415, 3.2, None, 40]
     frame = pd.DataFrame({**_base(len(cells)), "Gross Internal Area": cells, "Site Area": cells})
     out, report = _import(tmp_path, frame)
     got = out["floor_area_m2"].tolist()
     for g, w, c in zip(got, want_m2, cells, strict=True):
         assert (pd.isna(g) if w is None else g == pytest.approx(w, rel=1e-4)), (c, g)
-    # The same cells as a site area, in hectares: "3.2" with no unit stays 3.2 ha.
-    want_ha = [0.1234, 0.5, 0.80937, 0.111484, 0.0415, 0.0415, 3.2, None]
+    # The same cells as a site area, in hectares: "3.2" with no unit stays 3.2 ha ("4E+1": the national
+    # brownfield file writes some hectares so).
+    want_ha = [0.1234, 0.5, 0.80937, 0.111484, 0.0415, 0.0415, 3.2, None, 40]
     for g, w, c in zip(out["site_area_ha"].tolist(), want_ha, cells, strict=True):
         assert (pd.isna(g) if w is None else g == pytest.approx(w, rel=1e-4)), (c, g)
     fixed = " ".join(i.message for i in report.of_kind("fixed"))
@@ -56,3 +57,14 @@ def test_an_area_that_cannot_be_read_is_reported_not_dropped_silently(tmp_path):
     assert out["site_area_ha"].isna().tolist() == [True, True, False]
     warned = [i for i in report.of_kind("warning") if "not read as an area" in i.message]
     assert warned and warned[0].rows == [1, 2], report.summary_lines()
+
+
+def test_real_hectares_are_read_as_plain_numbers_are(shared):
+    """The national brownfield file's hectares (some written "4E+1") read as pandas reads the numbers."""
+    path = shared("england", "brownfield_points_2020.csv")
+    out, report = import_file(path)
+    raw = pd.read_csv(path, dtype=str)
+    want = pd.to_numeric(raw["hectares"], errors="coerce")
+    assert out["src_hectares"].astype(str).tolist()[:5] == raw["hectares"].astype(str).tolist()[:5]
+    assert out["site_area_ha"].sum() == pytest.approx(want.sum(), rel=1e-9)
+    assert not [i for i in report.of_kind("warning") if "not read as an area" in i.message]

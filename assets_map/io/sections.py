@@ -40,7 +40,7 @@ def carry_sections(raw: pd.DataFrame, report) -> pd.DataFrame:
         last = int(np.flatnonzero(record)[-1])
         foot = np.arange(last + 1, len(attrs))
         if len(foot) and (counts[foot] <= 1).all():
-            shown = "; ".join(str(v).strip()[:40] for row in values[foot] for v in row
+            shown = "; ".join(str(v).strip()[:60] for row in values[foot] for v in row
                               if v is not None and not (isinstance(v, float) and np.isnan(v)) and str(v).strip())
             report.add("set aside", f"set aside {len(foot)} note line(s) under the table ({shown[:200]}); not sites",
                        raw.index[foot] + 1)

@@ -22,7 +22,7 @@ _UNITS: tuple[tuple[str, re.Pattern, float], ...] = (
 )
 #: What the canonical columns are measured in (square metres per unit).
 TARGET = {"floor_area_m2": 1.0, "site_area_ha": 10000.0}
-_NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)")
+_NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?")
 
 
 def _squeeze(text: str) -> str:
