@@ -88,3 +88,27 @@ def test_a_header_naming_two_columns_is_not_read_as_either():
     from assets_map.io.normalise import match_columns
 
     assert "x" not in match_columns(["Easting / Northing", "Name"])
+
+
+def test_the_owner_named_only_in_the_title_is_every_site_s_owner(district, trafford):
+    out, report = import_file(district)
+    assert set(out["organisation"]) == {"Anytown District Council"}
+    assert set(out["anchor_type"]) == {"council"}
+    assert any("title line" in line for line in report.summary_lines())
+    a = analyse(district, trafford["lsoa21"], trafford["imd2025"], postcodes=trafford["postcodes"]).assets
+    high = a[a["priority"] == "High"]
+    assert len(high) and high["reasons"].str.contains("the council's community asset transfer policy").all()
+
+
+@pytest.mark.parametrize(("line", "owner"), [
+    ("Land and property held by Northshire County Council, March 2024", "Northshire County Council"),
+    ("London Borough of Hackney property list", "London Borough of Hackney"),
+    ("Manchester University NHS Foundation Trust - Estates", "Manchester University NHS Foundation Trust"),
+    ("University of Salford estate", "University of Salford"),
+    ("Land and Property Assets Register (Local Government Transparency Code)", None),
+    ("Register of assets 2024", None),
+])
+def test_owners_named_in_title_lines(line, owner):
+    from assets_map.io.titles import owner_in
+
+    assert owner_in(line) == owner

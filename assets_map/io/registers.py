@@ -27,6 +27,7 @@ from assets_map.io.normalise import canonical_frame, clean_postcodes, compact_po
 from assets_map.io.report import ImportReport, InputError
 from assets_map.io.sections import carry_sections
 from assets_map.io.sources import Limits, Table, excel_frame, open_table
+from assets_map.io.titles import owner_from_titles
 from assets_map.io.units import report_areas
 from assets_map.schema import DISPLAY_CRS, MEASURE_CRS, order_columns
 
@@ -576,6 +577,8 @@ def read_register(
         quality = np.where(placed, "register coordinates", "none")
     attrs = pd.DataFrame(raw.drop(columns="geometry")) if table.is_vector else raw
     canon = canonical_frame(attrs, mapping, source=name)
+    if "organisation" not in mapping:
+        owner_from_titles(canon, table.frame.attrs.get("title_lines", []), report)
     _report_normalised(attrs, canon, mapping, report)
     report_areas(canon, mapping, attrs.index.to_numpy() + 1, report)
     if table.is_vector and repaired.any():

@@ -37,6 +37,7 @@ import shapely
 
 from assets_map.io.merged import fill_merged_down
 from assets_map.io.report import InputError
+from assets_map.io.titles import title_lines
 
 _MB = 1024 * 1024
 
@@ -758,6 +759,7 @@ def rows_to_frame(rows: list[list[object]], name: str, *, limits: Limits = DEFAU
             r = r + [None] * (width - len(r))
         fixed.append(r)
     df = pd.DataFrame(fixed, columns=cols, dtype=object) if fixed else pd.DataFrame(columns=cols, dtype=object)
+    df.attrs["title_lines"] = title_lines(rows[:header])  # the publisher may be named only there
     return df, notes, header + 1
 
 
@@ -830,6 +832,7 @@ def _read_plain(text: str, delim: str, name: str, limits: Limits):
         notes.insert(0, f"{header} line(s) above the header row were skipped (a title or grouped header)")
     df = pd.DataFrame({c: pd.Series(v.to_numpy(zero_copy_only=False), dtype=object) for c, v in
                        zip(cols, cells, strict=True)}, columns=cols)
+    df.attrs["title_lines"] = title_lines(head.rows[:header])
     total = text.count("\n") + (0 if text.endswith("\n") else 1)
     blank = (header_line - 1 - header) + (total - header_line - table.num_rows) + blank_rows
     return df, notes, header + 1, TextLines(total, header_line, blank, 0)
