@@ -145,3 +145,21 @@ def test_a_category_merged_down_in_an_ods_is_kept_by_each_site(tmp_path):
     assert out["use"].tolist() == ["Cemeteries & Crematoria"] * 3 + ["Offices"]
     app, _ = import_bytes(path.read_bytes(), "merged.ods")
     assert app["use"].tolist() == out["use"].tolist()
+
+
+def test_the_app_takes_an_ods_register_in_its_register_slot():
+    from assets_map.ui.data_page import TYPES
+    from tests.helpers import app_page, demo_boundaries_geojson, register_csv, stage_and_check
+
+    assert "ods" in TYPES["register"] and "ods" in TYPES["deprivation"]
+    frame = pd.read_csv(io.BytesIO(register_csv()))
+    title = pd.DataFrame([["Test Borough Council"] + [None] * (frame.shape[1] - 1), [None] * frame.shape[1],
+                          list(frame.columns)])
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="odf") as xw:
+        pd.concat([title, pd.DataFrame(frame.to_numpy())]).to_excel(xw, header=False, index=False)
+    at = app_page("data_page").run()
+    stage_and_check(at, {"register": Upload("register.ods", buf.getvalue()),
+                         "boundaries": Upload("areas.geojson", demo_boundaries_geojson())})
+    assert not at.error, [e.value for e in at.error]
+    assert any(m.label == "rows read" and m.value == "5" for m in at.metric)
