@@ -68,3 +68,20 @@ def test_real_hectares_are_read_as_plain_numbers_are(shared):
     assert out["src_hectares"].astype(str).tolist()[:5] == raw["hectares"].astype(str).tolist()[:5]
     assert out["site_area_ha"].sum() == pytest.approx(want.sum(), rel=1e-9)
     assert not [i for i in report.of_kind("warning") if "not read as an area" in i.message]
+
+
+@pytest.mark.parametrize(("header", "cells", "floor", "site"), [
+    ("Area (sq m)", ["1,000", "20"], [1000.0, 20.0], None),
+    ("Size", ["1,200 sq ft", "2,400 sq ft"], [111.4836, 222.9673], None),
+    ("Area", ["0.5 ha", "2 acres"], None, [0.5, 0.809371]),
+    ("Total Area (acres)", ["1", "2"], None, [0.404686, 0.809371]),
+    ("Area", ["12", "3"], None, None),  # no unit anywhere: not guessed
+])
+def test_a_column_headed_only_area_or_size_is_read_by_its_unit(tmp_path, header, cells, floor, site):
+    out, report = _import(tmp_path, pd.DataFrame({**_base(2), header: cells}))
+    for col, want in (("floor_area_m2", floor), ("site_area_ha", site)):
+        if want is None:
+            assert out[col].isna().all(), (col, out[col].tolist())
+        else:
+            assert out[col].tolist() == pytest.approx(want, rel=1e-5)
+    assert out[f"src_{header}"].tolist() == cells  # the source text is kept whatever was read

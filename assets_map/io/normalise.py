@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from assets_map.engine.arrays import str_series, words_column
 from assets_map.io.units import TARGET as AREA_TARGET
-from assets_map.io.units import area_column
+from assets_map.io.units import area_column, with_area_columns
 from assets_map.schema import ASSET_COLUMNS, SOURCE_PREFIX, empty_asset_frame
 
 
@@ -520,6 +520,7 @@ _NO_NAME = ("unknown", "unnamed", "no name", "none", "n/a", "na", "-", "null", "
 def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) -> pd.DataFrame:
     """Build the canonical asset columns from a raw table, keeping every source column as ``src_*``."""
     n = len(raw)
+    mapping = with_area_columns(raw, mapping)  # "Area (acres)", "Size" with "1,200 sq ft" in its cells
     # Columns are gathered in a dict and the frame built once at the end (a full frame of missing
     # values filled column by column cost 0.6 s and a concatenation at a million rows).
     out = _Columns(n, raw.index)

@@ -74,7 +74,7 @@ def area_column(values: pd.Series, canonical: str, header: str = "") -> tuple[pd
     if pd.api.types.is_numeric_dtype(values):
         out = values.astype("float64") * (default_factor / target)
         return out, {"converted": ({default[0]: int(out.notna().sum())} if default and default_factor != target else {}),
-                     "not_read": []}
+                     "not_read": [], "header": header}
     codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
     parsed = [parse_area(u) for u in uniques]
     nums = np.array([p[0] * ((p[1] or default_factor) / target) for p in parsed] + [np.nan], dtype="float64")
@@ -87,7 +87,7 @@ def area_column(values: pd.Series, canonical: str, header: str = "") -> tuple[pd
             converted[labels.get(f, "")] = converted.get(labels.get(f, ""), 0) + int((codes == i).sum())
     bad = {i for i, p in enumerate(parsed) if not p[2]}
     not_read = [int(j) for j in np.flatnonzero(np.isin(codes, list(bad)))] if bad else []
-    return out, {"converted": converted, "not_read": not_read}
+    return out, {"converted": converted, "not_read": not_read, "header": header}
 
 
 def report_areas(canon: pd.DataFrame, mapping: dict, rows: np.ndarray, report) -> None:
@@ -97,7 +97,7 @@ def report_areas(canon: pd.DataFrame, mapping: dict, rows: np.ndarray, report) -
     row numbers of its records; ``report`` is the import's :class:`~assets_map.io.report.ImportReport`.
     """
     for canonical, note in canon.attrs.get("area_units", {}).items():
-        header = mapping.get(canonical, canonical)
+        header = note.get("header") or mapping.get(canonical, canonical)
         unit = "square metres" if canonical == "floor_area_m2" else "hectares"
         for label, n in note["converted"].items():
             report.add("fixed", f"{header}: {n} value(s) in {label} converted to {unit}")
@@ -105,3 +105,39 @@ def report_areas(canon: pd.DataFrame, mapping: dict, rows: np.ndarray, report) -
             report.add("warning", f"{header}: value(s) not read as an area (a number with m², sq ft, ha or acres); "
                        "left blank (originals kept in src_" + str(header) + ")",
                        [int(r) for r in rows[note["not_read"]]])
+
+
+#: Folded headers that say only "area" or "size": which area they are is told by their unit.
+_GENERIC_AREA = re.compile(r"^(total|gross|plot|approx|approximate|site|land|property|building)?(area|size)"
+                           r"(sqm|sqft|m2|ha|hectares|acres|ac|sqmetres|squaremetres|squarefeet)?$")
+_LAND_UNITS = {4046.8564224, 10000.0}
+
+
+def with_area_columns(raw: pd.DataFrame, mapping: dict) -> dict:
+    """``mapping`` with a column headed only "Area" or "Size" read as a floor or a site area by its unit.
+
+    The unit in the header, else the unit most of its cells carry, decides: hectares or acres are a site's
+    land, square metres or square feet a building's floor (as registers measure them). A column with no unit
+    anywhere is left unread (its values stay in its source column).
+    """
+    if "floor_area_m2" in mapping and "site_area_ha" in mapping:
+        return mapping
+    taken = set(mapping.values())
+    out = dict(mapping)
+    for col in raw.columns:
+        f = re.sub(r"[^a-z0-9]", "", str(col).lower())
+        if col in taken or not _GENERIC_AREA.match(f):
+            continue
+        unit = unit_of(col)
+        factor = unit[1] if unit else None
+        if factor is None and not pd.api.types.is_numeric_dtype(raw[col]):
+            units = [p[1] for p in map(parse_area, raw[col].dropna().unique()[:500]) if p[1]]
+            if units:
+                factor = max(set(units), key=units.count)
+        if factor is None:
+            continue
+        canonical = "site_area_ha" if factor in _LAND_UNITS else "floor_area_m2"
+        if canonical not in out:
+            out[canonical] = col
+            taken.add(col)
+    return out
