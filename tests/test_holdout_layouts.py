@@ -112,3 +112,13 @@ def test_owners_named_in_title_lines(line, owner):
     from assets_map.io.titles import owner_in
 
     assert owner_in(line) == owner
+
+
+@pytest.mark.parametrize(("tenure", "holding", "want"), [
+    ("FH", "L", ("freehold", "land")), ("F/H", "B", ("freehold", "building")), ("LH", "L&B", ("leasehold", "both")),
+    ("L/H", "L/B", ("leasehold", "both")), ("F", "LB", ("freehold", "both")), ("L", "B", ("leasehold", "building")),
+])
+def test_tenure_and_holding_codes(tenure, holding, want):
+    from assets_map.io.normalise import normalise_holding, normalise_tenure
+
+    assert (normalise_tenure(tenure), normalise_holding(holding)) == want

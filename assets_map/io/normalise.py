@@ -233,6 +233,12 @@ def normalise_visibility(value: object) -> str:
     return "public" if text in PUBLIC_WORDS else "internal"
 
 
+#: Tenure codes registers use: "FH", "F/H", "LH", "L/H" (and "F", "L" alone in a tenure column).
+_TENURE_CODES = {"fh": "freehold", "f": "freehold", "lh": "leasehold", "l": "leasehold"}
+#: Holding codes: "L", "B", "L&B", "L/B".
+_HOLDING_CODES = {"l": "land", "b": "building", "lb": "both", "bl": "both"}
+
+
 def normalise_tenure(text: object) -> str:
     """Tenure text as ``"freehold"``, ``"leasehold"``, ``"other"`` or ``"unknown"``.
 
@@ -241,6 +247,9 @@ def normalise_tenure(text: object) -> str:
     """
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return "unknown"
+    code = _TENURE_CODES.get(re.sub(r"[^a-z]", "", str(text).lower()))
+    if code:
+        return code
     s = re.sub(r"[^a-z]+", " ", str(text).lower()).strip()
     for canon in ("freehold", "leasehold"):
         if canon in s.replace(" ", "") or difflib.get_close_matches(s, [canon], n=1, cutoff=0.8):
@@ -260,6 +269,8 @@ def normalise_holding(text: object) -> str:
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return "unknown"
     s = str(text).lower()
+    if re.sub(r"[^a-z]", "", s) in _HOLDING_CODES:
+        return _HOLDING_CODES[re.sub(r"[^a-z]", "", s)]
     land = "land" in s or "site" in s
     building = "build" in s or "bldg" in s or "property" in s or "premises" in s
     if "both" in s or (land and building):
