@@ -122,3 +122,15 @@ def test_tenure_and_holding_codes(tenure, holding, want):
     from assets_map.io.normalise import normalise_holding, normalise_tenure
 
     assert (normalise_tenure(tenure), normalise_holding(holding)) == want
+
+
+def test_an_nhs_property_list_reads_floor_areas_and_void_shares(tmp_path):
+    """An NHS Property Services-style list: total floor area with its unit in the header, void percentage."""
+    frame = pd.DataFrame({"Property Name": ["Health Centre", "Clinic"], "Postcode": ["M32 0TH", "M33 7ZZ"],
+                          "Tenure": ["Freehold", "Leasehold"], "Total Floor Area (sq ft)": ["10,764", "5,382"],
+                          "Void Percentage": ["25%", "0%"], "Easting": [380000, 380500], "Northing": [395000] * 2})
+    path = tmp_path / "nhsps.csv"
+    frame.to_csv(path, index=False)
+    out, _ = import_file(path)
+    assert out["floor_area_m2"].tolist() == pytest.approx([1000.0, 500.0], rel=1e-3)
+    assert out["empty_floor_pct"].tolist() == [25.0, 0.0]
