@@ -134,3 +134,20 @@ def test_an_nhs_property_list_reads_floor_areas_and_void_shares(tmp_path):
     out, _ = import_file(path)
     assert out["floor_area_m2"].tolist() == pytest.approx([1000.0, 500.0], rel=1e-3)
     assert out["empty_floor_pct"].tolist() == [25.0, 0.0]
+
+
+@pytest.mark.parametrize("pair", [("X Coord", "Y Coord"), ("X_COORD", "Y_COORD"), ("Grid Ref Easting", "Grid Ref Northing"),
+                                  ("OS Easting", "OS Northing"), ("GridX", "GridY"), ("Map X", "Map Y"),
+                                  ("Location X", "Location Y"), ("Site Easting", "Site Northing"), ("East", "North")])
+def test_qualified_coordinate_headers_place_the_sites(tmp_path, pair):
+    path = tmp_path / "coords.csv"
+    pd.DataFrame({"Asset Name": ["Old Library"], pair[0]: [380000], pair[1]: [395000]}).to_csv(path, index=False)
+    out, _ = import_file(path)
+    assert (out.geometry.iloc[0].x, out.geometry.iloc[0].y) == (380000, 395000)
+
+
+def test_words_that_only_begin_like_a_coordinate_are_not_one():
+    from assets_map.io.normalise import match_columns
+
+    m = match_columns(["Name", "Northern Area", "Eastern Region", "oseast1m", "osnrth1m"])
+    assert "x" not in m and "y" not in m

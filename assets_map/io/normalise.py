@@ -115,6 +115,14 @@ _WELSH = {"enwrased": "name", "enwreiddo": "name", "enw": "name", "cyfeiriad": "
           "dwyreiniad": "x", "gogleddiad": "y", "statws": "status_text", "cyfeirnod": "asset_id", "cyfeirnodyrased": "asset_id"}
 
 
+#: Coordinate headers with a qualifier: "OS Easting", "Site Northing", "X Coord", "GridX", "Map Y", "East".
+_COORDINATE = re.compile(
+    r"^(?:os|osgb|bng|grid|gridref|gridreference|map|mapref|location|site|property|asset|point|centroid|ngr)?"
+    r"(?:(?P<e>eastings?|east)|(?P<n>northings?|north)|(?P<x>x)(?:coord|coords|coordinate|value)?|"
+    r"(?P<y>y)(?:coord|coords|coordinate|value)?|(?P<lat>latitude|lat)|(?P<lon>longitude|long|lon|lng))"
+    r"(?:coord|coords|coordinate|m|metres|wgs84|bng|osgb36)?$")
+
+
 def header_key(header: str) -> str:
     """The folded key a header is matched by: the header itself, or the one part of it that names a column.
 
@@ -125,6 +133,10 @@ def header_key(header: str) -> str:
     whole = fold(header)
     if whole in _CANDIDATE_OF:
         return whole
+    coordinate = _COORDINATE.match(whole)
+    if coordinate:  # "OS Easting", "Grid Ref Northing", "X Coord", "Map X", "Site Latitude"
+        axis = next(k for k, v in coordinate.groupdict().items() if v)
+        return {"e": "easting", "n": "northing", "x": "x", "y": "y", "lat": "latitude", "lon": "longitude"}[axis]
     text = str(header)
     pieces = re.split(r"\s+/\s+|\s*\|\s*|\n|\s+-\s+", text) + [re.sub(r"\(.*?\)", " ", text)] + re.findall(r"\((.*?)\)", text)
     keys = [fold(p) for p in pieces]
