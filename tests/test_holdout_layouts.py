@@ -151,3 +151,12 @@ def test_words_that_only_begin_like_a_coordinate_are_not_one():
 
     m = match_columns(["Name", "Northern Area", "Eastern Region", "oseast1m", "osnrth1m"])
     assert "x" not in m and "y" not in m
+
+
+def test_numbered_address_lines_and_a_terrier_reference_are_read(district):
+    out, _ = import_file(district)
+    town_hall = out[out["name"] == "Altrincham Town Hall"].iloc[0]
+    assert town_hall["address"] == "Market Street, Altrincham"
+    from assets_map.io.normalise import match_columns
+
+    assert match_columns(["Terrier Ref", "Description", "Addr1"])["asset_id"] == "Terrier Ref"

@@ -30,7 +30,8 @@ def fold(header: str) -> str:
 COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
     "asset_id": ("assetid", "assetcode", "assetref", "assetreference", "assetnumber", "assetno", "propertyreference",
                  "propertyref", "propertyid", "propertycode", "propertynumber", "sitereference", "siteref", "lasiteref",
-                 "sitecode", "reference", "ref", "id"),
+                 "sitecode", "reference", "ref", "id", "terrierref", "terrierreference", "terriernumber", "terrierno",
+                 "terrierid", "terrier", "assetregisterref", "estatesref", "estatesreference", "siteid"),
     "organisation": ("organisationlabel", "organisation", "organisationname", "organization", "owner",
                      "ownername", "localauthority", "trustname", "organisationlabelname", "organisationuri"),
     "anchor_type": ("anchortype", "organisationtype", "ownertype"),
@@ -540,6 +541,15 @@ class _Columns(dict):
 
 
 #: Name cells that say there is no name.
+_ADDRESS_LINE = re.compile(r"^(?:address|addr|add)(?:line)?(\d)$")
+
+
+def address_line_columns(headers) -> list:
+    """The headers of numbered address lines ("Address 1", "Address Line 2", "Addr3"), in line order."""
+    found = [(int(m.group(1)), h) for h in headers if (m := _ADDRESS_LINE.match(fold(h)))]
+    return [h for _, h in sorted(found, key=lambda t: t[0])]
+
+
 _NO_NAME = ("unknown", "unnamed", "no name", "none", "n/a", "na", "-", "null", "not known")
 
 
@@ -561,8 +571,13 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
     if col("name") is not None:  # map layers write "Unknown" where a feature has no name
         named = out["name"]
         out["name"] = named.where(~named.astype("string").str.strip().str.lower().isin(_NO_NAME).fillna(False), None)
+    lines = address_line_columns(raw.columns) if "address" not in mapping else []
     if col("address") is not None and mapping.get("address") != mapping.get("name"):
         out["address"] = as_text(col("address"))
+    elif lines:  # "Address 1", "Address 2", ... and the town: one address
+        parts = [as_text(raw[c]) for c in lines] + ([as_text(col("post_town"))] if col("post_town") is not None else [])
+        joined = pd.Series([", ".join(v for v in vals if v) for vals in zip(*parts, strict=True)], index=raw.index, dtype=object)
+        out["address"] = joined.where(joined != "", None).astype(object)
     else:
         parts = [as_text(col(p)) for p in ("street_number", "street_name", "post_town") if col(p) is not None]
         if parts:
