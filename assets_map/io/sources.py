@@ -37,6 +37,7 @@ import shapely
 
 from assets_map.io.merged import fill_merged_down
 from assets_map.io.report import InputError
+from assets_map.io.sheets import pick_data_sheet
 from assets_map.io.titles import title_lines
 
 _MB = 1024 * 1024
@@ -1169,6 +1170,9 @@ def _read_excel(path: Path, name: str, layer: str | None, limits: Limits, prefer
                 if len(sheets) > 1:
                     notes.append(f"sheet {chosen!r} was read (the workbook also holds "
                                  f"{', '.join(s for s in sheets if s != chosen)})")
+            elif len(sheets) > 1 and (picked := pick_data_sheet(xf, sheets, limits.max_rows)) is not None:
+                layer = picked[0]
+                notes.append(picked[1])
             elif len(sheets) > 1:
                 raise InputError(f"holds {len(sheets)} sheets ({', '.join(sheets[:12])}); choose one "
                                  "(--layer on the command line; for the app, save that sheet as its own workbook or CSV)",
