@@ -85,3 +85,12 @@ def test_a_column_headed_only_area_or_size_is_read_by_its_unit(tmp_path, header,
         else:
             assert out[col].tolist() == pytest.approx(want, rel=1e-5)
     assert out[f"src_{header}"].tolist() == cells  # the source text is kept whatever was read
+
+
+def test_approximate_figures_are_read():
+    from assets_map.io.units import area_column
+
+    cells = pd.Series(["approx. 2 ha", "c. 0.5 acres", "1,200 sq ft (approx)", "circa 1.2ha", "0.5 hectares (estimated)"])
+    out, note = area_column(cells, "site_area_ha", "Site Area")
+    assert out.tolist() == pytest.approx([2.0, 0.202343, 0.011148, 1.2, 0.5], rel=1e-4)
+    assert note["not_read"] == []

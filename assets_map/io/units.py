@@ -22,6 +22,8 @@ _UNITS: tuple[tuple[str, re.Pattern, float], ...] = (
 )
 #: What the canonical columns are measured in (square metres per unit).
 TARGET = {"floor_area_m2": 1.0, "site_area_ha": 10000.0}
+#: Words that say a figure is approximate ("approx. 2 ha", "c. 0.5 acres", "1,200 sq ft (approx)").
+_APPROX = re.compile(r"\(?\b(?:approx(?:imately)?|circa|about|est(?:imated)?)\b\.?\)?|^c\.\s*|\(\s*\)")
 _NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?")
 
 
@@ -50,7 +52,7 @@ def parse_area(text: object) -> tuple[float, float | None, bool]:
     s = str(text).strip().lower().replace(",", "").replace("£", "")
     if not s or s in ("-", "n/a", "na", "nil", "none", "unknown", "tbc", "nan"):
         return np.nan, None, True
-    s = re.sub(r"\s+", "", s)
+    s = re.sub(r"\s+", "", _APPROX.sub("", s))
     m = _NUMBER.match(s)
     if not m:
         return np.nan, None, False
