@@ -160,3 +160,15 @@ def test_numbered_address_lines_and_a_terrier_reference_are_read(district):
     from assets_map.io.normalise import match_columns
 
     assert match_columns(["Terrier Ref", "Description", "Addr1"])["asset_id"] == "Terrier Ref"
+
+
+def test_a_university_estate_list_is_read(tmp_path):
+    frame = pd.DataFrame({"Building": ["Library", "Chemistry"], "Building Code": ["B01", "B02"],
+                          "Campus": ["Main", "Main"], "Postcode": ["M5 4WT", "M5 4WT"], "GIA (m²)": ["12,000", "8,500"],
+                          "Function": ["Library", "Teaching"], "Easting": [380000, 380100], "Northing": [398000] * 2})
+    path = tmp_path / "estate.csv"
+    frame.to_csv(path, index=False, encoding="utf-8")
+    out, _ = import_file(path)
+    assert out["name"].tolist() == ["Library", "Chemistry"]
+    assert out["asset_id"].tolist() == ["B01", "B02"]
+    assert out["floor_area_m2"].tolist() == [12000.0, 8500.0]

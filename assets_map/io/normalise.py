@@ -31,14 +31,15 @@ COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
     "asset_id": ("assetid", "assetcode", "assetref", "assetreference", "assetnumber", "assetno", "propertyreference",
                  "propertyref", "propertyid", "propertycode", "propertynumber", "sitereference", "siteref", "lasiteref",
                  "sitecode", "reference", "ref", "id", "terrierref", "terrierreference", "terriernumber", "terrierno",
-                 "terrierid", "terrier", "assetregisterref", "estatesref", "estatesreference", "siteid"),
+                 "terrierid", "terrier", "assetregisterref", "estatesref", "estatesreference", "siteid",
+                 "buildingcode", "buildingref", "buildingid"),
     "organisation": ("organisationlabel", "organisation", "organisationname", "organization", "owner",
                      "ownername", "localauthority", "trustname", "organisationlabelname", "organisationuri"),
     "anchor_type": ("anchortype", "organisationtype", "ownertype"),
     # "DISTNAME"/"distinctive name": OS OpenMap Local and other OS building and site layers
     "name": ("propertyname", "assetname", "name", "sitename", "site", "premisesname", "buildingname",
              "nameandaddressofsite", "sitenameaddress", "distname", "distinctivename", "featurename", "name1",
-             "placename", "nameofproperty", "nameofasset", "nameofsite", "property"),
+             "placename", "nameofproperty", "nameofasset", "nameofsite", "property", "building", "premises"),
     "address": ("address", "fulladdress", "siteaddress", "propertyaddress", "sitenameaddress",
                 "nameandaddressofsite"),
     "street_number": ("streetnumber", "housenumber", "buildingnumber", "number"),
@@ -550,7 +551,7 @@ def address_line_columns(headers) -> list:
     return [h for _, h in sorted(found, key=lambda t: t[0])]
 
 
-_NO_NAME = ("unknown", "unnamed", "no name", "none", "n/a", "na", "-", "null", "not known")
+_NO_NAME = ("unknown", "unnamed", "no name", "none", "n/a", "na", "-", "null", "not known", "yes", "no", "y", "n", "true", "false")
 
 
 def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) -> pd.DataFrame:
