@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -439,3 +440,40 @@ def reconcile_world(parcels_file: Path, tmp: Path) -> dict:
               dict(titles[0], **{"Change Indicator": "A", "Change Date": "15-11-2026", "Price Paid": "2000000"})]
     (tmp / "CCOD_COU.csv").write_bytes(ccod_csv(change, change=True))
     return {"tmp": tmp, "parcels": parcels, "parcels_file": parcels_file, "p": p, "street": street, "pcs": pcs}
+
+
+# ------------------------------------------------------------------ hold-out layouts
+def district_layout(register: Path, path: Path) -> Path:
+    """Trafford's register rewritten as a district council publishes one, so the true answers are known.
+
+    Title lines above the header, a line of units under it, "Asset Name / Address 1 / Town / Post Code /
+    Easting / Northing / Tenure / Property Type / Occupancy Status" columns (the holding type folded into the
+    property type where the use is blank), floor areas with their unit ("1,047 sq m"), a blank line, a total
+    row and a source note at the foot.
+    """
+    import csv
+
+    from pyproj import Transformer
+
+    d = pd.read_csv(register, dtype=str, keep_default_na=False)
+    lon = pd.to_numeric(d["GeoX"], errors="coerce").to_numpy()
+    lat = pd.to_numeric(d["GeoY"], errors="coerce").to_numpy()
+    swapped = lon > 40  # one row of the original has them swapped (the importer swaps it back)
+    lon, lat = np.where(swapped, lat, lon), np.where(swapped, lon, lat)
+    e, n = Transformer.from_crs(4326, 27700, always_xy=True).transform(lon, lat)
+    grid = [["" if not np.isfinite(v) else str(int(round(v))) for v in col] for col in (e, n)]
+    area = ["" if not v else f"{float(v):,.0f} sq m" for v in d["BuildingSize"]]
+    use = [o or h for o, h in zip(d["OtherDetail"], d["HoldingType"], strict=True)]
+    header = ["Asset Name", "Address 1", "Address 2", "Town", "Post Code", "UPRN", "Easting", "Northing", "Tenure",
+              "Property Type", "Occupancy Status", "Gross Internal Area"]
+    rows = [["Anytown District Council"], ["Land and Property Assets Register (Local Government Transparency Code)"],
+            [], header, ["(text)", "", "", "", "", "", "(OSGB36)", "(OSGB36)", "", "", "", "m2"]]
+    for i in range(len(d)):
+        rows.append([d["PropertyName"][i], f"{d['StreetNumber'][i]} {d['StreetName'][i]}".strip(), "", d["PostTown"][i],
+                     d["PostCode"][i], d["UPRN"][i], grid[0][i], grid[1][i], d["TenureType"][i], use[i],
+                     d["TenureDetail"][i], area[i]])
+    total = sum(float(v) for v in d["BuildingSize"] if v)
+    rows += [[], ["Total", *[""] * 10, f"{total:,.0f} sq m"], ["Source: Estates team, data as at 31 March"]]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    return path

@@ -46,6 +46,7 @@ from assets_map.io.constraints import (
 )
 from assets_map.io.facilities import prepare_facilities
 from assets_map.io.landregistry import is_inspire_layer, is_ownership_file
+from assets_map.io.listings import listing_kind
 from assets_map.io.normalise import fold, match_columns
 from assets_map.io.owners import owner_lookup_from, resolve_owners
 from assets_map.io.registers import read_postcodes, read_register
@@ -318,6 +319,9 @@ def detect_kind(table: Table) -> FileKind:
     area = _area_kind(t, cols, found)
     if area is not None:
         return area
+    listing = listing_kind([fold(c) for c in cols], found)
+    if listing is not None:
+        return FileKind("unknown", *listing)
     if not any(k in found for k in REGISTER_FIELDS) and not t.is_vector:
         shown = ", ".join(repr(c) for c in cols[:12]) + (f" and {len(cols) - 12} more" if len(cols) > 12 else "")
         return FileKind("unknown", "no register columns",
@@ -541,7 +545,7 @@ _REGISTER_DOOR = "the asset register (--assets, the app's 'Asset register' slot)
 
 def _check_slot(kind: str, path: Path, shown: str, layer: str | None) -> None:
     """Refuse a file that is plainly another kind than the door ``kind`` reads."""
-    prefer = (_eric.SITE_SHEET,) if path.suffix.lower() in (".xls", ".xlsx") else ()
+    prefer = (_eric.SITE_SHEET,) if path.suffix.lower() in (".xls", ".xlsx", ".ods") else ()
     try:
         found = detect_kind(open_table(path, name=shown, layer=layer, prefer_layers=prefer))
     except InputError:

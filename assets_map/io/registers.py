@@ -22,9 +22,13 @@ import shapely
 
 from assets_map.engine import geo
 from assets_map.io import gridref
+from assets_map.io.column_notes import set_aside_column_notes
 from assets_map.io.normalise import canonical_frame, clean_postcodes, compact_postcode, fold, match_columns, to_number
 from assets_map.io.report import ImportReport, InputError
-from assets_map.io.sources import Limits, Table, excel_frame, open_table, text_frame
+from assets_map.io.sections import carry_sections
+from assets_map.io.sources import Limits, Table, excel_frame, open_table, table_title_lines, text_frame
+from assets_map.io.titles import owner_from_titles
+from assets_map.io.units import report_areas
 from assets_map.schema import DISPLAY_CRS, MEASURE_CRS, order_columns
 
 # ---------------------------------------------------------------- postcodes
@@ -552,7 +556,7 @@ def read_register(
     report.rows_read = len(raw)
     if raw.empty:
         raise InputError("has a header but no data rows", source=name)
-    raw = _drop_blank_rows(raw, report)
+    raw = set_aside_column_notes(_drop_blank_rows(raw, report), report)
     if raw.empty:
         raise InputError("has no rows with any values", source=name)
     try:
@@ -566,6 +570,7 @@ def read_register(
                                first_summed=mapping.get("floor_area_m2") or mapping.get("site_area_ha"))
     if raw.empty:
         raise InputError("has only total or subtotal rows, no site rows", source=name)
+    raw = carry_sections(raw, report)
     if table.is_vector:
         gdf, geometry, placed, notes, repaired = _place_vector(raw, report, name, make_valid)
         quality = np.where(placed, np.where(geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy(), "register coordinates", "surveyed"), "none")
@@ -575,7 +580,10 @@ def read_register(
         quality = np.where(placed, "register coordinates", "none")
     attrs = pd.DataFrame(raw.drop(columns="geometry")) if table.is_vector else raw
     canon = canonical_frame(attrs, mapping, source=name)
+    if "organisation" not in mapping:
+        owner_from_titles(canon, table_title_lines(table), report)
     _report_normalised(attrs, canon, mapping, report)
+    report_areas(canon, mapping, attrs.index.to_numpy() + 1, report)
     if table.is_vector and repaired.any():
         canon["src_geometry_wkt"] = [shapely.to_wkt(g) if r else None for g, r in zip(raw.geometry, repaired, strict=True)]
     rows = raw.index.to_numpy() + 1

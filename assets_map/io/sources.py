@@ -35,7 +35,10 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from assets_map.io.merged import fill_merged_down
 from assets_map.io.report import InputError
+from assets_map.io.sheets import pick_data_sheet
+from assets_map.io.titles import title_lines
 
 _MB = 1024 * 1024
 
@@ -142,11 +145,11 @@ MAX_ZIP_MEMBERS = DEFAULT_LIMITS.max_zip_members
 ALLOWED_DRIVERS = {"GPKG", "ESRI Shapefile", "GeoJSON"}
 VECTOR_EXT = {".gpkg": "GPKG", ".geojson": "GeoJSON", ".json": "GeoJSON", ".shp": "ESRI Shapefile"}
 TABLE_EXT = {".csv", ".txt", ".tsv"}
-EXCEL_EXT = {".xls", ".xlsx"}
+EXCEL_EXT = {".xls", ".xlsx", ".ods"}  # .ods: OpenDocument, read by odfpy after the .xlsx zip checks
 #: Parquet (planning.data.gov.uk publishes its datasets so) and GeoParquet: read by pyarrow, never by GDAL
 PARQUET_EXT = {".parquet", ".geoparquet"}
 ALLOWED_EXT = set(VECTOR_EXT) | TABLE_EXT | EXCEL_EXT | PARQUET_EXT | {".zip"}
-ACCEPTED_TEXT = "CSV, Excel (.xlsx/.xls), GeoPackage, GeoJSON, Shapefile (.zip with .shp/.shx/.dbf, or .shp), Parquet"
+ACCEPTED_TEXT = "CSV, Excel (.xlsx/.xls), OpenDocument (.ods), GeoPackage, GeoJSON, Shapefile (.zip with .shp/.shx/.dbf, or .shp), Parquet"
 ARCHIVE_EXT = {".zip", ".gz", ".tgz", ".7z", ".rar", ".tar", ".bz2", ".xz", ".kmz", ".gzip", ".z"}
 SHAPEFILE_SIDECARS = {".shx", ".dbf", ".prj", ".cpg", ".sbn", ".sbx", ".qix", ".fix", ".qmd", ".xml", ".aih", ".ain",
                       ".atx", ".ixs", ".mxs"}
@@ -203,10 +206,37 @@ class Table:
         return self.cells is None and isinstance(self.frame, gpd.GeoDataFrame)
 
 
+#: Arrow schema metadata key of the lines above a text table's header (see :func:`table_title_lines`).
+_TITLE_KEY = b"assets_map.title_lines"
+
+
 def _object_frame(cells) -> pd.DataFrame:
     """Arrow text cells as a frame of Python strings (``None`` for blank cells), as the careful reader gives."""
-    return pd.DataFrame({c: pd.Series(v.to_numpy(zero_copy_only=False), dtype=object)
-                         for c, v in zip(cells.column_names, cells.columns, strict=True)}, columns=cells.column_names)
+    df = pd.DataFrame({c: pd.Series(v.to_numpy(zero_copy_only=False), dtype=object)
+                       for c, v in zip(cells.column_names, cells.columns, strict=True)}, columns=cells.column_names)
+    df.attrs["title_lines"] = _cells_title_lines(cells)
+    return df
+
+
+def _cells_title_lines(cells) -> list[str]:
+    raw = (cells.schema.metadata or {}).get(_TITLE_KEY)
+    return json.loads(raw) if raw else []
+
+
+def table_title_lines(table: Table) -> list[str]:
+    """The title lines above a table's header (a publisher may be named only there), whichever reader read it.
+
+    Parameters
+    ----------
+    table : an opened table
+
+    Returns
+    -------
+    list of str
+    """
+    if table.cells is not None:
+        return _cells_title_lines(table.cells)
+    return list(table.frame.attrs.get("title_lines", []))
 
 
 def text_frame(table: Table) -> pd.DataFrame:
@@ -810,6 +840,7 @@ def rows_to_frame(rows: list[list[object]], name: str, *, limits: Limits = DEFAU
             r = r + [None] * (width - len(r))
         fixed.append(r)
     df = pd.DataFrame(fixed, columns=cols, dtype=object) if fixed else pd.DataFrame(columns=cols, dtype=object)
+    df.attrs["title_lines"] = title_lines(rows[:header])  # the publisher may be named only there
     return df, notes, header + 1
 
 
@@ -887,7 +918,11 @@ def _read_plain(text: str, delim: str, name: str, limits: Limits):
         notes.insert(0, f"{header} line(s) above the header row were skipped (a title or grouped header)")
     total = text.count("\n") + (0 if text.endswith("\n") else 1)
     blank = (header_line - 1 - header) + (total - header_line - table.num_rows) + blank_rows
-    return pa.table(cells, names=cols), notes, header + 1, TextLines(total, header_line, blank, 0)
+    out = pa.table(cells, names=cols)
+    above = title_lines(head.rows[:header])  # the publisher may be named only there
+    if above:
+        out = out.replace_schema_metadata({_TITLE_KEY: json.dumps(above).encode("utf-8")})
+    return out, notes, header + 1, TextLines(total, header_line, blank, 0)
 
 
 def read_csv_bytes(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -> Table:
@@ -1150,12 +1185,15 @@ def _unpack_zip(path: Path, name: str, workdir: Path, limits: Limits) -> tuple[P
 
 
 def _check_xlsx(path: Path, name: str, limits: Limits) -> None:
-    """An .xlsx is a zip of XML parts: check it like any archive, and refuse DTDs or entities in any part."""
+    """An .xlsx (or .ods) is a zip of XML parts: check it like any archive, and refuse DTDs or entities in any part."""
     try:
         with zipfile.ZipFile(path) as zf:
             infos = [i for i in zf.infolist() if not i.is_dir()]
             _member_problems(infos, name, limits)
-            if not any(i.filename == "[Content_Types].xml" for i in infos):
+            if name.lower().endswith(".ods"):
+                if not _is_ods(zf, infos):
+                    raise InputError("is named .ods but is not an OpenDocument spreadsheet", source=name)
+            elif not any(i.filename == "[Content_Types].xml" for i in infos):
                 raise InputError("is named .xlsx but is not an Excel workbook", source=name)
             for i in infos:
                 if i.filename.lower().endswith((".xml", ".rels", ".vml")):
@@ -1174,12 +1212,20 @@ def _check_xlsx(path: Path, name: str, limits: Limits) -> None:
         raise InputError(f"is not a readable Excel workbook ({_first_line(exc)})", source=name) from None
 
 
+def _is_ods(zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> bool:
+    """An OpenDocument spreadsheet names itself in its ``mimetype`` member (sizes already checked)."""
+    if not any(i.filename == "mimetype" for i in infos):
+        return False
+    with zf.open("mimetype") as fh:
+        return fh.read(64).strip() == b"application/vnd.oasis.opendocument.spreadsheet"
+
+
 def _excel_file(path: Path, name: str, limits: Limits) -> pd.ExcelFile:
     with open(path, "rb") as fh:
         kind = _sniff(fh.read(8))
     if kind == "zip":
         _check_xlsx(path, name, limits)
-        kwargs = {"engine": "openpyxl"}
+        kwargs = {"engine": "odf" if name.lower().endswith(".ods") else "openpyxl"}
     else:
         kwargs = {"engine": "xlrd", "engine_kwargs": {"logfile": io.StringIO()}}  # xlrd chatters on stdout
     try:
@@ -1210,6 +1256,9 @@ def _read_excel(path: Path, name: str, layer: str | None, limits: Limits, prefer
                 if len(sheets) > 1:
                     notes.append(f"sheet {chosen!r} was read (the workbook also holds "
                                  f"{', '.join(s for s in sheets if s != chosen)})")
+            elif len(sheets) > 1 and (picked := pick_data_sheet(xf, sheets, limits.max_rows)) is not None:
+                layer = picked[0]
+                notes.append(picked[1])
             elif len(sheets) > 1:
                 raise InputError(f"holds {len(sheets)} sheets ({', '.join(sheets[:12])}); choose one "
                                  "(--layer on the command line; for the app, save that sheet as its own workbook or CSV)",
@@ -1229,6 +1278,8 @@ def _read_excel(path: Path, name: str, layer: str | None, limits: Limits, prefer
     if len(grid) > limits.max_rows:
         raise InputError(f"has {len(grid)} rows; at most {limits.max_rows} are accepted{limits.for_who}", source=name)
     grid = grid.astype(object).where(grid.notna(), None)
+    if name.lower().endswith((".xlsx", ".ods")):
+        grid = fill_merged_down(grid, path, layer, notes, ods=name.lower().endswith(".ods"))
     return Table(grid, "excel", name, notes, layers=sheets, layer=layer, header_row=0, lines=len(grid))
 
 
@@ -1308,7 +1359,7 @@ def open_table(path: str | os.PathLike, *, name: str | None = None, layer: str |
             raise InputError(f"is named {ext} but is not a text table (its content looks like {kind})", source=name)
         return read_csv_bytes(path.read_bytes(), name, limits=limits)
     if ext in EXCEL_EXT:
-        if (ext == ".xls" and kind != "ole") or (ext == ".xlsx" and kind != "zip"):
+        if (ext == ".xls" and kind != "ole") or (ext in (".xlsx", ".ods") and kind != "zip"):
             raise InputError(f"is named {ext} but is not an Excel workbook", source=name)
         return _read_excel(path, name, layer, limits, prefer_layers)
     if ext in PARQUET_EXT:
@@ -1420,7 +1471,7 @@ def layers_of(path: str | os.PathLike, *, name: str | None = None, limits: Limit
     if ext in EXCEL_EXT:
         with open(path, "rb") as fh:
             kind = _sniff(fh.read(8))
-        if (ext == ".xls" and kind != "ole") or (ext == ".xlsx" and kind != "zip"):
+        if (ext == ".xls" and kind != "ole") or (ext in (".xlsx", ".ods") and kind != "zip"):
             raise InputError(f"is named {ext} but is not an Excel workbook", source=name)
         if path.stat().st_size > limits.max_file_bytes:
             raise InputError(f"is over the {limits.max_file_bytes / 1e6:.1f} MB limit", source=name)

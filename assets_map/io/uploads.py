@@ -125,7 +125,7 @@ def looks_like(upload: Upload, *, limits: Limits | None = None) -> Looks:
     InputError : the file cannot be opened at all (one line naming it)
     """
     with staged_upload(upload.data, upload.name, limits) as (path, shown):
-        prefer = (_eric.SITE_SHEET,) if path.suffix.lower() in (".xls", ".xlsx") else ()
+        prefer = (_eric.SITE_SHEET,) if path.suffix.lower() in (".xls", ".xlsx", ".ods") else ()
         table = open_table(path, name=shown, limits=limits, prefer_layers=prefer)
         found = detect_kind(table)
     if table.frame is None or not len(table.frame):  # nothing to tell it by: its reader says what is missing

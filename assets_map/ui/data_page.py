@@ -44,11 +44,11 @@ IOD_CHOICES = ("as the file states", 2015, 2019, 2025)
 _LOG = logging.getLogger(__name__)
 MAPS = ["gpkg", "geojson", "json", "zip"]
 TYPES = {
-    "register": ["csv", "txt", "tsv", "xlsx", "xls", "gpkg", "geojson", "json", "zip"],
+    "register": ["csv", "txt", "tsv", "xlsx", "xls", "ods", "gpkg", "geojson", "json", "zip"],
     "boundaries": MAPS,
-    "deprivation": ["csv", "txt", "tsv", "xlsx", "xls"],
+    "deprivation": ["csv", "txt", "tsv", "xlsx", "xls", "ods"],
     "postcodes": ["csv", "txt", "tsv"],
-    "wards": [*MAPS, "csv", "txt", "xlsx"],
+    "wards": [*MAPS, "csv", "txt", "xlsx", "ods"],
     "exclude": MAPS,
     "facilities": MAPS,
     "locations": [*MAPS, "csv", "txt"],
