@@ -168,3 +168,18 @@ def test_postcodes_cleaned_by_arrow_as_by_the_python_rules():
         formatted, kinds = clean_postcodes(pd.Series(odd, dtype=dtype))
         got = [(f if isinstance(f, str) else None, k) for f, k in zip(formatted, kinds, strict=True)]
         assert got == [clean_postcode(v) for v in odd]
+
+
+def test_title_lines_above_the_header_reach_the_register_through_arrow():
+    """The publisher named only in a title line names every site's owner, whichever reader read the CSV."""
+    from assets_map.io.importer import import_bytes
+    from assets_map.io.sources import read_csv_bytes, table_title_lines
+
+    data = ("Anytown District Council\nLand and buildings register\n"
+            "Asset Name,Street Name,Post Code,Tenure,Easting,Northing\n"
+            + "".join(f"Hall {i},Market Street,WA14 1PF,Freehold,381000,{394000 + i}\n" for i in range(5))).encode()
+    table = read_csv_bytes(data, "r.csv")
+    assert table.cells is not None  # the Arrow path read it
+    assert table_title_lines(table) == ["Anytown District Council", "Land and buildings register"]
+    frame, _ = import_bytes(data, "r.csv", kind="register")
+    assert set(frame["organisation"]) == {"Anytown District Council"}
