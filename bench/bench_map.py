@@ -1,6 +1,6 @@
 """Time to first map and the map's payload, on the fictional demo and on the Trafford data.
 
-Run from the project root:  python bench/bench_map.py [--runs 5] [--no-browser]
+Run from the project root:  python bench/bench_map.py [--runs 5] [--no-browser] [--no-engine] [--compare DIR]
 
 Measures, medians of ``--runs``:
 
@@ -9,9 +9,21 @@ Measures, medians of ``--runs``:
   :func:`assets_map.maps.draw.map_data` (simplify, reproject, escape: cached per data and filters in the
   app) and :func:`~assets_map.maps.draw.render_map` + HTML rendering (done on every rerun); the HTML
   payload the browser receives, and the same with no simplification for comparison;
-* browser (Debian chromium, every non-local request blocked, so tiles fail as offline): from opening
-  the app to Leaflet having drawn every asset feature (demo), and from pressing "Use this data"
-  after uploading the Trafford files to the map page having drawn every Trafford asset.
+* browser (Debian chromium, every non-local request blocked, so tiles fail as offline), timed in the
+  browser on one clock (``bench/_probe.py``: an observer in the map's iframe notes, at each animation
+  frame after a change, how many sites Leaflet has on the map):
+
+  - **first map**: from the page's navigation start (a fresh browser context: a new session) to the
+    frame where the demo's every placed site is drawn;
+  - **filter**: from the Enter key in "Search name, address or UPRN" to the frame where the sites of
+    that filter are drawn (``park``, cleared, ``road``, cleared), and the bytes in between (websocket
+    frames both ways, HTTP responses), and whether the map iframe was kept (a mark left on its window);
+  - Trafford's **'Map' -> drawn**: from the click on "Map" after "Use this data" to every site drawn,
+    then its filter changes as above.
+
+  ``--compare DIR`` starts a second app from another checkout (the code before a change) and
+  interleaves the two, A B A B, each run in a fresh context; medians of ``--runs`` after one warm-up
+  round, with the load average over the runs.
 
 The filter index is timed too: building it, and one filter answer (text + decile + status), since
 every page filters on every rerun.
@@ -19,6 +31,7 @@ every page filters on every rerun.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import signal
@@ -145,6 +158,16 @@ def _upload_trafford(page, url: str) -> None:
     page.get_by_text("Now showing").wait_for(timeout=60_000)
 
 
+def _local_only(url: str):
+    """A route handler that lets through the app at ``url`` only (and data:, blob:, about: URLs)."""
+    def handle(route, request):
+        if request.url.startswith((url, "data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            route.abort()
+    return handle
+
+
 def browser(runs: int, expected: dict[str, dict[str, int]], roots: dict[str, Path]) -> list[dict]:
     """The app in Debian chromium, the checkouts in ``roots`` interleaved (A B A B ...), see :mod:`_probe`.
 
@@ -159,11 +182,10 @@ def browser(runs: int, expected: dict[str, dict[str, int]], roots: dict[str, Pat
     try:
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            for _ in range(runs + 1):  # the first round warms each server (the demo analysis is cached once)
+            for round_ in range(runs + 1):  # the first round warms each server (the demo analysis is cached once)
                 for name, (_, url) in apps.items():
                     ctx = b.new_context(viewport={"width": 1400, "height": 1000})
-                    ctx.route("**/*", lambda r, url=url: r.continue_() if r.request.url.startswith(url) or
-                              r.request.url.startswith(("data:", "blob:", "about:")) else r.abort())
+                    ctx.route("**/*", _local_only(url))
                     ctx.add_init_script(INIT_JS)
                     pg = ctx.new_page()
                     traffic = Traffic(pg)
@@ -184,7 +206,8 @@ def browser(runs: int, expected: dict[str, dict[str, int]], roots: dict[str, Pat
                         rows += [{"app": name, "data": "Trafford", "what": "filter", **r}
                                  for r in _filter_changes(pg, traffic, expected["trafford"])]
                     ctx.close()
-                    raw.append({"round": _, "load": os.getloadavg()[0], "rows": rows})
+                    raw.append({"round": round_, "load": os.getloadavg()[0], "rows": rows})
+                    print(json.dumps(raw[-1]), file=sys.stderr, flush=True)  # kept if a later run fails
             b.close()
     finally:
         for proc, _ in apps.values():

@@ -548,12 +548,14 @@ def _constraint_geojsons(data: MapData) -> list[folium.GeoJson]:
     return out
 
 
-def _ward_geojson(data: MapData) -> list[folium.GeoJson]:
+def _ward_geojson(data: MapData) -> list[folium.FeatureGroup]:
     if not data.wards or not data.wards.get("features"):
         return []
-    return [folium.GeoJson(data.wards, name="Wards", style_function=lambda f: {
-        "color": "#1b1b1b", "weight": 1.6, "dashArray": "5 4", "fill": False, "opacity": 0.8},
-        tooltip=folium.GeoJsonTooltip(fields=["ward_name", "ward_code"], aliases=["Ward", "Code"]))]
+    group = folium.FeatureGroup(name="Wards")
+    group.add_child(NeedLayer(data.wards["features"], need_column=None, fields=["ward_name", "ward_code"],
+                              aliases=["Ward", "Code"], style={"color": "#1b1b1b", "weight": 1.6, "dashArray": "5 4",
+                                                               "fill": False, "opacity": 0.8}))
+    return [group]
 
 
 def _need_geojson(data: MapData, need_label: str) -> folium.FeatureGroup:
@@ -636,7 +638,9 @@ class NeedLayer(MacroElement):
 
     Properties as columns (:func:`_columns`), coordinates as integer steps (:data:`_SCALE`):
     about a third of the bytes of folium's GeoJson for the same features, decoded in the page to
-    the same values. A tooltip names the area and its decile; hovering outlines it.
+    the same values. A tooltip names the area and its decile; hovering outlines it. With no
+    ``need_column`` the areas (wards) are drawn in the fixed ``style``, with a tooltip of ``fields``
+    named by ``aliases``.
     """
 
     _template = Template("""
@@ -644,6 +648,7 @@ class NeedLayer(MacroElement):
         (function (group, cols, dict, rows, geoms, o) {
           {{ this.columns_js }}
           function style(f) {
+            if (!o.column) { return o.style; }
             var v = parseInt(parseFloat(f.properties[o.column]), 10);
             var colour = v >= 1 && v <= o.colours.length ? o.colours[v - 1] : o.nodata;
             return {fillColor: colour, color: "#555555", weight: 0.5, fillOpacity: 0.55};
@@ -653,8 +658,10 @@ class NeedLayer(MacroElement):
             onEachFeature: function (f, l) {
               l.bindTooltip(function () { return table(f.properties, o.fields, o.aliases); },
                             {sticky: true, className: "foliumtooltip"});
-              l.on("mouseover", function () { l.setStyle({weight: 2, color: "#000000"}); });
-              l.on("mouseout", function () { layer.resetStyle(l); });
+              if (o.column) {
+                l.on("mouseover", function () { l.setStyle({weight: 2, color: "#000000"}); });
+                l.on("mouseout", function () { layer.resetStyle(l); });
+              }
             }
           });
           layer.addTo(group);
@@ -663,16 +670,18 @@ class NeedLayer(MacroElement):
         {% endmacro %}
     """)
 
-    def __init__(self, features: list[dict], *, need_column: str, need_label: str):
+    def __init__(self, features: list[dict], *, need_column: str | None, need_label: str = "",
+                 fields: list[str] | None = None, aliases: list[str] | None = None, style: dict | None = None):
         super().__init__()
         self._name = "NeedLayer"
         self.features = features
         self.columns_js = _COLUMNS_JS
         self.cols, self.dict, self.rows = _columns(features)
         self.geoms = script_json([_compact_geometry(f["geometry"]) for f in features])
+        if need_column:
+            fields, aliases = ["code", "name", need_column, "iod_year"], ["LSOA", "Name", need_label, "IoD year"]
         self.options = script_json({"column": need_column, "colours": DECILE_COLOURS, "nodata": NO_DATA_COLOUR,
-                                    "fields": ["code", "name", need_column, "iod_year"],
-                                    "aliases": ["LSOA", "Name", esc(need_label), "IoD year"]})
+                                    "style": style, "fields": fields, "aliases": [esc(a) for a in aliases]})
 
 
 def _flagged(feature) -> bool:
