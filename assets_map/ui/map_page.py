@@ -355,11 +355,11 @@ def render() -> None:
             # sites) does not depend on the filters: st_folium keeps it (no reload) and a filter change only
             # swaps the sites, sent as feature groups with the selection and "near here".
             everything = a if not needs_national_display(a, result.needs) else view
-            base = state.cached_base_map((state.data_version(), column, len(everything)), lambda: map_data(
+            base, labels = state.cached_base_map((state.data_version(), column, len(everything)), lambda: (map_data(
                 everything, result.needs, need_column=column, wards=result.places.get("wards"),
-                constraint_layers=result.constraint_layers, parcels=result.places.get("parcels")))
+                constraint_layers=result.constraint_layers, parcels=result.places.get("parcels")),
+                [(p.name, p.lon, p.lat, p.kind) for p in state.gazetteer().labels()]))
             data = state.cached_map((state.data_version(), state.filters().key()), lambda: site_data(view))
-            labels = [(p.name, p.lon, p.lat, p.kind) for p in state.gazetteer().labels()]
             m = render_map(base, need_label=legend, title=title, basemap=basemap, labels=labels, sites=False)
             focus = st.session_state.get(FOCUS)
             layers = site_groups(data) + [g for g in (selection_layer(a, sel), near_layer(

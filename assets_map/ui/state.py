@@ -405,7 +405,7 @@ def cached_map(key: tuple, build):
 
 
 def cached_base_map(key: tuple, build):
-    """The main map's filter-independent :class:`maps.MapData` (need areas, wards, extent) for ``key``, built once.
+    """The main map's filter-independent part for ``key``, built once: (:class:`maps.MapData`, place labels).
 
     Kept beside :func:`cached_map` (the filtered sites), in this session only; the last one only.
     """
