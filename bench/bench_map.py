@@ -1,6 +1,6 @@
 """Time to first map and the map's payload, on the fictional demo and on the Trafford data.
 
-Run from the project root:  python bench/bench_map.py [--runs 5] [--no-browser]
+Run from the project root:  python bench/bench_map.py [--runs 5] [--no-browser] [--no-engine] [--compare DIR]
 
 Measures, medians of ``--runs``:
 
@@ -9,9 +9,21 @@ Measures, medians of ``--runs``:
   :func:`assets_map.maps.draw.map_data` (simplify, reproject, escape: cached per data and filters in the
   app) and :func:`~assets_map.maps.draw.render_map` + HTML rendering (done on every rerun); the HTML
   payload the browser receives, and the same with no simplification for comparison;
-* browser (Debian chromium, every non-local request blocked, so tiles fail as offline): from opening
-  the app to Leaflet having drawn every asset feature (demo), and from pressing "Use this data"
-  after uploading the Trafford files to the map page having drawn every Trafford asset.
+* browser (Debian chromium, every non-local request blocked, so tiles fail as offline), timed in the
+  browser on one clock (``bench/_probe.py``: an observer in the map's iframe notes, at each animation
+  frame after a change, how many sites Leaflet has on the map):
+
+  - **first map**: from the page's navigation start (a fresh browser context: a new session) to the
+    frame where the demo's every placed site is drawn;
+  - **filter**: from the Enter key in "Search name, address or UPRN" to the frame where the sites of
+    that filter are drawn (``park``, cleared, ``road``, cleared), and the bytes in between (websocket
+    frames both ways, HTTP responses), and whether the map iframe was kept (a mark left on its window);
+  - Trafford's **'Map' -> drawn**: from the click on "Map" after "Use this data" to every site drawn,
+    then its filter changes as above.
+
+  ``--compare DIR`` starts a second app from another checkout (the code before a change) and
+  interleaves the two, A B A B, each run in a fresh context; medians of ``--runs`` after one warm-up
+  round, with the load average over the runs.
 
 The filter index is timed too: building it, and one filter answer (text + decile + status), since
 every page filters on every rerun.
@@ -19,6 +31,7 @@ every page filters on every rerun.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import signal
@@ -83,84 +96,143 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def _wait_count(page, want: int, timeout: float = 120) -> float:
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        try:
-            if page.locator(IFRAME).count() == 1:
-                frame = page.locator(IFRAME).element_handle().content_frame()
-                if frame and frame.evaluate(COUNT_JS) == want:
-                    return time.perf_counter()
-        except Exception:  # the iframe is being (re)mounted
-            pass
-        time.sleep(0.05)
-    raise TimeoutError(f"map did not draw {want} features")
-
-
-def browser(runs: int, expected: dict[str, int]) -> list[dict]:
-    from playwright.sync_api import sync_playwright
-
+def start_app(root: Path):
+    """``streamlit run app.py`` of the checkout at ``root`` on a free port: (process, url)."""
     port = _port()
     url = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.headless", "true", "--server.address", "127.0.0.1"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            cwd=root, env=dict(os.environ, PYTHONPATH=str(root)), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    for _ in range(240):
+        try:
+            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read().strip() == b"ok":
+                break
+        except OSError:
+            time.sleep(0.5)
+    return proc, url
+
+
+#: Filters typed into "Search name, address or UPRN" (Enter), each then cleared again ("").
+QUERIES = ("park", "", "road", "")
+
+
+def expected_counts(assets) -> dict[str, int]:
+    """Sites the map draws for each of :data:`QUERIES` (placed ones, at most the map's limit)."""
+    from assets_map.engine.filters import Filters, prepare
+    from assets_map.maps.draw import MAX_MAP_ASSETS
+
+    index = prepare(assets)
+    placed = ~(assets.geometry.isna() | assets.geometry.is_empty).to_numpy()
+    return {q: min(int((index.mask(Filters(text=q)).mask & placed).sum()), MAX_MAP_ASSETS) for q in QUERIES}
+
+
+def _filter_changes(page, traffic, want: dict[str, int]) -> list[dict]:
+    """Each of :data:`QUERIES` typed and entered: from the Enter key to the map having drawn its sites."""
+    from _probe import last_input, map_kept, mark_map, wait_drawn
+
     rows = []
+    box = page.get_by_role("textbox", name="Search name, address or UPRN")
+    for q in QUERIES:
+        time.sleep(1.5)  # the last rerun over
+        mark_map(page)
+        box.fill(q)
+        box.press("Enter")
+        t_in = last_input(page)
+        t_drawn, _ = wait_drawn(page, t_in, f"c.sites === {want[q]}")
+        while time.time() - traffic.log[-1][0] < 1.5:  # the rerun over: all it sent
+            time.sleep(0.1)
+        rerun = traffic.between(t_in, traffic.log[-1][0] * 1000)
+        rows.append({"query": q, "ms": t_drawn - t_in, "kept": map_kept(page), **traffic.between(t_in, t_drawn),
+                     "rerun": rerun["total"], "rerun_ws_in": rerun["ws_in"], "rerun_http": rerun["http"]})
+    return rows
+
+
+def _upload_trafford(page, url: str) -> None:
+    page.goto(url + "/data")
+    page.get_by_text("Asset register (CSV").first.wait_for(timeout=60_000)
+    inputs = page.locator("input[type=file]")
+    for i, kind in enumerate(TRAFFORD):
+        a, name = TRAFFORD[kind]
+        inputs.nth(i).set_input_files(SHARED / a / name)
+        page.get_by_text(name).first.wait_for(timeout=60_000)
+    page.get_by_role("button", name="Check these files").click()
+    page.get_by_role("button", name="Use this data").wait_for(timeout=120_000)
+    page.get_by_role("button", name="Use this data").click()
+    page.get_by_text("Now showing").wait_for(timeout=60_000)
+
+
+def _local_only(url: str):
+    """A route handler that lets through the app at ``url`` only (and data:, blob:, about: URLs)."""
+    def handle(route, request):
+        if request.url.startswith((url, "data:", "blob:", "about:")):
+            route.continue_()
+        else:
+            route.abort()
+    return handle
+
+
+def browser(runs: int, expected: dict[str, dict[str, int]], roots: dict[str, Path]) -> list[dict]:
+    """The app in Debian chromium, the checkouts in ``roots`` interleaved (A B A B ...), see :mod:`_probe`.
+
+    Per run and checkout, a fresh browser context: open the app (demo) until every site is drawn;
+    the demo's filter changes; upload Trafford, open the Map, its filter changes.
+    """
+    from _probe import INIT_JS, Traffic, wait_drawn
+    from playwright.sync_api import sync_playwright
+
+    apps = {name: start_app(root) for name, root in roots.items()}
+    raw: list[dict] = []
     try:
-        for _ in range(120):
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read().strip() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-
-            def context():
-                ctx = b.new_context(viewport={"width": 1400, "height": 1000})
-                ctx.route("**/*", lambda r: r.continue_() if r.request.url.startswith(url) or
-                          r.request.url.startswith(("data:", "blob:", "about:")) else r.abort())
-                return ctx
-
-            # Warm the server (demo analysis cached once per process, as in production).
-            ctx = context()
-            pg = ctx.new_page()
-            pg.goto(url + "/")
-            _wait_count(pg, expected["demo"])
-            ctx.close()
-            demo_times, traf_times = [], []
-            for _ in range(runs):
-                ctx = context()
-                pg = ctx.new_page()
-                t = time.perf_counter()
-                pg.goto(url + "/")
-                demo_times.append(_wait_count(pg, expected["demo"]) - t)
-                if "trafford" in expected:
-                    pg.goto(url + "/data")
-                    pg.get_by_text("Asset register (CSV").first.wait_for(timeout=60_000)
-                    inputs = pg.locator("input[type=file]")
-                    for i, kind in enumerate(TRAFFORD):
-                        a, name = TRAFFORD[kind]
-                        inputs.nth(i).set_input_files(SHARED / a / name)
-                        pg.get_by_text(name).first.wait_for(timeout=60_000)
-                    pg.get_by_role("button", name="Check these files").click()
-                    pg.get_by_role("button", name="Use this data").wait_for(timeout=120_000)
-                    pg.get_by_role("button", name="Use this data").click()
-                    pg.get_by_text("Now showing").wait_for(timeout=60_000)
-                    t = time.perf_counter()
-                    pg.get_by_role("link", name="Map").click()
-                    traf_times.append(_wait_count(pg, expected["trafford"]) - t)
-                ctx.close()
+            for round_ in range(runs + 1):  # the first round warms each server (the demo analysis is cached once)
+                for name, (_, url) in apps.items():
+                    ctx = b.new_context(viewport={"width": 1400, "height": 1000})
+                    ctx.route("**/*", _local_only(url))
+                    ctx.add_init_script(INIT_JS)
+                    pg = ctx.new_page()
+                    traffic = Traffic(pg)
+                    pg.goto(url + "/")
+                    t_nav = pg.evaluate("() => performance.timeOrigin")
+                    t_drawn, _ = wait_drawn(pg, t_nav, f"c.sites === {expected['demo']['']}")
+                    rows = [{"app": name, "data": "demo", "what": "first map", "ms": t_drawn - t_nav,
+                             **traffic.between(t_nav, t_drawn)}]
+                    rows += [{"app": name, "data": "demo", "what": "filter", **r}
+                             for r in _filter_changes(pg, traffic, expected["demo"])]
+                    if "trafford" in expected:
+                        _upload_trafford(pg, url)
+                        pg.get_by_role("link", name="Map").click()
+                        t_in = pg.evaluate("() => window.__inputs[window.__inputs.length - 1]")
+                        t_drawn, _ = wait_drawn(pg, t_in, f"c.sites === {expected['trafford']['']}")
+                        rows.append({"app": name, "data": "Trafford", "what": "'Map' -> drawn", "ms": t_drawn - t_in,
+                                     **traffic.between(t_in, t_drawn)})
+                        rows += [{"app": name, "data": "Trafford", "what": "filter", **r}
+                                 for r in _filter_changes(pg, traffic, expected["trafford"])]
+                    ctx.close()
+                    raw.append({"round": round_, "load": os.getloadavg()[0], "rows": rows})
+                    print(json.dumps(raw[-1]), file=sys.stderr, flush=True)  # kept if a later run fails
             b.close()
-        rows.append({"data": "demo (fictional)", "what": "open the app -> every asset drawn",
-                     "s": statistics.median(demo_times)})
-        if traf_times:
-            rows.append({"data": "Trafford", "what": "'Map' after 'Use this data' -> every asset drawn",
-                         "s": statistics.median(traf_times)})
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=20)
-    return rows
+        for proc, _ in apps.values():
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+    out = []
+    timed = [r for run in raw if run["round"] > 0 for r in run["rows"]]
+    for key in dict.fromkeys((r["app"], r["data"], r["what"]) for r in timed):
+        rs = [r for r in timed if (r["app"], r["data"], r["what"]) == key]
+        out.append({"app": key[0], "data": key[1], "what": key[2], "runs": len(rs),
+                    "median ms": statistics.median(r["ms"] for r in rs),
+                    "median KB": statistics.median(r["total"] for r in rs) / 1e3,
+                    "ws in KB": statistics.median(r["ws_in"] for r in rs) / 1e3,
+                    "http KB": statistics.median(r["http"] for r in rs) / 1e3,
+                    "rerun KB": statistics.median(r.get("rerun", r["total"]) for r in rs) / 1e3,
+                    "map kept": all(r.get("kept", True) for r in rs)})
+    loads = [run["load"] for run in raw if run["round"] > 0]
+    out.append({"app": "load average (1 min) over the runs", "data": f"{min(loads):.1f}-{max(loads):.1f}", "what": "",
+                "runs": len(loads), "median ms": statistics.median(loads), "median KB": 0.0, "ws in KB": 0.0,
+                "http KB": 0.0, "rerun KB": 0.0, "map kept": True})
+    return out
 
 
 def table(rows: list[dict]) -> str:
@@ -175,17 +247,27 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--compare", type=Path, help="another checkout of the project (before a change): its app is "
+                    "timed too, interleaved with this one")
+    ap.add_argument("--no-engine", action="store_true", help="the browser part only")
     args = ap.parse_args()
     print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, python {platform.python_version()}, "
           f"medians of {args.runs} runs")
-    rows = engine(args.runs)
-    print(table(rows))
+    if not args.no_engine:
+        print(table(engine(args.runs)))
     if not args.no_browser and Path(CHROMIUM).exists():
-        expected = {"demo": rows[0]["drawn"]}
-        if len(rows) > 1:
-            expected["trafford"] = rows[1]["drawn"]
+        from assets_map.engine.demo import load_demo
+
+        expected = {"demo": expected_counts(load_demo().assets)}
+        if all((SHARED / a / b).exists() for a, b in TRAFFORD.values()):
+            from assets_map.io.uploads import Upload, check_uploads
+
+            files = {k: Upload(b, (SHARED / a / b).read_bytes()) for k, (a, b) in TRAFFORD.items()}
+            expected["trafford"] = expected_counts(check_uploads(files).analysis.assets)
+        print(f"expected sites drawn: {expected}; load average at start {os.getloadavg()}")
+        roots = {"this checkout": ROOT, **({"compared": args.compare.resolve()} if args.compare else {})}
         print()
-        print(table(browser(args.runs, expected)))
+        print(table(browser(args.runs, expected, roots)))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ missing, unless ASSETS_MAP_REQUIRE_BROWSER=1 (CI), which turns the skip into a f
 """
 from __future__ import annotations
 
+import html
 import time
 
 import pyogrio
@@ -233,3 +234,38 @@ def test_pan_and_zoom_do_not_rerun_the_app_or_rebuild_the_map(page, server):
     container.click(position={"x": target["x"], "y": target["y"]}, force=True)
     page.get_by_text("Why this site is here").wait_for(timeout=60_000)
     assert len(sent) > before
+
+
+def test_a_filter_change_redraws_the_sites_without_reloading_the_map(page, server, demo_result):
+    """Issue 19: a filter swaps the sites in the map already on the page (the iframe is not reloaded).
+
+    Before, every filter change built a new map (its sites inside it), which st_folium remounted: the
+    iframe reloaded Leaflet and every layer, and a mark left on its window was gone.
+    """
+    from assets_map.engine.filters import Filters, prepare
+
+    _, frame = open_map(page, server)
+    a = demo_result.assets
+    frame.wait_for_function(f"() => ({FEATURES_JS})().length === 292", timeout=60_000)
+    frame.evaluate("() => { window.__mark = 42; }")
+    view = a[prepare(a).mask(Filters(text="park")).mask]
+    want = sorted(view.loc[~(view.geometry.isna() | view.geometry.is_empty), "asset_id"])
+    assert 0 < len(want) < 292
+    search = page.get_by_role("textbox", name="Search name, address or UPRN")
+    search.fill("park")
+    search.press("Enter")
+    page.get_by_text(f"{len(view)} of {len(a)} sites shown").wait_for(timeout=60_000)
+    frame.wait_for_function(f"() => ({FEATURES_JS})().length === {len(want)}", timeout=60_000)
+    assert page.locator(MAP_IFRAME).count() == 1
+    assert frame.evaluate("() => window.__mark") == 42, "the map iframe was reloaded"
+    feats = frame.evaluate(FEATURES_JS)
+    assert sorted(html.unescape(f["id"]) for f in feats) == want
+    # One layer control, listing the swapped-in sites; a click on one of them still opens its card.
+    assert frame.evaluate("() => document.querySelectorAll('.leaflet-control-layers').length") == 1
+    assert "Flagged sites" in frame.locator(".leaflet-control-layers").text_content()
+    target = next(f for f in feats if f["top"] and 60 < f["y"] < 480 and 40 < f["x"] < 480)
+    page.frame_locator(MAP_IFRAME).locator(".leaflet-container").click(position={"x": target["x"], "y": target["y"]},
+                                                                      force=True)
+    page.get_by_text("Why this site is here").wait_for(timeout=60_000)
+    page.get_by_role("heading", name=html.unescape(target["name"])).first.wait_for(timeout=30_000)
+    assert frame.evaluate("() => window.__mark") == 42

@@ -240,4 +240,4 @@ def test_national_base_map_has_one_component_key_whatever_the_layers(national):
     assert key() == key()
     fgs = data_layers(national_map_data(assets, needs, index=index), need_label="IMD")
     assert [fg.layer_name for fg in fgs] == ["Need: IMD", "Sites"]
-    assert sum(len(c.data["features"]) for c in fgs[1]._children.values()) > 0
+    assert sum(len(s.features) for g in fgs[1]._children.values() for s in g._children.values()) > 0

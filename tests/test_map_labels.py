@@ -1,6 +1,10 @@
 """Issue 14 item 3: need area names are written on the map at street zoom (readable offline), escaped."""
 from __future__ import annotations
 
+import json
+import re
+from html import escape as html_escape
+
 import geopandas as gpd
 from shapely.geometry import box
 
@@ -11,7 +15,9 @@ def test_need_area_names_are_drawn_at_street_zoom(demo_result):
     data = map_data(demo_result.assets, demo_result.needs)
     assert len(data.need_labels) == len(demo_result.needs)
     html = render_map(data).get_root().render()
-    assert html.count("am-label am-label-need") == len(demo_result.needs)  # one label each (in the icons' JSON)
+    # One label each, in one array (lon, lat, name, class), drawn with the need-label class.
+    labels = json.loads(re.search(r'\["am-label am-label-need"\], (\[\[.*?\]\])\);', html).group(1))
+    assert sorted(t[2] for t in labels) == sorted(html_escape(n) for n in demo_result.needs["name"])
     assert f"map.getZoom() >= {NEED_LABEL_ZOOM}" in html and ".am-zoomed-in .am-label-need{display:block;}" in html
 
 

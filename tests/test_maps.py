@@ -158,3 +158,52 @@ def test_one_escape_and_one_number_format_for_maps_packs_and_kml(demo_result):
     data = map_data(a, demo_result.needs)
     props = (data.polygons["features"] + data.points["features"])[0]["properties"]
     assert props["need_decile"] == "3"
+
+
+def test_compact_layers_decode_to_the_same_features(demo_result):
+    """The need and site layers go to the browser as columns and coordinate steps; decoded the way the page
+    decodes them (here in Python: running sums over millionths of a degree, values looked up per column), they
+    give back exactly the features folium's GeoJSON would have carried."""
+    import json
+
+    import numpy as np
+
+    from assets_map.maps.draw import NeedLayer, SiteLayer
+
+    data = map_data(demo_result.assets, demo_result.needs)
+    layers = [NeedLayer(data.needs["features"], need_column="need_decile", need_label="IMD"),
+              SiteLayer(data.polygons["features"]), SiteLayer(data.points["features"])]
+
+    def ring(steps):
+        return (np.cumsum(np.asarray(steps, dtype=np.int64).reshape(-1, 2), axis=0) / 1e6).tolist()
+
+    def geom(g):
+        if isinstance(g, list) and g and isinstance(g[0], (int, float)):
+            return {"type": "Point", "coordinates": g}
+        if isinstance(g, list):
+            return {"type": "Polygon", "coordinates": [ring(r) for r in g]}
+        return {"type": "MultiPolygon", "coordinates": [[ring(r) for r in p] for p in g["m"]]}
+
+    def close(a, b):
+        return np.allclose(np.asarray(a, dtype=float), np.asarray(b, dtype=float), rtol=0, atol=1e-9)
+
+    for layer in layers:
+        cols, lists, rows = (json.loads(getattr(layer, k)) for k in ("cols", "dict", "rows"))
+        geoms = json.loads(layer.geoms)
+        assert len(rows) == len(geoms) == len(layer.features) > 0
+        for f, r, g in zip(layer.features, rows, geoms, strict=True):
+            props = {c: lists[j][r[j]] if lists[j] is not None else r[j] for j, c in enumerate(cols)}
+            assert props == f["properties"]
+            got, want = geom(g), f["geometry"]
+            assert got["type"] == want["type"]
+            if want["type"] == "Point":
+                assert got["coordinates"] == list(want["coordinates"])
+            else:
+                flat = (lambda c: [r for p in c for r in p]) if want["type"] == "MultiPolygon" else (lambda c: c)
+                assert all(close(a, b) for a, b in zip(flat(got["coordinates"]), flat(want["coordinates"]),
+                                                       strict=True))
+    # A third of folium's bytes or less for the need areas.
+    import folium
+
+    plain = folium.GeoJson(data.needs)
+    assert len(layers[0].geoms) + len(layers[0].rows) < len(json.dumps(plain.data)) / 2

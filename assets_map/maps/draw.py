@@ -20,7 +20,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 from branca.element import MacroElement, Template
-from folium.utilities import JsCode
 
 from assets_map.io.report import esc
 from assets_map.maps.features import ASSET_ALIASES, ASSET_PROPS, MapData, display_geometry, geojson_features
@@ -290,6 +289,38 @@ def parcel_at(parcels: gpd.GeoDataFrame, assets: gpd.GeoDataFrame, *, lon: float
             "sites_here": sites or "none in the register loaded"}
 
 
+def _drawn_sites(assets: gpd.GeoDataFrame, max_assets: int | None) -> tuple[gpd.GeoDataFrame, int]:
+    """The placed sites a map draws (the ``max_assets`` highest priorities) and how many placed ones are left off."""
+    placed = assets[~(assets.geometry.isna() | assets.geometry.is_empty)]
+    if max_assets is None or len(placed) <= max_assets:
+        return placed, 0
+    rank = placed["priority"].map(_PRIORITY_RANK).fillna(3).to_numpy() if "priority" in placed else np.zeros(len(placed))
+    keep = np.sort(np.argsort(rank, kind="stable")[:max_assets])
+    return placed.iloc[keep], len(placed) - max_assets
+
+
+def _site_features(placed: gpd.GeoDataFrame) -> tuple[dict, dict]:
+    geom = display_geometry(placed, tolerance_m=0)
+    is_point = placed.geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
+    return (geojson_features(placed[~is_point], ASSET_PROPS, geom[~is_point]),
+            geojson_features(placed[is_point], ASSET_PROPS, geom[is_point]))
+
+
+def site_data(assets: gpd.GeoDataFrame, *, need_column: str = "need_decile",
+              max_assets: int | None = MAX_MAP_ASSETS) -> MapData:
+    """Only the sites of a map (the part a filter changes), as :class:`MapData` with no need areas.
+
+    The app draws the rest once (:func:`map_data` of all the sites, :func:`render_map` with
+    ``sites=False``) and sends these as feature groups (:func:`site_groups`), so a filter change
+    redraws the sites without reloading the map. ``bounds`` are those of the sites drawn.
+    """
+    placed, omitted = _drawn_sites(assets, max_assets)
+    empty = {"type": "FeatureCollection", "features": []}
+    bounds = tuple(float(v) for v in placed.geometry.to_crs(DISPLAY_CRS).total_bounds) if len(placed) else \
+        (np.nan,) * 4
+    return MapData(empty, need_column, *_site_features(placed), bounds, omitted)
+
+
 def map_data(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: str = "need_decile",
              tolerance_m: float = 20.0, max_assets: int | None = MAX_MAP_ASSETS,
              wards: gpd.GeoDataFrame | None = None, constraint_layers=(),
@@ -307,13 +338,7 @@ def map_data(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: 
 
     if needs_national_display(assets, needs):
         return national_map_data(assets, needs, need_column=need_column)
-    placed = assets[~(assets.geometry.isna() | assets.geometry.is_empty)]
-    omitted = 0
-    if max_assets is not None and len(placed) > max_assets:
-        rank = placed["priority"].map(_PRIORITY_RANK).fillna(3).to_numpy() if "priority" in placed else np.zeros(len(placed))
-        keep = np.sort(np.argsort(rank, kind="stable")[:max_assets])
-        omitted = len(placed) - max_assets
-        placed = placed.iloc[keep]
+    placed, omitted = _drawn_sites(assets, max_assets)
     core = core_mask(placed.geometry)
     far = placed[~core]
     outliers = [(str(i), n if isinstance(n, str) and n else "(no name)")
@@ -322,10 +347,7 @@ def map_data(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: 
     bounds = tuple(float(v) for v in gpd.GeoSeries(extent.geometry, crs=extent.crs).to_crs(DISPLAY_CRS).total_bounds)
     need_geom = display_geometry(needs, tolerance_m=tolerance_m)
     need_fc = geojson_features(needs, ["code", "name", need_column, "iod_year"], need_geom)
-    geom = display_geometry(placed, tolerance_m=0)
-    is_point = placed.geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
-    data = MapData(need_fc, need_column, geojson_features(placed[~is_point], ASSET_PROPS, geom[~is_point]),
-                   geojson_features(placed[is_point], ASSET_PROPS, geom[is_point]), bounds, omitted, outliers=outliers)
+    data = MapData(need_fc, need_column, *_site_features(placed), bounds, omitted, outliers=outliers)
     if wards is not None and len(wards) and "ward_code" in wards.columns:
         w = wards[~(wards.geometry.isna() | wards.geometry.is_empty)]
         data.wards = geojson_features(w, ["ward_code", "ward_name"], display_geometry(w, tolerance_m=tolerance_m))
@@ -342,13 +364,17 @@ def map_data(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: 
 def render_map(data: MapData, *, need_label: str = "IMD decile", title: str = "assets-map",
                basemap: str = "OpenStreetMap", selected: str | None = None, layers: bool = True,
                start: tuple[tuple[float, float], int] | None = None,
-               labels: list[tuple[str, float, float, str]] = ()) -> folium.Map:
+               labels: list[tuple[str, float, float, str]] = (), sites: bool = True) -> folium.Map:
     """A new folium Map of prepared :class:`MapData`, ready for offline use.
 
     ``layers=False`` gives the map without its data (tiles, extent, legend): the national map
     sends its view-dependent layers with :func:`data_layers` through st_folium's
     ``feature_group_to_add``, so following a pan does not remount the map. ``start``
     (``((lat, lon), zoom)``) opens the map there instead of fitting ``data.bounds``.
+
+    ``sites=False`` leaves out the sites and the layer control: the app's main map sends them
+    with :func:`site_groups` and st_folium's ``layer_control``, so that the map itself stays the
+    same when a filter changes and is not reloaded.
 
     ``labels`` are place names ``(name, lon, lat, kind)`` (wards, towns) drawn on the plain
     background: shown at once without tiles, and switched on in the page when the tiles
@@ -365,20 +391,17 @@ def render_map(data: MapData, *, need_label: str = "IMD decile", title: str = "a
     names = place_labels(labels, show=tile_layer is None) if labels else None
     if layers:
         for layer in (_need_geojson(data, need_label), *_ward_geojson(data), *_parcel_geojson(data),
-                      *_constraint_geojsons(data), *_asset_geojsons(data, selected)):
+                      *_constraint_geojsons(data), *(_asset_geojsons(data, selected) if sites else ())):
             layer.add_to(m)
     if names is not None:
         names.add_to(m)
     if layers and data.need_labels:
         need_names = folium.FeatureGroup(name="Need area names (when zoomed in)", show=True)
-        for name, lon, lat in data.need_labels:
-            folium.Marker([lat, lon], interactive=False, icon=folium.DivIcon(
-                html=f'<div class="am-label am-label-need">{esc(name)}</div>', icon_size=(0, 0),
-                icon_anchor=(0, 0))).add_to(need_names)
+        need_names.add_child(TextLabels([(lon, lat, name, "am-label am-label-need") for name, lon, lat in data.need_labels]))
         need_names.add_to(m)
     if layers and (data.need_labels or (data.parcels and data.parcels.get("features"))):
         m.add_child(ZoomClass(NEED_LABEL_ZOOM))
-    if layers:
+    if layers and sites:
         folium.LayerControl(collapsed=True).add_to(m)
     if tile_layer is not None:
         m.add_child(TileFallback(tile_layer, names))
@@ -392,6 +415,8 @@ def render_map(data: MapData, *, need_label: str = "IMD decile", title: str = "a
         ".am-label-need{display:none;font-weight:400;font-size:10px;color:#4a3a6a;}"
         ".am-zoomed-in .am-label-need{display:block;}"
         ".am-parcel{display:none;}.am-zoomed-in .am-parcel{display:inline;}"
+        ".foliumtooltip table{margin:auto;}.foliumtooltip tr{text-align:left;}"
+        ".foliumtooltip th{padding:2px;padding-right:8px;}"
         ".am-tile-note{background:rgba(255,255,255,.95);padding:4px 8px;border:1px solid #999;border-radius:4px;"
         "font:12px/1.3 sans-serif;max-width:230px;}</style>"), name="assets_map_background")
     return localise(m)
@@ -400,11 +425,43 @@ def render_map(data: MapData, *, need_label: str = "IMD decile", title: str = "a
 def place_labels(labels, *, show: bool) -> folium.FeatureGroup:
     """Place names as text on the map (escaped), in a layer of their own; they never catch a click."""
     fg = folium.FeatureGroup(name="Place names", show=show)
-    for name, lon, lat, kind in labels:
-        cls = "am-label am-label-town" if kind == "town or place" else "am-label"
-        folium.Marker([lat, lon], interactive=False, icon=folium.DivIcon(
-            html=f'<div class="{cls}">{esc(name)}</div>', icon_size=(0, 0), icon_anchor=(0, 0))).add_to(fg)
+    fg.add_child(TextLabels([(lon, lat, name, "am-label am-label-town" if kind == "town or place" else "am-label")
+                             for name, lon, lat, kind in labels]))
     return fg
+
+
+def script_json(value) -> str:
+    """``value`` as JSON safe inside an HTML ``<script>``: ``<``, ``>`` and ``&`` written as unicode escapes."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).replace("<", "\\u003c").replace(
+        ">", "\\u003e").replace("&", "\\u0026")
+
+
+class TextLabels(MacroElement):
+    """Names written on the map (escaped), as markers of the parent layer that never catch a click.
+
+    One array and a loop in the page, not a folium Marker per name: each Marker is several
+    template elements, which made every rerun of the app spend ~0.3 s rendering 200 labels (and
+    sent ~400 bytes of script per name instead of ~60).
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (group, classes, items) {
+          items.forEach(function (t) {
+            L.marker([t[1], t[0]], {interactive: false, icon: L.divIcon({className: "empty", iconSize: [0, 0],
+              iconAnchor: [0, 0], html: '<div class="' + classes[t[3]] + '">' + t[2] + "</div>"})}).addTo(group);
+          });
+        })({{ this._parent.get_name() }}, {{ this.classes }}, {{ this.items }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, labels: list[tuple[float, float, str, str]]):
+        super().__init__()
+        self._name = "TextLabels"
+        classes = sorted({c for *_, c in labels})
+        self.classes = script_json(classes)
+        self.items = script_json([[round(float(lon), 6), round(float(lat), 6), esc(name), classes.index(c)]
+                                  for lon, lat, name, c in labels])
 
 
 class ZoomClass(MacroElement):
@@ -497,30 +554,140 @@ def _constraint_geojsons(data: MapData) -> list[folium.GeoJson]:
     return out
 
 
-def _ward_geojson(data: MapData) -> list[folium.GeoJson]:
+def _ward_geojson(data: MapData) -> list[folium.FeatureGroup]:
     if not data.wards or not data.wards.get("features"):
         return []
-    return [folium.GeoJson(data.wards, name="Wards", style_function=lambda f: {
-        "color": "#1b1b1b", "weight": 1.6, "dashArray": "5 4", "fill": False, "opacity": 0.8},
-        tooltip=folium.GeoJsonTooltip(fields=["ward_name", "ward_code"], aliases=["Ward", "Code"]))]
+    group = folium.FeatureGroup(name="Wards")
+    group.add_child(NeedLayer(data.wards["features"], need_column=None, fields=["ward_name", "ward_code"],
+                              aliases=["Ward", "Code"], style={"color": "#1b1b1b", "weight": 1.6, "dashArray": "5 4",
+                                                               "fill": False, "opacity": 0.8}))
+    return [group]
 
 
-def _need_geojson(data: MapData, need_label: str) -> folium.GeoJson:
-    need_column = data.need_column
+def _need_geojson(data: MapData, need_label: str) -> folium.FeatureGroup:
+    """The need areas as a layer of their own (:class:`NeedLayer`), named for the layer control."""
+    group = folium.FeatureGroup(name=f"Need: {need_label}")
+    group.add_child(NeedLayer(data.needs["features"], need_column=data.need_column, need_label=need_label))
+    return group
 
-    def need_style(feature):
-        v = feature["properties"].get(need_column)
-        try:
-            colour = DECILE_COLOURS[int(float(v)) - 1]
-        except (TypeError, ValueError, IndexError):
-            colour = NO_DATA_COLOUR
-        return {"fillColor": colour, "color": "#555555", "weight": 0.5, "fillOpacity": 0.55}
 
-    need_props = ["code", "name", need_column, "iod_year"]
-    return folium.GeoJson(data.needs, name=f"Need: {need_label}", style_function=need_style,
-                          tooltip=folium.GeoJsonTooltip(fields=need_props,
-                                                        aliases=["LSOA", "Name", need_label, "IoD year"]),
-                          highlight_function=lambda f: {"weight": 2, "color": "#000000"})
+def _columns(features: list[dict]) -> tuple[str, str, str]:
+    """The features' properties as JSON columns: names, the distinct values of repetitive columns, rows.
+
+    A column whose values repeat (at most half of them distinct) is written as its distinct values
+    once and each row's index into them.
+    """
+    cols = list(dict.fromkeys(k for f in features for k in f["properties"]))
+    values = [[f["properties"].get(c) for f in features] for c in cols]
+    lists = []
+    for j, col in enumerate(values):
+        distinct = list(dict.fromkeys(col))
+        if len(distinct) * 2 <= len(col):
+            at = {v: k for k, v in enumerate(distinct)}
+            values[j] = [at[v] for v in col]
+            lists.append(distinct)
+        else:
+            lists.append(None)
+    rows = [list(r) for r in zip(*values, strict=True)] if values else [[] for _ in features]
+    return script_json(cols), script_json(lists), script_json(rows)
+
+
+#: Coordinates of polygons are sent as integer steps of a millionth of a degree (the 6 decimals the
+#: display geometry is rounded to, so nothing is lost), each vertex as the step from the last; the
+#: page divides by 1e6 again (``_COLUMNS_JS``).
+_SCALE = 1_000_000
+
+
+def _ring_steps(ring) -> list[int]:
+    xy = np.rint(np.asarray(ring, dtype=float)[:, :2] * _SCALE).astype(np.int64)
+    return np.diff(xy, axis=0, prepend=np.zeros((1, 2), dtype=np.int64)).ravel().tolist()
+
+
+def _compact_geometry(g: dict):
+    """A GeoJSON (multi)polygon as rings of coordinate steps; any other geometry as it is."""
+    if g["type"] == "Polygon":
+        return [_ring_steps(r) for r in g["coordinates"]]
+    if g["type"] == "MultiPolygon":
+        return {"m": [[_ring_steps(r) for r in poly] for poly in g["coordinates"]]}
+    return g
+
+
+_COLUMNS_JS = """
+  function features(cols, dict, rows, geoms, geom) {
+    return rows.map(function (r, i) {
+      var p = {};
+      cols.forEach(function (c, j) { p[c] = dict[j] ? dict[j][r[j]] : r[j]; });
+      return {type: "Feature", properties: p, geometry: geom(geoms[i])};
+    });
+  }
+  function ring(a) {
+    var out = [], x = 0, y = 0;
+    for (var i = 0; i < a.length; i += 2) { x += a[i]; y += a[i + 1]; out.push([x / 1e6, y / 1e6]); }
+    return out;
+  }
+  function geom(g) {
+    if (Array.isArray(g) && typeof g[0] === "number") { return {type: "Point", coordinates: g}; }
+    if (Array.isArray(g)) { return {type: "Polygon", coordinates: g.map(ring)}; }
+    if (g && g.m) { return {type: "MultiPolygon", coordinates: g.m.map(function (p) { return p.map(ring); })}; }
+    return g;
+  }
+  function table(p, fields, aliases) {
+    return "<table>" + fields.map(function (c, j) {
+      return "<tr><th>" + aliases[j] + "</th><td>" + (p[c] === null || p[c] === undefined ? "" : p[c]) + "</td></tr>";
+    }).join("") + "</table>";
+  }
+"""
+
+
+class NeedLayer(MacroElement):
+    """Need areas shaded by decile, as one Leaflet GeoJSON layer of the parent group, written compactly.
+
+    Properties as columns (:func:`_columns`), coordinates as integer steps (:data:`_SCALE`):
+    about a third of the bytes of folium's GeoJson for the same features, decoded in the page to
+    the same values. A tooltip names the area and its decile; hovering outlines it. With no
+    ``need_column`` the areas (wards) are drawn in the fixed ``style``, with a tooltip of ``fields``
+    named by ``aliases``.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (group, cols, dict, rows, geoms, o) {
+          {{ this.columns_js }}
+          function style(f) {
+            if (!o.column) { return o.style; }
+            var v = parseInt(parseFloat(f.properties[o.column]), 10);
+            var colour = v >= 1 && v <= o.colours.length ? o.colours[v - 1] : o.nodata;
+            return {fillColor: colour, color: "#555555", weight: 0.5, fillOpacity: 0.55};
+          }
+          var layer = L.geoJson({type: "FeatureCollection", features: features(cols, dict, rows, geoms, geom)}, {
+            style: style,
+            onEachFeature: function (f, l) {
+              l.bindTooltip(function () { return table(f.properties, o.fields, o.aliases); },
+                            {sticky: true, className: "foliumtooltip"});
+              if (o.column) {
+                l.on("mouseover", function () { l.setStyle({weight: 2, color: "#000000"}); });
+                l.on("mouseout", function () { layer.resetStyle(l); });
+              }
+            }
+          });
+          layer.addTo(group);
+        })({{ this._parent.get_name() }}, {{ this.cols }}, {{ this.dict }}, {{ this.rows }}, {{ this.geoms }},
+           {{ this.options }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, features: list[dict], *, need_column: str | None, need_label: str = "",
+                 fields: list[str] | None = None, aliases: list[str] | None = None, style: dict | None = None):
+        super().__init__()
+        self._name = "NeedLayer"
+        self.features = features
+        self.columns_js = _COLUMNS_JS
+        self.cols, self.dict, self.rows = _columns(features)
+        self.geoms = script_json([_compact_geometry(f["geometry"]) for f in features])
+        if need_column:
+            fields, aliases = ["code", "name", need_column, "iod_year"], ["LSOA", "Name", need_label, "IoD year"]
+        self.options = script_json({"column": need_column, "colours": DECILE_COLOURS, "nodata": NO_DATA_COLOUR,
+                                    "style": style, "fields": fields, "aliases": [esc(a) for a in aliases]})
 
 
 def _flagged(feature) -> bool:
@@ -528,47 +695,73 @@ def _flagged(feature) -> bool:
         bool(feature["properties"].get("count"))
 
 
-def _asset_geojsons(data: MapData, selected: str | None) -> list[folium.GeoJson]:
-    """Sites as GeoJSON layers: those not flagged first (small, faint, a layer of their own), flagged on top."""
-    def asset_style(feature):
-        p = feature["properties"]
-        colour = PRIORITY_COLOURS.get(html.unescape(p.get("priority", "")), "#8c8c8c")
-        chosen = selected is not None and html.unescape(p.get("asset_id", "")) == selected
-        if not _flagged(feature) and not chosen:
-            return {"color": colour, "fillColor": colour, "weight": 0.8, "opacity": 0.5, "fillOpacity": 0.3,
-                    "radius": 3}
-        return {"color": "#000000" if chosen else colour, "fillColor": colour, "weight": 3 if chosen else 1.5,
-                "fillOpacity": 0.8, "radius": 9 if chosen else 6}
-
-    tooltip_args = dict(fields=ASSET_PROPS, aliases=ASSET_ALIASES)
+def _asset_geojsons(data: MapData, selected: str | None) -> list[folium.FeatureGroup]:
+    """Sites as layers: those not flagged first (small, faint, a layer of their own), flagged on top."""
     out = []
     for flagged, what in ((False, "Sites not flagged (small grey)"), (True, "Flagged sites")):
-        polys = [f for f in data.polygons["features"] if _flagged(f) == flagged]
-        points = [f for f in data.points["features"] if _flagged(f) == flagged]
-        if polys:
-            out.append(folium.GeoJson({"type": "FeatureCollection", "features": polys}, name=f"{what}: land",
-                                      style_function=asset_style, tooltip=folium.GeoJsonTooltip(**tooltip_args)))
-        if points:
-            clusters = any(f["properties"].get("count") for f in points)
-            out.append(folium.GeoJson({"type": "FeatureCollection", "features": points}, name=f"{what}: points",
-                                      style_function=asset_style, marker=folium.CircleMarker(radius=6, weight=1.5,
-                                                                                             fill=True),
-                                      tooltip=folium.GeoJsonTooltip(**tooltip_args),
-                                      **({"on_each_feature": _ZOOM_INTO_CLUSTER} if clusters else {})))
+        for fc, kind in ((data.polygons, "land"), (data.points, "points")):
+            feats = [f for f in fc["features"] if _flagged(f) == flagged]
+            if feats:
+                group = folium.FeatureGroup(name=f"{what}: {kind}")
+                group.add_child(SiteLayer(feats, selected=selected))
+                out.append(group)
     return out
 
 
-#: A click on a cluster of the national map zooms in two levels on it (the map then redraws the
-#: view, down to single sites); a click on a single site still selects it.
-_ZOOM_INTO_CLUSTER = JsCode("""
-function (feature, layer) {
-  if (feature.properties && feature.properties.count > 0) {
-    layer.on("click", function (e) {
-      var m = layer._map;
-      if (m) { m.setView(e.latlng, Math.min(m.getZoom() + 2, m.getMaxZoom())); }
-    });
-  }
-}""")
+class SiteLayer(MacroElement):
+    """Sites (or clusters of them) as one Leaflet GeoJSON layer of the parent group, written compactly.
+
+    The properties (escaped once, in Python) go as columns with repeated values listed once, the
+    style and the tooltip are computed in the page, points go as ``[lon, lat]``: about a third of
+    the bytes of folium's GeoJson (which copies a style into every feature), and no per-feature
+    work on the server on each rerun. Each feature keeps its properties (a click reports them).
+    Styles: flagged sites (or clusters) large and in their priority's colour, others small and
+    faint, the ``selected`` one outlined in black; a click on a cluster zooms in two levels on it.
+    """
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (group, cols, dict, rows, geoms, o) {
+          {{ this.columns_js }}
+          var feats = features(cols, dict, rows, geoms, geom);
+          function style(f) {
+            var p = f.properties, colour = o.colours[p.priority] || o.grey, chosen = o.selected !== null && p.asset_id === o.selected;
+            if (!(o.flagged.indexOf(p.priority) >= 0 || p.count > 0) && !chosen) {
+              return {color: colour, fillColor: colour, weight: 0.8, opacity: 0.5, fillOpacity: 0.3, radius: 3};
+            }
+            return {color: chosen ? "#000000" : colour, fillColor: colour, weight: chosen ? 3 : 1.5, opacity: 1,
+                    fillOpacity: 0.8, radius: chosen ? 9 : 6};
+          }
+          function tip(p) { return table(p, o.props, o.aliases); }
+          L.geoJson({type: "FeatureCollection", features: feats}, {
+            style: style,
+            pointToLayer: function (f, ll) { return L.circleMarker(ll, style(f)); },
+            onEachFeature: function (f, layer) {
+              layer.bindTooltip(function () { return tip(f.properties); }, {sticky: true, className: "foliumtooltip"});
+              if (f.properties.count > 0) {
+                layer.on("click", function (e) {
+                  var m = layer._map;
+                  if (m) { m.setView(e.latlng, Math.min(m.getZoom() + 2, m.getMaxZoom())); }
+                });
+              }
+            }
+          }).addTo(group);
+        })({{ this._parent.get_name() }}, {{ this.cols }}, {{ this.dict }}, {{ this.rows }}, {{ this.geoms }},
+           {{ this.options }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, features: list[dict], *, selected: str | None = None):
+        super().__init__()
+        self._name = "SiteLayer"
+        self.features = features
+        self.columns_js = _COLUMNS_JS
+        self.cols, self.dict, self.rows = _columns(features)
+        self.geoms = script_json([f["geometry"]["coordinates"] if f["geometry"]["type"] == "Point"
+                                  else _compact_geometry(f["geometry"]) for f in features])
+        self.options = script_json({"colours": PRIORITY_COLOURS, "grey": "#8c8c8c", "flagged": list(_PRIORITY_RANK),
+                                    "selected": esc(selected) if selected else None, "props": ASSET_PROPS,
+                                    "aliases": [esc(a) for a in ASSET_ALIASES]})
 
 
 class _ForgetRemovedGroups(MacroElement):
@@ -584,11 +777,20 @@ class _ForgetRemovedGroups(MacroElement):
       added and never removes it, so every removed control (and through its ``_layers`` every
       group it listed) stayed reachable from the map, one more click handler per update. The
       script makes ``onRemove`` also remove that handler (once per page).
+
+    It also takes off any layer control still on the map at that moment: st_folium has just
+    removed the one it knew of, so another one (a swap that did not finish) would otherwise stay,
+    a second control listing layers that are gone.
     """
 
     _template = Template("""
         {% macro script(this, kwargs) %}
         if (window.feature_group) { window.feature_group = window.feature_group.filter(function (g) { return !!g._map; }); }
+        if (window.map && window.L && L.Control && L.Control.Layers) {
+          ((window.map._events || {}).click || []).map(function (h) { return h.ctx; }).filter(function (c) {
+            return c instanceof L.Control.Layers; }).forEach(function (c) {
+            window.map.off("click", c.collapse, c); if (c._map) { c.remove(); } });
+        }
         if (window.L && L.Control && L.Control.Layers && !L.Control.Layers.prototype._offCollapseOnRemove) {
           (function (onRemove) {
             L.Control.Layers.include({
@@ -612,9 +814,23 @@ def data_layers(data: MapData, *, need_label: str = "IMD decile", selected: str 
     need.add_child(_ForgetRemovedGroups())
     _need_geojson(data, need_label).add_to(need)
     sites = folium.FeatureGroup(name="Sites")
-    for layer in _asset_geojsons(data, selected):
-        layer.add_to(sites)
+    for group in _asset_geojsons(data, selected):
+        group.add_to(sites)
     return [localise(need), localise(sites)]
+
+
+def site_groups(data: MapData, *, selected: str | None = None) -> list[folium.FeatureGroup]:
+    """The sites of ``data`` as feature groups for st_folium's ``feature_group_to_add`` (one per layer listed).
+
+    The first group holds no features, only the script that lets go of the groups and layer
+    control each update replaces (:class:`_ForgetRemovedGroups`), so it is there even when no
+    site matches the filters.
+    """
+    keep = folium.FeatureGroup(name="sites-update", control=False)
+    keep.add_child(_ForgetRemovedGroups())
+    out = [keep]
+    out += _asset_geojsons(data, selected)
+    return [localise(g) for g in out]
 
 
 def build_map(
@@ -718,8 +934,8 @@ def feature_count(m: folium.Map) -> int:
     """Number of asset features the map draws (for tests and benchmarks)."""
     n = 0
     for el in _walk(m):
-        if isinstance(el, folium.GeoJson) and "sites" in str(el.layer_name).lower() and el.layer_name != "Wards":
-            n += len(el.data.get("features", []))
+        if isinstance(el, SiteLayer):
+            n += len(el.features)
     return n
 
 

@@ -33,6 +33,8 @@ from assets_map.maps.draw import (
     render_map,
     selection_centre,
     selection_layer,
+    site_data,
+    site_groups,
 )
 from assets_map.maps.national import national_map_data, needs_national_display
 from assets_map.ui import shared, state
@@ -335,7 +337,7 @@ def render() -> None:
     title = "FICTIONAL DEMO (Ashbridge)" if state.is_demo() else state.data_label()
     national = needs_national_display(view, result.needs)
     left, right = st.columns([5, 3])
-    data = None
+    base = None
     with left:
         # The map goes in this container, drawn above the controls read here first: the map is seen first.
         # (A national map's fragment is drawn after its controls: a fragment in a container drawn before
@@ -354,27 +356,30 @@ def render() -> None:
                                             basemap=basemap)
             out = None
         else:
-            key = (state.data_version(), state.filters().key(), column)
-            wards = result.places.get("wards")
-            data = state.cached_map(key, lambda: map_data(view, result.needs, need_column=column, wards=wards,
-                                                          constraint_layers=result.constraint_layers,
-                                                          parcels=result.places.get("parcels")))
-            labels = [(p.name, p.lon, p.lat, p.kind) for p in state.gazetteer().labels()]
-            m = render_map(data, need_label=legend, title=title, basemap=basemap, labels=labels)
+            # The map itself (need areas, wards, parcels, constraints, names, legend, the extent of all the
+            # sites) does not depend on the filters: st_folium keeps it (no reload) and a filter change only
+            # swaps the sites, sent as feature groups with the selection and "near here".
+            everything = a if not needs_national_display(a, result.needs) else view
+            base, labels = state.cached_base_map((state.data_version(), column, len(everything)), lambda: (map_data(
+                everything, result.needs, need_column=column, wards=result.places.get("wards"),
+                constraint_layers=result.constraint_layers, parcels=result.places.get("parcels")),
+                [(p.name, p.lon, p.lat, p.kind) for p in state.gazetteer().labels()]))
+            data = state.cached_map((state.data_version(), state.filters().key()), lambda: site_data(view))
+            m = render_map(base, need_label=legend, title=title, basemap=basemap, labels=labels, sites=False)
             focus = st.session_state.get(FOCUS)
             from assets_map.ui.reconcile_page import placed_titles, title_layer, title_legend
 
             titles = placed_titles()  # an anchor's Land Registry titles, where an ownership file is loaded
-            layers = [g for g in (selection_layer(a, sel),
-                                  near_layer(near.lon, near.lat, near.radius_m, near.name) if near else None,
-                                  title_layer(titles, street_zoom=result.places.get("parcels") is not None)) if g]
+            layers = site_groups(data) + [g for g in (
+                selection_layer(a, sel), near_layer(near.lon, near.lat, near.radius_m, near.name) if near else None,
+                title_layer(titles, street_zoom=result.places.get("parcels") is not None)) if g]
             if focus and focus[0] == "near" and near is not None:
                 center, zoom = (near.lat, near.lon), _zoom_for(near.radius_m)
             else:
                 center, zoom = selection_centre(a, sel), None
             out = st_folium(m, key="map", height=MAP_HEIGHT, use_container_width=True,
                             returned_objects=["last_active_drawing", "last_clicked"], feature_group_to_add=layers,
-                            center=center, zoom=zoom)
+                            layer_control=folium.LayerControl(collapsed=True), center=center, zoom=zoom)
             if title_legend(titles):
                 st.markdown(title_legend(titles))
             if data.omitted:
@@ -384,8 +389,8 @@ def render() -> None:
     _follow_click(out, sel)
     with right:
         _side_panel(sel, near)
-    if data is not None and data.outliers:
-        _outlier_note(data.outliers, set(view["asset_id"].astype(str)))
+    if base is not None and base.outliers:
+        _outlier_note(base.outliers, set(view["asset_id"].astype(str)))
     unplaced = int((view["location_quality"] == "none").sum())
     if unplaced:
         st.caption(f"{unplaced} of the sites shown could not be placed on the map (no usable location); "

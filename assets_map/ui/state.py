@@ -34,6 +34,7 @@ VERSION = "data_version"
 FILTERS = "filters"
 SHORTLIST = "shortlist"
 MAP_CACHE = "_map_cache"
+MAP_BASE_CACHE = "_map_base_cache"
 DISPLAY_INDEX = "_display_index"
 NATIONAL_VIEW = "_national_view"
 INDEX = "_filter_index"
@@ -127,7 +128,7 @@ def use_data(result: Analysis | None, label: str | None = None, *, demo: bool = 
         st.session_state["analysis_label"] = label or "Your data"
         st.session_state[VERSION] = uuid.uuid4().hex[:12]
         st.session_state[DEMO_FLAG] = demo
-    for k in (SELECTED, FILTERS, SHORTLIST, MAP_CACHE, INDEX, DISPLAY_INDEX, NATIONAL_VIEW, NEAR, GAZETTEER, VISIBLE):
+    for k in (SELECTED, FILTERS, SHORTLIST, MAP_CACHE, MAP_BASE_CACHE, INDEX, DISPLAY_INDEX, NATIONAL_VIEW, NEAR, GAZETTEER, VISIBLE):
         st.session_state.pop(k, None)
     set_by_user = {k: v for k, v in current.items() if v is not None and _differs(v, old_defaults.get(k))}
     values, dropped = filters_for(analysis().assets, set_by_user)
@@ -401,6 +402,14 @@ def cached_map(key: tuple, build):
     Kept in this session only (a private upload never reaches a shared cache); the last map only.
     """
     return _kept(MAP_CACHE, key, build)
+
+
+def cached_base_map(key: tuple, build):
+    """The main map's filter-independent part for ``key``, built once: (:class:`maps.MapData`, place labels).
+
+    Kept beside :func:`cached_map` (the filtered sites), in this session only; the last one only.
+    """
+    return _kept(MAP_BASE_CACHE, key, build)
 
 
 def display_index(column: str, build):
