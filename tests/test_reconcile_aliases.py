@@ -14,18 +14,12 @@ from assets_map.community.ownership import build_anchor, merge_aliases, read_ali
 from assets_map.io.importer import Upload
 from assets_map.io.landregistry import read_ownership
 from assets_map.io.report import InputError
-from assets_map.io.uploads import check_uploads
 from assets_map.store import LOCAL_USER, NotAllowed, Role
 from assets_map.store.decisions import add_alias, alias_history, stored_aliases, withdraw_alias
-from tests.helpers import LEGAL, plain, reconcile_world
+from tests.helpers import LEGAL, data_page, plain
 from tests.helpers import RECONCILE_ANCHOR as ANCHOR
 
 EDITOR = Role("editor", "estates@cityoflondon.example", "The City of London Corporation")  # the anchor, respelt
-
-
-@pytest.fixture(scope="module")
-def world(shared, tmp_path_factory):
-    return reconcile_world(shared("london", "inspire_city_of_london.geojson"), tmp_path_factory.mktemp("aliases"))
 
 
 def test_aliases_are_kept_with_their_history_and_changed_only_by_those_who_may(store):
@@ -81,50 +75,18 @@ def test_aliases_survive_a_backup_and_restore(store, make_store, tmp_path):
     assert len(alias_history(restored, ANCHOR)) == 4
 
 
-def _cli_titles(world, tmp_path, *extra) -> tuple[set[str], pd.DataFrame]:
-    tmp = world["tmp"]
+def _cli_titles(reconcile_files, tmp_path, *extra) -> tuple[set[str], pd.DataFrame]:
+    tmp = reconcile_files["tmp"]
     out = tmp_path / "r.xlsx"
     assert main(["reconcile", "--ownership", str(tmp / "CCOD_FULL.csv"), "--anchor", ANCHOR, "--register",
                  str(tmp / "register.csv"), "--postcodes", str(tmp / "pcd.csv"), "--parcels",
-                 str(world["parcels_file"]), "--out", str(out), *extra]) == 0
+                 str(reconcile_files["parcels_file"]), "--out", str(out), *extra]) == 0
     sheet = pd.read_excel(out, sheet_name="reconciliation", dtype=str)
     return set(sheet["title_number"].dropna()), sheet
 
 
-@pytest.fixture(scope="module")
-def checked(world, shared):
-    import geopandas as gpd
-
-    tmp = world["tmp"]
-    lsoa = gpd.read_file(shared("england", "lsoa21_boundaries_ew.gpkg"), engine="pyogrio")
-    lsoa = lsoa[lsoa["lsoa21_name"].str.startswith("City of London")]
-    files = {"register": Upload("register.csv", (tmp / "register.csv").read_bytes()),
-             "boundaries": Upload("city.geojson", lsoa.to_crs(4326).to_json().encode()),
-             "postcodes": Upload("pcd.csv", (tmp / "pcd.csv").read_bytes()),
-             "deprivation": Upload("imd.csv", shared("england", "imd2025_lsoa21_scores_ranks_deciles.csv").read_bytes())}
-    return check_uploads(files, ownership=[Upload("CCOD_FULL.csv", (tmp / "CCOD_FULL.csv").read_bytes())],
-                         parcels=[Upload("city.geojson", world["parcels_file"].read_bytes())])
-
-
-@pytest.fixture
-def page_store(tmp_path, monkeypatch):
-    """The app's register for the page: a fresh SQLite file, the shared handle cleared before and after."""
-    from assets_map.ui import identity
-
-    monkeypatch.delenv("ASSETS_MAP_DATABASE_URL", raising=False)
-    monkeypatch.setenv("ASSETS_MAP_STORE", str(tmp_path / "register.sqlite"))
-    identity.shared_store.clear()
-    yield tmp_path / "register.sqlite"
-    identity.shared_store.clear()
-
-
 def _page(checked):
-    from tests.helpers import app_page
-
-    at = app_page("reconcile_page")
-    at.session_state["analysis"] = checked.analysis
-    at.session_state["analysis_label"] = checked.label
-    return at.run()
+    return data_page("reconcile_page", checked)
 
 
 def _titles(at) -> set[str]:
@@ -132,12 +94,12 @@ def _titles(at) -> set[str]:
     return set(table["Title"]) - {""}
 
 
-def test_reconcile_command_and_page_use_the_aliases_kept_in_the_register_alike(world, checked, page_store,
-                                                                               local_visitor, tmp_path, capsys):
-    bare, _ = _cli_titles(world, tmp_path)
+def test_reconcile_command_and_page_use_the_aliases_kept_in_the_register_alike(
+        reconcile_files, reconcile_checked, ownership_store, local_visitor, tmp_path, capsys):
+    bare, _ = _cli_titles(reconcile_files, tmp_path)
     assert bare == {"AGL3", "AGL4", "AGL5"}  # the anchor's own name only
     # an alias added on the page is kept in the register; a company number typed too
-    at = _page(checked)
+    at = _page(reconcile_checked)
     assert _titles(at) == bare
     at.multiselect(key="own_add_names").set_value([LEGAL.upper()])
     at.text_input(key="own_add_typed").input("09999999")
@@ -149,7 +111,7 @@ def test_reconcile_command_and_page_use_the_aliases_kept_in_the_register_alike(w
     assert on_page == {"AGL1", "AGL2", "AGL3", "AGL4", "AGL5", "AGL6"}
     # the command reading the same register finds the same titles; each rule says the alias came from the register
     capsys.readouterr()
-    by_cli, sheet = _cli_titles(world, tmp_path, "--store", str(page_store))
+    by_cli, sheet = _cli_titles(reconcile_files, tmp_path, "--store", str(ownership_store))
     assert by_cli == on_page
     assert "aliases kept in the register for City of London Corporation: 2 used" in capsys.readouterr().out
     rule = sheet.drop_duplicates("title_number").set_index("title_number")["anchor_rule"]
@@ -157,21 +119,21 @@ def test_reconcile_command_and_page_use_the_aliases_kept_in_the_register_alike(w
     # and the engine, given the kept aliases as the page and the command are, agrees (an independent path)
     from assets_map.store import SqliteStore
 
-    kept = stored_aliases(SqliteStore(page_store), ANCHOR)
-    direct = reconcile(read_ownership(world["tmp"] / "CCOD_FULL.csv"), build_anchor(ANCHOR, merge_aliases([kept])))
+    kept = stored_aliases(SqliteStore(ownership_store), ANCHOR)
+    direct = reconcile(read_ownership(reconcile_files["tmp"] / "CCOD_FULL.csv"), build_anchor(ANCHOR, merge_aliases([kept])))
     assert set(direct.rows["title_number"].dropna()) == on_page
 
 
-def test_kept_aliases_merge_with_an_uploaded_table_each_saying_where_it_came_from(world, checked, page_store,
-                                                                                   local_visitor):
+def test_kept_aliases_merge_with_an_uploaded_table_each_saying_where_it_came_from(
+        reconcile_files, reconcile_checked, ownership_store, local_visitor):
     from assets_map.store import SqliteStore
 
-    add_alias(SqliteStore(page_store), anchor=ANCHOR, name="09999999", role=LOCAL_USER, note="its company")
-    at = _page(checked)  # a new session: nothing added in it
+    add_alias(SqliteStore(ownership_store), anchor=ANCHOR, name="09999999", role=LOCAL_USER, note="its company")
+    at = _page(reconcile_checked)  # a new session: nothing added in it
     assert _titles(at) == {"AGL3", "AGL4", "AGL5", "AGL6"}
     from assets_map.ui import reconcile_page
 
-    at.session_state[reconcile_page._KEPT_ALIASES] = Upload("aliases.csv", (world["tmp"] / "aliases.csv").read_bytes())
+    at.session_state[reconcile_page._KEPT_ALIASES] = Upload("aliases.csv", (reconcile_files["tmp"] / "aliases.csv").read_bytes())
     at.run()
     assert not at.exception, at.exception
     table = next(d.value for d in at.dataframe if "Where it comes from" in d.value.columns)
@@ -184,24 +146,25 @@ def test_kept_aliases_merge_with_an_uploaded_table_each_saying_where_it_came_fro
     at.text_input(key="own_withdraw_note").input("the hospital's company, not ours")
     at.button(key="own_withdraw").click().run()
     assert not at.exception, at.exception
-    assert _titles(_page(checked)) == {"AGL3", "AGL4", "AGL5"}
-    assert alias_history(SqliteStore(page_store), ANCHOR)["note"].tolist()[0] == "the hospital's company, not ours"
+    assert _titles(_page(reconcile_checked)) == {"AGL3", "AGL4", "AGL5"}
+    assert alias_history(SqliteStore(ownership_store), ANCHOR)["note"].tolist()[0] == "the hospital's company, not ours"
 
 
-def test_a_public_visitor_uses_the_kept_aliases_but_cannot_change_them(world, checked, page_store, remote_visitor):
+def test_a_public_visitor_uses_the_kept_aliases_but_cannot_change_them(
+        reconcile_files, reconcile_checked, ownership_store, remote_visitor):
     from assets_map.store import SqliteStore
 
-    add_alias(SqliteStore(page_store), anchor=ANCHOR, name=LEGAL, role=LOCAL_USER)
-    at = _page(checked)
+    add_alias(SqliteStore(ownership_store), anchor=ANCHOR, name=LEGAL, role=LOCAL_USER)
+    at = _page(reconcile_checked)
     assert not at.exception, at.exception
     assert {"AGL1", "AGL2"} <= _titles(at)
     assert not [b for b in at.button if "Add to the alias table" in str(getattr(b, "label", ""))]
     assert any("the report uses it, you cannot change it" in plain(i.value) for i in at.info)
 
 
-def test_read_aliases_rows_keep_their_file_and_row_when_merged(world, tmp_path):
+def test_read_aliases_rows_keep_their_file_and_row_when_merged(reconcile_files, tmp_path):
     second = tmp_path / "more.csv"
     pd.DataFrame({"anchor": [ANCHOR], "alias": ["Chamberlain of London"]}).to_csv(second, index=False)
-    merged = merge_aliases([read_aliases(world["tmp"] / "aliases.csv"), read_aliases(second)])
+    merged = merge_aliases([read_aliases(reconcile_files["tmp"] / "aliases.csv"), read_aliases(second)])
     assert merged["source"].tolist() == ["alias table aliases.csv, row 2", "alias table aliases.csv, row 3",
                                          "alias table more.csv, row 2"]

@@ -189,6 +189,26 @@ def owners_placed():
     return pd.concat([chosen, others], ignore_index=True) if len(others) else chosen
 
 
+def with_decisions(anchor: str, rec: Reconciliation, role) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """``(the report's rows with the decisions this visitor may read, the decision history or None)``."""
+    history = _history(anchor, role)
+    return apply_decisions(rec.rows, history), history
+
+
+def anchor_report() -> tuple[str, pd.DataFrame] | None:
+    """The chosen anchor and its report as this page shows and downloads it (None: no ownership file is loaded).
+
+    The rows are :func:`~assets_map.community.ownership.reconcile`'s (each title with its placement tier in words,
+    how it matched and the rule naming the anchor) with the decisions this visitor may read; the Download page
+    offers them beside the analysis layers. Raises what :func:`reconcile` raises.
+    """
+    anchor = chosen_anchor()
+    if anchor is None:
+        return None
+    rows, _ = with_decisions(anchor, _report(anchor), identity.visitor_role())
+    return anchor, rows
+
+
 def _may_decide(role, anchor: str) -> bool:
     from assets_map.community.ownership import normalise_name
 
@@ -395,8 +415,7 @@ def render() -> None:
                  "this with the files.", icon=":material/block:")
         return
     role = identity.visitor_role()
-    history = _history(anchor, role)
-    rows = apply_decisions(rec.rows, history)
+    rows, history = with_decisions(anchor, rec, role)
     msg = st.session_state.pop(_MESSAGE, None)
     if msg:
         (st.success if msg[0] == "success" else st.error)(shared.md(msg[1]))
