@@ -636,7 +636,7 @@ def _add_reconcile(sub) -> None:
     p.add_argument("--store", metavar="REGISTER",
                    help="the register store (SQLite file or postgresql:// URL) whose recorded decisions (confirmed or "
                         "rejected, with who, when and the note: the app's Land ownership page records them) fill the "
-                        "report's decision columns")
+                        "report's decision columns, and whose kept aliases of the anchor are used with --aliases")
     p.set_defaults(func=_run_reconcile)
 
 
@@ -649,7 +649,15 @@ def _run_reconcile(args) -> int:
     fmt = {".xlsx": "xlsx", ".gpkg": "gpkg", ".zip": "csv", ".csv": "csv"}.get(out.suffix.lower())
     if fmt is None:
         raise InputError(f"--out must end in .xlsx, .gpkg, .zip or .csv (got {out.name})")
-    ownership, changes, anchor = read_anchor_files(args.ownership, alias_files=args.aliases, anchor=args.anchor)
+    kept = store = None
+    if args.store:
+        from assets_map.store import open_store
+        from assets_map.store.decisions import stored_aliases
+
+        store = open_store(args.store)
+        kept = stored_aliases(store, args.anchor)  # the aliases the app's Land ownership page keeps, used alike
+    ownership, changes, anchor = read_anchor_files(args.ownership, alias_files=args.aliases, anchor=args.anchor,
+                                                   kept_aliases=kept)
     postcodes, _ = import_file(args.postcodes, kind="postcodes")
     parcels = None
     if args.parcels:
@@ -667,12 +675,12 @@ def _run_reconcile(args) -> int:
 
             register, _ = join_parcels(register, parcels)
     recorded = None
-    if args.store:
-        from assets_map.store import open_store
+    if store is not None:
         from assets_map.store.commands import _cli_role
         from assets_map.store.decisions import decisions as recorded_decisions
 
-        recorded = recorded_decisions(open_store(args.store), anchor.name, role=_cli_role())
+        recorded = recorded_decisions(store, anchor.name, role=_cli_role())
+        print(f"aliases kept in the register for {anchor.name}: {len(kept):,} used")
     register, chosen = anchor_register(register, anchor)  # as the app's Land ownership page chooses it
     rec = reconcile(ownership, anchor, register=register, postcodes=postcodes, parcels=parcels, decisions=recorded)
     if chosen:

@@ -194,3 +194,41 @@ def smtp_server(monkeypatch):
         yield received
     finally:
         controller.stop()
+
+
+# ------------------------------------------------------------------ Land Registry ownership in the app
+@pytest.fixture(scope="module")
+def reconcile_files(shared, tmp_path_factory):
+    """tests.helpers.reconcile_world on the real City of London parcels: CCOD fixtures, a register, postcodes."""
+    from tests.helpers import reconcile_world
+
+    return reconcile_world(shared("london", "inspire_city_of_london.geojson"), tmp_path_factory.mktemp("reconcile"))
+
+
+@pytest.fixture(scope="module")
+def reconcile_checked(reconcile_files, shared):
+    """The City of London data in use as Your data checks it: register, boundaries, postcodes, IoD, CCOD, parcels."""
+    from assets_map.io.importer import Upload
+    from assets_map.io.uploads import check_uploads
+
+    tmp = reconcile_files["tmp"]
+    lsoa = gpd.read_file(shared("england", "lsoa21_boundaries_ew.gpkg"), engine="pyogrio")
+    lsoa = lsoa[lsoa["lsoa21_name"].str.startswith("City of London")]
+    files = {"register": Upload("register.csv", (tmp / "register.csv").read_bytes()),
+             "boundaries": Upload("city.geojson", lsoa.to_crs(4326).to_json().encode()),
+             "postcodes": Upload("pcd.csv", (tmp / "pcd.csv").read_bytes()),
+             "deprivation": Upload("imd.csv", shared("england", "imd2025_lsoa21_scores_ranks_deciles.csv").read_bytes())}
+    return check_uploads(files, ownership=[Upload("CCOD_FULL.csv", (tmp / "CCOD_FULL.csv").read_bytes())],
+                         parcels=[Upload("city.geojson", reconcile_files["parcels_file"].read_bytes())])
+
+
+@pytest.fixture
+def ownership_store(tmp_path, monkeypatch):
+    """The app's register for the Land ownership page: a fresh SQLite file, the shared handle cleared around it."""
+    from assets_map.ui import identity
+
+    monkeypatch.delenv("ASSETS_MAP_DATABASE_URL", raising=False)
+    monkeypatch.setenv("ASSETS_MAP_STORE", str(tmp_path / "register.sqlite"))
+    identity.shared_store.clear()
+    yield tmp_path / "register.sqlite"
+    identity.shared_store.clear()

@@ -176,6 +176,14 @@ def app_page(name: str) -> AppTest:
     return AppTest.from_function(app_page_script, args=(name,), default_timeout=120)
 
 
+def data_page(name: str, checked) -> AppTest:
+    """An AppTest of one page run on the data in use ``checked`` (what Your data's check gives), in a new session."""
+    at = app_page(name)
+    at.session_state["analysis"] = checked.analysis
+    at.session_state["analysis_label"] = checked.label
+    return at.run()
+
+
 def count_text(at: AppTest) -> str:
     """The ``"N of M sites shown"`` line of a page."""
     found = [m.value for m in at.markdown if "sites shown" in m.value]

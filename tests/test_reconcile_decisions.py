@@ -373,8 +373,14 @@ def test_names_added_on_the_page_extend_the_alias_table(checked, page_store, loc
     assert set(after["Title"]) - {""} == {"AGL1", "AGL2", "AGL3", "AGL4", "AGL5", "AGL6"}  # AGL2: another spelling
     rule = after.drop_duplicates("Title").set_index("Title")["Why this anchor"]
     assert rule["AGL6"] == "company number 09999999" and "added on the Land ownership page" in rule["AGL1"]
-    aliases = next(d.value for d in at.dataframe if list(d.value.columns) == ["anchor", "alias", "company_number"])
-    assert aliases["alias"].tolist() == [legal, ""] and aliases["company_number"].tolist() == ["", "09999999"]
+    aliases = next(d.value for d in at.dataframe if "Where it comes from" in d.value.columns)
+    assert aliases["Name"].tolist() == [legal, ""] and aliases["Company number"].tolist() == ["", "09999999"]
+    assert all(w.startswith("added on the Land ownership page by local user on ") and w.endswith("kept in the register")
+               for w in aliases["Where it comes from"])
+    # kept in the register: a new session (no session state carried over) finds the same titles by them
+    again = _page(checked)
+    assert not again.exception, again.exception
+    assert set(_table(again)["Title"]) - {""} == {"AGL1", "AGL2", "AGL3", "AGL4", "AGL5", "AGL6"}
 
 
 def test_your_data_has_the_ownership_slot_and_says_what_a_ccod_file_is(world):

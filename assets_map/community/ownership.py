@@ -255,7 +255,9 @@ def build_anchor(name: str, aliases: pd.DataFrame | None = None) -> Anchor:
         src = aliases.attrs.get("source", "the alias table")
         for row in mine.itertuples(index=False):
             if isinstance(row.alias, str) and row.alias:
-                a.aliases.setdefault(normalise_name(row.alias), f"alias table {src}, row {row.source_row}: '{row.alias}'")
+                where = getattr(row, "source", None)
+                where = where if isinstance(where, str) and where else f"alias table {src}, row {row.source_row}"
+                a.aliases.setdefault(normalise_name(row.alias), f"{where}: '{row.alias}'")
             if isinstance(row.company_number, str) and row.company_number:
                 a.company_numbers.add(_company(row.company_number))
     return a
@@ -743,6 +745,53 @@ def anchor_choices(ownership: pd.DataFrame, assets: pd.DataFrame | None = None) 
     return list(dict.fromkeys(orgs + found))
 
 
+def split_alias(name: str) -> tuple[str | None, str | None]:
+    """``(alias, company number)`` of a name typed or picked as another name an anchor holds land under.
+
+    A company number is all digits, or two letters and six digits (spaces ignored); anything else is a name.
+    """
+    n = str(name).strip()
+    number = re.fullmatch(r"(?:[A-Z]{2})?\d{6,8}", n.replace(" ", "").upper())
+    return (None, n) if number else (n, None)
+
+
+def alias_key(alias: object, company_number: object) -> str:
+    """The key two spellings of one alias share: the folded name, or ``company`` and the padded number."""
+    if isinstance(company_number, str) and company_number.strip():
+        return f"company {_company(company_number)}"
+    return normalise_name(alias)
+
+
+def merge_aliases(parts) -> pd.DataFrame | None:
+    """One alias table from several (files, the register's), each row saying where it came from.
+
+    Parameters
+    ----------
+    parts : tables from :func:`read_aliases`, :func:`alias_rows` or :func:`assets_map.store.decisions.stored_aliases`
+
+    Returns
+    -------
+    DataFrame with ``anchor``, ``alias``, ``company_number``, ``source_row`` and ``source`` (words: the file and
+    row, or who kept it in the register and when), or None when there are no rows
+    """
+    frames = []
+    for p in parts:
+        if p is None or not len(p):
+            continue
+        src = p.attrs.get("source", "the alias table")
+        given = p["source"] if "source" in p.columns else pd.Series(pd.NA, index=p.index, dtype="string")
+        rows = [g if isinstance(g, str) and g else f"alias table {src}, row {r}"
+                for g, r in zip(given, p["source_row"], strict=True)]
+        frames.append(p[["anchor", "alias", "company_number", "source_row"]].assign(source=rows))
+    if not frames:
+        return None
+    out = pd.concat(frames, ignore_index=True).astype({"anchor": "string", "alias": "string",
+                                                        "company_number": "string", "source": "string"})
+    out.attrs["source"] = ", ".join(dict.fromkeys(p.attrs.get("source", "") for p in parts if p is not None
+                                                  and len(p)))
+    return out
+
+
 def alias_rows(anchor: str, names, *, source: str = "added on the Land ownership page") -> pd.DataFrame:
     """Alias-table rows (as :func:`read_aliases` gives them) for other names an anchor holds land under.
 
@@ -758,10 +807,8 @@ def alias_rows(anchor: str, names, *, source: str = "added on the Land ownership
     """
     rows = []
     for k, n in enumerate(n for n in names if isinstance(n, str) and n.strip()):
-        n = n.strip()
-        number = re.fullmatch(r"(?:[A-Z]{2})?\d{6,8}", n.replace(" ", "").upper())
-        rows.append({"anchor": anchor, "alias": None if number else n, "company_number": n if number else None,
-                     "source_row": k + 1})
+        alias, number = split_alias(n)
+        rows.append({"anchor": anchor, "alias": alias, "company_number": number, "source_row": k + 1})
     out = pd.DataFrame(rows, columns=["anchor", "alias", "company_number", "source_row"]).astype(
         {"anchor": "string", "alias": "string", "company_number": "string"})
     out.attrs["source"] = source
@@ -975,7 +1022,8 @@ def title_words(row: dict) -> str:
     return f"{who} holds title {row.get('title_number')} here (placed by {row.get('tier')}{named}; {PLACEMENT_NOTE})."
 
 
-def read_anchor_files(ownership_files, *, alias_files=(), anchor: str) -> tuple[pd.DataFrame, pd.DataFrame | None, Anchor]:
+def read_anchor_files(ownership_files, *, alias_files=(), anchor: str,
+                      kept_aliases: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None, Anchor]:
     """Read the CCOD/OCOD files and alias tables of a reconciliation, and build the anchor.
 
     Parameters
@@ -983,6 +1031,8 @@ def read_anchor_files(ownership_files, *, alias_files=(), anchor: str) -> tuple[
     ownership_files : CCOD/OCOD files, full or change-only (told apart by their ``Change Indicator``)
     alias_files : alias tables (:func:`read_aliases`)
     anchor : the anchor's name
+    kept_aliases : the aliases kept in the register (:func:`assets_map.store.decisions.stored_aliases`), merged
+        with the files' as the app's Land ownership page merges them (:func:`merge_aliases`)
 
     Returns
     -------
@@ -990,11 +1040,7 @@ def read_anchor_files(ownership_files, *, alias_files=(), anchor: str) -> tuple[
     """
     from assets_map.io.landregistry import read_ownership
 
-    aliases = [read_aliases(p) for p in alias_files]
-    table = pd.concat(aliases, ignore_index=True) if aliases else None
-    if table is not None:
-        table.attrs["source"] = ", ".join(a.attrs.get("source", "") for a in aliases)
-    the_anchor = build_anchor(anchor, table)
+    the_anchor = build_anchor(anchor, merge_aliases([*(read_aliases(p) for p in alias_files), kept_aliases]))
     # a national file (over the size limit, or zipped as published) is read keeping only the anchor's rows
     frames = [read_ownership(p, keep=anchor_rows([the_anchor])) for p in ownership_files]
     full = [f for f in frames if not f.attrs.get("change_only")]
@@ -1042,7 +1088,8 @@ def ownership_summary(ownership: pd.DataFrame) -> list[str]:
 
 
 __all__ = ["ALIAS_COLUMNS", "DECISIONS", "DISPOSAL_COLUMNS", "NOT_IN_OPEN_DATA", "PLACEMENT_NOTE", "REPORT_COLUMNS",
-           "TIERS", "TITLE_SEARCH_URL", "Anchor", "Reconciliation", "address_key", "alias_rows", "anchor_choices",
+           "TIERS", "TITLE_SEARCH_URL", "Anchor", "Reconciliation", "address_key", "alias_key", "alias_rows",
+           "anchor_choices", "merge_aliases", "split_alias",
            "anchor_placements",
            "anchor_kind", "anchor_rows", "apply_decisions",
            "anchor_titles", "anchors_found", "build_anchor", "disposals", "expand_addresses", "identify_anchors",

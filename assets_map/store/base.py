@@ -284,6 +284,9 @@ TABLES: dict[str, tuple[str, ...]] = {
     # An estates team's decisions on a Land Registry reconciliation (store.decisions), append-only.
     "match_decisions": ("id", "anchor", "anchor_key", "match_key", "title_number", "asset_id", "decision", "note",
                         "decided_by", "decided_at"),
+    # The other names an anchor holds land under (store.decisions), added and withdrawn, append-only.
+    "anchor_aliases": ("id", "anchor", "anchor_key", "alias", "company_number", "alias_key", "action", "note",
+                       "by_user", "at"),
 }
 JSON_COLUMNS: dict[str, set[str]] = {
     "batches": {"report", "settings"}, "assets": {"attrs", "edits", "field_visibility"},
@@ -291,10 +294,11 @@ JSON_COLUMNS: dict[str, set[str]] = {
     "users": set(), "contacts": set(), "contact_history": {"changes"},
     "followers": set(), "follows": set(), "notify_log": set(), "inbox": set(), "notify_state": set(), "cases": set(),
     "case_events": {"documents"}, "acv_listings": {"record"}, "match_decisions": set(),
+    "anchor_aliases": set(),
 }
 #: Tables added after schema 2: a backup written before them has none (read as empty).
 ADDED_TABLES = ("contacts", "contact_history", "followers", "follows", "notify_log", "inbox", "notify_state", "cases",
-                "case_events", "acv_listings", "match_decisions")
+                "case_events", "acv_listings", "match_decisions", "anchor_aliases")
 #: Columns added after schema 1, with the SQL value a backup written before them restores as.
 ADDED_COLUMNS: dict[tuple[str, str], str] = {("users", "issuer"): "''"}
 

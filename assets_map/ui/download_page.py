@@ -19,6 +19,29 @@ ABOUT_FORMATS = """
 """
 
 
+def _reconciliation() -> dict:
+    """The Land ownership page's report of the chosen anchor as an extra layer, when an ownership file is loaded."""
+    from assets_map.community.ownership import PLACEMENT_NOTE
+    from assets_map.ui import reconcile_page
+
+    try:
+        got = reconcile_page.anchor_report()
+    except Exception as exc:  # noqa: BLE001 - the other layers are still offered; one line, details to the log
+        reconcile_page._LOG.exception("the reconciliation for a download")
+        st.error(f"The Land ownership reconciliation could not be prepared ({shared.md(type(exc).__name__)}); the "
+                 "other layers can still be downloaded.", icon=":material/block:")
+        return {}
+    if got is None:
+        return {}
+    anchor, rows = got
+    what = (f"the titles of {anchor} in HM Land Registry's files against its register, each with its placement "
+            "tier, how it matched, the rule naming the anchor and the decisions recorded (as on the Land ownership "
+            "page); placements are approximate")
+    note = f"Land ownership reconciliation of {anchor}: titles are placed {PLACEMENT_NOTE}"
+    return {"extra": {"reconciliation": (f"Land ownership: {anchor} (reconciliation)", what, rows)},
+            "extra_note": note, "anchor": anchor}
+
+
 def render() -> None:
     """The Download page: the filtered sites or the shortlist, with a button per export format."""
     st.title("Download")
@@ -37,7 +60,13 @@ def render() -> None:
     else:
         sites = view
         shared.count_line(res)
-    downloads.buttons(sites, what=which, key="dl")
+    extra = _reconciliation()
+    anchor = extra.pop("anchor", None)
+    downloads.buttons(sites, what=which, key="dl", **extra)
+    if anchor:
+        st.caption(f"{shared.md(anchor)}'s Land ownership reconciliation (as on the Land ownership page) "
+                   "can go in the file too: its titles are placed approximately, from their address and postcode; "
+                   "the file says so.")
     with st.expander("About the formats"):
         st.markdown(ABOUT_FORMATS)
         st.caption("Every file keeps every column of the source (prefixed src_) beside the standard ones, "

@@ -2,7 +2,8 @@
 
 The files come in by Your data's **Land Registry ownership** slot and travel with the data in use. Here the
 user chooses the anchor (from the register's organisations and the anchors the files name), extends its
-alias table, reads the report :func:`assets_map.community.ownership.reconcile` makes (titles not in the
+alias table (kept in the register store by :mod:`assets_map.store.decisions`, so every later session and
+``assets-map reconcile --store`` use it; an uploaded table is merged in for the session), reads the report :func:`assets_map.community.ownership.reconcile` makes (titles not in the
 register, register sites with no title), records a decision on each row in the register store
 (:mod:`assets_map.store.decisions`: who, when, confirmed or rejected, a note; viewers cannot) and downloads
 the report with the decisions in it. The Map draws the chosen anchor's placed titles and names the anchor in
@@ -23,7 +24,6 @@ from assets_map.community.ownership import (
     STATUS_NO_TITLE,
     STATUS_NOT_IN_REGISTER,
     Reconciliation,
-    alias_rows,
     anchor_choices,
     anchor_placements,
     anchor_register,
@@ -31,6 +31,7 @@ from assets_map.community.ownership import (
     apply_decisions,
     build_anchor,
     disposals,
+    merge_aliases,
     placements,
     reconcile,
 )
@@ -39,11 +40,10 @@ from assets_map.io.importer import Upload
 from assets_map.io.report import InputError
 from assets_map.io.uploads import read_alias_upload
 from assets_map.store import NotAllowed, StoreError
-from assets_map.store.decisions import decision_history, record_decision
+from assets_map.store.decisions import add_alias, decision_history, record_decision, stored_aliases, withdraw_alias
 from assets_map.ui import identity, shared, state
 
 ANCHOR = "own_anchor"
-ADDED = "own_added_names"
 ALIAS_FILE = "own_alias_file"
 # Widget values are dropped when another page runs; what the Map needs of this page is kept under these keys.
 _KEPT_ANCHOR = "_own_anchor_kept"
@@ -107,8 +107,19 @@ def _found() -> pd.DataFrame:
     return st.session_state[_CHOICES][2]
 
 
+def _kept(anchor: str) -> pd.DataFrame | None:
+    """The anchor's aliases kept in the register (None: the register cannot be read; the page says so)."""
+    try:
+        kept = stored_aliases(identity.shared_store(), anchor)
+    except StoreError as exc:
+        st.session_state["_own_kept_error"] = f"The aliases kept in the register could not be read: {exc}"
+        return None
+    st.session_state.pop("_own_kept_error", None)
+    return kept
+
+
 def _aliases(anchor: str) -> pd.DataFrame | None:
-    """The alias table in use: the uploaded one and the names added on this page for ``anchor``."""
+    """The alias table in use: the uploaded one merged with the aliases of ``anchor`` kept in the register."""
     parts = []
     up = st.session_state.get(_KEPT_ALIASES)
     if up is not None:
@@ -118,14 +129,8 @@ def _aliases(anchor: str) -> pd.DataFrame | None:
             st.session_state["_own_alias_error"] = str(exc)
         else:
             st.session_state.pop("_own_alias_error", None)
-    added = st.session_state.get(ADDED, {}).get(anchor) or []
-    if added:
-        parts.append(alias_rows(anchor, added))
-    if not parts:
-        return None
-    out = pd.concat(parts, ignore_index=True)
-    out.attrs["source"] = ", ".join(p.attrs.get("source", "") for p in parts)
-    return out
+    parts.append(_kept(anchor))
+    return merge_aliases(parts)
 
 
 def _report(anchor: str) -> Reconciliation:
@@ -182,6 +187,26 @@ def owners_placed():
     others = cached[1]
     others = others[~others["title_number"].isin(set(chosen["title_number"]))]
     return pd.concat([chosen, others], ignore_index=True) if len(others) else chosen
+
+
+def with_decisions(anchor: str, rec: Reconciliation, role) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """``(the report's rows with the decisions this visitor may read, the decision history or None)``."""
+    history = _history(anchor, role)
+    return apply_decisions(rec.rows, history), history
+
+
+def anchor_report() -> tuple[str, pd.DataFrame] | None:
+    """The chosen anchor and its report as this page shows and downloads it (None: no ownership file is loaded).
+
+    The rows are :func:`~assets_map.community.ownership.reconcile`'s (each title with its placement tier in words,
+    how it matched and the rule naming the anchor) with the decisions this visitor may read; the Download page
+    offers them beside the analysis layers. Raises what :func:`reconcile` raises.
+    """
+    anchor = chosen_anchor()
+    if anchor is None:
+        return None
+    rows, _ = with_decisions(anchor, _report(anchor), identity.visitor_role())
+    return anchor, rows
 
 
 def _may_decide(role, anchor: str) -> bool:
@@ -241,14 +266,73 @@ def _decide(anchor: str, rows: pd.DataFrame) -> None:
 
 
 def _add_names(anchor: str) -> None:
+    """Keep the names picked and typed in the register as aliases of ``anchor`` (each its own row of the history)."""
     names = st.session_state.get("own_add_names") or []
     typed = (st.session_state.get("own_add_typed") or "").strip()
-    added = st.session_state.setdefault(ADDED, {}).setdefault(anchor, [])
-    for n in [*names, *([typed] if typed else [])]:
-        if n not in added:
+    note = st.session_state.get("own_add_note", "")
+    wanted = list(dict.fromkeys([*names, *([typed] if typed else [])]))
+    if not wanted:
+        st.session_state[_MESSAGE] = ("error", "Pick a name from the files or type one to add.")
+        return
+    added, refused = [], []
+    for n in wanted:
+        try:
+            add_alias(identity.shared_store(), anchor=anchor, name=n, note=note, role=identity.visitor_role())
+        except (InputError, NotAllowed, StoreError) as exc:
+            refused.append(f"{n}: {exc}")
+        else:
             added.append(n)
+    if refused:
+        st.session_state[_MESSAGE] = ("error", "Not added: " + "; ".join(refused)
+                                      + (f". Added: {', '.join(added)}." if added else ""))
+    else:
+        st.session_state[_MESSAGE] = ("success", f"Added to the alias table of {anchor}, kept in the register: "
+                                                 f"{', '.join(added)}.")
     st.session_state["own_add_names"] = []
     st.session_state["own_add_typed"] = ""
+    st.session_state["own_add_note"] = ""
+
+
+def _withdraw(anchor: str) -> None:
+    key = st.session_state.get("own_withdraw_which")
+    try:
+        withdraw_alias(identity.shared_store(), anchor=anchor, key=key, role=identity.visitor_role(),
+                       note=st.session_state.get("own_withdraw_note", ""))
+    except (InputError, NotAllowed, StoreError) as exc:
+        st.session_state[_MESSAGE] = ("error", f"Nothing was withdrawn: {exc}")
+        return
+    st.session_state[_MESSAGE] = ("success", f"Withdrawn from the alias table of {anchor}: it is no longer used.")
+    st.session_state["own_withdraw_note"] = ""
+
+
+def _alias_words(aliases: pd.DataFrame) -> pd.DataFrame:
+    """The alias table in words: the name or company number, and where it came from."""
+    name = [a if isinstance(a, str) and a else "" for a in aliases["alias"]]
+    number = [c if isinstance(c, str) and c else "" for c in aliases["company_number"]]
+    return pd.DataFrame({"Name": name, "Company number": number, "Where it comes from": aliases["source"].astype(object)
+                         .fillna("").tolist()})
+
+
+def _alias_editing(anchor: str, role) -> None:
+    """Add names to the anchor's alias table kept in the register, or withdraw one (editors and admins only)."""
+    if not _may_decide(role, anchor):
+        st.info(f"The alias table kept in the register is extended by {shared.md(anchor)}'s editors and "
+                f"administrators. You are {shared.md(role.describe())}: the report uses it, you cannot change it.",
+                icon=":material/lock:")
+        return
+    found = [n for n in _found()["name"] if n != anchor]
+    st.multiselect("Names in the files", found, key="own_add_names")
+    st.text_input("Or type a name or company number", key="own_add_typed")
+    st.text_input("Note (why; kept with the alias)", key="own_add_note", max_chars=5000)
+    st.button("Add to the alias table", key="own_add", on_click=_add_names, args=(anchor,))
+    kept = _kept(anchor)
+    if kept is not None and len(kept):
+        labels = dict(zip(kept["alias_key"], [a if isinstance(a, str) and a else f"company number {c}" for a, c in
+                                              zip(kept["alias"], kept["company_number"], strict=True)], strict=True))
+        st.selectbox("Withdraw an alias kept in the register", list(labels), key="own_withdraw_which",
+                     format_func=lambda k: labels.get(k, k))
+        st.text_input("Why it is withdrawn (kept with the history)", key="own_withdraw_note", max_chars=5000)
+        st.button("Withdraw it", key="own_withdraw", on_click=_withdraw, args=(anchor,))
 
 
 def _anchor_section(own: pd.DataFrame) -> str:
@@ -267,18 +351,16 @@ def _anchor_section(own: pd.DataFrame) -> str:
         if kept is not None and st.session_state.get(ALIAS_FILE) is None:
             st.caption(f"In use: the alias table {shared.md(kept.name)} you uploaded.")
             st.button("Stop using it", key="own_alias_drop", on_click=st.session_state.pop, args=(_KEPT_ALIASES, None))
-        if st.session_state.get("_own_alias_error"):
-            st.error(shared.md(st.session_state["_own_alias_error"]), icon=":material/block:")
-        found = [n for n in _found()["name"] if n != anchor]
-        st.multiselect("Names in the files", found, key="own_add_names")
-        st.text_input("Or type a name or company number", key="own_add_typed")
-        st.button("Add to the alias table", key="own_add", on_click=_add_names, args=(anchor,))
+        for err in ("_own_alias_error", "_own_kept_error"):
+            if st.session_state.get(err):
+                st.error(shared.md(st.session_state[err]), icon=":material/block:")
+        _alias_editing(anchor, identity.visitor_role())
         aliases = _aliases(anchor)
         if aliases is not None and len(aliases):
-            table = aliases[["anchor", "alias", "company_number"]].astype(object)
-            st.dataframe(table.where(table.notna(), ""), hide_index=True, width="stretch")
-            st.download_button("Download the alias table (CSV)", table.to_csv(index=False).encode("utf-8"),
-                               file_name="aliases.csv", mime="text/csv", key="own_alias_download")
+            st.dataframe(_alias_words(aliases), hide_index=True, width="stretch")
+            table = aliases[["anchor", "alias", "company_number", "source"]].astype(object)
+            st.download_button("Download the alias table (CSV)", table.where(table.notna(), "").to_csv(index=False)
+                               .encode("utf-8"), file_name="aliases.csv", mime="text/csv", key="own_alias_download")
     return anchor
 
 
@@ -333,8 +415,7 @@ def render() -> None:
                  "this with the files.", icon=":material/block:")
         return
     role = identity.visitor_role()
-    history = _history(anchor, role)
-    rows = apply_decisions(rec.rows, history)
+    rows, history = with_decisions(anchor, rec, role)
     msg = st.session_state.pop(_MESSAGE, None)
     if msg:
         (st.success if msg[0] == "success" else st.error)(shared.md(msg[1]))
