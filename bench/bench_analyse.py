@@ -190,10 +190,10 @@ def _postgis(assets: str, lsoa: str, imd: str, out: str, dsn: str, tuned: bool =
 
 # ------------------------------------------------------------------ the driver
 
-def _timed(cmd: list[str], env=None) -> dict:
+def _timed(cmd: list[str], env=None, cwd=None) -> dict:
     """Run ``cmd`` under /usr/bin/time -v: wall seconds, peak RSS (MB), exit code, and its JSON line if any."""
     t = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True, env=env, cwd=cwd)
     wall = time.perf_counter() - t
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     out = {"wall_s": wall, "peak_mb": int(m.group(1)) / 1024 if m else None, "rc": proc.returncode}
@@ -263,12 +263,13 @@ def main(argv=None) -> None:
                     target = ref if way == "assets-map" else work / f"{way}_{r}.{'parquet' if 'parquet' in way else 'gpkg'}"
                     cmd = [sys.executable, "-m", "assets_map.cli", "analyse", "--assets", str(assets),
                            "--boundaries", str(LSOA), "--deprivation", str(IMD), "--out", str(target)]
-                    env = None
-                    if way.startswith("base"):
+                    env = cwd = None
+                    if way.startswith("base"):  # `python -m` finds the package in its working folder first
                         if args.base is None:
                             sys.exit("--base is needed for the base ways")
-                        env = {**os.environ, "PYTHONPATH": str(args.base.resolve())}
-                    res = _timed(cmd, env=env)
+                        cwd = str(args.base.resolve())
+                        env = {**os.environ, "PYTHONPATH": cwd}
+                    res = _timed(cmd, env=env, cwd=cwd)
                     if target.is_dir():
                         shutil.rmtree(target, ignore_errors=True)
                     elif way != "assets-map" and target.exists():
