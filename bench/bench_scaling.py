@@ -59,11 +59,16 @@ def main(argv=None) -> None:
             print(f"{n}: assets-map {res['assets-map'][-1]['wall_s']:.1f} s {res['assets-map'][-1]['peak_mb']:.0f} MB; "
                   f"geopandas {res['geopandas'][-1]['wall_s']:.1f} s", flush=True)
         rows.append({"n": n, "load_1min": os.getloadavg()[0],
-                     **{f"{w}_{k}": statistics.median(x[k] for x in v) for w, v in res.items() for k in ("wall_s", "peak_mb")}})
+                     **{f"{w}_{k}": statistics.median(x[k] for x in v) for w, v in res.items() for k in ("wall_s", "peak_mb")},
+                     # CPU seconds (every thread) move less than the wall on a loaded machine
+                     **{f"{w}_cpu_s": statistics.median(x["cpu_s"] for x in v) for w, v in res.items()
+                        if all("cpu_s" in x for x in v)}})
     out = {"when": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "rows": rows}
     n = np.array([r["n"] for r in rows], dtype=float)
     for w in ("assets-map", "geopandas"):
-        for k in ("wall_s", "peak_mb"):
+        for k in ("wall_s", "peak_mb", "cpu_s"):
+            if not all(f"{w}_{k}" in r for r in rows):
+                continue
             y = np.array([r[f"{w}_{k}"] for r in rows])
             big = n >= 100_000  # the exponent where the work, not start-up, dominates
             b, a = np.polyfit(np.log(n[big]), np.log(y[big]), 1) if big.sum() >= 2 else (np.nan, np.nan)
