@@ -150,6 +150,12 @@ def _run_analyse(args) -> int:
         print(f"parcels: {n['in_parcel']} sites in a registered freehold parcel ({n['site_area_from_parcel']} site "
               f"areas taken from the parcel; approximate: an index polygon, not a title plan); {n['placed_outside']} "
               "placed sites in no parcel of the files given")
+        if result.constraints is not None:
+            from assets_map.engine.parcels import FROM_PARCEL
+
+            outlines = int(result.assets["constraints_measured_from"].eq(FROM_PARCEL).sum())
+            print(f"parcels: {outlines} sites tested for constraints on their freehold parcel's outline, not their "
+                  "point (an answer inside gives the share of the parcel's area)")
     print(f"wrote {out} (layers {', '.join(result_layers(result))}, data_dictionary, provenance)"
           + (f" and {args.csv}" if args.csv else ""))
     return 0
@@ -275,6 +281,19 @@ def _read_analysis(path: str):
     return assets, needs, {"iod_year": int(years[0]) if len(years) == 1 else None}
 
 
+def _result_parcels(path: str):
+    """The freehold parcels layer of a result (None when the analysis was run without --parcels)."""
+    import geopandas as gpd
+
+    from assets_map.io.export import read_result
+
+    try:
+        layers, _ = read_result(path, ["parcels"])
+    except InputError:  # no parcels layer: the sites keep their points
+        return None
+    return gpd.GeoDataFrame(layers["parcels"], geometry="geometry")
+
+
 def _write_layer(gdf, path: str) -> None:
     from assets_map.io.export import write_csv, write_gpkg
 
@@ -296,11 +315,14 @@ def _run_joint_sites(args) -> int:
     if not args.parcels and not args.analysis:
         raise InputError("give --parcels FILE (repeatable) or --analysis RESULT.gpkg")
     frames = [read_parcels(p, owner=args.owner_column) for p in args.parcels]
+    outlines = None
     if args.analysis:
         frames.append(_read_analysis(args.analysis)[0])
+        outlines = _result_parcels(args.analysis)  # sites in a freehold parcel are grouped by its outline
     parcels = gpd.GeoDataFrame(pd.concat([f.to_crs("EPSG:27700") for f in frames], ignore_index=True),
                                geometry="geometry", crs="EPSG:27700")
-    sites = joint_sites(parcels, gap_m=args.gap, owner=args.owner_column, several_owners_only=args.several_owners)
+    sites = joint_sites(parcels, gap_m=args.gap, owner=args.owner_column, several_owners_only=args.several_owners,
+                        outlines=outlines)
     print(f"{len(parcels)} parcels; {len(sites)} joint sites (gap {args.gap:g} m), "
           f"{int(sites['several_owners'].sum())} held by several owners"
           + (f"; {sites.attrs['excluded_dropped']} excluded parcels (greenspace, allotments) left out"
@@ -352,7 +374,8 @@ def _run_site_pack(args) -> int:
         sites["acv_listed_on"] = args.acv_listed_on
         sites["acv_notified_on"] = args.acv_notified_on
     facilities = read_facilities(args.facilities) if args.facilities else None
-    doc = site_pack_html(sites, needs=needs, facilities=facilities, settings=settings, walk_m=args.walk)
+    doc = site_pack_html(sites, needs=needs, facilities=facilities, settings=settings, walk_m=args.walk,
+                         parcels=_result_parcels(args.analysis))
     for path in write_site_pack(doc, html_path=args.html, pdf_path=args.pdf):
         print(f"wrote {path}")
     return 0
@@ -387,8 +410,9 @@ def _run_find_sites(args) -> int:
                       area_crs="EPSG:27700", area_codes=tuple(args.area_code), near=near, near_name=near_name, radius_m=radius,
                       include_unflagged=args.include_unflagged)
     facilities = read_facilities(args.facilities) if args.facilities else None
+    parcels = _result_parcels(args.analysis)
     ranked = find_sites(assets, brief, needs=needs, facilities=facilities, areas=areas, walk_m=args.walk,
-                        limit=args.top)
+                        limit=args.top, parcels=parcels)
     holding, lo, hi = brief.resolved()
     size = f"{lo:g}" if lo is not None else "any"
     size += f"-{hi:g} m2" if hi is not None else " m2 or more" if lo is not None else " size"
@@ -409,7 +433,7 @@ def _run_find_sites(args) -> int:
 
         text = f"Brief: {ranked.attrs.get('use')}, {holding}, {size}, {ranked.attrs['area']}"
         doc = site_pack_html(ranked, needs=needs, facilities=facilities, settings=settings, brief_text=text,
-                             walk_m=args.walk, title=f"Sites for a {ranked.attrs.get('use')}")
+                             walk_m=args.walk, title=f"Sites for a {ranked.attrs.get('use')}", parcels=parcels)
         pdf = args.pack.lower().endswith(".pdf")
         for path in write_site_pack(doc, html_path=None if pdf else args.pack, pdf_path=args.pack if pdf else None):
             print(f"wrote {path}")
@@ -609,11 +633,15 @@ def _add_reconcile(sub) -> None:
                    help="INSPIRE Index Polygons (repeatable), to place titles in freehold parcels")
     p.add_argument("--out", required=True, help="the report: .xlsx (a sheet to work through), .gpkg (a map layer) or "
                                                 ".zip (CSV)")
+    p.add_argument("--store", metavar="REGISTER",
+                   help="the register store (SQLite file or postgresql:// URL) whose recorded decisions (confirmed or "
+                        "rejected, with who, when and the note: the app's Land ownership page records them) fill the "
+                        "report's decision columns")
     p.set_defaults(func=_run_reconcile)
 
 
 def _run_reconcile(args) -> int:
-    from assets_map.community.ownership import disposals, read_anchor_files, reconcile
+    from assets_map.community.ownership import anchor_register, disposals, read_anchor_files, reconcile
     from assets_map.io.export import export_file
     from assets_map.io.importer import import_file
 
@@ -638,7 +666,20 @@ def _run_reconcile(args) -> int:
             from assets_map.engine.parcels import join_parcels
 
             register, _ = join_parcels(register, parcels)
-    rec = reconcile(ownership, anchor, register=register, postcodes=postcodes, parcels=parcels)
+    recorded = None
+    if args.store:
+        from assets_map.store import open_store
+        from assets_map.store.commands import _cli_role
+        from assets_map.store.decisions import decisions as recorded_decisions
+
+        recorded = recorded_decisions(open_store(args.store), anchor.name, role=_cli_role())
+    register, chosen = anchor_register(register, anchor)  # as the app's Land ownership page chooses it
+    rec = reconcile(ownership, anchor, register=register, postcodes=postcodes, parcels=parcels, decisions=recorded)
+    if chosen:
+        rec.notes.insert(0, chosen)
+    if recorded is not None:
+        print(f"decisions recorded in the register: {int(rec.rows['decision'].notna().sum()):,} carried into this "
+              f"report ({len(recorded):,} recorded for {anchor.name})")
     layers = {"reconciliation": rec.rows}
     if changes is not None:
         layers["disposals"] = disposals(changes, anchor, held=ownership)

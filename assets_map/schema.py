@@ -86,6 +86,9 @@ CONSTRAINT_FIELDS: tuple[Field, ...] = (
           "the constraint layer"),
     Field("distance_m", "Distance to the feature: 0 inside, metres when near, empty otherwise", "m",
           "assets-map", "float"),
+    Field("parcel_share", "Inside, for a site tested as its registered freehold parcel's outline: the share of the "
+                          "parcel's area inside the kind's features (0-1; approximate: an index polygon, not a title "
+                          "plan); empty otherwise", "share", "assets-map", "float"),
     Field("source", "The constraint layer's file", "", "the constraint layer"),
     Field("source_date", "The layer's newest entry date, where it states one", "date", "the constraint layer"),
     Field("note", "Why not checked, or what the constraint means for a community use", "", "assets-map"),
@@ -113,6 +116,37 @@ PRIORITIES = ("High", "Medium", "Low", "not flagged")
 ANCHOR_TYPES = ("council", "nhs", "university", "college", "housing_association", "police", "fire", "other")
 
 _FLOAT = {f.name for f in ASSET_FIELDS if f.kind == "float"}
+
+
+def value_kind(s: pd.Series) -> str:
+    """The type word of a column for data dictionaries and typed writers.
+
+    Parameters
+    ----------
+    s : pandas.Series
+        The column.
+
+    Returns
+    -------
+    str
+        text, integer, real, date, datetime, boolean or geometry.
+    """
+    if getattr(s.dtype, "name", "") == "geometry":
+        return "geometry"
+    if isinstance(s.dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        if pa.types.is_date(s.dtype.pyarrow_dtype):
+            return "date"
+    if pd.api.types.is_bool_dtype(s):
+        return "boolean"
+    if pd.api.types.is_integer_dtype(s):
+        return "integer"
+    if pd.api.types.is_float_dtype(s):
+        return "real"
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return "datetime"
+    return "text"
 
 
 def data_dictionary(layer: str = "assets") -> pd.DataFrame:
@@ -145,8 +179,8 @@ def empty_asset_frame(n: int, *, columns: list[str] | None = None) -> pd.DataFra
         elif f.kind == "bool":
             cols[f.name] = pd.Series(np.zeros(n, dtype=bool))
         else:
-            cols[f.name] = pd.Series(np.full(n, None, dtype=object))
-    return pd.DataFrame(cols)
+            cols[f.name] = pd.Series(np.full(n, None, dtype=object), dtype=object)  # dtype given: no inference pass
+    return pd.DataFrame(cols, copy=False)  # no consolidation: each column stays its own array
 
 
 def order_columns(df: pd.DataFrame) -> list[str]:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Iterator
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -361,3 +362,118 @@ def ccod_csv(rows: list[dict], *, ocod: bool = False, change: bool = False) -> b
     buf = io.StringIO()
     pd.DataFrame(out, columns=head).to_csv(buf, index=False, lineterminator="\r\n")
     return buf.getvalue().encode("utf-8")
+
+
+RECONCILE_ANCHOR = "City of London Corporation"
+LEGAL = "The Mayor and Commonalty and Citizens of the City of London"
+COUNCIL = {"category": "Local Authority"}
+
+
+def _ccod_title(number, address, postcode, *proprietors, tenure="Freehold", multi="N"):
+    return {"Title Number": number, "Tenure": tenure, "Property Address": address, "District": "CITY OF LONDON",
+            "County": "GREATER LONDON", "Region": "GREATER LONDON", "Postcode": postcode,
+            "Multiple Address Indicator": multi, "proprietors": list(proprietors)}
+
+
+def reconcile_world(parcels_file: Path, tmp: Path) -> dict:
+    """A small world on the real City of London parcels (tests/test_reconcile.py): a postcode directory, a register
+    and CCOD/OCOD files (full and change-only) in the published layout, in ``tmp``."""
+    import numpy as np
+    import shapely
+
+    from assets_map.io.landregistry import read_inspire
+
+    parcels = read_inspire(parcels_file).frame
+    g = parcels.geometry
+    # parcels holding the register's assets and the postcode points, far enough apart to be told apart
+    big = np.flatnonzero(parcels["parcel_area_ha"].to_numpy() > 0.05)
+    p = {name: int(big[k]) for name, k in zip(("A1", "A2", "A3", "T2", "T3"), (0, 40, 80, 120, 160), strict=True)}
+    inside = {k: g.iloc[v].representative_point() for k, v in p.items()}
+    rng = np.random.default_rng(3)
+    minx, miny, maxx, maxy = g.total_bounds
+    while True:  # a street: a point in no parcel
+        street = shapely.Point(rng.uniform(minx, maxx), rng.uniform(miny, maxy))
+        if not shapely.intersects(g.to_numpy(), street).any():
+            break
+    pcs = {"EC2V 7HH": inside["A1"], "EC2V 9ZZ": inside["A2"], "EC2V 6XX": inside["A3"], "EC2V 5AA": inside["T2"],
+           "EC2V 6BB": inside["A3"], "EC2V 7AB": street, "EC4M 1AA": inside["T3"]}
+    pts = gpd.GeoSeries(list(pcs.values()), crs=27700).to_crs(4326)
+    pd.DataFrame({"pcds": list(pcs), "lat": pts.y.round(7), "long": pts.x.round(7)}).to_csv(tmp / "pcd.csv", index=False)
+    reg_pts = gpd.GeoSeries([inside["A1"], inside["A2"], inside["A3"]], crs=27700).to_crs(4326)
+    pd.DataFrame({"AssetCode": ["A1", "A2", "A3"], "PropertyName": ["Guildhall", "Aldermanbury Depot", "Love Lane Hall"],
+                  "StreetNumber": ["1", "40", "2"], "StreetName": ["Gresham Street", "Aldermanbury", "Love Lane"],
+                  "PostTown": "London", "PostCode": ["EC2V 7HH", "EC2V 9ZZ", "EC2V 6XX"],
+                  "GeoX": reg_pts.x.round(7), "GeoY": reg_pts.y.round(7),
+                  "OrganisationLabel": RECONCILE_ANCHOR}).to_csv(tmp / "register.csv", index=False)
+    pd.DataFrame({"anchor": [RECONCILE_ANCHOR, RECONCILE_ANCHOR], "alias": [LEGAL, ""],
+                  "company_number": ["", "9999999"]}).to_csv(tmp / "aliases.csv", index=False)
+    own = {"name": RECONCILE_ANCHOR, **COUNCIL}
+    legal = {"name": LEGAL.upper(), **COUNCIL}
+    legal2 = {"name": "Mayor & Commonalty & Citizens of the City of London.", **COUNCIL}
+    titles = [
+        _ccod_title("AGL1", "1 Gresham Street, London (EC2V 7HH)", "EC2V 7HH", legal),          # address -> A1
+        _ccod_title("AGL2", "Land at Basinghall Avenue, London (EC2V 5AA)", "EC2V 5AA", legal2),  # parcel, not in register
+        _ccod_title("AGL3", "Love Lane Yard, London (EC2V 6BB)", "EC2V 6BB", own),               # parcel of A3
+        _ccod_title("AGL4", "Guildhall Yard, London (EC2V 7HH)", "EC2V 7HH", own),               # postcode of A1
+        _ccod_title("AGL5", "10 Wood Street (EC2V 7AB) and 12 Milk Street (EC2V 8CD)", "EC2V 7AB", own, multi="Y"),
+        _ccod_title("AGL6", "Bank Chambers, London (EC4M 1AA)", "EC4M 1AA",
+               {"name": "Barts Health NHS Trust", "category": "Corporate Body"},
+               {"name": "City of London Investments Limited", "number": "09999999",
+                "category": "Limited Company or Public Limited Company"}),                  # by company number
+        _ccod_title("AGL7", "3 Cheapside (EC2V 6AA)", "EC2V 6AA", {"name": "The City University", "category": "Corporate Body"}),
+        _ccod_title("AGL8", "4 Cheapside (EC2V 6AA)", "EC2V 6AA",
+               {"name": "London and Quadrant Housing Trust Limited", "category": "Registered Society (Company)"}),
+        _ccod_title("AGL9", "City of London School (EC4V 3AL)", "EC4V 3AL", {"name": "City of London School Trust",
+                                                                         "category": "Corporate Body"}),  # not the anchor
+    ]
+    (tmp / "CCOD_FULL.csv").write_bytes(ccod_csv(titles))
+    (tmp / "OCOD_FULL.csv").write_bytes(ccod_csv([_ccod_title("NGL1", "5 Lime Street (EC3M 7AA)", "EC3M 7AA", {
+        "name": "Example Holdings SA", "category": "Limited Company or Public Limited Company",
+        "country": "LUXEMBOURG"})], ocod=True))
+    change = [dict(titles[1], **{"Change Indicator": "D", "Change Date": "15-11-2026"}),
+              dict(_ccod_title("AGL2", "Land at Basinghall Avenue, London (EC2V 5AA)", "EC2V 5AA",
+                          {"name": "Acme Property Holdings Limited", "number": "01234567",
+                           "category": "Limited Company or Public Limited Company"}),
+                   **{"Change Indicator": "A", "Change Date": "15-11-2026"}),
+              dict(titles[3], **{"Change Indicator": "D", "Change Date": "15-11-2026"}),
+              dict(titles[0], **{"Change Indicator": "D", "Change Date": "15-11-2026"}),
+              dict(titles[0], **{"Change Indicator": "A", "Change Date": "15-11-2026", "Price Paid": "2000000"})]
+    (tmp / "CCOD_COU.csv").write_bytes(ccod_csv(change, change=True))
+    return {"tmp": tmp, "parcels": parcels, "parcels_file": parcels_file, "p": p, "street": street, "pcs": pcs}
+
+
+# ------------------------------------------------------------------ hold-out layouts
+def district_layout(register: Path, path: Path) -> Path:
+    """Trafford's register rewritten as a district council publishes one, so the true answers are known.
+
+    Title lines above the header, a line of units under it, "Asset Name / Address 1 / Town / Post Code /
+    Easting / Northing / Tenure / Property Type / Occupancy Status" columns (the holding type folded into the
+    property type where the use is blank), floor areas with their unit ("1,047 sq m"), a blank line, a total
+    row and a source note at the foot.
+    """
+    import csv
+
+    from pyproj import Transformer
+
+    d = pd.read_csv(register, dtype=str, keep_default_na=False)
+    lon = pd.to_numeric(d["GeoX"], errors="coerce").to_numpy()
+    lat = pd.to_numeric(d["GeoY"], errors="coerce").to_numpy()
+    swapped = lon > 40  # one row of the original has them swapped (the importer swaps it back)
+    lon, lat = np.where(swapped, lat, lon), np.where(swapped, lon, lat)
+    e, n = Transformer.from_crs(4326, 27700, always_xy=True).transform(lon, lat)
+    grid = [["" if not np.isfinite(v) else str(int(round(v))) for v in col] for col in (e, n)]
+    area = ["" if not v else f"{float(v):,.0f} sq m" for v in d["BuildingSize"]]
+    use = [o or h for o, h in zip(d["OtherDetail"], d["HoldingType"], strict=True)]
+    header = ["Asset Name", "Address 1", "Address 2", "Town", "Post Code", "UPRN", "Easting", "Northing", "Tenure",
+              "Property Type", "Occupancy Status", "Gross Internal Area"]
+    rows = [["Anytown District Council"], ["Land and Property Assets Register (Local Government Transparency Code)"],
+            [], header, ["(text)", "", "", "", "", "", "(OSGB36)", "(OSGB36)", "", "", "", "m2"]]
+    for i in range(len(d)):
+        rows.append([d["PropertyName"][i], f"{d['StreetNumber'][i]} {d['StreetName'][i]}".strip(), "", d["PostTown"][i],
+                     d["PostCode"][i], d["UPRN"][i], grid[0][i], grid[1][i], d["TenureType"][i], use[i],
+                     d["TenureDetail"][i], area[i]])
+    total = sum(float(v) for v in d["BuildingSize"] if v)
+    rows += [[], ["Total", *[""] * 10, f"{total:,.0f} sq m"], ["Source: Estates team, data as at 31 March"]]
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows(rows)
+    return path

@@ -130,7 +130,8 @@ BELONGS = {
     # HM Land Registry's parcels: only the Freehold parcels slot takes them (not among SLOTS here)
     "inspire_city_of_london.geojson": (),
 }
-SLOTS = ("register", "boundaries", "deprivation", "postcodes", "wards", "exclude", "facilities", "locations")
+SLOTS = ("register", "boundaries", "deprivation", "postcodes", "wards", "exclude", "facilities", "locations",
+         "ownership")
 
 
 def _belongs(path) -> tuple[str, ...]:
@@ -139,7 +140,10 @@ def _belongs(path) -> tuple[str, ...]:
     import pyogrio
 
     shapes = pyogrio.read_dataframe(path, columns=[]).geometry.geom_type
-    return _MAP_POLYGONS if shapes.str.contains("Polygon").any() else _MAP_POINTS
+    slots = _MAP_POLYGONS if shapes.str.contains("Polygon").any() else _MAP_POINTS
+    if path.parent.name == "constraints":  # planning constraint layers: never a register of sites
+        return tuple(s for s in slots if s != "register")
+    return slots
 
 
 def _real_files():
@@ -169,7 +173,7 @@ def test_every_real_file_in_every_wrong_slot_is_explained_in_one_line(shared):
                 assert "give it in the" in problem, (path.name, slot, problem)
             # The check refuses it too, in one error, before reading it as what it is not.
             files = {slot: up} if slot in KIND_SLOTS else {}
-            layers = {"exclude": [up]} if slot == "exclude" else {"facilities": [up]} if slot == "facilities" else {}
+            layers = {slot: [up]} if slot in ("exclude", "facilities", "ownership") else {}
             with pytest.raises(InputError) as e:
                 check_uploads(files, locations=up if slot == "locations" else None, **layers)
             assert problem in str(e.value).replace("\n", " ")
@@ -186,7 +190,7 @@ def test_the_page_says_what_each_wrong_file_is_and_never_shows_a_traceback(share
         wrong = [s for s in SLOTS if s not in _belongs(path)]
         at = app_page("data_page")
         at.session_state["staged_uploads"] = {s: up for s in wrong if s in KIND_SLOTS}
-        at.session_state["staged_layers"] = {s: ([up] if s in ("exclude", "facilities") else up)
+        at.session_state["staged_layers"] = {s: ([up] if s in ("exclude", "facilities", "ownership") else up)
                                              for s in wrong if s not in KIND_SLOTS}
         at.run()
         assert not at.exception, (path.name, at.exception)

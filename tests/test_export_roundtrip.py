@@ -30,7 +30,6 @@ from assets_map.io.export import (
     CUT_MARK,
     FORMATS,
     ExportWarning,
-    _kind,
     export_bytes,
     export_file,
     for_file,
@@ -39,6 +38,7 @@ from assets_map.io.export import (
     summary_layer,
 )
 from assets_map.io.provenance import provenance
+from assets_map.schema import value_kind
 
 KEYS = {"assets": ["asset_id"], "candidates": ["asset_id"], "needs": ["code"], "summary": ["group_by", "group"]}
 GEOM_TOLERANCE = {"gpkg": 1e-6, "shp": 1e-6, "geojson": 0.05, "kml": 0.05, "csv": 0.002}  # metres in EPSG:27700
@@ -210,7 +210,7 @@ def assert_values_match(fmt: str, source: pd.DataFrame, back: pd.DataFrame, laye
         if col == "geometry":
             continue
         assert col in back.columns, f"{fmt} {layer}: column {col} missing"
-        kind = _kind(src[col])
+        kind = value_kind(src[col])
         want = [canon(v, kind) for v in src[col].astype(object)]
         got = [canon(v, kind) for v in back[col].astype(object)]
         if fmt in ("csv", "xlsx") and kind == "text":

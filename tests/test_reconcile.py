@@ -33,81 +33,14 @@ from assets_map.community.ownership import (
 )
 from assets_map.engine.parcels import join_parcels
 from assets_map.io.importer import import_file
-from assets_map.io.landregistry import read_inspire, read_ownership
-from tests.helpers import ccod_csv
-
-ANCHOR = "City of London Corporation"
-LEGAL = "The Mayor and Commonalty and Citizens of the City of London"
-COUNCIL = {"category": "Local Authority"}
-
-
-def _title(number, address, postcode, *proprietors, tenure="Freehold", multi="N"):
-    return {"Title Number": number, "Tenure": tenure, "Property Address": address, "District": "CITY OF LONDON",
-            "County": "GREATER LONDON", "Region": "GREATER LONDON", "Postcode": postcode,
-            "Multiple Address Indicator": multi, "proprietors": list(proprietors)}
+from assets_map.io.landregistry import read_ownership
+from tests.helpers import RECONCILE_ANCHOR as ANCHOR
+from tests.helpers import reconcile_world
 
 
 @pytest.fixture(scope="module")
 def world(shared, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("reconcile")
-    parcels_file = shared("london", "inspire_city_of_london.geojson")
-    parcels = read_inspire(parcels_file).frame
-    g = parcels.geometry
-    # parcels holding the register's assets and the postcode points, far enough apart to be told apart
-    big = np.flatnonzero(parcels["parcel_area_ha"].to_numpy() > 0.05)
-    p = {name: int(big[k]) for name, k in zip(("A1", "A2", "A3", "T2", "T3"), (0, 40, 80, 120, 160), strict=True)}
-    inside = {k: g.iloc[v].representative_point() for k, v in p.items()}
-    rng = np.random.default_rng(3)
-    minx, miny, maxx, maxy = g.total_bounds
-    while True:  # a street: a point in no parcel
-        street = shapely.Point(rng.uniform(minx, maxx), rng.uniform(miny, maxy))
-        if not shapely.intersects(g.to_numpy(), street).any():
-            break
-    pcs = {"EC2V 7HH": inside["A1"], "EC2V 9ZZ": inside["A2"], "EC2V 6XX": inside["A3"], "EC2V 5AA": inside["T2"],
-           "EC2V 6BB": inside["A3"], "EC2V 7AB": street, "EC4M 1AA": inside["T3"]}
-    pts = gpd.GeoSeries(list(pcs.values()), crs=27700).to_crs(4326)
-    pd.DataFrame({"pcds": list(pcs), "lat": pts.y.round(7), "long": pts.x.round(7)}).to_csv(tmp / "pcd.csv", index=False)
-    reg_pts = gpd.GeoSeries([inside["A1"], inside["A2"], inside["A3"]], crs=27700).to_crs(4326)
-    pd.DataFrame({"AssetCode": ["A1", "A2", "A3"], "PropertyName": ["Guildhall", "Aldermanbury Depot", "Love Lane Hall"],
-                  "StreetNumber": ["1", "40", "2"], "StreetName": ["Gresham Street", "Aldermanbury", "Love Lane"],
-                  "PostTown": "London", "PostCode": ["EC2V 7HH", "EC2V 9ZZ", "EC2V 6XX"],
-                  "GeoX": reg_pts.x.round(7), "GeoY": reg_pts.y.round(7),
-                  "OrganisationLabel": ANCHOR}).to_csv(tmp / "register.csv", index=False)
-    pd.DataFrame({"anchor": [ANCHOR, ANCHOR], "alias": [LEGAL, ""],
-                  "company_number": ["", "9999999"]}).to_csv(tmp / "aliases.csv", index=False)
-    own = {"name": ANCHOR, **COUNCIL}
-    legal = {"name": LEGAL.upper(), **COUNCIL}
-    legal2 = {"name": "Mayor & Commonalty & Citizens of the City of London.", **COUNCIL}
-    titles = [
-        _title("AGL1", "1 Gresham Street, London (EC2V 7HH)", "EC2V 7HH", legal),          # address -> A1
-        _title("AGL2", "Land at Basinghall Avenue, London (EC2V 5AA)", "EC2V 5AA", legal2),  # parcel, not in register
-        _title("AGL3", "Love Lane Yard, London (EC2V 6BB)", "EC2V 6BB", own),               # parcel of A3
-        _title("AGL4", "Guildhall Yard, London (EC2V 7HH)", "EC2V 7HH", own),               # postcode of A1
-        _title("AGL5", "10 Wood Street (EC2V 7AB) and 12 Milk Street (EC2V 8CD)", "EC2V 7AB", own, multi="Y"),
-        _title("AGL6", "Bank Chambers, London (EC4M 1AA)", "EC4M 1AA",
-               {"name": "Barts Health NHS Trust", "category": "Corporate Body"},
-               {"name": "City of London Investments Limited", "number": "09999999",
-                "category": "Limited Company or Public Limited Company"}),                  # by company number
-        _title("AGL7", "3 Cheapside (EC2V 6AA)", "EC2V 6AA", {"name": "The City University", "category": "Corporate Body"}),
-        _title("AGL8", "4 Cheapside (EC2V 6AA)", "EC2V 6AA",
-               {"name": "London and Quadrant Housing Trust Limited", "category": "Registered Society (Company)"}),
-        _title("AGL9", "City of London School (EC4V 3AL)", "EC4V 3AL", {"name": "City of London School Trust",
-                                                                         "category": "Corporate Body"}),  # not the anchor
-    ]
-    (tmp / "CCOD_FULL.csv").write_bytes(ccod_csv(titles))
-    (tmp / "OCOD_FULL.csv").write_bytes(ccod_csv([_title("NGL1", "5 Lime Street (EC3M 7AA)", "EC3M 7AA", {
-        "name": "Example Holdings SA", "category": "Limited Company or Public Limited Company",
-        "country": "LUXEMBOURG"})], ocod=True))
-    change = [dict(titles[1], **{"Change Indicator": "D", "Change Date": "15-11-2026"}),
-              dict(_title("AGL2", "Land at Basinghall Avenue, London (EC2V 5AA)", "EC2V 5AA",
-                          {"name": "Acme Property Holdings Limited", "number": "01234567",
-                           "category": "Limited Company or Public Limited Company"}),
-                   **{"Change Indicator": "A", "Change Date": "15-11-2026"}),
-              dict(titles[3], **{"Change Indicator": "D", "Change Date": "15-11-2026"}),
-              dict(titles[0], **{"Change Indicator": "D", "Change Date": "15-11-2026"}),
-              dict(titles[0], **{"Change Indicator": "A", "Change Date": "15-11-2026", "Price Paid": "2000000"})]
-    (tmp / "CCOD_COU.csv").write_bytes(ccod_csv(change, change=True))
-    return {"tmp": tmp, "parcels": parcels, "parcels_file": parcels_file, "p": p, "street": street, "pcs": pcs}
+    return reconcile_world(shared("london", "inspire_city_of_london.geojson"), tmp_path_factory.mktemp("reconcile"))
 
 
 @pytest.fixture(scope="module")
@@ -311,9 +244,49 @@ def test_who_owns_a_clicked_parcel(world, loaded):
     held = placed.loc[placed["tier"] == TIER_PARCEL].iloc[0]
     text = who_owns(held["parcel_id"], placed)
     assert text.startswith(f"Registered freehold parcel (INSPIRE ID {held['parcel_id']}).")
-    assert f"{ANCHOR} holds title {held['title_number']} here ({TIER_PARCEL}; approximate" in text
+    assert f"{ANCHOR} holds title {held['title_number']} here (placed by {TIER_PARCEL}; approximate" in text
     other = world["parcels"]["parcel_id"].iloc[-1]
     assert who_owns(other, placed) == (f"Registered freehold parcel (INSPIRE ID {other}). Owner not in the open data: "
                                        "a title search at HM Land Registry names it "
                                        "(https://www.gov.uk/search-property-information-land-registry).")
     assert NOT_IN_OPEN_DATA.startswith("owner not in the open data")
+
+
+def test_the_cli_and_the_app_take_the_same_part_of_a_register(world, loaded, capsys, tmp_path):
+    """`reconcile --register` takes the anchor's own rows, as the app's Land ownership page does (one way through)."""
+    from assets_map.community.ownership import anchor_register, build_anchor, read_aliases
+
+    tmp = world["tmp"]
+    reg = pd.read_csv(tmp / "register.csv", dtype=str)
+    other = reg.copy()
+    other["AssetCode"] = other["AssetCode"] + "-X"
+    other["OrganisationLabel"] = "Another Council"
+    mixed = tmp_path / "mixed.csv"
+    pd.concat([reg, other]).to_csv(mixed, index=False)
+    run = ["reconcile", "--ownership", str(tmp / "CCOD_FULL.csv"), "--anchor", ANCHOR, "--aliases",
+           str(tmp / "aliases.csv"), "--postcodes", str(tmp / "pcd.csv"), "--parcels", str(world["parcels_file"])]
+    out = tmp_path / "mixed.xlsx"
+    assert main([*run, "--register", str(mixed), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "3 register rows of other organisations left out" in printed
+    rows = pd.read_excel(out, dtype=str)
+    assert not rows["asset_id"].dropna().str.endswith("-X").any()
+    same, _ = _report_sets(rows)
+    assert same == _expected_report(world, loaded)[0]
+    # the app's choice is the same function: the same rows
+    assets, _ = import_file(mixed)
+    mine, line = anchor_register(assets, build_anchor(ANCHOR, read_aliases(tmp / "aliases.csv")))
+    assert sorted(mine["asset_id"]) == ["A1", "A2", "A3"] and "left out" in line
+    # a register naming another organisation is not taken for the anchor's: its titles are a portfolio alone
+    renamed = reg.assign(OrganisationLabel="The Corporation")
+    one = tmp_path / "renamed.csv"
+    renamed.to_csv(one, index=False)
+    assert main([*run, "--register", str(one), "--out", str(tmp_path / "renamed.xlsx")]) == 0
+    printed = capsys.readouterr().out
+    assert "(The Corporation) is not" in printed and "portfolio from HM Land Registry's files alone" in printed
+    assert "add that name to the alias table" in printed
+    # a register naming no organisation is taken whole, and the report says so
+    unnamed = tmp_path / "unnamed.csv"
+    reg.drop(columns=["OrganisationLabel"]).to_csv(unnamed, index=False)
+    assert main([*run, "--register", str(unnamed), "--out", str(tmp_path / "unnamed.xlsx")]) == 0
+    assert "names no organisation: the whole register was taken" in capsys.readouterr().out

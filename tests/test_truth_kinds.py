@@ -43,6 +43,15 @@ REFUSED = {
     "england/ltla24_boundaries_uk.gpkg": ("boundaries of local authority districts", "land and building register"),
     "england/lsoa21_boundaries_ew.gpkg": ("LSOA boundaries", "--boundaries"),
     "england/lookup_lsoa21_ward24_ltla24.csv": ("an LSOA-to-ward lookup", "'Wards' slot"),
+    # planning constraint layers (told by name, list entry or Natural England fields): never sites
+    "trafford/constraints/conservation_areas.geojson": ("a planning constraint layer (conservation area)", "--constraints"),
+    "trafford/constraints/listed_buildings.geojson": ("a planning constraint layer (listed building)", "--constraints"),
+    "trafford/constraints/scheduled_monuments.geojson": ("a planning constraint layer (scheduled monument)",
+                                                         "--constraints"),
+    "trafford/constraints/local_nature_reserves.geojson": ("a planning constraint layer (local nature reserve)",
+                                                           "--constraints"),
+    "trafford/constraints/sites_of_special_scientific_interest.geojson": (
+        "a planning constraint layer (site of special scientific interest)", "--constraints"),
 }
 
 
@@ -235,3 +244,57 @@ def test_an_iod_boundary_layer_is_refused_as_a_register(shared, tmp_path):
     with pytest.raises(InputError, match="this looks like LSOA boundaries carrying the Indices of Deprivation; "
                                          "give it as --boundaries"):
         import_file(path)
+
+
+# ------------------------------------------------------------------ constraint layers in other layouts
+
+_WKT = "POLYGON ((-2.31 53.45, -2.30 53.45, -2.30 53.46, -2.31 53.46, -2.31 53.45))"
+
+
+def _rows_csv(header: list[str], rows: list[list[str]]) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows([header, *rows])
+    return out.getvalue().encode()
+
+
+@pytest.mark.parametrize(("name", "data", "looks"), [
+    # planning.data.gov.uk bulk CSV: told by its dataset column, whatever the file is called
+    ("download.csv", _rows_csv(["dataset", "end-date", "entity", "entry-date", "geometry", "name", "organisation-entity",
+                                "point", "reference", "start-date"],
+                               [["green-belt", "", str(450000 + i), "2024-01-01", _WKT, f"Belt {i}", "109", "", f"GB{i}",
+                                 ""] for i in range(5)]), "green belt"),
+    # Historic England's listed buildings under a file name that says nothing: told by its list entry fields
+    ("layer_export.csv", _rows_csv(["ListEntry", "Name", "Grade", "Easting", "Northing"],
+                                   [[str(1067000 + i), f"Church {i}", "II", "381000", str(394000 + i)]
+                                    for i in range(5)]), "listed building"),
+    # a flood zone layer told by its name alone (no register fields)
+    ("Flood_Zones_3.csv", _rows_csv(["fid", "wkt", "Name"], [[str(i), _WKT, "FZ3"] for i in range(3)]),
+     "flood risk zone"),
+])
+def test_constraint_layers_in_other_layouts_are_refused_as_registers(name, data, looks):
+    with pytest.raises(InputError) as exc:
+        import_bytes(data, name, kind="register")
+    msg = str(exc.value)
+    assert f"this looks like a planning constraint layer ({looks})" in msg and "--constraints" in msg, msg
+
+
+def test_a_register_named_for_a_designation_is_still_a_register():
+    """A council's list of its own sites in conservation areas has tenure and addresses: it is a register."""
+    data = _rows_csv(["AssetCode", "PropertyName", "StreetName", "PostCode", "TenureType", "GeoX", "GeoY"],
+                     [[f"A{i}", f"Hall {i}", "Market Street", "WA14 1PF", "Freehold", "-2.352", "53.388"]
+                      for i in range(4)])
+    frame, _ = import_bytes(data, "assets_in_conservation_areas.csv", kind="register")
+    assert len(frame) == 4 and frame.attrs["adapter"] == "register"
+    data = _rows_csv(["Site Name", "Address", "Postcode", "GeoX", "GeoY"],
+                     [[f"Hall {i}", "1 Market Street", "WA14 1PF", "-2.352", "53.388"] for i in range(4)])
+    frame, _ = import_bytes(data, "green_belt_holdings.csv", kind="register")
+    assert len(frame) == 4
+
+
+def test_analyse_refuses_a_constraint_layer_given_as_the_register(shared, capsys, tmp_path):
+    t = shared("trafford", "lsoa21_boundaries.geojson")
+    code = main(["analyse", "--assets", str(shared("trafford", "constraints", "conservation_areas.geojson")),
+                 "--boundaries", str(t), "--deprivation",
+                 str(shared("england", "imd2025_lsoa21_scores_ranks_deciles.csv")), "--out", str(tmp_path / "never.gpkg")])
+    assert code != 0
+    assert "planning constraint layer" in capsys.readouterr().err

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from assets_map.engine.parcels import FROM_PARCEL, site_outlines
 from assets_map.engine.priority import decile_text
 from assets_map.io.report import InputError
 from assets_map.schema import MEASURE_CRS
@@ -64,6 +65,7 @@ def catchment_need(
     score_column: str = "need_score",
     decile_column: str = "need_decile",
     most_deprived: int = 3,
+    parcels: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """Add the area-weighted need of each site's catchment.
 
@@ -74,6 +76,9 @@ def catchment_need(
         ``needs`` of an analysis)
     radius_m : catchment radius around the site's edge (default 800 m, straight-line)
     most_deprived : deciles counted as "most deprived" (1..this)
+    parcels : the freehold parcels of the analysis (its ``parcels`` layer). A site given as a point that carries
+        a ``parcel_id`` has its catchment drawn around that parcel's outline (everything within ``radius_m`` of
+        the outline), not around its point (:func:`assets_map.engine.parcels.site_outlines`)
 
     Returns
     -------
@@ -82,7 +87,8 @@ def catchment_need(
     deprived), ``catchment_most_deprived_share`` (share of the covered catchment
     in decile 1..``most_deprived`` areas), ``catchment_coverage`` (share of the
     catchment covered by need areas with data), ``catchment_areas`` (LSOAs
-    touched, as "; "-separated codes) and ``catchment_text``.
+    touched, as "; "-separated codes), ``catchment_from`` (what the radius is measured from: the site's point,
+    its own outline, or its freehold parcel's outline, approximate) and ``catchment_text``.
     """
     problems = []
     if not np.isfinite(radius_m) or radius_m <= 0:
@@ -95,7 +101,7 @@ def catchment_need(
     if problems:
         raise InputError(problems)
     out = sites.copy()
-    geom = sites.geometry.to_crs(MEASURE_CRS).to_numpy()
+    geom, _, measured_from = site_outlines(sites, parcels)
     placed = ~(pd.isna(geom) | shapely.is_empty(geom))
     zones = shapely.buffer(geom[placed], radius_m, quad_segs=16)
     n_need = needs.to_crs(MEASURE_CRS)
@@ -103,6 +109,8 @@ def catchment_need(
     decile = pd.to_numeric(n_need[decile_column], errors="coerce").to_numpy(dtype=float)
     has = np.isfinite(score)
     w = area_weights(zones, n_need.geometry.to_numpy())
+    touched = np.zeros(len(zones), dtype=bool)  # zones meeting a need area, scored or not
+    touched[w["zone"].to_numpy()] = True
     w = w[has[w["area"].to_numpy()]]
     zone_area = shapely.area(zones)
     n = len(out)
@@ -118,7 +126,9 @@ def catchment_need(
         g = groups.get(k)
         if g is None:
             res_cov[p] = 0.0
-            res_text[p] = (f"Catchment need ({radius_m:g} m): the catchment lies outside the need areas loaded, "
+            res_text[p] = (f"Catchment need ({radius_m:g} m): the need areas around it have no deprivation score, "
+                           "so its need is not assessed" if touched[k] else
+                           f"Catchment need ({radius_m:g} m): the catchment lies outside the need areas loaded, "
                            "so its need is not assessed")
             continue
         a = g["area"].to_numpy()
@@ -131,13 +141,16 @@ def catchment_need(
         order = np.argsort(-ov)
         res_codes[p] = "; ".join(str(codes[i]) for i in a[order])
         partial = "" if res_cov[p] >= 0.995 else f"; only {res_cov[p]:.0%} of it lies in need areas with data"
-        res_text[p] = (f"Catchment need ({radius_m:g} m around the site): need score {res_score[p]:.1f} of 100 "
+        around = ("the site's freehold parcel (its registered outline, approximate: not a title plan)"
+                  if measured_from[p] == FROM_PARCEL else "the site")
+        res_text[p] = (f"Catchment need ({radius_m:g} m around {around}): need score {res_score[p]:.1f} of 100 "
                        f"over {len(a)} LSOA{'s' if len(a) != 1 else ''}, {res_share[p]:.0%} of the catchment in "
                        f"decile 1-{most_deprived} areas ({AREA_WEIGHT_NOTE}{partial})")
     out["catchment_need_score"] = np.round(res_score, 2)
     out["catchment_most_deprived_share"] = np.round(res_share, 4)
     out["catchment_coverage"] = np.round(res_cov, 4)
     out["catchment_areas"] = res_codes
+    out["catchment_from"] = pd.array(measured_from, dtype="string")
     out["catchment_text"] = res_text
     return out
 

@@ -265,6 +265,7 @@ def find_sites(
     walk_m: float = DEFAULT_WALK_M,
     catchment_m: float = DEFAULT_CATCHMENT_M,
     limit: int | None = None,
+    parcels: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """Candidate sites for a group's brief, ranked, each with the reasons for its place.
 
@@ -276,6 +277,8 @@ def find_sites(
     facilities : partner facilities (see :func:`assets_map.community.partners.read_facilities`)
     areas : further layers whose codes the brief may name (e.g. wards)
     limit : keep only the top ``limit`` sites
+    parcels : the analysis's freehold parcels: a site in one has its catchment measured from the parcel's outline
+        (:func:`assets_map.community.catchment.catchment_need`)
 
     Returns
     -------
@@ -350,7 +353,7 @@ def find_sites(
     else:
         a["_rel_partners"] = np.nan
     if needs is not None:
-        a = catchment_need(a, needs, radius_m=catchment_m)
+        a = catchment_need(a, needs, radius_m=catchment_m, parcels=parcels)
     weights = _weights(brief, facilities)
     near_pt = None
     if brief.near is not None:
@@ -381,7 +384,9 @@ def find_sites(
             why.append(f"its LSOA's need score is {float(ln):.1f} of 100")
         else:
             comps["need"].append(0.0)
-            why.append("need around it not assessed (outside the need areas loaded)")
+            why.append("need around it not assessed (its need area has no deprivation score)"
+                       if isinstance(row.get("need_area_code"), str) and row.get("need_area_code") else
+                       "need around it not assessed (outside the need areas loaded)")
         # size
         s = size[i]
         if np.isfinite(s):

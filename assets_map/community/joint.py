@@ -123,6 +123,7 @@ def joint_sites(
     min_parcels: int = 2,
     several_owners_only: bool = False,
     drop_excluded: bool = True,
+    outlines: gpd.GeoDataFrame | None = None,
 ) -> gpd.GeoDataFrame:
     """Group touching or nearby parcels into candidate joint sites.
 
@@ -144,6 +145,11 @@ def joint_sites(
     drop_excluded : bool
         Leave out parcels marked ``excluded`` (parks, greenspace, allotments, community use):
         they are never offered.
+    outlines : GeoDataFrame, optional
+        The freehold parcels of an analysis (its ``parcels`` layer: ``parcel_id`` and outline). A site given as
+        a point that carries a ``parcel_id`` is grouped by that parcel's outline instead of its point
+        (:func:`assets_map.engine.parcels.site_outlines`), so two sites in neighbouring parcels that touch are
+        offered together; the reasons say the outlines are registered freehold parcels, not title plans.
 
     Returns
     -------
@@ -151,7 +157,8 @@ def joint_sites(
     ``joint_site_id``, ``parcels``, ``owners_count``, ``owners`` ("; "-separated),
     ``several_owners``, ``asset_ids``, ``names``, ``area_ha`` (measured area of the
     union of the polygons, overlaps counted once), ``stated_area_ha`` (areas the
-    registers give for parcels that are points), ``largest_gap_m``, ``flagged``
+    registers give for parcels that are points), ``largest_gap_m``,
+    ``from_freehold_parcels`` (sites drawn as their freehold parcel's outline), ``flagged``
     (parcels flagged as candidates), ``best_priority``, ``reasons``, and the union
     of the parcels as geometry. ``attrs["excluded_dropped"]`` counts the parcels
     left out as excluded, ``attrs["gap_m"]`` the gap used.
@@ -165,6 +172,13 @@ def joint_sites(
         ex = src["excluded"].fillna(False).astype(bool).to_numpy()
         dropped = int(ex.sum())
         src = src[~ex]
+    from_parcel = np.zeros(len(src), bool)
+    if outlines is not None:
+        from assets_map.engine.parcels import site_outlines
+
+        geoms, from_parcel, _ = site_outlines(src, outlines)
+        src = src.set_geometry(gpd.GeoSeries(geoms, index=src.index, crs=MEASURE_CRS))
+    src = src.assign(_from_parcel=from_parcel)
     geom, _ = repair_invalid(src.geometry)
     src = src.set_geometry(geom)
     src = src[~(src.geometry.isna() | src.geometry.is_empty)].reset_index(drop=True)
@@ -208,6 +222,11 @@ def joint_sites(
             why.append(f"{int(is_point.sum())} parcel{'s are' if is_point.sum() != 1 else ' is'} a point, not a boundary: "
                        + (f"registers state {known.sum():.2f} ha for {len(known)}" if len(known) else "no area stated")
                        + "; adjacency of points is only a hint")
+        on_parcel = int(src["_from_parcel"].to_numpy()[members].sum())
+        if on_parcel:
+            why.append(f"{on_parcel} of the sites {'is' if on_parcel == 1 else 'are'} drawn as the registered freehold "
+                       "parcel at its point (HM Land Registry INSPIRE Index Polygon): approximate outlines, not title "
+                       "plans")
         if flagged:
             why.append(f"{len(flagged)} of the parcels {'is' if len(flagged) == 1 else 'are'} flagged as underused "
                        f"(best priority {best})")
@@ -221,13 +240,14 @@ def joint_sites(
             "area_ha": round(poly_area, 4),
             "stated_area_ha": round(float(point_stated.sum()), 4) if point_stated.notna().any() else np.nan,
             "largest_gap_m": round(largest, 2),
+            "from_freehold_parcels": on_parcel,
             "flagged": len(flagged),
             "best_priority": best,
             "reasons": "; ".join(why),
             "geometry": g,
         })
     cols = ["joint_site_id", "parcels", "owners_count", "owners", "several_owners", "asset_ids", "names", "area_ha",
-            "stated_area_ha", "largest_gap_m", "flagged", "best_priority", "reasons", "geometry"]
+            "stated_area_ha", "largest_gap_m", "from_freehold_parcels", "flagged", "best_priority", "reasons", "geometry"]
     if not rows:
         out = gpd.GeoDataFrame({c: [] for c in cols}, geometry="geometry", crs=MEASURE_CRS)
     else:

@@ -37,8 +37,11 @@ TIERS = (TIER_ADDRESS, TIER_PARCEL, TIER_POSTCODE, TIER_UNPLACED)
 #: What a placement is, whatever its tier.
 PLACEMENT_NOTE = ("approximate: placed from the title's address and postcode (there is no open link from a title "
                   "to its plan)")
-NOT_IN_OPEN_DATA = ("owner not in the open data: a title search at HM Land Registry names it "
-                    "(https://www.gov.uk/search-property-information-land-registry)")
+#: Where anyone can find who owns a registered title: HM Land Registry's title search (a fee per title).
+TITLE_SEARCH_URL = "https://www.gov.uk/search-property-information-land-registry"
+NOT_IN_OPEN_DATA = f"owner not in the open data: a title search at HM Land Registry names it ({TITLE_SEARCH_URL})"
+#: What an estates team may decide of a row of the reconciliation (recorded with who, when and a note).
+DECISIONS = ("confirmed", "rejected")
 
 STATUS_MATCHED = "in your register"
 STATUS_NOT_IN_REGISTER = "not in your register"
@@ -499,7 +502,8 @@ def place_titles(titles: pd.DataFrame, postcodes: pd.DataFrame | None, *, parcel
 
 REPORT_COLUMNS = ("status", "matched_by", "title_number", "tenure", "property_address", "address", "postcode",
                   "proprietor_name", "proprietorship_category", "company_number", "anchor_kind", "kind_rule",
-                  "anchor_rule", "tier", "parcel_id", "asset_id", "asset_name", "placement_note", "decision", "note")
+                  "anchor_rule", "tier", "parcel_id", "asset_id", "asset_name", "placement_note", "decision", "note",
+                  "decision_note", "decided_by", "decided_at", "match_key")
 
 
 @dataclass
@@ -509,8 +513,9 @@ class Reconciliation:
     Attributes
     ----------
     rows : GeoDataFrame with :data:`REPORT_COLUMNS` (EPSG:27700): titles "in your register" (with how they
-        matched) or "not in your register", and register assets with "no title found"; ``decision`` is left
-        blank for the estates team (confirm / reject)
+        matched) or "not in your register", and register assets with "no title found"; ``decision`` is blank
+        for the estates team (confirmed / rejected) unless a decision on the same ``match_key`` was recorded
+        (then with ``decision_note``, ``decided_by``, ``decided_at``); ``note`` says what the row may mean
     anchor : the anchor's name
     counts : rows by status
     notes : what the user should know (no register given, rows unplaced)
@@ -540,7 +545,8 @@ def anchor_titles(ownership: pd.DataFrame, anchor: Anchor) -> pd.DataFrame:
 
 
 def reconcile(ownership: pd.DataFrame, anchor: Anchor, *, register: gpd.GeoDataFrame | None = None,
-              postcodes: pd.DataFrame | None = None, parcels: gpd.GeoDataFrame | None = None) -> Reconciliation:
+              postcodes: pd.DataFrame | None = None, parcels: gpd.GeoDataFrame | None = None,
+              decisions: pd.DataFrame | None = None) -> Reconciliation:
     """Reconcile an anchor's titles in CCOD/OCOD with its register.
 
     A title is "in your register" when a register asset shares its address (:func:`address_key`), else its
@@ -557,6 +563,8 @@ def reconcile(ownership: pd.DataFrame, anchor: Anchor, *, register: gpd.GeoDataF
         ``parcel_id`` where parcels were joined), optional
     postcodes : the postcode directory, to place titles
     parcels : INSPIRE parcels, to place titles in parcels
+    decisions : decisions recorded on earlier reports (``match_key``, ``decision``, ``note``, ``decided_by``,
+        ``decided_at``: :func:`assets_map.store.decisions.decisions`), carried into the rows with the same key
 
     Returns
     -------
@@ -609,6 +617,8 @@ def reconcile(ownership: pd.DataFrame, anchor: Anchor, *, register: gpd.GeoDataF
             crs=MEASURE_CRS)
         frames.append(a)
     rows = pd.concat(frames, ignore_index=True)
+    rows["match_key"] = match_keys(rows)
+    rows = apply_decisions(rows, decisions)
     for c in REPORT_COLUMNS:
         if c not in rows:
             rows[c] = None
@@ -618,10 +628,251 @@ def reconcile(ownership: pd.DataFrame, anchor: Anchor, *, register: gpd.GeoDataF
             rows[c] = rows[c].astype("string")
     unplaced = int((t["tier"] == TIER_UNPLACED).sum())
     if unplaced:
-        notes.append(f"{unplaced} title addresses unplaced (no postcode, or a postcode not in the directory)")
+        notes.append(f"{unplaced} title address{'es' if unplaced != 1 else ''} unplaced (no postcode, or a postcode "
+                     "not in the directory)")
     counts = {s: int((rows["status"] == s).sum()) for s in (STATUS_MATCHED, STATUS_NOT_IN_REGISTER, STATUS_NO_TITLE,
                                                             STATUS_CCOD_ONLY)}
     return Reconciliation(rows, anchor.name, {k: v for k, v in counts.items() if v}, notes)
+
+
+def match_keys(rows: pd.DataFrame) -> list[str]:
+    """The key a decision on a report row is recorded under: the same match gets the same key in the next report.
+
+    A title row's key names the title, which of its addresses, and the register asset it was matched to
+    ("AGL5 address 2 -> none"); a register asset with no title is "register asset A2". A title matched to
+    another asset next time is another match, and is decided afresh.
+
+    Parameters
+    ----------
+    rows : report rows (``status``, ``title_number``, ``address_part``, ``asset_id``)
+
+    Returns
+    -------
+    list of str
+    """
+    parts = rows["address_part"] if "address_part" in rows else pd.Series(1, index=rows.index)
+    out = []
+    for status, title, part, asset in zip(rows["status"], rows["title_number"], parts, rows["asset_id"], strict=True):
+        asset = asset if isinstance(asset, str) and asset else None
+        if status == STATUS_NO_TITLE:
+            out.append(f"register asset {asset}")
+        else:
+            n = int(part) if part is not None and not pd.isna(part) else 1
+            out.append(f"{title} address {n} -> {asset or 'none'}")
+    return out
+
+
+def apply_decisions(rows: pd.DataFrame, decisions: pd.DataFrame | None) -> pd.DataFrame:
+    """Carry recorded decisions into the report rows with the same ``match_key`` (the latest per key wins).
+
+    Parameters
+    ----------
+    rows : report rows with ``match_key`` (:attr:`Reconciliation.rows`)
+    decisions : ``match_key``, ``decision``, ``note``, ``decided_by``, ``decided_at`` (None: none recorded)
+
+    Returns
+    -------
+    The rows (a copy) with ``decision``, ``decision_note``, ``decided_by`` and ``decided_at`` set
+    """
+    rows = rows.copy()
+    for c in ("decision", "decision_note", "decided_by", "decided_at"):
+        rows[c] = None
+    if decisions is None or not len(decisions):
+        return rows
+    latest = decisions.sort_values("decided_at", kind="stable").drop_duplicates("match_key", keep="last")
+    latest = latest.set_index("match_key")
+    for c, src in (("decision", "decision"), ("decision_note", "note"), ("decided_by", "decided_by"),
+                   ("decided_at", "decided_at")):
+        rows[c] = rows["match_key"].map(latest[src]).astype(object).where(lambda v: pd.notna(v), None)
+    return rows
+
+
+def anchors_found(ownership: pd.DataFrame) -> pd.DataFrame:
+    """The anchor institutions a CCOD/OCOD file names as proprietors, most titles first, to choose one from.
+
+    Councils, NHS bodies, universities and colleges, housing associations and societies and other corporate
+    bodies (police, fire) are kept; companies are not anchors. Spellings of one name are one row (its most
+    used spelling shown).
+
+    Parameters
+    ----------
+    ownership : rows from :func:`assets_map.io.landregistry.read_ownership`
+
+    Returns
+    -------
+    DataFrame with ``name``, ``kind`` and ``titles``
+    """
+    cols = ["name", "kind", "titles"]
+    if ownership is None or not len(ownership):
+        return pd.DataFrame(columns=cols)
+    rows = ownership[ownership["change"].fillna("A").eq("A")]
+    kinds = [anchor_kind(c, n, k)[0] for c, n, k in zip(rows["proprietorship_category"], rows["proprietor_name"],
+                                                        rows["company_number"], strict=True)]
+    t = pd.DataFrame({"name": rows["proprietor_name"].to_numpy(), "kind": kinds,
+                      "title": rows["title_number"].to_numpy()})
+    t = t[t["kind"].notna() & (t["kind"] != "company") & t["name"].notna()]
+    if t.empty:
+        return pd.DataFrame(columns=cols)
+    t["key"] = t["name"].map(normalise_name)
+    shown = t.groupby("key")["name"].agg(lambda v: v.value_counts().index[0])
+    out = t.groupby("key").agg(kind=("kind", "first"), titles=("title", "nunique"))
+    out["name"] = shown
+    return out.sort_values(["titles", "name"], ascending=[False, True])[cols].reset_index(drop=True)
+
+
+def anchor_choices(ownership: pd.DataFrame, assets: pd.DataFrame | None = None) -> list[str]:
+    """The anchors a user may reconcile: the register's organisations first, then the anchors the files name.
+
+    An anchor found in the files under a spelling of a register organisation's name (a standard legal form)
+    is not listed twice.
+
+    Parameters
+    ----------
+    ownership : rows from :func:`assets_map.io.landregistry.read_ownership`
+    assets : the register's canonical assets (``organisation``), optional
+
+    Returns
+    -------
+    list of str
+    """
+    orgs = []
+    if assets is not None and len(assets) and "organisation" in assets:
+        orgs = sorted({str(o).strip() for o in assets["organisation"].dropna() if str(o).strip()})
+    covered = set().union(*(set(dict(standard_aliases(o))) for o in orgs)) if orgs else set()
+    found = [n for n in anchors_found(ownership)["name"] if normalise_name(n) not in covered]
+    return list(dict.fromkeys(orgs + found))
+
+
+def alias_rows(anchor: str, names, *, source: str = "added on the Land ownership page") -> pd.DataFrame:
+    """Alias-table rows (as :func:`read_aliases` gives them) for other names an anchor holds land under.
+
+    Parameters
+    ----------
+    anchor : the anchor
+    names : proprietor names (or company numbers: all digits, or two letters and six digits)
+    source : where the rows come from, named by the rule each match gives
+
+    Returns
+    -------
+    DataFrame with ``anchor``, ``alias``, ``company_number``, ``source_row``
+    """
+    rows = []
+    for k, n in enumerate(n for n in names if isinstance(n, str) and n.strip()):
+        n = n.strip()
+        number = re.fullmatch(r"(?:[A-Z]{2})?\d{6,8}", n.replace(" ", "").upper())
+        rows.append({"anchor": anchor, "alias": None if number else n, "company_number": n if number else None,
+                     "source_row": k + 1})
+    out = pd.DataFrame(rows, columns=["anchor", "alias", "company_number", "source_row"]).astype(
+        {"anchor": "string", "alias": "string", "company_number": "string"})
+    out.attrs["source"] = source
+    return out
+
+
+def register_of(assets: gpd.GeoDataFrame | None, anchor: Anchor) -> gpd.GeoDataFrame | None:
+    """The register assets an anchor owns: those whose organisation is one of the anchor's names (None: none).
+
+    An anchor with no register (a university or housing association that publishes none) gets None, and
+    :func:`reconcile` lists its titles as a portfolio from CCOD/OCOD alone.
+
+    Parameters
+    ----------
+    assets : canonical assets (``organisation``)
+    anchor : the anchor
+
+    Returns
+    -------
+    GeoDataFrame or None
+    """
+    if assets is None or not len(assets) or "organisation" not in assets:
+        return None
+    names = set(anchor.aliases)
+    mine = assets[assets["organisation"].map(normalise_name).isin(names).to_numpy()]
+    return mine if len(mine) else None
+
+
+def anchor_register(assets: gpd.GeoDataFrame | None, anchor: Anchor) -> tuple[gpd.GeoDataFrame | None, str | None]:
+    """The part of a register that is the anchor's, and a line saying how it was chosen (the CLI and the app).
+
+    The rows whose organisation is one of the anchor's names (:func:`register_of`). A register naming no
+    organisation is taken whole, and the line says so; one whose organisations are none of the anchor's
+    names gives None (its titles are then a portfolio from CCOD/OCOD alone: land is never taken for an
+    anchor's on a guess) and the line names them, pointing to the alias table.
+
+    Parameters
+    ----------
+    assets : canonical assets (``organisation``), or None
+    anchor : the anchor
+
+    Returns
+    -------
+    tuple
+        (the anchor's assets or None, a line for the user or None).
+    """
+    if assets is None or not len(assets):
+        return None, None
+    mine = register_of(assets, anchor)
+    orgs = (assets["organisation"].dropna().astype(str).str.strip() if "organisation" in assets
+            else pd.Series([], dtype=str))
+    orgs = orgs[orgs != ""]
+    if mine is not None:
+        others = len(assets) - len(mine)
+        return mine, (f"{others:,} register rows of other organisations left out ({len(mine):,} are "
+                      f"{anchor.name}'s)" if others else None)
+    names = list(dict.fromkeys(orgs))
+    if not names:
+        return assets, (f"the register names no organisation: the whole register was taken as {anchor.name}'s")
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return None, (f"the register's organisation{'s' if len(names) > 1 else ''} ({shown}) {'are' if len(names) > 1 else 'is'} "
+                  f"not {anchor.name} nor one of its aliases: its titles are listed as a portfolio from HM Land "
+                  "Registry's files alone (if the register is its own under another name, add that name to the alias "
+                  "table)")
+
+
+def anchor_placements(ownership: pd.DataFrame, *, postcodes: pd.DataFrame | None = None,
+                      parcels: gpd.GeoDataFrame | None = None,
+                      register: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+    """Every title an anchor institution the files name holds (councils, NHS bodies, universities, housing...), placed.
+
+    What "who owns this?" says of a parcel for any anchor, not only the one being reconciled: each title's
+    first proprietor that is an anchor (:func:`anchors_found`'s kinds; companies are not anchors) names it.
+
+    Parameters
+    ----------
+    ownership : rows from :func:`assets_map.io.landregistry.read_ownership` (full files)
+    postcodes, parcels, register : as :func:`place_titles` takes them
+
+    Returns
+    -------
+    GeoDataFrame as :func:`place_titles` gives, with ``anchor`` (the proprietor's name) and ``anchor_rule``
+    ("the name on the title (council)")
+    """
+    rows = ownership[ownership["change"].fillna("A").eq("A")]
+    kinds = pd.Series([anchor_kind(c, n, k)[0] for c, n, k in zip(
+        rows["proprietorship_category"], rows["proprietor_name"], rows["company_number"], strict=True)],
+        index=rows.index, dtype=object)
+    mine = rows[kinds.notna().to_numpy() & (kinds != "company").to_numpy()].assign(kind=kinds)
+    mine = mine.sort_values(["title_number", "proprietor_number"], kind="stable").drop_duplicates("title_number")
+    placed = place_titles(mine, postcodes, parcels=parcels, register=register)
+    who = mine.set_index("title_number")
+    placed["anchor"] = placed["title_number"].map(who["proprietor_name"])
+    placed["anchor_rule"] = [f"the name on the title ({k})" for k in placed["title_number"].map(who["kind"])]
+    return placed
+
+
+def placements(rec: Reconciliation) -> gpd.GeoDataFrame:
+    """The placed titles of a reconciliation, each with its anchor, for the map and "who owns this?".
+
+    Parameters
+    ----------
+    rec : a :class:`Reconciliation`
+
+    Returns
+    -------
+    GeoDataFrame (EPSG:27700): the title rows with ``anchor`` added (unplaced titles kept, without geometry)
+    """
+    rows = rec.rows[rec.rows["status"] != STATUS_NO_TITLE].copy()
+    rows["anchor"] = rec.anchor
+    return rows
 
 
 # ------------------------------------------------------------------ disposals
@@ -700,12 +951,28 @@ def who_owns(parcel_id: str, placements: gpd.GeoDataFrame | None) -> str:
         if len(here):
             said = []
             for r in here.drop_duplicates("title_number").head(3).itertuples(index=False):
-                who = getattr(r, "anchor", None)
-                who = who if isinstance(who, str) and who else "An anchor"
-                said.append(f"{who} holds title {r.title_number} here ({r.tier}; {PLACEMENT_NOTE}).")
+                said.append(title_words(r._asdict()))
             more = here["title_number"].nunique() - len(said)
             return " ".join([head, *said] + ([f"{more} more titles are placed here."] if more > 0 else []))
     return f"{head} {NOT_IN_OPEN_DATA[0].upper()}{NOT_IN_OPEN_DATA[1:]}."
+
+
+def title_words(row: dict) -> str:
+    """One placed title in words: the anchor, the title, and how sure (placement tier, the rule naming the anchor).
+
+    Parameters
+    ----------
+    row : a placement or report row (``anchor``, ``title_number``, ``tier``, ``anchor_rule``)
+
+    Returns
+    -------
+    str
+    """
+    who = row.get("anchor")
+    who = who if isinstance(who, str) and who else "An anchor"
+    rule = row.get("anchor_rule")
+    named = f"; the proprietor is {who} by {rule}" if isinstance(rule, str) and rule else ""
+    return f"{who} holds title {row.get('title_number')} here (placed by {row.get('tier')}{named}; {PLACEMENT_NOTE})."
 
 
 def read_anchor_files(ownership_files, *, alias_files=(), anchor: str) -> tuple[pd.DataFrame, pd.DataFrame | None, Anchor]:
@@ -774,7 +1041,10 @@ def ownership_summary(ownership: pd.DataFrame) -> list[str]:
     return lines
 
 
-__all__ = ["ALIAS_COLUMNS", "DISPOSAL_COLUMNS", "NOT_IN_OPEN_DATA", "PLACEMENT_NOTE", "REPORT_COLUMNS", "TIERS",
-           "Anchor", "Reconciliation", "address_key", "anchor_kind", "anchor_rows", "anchor_titles", "build_anchor", "disposals",
-           "expand_addresses", "identify_anchors", "normalise_name", "ownership_summary", "place_titles",
-           "read_aliases", "read_anchor_files", "reconcile", "standard_aliases", "who_owns"]
+__all__ = ["ALIAS_COLUMNS", "DECISIONS", "DISPOSAL_COLUMNS", "NOT_IN_OPEN_DATA", "PLACEMENT_NOTE", "REPORT_COLUMNS",
+           "TIERS", "TITLE_SEARCH_URL", "Anchor", "Reconciliation", "address_key", "alias_rows", "anchor_choices",
+           "anchor_placements",
+           "anchor_kind", "anchor_rows", "apply_decisions",
+           "anchor_titles", "anchors_found", "build_anchor", "disposals", "expand_addresses", "identify_anchors",
+           "match_keys", "normalise_name", "ownership_summary", "place_titles", "placements", "read_aliases",
+           "read_anchor_files", "reconcile", "register_of", "standard_aliases", "title_words", "who_owns"]

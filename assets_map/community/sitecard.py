@@ -20,6 +20,7 @@ import pandas as pd
 from assets_map.community.routes import MAP_CANNOT, Route, routes_for
 from assets_map.engine.constraints import ConstraintLine, site_constraints
 from assets_map.engine.needs import DOMAIN_LABELS
+from assets_map.engine.parcels import FROM_PARCEL, SITE_AREA_FROM_PARCEL
 from assets_map.engine.priority import REASON_SEP
 from assets_map.engine.underuse import SIGNALS
 from assets_map.schema import value_words
@@ -286,7 +287,9 @@ def site_card(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, asset_id: str, 
     prio = _txt(row.get("priority"), "not flagged")
     size = []
     if not _blank(row.get("site_area_ha")):
-        size.append(f"{float(row['site_area_ha']):,.2f} ha site")
+        from_parcel = row.get("site_area_from") == SITE_AREA_FROM_PARCEL
+        size.append(f"{float(row['site_area_ha']):,.2f} ha site"
+                    + (" (the freehold parcel's area: approximate, not a title plan)" if from_parcel else ""))
     if not _blank(row.get("floor_area_m2")):
         size.append(f"{float(row['floor_area_m2']):,.0f} m² floor area")
     quality = _txt(row.get("location_quality"), "none")
@@ -308,6 +311,12 @@ def site_card(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, asset_id: str, 
         ("Record date", _date(row.get("source_date"))),
         ("Asset id", _txt(row.get("asset_id"))),
     ]
+    if not _blank(row.get("parcel_id")):
+        area = "" if _blank(row.get("parcel_area_ha")) else f", {float(row['parcel_area_ha']):,.2f} ha"
+        facts.insert(facts.index(("Location", loc)) + 1, (
+            "Freehold parcel", f"INSPIRE ID {row['parcel_id']}{area} ({_txt(row.get('parcel_note'), '')})"
+            + ("; planning constraints are tested on its outline and the catchment is measured from it"
+               if row.get("constraints_measured_from") == FROM_PARCEL else "")))
     if not _blank(row.get("location_check")):
         facts.insert(facts.index(("Location", loc)) + 1, ("Location check", _cap(str(row["location_check"]))))
     if not _blank(row.get("vacant_since")):

@@ -55,7 +55,8 @@ def select_sites(assets: gpd.GeoDataFrame, ids: Iterable[str], *, id_column: str
 
 def enrich(sites: gpd.GeoDataFrame, *, needs: gpd.GeoDataFrame | None = None,
            facilities: gpd.GeoDataFrame | None = None, walk_m: float = DEFAULT_WALK_M,
-           catchment_m: float = DEFAULT_CATCHMENT_M) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+           catchment_m: float = DEFAULT_CATCHMENT_M, parcels: gpd.GeoDataFrame | None = None
+           ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Add partners nearby and the catchment need to the sites (where not already there); return the partner pairs."""
     out = sites.to_crs(MEASURE_CRS)
     pairs = pd.DataFrame(columns=["site_id", "facility", "kind", "distance_m"])
@@ -63,7 +64,7 @@ def enrich(sites: gpd.GeoDataFrame, *, needs: gpd.GeoDataFrame | None = None,
         pairs = partners_nearby(out, facilities, distance_m=walk_m)
         out = summarise_partners(out, pairs, distance_m=walk_m)
     if needs is not None and "catchment_text" not in out.columns:
-        out = catchment_need(out, needs, radius_m=catchment_m)
+        out = catchment_need(out, needs, radius_m=catchment_m, parcels=parcels)
     return out, pairs
 
 
@@ -347,6 +348,7 @@ def site_pack_html(
     walk_m: float = DEFAULT_WALK_M,
     catchment_m: float = DEFAULT_CATCHMENT_M,
     as_of: dt.date | None = None,
+    parcels: gpd.GeoDataFrame | None = None,
 ) -> str:
     """The site pack as one self-contained HTML document (one A4 page per site; a cover list for a shortlist).
 
@@ -357,12 +359,14 @@ def site_pack_html(
     facilities : partner facilities (for the map and the partners table)
     settings : the analysis settings (``iod_year``, ``deprivation_source``, ``label`` for a demo)
     brief_text : the group's brief, printed on a shortlist's cover
+    parcels : the analysis's freehold parcels (a site in one has its catchment measured from the parcel's outline)
     """
     if sites is None or not len(sites):
         raise InputError("choose at least one site for the pack")
     as_of = as_of or dt.date.today()
     settings = settings or {}
-    enriched, pairs = enrich(sites, needs=needs, facilities=facilities, walk_m=walk_m, catchment_m=catchment_m)
+    enriched, pairs = enrich(sites, needs=needs, facilities=facilities, walk_m=walk_m, catchment_m=catchment_m,
+                             parcels=parcels)
     pages = []
     if len(enriched) > 1:
         pages.append(_shortlist_page(enriched, title=title or "Shortlist of sites", settings=settings, as_of=as_of,

@@ -7,6 +7,9 @@ result is stored as GeoParquet (the fastest format measured here: 1M parcels wri
 
 * the bytes of every input file (not its name or date: a re-saved identical file hits,
   an edited file misses),
+* for a parcel cache folder (``assets-map parcels --cache``), its authorities and their bounds; the entry then
+  records the bytes of the partitions the analysis read (only those: one authority's parcels among England's),
+  and is served only while they are unchanged,
 * the settings that change the answer (weights, exclusion layers, the postcode directory),
 * assets-map's version and :data:`CACHE_FORMAT` (a new engine never serves an old result).
 
@@ -35,7 +38,8 @@ from assets_map.io.report import ImportReport, Issue
 #: Bumped whenever the stored layout or the meaning of a result changes.
 #: 2: CSV reading splits records a quote left open had merged; reports state the lines in the file
 #: 3: the exclusion layers are stored with the result (re-weighting a cached result excludes what a fresh one does)
-CACHE_FORMAT = 3
+#: 4: the freehold parcels layer is stored with the result; a parcel cache folder is keyed by the partitions read
+CACHE_FORMAT = 4
 DEFAULT_DIR = Path(os.environ.get("ASSETS_MAP_CACHE_DIR", ".assets_map_cache"))
 
 
@@ -59,6 +63,8 @@ def cache_key(inputs: dict[str, str | os.PathLike | list | None], settings: dict
             return frame_digest(v)
         if hasattr(v, "table") and hasattr(v, "year"):  # a Deprivation already read
             return [frame_digest(v.table), v.year, v.source]
+        if hasattr(v, "frame") and hasattr(v, "folder") and v.frame is not None:  # parcels already read
+            return frame_digest(v.frame)
         return sha256_of(v)
 
     blob = json.dumps({"inputs": {k: digest(v) for k, v in sorted(inputs.items())},
@@ -135,8 +141,12 @@ class ResultCache:
     def __contains__(self, key: str) -> bool:
         return (self.path(key) / "meta.json").exists()
 
-    def get(self, key: str):
-        """The stored :class:`~assets_map.engine.pipeline.Analysis` for ``key``, or ``None``."""
+    def get(self, key: str, valid: Callable[[dict], bool] | None = None):
+        """The stored :class:`~assets_map.engine.pipeline.Analysis` for ``key``, or ``None``.
+
+        ``valid`` (optional) is asked about the entry's ``meta.json`` first: False makes the look-up a miss (an
+        input the key cannot see in full, such as a parcel partition, has changed).
+        """
         from assets_map.engine.steps import Analysis
 
         where = self.path(key)
@@ -146,30 +156,41 @@ class ResultCache:
             return None
         try:
             meta = json.loads(meta_path.read_text())
+            if valid is not None and not valid(meta):
+                self.stats.misses += 1
+                return None
             assets = gpd.read_parquet(where / "assets.parquet")
             needs = gpd.read_parquet(where / "needs.parquet")
             exclude = [(label, gpd.read_parquet(where / file)) for label, file in meta["exclude"]]
+            parcels = gpd.read_parquet(where / "parcels.parquet") if meta.get("parcels") else None
         except (OSError, ValueError, KeyError, TypeError):  # a damaged entry is a miss, never an error
             self.stats.misses += 1
             return None
-        for name, frame in (("assets", assets), ("needs", needs)):
-            restore_objects(frame, meta.get("object_columns", {}).get(name, []))
+        for name, frame in (("assets", assets), ("needs", needs), ("parcels", parcels)):
+            if frame is not None:
+                restore_objects(frame, meta.get("object_columns", {}).get(name, []))
         for (_, layer), objects in zip(exclude, meta.get("exclude_objects", [[]] * len(exclude)), strict=True):
             restore_objects(layer, objects)
         needs.attrs.update(meta.get("needs_attrs", {}))
         self.stats.hits += 1
         return Analysis(assets=assets, needs=needs, reports=[_report_from_dict(r) for r in meta.get("reports", [])],
                         warnings=list(meta.get("warnings", [])), settings=dict(meta.get("settings", {})),
-                        exclude=exclude)
+                        exclude=exclude, parcels=parcels)
 
-    def put(self, key: str, result) -> Path:
-        """Store ``result`` under ``key`` atomically; returns the entry's folder."""
+    def put(self, key: str, result, extra: dict | None = None) -> Path:
+        """Store ``result`` under ``key`` atomically; returns the entry's folder.
+
+        ``extra`` (JSON-serialisable) is kept in ``meta.json`` for :meth:`get`'s ``valid`` to read.
+        """
         target = self.path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}.", dir=target.parent))
         try:
             objects = {}
-            for name, frame in (("assets", result.assets), ("needs", result.needs)):
+            frames = [("assets", result.assets), ("needs", result.needs)]
+            if getattr(result, "parcels", None) is not None:
+                frames.append(("parcels", result.parcels))
+            for name, frame in frames:
                 frame = frame.copy()
                 objects[name] = object_columns(frame)
                 frame.attrs = {}
@@ -185,7 +206,8 @@ class ResultCache:
                     "format": CACHE_FORMAT, "rows": int(len(result.assets)),
                     "reports": [r.to_dict() for r in result.reports], "warnings": list(result.warnings),
                     "settings": result.settings, "object_columns": objects,
-                    "exclude": layers, "exclude_objects": layer_objects,
+                    "exclude": layers, "exclude_objects": layer_objects, "parcels": "parcels" in objects,
+                    "extra": extra or {},
                     "needs_attrs": {k: v for k, v in result.needs.attrs.items()
                                     if isinstance(v, (str, int, float, dict, list, type(None)))}}
             (tmp / "meta.json").write_text(json.dumps(meta, default=str))
@@ -242,11 +264,22 @@ def run_cached(compute: Callable, cache, assets, boundaries, deprivation=None, *
             settings[k] = options[k]
     files = {"assets": assets, "boundaries": boundaries, "deprivation": deprivation, "postcodes": postcodes,
              "exclude": exclude}
+    folder = _parcel_folder(options.get("parcels"))
     for k in ("locations", "owners", "parcels"):  # files that change what is read
-        if options.get(k) is not None:
+        if options.get(k) is not None and not (k == "parcels" and folder is not None):
             files[k] = options[k]
+    valid = None
+    if folder is not None:  # keyed by its authorities and bounds; the partitions read are checked on a hit
+        from assets_map.io.landregistry import partitions
+
+        parts = {p.authority: p for p in partitions(folder)}
+        settings["parcel_partitions"] = [[a, list(p.bounds)] for a, p in parts.items()]
+
+        def valid(meta: dict) -> bool:
+            read = meta.get("extra", {}).get("parcel_partitions", {})
+            return all(a in parts and sha256_of(parts[a].path) == digest for a, digest in read.items())
     key = cache_key(files, settings)
-    hit = cache.get(key)
+    hit = cache.get(key, valid)
     if hit is not None:
         if progress:
             progress("results reused from the cache (same inputs and settings)", 1, 1)
@@ -255,5 +288,19 @@ def run_cached(compute: Callable, cache, assets, boundaries, deprivation=None, *
     result = compute(assets, boundaries, deprivation, postcodes=postcodes, exclude=exclude, weights=w,
                      progress=progress, boundaries_name=boundaries_name, as_of=as_of, **options)
     result.settings["cache"] = "stored"
-    cache.put(key, result)
+    extra = None
+    if folder is not None:
+        read = result.settings.get("parcels", {}).get("partitions", [])
+        extra = {"parcel_partitions": {a: sha256_of(parts[a].path) for a in read if a in parts}}
+    cache.put(key, result, extra)
     return result
+
+
+def _parcel_folder(parcels) -> Path | None:
+    """The parcel cache folder among ``analyse``'s parcel inputs (one folder, given alone), else None."""
+    if not parcels or len(parcels) != 1:
+        return None
+    given = parcels[0]
+    if getattr(given, "folder", None) is not None:  # a Parcels naming a cache folder
+        return Path(given.folder)
+    return Path(given) if isinstance(given, (str, os.PathLike)) and Path(given).is_dir() else None

@@ -2,7 +2,7 @@
 
 For every site and every kind in :data:`~assets_map.io.constraints.CONSTRAINT_KINDS`:
 
-* **inside**: the site (its point, or its parcel) intersects a feature of a loaded layer of that kind;
+* **inside**: the site intersects a feature of a loaded layer of that kind;
 * **near**: not inside, but a feature lies within the kind's ``near_m`` metres (the distance is stated);
 * **clear**: a layer of that kind was loaded, it covers the site's area, and nothing is within the distance;
 * **not checked**: no layer of that kind was loaded, the layer does not cover the site's area, or the
@@ -13,6 +13,11 @@ which it has at least one feature (local authorities are read from the need area
 "Trafford 011C"); a site covered is one whose need area lies in such an authority. When the need areas'
 names carry no authority, a layer covers its own extent (its features' bounding box, widened by the
 kind's distance). Constraints inform and never flag or hide a site.
+
+What is tested is the site's point, or its own outline; a point site in a registered freehold parcel
+(:func:`assets_map.engine.parcels.join_parcels`) is tested as that parcel's outline, and an answer inside
+says how much of the parcel's area the kind's features cover ("part of the parcel is in a flood risk zone:
+35% of its area"). Every site says which it was (``constraints_measured_from``).
 
 Speed: one STRtree of the sites is built once; each layer's features are the query side
 (``predicate="intersects"``, then ``"dwithin"``), so every polygon is prepared once and tested
@@ -29,16 +34,17 @@ import pandas as pd
 import shapely
 
 from assets_map.engine.location import local_authorities
+from assets_map.engine.parcels import site_outlines
 from assets_map.io.constraints import CONSTRAINT_KINDS
 
 #: The four answers, in the order a card lists them.
 ANSWERS = ("inside", "near", "clear", "not checked")
 #: Columns of the ``constraints`` layer.
-CONSTRAINT_COLUMNS = ("asset_id", "kind", "dataset", "answer", "feature", "distance_m", "source", "source_date",
-                      "note")
+CONSTRAINT_COLUMNS = ("asset_id", "kind", "dataset", "answer", "feature", "distance_m", "parcel_share", "source",
+                      "source_date", "note")
 #: Summary columns added to the assets.
 SUMMARY_COLUMNS = ("constraints", "constraints_inside", "constraints_near", "constraints_clear",
-                   "constraints_not_checked", "constraints_sources")
+                   "constraints_not_checked", "constraints_sources", "constraints_measured_from")
 NO_LAYER = "no layer of this kind was loaded"
 NOT_COVERED = "the layer loaded does not cover this site's area"
 UNPLACED = "the site has no location"
@@ -108,6 +114,41 @@ def _nearest(pairs: tuple[np.ndarray, np.ndarray], sites: np.ndarray, feats: np.
     return si[first], fi[first], d[first], counts
 
 
+def _share_words(share: float) -> str:
+    """"35%", with the ends kept honest: "under 1%" is never rounded to none, "over 99%" never to all."""
+    if share >= 1 - 1e-9:
+        return "all"
+    if share > 0.995:
+        return "over 99%"
+    if share < 0.005:
+        return "under 1%"
+    return f"{share:.0%}"
+
+
+def _parcel_shares(pairs: tuple[np.ndarray, np.ndarray], outlines: np.ndarray, feats: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """For each outline in the pairs: the share of its area inside the union of the features it meets.
+
+    ``pairs`` are (feature, outline) positions. Overlapping features are counted once (their union is cut);
+    features with no area (points, lines) give no share (NaN).
+    """
+    fi, si = pairs
+    if not len(si):
+        return np.empty(0, np.int64), np.empty(0)
+    area_feat = shapely.area(feats[fi]) > 0
+    fi, si = fi[area_feat], si[area_feat]
+    order = np.argsort(si, kind="stable")
+    fi, si = fi[order], si[order]
+    sites, starts, counts = np.unique(si, return_index=True, return_counts=True)
+    cut = np.full(len(sites), np.nan)
+    one = counts == 1
+    cut[one] = shapely.area(shapely.intersection(outlines[sites[one]], feats[fi[starts[one]]]))
+    for k in np.flatnonzero(~one):  # several features on one parcel: their union, so an overlap counts once
+        mine = feats[fi[starts[k]:starts[k] + counts[k]]]
+        cut[k] = shapely.area(shapely.intersection(outlines[sites[k]], shapely.union_all(mine)))
+    return sites, np.clip(cut / shapely.area(outlines[sites]), 0.0, 1.0)
+
+
 class _Coded:
     """A text column of the ``constraints`` layer kept as integer codes into a small vocabulary (a categorical).
 
@@ -131,8 +172,13 @@ class _Coded:
 
 
 def _check_kind(k: int, features: gpd.GeoDataFrame | None, tree: shapely.STRtree | None, geoms: np.ndarray,
-                rows: np.ndarray, site_la: np.ndarray, las: dict, needs, cols: dict, distance: np.ndarray) -> None:
-    """Write the answers of every placed site (``geoms``, at ``rows`` of the table) for the ``k``-th kind."""
+                rows: np.ndarray, site_la: np.ndarray, las: dict, needs, cols: dict, distance: np.ndarray,
+                on_parcel: np.ndarray, share: np.ndarray) -> None:
+    """Write the answers of every placed site (``geoms``, at ``rows`` of the table) for the ``k``-th kind.
+
+    ``on_parcel`` marks the sites tested as their freehold parcel's outline: inside, they get the share of the
+    parcel's area inside the kind's features (in ``share`` and the note).
+    """
     spec = list(CONSTRAINT_KINDS.values())[k]
     if features is None:
         cols["answer"].put(rows, "not checked")
@@ -170,10 +216,19 @@ def _check_kind(k: int, features: gpd.GeoDataFrame | None, tree: shapely.STRtree
         cols["source"].put(at, fsrc[fi])
         cols["source_date"].put(at, fdate[fi])
         cols["note"].put(at, spec.meaning if label == "inside" else f"within {spec.near_m:g} m: {spec.meaning}")
+    fi, si = hits
+    parcel_hits = on_parcel[si]
+    if parcel_hits.any():
+        sites, part = _parcel_shares((fi[parcel_hits], si[parcel_hits]), geoms, feats)
+        share[rows[sites]] = part
+        cols["note"].put(rows[sites], [
+            f"{'all' if w == 'all' else 'part'} of the parcel is in a {spec.label}"
+            + ("" if w == "all" else f": {w} of its area") + f"; {spec.meaning}"
+            for w in map(_share_words, part)])
 
 
-def check_constraints(assets: gpd.GeoDataFrame, layers: list[gpd.GeoDataFrame], needs: gpd.GeoDataFrame | None = None
-                      ) -> pd.DataFrame:
+def check_constraints(assets: gpd.GeoDataFrame, layers: list[gpd.GeoDataFrame], needs: gpd.GeoDataFrame | None = None,
+                      parcels: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
     """Every site's answer for every constraint kind: the ``constraints`` layer of a result.
 
     Parameters
@@ -182,17 +237,22 @@ def check_constraints(assets: gpd.GeoDataFrame, layers: list[gpd.GeoDataFrame], 
     layers : constraint layers read by :func:`assets_map.io.constraints.read_constraint_layer` (several of one
         kind are used together)
     needs : the need areas (their LSOA names give the local authorities a layer covers)
+    parcels : the result's freehold parcels: a point site with a ``parcel_id`` among them is tested as the parcel's
+        outline (:func:`assets_map.engine.parcels.site_outlines`)
 
     Returns
     -------
     DataFrame : one row per site and kind (sites in order, kinds in the standard order) with
         :data:`CONSTRAINT_COLUMNS`: ``kind`` in words, ``dataset`` its planning.data.gov.uk name, ``answer``
         one of :data:`ANSWERS`, ``feature`` (name, reference, grade; "and N more"), ``distance_m``
-        (0 inside, metres when near), ``source`` and ``source_date`` of the layer, ``note`` (why not
-        checked, or what the constraint means for a community use); the text columns are categoricals
+        (0 inside, metres when near, from the parcel's outline where it was tested), ``parcel_share`` (inside,
+        tested as a parcel: the share of the parcel's area inside the kind's features, 0-1), ``source`` and
+        ``source_date`` of the layer, ``note`` (why not checked, or what the constraint means for a community
+        use, with the parcel's share); the text columns are categoricals. ``attrs["measured_from"]`` says, per
+        site, what was tested (:data:`~assets_map.engine.parcels.FROM_PARCEL`, the point, or its own outline)
     """
     n, k = len(assets), len(CONSTRAINT_KINDS)
-    geoms = assets.geometry.to_numpy()
+    geoms, on_parcel, measured_from = site_outlines(assets, parcels)
     placed = ~(pd.isna(geoms) | shapely.is_empty(geoms))
     pos, unplaced = np.flatnonzero(placed), np.flatnonzero(~placed)
     tree = shapely.STRtree(geoms[pos]) if len(pos) else None
@@ -205,6 +265,7 @@ def check_constraints(assets: gpd.GeoDataFrame, layers: list[gpd.GeoDataFrame], 
             by_kind.setdefault(kind, []).append(part)
     cols = {c: _Coded(n * k) for c in ("answer", "feature", "source", "source_date", "note")}
     distance = np.full(n * k, np.nan)
+    share = np.full(n * k, np.nan)
     for j, kind in enumerate(CONSTRAINT_KINDS):
         feats = by_kind.get(kind)
         features = None
@@ -213,7 +274,8 @@ def check_constraints(assets: gpd.GeoDataFrame, layers: list[gpd.GeoDataFrame], 
             # the kind's coverage is stated only when every layer of it states its own
             stated = [f.attrs.get("authorities") or [] for f in feats]
             features.attrs["authorities"] = sorted({a for s in stated for a in s}) if all(stated) else []
-        _check_kind(j, features, tree, geoms[pos], pos * k + j, site_la[pos], las, needs, cols, distance)
+        _check_kind(j, features, tree, geoms[pos], pos * k + j, site_la[pos], las, needs, cols, distance,
+                    on_parcel[pos], share)
         cols["answer"].put(unplaced * k + j, "not checked")
         cols["note"].put(unplaced * k + j, NO_LAYER if features is None else UNPLACED)
     ids, uniques = pd.factorize(assets["asset_id"].astype(object))
@@ -224,16 +286,20 @@ def check_constraints(assets: gpd.GeoDataFrame, layers: list[gpd.GeoDataFrame], 
         "kind": pd.Categorical.from_codes(which, categories=[s.label for s in CONSTRAINT_KINDS.values()]),
         "dataset": pd.Categorical.from_codes(which, categories=list(CONSTRAINT_KINDS)),
         "answer": pd.Categorical.from_codes(cols["answer"].codes, categories=list(cols["answer"].vocab)),
-        "feature": cols["feature"].categorical(), "distance_m": distance, "source": cols["source"].categorical(),
-        "source_date": cols["source_date"].categorical(), "note": cols["note"].categorical()})
-    return out[list(CONSTRAINT_COLUMNS)]
+        "feature": cols["feature"].categorical(), "distance_m": distance, "parcel_share": np.round(share, 4),
+        "source": cols["source"].categorical(), "source_date": cols["source_date"].categorical(),
+        "note": cols["note"].categorical()})
+    out = out[list(CONSTRAINT_COLUMNS)]
+    out.attrs["measured_from"] = measured_from
+    return out
 
 
 def summary_columns(table: pd.DataFrame, n: int) -> dict[str, np.ndarray]:
     """The assets' summary columns (:data:`SUMMARY_COLUMNS`) from a ``constraints`` layer of ``n`` sites.
 
-    ``constraints_inside`` and ``constraints_near`` list "kind: feature" (near with its distance),
-    ``constraints_clear`` and ``constraints_not_checked`` the kinds; ``constraints`` says all four in words.
+    ``constraints_inside`` and ``constraints_near`` list "kind: feature" (near with its distance; inside a
+    parcel's outline with the share of its area), ``constraints_clear`` and ``constraints_not_checked`` the
+    kinds; ``constraints`` says all four in words and what was tested (``constraints_measured_from``).
     Sites share a few patterns of clear and not checked kinds: their texts are made once per pattern, and
     only the sites inside or near something get texts of their own.
     """
@@ -254,12 +320,14 @@ def summary_columns(table: pd.DataFrame, n: int) -> dict[str, np.ndarray]:
     feature = table["feature"].astype("category")
     fcodes, fcats = np.asarray(feature.cat.codes), np.asarray(feature.cat.categories, dtype=object)
     dist = table["distance_m"].to_numpy(dtype=float)
+    share = table["parcel_share"].to_numpy(dtype=float) if "parcel_share" in table else np.full(len(table), np.nan)
     for which in ("inside", "near"):
         col = np.full(n, None, dtype=object)
         rows, kinds = np.nonzero(codes == ANSWERS.index(which))  # site by site, kinds in order
         at = rows * k + kinds
         items = [f"{labels[j]} {d:.0f} m: {fcats[f]}" if which == "near" else f"{labels[j]}: {fcats[f]}"
-                 for j, f, d in zip(kinds, fcodes[at], dist[at], strict=True)]
+                 + ("" if np.isnan(p) else f" ({_share_words(p)} of the parcel's area)")
+                 for j, f, d, p in zip(kinds, fcodes[at], dist[at], share[at], strict=True)]
         for r, item in zip(rows, items, strict=True):
             col[r] = item if col[r] is None else col[r] + _SEP + item
         out[f"constraints_{which}"] = col
@@ -270,6 +338,12 @@ def summary_columns(table: pd.DataFrame, n: int) -> dict[str, np.ndarray]:
     sentence = np.array(plain + [None], dtype=object)[:-1][inv]
     for r in np.flatnonzero(pd.notna(out["constraints_inside"]) | pd.notna(out["constraints_near"])):
         sentence[r] = " | ".join(f"{h}: {out[c][r]}" for h, c in heads if out[c][r] is not None)
+    measured_from = table.attrs.get("measured_from")
+    if measured_from is not None and len(measured_from) == n:
+        out["constraints_measured_from"] = np.asarray(measured_from, dtype=object)
+        for words in {w for w in pd.unique(out["constraints_measured_from"]) if isinstance(w, str)}:
+            mine = out["constraints_measured_from"] == words
+            sentence[mine] = sentence[mine] + f" | tested on: {words}"
     out["constraints"] = sentence
     return {c: out[c] for c in SUMMARY_COLUMNS if c in out}
 
@@ -429,7 +503,7 @@ def add_constraints(result, layers: list[gpd.GeoDataFrame]):
         assets["constraints"] = NONE_LOADED
         settings.pop("constraints", None)
         return result.replace(assets=assets, constraints=None, constraint_layers=[], settings=settings)
-    table = check_constraints(assets, layers, result.needs)
+    table = check_constraints(assets, layers, result.needs, parcels=result.parcels)
     for col, values in summary_columns(table, len(assets)).items():
         assets[col] = values
     assets["constraints_sources"] = layer_sources(layers)

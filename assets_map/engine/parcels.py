@@ -17,6 +17,10 @@ from assets_map.engine.geo import representative_points
 from assets_map.io.landregistry import APPROXIMATE
 from assets_map.schema import MEASURE_CRS
 
+#: What a check measured from, in the words it says so (:func:`site_outlines`).
+FROM_PARCEL = "the registered freehold parcel's outline (approximate: an index polygon, not a title plan)"
+FROM_POINT = "the site's point"
+FROM_OUTLINE = "the site's outline as the register draws it"
 #: The columns :func:`join_parcels` adds to the assets.
 PARCEL_ASSET_COLUMNS = ("parcel_id", "parcel_area_ha", "parcel_note", "site_area_from")
 SITE_AREA_FROM_PARCEL = "the freehold parcel at the site (INSPIRE Index Polygon; approximate, not a title plan)"
@@ -155,7 +159,8 @@ def join_parcels_partitioned(assets: gpd.GeoDataFrame, folder, *, engine: str = 
 
     Returns
     -------
-    (assets, parcels used), as :func:`join_parcels`
+    (assets, parcels used), as :func:`join_parcels`; ``attrs["partitions"]`` of the parcels used names the
+        authorities whose partitions were read (the result cache keys on their bytes)
     """
     from assets_map.io.landregistry import partitions
 
@@ -189,7 +194,9 @@ def join_parcels_partitioned(assets: gpd.GeoDataFrame, folder, *, engine: str = 
     out = _with_parcels(assets, ids, area)
     pool = pd.concat(used, ignore_index=True) if used else gpd.GeoDataFrame(
         {"parcel_id": pd.Series(dtype="string"), "parcel_area_ha": pd.Series(dtype=float)}, geometry=[], crs=MEASURE_CRS)
-    return out, parcels_used(out, gpd.GeoDataFrame(pool, geometry="geometry", crs=MEASURE_CRS))
+    used = parcels_used(out, gpd.GeoDataFrame(pool, geometry="geometry", crs=MEASURE_CRS))
+    used.attrs["partitions"] = [part.authority for part, _ in tasks]
+    return out, used
 
 
 def parcels_used(assets: pd.DataFrame, parcels: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -209,6 +216,47 @@ def parcels_used(assets: pd.DataFrame, parcels: gpd.GeoDataFrame) -> gpd.GeoData
     used = parcels[ids.isin(counts.index).to_numpy()].drop_duplicates("parcel_id").reset_index(drop=True)
     used = used.assign(assets=used["parcel_id"].astype(str).map(counts).astype("int64"), parcel_note=APPROXIMATE)
     return gpd.GeoDataFrame(used, geometry=parcels.geometry.name, crs=parcels.crs)
+
+
+def site_outlines(sites: gpd.GeoDataFrame, parcels: gpd.GeoDataFrame | None
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What to measure each site from, in EPSG:27700: its freehold parcel's outline where it is a point in one.
+
+    A site the register places as a point, and that :func:`join_parcels` found in a parcel, is measured from
+    that parcel's outline (joint sites, constraints, catchments); a site the register draws as a polygon keeps
+    its own outline (the owner's drawing is more precise than an index polygon); any other site keeps its point.
+
+    Parameters
+    ----------
+    sites : assets (any CRS), with ``parcel_id`` when parcels were joined
+    parcels : the parcels layer of the result (``parcel_id`` and outline), or None
+
+    Returns
+    -------
+    (geometries, from_parcel, words) : object array of shapely geometries in EPSG:27700 (missing where the site
+        is not placed), a boolean array (True where the parcel's outline is used), and for each site what it is
+        measured from (:data:`FROM_PARCEL`, :data:`FROM_POINT`, :data:`FROM_OUTLINE`; None when not placed)
+    """
+    geom = sites.geometry.to_crs(MEASURE_CRS) if sites.crs is not None and sites.crs.to_epsg() != 27700 \
+        else sites.geometry
+    geoms = np.asarray(geom.to_numpy(), dtype=object).copy()
+    placed = ~(pd.isna(geoms) | shapely.is_empty(geoms))
+    point = placed & (shapely.get_type_id(np.where(placed, geoms, None)) == 0)
+    from_parcel = np.zeros(len(geoms), bool)
+    if parcels is not None and len(parcels) and "parcel_id" in sites.columns:
+        outline = parcels.to_crs(MEASURE_CRS) if parcels.crs is not None and parcels.crs.to_epsg() != 27700 \
+            else parcels
+        outline = outline.drop_duplicates("parcel_id")  # an ID published twice: the first outline, as parcels_used
+        by_id = pd.Series(outline.geometry.to_numpy(), index=outline["parcel_id"].astype(str).to_numpy())
+        ids = sites["parcel_id"].astype(object).where(sites["parcel_id"].notna(), None).to_numpy()
+        found = by_id.reindex([str(i) if i is not None else "" for i in ids]).to_numpy()
+        from_parcel = point & pd.notna(found)
+        geoms[from_parcel] = found[from_parcel]
+    words = np.full(len(geoms), None, dtype=object)
+    words[placed] = FROM_OUTLINE
+    words[point] = FROM_POINT
+    words[from_parcel] = FROM_PARCEL
+    return geoms, from_parcel, words
 
 
 def parcel_counts(assets: pd.DataFrame) -> dict[str, int]:
@@ -231,5 +279,5 @@ def parcel_counts(assets: pd.DataFrame) -> dict[str, int]:
             "placed_outside": int((placed & ~inside).sum())}
 
 
-__all__ = ["PARCEL_ASSET_COLUMNS", "SITE_AREA_FROM_PARCEL", "join_parcels", "join_parcels_partitioned", "parcel_counts",
-           "parcel_index", "parcels_used"]
+__all__ = ["FROM_OUTLINE", "FROM_PARCEL", "FROM_POINT", "PARCEL_ASSET_COLUMNS", "SITE_AREA_FROM_PARCEL", "join_parcels", "join_parcels_partitioned", "parcel_counts",
+           "parcel_index", "parcels_used", "site_outlines"]

@@ -125,18 +125,14 @@ def analyse(
     exclude = list(exclude)
     con_layers = _constraint_layers(constraints)  # read first: a bad layer fails before the long work
     parcel_set = _parcel_set(parcels)  # likewise
-    if cache is not None and parcel_set is not None and parcel_set.folder is not None:
-        raise ValueError("a parcel cache folder is not keyed by the result cache: run without --cache, or give the "
-                         "parcel files")
     if cache is not None:
         from assets_map.engine.cache import run_cached
 
-        return add_constraints(_parcels_of_cached(run_cached(
+        return add_constraints(run_cached(
             analyse, cache, assets, boundaries, deprivation, postcodes=postcodes, exclude=exclude, weights=w,
             progress=progress, engine=engine, scheduler=scheduler, n_workers=n_workers, partitions=partitions,
             shared_dir=shared_dir, boundaries_name=boundaries_name, as_of=as_of, layer=layer, locations=locations,
-            iod_year=iod_year, owners=owners, need_areas=need_areas, parcels=list(parcels) or None),
-            parcel_set), con_layers)
+            iod_year=iod_year, owners=owners, need_areas=need_areas, parcels=list(parcels) or None), con_layers)
     reading = _is_path(assets)
     files = _is_path(boundaries) or _is_path(deprivation) or any(map(_is_path, exclude))
     at = 3 if reading else int(files)  # steps spent reading
@@ -190,6 +186,8 @@ def analyse(
         settings["exclude"] = [Path(p).name if _is_path(p) else p[0] for p in exclude]
     if parcel_set is not None:
         settings["parcels"] = {"files": parcel_set.source, "notes": parcel_set.notes}
+        if parcel_set.folder is not None:  # the authorities read, so the result cache can key on their bytes
+            settings["parcels"]["partitions"] = list(parcels_used.attrs.get("partitions", []))
     if need_areas == "study":  # after the join: an asset's need area never depends on which areas are kept
         needs, settings["need_areas"] = study_area(needs, scored)
     else:
@@ -206,15 +204,6 @@ def _parcel_set(parcels):
     from assets_map.io.landregistry import read_parcel_layers
 
     return read_parcel_layers(list(parcels))
-
-
-def _parcels_of_cached(result: Analysis, parcel_set) -> Analysis:
-    """A result read back from the cache with its parcels layer (the cache keeps the assets' parcel columns only)."""
-    if parcel_set is None or result.parcels is not None or "parcel_id" not in result.assets:
-        return result
-    from assets_map.engine.parcels import parcels_used
-
-    return result.replace(parcels=parcels_used(result.assets, parcel_set.frame))
 
 
 def _constraint_layers(constraints) -> list[gpd.GeoDataFrame]:

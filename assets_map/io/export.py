@@ -91,6 +91,7 @@ from assets_map.schema import (
     NEED_FIELDS,
     SOURCE_PREFIX,
     Field,
+    value_kind,
 )
 
 #: Export formats, in the order the app and the CLI offer them.
@@ -160,6 +161,12 @@ EXTRA_FIELDS: dict[str, Field] = {
                                      "assets-map"),
     "constraints_sources": Field("constraints_sources", "The constraint layers loaded, by kind: file (its newest entry "
                                  "date, where stated)", "", "the constraint layers"),
+    "constraints_measured_from": Field("constraints_measured_from", "What the constraints were tested on: the site's "
+                                       "point, its own outline, or the registered freehold parcel's outline "
+                                       "(approximate, not a title plan)", "", "assets-map"),
+    "catchment_from": Field("catchment_from", "What the catchment radius is measured from: the site's point, its own "
+                            "outline, or the registered freehold parcel's outline (approximate, not a title plan)", "",
+                            "assets-map"),
     "parcel_id": Field("parcel_id", "INSPIRE ID of the registered freehold parcel holding the site (approximate: an "
                        "index polygon, not a title plan)", "", "HM Land Registry INSPIRE Index Polygons"),
     "parcel_area_ha": Field("parcel_area_ha", "Area of that freehold parcel, measured in British National Grid "
@@ -371,23 +378,6 @@ def for_file(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
-def _kind(s: pd.Series) -> str:
-    """Type word for the data dictionary: text, integer, real, date, datetime, boolean or geometry."""
-    if isinstance(s, gpd.GeoSeries) or isinstance(s.dtype, gpd.array.GeometryDtype):
-        return "geometry"
-    if isinstance(s.dtype, pd.ArrowDtype) and pa.types.is_date(s.dtype.pyarrow_dtype):
-        return "date"
-    if pd.api.types.is_bool_dtype(s):
-        return "boolean"
-    if pd.api.types.is_integer_dtype(s):
-        return "integer"
-    if pd.api.types.is_float_dtype(s):
-        return "real"
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return "datetime"
-    return "text"
-
-
 def _is_date(s: pd.Series) -> bool:
     return isinstance(s.dtype, pd.ArrowDtype) and pa.types.is_date(s.dtype.pyarrow_dtype)
 
@@ -412,7 +402,7 @@ def _schema_for(layer: str, frame: pd.DataFrame) -> dict[str, Field]:
 def describe_field(layer: str, column: str, frame: pd.DataFrame, *, crs_note: str = "") -> dict:
     """One data-dictionary row (layer, field, meaning, unit, source, type) for a column of a layer."""
     known = _schema_for(layer, frame)
-    kind = _kind(frame[column]) if column in frame.columns else EXTRA_FIELDS.get(column, Field(column, "", "", "")).kind
+    kind = value_kind(frame[column]) if column in frame.columns else EXTRA_FIELDS.get(column, Field(column, "", "", "")).kind
     if column in known and column != "geometry":
         f = known[column]
         row = {"meaning": f.meaning, "unit": f.unit, "source": f.source}
@@ -886,13 +876,13 @@ def _build_shp(b: _Build, layers: dict[str, pd.DataFrame]) -> Path:
         wide_cells: dict[str, np.ndarray] = {}  # numbers too wide for a dBase number field: moved, never cut
         for col in attrs:
             s = g[col]
-            if _kind(s) in ("real", "integer"):
+            if value_kind(s) in ("real", "integer"):
                 wide = _too_wide(s)
                 if wide.any():
                     wide_cells[col] = wide
                     table[names[col]] = s.mask(wide)
                 continue
-            if _kind(s) != "text":
+            if value_kind(s) != "text":
                 continue
             too_long = s.map(lambda v: isinstance(v, str) and len(v.encode("utf-8")) > DBF_TEXT_LIMIT).to_numpy(dtype=bool)
             if too_long.any():
@@ -1078,7 +1068,7 @@ def _csv_vrt(name: str, csv_name: str, df: pd.DataFrame) -> str | None:
 
 def _write_csv_layer(b: _Build, folder: Path, stem: str, name: str, df: pd.DataFrame) -> int:
     """``<stem>.csv`` with its ``.csvt`` (column types), ``.prj`` (the WKT's CRS) and ``.vrt``; cells made safe."""
-    csvt = ["WKT" if c == df.attrs.get("wkt_column") else _CSVT.get(_kind(df[c]), "String") for c in df.columns]
+    csvt = ["WKT" if c == df.attrs.get("wkt_column") else _CSVT.get(value_kind(df[c]), "String") for c in df.columns]
     text = _csv_text(df)
     n_safe = _formula_like(text)
     _write_text_csv(folder / f"{stem}.csv", text, bom=b.bom)
@@ -1334,7 +1324,7 @@ def _kml_types(g: pd.DataFrame) -> dict[str, str]:
     """Dictionary type word of each column; integers beyond 32 bits are text (KML has no 64-bit integer)."""
     out = {}
     for c in g.columns:
-        kind = _kind(g[c])
+        kind = value_kind(g[c])
         if kind == "integer":
             vals = g[c].dropna()
             if not vals.empty and not (vals.abs() < 2 ** 31).all():

@@ -38,14 +38,29 @@ import pandas as pd
 
 from assets_map.io import brownfield as _brownfield
 from assets_map.io import eric as _eric
-from assets_map.io.constraints import read_constraint_layer
+from assets_map.io.constraints import (
+    CONSTRAINT_KINDS,
+    constraint_layer_kind,
+    kind_from_file_name,
+    read_constraint_layer,
+)
 from assets_map.io.facilities import prepare_facilities
 from assets_map.io.landregistry import is_inspire_layer, is_ownership_file
+from assets_map.io.listings import listing_kind
 from assets_map.io.normalise import fold, match_columns
 from assets_map.io.owners import owner_lookup_from, resolve_owners
 from assets_map.io.registers import read_postcodes, read_register
 from assets_map.io.report import ImportReport, InputError
-from assets_map.io.sources import Limits, Table, copy_to_private, current_limits, excel_frame, open_table, using_limits
+from assets_map.io.sources import (
+    Limits,
+    Table,
+    copy_to_private,
+    current_limits,
+    excel_frame,
+    open_table,
+    text_frame,
+    using_limits,
+)
 
 ADAPTERS = ("auto", "register", "brownfield", "eric", "deprivation")
 ADAPTER_LABELS = {
@@ -127,6 +142,8 @@ _TO = {"deprivation": "--deprivation (the app's 'Deprivation data' slot)",
        "ownership": "`assets-map reconcile --ownership FILE --anchor NAME --postcodes FILE` (its titles placed and "
                     "reconciled with a register)",
        "parcels": "--parcels (analyse and reconcile: each site gets the freehold parcel holding it)",
+       "constraints": "--constraints (the app's 'Planning constraints' slot): each site is then answered inside, near, "
+                      "clear or not checked for it",
        "eric": "the ERIC site-level return (its 'Site Data' sheet, or the site CSV): a trust-level return has no sites "
                "to map"}
 
@@ -219,7 +236,7 @@ def _deprivation_kind(is_vector: bool, why: str) -> FileKind:
 def _area_kind(table: Table, cols: list[str], found: dict) -> FileKind | None:
     from assets_map.engine.needs import measure_of
 
-    frame = table.frame
+    frame = text_frame(table)
     gss = _gss_columns(frame, cols)
     if not gss:
         return None
@@ -246,6 +263,23 @@ def _area_kind(table: Table, cols: list[str], found: dict) -> FileKind | None:
                     "no land or buildings)")
 
 
+#: Fields only a register of sites carries: a layer with one is a register whatever its name says.
+_SITE_FIELDS = ("tenure", "holding_type", "status_text", "uprn", "floor_area_m2")
+
+
+def _constraint_kind(frame: pd.DataFrame, cols: list[str], name: str, found: dict) -> FileKind | None:
+    kind = constraint_layer_kind(frame, cols, name)
+    if kind is None or any(k in found for k in _SITE_FIELDS):
+        return None
+    by_name = kind_from_file_name(name) == kind and not any(fold(c) == "dataset" for c in cols)
+    if by_name and any(k in found for k in ("address", "postcode", "street_name")):
+        return None  # a file named for a designation that lists addressed sites: a register of them
+    label = CONSTRAINT_KINDS[kind].label
+    why = "its file name" if by_name else "its dataset column or fields"
+    return FileKind("constraints", f"a {label} layer (told by {why}; no tenure, status or UPRN columns)",
+                    f"a planning constraint layer ({label}), not an anchor's sites", _TO["constraints"])
+
+
 def detect_kind(table: Table) -> FileKind:
     """What an opened file holds, from its headers and values (see :class:`FileKind`).
 
@@ -255,7 +289,7 @@ def detect_kind(table: Table) -> FileKind:
     register, which must have a name, reference, address or location column.
     """
     t = excel_frame(table) if table.format.startswith("excel") else table
-    frame = t.frame
+    frame = text_frame(t)
     cols = [str(c) for c in frame.columns if c != "geometry"]
     if is_ownership_file(cols):  # titles and proprietors, not sites: never read as a register
         return FileKind("ownership", "HM Land Registry CCOD/OCOD columns (Title Number, Proprietor Name (1), "
@@ -274,6 +308,9 @@ def detect_kind(table: Table) -> FileKind:
     if _brownfield.is_planning_data_sites(frame, cols):
         return FileKind("brownfield", "planning.data.gov.uk brownfield-land columns (organisation references, hectares)")
     found = match_columns(cols)
+    constraint = _constraint_kind(frame, cols, t.name, found)
+    if constraint is not None:
+        return constraint
     postcodes = _postcode_kind(frame, cols, found)
     if postcodes is not None:
         return postcodes
@@ -282,6 +319,9 @@ def detect_kind(table: Table) -> FileKind:
     area = _area_kind(t, cols, found)
     if area is not None:
         return area
+    listing = listing_kind([fold(c) for c in cols], found)
+    if listing is not None:
+        return FileKind("unknown", *listing)
     if not any(k in found for k in REGISTER_FIELDS) and not t.is_vector:
         shown = ", ".join(repr(c) for c in cols[:12]) + (f" and {len(cols) - 12} more" if len(cols) > 12 else "")
         return FileKind("unknown", "no register columns",
@@ -420,7 +460,8 @@ def _import_file(path, *, name, adapter, layer, postcodes, locations, boundaries
         raise InputError(f"unknown adapter {adapter!r}; choose one of {', '.join(ADAPTERS)}")
     prefer = (_eric.SITE_SHEET,) if adapter in ("auto", "eric") else ()
     table = open_table(path, name=shown, layer=layer, limits=limits, prefer_layers=prefer)
-    if table.frame is None or len(table.frame.columns) == 0:
+    columns = text_frame(table)
+    if columns is None or len(columns.columns) == 0:
         raise InputError("has no columns", source=shown)
     why = "chosen by the user"
     detected = detect_kind(table)
@@ -504,7 +545,7 @@ _REGISTER_DOOR = "the asset register (--assets, the app's 'Asset register' slot)
 
 def _check_slot(kind: str, path: Path, shown: str, layer: str | None) -> None:
     """Refuse a file that is plainly another kind than the door ``kind`` reads."""
-    prefer = (_eric.SITE_SHEET,) if path.suffix.lower() in (".xls", ".xlsx") else ()
+    prefer = (_eric.SITE_SHEET,) if path.suffix.lower() in (".xls", ".xlsx", ".ods") else ()
     try:
         found = detect_kind(open_table(path, name=shown, layer=layer, prefer_layers=prefer))
     except InputError:

@@ -16,6 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets_map.engine.arrays import str_series, words_column
+from assets_map.io.units import TARGET as AREA_TARGET
+from assets_map.io.units import area_column, with_area_columns
 from assets_map.schema import ASSET_COLUMNS, SOURCE_PREFIX, empty_asset_frame
 
 
@@ -28,14 +30,16 @@ def fold(header: str) -> str:
 COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
     "asset_id": ("assetid", "assetcode", "assetref", "assetreference", "assetnumber", "assetno", "propertyreference",
                  "propertyref", "propertyid", "propertycode", "propertynumber", "sitereference", "siteref", "lasiteref",
-                 "sitecode", "reference", "ref", "id"),
+                 "sitecode", "reference", "ref", "id", "terrierref", "terrierreference", "terriernumber", "terrierno",
+                 "terrierid", "terrier", "assetregisterref", "estatesref", "estatesreference", "siteid",
+                 "buildingcode", "buildingref", "buildingid"),
     "organisation": ("organisationlabel", "organisation", "organisationname", "organization", "owner",
                      "ownername", "localauthority", "trustname", "organisationlabelname", "organisationuri"),
     "anchor_type": ("anchortype", "organisationtype", "ownertype"),
     # "DISTNAME"/"distinctive name": OS OpenMap Local and other OS building and site layers
     "name": ("propertyname", "assetname", "name", "sitename", "site", "premisesname", "buildingname",
              "nameandaddressofsite", "sitenameaddress", "distname", "distinctivename", "featurename", "name1",
-             "placename"),
+             "placename", "nameofproperty", "nameofasset", "nameofsite", "property", "building", "premises"),
     "address": ("address", "fulladdress", "siteaddress", "propertyaddress", "sitenameaddress",
                 "nameandaddressofsite"),
     "street_number": ("streetnumber", "housenumber", "buildingnumber", "number"),
@@ -43,20 +47,32 @@ COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
     "post_town": ("posttown", "town", "locality"),
     "postcode": ("postcode", "postalcode", "pcd", "pcds", "postcodeofasset"),
     "uprn": ("uprn", "uniquepropertyreferencenumber"),
-    "tenure": ("tenuretype", "tenure"),
+    "tenure": ("tenuretype", "tenure", "tenurestatus", "freeholdleasehold", "freeholdorleasehold", "leaseholdfreehold",
+               "leaseholdorfreehold", "interest", "landinterest", "councilsinterest", "daliadaeth"),
     "status_text": ("status", "assetstatus", "occupancy", "occupancystatus", "tenuredetail", "occupation"),
     "use": ("use", "currentuse", "propertyuse", "assetuse", "propertytype", "assettype", "usage",
             "function", "category", "otherdetail", "classification", "classifica", "descriptiveterm",
-            "buildingtype", "featuretype", "buildgthem", "buildingtheme", "theme", "landuse", "amenity"),
-    "holding_type": ("holdingtype", "holding", "landorbuilding", "landbuilding"),
+            "buildingtype", "featuretype", "buildgthem", "buildingtheme", "theme", "landuse", "amenity",
+            "assetcategory", "propertycategory", "primaryuse", "existinguse", "assetclass", "propertyclass",
+            "defnydd", "defnyddpresennol"),
+    "holding_type": ("holdingtype", "holding", "landorbuilding", "landbuilding", "landorbuildings", "landbuildings",
+                     "buildingorland", "landandorbuilding"),
     "floor_area_m2": ("flooraream2", "floorarea", "buildingsize", "gia", "grossinternalarea",
-                      "grossinternalfloorarea", "floorareasqm", "giam2"),
-    "site_area_ha": ("siteareaha", "landarea", "sitearea", "hectares", "areaha", "landareaha"),
+                      "grossinternalfloorarea", "floorareasqm", "giam2",
+                      # the unit in the header is read by io/units.py
+                      "floorareasqft", "giasqft", "grossinternalareasqft", "grossinternalaream2", "giasqm",
+                      "grossinternalareasqm", "flooraream", "floorspacesqm", "floorspacesqft", "floorspace",
+                      "totalfloorarea", "totalfloorareasqm", "totalfloorareasqft", "totalflooraream2",
+                      "netinternalarea", "nia", "niasqm", "niasqft", "niam2", "grossexternalarea", "gea", "geasqm"),
+    "site_area_ha": ("siteareaha", "landarea", "sitearea", "hectares", "areaha", "landareaha",
+                     "siteareahectares", "landareahectares", "areahectares", "siteareaacres", "landareaacres",
+                     "areaacres", "acres", "acreage", "siteareasqm", "landareasqm", "siteaream2", "landaream2"),
     "condition": ("condition", "energyrating", "epcrating", "epc"),
     "source_date": ("effectivedate", "sourcedate", "asatdate", "dateupdated", "lastupdated", "date"),
     "vacant_since": ("vacantsince", "vacantfrom", "datevacant", "vacancydate"),
     "visibility": ("visibility",),
-    "empty_floor_pct": ("emptyfloorpct", "floorareaempty", "emptyfloorarea"),
+    "empty_floor_pct": ("emptyfloorpct", "floorareaempty", "emptyfloorarea", "voidpercentage", "percentagevoid",
+                        "voidspacepercentage", "vacantpercentage", "percentagevacant", "vacancyrate"),
     "underused_floor_pct": ("underusedfloorpct", "floorareaunderused", "underusedfloorarea"),
     "crs_label": ("coordinatereferencesystem", "crs", "coordinatesystem", "srs", "spatialreference",
                   "projection"),
@@ -64,6 +80,8 @@ COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
     "y": ("geoy", "northing", "northings", "ycoordinate", "y", "lat", "latitude"),
 }
 
+
+_CANDIDATE_OF = {f: canon for canon, cands in reversed(COLUMN_CANDIDATES.items()) for f in cands}
 
 #: Header words of the columns whose values are the register's own categories ("use") or free text ("name").
 _CATEGORY_HEADER = re.compile(r"use|type|holding|category|categories|class|purpose|function|classification")
@@ -94,12 +112,47 @@ def describing_columns(headers) -> list[tuple[str, str]]:
     return out
 
 
+#: Welsh headers of bilingual registers (Welsh councils publish "Asset Name / Enw'r Ased").
+_WELSH = {"enwrased": "name", "enwreiddo": "name", "enw": "name", "cyfeiriad": "address", "codpost": "postcode",
+          "dwyreiniad": "x", "gogleddiad": "y", "statws": "status_text", "cyfeirnod": "asset_id", "cyfeirnodyrased": "asset_id"}
+
+
+#: Coordinate headers with a qualifier: "OS Easting", "Site Northing", "X Coord", "GridX", "Map Y", "East".
+_COORDINATE = re.compile(
+    r"^(?:os|osgb|bng|grid|gridref|gridreference|map|mapref|location|site|property|asset|point|centroid|ngr)?"
+    r"(?:(?P<e>eastings?|east)|(?P<n>northings?|north)|(?P<x>x)(?:coord|coords|coordinate|value)?|"
+    r"(?P<y>y)(?:coord|coords|coordinate|value)?|(?P<lat>latitude|lat)|(?P<lon>longitude|long|lon|lng))"
+    r"(?:coord|coords|coordinate|m|metres|wgs84|bng|osgb36)?$")
+
+
+def header_key(header: str) -> str:
+    """The folded key a header is matched by: the header itself, or the one part of it that names a column.
+
+    Bilingual headers ("Asset Name / Enw'r Ased") and headers with a gloss in brackets ("X (Easting)") are
+    matched by their parts when the whole names nothing and every part that names something names the same
+    column; Welsh parts count as their English ones.
+    """
+    whole = fold(header)
+    if whole in _CANDIDATE_OF:
+        return whole
+    coordinate = _COORDINATE.match(whole)
+    if coordinate:  # "OS Easting", "Grid Ref Northing", "X Coord", "Map X", "Site Latitude"
+        axis = next(k for k, v in coordinate.groupdict().items() if v)
+        return {"e": "easting", "n": "northing", "x": "x", "y": "y", "lat": "latitude", "lon": "longitude"}[axis]
+    text = str(header)
+    pieces = re.split(r"\s+/\s+|\s*\|\s*|\n|\s+-\s+", text) + [re.sub(r"\(.*?\)", " ", text)] + re.findall(r"\((.*?)\)", text)
+    keys = [fold(p) for p in pieces]
+    keys = [k if k in _CANDIDATE_OF else next((c for c in COLUMN_CANDIDATES[_WELSH[k]]), k) if k in _WELSH else k for k in keys]
+    named = [k for k in keys if k in _CANDIDATE_OF]
+    return named[0] if named and len({_CANDIDATE_OF[k] for k in named}) == 1 else whole
+
+
 def match_columns(columns: list[str], overrides: dict[str, str] | None = None) -> dict[str, str]:
     """Map canonical names to source headers; each source header is used once.
 
     ``overrides`` (canonical -> header) win over the automatic match.
     """
-    folded = {c: fold(c) for c in columns}
+    folded = {c: header_key(c) for c in columns}
     taken: set[str] = set()
     out: dict[str, str] = {}
     for canon, header in (overrides or {}).items():
@@ -130,12 +183,15 @@ _STATUS_WORDS = [
     ("sold", ("sold", "disposed of", "disposal completed")),
     ("part-vacant", ("part vacant", "partly vacant", "partially vacant", "part occupied", "partly occupied",
                      "part-vacant", "partially occupied")),
-    ("surplus", ("surplus", "for disposal", "disposal", "to be disposed", "declared surplus", "for sale")),
-    ("vacant", ("vacant", "empty", "unoccupied", "void", "disused", "derelict", "closed", "mothballed")),
+    ("surplus", ("surplus", "for disposal", "disposal", "to be disposed", "declared surplus", "for sale",
+                 "no longer required")),
+    # before "occupied": "not in use" holds "in use"
+    ("vacant", ("vacant", "empty", "unoccupied", "void", "disused", "derelict", "closed", "mothballed",
+                "not in use", "out of use", "no longer in use", "unused", "not used")),
     ("leased-out", ("leasehold out", "leased out", "lease out", "let out", "tenanted", "sublet", "let to",
-                    "licensed out", "leased")),
+                    "licensed out", "leased", "let", "investment", "investment property", "commercial let")),
     ("occupied", ("owner occupied", "occupied", "in use", "operational", "leasehold in", "owner-occupied",
-                  "service delivery")),
+                  "service delivery", "in occupation", "community use")),
 ]
 _STATUS_VOCAB = sorted({w for _, words in _STATUS_WORDS for w in words})
 
@@ -194,6 +250,12 @@ def normalise_visibility(value: object) -> str:
     return "public" if text in PUBLIC_WORDS else "internal"
 
 
+#: Tenure codes registers use: "FH", "F/H", "LH", "L/H" (and "F", "L" alone in a tenure column).
+_TENURE_CODES = {"fh": "freehold", "f": "freehold", "lh": "leasehold", "l": "leasehold"}
+#: Holding codes: "L", "B", "L&B", "L/B".
+_HOLDING_CODES = {"l": "land", "b": "building", "lb": "both", "bl": "both"}
+
+
 def normalise_tenure(text: object) -> str:
     """Tenure text as ``"freehold"``, ``"leasehold"``, ``"other"`` or ``"unknown"``.
 
@@ -202,6 +264,9 @@ def normalise_tenure(text: object) -> str:
     """
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return "unknown"
+    code = _TENURE_CODES.get(re.sub(r"[^a-z]", "", str(text).lower()))
+    if code:
+        return code
     s = re.sub(r"[^a-z]+", " ", str(text).lower()).strip()
     for canon in ("freehold", "leasehold"):
         if canon in s.replace(" ", "") or difflib.get_close_matches(s, [canon], n=1, cutoff=0.8):
@@ -221,6 +286,8 @@ def normalise_holding(text: object) -> str:
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return "unknown"
     s = str(text).lower()
+    if re.sub(r"[^a-z]", "", s) in _HOLDING_CODES:
+        return _HOLDING_CODES[re.sub(r"[^a-z]", "", s)]
     land = "land" in s or "site" in s
     building = "build" in s or "bldg" in s or "property" in s or "premises" in s
     if "both" in s or (land and building):
@@ -239,6 +306,21 @@ def normalise_holding(text: object) -> str:
     if len(kinds) > 1 or "both" in kinds:
         return "both"
     return kinds.pop() if kinds else "unknown"
+
+
+#: The only words of a use cell that say the holding rather than a use ("Property Type: Land / Buildings").
+_HOLDING_ONLY_WORDS = {"land", "building", "buildings", "and", "or", "only", "bare", "site", "premises", "property"}
+
+
+def holding_of_use(text: object) -> str:
+    """The holding a use cell states when it says nothing but land or buildings ("Buildings", "Land & Buildings").
+
+    Registers with no holding-type column often put it in their property type. Any other use is ``unknown``.
+    """
+    if not isinstance(text, str):
+        return "unknown"
+    words = set(re.sub(r"[^a-z]+", " ", text.lower()).split())
+    return normalise_holding(text) if words and words <= _HOLDING_ONLY_WORDS else "unknown"
 
 
 _ANCHOR_WORDS = [
@@ -264,6 +346,8 @@ def anchor_type_of(organisation: object) -> str:
     return "other"
 
 
+#: Python's ``\s`` on ASCII text (``str.isspace``): RE2's ``\s`` leaves out \v and \x1c-\x1f.
+ASCII_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
 _FULL_POSTCODE = re.compile(r"^(?P<outward>[A-Z]{1,2}[0-9][A-Z0-9]?)\s*(?P<inward>[0-9][A-Z]{2})$")
 _DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
 
@@ -290,10 +374,15 @@ def compact_postcode(pc: pd.Series) -> pd.Series:
 
 def _ascii_text(values: pd.Series) -> tuple[pa.ChunkedArray, np.ndarray] | None:
     """The column as Arrow text and a mask of its plain-ASCII values, or None when it is not all text."""
-    if isinstance(values.dtype, pd.StringDtype) or (isinstance(values.dtype, pd.ArrowDtype)
-                                                    and pa.types.is_string(values.dtype.pyarrow_dtype)):
-        arr = pa.chunked_array([pa.array(values.astype("str"))]) if not isinstance(values.dtype, pd.ArrowDtype) \
-            else pa.chunked_array([pa.array(values)])
+    dtype = values.dtype
+    if (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or (
+            isinstance(dtype, pd.ArrowDtype) and (pa.types.is_string(dtype.pyarrow_dtype)
+                                                  or pa.types.is_large_string(dtype.pyarrow_dtype))):
+        arr = values.array.__arrow_array__()  # the column's own Arrow buffers: no Python strings
+        arr = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+    elif isinstance(dtype, pd.StringDtype):
+        arr = pa.chunked_array([pa.array(values.astype(object).where(values.notna(), None).to_numpy(dtype=object),
+                                         type=pa.string(), from_pandas=True)])
     elif values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
         arr = pa.chunked_array([pa.array(values.where(values.notna(), None).to_numpy(dtype=object), type=pa.string(),
                                          from_pandas=True)])
@@ -319,7 +408,8 @@ def clean_postcodes(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     arr, ascii_ = got
     arr = arr.cast(pa.large_string())
     t = pa.large_string()
-    text = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.utf8_upper(arr), r"\s+", " "))
+    # Python's \s on ASCII (RE2's leaves out \v and \x1c-\x1f); non-ASCII rows are replaced below
+    text = pc.utf8_trim(pc.replace_substring_regex(pc.ascii_upper(arr), f"[{ASCII_SPACE}]+", " "), " ")
     parts = pc.extract_regex(text, _FULL_POSTCODE.pattern)  # RE2 reads the same named-group pattern
     full = pc.fill_null(pc.is_valid(parts), False)
     joined = pc.binary_join_element_wise(pc.struct_field(parts, "outward"), pc.struct_field(parts, "inward"),
@@ -394,7 +484,11 @@ def map_unique(values: pd.Series, fn) -> list:
 
     Registers repeat their statuses, tenures and dates: a national register has millions of rows, a few hundred values).
     """
-    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=False)
+    if isinstance(values.dtype, pd.StringDtype):  # text factorised in its own dtype: no Python string per row
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        uniques = np.asarray(uniques.astype(object), dtype=object)  # what astype(object) gives: NaN / NA if missing
+    else:
+        codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=False)
     results = np.empty(len(uniques), dtype=object)
     for i, u in enumerate(uniques):
         results[i] = fn(u)
@@ -413,14 +507,49 @@ def map_words(values: pd.Series, fn) -> pd.Series:
     return words_column([w if w is not None else "" for w in words], codes, values.index)
 
 
+#: A decimal number Arrow's cast reads exactly as ``pd.to_numeric`` does (held equal in tests/test_read_fast.py).
+_PLAIN_NUMBER = r"^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+
+
+def numbers_from_ascii(text: pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    """``pd.to_numeric(text, errors="coerce")`` as float64 for ASCII text, plain decimals parsed by Arrow.
+
+    Parameters
+    ----------
+    text : Arrow text, every value plain ASCII (null: missing)
+    index : the index of the Series returned
+
+    Returns
+    -------
+    pd.Series : float64; text that is not a number is NaN. Values that are not plain decimals
+        (``inf``, ``+1``, ``0x1``...) are parsed by ``pd.to_numeric`` itself, once per distinct value.
+    """
+    plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_NUMBER), False)
+    out = np.full(len(text), np.nan)
+    mask = plain.to_numpy(zero_copy_only=False)
+    if mask.any():
+        out[mask] = pc.cast(pc.filter(text, plain), pa.float64()).to_numpy(zero_copy_only=False)
+    rest = ~mask & pc.fill_null(pc.not_equal(text, ""), False).to_numpy(zero_copy_only=False)
+    if rest.any():
+        odd = pd.Series(pc.filter(text, pa.array(rest)).to_numpy(zero_copy_only=False), dtype=object)
+        codes, uniques = pd.factorize(odd)
+        out[rest] = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").astype("float64").to_numpy()[codes]
+    return pd.Series(out, index=index, dtype="float64")
+
+
 def to_number(values: pd.Series) -> pd.Series:
     """Numbers from a register column as float64.
 
     Thousands separators, spaces, ``£``, ``%`` and a trailing unit (m2, sqm, ha) are dropped; text that
-    is still not a number becomes NaN.
+    is still not a number becomes NaN. A column of plain-ASCII text is cleaned and parsed by Arrow's
+    kernels (the same rules); any other through pandas.
     """
     if pd.api.types.is_numeric_dtype(values):
         return values.astype("float64")
+    got = _ascii_text(values)
+    if got is not None and got[1].all():
+        text = pc.replace_substring_regex(got[0], f"[,%{ASCII_SPACE}]", "")
+        return numbers_from_ascii(pc.replace_substring_regex(text, r"(?i)(m2|sqm|ha)$", ""), values.index)
     s = values.astype("string").str.replace(r"[,\s£%]", "", regex=True).str.replace(r"(?i)(m2|sqm|ha)$", "", regex=True)
     return pd.to_numeric(s, errors="coerce").astype("float64")
 
@@ -456,16 +585,26 @@ class _Columns(dict):
         base = empty_asset_frame(self.n, columns=[c for c in ASSET_COLUMNS if c != "geometry" and c not in self])
         cols = {c: (self[c] if c in self else base[c].set_axis(self.index)) for c in ASSET_COLUMNS if c != "geometry"}
         cols.update((c, v) for c, v in self.items() if c not in cols)
-        return pd.DataFrame({**cols, **extra}, index=self.index)
+        return pd.DataFrame({**cols, **extra}, index=self.index, copy=False)  # not consolidated: no copy of 1M x 60
 
 
 #: Name cells that say there is no name.
-_NO_NAME = ("unknown", "unnamed", "no name", "none", "n/a", "na", "-", "null", "not known")
+_ADDRESS_LINE = re.compile(r"^(?:address|addr|add)(?:line)?(\d)$")
+
+
+def address_line_columns(headers) -> list:
+    """The headers of numbered address lines ("Address 1", "Address Line 2", "Addr3"), in line order."""
+    found = [(int(m.group(1)), h) for h in headers if (m := _ADDRESS_LINE.match(fold(h)))]
+    return [h for _, h in sorted(found, key=lambda t: t[0])]
+
+
+_NO_NAME = ("unknown", "unnamed", "no name", "none", "n/a", "na", "-", "null", "not known", "yes", "no", "y", "n", "true", "false")
 
 
 def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) -> pd.DataFrame:
     """Build the canonical asset columns from a raw table, keeping every source column as ``src_*``."""
     n = len(raw)
+    mapping = with_area_columns(raw, mapping)  # "Area (acres)", "Size" with "1,200 sq ft" in its cells
     # Columns are gathered in a dict and the frame built once at the end (a full frame of missing
     # values filled column by column cost 0.6 s and a concatenation at a million rows).
     out = _Columns(n, raw.index)
@@ -473,15 +612,21 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
     def col(name: str) -> pd.Series | None:
         return raw[mapping[name]] if name in mapping else None
 
-    for name in ("organisation", "name", "use", "condition", "visibility", "asset_id", "uprn"):
+    for name in ("organisation", "use", "condition", "visibility", "asset_id", "uprn"):
         c = col(name)
         if c is not None:
             out[name] = as_text(c)
     if col("name") is not None:  # map layers write "Unknown" where a feature has no name
-        named = out["name"]
-        out["name"] = named.where(~named.astype("string").str.strip().str.lower().isin(_NO_NAME).fillna(False), None)
+        text = source_text(col("name"))  # what as_text gives, still Arrow text: tested before it becomes objects
+        named = text.astype(object).where(text.notna(), None)
+        out["name"] = named.where(~text.str.lower().isin(_NO_NAME), None)
+    lines = address_line_columns(raw.columns) if "address" not in mapping else []
     if col("address") is not None and mapping.get("address") != mapping.get("name"):
         out["address"] = as_text(col("address"))
+    elif lines:  # "Address 1", "Address 2", ... and the town: one address
+        parts = [as_text(raw[c]) for c in lines] + ([as_text(col("post_town"))] if col("post_town") is not None else [])
+        joined = pd.Series([", ".join(v for v in vals if v) for vals in zip(*parts, strict=True)], index=raw.index, dtype=object)
+        out["address"] = joined.where(joined != "", None).astype(object)
     else:
         parts = [as_text(col(p)) for p in ("street_number", "street_name", "post_town") if col(p) is not None]
         if parts:
@@ -498,15 +643,20 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
         out["postcode"] = clean_postcodes(pc)[0]
     out["tenure"] = map_words(col("tenure"), normalise_tenure) if col("tenure") is not None else "unknown"
     out["holding_type"] = map_words(col("holding_type"), normalise_holding) if col("holding_type") is not None else "unknown"
+    if col("holding_type") is None and col("use") is not None:
+        out["holding_type"] = map_words(col("use"), holding_of_use)
     out["status"] = map_words(col("status_text"), normalise_status) if col("status_text") is not None else "unknown"
     surplus = surplus_elsewhere(raw, mapping)
     if surplus.any():
         status = out["status"].astype(object).to_numpy().copy()
         status[surplus & ~pd.Series(status).isin(_STATUS_KEPT).to_numpy()] = "surplus"
         out["status"] = pd.Series(status, index=raw.index).astype(out["status"].dtype)
+    areas = {}
     for name in ("floor_area_m2", "site_area_ha", "empty_floor_pct", "underused_floor_pct"):
         c = col(name)
-        if c is not None:
+        if c is not None and name in AREA_TARGET:  # an area with its unit in the cell or the header
+            out[name], areas[name] = area_column(c, name, mapping[name])
+        elif c is not None:
             out[name] = to_number(c)
     for name in ("source_date", "vacant_since"):
         c = col(name)
@@ -528,4 +678,6 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
         while name in ASSET_COLUMNS or name in out or name in src:
             name += "_"
         src[name] = source_exact(raw[c]) if not pd.api.types.is_numeric_dtype(raw[c]) else raw[c]
-    return out.frame(src)
+    frame = out.frame(src)
+    frame.attrs["area_units"] = areas
+    return frame

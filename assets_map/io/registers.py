@@ -21,9 +21,14 @@ import pandas as pd
 import shapely
 
 from assets_map.engine import geo
+from assets_map.io import gridref
+from assets_map.io.column_notes import set_aside_column_notes
 from assets_map.io.normalise import canonical_frame, clean_postcodes, compact_postcode, fold, match_columns, to_number
 from assets_map.io.report import ImportReport, InputError
-from assets_map.io.sources import Limits, Table, excel_frame, open_table
+from assets_map.io.sections import carry_sections
+from assets_map.io.sources import Limits, Table, excel_frame, open_table, table_title_lines, text_frame
+from assets_map.io.titles import owner_from_titles
+from assets_map.io.units import report_areas
 from assets_map.schema import DISPLAY_CRS, MEASURE_CRS, order_columns
 
 # ---------------------------------------------------------------- postcodes
@@ -83,15 +88,56 @@ def _unique_ids(ids: pd.Series, rows: np.ndarray, stem: str, report: ImportRepor
     return ids
 
 
+def _location_cells(raw: pd.DataFrame, mapping: dict, report: ImportReport) -> tuple[str | None, gridref.CellLocations | None]:
+    """The column of grid references or coordinate pairs, read, when most of its filled cells are such."""
+    taken = set(mapping.values())
+    col = next((c for c in raw.columns if c != "geometry" and c not in taken and fold(c) in gridref.GRID_REF_HEADERS),
+               None)
+    if col is None:
+        return None, None
+    cells = gridref.read_locations(raw[col])
+    filled = int((raw[col].astype("string").str.strip().fillna("") != "").sum())
+    if not filled or cells.unreadable.sum() * 2 > filled:
+        if cells.unreadable.sum() < filled:  # some cells read: say why the column was still not used
+            report.add("warning", f"column {col!r} was not used for locations: most of its cells are neither OS grid "
+                       "references nor coordinate pairs")
+        return None, None
+    rows = raw.index.to_numpy() + 1
+    if cells.coarse.any():
+        report.add("unplaced", f"grid reference in {col!r} names a 1 km or larger square: too coarse to place",
+                   rows[cells.coarse])
+    if cells.unreadable.any():
+        report.add("warning", f"location in {col!r} is neither an OS grid reference nor a coordinate pair",
+                   rows[cells.unreadable])
+    return col, cells
+
+
 def _place_from_columns(raw: pd.DataFrame, mapping: dict, report: ImportReport, expect_coordinates: bool = True):
     n = len(raw)
-    if "x" not in mapping or "y" not in mapping:
+    cell_col, cells = _location_cells(raw, mapping, report)
+    has_xy = "x" in mapping and "y" in mapping
+    if not has_xy and cells is None:
         if expect_coordinates:
-            report.add("warning", "no coordinate columns found (GeoX/GeoY, Easting/Northing, lon/lat); rows can only be placed by postcode")
+            report.add("warning", "no coordinate columns found (GeoX/GeoY, Easting/Northing, lon/lat, an OS grid "
+                       "reference); rows can only be placed by postcode")
         return gpd.GeoSeries([None] * n, crs=MEASURE_CRS), np.zeros(n, bool), [None] * n
-    xcol, ycol = mapping["x"], mapping["y"]
+    if has_xy:
+        xcol, ycol = mapping["x"], mapping["y"]
+        x, y = raw[xcol], raw[ycol]
+    else:
+        xcol = ycol = cell_col
+        x, y = pd.Series(cells.x, index=raw.index), pd.Series(cells.y, index=raw.index)
+    from_cells = np.zeros(n, dtype=bool)
+    if has_xy and cells is not None:  # rows with no pair of numbers take the one-cell location
+        xv, yv = geo.to_float(x), geo.to_float(y)
+        from_cells = ~(np.isfinite(xv) & np.isfinite(yv)) & np.isfinite(cells.x) & np.isfinite(cells.y)
+        x = pd.Series(np.where(from_cells, cells.x, xv), index=raw.index)
+        y = pd.Series(np.where(from_cells, cells.y, yv), index=raw.index)
+        if from_cells.any():
+            report.add("fixed", f"no easting/northing: placed from the location in {cell_col!r}",
+                       raw.index.to_numpy()[from_cells] + 1)
     stated = raw[mapping["crs_label"]] if "crs_label" in mapping else None
-    pts = geo.points_from_columns(raw[xcol], raw[ycol], stated_crs=stated, row_numbers=raw.index.to_numpy() + 1,
+    pts = geo.points_from_columns(x, y, stated_crs=stated, row_numbers=raw.index.to_numpy() + 1,
                                   x_name=xcol, y_name=ycol)
     report.crs_detected = {"lonlat": "WGS84 longitude/latitude (EPSG:4326)", "bng": "British National Grid (EPSG:27700)"}.get(pts.kind, "")
     for msg, rows in pts.fixed_rows.items():
@@ -100,7 +146,11 @@ def _place_from_columns(raw: pd.DataFrame, mapping: dict, report: ImportReport, 
         report.add("warning", msg, rows)
     for w in pts.warnings:
         report.add("warning", w)
-    return pts.geometry, pts.placed, pts.notes
+    notes = pts.notes
+    if cells is not None:
+        use = from_cells if has_xy else np.ones(n, dtype=bool)
+        notes = [c if (u and c and not p) else p for p, c, u in zip(notes, cells.notes, use, strict=True)]
+    return pts.geometry, pts.placed, notes
 
 
 def _finite(geom: gpd.GeoSeries) -> np.ndarray:
@@ -201,7 +251,9 @@ def _place_by_postcode(out: gpd.GeoDataFrame, postcodes: pd.DataFrame | None, re
     unplaced = out["location_quality"] == "none"
     if not unplaced.any():
         return
-    kinds = clean_postcodes(out["postcode"])[1]
+    # the postcodes of the rows left to place only (a register with coordinates has few or none)
+    kinds = np.full(len(out), "", dtype=object)
+    kinds[unplaced.to_numpy()] = clean_postcodes(out.loc[unplaced, "postcode"])[1].to_numpy(dtype=object)
     full = unplaced & (kinds == "full")
     if postcodes is not None and full.any():
         keys = compact_postcode(out.loc[full, "postcode"])
@@ -325,12 +377,14 @@ def set_aside_aggregates(raw: pd.DataFrame, report: ImportReport, *, code: str |
         # a quick look for the words first (a million rows: one pass in C), the patterns on the few that have them
         maybe = v.str.contains("total|result|sum|count|average", case=False, regex=True).to_numpy(dtype=bool, na_value=False)
         if maybe.any():
-            sub = v[maybe]
+            # each distinct text judged once ("... County Council" on 50,000 rows: one look)
+            codes, distinct = pd.factorize(v[maybe])
+            sub = pd.Series(distinct, dtype=v.dtype)
             group = sub.str.extract(_GROUP_LABEL)["group"].fillna("").str.strip()
             # a group is an organisation code of the file, a code, or an organisation's name; never "Test Result"
             grouped = (group != "") & (group.str.upper().isin(orgs) | group.str.fullmatch(r"[A-Z0-9]{2,8}").fillna(False)
                                        | group.str.contains(r"(?i)\b(?:trust|council|authority|board)$").fillna(False))
-            out[maybe] = (sub.str.contains(_TOTAL_LABEL) | grouped).to_numpy(dtype=bool, na_value=False)
+            out[maybe] = (sub.str.contains(_TOTAL_LABEL) | grouped).to_numpy(dtype=bool, na_value=False)[codes]
         return out
 
     no_code = ((code_v == "") | ((org_v != "") & (code_v.str.upper() == org_v.str.upper()))).to_numpy(dtype=bool)
@@ -419,13 +473,12 @@ def _report_normalised(attrs: pd.DataFrame, canon: pd.DataFrame, mapping: dict, 
         if col is None:
             continue
         original = attrs[col]
-        values = canon[field].to_numpy()
-        changed: dict[str, tuple[str, list[int]]] = {}
-        unknown: dict[str, list[int]] = {}
+        changed: dict[str, tuple[str, list[np.ndarray]]] = {}
+        unknown: dict[str, list[np.ndarray]] = {}
         # Each distinct (original, normalised) pair is judged once, in order of first appearance.
         # factorize numbers the pairs in order of first appearance (hashing in C: a million rows, a few pairs)
         o_codes, o_uniques = pd.factorize(original, use_na_sentinel=False)
-        v_codes, v_uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
+        v_codes, v_uniques = pd.factorize(canon[field], use_na_sentinel=False)  # in its own dtype: no Python strings
         group = pd.factorize(o_codes.astype(np.int64) * (len(v_uniques) + 1) + v_codes)[0]
         order = np.argsort(group, kind="stable")
         bounds = np.flatnonzero(np.diff(group[order])) + 1
@@ -439,17 +492,17 @@ def _report_normalised(attrs: pd.DataFrame, canon: pd.DataFrame, mapping: dict, 
             text = str(o).strip()
             folded = re.sub(r"[^a-z]", "", text.lower())
             if v in vague:
-                unknown.setdefault(text, []).extend(rows[m].tolist())
+                unknown.setdefault(text, []).append(rows[m])
             elif v.replace("-", "") not in folded and not (v == "both" and "land" in folded and "build" in folded):
-                changed.setdefault(text, (v, []))[1].extend(rows[m].tolist())
+                changed.setdefault(text, (v, []))[1].append(rows[m])
         if changed:
             pairs = ", ".join(f"{o!r} -> {v}" for o, (v, _) in list(changed.items())[:6])
             report.add("fixed", f"{col} values normalised ({pairs}; originals kept in src_{col})",
-                       sorted(r for _, rs in changed.values() for r in rs))
+                       np.concatenate([r for _, rs in changed.values() for r in rs]))
         if unknown:
             vals = ", ".join(repr(o) for o in list(unknown)[:6])
             report.add("warning", f"{col} values not recognised ({vals}); {field} set to "
-                       f"{'/'.join(vague)} (originals kept in src_{col})", sorted(r for rs in unknown.values() for r in rs))
+                       f"{'/'.join(vague)} (originals kept in src_{col})", np.concatenate([r for rs in unknown.values() for r in rs]))
 
 
 def read_register(
@@ -497,13 +550,13 @@ def read_register(
                           lines_note=table.lines_note)
     for note in table.notes:
         report.add("warning", note)
-    raw = table.frame
+    raw = text_frame(table)  # a CSV read by Arrow stays Arrow text: no Python string per cell
     if not (isinstance(raw.index, pd.RangeIndex) or pd.api.types.is_integer_dtype(raw.index)) or not raw.index.is_unique:
         raw = raw.reset_index(drop=True)
     report.rows_read = len(raw)
     if raw.empty:
         raise InputError("has a header but no data rows", source=name)
-    raw = _drop_blank_rows(raw, report)
+    raw = set_aside_column_notes(_drop_blank_rows(raw, report), report)
     if raw.empty:
         raise InputError("has no rows with any values", source=name)
     try:
@@ -517,6 +570,7 @@ def read_register(
                                first_summed=mapping.get("floor_area_m2") or mapping.get("site_area_ha"))
     if raw.empty:
         raise InputError("has only total or subtotal rows, no site rows", source=name)
+    raw = carry_sections(raw, report)
     if table.is_vector:
         gdf, geometry, placed, notes, repaired = _place_vector(raw, report, name, make_valid)
         quality = np.where(placed, np.where(geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy(), "register coordinates", "surveyed"), "none")
@@ -526,7 +580,10 @@ def read_register(
         quality = np.where(placed, "register coordinates", "none")
     attrs = pd.DataFrame(raw.drop(columns="geometry")) if table.is_vector else raw
     canon = canonical_frame(attrs, mapping, source=name)
+    if "organisation" not in mapping:
+        owner_from_titles(canon, table_title_lines(table), report)
     _report_normalised(attrs, canon, mapping, report)
+    report_areas(canon, mapping, attrs.index.to_numpy() + 1, report)
     if table.is_vector and repaired.any():
         canon["src_geometry_wkt"] = [shapely.to_wkt(g) if r else None for g, r in zip(raw.geometry, repaired, strict=True)]
     rows = raw.index.to_numpy() + 1
@@ -534,10 +591,10 @@ def read_register(
     canon["asset_id"] = _unique_ids(canon["asset_id"], rows, Path(name).stem, report)
     canon["location_quality"] = quality
     canon["location_note"] = notes
-    out = gpd.GeoDataFrame(canon, geometry=geometry.set_axis(canon.index), crs=MEASURE_CRS)
+    out = gpd.GeoDataFrame(canon, geometry=geometry.set_axis(canon.index), crs=MEASURE_CRS, copy=False)  # canon is ours
     _place_by_postcode(out, postcodes, report)
     # Areas measured in BNG where the source gives none.
-    poly = out.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    poly = np.isin(shapely.get_type_id(out.geometry.to_numpy()), (3, 6))  # Polygon, MultiPolygon (no type names made)
     need_area = poly & out["site_area_ha"].isna().to_numpy()
     if need_area.any():
         out.loc[need_area, "site_area_ha"] = out.geometry[need_area].area / 10_000

@@ -42,12 +42,15 @@ LAYER_SLOTS = {
                    "layer, or planning.data.gov.uk's CSV)",
     "parcels": "Freehold parcels: HM Land Registry INSPIRE Index Polygons (the per-authority zip as published, "
                "GeoJSON, GeoPackage or GeoParquet), to give each site its parcel and say who owns a parcel",
+    "ownership": "Land Registry ownership: HM Land Registry's CCOD or OCOD file (UK or overseas companies and corporate "
+                 "bodies; full, or a monthly change-only file), to find an anchor's titles and reconcile them",
 }
 #: Every slot by the short name the app shows.
 SLOT_NAMES = {"register": "Asset register", "boundaries": "Need area boundaries", "deprivation": "Deprivation data",
               "postcodes": "Postcode directory", "wards": "Wards", "exclude": "Exclusion layers",
               "facilities": "Partner facilities", "locations": "Locations of NHS sites",
-              "constraints": "Planning constraints", "parcels": "Freehold parcels"}
+              "constraints": "Planning constraints", "parcels": "Freehold parcels",
+              "ownership": "Land Registry ownership"}
 # What each detected kind looks like, in words, and the slot it belongs in (None: no slot uses it).
 _LOOKS = {
     "register": ("an asset register", "register"),
@@ -61,12 +64,17 @@ _LOOKS = {
     "wards": ("ward boundaries", "wards"),
     "ward_lookup": ("an LSOA-to-ward lookup", "wards"),
     "parcels": ("HM Land Registry freehold parcels (INSPIRE Index Polygons)", "parcels"),
+    "ownership": ("HM Land Registry's ownership file (CCOD/OCOD: titles and their proprietors)", "ownership"),
+    "constraints": ("a planning constraint layer", "constraints"),
 }
-# The detected kinds each slot takes (a map layer of sites or land is detected as "register").
+# The detected kinds each slot takes (a map layer of sites or land is detected as "register"; a constraint layer
+# is never a register, but its polygons or points may serve as land to exclude or places, as the CLI reads them).
 _TAKES = {"register": {"register", "brownfield", "eric"}, "boundaries": {"boundaries", "deprivation_layer"},
           "deprivation": {"deprivation", "deprivation_layer"}, "postcodes": {"postcodes"},
-          "wards": {"wards", "ward_lookup", "postcodes"}, "exclude": {"register"}, "facilities": {"register"},
-          "locations": {"register"}, "constraints": {"register", "brownfield"}, "parcels": {"register", "parcels"}}
+          "wards": {"wards", "ward_lookup", "postcodes"}, "exclude": {"register", "constraints"},
+          "facilities": {"register", "constraints"}, "locations": {"register", "constraints"},
+          "constraints": {"register", "brownfield", "constraints"}, "parcels": {"register", "parcels"},
+          "ownership": {"ownership"}}
 
 
 @dataclass
@@ -117,7 +125,7 @@ def looks_like(upload: Upload, *, limits: Limits | None = None) -> Looks:
     InputError : the file cannot be opened at all (one line naming it)
     """
     with staged_upload(upload.data, upload.name, limits) as (path, shown):
-        prefer = (_eric.SITE_SHEET,) if path.suffix.lower() in (".xls", ".xlsx") else ()
+        prefer = (_eric.SITE_SHEET,) if path.suffix.lower() in (".xls", ".xlsx", ".ods") else ()
         table = open_table(path, name=shown, limits=limits, prefer_layers=prefer)
         found = detect_kind(table)
     if table.frame is None or not len(table.frame):  # nothing to tell it by: its reader says what is missing
@@ -192,6 +200,15 @@ def slot_problem(slot: str, upload: Upload, *, limits: Limits | None = None, loo
         text = str(exc)
         return text if text.startswith(name) else f"{name}: {text}"
     here = SLOT_NAMES[slot]
+    if slot == "ownership" and looks.kind == "ownership":  # the layout is HMLR's: its rows are read when checked
+        return None
+    if slot == "ownership" and looks.kind in ("unknown", "empty"):  # nothing to tell it by: its reader says why
+        try:
+            read_ownership_upload(upload, limits=limits)
+        except InputError as exc:
+            text = str(exc)
+            return text if text.startswith(name) else f"{name}: {text}"
+        return None
     fits = looks.kind in _TAKES[slot] or looks.kind == "empty" or (
         slot == "boundaries" and looks.kind == "register" and looks.area_layer)
     if fits and slot in ("exclude", "facilities", "locations") and not looks.is_map_layer:
@@ -226,11 +243,40 @@ def read_parcel_upload(upload: Upload, *, limits: Limits | None = None):
         return read_inspire(path, name=shown, limits=limits)
 
 
+def read_ownership_upload(upload: Upload, *, limits: Limits | None = None) -> pd.DataFrame:
+    """An uploaded CCOD/OCOD file read as ``reconcile --ownership`` reads a file (:func:`~assets_map.io.landregistry.read_ownership`)."""
+    from assets_map.io.landregistry import read_ownership
+
+    with staged_upload(upload.data, upload.name, limits) as (path, shown):
+        return read_ownership(path, name=shown, limits=limits)
+
+
+def read_alias_upload(upload: Upload, *, limits: Limits | None = None) -> pd.DataFrame:
+    """An uploaded alias table read as ``reconcile --aliases`` reads a file (:func:`~assets_map.community.ownership.read_aliases`)."""
+    from assets_map.community.ownership import read_aliases
+
+    with staged_upload(upload.data, upload.name, limits) as (path, shown):
+        return read_aliases(path, name=shown)
+
+
+def ownership_verdict(upload: Upload, *, limits: Limits | None = None) -> str:
+    """One line saying what an uploaded CCOD/OCOD file holds ("... looks like HM Land Registry CCOD file (full): ...").
+
+    Raises
+    ------
+    InputError : the file is not read as HM Land Registry's ownership layout (one line naming it and the row)
+    """
+    from assets_map.community.ownership import ownership_summary
+
+    own = read_ownership_upload(upload, limits=limits)
+    return f"{display_name(upload.name)}: looks like {ownership_summary(own)[0]}"
+
+
 def _slot_noun(slot: str) -> str:
     return {"register": "an asset register", "boundaries": "need area boundaries (LSOA polygons)",
             "deprivation": "deprivation data", "postcodes": "a postcode directory", "wards": "wards",
             "exclude": "an exclusion layer", "facilities": "a partner facility layer",
-            "locations": "a locations layer"}[slot]
+            "locations": "a locations layer", "ownership": "HM Land Registry's ownership file (CCOD/OCOD)"}[slot]
 
 
 def read_ward_source(upload: Upload) -> tuple[str, gpd.GeoDataFrame | pd.DataFrame]:
@@ -261,7 +307,8 @@ def with_wards(analysis: Analysis, upload: Upload, *, limits: Limits | None = No
 def check_uploads(files: dict[str, Upload], *, weights: dict[str, float] | str | None = None,
                   limits: Limits | None = None, exclude: list[Upload] = (), facilities: list[Upload] = (),
                   locations: Upload | None = None, iod_year: int | None = None,
-                  constraints: list[Upload] = (), parcels: list[Upload] = ()) -> Checked:
+                  constraints: list[Upload] = (), parcels: list[Upload] = (),
+                  ownership: list[Upload] = ()) -> Checked:
     """Read and analyse a user's files; raise one InputError listing every problem.
 
     The app's "Check these files": the same reading and the same :func:`~assets_map.engine.pipeline.analyse`
@@ -282,6 +329,8 @@ def check_uploads(files: dict[str, Upload], *, weights: dict[str, float] | str |
         name or fields)
     parcels : HM Land Registry INSPIRE Index Polygons, as ``--parcels``: each site gets the freehold parcel it
         lies in; every parcel read is kept in ``result.places["parcels"]`` for the map ("who owns this?")
+    ownership : HM Land Registry's CCOD/OCOD files, as ``reconcile --ownership``: the full files' rows are kept in
+        ``result.places["ownership"]``, the change-only files' in ``result.places["ownership_changes"]``
 
     Returns
     -------
@@ -295,19 +344,20 @@ def check_uploads(files: dict[str, Upload], *, weights: dict[str, float] | str |
     """
     with using_limits(limits):
         return _check_uploads(files, weights, list(exclude), list(facilities), locations, iod_year, list(constraints),
-                              list(parcels))
+                              list(parcels), list(ownership))
 
 
 def _check_uploads(files: dict[str, Upload], weights, exclude: list[Upload], facilities: list[Upload],
                    locations: Upload | None, iod_year: int | None, constraints: list[Upload] = (),
-                   parcels: list[Upload] = ()) -> Checked:
+                   parcels: list[Upload] = (), ownership: list[Upload] = ()) -> Checked:
     unknown = sorted(set(files) - set(KINDS))
     if unknown:
         raise ValueError(f"unknown upload kinds: {unknown}")
     problems: list[str] = [f"no {SLOT_NAMES[k].lower()} was uploaded" for k in REQUIRED if k not in files]
     placed_in = [(k, u) for k, u in files.items()] + [("exclude", u) for u in exclude] + \
         [("facilities", u) for u in facilities] + ([("locations", locations)] if locations is not None else []) + \
-        [("constraints", u) for u in constraints] + [("parcels", u) for u in parcels]
+        [("constraints", u) for u in constraints] + [("parcels", u) for u in parcels] + \
+        [("ownership", u) for u in ownership]
     # A file in the wrong slot: say what it is and where it goes, and never read it as what it is not.
     wrong = {(k, id(u)): p for k, u, p in ((k, u, slot_problem(k, u)) for k, u in placed_in) if p}
     problems += list(dict.fromkeys(wrong.values()))
@@ -324,6 +374,7 @@ def _check_uploads(files: dict[str, Upload], weights, exclude: list[Upload], fac
             parcel_sets.append(read_parcel_upload(u))
         except InputError as exc:
             problems.append(str(exc))
+    titles = _read_ownership(ownership, wrong, problems)
     notes: list[str] = []
     layer = None
     if locations is not None:
@@ -382,6 +433,7 @@ def _check_uploads(files: dict[str, Upload], weights, exclude: list[Upload], fac
         given = int(result.assets["parcel_id"].notna().sum()) if "parcel_id" in result.assets else 0
         notes.append(", ".join(p.source for p in parcel_sets) + f": {len(every):,} freehold parcels; {given} of "
                      f"{len(result.assets)} sites lie in one" + "".join(f"; {n}" for p in parcel_sets for n in p.notes))
+    notes += _keep_ownership(result, titles)
     if read.wards is not None:
         kind, src = read.wards.attrs["ward_form"], read.wards
         assets = attach_wards(result.assets, **({"wards": src} if kind == "wards" else {"lookup": src}))
@@ -394,6 +446,40 @@ def _check_uploads(files: dict[str, Upload], weights, exclude: list[Upload], fac
     label = f"Your data: {display_name(files['register'].name)}"
     result.settings["label"] = label
     return Checked(result, label, notes, partners, cautions)
+
+
+def _read_ownership(ownership: list[Upload], wrong: dict, problems: list[str]) -> list[pd.DataFrame]:
+    """The CCOD/OCOD uploads read (the ones in the wrong slot left out, every problem added to ``problems``)."""
+    frames = []
+    for u in ownership:
+        if ("ownership", id(u)) in wrong:
+            continue
+        try:
+            frames.append(read_ownership_upload(u))
+        except InputError as exc:
+            problems.append(str(exc))
+    if frames and all(f.attrs.get("change_only") for f in frames):
+        problems.append(", ".join(str(f.attrs.get("source")) for f in frames) + ": only change-only files were given "
+                        "in the Land Registry ownership slot; give a full CCOD or OCOD file too (a change-only file "
+                        "lists only what changed)")
+    return frames
+
+
+def _keep_ownership(result: Analysis, frames: list[pd.DataFrame]) -> list[str]:
+    """Keep the ownership files' rows with the analysis (full and change-only apart) and say what they hold."""
+    from assets_map.community.ownership import ownership_summary
+
+    notes = []
+    for kind, part in (("ownership", [f for f in frames if not f.attrs.get("change_only")]),
+                       ("ownership_changes", [f for f in frames if f.attrs.get("change_only")])):
+        if not part:
+            continue
+        joined = pd.concat(part, ignore_index=True)
+        joined.attrs.update(source=", ".join(str(f.attrs.get("source")) for f in part),
+                            change_only=kind == "ownership_changes", dataset=part[0].attrs.get("dataset"))
+        result.places[kind] = joined
+        notes += [f"{f.attrs.get('source')}: {line}" for f in part for line in ownership_summary(f)]
+    return notes
 
 
 def _require_overlap(result: Analysis, register: str, boundaries: str) -> list[str]:

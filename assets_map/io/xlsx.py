@@ -22,6 +22,8 @@ from typing import Callable, Mapping
 import numpy as np
 import pandas as pd
 
+from assets_map.schema import value_kind
+
 #: Excel's limit on the text of one cell.
 CELL_LIMIT = 32_767
 #: Rows an Excel sheet holds, its header included.
@@ -48,20 +50,6 @@ def sheet_name(name: str, taken: set[str]) -> str:
         k += 1
     taken.add(cand.lower())
     return cand
-
-
-def _column_kind(s: pd.Series) -> str:
-    if isinstance(s.dtype, pd.ArrowDtype) and "date32" in str(s.dtype):
-        return "date"
-    if pd.api.types.is_bool_dtype(s):
-        return "boolean"
-    if pd.api.types.is_integer_dtype(s):
-        return "integer"
-    if pd.api.types.is_float_dtype(s):
-        return "real"
-    if pd.api.types.is_datetime64_any_dtype(s):
-        return "datetime"
-    return "text"
 
 
 class _Counter:
@@ -142,7 +130,7 @@ def _write_sheet(wb, title: str, frame: pd.DataFrame, counter: _Counter, safe: C
     from openpyxl.utils import get_column_letter
 
     ws = wb.create_sheet(title)
-    kinds = {c: _column_kind(frame[c]) for c in frame.columns}
+    kinds = {c: value_kind(frame[c]) for c in frame.columns}
     widths = _widths(frame, kinds)
     for i, col in enumerate(frame.columns, start=1):
         ws.column_dimensions[get_column_letter(i)].width = widths[col]

@@ -266,8 +266,13 @@ def parcel_features(parcels: gpd.GeoDataFrame | None, assets: gpd.GeoDataFrame) 
     return geojson_features(frame, ["parcel_id", "owner_words", "sites_here"], display_geometry(frame, tolerance_m=0.5))
 
 
-def parcel_at(parcels: gpd.GeoDataFrame, assets: gpd.GeoDataFrame, *, lon: float, lat: float) -> dict | None:
-    """The freehold parcel under a click (WGS84), with who owns it and the register's sites in it, or None."""
+def parcel_at(parcels: gpd.GeoDataFrame, assets: gpd.GeoDataFrame, *, lon: float, lat: float,
+              placements: gpd.GeoDataFrame | None = None) -> dict | None:
+    """The freehold parcel under a click (WGS84), with who owns it and the register's sites in it, or None.
+
+    ``placements`` are an anchor's placed titles (:func:`assets_map.community.ownership.placements`): a title
+    placed in the parcel names the anchor, how it was placed and the rule that named it.
+    """
     from shapely.geometry import Point
 
     from assets_map.community.ownership import who_owns
@@ -281,7 +286,8 @@ def parcel_at(parcels: gpd.GeoDataFrame, assets: gpd.GeoDataFrame, *, lon: float
     here = assets[assets["parcel_id"].astype("string") == pid] if "parcel_id" in assets.columns else assets.iloc[0:0]
     sites = "; ".join(f"{n if isinstance(n, str) and n else 'a site'}" + (f" ({o})" if isinstance(o, str) and o else "")
                       for n, o in zip(here.get("name", []), here.get("organisation", []), strict=False))
-    return {"parcel_id": pid, "owner_words": who_owns(pid, None), "sites_here": sites or "none in the register loaded"}
+    return {"parcel_id": pid, "owner_words": who_owns(pid, placements),
+            "sites_here": sites or "none in the register loaded"}
 
 
 def map_data(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: str = "need_decile",

@@ -281,17 +281,20 @@ TABLES: dict[str, tuple[str, ...]] = {
                     "documents", "next_step", "deadline", "public"),
     "acv_listings": ("reference", "record", "asset_id", "confidence", "confidence_words", "evidence", "source_name",
                      "imported_at", "imported_by"),
+    # An estates team's decisions on a Land Registry reconciliation (store.decisions), append-only.
+    "match_decisions": ("id", "anchor", "anchor_key", "match_key", "title_number", "asset_id", "decision", "note",
+                        "decided_by", "decided_at"),
 }
 JSON_COLUMNS: dict[str, set[str]] = {
     "batches": {"report", "settings"}, "assets": {"attrs", "edits", "field_visibility"},
     "history": {"changes", "state", "field_visibility"}, "context": {"attrs"}, "corrections": {"proposed"},
     "users": set(), "contacts": set(), "contact_history": {"changes"},
     "followers": set(), "follows": set(), "notify_log": set(), "inbox": set(), "notify_state": set(), "cases": set(),
-    "case_events": {"documents"}, "acv_listings": {"record"},
+    "case_events": {"documents"}, "acv_listings": {"record"}, "match_decisions": set(),
 }
 #: Tables added after schema 2: a backup written before them has none (read as empty).
 ADDED_TABLES = ("contacts", "contact_history", "followers", "follows", "notify_log", "inbox", "notify_state", "cases",
-                "case_events", "acv_listings")
+                "case_events", "acv_listings", "match_decisions")
 #: Columns added after schema 1, with the SQL value a backup written before them restores as.
 ADDED_COLUMNS: dict[tuple[str, str], str] = {("users", "issuer"): "''"}
 

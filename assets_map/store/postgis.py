@@ -297,7 +297,7 @@ class PostgisStore(Store):
     def _after_load(self, tx: Tx) -> None:
         for table, col in (("batches", "batch_id"), ("history", "id"), ("corrections", "id"),
                            ("contact_history", "id"), ("notify_log", "id"), ("inbox", "id"), ("cases", "id"),
-                           ("case_events", "id")):
+                           ("case_events", "id"), ("match_decisions", "id")):
             tx.cur.execute(f"SELECT setval(pg_get_serial_sequence('{self.schema}.{table}', '{col}'), "
                            f"COALESCE(MAX({col}), 1), MAX({col}) IS NOT NULL) FROM {table}")
 

@@ -15,18 +15,15 @@ from assets_map.community.acv import read_acv_bytes, write_planning_data
 from assets_map.io.report import InputError
 from assets_map.store import NotAllowed, Role, StoreError, cases, listings
 from assets_map.store.casework import STAGES
-from assets_map.ui import identity
 from assets_map.ui.follow_page import can_follow, day_words, site_choice, who
-from assets_map.ui.shared import md
+from assets_map.ui.shared import md, open_register
 
 
 def render() -> None:
     """The Cases page."""
     st.title("Transfer cases and ACV clocks")
-    try:
-        store = identity.shared_store()
-    except StoreError as exc:
-        st.error(f"The register could not be opened: {md(exc)}")
+    store = open_register()
+    if store is None:
         return
     try:
         role, _, visitor = who(store)

@@ -28,6 +28,7 @@ from assets_map.io.uploads import (
     check_uploads,
     constraint_words,
     looks_like,
+    ownership_verdict,
     slot_problem,
     with_wards,
 )
@@ -43,18 +44,19 @@ IOD_CHOICES = ("as the file states", 2015, 2019, 2025)
 _LOG = logging.getLogger(__name__)
 MAPS = ["gpkg", "geojson", "json", "zip"]
 TYPES = {
-    "register": ["csv", "txt", "tsv", "xlsx", "xls", "gpkg", "geojson", "json", "zip"],
+    "register": ["csv", "txt", "tsv", "xlsx", "xls", "ods", "gpkg", "geojson", "json", "zip"],
     "boundaries": MAPS,
-    "deprivation": ["csv", "txt", "tsv", "xlsx", "xls"],
+    "deprivation": ["csv", "txt", "tsv", "xlsx", "xls", "ods"],
     "postcodes": ["csv", "txt", "tsv"],
-    "wards": [*MAPS, "csv", "txt", "xlsx"],
+    "wards": [*MAPS, "csv", "txt", "xlsx", "ods"],
     "exclude": MAPS,
     "facilities": MAPS,
     "locations": [*MAPS, "csv", "txt"],
     "constraints": [*MAPS, "csv", "txt", "parquet"],
     "parcels": [*MAPS, "gml", "parquet"],
+    "ownership": ["csv", "zip"],
 }
-MULTIPLE = ("exclude", "facilities", "constraints", "parcels")
+MULTIPLE = ("exclude", "facilities", "constraints", "parcels", "ownership")
 INTRO = """
 Load your own files to see **your** land and buildings against need. Files stay in this browser session and are
 gone when you close the tab (download what you want to keep). You need an **asset register** and **need area
@@ -118,6 +120,10 @@ def _verdict(slot: str, up: Upload) -> tuple[bool, str]:
                 cache[key] = (False, problem) if problem else (
                     True, f"{up.name}: looks like freehold parcels (HM Land Registry INSPIRE Index Polygons)")
                 return cache[key]
+            if slot == "ownership":  # recognised by its layout, then read whole as reconcile reads it
+                problem = slot_problem(slot, up, limits=limits)
+                cache[key] = (False, problem) if problem else (True, ownership_verdict(up, limits=limits))
+                return cache[key]
             looks = looks_like(up, limits=limits)
             problem = slot_problem(slot, up, limits=limits, looks=looks)
             words = constraint_words(up, limits=limits) if slot == "constraints" and not problem else looks.words
@@ -163,7 +169,8 @@ def _check() -> None:
         st.session_state[PENDING] = run_bounded(
             check_uploads, staged, weights=weights, limits=limits, exclude=list(layers.get("exclude", [])),
             facilities=list(layers.get("facilities", [])), locations=layers.get("locations"), iod_year=_iod_year(),
-            constraints=list(layers.get("constraints", [])), parcels=list(layers.get("parcels", [])), budget=job,
+            constraints=list(layers.get("constraints", [])), parcels=list(layers.get("parcels", [])),
+            ownership=list(layers.get("ownership", [])), budget=job,
             what="checking your files")
     except (InputError, RuntimeError) as exc:
         st.session_state[ERROR] = app_words(exc)
@@ -311,7 +318,7 @@ def _files_section() -> None:
         _uploader("wards", KINDS["wards"])
         for slot, label in LAYER_SLOTS.items():
             _uploader(slot, label + (" (GeoPackage, GeoJSON or zipped Shapefile)"
-                                     if slot not in ("locations", "parcels") else ""))
+                                     if slot not in ("locations", "parcels", "ownership") else ""))
 
 
 def _weights_section() -> None:

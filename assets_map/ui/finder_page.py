@@ -143,7 +143,8 @@ def render() -> None:
         brief = SiteBrief(use=use, holding=holding, min_m2=float(size[0]), max_m2=float(size[1]),
                           include_unflagged=unflagged, **brief_args)
         try:
-            ranked = find_sites(result.assets, brief, needs=result.needs, facilities=fac, limit=25)
+            ranked = find_sites(result.assets, brief, needs=result.needs, facilities=fac, limit=25,
+                                parcels=result.parcels)
         except InputError as exc:
             st.error(f"**The search could not run.** {shared.md(exc)}")
             return

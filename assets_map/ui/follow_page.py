@@ -17,7 +17,7 @@ from assets_map.store import NotAllowed, Role, StoreError, notify
 from assets_map.store import follow as fl
 from assets_map.store.roles import Identity, identity_from_claims
 from assets_map.ui import identity
-from assets_map.ui.shared import md
+from assets_map.ui.shared import md, open_register
 
 _LOG = logging.getLogger(__name__)
 DELIVERY_LABELS = {"immediate": "E-mail me each change", "digest": "One e-mail a day (digest)",
@@ -89,10 +89,8 @@ def _links(store) -> None:
 def render() -> None:
     """The Follow page."""
     st.title("Follow sites")
-    try:
-        store = identity.shared_store()
-    except StoreError as exc:
-        st.error(f"The register could not be opened: {md(exc)}")
+    store = open_register()
+    if store is None:
         return
     try:
         _links(store)

@@ -247,8 +247,10 @@ def _clicked_parcel(point_key: tuple[float, float]) -> None:
     if parcels is None or not len(parcels):
         return
     from assets_map.maps.draw import parcel_at
+    from assets_map.ui.reconcile_page import owners_placed
 
-    found = parcel_at(parcels, state.analysis().assets, lon=point_key[1], lat=point_key[0])
+    found = parcel_at(parcels, state.analysis().assets, lon=point_key[1], lat=point_key[0],
+                      placements=owners_placed())
     if found is not None:
         st.session_state[PARCEL] = found
 
@@ -292,6 +294,9 @@ def _side_panel(sel: str | None, near: Place | None) -> None:
             st.markdown("**Who owns this parcel?**")
             st.markdown(shared.md(parcel["owner_words"]))
             st.caption("Register sites in it: " + shared.md(parcel["sites_here"]))
+            from assets_map.community.ownership import TITLE_SEARCH_URL
+
+            st.link_button("Title search at HM Land Registry", TITLE_SEARCH_URL, icon=":material/open_in_new:")
             st.button("Close", key="parcel_close", on_click=st.session_state.pop, args=(PARCEL, None),
                       icon=":material/close:", type="tertiary")
     first = not st.session_state.get(EXPLAINED)
@@ -357,8 +362,12 @@ def render() -> None:
             labels = [(p.name, p.lon, p.lat, p.kind) for p in state.gazetteer().labels()]
             m = render_map(data, need_label=legend, title=title, basemap=basemap, labels=labels)
             focus = st.session_state.get(FOCUS)
+            from assets_map.ui.reconcile_page import placed_titles, title_layer, title_legend
+
+            titles = placed_titles()  # an anchor's Land Registry titles, where an ownership file is loaded
             layers = [g for g in (selection_layer(a, sel),
-                                  near_layer(near.lon, near.lat, near.radius_m, near.name) if near else None) if g]
+                                  near_layer(near.lon, near.lat, near.radius_m, near.name) if near else None,
+                                  title_layer(titles, street_zoom=result.places.get("parcels") is not None)) if g]
             if focus and focus[0] == "near" and near is not None:
                 center, zoom = (near.lat, near.lon), _zoom_for(near.radius_m)
             else:
@@ -366,6 +375,8 @@ def render() -> None:
             out = st_folium(m, key="map", height=MAP_HEIGHT, use_container_width=True,
                             returned_objects=["last_active_drawing", "last_clicked"], feature_group_to_add=layers,
                             center=center, zoom=zoom)
+            if title_legend(titles):
+                st.markdown(title_legend(titles))
             if data.omitted:
                 st.warning(f"The map draws the {data.asset_count:,} highest-priority sites; {data.omitted:,} more "
                            "match the filters but are left off so the map stays usable. Narrow the filters to see "

@@ -15,6 +15,7 @@ from assets_map.community.sitecard import SiteCard, site_card
 from assets_map.community.sitepack import select_sites, site_pack_html
 from assets_map.engine.filters import Filters, options
 from assets_map.schema import value_words
+from assets_map.store import StoreError
 from assets_map.ui import identity, state
 
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&$:])")
@@ -236,4 +237,14 @@ def render_card(asset_id: str, *, key: str) -> None:
 
 def pack_html(result, ids: list[str]) -> str:
     """The printable site pack (assets_map.community.sitepack) for some sites of an analysis."""
-    return site_pack_html(select_sites(result.assets, ids), needs=result.needs, settings=result.settings)
+    return site_pack_html(select_sites(result.assets, ids), needs=result.needs, settings=result.settings,
+                          parcels=result.parcels)
+
+
+def open_register():
+    """The register's store, or ``None`` after one line saying it could not be opened (no connection details)."""
+    try:
+        return identity.shared_store()
+    except StoreError as exc:
+        st.error(f"The register could not be opened: {md(exc)}")
+        return None

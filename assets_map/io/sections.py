@@ -1,0 +1,67 @@
+"""Section headings inside a register: one cell ("Cemeteries & Crematoria") above the sites it groups.
+
+Registers laid out for printing group their sites under such headings.
+
+Read as a record such a row would be a phantom site, and the sites under it would lose the category that
+keeps a cemetery or an allotment from ever being flagged. The heading rows are set aside (listed in the
+report) and each heading is carried down, to the sites under it until the next heading, in a column
+:data:`SECTION_COLUMN` that the exclusions and the surplus signal read as the register's own category.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+#: The column the carried headings go in: its header says category, so it is read as one.
+SECTION_COLUMN = "Section heading category"
+_MAX_HEADING = 80
+
+
+def carry_sections(raw: pd.DataFrame, report) -> pd.DataFrame:
+    """``raw`` without its section-heading rows, each heading carried down to its sites in :data:`SECTION_COLUMN`.
+
+    A heading row has one filled cell, in the table's first column, holding text (not a number) of at most
+    80 characters, and the next row is a record. Headings are only read so when the table has three columns
+    or more, two headings or more, and most of its rows are records (three filled cells or more); otherwise
+    nothing changes. Lines of one cell or none after the last record of such a table are notes under it
+    ("Page 1 of 3", "* denotes a leased property"): set aside too. ``report`` lists what was set aside.
+    """
+    attrs = raw.drop(columns=["geometry"], errors="ignore")
+    if attrs.shape[1] < 3 or len(attrs) < 3 or SECTION_COLUMN in raw.columns:
+        return raw
+    values = attrs.to_numpy(dtype=object)
+    filled = np.array([[v is not None and not (isinstance(v, float) and np.isnan(v)) and str(v).strip() != "" for v in row]
+                       for row in values], dtype=bool) if len(values) else np.zeros((0, 0), bool)
+    counts = filled.sum(axis=1)
+    record = counts >= 3
+    if record.sum() >= 3 and not record[-1]:
+        # Notes under the table ("Page 1 of 3", "Data correct as at ...", "* denotes a leased property"):
+        # single cells after the last record, in a table of records. Set aside and quoted, never sites.
+        last = int(np.flatnonzero(record)[-1])
+        foot = np.arange(last + 1, len(attrs))
+        if len(foot) and (counts[foot] <= 1).all():
+            shown = "; ".join(str(v).strip()[:60] for row in values[foot] for v in row
+                              if v is not None and not (isinstance(v, float) and np.isnan(v)) and str(v).strip())
+            report.add("set aside", f"set aside {len(foot)} note line(s) under the table ({shown[:200]}); not sites",
+                       raw.index[foot] + 1)
+            report.set_aside += len(foot)
+            raw, attrs, values = raw.iloc[: last + 1], attrs.iloc[: last + 1], values[: last + 1]
+            filled, counts, record = filled[: last + 1], counts[: last + 1], record[: last + 1]
+    first = values[:, 0]
+    heading = (counts == 1) & filled[:, 0]
+    heading &= np.array([isinstance(v, str) and len(v.strip()) <= _MAX_HEADING and pd.isna(pd.to_numeric(v.strip().replace(",", ""), errors="coerce"))
+                         for v in first], dtype=bool)
+    heading &= np.append(record[1:], False)  # the next row is a record
+    if heading.sum() < 2 or record.sum() <= len(attrs) / 2:
+        return raw
+    if isinstance(raw, pd.DataFrame) and "geometry" in raw.columns:
+        heading &= raw["geometry"].isna().to_numpy()
+    section = pd.Series(np.where(heading, first, None), index=raw.index, dtype=object).ffill()
+    out = raw.copy()
+    out[SECTION_COLUMN] = section.where(~pd.Series(heading, index=raw.index), None)
+    rows = raw.index[heading] + 1
+    shown = ", ".join(repr(str(v).strip()) for v in first[heading][:6])
+    report.add("set aside", f"set aside {int(heading.sum())} section heading row(s) ({shown}); not sites: each "
+               f"heading is kept as the category of the sites under it (column '{SECTION_COLUMN}')", rows)
+    report.set_aside += int(heading.sum())
+    return out[~heading]

@@ -1,0 +1,145 @@
+"""Areas written with their units: "1,234 sq m", "0.5 ha", "2 acres", "12,000 sq ft", "415 m²".
+
+Registers write a floor or site area with its unit in the cell, or the unit in the header ("Floor Area
+(sq ft)", "Site Area (acres)"). A value is converted to the canonical unit (square metres for floor area,
+hectares for site area) from its own unit, else the header's, else it is taken as already in the canonical
+unit. A cell whose unit is not an area unit, or that holds no number, becomes missing and is counted, so the
+report can say so (never a square-foot figure read as square metres, never a figure dropped without a word).
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+#: unit -> square metres; the patterns are matched on lower-case text with spaces and dots squeezed out.
+_UNITS: tuple[tuple[str, re.Pattern, float], ...] = (
+    ("sq ft", re.compile(r"(sq(uare)?f(ee|oo)?t|ft2|ft²|sqft)$"), 0.09290304),
+    ("acres", re.compile(r"(acres?|ac)$"), 4046.8564224),
+    ("ha", re.compile(r"(hectares?|ha|hec)$"), 10000.0),
+    ("sq m", re.compile(r"(sq(uare)?m(et(re|er)s?)?|m2|m²|sqm)$"), 1.0),
+)
+#: What the canonical columns are measured in (square metres per unit).
+TARGET = {"floor_area_m2": 1.0, "site_area_ha": 10000.0}
+#: Words that say a figure is approximate ("approx. 2 ha", "c. 0.5 acres", "1,200 sq ft (approx)").
+_APPROX = re.compile(r"\(?\b(?:approx(?:imately)?|circa|about|est(?:imated)?)\b\.?\)?|^c\.\s*|\(\s*\)")
+_NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)(e[-+]?\d+)?")
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"[\s.,£()\[\]]", "", text.lower())
+
+
+def unit_of(text: object, *, whole: bool = False) -> tuple[str, float] | None:
+    """The area unit a header ends with (or, ``whole``, a value's tail is), as (label, m² per unit), or None."""
+    s = _squeeze(str(text))
+    for label, pattern, factor in _UNITS:
+        if (pattern.fullmatch(s) if whole else pattern.search(s)):
+            return label, factor
+    return None
+
+
+def parse_area(text: object) -> tuple[float, float | None, bool]:
+    """A cell as (number, square metres per unit or None when it names none, understood).
+
+    ``understood`` is False for a cell holding text that is not a number with an optional area unit.
+    """
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return np.nan, None, True
+    if isinstance(text, (int, float, np.integer, np.floating)):
+        return float(text), None, True
+    s = str(text).strip().lower().replace(",", "").replace("£", "")
+    if not s or s in ("-", "n/a", "na", "nil", "none", "unknown", "tbc", "nan"):
+        return np.nan, None, True
+    s = re.sub(r"\s+", "", _APPROX.sub("", s))
+    m = _NUMBER.match(s)
+    if not m:
+        return np.nan, None, False
+    number, tail = float(m.group(0)), s[m.end():]
+    if not tail:
+        return number, None, True
+    unit = unit_of(tail, whole=True)
+    if unit is None:
+        return np.nan, None, False
+    return number, unit[1], True
+
+
+def area_column(values: pd.Series, canonical: str, header: str = "") -> tuple[pd.Series, dict]:
+    """An area column converted to ``canonical``'s unit (``floor_area_m2`` or ``site_area_ha``).
+
+    Returns the float64 values and a note: ``{"converted": {unit: rows}, "not_read": [row positions]}``.
+    """
+    target = TARGET[canonical]
+    default = unit_of(header)
+    default_factor = default[1] if default else target
+    if pd.api.types.is_numeric_dtype(values):
+        out = values.astype("float64") * (default_factor / target)
+        return out, {"converted": ({default[0]: int(out.notna().sum())} if default and default_factor != target else {}),
+                     "not_read": [], "header": header}
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    parsed = [parse_area(u) for u in uniques]
+    nums = np.array([p[0] * ((p[1] or default_factor) / target) for p in parsed] + [np.nan], dtype="float64")
+    out = pd.Series(nums[codes], index=values.index, dtype="float64")
+    converted: dict[str, int] = {}
+    labels = {f: lab for lab, _, f in _UNITS}
+    for i, (num, factor, _) in enumerate(parsed):
+        f = factor or default_factor
+        if f != target and not np.isnan(num):
+            converted[labels.get(f, "")] = converted.get(labels.get(f, ""), 0) + int((codes == i).sum())
+    bad = {i for i, p in enumerate(parsed) if not p[2]}
+    not_read = [int(j) for j in np.flatnonzero(np.isin(codes, list(bad)))] if bad else []
+    return out, {"converted": converted, "not_read": not_read, "header": header}
+
+
+def report_areas(canon: pd.DataFrame, mapping: dict, rows: np.ndarray, report) -> None:
+    """Say which area values were converted from another unit, and which could not be read as an area.
+
+    ``canon`` carries the notes :func:`area_column` left in ``attrs["area_units"]``; ``rows`` are the file's
+    row numbers of its records; ``report`` is the import's :class:`~assets_map.io.report.ImportReport`.
+    """
+    for canonical, note in canon.attrs.get("area_units", {}).items():
+        header = note.get("header") or mapping.get(canonical, canonical)
+        unit = "square metres" if canonical == "floor_area_m2" else "hectares"
+        for label, n in note["converted"].items():
+            report.add("fixed", f"{header}: {n} value(s) in {label} converted to {unit}")
+        if note["not_read"]:
+            report.add("warning", f"{header}: value(s) not read as an area (a number with m², sq ft, ha or acres); "
+                       "left blank (originals kept in src_" + str(header) + ")",
+                       [int(r) for r in rows[note["not_read"]]])
+
+
+#: Folded headers that say only "area" or "size": which area they are is told by their unit.
+_GENERIC_AREA = re.compile(r"^(total|gross|plot|approx|approximate|site|land|property|building)?(area|size)"
+                           r"(sqm|sqft|m2|ha|hectares|acres|ac|sqmetres|squaremetres|squarefeet)?$")
+_LAND_UNITS = {4046.8564224, 10000.0}
+
+
+def with_area_columns(raw: pd.DataFrame, mapping: dict) -> dict:
+    """``mapping`` with a column headed only "Area" or "Size" read as a floor or a site area by its unit.
+
+    The unit in the header, else the unit most of its cells carry, decides: hectares or acres are a site's
+    land, square metres or square feet a building's floor (as registers measure them). A column with no unit
+    anywhere is left unread (its values stay in its source column).
+    """
+    if "floor_area_m2" in mapping and "site_area_ha" in mapping:
+        return mapping
+    taken = set(mapping.values())
+    out = dict(mapping)
+    for col in raw.columns:
+        f = re.sub(r"[^a-z0-9]", "", str(col).lower())
+        if col in taken or not _GENERIC_AREA.match(f):
+            continue
+        unit = unit_of(col)
+        factor = unit[1] if unit else None
+        if factor is None and not pd.api.types.is_numeric_dtype(raw[col]):
+            units = [p[1] for p in map(parse_area, raw[col].dropna().unique()[:500]) if p[1]]
+            if units:
+                factor = max(set(units), key=units.count)
+        if factor is None:
+            continue
+        canonical = "site_area_ha" if factor in _LAND_UNITS else "floor_area_m2"
+        if canonical not in out:
+            out[canonical] = col
+            taken.add(col)
+    return out

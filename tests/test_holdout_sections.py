@@ -1,0 +1,78 @@
+"""Hold-out layouts: registers grouped under section headings, and merged cells.
+
+A register laid out for printing puts its sites under headings ("Cemeteries & Crematoria", "Allotments",
+"Offices") in a row of their own; a heading is never a site, and the sites under it keep it as their category,
+so a vacant cemetery lodge or an allotment under such a heading is never flagged. In a workbook the
+category is often one cell merged down over its sites: each site keeps it.
+"""
+from __future__ import annotations
+
+import openpyxl
+import pandas as pd
+
+from assets_map.engine.underuse import apply_exclusions, score_underuse
+from assets_map.io.importer import import_file
+
+HEADER = ["Asset Name", "Easting", "Northing", "Tenure", "Occupancy Status"]
+GROUPS = {
+    "Cemeteries & Crematoria": [("North Lodge", "Vacant"), ("Chapel of Rest", "Vacant")],
+    "Allotments": [("Moss Lane", "Vacant")],
+    "Offices": [("Old Town Hall Annexe", "Vacant"), ("Depot Offices", "Surplus")],
+    "Highways Land": [("Strip at Ring Road", "Vacant")],
+}
+
+
+def _rows() -> list[list]:
+    rows, i = [HEADER], 0
+    for heading, sites in GROUPS.items():
+        rows.append([heading, None, None, None, None])
+        for name, status in sites:
+            i += 1
+            rows.append([name, 380000 + 100 * i, 395000, "Freehold", status])
+    return rows
+
+
+def test_section_headings_are_not_sites_and_their_category_is_read(tmp_path):
+    path = tmp_path / "grouped.csv"
+    pd.DataFrame(_rows()[1:], columns=HEADER).to_csv(path, index=False)
+    out, report = import_file(path)
+    assert out["name"].tolist() == [n for sites in GROUPS.values() for n, _ in sites]
+    assert report.set_aside == 4
+    scored = score_underuse(apply_exclusions(out))
+    excluded = dict(zip(scored["name"], scored["excluded"], strict=True))
+    assert excluded == {"North Lodge": True, "Chapel of Rest": True, "Moss Lane": True, "Old Town Hall Annexe": False,
+                        "Depot Offices": False, "Strip at Ring Road": True}
+    reason = scored.set_index("name").loc["North Lodge", "exclusion_reason"]
+    assert "Cemeteries & Crematoria" in reason and "(cemetery)" in reason
+
+
+def test_a_category_merged_down_over_its_sites_is_kept_by_each(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Asset Category", *HEADER])
+    r = 2
+    for heading, sites in GROUPS.items():
+        for k, (name, status) in enumerate(sites):
+            ws.append([heading if k == 0 else None, name, 380000 + 100 * r, 395000, "Freehold", status])
+        if len(sites) > 1:
+            ws.merge_cells(start_row=r, start_column=1, end_row=r + len(sites) - 1, end_column=1)
+        r += len(sites)
+    path = tmp_path / "merged.xlsx"
+    wb.save(path)
+    out, report = import_file(path)
+    assert out["use"].tolist() == [h for h, sites in GROUPS.items() for _ in sites]
+    scored = apply_exclusions(out)
+    assert scored.set_index("name").loc["Chapel of Rest", "excluded"]
+    assert any("merged" in line for line in report.summary_lines()), report.summary_lines()
+
+
+def test_notes_under_the_table_are_not_sites(tmp_path):
+    rows = [[f"Site {i}", 380000 + 100 * i, 395000, "Freehold", "Vacant"] for i in range(6)]
+    feet = ["Page 1 of 3", "Data correct as at 31/03/2024", "* denotes a leased property", "End of register"]
+    rows += [[f, None, None, None, None] for f in feet]
+    path = tmp_path / "footed.xlsx"
+    pd.DataFrame(rows, columns=HEADER).to_excel(path, index=False)
+    out, report = import_file(path)
+    assert out["name"].tolist() == [f"Site {i}" for i in range(6)]
+    assert report.set_aside == 4
+    assert any("Page 1 of 3" in line and "not sites" in line for line in report.summary_lines())
