@@ -15,6 +15,9 @@ floor        the I/O floor: read the same inputs with the fastest readers (pyogr
              pyarrow CSV) and write assets-map's own output layers with pyogrio + Arrow; no work
 assets-map-parquet, floor-parquet
              the same two writing GeoParquet (``--out x.parquet``; geopandas ``to_parquet`` per layer)
+base, base-parquet
+             ``assets-map analyse`` of another checkout (``--base``), writing GeoPackage or GeoParquet: a
+             before/after interleaved with the rest
 geopandas    a plain script: read, merge IMD, ``sjoin(predicate="within")``, write one layer
 postgis      PostgreSQL 15 + PostGIS 3.3 (Debian) on a local socket: load both layers with
              ogr2ogr (COPY), GiST index, the same point-in-LSOA join in SQL, export with ogr2ogr
@@ -56,25 +59,26 @@ def _floor(assets: str, lsoa: str, imd: str, reference: str, out: str, parquet: 
     import pyarrow.csv as pacsv
     import pyogrio
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     a = pyogrio.read_dataframe(assets, use_arrow=True)
     b = pyogrio.read_dataframe(lsoa, use_arrow=True)
     d = pacsv.read_csv(imd)
-    t_read = time.perf_counter() - t0
+    t_read, c_read = time.perf_counter() - t0, time.process_time() - c0
     # The outputs assets-map wrote (read untimed), written again with the fastest writer.
     layers = {name: pyogrio.read_dataframe(reference, layer=name, use_arrow=True)
               for name, _ in pyogrio.list_layers(reference)}
     if parquet:
         Path(out).mkdir(parents=True, exist_ok=True)
-    t1 = time.perf_counter()
+    t1, c1 = time.perf_counter(), time.process_time()
     for name, frame in layers.items():
         if parquet:
             frame.to_parquet(Path(out) / f"{name}.parquet", index=False)
         else:
             pyogrio.write_dataframe(frame, out, layer=name, driver="GPKG", use_arrow=True, append=Path(out).exists())
-    t_write = time.perf_counter() - t1
-    return {"read_s": t_read, "write_s": t_write, "floor_s": t_read + t_write, "rows": len(a), "lsoas": len(b),
-            "imd_rows": d.num_rows}
+    t_write, c_write = time.perf_counter() - t1, time.process_time() - c1
+    # CPU seconds (every thread) beside the wall: on a loaded machine they move less than the wall does
+    return {"read_s": t_read, "write_s": t_write, "floor_s": t_read + t_write, "floor_cpu_s": c_read + c_write,
+            "rows": len(a), "lsoas": len(b), "imd_rows": d.num_rows}
 
 
 def _floor_parquet(assets: str, lsoa: str, imd: str, reference: str, out: str) -> dict:
@@ -186,13 +190,16 @@ def _postgis(assets: str, lsoa: str, imd: str, out: str, dsn: str, tuned: bool =
 
 # ------------------------------------------------------------------ the driver
 
-def _timed(cmd: list[str], env=None) -> dict:
+def _timed(cmd: list[str], env=None, cwd=None) -> dict:
     """Run ``cmd`` under /usr/bin/time -v: wall seconds, peak RSS (MB), exit code, and its JSON line if any."""
     t = time.perf_counter()
-    proc = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True, env=env)
+    proc = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True, env=env, cwd=cwd)
     wall = time.perf_counter() - t
     m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", proc.stderr)
     out = {"wall_s": wall, "peak_mb": int(m.group(1)) / 1024 if m else None, "rc": proc.returncode}
+    cpu = [float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", proc.stderr)]
+    if len(cpu) == 2:  # the whole process's CPU seconds, every thread
+        out["cpu_s"] = sum(cpu)
     for line in proc.stdout.splitlines():
         if line.startswith("{"):
             out.update(json.loads(line))
@@ -234,6 +241,9 @@ def main(argv=None) -> None:
     ap.add_argument("--pg-dsn", default=os.environ.get("ASSETS_MAP_BENCH_PG", ""))
     ap.add_argument("--ways", nargs="+", default=["assets-map", "floor", "geopandas", "postgis", "postgis-tuned"])
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--base", type=Path, default=None,
+                    help="a checkout of another commit (its folder holding assets_map/): the ways base and "
+                         "base-parquet run its `assets-map analyse` the same way, for a before/after in one run")
     args = ap.parse_args(argv)
     assets = args.data / f"assets_{args.kind}_{args.n}.gpkg"
     if not assets.exists():
@@ -249,13 +259,21 @@ def main(argv=None) -> None:
             ref = work / f"am_{r}.gpkg"
             for way in args.ways:
                 out = work / f"{way}_{r}.gpkg"
-                if way in ("assets-map", "assets-map-parquet"):
-                    target = ref if way == "assets-map" else work / f"am_{r}.parquet"
+                if way in ("assets-map", "assets-map-parquet", "base", "base-parquet"):
+                    target = ref if way == "assets-map" else work / f"{way}_{r}.{'parquet' if 'parquet' in way else 'gpkg'}"
                     cmd = [sys.executable, "-m", "assets_map.cli", "analyse", "--assets", str(assets),
                            "--boundaries", str(LSOA), "--deprivation", str(IMD), "--out", str(target)]
-                    res = _timed(cmd)
-                    if way == "assets-map-parquet":
+                    env = cwd = None
+                    if way.startswith("base"):  # `python -m` finds the package in its working folder first
+                        if args.base is None:
+                            sys.exit("--base is needed for the base ways")
+                        cwd = str(args.base.resolve())
+                        env = {**os.environ, "PYTHONPATH": cwd}
+                    res = _timed(cmd, env=env, cwd=cwd)
+                    if target.is_dir():
                         shutil.rmtree(target, ignore_errors=True)
+                    elif way != "assets-map" and target.exists():
+                        target.unlink()
                 elif way.startswith("dask-"):  # the same CLI run on the dask engine
                     cmd = [sys.executable, "-m", "assets_map.cli", "analyse", "--assets", str(assets),
                            "--boundaries", str(LSOA), "--deprivation", str(IMD), "--out", str(out),
@@ -300,16 +318,20 @@ def main(argv=None) -> None:
 def table(summary: dict) -> str:
     """The markdown rows for bench/README.md."""
     w = summary["ways"]
-    rows = ["| way | median wall s | peak memory MB | vs I/O floor | assets-map vs this |", "|---|---|---|---|---|"]
+    rows = ["| way | median wall s | peak memory MB | vs I/O floor | assets-map vs this | CPU s | CPU vs floor's |",
+            "|---|---|---|---|---|---|---|"]
     for way, s in w.items():
         pq = way.endswith("parquet")  # a GeoParquet way is held against the GeoParquet floor and run
         floor = w.get("floor-parquet" if pq else "floor", {}).get("floor_s")
+        cpu = w.get("floor-parquet" if pq else "floor", {}).get("floor_cpu_s")
         am = w.get("assets-map-parquet" if pq else "assets-map", {}).get("wall_s")
         wall = s.get("floor_s") if way.startswith("floor") else s.get("wall_s")
         peak = s.get("peak_mb")
         extra = f" (+ server {s['server_rss_mb']:.0f})" if s.get("server_rss_mb") else ""
+        c = s.get("floor_cpu_s") if way.startswith("floor") else s.get("cpu_s")
+        cpus = f" {c:.1f} | {c / cpu:.2f}x |" if c and cpu else " | |"
         rows.append(f"| {way} | {wall:.1f} | {peak:.0f}{extra} | "
-                    f"{wall / floor:.2f}x | {am / wall:.2f}x |" if floor and am else f"| {way} | {wall:.1f} | {peak} | | |")
+                    f"{wall / floor:.2f}x | {am / wall:.2f}x |{cpus}" if floor and am else f"| {way} | {wall:.1f} | {peak} | | | |")
     return "\n".join(rows)
 
 

@@ -21,10 +21,11 @@ def group_ids(frame: pd.DataFrame, rows: np.ndarray, cols: list[str]) -> tuple[n
     text factorises in C), so a million rows cost what their distinct values cost.
     """
     key = np.zeros(len(rows), dtype=np.int64)
+    every = len(rows) == len(frame) and (not len(rows) or (rows[0] == 0 and bool((np.diff(rows) == 1).all())))
     for c in cols:
         if c not in frame.columns:
             continue
-        codes, uniques = pd.factorize(frame[c].iloc[rows], use_na_sentinel=False)
+        codes, uniques = pd.factorize(frame[c] if every else frame[c].iloc[rows], use_na_sentinel=False)
         key = pd.factorize(key * (len(uniques) + 1) + codes)[0].astype(np.int64)  # compact again: no overflow
     ids = pd.factorize(key)[0]
     # factorize numbers groups in order of first appearance: a group starts where the running maximum rises

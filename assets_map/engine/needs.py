@@ -465,7 +465,8 @@ def study_area(needs: gpd.GeoDataFrame, assets: gpd.GeoDataFrame, *, distance_m:
     geoms = assets.geometry[assets.geometry.notna() & ~assets.geometry.is_empty]
     if geoms.empty or not total:
         return needs, {"kept": total, "of": total, "note": "no placed asset to draw a study area around"}
-    held = set(assets["need_area_code"].dropna()) if "need_area_code" in assets.columns else set()
+    # the distinct codes (a million sites name a few thousand areas), not a million Python strings
+    held = set(pd.unique(assets["need_area_code"].dropna())) if "need_area_code" in assets.columns else set()
     if not held:  # the register lies outside every need area: there is no study area to draw
         return needs, {"kept": total, "of": total, "note": "no placed asset lies in any of them"}
     keep = np.zeros(total, dtype=bool)

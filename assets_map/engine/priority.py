@@ -120,12 +120,11 @@ def _grouped_first(frame: pd.DataFrame, at: np.ndarray, cols: list[str], fn) -> 
 
     Each row is a dict of Python objects (as ``astype(object)`` gives them), absent columns as ``None``.
     """
-    sub = pd.DataFrame({c: (frame[c].iloc[at].astype(object).to_numpy() if c in frame.columns
-                            else np.full(len(at), None, dtype=object)) for c in cols})
-    values = np.empty(len(at), dtype=object)
-    for k, row in enumerate(sub.to_dict("records")):
-        values[k] = fn(row)
-    return values
+    values = [_words_of(frame, c, at) for c in cols]
+    out = np.empty(len(at), dtype=object)
+    for k, row in enumerate(zip(*values, strict=True)):
+        out[k] = fn(dict(zip(cols, row, strict=True)))
+    return out
 
 
 _NEED_KEY = ["need_area_code", "need_area_name", "iod_year", "imd_decile", "need_decile"]
@@ -167,16 +166,49 @@ class _Texts:
         return texts.take(pa.array(self.codes, mask=self.codes < 0))
 
 
-def _join_reasons(lists) -> np.ndarray:
-    out = np.empty(len(lists), dtype=object)
-    for i, lst in enumerate(lists):
-        out[i] = REASON_SEP.join(x.replace(REASON_SEP, ", ") for x in lst) if lst else ""
-    return out
+def _codes(*parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(group id of each row, position of each group's first row) of rows keyed by ``parts`` (equal lengths)."""
+    key = np.zeros(len(parts[0]), dtype=np.int64)
+    for part in parts:
+        codes, uniques = pd.factorize(part, use_na_sentinel=False)
+        key = pd.factorize(key * (len(uniques) + 1) + codes)[0].astype(np.int64)
+    _, first = np.unique(key, return_index=True)  # ids number the groups in order of first appearance
+    return key, first
+
+
+def _joined_lists(values: np.ndarray, rows: np.ndarray) -> pa.Array:
+    """Each row's list of texts joined by the reason separator (replaced inside each text), missing elsewhere.
+
+    Joined by Arrow: the lists become one list array, the separator is replaced in its flat values, and
+    ``binary_join`` joins each list; an empty list or an empty joined text is missing.
+    """
+    lists = pa.array(values, type=pa.list_(_TEXT), from_pandas=True)
+    flat = pc.replace_substring(lists.values, REASON_SEP, ", ")
+    escaped = pa.ListArray.from_arrays(lists.offsets, flat, mask=lists.is_null())
+    text = pc.binary_join(escaped, pa.scalar(REASON_SEP, _TEXT))
+    keep = pc.and_(pa.array(rows), pc.fill_null(pc.greater(pc.binary_length(text), 0), False))
+    return pc.if_else(keep, text, pa.nulls(len(text), _TEXT))
 
 
 def _arrow_text(values: np.ndarray) -> pa.Array:
     """Object array of str/None as Arrow text, the reason separator replaced inside each text."""
     return pc.replace_substring(pa.array(values, type=_TEXT, from_pandas=True), REASON_SEP, ", ")
+
+
+def _words_of(frame: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
+    """The column ``name`` at ``rows`` as Python objects (``None`` when absent), converted only there."""
+    if name in frame.columns:
+        return frame[name].iloc[rows].astype(object).to_numpy()
+    return np.full(len(rows), None, dtype=object)
+
+
+def _text_column(frame: pd.DataFrame, name: str) -> pa.Array:
+    """A text column as Arrow text (missing as null), without a round trip through Python objects."""
+    col = frame[name]
+    arr = pa.array(col if isinstance(col.dtype, pd.StringDtype) else col.astype(object).to_numpy(), from_pandas=True)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return arr.cast(_TEXT)
 
 
 def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = None) -> gpd.GeoDataFrame:
@@ -197,23 +229,29 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
     weights = weights or {"imd": 1.0}
     out = assets.copy(deep=False)  # copy-on-write: new columns never reach the caller's frame
     n = len(out)
-    every = np.arange(n)
-    # Transferability, once per (tenure, leased out?, owner) combination.
+    # Transferability, once per (tenure, leased out?, owner, ownership) combination.
     tenure = out["tenure"] if "tenure" in out.columns else pd.Series([None] * n, index=out.index, dtype=object)
     status = out["status"] if "status" in out.columns else pd.Series([None] * n, index=out.index, dtype=object)
-    owner = out["anchor_type"] if "anchor_type" in out.columns else pd.Series([None] * n, index=out.index, dtype=object)
-    ownership = _col(out, "ownership")
-    ownership = np.array([o if o in OWNERSHIP_ROUTES else "" for o in ownership], dtype=object)
-    t_key = pd.DataFrame({"tenure": np.where(tenure.eq("freehold").fillna(False).to_numpy(dtype=bool), "freehold",
-                                             np.where(tenure.eq("leasehold").fillna(False).to_numpy(dtype=bool), "leasehold", "")),
-                          "status": np.where(status.eq("leased-out").fillna(False).to_numpy(dtype=bool), "leased-out", ""),
-                          "anchor_type": owner.to_numpy(dtype=object), "ownership": ownership})
-    t_ids, t_first = group_ids(t_key, every, ["tenure", "status", "anchor_type", "ownership"])
-    t_rows = [transferability({"tenure": t_key["tenure"].iat[i], "status": t_key["status"].iat[i],
-                               "anchor_type": t_key["anchor_type"].iat[i] or "other",
-                               "ownership": t_key["ownership"].iat[i]}) for i in t_first]
+    t_code = np.where(tenure.eq("freehold").fillna(False).to_numpy(dtype=bool), 0,
+                      np.where(tenure.eq("leasehold").fillna(False).to_numpy(dtype=bool), 1, 2))
+    leased = status.eq("leased-out").fillna(False).to_numpy(dtype=bool)
+    if "anchor_type" in out.columns:
+        o_code, o_words = pd.factorize(out["anchor_type"], use_na_sentinel=True)
+        o_words = [w if isinstance(w, str) else None for w in o_words] + [None]  # -1: missing
+    else:
+        o_code, o_words = np.full(n, -1, dtype=np.int64), [None]
+    if "ownership" in out.columns:
+        w_code, w_words = pd.factorize(out["ownership"], use_na_sentinel=True)
+        w_words = [w if isinstance(w, str) and w in OWNERSHIP_ROUTES else "" for w in w_words] + [""]
+    else:
+        w_code, w_words = np.full(n, -1, dtype=np.int64), [""]
+    ownership = np.array(w_words, dtype=object)[w_code]
+    t_ids, t_first = _codes(t_code, leased, o_code, ownership)
+    t_rows = [transferability({"tenure": ("freehold", "leasehold", "")[t_code[i]], "status": "leased-out" if leased[i]
+                               else "", "anchor_type": o_words[o_code[i]] or "other", "ownership": ownership[i]})
+              for i in t_first]
     tscores = np.array([t for t, _ in t_rows], dtype="float64")[t_ids]
-    transfer = _arrow_text(np.array(["Transfer: " + ", ".join(why) for _, why in t_rows], dtype=object)).take(pa.array(t_ids))
+    transfer = _arrow_text(np.array(["Transfer: " + ", ".join(why) for _, why in t_rows], dtype=object))
 
     if "underuse_score" in out.columns and out["underuse_score"].dtype == np.float64:
         u = out["underuse_score"].to_numpy(dtype="float64")
@@ -235,16 +273,20 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
     low_u = live & (u < FLAG_THRESHOLD)
     head.put(low_u & (u == 0), "Not flagged: no evidence of underuse")
     some = low_u & (u != 0)
-    head.put(some, [f"Not flagged: underuse evidence {v:.2f} is below the {FLAG_THRESHOLD} threshold" for v in u[some]])
+    if some.any():
+        values, at = np.unique(u[some], return_inverse=True)
+        head.put(some, [f"Not flagged: underuse evidence {v:.2f} is below the {FLAG_THRESHOLD} threshold"
+                        for v in values], codes=at)
     rest = live & ~low_u  # includes NaN scores, as the per-row rules did
     unplaced = rest & ~has_need
     prio[unplaced] = 2
     if unplaced.any():
-        quality, note = _col(out, "location_quality"), _col(out, "location_note")
+        rows = np.flatnonzero(unplaced)
+        quality, note = _words_of(out, "location_quality", rows), _words_of(out, "location_note", rows)
         texts = []
-        for i in np.flatnonzero(unplaced):
-            if quality[i] == "none":
-                where = note[i] or "it lies outside the need areas loaded"
+        for k, i in enumerate(rows):
+            if quality[k] == "none":
+                where = note[k] or "it lies outside the need areas loaded"
                 texts.append(f"Priority Low: underuse evidence {u[i]:.2f} but its need cannot be assessed: not placed "
                              f"({where}); add coordinates or a full postcode")
             else:
@@ -253,44 +295,63 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
         head.put(unplaced, texts)
     placed = rest & has_need
     if placed.any():
+        at = np.flatnonzero(placed)
         d = decile[placed].astype(np.int64) if np.isfinite(decile[placed]).all() else \
-            np.array([int(v) for v in _col(out, "need_decile")[placed]])
+            np.array([int(v) for v in _words_of(out, "need_decile", at)])
         up = u[placed]
         strong = up >= STRONG_UNDERUSE
         p = np.where(strong & (d <= 3), 0, np.where((strong & (d <= 6)) | (d <= 3), 1, 2))
         # A site far outside its publisher's area may not be in this need area: never High on its need.
-        far = _col(out, "location_check")[placed]
-        capped = (p == 0) & np.array([isinstance(t, str) and t.startswith(CHECK_PREFIX) for t in far], dtype=bool)
+        if "location_check" in out.columns:
+            far = _text_column(out, "location_check").take(pa.array(at))
+            capped = (p == 0) & pc.fill_null(pc.starts_with(far, CHECK_PREFIX), False).to_numpy(zero_copy_only=False)
+        else:
+            far, capped = None, np.zeros(len(at), dtype=bool)
         p = np.where(capped, 1, p)
         prio[placed] = p
-        conf = _col(out, "underuse_confidence")[placed] if "underuse_confidence" in out.columns else [None] * len(p)
-        cap = [f" (not High: location to be checked: {t[len(CHECK_PREFIX):]})" if c else "" for c, t in zip(capped, far, strict=True)]
-        head.put(placed, [f"Priority {PRIORITY_WORDS[pr]}{cp}: {'strong' if s else 'some'} underuse evidence ({v:.2f}, "
-                        f"confidence {c}) in an area of {decile_text(k, band=False)}"
-                          for pr, cp, s, v, c, k in zip(p, cap, strong, up, conf, d, strict=True)])
+        # The sentence, once per distinct (priority, strength, score, confidence, decile); a capped site's own words.
+        if "underuse_confidence" in out.columns:
+            conf_code = pd.factorize(out["underuse_confidence"].iloc[at], use_na_sentinel=False)[0]
+        else:
+            conf_code = np.zeros(len(at), dtype=np.int64)
+        e_ids, e_first = _codes(np.where(capped, -1 - np.arange(len(at)), p), strong, up, conf_code, d)
+        conf = _words_of(out, "underuse_confidence", at[e_first])
+        cap_words = {}
+        if capped.any():
+            first_capped = e_first[capped[e_first]]
+            cap_words = dict(zip(first_capped.tolist(), far.take(pa.array(first_capped)).to_pylist(), strict=True))
+        sentences = []
+        for i, c in zip(e_first, conf, strict=True):
+            cp = f" (not High: location to be checked: {cap_words[i][len(CHECK_PREFIX):]})" if i in cap_words else ""
+            sentences.append(f"Priority {PRIORITY_WORDS[p[i]]}{cp}: {'strong' if strong[i] else 'some'} underuse "
+                             f"evidence ({up[i]:.2f}, confidence {c}) in an area of {decile_text(d[i], band=False)}")
+        head.put(at, sentences, codes=e_ids)
     live_rows = np.flatnonzero(live)
     need = _Texts(n)
     if len(live_rows):
         n_ids, n_first = group_ids(out, live_rows, _NEED_KEY)
         need.put(live_rows, _grouped_first(out, live_rows[n_first], _NEED_KEY, lambda row: _need_text(row, weights) or None),
                  codes=n_ids)
-    under = _Texts(n)
+    if excluded.any():  # "Not flagged: <reason>", once per distinct reason (the reason's own words, not escaped)
+        rows = np.flatnonzero(excluded)
+        if "exclusion_reason" in out.columns:
+            r_code, reasons = pd.factorize(out["exclusion_reason"].iloc[rows], use_na_sentinel=False)
+            reasons = _words_of(out, "exclusion_reason", rows[np.unique(r_code, return_index=True)[1]])
+        else:
+            r_code, reasons = np.zeros(len(rows), dtype=np.int64), [None]
+        head.put(rows, [f"Not flagged: {r}" for r in reasons], codes=r_code, escaped=True)
+    head.put(not_public, f"{NOT_PUBLIC_REASON}; Transfer: route: {OWNERSHIP_ROUTES['private']}", escaped=True)
+    under = pa.nulls(n, _TEXT)
     if "underuse_reasons" in out.columns:
-        lists = out["underuse_reasons"].to_numpy()
-        rows = np.flatnonzero(np.fromiter((bool(v) for v in lists), dtype=bool, count=n) & live)
-        under.put(rows, _join_reasons(lists[rows]), escaped=True)
-    # One vectorised join of the parts that are there: head; underuse; need; transfer.
-    parts = (head.arrow(), under.arrow(), need.arrow(), transfer)
+        under = _joined_lists(out["underuse_reasons"].to_numpy(), live)
+    # One vectorised join of the parts that are there: head; underuse; need; transfer (an excluded or not public
+    # site's sentence stands alone).
+    parts = (head.arrow(), under, need.arrow(), transfer.take(pa.array(t_ids, mask=~live)))
     text = pc.binary_join_element_wise(*parts, pa.scalar(REASON_SEP, _TEXT), null_handling="skip")
-    if len(text) != n:  # pyarrow 26 drops the rows whose parts are all missing with "skip"; the transfer part
-        # is never missing, so this cannot happen today: if it ever does, join in Python rather than misalign
+    if len(text) != n:  # pyarrow 26 drops the rows whose parts are all missing with "skip"; the head part is
+        # never missing, so this cannot happen today: if it ever does, join in Python rather than misalign
         cols = [p.to_pylist() for p in parts]
         text = pa.array([REASON_SEP.join(v for v in row if v is not None) for row in zip(*cols, strict=True)], type=_TEXT)
-    if excluded.any() or not_public.any():
-        ex = np.full(n, None, dtype=object)
-        ex[excluded] = [f"Not flagged: {r}" for r in _col(out, "exclusion_reason")[excluded]]
-        ex[not_public] = [f"{NOT_PUBLIC_REASON}; Transfer: route: {OWNERSHIP_ROUTES['private']}"] * int(not_public.sum())
-        text = pc.if_else(pa.array(excluded | not_public), pa.array(ex, type=_TEXT, from_pandas=True), text)
     out["transfer_score"] = tscores
     out["priority"] = str_series(pa.array(PRIORITY_WORDS, type=_TEXT).take(pa.array(prio)), out.index)
     out["reasons"] = str_series(text, out.index)

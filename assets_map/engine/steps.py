@@ -12,8 +12,10 @@ from typing import Callable
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 
+from assets_map.engine.arrays import str_series
 from assets_map.engine.geo import representative_points
 from assets_map.engine.location import location_summary
 from assets_map.engine.needs import study_area_line
@@ -137,6 +139,11 @@ def join_needs(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> gpd.GeoData
             _first_area(area, todo[li], ri)
     got = area >= 0
     for src, dst in NEED_COLUMNS.items():
+        if dst in ("need_area_code", "need_area_name") and got.any() and isinstance(needs[src].dtype, pd.StringDtype):
+            # taken by Arrow from the areas' own text column: no million Python strings
+            text = pa.array(needs[src], from_pandas=True)
+            out[dst] = str_series(text.take(pa.array(np.where(got, area, 0), mask=~got)), out.index)
+            continue
         if dst in ("need_area_code", "need_area_name"):
             vals = np.full(len(out), np.nan, dtype=object)
             vals[got] = needs[src].to_numpy(dtype=object)[area[got]]

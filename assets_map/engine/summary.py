@@ -157,7 +157,7 @@ def by_area(assets: pd.DataFrame) -> tuple[pd.DataFrame, str]:
             unplaced = np.zeros(len(assets), dtype=bool)
         if _is_text(code) and _is_text(name):
             rows, first = _combined(code, name, pd.Series(unplaced))
-            c, nm = code.to_numpy(dtype=object)[first], name.to_numpy(dtype=object)[first]
+            c, nm = code.iloc[first].to_numpy(dtype=object), name.iloc[first].to_numpy(dtype=object)
             labels = [UNPLACED if u else OUTSIDE_WARDS if pd.isna(ci) else ni if pd.notna(ni) else ci
                       for ci, ni, u in zip(c, nm, unplaced[first], strict=True)]
             return _table(assets, *_in_order(rows, labels), "ward"), "ward"
@@ -168,7 +168,7 @@ def by_area(assets: pd.DataFrame) -> tuple[pd.DataFrame, str]:
     code, nm = assets["need_area_code"], assets.get("need_area_name", assets["need_area_code"])
     if _is_text(code) and _is_text(nm):
         rows, first = _combined(code, nm)
-        c, n = code.to_numpy(dtype=object)[first], nm.to_numpy(dtype=object)[first]
+        c, n = code.iloc[first].to_numpy(dtype=object), nm.iloc[first].to_numpy(dtype=object)
         labels = [NO_NEED_AREA if pd.isna(ci) else f"{ni} ({ci})" if isinstance(ni, str) and ni and ni != ci else ci
                   for ci, ni in zip(c, n, strict=True)]
         return _table(assets, *_in_order(rows, labels), "LSOA (need area)"), "LSOA"

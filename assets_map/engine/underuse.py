@@ -14,8 +14,9 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from assets_map.engine.arrays import group_ids, paused_gc, words_column
+from assets_map.engine.arrays import group_ids, paused_gc, str_series, words_column
 from assets_map.engine.geo import representative_points
 from assets_map.io.normalise import describing_columns
 from assets_map.schema import SOURCE_PREFIX
@@ -127,7 +128,8 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
 
 def _map_unique(values: pd.Series, fn) -> np.ndarray:
     """``fn`` applied once per distinct value (registers repeat their uses, dates, statuses)."""
-    obj = values.astype(object)
+    # text factorises as it is (Arrow, in C); anything else as the Python objects the rules read
+    obj = values if isinstance(values.dtype, pd.StringDtype) else values.astype(object)
     codes, uniques = pd.factorize(obj, use_na_sentinel=True)
     mapped = np.empty(len(uniques) + 1, dtype=object)
     for i, v in enumerate(uniques):
@@ -210,7 +212,6 @@ def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDa
         reason[m] = why
     # A building's own name or description excludes it only for a burial ground or memorial (a park lodge stays).
     building = holding.eq("building").fillna(False).to_numpy(dtype=bool)
-    holding_words = holding.map({"land": "land", "both": "land and buildings", "building": "a building"}).fillna("an asset").to_numpy(dtype=object)
     for col, kind, label in _category_columns(out):
         rows = np.flatnonzero(~excluded & _column(out, col).notna().to_numpy())
         if not len(rows):
@@ -222,10 +223,11 @@ def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDa
         ok = pd.notna(pick)
         hit = rows[ok]
         excluded[hit] = True
-        texts = values.to_numpy(dtype=object)[ok]
+        texts = values.iloc[np.flatnonzero(ok)].to_numpy(dtype=object)
         if col == "name":
-            reason[hit] = [f"it is {h} named '{v}' ({c}): {_NEVER_FLAGGED}"
-                           for h, v, (c, _) in zip(holding_words[hit], texts, pick[ok], strict=True)]
+            holding_words = holding.iloc[hit].map({"land": "land", "both": "land and buildings", "building": "a building"})
+            reason[hit] = [f"it is {h} named '{v}' ({c}): {_NEVER_FLAGGED}" for h, v, (c, _) in
+                           zip(holding_words.fillna("an asset").to_numpy(dtype=object), texts, pick[ok], strict=True)]
         else:
             reason[hit] = [f"its {label} is '{_short(v)}' ({c}): {_NEVER_FLAGGED}"
                            for v, (c, _) in zip(texts, pick[ok], strict=True)]
@@ -250,7 +252,10 @@ def apply_exclusions(assets: gpd.GeoDataFrame, layers: list[tuple[str, gpd.GeoDa
         excluded |= extra
         reason[extra] = WITHHELD_EXCLUSION
     out["excluded"] = excluded
-    out["exclusion_reason"] = list(reason)
+    if any(isinstance(r, str) for r in reason[excluded]):  # text, built by Arrow (pandas reads a list of them so)
+        out["exclusion_reason"] = str_series(pa.array(reason, type=pa.large_string(), from_pandas=True), out.index)
+    else:
+        out["exclusion_reason"] = list(reason)
     return out
 
 

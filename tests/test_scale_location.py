@@ -1,0 +1,44 @@
+"""The location check's fast paths equal the plain computations they replace.
+
+A far site's distance is measured to its authority's union of need areas (falling back to the nearest area where
+rounding could show) and its km text is formatted in arrays: the texts and the marks must be exactly those of the
+nearest-area distance formatted by Python.
+"""
+from __future__ import annotations
+
+import numpy as np
+import shapely
+
+from assets_map.engine.location import MARGIN_M, _authority_excess, _km_text
+
+
+def test_km_text_formats_as_python_does():
+    rng = np.random.default_rng(3)
+    km = np.r_[rng.uniform(0, 900, 20_000), np.arange(0, 50, 0.05), [0.05, 0.15, 0.25, 2.45, 999.95, 1000.0, 1234.56,
+                                                                      12345.678, 2.0000001, 0.0]]
+    rows = rng.random(len(km)) < 0.9
+    got = _km_text(km, rows).to_pylist()
+    assert got == [f"{v:,.1f}" if r else None for v, r in zip(km, rows, strict=True)]
+
+
+def test_far_sites_are_as_far_as_from_their_nearest_area(shared):
+    import geopandas as gpd
+
+    lsoa = gpd.read_file(shared("trafford", "lsoa21_boundaries.geojson")).to_crs(27700)
+    polys = lsoa.geometry.to_numpy()
+    tree = shapely.STRtree(polys)
+    outline = shapely.union_all(polys)
+    shapely.prepare(outline)
+    rng = np.random.default_rng(5)
+    x0, y0, x1, y1 = outline.bounds
+    pts = shapely.points(rng.uniform(x0 - 300_000, x1 + 300_000, 30_000), rng.uniform(y0 - 300_000, y1 + 300_000, 30_000))
+    pts = np.r_[pts, shapely.points(rng.uniform(x0, x1, 3000), rng.uniform(y0, y1, 3000))]  # some inside
+    got = _authority_excess(tree, outline, pts)
+    want = np.zeros(len(pts))
+    out = np.isin(np.arange(len(pts)), tree.query(pts, predicate="intersects")[0], invert=True)  # in no area
+    (which, _), dist = tree.query_nearest(pts[out], return_distance=True, all_matches=False)
+    want[np.flatnonzero(out)[which]] = dist
+    assert (got == 0).sum() > 1000 and (got > MARGIN_M).sum() > 20_000
+    assert np.allclose(got, want, rtol=0, atol=1e-6)
+    assert [f"{d / 1000:,.1f}" for d in got] == [f"{d / 1000:,.1f}" for d in want]
+    assert ((got > MARGIN_M) == (want > MARGIN_M)).all()
