@@ -54,7 +54,8 @@ def test_the_district_layout_is_flagged_as_the_original(district, trafford):
     ("Not in use", "vacant"), ("Operational - not in use", "vacant"), ("Out of use", "vacant"), ("Unused", "vacant"),
     ("Investment", "leased-out"), ("Investment property", "leased-out"), ("Let", "leased-out"),
     ("Community use", "occupied"), ("In occupation", "occupied"), ("No longer required", "surplus"),
-    ("Toilets", "unknown"), ("Outlet", "unknown"),
+    ("Toilets", "unknown"), ("Outlet", "unknown"), ("Available to let", "vacant"), ("Unlet", "vacant"),
+    ("Not let", "vacant"), ("To let", "vacant"), ("Let - part vacant", "part-vacant"),
 ])
 def test_status_words_of_other_registers(text, status):
     assert normalise_status(text) == status

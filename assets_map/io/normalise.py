@@ -187,7 +187,8 @@ _STATUS_WORDS = [
                  "no longer required")),
     # before "occupied": "not in use" holds "in use"
     ("vacant", ("vacant", "empty", "unoccupied", "void", "disused", "derelict", "closed", "mothballed",
-                "not in use", "out of use", "no longer in use", "unused", "not used")),
+                "not in use", "out of use", "no longer in use", "unused", "not used", "unlet", "not let", "to let",
+                "available to let", "available for letting", "for letting", "to be let")),
     ("leased-out", ("leasehold out", "leased out", "lease out", "let out", "tenanted", "sublet", "let to",
                     "licensed out", "leased", "let", "investment", "investment property", "commercial let")),
     ("occupied", ("owner occupied", "occupied", "in use", "operational", "leasehold in", "owner-occupied",
