@@ -56,6 +56,8 @@ def test_the_district_layout_is_flagged_as_the_original(district, trafford):
     ("Community use", "occupied"), ("In occupation", "occupied"), ("No longer required", "surplus"),
     ("Toilets", "unknown"), ("Outlet", "unknown"), ("Available to let", "vacant"), ("Unlet", "vacant"),
     ("Not let", "vacant"), ("To let", "vacant"), ("Let - part vacant", "part-vacant"),
+    ("Licensed to Scouts", "leased-out"), ("Under licence", "leased-out"),
+    ("Transferred to community group", "not-available"),
 ])
 def test_status_words_of_other_registers(text, status):
     assert normalise_status(text) == status
