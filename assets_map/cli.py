@@ -641,7 +641,7 @@ def _add_reconcile(sub) -> None:
 
 
 def _run_reconcile(args) -> int:
-    from assets_map.community.ownership import disposals, read_anchor_files, reconcile
+    from assets_map.community.ownership import anchor_register, disposals, read_anchor_files, reconcile
     from assets_map.io.export import export_file
     from assets_map.io.importer import import_file
 
@@ -673,7 +673,10 @@ def _run_reconcile(args) -> int:
         from assets_map.store.decisions import decisions as recorded_decisions
 
         recorded = recorded_decisions(open_store(args.store), anchor.name, role=_cli_role())
+    register, chosen = anchor_register(register, anchor)  # as the app's Land ownership page chooses it
     rec = reconcile(ownership, anchor, register=register, postcodes=postcodes, parcels=parcels, decisions=recorded)
+    if chosen:
+        rec.notes.insert(0, chosen)
     if recorded is not None:
         print(f"decisions recorded in the register: {int(rec.rows['decision'].notna().sum()):,} carried into this "
               f"report ({len(recorded):,} recorded for {anchor.name})")

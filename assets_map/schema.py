@@ -179,8 +179,8 @@ def empty_asset_frame(n: int, *, columns: list[str] | None = None) -> pd.DataFra
         elif f.kind == "bool":
             cols[f.name] = pd.Series(np.zeros(n, dtype=bool))
         else:
-            cols[f.name] = pd.Series(np.full(n, None, dtype=object))
-    return pd.DataFrame(cols)
+            cols[f.name] = pd.Series(np.full(n, None, dtype=object), dtype=object)  # dtype given: no inference pass
+    return pd.DataFrame(cols, copy=False)  # no consolidation: each column stays its own array
 
 
 def order_columns(df: pd.DataFrame) -> list[str]:

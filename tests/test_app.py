@@ -29,7 +29,7 @@ from tests.helpers import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = ["map_page", "shortlist_page", "summary_page", "download_page", "data_page", "about_page"]
+PAGES = ["map_page", "shortlist_page", "summary_page", "download_page", "data_page", "about_page", "reconcile_page"]
 HTML_NAME = "<img src=x onerror=alert(1)> depot (fictional test of escaping)"
 
 

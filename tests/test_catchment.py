@@ -44,6 +44,17 @@ def test_hand_worked_weights():
     assert "only" in out["catchment_text"].iloc[3] and "area-weighted" in out["catchment_text"].iloc[3]
 
 
+def test_areas_without_a_score_are_not_called_missing():
+    """A catchment over need areas the IoD file does not score says so; one beyond every area says that."""
+    needs = _needs()
+    needs["need_score"] = [np.nan, np.nan]
+    sites = gpd.GeoDataFrame({"asset_id": ["in", "far"]}, geometry=[Point(1000, 1000), Point(50_000, 50_000)],
+                             crs="EPSG:27700")
+    out = catchment_need(sites, needs, radius_m=500)
+    assert "around it have no deprivation score" in out["catchment_text"].iloc[0]
+    assert "outside the need areas loaded" in out["catchment_text"].iloc[1]
+
+
 def test_area_weights_fast_paths_agree_with_intersection():
     zones = np.array([box(0, 0, 100, 100), box(40, 40, 60, 60), box(90, 90, 300, 300)])
     areas = np.array([box(10, 10, 20, 20), box(0, 0, 200, 200), box(100, 100, 110, 110)])

@@ -2,9 +2,12 @@
 real City of London parcels, clicks a parcel on the map and reads which anchor holds a title there and how sure
 that is, opens the Land ownership page, confirms one match and rejects another, and after a reload (a new session:
 the files are loaded again) finds both decisions kept in the register. Debian chromium, every non-local request
-blocked; screenshots under /tmp/h5/ when that folder exists."""
+blocked.
+
+Set ASSETS_MAP_SCREENSHOTS=<folder> to keep a screenshot of each step (and of the last page seen)."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -23,7 +26,7 @@ from tests.helpers import (
     streamlit_app,
 )
 
-SHOTS = Path("/tmp/h5")
+SHOTS = os.environ.get("ASSETS_MAP_SCREENSHOTS")
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +54,9 @@ def city(shared, tmp_path_factory):
 
 
 def _shot(page, name: str) -> None:
-    if SHOTS.is_dir():
-        page.screenshot(path=str(SHOTS / name), full_page=True)
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / name), full_page=True)
 
 
 def _load(page, url: str, city: dict) -> None:
@@ -69,6 +73,8 @@ def _load(page, url: str, city: dict) -> None:
                            (10, tmp / "CCOD_FULL.csv", "looks like HM Land Registry CCOD file (full): 9 titles")):
         inputs.nth(i).set_input_files(str(path))
         page.get_by_text(re.compile(re.escape(shown))).first.wait_for(timeout=90_000)
+    page.get_by_text(re.compile(r"CCOD_FULL\.csv: looks like")).first.scroll_into_view_if_needed()
+    _shot(page, "journey-your-data.png")
     page.get_by_role("button", name="Check these files").click()
     page.get_by_text(re.compile(r"CCOD_FULL\.csv: HM Land Registry CCOD file \(full\): 9 titles")).wait_for(
         timeout=180_000)
@@ -115,6 +121,12 @@ def test_owner_and_tier_on_the_map_then_decisions_kept_in_the_register(city, tmp
                 const p = m.latLngToContainerPoint([{lat}, {lon}]); return [p.x, p.y]; }}""")
             page.wait_for_timeout(800)
             assert frame.locator("path.am-title").count() >= 1  # the placed titles, drawn at street zoom
+            inner.evaluate("() => window.map.setZoom(17, {animate: false})")
+            page.wait_for_timeout(800)
+            _shot(page, "journey-titles.png")
+            xy = inner.evaluate(f"""() => {{ const m = window.map; m.setView([{lat}, {lon}], 19, {{animate: false}});
+                const p = m.latLngToContainerPoint([{lat}, {lon}]); return [p.x, p.y]; }}""")
+            page.wait_for_timeout(800)
             frame.locator(".leaflet-container").click(position={"x": xy[0], "y": xy[1]})
             page.get_by_text("Who owns this parcel?").wait_for(timeout=60_000)
             words = page.get_by_text(re.compile(rf"Registered freehold parcel \(INSPIRE ID {city['parcel_id']}\)"))
@@ -122,7 +134,7 @@ def test_owner_and_tier_on_the_map_then_decisions_kept_in_the_register(city, tmp
             said = words.inner_text()
             assert f"{RECONCILE_ANCHOR} holds title AGL3 here (placed by postcode with one parcel; the proprietor " \
                    f"is {RECONCILE_ANCHOR} by the anchor's own name; approximate" in said, said
-            assert page.get_by_role("link", name="Title search at HM Land Registry").count() == 1
+            page.get_by_role("link", name="Title search at HM Land Registry").wait_for(timeout=30_000)
             _shot(page, "journey-who-owns.png")
 
             # 2. The Land ownership page: the report; confirm one match, reject another
@@ -156,7 +168,7 @@ def test_owner_and_tier_on_the_map_then_decisions_kept_in_the_register(city, tmp
             trail.locator("[data-testid=stDataFrame]").wait_for(timeout=30_000)
             assert all("tile.openstreetmap.org" in u or "basemaps" in u for u in blocked), blocked
         finally:
-            page.screenshot(path="/tmp/h5_journey_reconcile_last.png", full_page=True)
+            _shot(page, "journey-reconcile-last.png")
             context.close()
             browser.close()
     from assets_map.store import LOCAL_USER, SqliteStore

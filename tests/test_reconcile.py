@@ -250,3 +250,43 @@ def test_who_owns_a_clicked_parcel(world, loaded):
                                        "a title search at HM Land Registry names it "
                                        "(https://www.gov.uk/search-property-information-land-registry).")
     assert NOT_IN_OPEN_DATA.startswith("owner not in the open data")
+
+
+def test_the_cli_and_the_app_take_the_same_part_of_a_register(world, loaded, capsys, tmp_path):
+    """`reconcile --register` takes the anchor's own rows, as the app's Land ownership page does (one way through)."""
+    from assets_map.community.ownership import anchor_register, build_anchor, read_aliases
+
+    tmp = world["tmp"]
+    reg = pd.read_csv(tmp / "register.csv", dtype=str)
+    other = reg.copy()
+    other["AssetCode"] = other["AssetCode"] + "-X"
+    other["OrganisationLabel"] = "Another Council"
+    mixed = tmp_path / "mixed.csv"
+    pd.concat([reg, other]).to_csv(mixed, index=False)
+    run = ["reconcile", "--ownership", str(tmp / "CCOD_FULL.csv"), "--anchor", ANCHOR, "--aliases",
+           str(tmp / "aliases.csv"), "--postcodes", str(tmp / "pcd.csv"), "--parcels", str(world["parcels_file"])]
+    out = tmp_path / "mixed.xlsx"
+    assert main([*run, "--register", str(mixed), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "3 register rows of other organisations left out" in printed
+    rows = pd.read_excel(out, dtype=str)
+    assert not rows["asset_id"].dropna().str.endswith("-X").any()
+    same, _ = _report_sets(rows)
+    assert same == _expected_report(world, loaded)[0]
+    # the app's choice is the same function: the same rows
+    assets, _ = import_file(mixed)
+    mine, line = anchor_register(assets, build_anchor(ANCHOR, read_aliases(tmp / "aliases.csv")))
+    assert sorted(mine["asset_id"]) == ["A1", "A2", "A3"] and "left out" in line
+    # a register naming another organisation is not taken for the anchor's: its titles are a portfolio alone
+    renamed = reg.assign(OrganisationLabel="The Corporation")
+    one = tmp_path / "renamed.csv"
+    renamed.to_csv(one, index=False)
+    assert main([*run, "--register", str(one), "--out", str(tmp_path / "renamed.xlsx")]) == 0
+    printed = capsys.readouterr().out
+    assert "(The Corporation) is not" in printed and "portfolio from HM Land Registry's files alone" in printed
+    assert "add that name to the alias table" in printed
+    # a register naming no organisation is taken whole, and the report says so
+    unnamed = tmp_path / "unnamed.csv"
+    reg.drop(columns=["OrganisationLabel"]).to_csv(unnamed, index=False)
+    assert main([*run, "--register", str(unnamed), "--out", str(tmp_path / "unnamed.xlsx")]) == 0
+    assert "names no organisation: the whole register was taken" in capsys.readouterr().out

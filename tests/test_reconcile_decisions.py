@@ -188,6 +188,22 @@ def test_who_owns_names_the_anchor_the_tier_and_the_rule(world, loaded):
            f"proprietor is {ANCHOR} by {parcel_row['anchor_rule']}; approximate" in text
 
 
+def test_who_owns_names_any_anchor_the_files_name_not_only_the_one_reconciled(world, loaded):
+    from assets_map.community.ownership import anchor_placements
+
+    ownership, _, postcodes, register = loaded
+    every = anchor_placements(ownership, postcodes=postcodes, parcels=world["parcels"], register=register)
+    # independently: titles with a council, corporate body or registered society among their proprietors
+    cats = ownership["proprietorship_category"].isin(["Local Authority", "Corporate Body", "Registered Society (Company)"])
+    assert set(every["title_number"]) == set(ownership.loc[cats, "title_number"])
+    nhs = every[every["title_number"] == "AGL6"].iloc[0]
+    assert nhs["anchor"] == "Barts Health NHS Trust" and nhs["tier"] == "postcode with one parcel"
+    t3 = world["parcels"]["parcel_id"].iloc[world["p"]["T3"]]
+    assert nhs["parcel_id"] == t3
+    assert "Barts Health NHS Trust holds title AGL6 here (placed by postcode with one parcel; the proprietor is Barts " \
+           "Health NHS Trust by the name on the title (NHS body); approximate" in who_owns(t3, every)
+
+
 # ------------------------------------------------------------------ the Your data slot
 
 def test_ownership_slot_recognises_the_layout_and_refuses_other_files(world):
@@ -241,7 +257,8 @@ def test_check_uploads_keeps_the_ownership_files_with_the_data(world, city_files
 @pytest.fixture(scope="module")
 def checked(world, city_files):
     tmp = world["tmp"]
-    return check_uploads(city_files, ownership=[Upload("CCOD_FULL.csv", (tmp / "CCOD_FULL.csv").read_bytes())],
+    return check_uploads(city_files, ownership=[Upload("CCOD_FULL.csv", (tmp / "CCOD_FULL.csv").read_bytes()),
+                                                Upload("CCOD_COU.csv", (tmp / "CCOD_COU.csv").read_bytes())],
                          parcels=[Upload("city.geojson", world["parcels_file"].read_bytes())])
 
 
@@ -302,6 +319,13 @@ def test_the_page_reports_the_anchor_and_records_decisions_that_stay(checked, pa
     assert trail["match_key"].tolist() == [key]
     again = _page(checked)
     assert _table(again).loc[lambda t: t["Decision"] != "", "Decision note"].tolist() == ["sold in 2019"]
+    # the change-only file's possible disposals of the anchor's titles (AGL4 deleted; AGL2 is the anchor's only
+    # under the alias table, so not listed here)
+    trail = next(d.value for d in again.dataframe if "Who" in d.value.columns)  # the audit trail, in words
+    assert trail[["Who", "Decision", "Note"]].values.tolist() == [["local user", "rejected", "sold in 2019"]]
+    assert trail["Row"].iloc[0].startswith(f"Title {rows.loc[key, 'title_number']}: ") and "->" not in trail["Row"].iloc[0]
+    gone = next(d.value for d in again.dataframe if "New proprietor" in d.value.columns)
+    assert gone["Title"].tolist() == ["AGL4"] and gone["What"].tolist() == ["possible disposal: title deleted from the register"]
 
 
 def test_a_public_visitor_reads_the_report_but_cannot_decide(checked, page_store, remote_visitor):
@@ -318,3 +342,106 @@ def test_an_anchor_with_no_register_is_flagged_as_a_portfolio_from_ccod_alone(ch
     assert not at.exception, at.exception
     assert any("portfolio from HM Land Registry's files alone" in plain(w.value) for w in at.warning)
     assert _table(at)["What"].tolist() == [STATUS_CCOD_ONLY]
+
+
+def test_decisions_survive_a_backup_and_restore(store, make_store, tmp_path):
+    from assets_map.store import backup
+
+    record_decision(store, anchor=ANCHOR, match_key="AGL3 address 1 -> A3", decision="confirmed", role=LOCAL_USER,
+                    note="checked", title_number="AGL3", asset_id="A3")
+    copy = backup(store, tmp_path / "backup.sqlite")
+    restored = make_store("restored")
+    restored.load(copy)
+    got = decision_history(restored, ANCHOR, role=LOCAL_USER)
+    want = decision_history(store, ANCHOR, role=LOCAL_USER)
+    pd.testing.assert_frame_equal(got, want)
+    record_decision(restored, anchor=ANCHOR, match_key="register asset A2", decision="rejected", role=LOCAL_USER)
+    assert len(decision_history(restored, ANCHOR, role=LOCAL_USER)) == 2  # the id sequence goes on after a restore
+
+
+def test_names_added_on_the_page_extend_the_alias_table(checked, page_store, local_visitor):
+    at = _page(checked)
+    before = set(_table(at)["Title"]) - {""}
+    assert before == {"AGL3", "AGL4", "AGL5"}
+    legal = "THE MAYOR AND COMMONALTY AND CITIZENS OF THE CITY OF LONDON"
+    assert legal in at.multiselect(key="own_add_names").options  # offered from the names in the files
+    at.multiselect(key="own_add_names").set_value([legal])
+    at.text_input(key="own_add_typed").input("09999999")
+    at.button(key="own_add").click().run()
+    assert not at.exception, at.exception
+    after = _table(at)
+    assert set(after["Title"]) - {""} == {"AGL1", "AGL2", "AGL3", "AGL4", "AGL5", "AGL6"}  # AGL2: another spelling
+    rule = after.drop_duplicates("Title").set_index("Title")["Why this anchor"]
+    assert rule["AGL6"] == "company number 09999999" and "added on the Land ownership page" in rule["AGL1"]
+    aliases = next(d.value for d in at.dataframe if list(d.value.columns) == ["anchor", "alias", "company_number"])
+    assert aliases["alias"].tolist() == [legal, ""] and aliases["company_number"].tolist() == ["", "09999999"]
+
+
+def test_your_data_has_the_ownership_slot_and_says_what_a_ccod_file_is(world):
+    from tests.helpers import app_page
+
+    at = app_page("data_page")
+    ccod = Upload("CCOD_FULL_2026_11.csv", (world["tmp"] / "CCOD_FULL.csv").read_bytes())
+    reg = Upload("register.csv", (world["tmp"] / "register.csv").read_bytes())
+    at.session_state["staged_layers"] = {"ownership": [ccod, reg]}
+    at.run()
+    assert not at.exception, at.exception
+    labels = [u.proto.label for u in at.get("file_uploader")]
+    slot = [lab for lab in labels if lab.startswith("Land Registry ownership")]
+    assert len(slot) == 1 and "GeoPackage" not in slot[0] and "CCOD or OCOD" in slot[0]
+    assert any(plain(c.value).startswith("CCOD_FULL_2026_11.csv: looks like HM Land Registry CCOD file (full): 9 titles")
+               for c in at.caption)
+    assert [plain(e.value) for e in at.error] == [
+        "register.csv: this looks like an asset register, not HM Land Registry's ownership file (CCOD/OCOD); give it "
+        "in the Asset register slot"]
+
+
+def _ownership_then_map_script() -> None:
+    """The Land ownership page, or (another page's run, where its widgets are not drawn) what the Map is given."""
+    import streamlit as st
+
+    from assets_map.ui import reconcile_page
+
+    if st.session_state.get("which") == "map":
+        placed = reconcile_page.placed_titles()
+        st.write("anchor: " + str(reconcile_page.chosen_anchor()))
+        st.write("titles: " + ",".join(sorted(set(placed["title_number"]))))
+    else:
+        reconcile_page.render()
+
+
+def test_the_anchor_and_alias_table_chosen_stay_when_another_page_runs(checked, page_store, local_visitor, world):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(_ownership_then_map_script, default_timeout=120)
+    at.session_state["analysis"] = checked.analysis
+    at.session_state["analysis_label"] = checked.label
+    at.run()
+    at.selectbox(key="own_anchor").set_value("Barts Health NHS Trust").run()
+    assert not at.exception, at.exception
+    at.session_state["which"] = "map"
+    at.run()  # the page's widgets are not drawn in this run, and their values are dropped
+    at.run()
+    shown = [m.value for m in at.markdown]
+    assert "anchor: Barts Health NHS Trust" in shown and "titles: AGL6" in shown, shown
+    at.session_state["which"] = "ownership"
+    at.run()
+    assert at.selectbox(key="own_anchor").value == "Barts Health NHS Trust"
+
+
+def test_names_from_the_files_are_escaped_once_on_the_map(world, loaded):
+    import json
+
+    from assets_map.ui.reconcile_page import title_layer, title_legend
+
+    rec = _rec(world, loaded)
+    placed = placements(rec).assign(anchor="<img src=x onerror=alert(1)> & Co")
+    layer = title_layer(placed)
+    geo = next(iter(layer._children.values()))
+    props = [f["properties"] for f in geo.data["features"]]
+    assert props and all(p["words"].startswith("&lt;img src=x onerror=alert(1)&gt; &amp; Co: title ") for p in props)
+    assert "<img" not in json.dumps(geo.data)
+    assert {p["tier"] for p in props} <= {"address matched to a register asset", "postcode with one parcel",
+                                          "postcode only"}
+    legend = title_legend(placed)
+    assert "\\<img" in legend and plain(legend).startswith("**Titles of <img src=x onerror=alert(1)> & Co**")

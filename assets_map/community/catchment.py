@@ -109,6 +109,8 @@ def catchment_need(
     decile = pd.to_numeric(n_need[decile_column], errors="coerce").to_numpy(dtype=float)
     has = np.isfinite(score)
     w = area_weights(zones, n_need.geometry.to_numpy())
+    touched = np.zeros(len(zones), dtype=bool)  # zones meeting a need area, scored or not
+    touched[w["zone"].to_numpy()] = True
     w = w[has[w["area"].to_numpy()]]
     zone_area = shapely.area(zones)
     n = len(out)
@@ -124,7 +126,9 @@ def catchment_need(
         g = groups.get(k)
         if g is None:
             res_cov[p] = 0.0
-            res_text[p] = (f"Catchment need ({radius_m:g} m): the catchment lies outside the need areas loaded, "
+            res_text[p] = (f"Catchment need ({radius_m:g} m): the need areas around it have no deprivation score, "
+                           "so its need is not assessed" if touched[k] else
+                           f"Catchment need ({radius_m:g} m): the catchment lies outside the need areas loaded, "
                            "so its need is not assessed")
             continue
         a = g["area"].to_numpy()

@@ -384,7 +384,9 @@ def find_sites(
             why.append(f"its LSOA's need score is {float(ln):.1f} of 100")
         else:
             comps["need"].append(0.0)
-            why.append("need around it not assessed (outside the need areas loaded)")
+            why.append("need around it not assessed (its need area has no deprivation score)"
+                       if isinstance(row.get("need_area_code"), str) and row.get("need_area_code") else
+                       "need around it not assessed (outside the need areas loaded)")
         # size
         s = size[i]
         if np.isfinite(s):

@@ -790,6 +790,75 @@ def register_of(assets: gpd.GeoDataFrame | None, anchor: Anchor) -> gpd.GeoDataF
     return mine if len(mine) else None
 
 
+def anchor_register(assets: gpd.GeoDataFrame | None, anchor: Anchor) -> tuple[gpd.GeoDataFrame | None, str | None]:
+    """The part of a register that is the anchor's, and a line saying how it was chosen (the CLI and the app).
+
+    The rows whose organisation is one of the anchor's names (:func:`register_of`). A register naming no
+    organisation is taken whole, and the line says so; one whose organisations are none of the anchor's
+    names gives None (its titles are then a portfolio from CCOD/OCOD alone: land is never taken for an
+    anchor's on a guess) and the line names them, pointing to the alias table.
+
+    Parameters
+    ----------
+    assets : canonical assets (``organisation``), or None
+    anchor : the anchor
+
+    Returns
+    -------
+    tuple
+        (the anchor's assets or None, a line for the user or None).
+    """
+    if assets is None or not len(assets):
+        return None, None
+    mine = register_of(assets, anchor)
+    orgs = (assets["organisation"].dropna().astype(str).str.strip() if "organisation" in assets
+            else pd.Series([], dtype=str))
+    orgs = orgs[orgs != ""]
+    if mine is not None:
+        others = len(assets) - len(mine)
+        return mine, (f"{others:,} register rows of other organisations left out ({len(mine):,} are "
+                      f"{anchor.name}'s)" if others else None)
+    names = list(dict.fromkeys(orgs))
+    if not names:
+        return assets, (f"the register names no organisation: the whole register was taken as {anchor.name}'s")
+    shown = ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+    return None, (f"the register's organisation{'s' if len(names) > 1 else ''} ({shown}) {'are' if len(names) > 1 else 'is'} "
+                  f"not {anchor.name} nor one of its aliases: its titles are listed as a portfolio from HM Land "
+                  "Registry's files alone (if the register is its own under another name, add that name to the alias "
+                  "table)")
+
+
+def anchor_placements(ownership: pd.DataFrame, *, postcodes: pd.DataFrame | None = None,
+                      parcels: gpd.GeoDataFrame | None = None,
+                      register: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+    """Every title an anchor institution the files name holds (councils, NHS bodies, universities, housing...), placed.
+
+    What "who owns this?" says of a parcel for any anchor, not only the one being reconciled: each title's
+    first proprietor that is an anchor (:func:`anchors_found`'s kinds; companies are not anchors) names it.
+
+    Parameters
+    ----------
+    ownership : rows from :func:`assets_map.io.landregistry.read_ownership` (full files)
+    postcodes, parcels, register : as :func:`place_titles` takes them
+
+    Returns
+    -------
+    GeoDataFrame as :func:`place_titles` gives, with ``anchor`` (the proprietor's name) and ``anchor_rule``
+    ("the name on the title (council)")
+    """
+    rows = ownership[ownership["change"].fillna("A").eq("A")]
+    kinds = pd.Series([anchor_kind(c, n, k)[0] for c, n, k in zip(
+        rows["proprietorship_category"], rows["proprietor_name"], rows["company_number"], strict=True)],
+        index=rows.index, dtype=object)
+    mine = rows[kinds.notna().to_numpy() & (kinds != "company").to_numpy()].assign(kind=kinds)
+    mine = mine.sort_values(["title_number", "proprietor_number"], kind="stable").drop_duplicates("title_number")
+    placed = place_titles(mine, postcodes, parcels=parcels, register=register)
+    who = mine.set_index("title_number")
+    placed["anchor"] = placed["title_number"].map(who["proprietor_name"])
+    placed["anchor_rule"] = [f"the name on the title ({k})" for k in placed["title_number"].map(who["kind"])]
+    return placed
+
+
 def placements(rec: Reconciliation) -> gpd.GeoDataFrame:
     """The placed titles of a reconciliation, each with its anchor, for the map and "who owns this?".
 
@@ -974,6 +1043,7 @@ def ownership_summary(ownership: pd.DataFrame) -> list[str]:
 
 __all__ = ["ALIAS_COLUMNS", "DECISIONS", "DISPOSAL_COLUMNS", "NOT_IN_OPEN_DATA", "PLACEMENT_NOTE", "REPORT_COLUMNS",
            "TIERS", "TITLE_SEARCH_URL", "Anchor", "Reconciliation", "address_key", "alias_rows", "anchor_choices",
+           "anchor_placements",
            "anchor_kind", "anchor_rows", "apply_decisions",
            "anchor_titles", "anchors_found", "build_anchor", "disposals", "expand_addresses", "identify_anchors",
            "match_keys", "normalise_name", "ownership_summary", "place_titles", "placements", "read_aliases",

@@ -6,11 +6,13 @@ comes back as a note that the import report shows by row.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 import shapely
 
 from assets_map.schema import DISPLAY_CRS, MEASURE_CRS
@@ -88,6 +90,12 @@ class PointResult:
 
 def to_float(values: pd.Series) -> np.ndarray:
     """Parse numbers leniently (spaces, thousands commas); anything else becomes NaN."""
+    from assets_map.io.normalise import ASCII_SPACE, _ascii_text, numbers_from_ascii
+
+    got = _ascii_text(values) if not pd.api.types.is_numeric_dtype(values) else None
+    if got is not None and got[1].all():  # the same rules by Arrow's kernels (a million coordinates)
+        text = pc.replace_substring(pc.utf8_trim(got[0], ASCII_SPACE), ",", "")
+        return numbers_from_ascii(pc.replace_substring(text, " ", ""), values.index).to_numpy()
     s = values.astype("string").str.strip().str.replace(",", "", regex=False).str.replace(" ", "", regex=False)
     return pd.to_numeric(s, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
 
@@ -124,9 +132,12 @@ def points_from_columns(
     # Stated CRS, per row or for the file.
     if stated_crs is not None and kind:
         stated = stated_crs if isinstance(stated_crs, pd.Series) else pd.Series([stated_crs] * n)
-        stated_kind = stated.map(crs_from_label).to_numpy(dtype=object)
+        # each distinct label read once (a register repeats one or two labels a million times)
+        codes, uniques = pd.factorize(stated.astype(object), use_na_sentinel=False)
+        stated_kind = np.array([crs_from_label(u) for u in uniques] + [None], dtype=object)[codes]
         value_kind = np.where(np.isin(labels, [LONLAT, "latlon"]), LONLAT, np.where(np.isin(labels, [BNG, "bng_swapped"]), BNG, None))
-        contra = [int(r) for r, s, v in zip(rows, stated_kind, value_kind, strict=True) if s and v and s != v]
+        contra_at = np.flatnonzero((stated_kind != None) & (value_kind != None) & (stated_kind != value_kind))  # noqa: E711
+        contra = [int(r) for r in rows[contra_at]]
         if contra:
             warnings.append(
                 f"the stated coordinate reference system contradicts the values in {len(contra)} rows; "
@@ -142,10 +153,8 @@ def points_from_columns(
     lon = np.where(sw, yv, xv)
     lat = np.where(sw, xv, yv)
     wgs = ll | sw
-    if wgs.any():
-        pts = gpd.GeoSeries(gpd.points_from_xy(lon[wgs], lat[wgs]), crs=DISPLAY_CRS).to_crs(MEASURE_CRS)
-        ex[wgs] = pts.x.to_numpy()
-        ny[wgs] = pts.y.to_numpy()
+    if wgs.any():  # the transformation GeoSeries.to_crs makes, on the coordinate arrays (no points made twice)
+        ex[wgs], ny[wgs] = _to_bng().transform(lon[wgs], lat[wgs])
     b = labels == BNG
     bs = labels == "bng_swapped"
     ex[b], ny[b] = xv[b], yv[b]
@@ -183,6 +192,13 @@ def points_from_columns(
         bad_rows=bad,
         warnings=warnings,
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _to_bng():
+    from pyproj import CRS, Transformer
+
+    return Transformer.from_crs(CRS.from_user_input(DISPLAY_CRS), CRS.from_user_input(MEASURE_CRS), always_xy=True)
 
 
 def _rows(rows: list[int]) -> str:

@@ -51,7 +51,16 @@ from assets_map.io.normalise import fold, match_columns
 from assets_map.io.owners import owner_lookup_from, resolve_owners
 from assets_map.io.registers import read_postcodes, read_register
 from assets_map.io.report import ImportReport, InputError
-from assets_map.io.sources import Limits, Table, copy_to_private, current_limits, excel_frame, open_table, using_limits
+from assets_map.io.sources import (
+    Limits,
+    Table,
+    copy_to_private,
+    current_limits,
+    excel_frame,
+    open_table,
+    text_frame,
+    using_limits,
+)
 
 ADAPTERS = ("auto", "register", "brownfield", "eric", "deprivation")
 ADAPTER_LABELS = {
@@ -227,7 +236,7 @@ def _deprivation_kind(is_vector: bool, why: str) -> FileKind:
 def _area_kind(table: Table, cols: list[str], found: dict) -> FileKind | None:
     from assets_map.engine.needs import measure_of
 
-    frame = table.frame
+    frame = text_frame(table)
     gss = _gss_columns(frame, cols)
     if not gss:
         return None
@@ -280,7 +289,7 @@ def detect_kind(table: Table) -> FileKind:
     register, which must have a name, reference, address or location column.
     """
     t = excel_frame(table) if table.format.startswith("excel") else table
-    frame = t.frame
+    frame = text_frame(t)
     cols = [str(c) for c in frame.columns if c != "geometry"]
     if is_ownership_file(cols):  # titles and proprietors, not sites: never read as a register
         return FileKind("ownership", "HM Land Registry CCOD/OCOD columns (Title Number, Proprietor Name (1), "
@@ -451,7 +460,8 @@ def _import_file(path, *, name, adapter, layer, postcodes, locations, boundaries
         raise InputError(f"unknown adapter {adapter!r}; choose one of {', '.join(ADAPTERS)}")
     prefer = (_eric.SITE_SHEET,) if adapter in ("auto", "eric") else ()
     table = open_table(path, name=shown, layer=layer, limits=limits, prefer_layers=prefer)
-    if table.frame is None or len(table.frame.columns) == 0:
+    columns = text_frame(table)
+    if columns is None or len(columns.columns) == 0:
         raise InputError("has no columns", source=shown)
     why = "chosen by the user"
     detected = detect_kind(table)

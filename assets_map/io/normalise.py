@@ -349,6 +349,8 @@ def anchor_type_of(organisation: object) -> str:
     return "other"
 
 
+#: Python's ``\s`` on ASCII text (``str.isspace``): RE2's ``\s`` leaves out \v and \x1c-\x1f.
+ASCII_SPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f "
 _FULL_POSTCODE = re.compile(r"^(?P<outward>[A-Z]{1,2}[0-9][A-Z0-9]?)\s*(?P<inward>[0-9][A-Z]{2})$")
 _DISTRICT = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
 
@@ -375,10 +377,15 @@ def compact_postcode(pc: pd.Series) -> pd.Series:
 
 def _ascii_text(values: pd.Series) -> tuple[pa.ChunkedArray, np.ndarray] | None:
     """The column as Arrow text and a mask of its plain-ASCII values, or None when it is not all text."""
-    if isinstance(values.dtype, pd.StringDtype) or (isinstance(values.dtype, pd.ArrowDtype)
-                                                    and pa.types.is_string(values.dtype.pyarrow_dtype)):
-        arr = pa.chunked_array([pa.array(values.astype("str"))]) if not isinstance(values.dtype, pd.ArrowDtype) \
-            else pa.chunked_array([pa.array(values)])
+    dtype = values.dtype
+    if (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or (
+            isinstance(dtype, pd.ArrowDtype) and (pa.types.is_string(dtype.pyarrow_dtype)
+                                                  or pa.types.is_large_string(dtype.pyarrow_dtype))):
+        arr = values.array.__arrow_array__()  # the column's own Arrow buffers: no Python strings
+        arr = arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+    elif isinstance(dtype, pd.StringDtype):
+        arr = pa.chunked_array([pa.array(values.astype(object).where(values.notna(), None).to_numpy(dtype=object),
+                                         type=pa.string(), from_pandas=True)])
     elif values.dtype == object and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty"):
         arr = pa.chunked_array([pa.array(values.where(values.notna(), None).to_numpy(dtype=object), type=pa.string(),
                                          from_pandas=True)])
@@ -404,7 +411,8 @@ def clean_postcodes(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     arr, ascii_ = got
     arr = arr.cast(pa.large_string())
     t = pa.large_string()
-    text = pc.utf8_trim_whitespace(pc.replace_substring_regex(pc.utf8_upper(arr), r"\s+", " "))
+    # Python's \s on ASCII (RE2's leaves out \v and \x1c-\x1f); non-ASCII rows are replaced below
+    text = pc.utf8_trim(pc.replace_substring_regex(pc.ascii_upper(arr), f"[{ASCII_SPACE}]+", " "), " ")
     parts = pc.extract_regex(text, _FULL_POSTCODE.pattern)  # RE2 reads the same named-group pattern
     full = pc.fill_null(pc.is_valid(parts), False)
     joined = pc.binary_join_element_wise(pc.struct_field(parts, "outward"), pc.struct_field(parts, "inward"),
@@ -479,7 +487,11 @@ def map_unique(values: pd.Series, fn) -> list:
 
     Registers repeat their statuses, tenures and dates: a national register has millions of rows, a few hundred values).
     """
-    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=False)
+    if isinstance(values.dtype, pd.StringDtype):  # text factorised in its own dtype: no Python string per row
+        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        uniques = np.asarray(uniques.astype(object), dtype=object)  # what astype(object) gives: NaN / NA if missing
+    else:
+        codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=False)
     results = np.empty(len(uniques), dtype=object)
     for i, u in enumerate(uniques):
         results[i] = fn(u)
@@ -498,14 +510,49 @@ def map_words(values: pd.Series, fn) -> pd.Series:
     return words_column([w if w is not None else "" for w in words], codes, values.index)
 
 
+#: A decimal number Arrow's cast reads exactly as ``pd.to_numeric`` does (held equal in tests/test_read_fast.py).
+_PLAIN_NUMBER = r"^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+
+
+def numbers_from_ascii(text: pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    """``pd.to_numeric(text, errors="coerce")`` as float64 for ASCII text, plain decimals parsed by Arrow.
+
+    Parameters
+    ----------
+    text : Arrow text, every value plain ASCII (null: missing)
+    index : the index of the Series returned
+
+    Returns
+    -------
+    pd.Series : float64; text that is not a number is NaN. Values that are not plain decimals
+        (``inf``, ``+1``, ``0x1``...) are parsed by ``pd.to_numeric`` itself, once per distinct value.
+    """
+    plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_NUMBER), False)
+    out = np.full(len(text), np.nan)
+    mask = plain.to_numpy(zero_copy_only=False)
+    if mask.any():
+        out[mask] = pc.cast(pc.filter(text, plain), pa.float64()).to_numpy(zero_copy_only=False)
+    rest = ~mask & pc.fill_null(pc.not_equal(text, ""), False).to_numpy(zero_copy_only=False)
+    if rest.any():
+        odd = pd.Series(pc.filter(text, pa.array(rest)).to_numpy(zero_copy_only=False), dtype=object)
+        codes, uniques = pd.factorize(odd)
+        out[rest] = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").astype("float64").to_numpy()[codes]
+    return pd.Series(out, index=index, dtype="float64")
+
+
 def to_number(values: pd.Series) -> pd.Series:
     """Numbers from a register column as float64.
 
     Thousands separators, spaces, ``£``, ``%`` and a trailing unit (m2, sqm, ha) are dropped; text that
-    is still not a number becomes NaN.
+    is still not a number becomes NaN. A column of plain-ASCII text is cleaned and parsed by Arrow's
+    kernels (the same rules); any other through pandas.
     """
     if pd.api.types.is_numeric_dtype(values):
         return values.astype("float64")
+    got = _ascii_text(values)
+    if got is not None and got[1].all():
+        text = pc.replace_substring_regex(got[0], f"[,%{ASCII_SPACE}]", "")
+        return numbers_from_ascii(pc.replace_substring_regex(text, r"(?i)(m2|sqm|ha)$", ""), values.index)
     s = values.astype("string").str.replace(r"[,\s£%]", "", regex=True).str.replace(r"(?i)(m2|sqm|ha)$", "", regex=True)
     return pd.to_numeric(s, errors="coerce").astype("float64")
 
@@ -541,7 +588,7 @@ class _Columns(dict):
         base = empty_asset_frame(self.n, columns=[c for c in ASSET_COLUMNS if c != "geometry" and c not in self])
         cols = {c: (self[c] if c in self else base[c].set_axis(self.index)) for c in ASSET_COLUMNS if c != "geometry"}
         cols.update((c, v) for c, v in self.items() if c not in cols)
-        return pd.DataFrame({**cols, **extra}, index=self.index)
+        return pd.DataFrame({**cols, **extra}, index=self.index, copy=False)  # not consolidated: no copy of 1M x 60
 
 
 #: Name cells that say there is no name.
@@ -568,13 +615,14 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
     def col(name: str) -> pd.Series | None:
         return raw[mapping[name]] if name in mapping else None
 
-    for name in ("organisation", "name", "use", "condition", "visibility", "asset_id", "uprn"):
+    for name in ("organisation", "use", "condition", "visibility", "asset_id", "uprn"):
         c = col(name)
         if c is not None:
             out[name] = as_text(c)
     if col("name") is not None:  # map layers write "Unknown" where a feature has no name
-        named = out["name"]
-        out["name"] = named.where(~named.astype("string").str.strip().str.lower().isin(_NO_NAME).fillna(False), None)
+        text = source_text(col("name"))  # what as_text gives, still Arrow text: tested before it becomes objects
+        named = text.astype(object).where(text.notna(), None)
+        out["name"] = named.where(~text.str.lower().isin(_NO_NAME), None)
     lines = address_line_columns(raw.columns) if "address" not in mapping else []
     if col("address") is not None and mapping.get("address") != mapping.get("name"):
         out["address"] = as_text(col("address"))

@@ -26,7 +26,7 @@ from assets_map.io.column_notes import set_aside_column_notes
 from assets_map.io.normalise import canonical_frame, clean_postcodes, compact_postcode, fold, match_columns, to_number
 from assets_map.io.report import ImportReport, InputError
 from assets_map.io.sections import carry_sections
-from assets_map.io.sources import Limits, Table, excel_frame, open_table
+from assets_map.io.sources import Limits, Table, excel_frame, open_table, table_title_lines, text_frame
 from assets_map.io.titles import owner_from_titles
 from assets_map.io.units import report_areas
 from assets_map.schema import DISPLAY_CRS, MEASURE_CRS, order_columns
@@ -251,7 +251,9 @@ def _place_by_postcode(out: gpd.GeoDataFrame, postcodes: pd.DataFrame | None, re
     unplaced = out["location_quality"] == "none"
     if not unplaced.any():
         return
-    kinds = clean_postcodes(out["postcode"])[1]
+    # the postcodes of the rows left to place only (a register with coordinates has few or none)
+    kinds = np.full(len(out), "", dtype=object)
+    kinds[unplaced.to_numpy()] = clean_postcodes(out.loc[unplaced, "postcode"])[1].to_numpy(dtype=object)
     full = unplaced & (kinds == "full")
     if postcodes is not None and full.any():
         keys = compact_postcode(out.loc[full, "postcode"])
@@ -375,12 +377,14 @@ def set_aside_aggregates(raw: pd.DataFrame, report: ImportReport, *, code: str |
         # a quick look for the words first (a million rows: one pass in C), the patterns on the few that have them
         maybe = v.str.contains("total|result|sum|count|average", case=False, regex=True).to_numpy(dtype=bool, na_value=False)
         if maybe.any():
-            sub = v[maybe]
+            # each distinct text judged once ("... County Council" on 50,000 rows: one look)
+            codes, distinct = pd.factorize(v[maybe])
+            sub = pd.Series(distinct, dtype=v.dtype)
             group = sub.str.extract(_GROUP_LABEL)["group"].fillna("").str.strip()
             # a group is an organisation code of the file, a code, or an organisation's name; never "Test Result"
             grouped = (group != "") & (group.str.upper().isin(orgs) | group.str.fullmatch(r"[A-Z0-9]{2,8}").fillna(False)
                                        | group.str.contains(r"(?i)\b(?:trust|council|authority|board)$").fillna(False))
-            out[maybe] = (sub.str.contains(_TOTAL_LABEL) | grouped).to_numpy(dtype=bool, na_value=False)
+            out[maybe] = (sub.str.contains(_TOTAL_LABEL) | grouped).to_numpy(dtype=bool, na_value=False)[codes]
         return out
 
     no_code = ((code_v == "") | ((org_v != "") & (code_v.str.upper() == org_v.str.upper()))).to_numpy(dtype=bool)
@@ -469,13 +473,12 @@ def _report_normalised(attrs: pd.DataFrame, canon: pd.DataFrame, mapping: dict, 
         if col is None:
             continue
         original = attrs[col]
-        values = canon[field].to_numpy()
-        changed: dict[str, tuple[str, list[int]]] = {}
-        unknown: dict[str, list[int]] = {}
+        changed: dict[str, tuple[str, list[np.ndarray]]] = {}
+        unknown: dict[str, list[np.ndarray]] = {}
         # Each distinct (original, normalised) pair is judged once, in order of first appearance.
         # factorize numbers the pairs in order of first appearance (hashing in C: a million rows, a few pairs)
         o_codes, o_uniques = pd.factorize(original, use_na_sentinel=False)
-        v_codes, v_uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=False)
+        v_codes, v_uniques = pd.factorize(canon[field], use_na_sentinel=False)  # in its own dtype: no Python strings
         group = pd.factorize(o_codes.astype(np.int64) * (len(v_uniques) + 1) + v_codes)[0]
         order = np.argsort(group, kind="stable")
         bounds = np.flatnonzero(np.diff(group[order])) + 1
@@ -489,17 +492,17 @@ def _report_normalised(attrs: pd.DataFrame, canon: pd.DataFrame, mapping: dict, 
             text = str(o).strip()
             folded = re.sub(r"[^a-z]", "", text.lower())
             if v in vague:
-                unknown.setdefault(text, []).extend(rows[m].tolist())
+                unknown.setdefault(text, []).append(rows[m])
             elif v.replace("-", "") not in folded and not (v == "both" and "land" in folded and "build" in folded):
-                changed.setdefault(text, (v, []))[1].extend(rows[m].tolist())
+                changed.setdefault(text, (v, []))[1].append(rows[m])
         if changed:
             pairs = ", ".join(f"{o!r} -> {v}" for o, (v, _) in list(changed.items())[:6])
             report.add("fixed", f"{col} values normalised ({pairs}; originals kept in src_{col})",
-                       sorted(r for _, rs in changed.values() for r in rs))
+                       np.concatenate([r for _, rs in changed.values() for r in rs]))
         if unknown:
             vals = ", ".join(repr(o) for o in list(unknown)[:6])
             report.add("warning", f"{col} values not recognised ({vals}); {field} set to "
-                       f"{'/'.join(vague)} (originals kept in src_{col})", sorted(r for rs in unknown.values() for r in rs))
+                       f"{'/'.join(vague)} (originals kept in src_{col})", np.concatenate([r for rs in unknown.values() for r in rs]))
 
 
 def read_register(
@@ -547,7 +550,7 @@ def read_register(
                           lines_note=table.lines_note)
     for note in table.notes:
         report.add("warning", note)
-    raw = table.frame
+    raw = text_frame(table)  # a CSV read by Arrow stays Arrow text: no Python string per cell
     if not (isinstance(raw.index, pd.RangeIndex) or pd.api.types.is_integer_dtype(raw.index)) or not raw.index.is_unique:
         raw = raw.reset_index(drop=True)
     report.rows_read = len(raw)
@@ -578,7 +581,7 @@ def read_register(
     attrs = pd.DataFrame(raw.drop(columns="geometry")) if table.is_vector else raw
     canon = canonical_frame(attrs, mapping, source=name)
     if "organisation" not in mapping:
-        owner_from_titles(canon, table.frame.attrs.get("title_lines", []), report)
+        owner_from_titles(canon, table_title_lines(table), report)
     _report_normalised(attrs, canon, mapping, report)
     report_areas(canon, mapping, attrs.index.to_numpy() + 1, report)
     if table.is_vector and repaired.any():
@@ -588,10 +591,10 @@ def read_register(
     canon["asset_id"] = _unique_ids(canon["asset_id"], rows, Path(name).stem, report)
     canon["location_quality"] = quality
     canon["location_note"] = notes
-    out = gpd.GeoDataFrame(canon, geometry=geometry.set_axis(canon.index), crs=MEASURE_CRS)
+    out = gpd.GeoDataFrame(canon, geometry=geometry.set_axis(canon.index), crs=MEASURE_CRS, copy=False)  # canon is ours
     _place_by_postcode(out, postcodes, report)
     # Areas measured in BNG where the source gives none.
-    poly = out.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    poly = np.isin(shapely.get_type_id(out.geometry.to_numpy()), (3, 6))  # Polygon, MultiPolygon (no type names made)
     need_area = poly & out["site_area_ha"].isna().to_numpy()
     if need_area.any():
         out.loc[need_area, "site_area_ha"] = out.geometry[need_area].area / 10_000

@@ -125,7 +125,11 @@ class ImportReport:
 
     def add(self, kind: str, message: str, rows: Iterable[int] = ()) -> None:
         """Record a finding of ``kind`` (fixed, unplaced, rejected, warning) about ``rows``."""
-        self.issues.append(Issue(kind, message, sorted(int(r) for r in rows)))
+        if isinstance(rows, np.ndarray):  # a million row numbers: sorted in C
+            listed = np.sort(rows.astype(np.int64, copy=False)).tolist()
+        else:
+            listed = sorted(int(r) for r in rows)
+        self.issues.append(Issue(kind, message, listed))
 
     def count_placement(self, qualities: Iterable[str]) -> None:
         """Count the rows by location quality: ``unplaced`` for ``none``, ``placed_by`` for the rest."""

@@ -157,15 +157,36 @@ SHAPEFILE_SIDECARS = {".shx", ".dbf", ".prj", ".cpg", ".sbn", ".sbx", ".qix", ".
 _CRS_NAME = re.compile(r"^(urn:ogc:def:crs:(EPSG:[0-9.]*:\d{3,6}|OGC:1\.3:CRS84)|EPSG:\d{3,6}|CRS84)$", re.I)
 
 
+class _Frame:
+    """``Table.frame``: the frame given, or, for a table read by Arrow, built from its cells when first asked for.
+
+    A million-row register read by Arrow is normalised from the Arrow cells (:func:`text_frame`); the
+    frame of Python strings (15 million objects for 15 columns) is built only if a reader asks for it.
+    """
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            raise AttributeError("frame")  # no default: the dataclass field is required
+        frame = obj.__dict__.get("_frame")
+        if frame is None and obj.__dict__.get("cells") is not None:
+            frame = obj.__dict__["_frame"] = _object_frame(obj.cells)
+        return frame
+
+    def __set__(self, obj, value):
+        obj.__dict__["_frame"] = value
+
+
 @dataclass
 class Table:
     """A file's content: a plain table (CSV/Excel) or a vector layer.
 
     ``notes`` are what the reader did that the user should know (encoding, a
     missing .prj...); ``layers`` lists every layer or sheet the file holds.
+    ``cells`` holds a text table read by Arrow (one text column per frame column,
+    blank cells null); ``frame`` is then built from it when first read.
     """
 
-    frame: pd.DataFrame
+    frame: pd.DataFrame = _Frame()
     format: str
     name: str
     notes: list[str] = field(default_factory=list)
@@ -176,11 +197,70 @@ class Table:
     lines: int | None = None
     #: how the lines were used (header line, blank lines, line breaks inside cells)
     lines_note: str = ""
+    #: the cells as an Arrow table of text, when Arrow read the file (see :func:`text_frame`)
+    cells: object = field(default=None, repr=False, compare=False)
 
     @property
     def is_vector(self) -> bool:
         """True when the file was a spatial layer (a GeoDataFrame), not a table."""
-        return isinstance(self.frame, gpd.GeoDataFrame)
+        return self.cells is None and isinstance(self.frame, gpd.GeoDataFrame)
+
+
+#: Arrow schema metadata key of the lines above a text table's header (see :func:`table_title_lines`).
+_TITLE_KEY = b"assets_map.title_lines"
+
+
+def _object_frame(cells) -> pd.DataFrame:
+    """Arrow text cells as a frame of Python strings (``None`` for blank cells), as the careful reader gives."""
+    df = pd.DataFrame({c: pd.Series(v.to_numpy(zero_copy_only=False), dtype=object)
+                       for c, v in zip(cells.column_names, cells.columns, strict=True)}, columns=cells.column_names)
+    df.attrs["title_lines"] = _cells_title_lines(cells)
+    return df
+
+
+def _cells_title_lines(cells) -> list[str]:
+    raw = (cells.schema.metadata or {}).get(_TITLE_KEY)
+    return json.loads(raw) if raw else []
+
+
+def table_title_lines(table: Table) -> list[str]:
+    """The title lines above a table's header (a publisher may be named only there), whichever reader read it.
+
+    Parameters
+    ----------
+    table : an opened table
+
+    Returns
+    -------
+    list of str
+    """
+    if table.cells is not None:
+        return _cells_title_lines(table.cells)
+    return list(table.frame.attrs.get("title_lines", []))
+
+
+def text_frame(table: Table) -> pd.DataFrame:
+    """The table's frame, with its text columns as pandas ``str`` straight from Arrow when Arrow read it.
+
+    Parameters
+    ----------
+    table : an opened table
+
+    Returns
+    -------
+    pd.DataFrame : for a table with ``cells``, one ``str`` column per cell column (blank cells missing),
+        no Python string made; for any other table, its ``frame`` as it is
+    """
+    if table.cells is None:
+        return table.frame
+    if "_text" not in table.__dict__:  # built once per table (detection and the register read both ask)
+        from assets_map.engine.arrays import str_series
+
+        index = pd.RangeIndex(table.cells.num_rows)
+        table.__dict__["_text"] = pd.DataFrame(
+            {c: str_series(v, index) for c, v in zip(table.cells.column_names, table.cells.columns, strict=True)},
+            index=index, columns=table.cells.column_names)
+    return table.__dict__["_text"]
 
 
 # ------------------------------------------------------------------ sniffing
@@ -775,7 +855,7 @@ def _read_plain(text: str, delim: str, name: str, limits: Limits):
     line of the header's width, and every quote pairs up within its line and leaves no quote in a
     cell. Such a file reads the same by either reader (``tests/test_csv_arrow.py`` holds them equal);
     any other file (ragged rows, quoted line breaks, stray or open quotes) goes to the careful reader,
-    which repairs and reports them. Returns the frame, notes, the header's line and the line counts.
+    which repairs and reports them. Returns the cells (an Arrow table of text, blank cells null), notes, the header's line and the line counts.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -797,9 +877,13 @@ def _read_plain(text: str, delim: str, name: str, limits: Limits):
     if width < 2:
         return None
     body = text[head.offsets[header_line]:]
-    if _QUOTE in body and any(not _pairs([m.group(0)], delim)
-                              for m in re.finditer(r'^[^\n"]*"[^\n]*$', body, flags=re.M)):
-        return None
+    at = body.find(_QUOTE)
+    while at >= 0:  # each line holding a quote, read strictly (a jump from quote to quote, not a scan of every line)
+        start, end = body.rfind("\n", 0, at) + 1, body.find("\n", at)
+        end = len(body) if end < 0 else end
+        if not _pairs([body[start:end]], delim):
+            return None
+        at = body.find(_QUOTE, end)
     names = [f"c{i}" for i in range(width)]
     try:
         table = pacsv.read_csv(
@@ -811,8 +895,9 @@ def _read_plain(text: str, delim: str, name: str, limits: Limits):
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     cells = []
+    quoted = _QUOTE in body
     for col in table.columns:
-        if pc.any(pc.match_substring(col, _QUOTE)).as_py():
+        if quoted and pc.any(pc.match_substring(col, _QUOTE)).as_py():
             return None
         # cells as given (src_* columns promise the source text exactly); blank cells are missing
         blank = pc.equal(pc.utf8_trim_whitespace(col), "")
@@ -831,12 +916,13 @@ def _read_plain(text: str, delim: str, name: str, limits: Limits):
     cols, notes = unique_headers(head.rows[header])
     if header > 0:
         notes.insert(0, f"{header} line(s) above the header row were skipped (a title or grouped header)")
-    df = pd.DataFrame({c: pd.Series(v.to_numpy(zero_copy_only=False), dtype=object) for c, v in
-                       zip(cols, cells, strict=True)}, columns=cols)
-    df.attrs["title_lines"] = title_lines(head.rows[:header])
     total = text.count("\n") + (0 if text.endswith("\n") else 1)
     blank = (header_line - 1 - header) + (total - header_line - table.num_rows) + blank_rows
-    return df, notes, header + 1, TextLines(total, header_line, blank, 0)
+    out = pa.table(cells, names=cols)
+    above = title_lines(head.rows[:header])  # the publisher may be named only there
+    if above:
+        out = out.replace_schema_metadata({_TITLE_KEY: json.dumps(above).encode("utf-8")})
+    return out, notes, header + 1, TextLines(total, header_line, blank, 0)
 
 
 def read_csv_bytes(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -> Table:
@@ -857,9 +943,9 @@ def read_csv_bytes(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -
         notes.append(f"columns are separated by {'tabs' if delim == chr(9) else repr(delim)}")
     plain = _read_plain(text, delim, name, limits)
     if plain is not None:
-        df, more, header_line, lines = plain
-        return Table(df, "csv", name, notes + more, header_row=header_line, lines=lines.total,
-                     lines_note=lines.describe())
+        cells, more, header_line, lines = plain
+        return Table(None, "csv", name, notes + more, header_row=header_line, lines=lines.total,
+                     lines_note=lines.describe(), cells=cells)
     csv.field_size_limit(min(limits.max_file_bytes, 2**31 - 1))
     try:
         parsed, header, fixed = _read_records(text, delim, name)
@@ -1418,4 +1504,4 @@ def copy_to_private(data: bytes, name: str, workdir: Path) -> Path:
 __all__ = ["ALLOWED_DRIVERS", "ALLOWED_EXT", "DEFAULT_LIMITS", "Limits", "PUBLIC_LIMITS", "Table", "copy_to_private",
            "current_limits", "using_limits",
            "decode_text", "excel_frame", "excel_sheets", "find_header_row", "layers_of", "open_table",
-           "read_csv_bytes", "rows_to_frame", "unique_headers"]
+           "read_csv_bytes", "rows_to_frame", "text_frame", "unique_headers"]

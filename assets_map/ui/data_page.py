@@ -318,7 +318,7 @@ def _files_section() -> None:
         _uploader("wards", KINDS["wards"])
         for slot, label in LAYER_SLOTS.items():
             _uploader(slot, label + (" (GeoPackage, GeoJSON or zipped Shapefile)"
-                                     if slot not in ("locations", "parcels") else ""))
+                                     if slot not in ("locations", "parcels", "ownership") else ""))
 
 
 def _weights_section() -> None:

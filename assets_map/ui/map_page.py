@@ -247,10 +247,10 @@ def _clicked_parcel(point_key: tuple[float, float]) -> None:
     if parcels is None or not len(parcels):
         return
     from assets_map.maps.draw import parcel_at
-    from assets_map.ui.reconcile_page import placed_titles
+    from assets_map.ui.reconcile_page import owners_placed
 
     found = parcel_at(parcels, state.analysis().assets, lon=point_key[1], lat=point_key[0],
-                      placements=placed_titles())
+                      placements=owners_placed())
     if found is not None:
         st.session_state[PARCEL] = found
 

@@ -25,12 +25,14 @@ from assets_map.community.ownership import (
     Reconciliation,
     alias_rows,
     anchor_choices,
+    anchor_placements,
+    anchor_register,
     anchors_found,
     apply_decisions,
     build_anchor,
+    disposals,
     placements,
     reconcile,
-    register_of,
 )
 from assets_map.io.export import export_bytes
 from assets_map.io.importer import Upload
@@ -43,11 +45,16 @@ from assets_map.ui import identity, shared, state
 ANCHOR = "own_anchor"
 ADDED = "own_added_names"
 ALIAS_FILE = "own_alias_file"
+# Widget values are dropped when another page runs; what the Map needs of this page is kept under these keys.
+_KEPT_ANCHOR = "_own_anchor_kept"
+_KEPT_ALIASES = "_own_aliases_kept"
 _CACHE = "_own_report"
+_CHOICES = "_own_choices"
+_OTHERS = "_own_others"
 _MESSAGE = "_own_message"
 _LOG = logging.getLogger(__name__)
 #: The report as the page shows it: column -> heading (words, not the report's column names).
-SHOWN = {"status": "What", "title_number": "Title", "address": "Title address", "asset": "Register site",
+SHOWN = {"status": "What", "title_number": "Title", "address": "Address", "asset": "Register site",
          "decision": "Decision", "decision_note": "Decision note", "tier": "Placed by", "matched_by": "Matched by",
          "anchor_rule": "Why this anchor", "postcode": "Postcode", "decided_by": "Decided by",
          "decided_at": "Decided at", "note": "What it may mean"}
@@ -70,22 +77,43 @@ def chosen_anchor() -> str | None:
     if own is None:
         return None
     choices = _choices()
-    picked = st.session_state.get(ANCHOR)
+    picked = st.session_state.get(_KEPT_ANCHOR)
     return picked if picked in choices else (choices[0] if choices else None)
 
 
+def _keep_anchor() -> None:
+    st.session_state[_KEPT_ANCHOR] = st.session_state.get(ANCHOR)
+
+
+def _keep_aliases() -> None:
+    f = st.session_state.get(ALIAS_FILE)
+    st.session_state[_KEPT_ALIASES] = None if f is None else Upload(f.name, f.getvalue())
+
+
 def _choices() -> list[str]:
+    """The anchors to choose from, worked out once per data in use (every Map rerun asks)."""
     own = ownership_loaded()
-    return [] if own is None else anchor_choices(own, state.analysis().assets)
+    if own is None:
+        return []
+    cached = st.session_state.get(_CHOICES)
+    if not cached or cached[0] != state.data_version():
+        cached = (state.data_version(), anchor_choices(own, state.analysis().assets), anchors_found(own))
+        st.session_state[_CHOICES] = cached
+    return cached[1]
+
+
+def _found() -> pd.DataFrame:
+    _choices()
+    return st.session_state[_CHOICES][2]
 
 
 def _aliases(anchor: str) -> pd.DataFrame | None:
     """The alias table in use: the uploaded one and the names added on this page for ``anchor``."""
     parts = []
-    up = st.session_state.get(ALIAS_FILE)
+    up = st.session_state.get(_KEPT_ALIASES)
     if up is not None:
         try:
-            parts.append(read_alias_upload(Upload(up.name, up.getvalue()), limits=state.budgets()[0]))
+            parts.append(read_alias_upload(up, limits=state.budgets()[0]))
         except InputError as exc:
             st.session_state["_own_alias_error"] = str(exc)
         else:
@@ -110,8 +138,11 @@ def _report(anchor: str) -> Reconciliation:
     if cached and cached[0] == key:
         return cached[1]
     the_anchor = build_anchor(anchor, aliases)
-    rec = reconcile(result.places["ownership"], the_anchor, register=register_of(result.assets, the_anchor),
+    register, chosen = anchor_register(result.assets, the_anchor)  # as `assets-map reconcile` chooses it
+    rec = reconcile(result.places["ownership"], the_anchor, register=register,
                     postcodes=result.places.get("postcodes"), parcels=result.places.get("parcels"))
+    if chosen:
+        rec.notes.insert(0, chosen)
     st.session_state[_CACHE] = (key, rec)
     return rec
 
@@ -123,8 +154,34 @@ def placed_titles():
         return None
     try:
         return placements(_report(anchor))
-    except InputError:
+    except Exception:  # noqa: BLE001 - the Map never fails for the titles: it shows none, details to the log
+        _LOG.exception("placing the titles of %s", anchor)
         return None
+
+
+def owners_placed():
+    """Every anchor's placed titles for "who owns this?" (None: no ownership file is loaded).
+
+    The chosen anchor's (by its alias table) first, then the other anchors the files name.
+    """
+    chosen = placed_titles()
+    if chosen is None:
+        return None
+    result = state.analysis()
+    key = state.data_version()
+    cached = st.session_state.get(_OTHERS)
+    if not cached or cached[0] != key:
+        try:
+            others = anchor_placements(result.places["ownership"], postcodes=result.places.get("postcodes"),
+                                       parcels=result.places.get("parcels"), register=result.assets)
+        except Exception:  # noqa: BLE001 - the Map never fails for the titles: the chosen anchor's alone
+            _LOG.exception("placing the titles of the other anchors")
+            others = chosen.iloc[0:0]
+        cached = (key, others)
+        st.session_state[_OTHERS] = cached
+    others = cached[1]
+    others = others[~others["title_number"].isin(set(chosen["title_number"]))]
+    return pd.concat([chosen, others], ignore_index=True) if len(others) else chosen
 
 
 def _may_decide(role, anchor: str) -> bool:
@@ -196,19 +253,23 @@ def _add_names(anchor: str) -> None:
 
 def _anchor_section(own: pd.DataFrame) -> str:
     choices = _choices()
-    if st.session_state.get(ANCHOR) not in choices:
-        st.session_state[ANCHOR] = choices[0]
-    anchor = st.selectbox("Anchor", choices, key=ANCHOR,
+    st.session_state[ANCHOR] = chosen_anchor()
+    anchor = st.selectbox("Anchor", choices, key=ANCHOR, on_change=_keep_anchor,
                           help="The register's organisations first, then the councils, NHS bodies, universities, "
                                "colleges and housing associations the Land Registry files name as proprietors.")
     with st.expander("Other names this anchor holds land under (the alias table)", icon=":material/badge:"):
         st.caption("Spellings vary: a council may hold land as 'The Mayor and Burgesses of ...'. Add the names or "
                    "company numbers it holds land under, or upload an alias table (CSV or Excel with the columns "
                    "anchor, alias and optionally company_number, as `assets-map reconcile --aliases` reads).")
-        st.file_uploader("Alias table (optional)", type=["csv", "xlsx", "xls"], key=ALIAS_FILE)
+        st.file_uploader("Alias table (optional)", type=["csv", "xlsx", "xls"], key=ALIAS_FILE,
+                         on_change=_keep_aliases)
+        kept = st.session_state.get(_KEPT_ALIASES)
+        if kept is not None and st.session_state.get(ALIAS_FILE) is None:
+            st.caption(f"In use: the alias table {shared.md(kept.name)} you uploaded.")
+            st.button("Stop using it", key="own_alias_drop", on_click=st.session_state.pop, args=(_KEPT_ALIASES, None))
         if st.session_state.get("_own_alias_error"):
             st.error(shared.md(st.session_state["_own_alias_error"]), icon=":material/block:")
-        found = [n for n in anchors_found(own)["name"] if n != anchor]
+        found = [n for n in _found()["name"] if n != anchor]
         st.multiselect("Names in the files", found, key="own_add_names")
         st.text_input("Or type a name or company number", key="own_add_typed")
         st.button("Add to the alias table", key="own_add", on_click=_add_names, args=(anchor,))
@@ -241,7 +302,7 @@ def _decide_section(anchor: str, rows: pd.DataFrame, role) -> None:
 def _downloads(anchor: str, rows) -> None:
     stem = "reconciliation-" + "".join(c if c.isalnum() else "-" for c in anchor.lower()).strip("-")[:60]
     c1, c2 = st.columns(2)
-    for col, fmt, label in ((c1, "xlsx", "Download the report (Excel)"), (c2, "csv", "Download the report (CSV)")):
+    for col, fmt, label in ((c1, "xlsx", "Download the report (Excel)"), (c2, "csv", "Download the report (CSV, zipped)")):
         try:
             name, data = export_bytes({"reconciliation": rows}, fmt, name=stem)
         except InputError as exc:
@@ -266,6 +327,11 @@ def render() -> None:
     except InputError as exc:
         st.error(shared.md(str(exc)), icon=":material/block:")
         return
+    except Exception as exc:  # noqa: BLE001 - never a traceback: one line, the details to the log
+        _LOG.exception("reconciling %s", anchor)
+        st.error(f"The titles of {shared.md(anchor)} could not be reconciled ({type(exc).__name__}); please report "
+                 "this with the files.", icon=":material/block:")
+        return
     role = identity.visitor_role()
     history = _history(anchor, role)
     rows = apply_decisions(rec.rows, history)
@@ -288,15 +354,37 @@ def render() -> None:
     _decide_section(anchor, rows, role)
     if history is not None and len(history):
         with st.expander(f"Decisions recorded ({len(history)}): the audit trail", icon=":material/history:"):
+            labels = {k: _row_label({**r, "decision": None}) for k, r in zip(rows["match_key"], rows.to_dict("records"),
+                                                                               strict=True)}
             trail = history[["decided_at", "decided_by", "decision", "match_key", "note"]].astype(object)
+            trail["match_key"] = [labels.get(k, f"a row no longer in the report ({k})") for k in trail["match_key"]]
             trail.columns = ["When", "Who", "Decision", "Row", "Note"]
             st.dataframe(trail.where(trail.notna(), ""), hide_index=True, width="stretch")
     _downloads(anchor, rows)
+    _disposals(anchor)
 
 
-#: The colour each placement tier is drawn in on the map, and its colour name in the legend (Streamlit's).
-TIER_COLOURS = {"address matched to a register asset": ("#21c354", "green"),
-                "postcode with one parcel": ("#1c83e1", "blue"), "postcode only": ("#ff8c00", "orange")}
+def _disposals(anchor: str) -> None:
+    """Possible disposals in the change-only files loaded: the anchor's titles deleted or moved to another owner."""
+    result = state.analysis()
+    changes = result.places.get("ownership_changes")
+    if changes is None or not len(changes):
+        return
+    found = disposals(changes, build_anchor(anchor, _aliases(anchor)), held=result.places.get("ownership"))
+    st.subheader("Possible disposals in the change-only files")
+    if not len(found):
+        st.caption(f"None of {shared.md(anchor)}'s titles was deleted or moved to another proprietor in "
+                   f"{shared.md(changes.attrs.get('source', 'the change-only files'))}.")
+        return
+    shown = found[["title_number", "property_address", "change_date", "what", "new_proprietor"]].astype(object)
+    shown.columns = ["Title", "Address", "Changed on", "What", "New proprietor"]
+    st.dataframe(shown.where(shown.notna(), ""), hide_index=True, width="stretch")
+
+
+#: The colour each placement tier is drawn in on the map, and its name in the legend beside it (the map's colour is
+#: the one Streamlit gives that name's text, so the legend's squares match the map).
+TIER_COLOURS = {"address matched to a register asset": ("#158237", "green"),
+                "postcode with one parcel": ("#244fb4", "blue"), "postcode only": ("#9b4519", "orange")}
 
 
 def title_layer(placed, *, street_zoom: bool = True):

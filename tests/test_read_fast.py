@@ -1,0 +1,185 @@
+"""Registers read by Arrow are normalised from Arrow text and give exactly what the careful reader gives.
+
+Issue 19: a CSV the Arrow parser reads (``sources._read_plain``) keeps its cells as Arrow text
+(``Table.cells``); the register is normalised from them (``sources.text_frame``) without making a Python
+string per cell, and the frame of Python strings is built only when a reader asks for it. Each file
+here is imported both ways (the Arrow path, and the careful reader with its frame of Python strings) and
+the canonical layers and import reports are compared.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from assets_map.engine.geo import to_float
+from assets_map.io import sources
+from assets_map.io.importer import import_bytes, import_file
+from assets_map.io.normalise import numbers_from_ascii, to_number
+from assets_map.io.registers import read_register
+from assets_map.io.report import InputError
+from assets_map.io.sources import Table, read_csv_bytes
+
+HEAD = "OrganisationLabel,AssetCode,PropertyName,PostCode,TenureType,TenureDetail,HoldingType,BuildingSize,LandArea,EffectiveDate,CoordinateReferenceSystem,GeoX,GeoY\n"
+ROWS = [
+    "Trafford Council,A1,Old Library,M32 0FP,Freehold,Owner Occupied,Building,\"1,234.5\",0.5 ha,2024-03-01,WGS84,-2.35,53.45\n",
+    "Trafford Council,A2,\"Hall, the\", m33  7xx ,freehld,Vacent,Buliding,12 m2,,01/02/2023,OSGB36,378000,393000\n",
+    "Trafford Council,A3,Depot,m3,Leasehold,Leasehold out,Land,£1200,45%,,WGS84,53.44,-2.31\n",
+    "Trafford Council,A3,Unknown,NOT A POSTCODE,Leased,Surplus,Land and Buildings,1e3,.5,31/12/2022,WGS84,,\n",
+    "Trafford Council,,Park,M320FP,,Declared surplus,Site,-0,00012,2021-13-01,British National Grid,0,0\n",
+    "Grand Total,,,,,,,1248.5,,,,,\n",
+    "Trafford Council,A6,Allotments,WA14 1ab,Freehold,in use,land,inf,+5,2020,WGS84,-2.36,53.40\n",
+    "NHS Foundation Trust,A7,Clinic,SK15 2QQ,Freehold,Part vacant,Building,0x10,1_000,,WGS84,-2.1,53.48\n",
+]
+
+
+def _register_both(data: bytes, name: str = "register.csv", **kw):
+    fast = read_csv_bytes(data, name)
+    assert fast.cells is not None, "this file should be read by Arrow"
+    slow = Table(fast.frame, fast.format, fast.name, fast.notes, header_row=fast.header_row, lines=fast.lines,
+                 lines_note=fast.lines_note)
+    return read_register(fast, **kw), read_register(slow, **kw)
+
+
+def _same(a, b):
+    (fa, ra), (fb, rb) = a, b
+    pd.testing.assert_frame_equal(fa, fb)
+    assert ra.to_dict() == rb.to_dict()
+
+
+VARIANTS = {
+    "plain": HEAD + "".join(ROWS),
+    "bom": "\ufeff" + HEAD + "".join(ROWS),
+    "title above the header and blank lines": "Land and building assets 2024\n\n" + HEAD + ROWS[0] + "\n,,,,,,,,,,,,\n"
+                                              + "".join(ROWS[1:]),
+    "semicolons": (HEAD + "".join(ROWS)).replace(",", ";").replace("\"1;234.5\"", "1234.5").replace("\"Hall; the\"",
+                                                                                                      "Hall the"),
+    "missing columns": "AssetCode,PropertyName,PostCode\nA1,Library,M32 0FP\nA2,,m3\nA3,Hall,\n",
+    "only postcodes": "Site Name,Post Code\nLibrary,M32 0FP\nHall,wa14 1AB\nDepot,M3\n",
+    "eastings": "Ref,Name,Easting,Northing,Tenure\n1,Depot,\"378,000\",393000,Freehold\n2,Hall, 379000 ,394000 ,x\n"
+                "3,Park,394000,379000,\n",
+    "non-ASCII cells": HEAD + ROWS[0] + ROWS[1].replace("Hall, the", "Caf\u00e9").replace(" m33  7xx ", "M33\u00a07XX")
+                       .replace("12 m2", "12\u00a0m2") + "".join(ROWS[2:]),
+}
+
+
+@pytest.mark.parametrize("text", list(VARIANTS.values()), ids=list(VARIANTS))
+def test_registers_read_alike_from_arrow_and_from_python_strings(text):
+    _same(*_register_both(text.encode("utf-8")))
+
+
+def test_cp1252_register_reads_alike():
+    text = HEAD + ROWS[0].replace("Old Library", "Caf\u00e9 \u00a31") + "".join(ROWS[1:])
+    _same(*_register_both(text.encode("cp1252")))
+
+
+def test_a_postcode_directory_places_alike():
+    pcs = pd.DataFrame({"x": [378000.0, 377000.0], "y": [393000.0, 392000.0]}, index=pd.Index(["M320FP", "WA141AB"],
+                                                                                                name="postcode"))
+    text = HEAD + "".join(r.replace("WGS84,-2.36,53.40", "WGS84,,") for r in ROWS)
+    _same(*_register_both(text.encode("utf-8"), postcodes=pcs))
+
+
+def test_the_frame_of_python_strings_is_not_built_for_a_register(monkeypatch):
+    def refuse(cells):
+        raise AssertionError("a frame of Python strings was built")
+
+    monkeypatch.setattr(sources, "_object_frame", refuse)
+    out, report = import_bytes((HEAD + "".join(ROWS)).encode("utf-8"), "register.csv")
+    assert len(out) == len(ROWS) - 1 and report.set_aside == 1
+
+
+def test_numbers_parsed_by_arrow_as_pandas_parses_them():
+    rng = np.random.default_rng(7)
+    digits = ["".join(rng.choice(list("0123456789"), rng.integers(1, 20))) for _ in range(20000)]
+    forms = [d if i % 5 == 0 else f"{d[:len(d) // 2]}.{d[len(d) // 2:]}" if i % 5 == 1 else f"-{d}e{i % 640 - 320}"
+             if i % 5 == 2 else f".{d}" if i % 5 == 3 else f"{d}." for i, d in enumerate(digits)]
+    odd = ["inf", "-inf", "nan", "1_000", "0x10", "True", "+5", " 12 ", "1,234.5", "12m2", "12 SQM", "3ha", "\u00a31,200",
+           "45%", "1E+05", ".", "-", "1.2.3", "", "  ", "12\x1c", "\x0b7", "Infinity", "1e", None, "1e400", "4.9e-324",
+           "1\u00a0000", "-0"]
+    import pyarrow as pa
+
+    plain = pa.chunked_array([pa.array(forms)])
+    np.testing.assert_array_equal(numbers_from_ascii(plain, pd.RangeIndex(len(forms))).to_numpy(),
+                                  pd.to_numeric(pd.Series(forms, dtype=object)).astype("float64").to_numpy())
+    for dtype in (object, "str", "string"):
+        values = pd.Series(forms + odd, dtype=dtype)
+        want = pd.to_numeric(values.astype("string").str.replace(r"[,\s\u00a3%]", "", regex=True)
+                             .str.replace(r"(?i)(m2|sqm|ha)$", "", regex=True), errors="coerce").astype("float64")
+        pd.testing.assert_series_equal(to_number(values), want)
+        assert np.array_equal(np.signbit(to_number(values)), np.signbit(want))
+        coords = pd.to_numeric(values.astype("string").str.strip().str.replace(",", "", regex=False)
+                               .str.replace(" ", "", regex=False), errors="coerce").to_numpy(dtype="float64",
+                                                                                            na_value=np.nan)
+        np.testing.assert_array_equal(to_float(values), coords)
+
+
+def _import_or_refusal(path: Path, **kw):
+    try:
+        out, report = import_file(path, **kw)
+        return out, report.to_dict()
+    except InputError as exc:
+        return str(exc), None
+
+
+def test_every_csv_in_the_shared_data_imports_alike(shared, monkeypatch):
+    files = sorted(Path(shared()).rglob("*.csv"))
+    assert len(files) >= 8
+    for f in files:
+        if f.stat().st_size > 60_000_000:
+            continue
+        fast = _import_or_refusal(f)
+        monkeypatch.setattr(sources, "_read_plain", lambda *a, **k: None)
+        slow = _import_or_refusal(f)
+        monkeypatch.undo()
+        if isinstance(fast[0], str):
+            assert fast[0] == slow[0], f.name
+            continue
+        if isinstance(fast[0], pd.DataFrame):
+            pd.testing.assert_frame_equal(fast[0], slow[0], obj=f.name)
+        assert fast[1] == slow[1], f.name
+
+
+def test_postcodes_are_read_again_only_for_the_rows_left_to_place(monkeypatch):
+    from assets_map.io import registers
+
+    seen = []
+    real = registers.clean_postcodes
+
+    def counting(values):
+        seen.append(len(values))
+        return real(values)
+
+    monkeypatch.setattr(registers, "clean_postcodes", counting)
+    out, report = import_bytes((HEAD + "".join(ROWS)).encode("utf-8"), "register.csv")
+    unplaced = int((out["location_quality"] == "none").sum())
+    assert 0 < unplaced < len(out)
+    assert seen == [unplaced]
+
+
+def test_postcodes_cleaned_by_arrow_as_by_the_python_rules():
+    from assets_map.io.normalise import clean_postcode, clean_postcodes
+
+    odd = ["M32\x0b0FP", " m32\x1c0fp ", "M32 0FP", "m3", "\x0bM3", "M32\t\t0FP", "SW1A 1AA\x0c", None, "", " \x1f ",
+           "M32\u00a00FP", "sw1a1aa", "M 32 0FP", "M320F", "EC1A1BB ", "not a postcode", "W1A\r\n0AX"]
+    for dtype in (object, "str"):
+        formatted, kinds = clean_postcodes(pd.Series(odd, dtype=dtype))
+        got = [(f if isinstance(f, str) else None, k) for f, k in zip(formatted, kinds, strict=True)]
+        assert got == [clean_postcode(v) for v in odd]
+
+
+def test_title_lines_above_the_header_reach_the_register_through_arrow():
+    """The publisher named only in a title line names every site's owner, whichever reader read the CSV."""
+    from assets_map.io.importer import import_bytes
+    from assets_map.io.sources import read_csv_bytes, table_title_lines
+
+    data = ("Anytown District Council\nLand and buildings register\n"
+            "Asset Name,Street Name,Post Code,Tenure,Easting,Northing\n"
+            + "".join(f"Hall {i},Market Street,WA14 1PF,Freehold,381000,{394000 + i}\n" for i in range(5))).encode()
+    table = read_csv_bytes(data, "r.csv")
+    assert table.cells is not None  # the Arrow path read it
+    assert table_title_lines(table) == ["Anytown District Council", "Land and buildings register"]
+    frame, _ = import_bytes(data, "r.csv", kind="register")
+    assert set(frame["organisation"]) == {"Anytown District Council"}
