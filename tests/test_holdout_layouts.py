@@ -175,3 +175,17 @@ def test_a_university_estate_list_is_read(tmp_path):
     assert out["name"].tolist() == ["Library", "Chemistry"]
     assert out["asset_id"].tolist() == ["B01", "B02"]
     assert out["floor_area_m2"].tolist() == [12000.0, 8500.0]
+
+
+def test_the_app_door_reads_the_district_layout_as_the_cli_does(district):
+    from assets_map.io.importer import Upload, import_bytes
+    from assets_map.io.uploads import looks_like, slot_problem
+
+    up = Upload("district.csv", district.read_bytes())
+    assert looks_like(up).slot == "register" and slot_problem("register", up) is None
+    app, app_report = import_bytes(up.data, up.name)
+    cli, cli_report = import_file(district)
+    assert app["name"].tolist() == cli["name"].tolist()
+    assert app["organisation"].tolist() == cli["organisation"].tolist()
+    assert app["floor_area_m2"].fillna(-1).tolist() == cli["floor_area_m2"].fillna(-1).tolist()
+    assert app_report.set_aside == cli_report.set_aside == 2
