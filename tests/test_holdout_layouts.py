@@ -189,3 +189,12 @@ def test_the_app_door_reads_the_district_layout_as_the_cli_does(district):
     assert app["organisation"].tolist() == cli["organisation"].tolist()
     assert app["floor_area_m2"].fillna(-1).tolist() == cli["floor_area_m2"].fillna(-1).tolist()
     assert app_report.set_aside == cli_report.set_aside == 2
+
+
+def test_a_record_is_never_taken_for_a_units_line(tmp_path):
+    """A lone code that reads like a unit ("M", "ha") is a record, and so is a feature with a shape."""
+    for rows in ([["M"]], [["M"], ["B"]], [["ha", None], ["Site 2", "x"]]):
+        path = tmp_path / "codes.csv"
+        pd.DataFrame(rows, columns=["AssetCode", "Name"][: len(rows[0])]).to_csv(path, index=False)
+        out, report = import_file(path)
+        assert len(out) == len(rows) and report.set_aside == 0, rows
