@@ -54,7 +54,10 @@ def test_the_district_layout_is_flagged_as_the_original(district, trafford):
     ("Not in use", "vacant"), ("Operational - not in use", "vacant"), ("Out of use", "vacant"), ("Unused", "vacant"),
     ("Investment", "leased-out"), ("Investment property", "leased-out"), ("Let", "leased-out"),
     ("Community use", "occupied"), ("In occupation", "occupied"), ("No longer required", "surplus"),
-    ("Toilets", "unknown"), ("Outlet", "unknown"),
+    ("Toilets", "unknown"), ("Outlet", "unknown"), ("Available to let", "vacant"), ("Unlet", "vacant"),
+    ("Not let", "vacant"), ("To let", "vacant"), ("Let - part vacant", "part-vacant"),
+    ("Licensed to Scouts", "leased-out"), ("Under licence", "leased-out"),
+    ("Transferred to community group", "not-available"),
 ])
 def test_status_words_of_other_registers(text, status):
     assert normalise_status(text) == status
@@ -172,3 +175,26 @@ def test_a_university_estate_list_is_read(tmp_path):
     assert out["name"].tolist() == ["Library", "Chemistry"]
     assert out["asset_id"].tolist() == ["B01", "B02"]
     assert out["floor_area_m2"].tolist() == [12000.0, 8500.0]
+
+
+def test_the_app_door_reads_the_district_layout_as_the_cli_does(district):
+    from assets_map.io.importer import Upload, import_bytes
+    from assets_map.io.uploads import looks_like, slot_problem
+
+    up = Upload("district.csv", district.read_bytes())
+    assert looks_like(up).slot == "register" and slot_problem("register", up) is None
+    app, app_report = import_bytes(up.data, up.name)
+    cli, cli_report = import_file(district)
+    assert app["name"].tolist() == cli["name"].tolist()
+    assert app["organisation"].tolist() == cli["organisation"].tolist()
+    assert app["floor_area_m2"].fillna(-1).tolist() == cli["floor_area_m2"].fillna(-1).tolist()
+    assert app_report.set_aside == cli_report.set_aside == 2
+
+
+def test_a_record_is_never_taken_for_a_units_line(tmp_path):
+    """A lone code that reads like a unit ("M", "ha") is a record, and so is a feature with a shape."""
+    for rows in ([["M"]], [["M"], ["B"]], [["ha", None], ["Site 2", "x"]]):
+        path = tmp_path / "codes.csv"
+        pd.DataFrame(rows, columns=["AssetCode", "Name"][: len(rows[0])]).to_csv(path, index=False)
+        out, report = import_file(path)
+        assert len(out) == len(rows) and report.set_aside == 0, rows

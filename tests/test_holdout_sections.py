@@ -76,3 +76,17 @@ def test_notes_under_the_table_are_not_sites(tmp_path):
     assert out["name"].tolist() == [f"Site {i}" for i in range(6)]
     assert report.set_aside == 4
     assert any("Page 1 of 3" in line and "not sites" in line for line in report.summary_lines())
+
+
+def test_features_with_shapes_are_never_notes_or_headings(tmp_path):
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    names = ["A", "B", "C", "D", "E"]
+    g = gpd.GeoDataFrame({"Asset Name": names, "Tenure": ["Freehold"] * 3 + [None] * 2,
+                          "Occupancy Status": ["Vacant"] * 3 + [None] * 2},
+                         geometry=[Point(380000 + 100 * i, 395000) for i in range(5)], crs="EPSG:27700")
+    path = tmp_path / "sites.gpkg"
+    g.to_file(path)
+    out, report = import_file(path)
+    assert out["name"].tolist() == names and report.set_aside == 0

@@ -40,17 +40,22 @@ def _numbering(cells: list[str]) -> bool:
 def set_aside_column_notes(raw: pd.DataFrame, report) -> pd.DataFrame:
     """``raw`` without the rows just under the header that only describe its columns; ``report`` lists them.
 
-    A row counts when every filled cell is an annotation (in brackets, a unit such as "m2" or "ha", a type
+    A row counts when it has no shape, two filled cells or more, and every filled cell is an annotation (in brackets, a unit such as "m2" or "ha", a type
     word such as "text" or "dd/mm/yyyy") or the cells number the columns; only the first rows are looked at,
     and a row is never set aside after the first real record.
     """
     attrs = raw.drop(columns=["geometry"], errors="ignore")
+    has_shape = (raw["geometry"].notna().to_numpy() if "geometry" in raw.columns
+                 else np.zeros(len(raw), dtype=bool))
     notes = []
-    for pos in range(min(_LOOK, len(attrs))):
+    for pos in range(min(_LOOK, len(attrs) - 1)):  # never every row: a one-record file is a record
+        if has_shape[pos]:  # a feature with a shape is a site, whatever its attributes say
+            break
         row = attrs.iloc[pos]
         cells = [str(v) for v in row.to_numpy(dtype=object) if v is not None and not (isinstance(v, float) and np.isnan(v))
                  and str(v).strip()]
-        if not cells or not (all(_annotation(c) for c in cells) or _numbering(cells)):
+        # two annotated cells at least: a lone "M" or "(Closed)" may be a record's only value
+        if len(cells) < 2 or not (all(_annotation(c) for c in cells) or _numbering(cells)):
             break
         notes.append(pos)
     if not notes:

@@ -179,7 +179,8 @@ def match_columns(columns: list[str], overrides: dict[str, str] | None = None) -
 
 
 _STATUS_WORDS = [
-    ("not-available", ("not available", "unavailable", "not for transfer", "not-available")),
+    ("not-available", ("not available", "unavailable", "not for transfer", "not-available", "transferred",
+                       "asset transferred")),
     ("sold", ("sold", "disposed of", "disposal completed")),
     ("part-vacant", ("part vacant", "partly vacant", "partially vacant", "part occupied", "partly occupied",
                      "part-vacant", "partially occupied")),
@@ -187,9 +188,11 @@ _STATUS_WORDS = [
                  "no longer required")),
     # before "occupied": "not in use" holds "in use"
     ("vacant", ("vacant", "empty", "unoccupied", "void", "disused", "derelict", "closed", "mothballed",
-                "not in use", "out of use", "no longer in use", "unused", "not used")),
+                "not in use", "out of use", "no longer in use", "unused", "not used", "unlet", "not let", "to let",
+                "available to let", "available for letting", "for letting", "to be let")),
     ("leased-out", ("leasehold out", "leased out", "lease out", "let out", "tenanted", "sublet", "let to",
-                    "licensed out", "leased", "let", "investment", "investment property", "commercial let")),
+                    "licensed out", "leased", "let", "investment", "licensed to", "licence to", "under licence",
+                    "on licence", "license to", "investment property", "commercial let")),
     ("occupied", ("owner occupied", "occupied", "in use", "operational", "leasehold in", "owner-occupied",
                   "service delivery", "in occupation", "community use")),
 ]

@@ -39,7 +39,8 @@ def carry_sections(raw: pd.DataFrame, report) -> pd.DataFrame:
         # single cells after the last record, in a table of records. Set aside and quoted, never sites.
         last = int(np.flatnonzero(record)[-1])
         foot = np.arange(last + 1, len(attrs))
-        if len(foot) and (counts[foot] <= 1).all():
+        shaped = raw["geometry"].notna().to_numpy() if "geometry" in raw.columns else np.zeros(len(raw), bool)
+        if len(foot) and (counts[foot] <= 1).all() and not shaped[foot].any():  # a feature with a shape is a site
             shown = "; ".join(str(v).strip()[:60] for row in values[foot] for v in row
                               if v is not None and not (isinstance(v, float) and np.isnan(v)) and str(v).strip())
             report.add("set aside", f"set aside {len(foot)} note line(s) under the table ({shown[:200]}); not sites",
