@@ -263,15 +263,9 @@ def checked(world, city_files):
 
 
 @pytest.fixture
-def page_store(tmp_path, monkeypatch):
-    """The app's register for the page: a fresh SQLite file, the shared handle cleared before and after."""
-    from assets_map.ui import identity
-
-    monkeypatch.delenv("ASSETS_MAP_DATABASE_URL", raising=False)
-    monkeypatch.setenv("ASSETS_MAP_STORE", str(tmp_path / "register.sqlite"))
-    identity.shared_store.clear()
-    yield tmp_path / "register.sqlite"
-    identity.shared_store.clear()
+def page_store(ownership_store):
+    """The app's register for the page (conftest's ``ownership_store``: a fresh SQLite file)."""
+    return ownership_store
 
 
 def _page(checked):
