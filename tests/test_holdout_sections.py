@@ -90,3 +90,26 @@ def test_features_with_shapes_are_never_notes_or_headings(tmp_path):
     g.to_file(path)
     out, report = import_file(path)
     assert out["name"].tolist() == names and report.set_aside == 0
+
+
+def test_a_heading_naming_a_place_is_not_a_category(tmp_path):
+    """Sites grouped by ward ("Park Ward") keep the ward as their place: a park's word in it excludes nothing."""
+    rows = [HEADER]
+    groups = {"Park Ward": [("Old Library", "Vacant"), ("Ring Road Depot", "Surplus")],
+              "Cemeteries & Crematoria": [("North Lodge", "Vacant")],
+              "Greenfield Parish": [("Village Hall", "Vacant")]}
+    i = 0
+    for heading, sites in groups.items():
+        rows.append([heading, None, None, None, None])
+        for name, status in sites:
+            i += 1
+            rows.append([name, 380000 + 100 * i, 395000, "Freehold", status])
+    path = tmp_path / "by_ward.csv"
+    pd.DataFrame(rows[1:], columns=HEADER).to_csv(path, index=False)
+    out, report = import_file(path)
+    assert out["name"].tolist() == ["Old Library", "Ring Road Depot", "North Lodge", "Village Hall"]
+    assert report.set_aside == 3
+    excluded = dict(zip(out["name"], apply_exclusions(out)["excluded"], strict=True))
+    assert excluded == {"Old Library": False, "Ring Road Depot": False, "North Lodge": True, "Village Hall": False}
+    assert out["src_Section heading place"].fillna("").tolist() == ["Park Ward", "Park Ward", "", "Greenfield Parish"]
+    assert any("as the place of the sites under it" in line for line in report.summary_lines())

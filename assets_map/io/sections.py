@@ -9,12 +9,19 @@ report) and each heading is carried down, to the sites under it until the next h
 """
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 
 #: The column the carried headings go in: its header says category, so it is read as one.
 SECTION_COLUMN = "Section heading category"
+#: The column headings that name a place go in ("Park Ward", "Ashton Parish"): where the sites are, not what
+#: they are, so never read as a category (a "Park Ward" heading must not exclude every site in it as a park).
+SECTION_PLACE_COLUMN = "Section heading place"
 _MAX_HEADING = 80
+_PLACE = re.compile(r"\b(wards?|parish|parishes|district|locality|neighbourhood|division|township|constituency)\s*$",
+                    re.IGNORECASE)
 
 
 def carry_sections(raw: pd.DataFrame, report) -> pd.DataFrame:
@@ -24,10 +31,12 @@ def carry_sections(raw: pd.DataFrame, report) -> pd.DataFrame:
     80 characters, and the next row is a record. Headings are only read so when the table has three columns
     or more, two headings or more, and most of its rows are records (three filled cells or more); otherwise
     nothing changes. Lines of one cell or none after the last record of such a table are notes under it
-    ("Page 1 of 3", "* denotes a leased property"): set aside too. ``report`` lists what was set aside.
+    ("Page 1 of 3", "* denotes a leased property"): set aside too. A heading naming a place (a ward, parish or
+    district) is carried in :data:`SECTION_PLACE_COLUMN` instead, never read as a category. ``report`` lists
+    what was set aside.
     """
     attrs = raw.drop(columns=["geometry"], errors="ignore")
-    if attrs.shape[1] < 3 or len(attrs) < 3 or SECTION_COLUMN in raw.columns:
+    if attrs.shape[1] < 3 or len(attrs) < 3 or SECTION_COLUMN in raw.columns or SECTION_PLACE_COLUMN in raw.columns:
         return raw
     values = attrs.to_numpy(dtype=object)
     filled = np.array([[v is not None and not (isinstance(v, float) and np.isnan(v)) and str(v).strip() != "" for v in row]
@@ -57,12 +66,18 @@ def carry_sections(raw: pd.DataFrame, report) -> pd.DataFrame:
         return raw
     if isinstance(raw, pd.DataFrame) and "geometry" in raw.columns:
         heading &= raw["geometry"].isna().to_numpy()
-    section = pd.Series(np.where(heading, first, None), index=raw.index, dtype=object).ffill()
+    place = heading & np.array([isinstance(v, str) and bool(_PLACE.search(v.strip())) for v in first], dtype=bool)
     out = raw.copy()
-    out[SECTION_COLUMN] = section.where(~pd.Series(heading, index=raw.index), None)
+    said = []
+    for mask, column, what in ((heading & ~place, SECTION_COLUMN, "category"), (place, SECTION_PLACE_COLUMN, "place")):
+        if mask.any():
+            # a heading of one kind runs until the next heading of any kind
+            section = pd.Series(np.where(heading, np.where(mask, first, ""), None), index=raw.index, dtype=object).ffill()
+            out[column] = section.where(~pd.Series(heading, index=raw.index) & (section != ""), None)
+            said.append(f"as the {what} of the sites under it (column '{column}')")
     rows = raw.index[heading] + 1
     shown = ", ".join(repr(str(v).strip()) for v in first[heading][:6])
     report.add("set aside", f"set aside {int(heading.sum())} section heading row(s) ({shown}); not sites: each "
-               f"heading is kept as the category of the sites under it (column '{SECTION_COLUMN}')", rows)
+               f"heading is kept {' or '.join(said)}", rows)
     report.set_aside += int(heading.sum())
     return out[~heading]
