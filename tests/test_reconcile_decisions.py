@@ -445,3 +445,29 @@ def test_names_from_the_files_are_escaped_once_on_the_map(world, loaded):
                                           "postcode only"}
     legend = title_legend(placed)
     assert "\\<img" in legend and plain(legend).startswith("**Titles of <img src=x onerror=alert(1)> & Co**")
+
+
+def test_an_editor_tells_the_followers_of_a_site_a_disposal_names(checked, page_store, local_visitor):
+    """The page tells a site's followers of a possible disposal, as `assets-map notify-disposals` does."""
+    from assets_map.store import LOCAL_USER, SqliteStore, notify
+    from assets_map.store import follow as fl
+
+    store = SqliteStore(page_store)
+    store.import_analysis(checked.analysis, organisation=ANCHOR, role=LOCAL_USER, source_name="register.csv",
+                          file_sha256="0" * 64)
+    fl.follow(store, "A1", role=LOCAL_USER)  # AGL4, deleted in the change-only file, is at A1's address
+    at = _page(checked)
+    assert not at.exception, at.exception
+    at.button(key="own_tell_disposals").click().run()
+    assert not at.exception, at.exception
+    said = [plain(s.value) for s in at.success]
+    assert any("1 of 1 possible disposals matched" in s and "1 followers told" in s for s in said), said
+    (item,) = notify.inbox(store, role=LOCAL_USER)
+    assert "AGL4" in item["body"]
+    at.button(key="own_tell_disposals").click().run()  # the same change again: told once
+    assert len(notify.inbox(store, role=LOCAL_USER)) == 1
+
+
+def test_a_public_visitor_is_not_offered_to_tell_followers(checked, page_store, remote_visitor):
+    at = _page(checked)
+    assert not [b for b in at.button if getattr(b, "key", None) == "own_tell_disposals"]

@@ -460,6 +460,33 @@ def _disposals(anchor: str) -> None:
     shown = found[["title_number", "property_address", "change_date", "what", "new_proprietor"]].astype(object)
     shown.columns = ["Title", "Address", "Changed on", "What", "New proprietor"]
     st.dataframe(shown.where(shown.notna(), ""), hide_index=True, width="stretch")
+    _tell_followers(found)
+
+
+def _tell_followers(found: pd.DataFrame) -> None:
+    """For an editor or admin: tell the followers of the register sites these titles are (as `notify-disposals`)."""
+    from assets_map.store.disposals import tell_disposals
+    from assets_map.store.listings import LINKED
+
+    role = identity.visitor_role()
+    if role.kind not in ("editor", "admin"):
+        return
+    if not st.button("Tell the followers of these sites", key="own_tell_disposals", icon=":material/campaign:",
+                     help="Each title is matched to a site of the register by its address and postcode; the people "
+                          "following a site matched with medium confidence or better are told (once per change)."):
+        return
+    store = shared.open_register()
+    if store is None:
+        return
+    try:
+        out = tell_disposals(store, found, role=role)
+    except (NotAllowed, StoreError, InputError) as exc:
+        st.error(shared.md(str(exc)))
+        return
+    linked = int(out["confidence_words"].isin(LINKED).sum()) if len(out) else 0
+    told = int(pd.to_numeric(out["told"], errors="coerce").fillna(0).sum()) if len(out) else 0
+    st.success(f"{linked:,} of {len(out):,} possible disposals matched to a site of the register (medium confidence "
+               f"or better); {told:,} followers told.")
 
 
 #: The colour each placement tier is drawn in on the map, and its name in the legend beside it (the map's colour is
