@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 
 from assets_map.engine.arrays import str_series, words_column
 from assets_map.io.units import TARGET as AREA_TARGET
-from assets_map.io.units import area_column, with_area_columns
+from assets_map.io.units import area_column, empty_share, with_area_columns
 from assets_map.schema import ASSET_COLUMNS, SOURCE_PREFIX, empty_asset_frame
 
 
@@ -71,6 +71,10 @@ COLUMN_CANDIDATES: dict[str, tuple[str, ...]] = {
     "source_date": ("effectivedate", "sourcedate", "asatdate", "dateupdated", "lastupdated", "date"),
     "vacant_since": ("vacantsince", "vacantfrom", "datevacant", "vacancydate"),
     "visibility": ("visibility",),
+    # an empty floor given as an area ("Void area (sq m)"): read as a share of the floor area (io/units.py)
+    "empty_floor_area": ("voidarea", "voidfloorarea", "vacantfloorarea", "vacantarea", "voidspace",
+                         "vacantfloorspace", "voidfloorspace", "unoccupiedfloorarea", "unoccupiedarea", "voidaream2",
+                         "voidareasqm", "voidareasqft"),
     "empty_floor_pct": ("emptyfloorpct", "floorareaempty", "emptyfloorarea", "voidpercentage", "percentagevoid",
                         "voidspacepercentage", "vacantpercentage", "percentagevacant", "vacancyrate"),
     "underused_floor_pct": ("underusedfloorpct", "floorareaunderused", "underusedfloorarea"),
@@ -661,6 +665,10 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
             out[name], areas[name] = area_column(c, name, mapping[name])
         elif c is not None:
             out[name] = to_number(c)
+    void = col("empty_floor_area")
+    if void is not None and col("empty_floor_pct") is None:
+        out["empty_floor_pct"], areas["empty_floor_area"] = empty_share(void, mapping["empty_floor_area"],
+                                                                         out["floor_area_m2"])
     for name in ("source_date", "vacant_since"):
         c = col(name)
         if c is not None:

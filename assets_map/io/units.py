@@ -92,6 +92,26 @@ def area_column(values: pd.Series, canonical: str, header: str = "") -> tuple[pd
     return out, {"converted": converted, "not_read": not_read, "header": header}
 
 
+def empty_share(void: pd.Series, header: str, floor_m2: pd.Series) -> tuple[pd.Series, dict]:
+    """An empty floor given as an area ("Void area (sq m)") as the percentage of the floor area it is.
+
+    Returns the percentages (missing where the floor area is unknown, zero, or smaller than the empty area)
+    and a note for :func:`report_areas`: ``{"share": header, "computed": n, "no_floor": [...], "too_big": [...]}``.
+    """
+    empty, note = area_column(void, "floor_area_m2", header)
+    floor = pd.to_numeric(floor_m2, errors="coerce").astype("float64")
+    given = empty.notna().to_numpy()
+    ok_floor = (floor > 0).fillna(False).to_numpy()
+    too_big = given & ok_floor & (empty.to_numpy() > floor.to_numpy() * 1.0001)
+    use = given & ok_floor & ~too_big
+    # rounded to a tenth of a percent: a share worked out from two published figures is no surer than that
+    pct = pd.Series(np.round(np.where(use, 100.0 * empty.to_numpy() / np.where(ok_floor, floor.to_numpy(), 1.0),
+                                      np.nan), 1), index=void.index, dtype="float64")
+    note.update({"share": header, "computed": int(use.sum()), "no_floor": [int(j) for j in np.flatnonzero(given & ~ok_floor)],
+                 "too_big": [int(j) for j in np.flatnonzero(too_big)]})
+    return pct, note
+
+
 def report_areas(canon: pd.DataFrame, mapping: dict, rows: np.ndarray, report) -> None:
     """Say which area values were converted from another unit, and which could not be read as an area.
 
@@ -100,6 +120,16 @@ def report_areas(canon: pd.DataFrame, mapping: dict, rows: np.ndarray, report) -
     """
     for canonical, note in canon.attrs.get("area_units", {}).items():
         header = note.get("header") or mapping.get(canonical, canonical)
+        if "share" in note:  # an empty floor given as an area: read as its share of the floor area
+            if note["computed"]:
+                report.add("fixed", f"{header}: the empty floor area read as its share of the floor area "
+                           f"(empty_floor_pct) for {note['computed']} site(s); originals kept in src_{header}")
+            if note["no_floor"]:
+                report.add("warning", f"{header}: an empty floor area with no floor area to measure it against; "
+                           "not used", [int(r) for r in rows[note["no_floor"]]])
+            if note["too_big"]:
+                report.add("warning", f"{header}: an empty floor area larger than the site's floor area; not used "
+                           "(check which figure is wrong)", [int(r) for r in rows[note["too_big"]]])
         unit = "square metres" if canonical == "floor_area_m2" else "hectares"
         for label, n in note["converted"].items():
             report.add("fixed", f"{header}: {n} value(s) in {label} converted to {unit}")
