@@ -113,3 +113,24 @@ def test_a_heading_naming_a_place_is_not_a_category(tmp_path):
     assert excluded == {"Old Library": False, "Ring Road Depot": False, "North Lodge": True, "Village Hall": False}
     assert out["src_Section heading place"].fillna("").tolist() == ["Park Ward", "Park Ward", "", "Greenfield Parish"]
     assert any("as the place of the sites under it" in line for line in report.summary_lines())
+
+
+def test_headings_on_lines_of_their_own_in_a_long_csv(tmp_path):
+    """A CSV heading line with no trailing commas (one cell), among hundreds of sites, is a heading, not the tail
+    of a broken cell: the first line under the header is one, and each is followed by a record."""
+    lines = [",".join(HEADER)]
+    groups = {"Cemeteries & Crematoria": [f"Lodge {k}" for k in range(150)],
+              "Offices": [f"Office {k}" for k in range(200)], "Allotments": [f"Plot {k}" for k in range(100)]}
+    i = 0
+    for heading, sites in groups.items():
+        lines.append(heading)
+        for name in sites:
+            i += 1
+            lines.append(f"{name},{380000 + 10 * i},395000,Freehold,Vacant")
+    path = tmp_path / "long.csv"
+    path.write_text("\n".join(lines) + "\n")
+    out, report = import_file(path)
+    assert len(out) == 450 and report.set_aside == 3
+    excluded = apply_exclusions(out).set_index("name")["excluded"]
+    assert excluded[[f"Lodge {k}" for k in range(150)]].all() and excluded[[f"Plot {k}" for k in range(100)]].all()
+    assert not excluded[[f"Office {k}" for k in range(200)]].any()

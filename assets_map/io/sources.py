@@ -711,6 +711,16 @@ def _mend_broken_cells(parsed: _Parsed, header: int) -> tuple[list[list[str]], l
     if not short:
         return rows, []
     usual = {_shape(str(r[0])) for r in rows[header + 1:header + 5001] if r and len(r) in shapes.widths}
+    # A register grouped under section headings ("Cemeteries & Crematoria" on a line of its own, its sites below):
+    # when the first line under the header is such a one-cell line, every one-cell line followed by a record is
+    # a heading (kept for the section reader), not the tail of a broken cell (a tail never comes first).
+    def one_cell_over_record(k: int) -> bool:
+        r = rows[k]
+        return (bool(r) and bool(str(r[0]).strip()) and not any(str(c).strip() for c in r[1:])
+                and k + 1 < len(rows) and len(rows[k + 1]) in shapes.widths and len(rows[k + 1]) >= 3)
+
+    if header + 1 < len(rows) and len(rows[header + 1]) < width and one_cell_over_record(header + 1):
+        short = [k for k in short if not one_cell_over_record(k)]
     drop: set[int] = set()
     joined: list[tuple[int, int]] = []
     fragments: list[int] = []
