@@ -485,3 +485,21 @@ def district_layout(register: Path, path: Path) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         csv.writer(fh).writerows(rows)
     return path
+
+
+def upload_to_slot(page, slot: str, path: Path, *, tries: int = 3) -> None:
+    """Give ``path`` to the Your data slot whose label starts ``slot`` and wait until the server has it staged.
+
+    The file's name shows in the uploader at once, in the browser; "Ready to check: <slot>: <name>" shows only
+    once the app has it. An upload landing during the previous upload's rerun can be dropped: it is given again.
+    """
+    want = re.compile(rf"Ready to check: .*{re.escape(path.name)}")
+    for attempt in range(tries):
+        box = page.locator("[data-testid=stFileUploader]").filter(has_text=slot).first
+        box.locator("input[type=file]").set_input_files(path)
+        try:
+            page.get_by_text(want).first.wait_for(timeout=60_000)
+            return
+        except Exception:
+            if attempt == tries - 1:
+                raise

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import MAP_IFRAME, offline_context
+from tests.helpers import MAP_IFRAME, offline_context, upload_to_slot
 
 pytestmark = pytest.mark.browser
 
@@ -48,9 +48,7 @@ def _no_traceback(page) -> None:
 
 
 def _upload(page, slot: str, path: Path) -> None:
-    box = page.locator("[data-testid=stFileUploader]").filter(has_text=slot).first
-    box.locator("input[type=file]").set_input_files(path)
-    page.get_by_text(path.name).first.wait_for(timeout=60_000)
+    upload_to_slot(page, slot, path)
 
 
 def _map_frame(page):

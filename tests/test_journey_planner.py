@@ -20,7 +20,7 @@ import pytest
 
 from assets_map.cli import main
 from assets_map.io.provenance import from_table, sha256_of
-from tests.helpers import offline_context
+from tests.helpers import offline_context, upload_to_slot
 
 pytestmark = pytest.mark.browser
 
@@ -43,9 +43,7 @@ def page(browser, server):
 
 
 def _upload(page, slot: str, path: Path) -> None:
-    box = page.locator("[data-testid=stFileUploader]").filter(has_text=slot).first
-    box.locator("input[type=file]").set_input_files(path)
-    page.get_by_text(path.name).first.wait_for(timeout=60_000)
+    upload_to_slot(page, slot, path)
 
 
 def _no_traceback(page) -> None:
