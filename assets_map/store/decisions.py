@@ -27,6 +27,13 @@ from assets_map.store.roles import NotAllowed, Role
 DECISION_COLUMNS = ("match_key", "title_number", "asset_id", "decision", "note", "decided_by", "decided_at")
 
 
+def _clean_note(note: str | None) -> tuple[str, list[str]]:
+    """A note as kept (stripped), and the problem when it is longer than the register keeps."""
+    note = (note or "").strip()
+    return note, ([f"the note is {len(note):,} characters; at most {TEXT_LIMIT:,} are kept"]
+                  if len(note) > TEXT_LIMIT else [])
+
+
 def _require(role: Role, anchor: str, action: str) -> None:
     """Admins, and editors of the anchor (its name in any spelling :func:`normalise_name` folds together)."""
     if role.kind == "admin":
@@ -65,9 +72,8 @@ def record_decision(store: Store, *, anchor: str, match_key: str, decision: str,
         problems.append(f"a decision is {' or '.join(DECISIONS)} (got {decision!r})")
     if not (isinstance(match_key, str) and match_key.strip()):
         problems.append("name the report row decided (its match key)")
-    note = (note or "").strip()
-    if len(note) > TEXT_LIMIT:
-        problems.append(f"the note is {len(note):,} characters; at most {TEXT_LIMIT:,} are kept")
+    note, too_long = _clean_note(note)
+    problems += too_long
     if not (anchor or "").strip():
         problems.append("name the anchor")
     if problems:
@@ -172,7 +178,7 @@ def add_alias(store: Store, *, anchor: str, name: str, role: Role, note: str = "
     """
     _require(role, anchor, "add to the alias table")
     name = (name or "").strip() if isinstance(name, str) or name is None else str(name).strip()
-    note = (note or "").strip()
+    note, too_long = _clean_note(note)
     problems = []
     if not (anchor or "").strip():
         problems.append("name the anchor")
@@ -180,8 +186,7 @@ def add_alias(store: Store, *, anchor: str, name: str, role: Role, note: str = "
         problems.append("give the name or company number to add")
     elif len(name) > 500:
         problems.append(f"the name is {len(name):,} characters; a proprietor name is at most 500")
-    if len(note) > TEXT_LIMIT:
-        problems.append(f"the note is {len(note):,} characters; at most {TEXT_LIMIT:,} are kept")
+    problems += too_long
     if problems:
         raise InputError(problems)
     alias, number = split_alias(name)
@@ -219,9 +224,9 @@ def withdraw_alias(store: Store, *, anchor: str, key: str, role: Role, note: str
     InputError : no such alias in force, or a note too long
     """
     _require(role, anchor, "withdraw from the alias table")
-    note = (note or "").strip()
-    if len(note) > TEXT_LIMIT:
-        raise InputError(f"the note is {len(note):,} characters; at most {TEXT_LIMIT:,} are kept")
+    note, too_long = _clean_note(note)
+    if too_long:
+        raise InputError(too_long)
     now = _in_force(store, anchor)
     row = now[now["alias_key"] == key]
     if not len(row):
