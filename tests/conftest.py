@@ -196,6 +196,12 @@ def smtp_server(monkeypatch):
         controller.stop()
 
 
+@pytest.fixture(scope="module")
+def city_file(shared):
+    """HM Land Registry's INSPIRE Index Polygons of the City of London (3,703 parcels, 86 invalid as published)."""
+    return shared("london", "inspire_city_of_london.geojson")
+
+
 # ------------------------------------------------------------------ Land Registry ownership in the app
 @pytest.fixture(scope="module")
 def reconcile_files(shared, tmp_path_factory):

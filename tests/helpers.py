@@ -116,6 +116,34 @@ _MARKUP = {"image", "link_open", "strong_open", "em_open", "s_open", "code_inlin
            "heading_open", "bullet_list_open", "ordered_list_open"}
 
 
+@contextlib.contextmanager
+def app_in_browser(store: Path, *, height: int = 900, last_shot: str | None = None):
+    """The app with a register of its own (``store``), and a page of Debian chromium at 1400 px, offline.
+
+    Yields ``(url, page, blocked)``. ``last_shot`` names a screenshot of the last page seen, kept under
+    ASSETS_MAP_SCREENSHOTS when that is set (whether the test passed or not).
+    """
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with streamlit_app("--server.address", "127.0.0.1", env={"ASSETS_MAP_STORE": str(store),
+                                                              "ASSETS_MAP_DATABASE_URL": ""}) as url, \
+            sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        context, blocked = offline_context(browser, url)
+        page = context.new_page()
+        page.set_viewport_size({"width": 1400, "height": height})
+        try:
+            yield url, page, blocked
+        finally:
+            shots = os.environ.get("ASSETS_MAP_SCREENSHOTS")
+            if shots and last_shot:
+                Path(shots).mkdir(parents=True, exist_ok=True)
+                page.screenshot(path=str(Path(shots) / last_shot), full_page=True)
+            context.close()
+            browser.close()
+
+
 def markdown_shown(source: str) -> tuple[str, set[str]]:
     """What Markdown ``source`` shows (its text) and which markup it makes (links, images, emphasis, ...).
 
@@ -451,6 +479,24 @@ def reconcile_world(parcels_file: Path, tmp: Path) -> dict:
 
 
 # ------------------------------------------------------------------ hold-out layouts
+
+def reconcile_inputs(world: dict, *ownership: str) -> tuple:
+    """The reconcile world read as ``reconcile`` takes it: (ownership rows of the named files, the anchor with its
+    alias table, the postcode directory, the register joined to the parcels)."""
+    from assets_map.community.ownership import build_anchor, read_aliases
+    from assets_map.engine.parcels import join_parcels
+    from assets_map.io.importer import import_file
+    from assets_map.io.landregistry import read_ownership
+
+    tmp = world["tmp"]
+    frames = [read_ownership(tmp / name) for name in ownership]
+    rows = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+    anchor = build_anchor(RECONCILE_ANCHOR, read_aliases(tmp / "aliases.csv"))
+    postcodes, _ = import_file(tmp / "pcd.csv", kind="postcodes")
+    register, _ = import_file(tmp / "register.csv", postcodes=postcodes)
+    register, _ = join_parcels(register, world["parcels"])
+    return rows, anchor, postcodes, register
+
 def district_layout(register: Path, path: Path) -> Path:
     """Trafford's register rewritten as a district council publishes one, so the true answers are known.
 

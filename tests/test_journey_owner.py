@@ -11,7 +11,7 @@ import pytest
 
 from assets_map.io.uploads import Upload, check_uploads
 from assets_map.maps.draw import map_data
-from tests.helpers import CHROMIUM, LAUNCH_ARGS, offline_context, require_browser, streamlit_app
+from tests.helpers import app_in_browser
 
 
 @pytest.fixture(scope="module")
@@ -67,57 +67,42 @@ def test_each_site_gets_its_parcel_and_every_parcel_says_who_owns_it(city):
 
 @pytest.mark.browser
 def test_who_owns_this_in_the_browser(city, tmp_path):
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    store = tmp_path / "register.sqlite"
-    with streamlit_app("--server.address", "127.0.0.1", env={"ASSETS_MAP_STORE": str(store),
-                                                              "ASSETS_MAP_DATABASE_URL": ""}) as url, \
-            sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        context, blocked = offline_context(browser, url)
-        page = context.new_page()
-        page.set_viewport_size({"width": 1400, "height": 900})
-        try:
-            page.goto(url + "/data")
-            page.get_by_text("Asset register (CSV").first.wait_for(timeout=90_000)
-            inputs = page.locator("input[type=file]")
-            for i, key, shown in ((0, "register", "looks like an asset register"), (1, "boundaries", "looks like LSOA"),
-                                  (2, "deprivation", "looks like an English Indices"),
-                                  (9, "parcels", "looks like freehold parcels")):
-                inputs.nth(i).set_input_files(str(city[key]))
-                page.get_by_text(re.compile(re.escape(shown))).first.wait_for(timeout=90_000)
-            page.get_by_role("button", name="Check these files").click()
-            page.get_by_text(re.compile(r"freehold parcels; 3 of 3 sites lie in one")).wait_for(timeout=180_000)
-            page.get_by_role("button", name="Use this data").click()
-            page.get_by_text("3 of 3 sites shown").first.wait_for(timeout=60_000)
-            page.get_by_role("link", name="Map").click()
-            frame = page.frame_locator("iframe[title*='streamlit_folium']").first
-            frame.locator(".leaflet-container").wait_for(timeout=90_000)
-            for _ in range(3):
-                frame.locator(".leaflet-control-zoom-in").click()
-                page.wait_for_timeout(700)
-            assert frame.locator(".leaflet-container.am-zoomed-in").count() == 1
-            assert frame.locator("path.am-parcel").count() > 100
-            # a point inside a parcel in view (the middle of the largest parcel drawn), clicked where it is drawn
-            inner = next(f for f in page.frames if f.url and "streamlit_folium" in f.url)
-            xy = inner.evaluate("""() => {
-                const m = window.map, view = m.getBounds(); let best = null, size = 0;
-                m.eachLayer(l => { if (l.feature && l.feature.properties && l.feature.properties.parcel_id && l.getBounds) {
-                    const b = l.getBounds(); if (!view.contains(b)) return;
-                    const s = (b.getEast() - b.getWest()) * (b.getNorth() - b.getSouth());
-                    if (s > size) { size = s; best = l; } } });
-                const p = m.latLngToContainerPoint(best.getCenter()); return [p.x, p.y]; }""")
-            frame.locator(".leaflet-container").click(position={"x": xy[0], "y": xy[1]})
-            # the panel beside the map says who owns the parcel clicked (the click also sets "near here")
-            page.get_by_text("Who owns this parcel?").wait_for(timeout=60_000)
-            words = page.get_by_text(re.compile(r"Registered freehold parcel \(INSPIRE ID \d+\)"))
-            words.wait_for(timeout=30_000)
-            assert "title search at HM Land Registry" in words.inner_text()
-            page.screenshot(path=str(tmp_path / "who-owns.png"))
-            # nothing but basemap tiles was asked of the outside (tiles fail offline; the map says so and goes on)
-            assert all("tile.openstreetmap.org" in u or "basemaps" in u for u in blocked), blocked
-        finally:
-            page.screenshot(path="/tmp/who_owns_last.png")
-            context.close()
-            browser.close()
+    with app_in_browser(tmp_path / "register.sqlite", last_shot="who-owns-last.png") as (url, page, blocked):
+        page.goto(url + "/data")
+        page.get_by_text("Asset register (CSV").first.wait_for(timeout=90_000)
+        inputs = page.locator("input[type=file]")
+        for i, key, shown in ((0, "register", "looks like an asset register"), (1, "boundaries", "looks like LSOA"),
+                              (2, "deprivation", "looks like an English Indices"),
+                              (9, "parcels", "looks like freehold parcels")):
+            inputs.nth(i).set_input_files(str(city[key]))
+            page.get_by_text(re.compile(re.escape(shown))).first.wait_for(timeout=90_000)
+        page.get_by_role("button", name="Check these files").click()
+        page.get_by_text(re.compile(r"freehold parcels; 3 of 3 sites lie in one")).wait_for(timeout=180_000)
+        page.get_by_role("button", name="Use this data").click()
+        page.get_by_text("3 of 3 sites shown").first.wait_for(timeout=60_000)
+        page.get_by_role("link", name="Map").click()
+        frame = page.frame_locator("iframe[title*='streamlit_folium']").first
+        frame.locator(".leaflet-container").wait_for(timeout=90_000)
+        for _ in range(3):
+            frame.locator(".leaflet-control-zoom-in").click()
+            page.wait_for_timeout(700)
+        assert frame.locator(".leaflet-container.am-zoomed-in").count() == 1
+        assert frame.locator("path.am-parcel").count() > 100
+        # a point inside a parcel in view (the middle of the largest parcel drawn), clicked where it is drawn
+        inner = next(f for f in page.frames if f.url and "streamlit_folium" in f.url)
+        xy = inner.evaluate("""() => {
+            const m = window.map, view = m.getBounds(); let best = null, size = 0;
+            m.eachLayer(l => { if (l.feature && l.feature.properties && l.feature.properties.parcel_id && l.getBounds) {
+                const b = l.getBounds(); if (!view.contains(b)) return;
+                const s = (b.getEast() - b.getWest()) * (b.getNorth() - b.getSouth());
+                if (s > size) { size = s; best = l; } } });
+            const p = m.latLngToContainerPoint(best.getCenter()); return [p.x, p.y]; }""")
+        frame.locator(".leaflet-container").click(position={"x": xy[0], "y": xy[1]})
+        # the panel beside the map says who owns the parcel clicked (the click also sets "near here")
+        page.get_by_text("Who owns this parcel?").wait_for(timeout=60_000)
+        words = page.get_by_text(re.compile(r"Registered freehold parcel \(INSPIRE ID \d+\)"))
+        words.wait_for(timeout=30_000)
+        assert "title search at HM Land Registry" in words.inner_text()
+        page.screenshot(path=str(tmp_path / "who-owns.png"))
+        # nothing but basemap tiles was asked of the outside (tiles fail offline; the map says so and goes on)
+        assert all("tile.openstreetmap.org" in u or "basemaps" in u for u in blocked), blocked

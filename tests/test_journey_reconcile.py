@@ -16,15 +16,7 @@ import numpy as np
 import pytest
 import shapely
 
-from tests.helpers import (
-    CHROMIUM,
-    LAUNCH_ARGS,
-    RECONCILE_ANCHOR,
-    offline_context,
-    reconcile_world,
-    require_browser,
-    streamlit_app,
-)
+from tests.helpers import RECONCILE_ANCHOR, app_in_browser, reconcile_world
 
 SHOTS = os.environ.get("ASSETS_MAP_SCREENSHOTS")
 
@@ -97,80 +89,66 @@ def _decide(page, title: str, what: str, note: str) -> None:
 
 @pytest.mark.browser
 def test_owner_and_tier_on_the_map_then_decisions_kept_in_the_register(city, tmp_path):
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
     store = tmp_path / "register.sqlite"
-    with streamlit_app("--server.address", "127.0.0.1", env={"ASSETS_MAP_STORE": str(store),
-                                                              "ASSETS_MAP_DATABASE_URL": ""}) as url, \
-            sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        context, blocked = offline_context(browser, url)
-        page = context.new_page()
-        page.set_viewport_size({"width": 1400, "height": 1000})
-        try:
-            _load(page, url, city)
-            # 1. The map: the anchor's titles drawn by tier, with a legend; a click in a parcel names who holds it
-            page.get_by_role("link", name="Map").click()
-            page.get_by_text(re.compile(rf"Titles of {RECONCILE_ANCHOR} placed on the map")).wait_for(timeout=90_000)
-            frame = page.frame_locator("iframe[title*='streamlit_folium']").first
-            frame.locator(".leaflet-container").wait_for(timeout=90_000)
-            inner = next(f for f in page.frames if f.url and "streamlit_folium" in f.url)
-            lat, lon = city["click"]
-            xy = inner.evaluate(f"""() => {{ const m = window.map; m.setView([{lat}, {lon}], 19, {{animate: false}});
-                const p = m.latLngToContainerPoint([{lat}, {lon}]); return [p.x, p.y]; }}""")
-            page.wait_for_timeout(800)
-            assert frame.locator("path.am-title").count() >= 1  # the placed titles, drawn at street zoom
-            inner.evaluate("() => window.map.setZoom(17, {animate: false})")
-            page.wait_for_timeout(800)
-            _shot(page, "journey-titles.png")
-            xy = inner.evaluate(f"""() => {{ const m = window.map; m.setView([{lat}, {lon}], 19, {{animate: false}});
-                const p = m.latLngToContainerPoint([{lat}, {lon}]); return [p.x, p.y]; }}""")
-            page.wait_for_timeout(800)
-            frame.locator(".leaflet-container").click(position={"x": xy[0], "y": xy[1]})
-            page.get_by_text("Who owns this parcel?").wait_for(timeout=60_000)
-            words = page.get_by_text(re.compile(rf"Registered freehold parcel \(INSPIRE ID {city['parcel_id']}\)"))
-            words.wait_for(timeout=30_000)
-            said = words.inner_text()
-            assert f"{RECONCILE_ANCHOR} holds title AGL3 here (placed by postcode with one parcel; the proprietor " \
-                   f"is {RECONCILE_ANCHOR} by the anchor's own name; approximate" in said, said
-            page.get_by_role("link", name="Title search at HM Land Registry").wait_for(timeout=30_000)
-            _shot(page, "journey-who-owns.png")
+    with app_in_browser(store, height=1000, last_shot="journey-reconcile-last.png") as (url, page, blocked):
+        _load(page, url, city)
+        # 1. The map: the anchor's titles drawn by tier, with a legend; a click in a parcel names who holds it
+        page.get_by_role("link", name="Map").click()
+        page.get_by_text(re.compile(rf"Titles of {RECONCILE_ANCHOR} placed on the map")).wait_for(timeout=90_000)
+        frame = page.frame_locator("iframe[title*='streamlit_folium']").first
+        frame.locator(".leaflet-container").wait_for(timeout=90_000)
+        inner = next(f for f in page.frames if f.url and "streamlit_folium" in f.url)
+        lat, lon = city["click"]
+        xy = inner.evaluate(f"""() => {{ const m = window.map; m.setView([{lat}, {lon}], 19, {{animate: false}});
+            const p = m.latLngToContainerPoint([{lat}, {lon}]); return [p.x, p.y]; }}""")
+        page.wait_for_timeout(800)
+        assert frame.locator("path.am-title").count() >= 1  # the placed titles, drawn at street zoom
+        inner.evaluate("() => window.map.setZoom(17, {animate: false})")
+        page.wait_for_timeout(800)
+        _shot(page, "journey-titles.png")
+        xy = inner.evaluate(f"""() => {{ const m = window.map; m.setView([{lat}, {lon}], 19, {{animate: false}});
+            const p = m.latLngToContainerPoint([{lat}, {lon}]); return [p.x, p.y]; }}""")
+        page.wait_for_timeout(800)
+        frame.locator(".leaflet-container").click(position={"x": xy[0], "y": xy[1]})
+        page.get_by_text("Who owns this parcel?").wait_for(timeout=60_000)
+        words = page.get_by_text(re.compile(rf"Registered freehold parcel \(INSPIRE ID {city['parcel_id']}\)"))
+        words.wait_for(timeout=30_000)
+        said = words.inner_text()
+        assert f"{RECONCILE_ANCHOR} holds title AGL3 here (placed by postcode with one parcel; the proprietor " \
+               f"is {RECONCILE_ANCHOR} by the anchor's own name; approximate" in said, said
+        page.get_by_role("link", name="Title search at HM Land Registry").wait_for(timeout=30_000)
+        _shot(page, "journey-who-owns.png")
 
-            # 2. The Land ownership page: the report; confirm one match, reject another
-            page.get_by_role("link", name="Land ownership").click()
-            page.get_by_text("Confirm or reject a row").wait_for(timeout=90_000)
-            _decide(page, "AGL3", "Confirm", "the yard is part of Love Lane Hall")
-            _decide(page, "AGL5", "Reject", "sold in 2019")
-            page.get_by_text(re.compile(r"Decisions recorded \(2\)")).wait_for(timeout=60_000)
-            _shot(page, "journey-reconcile.png")
-            with page.expect_download(timeout=120_000) as info:
-                page.get_by_role("button", name="Download the report (Excel)").click()
-            saved = tmp_path / info.value.suggested_filename
-            info.value.save_as(saved)
-            import pandas as pd
+        # 2. The Land ownership page: the report; confirm one match, reject another
+        page.get_by_role("link", name="Land ownership").click()
+        page.get_by_text("Confirm or reject a row").wait_for(timeout=90_000)
+        _decide(page, "AGL3", "Confirm", "the yard is part of Love Lane Hall")
+        _decide(page, "AGL5", "Reject", "sold in 2019")
+        page.get_by_text(re.compile(r"Decisions recorded \(2\)")).wait_for(timeout=60_000)
+        _shot(page, "journey-reconcile.png")
+        with page.expect_download(timeout=120_000) as info:
+            page.get_by_role("button", name="Download the report (Excel)").click()
+        saved = tmp_path / info.value.suggested_filename
+        info.value.save_as(saved)
+        import pandas as pd
 
-            sheet = pd.read_excel(saved, sheet_name="reconciliation", dtype=str)
-            by_title = sheet.groupby("title_number")["decision"].agg(lambda v: sorted(v.dropna()))
-            assert by_title["AGL3"] == ["confirmed"] and by_title["AGL5"] == ["rejected"]  # one of its two addresses
-            assert sheet.loc[sheet["title_number"] == "AGL3", "tier"].tolist() == ["postcode with one parcel"]
+        sheet = pd.read_excel(saved, sheet_name="reconciliation", dtype=str)
+        by_title = sheet.groupby("title_number")["decision"].agg(lambda v: sorted(v.dropna()))
+        assert by_title["AGL3"] == ["confirmed"] and by_title["AGL5"] == ["rejected"]  # one of its two addresses
+        assert sheet.loc[sheet["title_number"] == "AGL3", "tier"].tolist() == ["postcode with one parcel"]
 
-            # 3. A reload is a new session: the files are loaded again, and the decisions are still there
-            page.reload()
-            _load(page, url, city)
-            page.get_by_role("link", name="Land ownership").click()
-            page.get_by_text(re.compile(r"Decisions recorded \(2\)")).wait_for(timeout=90_000)
-            table = page.locator("[data-testid=stDataFrame]").first
-            table.wait_for(timeout=30_000)
-            _shot(page, "journey-reconcile-reloaded.png")
-            page.get_by_text(re.compile(r"Decisions recorded \(2\)")).click()
-            trail = page.locator("[data-testid=stExpander]").filter(has_text="Decisions recorded")
-            trail.locator("[data-testid=stDataFrame]").wait_for(timeout=30_000)
-            assert all("tile.openstreetmap.org" in u or "basemaps" in u for u in blocked), blocked
-        finally:
-            _shot(page, "journey-reconcile-last.png")
-            context.close()
-            browser.close()
+        # 3. A reload is a new session: the files are loaded again, and the decisions are still there
+        page.reload()
+        _load(page, url, city)
+        page.get_by_role("link", name="Land ownership").click()
+        page.get_by_text(re.compile(r"Decisions recorded \(2\)")).wait_for(timeout=90_000)
+        table = page.locator("[data-testid=stDataFrame]").first
+        table.wait_for(timeout=30_000)
+        _shot(page, "journey-reconcile-reloaded.png")
+        page.get_by_text(re.compile(r"Decisions recorded \(2\)")).click()
+        trail = page.locator("[data-testid=stExpander]").filter(has_text="Decisions recorded")
+        trail.locator("[data-testid=stDataFrame]").wait_for(timeout=30_000)
+        assert all("tile.openstreetmap.org" in u or "basemaps" in u for u in blocked), blocked
     from assets_map.store import LOCAL_USER, SqliteStore
     from assets_map.store.decisions import decisions
 

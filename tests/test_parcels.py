@@ -21,13 +21,6 @@ from assets_map.io.landregistry import APPROXIMATE, read_inspire
 from assets_map.io.report import InputError
 from tests.helpers import inspire_gml, inspire_zip
 
-CITY = ("london", "inspire_city_of_london.geojson")
-
-
-@pytest.fixture(scope="module")
-def city_file(shared):
-    return shared(*CITY)
-
 
 @pytest.fixture(scope="module")
 def city(city_file):

@@ -20,13 +20,6 @@ from assets_map.engine.constraints import check_constraints, site_constraints, s
 from assets_map.engine.parcels import FROM_PARCEL, FROM_POINT, join_parcels
 from assets_map.io.landregistry import read_inspire
 
-CITY = ("london", "inspire_city_of_london.geojson")
-
-
-@pytest.fixture(scope="module")
-def city_file(shared):
-    return shared(*CITY)
-
 
 @pytest.fixture(scope="module")
 def city(city_file):

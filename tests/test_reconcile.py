@@ -31,28 +31,20 @@ from assets_map.community.ownership import (
     read_aliases,
     reconcile,
 )
-from assets_map.engine.parcels import join_parcels
 from assets_map.io.importer import import_file
 from assets_map.io.landregistry import read_ownership
 from tests.helpers import RECONCILE_ANCHOR as ANCHOR
-from tests.helpers import reconcile_world
+from tests.helpers import reconcile_inputs
 
 
 @pytest.fixture(scope="module")
-def world(shared, tmp_path_factory):
-    return reconcile_world(shared("london", "inspire_city_of_london.geojson"), tmp_path_factory.mktemp("reconcile"))
+def world(reconcile_files):
+    return reconcile_files
 
 
 @pytest.fixture(scope="module")
 def loaded(world):
-    tmp = world["tmp"]
-    ownership = pd.concat([read_ownership(tmp / "CCOD_FULL.csv"), read_ownership(tmp / "OCOD_FULL.csv")],
-                          ignore_index=True)
-    anchor = build_anchor(ANCHOR, read_aliases(tmp / "aliases.csv"))
-    postcodes, _ = import_file(tmp / "pcd.csv", kind="postcodes")
-    register, _ = import_file(tmp / "register.csv", postcodes=postcodes)
-    register, _ = join_parcels(register, world["parcels"])
-    return ownership, anchor, postcodes, register
+    return reconcile_inputs(world, "CCOD_FULL.csv", "OCOD_FULL.csv")
 
 
 def test_anchors_matched_with_the_rule_that_made_each(loaded):
@@ -254,7 +246,7 @@ def test_who_owns_a_clicked_parcel(world, loaded):
 
 def test_the_cli_and_the_app_take_the_same_part_of_a_register(world, loaded, capsys, tmp_path):
     """`reconcile --register` takes the anchor's own rows, as the app's Land ownership page does (one way through)."""
-    from assets_map.community.ownership import anchor_register, build_anchor, read_aliases
+    from assets_map.community.ownership import anchor_register
 
     tmp = world["tmp"]
     reg = pd.read_csv(tmp / "register.csv", dtype=str)

@@ -19,36 +19,28 @@ from assets_map.community.ownership import (
     anchors_found,
     build_anchor,
     placements,
-    read_aliases,
     reconcile,
     register_of,
     who_owns,
 )
-from assets_map.engine.parcels import join_parcels
-from assets_map.io.importer import Upload, import_file
+from assets_map.io.importer import Upload
 from assets_map.io.landregistry import read_ownership
 from assets_map.io.report import InputError
 from assets_map.io.uploads import check_uploads, ownership_verdict, slot_problem
 from assets_map.store import LOCAL_USER, NotAllowed, Role
 from assets_map.store.decisions import decision_history, decisions, record_decision
 from tests.helpers import RECONCILE_ANCHOR as ANCHOR
-from tests.helpers import plain, reconcile_world
+from tests.helpers import plain, reconcile_inputs
 
 
 @pytest.fixture(scope="module")
-def world(shared, tmp_path_factory):
-    return reconcile_world(shared("london", "inspire_city_of_london.geojson"), tmp_path_factory.mktemp("decisions"))
+def world(reconcile_files):
+    return reconcile_files
 
 
 @pytest.fixture(scope="module")
 def loaded(world):
-    tmp = world["tmp"]
-    ownership = read_ownership(tmp / "CCOD_FULL.csv")
-    anchor = build_anchor(ANCHOR, read_aliases(tmp / "aliases.csv"))
-    postcodes, _ = import_file(tmp / "pcd.csv", kind="postcodes")
-    register, _ = import_file(tmp / "register.csv", postcodes=postcodes)
-    register, _ = join_parcels(register, world["parcels"])
-    return ownership, anchor, postcodes, register
+    return reconcile_inputs(world, "CCOD_FULL.csv")
 
 
 def _rec(world, loaded, decided=None):
