@@ -366,14 +366,7 @@ def _check_uploads(files: dict[str, Upload], weights, exclude: list[Upload], fac
     facilities = [u for u in facilities if ("facilities", id(u)) not in wrong]
     constraints = [u for u in constraints if ("constraints", id(u)) not in wrong]
     locations = None if ("locations", id(locations)) in wrong else locations
-    parcel_sets = []
-    for u in parcels:
-        if ("parcels", id(u)) in wrong:
-            continue
-        try:
-            parcel_sets.append(read_parcel_upload(u))
-        except InputError as exc:
-            problems.append(str(exc))
+    parcel_sets = _read_each("parcels", parcels, read_parcel_upload, wrong, problems)
     titles = _read_ownership(ownership, wrong, problems)
     notes: list[str] = []
     layer = None
@@ -448,16 +441,22 @@ def _check_uploads(files: dict[str, Upload], weights, exclude: list[Upload], fac
     return Checked(result, label, notes, partners, cautions)
 
 
-def _read_ownership(ownership: list[Upload], wrong: dict, problems: list[str]) -> list[pd.DataFrame]:
-    """The CCOD/OCOD uploads read (the ones in the wrong slot left out, every problem added to ``problems``)."""
-    frames = []
-    for u in ownership:
-        if ("ownership", id(u)) in wrong:
+def _read_each(slot: str, uploads: list[Upload], reader, wrong: dict, problems: list[str]) -> list:
+    """Each upload of a slot read by ``reader`` (those in the wrong slot left out, every problem added to ``problems``)."""
+    out = []
+    for u in uploads:
+        if (slot, id(u)) in wrong:
             continue
         try:
-            frames.append(read_ownership_upload(u))
+            out.append(reader(u))
         except InputError as exc:
             problems.append(str(exc))
+    return out
+
+
+def _read_ownership(ownership: list[Upload], wrong: dict, problems: list[str]) -> list[pd.DataFrame]:
+    """The CCOD/OCOD uploads read (the ones in the wrong slot left out, every problem added to ``problems``)."""
+    frames = _read_each("ownership", ownership, read_ownership_upload, wrong, problems)
     if frames and all(f.attrs.get("change_only") for f in frames):
         problems.append(", ".join(str(f.attrs.get("source")) for f in frames) + ": only change-only files were given "
                         "in the Land Registry ownership slot; give a full CCOD or OCOD file too (a change-only file "
