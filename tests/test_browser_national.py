@@ -13,7 +13,6 @@ ASSETS_MAP_REQUIRE_BROWSER=1.
 """
 from __future__ import annotations
 
-import re
 import time
 
 import geopandas as gpd
@@ -24,7 +23,7 @@ import pytest
 import shapely
 
 from bench.generate import register
-from tests.helpers import MAP_IFRAME, offline_context
+from tests.helpers import MAP_IFRAME, offline_context, upload_to_slot
 
 pytestmark = pytest.mark.browser
 
@@ -106,17 +105,9 @@ def national(browser, server, tmp_path_factory):  # noqa: F811 (fixtures importe
     page.on("websocket", watch)
     page.goto(server + "/data")
     page.get_by_text("Asset register (CSV").first.wait_for(timeout=90_000)
-    inputs = page.locator("input[type=file]")
-    for n, kind in enumerate(("register", "boundaries", "deprivation")):
-        for attempt in range(3):  # an upload landing during the previous upload's rerun can be dropped: retry
-            inputs.nth(n).set_input_files(paths[kind])
-            try:
-                page.get_by_text(re.compile(rf"Ready to check: .*{re.escape(paths[kind].name)}")).first.wait_for(
-                    timeout=20_000)
-                break
-            except Exception:
-                if attempt == 2:
-                    raise
+    for slot, kind in (("Asset register", "register"), ("Need area boundaries", "boundaries"),
+                       ("Deprivation data", "deprivation")):
+        upload_to_slot(page, slot, paths[kind])
     page.get_by_role("button", name="Check these files").click()
     page.get_by_role("button", name="Use this data").click(timeout=120_000)
     page.get_by_text("Now showing").first.wait_for(timeout=60_000)
