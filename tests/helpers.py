@@ -116,6 +116,14 @@ _MARKUP = {"image", "link_open", "strong_open", "em_open", "s_open", "code_inlin
            "heading_open", "bullet_list_open", "ordered_list_open"}
 
 
+def screenshot(page, name: str, *, full_page: bool = True) -> None:
+    """Keep a screenshot of the page as ``name`` under ASSETS_MAP_SCREENSHOTS, when that names a folder."""
+    shots = os.environ.get("ASSETS_MAP_SCREENSHOTS")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(shots) / name), full_page=full_page)
+
+
 @contextlib.contextmanager
 def app_in_browser(store: Path, *, height: int = 900, last_shot: str | None = None):
     """The app with a register of its own (``store``), and a page of Debian chromium at 1400 px, offline.
@@ -136,10 +144,8 @@ def app_in_browser(store: Path, *, height: int = 900, last_shot: str | None = No
         try:
             yield url, page, blocked
         finally:
-            shots = os.environ.get("ASSETS_MAP_SCREENSHOTS")
-            if shots and last_shot:
-                Path(shots).mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(Path(shots) / last_shot), full_page=True)
+            if last_shot:
+                screenshot(page, last_shot)
             context.close()
             browser.close()
 

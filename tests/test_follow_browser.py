@@ -13,12 +13,9 @@ import pytest
 
 from assets_map.community.acv import read_acv_list
 from assets_map.store import LOCAL_USER, SqliteStore, cases, listings, notify
-from tests.helpers import CHROMIUM, LAUNCH_ARGS, import_demo, offline_context, require_browser, streamlit_app
+from tests.helpers import app_in_browser, import_demo, screenshot
 
 pytestmark = pytest.mark.browser
-SHOTS = Path("/tmp/H6")
-
-
 def _register(path: Path, demo_analysis):
     store = SqliteStore(path)
     import_demo(store, demo_analysis)
@@ -38,63 +35,52 @@ def _register(path: Path, demo_analysis):
 
 
 def test_follow_inbox_email_case_and_acv_clocks_in_the_browser(tmp_path, demo_analysis, smtp_server):
-    require_browser()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    SHOTS.mkdir(exist_ok=True)
     store, site, notified = _register(tmp_path / "register.sqlite", demo_analysis)
     aid = site["asset_id"]
-    env = {"ASSETS_MAP_STORE": str(store.path), "ASSETS_MAP_DATABASE_URL": ""}
-    with streamlit_app("--server.address", "127.0.0.1", env=env) as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        context, blocked = offline_context(browser, url)
-        page = context.new_page()
-        try:
-            page.goto(f"{url}/follow?site={aid}")
-            page.get_by_role("button", name="Follow this site").click(timeout=90_000)
-            page.get_by_text("You follow this site.").wait_for(timeout=30_000)
-            page.get_by_label("E-mail address").fill("steward@example.org")
-            page.get_by_role("button", name="Save").click()
-            page.get_by_text("We sent a confirmation link to steward@example.org").wait_for(timeout=30_000)
-            (confirm,) = smtp_server
-            link = re.search(r"\?confirm=\S+", confirm.get_content()).group(0)
-            page.goto(f"{url}/follow{link}")
-            page.get_by_text("steward@example.org is confirmed").wait_for(timeout=60_000)
+    with app_in_browser(store.path, last_shot="follow-last.png") as (url, page, blocked):
+        page.goto(f"{url}/follow?site={aid}")
+        page.get_by_role("button", name="Follow this site").click(timeout=90_000)
+        page.get_by_text("You follow this site.").wait_for(timeout=30_000)
+        page.get_by_label("E-mail address").fill("steward@example.org")
+        page.get_by_role("button", name="Save").click()
+        page.get_by_text("We sent a confirmation link to steward@example.org").wait_for(timeout=30_000)
+        (confirm,) = smtp_server
+        link = re.search(r"\?confirm=\S+", confirm.get_content()).group(0)
+        page.goto(f"{url}/follow{link}")
+        page.get_by_text("steward@example.org is confirmed").wait_for(timeout=60_000)
 
-            version = int(store.get(aid, LOCAL_USER)["version"])
-            store.save(aid, {"status": "surplus"}, expected_version=version, role=LOCAL_USER)
-            assert [m["X-Envelope-To"] for m in smtp_server] == ["steward@example.org"] * 2
-            assert "declared surplus" in smtp_server[1]["Subject"]
-            page.goto(f"{url}/follow?site={aid}")
-            page.get_by_text(re.compile(r"Inbox \(\d+ unread\)")).wait_for(timeout=60_000)
-            page.get_by_text(f"{site['name']}: now declared surplus").wait_for(timeout=30_000)
-            page.screenshot(path=str(SHOTS / "follow_inbox.png"), full_page=True)
+        version = int(store.get(aid, LOCAL_USER)["version"])
+        store.save(aid, {"status": "surplus"}, expected_version=version, role=LOCAL_USER)
+        assert [m["X-Envelope-To"] for m in smtp_server] == ["steward@example.org"] * 2
+        assert "declared surplus" in smtp_server[1]["Subject"]
+        page.goto(f"{url}/follow?site={aid}")
+        page.get_by_text(re.compile(r"Inbox \(\d+ unread\)")).wait_for(timeout=60_000)
+        page.get_by_text(f"{site['name']}: now declared surplus").wait_for(timeout=30_000)
+        screenshot(page, "follow-inbox.png")
 
-            page.goto(f"{url}/cases?site={aid}")
-            page.get_by_text("Asset of Community Value", exact=True).wait_for(timeout=90_000)
-            interim = (notified + dt.timedelta(days=41)).strftime("%-d %B %Y")
-            page.get_by_text("Case 1: enquiry").wait_for(timeout=30_000)
-            body = page.inner_text("body")
-            assert "listing ACV-9" in body and "Estates to reply" in body
-            grid = page.locator("[data-testid='stDataFrame']").first
-            grid.wait_for(timeout=30_000)
-            page.screenshot(path=str(SHOTS / "cases_acv.png"), full_page=True)
-            page.get_by_role("button", name="Record this stage").first.wait_for(timeout=30_000)
-            form = page.locator("[data-testid='stForm']").first
-            form.get_by_label("Note").fill("Expression of interest sent")
-            form.locator("[data-testid='stSelectbox']").first.click()
-            page.get_by_role("option", name="expression of interest").click()
-            expect(form.locator("[data-testid='stSelectbox'] input").first).to_have_value("expression of interest",
-                                                                                          timeout=30_000)
-            form.get_by_role("button", name="Record this stage").click()
-            page.get_by_text("Case 1: expression of interest").wait_for(timeout=120_000)
-            page.screenshot(path=str(SHOTS / "cases_moved.png"), full_page=True)
-            # nothing is fetched from outside (the page icon is drawn by the app, not a Material Symbols image)
-            assert not blocked, blocked
-        finally:
-            page.screenshot(path=str(SHOTS / "last.png"), full_page=True)
-            context.close()
-            browser.close()
+        page.goto(f"{url}/cases?site={aid}")
+        page.get_by_text("Asset of Community Value", exact=True).wait_for(timeout=90_000)
+        interim = (notified + dt.timedelta(days=41)).strftime("%-d %B %Y")
+        page.get_by_text("Case 1: enquiry").wait_for(timeout=30_000)
+        body = page.inner_text("body")
+        assert "listing ACV-9" in body and "Estates to reply" in body
+        grid = page.locator("[data-testid='stDataFrame']").first
+        grid.wait_for(timeout=30_000)
+        screenshot(page, "cases-acv.png")
+        page.get_by_role("button", name="Record this stage").first.wait_for(timeout=30_000)
+        form = page.locator("[data-testid='stForm']").first
+        form.get_by_label("Note").fill("Expression of interest sent")
+        form.locator("[data-testid='stSelectbox']").first.click()
+        page.get_by_role("option", name="expression of interest").click()
+        expect(form.locator("[data-testid='stSelectbox'] input").first).to_have_value("expression of interest",
+                                                                                      timeout=30_000)
+        form.get_by_role("button", name="Record this stage").click()
+        page.get_by_text("Case 1: expression of interest").wait_for(timeout=120_000)
+        screenshot(page, "cases-moved.png")
+        # nothing is fetched from outside (the page icon is drawn by the app, not a Material Symbols image)
+        assert not blocked, blocked
     trail = cases.case_history(store, 1, role=LOCAL_USER)
     assert [e["stage"] for e in trail] == ["enquiry", "expression of interest"]
     assert trail[1]["by_user"] == "local user" and trail[1]["note"] == "Expression of interest sent"

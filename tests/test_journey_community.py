@@ -9,24 +9,20 @@ Set ASSETS_MAP_SCREENSHOTS=<folder> to keep a screenshot of each step.
 """
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import MAP_IFRAME, offline_context, upload_to_slot
+from tests.helpers import MAP_IFRAME, offline_context, screenshot, upload_to_slot
 
 pytestmark = pytest.mark.browser
 
-SHOTS = os.environ.get("ASSETS_MAP_SCREENSHOTS")
 
 
 def _shot(page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"))
+    screenshot(page, f"{name}.png", full_page=False)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from tests.helpers import CHROMIUM, LAUNCH_ARGS, offline_context, require_browser, streamlit_app
+from tests.helpers import CHROMIUM, LAUNCH_ARGS, offline_context, require_browser, screenshot, streamlit_app
 
 pytestmark = pytest.mark.browser
 
@@ -82,7 +82,7 @@ def test_the_estates_officers_journey_on_trafford(page, officer_app, shared, tmp
     page.get_by_role("button", name="Use this data").click()
     page.get_by_text("Now showing Your data: land_and_building_assets.csv").wait_for(timeout=60_000)
     page.get_by_text("608 of 608 sites shown").first.wait_for(timeout=30_000)
-    page.screenshot(path=str(tmp_path / "your-data.png"))
+    screenshot(page, "estates-your-data.png", full_page=False)
 
     # 2. The vacant sites in need deciles 1-3, with the sidebar's filters.
     sidebar = page.locator("[data-testid=stSidebar]")
@@ -121,7 +121,7 @@ def test_the_estates_officers_journey_on_trafford(page, officer_app, shared, tmp
     page.get_by_text("Saved as version 2: priority High (was Low)").wait_for(timeout=60_000)
     page.get_by_text(re.compile(r"Version 2 · priority High · .*full postcode")).wait_for()
     _no_traceback(page)
-    page.screenshot(path=str(tmp_path / "register.png"))
+    screenshot(page, "estates-register.png", full_page=False)
 
     # 4. The register, as saved, in use on every page; export what the Download page offers.
     page.get_by_role("button", name="Show the register on the map").click()

@@ -11,7 +11,6 @@ Set ASSETS_MAP_SCREENSHOTS=<folder> to keep a screenshot of each step.
 from __future__ import annotations
 
 import json
-import os
 import zipfile
 from pathlib import Path
 
@@ -20,17 +19,14 @@ import pytest
 
 from assets_map.cli import main
 from assets_map.io.provenance import from_table, sha256_of
-from tests.helpers import offline_context, upload_to_slot
+from tests.helpers import offline_context, screenshot, upload_to_slot
 
 pytestmark = pytest.mark.browser
 
-SHOTS = os.environ.get("ASSETS_MAP_SCREENSHOTS")
 
 
 def _shot(page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+    screenshot(page, f"{name}.png")
 
 
 @pytest.fixture

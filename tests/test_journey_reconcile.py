@@ -7,18 +7,14 @@ blocked.
 Set ASSETS_MAP_SCREENSHOTS=<folder> to keep a screenshot of each step (and of the last page seen)."""
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
 
-from tests.helpers import RECONCILE_ANCHOR, app_in_browser, reconcile_world
-
-SHOTS = os.environ.get("ASSETS_MAP_SCREENSHOTS")
+from tests.helpers import RECONCILE_ANCHOR, app_in_browser, reconcile_world, screenshot
 
 
 @pytest.fixture(scope="module")
@@ -45,12 +41,6 @@ def city(shared, tmp_path_factory):
             "parcel_id": world["parcels"]["parcel_id"].iloc[world["p"]["A3"]]}
 
 
-def _shot(page, name: str) -> None:
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / name), full_page=True)
-
-
 def _load(page, url: str, city: dict) -> None:
     """Your data: register, need areas, deprivation, postcodes, the City's parcels and the CCOD file; check; use."""
     page.goto(url + "/data")
@@ -66,7 +56,7 @@ def _load(page, url: str, city: dict) -> None:
         inputs.nth(i).set_input_files(str(path))
         page.get_by_text(re.compile(re.escape(shown))).first.wait_for(timeout=90_000)
     page.get_by_text(re.compile(r"CCOD_FULL\.csv: looks like")).first.scroll_into_view_if_needed()
-    _shot(page, "journey-your-data.png")
+    screenshot(page, "journey-your-data.png")
     page.get_by_role("button", name="Check these files").click()
     page.get_by_text(re.compile(r"CCOD_FULL\.csv: HM Land Registry CCOD file \(full\): 9 titles")).wait_for(
         timeout=180_000)
@@ -105,7 +95,7 @@ def test_owner_and_tier_on_the_map_then_decisions_kept_in_the_register(city, tmp
         assert frame.locator("path.am-title").count() >= 1  # the placed titles, drawn at street zoom
         inner.evaluate("() => window.map.setZoom(17, {animate: false})")
         page.wait_for_timeout(800)
-        _shot(page, "journey-titles.png")
+        screenshot(page, "journey-titles.png")
         xy = inner.evaluate(f"""() => {{ const m = window.map; m.setView([{lat}, {lon}], 19, {{animate: false}});
             const p = m.latLngToContainerPoint([{lat}, {lon}]); return [p.x, p.y]; }}""")
         page.wait_for_timeout(800)
@@ -117,7 +107,7 @@ def test_owner_and_tier_on_the_map_then_decisions_kept_in_the_register(city, tmp
         assert f"{RECONCILE_ANCHOR} holds title AGL3 here (placed by postcode with one parcel; the proprietor " \
                f"is {RECONCILE_ANCHOR} by the anchor's own name; approximate" in said, said
         page.get_by_role("link", name="Title search at HM Land Registry").wait_for(timeout=30_000)
-        _shot(page, "journey-who-owns.png")
+        screenshot(page, "journey-who-owns.png")
 
         # 2. The Land ownership page: the report; confirm one match, reject another
         page.get_by_role("link", name="Land ownership").click()
@@ -125,7 +115,7 @@ def test_owner_and_tier_on_the_map_then_decisions_kept_in_the_register(city, tmp
         _decide(page, "AGL3", "Confirm", "the yard is part of Love Lane Hall")
         _decide(page, "AGL5", "Reject", "sold in 2019")
         page.get_by_text(re.compile(r"Decisions recorded \(2\)")).wait_for(timeout=60_000)
-        _shot(page, "journey-reconcile.png")
+        screenshot(page, "journey-reconcile.png")
         with page.expect_download(timeout=120_000) as info:
             page.get_by_role("button", name="Download the report (Excel)").click()
         saved = tmp_path / info.value.suggested_filename
@@ -144,7 +134,7 @@ def test_owner_and_tier_on_the_map_then_decisions_kept_in_the_register(city, tmp
         page.get_by_text(re.compile(r"Decisions recorded \(2\)")).wait_for(timeout=90_000)
         table = page.locator("[data-testid=stDataFrame]").first
         table.wait_for(timeout=30_000)
-        _shot(page, "journey-reconcile-reloaded.png")
+        screenshot(page, "journey-reconcile-reloaded.png")
         page.get_by_text(re.compile(r"Decisions recorded \(2\)")).click()
         trail = page.locator("[data-testid=stExpander]").filter(has_text="Decisions recorded")
         trail.locator("[data-testid=stDataFrame]").wait_for(timeout=30_000)
