@@ -134,3 +134,25 @@ def test_headings_on_lines_of_their_own_in_a_long_csv(tmp_path):
     excluded = apply_exclusions(out).set_index("name")["excluded"]
     assert excluded[[f"Lodge {k}" for k in range(150)]].all() and excluded[[f"Plot {k}" for k in range(100)]].all()
     assert not excluded[[f"Office {k}" for k in range(200)]].any()
+
+
+def test_filled_cells_reads_every_cell_as_one_by_one_would():
+    """The column-wise test of filled cells (Arrow text trimmed in Arrow) agrees with reading each cell as text."""
+    import numpy as np
+    import pandas as pd
+
+    from assets_map.io.sections import filled_cells
+
+    texts = ["Library", "  ", "", None, " Park Road ", "\u00a0\t\u2003", "0", "Café", "\u00a0x", "n/a"]
+    frame = pd.DataFrame({
+        "arrow": pd.array(texts, dtype="str"),
+        "string": pd.array(texts, dtype="string[pyarrow]"),
+        "python": pd.array(texts, dtype="string[python]"),
+        "mixed": pd.Series(["a", 3, None, 2.5, " ", float("nan"), "b", True, "  c", pd.NA], dtype=object),
+        "number": [1.0, np.nan, 0.0, 3.5, np.nan, 2.0, 1.0, np.nan, 4.0, 5.0],
+        "count": pd.array([1, None, 3, 4, 5, None, 7, 8, 9, 10], dtype="Int64"),
+        "when": pd.to_datetime(["2024-01-01", None, "2024-02-01", None, "2024-03-01", None, None, None, None, None]),
+    })
+    expected = np.array([[not pd.isna(v) and str(v).strip() != "" for v in frame[c]] for c in frame.columns]).T
+    assert filled_cells(frame).tolist() == expected.tolist()
+    assert filled_cells(frame.iloc[:0]).shape == (0, frame.shape[1])

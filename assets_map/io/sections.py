@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 #: The column the carried headings go in: its header says category, so it is read as one.
 SECTION_COLUMN = "Section heading category"
@@ -22,6 +23,38 @@ SECTION_PLACE_COLUMN = "Section heading place"
 _MAX_HEADING = 80
 _PLACE = re.compile(r"\b(wards?|parish|parishes|district|locality|neighbourhood|division|township|constituency)\s*$",
                     re.IGNORECASE)
+
+
+def filled_cells(frame: pd.DataFrame) -> np.ndarray:
+    """Which cells of ``frame`` hold a value: not missing and, for text, not blank (rows x columns, bool).
+
+    Column by column: text is trimmed of white space by Arrow where the column is held as Arrow text, by
+    pandas otherwise; a number, date or flag is filled wherever it is not missing.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table's cells (no geometry column).
+
+    Returns
+    -------
+    numpy.ndarray
+        A boolean array of ``frame``'s shape.
+    """
+    out = np.zeros(frame.shape, dtype=bool)
+    for j in range(frame.shape[1]):
+        col = frame.iloc[:, j]
+        present = col.notna().to_numpy()
+        if not present.any() or not (pd.api.types.is_string_dtype(col.dtype) or col.dtype == object):
+            out[:, j] = present
+            continue
+        arrow = getattr(col.array, "_pa_array", None)
+        if arrow is not None:  # Arrow-backed text: trimmed and compared in Arrow, no Python strings made
+            blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(arrow), ""), True)
+            out[:, j] = present & ~blank.to_numpy(zero_copy_only=False)
+        else:  # cells of any type: each present one as text
+            out[present, j] = col[present].astype(object).astype(str).str.strip().ne("").to_numpy(dtype=bool)
+    return out
 
 
 def carry_sections(raw: pd.DataFrame, report) -> pd.DataFrame:
@@ -38,9 +71,7 @@ def carry_sections(raw: pd.DataFrame, report) -> pd.DataFrame:
     attrs = raw.drop(columns=["geometry"], errors="ignore")
     if attrs.shape[1] < 3 or len(attrs) < 3 or SECTION_COLUMN in raw.columns or SECTION_PLACE_COLUMN in raw.columns:
         return raw
-    values = attrs.to_numpy(dtype=object)
-    filled = np.array([[v is not None and not (isinstance(v, float) and np.isnan(v)) and str(v).strip() != "" for v in row]
-                       for row in values], dtype=bool) if len(values) else np.zeros((0, 0), bool)
+    filled = filled_cells(attrs)
     counts = filled.sum(axis=1)
     record = counts >= 3
     if record.sum() >= 3 and not record[-1]:
@@ -50,23 +81,26 @@ def carry_sections(raw: pd.DataFrame, report) -> pd.DataFrame:
         foot = np.arange(last + 1, len(attrs))
         shaped = raw["geometry"].notna().to_numpy() if "geometry" in raw.columns else np.zeros(len(raw), bool)
         if len(foot) and (counts[foot] <= 1).all() and not shaped[foot].any():  # a feature with a shape is a site
-            shown = "; ".join(str(v).strip()[:60] for row in values[foot] for v in row
-                              if v is not None and not (isinstance(v, float) and np.isnan(v)) and str(v).strip())
+            shown = "; ".join(str(v).strip()[:60] for row, marks in zip(attrs.iloc[foot].to_numpy(dtype=object),
+                                                                          filled[foot], strict=True)
+                              for v, mark in zip(row, marks, strict=True) if mark)
             report.add("set aside", f"set aside {len(foot)} note line(s) under the table ({shown[:200]}); not sites",
                        raw.index[foot] + 1)
             report.set_aside += len(foot)
-            raw, attrs, values = raw.iloc[: last + 1], attrs.iloc[: last + 1], values[: last + 1]
+            raw, attrs = raw.iloc[: last + 1], attrs.iloc[: last + 1]
             filled, counts, record = filled[: last + 1], counts[: last + 1], record[: last + 1]
-    first = values[:, 0]
+    first = attrs.iloc[:, 0].to_numpy(dtype=object)
     heading = (counts == 1) & filled[:, 0]
-    heading &= np.array([isinstance(v, str) and len(v.strip()) <= _MAX_HEADING and pd.isna(pd.to_numeric(v.strip().replace(",", ""), errors="coerce"))
-                         for v in first], dtype=bool)
+    # only the few rows of one filled cell are looked at one by one
+    heading[heading] = [isinstance(v, str) and len(v.strip()) <= _MAX_HEADING and
+                        pd.isna(pd.to_numeric(v.strip().replace(",", ""), errors="coerce")) for v in first[heading]]
     heading &= np.append(record[1:], False)  # the next row is a record
     if heading.sum() < 2 or record.sum() <= len(attrs) / 2:
         return raw
     if isinstance(raw, pd.DataFrame) and "geometry" in raw.columns:
         heading &= raw["geometry"].isna().to_numpy()
-    place = heading & np.array([isinstance(v, str) and bool(_PLACE.search(v.strip())) for v in first], dtype=bool)
+    place = heading.copy()
+    place[heading] = [bool(_PLACE.search(v.strip())) for v in first[heading]]
     out = raw.copy()
     said = []
     for mask, column, what in ((heading & ~place, SECTION_COLUMN, "category"), (place, SECTION_PLACE_COLUMN, "place")):
