@@ -94,3 +94,31 @@ def test_approximate_figures_are_read():
     out, note = area_column(cells, "site_area_ha", "Site Area")
     assert out.tolist() == pytest.approx([2.0, 0.202343, 0.011148, 1.2, 0.5], rel=1e-4)
     assert note["not_read"] == []
+
+
+@pytest.mark.parametrize("header", ["Area (sq m)", "Size (m²)", "Total area m2", "Property Area (sq ft)"])
+def test_a_bare_area_in_square_metres_is_land_s_site_area_and_a_building_s_floor(tmp_path, header):
+    """"Area (sq m)" does not say whose area: a car park's is its site area, a library's its floor area."""
+    sq_ft = "sq ft" in header
+    frame = pd.DataFrame({**_base(3), "Land or Buildings": ["Building", "Land", "Land and buildings"],
+                          header: ["1,200", "2,500", "3,400"]})
+    out, report = _import(tmp_path, frame)
+    factor = 0.09290304 if sq_ft else 1.0
+    assert out["floor_area_m2"].tolist()[0] == pytest.approx(1200 * factor)
+    assert pd.isna(out["floor_area_m2"].tolist()[1]) and out["floor_area_m2"].tolist()[2] == pytest.approx(3400 * factor)
+    assert out["site_area_ha"].tolist()[1] == pytest.approx(2500 * factor / 10_000)
+    assert out["site_area_ha"].isna().tolist() == [True, False, True]
+    said = [i for i in report.of_kind("fixed") if "does not say whose area" in i.message]
+    assert said and said[0].rows == [2], report.summary_lines()
+
+
+@pytest.mark.parametrize(("header", "site"), [("Plot size (m²)", True), ("Land area sq m", True),
+                                              ("Building area (sq m)", False), ("Gross area", False)])
+def test_a_word_before_area_says_whose_area_it_is(tmp_path, header, site):
+    frame = pd.DataFrame({**_base(2), "Land or Buildings": ["Land", "Building"], header: ["2,500", "400"]})
+    out, report = _import(tmp_path, frame)
+    if site:
+        assert out["site_area_ha"].tolist() == pytest.approx([0.25, 0.04]) and out["floor_area_m2"].isna().all()
+    else:  # a building's floor, whatever the row's holding: the header says so
+        assert out["floor_area_m2"].tolist() == pytest.approx([2500, 400]) and out["site_area_ha"].isna().all()
+    assert not [i for i in report.issues if "does not say whose area" in i.message]

@@ -28,7 +28,7 @@ from assets_map.io.report import ImportReport, InputError
 from assets_map.io.sections import carry_sections
 from assets_map.io.sources import Limits, Table, excel_frame, open_table, table_title_lines, text_frame
 from assets_map.io.titles import owner_from_titles
-from assets_map.io.units import report_areas
+from assets_map.io.units import land_areas, report_areas
 from assets_map.schema import DISPLAY_CRS, MEASURE_CRS, order_columns
 
 # ---------------------------------------------------------------- postcodes
@@ -584,6 +584,7 @@ def read_register(
         owner_from_titles(canon, table_title_lines(table), report)
     _report_normalised(attrs, canon, mapping, report)
     report_areas(canon, mapping, attrs.index.to_numpy() + 1, report)
+    land_areas(canon, mapping, attrs.index.to_numpy() + 1, report)
     if table.is_vector and repaired.any():
         canon["src_geometry_wkt"] = [shapely.to_wkt(g) if r else None for g, r in zip(raw.geometry, repaired, strict=True)]
     rows = raw.index.to_numpy() + 1

@@ -143,22 +143,31 @@ def report_areas(canon: pd.DataFrame, mapping: dict, rows: np.ndarray, report) -
 _GENERIC_AREA = re.compile(r"^(total|gross|plot|approx|approximate|site|land|property|building)?(area|size)"
                            r"(sqm|sqft|m2|ha|hectares|acres|ac|sqmetres|squaremetres|squarefeet)?$")
 _LAND_UNITS = {4046.8564224, 10000.0}
+#: Words before "area"/"size" that say whose area it is, whatever its unit: land's, or a building's.
+_LAND_WORDS = {"plot", "site", "land"}
+_FLOOR_WORDS = {"building", "gross"}
+
+
+def _generic_area(col: object) -> re.Match | None:
+    return _GENERIC_AREA.match(re.sub(r"[^a-z0-9]", "", str(col).lower().replace("²", "2")))
 
 
 def with_area_columns(raw: pd.DataFrame, mapping: dict) -> dict:
-    """``mapping`` with a column headed only "Area" or "Size" read as a floor or a site area by its unit.
+    """``mapping`` with a column headed only "Area" or "Size" read as a floor or a site area.
 
-    The unit in the header, else the unit most of its cells carry, decides: hectares or acres are a site's
-    land, square metres or square feet a building's floor (as registers measure them). A column with no unit
-    anywhere is left unread (its values stay in its source column).
+    A word before it says whose area it is ("Plot size", "Land area": a site's; "Building area", "Gross
+    area": a floor's). Otherwise the unit in the header, else the unit most of its cells carry, decides:
+    hectares or acres are a site's land, square metres or square feet a building's floor (as registers
+    measure them; :func:`land_areas` then reads it as the site area of the rows that are land). A column
+    with no word and no unit anywhere is left unread (its values stay in its source column).
     """
     if "floor_area_m2" in mapping and "site_area_ha" in mapping:
         return mapping
     taken = set(mapping.values())
     out = dict(mapping)
     for col in raw.columns:
-        f = re.sub(r"[^a-z0-9]", "", str(col).lower())
-        if col in taken or not _GENERIC_AREA.match(f):
+        m = _generic_area(col)
+        if col in taken or not m:
             continue
         unit = unit_of(col)
         factor = unit[1] if unit else None
@@ -166,10 +175,41 @@ def with_area_columns(raw: pd.DataFrame, mapping: dict) -> dict:
             units = [p[1] for p in map(parse_area, raw[col].dropna().unique()[:500]) if p[1]]
             if units:
                 factor = max(set(units), key=units.count)
-        if factor is None:
+        if m.group(1) in _LAND_WORDS:
+            canonical = "site_area_ha"
+        elif m.group(1) in _FLOOR_WORDS:
+            canonical = "floor_area_m2"
+        elif factor is None:
             continue
-        canonical = "site_area_ha" if factor in _LAND_UNITS else "floor_area_m2"
+        else:
+            canonical = "site_area_ha" if factor in _LAND_UNITS else "floor_area_m2"
         if canonical not in out:
             out[canonical] = col
             taken.add(col)
     return out
+
+
+def land_areas(canon: pd.DataFrame, mapping: dict, rows: np.ndarray, report) -> None:
+    """A bare "Area (sq m)" read as the floor area is, for a row that is land, that land's site area.
+
+    A register that says only "Area" in square metres or square feet does not say whose area it is: a
+    building's floor, or the land of a car park or a field. Rows whose holding is land get it as their site
+    area (in hectares, where they have none) instead of a floor area; the report says so. ``canon`` is
+    changed in place (its ``attrs["area_units"]`` name the column read); ``rows`` are the file's row numbers.
+    """
+    header = canon.attrs.get("area_units", {}).get("floor_area_m2", {}).get("header") or mapping.get("floor_area_m2")
+    m = _generic_area(header) if header is not None else None
+    if m is None or m.group(1) in _FLOOR_WORDS or "holding_type" not in canon:
+        return
+    floor = canon["floor_area_m2"]
+    land = (canon["holding_type"] == "land").to_numpy() & floor.notna().to_numpy()
+    if not land.any():
+        return
+    site = canon["site_area_ha"].to_numpy(dtype="float64", na_value=np.nan).copy()
+    take = land & np.isnan(site)
+    site[take] = floor.to_numpy(dtype="float64", na_value=np.nan)[take] / 10_000
+    canon["site_area_ha"] = site
+    canon.loc[land, "floor_area_m2"] = np.nan
+    report.add("fixed", f"{header}: does not say whose area it is; read as the site area of the "
+               f"{int(land.sum())} site(s) that are land (in hectares) and the floor area of the rest",
+               [int(r) for r in rows[land]])
