@@ -140,6 +140,9 @@ def test_kept_aliases_merge_with_an_uploaded_table_each_saying_where_it_came_fro
     where = dict(zip(table["Name"] + table["Company number"], table["Where it comes from"], strict=True))
     assert where[LEGAL] == "alias table aliases.csv, row 2"
     assert where["09999999"].startswith("added on the Land ownership page by local user on ")
+    # an editor sees why each was added: the note kept with it (an uploaded alias has none)
+    notes = dict(zip(table["Name"] + table["Company number"], table["Note"], strict=True))
+    assert notes == {LEGAL: "", "9999999": "", "09999999": "its company"}
     assert _titles(at) == {"AGL1", "AGL2", "AGL3", "AGL4", "AGL5", "AGL6"}
     # withdrawn on the page: the next session no longer uses it
     at.selectbox(key="own_withdraw_which").set_value("company 09999999")
@@ -148,6 +151,12 @@ def test_kept_aliases_merge_with_an_uploaded_table_each_saying_where_it_came_fro
     assert not at.exception, at.exception
     assert _titles(_page(reconcile_checked)) == {"AGL3", "AGL4", "AGL5"}
     assert alias_history(SqliteStore(ownership_store), ANCHOR)["note"].tolist()[0] == "the hospital's company, not ours"
+    # the page shows the audit trail, newest first: the withdrawal, then the addition, each with who and why
+    trail = next(d.value for d in at.dataframe if "Who" in d.value.columns)
+    assert trail["What"].tolist() == ["withdrawn", "added"]
+    assert trail["Note"].tolist() == ["the hospital's company, not ours", "its company"]
+    assert trail["Company number"].tolist() == ["09999999", "09999999"] and set(trail["Who"]) == {"local user"}
+    assert all(len(w) == 16 for w in trail["When"])
 
 
 def test_a_public_visitor_uses_the_kept_aliases_but_cannot_change_them(
@@ -160,6 +169,10 @@ def test_a_public_visitor_uses_the_kept_aliases_but_cannot_change_them(
     assert {"AGL1", "AGL2"} <= _titles(at)
     assert not [b for b in at.button if "Add to the alias table" in str(getattr(b, "label", ""))]
     assert any("the report uses it, you cannot change it" in plain(i.value) for i in at.info)
+    # the public sees which names are used, not the notes nor who added or withdrew what
+    table = next(d.value for d in at.dataframe if "Where it comes from" in d.value.columns)
+    assert "Note" not in table.columns
+    assert not [d for d in at.dataframe if "Who" in d.value.columns]
 
 
 def test_read_aliases_rows_keep_their_file_and_row_when_merged(reconcile_files, tmp_path):

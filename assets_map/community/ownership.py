@@ -771,8 +771,9 @@ def merge_aliases(parts) -> pd.DataFrame | None:
 
     Returns
     -------
-    DataFrame with ``anchor``, ``alias``, ``company_number``, ``source_row`` and ``source`` (words: the file and
-    row, or who kept it in the register and when), or None when there are no rows
+    DataFrame with ``anchor``, ``alias``, ``company_number``, ``source_row``, ``source`` (words: the file and
+    row, or who kept it in the register and when) and ``note`` (why, where one was kept), or None when there are
+    no rows
     """
     frames = []
     for p in parts:
@@ -782,11 +783,13 @@ def merge_aliases(parts) -> pd.DataFrame | None:
         given = p["source"] if "source" in p.columns else pd.Series(pd.NA, index=p.index, dtype="string")
         rows = [g if isinstance(g, str) and g else f"alias table {src}, row {r}"
                 for g, r in zip(given, p["source_row"], strict=True)]
-        frames.append(p[["anchor", "alias", "company_number", "source_row"]].assign(source=rows))
+        note = p["note"] if "note" in p.columns else pd.Series(pd.NA, index=p.index, dtype="string")
+        frames.append(p[["anchor", "alias", "company_number", "source_row"]].assign(source=rows, note=note))
     if not frames:
         return None
     out = pd.concat(frames, ignore_index=True).astype({"anchor": "string", "alias": "string",
-                                                        "company_number": "string", "source": "string"})
+                                                        "company_number": "string", "source": "string",
+                                                        "note": "string"})
     out.attrs["source"] = ", ".join(dict.fromkeys(p.attrs.get("source", "") for p in parts if p is not None
                                                   and len(p)))
     return out

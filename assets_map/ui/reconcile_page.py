@@ -40,7 +40,14 @@ from assets_map.io.importer import Upload
 from assets_map.io.report import InputError
 from assets_map.io.uploads import read_alias_upload
 from assets_map.store import NotAllowed, StoreError
-from assets_map.store.decisions import add_alias, decision_history, record_decision, stored_aliases, withdraw_alias
+from assets_map.store.decisions import (
+    add_alias,
+    alias_history,
+    decision_history,
+    record_decision,
+    stored_aliases,
+    withdraw_alias,
+)
 from assets_map.ui import identity, shared, state
 
 ANCHOR = "own_anchor"
@@ -305,12 +312,35 @@ def _withdraw(anchor: str) -> None:
     st.session_state["own_withdraw_note"] = ""
 
 
-def _alias_words(aliases: pd.DataFrame) -> pd.DataFrame:
-    """The alias table in words: the name or company number, and where it came from."""
+def _alias_words(aliases: pd.DataFrame, *, notes: bool = False) -> pd.DataFrame:
+    """The alias table in words: the name or company number, where it came from and, with ``notes``, why."""
     name = [a if isinstance(a, str) and a else "" for a in aliases["alias"]]
     number = [c if isinstance(c, str) and c else "" for c in aliases["company_number"]]
-    return pd.DataFrame({"Name": name, "Company number": number, "Where it comes from": aliases["source"].astype(object)
-                         .fillna("").tolist()})
+    out = pd.DataFrame({"Name": name, "Company number": number, "Where it comes from": aliases["source"].astype(object)
+                        .fillna("").tolist()})
+    if notes:
+        note = aliases["note"] if "note" in aliases else pd.Series("", index=aliases.index)
+        out["Note"] = [v if isinstance(v, str) else "" for v in note]
+    return out
+
+
+def _alias_trail(anchor: str) -> None:
+    """Every alias of ``anchor`` added or withdrawn in the register, newest first, with who, when and why."""
+    try:
+        log = alias_history(identity.shared_store(), anchor)
+    except StoreError as exc:
+        st.error(shared.md(f"The history of the alias table could not be read: {exc}"), icon=":material/block:")
+        return
+    if not len(log):
+        return
+    st.markdown("**History of the alias table kept in the register** (newest first; nothing is ever deleted)")
+    st.dataframe(pd.DataFrame({
+        "When": [str(v)[:16].replace("T", " ") for v in log["at"]],
+        "Who": log["by_user"].astype(object).fillna("").tolist(),
+        "What": log["action"].astype(object).tolist(),
+        "Name": [a if isinstance(a, str) and a else "" for a in log["alias"]],
+        "Company number": [c if isinstance(c, str) and c else "" for c in log["company_number"]],
+        "Note": [v if isinstance(v, str) else "" for v in log["note"]]}), hide_index=True, width="stretch")
 
 
 def _alias_editing(anchor: str, role) -> None:
@@ -356,11 +386,15 @@ def _anchor_section(own: pd.DataFrame) -> str:
                 st.error(shared.md(st.session_state[err]), icon=":material/block:")
         _alias_editing(anchor, identity.visitor_role())
         aliases = _aliases(anchor)
+        may_decide = _may_decide(identity.visitor_role(), anchor)
         if aliases is not None and len(aliases):
-            st.dataframe(_alias_words(aliases), hide_index=True, width="stretch")
+            # the notes and the history say why and who: for those who keep the table (as with the decisions)
+            st.dataframe(_alias_words(aliases, notes=may_decide), hide_index=True, width="stretch")
             table = aliases[["anchor", "alias", "company_number", "source"]].astype(object)
             st.download_button("Download the alias table (CSV)", table.where(table.notna(), "").to_csv(index=False)
                                .encode("utf-8"), file_name="aliases.csv", mime="text/csv", key="own_alias_download")
+        if may_decide:
+            _alias_trail(anchor)
     return anchor
 
 
