@@ -116,6 +116,17 @@ def test_owner_and_tier_on_the_map_then_decisions_kept_in_the_register(city, tmp
         _decide(page, "AGL5", "Reject", "sold in 2019")
         page.get_by_text(re.compile(r"Decisions recorded \(2\)")).wait_for(timeout=60_000)
         screenshot(page, "journey-reconcile.png")
+        # an alias typed on the page, with why: kept in the register, its note and the table's history shown
+        page.get_by_text("Other names this anchor holds land under").click()
+        page.get_by_label("Or type a name or company number").fill("09999999")
+        page.get_by_label("Note (why; kept with the alias)").fill("its trading company")
+        page.get_by_role("button", name="Add to the alias table").click()
+        page.get_by_text(re.compile(r"Added to the alias table of .*kept in the register")).wait_for(timeout=60_000)
+        aliases = page.locator("[data-testid=stExpander]").filter(has_text="Other names this anchor holds land under")
+        aliases.get_by_text("History of the alias table kept in the register").wait_for(timeout=30_000)
+        assert aliases.locator("[data-testid=stDataFrame]").count() == 2  # the table in use, and its history
+        aliases.get_by_text("History of the alias table kept in the register").scroll_into_view_if_needed()
+        screenshot(page, "journey-aliases.png", full_page=False)
         with page.expect_download(timeout=120_000) as info:
             page.get_by_role("button", name="Download the report (Excel)").click()
         saved = tmp_path / info.value.suggested_filename
@@ -132,7 +143,7 @@ def test_owner_and_tier_on_the_map_then_decisions_kept_in_the_register(city, tmp
         _load(page, url, city)
         page.get_by_role("link", name="Land ownership").click()
         page.get_by_text(re.compile(r"Decisions recorded \(2\)")).wait_for(timeout=90_000)
-        table = page.locator("[data-testid=stDataFrame]").first
+        table = page.locator("[data-testid=stDataFrame]:visible").first  # the report (the alias tables are folded)
         table.wait_for(timeout=30_000)
         screenshot(page, "journey-reconcile-reloaded.png")
         page.get_by_text(re.compile(r"Decisions recorded \(2\)")).click()
