@@ -222,7 +222,7 @@ def app_bench(n: int, runs: int, timeout_s: float) -> dict:
     import subprocess
     import urllib.request
 
-    from _probe import INIT_JS, Traffic, current_counts, last_input, map_frame, wait_drawn
+    from _probe import INIT_JS, Traffic, current_counts, last_input, map_frame, wait_drawn, ws_since
     from playwright.sync_api import sync_playwright
 
     reg = HERE / "data" / f"assets_points_{n}.gpkg"
@@ -299,6 +299,7 @@ def app_bench(n: int, runs: int, timeout_s: float) -> dict:
                                                         f"c.sites !== {before['sites']}", timeout_s)
                     _quiet(traffic)
                     rows[f"filter '{q}'"].append({"s": (t_drawn - t_in) / 1000, **c,
+                                                  "ws_ms_bytes": ws_since(page, t_in, time.time() * 1000),
                                                   "kb_until_drawn": traffic.between(t_in, t_drawn)["total"] / 1e3,
                                                   "kb_rerun": traffic.between(t_in, time.time() * 1000)["total"] / 1e3})
             for name, rs in rows.items():

@@ -190,8 +190,10 @@ def national_map(view: pd.DataFrame, mask: np.ndarray, *, column: str, legend: s
     st.session_state[state.NATIONAL_VIEW] = nv
     built = nv["built"]
     key = (version, state.filters().key(), column, built)
+    need_cache = state.need_layers(column)  # the need layer of a view does not change with the filters
     data = state.cached_map(key, lambda: national_map_data(view, needs, need_column=column, view=built[0],
-                                                           zoom=built[1], index=index.subset(mask)))
+                                                           zoom=built[1], index=index.subset(mask),
+                                                           need_cache=need_cache))
     st.info("Large data: need is drawn by local authority and sites in clusters when zoomed out, by neighbourhood "
             "and one by one when zoomed in. The map redraws for the view as you pan and zoom; the table lists "
             "every site matching the filters.", icon=":material/map:")
