@@ -34,6 +34,7 @@ from assets_map.maps.draw import (
     selection_centre,
     selection_layer,
     site_data,
+    site_display,
     site_groups,
 )
 from assets_map.maps.national import national_map_data, needs_national_display
@@ -366,7 +367,9 @@ def render() -> None:
                 everything, result.needs, need_column=column, wards=result.places.get("wards"),
                 constraint_layers=result.constraint_layers, parcels=result.places.get("parcels")),
                 [(p.name, p.lon, p.lat, p.kind) for p in state.gazetteer().labels()]))
-            data = state.cached_map((state.data_version(), state.filters().key()), lambda: site_data(view))
+            shown = state.site_display(lambda: site_display(a))
+            data = state.cached_map((state.data_version(), state.filters().key()),
+                                    lambda: site_data(view, display=shown))
             m = render_map(base, need_label=legend, title=title, basemap=basemap, labels=labels, sites=False)
             focus = st.session_state.get(FOCUS)
             from assets_map.ui.reconcile_page import placed_titles, title_layer, title_legend

@@ -37,6 +37,7 @@ MAP_CACHE = "_map_cache"
 MAP_BASE_CACHE = "_map_base_cache"
 DISPLAY_INDEX = "_display_index"
 NEED_LAYERS = "_need_layers"
+SITE_DISPLAY = "_site_display"
 NATIONAL_VIEW = "_national_view"
 INDEX = "_filter_index"
 OPTIONS = "_filter_options"
@@ -145,7 +146,7 @@ def use_data(result: Analysis | None, label: str | None = None, *, demo: bool = 
         st.session_state["analysis_label"] = label or "Your data"
         st.session_state[VERSION] = uuid.uuid4().hex[:12]
         st.session_state[DEMO_FLAG] = demo
-    for k in (SELECTED, FILTERS, SHORTLIST, MAP_CACHE, MAP_BASE_CACHE, INDEX, OPTIONS, DISPLAY_INDEX, NEED_LAYERS, NATIONAL_VIEW, NEAR, GAZETTEER, VISIBLE):
+    for k in (SELECTED, FILTERS, SHORTLIST, MAP_CACHE, MAP_BASE_CACHE, INDEX, OPTIONS, DISPLAY_INDEX, NEED_LAYERS, SITE_DISPLAY, NATIONAL_VIEW, NEAR, GAZETTEER, VISIBLE):
         st.session_state.pop(k, None)
     set_by_user = {k: v for k, v in current.items() if v is not None and _differs(v, old_defaults.get(k))}
     values, dropped = filters_for(analysis().assets, set_by_user)
@@ -443,3 +444,11 @@ def need_layers(column: str) -> dict:
     It is the ``need_cache`` of :func:`assets_map.maps.national.national_map_data`.
     """
     return _kept(NEED_LAYERS, (data_version(), column), dict)
+
+
+def site_display(build):
+    """``build()``: the display geometry of every site of the data in use (:func:`assets_map.maps.draw.site_display`).
+
+    Built once per data version and kept in this session, so a filter change does not reproject the sites.
+    """
+    return _kept(SITE_DISPLAY, data_version(), build)
