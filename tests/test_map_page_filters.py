@@ -108,3 +108,26 @@ def test_the_filter_choices_are_worked_out_once_per_data(demo_result, monkeypatc
     assert not at.exception, at.exception
     assert calls == []
     assert at.sidebar.multiselect(key="f_org").options == ["Another Council"]
+
+
+def test_a_new_visitor_gets_the_demo_map_already_worked_out_and_own_data_is_not_shared(monkeypatch):
+    # The fictional demo is public and the same for everyone: its map is worked out once for every session
+    # (a new visitor's first map waits for less). A session's own data is worked out for that session.
+    from assets_map.ui import map_page
+
+    calls = []
+    for name in ("map_data", "site_data", "site_display"):
+        real = getattr(map_page, name)
+        monkeypatch.setattr(map_page, name, lambda *a, _real=real, _name=name, **k: calls.append(_name)
+                            or _real(*a, **k))
+    _app().run()  # an earlier visitor
+    calls.clear()
+    at = _app().run()  # a new session
+    assert not at.exception, at.exception
+    assert calls == []
+    at.sidebar.text_input(key="f_text").input("depot").run()
+    at.sidebar.text_input(key="f_text").input("").run()
+    assert calls.count("site_data") <= 1  # each filter of the demo once, for everyone
+    at.button(key="t_other").click().run()
+    assert not at.exception, at.exception
+    assert {"map_data", "site_data", "site_display"} <= set(calls)

@@ -39,9 +39,10 @@ LOCAL_CSS = {
     "markerclustercss": "markercluster/MarkerCluster.css",
     "markerclusterdefaultcss": "markercluster/MarkerCluster.Default.css",
 }
-#: Resources folium adds that these maps never use.
+#: Resources folium adds that these maps never use (jQuery: only folium's popups and objects kept in front use
+#: it, and these maps have neither; the map's frame loads its scripts one after the other).
 UNUSED = {"bootstrap", "awesome_markers", "bootstrap_css", "glyphicons_css", "awesome_markers_font_css",
-          "awesome_markers_css", "awesome_rotate_css"}
+          "awesome_markers_css", "awesome_rotate_css", "jquery"}
 
 PRIORITY_COLOURS = {"High": "#b2182b", "Medium": "#ef8a62", "Low": "#67a9cf", "not flagged": "#8c8c8c"}
 # Deciles 1 (most deprived) .. 10: a sequential purple ramp, dark = more need.

@@ -404,8 +404,23 @@ def remove_from_shortlist(asset_id: str) -> None:
     st.session_state[SHORTLIST] = [a for a in shortlist() if a != asset_id]
 
 
+#: What :func:`_kept` shares between every session while the fictional demo is shown (it is public, the same for all).
+_SHARED_FOR_DEMO = {MAP_CACHE, MAP_BASE_CACHE, SITE_DISPLAY}
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _demo_kept(slot: str, key: tuple, _build):
+    return _build()
+
+
 def _kept(slot: str, key: tuple, build):
-    """``build()``, kept in this session under ``slot`` until ``key`` changes (the last one only)."""
+    """``build()``, kept in this session under ``slot`` until ``key`` changes (the last one only).
+
+    While the fictional demo is shown, the demo's maps are kept once for every session instead, so that a
+    new visitor's first map is not worked out again.
+    """
+    if slot in _SHARED_FOR_DEMO and not own_analysis():
+        return _demo_kept(slot, key, build)
     hit = st.session_state.get(slot)
     if hit and hit[0] == key:
         return hit[1]
