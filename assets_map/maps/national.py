@@ -288,12 +288,13 @@ def national_map_data(
     else:
         bounds, clip = tuple(float(v) for v in view), tuple(float(v) for v in view)
     z = zoom if zoom is not None else zoom_for_bounds(bounds, width_px, height_px)
-    view_box = _view_box(bounds)
+    view_box = None  # worked out only when a need layer is built (reprojecting it costs ~20 ms)
     tolerance_px, cell_px = 1.0, CELL_PX
     for _ in range(6):
         nkey = (need_column, clip, z, tolerance_px)
         hit = need_cache.get(nkey) if need_cache is not None else None
         if hit is None:
+            view_box = _view_box(bounds) if view_box is None else view_box
             need_fc, need_level = _need_layer(needs, index, view_box, clip, z, need_column, tolerance_px)
             hit = (need_fc, need_level, len(json.dumps(need_fc, separators=(",", ":"))))
             if need_cache is not None:

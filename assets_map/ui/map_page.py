@@ -61,6 +61,7 @@ the routes to community ownership. **Click anywhere else** to set "near here". A
 proof that a site is available.
 """
 EXPLAINED = "_map_explained"
+NATIONAL_KEY = "_national_map_key"
 FOCUS = state.FOCUS
 
 
@@ -185,7 +186,13 @@ def national_map(view: pd.DataFrame, mask: np.ndarray, *, column: str, legend: s
 
     previous = st.session_state.get(state.NATIONAL_VIEW) or {}
     # st_folium keeps the component's value under its key: absent, the map is being mounted afresh.
-    fresh = _component_key(base(previous.get("start"))) not in st.session_state
+    # (The key of the same map is kept: rendering the map to work it out takes ~20 ms a rerun.)
+    args = (state.data_version(), column, legend, title, basemap, previous.get("start"), full)
+    known = st.session_state.get(NATIONAL_KEY)
+    if not known or known[0] != args:
+        known = (args, _component_key(base(previous.get("start"))))
+        st.session_state[NATIONAL_KEY] = known
+    fresh = known[1] not in st.session_state
     nv = display.follow_view(previous, st.session_state.get("map"), version=version, fresh=fresh,
                              full_zoom=int(math.floor(display.zoom_for_bounds(full))))
     st.session_state[state.NATIONAL_VIEW] = nv
