@@ -131,3 +131,25 @@ def test_a_new_visitor_gets_the_demo_map_already_worked_out_and_own_data_is_not_
     at.button(key="t_other").click().run()
     assert not at.exception, at.exception
     assert {"map_data", "site_data", "site_display"} <= set(calls)
+
+
+def test_the_sites_table_is_built_once_per_filter_not_on_every_rerun(demo_result, monkeypatch):
+    # A rerun that changes neither the data nor the filters (a site chosen, a click) reuses the table's
+    # frame; a filter change builds the new one, listing what the filters show.
+    from assets_map.ui import map_page
+
+    calls = []
+    real = map_page.table_frame
+    monkeypatch.setattr(map_page, "table_frame", lambda v: calls.append(len(v)) or real(v))
+    at = _app().run()
+    n = len(demo_result.assets)
+    assert calls == [n]
+    some = demo_result.assets["asset_id"].iloc[5]
+    at.selectbox(key="choose").set_value(some).run()
+    at.run()
+    assert not at.exception, at.exception
+    assert calls == [n]
+    at.sidebar.multiselect(key="f_priority").select("High").run()
+    high = int((demo_result.assets["priority"] == "High").sum())
+    assert calls == [n, high]
+    assert len(at.dataframe[0].value) == high

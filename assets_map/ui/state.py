@@ -38,6 +38,7 @@ MAP_BASE_CACHE = "_map_base_cache"
 DISPLAY_INDEX = "_display_index"
 NEED_LAYERS = "_need_layers"
 SITE_DISPLAY = "_site_display"
+TABLE = "_sites_table"
 NATIONAL_VIEW = "_national_view"
 INDEX = "_filter_index"
 OPTIONS = "_filter_options"
@@ -146,7 +147,7 @@ def use_data(result: Analysis | None, label: str | None = None, *, demo: bool = 
         st.session_state["analysis_label"] = label or "Your data"
         st.session_state[VERSION] = uuid.uuid4().hex[:12]
         st.session_state[DEMO_FLAG] = demo
-    for k in (SELECTED, FILTERS, SHORTLIST, MAP_CACHE, MAP_BASE_CACHE, INDEX, OPTIONS, DISPLAY_INDEX, NEED_LAYERS, SITE_DISPLAY, NATIONAL_VIEW, NEAR, GAZETTEER, VISIBLE):
+    for k in (SELECTED, FILTERS, SHORTLIST, MAP_CACHE, MAP_BASE_CACHE, INDEX, OPTIONS, DISPLAY_INDEX, NEED_LAYERS, SITE_DISPLAY, TABLE, NATIONAL_VIEW, NEAR, GAZETTEER, VISIBLE):
         st.session_state.pop(k, None)
     set_by_user = {k: v for k, v in current.items() if v is not None and _differs(v, old_defaults.get(k))}
     values, dropped = filters_for(analysis().assets, set_by_user)
@@ -467,3 +468,11 @@ def site_display(build):
     Built once per data version and kept in this session, so a filter change does not reproject the sites.
     """
     return _kept(SITE_DISPLAY, data_version(), build)
+
+
+def kept_table(key: tuple, build):
+    """The sites listed on the Map page and its table's frame for ``key`` (data version, filters...), built once.
+
+    Kept in this session (the last one only); the caller treats what it holds as read-only.
+    """
+    return _kept(TABLE, key, build)
