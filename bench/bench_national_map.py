@@ -299,7 +299,11 @@ def app_bench(n: int, runs: int, timeout_s: float, root: Path = ROOT) -> dict:
                             raise
             t = time.perf_counter()
             page.get_by_role("button", name="Check these files").click()
-            page.get_by_role("button", name="Use this data").click(timeout=timeout_s * 1000)
+            try:
+                page.get_by_role("button", name="Use this data").click(timeout=timeout_s * 1000)
+            except Exception:
+                page.screenshot(path=str(HERE / "results" / "national_app_failed.png"), full_page=True)
+                raise
             out["upload_check_s"] = time.perf_counter() - t
             page.get_by_text("Now showing").first.wait_for(timeout=timeout_s * 1000)
             page.get_by_role("link", name="Map").click()
