@@ -20,6 +20,16 @@ IFRAME = 'iframe[title="streamlit_folium.st_folium"]'
 INIT_JS = """(() => {
   if (window.top !== window) return;
   window.__inputs = [];
+  window.__ws = [];  // [Date.now(), bytes] of each websocket message the page receives
+  const OWS = window.WebSocket;
+  const WS = function (...a) {
+    const ws = new OWS(...a);
+    ws.addEventListener('message', e => window.__ws.push([Date.now(), e.data.byteLength || e.data.size || e.data.length || 0]));
+    return ws;
+  };
+  WS.prototype = OWS.prototype;
+  ['CONNECTING', 'OPEN', 'CLOSING', 'CLOSED'].forEach(k => { WS[k] = OWS[k]; });
+  window.WebSocket = WS;
   document.addEventListener('keydown', e => { if (e.key === 'Enter') window.__inputs.push(Date.now()); }, true);
   document.addEventListener('mousedown', () => window.__inputs.push(Date.now()), true);
   const probe = (w) => {
@@ -107,6 +117,12 @@ def wait_drawn(page, since_ms: float, predicate: str, timeout_s: float = 120) ->
             return hit[0], hit[1]
         time.sleep(0.02)
     raise TimeoutError(f"the map never drew {predicate}")
+
+
+def ws_since(page, since_ms: float, until_ms: float) -> list[tuple[float, int]]:
+    """The websocket messages the page received from ``since_ms`` to ``until_ms``: (ms after ``since_ms``, bytes)."""
+    return [(round(t - since_ms), n) for t, n in page.evaluate("() => window.__ws || []")
+            if since_ms <= t <= until_ms]
 
 
 def current_counts(page) -> dict | None:

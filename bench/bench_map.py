@@ -129,7 +129,7 @@ def expected_counts(assets) -> dict[str, int]:
 
 def _filter_changes(page, traffic, want: dict[str, int]) -> list[dict]:
     """Each of :data:`QUERIES` typed and entered: from the Enter key to the map having drawn its sites."""
-    from _probe import last_input, map_kept, mark_map, wait_drawn
+    from _probe import last_input, map_kept, mark_map, wait_drawn, ws_since
 
     rows = []
     box = page.get_by_role("textbox", name="Search name, address or UPRN")
@@ -144,6 +144,7 @@ def _filter_changes(page, traffic, want: dict[str, int]) -> list[dict]:
             time.sleep(0.1)
         rerun = traffic.between(t_in, traffic.log[-1][0] * 1000)
         rows.append({"query": q, "ms": t_drawn - t_in, "kept": map_kept(page), **traffic.between(t_in, t_drawn),
+                     "ws_ms_bytes": ws_since(page, t_in, time.time() * 1000),
                      "rerun": rerun["total"], "rerun_ws_in": rerun["ws_in"], "rerun_http": rerun["http"]})
     return rows
 

@@ -23,6 +23,7 @@ Usage::
 
     python bench/bench_national_map.py --n 100000 --runs 5
     python bench/bench_national_map.py --n 100000 --app-only --app-runs 3
+    python bench/bench_national_map.py --n 100000 --app-only --app-runs 3 --compare DIR   # A B A B
 """
 from __future__ import annotations
 
@@ -135,10 +136,14 @@ def main(argv=None) -> None:
     ap.add_argument("--app", action="store_true", help="also measure the app following zooms (uploads the data)")
     ap.add_argument("--app-runs", type=int, default=3)
     ap.add_argument("--app-only", action="store_true", help="only the app measurement (--app)")
+    ap.add_argument("--compare", type=Path, help="with --app-only: another checkout (the code before a change), "
+                    "its app timed too, interleaved with this one's")
     args = ap.parse_args(argv)
     if args.app_only:
+        roots = {"this checkout": ROOT, "compared": args.compare.resolve()} if args.compare else None
         out = {"when": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(), "load_1min": os.getloadavg()[0],
-               "app": app_bench(args.n, args.app_runs, args.timeout)}
+               "app": app_compare(args.n, args.app_runs, args.timeout, roots) if roots
+               else app_bench(args.n, args.app_runs, args.timeout)}
         (HERE / "results").mkdir(exist_ok=True)
         (HERE / "results" / f"national_app_{args.n}.json").write_text(json.dumps(out, indent=2, default=str))
         print(json.dumps(out, indent=1, default=str))
@@ -215,14 +220,42 @@ APP_ZOOMS = [  # (name, (lat, lon), zoom, what must be drawn afterwards: a JS te
 APP_FILTERS = ("library", "")
 
 
-def app_bench(n: int, runs: int, timeout_s: float) -> dict:
-    """The app itself at national scale: upload, first map, then zooms the map follows (see the module doc)."""
+def app_compare(n: int, runs: int, timeout_s: float, roots: dict[str, Path]) -> dict:
+    """:func:`app_bench` of each checkout in ``roots``, interleaved (A B A B ...), one zoom cycle a turn.
+
+    Each turn starts the checkout's app afresh and uploads the data again; medians over the turns,
+    with the load average (1 min) at each turn's end.
+    """
+    turns: dict[str, list[dict]] = {name: [] for name in roots}
+    for _ in range(runs):
+        for name, root in roots.items():
+            out = app_bench(n, 1, timeout_s, root=root)
+            turns[name].append(out)
+            print(name, json.dumps({k: v["median_s"] for k, v in out["zooms"].items()}),
+                  f"load {out['load_1min_after']:.1f}", file=sys.stderr, flush=True)
+    summary = {}
+    for name, outs in turns.items():
+        keys = outs[0]["zooms"]
+        summary[name] = {k: {"median_s": statistics.median(o["zooms"][k]["median_s"] for o in outs),
+                             "runs_s": [o["zooms"][k]["median_s"] for o in outs],
+                             "median_kb_until_drawn": statistics.median(o["zooms"][k]["median_kb_until_drawn"]
+                                                                        for o in outs)} for k in keys}
+        summary[name]["first_map_s"] = [o["first_map_s"] for o in outs]
+        summary[name]["load_1min_after"] = [round(o["load_1min_after"], 1) for o in outs]
+    return {"summary": summary, "turns": turns}
+
+
+def app_bench(n: int, runs: int, timeout_s: float, root: Path = ROOT) -> dict:
+    """The app itself at national scale: upload, first map, then zooms the map follows (see the module doc).
+
+    ``root``: the checkout whose ``app.py`` is run (another one, the code before a change, to compare).
+    """
     import signal
     import socket
     import subprocess
     import urllib.request
 
-    from _probe import INIT_JS, Traffic, current_counts, last_input, map_frame, wait_drawn
+    from _probe import INIT_JS, Traffic, current_counts, last_input, map_frame, wait_drawn, ws_since
     from playwright.sync_api import sync_playwright
 
     reg = HERE / "data" / f"assets_points_{n}.gpkg"
@@ -232,8 +265,9 @@ def app_bench(n: int, runs: int, timeout_s: float) -> dict:
         port = sock.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
                              "--server.headless", "true", "--server.address", "127.0.0.1",
-                             "--browser.gatherUsageStats", "false"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+                             "--browser.gatherUsageStats", "false"], cwd=root, stdout=subprocess.DEVNULL,
+                            env=dict(os.environ, PYTHONPATH=str(root)), stderr=subprocess.DEVNULL,
+                            start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     out: dict = {"zooms": {}}
     try:
@@ -265,7 +299,11 @@ def app_bench(n: int, runs: int, timeout_s: float) -> dict:
                             raise
             t = time.perf_counter()
             page.get_by_role("button", name="Check these files").click()
-            page.get_by_role("button", name="Use this data").click(timeout=timeout_s * 1000)
+            try:
+                page.get_by_role("button", name="Use this data").click(timeout=timeout_s * 1000)
+            except Exception:
+                page.screenshot(path=str(HERE / "results" / "national_app_failed.png"), full_page=True)
+                raise
             out["upload_check_s"] = time.perf_counter() - t
             page.get_by_text("Now showing").first.wait_for(timeout=timeout_s * 1000)
             page.get_by_role("link", name="Map").click()
@@ -299,6 +337,7 @@ def app_bench(n: int, runs: int, timeout_s: float) -> dict:
                                                         f"c.sites !== {before['sites']}", timeout_s)
                     _quiet(traffic)
                     rows[f"filter '{q}'"].append({"s": (t_drawn - t_in) / 1000, **c,
+                                                  "ws_ms_bytes": ws_since(page, t_in, time.time() * 1000),
                                                   "kb_until_drawn": traffic.between(t_in, t_drawn)["total"] / 1e3,
                                                   "kb_rerun": traffic.between(t_in, time.time() * 1000)["total"] / 1e3})
             for name, rs in rows.items():

@@ -241,3 +241,32 @@ def test_national_base_map_has_one_component_key_whatever_the_layers(national):
     fgs = data_layers(national_map_data(assets, needs, index=index), need_label="IMD")
     assert [fg.layer_name for fg in fgs] == ["Need: IMD", "Sites"]
     assert sum(len(s.features) for g in fgs[1]._children.values() for s in g._children.values()) > 0
+
+
+@pytest.mark.parametrize("view", [None, (-2.5, 53.3, -2.1, 53.5)])
+def test_need_cache_reuses_the_need_layer_across_filters_and_changes_nothing(national, monkeypatch, view):
+    # A filter change rebuilds the sites only: the need layer of the same view comes from the cache,
+    # and every layer (and the budget's coarsening) is what it is without the cache.
+    assets, needs = national
+    index = prepare(assets, needs)
+    view = view and tuple(float(v) for v in gpd.GeoSeries([shapely.box(390_000, 390_000, 400_000, 396_000)],
+                                                          crs="EPSG:27700").to_crs(DISPLAY_CRS).total_bounds)
+    calls = []
+    real = display._need_layer
+    monkeypatch.setattr(display, "_need_layer", lambda *a: calls.append(1) or real(*a))
+    cache: dict = {}
+    for mask in ((assets["priority"] == "High").to_numpy(), (assets["priority"] != "Low").to_numpy(),
+                 np.ones(len(assets), bool)):
+        for budget in (display.MAX_BYTES, 40_000):
+            cached = national_map_data(assets[mask], needs, index=index.subset(mask), view=view, need_cache=cache,
+                                       max_bytes=budget)
+            plain = national_map_data(assets[mask], needs, index=index.subset(mask), view=view, max_bytes=budget)
+            assert cached.needs == plain.needs and cached.points == plain.points
+            assert cached.polygons == plain.polygons and cached.stats == plain.stats
+    built = len(calls)
+    calls.clear()
+    national_map_data(assets, needs, index=index, view=view, need_cache=cache)
+    few = (assets["priority"] == "Medium").to_numpy()
+    if view is not None:  # (without a view the map fits the sites, so another filter is another view)
+        national_map_data(assets[few], needs, index=index.subset(few), view=view, need_cache=cache)
+    assert calls == [] and built > 0

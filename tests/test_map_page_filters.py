@@ -87,3 +87,69 @@ def test_a_selected_site_the_filters_hide_is_deselected(demo_result):
     # Clearing the filters does not bring the old selection back.
     at.sidebar.button(key="f_clear").click().run()
     assert at.session_state["selected_asset"] is None
+
+
+def test_the_filter_choices_are_worked_out_once_per_data(demo_result, monkeypatch):
+    # Every rerun of every page draws the sidebar: its choices are kept per data, not worked out again
+    # (0.4 s a rerun at 100,000 sites), and new data gets its own.
+    from assets_map.engine import filters
+    from assets_map.ui import shared, state
+
+    calls = []
+    for module in (state, shared):  # wherever the page may work them out
+        monkeypatch.setattr(module, "options", lambda a: calls.append(len(a)) or filters.options(a), raising=False)
+    at = _app().run()
+    at.button(key="t_other").click().run()
+    assert at.sidebar.multiselect(key="f_org").options == ["Another Council"]
+    calls.clear()
+    at.sidebar.text_input(key="f_text").input("depot").run()
+    at.sidebar.multiselect(key="f_priority").select("High").run()
+    at.run()
+    assert not at.exception, at.exception
+    assert calls == []
+    assert at.sidebar.multiselect(key="f_org").options == ["Another Council"]
+
+
+def test_a_new_visitor_gets_the_demo_map_already_worked_out_and_own_data_is_not_shared(monkeypatch):
+    # The fictional demo is public and the same for everyone: its map is worked out once for every session
+    # (a new visitor's first map waits for less). A session's own data is worked out for that session.
+    from assets_map.ui import map_page
+
+    calls = []
+    for name in ("map_data", "site_data", "site_display"):
+        real = getattr(map_page, name)
+        monkeypatch.setattr(map_page, name, lambda *a, _real=real, _name=name, **k: calls.append(_name)
+                            or _real(*a, **k))
+    _app().run()  # an earlier visitor
+    calls.clear()
+    at = _app().run()  # a new session
+    assert not at.exception, at.exception
+    assert calls == []
+    at.sidebar.text_input(key="f_text").input("depot").run()
+    at.sidebar.text_input(key="f_text").input("").run()
+    assert calls.count("site_data") <= 1  # each filter of the demo once, for everyone
+    at.button(key="t_other").click().run()
+    assert not at.exception, at.exception
+    assert {"map_data", "site_data", "site_display"} <= set(calls)
+
+
+def test_the_sites_table_is_built_once_per_filter_not_on_every_rerun(demo_result, monkeypatch):
+    # A rerun that changes neither the data nor the filters (a site chosen, a click) reuses the table's
+    # frame; a filter change builds the new one, listing what the filters show.
+    from assets_map.ui import map_page
+
+    calls = []
+    real = map_page.table_frame
+    monkeypatch.setattr(map_page, "table_frame", lambda v: calls.append(len(v)) or real(v))
+    at = _app().run()
+    n = len(demo_result.assets)
+    assert calls == [n]
+    some = demo_result.assets["asset_id"].iloc[5]
+    at.selectbox(key="choose").set_value(some).run()
+    at.run()
+    assert not at.exception, at.exception
+    assert calls == [n]
+    at.sidebar.multiselect(key="f_priority").select("High").run()
+    high = int((demo_result.assets["priority"] == "High").sum())
+    assert calls == [n, high]
+    assert len(at.dataframe[0].value) == high

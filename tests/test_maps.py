@@ -5,6 +5,7 @@ import html
 import json
 
 import folium
+import numpy as np
 from streamlit_folium import _get_map_string, generate_js_hash
 
 from assets_map.engine.needs import read_boundaries
@@ -207,3 +208,31 @@ def test_compact_layers_decode_to_the_same_features(demo_result):
 
     plain = folium.GeoJson(data.needs)
     assert len(layers[0].geoms) + len(layers[0].rows) < len(json.dumps(plain.data)) / 2
+
+
+def test_site_data_from_the_display_geometry_kept_per_data_is_the_same(demo_result, monkeypatch):
+    # The app reprojects every site once per data (site_display) and a filter change takes its rows:
+    # the features drawn are those of reprojecting the filtered sites themselves.
+    from assets_map.engine.filters import Filters, prepare
+    from assets_map.maps import draw
+
+    a = demo_result.assets
+    kept = draw.site_display(a)
+    index = prepare(a)
+    calls = []
+    real = draw.display_geometry
+    for f in (Filters(), Filters(text="park"), Filters(priorities=("High",)), Filters(text="no such site at all")):
+        view = a[index.mask(f).mask]
+        plain = draw.site_data(view)
+        calls.clear()
+        monkeypatch.setattr(draw, "display_geometry", lambda *x, **k: calls.append(1) or real(*x, **k))
+        fast = draw.site_data(view, display=kept)
+        monkeypatch.setattr(draw, "display_geometry", real)
+        assert calls == []  # nothing reprojected
+        assert fast.points == plain.points and fast.polygons == plain.polygons and fast.omitted == plain.omitted
+        if fast.asset_count:
+            assert np.allclose(fast.bounds, plain.bounds, atol=1e-6)
+    # Rows of other data (labels it does not have) are reprojected, not looked up.
+    other = a.iloc[:5].copy()
+    other.index = other.index + 10 ** 9
+    assert draw.site_data(other, display=kept).points == draw.site_data(other).points

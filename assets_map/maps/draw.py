@@ -39,9 +39,10 @@ LOCAL_CSS = {
     "markerclustercss": "markercluster/MarkerCluster.css",
     "markerclusterdefaultcss": "markercluster/MarkerCluster.Default.css",
 }
-#: Resources folium adds that these maps never use.
+#: Resources folium adds that these maps never use (jQuery: only folium's popups and objects kept in front use
+#: it, and these maps have neither; the map's frame loads its scripts one after the other).
 UNUSED = {"bootstrap", "awesome_markers", "bootstrap_css", "glyphicons_css", "awesome_markers_font_css",
-          "awesome_markers_css", "awesome_rotate_css"}
+          "awesome_markers_css", "awesome_rotate_css", "jquery"}
 
 PRIORITY_COLOURS = {"High": "#b2182b", "Medium": "#ef8a62", "Low": "#67a9cf", "not flagged": "#8c8c8c"}
 # Deciles 1 (most deprived) .. 10: a sequential purple ramp, dark = more need.
@@ -299,23 +300,40 @@ def _drawn_sites(assets: gpd.GeoDataFrame, max_assets: int | None) -> tuple[gpd.
     return placed.iloc[keep], len(placed) - max_assets
 
 
-def _site_features(placed: gpd.GeoDataFrame) -> tuple[dict, dict]:
-    geom = display_geometry(placed, tolerance_m=0)
+def _site_features(placed: gpd.GeoDataFrame, geom: gpd.GeoSeries | None = None) -> tuple[dict, dict]:
+    geom = display_geometry(placed, tolerance_m=0) if geom is None else geom
     is_point = placed.geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
     return (geojson_features(placed[~is_point], ASSET_PROPS, geom[~is_point]),
             geojson_features(placed[is_point], ASSET_PROPS, geom[is_point]))
 
 
+def site_display(assets: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    """The display geometry of every placed site of ``assets`` (what :func:`site_data` draws), by row label.
+
+    Worked out once per data, it spares :func:`site_data` reprojecting the sites on every filter change.
+    """
+    placed = assets[~(assets.geometry.isna() | assets.geometry.is_empty)]
+    return display_geometry(placed, tolerance_m=0)
+
+
 def site_data(assets: gpd.GeoDataFrame, *, need_column: str = "need_decile",
-              max_assets: int | None = MAX_MAP_ASSETS) -> MapData:
+              max_assets: int | None = MAX_MAP_ASSETS, display: gpd.GeoSeries | None = None) -> MapData:
     """Only the sites of a map (the part a filter changes), as :class:`MapData` with no need areas.
 
     The app draws the rest once (:func:`map_data` of all the sites, :func:`render_map` with
     ``sites=False``) and sends these as feature groups (:func:`site_groups`), so a filter change
     redraws the sites without reloading the map. ``bounds`` are those of the sites drawn.
+
+    ``display`` is :func:`site_display` of data these sites are rows of (the same row labels, unique):
+    their geometry is taken from it instead of being reprojected (the features are the same; the
+    bounds are then those of the rounded coordinates).
     """
     placed, omitted = _drawn_sites(assets, max_assets)
     empty = {"type": "FeatureCollection", "features": []}
+    if display is not None and display.index.is_unique and placed.index.isin(display.index).all():
+        geom = display.loc[placed.index]
+        bounds = tuple(float(v) for v in geom.total_bounds) if len(placed) else (np.nan,) * 4
+        return MapData(empty, need_column, *_site_features(placed, geom), bounds, omitted)
     bounds = tuple(float(v) for v in placed.geometry.to_crs(DISPLAY_CRS).total_bounds) if len(placed) else \
         (np.nan,) * 4
     return MapData(empty, need_column, *_site_features(placed), bounds, omitted)

@@ -162,6 +162,9 @@ def prepare(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, need_column: s
     return DisplayIndex(x, y, ok, prio, lads)
 
 
+#: Need layers a ``need_cache`` of :func:`national_map_data` keeps (views and zooms), emptied when full.
+MAX_NEED_CACHED = 16
+
 #: The local-authority aggregation of the need layer last drawn (dissolving 35k LSOAs takes
 #: seconds; filters and pans reuse it). Holds the need frame weakly (a private upload must not
 #: outlive its session) and drops the entry when the frame dies, so an id is never reused.
@@ -262,6 +265,7 @@ def national_map_data(
     max_bytes: int = MAX_BYTES,
     width_px: int = 900,
     height_px: int = 560,
+    need_cache: dict | None = None,
 ) -> MapData:
     """A :class:`~assets_map.maps.draw.MapData` for national-scale layers, under ``max_bytes``.
 
@@ -271,6 +275,9 @@ def national_map_data(
     zoom : the map's zoom; default: the zoom at which ``view`` fills a ``width_px`` x ``height_px`` map
     index : :func:`prepare` of these layers (build it once per data version and pass it)
     max_bytes : the budget for the GeoJSON of one render
+    need_cache : a dict kept by the caller for these ``needs`` (one per need layer and data version): the
+        need features of a view are kept in it and reused when only the assets change (a filter), as
+        the need layer does not depend on the filters. Treat what it holds as read-only.
 
     The returned object carries ``stats`` (what was drawn: LSOAs or local authorities,
     assets or clusters, bytes).
@@ -281,12 +288,22 @@ def national_map_data(
     else:
         bounds, clip = tuple(float(v) for v in view), tuple(float(v) for v in view)
     z = zoom if zoom is not None else zoom_for_bounds(bounds, width_px, height_px)
-    view_box = _view_box(bounds)
+    view_box = None  # worked out only when a need layer is built (reprojecting it costs ~20 ms)
     tolerance_px, cell_px = 1.0, CELL_PX
     for _ in range(6):
-        need_fc, need_level = _need_layer(needs, index, view_box, clip, z, need_column, tolerance_px)
+        nkey = (need_column, clip, z, tolerance_px)
+        hit = need_cache.get(nkey) if need_cache is not None else None
+        if hit is None:
+            view_box = _view_box(bounds) if view_box is None else view_box
+            need_fc, need_level = _need_layer(needs, index, view_box, clip, z, need_column, tolerance_px)
+            hit = (need_fc, need_level, len(json.dumps(need_fc, separators=(",", ":"))))
+            if need_cache is not None:
+                if len(need_cache) >= MAX_NEED_CACHED:
+                    need_cache.clear()
+                need_cache[nkey] = hit
+        need_fc, need_level, need_size = hit
         polys, points, counts = _asset_layers(assets, index, clip, z, cell_px)
-        size = sum(len(json.dumps(fc, separators=(",", ":"))) for fc in (need_fc, polys, points))
+        size = need_size + sum(len(json.dumps(fc, separators=(",", ":"))) for fc in (polys, points))
         if size <= max_bytes:
             break
         tolerance_px *= 2

@@ -34,6 +34,7 @@ from assets_map.maps.draw import (
     selection_centre,
     selection_layer,
     site_data,
+    site_display,
     site_groups,
 )
 from assets_map.maps.national import national_map_data, needs_national_display
@@ -60,6 +61,7 @@ the routes to community ownership. **Click anywhere else** to set "near here". A
 proof that a site is available.
 """
 EXPLAINED = "_map_explained"
+NATIONAL_KEY = "_national_map_key"
 FOCUS = state.FOCUS
 
 
@@ -106,14 +108,33 @@ def table_frame(view: pd.DataFrame) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
+def listed_sites(view: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The sites the table and the "Choose a site" box list (:func:`by_priority`) and the table's frame.
+
+    ``view`` is the data in use under the filters in use: both are kept in the session per data, filters and
+    (when not every site is listed) selection, so a rerun that changes neither (a click, a pan) builds
+    neither again (at 5,000 rows the table's frame takes ~50 ms).
+    """
+    sel = state.selected() if len(view) > MAX_LISTED else None
+    key = (state.data_version(), state.filters().key(), len(view), sel)
+
+    def build():
+        top = by_priority(view)
+        return top, table_frame(top)
+
+    return state.kept_table(key, build)
+
+
 def sites_table(view: pd.DataFrame, *, key: str, height: int = 420) -> None:
-    """The filtered sites, sortable; a click on any cell of a row selects that site, highlighted where it is."""
+    """The filtered sites, sortable; a click on any cell of a row selects that site, highlighted where it is.
+
+    ``view``: the data in use under the filters in use (see :func:`listed_sites`).
+    """
     sel = state.selected()
     if len(view) > MAX_LISTED:
         st.caption(f"Listing the {MAX_LISTED:,} highest-priority of {len(view):,} sites: narrow the filters to "
                    "list the rest (downloads include them all).")
-        view = by_priority(view)
-    df = table_frame(view)
+    df = listed_sites(view)[1]
     st.session_state["_table_ids"] = df["Asset id"].tolist()
     shown = df
     # The selected row is highlighted where it is (styling is skipped for tables too long to style quickly).
@@ -184,14 +205,22 @@ def national_map(view: pd.DataFrame, mask: np.ndarray, *, column: str, legend: s
 
     previous = st.session_state.get(state.NATIONAL_VIEW) or {}
     # st_folium keeps the component's value under its key: absent, the map is being mounted afresh.
-    fresh = _component_key(base(previous.get("start"))) not in st.session_state
+    # (The key of the same map is kept: rendering the map to work it out takes ~20 ms a rerun.)
+    args = (state.data_version(), column, legend, title, basemap, previous.get("start"), full)
+    known = st.session_state.get(NATIONAL_KEY)
+    if not known or known[0] != args:
+        known = (args, _component_key(base(previous.get("start"))))
+        st.session_state[NATIONAL_KEY] = known
+    fresh = known[1] not in st.session_state
     nv = display.follow_view(previous, st.session_state.get("map"), version=version, fresh=fresh,
                              full_zoom=int(math.floor(display.zoom_for_bounds(full))))
     st.session_state[state.NATIONAL_VIEW] = nv
     built = nv["built"]
     key = (version, state.filters().key(), column, built)
+    need_cache = state.need_layers(column)  # the need layer of a view does not change with the filters
     data = state.cached_map(key, lambda: national_map_data(view, needs, need_column=column, view=built[0],
-                                                           zoom=built[1], index=index.subset(mask)))
+                                                           zoom=built[1], index=index.subset(mask),
+                                                           need_cache=need_cache))
     st.info("Large data: need is drawn by local authority and sites in clusters when zoomed out, by neighbourhood "
             "and one by one when zoomed in. The map redraws for the view as you pan and zoom; the table lists "
             "every site matching the filters.", icon=":material/map:")
@@ -364,7 +393,9 @@ def render() -> None:
                 everything, result.needs, need_column=column, wards=result.places.get("wards"),
                 constraint_layers=result.constraint_layers, parcels=result.places.get("parcels")),
                 [(p.name, p.lon, p.lat, p.kind) for p in state.gazetteer().labels()]))
-            data = state.cached_map((state.data_version(), state.filters().key()), lambda: site_data(view))
+            shown = state.site_display(lambda: site_display(a))
+            data = state.cached_map((state.data_version(), state.filters().key()),
+                                    lambda: site_data(view, display=shown))
             m = render_map(base, need_label=legend, title=title, basemap=basemap, labels=labels, sites=False)
             focus = st.session_state.get(FOCUS)
             from assets_map.ui.reconcile_page import placed_titles, title_layer, title_legend
@@ -395,7 +426,7 @@ def render() -> None:
     if unplaced:
         st.caption(f"{unplaced} of the sites shown could not be placed on the map (no usable location); "
                    "they are in the table below.")
-    listed = by_priority(view)
+    listed = listed_sites(view)[0]
     labels = dict(zip(listed["asset_id"], listed["name"].astype(object).where(listed["name"].notna(), "(no name)"),
                       strict=True))
     if sel and sel not in labels:

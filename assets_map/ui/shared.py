@@ -13,7 +13,7 @@ import streamlit as st
 
 from assets_map.community.sitecard import SiteCard, site_card
 from assets_map.community.sitepack import select_sites, site_pack_html
-from assets_map.engine.filters import Filters, options
+from assets_map.engine.filters import Filters
 from assets_map.schema import value_words
 from assets_map.store import StoreError
 from assets_map.ui import identity, state
@@ -55,8 +55,7 @@ def _range(key: str, top: float, step: float, label: str, current: tuple):
 
 def sidebar_filters() -> Filters:
     """Draw the shared filters in the sidebar and store the Filters in session state."""
-    a = state.analysis().assets
-    opts = options(a)
+    opts = state.filter_options()
     note = state.apply_filter_reset()
     with st.sidebar:
         st.markdown("### Filter the sites")

@@ -36,8 +36,12 @@ SHORTLIST = "shortlist"
 MAP_CACHE = "_map_cache"
 MAP_BASE_CACHE = "_map_base_cache"
 DISPLAY_INDEX = "_display_index"
+NEED_LAYERS = "_need_layers"
+SITE_DISPLAY = "_site_display"
+TABLE = "_sites_table"
 NATIONAL_VIEW = "_national_view"
 INDEX = "_filter_index"
+OPTIONS = "_filter_options"
 DEMO_FLAG = "analysis_is_demo"
 _LOG = logging.getLogger(__name__)
 FILTER_WIDGETS = ("f_org", "f_type", "f_status", "f_priority", "f_ha", "f_floor", "f_decile", "f_area", "f_text",
@@ -62,6 +66,11 @@ def _demo(version: str = "1") -> Analysis:
 @st.cache_resource
 def _demo_index(version: str = "1") -> FilterIndex:
     return prepare(_demo(version).assets)
+
+
+@st.cache_resource
+def _demo_options(version: str = "1") -> dict:
+    return options(_demo(version).assets)
 
 
 @st.cache_resource
@@ -112,6 +121,16 @@ def filter_index() -> FilterIndex:
     return cached[1]
 
 
+def filter_options() -> dict:
+    """The choices the sidebar's filter widgets offer (:func:`assets_map.engine.filters.options`), once per data version.
+
+    Every rerun of every page draws the filters: at 100,000 sites working the choices out took 0.4 s a rerun.
+    """
+    if not own_analysis():
+        return _demo_options()
+    return _kept(OPTIONS, data_version(), lambda: options(analysis().assets))
+
+
 def use_data(result: Analysis | None, label: str | None = None, *, demo: bool = False) -> None:
     """Replace the data in use (``None``: back to the demo); clears filters, selection and caches.
 
@@ -128,7 +147,7 @@ def use_data(result: Analysis | None, label: str | None = None, *, demo: bool = 
         st.session_state["analysis_label"] = label or "Your data"
         st.session_state[VERSION] = uuid.uuid4().hex[:12]
         st.session_state[DEMO_FLAG] = demo
-    for k in (SELECTED, FILTERS, SHORTLIST, MAP_CACHE, MAP_BASE_CACHE, INDEX, DISPLAY_INDEX, NATIONAL_VIEW, NEAR, GAZETTEER, VISIBLE):
+    for k in (SELECTED, FILTERS, SHORTLIST, MAP_CACHE, MAP_BASE_CACHE, INDEX, OPTIONS, DISPLAY_INDEX, NEED_LAYERS, SITE_DISPLAY, TABLE, NATIONAL_VIEW, NEAR, GAZETTEER, VISIBLE):
         st.session_state.pop(k, None)
     set_by_user = {k: v for k, v in current.items() if v is not None and _differs(v, old_defaults.get(k))}
     values, dropped = filters_for(analysis().assets, set_by_user)
@@ -386,8 +405,23 @@ def remove_from_shortlist(asset_id: str) -> None:
     st.session_state[SHORTLIST] = [a for a in shortlist() if a != asset_id]
 
 
+#: What :func:`_kept` shares between every session while the fictional demo is shown (it is public, the same for all).
+_SHARED_FOR_DEMO = {MAP_CACHE, MAP_BASE_CACHE, SITE_DISPLAY}
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _demo_kept(slot: str, key: tuple, _build):
+    return _build()
+
+
 def _kept(slot: str, key: tuple, build):
-    """``build()``, kept in this session under ``slot`` until ``key`` changes (the last one only)."""
+    """``build()``, kept in this session under ``slot`` until ``key`` changes (the last one only).
+
+    While the fictional demo is shown, the demo's maps are kept once for every session instead, so that a
+    new visitor's first map is not worked out again.
+    """
+    if slot in _SHARED_FOR_DEMO and not own_analysis():
+        return _demo_kept(slot, key, build)
     hit = st.session_state.get(slot)
     if hit and hit[0] == key:
         return hit[1]
@@ -418,3 +452,27 @@ def display_index(column: str, build):
     It is built once per (data version, need column) and kept in this session (filters take :meth:`~DisplayIndex.subset` of it).
     """
     return _kept(DISPLAY_INDEX, (data_version(), column), build)
+
+
+def need_layers(column: str) -> dict:
+    """The national map's need layers already built for the data in use and need ``column``, kept in this session.
+
+    It is the ``need_cache`` of :func:`assets_map.maps.national.national_map_data`.
+    """
+    return _kept(NEED_LAYERS, (data_version(), column), dict)
+
+
+def site_display(build):
+    """``build()``: the display geometry of every site of the data in use (:func:`assets_map.maps.draw.site_display`).
+
+    Built once per data version and kept in this session, so a filter change does not reproject the sites.
+    """
+    return _kept(SITE_DISPLAY, data_version(), build)
+
+
+def kept_table(key: tuple, build):
+    """The sites listed on the Map page and its table's frame for ``key`` (data version, filters...), built once.
+
+    Kept in this session (the last one only); the caller treats what it holds as read-only.
+    """
+    return _kept(TABLE, key, build)
