@@ -222,7 +222,7 @@ def count_text(at: AppTest) -> str:
     """The ``"N of M sites shown"`` line of a page."""
     found = [m.value for m in at.markdown if "sites shown" in m.value]
     assert found, "no 'N of M sites shown' line on the page"
-    return re.search(r"(\d+ of \d+ sites shown)", found[0]).group(1)
+    return re.search(r"([\d,]+ of [\d,]+ sites shown)", found[0]).group(1)
 
 
 def all_text(at: AppTest) -> str:

@@ -214,7 +214,7 @@ def test_large_data_draws_clusters_and_caps_the_table(demo_result):
     at.session_state["analysis_label"] = "a large test register"
     at.run()
     assert not at.exception, at.exception
-    assert count_text(at) == f"{len(big)} of {len(big)} sites shown"
+    assert count_text(at) == f"{len(big):,} of {len(big):,} sites shown"  # 6,300: with the thousands marked
     assert any("Large data" in i.value for i in at.info)
     assert any("Listing the 5,000 highest-priority" in c.value for c in at.caption)
     assert len(at.dataframe[0].value) == 5000

@@ -254,7 +254,7 @@ def test_a_filter_change_redraws_the_sites_without_reloading_the_map(page, serve
     search = page.get_by_role("textbox", name="Search name, address or UPRN")
     search.fill("park")
     search.press("Enter")
-    page.get_by_text(f"{len(view)} of {len(a)} sites shown").wait_for(timeout=60_000)
+    page.get_by_text(f"{len(view):,} of {len(a):,} sites shown").wait_for(timeout=60_000)
     frame.wait_for_function(f"() => ({FEATURES_JS})().length === {len(want)}", timeout=60_000)
     assert page.locator(MAP_IFRAME).count() == 1
     assert frame.evaluate("() => window.__mark") == 42, "the map iframe was reloaded"

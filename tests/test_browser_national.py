@@ -112,7 +112,7 @@ def national(browser, server, tmp_path_factory):  # noqa: F811 (fixtures importe
     page.get_by_role("button", name="Use this data").click(timeout=120_000)
     page.get_by_text("Now showing").first.wait_for(timeout=60_000)
     page.get_by_role("link", name="Map").click()
-    page.get_by_text(f"{N_ASSETS} of {N_ASSETS} sites shown").wait_for(timeout=60_000)
+    page.get_by_text(f"{N_ASSETS:,} of {N_ASSETS:,} sites shown").wait_for(timeout=60_000)
     page.frame_locator(MAP_IFRAME).locator(".leaflet-container").wait_for(timeout=90_000)
     page.frames_ = frames
     page.sent_ = sent

@@ -79,7 +79,7 @@ class FilterResult:
 
     def count_text(self) -> str:
         """``"N of M sites shown"``, as the pages print it."""
-        return f"{self.shown} of {self.total} sites shown"
+        return f"{self.shown:,} of {self.total:,} sites shown"
 
 
 def area_column(assets: pd.DataFrame) -> tuple[str, str]:
