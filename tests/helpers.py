@@ -539,6 +539,16 @@ def district_layout(register: Path, path: Path) -> Path:
     return path
 
 
+def wait_until_idle(page, *, timeout: int = 60_000) -> None:
+    """Wait until the app's run is over: no "Running" sign, and no element left stale (faded) from the last run.
+
+    A text the run writes early (a heading, a count) can show before the elements after it are drawn again; a
+    download button clicked then still holds the last run's file.
+    """
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidgetRunningIcon], "
+                           "[data-testid=stStatusWidgetRunningManIcon], [data-stale=true]')", timeout=timeout)
+
+
 def upload_to_slot(page, slot: str, path: Path, *, tries: int = 3) -> None:
     """Give ``path`` to the Your data slot whose label starts ``slot`` and wait until the server has it staged.
 

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import shapely
 
-from tests.helpers import RECONCILE_ANCHOR, app_in_browser, reconcile_world, screenshot
+from tests.helpers import RECONCILE_ANCHOR, app_in_browser, reconcile_world, screenshot, wait_until_idle
 
 
 @pytest.fixture(scope="module")
@@ -127,6 +127,7 @@ def test_owner_and_tier_on_the_map_then_decisions_kept_in_the_register(city, tmp
         assert aliases.locator("[data-testid=stDataFrame]").count() == 2  # the table in use, and its history
         aliases.get_by_text("History of the alias table kept in the register").scroll_into_view_if_needed()
         screenshot(page, "journey-aliases.png", full_page=False)
+        wait_until_idle(page)  # the download buttons are drawn after the decisions: take this run's file
         with page.expect_download(timeout=120_000) as info:
             page.get_by_role("button", name="Download the report (Excel)").click()
         saved = tmp_path / info.value.suggested_filename
