@@ -213,18 +213,19 @@ def options(assets: pd.DataFrame) -> dict:
     def present(col, order=()):
         if col not in assets.columns:
             return []
-        vals = set(assets[col].dropna().astype(str))
+        vals = {str(v) for v in pd.unique(assets[col].dropna())}  # each distinct value once, not every row
         return [v for v in order if v in vals] + sorted(vals - set(order))
 
     area, label = area_column(assets)
     name_col = "ward_name" if area == "ward_code" else "need_area_name"
     areas: dict[str, str] = {}
     if area in assets.columns:
-        pairs = assets[[area] + ([name_col] if name_col in assets.columns else [])].dropna(subset=[area])
-        pairs = pairs.drop_duplicates(area)
-        for row in pairs.itertuples(index=False):
-            code = str(row[0])
-            nm = row[1] if len(row) > 1 and isinstance(row[1], str) and row[1] else ""
+        codes = assets[area]
+        first = ~codes.duplicated().to_numpy() & codes.notna().to_numpy()  # each area's first row, as before
+        names = assets[name_col].to_numpy(dtype=object)[first] if name_col in assets.columns else [None] * int(first.sum())
+        for code, nm in zip(codes.to_numpy(dtype=object)[first], names, strict=True):
+            code = str(code)
+            nm = nm if isinstance(nm, str) and nm else ""
             areas[code] = f"{nm} ({code})" if nm and nm != code else code
         areas = dict(sorted(areas.items(), key=lambda kv: kv[1]))
     site = pd.to_numeric(assets.get("site_area_ha", pd.Series(dtype=float)), errors="coerce")
