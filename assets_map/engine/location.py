@@ -184,6 +184,7 @@ def check_locations(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> gpd.Ge
             where_code[rows] = len(wheres)
             wheres.append(where)
     marked = where_code >= 0
+    add = np.zeros(n, dtype=bool)
     if "location_doubt" in out.columns:  # an importer's doubt about a place (an NHS site matched by name only)
         doubt = out["location_doubt"].astype(object).to_numpy()
         add = np.array([not m and isinstance(d, str) and bool(d) for m, d in zip(marked, doubt, strict=True)],
@@ -194,11 +195,22 @@ def check_locations(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> gpd.Ge
         texts = pc.binary_join_element_wise(
             _text(CHECK_PREFIX), _km_text(km, marked), _text(" km outside "),
             pa.array(wheres, type=pa.large_string()).take(pa.array(where_code, mask=~marked)), _text(""))
-        doubts = pa.array(check, type=pa.large_string(), from_pandas=True)
-        out["location_check"] = str_series(pc.if_else(pa.array(marked), texts, doubts), out.index)
+        if n and add.any():  # the texts are missing where not marked: only an importer's doubts need merging in
+            texts = pc.if_else(pa.array(marked), texts, pa.array(check, type=pa.large_string(), from_pandas=True))
+        out["location_check"] = str_series(texts, out.index)
     else:
         out["location_check"] = check
     return out
+
+
+_TENTHS: list[pa.Array] = []
+
+
+def _tenths_texts(top: int) -> pa.Array:
+    """``f"{i // 10}.{i % 10}"`` for every ``i`` up to at least ``top`` (the texts of 0.0 to 1000.0 km made once)."""
+    if not _TENTHS or len(_TENTHS[0]) <= top:
+        _TENTHS[:] = [pa.array([f"{i // 10}.{i % 10}" for i in range(max(top, 10_000) + 1)], type=pa.large_string())]
+    return _TENTHS[0]
 
 
 def _km_text(km: np.ndarray, rows: np.ndarray) -> pa.Array:
@@ -214,8 +226,7 @@ def _km_text(km: np.ndarray, rows: np.ndarray) -> pa.Array:
         python = rows & ~(np.isfinite(t) & (np.abs(t - np.floor(t) - 0.5) >= 1e-6) & (km >= 0) & (km < 1000))
         tenths = np.where(rows & ~python, np.floor(t + 0.5), 0).astype(np.int64)
     fast = rows & ~python
-    text = pc.binary_join_element_wise(pc.cast(pa.array(tenths // 10, mask=~fast), pa.large_string()),
-                                       pc.cast(pa.array(tenths % 10, mask=~fast), pa.large_string()), _text("."))
+    text = _tenths_texts(int(tenths.max(initial=0))).take(pa.array(tenths, mask=~fast))
     if python.any():
         slow = np.full(n, None, dtype=object)
         slow[python] = [f"{v:,.1f}" for v in km[python]]

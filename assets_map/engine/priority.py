@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assets_map.engine.arrays import group_ids, str_series
+from assets_map.engine.arrays import group_ids, repeated_text, str_series
 from assets_map.engine.location import CHECK_PREFIX
 from assets_map.engine.needs import DOMAIN_LABELS
 from assets_map.engine.underuse import FLAG_THRESHOLD
@@ -355,5 +355,5 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
     out["transfer_score"] = tscores
     out["priority"] = str_series(pa.array(PRIORITY_WORDS, type=_TEXT).take(pa.array(prio)), out.index)
     out["reasons"] = str_series(text, out.index)
-    out["constraints"] = CONSTRAINTS_NOT_CHECKED
+    out["constraints"] = repeated_text(CONSTRAINTS_NOT_CHECKED, out.index)
     return out
