@@ -61,7 +61,10 @@ def local_authorities(needs: gpd.GeoDataFrame) -> dict[str, np.ndarray]:
     names = needs["name"].astype(object).to_numpy()
     la = np.array([_LSOA_SUFFIX.sub("", n) if isinstance(n, str) and _LSOA_SUFFIX.search(n) else "" for n in names],
                   dtype=object)
-    return {name: np.flatnonzero(la == name) for name in pd.unique(la) if name}
+    codes, uniques = pd.factorize(la)  # in order of first appearance, as pd.unique gives them
+    order = np.argsort(codes, kind="stable")  # each authority's positions in ascending order
+    groups = np.split(order, np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1])
+    return {name: rows for name, rows in zip(uniques, groups, strict=True) if name}
 
 
 def _words(text: str) -> str:
@@ -248,14 +251,15 @@ def location_summary(assets: pd.DataFrame, *, most: int = 10) -> str | None:
     if not pa.types.is_large_string(texts.type):
         texts = texts.cast(pa.large_string())
     # each distinct text parsed once: a site's text repeats its area's words, and many sites share a distance
+    # (the areas and the largest distance read from the distinct texts alone: each of them is some site's text)
     coded = texts.dictionary_encode()
-    parsed = pc.extract_regex(coded.dictionary,
-                              r"^check location: (?P<km>[\d.,]+) km outside (?P<area>.+?)(?: \(.*)?$").take(coded.indices)
-    marked = pc.fill_null(pc.is_valid(parsed), False)
+    parsed = pc.extract_regex(coded.dictionary, r"^check location: (?P<km>[\d.,]+) km outside (?P<area>.+?)(?: \(.*)?$")
+    hit = pc.fill_null(pc.is_valid(parsed), False)
+    marked = pc.fill_null(hit.take(coded.indices), False)
     n = pc.sum(marked).as_py() or 0
     if not n:
         return None
-    parsed = pc.filter(parsed, marked)
+    parsed = pc.filter(parsed, hit)
     km = pc.cast(pc.replace_substring(parsed.field("km"), ",", ""), pa.float64())
     areas = sorted(pc.unique(parsed.field("area")).to_pylist())
     at = np.flatnonzero(marked.to_numpy(zero_copy_only=False))[:most]

@@ -176,13 +176,13 @@ def _codes(*parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return key, first
 
 
-def _joined_lists(values: np.ndarray, rows: np.ndarray) -> pa.Array:
+def _joined_lists(values: np.ndarray | pa.ListArray, rows: np.ndarray) -> pa.Array:
     """Each row's list of texts joined by the reason separator (replaced inside each text), missing elsewhere.
 
-    Joined by Arrow: the lists become one list array, the separator is replaced in its flat values, and
-    ``binary_join`` joins each list; an empty list or an empty joined text is missing.
+    Joined by Arrow: the lists become one list array (``values`` may be one already), the separator is replaced in
+    its flat values, and ``binary_join`` joins each list; an empty list or an empty joined text is missing.
     """
-    lists = pa.array(values, type=pa.list_(_TEXT), from_pandas=True)
+    lists = values if isinstance(values, pa.ListArray) else pa.array(values, type=pa.list_(_TEXT), from_pandas=True)
     flat = pc.replace_substring(lists.values, REASON_SEP, ", ")
     escaped = pa.ListArray.from_arrays(lists.offsets, flat, mask=lists.is_null())
     text = pc.binary_join(escaped, pa.scalar(REASON_SEP, _TEXT))
@@ -211,7 +211,8 @@ def _text_column(frame: pd.DataFrame, name: str) -> pa.Array:
     return arr.cast(_TEXT)
 
 
-def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = None) -> gpd.GeoDataFrame:
+def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = None,
+               underuse_reasons: pa.ListArray | None = None) -> gpd.GeoDataFrame:
     """Add ``transfer_score``, ``priority``, ``reasons`` and ``constraints``.
 
     Rules (need uses ``need_decile``: the IMD decile, or the composite decile with custom weights):
@@ -225,6 +226,9 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
     Vectorised: the rules are array operations, and each text that depends on a few values
     only (the need area's sentence, the transfer sentence) is written once per distinct
     combination, so a million assets cost what their distinct areas and tenures cost.
+
+    The underuse reasons are read from the ``underuse_reasons`` column (a list per asset), or given as
+    ``underuse_reasons``, one Arrow list per row (:func:`assets_map.engine.underuse.reason_lists`).
     """
     weights = weights or {"imd": 1.0}
     out = assets.copy(deep=False)  # copy-on-write: new columns never reach the caller's frame
@@ -302,9 +306,10 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
         strong = up >= STRONG_UNDERUSE
         p = np.where(strong & (d <= 3), 0, np.where((strong & (d <= 6)) | (d <= 3), 1, 2))
         # A site far outside its publisher's area may not be in this need area: never High on its need.
-        if "location_check" in out.columns:
-            far = _text_column(out, "location_check").take(pa.array(at))
-            capped = (p == 0) & pc.fill_null(pc.starts_with(far, CHECK_PREFIX), False).to_numpy(zero_copy_only=False)
+        if "location_check" in out.columns:  # tested on the whole column: no copy of a million texts
+            far = _text_column(out, "location_check")
+            marked = pc.fill_null(pc.starts_with(far, CHECK_PREFIX), False).to_numpy(zero_copy_only=False)
+            capped = (p == 0) & marked[at]
         else:
             far, capped = None, np.zeros(len(at), dtype=bool)
         p = np.where(capped, 1, p)
@@ -319,7 +324,7 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
         cap_words = {}
         if capped.any():
             first_capped = e_first[capped[e_first]]
-            cap_words = dict(zip(first_capped.tolist(), far.take(pa.array(first_capped)).to_pylist(), strict=True))
+            cap_words = dict(zip(first_capped.tolist(), far.take(pa.array(at[first_capped])).to_pylist(), strict=True))
         sentences = []
         for i, c in zip(e_first, conf, strict=True):
             cp = f" (not High: location to be checked: {cap_words[i][len(CHECK_PREFIX):]})" if i in cap_words else ""
@@ -342,7 +347,9 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
         head.put(rows, [f"Not flagged: {r}" for r in reasons], codes=r_code, escaped=True)
     head.put(not_public, f"{NOT_PUBLIC_REASON}; Transfer: route: {OWNERSHIP_ROUTES['private']}", escaped=True)
     under = pa.nulls(n, _TEXT)
-    if "underuse_reasons" in out.columns:
+    if underuse_reasons is not None:
+        under = _joined_lists(underuse_reasons, live)
+    elif "underuse_reasons" in out.columns:
         under = _joined_lists(out["underuse_reasons"].to_numpy(), live)
     # One vectorised join of the parts that are there: head; underuse; need; transfer (an excluded or not public
     # site's sentence stands alone).

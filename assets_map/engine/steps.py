@@ -20,7 +20,7 @@ from assets_map.engine.geo import query_in_threads, representative_points
 from assets_map.engine.location import location_summary
 from assets_map.engine.needs import study_area_line
 from assets_map.engine.priority import prioritise
-from assets_map.engine.underuse import apply_exclusions, score_underuse
+from assets_map.engine.underuse import apply_exclusions, reason_lists, underuse_parts
 from assets_map.io.report import ImportReport
 from assets_map.schema import PRIORITIES
 
@@ -171,6 +171,8 @@ def score(assets: gpd.GeoDataFrame, *, exclude: list[tuple[str, gpd.GeoDataFrame
     ``withheld_exclusions`` marks rows excluded on facts not in ``assets`` (see
     :func:`assets_map.engine.underuse.apply_exclusions`).
     """
-    scored = score_underuse(apply_exclusions(assets, list(exclude), withheld=withheld_exclusions), as_of=as_of)
-    scored = prioritise(scored, weights=weights)
-    return scored.drop(columns=["underuse_reasons"])
+    # the underuse reasons go to the priority as Arrow lists: a million Python lists would cost more than the scoring
+    scored, parts = underuse_parts(apply_exclusions(assets, list(exclude), withheld=withheld_exclusions), as_of=as_of)
+    scored = prioritise(scored.drop(columns=["underuse_reasons"], errors="ignore"), weights=weights,
+                        underuse_reasons=reason_lists(parts, len(scored)))
+    return scored
