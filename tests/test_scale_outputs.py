@@ -63,3 +63,36 @@ def test_geoparquet_keeps_statistics_where_a_reader_can_use_them(tmp_path):
                                   pd.DataFrame(assets.drop(columns="geometry")), check_exact=True)
     assert back["assets"].geometry.geom_equals_exact(assets.geometry, 0).all()
     assert back["summary"]["sites"].tolist() == [n]
+
+
+def test_representative_points_by_type_id_equal_the_type_names():
+    from assets_map.engine.geo import representative_points
+
+    geoms = gpd.GeoSeries([None, shapely.Point(), shapely.Point(1, 2), shapely.box(0, 0, 1, 1), shapely.Polygon(),
+                           shapely.MultiPoint([(0, 0), (1, 1)]), shapely.LineString([(0, 0), (2, 2)]),
+                           shapely.GeometryCollection(), shapely.Point(5, 5)], index=[5, 3, 9, 1, 0, 2, 4, 8, 7],
+                          crs=27700)
+    want = geoms.copy()
+    poly = ~(geoms.isna() | geoms.is_empty) & (geoms.geom_type != "Point")  # the plain rule, by type name
+    want[poly] = geoms[poly].representative_point()
+    got = representative_points(geoms)
+    pd.testing.assert_series_equal(got.to_wkb(), want.to_wkb())
+    assert got.index.equals(geoms.index) and got.crs == geoms.crs
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_first_area_takes_the_first_match_in_the_layers_order(overlap):
+    from assets_map.engine.steps import _first_area
+
+    rng = np.random.default_rng(3)
+    rows = rng.permutation(5000)[:3000]
+    areas = rng.integers(0, 200, len(rows))
+    if overlap:  # some rows matched by two or three areas, listed in any order
+        extra = rng.choice(rows, 800)
+        rows, areas = np.r_[rows, extra, extra[:100]], np.r_[areas, rng.integers(0, 200, 900)]
+    got = np.full(5000, -1, dtype=np.int64)
+    _first_area(got, rows, areas)
+    want = np.full(5000, -1, dtype=np.int64)
+    for r, a in zip(rows, areas, strict=True):
+        want[r] = a if want[r] < 0 else min(want[r], a)
+    assert np.array_equal(got, want)

@@ -110,6 +110,9 @@ def _first_area(area: np.ndarray, rows: np.ndarray, areas: np.ndarray) -> None:
     """Set ``area[row]`` to the first area (in the layer's order) of each row's matches."""
     if not len(rows):
         return
+    if np.bincount(rows, minlength=len(area)).max() <= 1:  # each row matched once (areas that do not overlap)
+        area[rows] = areas
+        return
     order = np.lexsort((areas, rows))
     rows, areas = rows[order], areas[order]
     first = np.r_[True, rows[1:] != rows[:-1]]
