@@ -443,6 +443,10 @@ def representative_points(geom: gpd.GeoSeries) -> gpd.GeoSeries:
     return out
 
 
+#: Threads for GEOS and Arrow work that runs without the GIL (GEOS queries and distances, Parquet writing).
+THREADS = max(1, min(os.cpu_count() or 1, 4))
+
+
 def query_in_threads(tree: shapely.STRtree, geoms: np.ndarray, predicate: str, **options
                      ) -> tuple[np.ndarray, np.ndarray]:
     """``tree.query(geoms, predicate=..., **options)`` split over the machine's cores: (positions in ``geoms``, in the tree).
@@ -451,7 +455,7 @@ def query_in_threads(tree: shapely.STRtree, geoms: np.ndarray, predicate: str, *
     of 35,672 LSOAs in half the wall time on two cores). The pairs are the same; their order may differ, so callers
     sort them.
     """
-    parts = min(os.cpu_count() or 1, 4) if len(geoms) >= 1000 else 1
+    parts = THREADS if len(geoms) >= 1000 else 1
     if parts == 1:
         return tree.query(geoms, predicate=predicate, **options)
     bounds = np.linspace(0, len(geoms), parts + 1).astype(np.int64)
