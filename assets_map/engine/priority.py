@@ -154,16 +154,42 @@ class _Texts:
             self.codes[rows] = start + (np.arange(len(texts)) if codes is None else codes)
         self.escaped.extend([escaped] * (len(self.texts) - start))
 
-    def arrow(self) -> pa.Array:
-        """The column: missing where no text, or the text is None or empty.
+    def distinct(self) -> pa.Array:
+        """The distinct texts, as ``codes`` number them.
 
-        The reason separator is replaced inside each text not already escaped.
+        Missing where None or empty; the reason separator is replaced inside each text not already escaped.
         """
         values = np.array([t if t else None for t in self.texts], dtype=object)
         plain = ~np.array(self.escaped, dtype=bool)
         values[plain] = [t.replace(REASON_SEP, ", ") if t else None for t in values[plain]]
-        texts = pa.array(values, type=_TEXT, from_pandas=True)
-        return texts.take(pa.array(self.codes, mask=self.codes < 0))
+        return pa.array(values, type=_TEXT, from_pandas=True)
+
+    def arrow(self) -> pa.Array:
+        """The column: missing where no text, or the text is None or empty (see :meth:`distinct`)."""
+        return self.distinct().take(pa.array(self.codes, mask=self.codes < 0))
+
+
+def _need_then_transfer(need: _Texts, transfer: pa.Array, t_ids: np.ndarray, live: np.ndarray) -> pa.Array | None:
+    """Each live row's need and transfer sentences joined by the separator, missing elsewhere.
+
+    The transfer sentence stands alone where the need has none. Joined once per distinct (need, transfer) pair and
+    then taken: one column of a million texts built, not two. ``None`` when a transfer text is missing (the caller
+    then joins the two columns).
+    """
+    if transfer.null_count:
+        return None
+    n, rows = len(live), np.flatnonzero(live)
+    k = len(transfer)
+    key = (need.codes[rows] + 1) * k + t_ids[rows]
+    pair, keys = pd.factorize(key)
+    keys = np.asarray(keys, dtype=np.int64)
+    need_code, t_code = keys // k - 1, keys % k
+    joined = pc.binary_join_element_wise(need.distinct().take(pa.array(need_code, mask=need_code < 0)),
+                                         transfer.take(pa.array(t_code)), pa.scalar(REASON_SEP, _TEXT),
+                                         null_handling="skip")
+    at = np.full(n, -1, dtype=np.int64)
+    at[rows] = pair
+    return joined.take(pa.array(at, mask=at < 0))
 
 
 def _codes(*parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -353,7 +379,9 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
         under = _joined_lists(out["underuse_reasons"].to_numpy(), live)
     # One vectorised join of the parts that are there: head; underuse; need; transfer (an excluded or not public
     # site's sentence stands alone).
-    parts = (head.arrow(), under, need.arrow(), transfer.take(pa.array(t_ids, mask=~live)))
+    tail = _need_then_transfer(need, transfer, t_ids, live)
+    parts = (head.arrow(), under) + ((tail,) if tail is not None else
+                                     (need.arrow(), transfer.take(pa.array(t_ids, mask=~live))))
     text = pc.binary_join_element_wise(*parts, pa.scalar(REASON_SEP, _TEXT), null_handling="skip")
     if len(text) != n:  # pyarrow 26 drops the rows whose parts are all missing with "skip"; the head part is
         # never missing, so this cannot happen today: if it ever does, join in Python rather than misalign
