@@ -2,7 +2,8 @@
 
 ``assets-map analyse --out result.parquet`` writes the folder ``result.parquet/`` holding
 ``assets.parquet``, ``candidates.parquet``, ``needs.parquet`` (GeoParquet 1.1, EPSG:27700, a
-``bbox`` covering column so readers skip row groups outside a window), the tables
+``bbox`` covering column so readers skip row groups outside a window; min/max statistics on every column but
+the geometry and long text), the tables
 (``summary.parquet``, ``constraints.parquet``...) as plain Parquet, ``data_dictionary.parquet`` and
 ``provenance.json``. GDAL (QGIS), DuckDB, geopandas and Arrow read each file on its own; ``assets-map
 export`` reads the folder back like a result GeoPackage. Writing 1M assets takes a few seconds
