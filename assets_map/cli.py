@@ -114,14 +114,15 @@ def _run_analyse(args) -> int:
                                         "exclude": list(args.exclude),
                                         "constraints": [parse_constraint_arg(c)[1] for c in args.constraints],
                                         "parcels": list(args.parcels)})
+    layers = result_layers(result)  # once: the summary layer and the candidates cost a second at 1M sites
     if out.suffix.lower() == ".parquet":
         from assets_map.io.geoparquet import write_result
 
-        write_result(result_layers(result), out, provenance=record, step="analyse")
+        write_result(layers, out, provenance=record, step="analyse")
     else:
-        write_gpkg(result_layers(result), out, provenance=record, step="analyse")
+        write_gpkg(layers, out, provenance=record, step="analyse")
     if args.csv:
-        export_file({"candidates": result.candidates}, "csv", args.csv, provenance=record, step="analyse")
+        export_file({"candidates": layers["candidates"]}, "csv", args.csv, provenance=record, step="analyse")
     if args.report:
         import json
 
@@ -156,7 +157,7 @@ def _run_analyse(args) -> int:
             outlines = int(result.assets["constraints_measured_from"].eq(FROM_PARCEL).sum())
             print(f"parcels: {outlines} sites tested for constraints on their freehold parcel's outline, not their "
                   "point (an answer inside gives the share of the parcel's area)")
-    print(f"wrote {out} (layers {', '.join(result_layers(result))}, data_dictionary, provenance)"
+    print(f"wrote {out} (layers {', '.join(layers)}, data_dictionary, provenance)"
           + (f" and {args.csv}" if args.csv else ""))
     return 0
 

@@ -42,3 +42,25 @@ def test_far_sites_are_as_far_as_from_their_nearest_area(shared):
     assert np.allclose(got, want, rtol=0, atol=1e-6)
     assert [f"{d / 1000:,.1f}" for d in got] == [f"{d / 1000:,.1f}" for d in want]
     assert ((got > MARGIN_M) == (want > MARGIN_M)).all()
+
+
+def test_local_authorities_group_as_one_comparison_per_authority_did():
+    import geopandas as gpd
+    import pandas as pd
+
+    from assets_map.engine.location import _LSOA_SUFFIX, local_authorities
+
+    rng = np.random.default_rng(11)
+    las = ["Leeds", "Bath and North East Somerset", "King's Lynn and West Norfolk", "Trafford", "Vale of Glamorgan"]
+    names = [f"{las[i]} {rng.integers(1, 300):03d}{'ABCDE'[rng.integers(0, 5)]}" for i in rng.integers(0, 5, 5000)]
+    names += [None, "no suffix here", "Leeds 01A", "", "Leeds 001a", np.nan]  # names carrying no authority
+    order = rng.permutation(len(names))
+    needs = gpd.GeoDataFrame({"name": pd.Series([names[i] for i in order], dtype=object)},
+                             geometry=gpd.points_from_xy(np.arange(len(names)), np.zeros(len(names))))
+    got = local_authorities(needs)
+    la = np.array([_LSOA_SUFFIX.sub("", n) if isinstance(n, str) and _LSOA_SUFFIX.search(n) else ""
+                   for n in needs["name"]], dtype=object)
+    want = {name: np.flatnonzero(la == name) for name in pd.unique(la) if name}
+    assert list(got) == list(want)
+    assert all(np.array_equal(got[k], want[k]) and got[k].dtype == want[k].dtype for k in want)
+    assert local_authorities(needs.iloc[:0]) == {}

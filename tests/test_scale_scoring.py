@@ -367,6 +367,25 @@ def test_priority_without_optional_columns_equals_reference():
           ["underuse_score", "underuse_confidence", "underuse_reasons"])
 
 
+@pytest.mark.parametrize("seed", [7, 8, 9])
+def test_scoring_with_arrow_lists_equals_the_python_lists(seed):
+    """``score`` hands the underuse reasons to the priority as Arrow lists: the same rows as the lists of
+    ``score_underuse`` (empty lists, separators inside a reason and every signal included)."""
+    from assets_map.engine.steps import score
+    from assets_map.engine.underuse import reason_lists, underuse_parts
+
+    a = _register(2000, seed)
+    a.loc[a.index[::7], "organisation"] = "Council; Estates"  # a separator inside the source text of a reason
+    as_of, layers = dt.date(2026, 1, 15), [("greenspace", GREEN)]
+    plain = prioritise(score_underuse(apply_exclusions(a, layers), as_of=as_of)).drop(columns=["underuse_reasons"])
+    pd.testing.assert_frame_equal(score(a, exclude=layers, as_of=as_of), plain, check_exact=True)
+    under, parts = underuse_parts(apply_exclusions(a, layers), as_of=as_of)
+    lists = score_underuse(apply_exclusions(a, layers), as_of=as_of)["underuse_reasons"].tolist()
+    assert reason_lists(parts, len(under)).to_pylist() == lists
+    assert any(len(x) == 0 for x in lists) and any(len(x) >= 2 for x in lists)
+    assert reason_lists([], 0).to_pylist() == [] and reason_lists([], 2).to_pylist() == [[], []]
+
+
 def test_scoring_is_fast_enough_for_a_national_register():
     """Not a timing assertion: the work must not grow with per-row Python in pandas (20k rows in seconds)."""
     a = _register(20_000, 5)

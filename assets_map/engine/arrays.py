@@ -40,6 +40,19 @@ def str_series(values: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series
     return pd.Series(pd.StringDtype("pyarrow", na_value=np.nan).__from_arrow__(chunked), index=index)
 
 
+def repeated_text(text: str, index: pd.Index) -> pd.Series:
+    """One text on every row of ``index`` as a pandas ``str`` Series, as ``frame[col] = text`` gives it.
+
+    Built from its buffers (the text's bytes repeated, offsets in steps of its length): pandas repeats a scalar
+    through a ``take`` of a million indices, 0.2-0.3 s per column of a long text at 1M rows, this 0.05 s.
+    """
+    n = len(index)
+    data = text.encode("utf-8")
+    offsets = np.arange(n + 1, dtype=np.int64) * len(data)
+    arr = pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data * n)])
+    return str_series(arr, index)
+
+
 def words_column(words: tuple[str, ...] | list[str], codes: np.ndarray, index: pd.Index) -> pd.Series:
     """``words[codes]`` as a pandas ``str`` Series (a code of -1 gives a missing value)."""
     codes = np.asarray(codes, dtype=np.int64)

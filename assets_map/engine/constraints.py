@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from assets_map.engine.arrays import repeated_text
 from assets_map.engine.location import local_authorities
 from assets_map.engine.parcels import site_outlines
 from assets_map.io.constraints import CONSTRAINT_KINDS
@@ -498,14 +499,15 @@ def add_constraints(result, layers: list[gpd.GeoDataFrame]):
     if not layers:
         for col in SUMMARY_COLUMNS[1:]:
             assets[col] = None
-        assets["constraints_sources"] = "none loaded"
-        assets["constraints_not_checked"] = ", ".join(k.label for k in CONSTRAINT_KINDS.values())
-        assets["constraints"] = NONE_LOADED
+        assets["constraints_sources"] = repeated_text("none loaded", assets.index)
+        assets["constraints_not_checked"] = repeated_text(", ".join(k.label for k in CONSTRAINT_KINDS.values()),
+                                                          assets.index)
+        assets["constraints"] = repeated_text(NONE_LOADED, assets.index)
         settings.pop("constraints", None)
         return result.replace(assets=assets, constraints=None, constraint_layers=[], settings=settings)
     table = check_constraints(assets, layers, result.needs, parcels=result.parcels)
     for col, values in summary_columns(table, len(assets)).items():
         assets[col] = values
-    assets["constraints_sources"] = layer_sources(layers)
+    assets["constraints_sources"] = repeated_text(layer_sources(layers), assets.index)
     settings["constraints"] = sorted({layer.attrs.get("source", "layer") for layer in layers})
     return result.replace(assets=assets, constraints=table, constraint_layers=layers, settings=settings)

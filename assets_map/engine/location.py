@@ -16,6 +16,7 @@ flags it High on the need of an area it may not be in.
 from __future__ import annotations
 
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import geopandas as gpd
 import numpy as np
@@ -25,7 +26,7 @@ import pyarrow.compute as pc
 import shapely
 
 from assets_map.engine.arrays import str_series
-from assets_map.engine.geo import representative_points
+from assets_map.engine.geo import THREADS, representative_points
 
 #: how far outside its publisher's area a site may lie before it is marked (metres)
 MARGIN_M = 2000.0
@@ -61,7 +62,10 @@ def local_authorities(needs: gpd.GeoDataFrame) -> dict[str, np.ndarray]:
     names = needs["name"].astype(object).to_numpy()
     la = np.array([_LSOA_SUFFIX.sub("", n) if isinstance(n, str) and _LSOA_SUFFIX.search(n) else "" for n in names],
                   dtype=object)
-    return {name: np.flatnonzero(la == name) for name in pd.unique(la) if name}
+    codes, uniques = pd.factorize(la)  # in order of first appearance, as pd.unique gives them
+    order = np.argsort(codes, kind="stable")  # each authority's positions in ascending order
+    groups = np.split(order, np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1])
+    return {name: rows for name, rows in zip(uniques, groups, strict=True) if name}
 
 
 def _words(text: str) -> str:
@@ -162,28 +166,32 @@ def check_locations(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> gpd.Ge
         folded = {a: _words(a) for a in authorities}
         areas: dict[str, tuple] = {}
         order = np.argsort(codes, kind="stable")
-        for k, sel in enumerate(np.split(order, np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1])):
-            org = uniques[k]
-            la = named_authority(org, folded) if org else None
-            if la is not None:
-                if la not in areas:
-                    polys = needs.geometry.to_numpy()[authorities[la]]
-                    outline = shapely.union_all(polys)
-                    shapely.prepare(outline)
-                    areas[la] = (shapely.STRtree(polys), outline)
-                excess = _authority_excess(*areas[la], pts[sel])
-                where = f"{la} (the local authority named by {org}, from the need areas loaded)"
-            else:
-                got = _cluster_excess(pts[sel])
-                if got is None:
-                    continue
-                excess, where = got
+        found: list[tuple] = []  # (sites, their excess or its future, the area in words), in the organisations' order
+        # GEOS measures without the GIL: the organisations' distances are measured side by side, then taken in order
+        with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            for k, sel in enumerate(np.split(order, np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1])):
+                org = uniques[k]
+                la = named_authority(org, folded) if org else None
+                if la is not None:
+                    if la not in areas:
+                        polys = needs.geometry.to_numpy()[authorities[la]]
+                        outline = shapely.union_all(polys)
+                        shapely.prepare(outline)
+                        areas[la] = (shapely.STRtree(polys), outline)
+                    found.append((sel, pool.submit(_authority_excess, *areas[la], pts[sel]),
+                                  f"{la} (the local authority named by {org}, from the need areas loaded)"))
+                elif (got := _cluster_excess(pts[sel])) is not None:
+                    found.append((sel, *got))
+            found = [(sel, excess.result() if isinstance(excess, Future) else excess, where)
+                     for sel, excess, where in found]
+        for sel, excess, where in found:
             far = excess > MARGIN_M
             rows = at[sel[far]]
             km[rows] = excess[far] / 1000
             where_code[rows] = len(wheres)
             wheres.append(where)
     marked = where_code >= 0
+    add = np.zeros(n, dtype=bool)
     if "location_doubt" in out.columns:  # an importer's doubt about a place (an NHS site matched by name only)
         doubt = out["location_doubt"].astype(object).to_numpy()
         add = np.array([not m and isinstance(d, str) and bool(d) for m, d in zip(marked, doubt, strict=True)],
@@ -194,11 +202,22 @@ def check_locations(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> gpd.Ge
         texts = pc.binary_join_element_wise(
             _text(CHECK_PREFIX), _km_text(km, marked), _text(" km outside "),
             pa.array(wheres, type=pa.large_string()).take(pa.array(where_code, mask=~marked)), _text(""))
-        doubts = pa.array(check, type=pa.large_string(), from_pandas=True)
-        out["location_check"] = str_series(pc.if_else(pa.array(marked), texts, doubts), out.index)
+        if n and add.any():  # the texts are missing where not marked: only an importer's doubts need merging in
+            texts = pc.if_else(pa.array(marked), texts, pa.array(check, type=pa.large_string(), from_pandas=True))
+        out["location_check"] = str_series(texts, out.index)
     else:
         out["location_check"] = check
     return out
+
+
+_TENTHS: list[pa.Array] = []
+
+
+def _tenths_texts(top: int) -> pa.Array:
+    """``f"{i // 10}.{i % 10}"`` for every ``i`` up to at least ``top`` (the texts of 0.0 to 1000.0 km made once)."""
+    if not _TENTHS or len(_TENTHS[0]) <= top:
+        _TENTHS[:] = [pa.array([f"{i // 10}.{i % 10}" for i in range(max(top, 10_000) + 1)], type=pa.large_string())]
+    return _TENTHS[0]
 
 
 def _km_text(km: np.ndarray, rows: np.ndarray) -> pa.Array:
@@ -214,8 +233,7 @@ def _km_text(km: np.ndarray, rows: np.ndarray) -> pa.Array:
         python = rows & ~(np.isfinite(t) & (np.abs(t - np.floor(t) - 0.5) >= 1e-6) & (km >= 0) & (km < 1000))
         tenths = np.where(rows & ~python, np.floor(t + 0.5), 0).astype(np.int64)
     fast = rows & ~python
-    text = pc.binary_join_element_wise(pc.cast(pa.array(tenths // 10, mask=~fast), pa.large_string()),
-                                       pc.cast(pa.array(tenths % 10, mask=~fast), pa.large_string()), _text("."))
+    text = _tenths_texts(int(tenths.max(initial=0))).take(pa.array(tenths, mask=~fast))
     if python.any():
         slow = np.full(n, None, dtype=object)
         slow[python] = [f"{v:,.1f}" for v in km[python]]
@@ -237,14 +255,15 @@ def location_summary(assets: pd.DataFrame, *, most: int = 10) -> str | None:
     if not pa.types.is_large_string(texts.type):
         texts = texts.cast(pa.large_string())
     # each distinct text parsed once: a site's text repeats its area's words, and many sites share a distance
+    # (the areas and the largest distance read from the distinct texts alone: each of them is some site's text)
     coded = texts.dictionary_encode()
-    parsed = pc.extract_regex(coded.dictionary,
-                              r"^check location: (?P<km>[\d.,]+) km outside (?P<area>.+?)(?: \(.*)?$").take(coded.indices)
-    marked = pc.fill_null(pc.is_valid(parsed), False)
+    parsed = pc.extract_regex(coded.dictionary, r"^check location: (?P<km>[\d.,]+) km outside (?P<area>.+?)(?: \(.*)?$")
+    hit = pc.fill_null(pc.is_valid(parsed), False)
+    marked = pc.fill_null(hit.take(coded.indices), False)
     n = pc.sum(marked).as_py() or 0
     if not n:
         return None
-    parsed = pc.filter(parsed, marked)
+    parsed = pc.filter(parsed, hit)
     km = pc.cast(pc.replace_substring(parsed.field("km"), ",", ""), pa.float64())
     areas = sorted(pc.unique(parsed.field("area")).to_pylist())
     at = np.flatnonzero(marked.to_numpy(zero_copy_only=False))[:most]

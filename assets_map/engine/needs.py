@@ -20,7 +20,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from assets_map.engine.geo import to_measure
+from assets_map.engine.geo import query_in_threads, to_measure
 from assets_map.io.normalise import fold
 from assets_map.io.report import InputError
 from assets_map.io.sources import open_table
@@ -481,8 +481,8 @@ def study_area(needs: gpd.GeoDataFrame, assets: gpd.GeoDataFrame, *, distance_m:
     if len(rest):  # the distance rule only for areas not kept yet: a national register keeps nearly all by authority
         import shapely
 
-        _, near = shapely.STRtree(needs.geometry.to_numpy()[rest]).query(
-            geoms.to_numpy(), predicate="dwithin", distance=distance_m)
+        _, near = query_in_threads(shapely.STRtree(needs.geometry.to_numpy()[rest]), geoms.to_numpy(), "dwithin",
+                                   distance=distance_m)
         keep[rest[near]] = True
     kept = needs[keep]
     kept.attrs.update(needs.attrs)

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assets_map.engine.arrays import group_ids, str_series
+from assets_map.engine.arrays import group_ids, repeated_text, str_series
 from assets_map.engine.location import CHECK_PREFIX
 from assets_map.engine.needs import DOMAIN_LABELS
 from assets_map.engine.underuse import FLAG_THRESHOLD
@@ -154,16 +154,42 @@ class _Texts:
             self.codes[rows] = start + (np.arange(len(texts)) if codes is None else codes)
         self.escaped.extend([escaped] * (len(self.texts) - start))
 
-    def arrow(self) -> pa.Array:
-        """The column: missing where no text, or the text is None or empty.
+    def distinct(self) -> pa.Array:
+        """The distinct texts, as ``codes`` number them.
 
-        The reason separator is replaced inside each text not already escaped.
+        Missing where None or empty; the reason separator is replaced inside each text not already escaped.
         """
         values = np.array([t if t else None for t in self.texts], dtype=object)
         plain = ~np.array(self.escaped, dtype=bool)
         values[plain] = [t.replace(REASON_SEP, ", ") if t else None for t in values[plain]]
-        texts = pa.array(values, type=_TEXT, from_pandas=True)
-        return texts.take(pa.array(self.codes, mask=self.codes < 0))
+        return pa.array(values, type=_TEXT, from_pandas=True)
+
+    def arrow(self) -> pa.Array:
+        """The column: missing where no text, or the text is None or empty (see :meth:`distinct`)."""
+        return self.distinct().take(pa.array(self.codes, mask=self.codes < 0))
+
+
+def _need_then_transfer(need: _Texts, transfer: pa.Array, t_ids: np.ndarray, live: np.ndarray) -> pa.Array | None:
+    """Each live row's need and transfer sentences joined by the separator, missing elsewhere.
+
+    The transfer sentence stands alone where the need has none. Joined once per distinct (need, transfer) pair and
+    then taken: one column of a million texts built, not two. ``None`` when a transfer text is missing (the caller
+    then joins the two columns).
+    """
+    if transfer.null_count:
+        return None
+    n, rows = len(live), np.flatnonzero(live)
+    k = len(transfer)
+    key = (need.codes[rows] + 1) * k + t_ids[rows]
+    pair, keys = pd.factorize(key)
+    keys = np.asarray(keys, dtype=np.int64)
+    need_code, t_code = keys // k - 1, keys % k
+    joined = pc.binary_join_element_wise(need.distinct().take(pa.array(need_code, mask=need_code < 0)),
+                                         transfer.take(pa.array(t_code)), pa.scalar(REASON_SEP, _TEXT),
+                                         null_handling="skip")
+    at = np.full(n, -1, dtype=np.int64)
+    at[rows] = pair
+    return joined.take(pa.array(at, mask=at < 0))
 
 
 def _codes(*parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -176,13 +202,13 @@ def _codes(*parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return key, first
 
 
-def _joined_lists(values: np.ndarray, rows: np.ndarray) -> pa.Array:
+def _joined_lists(values: np.ndarray | pa.ListArray, rows: np.ndarray) -> pa.Array:
     """Each row's list of texts joined by the reason separator (replaced inside each text), missing elsewhere.
 
-    Joined by Arrow: the lists become one list array, the separator is replaced in its flat values, and
-    ``binary_join`` joins each list; an empty list or an empty joined text is missing.
+    Joined by Arrow: the lists become one list array (``values`` may be one already), the separator is replaced in
+    its flat values, and ``binary_join`` joins each list; an empty list or an empty joined text is missing.
     """
-    lists = pa.array(values, type=pa.list_(_TEXT), from_pandas=True)
+    lists = values if isinstance(values, pa.ListArray) else pa.array(values, type=pa.list_(_TEXT), from_pandas=True)
     flat = pc.replace_substring(lists.values, REASON_SEP, ", ")
     escaped = pa.ListArray.from_arrays(lists.offsets, flat, mask=lists.is_null())
     text = pc.binary_join(escaped, pa.scalar(REASON_SEP, _TEXT))
@@ -211,7 +237,8 @@ def _text_column(frame: pd.DataFrame, name: str) -> pa.Array:
     return arr.cast(_TEXT)
 
 
-def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = None) -> gpd.GeoDataFrame:
+def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = None,
+               underuse_reasons: pa.ListArray | None = None) -> gpd.GeoDataFrame:
     """Add ``transfer_score``, ``priority``, ``reasons`` and ``constraints``.
 
     Rules (need uses ``need_decile``: the IMD decile, or the composite decile with custom weights):
@@ -225,6 +252,9 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
     Vectorised: the rules are array operations, and each text that depends on a few values
     only (the need area's sentence, the transfer sentence) is written once per distinct
     combination, so a million assets cost what their distinct areas and tenures cost.
+
+    The underuse reasons are read from the ``underuse_reasons`` column (a list per asset), or given as
+    ``underuse_reasons``, one Arrow list per row (:func:`assets_map.engine.underuse.reason_lists`).
     """
     weights = weights or {"imd": 1.0}
     out = assets.copy(deep=False)  # copy-on-write: new columns never reach the caller's frame
@@ -302,9 +332,10 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
         strong = up >= STRONG_UNDERUSE
         p = np.where(strong & (d <= 3), 0, np.where((strong & (d <= 6)) | (d <= 3), 1, 2))
         # A site far outside its publisher's area may not be in this need area: never High on its need.
-        if "location_check" in out.columns:
-            far = _text_column(out, "location_check").take(pa.array(at))
-            capped = (p == 0) & pc.fill_null(pc.starts_with(far, CHECK_PREFIX), False).to_numpy(zero_copy_only=False)
+        if "location_check" in out.columns:  # tested on the whole column: no copy of a million texts
+            far = _text_column(out, "location_check")
+            marked = pc.fill_null(pc.starts_with(far, CHECK_PREFIX), False).to_numpy(zero_copy_only=False)
+            capped = (p == 0) & marked[at]
         else:
             far, capped = None, np.zeros(len(at), dtype=bool)
         p = np.where(capped, 1, p)
@@ -319,7 +350,7 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
         cap_words = {}
         if capped.any():
             first_capped = e_first[capped[e_first]]
-            cap_words = dict(zip(first_capped.tolist(), far.take(pa.array(first_capped)).to_pylist(), strict=True))
+            cap_words = dict(zip(first_capped.tolist(), far.take(pa.array(at[first_capped])).to_pylist(), strict=True))
         sentences = []
         for i, c in zip(e_first, conf, strict=True):
             cp = f" (not High: location to be checked: {cap_words[i][len(CHECK_PREFIX):]})" if i in cap_words else ""
@@ -342,11 +373,15 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
         head.put(rows, [f"Not flagged: {r}" for r in reasons], codes=r_code, escaped=True)
     head.put(not_public, f"{NOT_PUBLIC_REASON}; Transfer: route: {OWNERSHIP_ROUTES['private']}", escaped=True)
     under = pa.nulls(n, _TEXT)
-    if "underuse_reasons" in out.columns:
+    if underuse_reasons is not None:
+        under = _joined_lists(underuse_reasons, live)
+    elif "underuse_reasons" in out.columns:
         under = _joined_lists(out["underuse_reasons"].to_numpy(), live)
     # One vectorised join of the parts that are there: head; underuse; need; transfer (an excluded or not public
     # site's sentence stands alone).
-    parts = (head.arrow(), under, need.arrow(), transfer.take(pa.array(t_ids, mask=~live)))
+    tail = _need_then_transfer(need, transfer, t_ids, live)
+    parts = (head.arrow(), under) + ((tail,) if tail is not None else
+                                     (need.arrow(), transfer.take(pa.array(t_ids, mask=~live))))
     text = pc.binary_join_element_wise(*parts, pa.scalar(REASON_SEP, _TEXT), null_handling="skip")
     if len(text) != n:  # pyarrow 26 drops the rows whose parts are all missing with "skip"; the head part is
         # never missing, so this cannot happen today: if it ever does, join in Python rather than misalign
@@ -355,5 +390,5 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
     out["transfer_score"] = tscores
     out["priority"] = str_series(pa.array(PRIORITY_WORDS, type=_TEXT).take(pa.array(prio)), out.index)
     out["reasons"] = str_series(text, out.index)
-    out["constraints"] = CONSTRAINTS_NOT_CHECKED
+    out["constraints"] = repeated_text(CONSTRAINTS_NOT_CHECKED, out.index)
     return out

@@ -16,11 +16,11 @@ import pyarrow as pa
 import shapely
 
 from assets_map.engine.arrays import str_series
-from assets_map.engine.geo import representative_points
+from assets_map.engine.geo import query_in_threads, representative_points
 from assets_map.engine.location import location_summary
 from assets_map.engine.needs import study_area_line
 from assets_map.engine.priority import prioritise
-from assets_map.engine.underuse import apply_exclusions, score_underuse
+from assets_map.engine.underuse import apply_exclusions, reason_lists, underuse_parts
 from assets_map.io.report import ImportReport
 from assets_map.schema import PRIORITIES
 
@@ -110,6 +110,9 @@ def _first_area(area: np.ndarray, rows: np.ndarray, areas: np.ndarray) -> None:
     """Set ``area[row]`` to the first area (in the layer's order) of each row's matches."""
     if not len(rows):
         return
+    if np.bincount(rows, minlength=len(area)).max() <= 1:  # each row matched once (areas that do not overlap)
+        area[rows] = areas
+        return
     order = np.lexsort((areas, rows))
     rows, areas = rows[order], areas[order]
     first = np.r_[True, rows[1:] != rows[:-1]]
@@ -131,7 +134,7 @@ def join_needs(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> gpd.GeoData
         # A point is within an area exactly when the area contains it properly (in its interior). Asking each of the
         # ~35k areas (prepared once) for the points in a tree of the points is 2x faster at 1M than asking each point.
         polys = needs.geometry.to_numpy()
-        ni, pi = shapely.STRtree(pts[pos]).query(polys, predicate="contains_properly")
+        ni, pi = query_in_threads(shapely.STRtree(pts[pos]), polys, "contains_properly")
         _first_area(area, pos[pi], ni)
         todo = pos[area[pos] < 0]  # on a boundary, or outside every area
         if len(todo):
@@ -171,6 +174,8 @@ def score(assets: gpd.GeoDataFrame, *, exclude: list[tuple[str, gpd.GeoDataFrame
     ``withheld_exclusions`` marks rows excluded on facts not in ``assets`` (see
     :func:`assets_map.engine.underuse.apply_exclusions`).
     """
-    scored = score_underuse(apply_exclusions(assets, list(exclude), withheld=withheld_exclusions), as_of=as_of)
-    scored = prioritise(scored, weights=weights)
-    return scored.drop(columns=["underuse_reasons"])
+    # the underuse reasons go to the priority as Arrow lists: a million Python lists would cost more than the scoring
+    scored, parts = underuse_parts(apply_exclusions(assets, list(exclude), withheld=withheld_exclusions), as_of=as_of)
+    scored = prioritise(scored.drop(columns=["underuse_reasons"], errors="ignore"), weights=weights,
+                        underuse_reasons=reason_lists(parts, len(scored)))
+    return scored

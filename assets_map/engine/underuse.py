@@ -290,6 +290,49 @@ def score_underuse(assets: gpd.GeoDataFrame, *, as_of: dt.date | None = None) ->
     rows that carry the signal, and once per distinct value where the text depends on one
     value only (a percentage, a date).
     """
+    out, parts = underuse_parts(assets, as_of=as_of)
+    with paused_gc():
+        reasons: list[list[str]] = [[] for _ in range(len(out))]
+        for mask, texts in parts:
+            for i, t in zip(np.flatnonzero(mask), texts, strict=True):
+                reasons[i].append(t)
+        out["underuse_reasons"] = pd.Series(reasons, index=out.index, dtype=object)
+    return out
+
+
+def reason_lists(parts: list[tuple[np.ndarray, np.ndarray]], n: int) -> pa.ListArray:
+    """The reasons of :func:`underuse_parts` as one Arrow list per row: ``score_underuse``'s lists, no Python list.
+
+    Parameters
+    ----------
+    parts : (row mask, texts of the masked rows) per signal, in the order the reasons are listed
+    n : the number of rows
+
+    Returns
+    -------
+    pa.ListArray : row ``i`` lists the texts of the signals it carries, in order (an empty list when none)
+    """
+    counts = np.zeros(n, dtype=np.int64)
+    for mask, _ in parts:
+        counts += mask
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    flat = np.empty(int(offsets[-1]), dtype=object)
+    seen = np.zeros(n, dtype=np.int64)
+    for mask, texts in parts:
+        rows = np.flatnonzero(mask)
+        flat[offsets[rows] + seen[rows]] = texts
+        seen[rows] += 1
+    return pa.ListArray.from_arrays(pa.array(offsets, type=pa.int32()), pa.array(flat, type=pa.large_string()))
+
+
+def underuse_parts(assets: gpd.GeoDataFrame, *, as_of: dt.date | None = None
+                   ) -> tuple[gpd.GeoDataFrame, list[tuple[np.ndarray, np.ndarray]]]:
+    """``underuse_score`` and ``underuse_confidence`` added, and the reasons as (row mask, texts) per signal.
+
+    What :func:`score_underuse` computes, its reasons not yet gathered into a list per row (a million Python lists
+    take longer than the scoring): :func:`reason_lists` gathers them in Arrow.
+    """
     as_of = as_of or dt.date.today()
     out = assets.copy(deep=False)  # copy-on-write: new columns never reach the caller's frame
     n = len(out)
@@ -410,14 +453,7 @@ def score_underuse(assets: gpd.GeoDataFrame, *, as_of: dt.date | None = None) ->
     score = np.minimum(1.0, total)
     any_sig = (n_high + n_medium + n_low) > 0
     confidence = np.where((n_medium >= 2) | (n_high > 0), 0, np.where(n_medium == 1, 1, np.where(any_sig, 2, 3)))
-    with paused_gc():
-        reasons: list[list[str]] = [[] for _ in range(n)]
-        for mask, texts in reason_parts:
-            for i, t in zip(np.flatnonzero(mask), texts, strict=True):
-                reasons[i].append(t)
-        reasons = pd.Series(reasons, index=out.index, dtype=object)
     out["underuse_score"] = _map_unique(pd.Series(score), lambda v: round(float(v), 3)).astype("float64")
     out["underuse_confidence"] = words_column(("high", "medium", "low", "none"), confidence, out.index)
-    out["underuse_reasons"] = reasons
-    return out
+    return out, reason_parts
 
