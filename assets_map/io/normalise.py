@@ -584,7 +584,9 @@ class _Columns(dict):
         return empty_asset_frame(self.n, columns=[name])[name].set_axis(self.index)
 
     def __setitem__(self, name: str, values) -> None:
-        if np.isscalar(values):
+        if isinstance(values, str) and self.n:  # one word on every row: the str column pandas would infer, made in Arrow
+            values = str_series(pa.repeat(pa.scalar(values, pa.large_string()), self.n), self.index)
+        elif np.isscalar(values):
             values = np.full(self.n, values, dtype=object)
         super().__setitem__(name, values if isinstance(values, pd.Series) else pd.Series(values, index=self.index))
 

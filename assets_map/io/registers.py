@@ -21,6 +21,7 @@ import pandas as pd
 import shapely
 
 from assets_map.engine import geo
+from assets_map.engine.arrays import words_column
 from assets_map.io import gridref
 from assets_map.io.column_notes import set_aside_column_notes
 from assets_map.io.normalise import canonical_frame, clean_postcodes, compact_postcode, fold, match_columns, to_number
@@ -247,6 +248,21 @@ def _place_vector(gdf: gpd.GeoDataFrame, report: ImportReport, name: str, make_v
     return gdf, gpd.GeoSeries(bng.to_numpy(), crs=MEASURE_CRS), placed, notes, repaired
 
 
+#: How a row was placed from the file itself (``location_quality``).
+_QUALITY = ("none", "register coordinates", "surveyed")
+
+
+def _text_list_column(values: list, index: pd.Index) -> pd.Series:
+    """A list of texts and Nones as the column pandas would make of it, each distinct text converted once."""
+    arr = np.array(values, dtype=object)
+    filled = np.flatnonzero(~pd.isna(arr))
+    if not len(filled) or pd.api.types.infer_dtype(arr[filled], skipna=False) != "string":
+        return pd.Series(values, index=index)
+    codes = np.full(len(arr), -1, dtype=np.int64)
+    codes[filled], uniques = pd.factorize(arr[filled])
+    return words_column(list(uniques), codes, index)
+
+
 def _place_by_postcode(out: gpd.GeoDataFrame, postcodes: pd.DataFrame | None, report: ImportReport) -> None:
     unplaced = out["location_quality"] == "none"
     if not unplaced.any():
@@ -390,8 +406,9 @@ def set_aside_aggregates(raw: pd.DataFrame, report: ImportReport, *, code: str |
     no_code = ((code_v == "") | ((org_v != "") & (code_v.str.upper() == org_v.str.upper()))).to_numpy(dtype=bool)
     kind = pd.Series("", index=raw.index, dtype=object)
     total = labelled(code_v)
-    for v in (name_v, org_v, first_v):
-        total |= no_code & labelled(v)
+    if no_code.any():  # the other key cells are looked at only on rows with no code of their own
+        for v in (name_v, org_v, first_v):
+            total[no_code] |= labelled(v[no_code])
     kind[total] = "total"
     if org_code is not None and code is not None:
         trust = ((kind == "") & (org_v != "") & ((name_v == "") | name_v.str.upper().isin(orgs))).to_numpy(dtype=bool)
@@ -480,21 +497,36 @@ def _report_normalised(attrs: pd.DataFrame, canon: pd.DataFrame, mapping: dict, 
         o_codes, o_uniques = pd.factorize(original, use_na_sentinel=False)
         v_codes, v_uniques = pd.factorize(canon[field], use_na_sentinel=False)  # in its own dtype: no Python strings
         group = pd.factorize(o_codes.astype(np.int64) * (len(v_uniques) + 1) + v_codes)[0]
-        order = np.argsort(group, kind="stable")
-        bounds = np.flatnonzero(np.diff(group[order])) + 1
-        members = np.split(order, bounds) if len(order) else []
+        # each pair judged by its first row (pairs are numbered in order of first appearance: a pair's first row is
+        # where the running maximum rises); only the rows of pairs the report names are gathered
+        top = np.maximum.accumulate(group) if len(group) else group
+        firsts = np.flatnonzero(np.r_[True, top[1:] > top[:-1]]) if len(group) else group
         o_values = np.asarray(o_uniques.astype(object) if hasattr(o_uniques, "astype") else o_uniques, dtype=object)
-        for m in members:
-            o, v = o_values[o_codes[m[0]]], v_uniques[v_codes[m[0]]]
+        said: list[tuple[int, str, str | None]] = []  # (pair, original text, normalised word or None when vague)
+        for g, first in enumerate(firsts):
+            o, v = o_values[o_codes[first]], v_uniques[v_codes[first]]
             o = None if o is pd.NA else o
             if o is None or (isinstance(o, float) and np.isnan(o)) or not str(o).strip():
                 continue
             text = str(o).strip()
             folded = re.sub(r"[^a-z]", "", text.lower())
             if v in vague:
-                unknown.setdefault(text, []).append(rows[m])
+                said.append((g, text, None))
             elif v.replace("-", "") not in folded and not (v == "both" and "land" in folded and "build" in folded):
-                changed.setdefault(text, (v, []))[1].append(rows[m])
+                said.append((g, text, v))
+        if not said:
+            continue
+        wanted = np.zeros(len(firsts), dtype=bool)
+        wanted[[g for g, _, _ in said]] = True
+        sel = np.flatnonzero(wanted[group])
+        order = sel[np.argsort(group[sel], kind="stable")]
+        bounds = np.flatnonzero(np.diff(group[order])) + 1
+        members = dict(zip([g for g, _, _ in sorted(said)], np.split(order, bounds), strict=True))
+        for g, text, v in said:
+            if v is None:
+                unknown.setdefault(text, []).append(rows[members[g]])
+            else:
+                changed.setdefault(text, (v, []))[1].append(rows[members[g]])
         if changed:
             pairs = ", ".join(f"{o!r} -> {v}" for o, (v, _) in list(changed.items())[:6])
             report.add("fixed", f"{col} values normalised ({pairs}; originals kept in src_{col})",
@@ -573,11 +605,12 @@ def read_register(
     raw = carry_sections(raw, report)
     if table.is_vector:
         gdf, geometry, placed, notes, repaired = _place_vector(raw, report, name, make_valid)
-        quality = np.where(placed, np.where(geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy(), "register coordinates", "surveyed"), "none")
+        point = geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
+        quality = np.where(placed, np.where(point, 1, 2), 0)  # _QUALITY's words
     else:
         geometry, placed, notes = _place_from_columns(raw, mapping, report, expect_coordinates)
         repaired = np.zeros(len(raw), bool)
-        quality = np.where(placed, "register coordinates", "none")
+        quality = placed.astype(np.int64)  # _QUALITY's words
     attrs = pd.DataFrame(raw.drop(columns="geometry")) if table.is_vector else raw
     canon = canonical_frame(attrs, mapping, source=name)
     if "organisation" not in mapping:
@@ -589,8 +622,8 @@ def read_register(
     rows = raw.index.to_numpy() + 1
     canon["source_row"] = pd.array(rows, dtype="Int64")
     canon["asset_id"] = _unique_ids(canon["asset_id"], rows, Path(name).stem, report)
-    canon["location_quality"] = quality
-    canon["location_note"] = notes
+    canon["location_quality"] = words_column(_QUALITY, quality, canon.index)
+    canon["location_note"] = _text_list_column(notes, canon.index)
     out = gpd.GeoDataFrame(canon, geometry=geometry.set_axis(canon.index), crs=MEASURE_CRS, copy=False)  # canon is ours
     _place_by_postcode(out, postcodes, report)
     # Areas measured in BNG where the source gives none.
