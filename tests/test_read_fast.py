@@ -183,3 +183,70 @@ def test_title_lines_above_the_header_reach_the_register_through_arrow():
     assert table_title_lines(table) == ["Anytown District Council", "Land and buildings register"]
     frame, _ = import_bytes(data, "r.csv", kind="register")
     assert set(frame["organisation"]) == {"Anytown District Council"}
+
+
+def _random_postcodes(n: int, seed: int) -> list:
+    rng = np.random.default_rng(seed)
+    letters, digits = list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"), list("0123456789")
+    out = []
+    for i in range(n):
+        outward = "".join(rng.choice(letters, rng.integers(1, 3))) + rng.choice(digits) + (
+            rng.choice(letters + digits) if i % 3 else "")
+        inward = rng.choice(digits) + "".join(rng.choice(letters, 2))
+        form = i % 9
+        out.append(f"{outward} {inward}" if form < 5 else f"{outward}{inward}".lower() if form == 5
+                   else f" {outward}  {inward} " if form == 6 else outward if form == 7 else None)
+    return out
+
+
+def test_postcodes_already_formatted_are_taken_as_they_are_and_the_rest_cleaned_alike():
+    """A column of neat postcodes, and one mixing neat, untidy, district and missing ones, in Arrow chunks."""
+    import pyarrow as pa
+
+    from assets_map.engine.arrays import str_series
+    from assets_map.io.normalise import clean_postcode, clean_postcodes
+
+    mixed = _random_postcodes(3000, 3) + ["M32 0FP", "m32 0fp", "M32 0FPX", "MM32 0FP", "M32  0FP", "M3 20FP", "\u00c932 0FP",
+                                           "m32 0FP", "Sw1A 1AA", "M32 0FP\n", "\tM32 0FP"]
+    neat = [p for p in mixed if p is not None and clean_postcode(p) == (p, "full")]
+    for values in (mixed, neat):
+        half = len(values) // 2
+        chunked = pa.chunked_array([pa.array(values[:half], pa.string()), pa.array(values[half:], pa.string())])
+        for series in (pd.Series(values, dtype=object), str_series(chunked, pd.RangeIndex(len(values)))):
+            formatted, kinds = clean_postcodes(series)
+            got = [(f if isinstance(f, str) else None, k) for f, k in zip(formatted, kinds, strict=True)]
+            assert got == [clean_postcode(v) for v in values]
+
+
+def test_areas_read_by_arrow_as_parse_area_reads_each_value():
+    """Plain decimals are read by Arrow's cast: the numbers, the units converted and the rows not read as per value."""
+    from assets_map.io.units import area_column, parse_area
+
+    rng = np.random.default_rng(11)
+    values = []
+    for i in range(6000):
+        r = i % 10
+        values.append(f"{rng.normal() * 10.0 ** rng.integers(-6, 9):.{rng.integers(0, 14)}f}" if r < 4
+                      else f"{rng.random() * 1e5:.3e}" if r == 4 else str(rng.integers(0, 10**7)) if r == 5
+                      else None if r == 6 else rng.choice(["1,200 sq ft", "0.5 ha", "2 acres", "", "  ", "n/a", "415 m\u00b2",
+                                                            "12 sq m", "abc", "c. 3 ha", "5.", ".5", "-0", "1e999", " 12 ",
+                                                            "+5", "12ha", "7 ft", "1E5", "-.25"]))
+    for header, canonical in (("Floor area (sq ft)", "floor_area_m2"), ("BuildingSize", "floor_area_m2"),
+                              ("Land (acres)", "site_area_ha"), ("LandArea", "site_area_ha")):
+        from assets_map.io.units import TARGET, unit_of
+
+        target, default = TARGET[canonical], (unit_of(header) or ("", TARGET[canonical]))
+        parsed = [parse_area(v) for v in values]
+        want = np.array([p[0] * ((p[1] or default[1]) / target) for p in parsed])
+        converted: dict[str, int] = {}
+        for num, factor, _ in parsed:
+            f = factor or default[1]
+            if f != target and not np.isnan(num):
+                label = {4046.8564224: "acres", 0.09290304: "sq ft", 10000.0: "ha", 1.0: "sq m"}[f]
+                converted[label] = converted.get(label, 0) + 1
+        not_read = [i for i, p in enumerate(parsed) if not p[2]]
+        for dtype in ("str", object):
+            got, note = area_column(pd.Series(values, dtype=dtype), canonical, header)
+            np.testing.assert_array_equal(got.to_numpy(), want)
+            assert np.array_equal(np.signbit(got.to_numpy()), np.signbit(want))
+            assert list(note["converted"].items()) == list(converted.items()) and note["not_read"] == not_read

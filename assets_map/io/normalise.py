@@ -399,6 +399,28 @@ def _ascii_text(values: pd.Series) -> tuple[pa.ChunkedArray, np.ndarray] | None:
     return arr, ascii_
 
 
+#: A full postcode exactly as :func:`clean_postcode` formats it.
+_NEAT_POSTCODE = r"^[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}$"
+
+
+def _postcodes_by_arrow(arr: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """:func:`clean_postcode` over plain-ASCII large-string Arrow text by Arrow's kernels: (formatted, kinds)."""
+    t = pa.large_string()
+    # Python's \s on ASCII (RE2's leaves out \v and \x1c-\x1f); non-ASCII rows are replaced by the caller
+    text = pc.utf8_trim(pc.replace_substring_regex(pc.ascii_upper(arr), f"[{ASCII_SPACE}]+", " "), " ")
+    parts = pc.extract_regex(text, _FULL_POSTCODE.pattern)  # RE2 reads the same named-group pattern
+    full = pc.fill_null(pc.is_valid(parts), False)
+    joined = pc.binary_join_element_wise(pc.struct_field(parts, "outward"), pc.struct_field(parts, "inward"),
+                                         pa.scalar(" ", t))
+    blank = pc.fill_null(pc.equal(text, ""), True)
+    district = pc.fill_null(pc.match_substring_regex(text, _DISTRICT.pattern), False)
+    formatted = pc.if_else(blank, pa.scalar(None, t), pc.if_else(full, joined, text))
+    word = {k: pa.scalar(k, t) for k in ("missing", "full", "district", "invalid")}
+    kind = pc.if_else(blank, word["missing"], pc.if_else(full, word["full"],
+                                                         pc.if_else(district, word["district"], word["invalid"])))
+    return formatted, kind
+
+
 def clean_postcodes(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """:func:`clean_postcode` over a whole column: (formatted postcodes, kinds), as ``str`` Series.
 
@@ -414,19 +436,16 @@ def clean_postcodes(values: pd.Series) -> tuple[pd.Series, pd.Series]:
                 pd.Series([p[1] for p in pairs], index=index, dtype="str"))
     arr, ascii_ = got
     arr = arr.cast(pa.large_string())
-    t = pa.large_string()
-    # Python's \s on ASCII (RE2's leaves out \v and \x1c-\x1f); non-ASCII rows are replaced below
-    text = pc.utf8_trim(pc.replace_substring_regex(pc.ascii_upper(arr), f"[{ASCII_SPACE}]+", " "), " ")
-    parts = pc.extract_regex(text, _FULL_POSTCODE.pattern)  # RE2 reads the same named-group pattern
-    full = pc.fill_null(pc.is_valid(parts), False)
-    joined = pc.binary_join_element_wise(pc.struct_field(parts, "outward"), pc.struct_field(parts, "inward"),
-                                         pa.scalar(" ", t))
-    blank = pc.fill_null(pc.equal(text, ""), True)
-    district = pc.fill_null(pc.match_substring_regex(text, _DISTRICT.pattern), False)
-    formatted = pc.if_else(blank, pa.scalar(None, t), pc.if_else(full, joined, text))
-    word = {k: pa.scalar(k, t) for k in ("missing", "full", "district", "invalid")}
-    kind = pc.if_else(blank, word["missing"], pc.if_else(full, word["full"],
-                                                         pc.if_else(district, word["district"], word["invalid"])))
+    # a postcode written as it is formatted ("M32 0FP": most of a register) is its own formatted form, and full
+    neat = pc.fill_null(pc.match_substring_regex(arr, _NEAT_POSTCODE), False)
+    if pc.all(neat).as_py():
+        formatted, kind = arr, pa.repeat(pa.scalar("full", pa.large_string()), len(arr))
+    else:
+        rest = pc.invert(neat).combine_chunks()  # replace_with_mask takes whole arrays
+        some, some_kind = _postcodes_by_arrow(pc.filter(arr, rest))
+        formatted = pc.replace_with_mask(arr.combine_chunks(), rest, some.combine_chunks())
+        kind = pc.replace_with_mask(pa.repeat(pa.scalar("full", pa.large_string()), len(arr)), rest,
+                                    some_kind.combine_chunks())
     formatted, kinds = str_series(formatted, index), str_series(kind, index)
     if not ascii_.all():  # non-ASCII spacing or letters: Python's own rules, as clean_postcode
         odd = ~ascii_
