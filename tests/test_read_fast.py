@@ -62,6 +62,11 @@ VARIANTS = {
                 "3,Park,394000,379000,\n",
     "non-ASCII cells": HEAD + ROWS[0] + ROWS[1].replace("Hall, the", "Caf\u00e9").replace(" m33  7xx ", "M33\u00a07XX")
                        .replace("12 m2", "12\u00a0m2") + "".join(ROWS[2:]),
+    # Arrow reads the file's own bytes from the first record on: the lines above are counted in bytes, not characters
+    "non-ASCII title above the header": "Caf\u00e9s et \u00e9coles \u2014 r\u00e9gister \u00a9 2024\n\u00e9\n" + HEAD
+                                        + "".join(ROWS),
+    "blank and space-only cells": HEAD + ROWS[0] + ROWS[1].replace("Owner Occupied", " ").replace("Vacent", "\u00a0")
+                                  .replace("Freehold", "\u3000 \u2003") + ",\t, ,,,,,,,,,,\n" + "".join(ROWS[2:]),
 }
 
 
@@ -250,3 +255,20 @@ def test_areas_read_by_arrow_as_parse_area_reads_each_value():
             np.testing.assert_array_equal(got.to_numpy(), want)
             assert np.array_equal(np.signbit(got.to_numpy()), np.signbit(want))
             assert list(note["converted"].items()) == list(converted.items()) and note["not_read"] == not_read
+
+
+def test_blank_cells_found_as_arrow_trims_them():
+    """Only cells starting with a space, control or non-ASCII character are trimmed: the same cells as trimming them all."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from assets_map.io.normalise import blank_cells
+
+    rng = np.random.default_rng(5)
+    kinds = [None, "", " ", "\t", "\u00a0", "\u3000 x", "x ", " x", "\x1c", "\x85", "\u2000\u2001", "a", "\u00e9",
+             " \u00e9 ", "\x7f", "\x0b", "\u200b", "\ufeff", "\u2028", "1", "\r\n"]
+    arr = pa.array([kinds[i] for i in rng.integers(0, len(kinds), 5000)])
+    for a in (arr, arr.slice(7, 3000), pa.chunked_array([arr.slice(0, 10), arr.slice(10)]), arr.cast(pa.large_string()),
+              pa.array([], pa.string()), pa.array(["", None]), pa.array([None, None], pa.string()), pa.array(["\u00a0"])):
+        want = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(a), ""), True).to_numpy(zero_copy_only=False)
+        np.testing.assert_array_equal(blank_cells(a), want)

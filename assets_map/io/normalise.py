@@ -455,6 +455,46 @@ def clean_postcodes(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return formatted, kinds
 
 
+def blank_cells(arr) -> np.ndarray:
+    """Which cells of Arrow text are missing or blank (empty, or white space only as Arrow's ``utf8_trim_whitespace`` trims).
+
+    Only cells that start with a space, a control character or a non-ASCII character are trimmed (a cell that
+    starts with any other character is not blank), so a column of a million filled cells costs a look at its first
+    bytes, not a trimmed copy of it.
+
+    Parameters
+    ----------
+    arr : pyarrow.Array or pyarrow.ChunkedArray
+        Text (``string`` or ``large_string``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, one per cell: True where the cell is missing or blank.
+    """
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    parts = []
+    for ch in chunks:
+        n = len(ch)
+        kind = np.int64 if pa.types.is_large_string(ch.type) else np.int32 if pa.types.is_string(ch.type) else None
+        if kind is None or not n:
+            parts.append(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(ch), ""), True).to_numpy(zero_copy_only=False))
+            continue
+        _, offsets, data = ch.buffers()
+        offsets = np.frombuffer(offsets, dtype=kind)[ch.offset:ch.offset + n + 1]
+        data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+        empty = offsets[1:] == offsets[:-1]
+        first = data[np.minimum(offsets[:-1], len(data) - 1)] if len(data) else np.zeros(n, dtype=np.uint8)
+        blank = empty | pc.is_null(ch).to_numpy(zero_copy_only=False)
+        # every white space character Arrow trims is a byte <= 0x20 or starts a non-ASCII character
+        maybe = np.flatnonzero(~blank & ((first <= 0x20) | (first >= 0x7F)))
+        if len(maybe):
+            trimmed = pc.utf8_trim_whitespace(ch.take(pa.array(maybe)))
+            blank[maybe] = pc.fill_null(pc.equal(trimmed, ""), True).to_numpy(zero_copy_only=False)
+        parts.append(blank)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+
+
 def _text_value(v: object) -> str | None:
     if v is None or v is pd.NA or (isinstance(v, float) and (np.isnan(v))):
         return None
@@ -490,6 +530,10 @@ def source_exact(values: pd.Series) -> pd.Series:
         s = values.where(values.notna(), None).astype("str")
     elif pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
         s = values.astype("str")
+        arrow = getattr(s.array, "_pa_array", None)
+        if arrow is not None:  # Arrow text: only the cells that may be blank are trimmed
+            blank = blank_cells(arrow)
+            return s.where(~blank) if blank.any() else s
     else:
         return pd.Series([None if _text_value(v) is None else v if isinstance(v, str) else _text_value(v)
                           for v in values], index=values.index, dtype="str")

@@ -13,7 +13,8 @@ import re
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
+
+from assets_map.io.normalise import blank_cells
 
 #: The column the carried headings go in: its header says category, so it is read as one.
 SECTION_COLUMN = "Section heading category"
@@ -50,8 +51,7 @@ def filled_cells(frame: pd.DataFrame) -> np.ndarray:
             continue
         arrow = getattr(col.array, "_pa_array", None)
         if arrow is not None:  # Arrow-backed text: trimmed and compared in Arrow, no Python strings made
-            blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(arrow), ""), True)
-            out[:, j] = present & ~blank.to_numpy(zero_copy_only=False)
+            out[:, j] = present & ~blank_cells(arrow)
         else:  # cells of any type: each present one as text
             out[present, j] = col[present].astype(object).astype(str).str.strip().ne("").to_numpy(dtype=bool)
     return out
