@@ -531,9 +531,11 @@ def source_exact(values: pd.Series) -> pd.Series:
     elif pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
         s = values.astype("str")
         arrow = getattr(s.array, "_pa_array", None)
-        if arrow is not None:  # Arrow text: only the cells that may be blank are trimmed
+        if arrow is not None:  # Arrow text: only the cells that may be blank are trimmed, blanked in Arrow
             blank = blank_cells(arrow)
-            return s.where(~blank) if blank.any() else s
+            if not blank.any():
+                return s
+            return str_series(pc.if_else(pa.array(blank), pa.scalar(None, arrow.type), arrow), s.index).rename(s.name)
     else:
         return pd.Series([None if _text_value(v) is None else v if isinstance(v, str) else _text_value(v)
                           for v in values], index=values.index, dtype="str")

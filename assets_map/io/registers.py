@@ -403,7 +403,10 @@ def set_aside_aggregates(raw: pd.DataFrame, report: ImportReport, *, code: str |
             out[maybe] = (sub.str.contains(_TOTAL_LABEL) | grouped).to_numpy(dtype=bool, na_value=False)[codes]
         return out
 
-    no_code = ((code_v == "") | ((org_v != "") & (code_v.str.upper() == org_v.str.upper()))).to_numpy(dtype=bool)
+    no_code = (code_v == "").to_numpy(dtype=bool)
+    with_org = (org_v != "").to_numpy(dtype=bool)
+    if with_org.any():  # a code that is the organisation's own code (compared only where there is one)
+        no_code[with_org] |= (code_v[with_org].str.upper() == org_v[with_org].str.upper()).to_numpy(dtype=bool)
     kind = pd.Series("", index=raw.index, dtype=object)
     total = labelled(code_v)
     if no_code.any():  # the other key cells are looked at only on rows with no code of their own
@@ -605,7 +608,7 @@ def read_register(
     raw = carry_sections(raw, report)
     if table.is_vector:
         gdf, geometry, placed, notes, repaired = _place_vector(raw, report, name, make_valid)
-        point = geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy()
+        point = np.isin(shapely.get_type_id(geometry.to_numpy()), (0, 4))  # Point, MultiPoint (no type names made)
         quality = np.where(placed, np.where(point, 1, 2), 0)  # _QUALITY's words
     else:
         geometry, placed, notes = _place_from_columns(raw, mapping, report, expect_coordinates)

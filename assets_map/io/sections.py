@@ -89,11 +89,13 @@ def carry_sections(raw: pd.DataFrame, report) -> pd.DataFrame:
             report.set_aside += len(foot)
             raw, attrs = raw.iloc[: last + 1], attrs.iloc[: last + 1]
             filled, counts, record = filled[: last + 1], counts[: last + 1], record[: last + 1]
-    first = attrs.iloc[:, 0].to_numpy(dtype=object)
     heading = (counts == 1) & filled[:, 0]
-    # only the few rows of one filled cell are looked at one by one
-    heading[heading] = [isinstance(v, str) and len(v.strip()) <= _MAX_HEADING and
-                        pd.isna(pd.to_numeric(v.strip().replace(",", ""), errors="coerce")) for v in first[heading]]
+    # only the few rows of one filled cell are looked at one by one (only their first cells made Python values)
+    at = np.flatnonzero(heading)
+    first = np.full(len(attrs), None, dtype=object)
+    first[at] = attrs.iloc[at, 0].to_numpy(dtype=object)
+    heading[at] = [isinstance(v, str) and len(v.strip()) <= _MAX_HEADING and
+                   pd.isna(pd.to_numeric(v.strip().replace(",", ""), errors="coerce")) for v in first[at]]
     heading &= np.append(record[1:], False)  # the next row is a record
     if heading.sum() < 2 or record.sum() <= len(attrs) / 2:
         return raw
