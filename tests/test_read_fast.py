@@ -272,3 +272,32 @@ def test_blank_cells_found_as_arrow_trims_them():
               pa.array([], pa.string()), pa.array(["", None]), pa.array([None, None], pa.string()), pa.array(["\u00a0"])):
         want = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(a), ""), True).to_numpy(zero_copy_only=False)
         np.testing.assert_array_equal(blank_cells(a), want)
+
+
+def test_a_file_looked_at_then_read_is_opened_once(tmp_path, monkeypatch):
+    """import_file's kinds: _check_slot's look at the file and the reader's read share one opening of it."""
+    from assets_map.io.sources import open_table, reusing_opened
+
+    opened = []
+    real = sources._open_table
+
+    def counting(path, *a):
+        opened.append(Path(path).name)
+        return real(path, *a)
+
+    monkeypatch.setattr(sources, "_open_table", counting)
+    path = tmp_path / "areas.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"LSOA21CD": '
+                    '"E01000001", "LSOA21NM": "City of London 001A"}, "geometry": {"type": "Polygon", "coordinates": '
+                    '[[[-0.1, 51.5], [-0.09, 51.5], [-0.09, 51.51], [-0.1, 51.5]]]}}]}')
+    frame, _ = import_file(path, kind="boundaries")
+    assert len(frame) == 1 and opened == ["areas.geojson"]
+    # a file changed on disk is read again; outside the context every open reads
+    csv_path = tmp_path / "r.csv"
+    csv_path.write_text("Name,Postcode\nHall,M32 0FP\n")
+    with reusing_opened():
+        first = open_table(csv_path)
+        assert open_table(csv_path) is first
+        csv_path.write_text("Name,Postcode\nHall,M32 0FP\nDepot,M33 7XX\n")
+        assert len(sources.text_frame(open_table(csv_path))) == 2
+    assert open_table(csv_path) is not open_table(csv_path)

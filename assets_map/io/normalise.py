@@ -547,7 +547,14 @@ def as_text(values: pd.Series) -> pd.Series:
 
     The scoring and the site card test for ``None``. ``12.0`` from a numeric column becomes ``12``; blanks become None.
     """
-    s = source_text(values)
+    return _objects(source_text(values))
+
+
+def _objects(s: pd.Series) -> pd.Series:
+    """A ``str`` Series as object dtype, missing as None (Arrow text: its Python strings made by Arrow)."""
+    arrow = getattr(s.array, "_pa_array", None)
+    if arrow is not None:
+        return pd.Series(arrow.to_numpy(zero_copy_only=False), index=s.index, name=s.name, dtype=object, copy=False)
     return s.astype(object).where(s.notna(), None)
 
 
@@ -692,7 +699,7 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
             out[name] = as_text(c)
     if col("name") is not None:  # map layers write "Unknown" where a feature has no name
         text = source_text(col("name"))  # what as_text gives, still Arrow text: tested before it becomes objects
-        named = text.astype(object).where(text.notna(), None)
+        named = _objects(text)
         out["name"] = named.where(~text.str.lower().isin(_NO_NAME), None)
     lines = address_line_columns(raw.columns) if "address" not in mapping else []
     if col("address") is not None and mapping.get("address") != mapping.get("name"):

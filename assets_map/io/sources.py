@@ -1355,7 +1355,43 @@ def open_table(path: str | os.PathLike, *, name: str | None = None, layer: str |
     InputError : the file is refused, with a one-line cause naming it
     """
     limits = limits or current_limits()
-    path = Path(path)
+    opened = _OPENED.get()
+    if opened is None or _depth:
+        return _open_table(Path(path), name, layer, limits, prefer_layers, _depth)
+    try:
+        st = Path(path).stat()
+        key = (str(Path(path).resolve()), name, layer, limits, prefer_layers, st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        key = None
+    if key is None or key not in opened:
+        table = _open_table(Path(path), name, layer, limits, prefer_layers, _depth)
+        if key is None:
+            return table
+        opened[key] = table
+    return opened[key]
+
+
+#: Tables opened within :func:`reusing_opened`, by path, arguments and the file's identity on disk.
+_OPENED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("assets_map_opened", default=None)
+
+
+@contextlib.contextmanager
+def reusing_opened():
+    """Within this, a file opened again with the same arguments, unchanged on disk, gives the Table first read.
+
+    For a door that looks at a file (what kind is it?) and then reads it: the file is read, checked and
+    sniffed once. Callers must not change the Table they are given.
+    """
+    token = _OPENED.set({})
+    try:
+        yield
+    finally:
+        _OPENED.reset(token)
+
+
+def _open_table(path: Path, name: str | None, layer: str | None, limits: Limits, prefer_layers: tuple[str, ...],
+                _depth: int) -> Table:
+    """:func:`open_table`'s reading (the file opened, every check made)."""
     name = Path(str(name)).name if name else path.name
     ext = Path(name).suffix.lower()
     if ext not in ALLOWED_EXT:
@@ -1521,5 +1557,5 @@ def copy_to_private(data: bytes, name: str, workdir: Path) -> Path:
 
 __all__ = ["ALLOWED_DRIVERS", "ALLOWED_EXT", "DEFAULT_LIMITS", "Limits", "PUBLIC_LIMITS", "Table", "copy_to_private",
            "current_limits", "using_limits",
-           "decode_text", "excel_frame", "excel_sheets", "find_header_row", "layers_of", "open_table",
+           "decode_text", "excel_frame", "excel_sheets", "find_header_row", "layers_of", "open_table", "reusing_opened",
            "read_csv_bytes", "rows_to_frame", "text_frame", "unique_headers"]
