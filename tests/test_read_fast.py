@@ -301,3 +301,13 @@ def test_a_file_looked_at_then_read_is_opened_once(tmp_path, monkeypatch):
         csv_path.write_text("Name,Postcode\nHall,M32 0FP\nDepot,M33 7XX\n")
         assert len(sources.text_frame(open_table(csv_path))) == 2
     assert open_table(csv_path) is not open_table(csv_path)
+
+
+@pytest.mark.parametrize("values", [[None] * 5, [], [None, float("nan")], [float("nan")], ["a", None, "b", "a"],
+                                    [None, "note"], ["only"], [None, 3], ["a", 1]])
+def test_a_list_of_notes_becomes_the_column_pandas_makes(values):
+    """location_note: its texts converted once each, the column what pd.Series(list) gives (dtype and values)."""
+    from assets_map.io.registers import _text_list_column
+
+    index = pd.RangeIndex(10, 10 + len(values))
+    pd.testing.assert_series_equal(_text_list_column(values, index), pd.Series(values, index=index), check_exact=True)

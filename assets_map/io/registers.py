@@ -256,6 +256,8 @@ def _text_list_column(values: list, index: pd.Index) -> pd.Series:
     """A list of texts and Nones as the column pandas would make of it, each distinct text converted once."""
     arr = np.array(values, dtype=object)
     filled = np.flatnonzero(~pd.isna(arr))
+    if not len(filled) and bool(np.equal(arr, None).all()):  # only Nones (the usual): what pandas makes of them
+        return pd.Series(arr, index=index, dtype=object, copy=False)
     if not len(filled) or pd.api.types.infer_dtype(arr[filled], skipna=False) != "string":
         return pd.Series(values, index=index)
     codes = np.full(len(arr), -1, dtype=np.int64)
@@ -353,6 +355,10 @@ def _without_identity(raw: pd.DataFrame, rows: np.ndarray, identity: tuple[str |
     return rows
 
 
+#: What an aggregate row is, by its code in set_aside_aggregates (0: a site).
+_AGGREGATE_KINDS = ("", "total", "organisation-level", "blank-keyed")
+
+
 def set_aside_aggregates(raw: pd.DataFrame, report: ImportReport, *, code: str | None, name: str | None,
                          org_code: str | None = None, identity: tuple[str | None, ...] = (),
                          first_summed: str | None = None) -> pd.DataFrame:
@@ -407,33 +413,36 @@ def set_aside_aggregates(raw: pd.DataFrame, report: ImportReport, *, code: str |
     with_org = (org_v != "").to_numpy(dtype=bool)
     if with_org.any():  # a code that is the organisation's own code (compared only where there is one)
         no_code[with_org] |= (code_v[with_org].str.upper() == org_v[with_org].str.upper()).to_numpy(dtype=bool)
-    kind = pd.Series("", index=raw.index, dtype=object)
+    kind = np.zeros(len(raw), dtype=np.int8)  # _AGGREGATE_KINDS: 0 a site
     total = labelled(code_v)
     if no_code.any():  # the other key cells are looked at only on rows with no code of their own
         for v in (name_v, org_v, first_v):
             total[no_code] |= labelled(v[no_code])
-    kind[total] = "total"
+    kind[total] = 1
     if org_code is not None and code is not None:
-        trust = ((kind == "") & (org_v != "") & ((name_v == "") | name_v.str.upper().isin(orgs))).to_numpy(dtype=bool)
+        trust = (kind == 0) & with_org & ((name_v == "") | name_v.str.upper().isin(orgs)).to_numpy(dtype=bool)
         trust &= no_code
-        kind[_without_identity(raw, trust, identity)] = "organisation-level"
+        kind[_without_identity(raw, trust, identity)] = 2
     labels = [c for c in (code, name) if c is not None]
     if labels:
-        cand = _without_identity(raw, ((code_v == "") & (name_v == "") & (kind == "")).to_numpy(dtype=bool), identity)
+        blank_keys = ((code_v == "") & (name_v == "")).to_numpy(dtype=bool) & (kind == 0)
+        cand = _without_identity(raw, blank_keys, identity)
         if cand.any():
             rest = [c for c in raw.columns if c not in {"geometry", code, name, org_code}]
             numbers = pd.concat([to_number(raw.loc[cand, c]) for c in rest], axis=1).notna().any(axis=1) if rest else None
             if numbers is not None:
-                kind[numbers[numbers].index] = "blank-keyed"
-    agg = (kind != "").to_numpy()
+                kind[np.flatnonzero(cand)[numbers.to_numpy(dtype=bool)]] = 3
+    agg = kind != 0
     if not agg.any():
         return raw
     rows = raw.index.to_numpy() + 1
-    found = ", ".join(f"{n} {k}" for k, n in kind[agg].value_counts(sort=False).items())
+    present = kind[agg]
+    met, met_at = np.unique(present, return_index=True)  # the kinds in the order met, as value_counts gives them
+    found = ", ".join(f"{int((present == k).sum())} {_AGGREGATE_KINDS[k]}" for k in met[np.argsort(met_at)])
     report.add("set aside", f"set aside {int(agg.sum())} aggregate rows (subtotals/totals: {found}); never sites",
                rows[agg])
     report.set_aside += int(agg.sum())
-    _reconcile(raw, agg, (kind == "total").to_numpy(), [code_v, name_v, org_v, first_v], report,
+    _reconcile(raw, agg, kind == 1, [code_v, name_v, org_v, first_v], report,
                skip={c for c in (code, name, org_code, first, *identity) if c}, first_summed=first_summed)
     return raw[~agg]
 
