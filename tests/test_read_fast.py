@@ -311,3 +311,16 @@ def test_a_list_of_notes_becomes_the_column_pandas_makes(values):
 
     index = pd.RangeIndex(10, 10 + len(values))
     pd.testing.assert_series_equal(_text_list_column(values, index), pd.Series(values, index=index), check_exact=True)
+
+
+def test_dates_of_arrow_text_read_as_dates_of_python_strings():
+    """to_date on Arrow text finds the distinct texts before stripping them: the same dates as the plain reading."""
+    from assets_map.io.normalise import to_date
+
+    rng = np.random.default_rng(2)
+    forms = ["2020-01-02", " 2020-01-02", "2020-01-02 ", "02/01/2020", "2/1/2020", "31/12/2022", "2021-13-01", "2020", "",
+             "  ", None, "not a date", "2024-03-01T10:00", "1 March 2024", "2023-02-30", "01/02/2023 ", "\u00a02019-06-30"]
+    values = [forms[i] for i in rng.integers(0, len(forms), 3000)]
+    for sample in (values, [], [None, None], [" 2020-01-02"]):
+        pd.testing.assert_series_equal(to_date(pd.Series(sample, dtype="str")), to_date(pd.Series(sample, dtype=object)),
+                                       check_exact=True)

@@ -635,8 +635,14 @@ def to_number(values: pd.Series) -> pd.Series:
 
 def to_date(values: pd.Series) -> pd.Series:
     """Parse ISO and UK day-first dates; unparseable values become missing (the source column keeps them)."""
-    s = values.astype("string").str.strip()
-    codes, uniques = pd.factorize(s)  # parse each distinct text once
+    if isinstance(values.dtype, pd.StringDtype):  # distinct texts found first, then stripped (no stripped copy per row)
+        raw_codes, raw = pd.factorize(values)
+        sub_codes, uniques = pd.factorize(pd.Series(raw).astype("string").str.strip())
+        codes = np.full(len(values), -1, dtype=np.intp)
+        known = raw_codes >= 0
+        codes[known] = sub_codes[raw_codes[known]]
+    else:
+        codes, uniques = pd.factorize(values.astype("string").str.strip())  # parse each distinct text once
     u = pd.Series(uniques, dtype="string")
     iso = pd.to_datetime(u, errors="coerce", format="ISO8601")
     uk = pd.to_datetime(u, errors="coerce", dayfirst=True, format="mixed")
