@@ -908,7 +908,7 @@ def _read_plain(text: str, delim: str, name: str, limits: Limits, utf8: bytes | 
             source,
             read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.large_string() for n in names},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
@@ -918,7 +918,7 @@ def _read_plain(text: str, delim: str, name: str, limits: Limits, utf8: bytes | 
             return None
         # cells as given (src_* columns promise the source text exactly); blank cells are missing
         blank = blank_cells(col)
-        cells.append(pc.if_else(pa.array(blank), pa.scalar(None, pa.string()), col) if blank.any() else col)
+        cells.append(pc.if_else(pa.array(blank), pa.scalar(None, col.type), col) if blank.any() else col)
     filled = pc.is_valid(cells[0])
     for c in cells[1:]:
         filled = pc.or_(filled, pc.is_valid(c))
