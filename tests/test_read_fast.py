@@ -65,6 +65,11 @@ VARIANTS = {
     # Arrow reads the file's own bytes from the first record on: the lines above are counted in bytes, not characters
     "non-ASCII title above the header": "Caf\u00e9s et \u00e9coles \u2014 r\u00e9gister \u00a9 2024\n\u00e9\n" + HEAD
                                         + "".join(ROWS),
+    # pivot-table rows: group results, organisation-level rows, blank-keyed totals, labels with spaces around them
+    "aggregate rows": "Organisation Code,Site Code,Site Name,Postcode,Floor Area,Land Area\n"
+                      "RX1,RX1A, Hospital A ,M32 0FP,100,1\nRX1,RX1B,Clinic B,M33 7XX,50,2\n"
+                      " RX1 , RX1 Result ,,,150,3\nRX1,,RX1,,150,3\nRX2,RX2A,Depot,WA14 1AB,10,\n"
+                      "RX2,RX2,Some Trust,,10,\n,,,,160, 6 \n  , Grand Total ,,,160,6\n",
     "blank and space-only cells": HEAD + ROWS[0] + ROWS[1].replace("Owner Occupied", " ").replace("Vacent", "\u00a0")
                                   .replace("Freehold", "\u3000 \u2003") + ",\t, ,,,,,,,,,,\n" + "".join(ROWS[2:]),
 }

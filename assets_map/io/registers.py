@@ -24,7 +24,15 @@ from assets_map.engine import geo
 from assets_map.engine.arrays import words_column
 from assets_map.io import gridref
 from assets_map.io.column_notes import set_aside_column_notes
-from assets_map.io.normalise import canonical_frame, clean_postcodes, compact_postcode, fold, match_columns, to_number
+from assets_map.io.normalise import (
+    blank_cells,
+    canonical_frame,
+    clean_postcodes,
+    compact_postcode,
+    fold,
+    match_columns,
+    to_number,
+)
 from assets_map.io.report import ImportReport, InputError
 from assets_map.io.sections import carry_sections
 from assets_map.io.sources import Limits, Table, excel_frame, open_table, table_title_lines, text_frame
@@ -337,6 +345,16 @@ def _cells(frame: pd.DataFrame, col: str | None) -> pd.Series:
     return frame[col].astype("string").fillna("").str.strip()
 
 
+def _blank_keys(frame: pd.DataFrame, col: str | None) -> np.ndarray:
+    """Where :func:`_cells` of ``col`` is "" (missing or blank), found without stripping Arrow text."""
+    if col is None or col not in frame.columns:
+        return np.ones(len(frame), dtype=bool)
+    arrow = getattr(frame[col].array, "_pa_array", None)
+    if isinstance(frame[col].dtype, pd.StringDtype) and arrow is not None:
+        return blank_cells(arrow)
+    return (_cells(frame, col) == "").to_numpy(dtype=bool)
+
+
 def _summed_columns(frame: pd.DataFrame, skip: set[str]) -> list[str]:
     return [c for c in frame.columns if c != "geometry" and c not in skip and not _NOT_SUMMED.search(str(c))]
 
@@ -390,17 +408,32 @@ def set_aside_aggregates(raw: pd.DataFrame, report: ImportReport, *, code: str |
     if raw.empty:
         return raw
     first = next((c for c in raw.columns if c != "geometry"), None)
-    code_v, name_v, org_v = _cells(raw, code), _cells(raw, name), _cells(raw, org_code)
-    first_v = _cells(raw, first) if first not in (code, name, org_code) else pd.Series("", index=raw.index, dtype="string")
-    orgs = set(org_v[org_v != ""].str.upper())
+    first_key = first if first not in (code, name, org_code) else None
+    every = np.arange(len(raw))
 
-    def labelled(v: pd.Series) -> np.ndarray:
-        out = np.zeros(len(v), dtype=bool)
-        # a quick look for the words first (a million rows: one pass in C), the patterns on the few that have them
-        maybe = v.str.contains("total|result|sum|count|average", case=False, regex=True).to_numpy(dtype=bool, na_value=False)
+    def stripped(col: str | None, at: np.ndarray) -> pd.Series:
+        """The key cells of rows ``at`` stripped, blank as "" (each key column read only where it is looked at)."""
+        return _cells(raw.iloc[at], col) if len(at) < len(raw) else _cells(raw, col)
+
+    code_blank, name_blank, org_blank = _blank_keys(raw, code), _blank_keys(raw, name), _blank_keys(raw, org_code)
+    with_org = np.flatnonzero(~org_blank)
+    orgs = set(stripped(org_code, with_org).str.upper()) if len(with_org) else set()
+
+    def labelled(col: str | None, at: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(at), dtype=bool)
+        if col is None or col not in raw.columns or not len(at):
+            return out
+        cells = raw[col] if len(at) == len(raw) else raw[col].iloc[at]
+        if not isinstance(cells.dtype, pd.StringDtype):
+            cells = cells.astype("string")
+        # a quick look for the words first (a million rows: one pass in C, on the cells as they are: stripping
+        # neither makes nor breaks a word), the patterns on the few that have them, stripped
+        maybe = cells.str.contains("total|result|sum|count|average", case=False, regex=True).to_numpy(dtype=bool,
+                                                                                                    na_value=False)
         if maybe.any():
+            v = stripped(col, at[maybe])
             # each distinct text judged once ("... County Council" on 50,000 rows: one look)
-            codes, distinct = pd.factorize(v[maybe])
+            codes, distinct = pd.factorize(v)
             sub = pd.Series(distinct, dtype=v.dtype)
             group = sub.str.extract(_GROUP_LABEL)["group"].fillna("").str.strip()
             # a group is an organisation code of the file, a code, or an organisation's name; never "Test Result"
@@ -409,23 +442,25 @@ def set_aside_aggregates(raw: pd.DataFrame, report: ImportReport, *, code: str |
             out[maybe] = (sub.str.contains(_TOTAL_LABEL) | grouped).to_numpy(dtype=bool, na_value=False)[codes]
         return out
 
-    no_code = (code_v == "").to_numpy(dtype=bool)
-    with_org = (org_v != "").to_numpy(dtype=bool)
-    if with_org.any():  # a code that is the organisation's own code (compared only where there is one)
-        no_code[with_org] |= (code_v[with_org].str.upper() == org_v[with_org].str.upper()).to_numpy(dtype=bool)
+    no_code = code_blank.copy()
+    if len(with_org):  # a code that is the organisation's own code (compared only where there is one)
+        no_code[with_org] |= (stripped(code, with_org).str.upper()
+                              == stripped(org_code, with_org).str.upper()).to_numpy(dtype=bool)
     kind = np.zeros(len(raw), dtype=np.int8)  # _AGGREGATE_KINDS: 0 a site
-    total = labelled(code_v)
-    if no_code.any():  # the other key cells are looked at only on rows with no code of their own
-        for v in (name_v, org_v, first_v):
-            total[no_code] |= labelled(v[no_code])
+    total = labelled(code, every)
+    at = np.flatnonzero(no_code)
+    if len(at):  # the other key cells are looked at only on rows with no code of their own
+        for col in (name, org_code, first_key):
+            total[at] |= labelled(col, at)
     kind[total] = 1
     if org_code is not None and code is not None:
-        trust = (kind == 0) & with_org & ((name_v == "") | name_v.str.upper().isin(orgs)).to_numpy(dtype=bool)
-        trust &= no_code
+        trust = np.zeros(len(raw), dtype=bool)
+        trust[with_org] = name_blank[with_org] | stripped(name, with_org).str.upper().isin(orgs).to_numpy(dtype=bool)
+        trust &= (kind == 0) & no_code
         kind[_without_identity(raw, trust, identity)] = 2
     labels = [c for c in (code, name) if c is not None]
     if labels:
-        blank_keys = ((code_v == "") & (name_v == "")).to_numpy(dtype=bool) & (kind == 0)
+        blank_keys = code_blank & name_blank & (kind == 0)
         cand = _without_identity(raw, blank_keys, identity)
         if cand.any():
             rest = [c for c in raw.columns if c not in {"geometry", code, name, org_code}]
@@ -442,7 +477,7 @@ def set_aside_aggregates(raw: pd.DataFrame, report: ImportReport, *, code: str |
     report.add("set aside", f"set aside {int(agg.sum())} aggregate rows (subtotals/totals: {found}); never sites",
                rows[agg])
     report.set_aside += int(agg.sum())
-    _reconcile(raw, agg, kind == 1, [code_v, name_v, org_v, first_v], report,
+    _reconcile(raw, agg, kind == 1, [_cells(raw, c) for c in (code, name, org_code, first_key)], report,
                skip={c for c in (code, name, org_code, first, *identity) if c}, first_summed=first_summed)
     return raw[~agg]
 
