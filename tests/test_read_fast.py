@@ -329,3 +329,22 @@ def test_dates_of_arrow_text_read_as_dates_of_python_strings():
     for sample in (values, [], [None, None], [" 2020-01-02"]):
         pd.testing.assert_series_equal(to_date(pd.Series(sample, dtype="str")), to_date(pd.Series(sample, dtype=object)),
                                        check_exact=True)
+
+
+def test_labels_made_python_strings_once_each_as_pandas_makes_them():
+    """as_text on a long column of a few repeated labels (with blanks and missing cells) gives what pandas gives."""
+    import pyarrow as pa
+
+    from assets_map.engine.arrays import str_series
+    from assets_map.io.normalise import as_text
+
+    rng = np.random.default_rng(4)
+    labels = ["Trafford Council", " Trafford Council ", "NHS Trust", "", "  ", None, "Caf\u00e9 \u00a31", "12"]
+    for values in ([labels[i] for i in rng.integers(0, len(labels), 60_000)],
+                   [f"A{i}" if i % 7 else None for i in range(60_000)]):
+        chunked = pa.chunked_array([pa.array(values[:30_000], pa.large_string()), pa.array(values[30_000:], pa.large_string())])
+        got = as_text(str_series(chunked, pd.RangeIndex(len(values))))
+        want = pd.Series(values, dtype=object).str.strip()
+        want = want.where(want.notna() & (want != ""), None)
+        pd.testing.assert_series_equal(got, want, check_exact=True)
+        assert got.dtype == object and all(v is None or type(v) is str for v in got)

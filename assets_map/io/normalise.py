@@ -553,9 +553,15 @@ def as_text(values: pd.Series) -> pd.Series:
 def _objects(s: pd.Series) -> pd.Series:
     """A ``str`` Series as object dtype, missing as None (Arrow text: its Python strings made by Arrow)."""
     arrow = getattr(s.array, "_pa_array", None)
-    if arrow is not None:
-        return pd.Series(arrow.to_numpy(zero_copy_only=False), index=s.index, name=s.name, dtype=object, copy=False)
-    return s.astype(object).where(s.notna(), None)
+    if arrow is None:
+        return s.astype(object).where(s.notna(), None)
+    if len(arrow) > 50_000 and pc.count_distinct(arrow.slice(0, 10_000)).as_py() < 1_000:
+        # a few values repeated (owners, site names): each distinct text made a Python string once
+        codes, uniques = pd.factorize(s)  # missing: -1, the None appended last
+        values = np.append(np.asarray(uniques.astype(object), dtype=object), None)[codes]
+    else:
+        values = arrow.to_numpy(zero_copy_only=False)
+    return pd.Series(values, index=s.index, name=s.name, dtype=object, copy=False)
 
 
 def map_unique(values: pd.Series, fn) -> list:
