@@ -180,7 +180,8 @@ def empty_asset_frame(n: int, *, columns: list[str] | None = None) -> pd.DataFra
         elif f.kind == "bool":
             cols[f.name] = pd.Series(np.zeros(n, dtype=bool), copy=False)
         else:
-            cols[f.name] = pd.Series(np.full(n, None, dtype=object), dtype=object, copy=False)  # dtype given: no inference
+            # np.empty makes object arrays of None (one pass; np.full writes them twice); dtype given: no inference
+            cols[f.name] = pd.Series(np.empty(n, dtype=object), dtype=object, copy=False)
     return pd.DataFrame(cols, copy=False)  # no consolidation: each column stays its own array
 
 
