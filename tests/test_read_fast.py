@@ -348,3 +348,18 @@ def test_labels_made_python_strings_once_each_as_pandas_makes_them():
         want = want.where(want.notna() & (want != ""), None)
         pd.testing.assert_series_equal(got, want, check_exact=True)
         assert got.dtype == object and all(v is None or type(v) is str for v in got)
+
+
+def test_day_first_dates_read_only_when_some_text_is_not_an_iso_date():
+    """Every date as the two readings (ISO, then UK day-first for what ISO cannot read) give it, computed here."""
+    from assets_map.io.normalise import to_date
+
+    samples = (["2020-01-02", " 2021-12-31", "", None, "2024-03-01T10:00", "2019-06-30"] * 50,
+               ["2024-01-01T00:00+01:00", "2024-02-01T10:00+01:00", ""], ["2020-02-30", "2020-01-01"],
+               ["2020-01-02", "02/01/2020", "  ", "31/12/2022"], ["1 March 2024", None])
+    for sample in samples:
+        u = pd.Series(sample, dtype="string").str.strip()
+        both = pd.to_datetime(u, errors="coerce", format="ISO8601").fillna(
+            pd.to_datetime(u, errors="coerce", dayfirst=True, format="mixed"))
+        want = both.dt.date.astype(object).where(both.notna(), None)
+        assert list(to_date(pd.Series(sample, dtype="str"))) == list(want)

@@ -651,8 +651,9 @@ def to_date(values: pd.Series) -> pd.Series:
         codes, uniques = pd.factorize(values.astype("string").str.strip())  # parse each distinct text once
     u = pd.Series(uniques, dtype="string")
     iso = pd.to_datetime(u, errors="coerce", format="ISO8601")
-    uk = pd.to_datetime(u, errors="coerce", dayfirst=True, format="mixed")
-    parsed = iso.fillna(uk).dt.date.astype(object).where(iso.fillna(uk).notna(), None).to_numpy(dtype=object)
+    if (iso.isna() & (u != "")).any():  # some text is not an ISO date: UK day-first forms tried (one by one, slow)
+        iso = iso.fillna(pd.to_datetime(u, errors="coerce", dayfirst=True, format="mixed"))
+    parsed = iso.dt.date.astype(object).where(iso.notna(), None).to_numpy(dtype=object)
     parsed = np.append(parsed, None)  # code -1 (missing) -> None
     return pd.Series(parsed[codes], index=values.index, dtype=object)
 
