@@ -363,3 +363,22 @@ def test_day_first_dates_read_only_when_some_text_is_not_an_iso_date():
             pd.to_datetime(u, errors="coerce", dayfirst=True, format="mixed"))
         want = both.dt.date.astype(object).where(both.notna(), None)
         assert list(to_date(pd.Series(sample, dtype="str"))) == list(want)
+
+
+def test_blank_cells_answered_once_per_column_while_it_lives():
+    import gc
+
+    import pyarrow as pa
+
+    from assets_map.io import normalise
+
+    col = pa.chunked_array([pa.array(["a", " ", None, "\u00a0b"], pa.large_string())])
+    first = normalise.blank_cells(col)
+    assert normalise.blank_cells(col) is first and not first.flags.writeable
+    assert first.tolist() == [False, True, True, False]
+    other = pa.chunked_array([pa.array(["", "x", " ", "y"], pa.large_string())])
+    assert normalise.blank_cells(other).tolist() == [True, False, True, False]
+    key = id(col)
+    del col, first
+    gc.collect()
+    assert key not in normalise._BLANKS

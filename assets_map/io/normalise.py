@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -470,8 +471,12 @@ def blank_cells(arr) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        Boolean, one per cell: True where the cell is missing or blank.
+        Boolean, one per cell: True where the cell is missing or blank (read-only: the answer is kept while the
+        column lives and given again to the next caller asking about the same array).
     """
+    hit = _BLANKS.get(id(arr))
+    if hit is not None and hit[0]() is arr:  # the same column asked again (sections, src_* columns, aggregate keys)
+        return hit[1]
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     parts = []
     for ch in chunks:
@@ -492,7 +497,15 @@ def blank_cells(arr) -> np.ndarray:
             trimmed = pc.utf8_trim_whitespace(ch.take(pa.array(maybe)))
             blank[maybe] = pc.fill_null(pc.equal(trimmed, ""), True).to_numpy(zero_copy_only=False)
         parts.append(blank)
-    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+    out = np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+    out.flags.writeable = False  # shared by every caller asking about this column
+    _BLANKS[id(arr)] = (weakref.ref(arr), out)
+    weakref.finalize(arr, _BLANKS.pop, id(arr), None)  # forgotten with the column
+    return out
+
+
+#: blank_cells' answers by column (``id`` of the Arrow array, with a weak reference to it), while the column lives.
+_BLANKS: dict[int, tuple[weakref.ref, np.ndarray]] = {}
 
 
 def _text_value(v: object) -> str | None:
