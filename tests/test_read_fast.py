@@ -382,3 +382,16 @@ def test_blank_cells_answered_once_per_column_while_it_lives():
     del col, first
     gc.collect()
     assert key not in normalise._BLANKS
+
+
+def test_a_text_column_factorised_once_while_it_lives():
+    """map_words and the report of normalised values share one factorisation of an Arrow column: equal to pandas'."""
+    from assets_map.io.normalise import factorized
+
+    col = pd.Series(["Freehold", None, "Leasehold", "Freehold", ""], dtype="str")
+    codes, uniques = factorized(col)
+    want_codes, want_uniques = pd.factorize(col, use_na_sentinel=False)
+    np.testing.assert_array_equal(codes, want_codes)
+    assert [None if pd.isna(u) else u for u in uniques] == [None if pd.isna(u) else u for u in want_uniques]
+    assert factorized(col)[0] is codes and not codes.flags.writeable
+    assert factorized(col.astype(object))[0] is not factorized(col.astype(object))[0]  # other columns: made each time

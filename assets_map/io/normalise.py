@@ -583,7 +583,7 @@ def map_unique(values: pd.Series, fn) -> list:
     Registers repeat their statuses, tenures and dates: a national register has millions of rows, a few hundred values).
     """
     if isinstance(values.dtype, pd.StringDtype):  # text factorised in its own dtype: no Python string per row
-        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        codes, uniques = factorized(values)
         uniques = np.asarray(uniques.astype(object), dtype=object)  # what astype(object) gives: NaN / NA if missing
     else:
         codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=False)
@@ -593,12 +593,42 @@ def map_unique(values: pd.Series, fn) -> list:
     return results[codes].tolist()
 
 
+def factorized(values: pd.Series) -> tuple[np.ndarray, object]:
+    """``pd.factorize(values, use_na_sentinel=False)``, made once per Arrow text column while it lives.
+
+    A register's tenure, holding and status columns are factorised to be normalised and again to be reported.
+
+    Parameters
+    ----------
+    values : pandas.Series
+
+    Returns
+    -------
+    (codes, uniques) : as ``pd.factorize`` gives them (the codes read-only when the column is Arrow text)
+    """
+    arrow = getattr(values.array, "_pa_array", None)
+    if arrow is None:
+        return pd.factorize(values, use_na_sentinel=False)
+    hit = _FACTORIZED.get(id(arrow))
+    if hit is not None and hit[0]() is arrow:
+        return hit[1]
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    codes.flags.writeable = False
+    _FACTORIZED[id(arrow)] = (weakref.ref(arrow), (codes, uniques))
+    weakref.finalize(arrow, _FACTORIZED.pop, id(arrow), None)
+    return codes, uniques
+
+
+#: factorized's answers by Arrow column (``id``, with a weak reference to it), while the column lives.
+_FACTORIZED: dict[int, tuple[weakref.ref, tuple]] = {}
+
+
 def map_words(values: pd.Series, fn) -> pd.Series:
     """:func:`map_unique` for a function that returns a word (or None).
 
     A ``str`` Series is built from the codes (a million rows, a few hundred distinct values: no million-string list).
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)  # in the column's own dtype (Arrow: in C)
+    codes, uniques = factorized(values)  # in the column's own dtype (Arrow: in C)
     words = [fn(u) for u in np.asarray(uniques.astype(object) if hasattr(uniques, "astype") else uniques, dtype=object)]
     known = np.array([w is not None for w in words] + [False], dtype=bool)
     codes = np.where(known[codes], codes, -1)

@@ -29,6 +29,7 @@ from assets_map.io.normalise import (
     canonical_frame,
     clean_postcodes,
     compact_postcode,
+    factorized,
     fold,
     match_columns,
     to_number,
@@ -541,7 +542,7 @@ def _report_normalised(attrs: pd.DataFrame, canon: pd.DataFrame, mapping: dict, 
         unknown: dict[str, list[np.ndarray]] = {}
         # Each distinct (original, normalised) pair is judged once, in order of first appearance.
         # factorize numbers the pairs in order of first appearance (hashing in C: a million rows, a few pairs)
-        o_codes, o_uniques = pd.factorize(original, use_na_sentinel=False)
+        o_codes, o_uniques = factorized(original)  # made once: map_words factorised the column to normalise it
         v_codes, v_uniques = pd.factorize(canon[field], use_na_sentinel=False)  # in its own dtype: no Python strings
         group = pd.factorize(o_codes.astype(np.int64) * (len(v_uniques) + 1) + v_codes)[0]
         # each pair judged by its first row (pairs are numbered in order of first appearance: a pair's first row is
