@@ -395,3 +395,12 @@ def test_a_text_column_factorised_once_while_it_lives():
     assert [None if pd.isna(u) else u for u in uniques] == [None if pd.isna(u) else u for u in want_uniques]
     assert factorized(col)[0] is codes and not codes.flags.writeable
     assert factorized(col.astype(object))[0] is not factorized(col.astype(object))[0]  # other columns: made each time
+
+
+def test_aggregate_rows_with_spaces_around_their_labels_are_set_aside():
+    """The quick look for total/result words is made on the cells as they are: a label with spaces around it counts."""
+    out, report = import_bytes(VARIANTS["aggregate rows"].encode("utf-8"), "pivot.csv")
+    said = [i for i in report.to_dict()["issues"] if i["kind"] == "set aside"]
+    assert said[0]["message"] == ("set aside 4 aggregate rows (subtotals/totals: 2 total, 1 organisation-level, "
+                                  "1 blank-keyed); never sites") and said[0]["rows"] == [3, 4, 7, 8]
+    assert list(out["asset_id"]) == ["RX1A", "RX1B", "RX2A", "RX2"]
