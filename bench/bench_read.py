@@ -3,7 +3,9 @@
 Ways, each run in its own process, interleaved (A B A B ...) within each repetition, medians quoted:
 
 arrow        the plain read: ``pyarrow.csv.read_csv(path).to_pandas()`` (text as pandas' Arrow-backed ``str``),
-             then the same geometry assets-map makes: ``points_from_xy(GeoX, GeoY)`` in EPSG:4326 ``.to_crs(27700)``
+             then the same geometry assets-map makes: ``points_from_xy(GeoX, GeoY)`` in EPSG:4326 ``.to_crs(27700)``;
+             for a GeoPackage (``--format gpkg``): ``geopandas.read_file(path, engine="pyogrio", use_arrow=True)``
+             (the layer is in EPSG:27700 already)
 assets-map   ``assets_map.io.importer.import_file(path, kind="register")``: the private reading, sniffing,
              header finding, limits, kind detection, column matching, aggregate rows, every value normalised,
              coordinates checked and placed, postcodes, owners, the import report
@@ -19,7 +21,7 @@ the libraries ``analyse`` works with (pandas, geopandas, pyogrio, pyproj, shapel
 Usage::
 
     python bench/generate.py --sizes 100000 1000000 --kinds points --formats csv
-    python bench/bench_read.py --n 100000 1000000 --runs 5 [--before /tmp/before] [--startup]
+    python bench/bench_read.py --n 100000 1000000 --runs 5 [--before /tmp/before] [--startup] [--format gpkg]
 """
 from __future__ import annotations
 
@@ -45,7 +47,9 @@ def _way(way: str, path: str) -> dict:
     else:
         from assets_map.io.importer import import_file
     t1, c1 = time.perf_counter(), time.process_time()
-    if way == "arrow":
+    if way == "arrow" and path.endswith(".gpkg"):
+        out = gpd.read_file(path, engine="pyogrio", use_arrow=True)
+    elif way == "arrow":
         df = pacsv.read_csv(path).to_pandas()
         out = gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df["GeoX"], df["GeoY"]), crs=4326).to_crs(27700)
     else:
@@ -67,18 +71,18 @@ def _med(runs: list[dict], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
 
-def read_bench(sizes: list[int], runs: int, before: Path | None, data: Path = DATA) -> None:
+def read_bench(sizes: list[int], runs: int, before: Path | None, data: Path = DATA, fmt: str = "csv") -> None:
     ways = {"arrow": ROOT, "assets-map": ROOT} | ({"before": before} if before else {})
     for n in sizes:
-        path = data / f"assets_points_{n}.csv"
+        path = data / f"assets_points_{n}.{fmt}"
         if not path.exists():
-            sys.exit(f"{path} is missing: run python bench/generate.py --sizes {n} --kinds points --formats csv")
+            sys.exit(f"{path} is missing: run python bench/generate.py --sizes {n} --kinds points --formats {fmt}")
         got: dict[str, list[dict]] = {w: [] for w in ways}
         for _ in range(runs):
             for way, root in ways.items():
                 got[way].append(_run(way, path, root))
         base = _med(got["arrow"], "wall_s")
-        print(f"\n{n:,} rows ({path.stat().st_size / 1e6:.0f} MB CSV), {runs} runs each, interleaved")
+        print(f"\n{n:,} rows ({path.stat().st_size / 1e6:.0f} MB {fmt}), {runs} runs each, interleaved")
         print("| way | wall s, median (min-max) | CPU s, median | imports s | vs arrow, wall | vs arrow, CPU | load |")
         print("|---|---|---|---|---|---|---|")
         for way, rs in got.items():
@@ -121,11 +125,12 @@ def main(argv=None) -> None:
     ap.add_argument("--before", type=Path, help="another checkout to time the same way (before/after)")
     ap.add_argument("--startup", action="store_true", help="time the start-up imports instead")
     ap.add_argument("--data", type=Path, default=DATA, help="where bench/generate.py wrote the registers")
+    ap.add_argument("--format", choices=("csv", "gpkg"), default="csv", help="the register's format")
     args = ap.parse_args(argv)
     if args.startup:
         startup_bench(args.runs, args.before)
     else:
-        read_bench(args.n, args.runs, args.before, args.data)
+        read_bench(args.n, args.runs, args.before, args.data, args.format)
 
 
 if __name__ == "__main__":

@@ -62,6 +62,16 @@ VARIANTS = {
                 "3,Park,394000,379000,\n",
     "non-ASCII cells": HEAD + ROWS[0] + ROWS[1].replace("Hall, the", "Caf\u00e9").replace(" m33  7xx ", "M33\u00a07XX")
                        .replace("12 m2", "12\u00a0m2") + "".join(ROWS[2:]),
+    # Arrow reads the file's own bytes from the first record on: the lines above are counted in bytes, not characters
+    "non-ASCII title above the header": "Caf\u00e9s et \u00e9coles \u2014 r\u00e9gister \u00a9 2024\n\u00e9\n" + HEAD
+                                        + "".join(ROWS),
+    # pivot-table rows: group results, organisation-level rows, blank-keyed totals, labels with spaces around them
+    "aggregate rows": "Organisation Code,Site Code,Site Name,Postcode,Floor Area,Land Area\n"
+                      "RX1,RX1A, Hospital A ,M32 0FP,100,1\nRX1,RX1B,Clinic B,M33 7XX,50,2\n"
+                      " RX1 , RX1 Result ,,,150,3\nRX1,,RX1,,150,3\nRX2,RX2A,Depot,WA14 1AB,10,\n"
+                      "RX2,RX2,Some Trust,,10,\n,,,,160, 6 \n  , Grand Total ,,,160,6\n",
+    "blank and space-only cells": HEAD + ROWS[0] + ROWS[1].replace("Owner Occupied", " ").replace("Vacent", "\u00a0")
+                                  .replace("Freehold", "\u3000 \u2003") + ",\t, ,,,,,,,,,,\n" + "".join(ROWS[2:]),
 }
 
 
@@ -183,3 +193,214 @@ def test_title_lines_above_the_header_reach_the_register_through_arrow():
     assert table_title_lines(table) == ["Anytown District Council", "Land and buildings register"]
     frame, _ = import_bytes(data, "r.csv", kind="register")
     assert set(frame["organisation"]) == {"Anytown District Council"}
+
+
+def _random_postcodes(n: int, seed: int) -> list:
+    rng = np.random.default_rng(seed)
+    letters, digits = list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"), list("0123456789")
+    out = []
+    for i in range(n):
+        outward = "".join(rng.choice(letters, rng.integers(1, 3))) + rng.choice(digits) + (
+            rng.choice(letters + digits) if i % 3 else "")
+        inward = rng.choice(digits) + "".join(rng.choice(letters, 2))
+        form = i % 9
+        out.append(f"{outward} {inward}" if form < 5 else f"{outward}{inward}".lower() if form == 5
+                   else f" {outward}  {inward} " if form == 6 else outward if form == 7 else None)
+    return out
+
+
+def test_postcodes_already_formatted_are_taken_as_they_are_and_the_rest_cleaned_alike():
+    """A column of neat postcodes, and one mixing neat, untidy, district and missing ones, in Arrow chunks."""
+    import pyarrow as pa
+
+    from assets_map.engine.arrays import str_series
+    from assets_map.io.normalise import clean_postcode, clean_postcodes
+
+    mixed = _random_postcodes(3000, 3) + ["M32 0FP", "m32 0fp", "M32 0FPX", "MM32 0FP", "M32  0FP", "M3 20FP", "\u00c932 0FP",
+                                           "m32 0FP", "Sw1A 1AA", "M32 0FP\n", "\tM32 0FP"]
+    neat = [p for p in mixed if p is not None and clean_postcode(p) == (p, "full")]
+    for values in (mixed, neat):
+        half = len(values) // 2
+        chunked = pa.chunked_array([pa.array(values[:half], pa.string()), pa.array(values[half:], pa.string())])
+        for series in (pd.Series(values, dtype=object), str_series(chunked, pd.RangeIndex(len(values)))):
+            formatted, kinds = clean_postcodes(series)
+            got = [(f if isinstance(f, str) else None, k) for f, k in zip(formatted, kinds, strict=True)]
+            assert got == [clean_postcode(v) for v in values]
+
+
+def test_areas_read_by_arrow_as_parse_area_reads_each_value():
+    """Plain decimals are read by Arrow's cast: the numbers, the units converted and the rows not read as per value."""
+    from assets_map.io.units import area_column, parse_area
+
+    rng = np.random.default_rng(11)
+    values = []
+    for i in range(6000):
+        r = i % 10
+        values.append(f"{rng.normal() * 10.0 ** rng.integers(-6, 9):.{rng.integers(0, 14)}f}" if r < 4
+                      else f"{rng.random() * 1e5:.3e}" if r == 4 else str(rng.integers(0, 10**7)) if r == 5
+                      else None if r == 6 else rng.choice(["1,200 sq ft", "0.5 ha", "2 acres", "", "  ", "n/a", "415 m\u00b2",
+                                                            "12 sq m", "abc", "c. 3 ha", "5.", ".5", "-0", "1e999", " 12 ",
+                                                            "+5", "12ha", "7 ft", "1E5", "-.25"]))
+    for header, canonical in (("Floor area (sq ft)", "floor_area_m2"), ("BuildingSize", "floor_area_m2"),
+                              ("Land (acres)", "site_area_ha"), ("LandArea", "site_area_ha")):
+        from assets_map.io.units import TARGET, unit_of
+
+        target, default = TARGET[canonical], (unit_of(header) or ("", TARGET[canonical]))
+        parsed = [parse_area(v) for v in values]
+        want = np.array([p[0] * ((p[1] or default[1]) / target) for p in parsed])
+        converted: dict[str, int] = {}
+        for num, factor, _ in parsed:
+            f = factor or default[1]
+            if f != target and not np.isnan(num):
+                label = {4046.8564224: "acres", 0.09290304: "sq ft", 10000.0: "ha", 1.0: "sq m"}[f]
+                converted[label] = converted.get(label, 0) + 1
+        not_read = [i for i, p in enumerate(parsed) if not p[2]]
+        for dtype in ("str", object):
+            got, note = area_column(pd.Series(values, dtype=dtype), canonical, header)
+            np.testing.assert_array_equal(got.to_numpy(), want)
+            assert np.array_equal(np.signbit(got.to_numpy()), np.signbit(want))
+            assert list(note["converted"].items()) == list(converted.items()) and note["not_read"] == not_read
+
+
+def test_blank_cells_found_as_arrow_trims_them():
+    """Only cells starting with a space, control or non-ASCII character are trimmed: the same cells as trimming them all."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from assets_map.io.normalise import blank_cells
+
+    rng = np.random.default_rng(5)
+    kinds = [None, "", " ", "\t", "\u00a0", "\u3000 x", "x ", " x", "\x1c", "\x85", "\u2000\u2001", "a", "\u00e9",
+             " \u00e9 ", "\x7f", "\x0b", "\u200b", "\ufeff", "\u2028", "1", "\r\n"]
+    arr = pa.array([kinds[i] for i in rng.integers(0, len(kinds), 5000)])
+    for a in (arr, arr.slice(7, 3000), pa.chunked_array([arr.slice(0, 10), arr.slice(10)]), arr.cast(pa.large_string()),
+              pa.array([], pa.string()), pa.array(["", None]), pa.array([None, None], pa.string()), pa.array(["\u00a0"])):
+        want = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(a), ""), True).to_numpy(zero_copy_only=False)
+        np.testing.assert_array_equal(blank_cells(a), want)
+
+
+def test_a_file_looked_at_then_read_is_opened_once(tmp_path, monkeypatch):
+    """import_file's kinds: _check_slot's look at the file and the reader's read share one opening of it."""
+    from assets_map.io.sources import open_table, reusing_opened
+
+    opened = []
+    real = sources._open_table
+
+    def counting(path, *a):
+        opened.append(Path(path).name)
+        return real(path, *a)
+
+    monkeypatch.setattr(sources, "_open_table", counting)
+    path = tmp_path / "areas.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"LSOA21CD": '
+                    '"E01000001", "LSOA21NM": "City of London 001A"}, "geometry": {"type": "Polygon", "coordinates": '
+                    '[[[-0.1, 51.5], [-0.09, 51.5], [-0.09, 51.51], [-0.1, 51.5]]]}}]}')
+    frame, _ = import_file(path, kind="boundaries")
+    assert len(frame) == 1 and opened == ["areas.geojson"]
+    # a file changed on disk is read again; outside the context every open reads
+    csv_path = tmp_path / "r.csv"
+    csv_path.write_text("Name,Postcode\nHall,M32 0FP\n")
+    with reusing_opened():
+        first = open_table(csv_path)
+        assert open_table(csv_path) is first
+        csv_path.write_text("Name,Postcode\nHall,M32 0FP\nDepot,M33 7XX\n")
+        assert len(sources.text_frame(open_table(csv_path))) == 2
+    assert open_table(csv_path) is not open_table(csv_path)
+
+
+@pytest.mark.parametrize("values", [[None] * 5, [], [None, float("nan")], [float("nan")], ["a", None, "b", "a"],
+                                    [None, "note"], ["only"], [None, 3], ["a", 1]])
+def test_a_list_of_notes_becomes_the_column_pandas_makes(values):
+    """location_note: its texts converted once each, the column what pd.Series(list) gives (dtype and values)."""
+    from assets_map.io.registers import _text_list_column
+
+    index = pd.RangeIndex(10, 10 + len(values))
+    pd.testing.assert_series_equal(_text_list_column(values, index), pd.Series(values, index=index), check_exact=True)
+
+
+def test_dates_of_arrow_text_read_as_dates_of_python_strings():
+    """to_date on Arrow text finds the distinct texts before stripping them: the same dates as the plain reading."""
+    from assets_map.io.normalise import to_date
+
+    rng = np.random.default_rng(2)
+    forms = ["2020-01-02", " 2020-01-02", "2020-01-02 ", "02/01/2020", "2/1/2020", "31/12/2022", "2021-13-01", "2020", "",
+             "  ", None, "not a date", "2024-03-01T10:00", "1 March 2024", "2023-02-30", "01/02/2023 ", "\u00a02019-06-30"]
+    values = [forms[i] for i in rng.integers(0, len(forms), 3000)]
+    for sample in (values, [], [None, None], [" 2020-01-02"]):
+        pd.testing.assert_series_equal(to_date(pd.Series(sample, dtype="str")), to_date(pd.Series(sample, dtype=object)),
+                                       check_exact=True)
+
+
+def test_labels_made_python_strings_once_each_as_pandas_makes_them():
+    """as_text on a long column of a few repeated labels (with blanks and missing cells) gives what pandas gives."""
+    import pyarrow as pa
+
+    from assets_map.engine.arrays import str_series
+    from assets_map.io.normalise import as_text
+
+    rng = np.random.default_rng(4)
+    labels = ["Trafford Council", " Trafford Council ", "NHS Trust", "", "  ", None, "Caf\u00e9 \u00a31", "12"]
+    for values in ([labels[i] for i in rng.integers(0, len(labels), 60_000)],
+                   [f"A{i}" if i % 7 else None for i in range(60_000)]):
+        chunked = pa.chunked_array([pa.array(values[:30_000], pa.large_string()), pa.array(values[30_000:], pa.large_string())])
+        got = as_text(str_series(chunked, pd.RangeIndex(len(values))))
+        want = pd.Series(values, dtype=object).str.strip()
+        want = want.where(want.notna() & (want != ""), None)
+        pd.testing.assert_series_equal(got, want, check_exact=True)
+        assert got.dtype == object and all(v is None or type(v) is str for v in got)
+
+
+def test_day_first_dates_read_only_when_some_text_is_not_an_iso_date():
+    """Every date as the two readings (ISO, then UK day-first for what ISO cannot read) give it, computed here."""
+    from assets_map.io.normalise import to_date
+
+    samples = (["2020-01-02", " 2021-12-31", "", None, "2024-03-01T10:00", "2019-06-30"] * 50,
+               ["2024-01-01T00:00+01:00", "2024-02-01T10:00+01:00", ""], ["2020-02-30", "2020-01-01"],
+               ["2020-01-02", "02/01/2020", "  ", "31/12/2022"], ["1 March 2024", None])
+    for sample in samples:
+        u = pd.Series(sample, dtype="string").str.strip()
+        both = pd.to_datetime(u, errors="coerce", format="ISO8601").fillna(
+            pd.to_datetime(u, errors="coerce", dayfirst=True, format="mixed"))
+        want = both.dt.date.astype(object).where(both.notna(), None)
+        assert list(to_date(pd.Series(sample, dtype="str"))) == list(want)
+
+
+def test_blank_cells_answered_once_per_column_while_it_lives():
+    import gc
+
+    import pyarrow as pa
+
+    from assets_map.io import normalise
+
+    col = pa.chunked_array([pa.array(["a", " ", None, "\u00a0b"], pa.large_string())])
+    first = normalise.blank_cells(col)
+    assert normalise.blank_cells(col) is first and not first.flags.writeable
+    assert first.tolist() == [False, True, True, False]
+    other = pa.chunked_array([pa.array(["", "x", " ", "y"], pa.large_string())])
+    assert normalise.blank_cells(other).tolist() == [True, False, True, False]
+    key = id(col)
+    del col, first
+    gc.collect()
+    assert key not in normalise._BLANKS
+
+
+def test_a_text_column_factorised_once_while_it_lives():
+    """map_words and the report of normalised values share one factorisation of an Arrow column: equal to pandas'."""
+    from assets_map.io.normalise import factorized
+
+    col = pd.Series(["Freehold", None, "Leasehold", "Freehold", ""], dtype="str")
+    codes, uniques = factorized(col)
+    want_codes, want_uniques = pd.factorize(col, use_na_sentinel=False)
+    np.testing.assert_array_equal(codes, want_codes)
+    assert [None if pd.isna(u) else u for u in uniques] == [None if pd.isna(u) else u for u in want_uniques]
+    assert factorized(col)[0] is codes and not codes.flags.writeable
+    assert factorized(col.astype(object))[0] is not factorized(col.astype(object))[0]  # other columns: made each time
+
+
+def test_aggregate_rows_with_spaces_around_their_labels_are_set_aside():
+    """The quick look for total/result words is made on the cells as they are: a label with spaces around it counts."""
+    out, report = import_bytes(VARIANTS["aggregate rows"].encode("utf-8"), "pivot.csv")
+    said = [i for i in report.to_dict()["issues"] if i["kind"] == "set aside"]
+    assert said[0]["message"] == ("set aside 4 aggregate rows (subtotals/totals: 2 total, 1 organisation-level, "
+                                  "1 blank-keyed); never sites") and said[0]["rows"] == [3, 4, 7, 8]
+    assert list(out["asset_id"]) == ["RX1A", "RX1B", "RX2A", "RX2"]

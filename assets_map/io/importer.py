@@ -58,6 +58,7 @@ from assets_map.io.sources import (
     current_limits,
     excel_frame,
     open_table,
+    reusing_opened,
     text_frame,
     using_limits,
 )
@@ -573,7 +574,7 @@ def _read_kind(kind: str, path: Path, shown: str, *, layer, limits, facility_kin
         "facilities": lambda: _read_facilities(path, shown, layer, facility_kind),
         "constraints": lambda: read_constraint_layer(path, name=shown, kind=constraint_kind, layer=layer),
     }
-    with using_limits(limits):
+    with using_limits(limits), reusing_opened():  # the file looked at by _check_slot is read once, not twice
         if kind in _SLOT_TAKES:
             _check_slot(kind, path, shown, layer)
         out = readers[kind]()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -399,6 +400,28 @@ def _ascii_text(values: pd.Series) -> tuple[pa.ChunkedArray, np.ndarray] | None:
     return arr, ascii_
 
 
+#: A full postcode exactly as :func:`clean_postcode` formats it.
+_NEAT_POSTCODE = r"^[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}$"
+
+
+def _postcodes_by_arrow(arr: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """:func:`clean_postcode` over plain-ASCII large-string Arrow text by Arrow's kernels: (formatted, kinds)."""
+    t = pa.large_string()
+    # Python's \s on ASCII (RE2's leaves out \v and \x1c-\x1f); non-ASCII rows are replaced by the caller
+    text = pc.utf8_trim(pc.replace_substring_regex(pc.ascii_upper(arr), f"[{ASCII_SPACE}]+", " "), " ")
+    parts = pc.extract_regex(text, _FULL_POSTCODE.pattern)  # RE2 reads the same named-group pattern
+    full = pc.fill_null(pc.is_valid(parts), False)
+    joined = pc.binary_join_element_wise(pc.struct_field(parts, "outward"), pc.struct_field(parts, "inward"),
+                                         pa.scalar(" ", t))
+    blank = pc.fill_null(pc.equal(text, ""), True)
+    district = pc.fill_null(pc.match_substring_regex(text, _DISTRICT.pattern), False)
+    formatted = pc.if_else(blank, pa.scalar(None, t), pc.if_else(full, joined, text))
+    word = {k: pa.scalar(k, t) for k in ("missing", "full", "district", "invalid")}
+    kind = pc.if_else(blank, word["missing"], pc.if_else(full, word["full"],
+                                                         pc.if_else(district, word["district"], word["invalid"])))
+    return formatted, kind
+
+
 def clean_postcodes(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     """:func:`clean_postcode` over a whole column: (formatted postcodes, kinds), as ``str`` Series.
 
@@ -414,19 +437,16 @@ def clean_postcodes(values: pd.Series) -> tuple[pd.Series, pd.Series]:
                 pd.Series([p[1] for p in pairs], index=index, dtype="str"))
     arr, ascii_ = got
     arr = arr.cast(pa.large_string())
-    t = pa.large_string()
-    # Python's \s on ASCII (RE2's leaves out \v and \x1c-\x1f); non-ASCII rows are replaced below
-    text = pc.utf8_trim(pc.replace_substring_regex(pc.ascii_upper(arr), f"[{ASCII_SPACE}]+", " "), " ")
-    parts = pc.extract_regex(text, _FULL_POSTCODE.pattern)  # RE2 reads the same named-group pattern
-    full = pc.fill_null(pc.is_valid(parts), False)
-    joined = pc.binary_join_element_wise(pc.struct_field(parts, "outward"), pc.struct_field(parts, "inward"),
-                                         pa.scalar(" ", t))
-    blank = pc.fill_null(pc.equal(text, ""), True)
-    district = pc.fill_null(pc.match_substring_regex(text, _DISTRICT.pattern), False)
-    formatted = pc.if_else(blank, pa.scalar(None, t), pc.if_else(full, joined, text))
-    word = {k: pa.scalar(k, t) for k in ("missing", "full", "district", "invalid")}
-    kind = pc.if_else(blank, word["missing"], pc.if_else(full, word["full"],
-                                                         pc.if_else(district, word["district"], word["invalid"])))
+    # a postcode written as it is formatted ("M32 0FP": most of a register) is its own formatted form, and full
+    neat = pc.fill_null(pc.match_substring_regex(arr, _NEAT_POSTCODE), False)
+    if pc.all(neat).as_py():
+        formatted, kind = arr, pa.repeat(pa.scalar("full", pa.large_string()), len(arr))
+    else:
+        rest = pc.invert(neat).combine_chunks()  # replace_with_mask takes whole arrays
+        some, some_kind = _postcodes_by_arrow(pc.filter(arr, rest))
+        formatted = pc.replace_with_mask(arr.combine_chunks(), rest, some.combine_chunks())
+        kind = pc.replace_with_mask(pa.repeat(pa.scalar("full", pa.large_string()), len(arr)), rest,
+                                    some_kind.combine_chunks())
     formatted, kinds = str_series(formatted, index), str_series(kind, index)
     if not ascii_.all():  # non-ASCII spacing or letters: Python's own rules, as clean_postcode
         odd = ~ascii_
@@ -434,6 +454,58 @@ def clean_postcodes(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         formatted[odd] = [p[0] for p in pairs]
         kinds[odd] = [p[1] for p in pairs]
     return formatted, kinds
+
+
+def blank_cells(arr) -> np.ndarray:
+    """Which cells of Arrow text are missing or blank (empty, or white space only as Arrow's ``utf8_trim_whitespace`` trims).
+
+    Only cells that start with a space, a control character or a non-ASCII character are trimmed (a cell that
+    starts with any other character is not blank), so a column of a million filled cells costs a look at its first
+    bytes, not a trimmed copy of it.
+
+    Parameters
+    ----------
+    arr : pyarrow.Array or pyarrow.ChunkedArray
+        Text (``string`` or ``large_string``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, one per cell: True where the cell is missing or blank (read-only: the answer is kept while the
+        column lives and given again to the next caller asking about the same array).
+    """
+    hit = _BLANKS.get(id(arr))
+    if hit is not None and hit[0]() is arr:  # the same column asked again (sections, src_* columns, aggregate keys)
+        return hit[1]
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    parts = []
+    for ch in chunks:
+        n = len(ch)
+        kind = np.int64 if pa.types.is_large_string(ch.type) else np.int32 if pa.types.is_string(ch.type) else None
+        if kind is None or not n:
+            parts.append(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(ch), ""), True).to_numpy(zero_copy_only=False))
+            continue
+        _, offsets, data = ch.buffers()
+        offsets = np.frombuffer(offsets, dtype=kind)[ch.offset:ch.offset + n + 1]
+        data = np.frombuffer(data, dtype=np.uint8) if data is not None else np.zeros(0, dtype=np.uint8)
+        empty = offsets[1:] == offsets[:-1]
+        first = data[np.minimum(offsets[:-1], len(data) - 1)] if len(data) else np.zeros(n, dtype=np.uint8)
+        blank = empty | pc.is_null(ch).to_numpy(zero_copy_only=False)
+        # every white space character Arrow trims is a byte <= 0x20 or starts a non-ASCII character
+        maybe = np.flatnonzero(~blank & ((first <= 0x20) | (first >= 0x7F)))
+        if len(maybe):
+            trimmed = pc.utf8_trim_whitespace(ch.take(pa.array(maybe)))
+            blank[maybe] = pc.fill_null(pc.equal(trimmed, ""), True).to_numpy(zero_copy_only=False)
+        parts.append(blank)
+    out = np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+    out.flags.writeable = False  # shared by every caller asking about this column
+    _BLANKS[id(arr)] = (weakref.ref(arr), out)
+    weakref.finalize(arr, _BLANKS.pop, id(arr), None)  # forgotten with the column
+    return out
+
+
+#: blank_cells' answers by column (``id`` of the Arrow array, with a weak reference to it), while the column lives.
+_BLANKS: dict[int, tuple[weakref.ref, np.ndarray]] = {}
 
 
 def _text_value(v: object) -> str | None:
@@ -471,6 +543,12 @@ def source_exact(values: pd.Series) -> pd.Series:
         s = values.where(values.notna(), None).astype("str")
     elif pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
         s = values.astype("str")
+        arrow = getattr(s.array, "_pa_array", None)
+        if arrow is not None:  # Arrow text: only the cells that may be blank are trimmed, blanked in Arrow
+            blank = blank_cells(arrow)
+            if not blank.any():
+                return s
+            return str_series(pc.if_else(pa.array(blank), pa.scalar(None, arrow.type), arrow), s.index).rename(s.name)
     else:
         return pd.Series([None if _text_value(v) is None else v if isinstance(v, str) else _text_value(v)
                           for v in values], index=values.index, dtype="str")
@@ -482,8 +560,21 @@ def as_text(values: pd.Series) -> pd.Series:
 
     The scoring and the site card test for ``None``. ``12.0`` from a numeric column becomes ``12``; blanks become None.
     """
-    s = source_text(values)
-    return s.astype(object).where(s.notna(), None)
+    return _objects(source_text(values))
+
+
+def _objects(s: pd.Series) -> pd.Series:
+    """A ``str`` Series as object dtype, missing as None (Arrow text: its Python strings made by Arrow)."""
+    arrow = getattr(s.array, "_pa_array", None)
+    if arrow is None:
+        return s.astype(object).where(s.notna(), None)
+    if len(arrow) > 50_000 and pc.count_distinct(arrow.slice(0, 10_000)).as_py() < 1_000:
+        # a few values repeated (owners, site names): each distinct text made a Python string once
+        codes, uniques = pd.factorize(s)  # missing: -1, the None appended last
+        values = np.append(np.asarray(uniques.astype(object), dtype=object), None)[codes]
+    else:
+        values = arrow.to_numpy(zero_copy_only=False)
+    return pd.Series(values, index=s.index, name=s.name, dtype=object, copy=False)
 
 
 def map_unique(values: pd.Series, fn) -> list:
@@ -492,7 +583,7 @@ def map_unique(values: pd.Series, fn) -> list:
     Registers repeat their statuses, tenures and dates: a national register has millions of rows, a few hundred values).
     """
     if isinstance(values.dtype, pd.StringDtype):  # text factorised in its own dtype: no Python string per row
-        codes, uniques = pd.factorize(values, use_na_sentinel=False)
+        codes, uniques = factorized(values)
         uniques = np.asarray(uniques.astype(object), dtype=object)  # what astype(object) gives: NaN / NA if missing
     else:
         codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=False)
@@ -502,12 +593,42 @@ def map_unique(values: pd.Series, fn) -> list:
     return results[codes].tolist()
 
 
+def factorized(values: pd.Series) -> tuple[np.ndarray, object]:
+    """``pd.factorize(values, use_na_sentinel=False)``, made once per Arrow text column while it lives.
+
+    A register's tenure, holding and status columns are factorised to be normalised and again to be reported.
+
+    Parameters
+    ----------
+    values : pandas.Series
+
+    Returns
+    -------
+    (codes, uniques) : as ``pd.factorize`` gives them (the codes read-only when the column is Arrow text)
+    """
+    arrow = getattr(values.array, "_pa_array", None)
+    if arrow is None:
+        return pd.factorize(values, use_na_sentinel=False)
+    hit = _FACTORIZED.get(id(arrow))
+    if hit is not None and hit[0]() is arrow:
+        return hit[1]
+    codes, uniques = pd.factorize(values, use_na_sentinel=False)
+    codes.flags.writeable = False
+    _FACTORIZED[id(arrow)] = (weakref.ref(arrow), (codes, uniques))
+    weakref.finalize(arrow, _FACTORIZED.pop, id(arrow), None)
+    return codes, uniques
+
+
+#: factorized's answers by Arrow column (``id``, with a weak reference to it), while the column lives.
+_FACTORIZED: dict[int, tuple[weakref.ref, tuple]] = {}
+
+
 def map_words(values: pd.Series, fn) -> pd.Series:
     """:func:`map_unique` for a function that returns a word (or None).
 
     A ``str`` Series is built from the codes (a million rows, a few hundred distinct values: no million-string list).
     """
-    codes, uniques = pd.factorize(values, use_na_sentinel=False)  # in the column's own dtype (Arrow: in C)
+    codes, uniques = factorized(values)  # in the column's own dtype (Arrow: in C)
     words = [fn(u) for u in np.asarray(uniques.astype(object) if hasattr(uniques, "astype") else uniques, dtype=object)]
     known = np.array([w is not None for w in words] + [False], dtype=bool)
     codes = np.where(known[codes], codes, -1)
@@ -563,12 +684,19 @@ def to_number(values: pd.Series) -> pd.Series:
 
 def to_date(values: pd.Series) -> pd.Series:
     """Parse ISO and UK day-first dates; unparseable values become missing (the source column keeps them)."""
-    s = values.astype("string").str.strip()
-    codes, uniques = pd.factorize(s)  # parse each distinct text once
+    if isinstance(values.dtype, pd.StringDtype):  # distinct texts found first, then stripped (no stripped copy per row)
+        raw_codes, raw = pd.factorize(values)
+        sub_codes, uniques = pd.factorize(pd.Series(raw).astype("string").str.strip())
+        codes = np.full(len(values), -1, dtype=np.intp)
+        known = raw_codes >= 0
+        codes[known] = sub_codes[raw_codes[known]]
+    else:
+        codes, uniques = pd.factorize(values.astype("string").str.strip())  # parse each distinct text once
     u = pd.Series(uniques, dtype="string")
     iso = pd.to_datetime(u, errors="coerce", format="ISO8601")
-    uk = pd.to_datetime(u, errors="coerce", dayfirst=True, format="mixed")
-    parsed = iso.fillna(uk).dt.date.astype(object).where(iso.fillna(uk).notna(), None).to_numpy(dtype=object)
+    if (iso.isna() & (u != "")).any():  # some text is not an ISO date: UK day-first forms tried (one by one, slow)
+        iso = iso.fillna(pd.to_datetime(u, errors="coerce", dayfirst=True, format="mixed"))
+    parsed = iso.dt.date.astype(object).where(iso.notna(), None).to_numpy(dtype=object)
     parsed = np.append(parsed, None)  # code -1 (missing) -> None
     return pd.Series(parsed[codes], index=values.index, dtype=object)
 
@@ -584,7 +712,9 @@ class _Columns(dict):
         return empty_asset_frame(self.n, columns=[name])[name].set_axis(self.index)
 
     def __setitem__(self, name: str, values) -> None:
-        if np.isscalar(values):
+        if isinstance(values, str) and self.n:  # one word on every row: the str column pandas would infer, made in Arrow
+            values = str_series(pa.repeat(pa.scalar(values, pa.large_string()), self.n), self.index)
+        elif np.isscalar(values):
             values = np.full(self.n, values, dtype=object)
         super().__setitem__(name, values if isinstance(values, pd.Series) else pd.Series(values, index=self.index))
 
@@ -625,7 +755,7 @@ def canonical_frame(raw: pd.DataFrame, mapping: dict[str, str], *, source: str) 
             out[name] = as_text(c)
     if col("name") is not None:  # map layers write "Unknown" where a feature has no name
         text = source_text(col("name"))  # what as_text gives, still Arrow text: tested before it becomes objects
-        named = text.astype(object).where(text.notna(), None)
+        named = _objects(text)
         out["name"] = named.where(~text.str.lower().isin(_NO_NAME), None)
     lines = address_line_columns(raw.columns) if "address" not in mapping else []
     if col("address") is not None and mapping.get("address") != mapping.get("name"):

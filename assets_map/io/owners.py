@@ -157,7 +157,8 @@ def resolve_owners(out: pd.DataFrame, report: ImportReport, lookup: OwnerLookup 
         return out
     lookup = lookup or OwnerLookup()
     org = out["organisation"]
-    values = pd.unique(org.dropna().astype(str))
+    # each distinct value as text, in order of first appearance (distinct values first: no million-string copy)
+    values = list(dict.fromkeys(str(v) for v in pd.unique(org.dropna())))
     named: dict[str, tuple[str, str | None, str]] = {}  # value -> (shown, code, anchor type)
     unnamed: list[str] = []
     for v in values:

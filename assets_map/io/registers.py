@@ -21,9 +21,19 @@ import pandas as pd
 import shapely
 
 from assets_map.engine import geo
+from assets_map.engine.arrays import words_column
 from assets_map.io import gridref
 from assets_map.io.column_notes import set_aside_column_notes
-from assets_map.io.normalise import canonical_frame, clean_postcodes, compact_postcode, fold, match_columns, to_number
+from assets_map.io.normalise import (
+    blank_cells,
+    canonical_frame,
+    clean_postcodes,
+    compact_postcode,
+    factorized,
+    fold,
+    match_columns,
+    to_number,
+)
 from assets_map.io.report import ImportReport, InputError
 from assets_map.io.sections import carry_sections
 from assets_map.io.sources import Limits, Table, excel_frame, open_table, table_title_lines, text_frame
@@ -247,6 +257,23 @@ def _place_vector(gdf: gpd.GeoDataFrame, report: ImportReport, name: str, make_v
     return gdf, gpd.GeoSeries(bng.to_numpy(), crs=MEASURE_CRS), placed, notes, repaired
 
 
+#: How a row was placed from the file itself (``location_quality``).
+_QUALITY = ("none", "register coordinates", "surveyed")
+
+
+def _text_list_column(values: list, index: pd.Index) -> pd.Series:
+    """A list of texts and Nones as the column pandas would make of it, each distinct text converted once."""
+    arr = np.array(values, dtype=object)
+    filled = np.flatnonzero(~pd.isna(arr))
+    if not len(filled) and bool(np.equal(arr, None).all()):  # only Nones (the usual): what pandas makes of them
+        return pd.Series(arr, index=index, dtype=object, copy=False)
+    if not len(filled) or pd.api.types.infer_dtype(arr[filled], skipna=False) != "string":
+        return pd.Series(values, index=index)
+    codes = np.full(len(arr), -1, dtype=np.int64)
+    codes[filled], uniques = pd.factorize(arr[filled])
+    return words_column(list(uniques), codes, index)
+
+
 def _place_by_postcode(out: gpd.GeoDataFrame, postcodes: pd.DataFrame | None, report: ImportReport) -> None:
     unplaced = out["location_quality"] == "none"
     if not unplaced.any():
@@ -319,6 +346,16 @@ def _cells(frame: pd.DataFrame, col: str | None) -> pd.Series:
     return frame[col].astype("string").fillna("").str.strip()
 
 
+def _blank_keys(frame: pd.DataFrame, col: str | None) -> np.ndarray:
+    """Where :func:`_cells` of ``col`` is "" (missing or blank), found without stripping Arrow text."""
+    if col is None or col not in frame.columns:
+        return np.ones(len(frame), dtype=bool)
+    arrow = getattr(frame[col].array, "_pa_array", None)
+    if isinstance(frame[col].dtype, pd.StringDtype) and arrow is not None:
+        return blank_cells(arrow)
+    return (_cells(frame, col) == "").to_numpy(dtype=bool)
+
+
 def _summed_columns(frame: pd.DataFrame, skip: set[str]) -> list[str]:
     return [c for c in frame.columns if c != "geometry" and c not in skip and not _NOT_SUMMED.search(str(c))]
 
@@ -335,6 +372,10 @@ def _without_identity(raw: pd.DataFrame, rows: np.ndarray, identity: tuple[str |
             blank &= (sub.geometry.isna() | sub.geometry.is_empty).to_numpy(dtype=bool)
         rows[rows] = blank
     return rows
+
+
+#: What an aggregate row is, by its code in set_aside_aggregates (0: a site).
+_AGGREGATE_KINDS = ("", "total", "organisation-level", "blank-keyed")
 
 
 def set_aside_aggregates(raw: pd.DataFrame, report: ImportReport, *, code: str | None, name: str | None,
@@ -368,17 +409,32 @@ def set_aside_aggregates(raw: pd.DataFrame, report: ImportReport, *, code: str |
     if raw.empty:
         return raw
     first = next((c for c in raw.columns if c != "geometry"), None)
-    code_v, name_v, org_v = _cells(raw, code), _cells(raw, name), _cells(raw, org_code)
-    first_v = _cells(raw, first) if first not in (code, name, org_code) else pd.Series("", index=raw.index, dtype="string")
-    orgs = set(org_v[org_v != ""].str.upper())
+    first_key = first if first not in (code, name, org_code) else None
+    every = np.arange(len(raw))
 
-    def labelled(v: pd.Series) -> np.ndarray:
-        out = np.zeros(len(v), dtype=bool)
-        # a quick look for the words first (a million rows: one pass in C), the patterns on the few that have them
-        maybe = v.str.contains("total|result|sum|count|average", case=False, regex=True).to_numpy(dtype=bool, na_value=False)
+    def stripped(col: str | None, at: np.ndarray) -> pd.Series:
+        """The key cells of rows ``at`` stripped, blank as "" (each key column read only where it is looked at)."""
+        return _cells(raw.iloc[at], col) if len(at) < len(raw) else _cells(raw, col)
+
+    code_blank, name_blank, org_blank = _blank_keys(raw, code), _blank_keys(raw, name), _blank_keys(raw, org_code)
+    with_org = np.flatnonzero(~org_blank)
+    orgs = set(stripped(org_code, with_org).str.upper()) if len(with_org) else set()
+
+    def labelled(col: str | None, at: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(at), dtype=bool)
+        if col is None or col not in raw.columns or not len(at):
+            return out
+        cells = raw[col] if len(at) == len(raw) else raw[col].iloc[at]
+        if not isinstance(cells.dtype, pd.StringDtype):
+            cells = cells.astype("string")
+        # a quick look for the words first (a million rows: one pass in C, on the cells as they are: stripping
+        # neither makes nor breaks a word), the patterns on the few that have them, stripped
+        maybe = cells.str.contains("total|result|sum|count|average", case=False, regex=True).to_numpy(dtype=bool,
+                                                                                                    na_value=False)
         if maybe.any():
+            v = stripped(col, at[maybe])
             # each distinct text judged once ("... County Council" on 50,000 rows: one look)
-            codes, distinct = pd.factorize(v[maybe])
+            codes, distinct = pd.factorize(v)
             sub = pd.Series(distinct, dtype=v.dtype)
             group = sub.str.extract(_GROUP_LABEL)["group"].fillna("").str.strip()
             # a group is an organisation code of the file, a code, or an organisation's name; never "Test Result"
@@ -387,33 +443,42 @@ def set_aside_aggregates(raw: pd.DataFrame, report: ImportReport, *, code: str |
             out[maybe] = (sub.str.contains(_TOTAL_LABEL) | grouped).to_numpy(dtype=bool, na_value=False)[codes]
         return out
 
-    no_code = ((code_v == "") | ((org_v != "") & (code_v.str.upper() == org_v.str.upper()))).to_numpy(dtype=bool)
-    kind = pd.Series("", index=raw.index, dtype=object)
-    total = labelled(code_v)
-    for v in (name_v, org_v, first_v):
-        total |= no_code & labelled(v)
-    kind[total] = "total"
+    no_code = code_blank.copy()
+    if len(with_org):  # a code that is the organisation's own code (compared only where there is one)
+        no_code[with_org] |= (stripped(code, with_org).str.upper()
+                              == stripped(org_code, with_org).str.upper()).to_numpy(dtype=bool)
+    kind = np.zeros(len(raw), dtype=np.int8)  # _AGGREGATE_KINDS: 0 a site
+    total = labelled(code, every)
+    at = np.flatnonzero(no_code)
+    if len(at):  # the other key cells are looked at only on rows with no code of their own
+        for col in (name, org_code, first_key):
+            total[at] |= labelled(col, at)
+    kind[total] = 1
     if org_code is not None and code is not None:
-        trust = ((kind == "") & (org_v != "") & ((name_v == "") | name_v.str.upper().isin(orgs))).to_numpy(dtype=bool)
-        trust &= no_code
-        kind[_without_identity(raw, trust, identity)] = "organisation-level"
+        trust = np.zeros(len(raw), dtype=bool)
+        trust[with_org] = name_blank[with_org] | stripped(name, with_org).str.upper().isin(orgs).to_numpy(dtype=bool)
+        trust &= (kind == 0) & no_code
+        kind[_without_identity(raw, trust, identity)] = 2
     labels = [c for c in (code, name) if c is not None]
     if labels:
-        cand = _without_identity(raw, ((code_v == "") & (name_v == "") & (kind == "")).to_numpy(dtype=bool), identity)
+        blank_keys = code_blank & name_blank & (kind == 0)
+        cand = _without_identity(raw, blank_keys, identity)
         if cand.any():
             rest = [c for c in raw.columns if c not in {"geometry", code, name, org_code}]
             numbers = pd.concat([to_number(raw.loc[cand, c]) for c in rest], axis=1).notna().any(axis=1) if rest else None
             if numbers is not None:
-                kind[numbers[numbers].index] = "blank-keyed"
-    agg = (kind != "").to_numpy()
+                kind[np.flatnonzero(cand)[numbers.to_numpy(dtype=bool)]] = 3
+    agg = kind != 0
     if not agg.any():
         return raw
     rows = raw.index.to_numpy() + 1
-    found = ", ".join(f"{n} {k}" for k, n in kind[agg].value_counts(sort=False).items())
+    present = kind[agg]
+    met, met_at = np.unique(present, return_index=True)  # the kinds in the order met, as value_counts gives them
+    found = ", ".join(f"{int((present == k).sum())} {_AGGREGATE_KINDS[k]}" for k in met[np.argsort(met_at)])
     report.add("set aside", f"set aside {int(agg.sum())} aggregate rows (subtotals/totals: {found}); never sites",
                rows[agg])
     report.set_aside += int(agg.sum())
-    _reconcile(raw, agg, (kind == "total").to_numpy(), [code_v, name_v, org_v, first_v], report,
+    _reconcile(raw, agg, kind == 1, [_cells(raw, c) for c in (code, name, org_code, first_key)], report,
                skip={c for c in (code, name, org_code, first, *identity) if c}, first_summed=first_summed)
     return raw[~agg]
 
@@ -477,24 +542,39 @@ def _report_normalised(attrs: pd.DataFrame, canon: pd.DataFrame, mapping: dict, 
         unknown: dict[str, list[np.ndarray]] = {}
         # Each distinct (original, normalised) pair is judged once, in order of first appearance.
         # factorize numbers the pairs in order of first appearance (hashing in C: a million rows, a few pairs)
-        o_codes, o_uniques = pd.factorize(original, use_na_sentinel=False)
+        o_codes, o_uniques = factorized(original)  # made once: map_words factorised the column to normalise it
         v_codes, v_uniques = pd.factorize(canon[field], use_na_sentinel=False)  # in its own dtype: no Python strings
         group = pd.factorize(o_codes.astype(np.int64) * (len(v_uniques) + 1) + v_codes)[0]
-        order = np.argsort(group, kind="stable")
-        bounds = np.flatnonzero(np.diff(group[order])) + 1
-        members = np.split(order, bounds) if len(order) else []
+        # each pair judged by its first row (pairs are numbered in order of first appearance: a pair's first row is
+        # where the running maximum rises); only the rows of pairs the report names are gathered
+        top = np.maximum.accumulate(group) if len(group) else group
+        firsts = np.flatnonzero(np.r_[True, top[1:] > top[:-1]]) if len(group) else group
         o_values = np.asarray(o_uniques.astype(object) if hasattr(o_uniques, "astype") else o_uniques, dtype=object)
-        for m in members:
-            o, v = o_values[o_codes[m[0]]], v_uniques[v_codes[m[0]]]
+        said: list[tuple[int, str, str | None]] = []  # (pair, original text, normalised word or None when vague)
+        for g, first in enumerate(firsts):
+            o, v = o_values[o_codes[first]], v_uniques[v_codes[first]]
             o = None if o is pd.NA else o
             if o is None or (isinstance(o, float) and np.isnan(o)) or not str(o).strip():
                 continue
             text = str(o).strip()
             folded = re.sub(r"[^a-z]", "", text.lower())
             if v in vague:
-                unknown.setdefault(text, []).append(rows[m])
+                said.append((g, text, None))
             elif v.replace("-", "") not in folded and not (v == "both" and "land" in folded and "build" in folded):
-                changed.setdefault(text, (v, []))[1].append(rows[m])
+                said.append((g, text, v))
+        if not said:
+            continue
+        wanted = np.zeros(len(firsts), dtype=bool)
+        wanted[[g for g, _, _ in said]] = True
+        sel = np.flatnonzero(wanted[group])
+        order = sel[np.argsort(group[sel], kind="stable")]
+        bounds = np.flatnonzero(np.diff(group[order])) + 1
+        members = dict(zip([g for g, _, _ in sorted(said)], np.split(order, bounds), strict=True))
+        for g, text, v in said:
+            if v is None:
+                unknown.setdefault(text, []).append(rows[members[g]])
+            else:
+                changed.setdefault(text, (v, []))[1].append(rows[members[g]])
         if changed:
             pairs = ", ".join(f"{o!r} -> {v}" for o, (v, _) in list(changed.items())[:6])
             report.add("fixed", f"{col} values normalised ({pairs}; originals kept in src_{col})",
@@ -573,11 +653,12 @@ def read_register(
     raw = carry_sections(raw, report)
     if table.is_vector:
         gdf, geometry, placed, notes, repaired = _place_vector(raw, report, name, make_valid)
-        quality = np.where(placed, np.where(geometry.geom_type.isin(["Point", "MultiPoint"]).to_numpy(), "register coordinates", "surveyed"), "none")
+        point = np.isin(shapely.get_type_id(geometry.to_numpy()), (0, 4))  # Point, MultiPoint (no type names made)
+        quality = np.where(placed, np.where(point, 1, 2), 0)  # _QUALITY's words
     else:
         geometry, placed, notes = _place_from_columns(raw, mapping, report, expect_coordinates)
         repaired = np.zeros(len(raw), bool)
-        quality = np.where(placed, "register coordinates", "none")
+        quality = placed.astype(np.int64)  # _QUALITY's words
     attrs = pd.DataFrame(raw.drop(columns="geometry")) if table.is_vector else raw
     canon = canonical_frame(attrs, mapping, source=name)
     if "organisation" not in mapping:
@@ -590,8 +671,8 @@ def read_register(
     rows = raw.index.to_numpy() + 1
     canon["source_row"] = pd.array(rows, dtype="Int64")
     canon["asset_id"] = _unique_ids(canon["asset_id"], rows, Path(name).stem, report)
-    canon["location_quality"] = quality
-    canon["location_note"] = notes
+    canon["location_quality"] = words_column(_QUALITY, quality, canon.index)
+    canon["location_note"] = _text_list_column(notes, canon.index)
     out = gpd.GeoDataFrame(canon, geometry=geometry.set_axis(canon.index), crs=MEASURE_CRS, copy=False)  # canon is ours
     _place_by_postcode(out, postcodes, report)
     # Areas measured in BNG where the source gives none.

@@ -13,7 +13,8 @@ import re
 
 import numpy as np
 import pandas as pd
-import pyarrow.compute as pc
+
+from assets_map.io.normalise import blank_cells
 
 #: The column the carried headings go in: its header says category, so it is read as one.
 SECTION_COLUMN = "Section heading category"
@@ -41,7 +42,7 @@ def filled_cells(frame: pd.DataFrame) -> np.ndarray:
     numpy.ndarray
         A boolean array of ``frame``'s shape.
     """
-    out = np.zeros(frame.shape, dtype=bool)
+    out = np.zeros(frame.shape, dtype=bool, order="F")  # filled column by column: each column one run in memory
     for j in range(frame.shape[1]):
         col = frame.iloc[:, j]
         present = col.notna().to_numpy()
@@ -50,8 +51,7 @@ def filled_cells(frame: pd.DataFrame) -> np.ndarray:
             continue
         arrow = getattr(col.array, "_pa_array", None)
         if arrow is not None:  # Arrow-backed text: trimmed and compared in Arrow, no Python strings made
-            blank = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(arrow), ""), True)
-            out[:, j] = present & ~blank.to_numpy(zero_copy_only=False)
+            out[:, j] = present & ~blank_cells(arrow)
         else:  # cells of any type: each present one as text
             out[present, j] = col[present].astype(object).astype(str).str.strip().ne("").to_numpy(dtype=bool)
     return out
@@ -89,11 +89,13 @@ def carry_sections(raw: pd.DataFrame, report) -> pd.DataFrame:
             report.set_aside += len(foot)
             raw, attrs = raw.iloc[: last + 1], attrs.iloc[: last + 1]
             filled, counts, record = filled[: last + 1], counts[: last + 1], record[: last + 1]
-    first = attrs.iloc[:, 0].to_numpy(dtype=object)
     heading = (counts == 1) & filled[:, 0]
-    # only the few rows of one filled cell are looked at one by one
-    heading[heading] = [isinstance(v, str) and len(v.strip()) <= _MAX_HEADING and
-                        pd.isna(pd.to_numeric(v.strip().replace(",", ""), errors="coerce")) for v in first[heading]]
+    # only the few rows of one filled cell are looked at one by one (only their first cells made Python values)
+    at = np.flatnonzero(heading)
+    first = np.full(len(attrs), None, dtype=object)
+    first[at] = attrs.iloc[at, 0].to_numpy(dtype=object)
+    heading[at] = [isinstance(v, str) and len(v.strip()) <= _MAX_HEADING and
+                   pd.isna(pd.to_numeric(v.strip().replace(",", ""), errors="coerce")) for v in first[at]]
     heading &= np.append(record[1:], False)  # the next row is a record
     if heading.sum() < 2 or record.sum() <= len(attrs) / 2:
         return raw

@@ -36,6 +36,7 @@ import pyogrio
 import shapely
 
 from assets_map.io.merged import fill_merged_down
+from assets_map.io.normalise import blank_cells
 from assets_map.io.report import InputError
 from assets_map.io.sheets import pick_data_sheet
 from assets_map.io.titles import title_lines
@@ -858,7 +859,7 @@ def rows_to_frame(rows: list[list[object]], name: str, *, limits: Limits = DEFAU
 _HEAD_LINES = 64
 
 
-def _read_plain(text: str, delim: str, name: str, limits: Limits):
+def _read_plain(text: str, delim: str, name: str, limits: Limits, utf8: bytes | None = None):
     r"""A plain CSV read by Arrow's parser, or None when the file needs the careful reader.
 
     Plain: lines end in ``\n``, the first lines hold no multi-line record, every record is one
@@ -866,6 +867,8 @@ def _read_plain(text: str, delim: str, name: str, limits: Limits):
     cell. Such a file reads the same by either reader (``tests/test_csv_arrow.py`` holds them equal);
     any other file (ragged rows, quoted line breaks, stray or open quotes) goes to the careful reader,
     which repairs and reports them. Returns the cells (an Arrow table of text, blank cells null), notes, the header's line and the line counts.
+    ``utf8``: the file's bytes when ``text`` is exactly their UTF-8 decoding (no byte-order mark): Arrow then
+    reads them as they are, with no copy of the text encoded again.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -886,32 +889,36 @@ def _read_plain(text: str, delim: str, name: str, limits: Limits):
     header_line, width = head.starts[header], len(head.rows[header])
     if width < 2:
         return None
-    body = text[head.offsets[header_line]:]
-    at = body.find(_QUOTE)
+    begin = head.offsets[header_line]  # the body: from the first record's line to the end
+    at = text.find(_QUOTE, begin)
+    quoted = at >= 0
     while at >= 0:  # each line holding a quote, read strictly (a jump from quote to quote, not a scan of every line)
-        start, end = body.rfind("\n", 0, at) + 1, body.find("\n", at)
-        end = len(body) if end < 0 else end
-        if not _pairs([body[start:end]], delim):
+        start, end = max(text.rfind("\n", begin, at) + 1, begin), text.find("\n", at)
+        end = len(text) if end < 0 else end
+        if not _pairs([text[start:end]], delim):
             return None
-        at = body.find(_QUOTE, end)
+        at = text.find(_QUOTE, end)
+    if utf8 is not None:  # the same bytes, not copied: the header lines above are ASCII-counted by their encoding
+        source = pa.BufferReader(pa.py_buffer(memoryview(utf8)[len(text[:begin].encode("utf-8")):]))
+    else:
+        source = io.BytesIO(text[begin:].encode("utf-8"))
     names = [f"c{i}" for i in range(width)]
     try:
         table = pacsv.read_csv(
-            io.BytesIO(body.encode("utf-8")),
+            source,
             read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter=delim, newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.large_string() for n in names},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
     cells = []
-    quoted = _QUOTE in body
     for col in table.columns:
         if quoted and pc.any(pc.match_substring(col, _QUOTE)).as_py():
             return None
         # cells as given (src_* columns promise the source text exactly); blank cells are missing
-        blank = pc.equal(pc.utf8_trim_whitespace(col), "")
-        cells.append(pc.if_else(blank, pa.scalar(None, pa.string()), col))
+        blank = blank_cells(col)
+        cells.append(pc.if_else(pa.array(blank), pa.scalar(None, col.type), col) if blank.any() else col)
     filled = pc.is_valid(cells[0])
     for c in cells[1:]:
         filled = pc.or_(filled, pc.is_valid(c))
@@ -944,14 +951,15 @@ def read_csv_bytes(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -
     line), else the file is refused naming the line: rows are never merged silently.
     """
     text, notes = decode_text(data, name)
-    if not text.strip():
+    if not text or text.isspace():  # what not text.strip() says, without a copy of the text
         raise InputError("the file is empty", source=name)
     if "\x00" in text:
         raise InputError("contains NUL bytes: it is not a text table (is it a binary file renamed .csv?)", source=name)
     delim = _delimiter(text, name)
     if delim != ",":
         notes.append(f"columns are separated by {'tabs' if delim == chr(9) else repr(delim)}")
-    plain = _read_plain(text, delim, name, limits)
+    utf8 = data if not notes else None  # no note: the bytes were UTF-8 as they are (no byte-order mark)
+    plain = _read_plain(text, delim, name, limits, utf8)
     if plain is not None:
         cells, more, header_line, lines = plain
         return Table(None, "csv", name, notes + more, header_row=header_line, lines=lines.total,
@@ -1347,7 +1355,43 @@ def open_table(path: str | os.PathLike, *, name: str | None = None, layer: str |
     InputError : the file is refused, with a one-line cause naming it
     """
     limits = limits or current_limits()
-    path = Path(path)
+    opened = _OPENED.get()
+    if opened is None or _depth:
+        return _open_table(Path(path), name, layer, limits, prefer_layers, _depth)
+    try:
+        st = Path(path).stat()
+        key = (str(Path(path).resolve()), name, layer, limits, prefer_layers, st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        key = None
+    if key is None or key not in opened:
+        table = _open_table(Path(path), name, layer, limits, prefer_layers, _depth)
+        if key is None:
+            return table
+        opened[key] = table
+    return opened[key]
+
+
+#: Tables opened within :func:`reusing_opened`, by path, arguments and the file's identity on disk.
+_OPENED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("assets_map_opened", default=None)
+
+
+@contextlib.contextmanager
+def reusing_opened():
+    """Within this, a file opened again with the same arguments, unchanged on disk, gives the Table first read.
+
+    For a door that looks at a file (what kind is it?) and then reads it: the file is read, checked and
+    sniffed once. Callers must not change the Table they are given.
+    """
+    token = _OPENED.set({})
+    try:
+        yield
+    finally:
+        _OPENED.reset(token)
+
+
+def _open_table(path: Path, name: str | None, layer: str | None, limits: Limits, prefer_layers: tuple[str, ...],
+                _depth: int) -> Table:
+    """:func:`open_table`'s reading (the file opened, every check made)."""
     name = Path(str(name)).name if name else path.name
     ext = Path(name).suffix.lower()
     if ext not in ALLOWED_EXT:
@@ -1513,5 +1557,5 @@ def copy_to_private(data: bytes, name: str, workdir: Path) -> Path:
 
 __all__ = ["ALLOWED_DRIVERS", "ALLOWED_EXT", "DEFAULT_LIMITS", "Limits", "PUBLIC_LIMITS", "Table", "copy_to_private",
            "current_limits", "using_limits",
-           "decode_text", "excel_frame", "excel_sheets", "find_header_row", "layers_of", "open_table",
+           "decode_text", "excel_frame", "excel_sheets", "find_header_row", "layers_of", "open_table", "reusing_opened",
            "read_csv_bytes", "rows_to_frame", "text_frame", "unique_headers"]

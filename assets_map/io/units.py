@@ -77,19 +77,63 @@ def area_column(values: pd.Series, canonical: str, header: str = "") -> tuple[pd
         out = values.astype("float64") * (default_factor / target)
         return out, {"converted": ({default[0]: int(out.notna().sum())} if default and default_factor != target else {}),
                      "not_read": [], "header": header}
-    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    n = len(values)
+    plain = _plain_numbers(values)
+    numbers = np.full(n, np.nan)
+    if plain is not None:  # plain decimals ("1234.5": the bulk of a large register) read by Arrow, the rest one by one
+        mask, parsed_plain = plain
+        numbers[mask] = parsed_plain * (default_factor / target)  # what parse_area gives them: no unit of their own
+        rest = np.flatnonzero(~mask)
+        codes = np.full(n, -2, dtype=np.int64)  # -2: a plain decimal
+        rest_codes, uniques = pd.factorize(values.iloc[rest], use_na_sentinel=True)  # in its own dtype: no copy
+        codes[rest] = rest_codes
+        uniques = np.asarray(uniques.astype(object), dtype=object)
+    else:
+        mask = np.zeros(n, dtype=bool)
+        codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
     parsed = [parse_area(u) for u in uniques]
     nums = np.array([p[0] * ((p[1] or default_factor) / target) for p in parsed] + [np.nan], dtype="float64")
-    out = pd.Series(nums[codes], index=values.index, dtype="float64")
-    converted: dict[str, int] = {}
+    taken = codes >= -1
+    numbers[taken] = nums[codes[taken]]
+    out = pd.Series(numbers, index=values.index, dtype="float64")
     labels = {f: lab for lab, _, f in _UNITS}
+    # rows per unit converted, the units in the order of their first row (as the values were met, row by row)
+    at = np.flatnonzero(codes >= 0)
+    count = np.bincount(codes[at], minlength=len(uniques))
+    # factorize numbers the values in order of first appearance: a value's first row is where the running maximum rises
+    top = np.maximum.accumulate(codes[at]) if len(at) else at
+    first = at[np.r_[True, top[1:] > top[:-1]]] if len(at) else at
+    seen: dict[str, list[int]] = {}  # label -> [first row, rows]
     for i, (num, factor, _) in enumerate(parsed):
         f = factor or default_factor
         if f != target and not np.isnan(num):
-            converted[labels.get(f, "")] = converted.get(labels.get(f, ""), 0) + int((codes == i).sum())
-    bad = {i for i, p in enumerate(parsed) if not p[2]}
-    not_read = [int(j) for j in np.flatnonzero(np.isin(codes, list(bad)))] if bad else []
+            got = seen.setdefault(labels.get(f, ""), [int(first[i]), 0])
+            got[0], got[1] = min(got[0], int(first[i])), got[1] + int(count[i])
+    if mask.any() and default_factor != target:
+        got = seen.setdefault(labels.get(default_factor, ""), [int(np.argmax(mask)), 0])
+        got[0], got[1] = min(got[0], int(np.argmax(mask))), got[1] + int(mask.sum())
+    converted = {lab: rows for lab, (_, rows) in sorted(seen.items(), key=lambda kv: kv[1][0])}
+    bad = [i for i, p in enumerate(parsed) if not p[2]]
+    not_read = [int(j) for j in np.flatnonzero(np.isin(codes, bad))] if bad else []
     return out, {"converted": converted, "not_read": not_read, "header": header}
+
+
+#: A plain decimal: read by Arrow's cast exactly as :func:`parse_area` reads it (no unit, sign, spaces or commas).
+_PLAIN_DECIMAL = r"^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+
+
+def _plain_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """(mask of the cells that are plain decimals, their numbers) for a column of Arrow text, else None."""
+    dtype = values.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"):
+        return None
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = values.array.__arrow_array__()
+    plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_DECIMAL), False)
+    return (plain.to_numpy(zero_copy_only=False),
+            pc.cast(pc.filter(text, plain), pa.float64()).to_numpy(zero_copy_only=False))
 
 
 def empty_share(void: pd.Series, header: str, floor_m2: pd.Series) -> tuple[pd.Series, dict]:
