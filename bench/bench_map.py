@@ -1,6 +1,7 @@
 """Time to first map and the map's payload, on the fictional demo and on the Trafford data.
 
-Run from the project root:  python bench/bench_map.py [--runs 5] [--no-browser] [--no-engine] [--compare DIR]
+Run from the project root:  python bench/bench_map.py [--runs 5] [--no-browser] [--no-engine] [--first-map]
+[--compare DIR]
 
 Measures, medians of ``--runs``:
 
@@ -20,6 +21,15 @@ Measures, medians of ``--runs``:
     frames both ways, HTTP responses), and whether the map iframe was kept (a mark left on its window);
   - Trafford's **'Map' -> drawn**: from the click on "Map" after "Use this data" to every site drawn,
     then its filter changes as above.
+
+  ``--first-map`` times the first map alone, two ways, with no request interception (Playwright's
+  routing turns the browser's HTTP cache off and puts every request through Python): non-local hosts
+  do not resolve (``--host-resolver-rules``), so tiles fail as offline. (i) **first visit**: a new
+  browser context (nothing cached); (ii) **returning visitor**: a new page (a new Streamlit session:
+  new websocket, new script run) in the same context after a first visit, so Streamlit's hashed
+  static files come from the browser's cache as they would for anyone who has opened the app
+  before. Both from navigation start to the frame where the demo's every placed site is drawn, with
+  the HTTP requests of the page and the map's frame (how many, how many from the cache, bytes).
 
   ``--compare DIR`` starts a second app from another checkout (the code before a change) and
   interleaves the two, A B A B, each run in a fresh context; medians of ``--runs`` after one warm-up
@@ -236,6 +246,68 @@ def browser(runs: int, expected: dict[str, dict[str, int]], roots: dict[str, Pat
     return out
 
 
+#: Non-local hosts fail to resolve: offline, without intercepting requests (which turns the HTTP cache off).
+OFFLINE_ARGS = ["--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"]
+
+RESOURCES_JS = """([origin]) => performance.getEntriesByType('resource').filter(e => e.name.startsWith(origin))
+  .map(e => [e.transferSize, e.decodedBodySize])"""
+
+
+def _first_map(ctx, url: str, want: int) -> dict:
+    """A new page (a new session) in ``ctx``: ms from navigation start to every demo site drawn, and its requests."""
+    from _probe import map_frame, wait_drawn
+
+    pg = ctx.new_page()
+    pg.goto(url + "/")
+    t_nav = pg.evaluate("() => performance.timeOrigin")
+    t_drawn, _ = wait_drawn(pg, t_nav, f"c.sites === {want}")
+    res = pg.evaluate(RESOURCES_JS, [url]) + map_frame(pg).evaluate(RESOURCES_JS, [url])
+    pg.close()
+    return {"ms": t_drawn - t_nav, "requests": len(res), "cached": sum(1 for t, d in res if t == 0 and d > 0),
+            "KB": sum(t for t, _ in res) / 1e3}
+
+
+def first_map(runs: int, want: int, roots: dict[str, Path]) -> list[dict]:
+    """First map, first visit (i) and returning visitor (ii), the checkouts in ``roots`` interleaved A B A B."""
+    from _probe import INIT_JS
+    from playwright.sync_api import sync_playwright
+
+    apps = {name: start_app(root) for name, root in roots.items()}
+    raw: list[dict] = []
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS + OFFLINE_ARGS)
+            for round_ in range(runs + 1):  # the first round warms each server
+                for name, (_, url) in apps.items():
+                    ctx = b.new_context(viewport={"width": 1400, "height": 1000})
+                    ctx.add_init_script(INIT_JS)
+                    first = _first_map(ctx, url, want)
+                    again = _first_map(ctx, url, want)
+                    ctx.close()
+                    raw.append({"round": round_, "load": os.getloadavg()[0], "app": name,
+                                "rows": [{"what": "(i) first visit", **first}, {"what": "(ii) returning visitor", **again}]})
+                    print(json.dumps(raw[-1]), file=sys.stderr, flush=True)
+            b.close()
+    finally:
+        for proc, _ in apps.values():
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+    out = []
+    timed = [{"app": run["app"], **r} for run in raw if run["round"] > 0 for r in run["rows"]]
+    for key in dict.fromkeys((r["app"], r["what"]) for r in timed):
+        rs = [r for r in timed if (r["app"], r["what"]) == key]
+        out.append({"app": key[0], "what": key[1], "runs": len(rs), "median ms": statistics.median(r["ms"] for r in rs),
+                    "min ms": min(r["ms"] for r in rs), "max ms": max(r["ms"] for r in rs),
+                    "requests": statistics.median(r["requests"] for r in rs),
+                    "from cache": statistics.median(r["cached"] for r in rs),
+                    "KB over HTTP": statistics.median(r["KB"] for r in rs)})
+    loads = [run["load"] for run in raw if run["round"] > 0]
+    out.append({"app": "load average (1 min) over the runs", "what": f"{min(loads):.1f}-{max(loads):.1f}", "runs": len(loads),
+                "median ms": statistics.median(loads), "min ms": 0.0, "max ms": 0.0, "requests": 0, "from cache": 0,
+                "KB over HTTP": 0.0})
+    return out
+
+
 def table(rows: list[dict]) -> str:
     cols = list(rows[0])
     out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
@@ -251,6 +323,8 @@ def main() -> None:
     ap.add_argument("--compare", type=Path, help="another checkout of the project (before a change): its app is "
                     "timed too, interleaved with this one")
     ap.add_argument("--no-engine", action="store_true", help="the browser part only")
+    ap.add_argument("--first-map", action="store_true", help="the first map only: a first visit and a returning "
+                    "visitor's new session, no request interception")
     args = ap.parse_args()
     print(f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, python {platform.python_version()}, "
           f"medians of {args.runs} runs")
@@ -260,13 +334,17 @@ def main() -> None:
         from assets_map.engine.demo import load_demo
 
         expected = {"demo": expected_counts(load_demo().assets)}
+        roots = {"this checkout": ROOT, **({"compared": args.compare.resolve()} if args.compare else {})}
+        if args.first_map:
+            print(f"load average at start {os.getloadavg()}\n")
+            print(table(first_map(args.runs, expected["demo"][""], roots)))
+            return
         if all((SHARED / a / b).exists() for a, b in TRAFFORD.values()):
             from assets_map.io.uploads import Upload, check_uploads
 
             files = {k: Upload(b, (SHARED / a / b).read_bytes()) for k, (a, b) in TRAFFORD.items()}
             expected["trafford"] = expected_counts(check_uploads(files).analysis.assets)
         print(f"expected sites drawn: {expected}; load average at start {os.getloadavg()}")
-        roots = {"this checkout": ROOT, **({"compared": args.compare.resolve()} if args.compare else {})}
         print()
         print(table(browser(args.runs, expected, roots)))
 
