@@ -57,3 +57,28 @@ def test_crs_labels():
     assert geo.crs_from_label("British Coordinate Systems") == "bng"
     assert geo.crs_from_label("") is None
     assert geo.crs_from_label(None) is None
+
+
+def test_making_points_and_reading_layers_leave_the_garbage_collector_on(tmp_path):
+    """The collector is paused while a million geometries are made, and always back on after, errors included."""
+    import gc
+
+    import numpy as np
+    import pandas as pd
+    import pytest
+
+    from assets_map.engine.geo import points_from_columns
+    from assets_map.io.importer import import_file
+    from assets_map.io.report import InputError
+
+    assert gc.isenabled()
+    every = points_from_columns(pd.Series(["-2.3", "-2.31"]), pd.Series(["53.4", "53.41"]))
+    some = points_from_columns(pd.Series(["-2.3", "x", "-2.31"]), pd.Series(["53.4", "1", "53.41"]))
+    assert gc.isenabled()
+    assert every.placed.all() and some.placed.tolist() == [True, False, True]
+    assert some.geometry.iloc[1] is None and np.allclose(every.geometry.x, some.geometry.dropna().x)
+    bad = tmp_path / "broken.gpkg"
+    bad.write_bytes(b"SQLite format 3\x00" + b"\x00" * 200)
+    with pytest.raises(InputError):
+        import_file(bad)
+    assert gc.isenabled()

@@ -17,6 +17,7 @@ import pandas as pd
 import pyarrow.compute as pc
 import shapely
 
+from assets_map.engine.arrays import paused_gc
 from assets_map.schema import DISPLAY_CRS, MEASURE_CRS
 
 # Generous UK envelopes (Great Britain, Northern Ireland, islands).
@@ -182,9 +183,15 @@ def points_from_columns(
         for i in np.flatnonzero(out):
             res_notes[i] = f"{msg}: {x_name}={xv[i]:g}, {y_name}={yv[i]:g}"
     placed = np.isfinite(ex) & np.isfinite(ny)
-    geoms = np.array([None] * n, dtype=object)
-    if placed.any():
-        geoms[placed] = shapely.points(ex[placed], ny[placed])
+    # A million point objects: the cyclic collector would walk the whole heap several times while they are made
+    # (0.4 s of a 1M-row read, measured); nothing made here is cyclic.
+    with paused_gc():
+        if placed.all():
+            geoms = shapely.points(ex, ny)
+        else:
+            geoms = np.full(n, None, dtype=object)
+            if placed.any():
+                geoms[placed] = shapely.points(ex[placed], ny[placed])
     return PointResult(
         geometry=gpd.GeoSeries(geoms, crs=MEASURE_CRS),
         placed=placed,

@@ -35,6 +35,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from assets_map.engine.arrays import paused_gc
 from assets_map.io.merged import fill_merged_down
 from assets_map.io.normalise import blank_cells
 from assets_map.io.report import InputError
@@ -1068,7 +1069,10 @@ def _read_vector(path: Path, name: str, layer: str | None, limits: Limits = DEFA
     if len(info.get("fields", ())) > limits.max_columns:
         raise InputError(f"has {len(info['fields'])} columns; at most {limits.max_columns} are accepted", source=name)
     try:
-        gdf = gpd.read_file(path, layer=layer, engine="pyogrio", on_invalid="ignore", use_arrow=True)  # 5x faster at 1M rows
+        # The collector paused: a million geometries are made at once, and each of its full passes walks them all
+        # (0.5 s of reading a 1M-feature layer, measured); nothing read is cyclic.
+        with paused_gc():
+            gdf = gpd.read_file(path, layer=layer, engine="pyogrio", on_invalid="ignore", use_arrow=True)  # 5x faster at 1M rows
     except Exception as exc:
         raise InputError(f"could not be read: {_first_line(exc)}", source=name) from None
     # Before any repair, reprojection or overlay: their cost grows with the vertices.
