@@ -173,6 +173,12 @@ def constraint_words(upload: Upload, *, limits: Limits | None = None) -> str:
     return "; ".join([words or "no features in force", *layer.attrs.get("notes", [])])
 
 
+def _named(name: str, exc: InputError) -> str:
+    """The reader's reason as one line that starts with the file's name."""
+    text = str(exc)
+    return text if text.startswith(name) else f"{name}: {text}"
+
+
 def slot_problem(slot: str, upload: Upload, *, limits: Limits | None = None, looks: Looks | None = None) -> str | None:
     """One line saying why ``upload`` does not belong in ``slot`` (what it looks like, where it belongs), or None.
 
@@ -184,21 +190,18 @@ def slot_problem(slot: str, upload: Upload, *, limits: Limits | None = None, loo
         try:
             read_parcel_upload(upload, limits=limits)
         except InputError as exc:
-            text = str(exc)
-            return text if text.startswith(name) else f"{name}: {text}"
+            return _named(name, exc)
         return None
     if slot == "constraints":  # read as the CLI's --constraints reads it: the kind named, or why not
         try:
             import_bytes(upload.data, upload.name, kind="constraints", limits=limits)
         except InputError as exc:
-            text = str(exc)
-            return text if text.startswith(name) else f"{name}: {text}"
+            return _named(name, exc)
         return None
     try:
         looks = looks or looks_like(upload, limits=limits)
     except InputError as exc:
-        text = str(exc)
-        return text if text.startswith(name) else f"{name}: {text}"
+        return _named(name, exc)
     here = SLOT_NAMES[slot]
     if slot == "ownership" and looks.kind == "ownership":  # the layout is HMLR's: its rows are read when checked
         return None
@@ -206,8 +209,7 @@ def slot_problem(slot: str, upload: Upload, *, limits: Limits | None = None, loo
         try:
             read_ownership_upload(upload, limits=limits)
         except InputError as exc:
-            text = str(exc)
-            return text if text.startswith(name) else f"{name}: {text}"
+            return _named(name, exc)
         return None
     fits = looks.kind in _TAKES[slot] or looks.kind == "empty" or (
         slot == "boundaries" and looks.kind == "register" and looks.area_layer)

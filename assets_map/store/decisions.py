@@ -157,6 +157,16 @@ def _in_force(store: Store, anchor: str) -> pd.DataFrame:
     return log[log["action"] == "added"].iloc[::-1].reset_index(drop=True)  # oldest first, as they were added
 
 
+def _log_alias(store: Store, anchor: str, alias, number, key: str, action: str, note: str, role: Role) -> int:
+    """One row of the anchor's alias history (``action``: "added" or "withdrawn"); its id."""
+    with store._write() as tx:
+        cur = tx.x("INSERT INTO anchor_aliases (anchor, anchor_key, alias, company_number, alias_key, action, note, "
+                   "by_user, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)" + store._returning("id"),
+                   [anchor.strip(), normalise_name(anchor), alias, number, key, action, note or None, role.user,
+                    casework.now()])
+        return store._last_id(tx, cur, "anchor_aliases", "id")
+
+
 def add_alias(store: Store, *, anchor: str, name: str, role: Role, note: str = "") -> int:
     """Keep another name (or a company number) the anchor holds land under in the register.
 
@@ -196,12 +206,7 @@ def add_alias(store: Store, *, anchor: str, name: str, role: Role, note: str = "
     if key in set(_in_force(store, anchor)["alias_key"]):
         raise InputError(f"'{name}' is already in the alias table of {anchor.strip()}")
     casework.ensure(store)
-    with store._write() as tx:
-        cur = tx.x("INSERT INTO anchor_aliases (anchor, anchor_key, alias, company_number, alias_key, action, note, "
-                   "by_user, at) VALUES (?, ?, ?, ?, ?, 'added', ?, ?, ?)" + store._returning("id"),
-                   [anchor.strip(), normalise_name(anchor), alias, number, key, note or None, role.user,
-                    casework.now()])
-        return store._last_id(tx, cur, "anchor_aliases", "id")
+    return _log_alias(store, anchor, alias, number, key, "added", note, role)
 
 
 def withdraw_alias(store: Store, *, anchor: str, key: str, role: Role, note: str = "") -> int:
@@ -232,12 +237,7 @@ def withdraw_alias(store: Store, *, anchor: str, key: str, role: Role, note: str
     if not len(row):
         raise InputError(f"that name is not in the alias table of {(anchor or '').strip()} kept in the register")
     r = row.iloc[0]
-    with store._write() as tx:
-        cur = tx.x("INSERT INTO anchor_aliases (anchor, anchor_key, alias, company_number, alias_key, action, note, "
-                   "by_user, at) VALUES (?, ?, ?, ?, ?, 'withdrawn', ?, ?, ?)" + store._returning("id"),
-                   [anchor.strip(), normalise_name(anchor), r["alias"], r["company_number"], key, note or None,
-                    role.user, casework.now()])
-        return store._last_id(tx, cur, "anchor_aliases", "id")
+    return _log_alias(store, anchor, r["alias"], r["company_number"], key, "withdrawn", note, role)
 
 
 def stored_aliases(store: Store, anchor: str) -> pd.DataFrame:
