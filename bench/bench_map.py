@@ -41,6 +41,7 @@ every page filters on every rerun.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -123,6 +124,18 @@ def start_app(root: Path):
     return proc, url
 
 
+@contextlib.contextmanager
+def running_apps(roots: dict[str, Path]):
+    """The app of each checkout in ``roots`` running (:func:`start_app`): yields {name: (process, url)}, then stops them."""
+    apps = {name: start_app(root) for name, root in roots.items()}
+    try:
+        yield apps
+    finally:
+        for proc, _ in apps.values():
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+
+
 #: Filters typed into "Search name, address or UPRN" (Enter), each then cleared again ("").
 QUERIES = ("park", "", "road", "")
 
@@ -192,42 +205,36 @@ def browser(runs: int, expected: dict[str, dict[str, int]], roots: dict[str, Pat
     from _probe import INIT_JS, Traffic, wait_drawn
     from playwright.sync_api import sync_playwright
 
-    apps = {name: start_app(root) for name, root in roots.items()}
     raw: list[dict] = []
-    try:
-        with sync_playwright() as p:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            for round_ in range(runs + 1):  # the first round warms each server (the demo analysis is cached once)
-                for name, (_, url) in apps.items():
-                    ctx = b.new_context(viewport={"width": 1400, "height": 1000})
-                    ctx.route("**/*", _local_only(url))
-                    ctx.add_init_script(INIT_JS)
-                    pg = ctx.new_page()
-                    traffic = Traffic(pg)
-                    pg.goto(url + "/")
-                    t_nav = pg.evaluate("() => performance.timeOrigin")
-                    t_drawn, _ = wait_drawn(pg, t_nav, f"c.sites === {expected['demo']['']}")
-                    rows = [{"app": name, "data": "demo", "what": "first map", "ms": t_drawn - t_nav,
-                             **traffic.between(t_nav, t_drawn)}]
-                    rows += [{"app": name, "data": "demo", "what": "filter", **r}
-                             for r in _filter_changes(pg, traffic, expected["demo"])]
-                    if "trafford" in expected:
-                        _upload_trafford(pg, url)
-                        pg.get_by_role("link", name="Map").click()
-                        t_in = pg.evaluate("() => window.__inputs[window.__inputs.length - 1]")
-                        t_drawn, _ = wait_drawn(pg, t_in, f"c.sites === {expected['trafford']['']}")
-                        rows.append({"app": name, "data": "Trafford", "what": "'Map' -> drawn", "ms": t_drawn - t_in,
-                                     **traffic.between(t_in, t_drawn)})
-                        rows += [{"app": name, "data": "Trafford", "what": "filter", **r}
-                                 for r in _filter_changes(pg, traffic, expected["trafford"])]
-                    ctx.close()
-                    raw.append({"round": round_, "load": os.getloadavg()[0], "rows": rows})
-                    print(json.dumps(raw[-1]), file=sys.stderr, flush=True)  # kept if a later run fails
-            b.close()
-    finally:
-        for proc, _ in apps.values():
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
+    with running_apps(roots) as apps, sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        for round_ in range(runs + 1):  # the first round warms each server (the demo analysis is cached once)
+            for name, (_, url) in apps.items():
+                ctx = b.new_context(viewport={"width": 1400, "height": 1000})
+                ctx.route("**/*", _local_only(url))
+                ctx.add_init_script(INIT_JS)
+                pg = ctx.new_page()
+                traffic = Traffic(pg)
+                pg.goto(url + "/")
+                t_nav = pg.evaluate("() => performance.timeOrigin")
+                t_drawn, _ = wait_drawn(pg, t_nav, f"c.sites === {expected['demo']['']}")
+                rows = [{"app": name, "data": "demo", "what": "first map", "ms": t_drawn - t_nav,
+                         **traffic.between(t_nav, t_drawn)}]
+                rows += [{"app": name, "data": "demo", "what": "filter", **r}
+                         for r in _filter_changes(pg, traffic, expected["demo"])]
+                if "trafford" in expected:
+                    _upload_trafford(pg, url)
+                    pg.get_by_role("link", name="Map").click()
+                    t_in = pg.evaluate("() => window.__inputs[window.__inputs.length - 1]")
+                    t_drawn, _ = wait_drawn(pg, t_in, f"c.sites === {expected['trafford']['']}")
+                    rows.append({"app": name, "data": "Trafford", "what": "'Map' -> drawn", "ms": t_drawn - t_in,
+                                 **traffic.between(t_in, t_drawn)})
+                    rows += [{"app": name, "data": "Trafford", "what": "filter", **r}
+                             for r in _filter_changes(pg, traffic, expected["trafford"])]
+                ctx.close()
+                raw.append({"round": round_, "load": os.getloadavg()[0], "rows": rows})
+                print(json.dumps(raw[-1]), file=sys.stderr, flush=True)  # kept if a later run fails
+        b.close()
     out = []
     timed = [r for run in raw if run["round"] > 0 for r in run["rows"]]
     for key in dict.fromkeys((r["app"], r["data"], r["what"]) for r in timed):
@@ -272,26 +279,20 @@ def first_map(runs: int, want: int, roots: dict[str, Path]) -> list[dict]:
     from _probe import INIT_JS
     from playwright.sync_api import sync_playwright
 
-    apps = {name: start_app(root) for name, root in roots.items()}
     raw: list[dict] = []
-    try:
-        with sync_playwright() as p:
-            b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS + OFFLINE_ARGS)
-            for round_ in range(runs + 1):  # the first round warms each server
-                for name, (_, url) in apps.items():
-                    ctx = b.new_context(viewport={"width": 1400, "height": 1000})
-                    ctx.add_init_script(INIT_JS)
-                    first = _first_map(ctx, url, want)
-                    again = _first_map(ctx, url, want)
-                    ctx.close()
-                    raw.append({"round": round_, "load": os.getloadavg()[0], "app": name,
-                                "rows": [{"what": "(i) first visit", **first}, {"what": "(ii) returning visitor", **again}]})
-                    print(json.dumps(raw[-1]), file=sys.stderr, flush=True)
-            b.close()
-    finally:
-        for proc, _ in apps.values():
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=20)
+    with running_apps(roots) as apps, sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS + OFFLINE_ARGS)
+        for round_ in range(runs + 1):  # the first round warms each server
+            for name, (_, url) in apps.items():
+                ctx = b.new_context(viewport={"width": 1400, "height": 1000})
+                ctx.add_init_script(INIT_JS)
+                first = _first_map(ctx, url, want)
+                again = _first_map(ctx, url, want)
+                ctx.close()
+                raw.append({"round": round_, "load": os.getloadavg()[0], "app": name,
+                            "rows": [{"what": "(i) first visit", **first}, {"what": "(ii) returning visitor", **again}]})
+                print(json.dumps(raw[-1]), file=sys.stderr, flush=True)
+        b.close()
     out = []
     timed = [{"app": run["app"], **r} for run in raw if run["round"] > 0 for r in run["rows"]]
     for key in dict.fromkeys((r["app"], r["what"]) for r in timed):
