@@ -221,6 +221,22 @@ def test_subset_index_equals_an_index_of_the_filtered_rows(national):
     assert a.points == b.points and a.needs == b.needs
 
 
+def test_masked_index_draws_what_the_subset_draws_from_the_unfiltered_rows(national):
+    # The Map page sends the national map before it copies the filtered rows out: the whole frame with the
+    # rows the filters hide counted as not placed must draw the same layers, at every level of detail.
+    assets, needs = national
+    index = prepare(assets, needs)
+    mask = (assets["priority"] == "High").to_numpy()
+    ext = index.subset(mask).extent()
+    small = (ext[0], ext[1], ext[0] + (ext[2] - ext[0]) / 30, ext[1] + (ext[3] - ext[1]) / 30)
+    for view, zoom in ((None, None), (small, 15)):
+        a = national_map_data(assets, needs, index=index.masked(mask), view=view, zoom=zoom)
+        b = national_map_data(assets[mask], needs, index=index.subset(mask), view=view, zoom=zoom)
+        assert a.points == b.points and a.polygons == b.polygons and a.needs == b.needs and a.stats == b.stats
+        assert a.bounds == b.bounds
+    assert b.stats["clusters"] == 0 and b.stats["assets"] > 0  # the small view drew sites one by one
+
+
 def test_national_base_map_has_one_component_key_whatever_the_layers(national):
     # The national map sends its layers through feature_group_to_add; the map itself must not change with
     # the view, or st_folium remounts it (back to the whole extent, losing a click).

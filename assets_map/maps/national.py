@@ -56,9 +56,13 @@ NATIONAL_NEEDS = 3_000
 PRIORITY_ORDER = ("High", "Medium", "Low", "not flagged")
 
 
-def needs_national_display(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> bool:
-    """Whether a map of these layers should go through this module (too many features otherwise)."""
-    return len(assets) > NATIONAL_ASSETS or len(needs) > NATIONAL_NEEDS
+def needs_national_display(assets: gpd.GeoDataFrame | int, needs: gpd.GeoDataFrame) -> bool:
+    """Whether a map of these layers should go through this module (too many features otherwise).
+
+    ``assets``: the assets, or how many there are.
+    """
+    n = assets if isinstance(assets, (int, np.integer)) else len(assets)
+    return n > NATIONAL_ASSETS or len(needs) > NATIONAL_NEEDS
 
 
 def metres_per_pixel(zoom: float, lat: float = 52.5) -> float:
@@ -109,6 +113,14 @@ class DisplayIndex:
         """The index of the rows where ``mask`` is true (a filtered view of the same assets), sharing ``lads``."""
         mask = np.asarray(mask, dtype=bool)
         return DisplayIndex(self.x[mask], self.y[mask], self.placed[mask], self.priority[mask], self.lads)
+
+    def masked(self, mask: np.ndarray) -> "DisplayIndex":
+        """The index of every row with the rows where ``mask`` is false left off the map (counted as not placed).
+
+        It draws what :meth:`subset` draws, but against the unfiltered assets: the filtered rows need not be
+        copied out first (``national_map_data(assets, ..., index=index.masked(mask))``).
+        """
+        return DisplayIndex(self.x, self.y, self.placed & np.asarray(mask, dtype=bool), self.priority, self.lads)
 
     def extent(self) -> tuple[float, float, float, float] | None:
         """WGS84 bounds of the placed assets (``None`` when none is placed)."""

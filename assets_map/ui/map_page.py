@@ -20,6 +20,7 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 from streamlit_folium import _get_map_string, generate_js_hash, st_folium
 
+from assets_map.engine.filters import Filters
 from assets_map.engine.places import Place, point_place
 from assets_map.maps import national as display
 from assets_map.maps.draw import (
@@ -43,6 +44,15 @@ from assets_map.ui import shared, state
 PRIORITY_ORDER = {"High": 0, "Medium": 1, "Low": 2, "not flagged": 3}
 #: Rows the table and the "Choose a site" box list at most (highest priority first); downloads have them all.
 MAX_LISTED = 5000
+#: Rows of the sites table sent at a time: a longer list is shown a page at a time (each rerun that draws the
+#: table sends its rows: 5,000 were 0.85 MB).
+TABLE_PAGE = 500
+#: Sites the "Choose a site" box offers at most; with more, a search box finds any of them.
+CHOOSE_MAX = 500
+#: How the paged table may be sorted (all of its pages, not only the one shown): the column, largest first?
+TABLE_SORTS = {"Priority, then need": (None, False), "Need decile (most deprived first)": ("Need decile", False),
+               "Site area (largest first)": ("Site ha", True), "Floor area (largest first)": ("Floor m²", True),
+               "Name (A to Z)": ("Name", False), "Owner (A to Z)": ("Owner", False)}
 #: The sites table: the key columns first, so that they show without scrolling sideways.
 TABLE_COLUMNS = {"priority": "Priority", "name": "Name", "organisation": "Owner", "status": "Status",
                  "need_decile": "Need decile", "site_area_ha": "Site ha", "floor_area_m2": "Floor m²",
@@ -125,16 +135,61 @@ def listed_sites(view: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return state.kept_table(key, build)
 
 
-def sites_table(view: pd.DataFrame, *, key: str, height: int = 420) -> None:
+def sorted_table(df: pd.DataFrame, order: str) -> pd.DataFrame:
+    """The table's frame (:func:`table_frame`) in the order named in :data:`TABLE_SORTS` (stable; blanks last)."""
+    col, largest_first = TABLE_SORTS.get(order, (None, False))
+    if col is None or col not in df:
+        return df
+    if col in ("Need decile", "Site ha", "Floor m²"):
+        keys = pd.to_numeric(df[col].str.replace(",", "").str.strip(), errors="coerce")
+    else:
+        keys = df[col].str.casefold().where(df[col] != "not recorded")
+    return df.iloc[keys.sort_values(ascending=not largest_first, kind="stable", na_position="last").index]\
+        .reset_index(drop=True)
+
+
+def _table_page(df: pd.DataFrame, outside: str | None, turn: tuple, listing: tuple) -> pd.DataFrame:
+    """One page of a long sites table, with its sort order and page number chosen above it.
+
+    ``outside``: a site selected elsewhere (map, box): its page is shown. ``turn``: the data and filters;
+    when they change the table starts again at page 1. ``listing``: what else decides the rows listed.
+    """
+    c0, c1, c2 = st.columns([3, 2, 4], vertical_alignment="bottom")
+    order = c0.selectbox("Sort the list by", list(TABLE_SORTS), key="table_sort")
+    df = state.kept_sorted_table((turn, listing, order), lambda: sorted_table(df, order))
+    pages = -(-len(df) // TABLE_PAGE)
+    if st.session_state.get("_table_turn") != (turn, order):
+        st.session_state["_table_turn"] = (turn, order)
+        st.session_state["table_page"] = 1
+    if outside is not None:
+        at = np.flatnonzero(df["Asset id"].to_numpy() == outside)
+        if len(at):
+            st.session_state["table_page"] = int(at[0]) // TABLE_PAGE + 1
+    st.session_state["table_page"] = min(max(int(st.session_state.get("table_page") or 1), 1), pages)
+    page = int(c1.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key="table_page"))
+    start = (page - 1) * TABLE_PAGE
+    end = min(start + TABLE_PAGE, len(df))
+    c2.caption(f"Rows {start + 1:,} to {end:,} of {len(df):,}. A click on a column title sorts this page; "
+               "\"Sort the list by\" sorts every page.")
+    return df.iloc[start:end].reset_index(drop=True)
+
+
+def sites_table(view: pd.DataFrame, *, key: str, height: int = 420, outside: str | None = None) -> None:
     """The filtered sites, sortable; a click on any cell of a row selects that site, highlighted where it is.
 
-    ``view``: the data in use under the filters in use (see :func:`listed_sites`).
+    ``view``: the data in use under the filters in use (see :func:`listed_sites`). A list longer than
+    :data:`TABLE_PAGE` rows is shown a page at a time (:func:`_table_page`); ``outside``: a site selected
+    elsewhere, whose page is then shown.
     """
     sel = state.selected()
     if len(view) > MAX_LISTED:
         st.caption(f"Listing the {MAX_LISTED:,} highest-priority of {len(view):,} sites: narrow the filters to "
                    "list the rest (downloads include them all).")
     df = listed_sites(view)[1]
+    if len(df) > TABLE_PAGE:
+        df = _table_page(df, outside, (state.data_version(), state.filters().key(), len(view)),
+                         (sel if len(view) > MAX_LISTED else None,))
+        key = f"{key}_{st.session_state.get('table_sort')}_{st.session_state.get('table_page')}"
     st.session_state["_table_ids"] = df["Asset id"].tolist()
     shown = df
     # The selected row is highlighted where it is (styling is skipped for tables too long to style quickly).
@@ -165,6 +220,41 @@ def _on_choose(key: str) -> None:
     state.focus_on_site(st.session_state.get(key))
 
 
+def _names(rows: pd.DataFrame) -> dict[str, str]:
+    return dict(zip(rows["asset_id"], rows["name"].astype(object).where(rows["name"].notna(), "(no name)"),
+                    strict=True))
+
+
+def choice_of_sites(view: pd.DataFrame, mask: np.ndarray) -> tuple[list[str], dict[str, str]]:
+    """The sites the "Choose a site" box offers (ids, names), highest priority first.
+
+    At most :data:`CHOOSE_MAX`: with more sites shown, a search box above it ("Find a site") narrows the
+    choice to the sites whose name, address, UPRN, postcode or asset id hold every word typed, among all
+    those the filters show (``mask`` of the data in use), so any of them can be found and chosen.
+    """
+    if len(view) <= CHOOSE_MAX:
+        listed = listed_sites(view)[0]
+        return listed["asset_id"].tolist(), _names(listed)
+    q = st.text_input("Find a site", key="choose_q", placeholder="part of a name, address, UPRN or asset id",
+                      help=f"The box below lists up to {CHOOSE_MAX:,} sites; type here to find any of the "
+                           f"{len(view):,} sites the filters show.")
+    text = (q or "").strip()
+    if text:
+        hits = np.flatnonzero(state.filter_index().mask(Filters(text=text)).mask & mask)
+        rows = by_priority(state.analysis().assets[["asset_id", "name", "priority"]].iloc[hits], limit=CHOOSE_MAX)
+        if not len(hits):
+            st.caption(f"No site shown holds '{shared.md(text)}' in its name, address, UPRN or asset id.")
+        else:
+            st.caption(f"{len(hits):,} site{'s' if len(hits) != 1 else ''} shown match '{shared.md(text)}'"
+                       + (f": the box lists the {CHOOSE_MAX:,} highest-priority of them; type more to narrow it."
+                          if len(hits) > CHOOSE_MAX else "."))
+    else:
+        rows = listed_sites(view)[0].iloc[:CHOOSE_MAX]
+        st.caption(f"The box lists the {CHOOSE_MAX:,} highest-priority of the {len(view):,} sites shown: type in "
+                   "\"Find a site\" to find any other.")
+    return rows["asset_id"].tolist(), _names(rows)
+
+
 def choose_site(ids: list[str], labels: dict[str, str], *, key: str) -> None:
     """A non-map widget that sets the same selection as a map click (and is what AppTest drives)."""
     current = state.selected()
@@ -182,7 +272,7 @@ def _component_key(m: folium.Map) -> str:
     return generate_js_hash(_get_map_string(m), "map", False)
 
 
-def national_map(view: pd.DataFrame, mask: np.ndarray, *, column: str, legend: str, title: str, basemap: str,
+def national_map(mask: np.ndarray, *, column: str, legend: str, title: str, basemap: str,
                  selected: str | None) -> dict | None:
     """The national map, following pans and zooms without remounting.
 
@@ -191,6 +281,7 @@ def national_map(view: pd.DataFrame, mask: np.ndarray, *, column: str, legend: s
     sent as ``feature_group_to_add`` and rebuilt only when the view leaves what was built or the
     zoom changes (``display.view_to_build``). When the map is mounted afresh on the same data
     (another need measure or basemap, or back from another page) it opens at the last view.
+    ``mask``: the sites the filters show; the filtered rows are not copied out before the map is sent.
     """
     result = state.analysis()
     needs = result.needs
@@ -218,8 +309,8 @@ def national_map(view: pd.DataFrame, mask: np.ndarray, *, column: str, legend: s
     built = nv["built"]
     key = (version, state.filters().key(), column, built)
     need_cache = state.need_layers(column)  # the need layer of a view does not change with the filters
-    data = state.cached_map(key, lambda: national_map_data(view, needs, need_column=column, view=built[0],
-                                                           zoom=built[1], index=index.subset(mask),
+    data = state.cached_map(key, lambda: national_map_data(result.assets, needs, need_column=column, view=built[0],
+                                                           zoom=built[1], index=index.masked(mask),
                                                            need_cache=need_cache))
     st.info("Large data: need is drawn by local authority and sites in clusters when zoomed out, by neighbourhood "
             "and one by one when zoomed in. The map redraws for the view as you pan and zoom; the table lists "
@@ -235,10 +326,9 @@ def national_map(view: pd.DataFrame, mask: np.ndarray, *, column: str, legend: s
                      center=selection_centre(result.assets, selected))
 
 
-def _national_fragment(view: pd.DataFrame, mask: np.ndarray, *, column: str, legend: str, title: str,
-                       basemap: str) -> None:
+def _national_fragment(mask: np.ndarray, *, column: str, legend: str, title: str, basemap: str) -> None:
     sel = state.selected()
-    _follow_click(national_map(view, mask, column=column, legend=legend, title=title, basemap=basemap, selected=sel),
+    _follow_click(national_map(mask, column=column, legend=legend, title=title, basemap=basemap, selected=sel),
                   sel)
 
 
@@ -353,7 +443,7 @@ def render() -> None:
     a = result.assets
     st.title("Land and buildings against community need")
     shared.banner()
-    view, res = state.filtered()
+    res = state.filter_result()
     sel = state.selected()
     c0, c1 = st.columns([5, 3], vertical_alignment="bottom")
     with c0:
@@ -364,7 +454,9 @@ def render() -> None:
     measures = need_measures(result.needs, weights=result.settings.get("weights"),
                              year=result.settings.get("iod_year"))
     title = "FICTIONAL DEMO (Ashbridge)" if state.is_demo() else state.data_label()
-    national = needs_national_display(view, result.needs)
+    national = needs_national_display(res.shown, result.needs)
+    # The filtered rows (a copy of every column) are taken after a national map is sent, not before.
+    view = None if national else state.filtered()[0]
     left, right = st.columns([5, 3])
     base = None
     with left:
@@ -381,7 +473,7 @@ def render() -> None:
     with map_slot or left:
         if national:
             # A fragment: the reruns a pan or zoom causes redraw the map alone, not the table and card.
-            st.fragment(_national_fragment)(view, res.mask, column=column, legend=legend, title=title,
+            st.fragment(_national_fragment)(res.mask, column=column, legend=legend, title=title,
                                             basemap=basemap)
             out = None
         else:
@@ -418,6 +510,7 @@ def render() -> None:
                            "match the filters but are left off so the map stays usable. Narrow the filters to see "
                            "them; the table and downloads include every site.")
     _follow_click(out, sel)
+    view = state.filtered()[0]
     with right:
         _side_panel(sel, near)
     if base is not None and base.outliers:
@@ -426,16 +519,14 @@ def render() -> None:
     if unplaced:
         st.caption(f"{unplaced} of the sites shown could not be placed on the map (no usable location); "
                    "they are in the table below.")
-    listed = listed_sites(view)[0]
-    labels = dict(zip(listed["asset_id"], listed["name"].astype(object).where(listed["name"].notna(), "(no name)"),
-                      strict=True))
+    st.markdown("**Sites** (click a column title to sort, any cell of a row to select that site)")
+    ids, labels = choice_of_sites(view, res.mask)
     if sel and sel not in labels:
         row = a[a["asset_id"] == sel]
         labels[sel] = row["name"].iloc[0] if len(row) and isinstance(row["name"].iloc[0], str) else "(no name)"
-    st.markdown("**Sites** (click a column title to sort, any cell of a row to select that site)")
-    choose_site(listed["asset_id"].tolist(), labels, key="choose")
+    choose_site(ids, labels, key="choose")
     # Keyed by the data and filters, and by a selection made elsewhere (map, box): the table is then drawn
     # afresh with that row highlighted; a click in the table keeps the table (and its scroll) as it is.
     picked = st.session_state.get("_table_picked")
     outside = sel if sel != picked else None
-    sites_table(view, key=f"table_{state.data_version()}_{state.filters().key()}_{outside}")
+    sites_table(view, key=f"table_{state.data_version()}_{state.filters().key()}_{outside}", outside=outside)

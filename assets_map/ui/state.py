@@ -39,8 +39,10 @@ DISPLAY_INDEX = "_display_index"
 NEED_LAYERS = "_need_layers"
 SITE_DISPLAY = "_site_display"
 TABLE = "_sites_table"
+SORTED_TABLE = "_sites_table_sorted"
 NATIONAL_VIEW = "_national_view"
 INDEX = "_filter_index"
+FILTERED = "_filtered"
 OPTIONS = "_filter_options"
 DEMO_FLAG = "analysis_is_demo"
 _LOG = logging.getLogger(__name__)
@@ -147,7 +149,7 @@ def use_data(result: Analysis | None, label: str | None = None, *, demo: bool = 
         st.session_state["analysis_label"] = label or "Your data"
         st.session_state[VERSION] = uuid.uuid4().hex[:12]
         st.session_state[DEMO_FLAG] = demo
-    for k in (SELECTED, FILTERS, SHORTLIST, MAP_CACHE, MAP_BASE_CACHE, INDEX, OPTIONS, DISPLAY_INDEX, NEED_LAYERS, SITE_DISPLAY, TABLE, NATIONAL_VIEW, NEAR, GAZETTEER, VISIBLE):
+    for k in (SELECTED, FILTERS, SHORTLIST, MAP_CACHE, MAP_BASE_CACHE, INDEX, FILTERED, OPTIONS, DISPLAY_INDEX, NEED_LAYERS, SITE_DISPLAY, TABLE, SORTED_TABLE, NATIONAL_VIEW, NEAR, GAZETTEER, VISIBLE):
         st.session_state.pop(k, None)
     set_by_user = {k: v for k, v in current.items() if v is not None and _differs(v, old_defaults.get(k))}
     values, dropped = filters_for(analysis().assets, set_by_user)
@@ -321,11 +323,27 @@ def set_filters(f: Filters) -> None:
     st.session_state[FILTERS] = f
 
 
+def filter_result():
+    """The :class:`~assets_map.engine.filters.FilterResult` (mask, counts) of the filters in use.
+
+    Worked out once per data version and filters: a page that needs only the mask (the national map) does
+    not copy the filtered rows (:func:`filtered`) before it is drawn.
+    """
+    return _kept_result()[0]
+
+
+def _kept_result() -> list:
+    # [FilterResult, filtered frame or None], the frame taken on first use only.
+    return _kept(FILTERED, (data_version(), filters().key()), lambda: [filter_index().mask(filters()), None])
+
+
 def filtered():
-    """(filtered assets, FilterResult) for the filters in use."""
-    a = analysis().assets
-    res = filter_index().mask(filters())
-    return a[res.mask], res
+    """(filtered assets, FilterResult) for the filters in use, kept until the data or the filters change."""
+    kept = _kept_result()
+    if kept[1] is None:
+        a = analysis().assets
+        kept[1] = a if kept[0].mask.all() else a[kept[0].mask]
+    return kept[1], kept[0]
 
 
 def visible(asset_id: str) -> bool:
@@ -414,28 +432,38 @@ def _demo_kept(slot: str, key: tuple, _build):
     return _build()
 
 
-def _kept(slot: str, key: tuple, build):
-    """``build()``, kept in this session under ``slot`` until ``key`` changes (the last one only).
+def _kept(slot: str, key: tuple, build, keep: int = 1):
+    """``build()``, kept in this session under ``slot`` for ``key`` (the last ``keep`` keys only).
 
     While the fictional demo is shown, the demo's maps are kept once for every session instead, so that a
     new visitor's first map is not worked out again.
     """
     if slot in _SHARED_FOR_DEMO and not own_analysis():
         return _demo_kept(slot, key, build)
-    hit = st.session_state.get(slot)
-    if hit and hit[0] == key:
-        return hit[1]
+    held = st.session_state.get(slot)
+    if not isinstance(held, dict):
+        held = {}
+    if key in held:
+        held[key] = held.pop(key)  # the most recently used last
+        return held[key]
     value = build()
-    st.session_state[slot] = (key, value)
+    while len(held) >= keep:
+        held.pop(next(iter(held)))
+    held[key] = value
+    st.session_state[slot] = held
     return value
+
+
+#: National maps kept per session: going back to a filter or view seen just before draws at once.
+MAPS_KEPT = 4
 
 
 def cached_map(key: tuple, build):
     """The prepared map data (maps.MapData) for ``key`` (data version, filters, need measure), built once per key.
 
-    Kept in this session only (a private upload never reaches a shared cache); the last map only.
+    Kept in this session only (a private upload never reaches a shared cache); the last :data:`MAPS_KEPT` maps.
     """
-    return _kept(MAP_CACHE, key, build)
+    return _kept(MAP_CACHE, key, build, keep=MAPS_KEPT)
 
 
 def cached_base_map(key: tuple, build):
@@ -476,3 +504,8 @@ def kept_table(key: tuple, build):
     Kept in this session (the last one only); the caller treats what it holds as read-only.
     """
     return _kept(TABLE, key, build)
+
+
+def kept_sorted_table(key: tuple, build):
+    """The Map page's paged sites table in the order chosen, for ``key`` (data, filters, order), built once."""
+    return _kept(SORTED_TABLE, key, build)
