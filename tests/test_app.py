@@ -243,3 +243,21 @@ def test_large_data_draws_clusters_and_caps_the_table(demo_result):
     assert not at.exception, at.exception
     assert at.session_state["selected_asset"] == last
     assert any(last in str(v) for v in at.dataframe[0].value["Asset id"])  # listed, on the page shown
+
+
+def test_the_summary_chart_writes_every_organisation_name_in_full(demo):
+    # Streamlit's bar chart cut the names at 200 pixels ("Ashbridge Borou…"): the chart of named groups writes
+    # each one in full (no label limit), one bar per organisation with flagged sites, the most flagged first.
+    import json
+
+    at = app_page("summary_page").run()
+    assert not at.exception, at.exception
+    spec = json.loads(at.get("vega_lite_chart")[0].proto.spec)
+    y = spec["encoding"]["y"]
+    assert y["axis"]["labelLimit"] == 0
+    a = demo.assets
+    flagged = a[a["priority"].isin(["High", "Medium", "Low"])]
+    counts = flagged["organisation"].value_counts()
+    assert set(y["sort"]) == set(counts.index)
+    assert max(len(n) for n in y["sort"]) > 25  # long names are there, whole
+    assert counts[y["sort"][0]] == counts.max()

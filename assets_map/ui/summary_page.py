@@ -17,16 +17,55 @@ def _chart(table, label: str) -> None:
     numbers = pd.to_numeric(pd.Series(data.index), errors="coerce")
     if len(data) and numbers.notna().all():  # deciles in their order (1, 2, ... 10), not as text (1, 10, 2, ...)
         data.index = pd.Index(numbers.astype(int), name=label)
-    across = label != "need decile"  # long names read better on horizontal bars
     chart, side = st.columns([5, 1])
-    chart.bar_chart(data, color=PRIORITY_COLOURS, horizontal=across, x_label="flagged sites" if across else label,
-                    y_label="" if across else "flagged sites")
+    if label == "need decile":
+        chart.bar_chart(data, color=PRIORITY_COLOURS, x_label=label, y_label="flagged sites")
+    else:
+        with chart:
+            _named_bars(data, label)
     if apart.any():
         rows = table[apart]
         side.metric("not placed on the map" if label != "need decile" else "with no need data",
                     f"{int(rows['sites'].sum()):,}", help="Sites with no location (or outside the need areas "
                     "loaded), so in no group of the chart; "
                     f"{int(rows[['High', 'Medium', 'Low']].to_numpy().sum()):,} of them flagged.")
+
+
+#: Bars drawn at most on a chart of named groups (the table under it lists every group).
+MAX_BARS = 40
+
+
+def _named_bars(data: pd.DataFrame, label: str) -> None:
+    """Flagged sites by a named group (organisation, ward...) as horizontal bars, every name written in full.
+
+    Streamlit's own bar chart cuts axis labels at 200 pixels ("Ashbridge Borou…"); here each name gets
+    the room it needs, one bar per line, the groups with the most flagged sites first.
+    """
+    import altair as alt
+
+    data = data[data.sum(axis=1) > 0]
+    if data.empty:
+        st.caption("No site shown is flagged.")
+        return
+    data = data.loc[data.sum(axis=1).sort_values(ascending=False, kind="stable").index]
+    if len(data) > MAX_BARS:
+        st.caption(f"The {MAX_BARS} {label}s with the most flagged sites, of {len(data):,}; the table lists them all.")
+        data = data.iloc[:MAX_BARS]
+    names = [str(v) for v in data.index]
+    long = data.set_axis(names).rename_axis("group").reset_index().melt(
+        id_vars="group", var_name="priority", value_name="sites")
+    long["order"] = long["priority"].map({"High": 0, "Medium": 1, "Low": 2})
+    bars = alt.Chart(long).mark_bar().encode(
+        y=alt.Y("group:N", sort=names, title=None, axis=alt.Axis(labelLimit=0, labelFontSize=13, labelOverlap=False)),
+        x=alt.X("sum(sites):Q", title="flagged sites", axis=alt.Axis(tickMinStep=1)),
+        color=alt.Color("priority:N", title="Priority",
+                        scale=alt.Scale(domain=["High", "Medium", "Low"], range=PRIORITY_COLOURS),
+                        legend=alt.Legend(orient="bottom")),
+        order=alt.Order("order:Q"),
+        tooltip=[alt.Tooltip("group:N", title=label), alt.Tooltip("priority:N", title="priority"),
+                 alt.Tooltip("sites:Q", title="flagged sites")],
+    )
+    st.altair_chart(bars, width="stretch", height=30 * len(names) + 120)  # the bars, then the axis and the legend
 
 
 def _section(title: str, table, label: str, note: str) -> None:
