@@ -228,14 +228,14 @@ def _names(rows: pd.DataFrame) -> dict[str, str]:
 def choice_of_sites(view: pd.DataFrame, mask: np.ndarray) -> tuple[list[str], dict[str, str]]:
     """The sites the "Choose a site" box offers (ids, names), highest priority first.
 
-    At most :data:`CHOOSE_MAX`: with more sites shown, a search box above it ("Find a site") narrows the
+    At most :data:`CHOOSE_MAX`: with more sites shown, a search box above it ("Look up a site") narrows the
     choice to the sites whose name, address, UPRN, postcode or asset id hold every word typed, among all
     those the filters show (``mask`` of the data in use), so any of them can be found and chosen.
     """
     if len(view) <= CHOOSE_MAX:
         listed = listed_sites(view)[0]
         return listed["asset_id"].tolist(), _names(listed)
-    q = st.text_input("Find a site", key="choose_q", placeholder="part of a name, address, UPRN or asset id",
+    q = st.text_input("Look up a site", key="choose_q", placeholder="part of a name, address, UPRN or asset id",
                       help=f"The box below lists up to {CHOOSE_MAX:,} sites; type here to find any of the "
                            f"{len(view):,} sites the filters show.")
     text = (q or "").strip()
@@ -251,7 +251,7 @@ def choice_of_sites(view: pd.DataFrame, mask: np.ndarray) -> tuple[list[str], di
     else:
         rows = listed_sites(view)[0].iloc[:CHOOSE_MAX]
         st.caption(f"The box lists the {CHOOSE_MAX:,} highest-priority of the {len(view):,} sites shown: type in "
-                   "\"Find a site\" to find any other.")
+                   "\"Look up a site\" to find any other.")
     return rows["asset_id"].tolist(), _names(rows)
 
 
