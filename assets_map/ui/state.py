@@ -342,7 +342,7 @@ def filtered():
     kept = _kept_result()
     if kept[1] is None:
         a = analysis().assets
-        kept[1] = a if kept[0].mask.all() else a[kept[0].mask]
+        kept[1] = a[kept[0].mask]
     return kept[1], kept[0]
 
 
