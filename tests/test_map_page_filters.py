@@ -197,3 +197,40 @@ def test_a_national_filter_change_sends_the_map_before_copying_the_rows_and_keep
         assert any("Large data" in i.value for i in at.info)  # still more than 5,000 sites: the national map
         assert order[0] == "map" and "rows" in order, order
     assert len(built) == 2  # every site, then deciles 2-10; both seen again without being built again
+
+
+def test_a_long_area_list_is_searched_not_sent_whole_and_any_area_can_be_chosen(demo_result):
+    # Every rerun of every page draws the area box: with the 32,065 LSOAs of a national register Streamlit
+    # built, formatted and hashed every option each time (20-35 ms, ~1 MB on a first page). Beyond 2,000
+    # areas the box lists what a search above it finds (and what is chosen); every area can still be chosen.
+    import geopandas as gpd
+    import pandas as pd
+
+    a = demo_result.assets
+    big = gpd.GeoDataFrame(pd.concat([a] * 10, ignore_index=True), geometry="geometry", crs=a.crs)
+    big["asset_id"] = [f"X{i}" for i in range(len(big))]
+    big["need_area_code"] = [f"E01{i:06d}" for i in range(len(big))]  # one area per site: 3,000 areas
+    big["need_area_name"] = [f"Somewhere {i:04d}A" for i in range(len(big))]
+    at = app_page("map_page")
+    at.session_state["analysis"] = demo_result.replace(assets=big)
+    at.run()
+    assert not at.exception, at.exception
+    box = at.sidebar.multiselect(key="f_area")
+    assert box.options == []
+    at.sidebar.text_input(key="f_area_q").input("Somewhere 12").run()
+    listed = at.sidebar.multiselect(key="f_area").options
+    assert len(listed) == 100 and "Somewhere 1234A (E01001234)" in listed  # 1200 to 1299
+    at.sidebar.multiselect(key="f_area").select("E01001234").run()
+    assert count_text(at) == f"1 of {len(big):,} sites shown"
+    # Another search keeps the area chosen (listed first) and adds what it finds.
+    at.sidebar.text_input(key="f_area_q").input("E01002999").run()
+    assert at.sidebar.multiselect(key="f_area").value == ["E01001234"]
+    at.sidebar.multiselect(key="f_area").select("E01002999").run()
+    assert count_text(at) == f"2 of {len(big):,} sites shown"
+    at.sidebar.text_input(key="f_area_q").input("somewhere").run()  # 3,000 match: 200 listed, and it says so
+    assert len(at.sidebar.multiselect(key="f_area").options) == 202
+    assert any("3,000 areas match" in c.value for c in at.sidebar.caption)
+    at.sidebar.button(key="f_clear").click().run()
+    assert not at.exception, at.exception
+    assert count_text(at) == f"{len(big):,} of {len(big):,} sites shown"
+    assert at.sidebar.text_input(key="f_area_q").value == "" and at.sidebar.multiselect(key="f_area").options == []

@@ -53,6 +53,38 @@ def _range(key: str, top: float, step: float, label: str, current: tuple):
     return (lo2, hi2)
 
 
+#: Areas (wards or LSOAs) the sidebar's area box lists in full; with more, a search lists the areas matching it.
+AREAS_LISTED = 2000
+#: Matches of that search the box lists at most.
+AREA_MATCHES = 200
+
+
+def _area_filter(opts: dict) -> list[str]:
+    """The area box (wards, or LSOAs when no wards are loaded); returns the codes chosen.
+
+    Every rerun of every page draws it, and Streamlit builds, formats and hashes each option every time (20-35 ms
+    and ~1 MB on a first page for the 32,065 LSOAs of a national register). Beyond :data:`AREAS_LISTED` areas, a
+    search box above it lists the areas whose name or code holds the text typed (the areas chosen stay listed).
+    """
+    names = opts["areas"]
+    label = opts["area_label"][:1].upper() + opts["area_label"][1:]
+    if len(names) <= AREAS_LISTED:
+        return st.multiselect(label, list(names), key="f_area", format_func=lambda c: names.get(c, c))
+    q = st.text_input(f"Find {'a ward' if opts['area_label'] == 'ward' else 'an LSOA'} to filter by", key="f_area_q",
+                      placeholder="part of its name or code",
+                      help=f"{len(names):,} areas hold sites: type part of a name or code to list them in the box below.")
+    text = (q or "").strip().casefold()
+    chosen = [c for c in st.session_state.get("f_area") or [] if c in names]
+    found = [c for c, n in names.items() if text in n.casefold()] if text else []
+    if len(found) > AREA_MATCHES:
+        st.caption(f"{len(found):,} areas match: the box lists the first {AREA_MATCHES}; type more to narrow it.")
+    elif text and not found:
+        st.caption(f"No area's name or code holds '{md(q.strip())}'.")
+    options = list(dict.fromkeys([*chosen, *found[:AREA_MATCHES]]))
+    return st.multiselect(label, options, key="f_area", format_func=lambda c: names.get(c, c),
+                          placeholder="Type in the box above to list areas")
+
+
 def sidebar_filters() -> Filters:
     """Draw the shared filters in the sidebar and store the Filters in session state."""
     opts = state.filter_options()
@@ -74,8 +106,7 @@ def sidebar_filters() -> Filters:
         ha = _range("f_ha", opts["site_ha_max"], max(opts["site_ha_max"] / 100, 0.01), "Site area (ha)", (None, None))
         floor = _range("f_floor", opts["floor_m2_max"], max(opts["floor_m2_max"] / 100, 1.0), "Floor area (m²)",
                        (None, None))
-        areas = st.multiselect(opts["area_label"][:1].upper() + opts["area_label"][1:], list(opts["areas"]), key="f_area",
-                               format_func=lambda c: opts["areas"].get(c, c))
+        areas = _area_filter(opts)
         kinds = opts["constraint_kinds"]  # only kinds a constraint layer was loaded for
         con_none = st.checkbox("No constraint found among those checked", key="f_con_none", disabled=not kinds,
                                help="Sites checked against the constraint layers loaded and inside none; sites not "

@@ -214,6 +214,7 @@ def clear_filters() -> None:
         st.session_state[k] = v
     st.session_state.pop(FILTERS, None)
     st.session_state.pop(FILTER_RESET, None)
+    st.session_state["f_area_q"] = ""  # the search that lists areas in a long area box
 
 
 def apply_filter_reset() -> str | None:
