@@ -404,3 +404,106 @@ def test_aggregate_rows_with_spaces_around_their_labels_are_set_aside():
     assert said[0]["message"] == ("set aside 4 aggregate rows (subtotals/totals: 2 total, 1 organisation-level, "
                                   "1 blank-keyed); never sites") and said[0]["rows"] == [3, 4, 7, 8]
     assert list(out["asset_id"]) == ["RX1A", "RX1B", "RX2A", "RX2"]
+
+
+def _in_turn_and_beside(monkeypatch, read, placed: bool = True):
+    """``read()`` with the points made in turn, then in a second thread beside the columns (checked: which thread)."""
+    import threading
+
+    from assets_map.io import registers
+
+    threads = []
+    for home, name in ((registers.geo, "points_from_columns"), (registers, "_place_vector")):
+        real = getattr(home, name)
+
+        def spy(*a, _real=real, **k):
+            threads.append(threading.get_ident())
+            return _real(*a, **k)
+
+        monkeypatch.setattr(home, name, spy)
+    monkeypatch.setattr(registers, "OVERLAP_ROWS", 10**12)
+    in_turn = read()
+    assert set(threads) <= {threading.get_ident()}
+    threads.clear()
+    monkeypatch.setattr(registers, "OVERLAP_ROWS", 0)
+    beside = read()
+    if placed:
+        assert threads and threading.get_ident() not in threads, "the points were not made in a second thread"
+    else:
+        assert not threads
+    return in_turn, beside
+
+
+def _same_or_same_refusal(a, b):
+    if isinstance(a, BaseException) or isinstance(b, BaseException):
+        assert type(a) is type(b) and str(a) == str(b)
+        return
+    (fa, ra), (fb, rb) = a, b
+    pd.testing.assert_frame_equal(fa, fb, check_exact=True)
+    assert ra.to_dict() == rb.to_dict()
+
+
+def _outcome(read):
+    def run():
+        try:
+            return read()
+        except InputError as exc:
+            return exc
+    return run
+
+
+# Coordinates of every kind: WGS84, BNG, swapped both ways, outside the UK, missing, a stated CRS contradicted, and a
+# grid-reference column beside easting/northing.
+_MIXED = ("Site,Easting,Northing,CRS,Grid Ref\n"
+          "A,378000,393000,OSGB36,\nB,393000,378000,BNG,\nC,-2.35,53.45,WGS84,\nD,53.45,-2.35,WGS84,\n"
+          "E,0,0,,\nF,,,,SJ 78000 93000\nG,x,y,,\nH,-2.3,53.4,British National Grid,\n")
+
+
+@pytest.mark.parametrize("text", [HEAD + "".join(ROWS), _MIXED, VARIANTS["only postcodes"]],
+                         ids=["register", "every kind of coordinate", "no coordinates"])
+def test_points_made_beside_the_columns_give_what_they_give_in_turn(text, monkeypatch):
+    data = text.encode("utf-8")
+    in_turn, beside = _in_turn_and_beside(monkeypatch, _outcome(lambda: import_bytes(data, "register.csv")),
+                                          placed=text != VARIANTS["only postcodes"])
+    assert not isinstance(in_turn, BaseException) and in_turn[1].issues
+    _same_or_same_refusal(in_turn, beside)
+    if text == _MIXED:  # the lines in the order they were written when the points were made before the columns
+        assert [(i.kind, i.message.split()[0], i.rows) for i in beside[1].issues] == [
+            ("fixed", "no", [6]), ("fixed", "stated", [8]), ("fixed", "latitude", [4]), ("warning", "coordinates", [5]),
+            ("warning", "the", []), ("warning", "the", []), ("unplaced", "no", [5, 7])]
+        assert "contradicts" in beside[1].issues[4].message and "mixes" in beside[1].issues[5].message
+        assert beside[1].crs_detected == "WGS84 longitude/latitude (EPSG:4326)"
+
+
+def test_layers_placed_beside_the_columns_give_what_they_give_in_turn(tmp_path, monkeypatch):
+    import geopandas as gpd
+    import shapely
+
+    bow = shapely.Polygon([(0, 0), (10, 10), (10, 0), (0, 10)])  # crosses itself: repaired, reported, noted
+    layer = gpd.GeoDataFrame(
+        {"Site": ["A", "B", "C", "D", "E"], "Tenure": ["Freehold", "leasehold", "", "Freehold", "x"]},
+        geometry=[shapely.Point(-2.35, 53.45), shapely.affinity.translate(bow, -2.3, 53.4), None,
+                  shapely.Point(40.0, 10.0), shapely.Point(-2.2, 53.5)], crs=4326)
+    ok = tmp_path / "layer.geojson"
+    layer.to_file(ok, driver="GeoJSON")
+    in_turn, beside = _in_turn_and_beside(monkeypatch, _outcome(lambda: import_file(ok)))
+    assert not isinstance(in_turn, BaseException) and in_turn[1].issues
+    _same_or_same_refusal(in_turn, beside)
+    # the placing's lines after the earlier ones and before the columns' (as when it ran before them)
+    assert [(i.kind, i.message.split()[0], i.rows) for i in beside[1].issues] == [
+        ("unplaced", "the", [3]), ("fixed", "repaired", [2]), ("unplaced", "geometry", [2, 4]), ("warning", "Tenure", [5]),
+        ("unplaced", "no", [2, 3, 4])]
+    assert beside[1].crs_detected == "EPSG:4326"
+    assert beside[0]["location_note"].iloc[2] == "the feature has no geometry (null); no coordinates (or geometry) and no postcode"
+    nocrs = tmp_path / "nocrs.gpkg"  # no CRS and no UK coordinates: the placing's refusal, either way
+    layer.set_crs(None, allow_override=True).set_geometry(
+        gpd.GeoSeries([shapely.Point(900.0 + i, 9e6) for i in range(5)])).to_file(nocrs, driver="GPKG")
+    in_turn, beside = _in_turn_and_beside(monkeypatch, _outcome(lambda: import_file(nocrs)))
+    assert isinstance(in_turn, InputError), in_turn
+    _same_or_same_refusal(in_turn, beside)
+
+
+def test_real_registers_place_alike_beside_and_in_turn(shared, monkeypatch):
+    for f in [shared("trafford", "land_and_building_assets.csv"), shared("nhs", "hospitals22_points.gpkg")]:
+        in_turn, beside = _in_turn_and_beside(monkeypatch, _outcome(lambda f=f: import_file(f)))
+        _same_or_same_refusal(in_turn, beside)
