@@ -507,3 +507,62 @@ def test_real_registers_place_alike_beside_and_in_turn(shared, monkeypatch):
     for f in [shared("trafford", "land_and_building_assets.csv"), shared("nhs", "hospitals22_points.gpkg")]:
         in_turn, beside = _in_turn_and_beside(monkeypatch, _outcome(lambda f=f: import_file(f)))
         _same_or_same_refusal(in_turn, beside)
+
+
+def test_the_caller_s_limits_hold_in_the_placing_thread(monkeypatch):
+    import threading
+    from dataclasses import replace
+
+    from assets_map.io import registers
+
+    seen = []
+    real = registers.geo.points_from_columns
+
+    def spy(*a, **k):
+        seen.append((threading.get_ident(), sources.current_limits()))
+        return real(*a, **k)
+
+    monkeypatch.setattr(registers.geo, "points_from_columns", spy)
+    monkeypatch.setattr(registers, "OVERLAP_ROWS", 0)
+    mine = replace(sources.DEFAULT_LIMITS, max_rows=1234)
+    with sources.using_limits(mine):
+        import_bytes(_MIXED.encode("utf-8"), "register.csv")
+    assert seen and seen[0][0] != threading.get_ident() and seen[0][1] is mine
+
+
+def _codes_by_python(codes) -> list:
+    """The plain rule: Python's regular expression on each stripped code."""
+    import re
+
+    from assets_map.engine.needs import LAST_2011_CODE
+
+    out = []
+    for c in pd.Series(list(codes), dtype="string").str.strip():
+        m = None if c is pd.NA else re.search(r"^E01(\d{6})$", c)
+        if m and int(m.group(1)) > LAST_2011_CODE:
+            out.append(c)
+    return sorted(out)
+
+
+def test_lsoa_codes_new_in_2021_found_by_arrow_as_by_python(monkeypatch):
+    import random
+
+    from assets_map.engine.needs import codes_only_in_2021
+
+    rnd = random.Random(19)
+    pieces = ["E01", "E02", "W01", "e01", " ", "\n", "\t", "0", "3", "9", "1", "\u0663", "x", "", "E0103376",
+              "E01033769", "E01033768", "E01\u0663"]
+    for _ in range(2000):
+        codes = ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 5))) for _ in range(rnd.randint(0, 30))]
+        if rnd.random() < 0.2:
+            codes.append(None)
+        if rnd.random() < 0.4:
+            codes = [c for c in codes if c is None or c.isascii()]
+        assert codes_only_in_2021(codes) == _codes_by_python(codes), codes
+    every = [f"E01{i:06d}" for i in range(40_000)] + [f" E01{i:06d}\t" for i in range(33_760, 33_780)]
+    # ASCII codes (every English LSOA code) by Arrow's kernels, not pandas' regular expression on each value
+    from pandas.core.strings.accessor import StringMethods
+
+    monkeypatch.setattr(StringMethods, "extract", lambda *a, **k: pytest.fail("read value by value"))
+    assert codes_only_in_2021(every) == _codes_by_python(every)
+    assert len(codes_only_in_2021(every)) == 40_000 - 33_769 + 11

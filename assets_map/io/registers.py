@@ -11,6 +11,7 @@ silently: blank rows are the only rows removed, and the report counts them.
 """
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -203,7 +204,7 @@ def _beside(side, main, rows: int):
         side_got = side()
         return main(), side_got
     with ThreadPoolExecutor(max_workers=1) as pool:
-        made = pool.submit(side)
+        made = pool.submit(contextvars.copy_context().run, side)  # the caller's limits hold in the thread too
         try:
             got = main()
         except BaseException:
