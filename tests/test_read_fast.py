@@ -454,9 +454,9 @@ def _outcome(read):
 
 # Coordinates of every kind: WGS84, BNG, swapped both ways, outside the UK, missing, a stated CRS contradicted, and a
 # grid-reference column beside easting/northing.
-_MIXED = ("Site,Easting,Northing,CRS,Grid Ref\n"
-          "A,378000,393000,OSGB36,\nB,393000,378000,BNG,\nC,-2.35,53.45,WGS84,\nD,53.45,-2.35,WGS84,\n"
-          "E,0,0,,\nF,,,,SJ 78000 93000\nG,x,y,,\nH,-2.3,53.4,British National Grid,\n")
+_MIXED = ("Site,Easting,Northing,CRS,Grid Ref,Tenure\n"
+          "A,378000,393000,OSGB36,,Freehold\nB,393000,378000,BNG,,x\nC,-2.35,53.45,WGS84,,\nD,53.45,-2.35,WGS84,,\n"
+          "E,0,0,,,\nF,,,,SJ 78000 93000,\nG,x,y,,,\nH,-2.3,53.4,British National Grid,,\n")
 
 
 @pytest.mark.parametrize("text", [HEAD + "".join(ROWS), _MIXED, VARIANTS["only postcodes"]],
@@ -468,9 +468,10 @@ def test_points_made_beside_the_columns_give_what_they_give_in_turn(text, monkey
     assert not isinstance(in_turn, BaseException) and in_turn[1].issues
     _same_or_same_refusal(in_turn, beside)
     if text == _MIXED:  # the lines in the order they were written when the points were made before the columns
+        # (as the code before the second thread wrote them: the placing's, then the columns', then the postcodes')
         assert [(i.kind, i.message.split()[0], i.rows) for i in beside[1].issues] == [
             ("fixed", "no", [6]), ("fixed", "stated", [8]), ("fixed", "latitude", [4]), ("warning", "coordinates", [5]),
-            ("warning", "the", []), ("warning", "the", []), ("unplaced", "no", [5, 7])]
+            ("warning", "the", []), ("warning", "the", []), ("warning", "Tenure", [2]), ("unplaced", "no", [5, 7])]
         assert "contradicts" in beside[1].issues[4].message and "mixes" in beside[1].issues[5].message
         assert beside[1].crs_detected == "WGS84 longitude/latitude (EPSG:4326)"
 

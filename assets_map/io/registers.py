@@ -701,36 +701,42 @@ def read_register(
     if raw.empty:
         raise InputError("has only total or subtotal rows, no site rows", source=name)
     raw = carry_sections(raw, report)
+    attrs = pd.DataFrame(raw.drop(columns="geometry")) if table.is_vector else raw
+    rows = raw.index.to_numpy() + 1
+    # The columns and their report lines are made beside the placing; their lines follow the placing's.
+    said = ImportReport(source=name)
+
+    def columns() -> pd.DataFrame:
+        canon = canonical_frame(attrs, mapping, source=name)
+        if "organisation" not in mapping:
+            owner_from_titles(canon, table_title_lines(table), said)
+        _report_normalised(attrs, canon, mapping, said)
+        report_areas(canon, mapping, rows, said)
+        land_areas(canon, mapping, rows, said)
+        canon["source_row"] = pd.array(rows, dtype="Int64")
+        canon["asset_id"] = _unique_ids(canon["asset_id"], rows, Path(name).stem, said)
+        return canon
+
     if table.is_vector:
-        attrs = pd.DataFrame(raw.drop(columns="geometry"))
         own = ImportReport(source=name)  # the placing's lines, added to the report after its earlier ones
         canon, (gdf, geometry, placed, notes, repaired) = _beside(lambda: _place_vector(raw, own, name, make_valid),
-                                                                  lambda: canonical_frame(attrs, mapping, source=name),
-                                                                  len(raw))
+                                                                  columns, len(raw))
         report.issues.extend(own.issues)
         report.crs_detected = own.crs_detected
         point = np.isin(shapely.get_type_id(geometry.to_numpy()), (0, 4))  # Point, MultiPoint (no type names made)
         quality = np.where(placed, np.where(point, 1, 2), 0)  # _QUALITY's words
+        if repaired.any():
+            canon["src_geometry_wkt"] = [shapely.to_wkt(g) if r else None
+                                         for g, r in zip(raw.geometry, repaired, strict=True)]
     else:
-        attrs = raw
         coords = _coordinates(raw, mapping, report, expect_coordinates)
         if isinstance(coords, _Coordinates):
-            canon, pts = _beside(coords.points, lambda: canonical_frame(attrs, mapping, source=name), len(raw))
+            canon, pts = _beside(coords.points, columns, len(raw))
             geometry, placed, notes = _report_points(coords, pts, report)
         else:
-            canon, (geometry, placed, notes) = canonical_frame(attrs, mapping, source=name), coords
-        repaired = np.zeros(len(raw), bool)
+            canon, (geometry, placed, notes) = columns(), coords
         quality = placed.astype(np.int64)  # _QUALITY's words
-    if "organisation" not in mapping:
-        owner_from_titles(canon, table_title_lines(table), report)
-    _report_normalised(attrs, canon, mapping, report)
-    report_areas(canon, mapping, attrs.index.to_numpy() + 1, report)
-    land_areas(canon, mapping, attrs.index.to_numpy() + 1, report)
-    if table.is_vector and repaired.any():
-        canon["src_geometry_wkt"] = [shapely.to_wkt(g) if r else None for g, r in zip(raw.geometry, repaired, strict=True)]
-    rows = raw.index.to_numpy() + 1
-    canon["source_row"] = pd.array(rows, dtype="Int64")
-    canon["asset_id"] = _unique_ids(canon["asset_id"], rows, Path(name).stem, report)
+    report.issues.extend(said.issues)
     canon["location_quality"] = words_column(_QUALITY, quality, canon.index)
     canon["location_note"] = _text_list_column(notes, canon.index)
     out = gpd.GeoDataFrame(canon, geometry=geometry.set_axis(canon.index), crs=MEASURE_CRS, copy=False)  # canon is ours
