@@ -11,11 +11,8 @@ silently: blank rows are the only rows removed, and the report counts them.
 """
 from __future__ import annotations
 
-import contextvars
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
@@ -125,27 +122,7 @@ def _location_cells(raw: pd.DataFrame, mapping: dict, report: ImportReport) -> t
     return col, cells
 
 
-@dataclass
-class _Coordinates:
-    """What placing a register from its coordinate columns needs, decided (and reported) before the points are made."""
-
-    x: pd.Series
-    y: pd.Series
-    stated: pd.Series | None
-    rows: np.ndarray
-    xcol: str
-    ycol: str
-    cells: gridref.CellLocations | None
-    use_cells: np.ndarray
-
-    def points(self) -> geo.PointResult:
-        """The points (no report written: safe to make in another thread while the columns are normalised)."""
-        return geo.points_from_columns(self.x, self.y, stated_crs=self.stated, row_numbers=self.rows,
-                                       x_name=self.xcol, y_name=self.ycol)
-
-
-def _coordinates(raw: pd.DataFrame, mapping: dict, report: ImportReport, expect_coordinates: bool = True):
-    """The coordinate columns to place from, or (geometry, placed, notes) of no place when there are none."""
+def _place_from_columns(raw: pd.DataFrame, mapping: dict, report: ImportReport, expect_coordinates: bool = True):
     n = len(raw)
     cell_col, cells = _location_cells(raw, mapping, report)
     has_xy = "x" in mapping and "y" in mapping
@@ -170,12 +147,8 @@ def _coordinates(raw: pd.DataFrame, mapping: dict, report: ImportReport, expect_
             report.add("fixed", f"no easting/northing: placed from the location in {cell_col!r}",
                        raw.index.to_numpy()[from_cells] + 1)
     stated = raw[mapping["crs_label"]] if "crs_label" in mapping else None
-    return _Coordinates(x, y, stated, raw.index.to_numpy() + 1, xcol, ycol, cells,
-                        from_cells if has_xy else np.ones(n, dtype=bool))
-
-
-def _report_points(coords: _Coordinates, pts: geo.PointResult, report: ImportReport):
-    """The placing's report lines, in the order they were always written; returns (geometry, placed, notes)."""
+    pts = geo.points_from_columns(x, y, stated_crs=stated, row_numbers=raw.index.to_numpy() + 1,
+                                  x_name=xcol, y_name=ycol)
     report.crs_detected = {"lonlat": "WGS84 longitude/latitude (EPSG:4326)", "bng": "British National Grid (EPSG:27700)"}.get(pts.kind, "")
     for msg, rows in pts.fixed_rows.items():
         report.add("fixed", msg, rows)
@@ -184,33 +157,10 @@ def _report_points(coords: _Coordinates, pts: geo.PointResult, report: ImportRep
     for w in pts.warnings:
         report.add("warning", w)
     notes = pts.notes
-    if coords.cells is not None:
-        notes = [c if (u and c and not p) else p for p, c, u in zip(notes, coords.cells.notes, coords.use_cells, strict=True)]
+    if cells is not None:
+        use = from_cells if has_xy else np.ones(n, dtype=bool)
+        notes = [c if (u and c and not p) else p for p, c, u in zip(notes, cells.notes, use, strict=True)]
     return pts.geometry, pts.placed, notes
-
-
-#: Rows from which the points are made in a second thread while the columns are normalised (below it, a thread
-#: costs more than it saves). The points' work is mostly in code that lets go of the GIL (Arrow's casts, pyproj,
-#: shapely); neither side writes the report, so its lines keep their order.
-OVERLAP_ROWS = 50_000
-
-
-def _beside(side, main, rows: int):
-    """``(main(), side())``, ``side`` run in a second thread for ``rows`` >= OVERLAP_ROWS; ``side``'s error first.
-
-    ``side`` ran first when both ran in turn, so its error is the one raised when both fail.
-    """
-    if rows < OVERLAP_ROWS:
-        side_got = side()
-        return main(), side_got
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        made = pool.submit(contextvars.copy_context().run, side)  # the caller's limits hold in the thread too
-        try:
-            got = main()
-        except BaseException:
-            made.result()  # the points' own error, when they failed too, is the one they always raised
-            raise
-        return got, made.result()
 
 
 def _finite(geom: gpd.GeoSeries) -> np.ndarray:
@@ -701,42 +651,26 @@ def read_register(
     if raw.empty:
         raise InputError("has only total or subtotal rows, no site rows", source=name)
     raw = carry_sections(raw, report)
-    attrs = pd.DataFrame(raw.drop(columns="geometry")) if table.is_vector else raw
-    rows = raw.index.to_numpy() + 1
-    # The columns and their report lines are made beside the placing; their lines follow the placing's.
-    said = ImportReport(source=name)
-
-    def columns() -> pd.DataFrame:
-        canon = canonical_frame(attrs, mapping, source=name)
-        if "organisation" not in mapping:
-            owner_from_titles(canon, table_title_lines(table), said)
-        _report_normalised(attrs, canon, mapping, said)
-        report_areas(canon, mapping, rows, said)
-        land_areas(canon, mapping, rows, said)
-        canon["source_row"] = pd.array(rows, dtype="Int64")
-        canon["asset_id"] = _unique_ids(canon["asset_id"], rows, Path(name).stem, said)
-        return canon
-
     if table.is_vector:
-        own = ImportReport(source=name)  # the placing's lines, added to the report after its earlier ones
-        canon, (gdf, geometry, placed, notes, repaired) = _beside(lambda: _place_vector(raw, own, name, make_valid),
-                                                                  columns, len(raw))
-        report.issues.extend(own.issues)
-        report.crs_detected = own.crs_detected
+        gdf, geometry, placed, notes, repaired = _place_vector(raw, report, name, make_valid)
         point = np.isin(shapely.get_type_id(geometry.to_numpy()), (0, 4))  # Point, MultiPoint (no type names made)
         quality = np.where(placed, np.where(point, 1, 2), 0)  # _QUALITY's words
-        if repaired.any():
-            canon["src_geometry_wkt"] = [shapely.to_wkt(g) if r else None
-                                         for g, r in zip(raw.geometry, repaired, strict=True)]
     else:
-        coords = _coordinates(raw, mapping, report, expect_coordinates)
-        if isinstance(coords, _Coordinates):
-            canon, pts = _beside(coords.points, columns, len(raw))
-            geometry, placed, notes = _report_points(coords, pts, report)
-        else:
-            canon, (geometry, placed, notes) = columns(), coords
+        geometry, placed, notes = _place_from_columns(raw, mapping, report, expect_coordinates)
+        repaired = np.zeros(len(raw), bool)
         quality = placed.astype(np.int64)  # _QUALITY's words
-    report.issues.extend(said.issues)
+    attrs = pd.DataFrame(raw.drop(columns="geometry")) if table.is_vector else raw
+    canon = canonical_frame(attrs, mapping, source=name)
+    if "organisation" not in mapping:
+        owner_from_titles(canon, table_title_lines(table), report)
+    _report_normalised(attrs, canon, mapping, report)
+    report_areas(canon, mapping, attrs.index.to_numpy() + 1, report)
+    land_areas(canon, mapping, attrs.index.to_numpy() + 1, report)
+    if table.is_vector and repaired.any():
+        canon["src_geometry_wkt"] = [shapely.to_wkt(g) if r else None for g, r in zip(raw.geometry, repaired, strict=True)]
+    rows = raw.index.to_numpy() + 1
+    canon["source_row"] = pd.array(rows, dtype="Int64")
+    canon["asset_id"] = _unique_ids(canon["asset_id"], rows, Path(name).stem, report)
     canon["location_quality"] = words_column(_QUALITY, quality, canon.index)
     canon["location_note"] = _text_list_column(notes, canon.index)
     out = gpd.GeoDataFrame(canon, geometry=geometry.set_axis(canon.index), crs=MEASURE_CRS, copy=False)  # canon is ours
