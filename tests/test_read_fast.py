@@ -442,3 +442,59 @@ def test_lsoa_codes_new_in_2021_found_by_arrow_as_by_python(monkeypatch):
     monkeypatch.setattr(StringMethods, "extract", lambda *a, **k: pytest.fail("read value by value"))
     assert codes_only_in_2021(every) == _codes_by_python(every)
     assert len(codes_only_in_2021(every)) == 40_000 - 33_769 + 11
+
+
+def _kind_by_row(x: float, y: float) -> str:
+    """The plain rule of engine.geo.classify_xy, one pair at a time."""
+    import math
+
+    from assets_map.engine import geo
+
+    def within(v, lo_hi):
+        return lo_hi[0] <= v <= lo_hi[1]
+
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return "missing"
+    if within(x, geo.UK_LON) and within(y, geo.UK_LAT):
+        return "lonlat"
+    if within(y, geo.UK_LON) and within(x, geo.UK_LAT):
+        return "latlon"
+    if abs(x) > 1000 and abs(y) > 1000:
+        if within(x, geo.BNG_E) and within(y, geo.BNG_N) and not x > 700_000:
+            return "bng"
+        if within(y, geo.BNG_E) and within(x, geo.BNG_N):
+            return "bng_swapped"
+    return "outside"
+
+
+def test_coordinates_placed_by_kind_codes_as_by_the_plain_rule_per_pair(monkeypatch):
+    from assets_map.engine import geo
+
+    rng = np.random.default_rng(19)
+    n = 3000
+    pick = rng.integers(0, 8, n)
+    x = np.choose(pick, [rng.uniform(-9.5, 3, n), rng.uniform(48.5, 62, n), rng.uniform(-5, 705_000, n),
+                         rng.uniform(-5, 1_305_000, n), np.zeros(n), np.full(n, np.nan), np.full(n, 800_000.0),
+                         rng.uniform(999, 1001, n)])
+    y = np.choose((pick + rng.integers(0, 3, n)) % 8, [rng.uniform(48.5, 62, n), rng.uniform(-9.5, 3, n),
+                                                       rng.uniform(-5, 1_305_000, n), rng.uniform(-5, 705_000, n),
+                                                       np.zeros(n), np.full(n, np.inf), np.full(n, 50.0),
+                                                       rng.uniform(999, 1001, n)])
+    want = [_kind_by_row(a, b) for a, b in zip(x, y, strict=True)]
+    assert list(geo.classify_xy(x, y)) == want and len(set(want)) == 6
+    # the placing works from the kinds' codes: no million-label array made and compared
+    monkeypatch.setattr(geo, "classify_xy", lambda *a: pytest.fail("labels made for the placing"))
+    labels = np.array(["WGS84", "OSGB36", "British National Grid", None, "", "other"], dtype=object)
+    res = geo.points_from_columns(pd.Series(x).map(repr), pd.Series(y).map(repr),
+                                  stated_crs=pd.Series(labels[rng.integers(0, 6, n)]), x_name="X", y_name="Y")
+    kinds = np.array(want)
+    assert np.array_equal(res.placed, np.isin(kinds, ["lonlat", "latlon", "bng", "bng_swapped"]))
+    lonlat_n, bng_n = int(np.isin(kinds, ["lonlat", "latlon"]).sum()), int(np.isin(kinds, ["bng", "bng_swapped"]).sum())
+    assert res.kind == ("lonlat" if lonlat_n >= bng_n and lonlat_n else "bng" if bng_n else "")
+    bad = [int(r) + 1 for r in np.flatnonzero(kinds == "outside")]
+    assert list(res.bad_rows.values()) == [bad]
+    fixed = {m.split(" (")[0]: rows for m, rows in res.fixed_rows.items()}
+    assert fixed["latitude and longitude were swapped"] == [int(r) + 1 for r in np.flatnonzero(kinds == "latlon")]
+    assert fixed["easting and northing were swapped"] == [int(r) + 1 for r in np.flatnonzero(kinds == "bng_swapped")]
+    stated = res.fixed_rows.get("stated CRS contradicted by the values; CRS taken from the values", [])
+    assert stated and any("contradicts" in w for w in res.warnings)
