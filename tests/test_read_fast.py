@@ -485,8 +485,21 @@ def test_coordinates_placed_by_kind_codes_as_by_the_plain_rule_per_pair(monkeypa
     # the placing works from the kinds' codes: no million-label array made and compared
     monkeypatch.setattr(geo, "classify_xy", lambda *a: pytest.fail("labels made for the placing"))
     labels = np.array(["WGS84", "OSGB36", "British National Grid", None, "", "other"], dtype=object)
-    res = geo.points_from_columns(pd.Series(x).map(repr), pd.Series(y).map(repr),
-                                  stated_crs=pd.Series(labels[rng.integers(0, 6, n)]), x_name="X", y_name="Y")
+    said = pd.Series(labels[rng.integers(0, 6, n)], dtype="str")  # Arrow text, as a CSV register's column is
+    from assets_map.io.normalise import factorized
+
+    real_factorize, seen = pd.factorize, []
+
+    def spy(values, *a, **k):
+        seen.append((getattr(values, "dtype", None), len(values)))
+        return real_factorize(values, *a, **k)
+
+    monkeypatch.setattr(pd, "factorize", spy)
+    res = geo.points_from_columns(pd.Series(x).map(repr).astype("str"), pd.Series(y).map(repr).astype("str"),
+                                  stated_crs=said, x_name="X", y_name="Y")
+    monkeypatch.undo()
+    assert (said.dtype, n) in seen and (object, n) not in seen  # the labels factorised as Arrow text, not as objects
+    assert factorized(said)[0] is factorized(said)[0]  # and that kept with the column
     kinds = np.array(want)
     assert np.array_equal(res.placed, np.isin(kinds, ["lonlat", "latlon", "bng", "bng_swapped"]))
     lonlat_n, bng_n = int(np.isin(kinds, ["lonlat", "latlon"]).sum()), int(np.isin(kinds, ["bng", "bng_swapped"]).sum())

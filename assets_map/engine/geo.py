@@ -145,7 +145,13 @@ def points_from_columns(
     if stated_crs is not None and kind:
         stated = stated_crs if isinstance(stated_crs, pd.Series) else pd.Series([stated_crs] * n)
         # each distinct label read once (a register repeats one or two labels a million times)
-        said, uniques = pd.factorize(stated.astype(object), use_na_sentinel=False)
+        if isinstance(stated.dtype, pd.StringDtype):  # factorised in its own dtype: no million Python strings
+            from assets_map.io.normalise import factorized
+
+            said, uniques = factorized(stated)
+            uniques = np.asarray(uniques.astype(object), dtype=object)
+        else:
+            said, uniques = pd.factorize(stated.astype(object), use_na_sentinel=False)
         kind_code = {None: 0, LONLAT: 1, BNG: 2}  # the kinds as small integers: 0 none
         stated_kind = np.array([kind_code[crs_from_label(u)] for u in uniques] + [0], dtype=np.int8)[said]
         value_kind = np.array([0, 0, 1, 1, 2, 2], dtype=np.int8)[codes]  # _XY_KINDS -> kind_code
