@@ -511,3 +511,28 @@ def test_coordinates_placed_by_kind_codes_as_by_the_plain_rule_per_pair(monkeypa
     assert fixed["easting and northing were swapped"] == [int(r) + 1 for r in np.flatnonzero(kinds == "bng_swapped")]
     stated = res.fixed_rows.get("stated CRS contradicted by the values; CRS taken from the values", [])
     assert stated and any("contradicts" in w for w in res.warnings)
+
+
+def test_coordinates_of_plain_decimals_read_without_cleaning_as_with_it(monkeypatch):
+    import pyarrow.compute as pc
+
+    rng = np.random.default_rng(23)
+    forms = [f"{v:.{rng.integers(0, 9)}f}" for v in rng.uniform(-700_000, 1_300_000, 5000)]
+    forms += ["-0", "0.", ".5", "-2.35", "53.450000", "1e5", "7E-3", "-0.0"]
+    mixed = forms + [" 12 ", "1,234.5", "12 5", "inf", "+5", "\x0b7"]
+
+    def by_pandas(values):  # the plain rule: strip, take out thousands commas and spaces, read by pandas
+        return pd.to_numeric(values.astype("string").str.strip().str.replace(",", "", regex=False)
+                             .str.replace(" ", "", regex=False), errors="coerce").to_numpy(dtype="float64",
+                                                                                          na_value=np.nan)
+
+    for cells in (forms, forms + [None, None], mixed, mixed + [None], [None, None]):
+        for dtype in ("str", object):
+            values = pd.Series(cells, dtype=dtype)
+            got, want = to_float(values), by_pandas(values)
+            np.testing.assert_array_equal(got, want)
+            assert np.array_equal(np.signbit(got), np.signbit(want))
+    # a column of plain decimals (blank cells missing) is read as it is: no trimmed or cleaned copy of a million cells
+    monkeypatch.setattr(pc, "utf8_trim", lambda *a, **k: pytest.fail("plain decimals trimmed"))
+    np.testing.assert_array_equal(to_float(pd.Series(forms + [None], dtype="str")),
+                                  by_pandas(pd.Series(forms + [None], dtype="str")))

@@ -102,10 +102,13 @@ class PointResult:
 
 def to_float(values: pd.Series) -> np.ndarray:
     """Parse numbers leniently (spaces, thousands commas); anything else becomes NaN."""
-    from assets_map.io.normalise import ASCII_SPACE, _ascii_text, numbers_from_ascii
+    from assets_map.io.normalise import _PLAIN_NUMBER, ASCII_SPACE, _ascii_text, numbers_from_ascii
 
     got = _ascii_text(values) if not pd.api.types.is_numeric_dtype(values) else None
     if got is not None and got[1].all():  # the same rules by Arrow's kernels (a million coordinates)
+        plain = pc.match_substring_regex(got[0], _PLAIN_NUMBER)
+        if pc.all(plain).as_py() is not False:  # every cell a plain decimal or missing: nothing to trim or take out
+            return numbers_from_ascii(got[0], values.index, plain=plain).to_numpy()
         text = pc.replace_substring(pc.utf8_trim(got[0], ASCII_SPACE), ",", "")
         return numbers_from_ascii(pc.replace_substring(text, " ", ""), values.index).to_numpy()
     s = values.astype("string").str.strip().str.replace(",", "", regex=False).str.replace(" ", "", regex=False)
