@@ -404,3 +404,135 @@ def test_aggregate_rows_with_spaces_around_their_labels_are_set_aside():
     assert said[0]["message"] == ("set aside 4 aggregate rows (subtotals/totals: 2 total, 1 organisation-level, "
                                   "1 blank-keyed); never sites") and said[0]["rows"] == [3, 4, 7, 8]
     assert list(out["asset_id"]) == ["RX1A", "RX1B", "RX2A", "RX2"]
+
+
+def _codes_by_python(codes) -> list:
+    """The plain rule: Python's regular expression on each stripped code."""
+    import re
+
+    from assets_map.engine.needs import LAST_2011_CODE
+
+    out = []
+    for c in pd.Series(list(codes), dtype="string").str.strip():
+        m = None if c is pd.NA else re.search(r"^E01(\d{6})$", c)
+        if m and int(m.group(1)) > LAST_2011_CODE:
+            out.append(c)
+    return sorted(out)
+
+
+def test_lsoa_codes_new_in_2021_found_by_arrow_as_by_python(monkeypatch):
+    import random
+
+    from assets_map.engine.needs import codes_only_in_2021
+
+    rnd = random.Random(19)
+    pieces = ["E01", "E02", "W01", "e01", " ", "\n", "\t", "0", "3", "9", "1", "\u0663", "x", "", "E0103376",
+              "E01033769", "E01033768", "E01\u0663"]
+    for _ in range(2000):
+        codes = ["".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 5))) for _ in range(rnd.randint(0, 30))]
+        if rnd.random() < 0.2:
+            codes.append(None)
+        if rnd.random() < 0.4:
+            codes = [c for c in codes if c is None or c.isascii()]
+        assert codes_only_in_2021(codes) == _codes_by_python(codes), codes
+    every = [f"E01{i:06d}" for i in range(40_000)] + [f" E01{i:06d}\t" for i in range(33_760, 33_780)]
+    # ASCII codes (every English LSOA code) by Arrow's kernels, not pandas' regular expression on each value
+    from pandas.core.strings.accessor import StringMethods
+
+    monkeypatch.setattr(StringMethods, "extract", lambda *a, **k: pytest.fail("read value by value"))
+    assert codes_only_in_2021(every) == _codes_by_python(every)
+    assert len(codes_only_in_2021(every)) == 40_000 - 33_769 + 11
+
+
+def _kind_by_row(x: float, y: float) -> str:
+    """The plain rule of engine.geo.classify_xy, one pair at a time."""
+    import math
+
+    from assets_map.engine import geo
+
+    def within(v, lo_hi):
+        return lo_hi[0] <= v <= lo_hi[1]
+
+    if not (math.isfinite(x) and math.isfinite(y)):
+        return "missing"
+    if within(x, geo.UK_LON) and within(y, geo.UK_LAT):
+        return "lonlat"
+    if within(y, geo.UK_LON) and within(x, geo.UK_LAT):
+        return "latlon"
+    if abs(x) > 1000 and abs(y) > 1000:
+        if within(x, geo.BNG_E) and within(y, geo.BNG_N) and not x > 700_000:
+            return "bng"
+        if within(y, geo.BNG_E) and within(x, geo.BNG_N):
+            return "bng_swapped"
+    return "outside"
+
+
+def test_coordinates_placed_by_kind_codes_as_by_the_plain_rule_per_pair(monkeypatch):
+    from assets_map.engine import geo
+
+    rng = np.random.default_rng(19)
+    n = 3000
+    pick = rng.integers(0, 8, n)
+    x = np.choose(pick, [rng.uniform(-9.5, 3, n), rng.uniform(48.5, 62, n), rng.uniform(-5, 705_000, n),
+                         rng.uniform(-5, 1_305_000, n), np.zeros(n), np.full(n, np.nan), np.full(n, 800_000.0),
+                         rng.uniform(999, 1001, n)])
+    y = np.choose((pick + rng.integers(0, 3, n)) % 8, [rng.uniform(48.5, 62, n), rng.uniform(-9.5, 3, n),
+                                                       rng.uniform(-5, 1_305_000, n), rng.uniform(-5, 705_000, n),
+                                                       np.zeros(n), np.full(n, np.inf), np.full(n, 50.0),
+                                                       rng.uniform(999, 1001, n)])
+    want = [_kind_by_row(a, b) for a, b in zip(x, y, strict=True)]
+    assert list(geo.classify_xy(x, y)) == want and len(set(want)) == 6
+    # the placing works from the kinds' codes: no million-label array made and compared
+    monkeypatch.setattr(geo, "classify_xy", lambda *a: pytest.fail("labels made for the placing"))
+    labels = np.array(["WGS84", "OSGB36", "British National Grid", None, "", "other"], dtype=object)
+    said = pd.Series(labels[rng.integers(0, 6, n)], dtype="str")  # Arrow text, as a CSV register's column is
+    from assets_map.io.normalise import factorized
+
+    real_factorize, seen = pd.factorize, []
+
+    def spy(values, *a, **k):
+        seen.append((getattr(values, "dtype", None), len(values)))
+        return real_factorize(values, *a, **k)
+
+    monkeypatch.setattr(pd, "factorize", spy)
+    res = geo.points_from_columns(pd.Series(x).map(repr).astype("str"), pd.Series(y).map(repr).astype("str"),
+                                  stated_crs=said, x_name="X", y_name="Y")
+    monkeypatch.undo()
+    assert (said.dtype, n) in seen and (object, n) not in seen  # the labels factorised as Arrow text, not as objects
+    assert factorized(said)[0] is factorized(said)[0]  # and that kept with the column
+    kinds = np.array(want)
+    assert np.array_equal(res.placed, np.isin(kinds, ["lonlat", "latlon", "bng", "bng_swapped"]))
+    lonlat_n, bng_n = int(np.isin(kinds, ["lonlat", "latlon"]).sum()), int(np.isin(kinds, ["bng", "bng_swapped"]).sum())
+    assert res.kind == ("lonlat" if lonlat_n >= bng_n and lonlat_n else "bng" if bng_n else "")
+    bad = [int(r) + 1 for r in np.flatnonzero(kinds == "outside")]
+    assert list(res.bad_rows.values()) == [bad]
+    fixed = {m.split(" (")[0]: rows for m, rows in res.fixed_rows.items()}
+    assert fixed["latitude and longitude were swapped"] == [int(r) + 1 for r in np.flatnonzero(kinds == "latlon")]
+    assert fixed["easting and northing were swapped"] == [int(r) + 1 for r in np.flatnonzero(kinds == "bng_swapped")]
+    stated = res.fixed_rows.get("stated CRS contradicted by the values; CRS taken from the values", [])
+    assert stated and any("contradicts" in w for w in res.warnings)
+
+
+def test_coordinates_of_plain_decimals_read_without_cleaning_as_with_it(monkeypatch):
+    import pyarrow.compute as pc
+
+    rng = np.random.default_rng(23)
+    forms = [f"{v:.{rng.integers(0, 9)}f}" for v in rng.uniform(-700_000, 1_300_000, 5000)]
+    forms += ["-0", "0.", ".5", "-2.35", "53.450000", "1e5", "7E-3", "-0.0"]
+    mixed = forms + [" 12 ", "1,234.5", "12 5", "inf", "+5", "\x0b7"]
+
+    def by_pandas(values):  # the plain rule: strip, take out thousands commas and spaces, read by pandas
+        return pd.to_numeric(values.astype("string").str.strip().str.replace(",", "", regex=False)
+                             .str.replace(" ", "", regex=False), errors="coerce").to_numpy(dtype="float64",
+                                                                                          na_value=np.nan)
+
+    for cells in (forms, forms + [None, None], mixed, mixed + [None], [None, None]):
+        for dtype in ("str", object):
+            values = pd.Series(cells, dtype=dtype)
+            got, want = to_float(values), by_pandas(values)
+            np.testing.assert_array_equal(got, want)
+            assert np.array_equal(np.signbit(got), np.signbit(want))
+    # a column of plain decimals (blank cells missing) is read as it is: no trimmed or cleaned copy of a million cells
+    monkeypatch.setattr(pc, "utf8_trim", lambda *a, **k: pytest.fail("plain decimals trimmed"))
+    np.testing.assert_array_equal(to_float(pd.Series(forms + [None], dtype="str")),
+                                  by_pandas(pd.Series(forms + [None], dtype="str")))

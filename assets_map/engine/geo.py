@@ -34,6 +34,10 @@ def _between(v: np.ndarray, lo_hi: tuple[float, float]) -> np.ndarray:
     return (v >= lo_hi[0]) & (v <= lo_hi[1])
 
 
+#: classify_xy's labels, by the small integer codes the placing works with.
+_XY_KINDS = ("outside", "missing", LONLAT, "latlon", BNG, "bng_swapped")
+
+
 def classify_xy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Classify each (x, y) pair by what it looks like.
 
@@ -41,21 +45,26 @@ def classify_xy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     ``"bng"``, ``"bng_swapped"``, ``"missing"`` or ``"outside"`` (finite but in
     no UK envelope, e.g. 0,0 or an easting in a latitude column).
     """
+    return np.array(_XY_KINDS, dtype=object)[_xy_codes(x, y)]
+
+
+def _xy_codes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """:func:`classify_xy` as codes into ``_XY_KINDS`` (int8: no million-label object array to compare)."""
     x = np.asarray(x, dtype="float64")
     y = np.asarray(y, dtype="float64")
-    out = np.full(x.shape, "outside", dtype=object)
+    out = np.zeros(x.shape, dtype=np.int8)  # outside
     finite = np.isfinite(x) & np.isfinite(y)
-    out[~finite] = "missing"
+    out[~finite] = 1
     lonlat = finite & _between(x, UK_LON) & _between(y, UK_LAT)
     latlon = finite & _between(y, UK_LON) & _between(x, UK_LAT) & ~lonlat
     # BNG: both values above 1000 metres rules out degrees; (0,0) is never a real asset.
     big = finite & (np.abs(x) > 1000) & (np.abs(y) > 1000)
     bng = big & _between(x, BNG_E) & _between(y, BNG_N) & ~(x > 700_000)
     bng_sw = big & ~bng & _between(y, BNG_E) & _between(x, BNG_N)
-    out[lonlat] = LONLAT
-    out[latlon] = "latlon"
-    out[bng] = BNG
-    out[bng_sw] = "bng_swapped"
+    out[lonlat] = 2
+    out[latlon] = 3
+    out[bng] = 4
+    out[bng_sw] = 5
     return out
 
 
@@ -93,10 +102,13 @@ class PointResult:
 
 def to_float(values: pd.Series) -> np.ndarray:
     """Parse numbers leniently (spaces, thousands commas); anything else becomes NaN."""
-    from assets_map.io.normalise import ASCII_SPACE, _ascii_text, numbers_from_ascii
+    from assets_map.io.normalise import _PLAIN_NUMBER, ASCII_SPACE, _ascii_text, numbers_from_ascii
 
     got = _ascii_text(values) if not pd.api.types.is_numeric_dtype(values) else None
     if got is not None and got[1].all():  # the same rules by Arrow's kernels (a million coordinates)
+        plain = pc.match_substring_regex(got[0], _PLAIN_NUMBER)
+        if pc.all(plain).as_py() is not False:  # every cell a plain decimal or missing: nothing to trim or take out
+            return numbers_from_ascii(got[0], values.index, plain=plain).to_numpy()
         text = pc.replace_substring(pc.utf8_trim(got[0], ASCII_SPACE), ",", "")
         return numbers_from_ascii(pc.replace_substring(text, " ", ""), values.index).to_numpy()
     s = values.astype("string").str.strip().str.replace(",", "", regex=False).str.replace(" ", "", regex=False)
@@ -122,10 +134,10 @@ def points_from_columns(
     xv, yv = to_float(x), to_float(y)
     n = len(xv)
     rows = np.arange(1, n + 1) if row_numbers is None else np.asarray(row_numbers)
-    labels = classify_xy(xv, yv)
-    counts = pd.Series(labels).value_counts()
-    lonlat_n = int(counts.get(LONLAT, 0) + counts.get("latlon", 0))
-    bng_n = int(counts.get(BNG, 0) + counts.get("bng_swapped", 0))
+    codes = _xy_codes(xv, yv)  # into _XY_KINDS
+    counts = np.bincount(codes, minlength=len(_XY_KINDS))
+    lonlat_n = int(counts[2] + counts[3])
+    bng_n = int(counts[4] + counts[5])
     kind = LONLAT if lonlat_n >= bng_n and lonlat_n else (BNG if bng_n else "")
     res_notes: list[str | None] = [None] * n
     warnings: list[str] = []
@@ -136,10 +148,17 @@ def points_from_columns(
     if stated_crs is not None and kind:
         stated = stated_crs if isinstance(stated_crs, pd.Series) else pd.Series([stated_crs] * n)
         # each distinct label read once (a register repeats one or two labels a million times)
-        codes, uniques = pd.factorize(stated.astype(object), use_na_sentinel=False)
-        stated_kind = np.array([crs_from_label(u) for u in uniques] + [None], dtype=object)[codes]
-        value_kind = np.where(np.isin(labels, [LONLAT, "latlon"]), LONLAT, np.where(np.isin(labels, [BNG, "bng_swapped"]), BNG, None))
-        contra_at = np.flatnonzero((stated_kind != None) & (value_kind != None) & (stated_kind != value_kind))  # noqa: E711
+        if isinstance(stated.dtype, pd.StringDtype):  # factorised in its own dtype: no million Python strings
+            from assets_map.io.normalise import factorized
+
+            said, uniques = factorized(stated)
+            uniques = np.asarray(uniques.astype(object), dtype=object)
+        else:
+            said, uniques = pd.factorize(stated.astype(object), use_na_sentinel=False)
+        kind_code = {None: 0, LONLAT: 1, BNG: 2}  # the kinds as small integers: 0 none
+        stated_kind = np.array([kind_code[crs_from_label(u)] for u in uniques] + [0], dtype=np.int8)[said]
+        value_kind = np.array([0, 0, 1, 1, 2, 2], dtype=np.int8)[codes]  # _XY_KINDS -> kind_code
+        contra_at = np.flatnonzero((stated_kind != 0) & (value_kind != 0) & (stated_kind != value_kind))
         contra = [int(r) for r in rows[contra_at]]
         if contra:
             warnings.append(
@@ -151,15 +170,15 @@ def points_from_columns(
     ex = np.full(n, np.nan)
     ny = np.full(n, np.nan)
     # WGS84 rows (either order), transformed to BNG.
-    ll = labels == LONLAT
-    sw = labels == "latlon"
+    ll = codes == 2
+    sw = codes == 3
     lon = np.where(sw, yv, xv)
     lat = np.where(sw, xv, yv)
     wgs = ll | sw
     if wgs.any():  # the transformation GeoSeries.to_crs makes, on the coordinate arrays (no points made twice)
         ex[wgs], ny[wgs] = _to_bng().transform(lon[wgs], lat[wgs])
-    b = labels == BNG
-    bs = labels == "bng_swapped"
+    b = codes == 4
+    bs = codes == 5
     ex[b], ny[b] = xv[b], yv[b]
     ex[bs], ny[bs] = yv[bs], xv[bs]
     for mask, msg in (
@@ -175,7 +194,7 @@ def points_from_columns(
             f"the file mixes WGS84 longitude/latitude ({int(wgs.sum())} rows) and British National Grid "
             f"easting/northing ({int((b | bs).sum())} rows); each row was read by its own values"
         )
-    out = labels == "outside"
+    out = codes == 0
     if out.any():
         msg = ("coordinates are not in the UK as longitude/latitude or as British National Grid "
                "easting/northing (for example an easting in a latitude column, or 0,0)")

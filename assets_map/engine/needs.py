@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from assets_map.engine.geo import query_in_threads, to_measure
 from assets_map.io.normalise import fold
@@ -239,6 +241,13 @@ LAST_2011_CODE = 33768
 def codes_only_in_2021(codes) -> list[str]:
     """The English LSOA codes in ``codes`` that did not exist in the 2011 edition (E01033769 and above)."""
     s = pd.Series(list(codes), dtype="string").str.strip()
+    text = pa.array(s.to_numpy(dtype=object, na_value=None), type=pa.string())
+    if len(text) and pc.all(pc.string_is_ascii(text)).as_py():  # by Arrow (0.3 s of reading the national IoD before)
+        code = pc.fill_null(pc.match_substring_regex(text, r"^E01[0-9]{6}$"), False).to_numpy(zero_copy_only=False)
+        nums = np.zeros(len(text), dtype=np.int64)
+        nums[code] = pc.cast(pc.utf8_slice_codeunits(text.filter(code), 3, 9), pa.int64()).to_numpy()
+        return sorted(text.filter(nums > LAST_2011_CODE).to_pylist())
+    # Python's \d: any decimal digit, the rule Arrow's is held equal to where the codes are ASCII
     nums = pd.to_numeric(s.str.extract(r"^E01(\d{6})$")[0], errors="coerce")
     return sorted(s[(nums > LAST_2011_CODE).fillna(False)].tolist())
 

@@ -639,20 +639,21 @@ def map_words(values: pd.Series, fn) -> pd.Series:
 _PLAIN_NUMBER = r"^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 
 
-def numbers_from_ascii(text: pa.ChunkedArray, index: pd.Index) -> pd.Series:
+def numbers_from_ascii(text: pa.ChunkedArray, index: pd.Index, plain=None) -> pd.Series:
     """``pd.to_numeric(text, errors="coerce")`` as float64 for ASCII text, plain decimals parsed by Arrow.
 
     Parameters
     ----------
     text : Arrow text, every value plain ASCII (null: missing)
     index : the index of the Series returned
+    plain : ``pc.match_substring_regex(text, _PLAIN_NUMBER)`` when the caller has it already
 
     Returns
     -------
     pd.Series : float64; text that is not a number is NaN. Values that are not plain decimals
         (``inf``, ``+1``, ``0x1``...) are parsed by ``pd.to_numeric`` itself, once per distinct value.
     """
-    plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_NUMBER), False)
+    plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_NUMBER) if plain is None else plain, False)
     out = np.full(len(text), np.nan)
     mask = plain.to_numpy(zero_copy_only=False)
     if mask.any():
