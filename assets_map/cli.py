@@ -89,6 +89,7 @@ def _add_analyse(sub) -> None:
 
 
 def _run_analyse(args) -> int:
+    from assets_map.engine.arrays import retaining_arrow_pool
     from assets_map.engine.constraints import constraint_counts
     from assets_map.engine.pipeline import analyse
     from assets_map.io.constraints import parse_constraint_arg
@@ -101,6 +102,7 @@ def _run_analyse(args) -> int:
                          f"layer) (got {out.name})")
     if args.csv and Path(args.csv).suffix.lower() not in (".csv", ".zip"):
         raise InputError(f"--csv must end in .csv (the CSV with its sidecars beside it) or .zip (got {Path(args.csv).name})")
+    retaining_arrow_pool()
     bar = ProgressBar()
     engine = getattr(args, "engine", "geopandas")
     result = analyse(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes, exclude=args.exclude,

@@ -2,18 +2,19 @@
 
 A text repeated on every row is built from its buffers (not by pandas' scalar ``take``); the point-in-area join asks
 GEOS from several threads; a GeoParquet layer's long text columns carry no statistics. Each must give exactly what
-the plain computation gives.
+the plain computation gives. A long run allocates Arrow memory through jemalloc, unless the user chose an allocator.
 """
 from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import shapely
 
-from assets_map.engine.arrays import repeated_text
+from assets_map.engine.arrays import repeated_text, retaining_arrow_pool
 from assets_map.engine.geo import query_in_threads
 
 
@@ -96,3 +97,17 @@ def test_first_area_takes_the_first_match_in_the_layers_order(overlap):
     for r, a in zip(rows, areas, strict=True):
         want[r] = a if want[r] < 0 else min(want[r], a)
     assert np.array_equal(got, want)
+
+
+def test_a_long_run_allocates_through_jemalloc_unless_the_user_chose(monkeypatch):
+    before = pa.default_memory_pool()
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    try:
+        pa.set_memory_pool(pa.system_memory_pool())
+        want = "jemalloc" if "jemalloc" in pa.supported_memory_backends() else "system"
+        assert retaining_arrow_pool() == want == pa.default_memory_pool().backend_name
+        pa.set_memory_pool(pa.system_memory_pool())
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")  # the user's choice is kept
+        assert retaining_arrow_pool() == "system" == pa.default_memory_pool().backend_name
+    finally:
+        pa.set_memory_pool(before)
