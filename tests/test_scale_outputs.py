@@ -111,3 +111,22 @@ def test_a_long_run_allocates_through_jemalloc_unless_the_user_chose(monkeypatch
         assert retaining_arrow_pool() == "system" == pa.default_memory_pool().backend_name
     finally:
         pa.set_memory_pool(before)
+
+
+def test_layers_made_while_the_assets_are_written_equal_the_frames(tmp_path):
+    from assets_map.engine.demo import load_demo
+    from assets_map.io.export import result_layers
+    from assets_map.io.geoparquet import write_result
+
+    result = load_demo()
+    given = result_layers(result)
+    later = result_layers(result, later=True)
+    assert callable(later["candidates"]) and callable(later["summary"])
+    write_result(given, tmp_path / "given.parquet")
+    write_result(later, tmp_path / "later.parquet")
+    assert list(later) == list(given) and not any(callable(f) for f in later.values())  # the frames it made
+    for name in [*given, "data_dictionary"]:
+        a, b = (pq.read_table(tmp_path / f"{w}.parquet" / f"{name}.parquet") for w in ("given", "later"))
+        assert a.equals(b) and a.schema.metadata == b.schema.metadata, name
+    for name, frame in given.items():
+        pd.testing.assert_frame_equal(pd.DataFrame(later[name]), pd.DataFrame(frame), check_exact=True)
