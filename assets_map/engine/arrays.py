@@ -82,9 +82,9 @@ def retaining_arrow_pool() -> str:
 
     The default allocator of the pyarrow wheels (mimalloc) hands freed memory back to the system within milliseconds,
     so each of the many columns of a million texts (hundreds of MB) is faulted in page by page again: at 1M assets a
-    quarter of the run was system time. jemalloc keeps freed pages a while for the next column (measured at 1M: ~1 s
-    less system time, the same peak memory). Left alone where the user chose an allocator (``ARROW_DEFAULT_MEMORY_POOL``)
-    or this pyarrow has no jemalloc.
+    quarter of the run was system time. jemalloc keeps freed pages a while for the next column (at 1M: up to 1.5 s
+    less system time, the same peak memory; bench/README.md, session 7). Left alone where the user chose an allocator
+    (``ARROW_DEFAULT_MEMORY_POOL``) or this pyarrow has no jemalloc.
     """
     if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
         try:
