@@ -89,6 +89,9 @@ def _add_analyse(sub) -> None:
 
 
 def _run_analyse(args) -> int:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assets_map.engine.arrays import retaining_arrow_pool
     from assets_map.engine.constraints import constraint_counts
     from assets_map.engine.pipeline import analyse
     from assets_map.io.constraints import parse_constraint_arg
@@ -101,6 +104,7 @@ def _run_analyse(args) -> int:
                          f"layer) (got {out.name})")
     if args.csv and Path(args.csv).suffix.lower() not in (".csv", ".zip"):
         raise InputError(f"--csv must end in .csv (the CSV with its sidecars beside it) or .zip (got {Path(args.csv).name})")
+    retaining_arrow_pool()
     bar = ProgressBar()
     engine = getattr(args, "engine", "geopandas")
     result = analyse(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes, exclude=args.exclude,
@@ -114,15 +118,21 @@ def _run_analyse(args) -> int:
                                         "exclude": list(args.exclude),
                                         "constraints": [parse_constraint_arg(c)[1] for c in args.constraints],
                                         "parcels": list(args.parcels)})
-    layers = result_layers(result)  # once: the summary layer and the candidates cost a second at 1M sites
-    if out.suffix.lower() == ".parquet":
-        from assets_map.io.geoparquet import write_result
+    # The summary lines are made beside the writing: at 1M sites their location texts (parsed by Arrow, without the
+    # GIL) take half a second of a core the writer leaves idle.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        summary = pool.submit(result.summary_lines)
+        # once: the summary layer and the candidates cost a second at 1M sites (GeoParquet makes them while it writes)
+        layers = result_layers(result, later=out.suffix.lower() == ".parquet")
+        if out.suffix.lower() == ".parquet":
+            from assets_map.io.geoparquet import write_result
 
-        write_result(layers, out, provenance=record, step="analyse")
-    else:
-        write_gpkg(layers, out, provenance=record, step="analyse")
-    if args.csv:
-        export_file({"candidates": layers["candidates"]}, "csv", args.csv, provenance=record, step="analyse")
+            write_result(layers, out, provenance=record, step="analyse")
+        else:
+            write_gpkg(layers, out, provenance=record, step="analyse")
+        if args.csv:
+            export_file({"candidates": layers["candidates"]}, "csv", args.csv, provenance=record, step="analyse")
+        summary = summary.result()
     if args.report:
         import json
 
@@ -131,7 +141,7 @@ def _run_analyse(args) -> int:
     for r in result.reports:
         for line in r.summary_lines()[1:]:
             print(line)
-    for line in result.summary_lines():
+    for line in summary:
         print(line)
     for w in result.warnings:
         print(f"warning: {w}")

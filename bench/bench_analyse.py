@@ -244,6 +244,9 @@ def main(argv=None) -> None:
     ap.add_argument("--base", type=Path, default=None,
                     help="a checkout of another commit (its folder holding assets_map/): the ways base and "
                          "base-parquet run its `assets-map analyse` the same way, for a before/after in one run")
+    ap.add_argument("--reference", type=Path, default=None,
+                    help="a result GeoPackage of the same register (from `assets-map analyse --out x.gpkg`) whose "
+                         "layers the floors write, so the floors run without the way assets-map in the same run")
     args = ap.parse_args(argv)
     assets = args.data / f"assets_{args.kind}_{args.n}.gpkg"
     if not assets.exists():
@@ -256,11 +259,11 @@ def main(argv=None) -> None:
     load = [os.getloadavg()[0]]
     try:
         for r in range(args.runs):
-            ref = work / f"am_{r}.gpkg"
+            ref = args.reference or work / f"am_{r}.gpkg"
             for way in args.ways:
                 out = work / f"{way}_{r}.gpkg"
                 if way in ("assets-map", "assets-map-parquet", "base", "base-parquet"):
-                    target = ref if way == "assets-map" else work / f"{way}_{r}.{'parquet' if 'parquet' in way else 'gpkg'}"
+                    target = (work / f"am_{r}.gpkg" if args.reference else ref) if way == "assets-map" else work / f"{way}_{r}.{'parquet' if 'parquet' in way else 'gpkg'}"
                     cmd = [sys.executable, "-m", "assets_map.cli", "analyse", "--assets", str(assets),
                            "--boundaries", str(LSOA), "--deprivation", str(IMD), "--out", str(target)]
                     env = cwd = None
@@ -297,7 +300,7 @@ def main(argv=None) -> None:
                       + (f" ERROR {res['error']}" if res.get("error") else ""), flush=True)
                 if out.exists() and way != "assets-map":
                     out.unlink()
-            if r < args.runs - 1 and ref.exists():
+            if r < args.runs - 1 and ref.exists() and args.reference is None:
                 ref.unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)

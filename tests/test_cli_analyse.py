@@ -128,3 +128,18 @@ def test_mismatched_vintage_refused_in_one_line(tmp_path, trafford):
 def test_console_script_is_installed():
     proc = subprocess.run(["assets-map", "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("assets-map ")
+
+
+def test_analyse_allocates_through_jemalloc(tmp_path, trafford, monkeypatch):
+    import pyarrow as pa
+
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    before = pa.default_memory_pool()
+    try:
+        pa.set_memory_pool(pa.system_memory_pool())
+        assert main(["analyse", "--assets", str(trafford["register"]), "--boundaries", str(trafford["lsoa21"]),
+                     "--deprivation", str(trafford["imd2025"]), "--out", str(tmp_path / "t.parquet")]) == 0
+        assert pa.default_memory_pool().backend_name == ("jemalloc" if "jemalloc" in pa.supported_memory_backends()
+                                                         else "system")
+    finally:
+        pa.set_memory_pool(before)

@@ -64,3 +64,36 @@ def test_local_authorities_group_as_one_comparison_per_authority_did():
     assert list(got) == list(want)
     assert all(np.array_equal(got[k], want[k]) and got[k].dtype == want[k].dtype for k in want)
     assert local_authorities(needs.iloc[:0]) == {}
+
+
+def test_several_authorities_checked_side_by_side_as_site_by_site(shared):
+    """Outlines made and distances measured in a thread pool: each site's text is its own authority's distance."""
+    import geopandas as gpd
+    import pandas as pd
+
+    from assets_map.engine.location import CHECK_PREFIX, check_locations, local_authorities
+
+    lsoa = gpd.read_file(shared("england", "lsoa21_boundaries_ew.gpkg"), engine="pyogrio")
+    needs = gpd.GeoDataFrame({"name": lsoa["lsoa21_name"].astype(object)}, geometry=lsoa.geometry.to_numpy(), crs=lsoa.crs)
+    authorities = local_authorities(needs)
+    orgs = ["Trafford Council", "Wigan Council", "Trafford MBC", "Leeds City Council", "Salford City Council",
+            "Wigan Borough", "Bolton Council", "Stockport MBC"]
+    rng = np.random.default_rng(3)
+    n = 6000
+    x0, y0, x1, y1 = needs.loc[authorities["Trafford"]].total_bounds
+    pts = shapely.points(rng.uniform(x0 - 15_000, x1 + 15_000, n), rng.uniform(y0 - 15_000, y1 + 15_000, n))
+    org = np.array(orgs, dtype=object)[rng.integers(0, len(orgs), n)]
+    assets = gpd.GeoDataFrame({"organisation": org, "location_quality": "register coordinates"}, geometry=pts,
+                              crs=needs.crs)
+    got = check_locations(assets, needs)["location_check"]
+    polys = needs.geometry.to_numpy()
+    want = []
+    for o, p in zip(org, pts, strict=True):
+        la = next(a for a in ("Trafford", "Wigan", "Leeds", "Salford", "Bolton", "Stockport") if a in o)
+        mine = polys[authorities[la]]
+        d = 0.0 if shapely.intersects(mine, p).any() else shapely.distance(mine, p).min()
+        want.append(f"{CHECK_PREFIX}{d / 1000:,.1f} km outside {la} (the local authority named by {o}, from the need "
+                    "areas loaded)" if d > MARGIN_M else None)
+    want = pd.Series(want, dtype=object)
+    assert want.notna().sum() > 1000 and want.isna().sum() > 50 and want.str.contains("Leeds").sum() > 100
+    assert got.astype(object).where(got.notna(), None).tolist() == want.tolist()

@@ -2,18 +2,19 @@
 
 A text repeated on every row is built from its buffers (not by pandas' scalar ``take``); the point-in-area join asks
 GEOS from several threads; a GeoParquet layer's long text columns carry no statistics. Each must give exactly what
-the plain computation gives.
+the plain computation gives. A long run allocates Arrow memory through jemalloc, unless the user chose an allocator.
 """
 from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import shapely
 
-from assets_map.engine.arrays import repeated_text
+from assets_map.engine.arrays import repeated_text, retaining_arrow_pool
 from assets_map.engine.geo import query_in_threads
 
 
@@ -96,3 +97,36 @@ def test_first_area_takes_the_first_match_in_the_layers_order(overlap):
     for r, a in zip(rows, areas, strict=True):
         want[r] = a if want[r] < 0 else min(want[r], a)
     assert np.array_equal(got, want)
+
+
+def test_a_long_run_allocates_through_jemalloc_unless_the_user_chose(monkeypatch):
+    before = pa.default_memory_pool()
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    try:
+        pa.set_memory_pool(pa.system_memory_pool())
+        want = "jemalloc" if "jemalloc" in pa.supported_memory_backends() else "system"
+        assert retaining_arrow_pool() == want == pa.default_memory_pool().backend_name
+        pa.set_memory_pool(pa.system_memory_pool())
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")  # the user's choice is kept
+        assert retaining_arrow_pool() == "system" == pa.default_memory_pool().backend_name
+    finally:
+        pa.set_memory_pool(before)
+
+
+def test_layers_made_while_the_assets_are_written_equal_the_frames(tmp_path):
+    from assets_map.engine.demo import load_demo
+    from assets_map.io.export import result_layers
+    from assets_map.io.geoparquet import write_result
+
+    result = load_demo()
+    given = result_layers(result)
+    later = result_layers(result, later=True)
+    assert callable(later["candidates"]) and callable(later["summary"])
+    write_result(given, tmp_path / "given.parquet")
+    write_result(later, tmp_path / "later.parquet")
+    assert list(later) == list(given) and not any(callable(f) for f in later.values())  # the frames it made
+    for name in [*given, "data_dictionary"]:
+        a, b = (pq.read_table(tmp_path / f"{w}.parquet" / f"{name}.parquet") for w in ("given", "later"))
+        assert a.equals(b) and a.schema.metadata == b.schema.metadata, name
+    for name, frame in given.items():
+        pd.testing.assert_frame_equal(pd.DataFrame(later[name]), pd.DataFrame(frame), check_exact=True)

@@ -409,3 +409,26 @@ def test_inputs_are_left_unchanged():
         pd.testing.assert_frame_equal(pd.DataFrame(frame.drop(columns="geometry")),
                                       pd.DataFrame(copy.drop(columns="geometry")))
     assert under["priority"].isna().all() and out["priority"].notna().all()
+
+
+def test_source_texts_made_per_pair_and_date_equal_the_per_row_text():
+    from assets_map.engine.underuse import _src_text, _src_texts
+
+    rng = np.random.default_rng(19)
+    orgs = ["Leeds City Council", "", None, np.nan, "NHS; Trust", "Leeds City Council ", 7]
+    sources = ["register.csv", None, "", "other; file", np.nan]
+    dates = [dt.date(2024, 3, 1), "2024-03-01", None, np.nan, np.float64("nan"), 1, 1.0, True, pd.NaT,
+             pd.Timestamp("2024-03-01"), pd.Timestamp("2024-03-01", tz="UTC"), "", "31/12/2023"]
+    n = 3000
+    frame = pd.DataFrame({"organisation": pd.Series([orgs[i] for i in rng.integers(0, len(orgs), n)], dtype=object),
+                          "source": pd.Series([sources[i] for i in rng.integers(0, len(sources), n)], dtype=object),
+                          "source_date": pd.Series([dates[i] for i in rng.integers(0, len(dates), n)], dtype=object)})
+    rows = np.flatnonzero(rng.random(n) < 0.7)
+    got = _src_texts(frame, rows)
+    # the grouped rule: each (organisation, source, date) group takes its first row's text, as before
+    from assets_map.engine.arrays import group_ids
+
+    ids, first = group_ids(frame, rows, ["organisation", "source", "source_date"])
+    want = [_src_text(*frame.iloc[rows[first[g]]].tolist()) for g in ids]
+    assert got.tolist() == want
+    assert {_src_text(*frame.iloc[i].tolist()) for i in rows} >= set(got.tolist())

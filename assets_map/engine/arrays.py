@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 
 import numpy as np
 import pandas as pd
@@ -74,3 +75,20 @@ def paused_gc():
     finally:
         if was:
             gc.enable()
+
+
+def retaining_arrow_pool() -> str:
+    """Let Arrow allocate through jemalloc for a long run; the name of the allocator Arrow uses after.
+
+    The default allocator of the pyarrow wheels (mimalloc) hands freed memory back to the system within milliseconds,
+    so each of the many columns of a million texts (hundreds of MB) is faulted in page by page again: at 1M assets a
+    quarter of the run was system time. jemalloc keeps freed pages a while for the next column (at 1M: up to 1.5 s
+    less system time, the same peak memory; bench/README.md, session 7). Left alone where the user chose an allocator
+    (``ARROW_DEFAULT_MEMORY_POOL``) or this pyarrow has no jemalloc.
+    """
+    if not os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        try:
+            pa.set_memory_pool(pa.jemalloc_memory_pool())
+        except (NotImplementedError, pa.ArrowNotImplementedError):
+            pass
+    return pa.default_memory_pool().backend_name

@@ -97,6 +97,18 @@ def _cluster_excess(pts: np.ndarray) -> tuple[np.ndarray, str] | None:
                            f"{len(pts)} placed sites)")
 
 
+def _authority_area(polys: np.ndarray) -> tuple[shapely.STRtree, object]:
+    """An authority's need areas in a tree, and their union (prepared)."""
+    outline = shapely.union_all(polys)
+    shapely.prepare(outline)
+    return shapely.STRtree(polys), outline
+
+
+def _excess_when_made(area: Future, pts: np.ndarray) -> np.ndarray:
+    """:func:`_authority_excess` once ``area`` (a future of :func:`_authority_area`) is made."""
+    return _authority_excess(*area.result(), pts)
+
+
 def _authority_excess(tree: shapely.STRtree, outline, pts: np.ndarray) -> np.ndarray:
     """How far each point lies outside an authority's need areas (0 inside one).
 
@@ -164,21 +176,20 @@ def check_locations(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> gpd.Ge
             codes, uniques = np.zeros(len(at), dtype=np.int64), np.array([""], dtype=object)
         authorities = local_authorities(needs)
         folded = {a: _words(a) for a in authorities}
-        areas: dict[str, tuple] = {}
         order = np.argsort(codes, kind="stable")
+        named = [named_authority(org, folded) if org else None for org in uniques]
         found: list[tuple] = []  # (sites, their excess or its future, the area in words), in the organisations' order
-        # GEOS measures without the GIL: the organisations' distances are measured side by side, then taken in order
+        # GEOS works without the GIL: the authorities' outlines are made, and the organisations' distances measured,
+        # side by side, then taken in order
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
+            polys = needs.geometry.to_numpy()
+            # every outline queued before any distance, so a distance waits only for an outline being made
+            areas = {la: pool.submit(_authority_area, polys[authorities[la]])
+                     for la in dict.fromkeys(la for la in named if la is not None)}
             for k, sel in enumerate(np.split(order, np.cumsum(np.bincount(codes, minlength=len(uniques)))[:-1])):
-                org = uniques[k]
-                la = named_authority(org, folded) if org else None
+                org, la = uniques[k], named[k]
                 if la is not None:
-                    if la not in areas:
-                        polys = needs.geometry.to_numpy()[authorities[la]]
-                        outline = shapely.union_all(polys)
-                        shapely.prepare(outline)
-                        areas[la] = (shapely.STRtree(polys), outline)
-                    found.append((sel, pool.submit(_authority_excess, *areas[la], pts[sel]),
+                    found.append((sel, pool.submit(_excess_when_made, areas[la], pts[sel]),
                                   f"{la} (the local authority named by {org}, from the need areas loaded)"))
                 elif (got := _cluster_excess(pts[sel])) is not None:
                     found.append((sel, *got))

@@ -113,9 +113,12 @@ _NEVER_FLAGGED = ("parks, gardens, open space, playing fields, recreation ground
                   "churchyards, memorials, allotments, nature reserves and highway land are never flagged")
 
 
+_NO_DATE = ", date not stated"
+
+
 def _src_text(organisation, source, date) -> str:
     parts = [p for p in (organisation, source) if isinstance(p, str) and p]
-    when = f", {date}" if date is not None and not (isinstance(date, float) and np.isnan(date)) else ", date not stated"
+    when = f", {date}" if date is not None and not (isinstance(date, float) and np.isnan(date)) else _NO_DATE
     return f"source: {' register, '.join(parts) if parts else 'register'}{when}"
 
 
@@ -146,8 +149,14 @@ def _src_texts(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     cols = ["organisation", "source", "source_date"]
     ids, first = group_ids(frame, rows, cols)
     at = rows[first]
-    firsts = [_column(frame, c).iloc[at].astype(object).to_numpy() for c in cols]
-    texts = np.array([_src_text(*key) for key in zip(*firsts, strict=True)] + [None], dtype=object)[:-1]
+    org, src, date = (_column(frame, c).iloc[at].astype(object).to_numpy() for c in cols)
+    # _src_text's head once per distinct (organisation, source) (equal texts give equal words; anything else gives
+    # none), then each date's own words added: a national register has ~100k (organisation, source, date) triples
+    pairs = pd.DataFrame({"organisation": org, "source": src})
+    h_ids, h_first = group_ids(pairs, np.arange(len(at)), list(pairs.columns))
+    heads = [_src_text(o, s, None)[: -len(_NO_DATE)] for o, s in zip(org[h_first], src[h_first], strict=True)]
+    texts = np.array([heads[h] + (_NO_DATE if d is None or (isinstance(d, float) and np.isnan(d)) else f", {d}")
+                      for h, d in zip(h_ids.tolist(), date, strict=True)] + [None], dtype=object)[:-1]
     return texts[ids]
 
 

@@ -494,14 +494,18 @@ def summary_layer(assets: pd.DataFrame) -> pd.DataFrame:
     return out[cols]
 
 
-def result_layers(analysis) -> dict[str, pd.DataFrame]:
+def result_layers(analysis, *, later: bool = False) -> dict[str, pd.DataFrame]:
     """The layers of an :class:`~assets_map.engine.pipeline.Analysis`: assets, candidates, needs, summary.
 
     With the ``constraints`` table too when constraint layers were loaded, and the ``parcels`` (the freehold
-    parcels holding the assets) when parcel files were given.
+    parcels holding the assets) when parcel files were given. With ``later`` the candidates and the summary are
+    functions that make them (for :func:`assets_map.io.geoparquet.write_result`, which makes them while it writes
+    the assets: at 1M sites they take half a second).
     """
-    out = {"assets": analysis.assets, "candidates": analysis.candidates, "needs": analysis.needs,
-           "summary": summary_layer(analysis.assets)}
+    out = {"assets": analysis.assets, "candidates": lambda: analysis.candidates, "needs": analysis.needs,
+           "summary": lambda: summary_layer(analysis.assets)}
+    if not later:
+        out = {name: layer() if callable(layer) else layer for name, layer in out.items()}
     if getattr(analysis, "constraints", None) is not None:
         out["constraints"] = analysis.constraints
     if getattr(analysis, "parcels", None) is not None:

@@ -21,6 +21,7 @@ import shutil
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 import geopandas as gpd
 import pandas as pd
@@ -85,14 +86,23 @@ def _write_layer(frame: pd.DataFrame, target: Path) -> None:
         frame.to_parquet(target, index=False, compression="zstd", write_statistics=_statistics_columns(frame, None))
 
 
-def write_result(layers: dict[str, pd.DataFrame], path: str | os.PathLike, *, provenance: dict | None = None,
-                 step: str = "analyse") -> Path:
+def _write_made(frame, target: Path) -> pd.DataFrame:
+    """Make a layer given as a function (in the writer's thread), write it, and return it."""
+    frame = frame() if callable(frame) else frame
+    _write_layer(frame, target)
+    return frame
+
+
+def write_result(layers: dict[str, pd.DataFrame | Callable[[], pd.DataFrame]], path: str | os.PathLike, *,
+                 provenance: dict | None = None, step: str = "analyse") -> Path:
     """Write result layers as a GeoParquet folder, atomically.
 
     Parameters
     ----------
     layers : layer name -> GeoDataFrame (written as GeoParquet 1.1 with a bbox covering column) or
-        DataFrame (plain Parquet), as :func:`assets_map.io.export.result_layers` gives them
+        DataFrame (plain Parquet), as :func:`assets_map.io.export.result_layers` gives them; or a function that
+        makes the layer, called in a writer's thread while the layers given as frames are written (the dict then
+        holds the frame it made)
     path : the folder to write; its name must end in ``.parquet``
     provenance : the provenance record (:func:`assets_map.io.provenance.provenance`), kept as
         ``provenance.json`` with the format and step that wrote it
@@ -117,12 +127,13 @@ def write_result(layers: dict[str, pd.DataFrame], path: str | os.PathLike, *, pr
     work = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".parts", dir=path.parent))
     try:
         # The layers written side by side: Arrow's encoding and compression and shapely's WKB run without the GIL,
-        # so the candidates and needs are written while the assets are (a million assets: the largest first).
+        # so the candidates and needs are written while the assets are (a million assets: the largest first, the
+        # layers still to be made last, so they are made while the largest is written).
         with ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
-            jobs = [pool.submit(_write_layer, frame, work / f"{name}{SUFFIX}")
-                    for name, frame in sorted(layers.items(), key=lambda kv: -len(kv[1]))]
-            for job in jobs:
-                job.result()
+            jobs = {name: pool.submit(_write_made, frame, work / f"{name}{SUFFIX}")
+                    for name, frame in sorted(layers.items(), key=lambda kv: -1 if callable(kv[1]) else -len(kv[1]))}
+            for name, job in jobs.items():
+                layers[name] = job.result()
         _dictionary(layers).to_parquet(work / f"data_dictionary{SUFFIX}", index=False)
         record = dict(provenance or {})
         record["title"] = TITLE
