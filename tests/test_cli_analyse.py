@@ -130,6 +130,29 @@ def test_console_script_is_installed():
     assert proc.returncode == 0 and proc.stdout.startswith("assets-map ")
 
 
+def test_the_process_leaves_without_teardown_after_flushing_everything(tmp_path, trafford):
+    """``assets-map analyse`` as a process: every line written (stdout piped, so block-buffered), the status kept,
+    and no teardown after (an exit handler registered before the run never runs: the run's frames are not freed
+    object by object on the way out)."""
+    script = ("import atexit, sys; atexit.register(lambda: print('torn down', file=sys.stderr)); "
+              "from assets_map import cli; sys.argv = ['assets-map'] + sys.argv[1:]; cli.run()")
+    out = tmp_path / "o.gpkg"
+    ok = subprocess.run([sys.executable, "-c", script, "analyse", "--assets", str(trafford["register"]),
+                         "--boundaries", str(trafford["lsoa21"]), "--deprivation", str(trafford["imd2025"]),
+                         "--out", str(out)], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.rstrip().splitlines()[-1].startswith(f"wrote {out}"), ok.stdout[-300:]
+    assert "torn down" not in ok.stderr and out.exists()
+    bad = tmp_path / "register.csv"
+    bad.write_text("")
+    refused = subprocess.run([sys.executable, "-c", script, "analyse", "--assets", str(bad), "--boundaries",
+                              str(trafford["lsoa21"]), "--out", str(tmp_path / "p.gpkg")], capture_output=True, text=True)
+    assert refused.returncode == 2
+    # a refusal holds no result: it leaves the usual way (exit handlers run), with its status and its one line
+    assert refused.stderr.strip().splitlines()[-2:] == ["assets-map: error: register.csv: the file is empty",
+                                                        "torn down"]
+
+
 def test_analyse_allocates_through_jemalloc(tmp_path, trafford, monkeypatch):
     import pyarrow as pa
 
