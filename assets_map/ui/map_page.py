@@ -323,7 +323,8 @@ def national_map(mask: np.ndarray, *, column: str, legend: str, title: str, base
     titles = placed_titles()  # an anchor's Land Registry titles, where an ownership file is loaded
     if titles is not None and built[1] >= NEED_LABEL_ZOOM:
         # From street zoom, like the plain map: only the titles in and around the view built (none sent below it).
-        layers.append(title_layer(display.in_view(titles, built[0] or full), street_zoom=False))
+        layers.append(title_layer(display.in_view(titles, built[0] or display.padded_view(full, built[1])),
+                                  street_zoom=False))
     layers.append(selection_layer(result.assets, selected))
     out = st_folium(base(nv["start"]), key="map", height=560, use_container_width=True,
                     returned_objects=["last_active_drawing", "bounds", "zoom"],
