@@ -257,6 +257,19 @@ def _asset_layers(assets, index, view, zoom, cell_px):
     return empty, {"type": "FeatureCollection", "features": feats}, {"assets": int(len(rows)), "clusters": len(feats)}
 
 
+def in_view(frame: gpd.GeoDataFrame, view: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
+    """The rows of ``frame`` whose geometry meets ``view`` (WGS84 minx, miny, maxx, maxy), in their order.
+
+    What a per-view layer other than the need areas and sites sends (the placed Land Registry titles at
+    street zoom): only the features in and around the view built, so a pan sends a small payload.
+    Rows with no geometry are left out.
+    """
+    if not len(frame):
+        return frame
+    box = gpd.GeoSeries([shapely.box(*(float(v) for v in view))], crs=DISPLAY_CRS).to_crs(frame.crs).iloc[0]
+    return frame.iloc[np.sort(frame.sindex.query(box, predicate="intersects"))]
+
+
 def data_extent(index: DisplayIndex, needs: gpd.GeoDataFrame) -> tuple[float, float, float, float]:
     """WGS84 bounds of the placed assets of ``index``, else of the need areas."""
     ext = index.extent()

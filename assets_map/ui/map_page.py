@@ -25,6 +25,7 @@ from assets_map.engine.places import Place, point_place
 from assets_map.maps import national as display
 from assets_map.maps.draw import (
     BASEMAPS,
+    NEED_LABEL_ZOOM,
     MapData,
     clicked_asset_id,
     data_layers,
@@ -317,13 +318,22 @@ def national_map(mask: np.ndarray, *, column: str, legend: str, title: str, base
             "every site matching the filters.", icon=":material/map:")
     st.caption(display.describe(data.stats))
     layers = data_layers(data, need_label=legend)
-    chosen = selection_layer(result.assets, selected)
-    if chosen is not None:
-        layers.append(chosen)
-    return st_folium(base(nv["start"]), key="map", height=560, use_container_width=True,
-                     returned_objects=["last_active_drawing", "bounds", "zoom"], feature_group_to_add=layers,
-                     layer_control=folium.LayerControl(collapsed=True),
-                     center=selection_centre(result.assets, selected))
+    from assets_map.ui.reconcile_page import placed_titles, title_layer, title_legend
+
+    titles = placed_titles()  # an anchor's Land Registry titles, where an ownership file is loaded
+    if titles is not None and built[1] >= NEED_LABEL_ZOOM:
+        # From street zoom, like the plain map: only the titles in and around the view built (none sent below it).
+        layers.append(title_layer(display.in_view(titles, built[0] or display.padded_view(full, built[1])),
+                                  street_zoom=False))
+    layers.append(selection_layer(result.assets, selected))
+    out = st_folium(base(nv["start"]), key="map", height=560, use_container_width=True,
+                    returned_objects=["last_active_drawing", "bounds", "zoom"],
+                    feature_group_to_add=[g for g in layers if g is not None],
+                    layer_control=folium.LayerControl(collapsed=True),
+                    center=selection_centre(result.assets, selected))
+    if title_legend(titles):
+        st.markdown(title_legend(titles))
+    return out
 
 
 def _national_fragment(mask: np.ndarray, *, column: str, legend: str, title: str, basemap: str) -> None:
