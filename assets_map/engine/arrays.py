@@ -29,10 +29,20 @@ def group_ids(frame: pd.DataFrame, rows: np.ndarray, cols: list[str]) -> tuple[n
         codes, uniques = pd.factorize(frame[c] if every else frame[c].iloc[rows], use_na_sentinel=False)
         key = pd.factorize(key * (len(uniques) + 1) + codes)[0].astype(np.int64)  # compact again: no overflow
     ids = pd.factorize(key)[0]
-    # factorize numbers groups in order of first appearance: a group starts where the running maximum rises
-    top = np.maximum.accumulate(ids) if len(ids) else ids
-    first = np.flatnonzero(np.r_[True, top[1:] > top[:-1]]) if len(ids) else np.zeros(0, dtype=np.int64)
-    return ids, first
+    return ids, first_rows(ids)
+
+
+def first_rows(codes: np.ndarray) -> np.ndarray:
+    """The position of each code's first row, for codes numbered in order of first appearance (``pd.factorize``'s).
+
+    A code's first row is where the running maximum rises: one pass, no sort. ``first_rows(codes)[k]`` is the first
+    row of code ``k``.
+    """
+    codes = np.asarray(codes)
+    if not len(codes):
+        return np.zeros(0, dtype=np.int64)
+    top = np.maximum.accumulate(codes)
+    return np.flatnonzero(np.r_[True, top[1:] > top[:-1]])
 
 
 def str_series(values: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series:

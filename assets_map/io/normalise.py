@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from assets_map.engine.arrays import str_series, words_column
+from assets_map.io.units import PLAIN_DECIMAL, area_column, empty_share, with_area_columns
 from assets_map.io.units import TARGET as AREA_TARGET
-from assets_map.io.units import area_column, empty_share, with_area_columns
 from assets_map.schema import ASSET_COLUMNS, SOURCE_PREFIX, empty_asset_frame
 
 
@@ -474,9 +474,11 @@ def blank_cells(arr) -> np.ndarray:
         Boolean, one per cell: True where the cell is missing or blank (read-only: the answer is kept while the
         column lives and given again to the next caller asking about the same array).
     """
-    hit = _BLANKS.get(id(arr))
-    if hit is not None and hit[0]() is arr:  # the same column asked again (sections, src_* columns, aggregate keys)
-        return hit[1]
+    # the same column asked again (sections, src_* columns, aggregate keys): the answer kept
+    return _per_column(_BLANKS, arr, lambda: _blank_cells(arr))
+
+
+def _blank_cells(arr) -> np.ndarray:
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     parts = []
     for ch in chunks:
@@ -499,9 +501,18 @@ def blank_cells(arr) -> np.ndarray:
         parts.append(blank)
     out = np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
     out.flags.writeable = False  # shared by every caller asking about this column
-    _BLANKS[id(arr)] = (weakref.ref(arr), out)
-    weakref.finalize(arr, _BLANKS.pop, id(arr), None)  # forgotten with the column
     return out
+
+
+def _per_column(kept: dict, arr, make):
+    """``make()``, kept in ``kept`` for the Arrow column ``arr`` while it lives (by ``id``, with a weak reference)."""
+    hit = kept.get(id(arr))
+    if hit is not None and hit[0]() is arr:
+        return hit[1]
+    value = make()
+    kept[id(arr)] = (weakref.ref(arr), value)
+    weakref.finalize(arr, kept.pop, id(arr), None)  # forgotten with the column, so an id is never reused
+    return value
 
 
 #: blank_cells' answers by column (``id`` of the Arrow array, with a weak reference to it), while the column lives.
@@ -609,13 +620,12 @@ def factorized(values: pd.Series) -> tuple[np.ndarray, object]:
     arrow = getattr(values.array, "_pa_array", None)
     if arrow is None:
         return pd.factorize(values, use_na_sentinel=False)
-    hit = _FACTORIZED.get(id(arrow))
-    if hit is not None and hit[0]() is arrow:
-        return hit[1]
+    return _per_column(_FACTORIZED, arrow, lambda: _read_only_factorize(values))
+
+
+def _read_only_factorize(values: pd.Series) -> tuple[np.ndarray, object]:
     codes, uniques = pd.factorize(values, use_na_sentinel=False)
-    codes.flags.writeable = False
-    _FACTORIZED[id(arrow)] = (weakref.ref(arrow), (codes, uniques))
-    weakref.finalize(arrow, _FACTORIZED.pop, id(arrow), None)
+    codes.flags.writeable = False  # shared by every caller asking about this column
     return codes, uniques
 
 
@@ -635,8 +645,9 @@ def map_words(values: pd.Series, fn) -> pd.Series:
     return words_column([w if w is not None else "" for w in words], codes, values.index)
 
 
-#: A decimal number Arrow's cast reads exactly as ``pd.to_numeric`` does (held equal in tests/test_read_fast.py).
-_PLAIN_NUMBER = r"^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+#: A decimal number Arrow's cast reads exactly as ``pd.to_numeric`` does (held equal in tests/test_read_fast.py); the
+#: areas' pattern too.
+_PLAIN_NUMBER = PLAIN_DECIMAL
 
 
 def numbers_from_ascii(text: pa.ChunkedArray, index: pd.Index, plain=None) -> pd.Series:

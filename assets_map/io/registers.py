@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 
 from assets_map.engine import geo
-from assets_map.engine.arrays import words_column
+from assets_map.engine.arrays import first_rows, words_column
 from assets_map.io import gridref
 from assets_map.io.column_notes import set_aside_column_notes
 from assets_map.io.normalise import (
@@ -547,8 +547,7 @@ def _report_normalised(attrs: pd.DataFrame, canon: pd.DataFrame, mapping: dict, 
         group = pd.factorize(o_codes.astype(np.int64) * (len(v_uniques) + 1) + v_codes)[0]
         # each pair judged by its first row (pairs are numbered in order of first appearance: a pair's first row is
         # where the running maximum rises); only the rows of pairs the report names are gathered
-        top = np.maximum.accumulate(group) if len(group) else group
-        firsts = np.flatnonzero(np.r_[True, top[1:] > top[:-1]]) if len(group) else group
+        firsts = first_rows(group)
         o_values = np.asarray(o_uniques.astype(object) if hasattr(o_uniques, "astype") else o_uniques, dtype=object)
         said: list[tuple[int, str, str | None]] = []  # (pair, original text, normalised word or None when vague)
         for g, first in enumerate(firsts):

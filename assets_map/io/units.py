@@ -13,6 +13,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from assets_map.engine.arrays import first_rows
+
 #: unit -> square metres; the patterns are matched on lower-case text with spaces and dots squeezed out.
 _UNITS: tuple[tuple[str, re.Pattern, float], ...] = (
     ("sq ft", re.compile(r"(sq(uare)?f(ee|oo)?t|ft2|ft²|sqft)$"), 0.09290304),
@@ -100,9 +102,7 @@ def area_column(values: pd.Series, canonical: str, header: str = "") -> tuple[pd
     # rows per unit converted, the units in the order of their first row (as the values were met, row by row)
     at = np.flatnonzero(codes >= 0)
     count = np.bincount(codes[at], minlength=len(uniques))
-    # factorize numbers the values in order of first appearance: a value's first row is where the running maximum rises
-    top = np.maximum.accumulate(codes[at]) if len(at) else at
-    first = at[np.r_[True, top[1:] > top[:-1]]] if len(at) else at
+    first = at[first_rows(codes[at])]  # each value's first row (factorize numbers them in order of appearance)
     seen: dict[str, list[int]] = {}  # label -> [first row, rows]
     for i, (num, factor, _) in enumerate(parsed):
         f = factor or default_factor
@@ -118,8 +118,9 @@ def area_column(values: pd.Series, canonical: str, header: str = "") -> tuple[pd
     return out, {"converted": converted, "not_read": not_read, "header": header}
 
 
-#: A plain decimal: read by Arrow's cast exactly as :func:`parse_area` reads it (no unit, sign, spaces or commas).
-_PLAIN_DECIMAL = r"^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+#: A plain decimal: read by Arrow's cast exactly as :func:`parse_area` (no unit, sign, spaces or commas) and
+#: ``pd.to_numeric`` read it (:func:`assets_map.io.normalise.numbers_from_ascii`).
+PLAIN_DECIMAL = r"^-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
 
 
 def _plain_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
@@ -131,7 +132,7 @@ def _plain_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
     import pyarrow.compute as pc
 
     text = values.array.__arrow_array__()
-    plain = pc.fill_null(pc.match_substring_regex(text, _PLAIN_DECIMAL), False)
+    plain = pc.fill_null(pc.match_substring_regex(text, PLAIN_DECIMAL), False)
     return (plain.to_numpy(zero_copy_only=False),
             pc.cast(pc.filter(text, plain), pa.float64()).to_numpy(zero_copy_only=False))
 
