@@ -34,8 +34,11 @@ def _between(v: np.ndarray, lo_hi: tuple[float, float]) -> np.ndarray:
     return (v >= lo_hi[0]) & (v <= lo_hi[1])
 
 
-#: classify_xy's labels, by the small integer codes the placing works with.
+#: classify_xy's labels, by the small integer codes the placing works with (the names below).
 _XY_KINDS = ("outside", "missing", LONLAT, "latlon", BNG, "bng_swapped")
+_OUTSIDE, _MISSING, _LONLAT, _LATLON, _BNG, _BNG_SWAPPED = range(len(_XY_KINDS))
+#: The coordinate system the values of each code are read in (either order).
+_XY_READ_AS = {_LONLAT: LONLAT, _LATLON: LONLAT, _BNG: BNG, _BNG_SWAPPED: BNG}
 
 
 def classify_xy(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -52,19 +55,19 @@ def _xy_codes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """:func:`classify_xy` as codes into ``_XY_KINDS`` (int8: no million-label object array to compare)."""
     x = np.asarray(x, dtype="float64")
     y = np.asarray(y, dtype="float64")
-    out = np.zeros(x.shape, dtype=np.int8)  # outside
+    out = np.full(x.shape, _OUTSIDE, dtype=np.int8)
     finite = np.isfinite(x) & np.isfinite(y)
-    out[~finite] = 1
+    out[~finite] = _MISSING
     lonlat = finite & _between(x, UK_LON) & _between(y, UK_LAT)
     latlon = finite & _between(y, UK_LON) & _between(x, UK_LAT) & ~lonlat
     # BNG: both values above 1000 metres rules out degrees; (0,0) is never a real asset.
     big = finite & (np.abs(x) > 1000) & (np.abs(y) > 1000)
     bng = big & _between(x, BNG_E) & _between(y, BNG_N) & ~(x > 700_000)
     bng_sw = big & ~bng & _between(y, BNG_E) & _between(x, BNG_N)
-    out[lonlat] = 2
-    out[latlon] = 3
-    out[bng] = 4
-    out[bng_sw] = 5
+    out[lonlat] = _LONLAT
+    out[latlon] = _LATLON
+    out[bng] = _BNG
+    out[bng_sw] = _BNG_SWAPPED
     return out
 
 
@@ -136,8 +139,8 @@ def points_from_columns(
     rows = np.arange(1, n + 1) if row_numbers is None else np.asarray(row_numbers)
     codes = _xy_codes(xv, yv)  # into _XY_KINDS
     counts = np.bincount(codes, minlength=len(_XY_KINDS))
-    lonlat_n = int(counts[2] + counts[3])
-    bng_n = int(counts[4] + counts[5])
+    lonlat_n = int(counts[_LONLAT] + counts[_LATLON])
+    bng_n = int(counts[_BNG] + counts[_BNG_SWAPPED])
     kind = LONLAT if lonlat_n >= bng_n and lonlat_n else (BNG if bng_n else "")
     res_notes: list[str | None] = [None] * n
     warnings: list[str] = []
@@ -157,7 +160,7 @@ def points_from_columns(
             said, uniques = pd.factorize(stated.astype(object), use_na_sentinel=False)
         kind_code = {None: 0, LONLAT: 1, BNG: 2}  # the kinds as small integers: 0 none
         stated_kind = np.array([kind_code[crs_from_label(u)] for u in uniques] + [0], dtype=np.int8)[said]
-        value_kind = np.array([0, 0, 1, 1, 2, 2], dtype=np.int8)[codes]  # _XY_KINDS -> kind_code
+        value_kind = np.array([kind_code[_XY_READ_AS.get(c)] for c in range(len(_XY_KINDS))], dtype=np.int8)[codes]
         contra_at = np.flatnonzero((stated_kind != 0) & (value_kind != 0) & (stated_kind != value_kind))
         contra = [int(r) for r in rows[contra_at]]
         if contra:
@@ -170,15 +173,15 @@ def points_from_columns(
     ex = np.full(n, np.nan)
     ny = np.full(n, np.nan)
     # WGS84 rows (either order), transformed to BNG.
-    ll = codes == 2
-    sw = codes == 3
+    ll = codes == _LONLAT
+    sw = codes == _LATLON
     lon = np.where(sw, yv, xv)
     lat = np.where(sw, xv, yv)
     wgs = ll | sw
     if wgs.any():  # the transformation GeoSeries.to_crs makes, on the coordinate arrays (no points made twice)
         ex[wgs], ny[wgs] = _to_bng().transform(lon[wgs], lat[wgs])
-    b = codes == 4
-    bs = codes == 5
+    b = codes == _BNG
+    bs = codes == _BNG_SWAPPED
     ex[b], ny[b] = xv[b], yv[b]
     ex[bs], ny[bs] = yv[bs], xv[bs]
     for mask, msg in (
@@ -194,7 +197,7 @@ def points_from_columns(
             f"the file mixes WGS84 longitude/latitude ({int(wgs.sum())} rows) and British National Grid "
             f"easting/northing ({int((b | bs).sum())} rows); each row was read by its own values"
         )
-    out = codes == 0
+    out = codes == _OUTSIDE
     if out.any():
         msg = ("coordinates are not in the UK as longitude/latitude or as British National Grid "
                "easting/northing (for example an easting in a latitude column, or 0,0)")

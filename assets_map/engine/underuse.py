@@ -113,13 +113,17 @@ _NEVER_FLAGGED = ("parks, gardens, open space, playing fields, recreation ground
                   "churchyards, memorials, allotments, nature reserves and highway land are never flagged")
 
 
-_NO_DATE = ", date not stated"
+def _src_head(organisation, source) -> str:
+    parts = [p for p in (organisation, source) if isinstance(p, str) and p]
+    return f"source: {' register, '.join(parts) if parts else 'register'}"
+
+
+def _src_when(date) -> str:
+    return f", {date}" if date is not None and not (isinstance(date, float) and np.isnan(date)) else ", date not stated"
 
 
 def _src_text(organisation, source, date) -> str:
-    parts = [p for p in (organisation, source) if isinstance(p, str) and p]
-    when = f", {date}" if date is not None and not (isinstance(date, float) and np.isnan(date)) else _NO_DATE
-    return f"source: {' register, '.join(parts) if parts else 'register'}{when}"
+    return _src_head(organisation, source) + _src_when(date)
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -154,9 +158,9 @@ def _src_texts(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
     # none), then each date's own words added: a national register has ~100k (organisation, source, date) triples
     pairs = pd.DataFrame({"organisation": org, "source": src})
     h_ids, h_first = group_ids(pairs, np.arange(len(at)), list(pairs.columns))
-    heads = [_src_text(o, s, None)[: -len(_NO_DATE)] for o, s in zip(org[h_first], src[h_first], strict=True)]
-    texts = np.array([heads[h] + (_NO_DATE if d is None or (isinstance(d, float) and np.isnan(d)) else f", {d}")
-                      for h, d in zip(h_ids.tolist(), date, strict=True)] + [None], dtype=object)[:-1]
+    heads = [_src_head(o, s) for o, s in zip(org[h_first], src[h_first], strict=True)]
+    texts = np.array([heads[h] + _src_when(d) for h, d in zip(h_ids.tolist(), date, strict=True)] + [None],
+                     dtype=object)[:-1]
     return texts[ids]
 
 

@@ -314,14 +314,16 @@ def _withdraw(anchor: str) -> None:
 
 def _alias_words(aliases: pd.DataFrame, *, notes: bool = False) -> pd.DataFrame:
     """The alias table in words: the name or company number, where it came from and, with ``notes``, why."""
-    name = [a if isinstance(a, str) and a else "" for a in aliases["alias"]]
-    number = [c if isinstance(c, str) and c else "" for c in aliases["company_number"]]
-    out = pd.DataFrame({"Name": name, "Company number": number, "Where it comes from": aliases["source"].astype(object)
-                        .fillna("").tolist()})
+    out = pd.DataFrame({"Name": _cells(aliases["alias"]), "Company number": _cells(aliases["company_number"]),
+                        "Where it comes from": aliases["source"].astype(object).fillna("").tolist()})
     if notes:
-        note = aliases["note"] if "note" in aliases else pd.Series("", index=aliases.index)
-        out["Note"] = [v if isinstance(v, str) else "" for v in note]
+        out["Note"] = _cells(aliases["note"]) if "note" in aliases else [""] * len(aliases)
     return out
+
+
+def _cells(values) -> list[str]:
+    """Texts as shown in a table: a missing value (or anything not text) blank."""
+    return [v if isinstance(v, str) else "" for v in values]
 
 
 def _alias_trail(anchor: str) -> None:
@@ -338,9 +340,8 @@ def _alias_trail(anchor: str) -> None:
         "When": [str(v)[:16].replace("T", " ") for v in log["at"]],
         "Who": log["by_user"].astype(object).fillna("").tolist(),
         "What": log["action"].astype(object).tolist(),
-        "Name": [a if isinstance(a, str) and a else "" for a in log["alias"]],
-        "Company number": [c if isinstance(c, str) and c else "" for c in log["company_number"]],
-        "Note": [v if isinstance(v, str) else "" for v in log["note"]]}), hide_index=True, width="stretch")
+        "Name": _cells(log["alias"]), "Company number": _cells(log["company_number"]),
+        "Note": _cells(log["note"])}), hide_index=True, width="stretch")
 
 
 def _alias_editing(anchor: str, role) -> None:
