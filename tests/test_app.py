@@ -261,3 +261,12 @@ def test_the_summary_chart_writes_every_organisation_name_in_full(demo):
     assert set(y["sort"]) == set(counts.index)
     assert max(len(n) for n in y["sort"]) > 25  # long names are there, whole
     assert counts[y["sort"][0]] == counts.max()
+
+
+def test_a_long_chart_of_areas_says_how_many_it_shows_in_words(demo):
+    # The demo has no wards, so the third tab groups by LSOA: more than 40 of them hold flagged sites.
+    at = app_page("summary_page").run()
+    assert not at.exception, at.exception
+    said = [c.value for c in at.caption if "most flagged sites" in c.value]
+    shown = demo.assets[demo.assets["priority"].isin(["High", "Medium", "Low"])]["need_area_code"].nunique()
+    assert said == [f"The 40 LSOAs (need areas) with the most flagged sites, of {shown}; the table lists them all."]

@@ -33,6 +33,8 @@ def _chart(table, label: str) -> None:
 
 #: Bars drawn at most on a chart of named groups (the table under it lists every group).
 MAX_BARS = 40
+#: Group names whose plural is not the name and an "s".
+_PLURALS = {"LSOA (need area)": "LSOAs (need areas)"}
 
 
 def _named_bars(data: pd.DataFrame, label: str) -> None:
@@ -49,7 +51,8 @@ def _named_bars(data: pd.DataFrame, label: str) -> None:
         return
     data = data.loc[data.sum(axis=1).sort_values(ascending=False, kind="stable").index]
     if len(data) > MAX_BARS:
-        st.caption(f"The {MAX_BARS} {label}s with the most flagged sites, of {len(data):,}; the table lists them all.")
+        groups = _PLURALS.get(label, f"{label}s")
+        st.caption(f"The {MAX_BARS} {groups} with the most flagged sites, of {len(data):,}; the table lists them all.")
         data = data.iloc[:MAX_BARS]
     names = [str(v) for v in data.index]
     long = data.set_axis(names).rename_axis("group").reset_index().melt(
