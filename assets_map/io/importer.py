@@ -25,9 +25,11 @@ Adapters, detected from the content (``adapter="auto"``) or chosen:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import re
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -689,33 +691,53 @@ def read_inputs(
     """
     problems = list(problems or [])
     got: dict[str, object] = {}
-    names: dict[str, object] = {}
 
-    def read(key, src, kind, **kw):
+    def read(src, kind, **kw):
+        """(what was read or None, the problem or None)."""
         try:
             if isinstance(src, Upload):
-                names[key] = display_name(src.name)
-                return import_bytes(src.data, src.name, kind=kind, **kw)
-            names[key] = display_name(None, Path(src))
-            return import_file(src, kind=kind, **kw)
+                return import_bytes(src.data, src.name, kind=kind, **kw), None
+            return import_file(src, kind=kind, **kw), None
         except InputError as exc:
-            problems.append(str(exc))
-            return None
+            return None, str(exc)
 
-    for key, src in (("postcodes", postcodes), ("boundaries", boundaries), ("deprivation", deprivation),
-                     ("wards", wards)):
-        if src is not None:
-            got[key] = read(key, src, key)
-    layers = [read("exclude", src, "exclusion") for src in exclude]
-    names["exclude"] = [display_name(s.name) if isinstance(s, Upload) else display_name(None, Path(s)) for s in exclude]
+    def name_of(src):
+        return display_name(src.name) if isinstance(src, Upload) else display_name(None, Path(src))
+
+    # Every file but the postcodes (which place the register's rows) is read beside the register: GDAL, Arrow and
+    # shapely read without the GIL, so at 1M rows the need areas cost no time of their own. Each job runs in a copy of
+    # this context: the limits in force (a visitor's budget) hold in the reading thread too.
     stated = [c if isinstance(c, tuple) else (None, c) for c in constraints]
-    con_layers = [read("constraints", src, "constraints", constraint_kind=k) for k, src in stated]
-    names["constraints"] = [display_name(s.name) if isinstance(s, Upload) else display_name(None, Path(s))
-                            for _, s in stated]
-    if register is not None and (postcodes is None or got.get("postcodes") is not None):
-        pc = got.get("postcodes")
-        got["register"] = read("register", register, "register", postcodes=None if pc is None else pc[0], layer=layer,
-                               locations=locations, owners=owners)
+    side = ([(key, src, key, {}) for key, src in (("boundaries", boundaries), ("deprivation", deprivation),
+                                                  ("wards", wards)) if src is not None]
+            + [("exclude", src, "exclusion", {}) for src in exclude]
+            + [("constraints", src, "constraints", {"constraint_kind": k}) for k, src in stated])
+    names: dict[str, object] = {key: name_of(src) for key, src, _, _ in side if key not in ("exclude", "constraints")}
+    names["exclude"] = [name_of(s) for s in exclude]
+    names["constraints"] = [name_of(s) for _, s in stated]
+    side_done: list[tuple] = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        jobs = ([pool.submit(contextvars.copy_context().run, read, src, kind, **kw) for _, src, kind, kw in side]
+                if register is not None else [])
+        if postcodes is not None:
+            names["postcodes"], (got["postcodes"], problem) = name_of(postcodes), read(postcodes, "postcodes")
+            problems.extend(p for p in [problem] if p)
+        reg = None
+        if register is not None and (postcodes is None or got.get("postcodes") is not None):
+            pc = got.get("postcodes")
+            names["register"] = name_of(register)
+            reg = read(register, "register", postcodes=None if pc is None else pc[0], layer=layer,
+                       locations=locations, owners=owners)
+        side_done = [job.result() for job in jobs] if jobs else [read(src, kind, **kw) for _, src, kind, kw in side]
+    problems.extend(p for _, p in side_done if p)  # in the order the files were given: postcodes, side, register
+    for (key, _, _, _), (value, _) in zip(side, side_done, strict=True):
+        if key not in ("exclude", "constraints"):
+            got[key] = value
+    layers = [value for (key, *_), (value, _) in zip(side, side_done, strict=True) if key == "exclude"]
+    con_layers = [value for (key, *_), (value, _) in zip(side, side_done, strict=True) if key == "constraints"]
+    if reg is not None:
+        got["register"], problem = reg
+        problems.extend(p for p in [problem] if p)
         if got["register"] is not None and got["register"][0].attrs.get("adapter") == "deprivation":
             problems.append(str(InputError(FileKind("deprivation", "", "an English Indices of Deprivation table (LSOA "
                                                     "codes with scores, ranks or deciles)", _TO["deprivation"]).refusal(),

@@ -7,9 +7,23 @@ the others); otherwise the choice is the user's.
 """
 from __future__ import annotations
 
+import contextlib
+import threading
 import warnings
 
 import pandas as pd
+
+# ``warnings.catch_warnings`` saves and restores the process's one list of filters: two threads inside it at once can
+# leave "ignore" in force for good. Every quiet block takes this lock (the inputs of an analysis are read side by side).
+_QUIET = threading.Lock()
+
+
+@contextlib.contextmanager
+def quiet_warnings():
+    """Warnings ignored within (a spreadsheet library's chatter), one thread at a time."""
+    with _QUIET, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
 
 #: A sheet with this many times the table rows of every other is the data.
 _DOMINANT = 5
@@ -29,8 +43,7 @@ def pick_data_sheet(xf: pd.ExcelFile, sheets: list[str], max_rows: int) -> tuple
     """
     rows = {}
     for s in sheets:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_warnings():
             grid = xf.parse(sheet_name=s, dtype=str, header=None, nrows=max_rows)
         rows[s] = _table_rows(grid)
     ranked = sorted(rows, key=rows.get, reverse=True)

@@ -22,7 +22,6 @@ import re
 import stat
 import struct
 import tempfile
-import warnings
 import zipfile
 import zlib
 from dataclasses import dataclass, field, replace
@@ -39,7 +38,7 @@ from assets_map.engine.arrays import paused_gc
 from assets_map.io.merged import fill_merged_down
 from assets_map.io.normalise import blank_cells
 from assets_map.io.report import InputError
-from assets_map.io.sheets import pick_data_sheet
+from assets_map.io.sheets import pick_data_sheet, quiet_warnings
 from assets_map.io.titles import title_lines
 
 _MB = 1024 * 1024
@@ -1251,8 +1250,7 @@ def _excel_file(path: Path, name: str, limits: Limits) -> pd.ExcelFile:
     else:
         kwargs = {"engine": "xlrd", "engine_kwargs": {"logfile": io.StringIO()}}  # xlrd chatters on stdout
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with quiet_warnings():
             return pd.ExcelFile(path, **kwargs)
     except Exception as exc:  # xlrd/openpyxl raise many kinds of error on a broken workbook
         raise InputError(f"could not be read as an Excel workbook ({_first_line(exc)})", source=name) from None
@@ -1290,8 +1288,7 @@ def _read_excel(path: Path, name: str, layer: str | None, limits: Limits, prefer
         elif layer not in sheets:
             raise InputError(f"has no sheet named {layer!r} (sheets: {', '.join(sheets[:12])})", source=name)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
+            with quiet_warnings():
                 grid = xf.parse(sheet_name=layer, dtype=str, header=None)
         except Exception as exc:
             raise InputError(f"could not be read as an Excel workbook ({_first_line(exc)})", source=name) from None
