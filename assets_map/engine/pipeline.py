@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 
 from assets_map.engine.constraints import add_constraints
-from assets_map.engine.location import check_locations
+from assets_map.engine.location import check_locations, location_checks
 from assets_map.engine.needs import (
     DOMAINS,
     MEASURES,
@@ -39,9 +40,10 @@ def _is_path(value) -> bool:
 
 
 def _join_and_score(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, exclude=(), weights=None,
-                    as_of: dt.date | None = None) -> tuple[gpd.GeoDataFrame, str]:
-    """The single-machine runner of the per-row steps: join to need, then score."""
-    return score(join_needs(assets, needs), exclude=exclude, weights=weights, as_of=as_of), "geopandas"
+                    as_of: dt.date | None = None, location_check: Future | None = None) -> tuple[gpd.GeoDataFrame, str]:
+    """The single-machine runner of the per-row steps: join to need, then score (``location_check`` as :func:`score`)."""
+    return score(join_needs(assets, needs), exclude=exclude, weights=weights, as_of=as_of,
+                 location_check=location_check), "geopandas"
 
 
 def analyse(
@@ -157,24 +159,33 @@ def analyse(
     step("building the need model", at + 1, total)
     needs, warnings = build_needs(bnd, dep, weights=w, boundaries_name=boundaries_name, year=iod_year)
     step("joining assets to need areas and scoring", at + 2, total)
-    frame = check_locations(frame, needs)  # on the whole register, before any runner splits it
-    parcels_used = None
-    if parcel_set is not None:  # before scoring: a site area from the parcel feeds the underuse signals
-        from assets_map.engine.parcels import join_parcels, join_parcels_partitioned
+    # The location check runs on the whole register, before any runner splits it: for dask, first; in this process,
+    # in a thread beside the parcels, the join and the underuse evidence (its distances are GEOS's, without the GIL),
+    # taken before the priority, the one step that reads it.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        checked = None
+        if engine == "dask":
+            frame = check_locations(frame, needs)
+        else:
+            checked = pool.submit(location_checks, frame, needs)
+        parcels_used = None
+        if parcel_set is not None:  # before scoring: a site area from the parcel feeds the underuse signals
+            from assets_map.engine.parcels import join_parcels, join_parcels_partitioned
 
-        frame, parcels_used = (join_parcels(frame, parcel_set.frame) if parcel_set.folder is None else
-                               join_parcels_partitioned(frame, parcel_set.folder, engine=engine))
-    if engine == "dask":
-        from assets_map.engine.distributed import join_and_score_dask
+            frame, parcels_used = (join_parcels(frame, parcel_set.frame) if parcel_set.folder is None else
+                                   join_parcels_partitioned(frame, parcel_set.folder, engine=engine))
+        if engine == "dask":
+            from assets_map.engine.distributed import join_and_score_dask
 
-        def sub(msg, i, n):
-            step(msg, at + 2, total)
+            def sub(msg, i, n):
+                step(msg, at + 2, total)
 
-        scored, how = join_and_score_dask(frame, needs, exclude=layers, weights=w, as_of=as_of, progress=sub,
-                                          scheduler=scheduler, n_workers=n_workers, n_partitions=partitions,
-                                          shared_dir=shared_dir)
-    else:
-        scored, how = _join_and_score(frame, needs, exclude=layers, weights=w, as_of=as_of)
+            scored, how = join_and_score_dask(frame, needs, exclude=layers, weights=w, as_of=as_of, progress=sub,
+                                              scheduler=scheduler, n_workers=n_workers, n_partitions=partitions,
+                                              shared_dir=shared_dir)
+        else:
+            scored, how = _join_and_score(frame, needs, exclude=layers, weights=w, as_of=as_of,
+                                          location_check=checked)
     step("done", total, total)
     settings = {"weights": w, "iod_year": needs.attrs.get("iod_year"),
                 "deprivation_source": needs.attrs.get("deprivation_source"), "engine": how}

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -168,14 +169,18 @@ def join_needs(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> gpd.GeoData
 
 def score(assets: gpd.GeoDataFrame, *, exclude: list[tuple[str, gpd.GeoDataFrame]] = (),
           weights: dict[str, float] | None = None, as_of: dt.date | None = None,
-          withheld_exclusions: np.ndarray | None = None) -> gpd.GeoDataFrame:
+          withheld_exclusions: np.ndarray | None = None, location_check: Future | None = None) -> gpd.GeoDataFrame:
     """Exclusions, underuse evidence and priority on assets already joined to need.
 
     ``withheld_exclusions`` marks rows excluded on facts not in ``assets`` (see
-    :func:`assets_map.engine.underuse.apply_exclusions`).
+    :func:`assets_map.engine.underuse.apply_exclusions`). ``location_check``: the column
+    (:func:`assets_map.engine.location.location_checks`) being measured in another thread, taken before the priority,
+    the only step that reads it.
     """
     # the underuse reasons go to the priority as Arrow lists: a million Python lists would cost more than the scoring
     scored, parts = underuse_parts(apply_exclusions(assets, list(exclude), withheld=withheld_exclusions), as_of=as_of)
+    if location_check is not None:
+        scored["location_check"] = location_check.result()
     scored = prioritise(scored.drop(columns=["underuse_reasons"], errors="ignore"), weights=weights,
                         underuse_reasons=reason_lists(parts, len(scored)))
     return scored
