@@ -91,3 +91,56 @@ def test_a_result_is_replaced_whole(tmp_path):
     back, _ = read_result(target)
     assert list(back) == ["assets"] and back["assets"]["a"].tolist() == [2, 3]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no parts or old folder left behind
+
+
+def _geopandas_file(frame, path):
+    frame.to_parquet(path, index=False, compression="zstd", write_covering_bbox=True, schema_version="1.1.0")
+    return pq.read_table(path)
+
+
+@pytest.mark.parametrize("case", ["points", "some missing", "first missing", "with attrs"])
+def test_a_point_layer_is_written_as_geopandas_writes_it(case, tmp_path):
+    """The WKB and bbox made from the coordinates: the same table, metadata and geometry bytes as geopandas'."""
+    import numpy as np
+    from shapely.geometry import Point
+
+    from assets_map.io.geoparquet import _point_table, _write_layer
+
+    n = 50
+    rng = np.random.default_rng(7)
+    geoms = [Point(x, y) for x, y in zip(rng.uniform(3e5, 4e5, n), rng.uniform(1e5, 2e5, n), strict=True)]
+    if case in ("some missing", "first missing"):
+        for i in ([3, 17, 49] if case == "some missing" else [0, 1]):
+            geoms[i] = None
+    frame = gpd.GeoDataFrame({"asset_id": [f"A{i}" for i in range(n)], "score": rng.uniform(0, 1, n),
+                              "decile": pd.array(rng.integers(1, 11, n), dtype="Int64"),
+                              "note": pd.array([None if i % 5 else "check" for i in range(n)], dtype="str")},
+                             geometry=geoms, crs="EPSG:27700")
+    if case == "with attrs":
+        frame.attrs["adapter"] = "register"
+    want = _geopandas_file(frame, tmp_path / "geopandas.parquet")
+    got = _point_table(frame)
+    assert got is not None
+    assert got.schema.equals(want.schema, check_metadata=True)
+    assert got.schema.metadata == want.schema.metadata
+    assert got.equals(want)
+    _write_layer(frame, tmp_path / "ours.parquet")
+    assert pq.read_table(tmp_path / "ours.parquet").equals(want)  # the file as written, read back
+    back = gpd.read_parquet(tmp_path / "ours.parquet")
+    assert (back.geometry.isna() == frame.geometry.isna()).all()
+    assert back.geometry.geom_equals_exact(frame.geometry, tolerance=0)[frame.geometry.notna()].all()
+
+
+@pytest.mark.parametrize("case", ["polygons", "an empty point", "3D points", "mixed", "all missing"])
+def test_other_layers_are_left_to_geopandas(case, tmp_path):
+    from shapely.geometry import Point, box
+
+    from assets_map.io.geoparquet import _point_table, _write_layer
+
+    geoms = {"polygons": [box(0, 0, 1, 1), box(1, 1, 2, 2)], "an empty point": [Point(1, 2), Point()],
+             "3D points": [Point(1, 2, 3), Point(4, 5, 6)], "mixed": [Point(1, 2), box(0, 0, 1, 1)],
+             "all missing": [None, None]}[case]
+    frame = gpd.GeoDataFrame({"asset_id": ["A", "B"]}, geometry=geoms, crs="EPSG:27700")
+    assert _point_table(frame) is None
+    _write_layer(frame, tmp_path / "ours.parquet")
+    assert pq.read_table(tmp_path / "ours.parquet").equals(_geopandas_file(frame, tmp_path / "geopandas.parquet"))

@@ -18,13 +18,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import shapely
 
 from assets_map.io.report import InputError
 
@@ -76,11 +81,73 @@ def _statistics_columns(frame: pd.DataFrame, geometry: str | None) -> list[str]:
     return keep + ([f"bbox.{k}" for k in ("xmin", "ymin", "xmax", "ymax")] if geometry is not None else [])
 
 
+def _point_table(frame: gpd.GeoDataFrame) -> pa.Table | None:
+    """A point layer as the table geopandas writes (GeoParquet 1.1, WKB, bbox covering), made from the coordinates.
+
+    ``None`` unless the one geometry column holds 2D points (some may be missing), none of them empty.
+
+    geopandas asks shapely for a million WKB blobs (one Python ``bytes`` each) and their bounds; a 2D point's WKB is
+    21 bytes laid out by the standard (byte order, type 1, x, y), so numpy writes them all into one buffer: 0.35-0.47 s
+    became 0.05 s at 1M sites. The metadata is geopandas' own (made from one row, then given the whole layer's bounds),
+    and tests/test_outputs_parquet.py holds the table equal to geopandas' byte for byte.
+    """
+    try:  # geopandas' own metadata writer (not public): without it, geopandas writes the layer
+        from geopandas.io.arrow import _create_metadata, _encode_metadata
+    except ImportError:
+        return None
+    name = frame.geometry.name
+    if list(frame.columns[frame.dtypes == "geometry"]) != [name] or "bbox" in frame.columns:
+        return None
+    geoms = np.asarray(frame.geometry.array)
+    kind = shapely.get_type_id(geoms)
+    missing = kind < 0
+    if not (kind[~missing] == 0).all() or shapely.has_z(geoms).any() or shapely.is_empty(geoms).any() or missing.all():
+        return None
+    n = len(geoms)
+    x, y = np.full(n, np.nan), np.full(n, np.nan)
+    xy = shapely.get_coordinates(geoms)  # the points in order, the missing skipped
+    x[~missing], y[~missing] = xy[:, 0], xy[:, 1]
+    wkb = np.empty((int((~missing).sum()), 21), dtype=np.uint8)
+    wkb[:, 0] = 1 if sys.byteorder == "little" else 0  # the machine's byte order, as shapely writes it
+    wkb[:, 1:5] = np.frombuffer(np.array(1, dtype=np.uint32).tobytes(), dtype=np.uint8)
+    wkb[:, 5:13] = xy[:, 0:1].view(np.uint8)
+    wkb[:, 13:21] = xy[:, 1:2].view(np.uint8)
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(np.where(missing, 0, 21), out=offsets[1:])
+    valid = None if not missing.any() else pa.py_buffer(np.packbits(~missing, bitorder="little"))
+    column = pa.Array.from_buffers(pa.binary(), n, [valid, pa.py_buffer(offsets), pa.py_buffer(wkb)],
+                                   null_count=int(missing.sum()))
+    crs = frame.crs
+    field = pa.field(name, pa.binary(), nullable=True, metadata={
+        "ARROW:extension:name": "geoarrow.wkb",
+        "ARROW:extension:metadata": json.dumps({"crs": crs.to_json_dict()}) if crs is not None else "{}"})
+    attrs = pd.DataFrame(frame.copy(deep=False))
+    attrs[name] = None  # an Arrow null column holding no memory, replaced by the WKB (as geopandas does)
+    table = pa.Table.from_pandas(attrs, preserve_index=False)
+    table = table.set_column(table.schema.get_field_index(name), field, column)
+    xs, ys = pa.array(x, from_pandas=True), pa.array(y, from_pandas=True)  # a missing point's bounds are null
+    table = table.append_column("bbox", pa.StructArray.from_arrays([xs, ys, xs, ys], names=["xmin", "ymin", "xmax", "ymax"]))
+    meta = _create_metadata(frame.iloc[[int(np.argmin(missing))]], schema_version="1.1.0",
+                            geometry_encoding={name: "WKB"}, write_covering_bbox=True)
+    meta["columns"][name]["geometry_types"] = ["Point"]
+    meta["columns"][name]["bbox"] = [float(np.nanmin(x)), float(np.nanmin(y)), float(np.nanmax(x)), float(np.nanmax(y))]
+    metadata = dict(table.schema.metadata or {})
+    metadata[b"geo"] = _encode_metadata(meta)
+    if frame.attrs:
+        metadata["PANDAS_ATTRS"] = json.dumps(frame.attrs)
+    return table.replace_schema_metadata(metadata)
+
+
 def _write_layer(frame: pd.DataFrame, target: Path) -> None:
     """One layer: GeoParquet 1.1 with a bbox covering column, or plain Parquet for a table (zstd)."""
     if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame.columns:
-        frame.to_parquet(target, index=False, compression="zstd", write_covering_bbox=True, schema_version="1.1.0",
-                         write_statistics=_statistics_columns(frame, frame.geometry.name))
+        stats = _statistics_columns(frame, frame.geometry.name)
+        table = _point_table(frame)
+        if table is not None:
+            pq.write_table(table, target, compression="zstd", write_statistics=stats)
+        else:
+            frame.to_parquet(target, index=False, compression="zstd", write_covering_bbox=True, schema_version="1.1.0",
+                             write_statistics=stats)
     else:
         frame = pd.DataFrame(frame)
         frame.to_parquet(target, index=False, compression="zstd", write_statistics=_statistics_columns(frame, None))
