@@ -103,7 +103,7 @@ def _run_analyse(args) -> int:
     from assets_map.engine.pipeline import analyse
     from assets_map.io.constraints import parse_constraint_arg
     from assets_map.io.export import export_file, result_layers, write_gpkg
-    from assets_map.io.provenance import provenance
+    from assets_map.io.provenance import describe_inputs, provenance
 
     out = Path(args.out)
     if out.suffix.lower() not in (".gpkg", ".parquet"):
@@ -114,17 +114,20 @@ def _run_analyse(args) -> int:
     retaining_arrow_pool()
     bar = ProgressBar()
     engine = getattr(args, "engine", "geopandas")
-    result = analyse(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes, exclude=args.exclude,
-                     weights=args.weights, progress=bar, engine=engine, scheduler=args.scheduler,
-                     shared_dir=args.shared_dir, cache=getattr(args, "cache", None), layer=args.layer,
-                     locations=args.locations, iod_year=args.iod_year, owners=args.owners, constraints=args.constraints,
-                     need_areas="all" if args.all_need_areas else "study", parcels=args.parcels)
-    record = provenance(result, inputs={"assets": args.assets, "boundaries": args.boundaries,
-                                        "deprivation": args.deprivation, "postcodes": args.postcodes,
-                                        "locations": args.locations, "owners": args.owners,
-                                        "exclude": list(args.exclude),
-                                        "constraints": [parse_constraint_arg(c)[1] for c in args.constraints],
-                                        "parcels": list(args.parcels)})
+    inputs = {"assets": args.assets, "boundaries": args.boundaries, "deprivation": args.deprivation,
+              "postcodes": args.postcodes, "locations": args.locations, "owners": args.owners,
+              "exclude": list(args.exclude), "constraints": [parse_constraint_arg(c)[1] for c in args.constraints],
+              "parcels": list(args.parcels)}
+    # the input files hashed for the provenance while the analysis reads them (hashlib works without the GIL)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        described = pool.submit(describe_inputs, inputs)
+        result = analyse(args.assets, args.boundaries, args.deprivation, postcodes=args.postcodes,
+                         exclude=args.exclude, weights=args.weights, progress=bar, engine=engine,
+                         scheduler=args.scheduler, shared_dir=args.shared_dir, cache=getattr(args, "cache", None),
+                         layer=args.layer, locations=args.locations, iod_year=args.iod_year, owners=args.owners,
+                         constraints=args.constraints, need_areas="all" if args.all_need_areas else "study",
+                         parcels=args.parcels)
+        record = provenance(result, described=described.result())
     # The summary lines are made beside the writing: at 1M sites their location texts (parsed by Arrow, without the
     # GIL) take half a second of a core the writer leaves idle.
     with ThreadPoolExecutor(max_workers=1) as pool:

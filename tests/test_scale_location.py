@@ -97,3 +97,44 @@ def test_several_authorities_checked_side_by_side_as_site_by_site(shared):
     want = pd.Series(want, dtype=object)
     assert want.notna().sum() > 1000 and want.isna().sum() > 50 and want.str.contains("Leeds").sum() > 100
     assert got.astype(object).where(got.notna(), None).tolist() == want.tolist()
+
+
+def _summary_by_parsing_each_text(texts: list, ids: list[str], most: int = 10) -> str | None:
+    """The report line as parsing every text with the one pattern gives it (the rule location_summary keeps)."""
+    import re
+
+    pattern = re.compile(r"check location: (?P<km>[\d.,]+) km outside (?P<area>.+?)(?: \(.*)?")
+    hits = [(i, m) for i, t in enumerate(texts) if isinstance(t, str) and (m := pattern.fullmatch(t))]
+    if not hits:
+        return None
+    n = len(hits)
+    areas = sorted({m["area"] for _, m in hits})
+    shown = ", ".join(ids[i] for i, _ in hits[:most]) + (f" and {n - most} more" if n > most else "")
+    top = max(float(m["km"].replace(",", "")) for _, m in hits)
+    return (f"check location: {n} site{'s' if n != 1 else ''} more than {MARGIN_M / 1000:g} km outside "
+            f"{', '.join(areas)} (ids {shown}; up to {top:,.1f} km)")
+
+
+def test_the_summary_line_is_what_parsing_each_text_gives():
+    """Found by one automaton and split where the distance ends: the same line as the pattern on every text."""
+    import pandas as pd
+
+    from assets_map.engine.location import location_summary
+
+    rng = np.random.default_rng(11)
+    areas = ["Trafford (the local authority named by Trafford Council, from the need areas loaded)", "York",
+             "the register's own cluster", "Bury km outside Leeds", " (odd)", "Wigan (x) (y)", "Salford\n(z)"]
+    kms = ["2.1", "1,234.5", "12.0", "0.5", "3,000.0"]
+    doubts = ["check location: matched by name only", "check location: 2.0 km outside", "check location:  km outside X",
+              "Check location: 2.0 km outside York", None, ""]
+    for size in (1, 5, 40, 3000):
+        texts = []
+        for _ in range(size):
+            if rng.random() < 0.6:
+                texts.append(f"check location: {rng.choice(kms)} km outside {rng.choice(areas)}")
+            else:
+                texts.append(doubts[rng.integers(len(doubts))])
+        ids = [f"A{i:05d}" for i in range(size)]
+        for dtype in (object, "str"):
+            frame = pd.DataFrame({"asset_id": ids, "location_check": pd.array(texts, dtype=dtype)})
+            assert location_summary(frame) == _summary_by_parsing_each_text(texts, ids), (size, dtype)
