@@ -10,6 +10,7 @@ import datetime as dt
 import os
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Callable
 
 import geopandas as gpd
 import pandas as pd
@@ -40,10 +41,16 @@ def _is_path(value) -> bool:
 
 
 def _join_and_score(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame, *, exclude=(), weights=None,
-                    as_of: dt.date | None = None, location_check: Future | None = None) -> tuple[gpd.GeoDataFrame, str]:
-    """The single-machine runner of the per-row steps: join to need, then score (``location_check`` as :func:`score`)."""
-    return score(join_needs(assets, needs), exclude=exclude, weights=weights, as_of=as_of,
-                 location_check=location_check), "geopandas"
+                    as_of: dt.date | None = None, location_check: Future | None = None,
+                    joined: Callable[[gpd.GeoDataFrame], None] | None = None) -> tuple[gpd.GeoDataFrame, str]:
+    """The single-machine runner of the per-row steps: join to need, then score (``location_check`` as :func:`score`).
+
+    ``joined`` is called with the assets joined to need, before the scoring (which changes no place or need area).
+    """
+    frame = join_needs(assets, needs)
+    if joined is not None:
+        joined(frame)
+    return score(frame, exclude=exclude, weights=weights, as_of=as_of, location_check=location_check), "geopandas"
 
 
 def analyse(
@@ -162,7 +169,8 @@ def analyse(
     # The location check runs on the whole register, before any runner splits it: for dask, first; in this process,
     # in a thread beside the parcels, the join and the underuse evidence (its distances are GEOS's, without the GIL),
     # taken before the priority, the one step that reads it.
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    study: list[Future] = []  # the study area, found beside the scoring from the places and need areas joined
+    with ThreadPoolExecutor(max_workers=2) as pool:
         checked = None
         if engine == "dask":
             frame = check_locations(frame, needs)
@@ -184,8 +192,9 @@ def analyse(
                                               scheduler=scheduler, n_workers=n_workers, n_partitions=partitions,
                                               shared_dir=shared_dir)
         else:
-            scored, how = _join_and_score(frame, needs, exclude=layers, weights=w, as_of=as_of,
-                                          location_check=checked)
+            scored, how = _join_and_score(
+                frame, needs, exclude=layers, weights=w, as_of=as_of, location_check=checked,
+                joined=(lambda j: study.append(pool.submit(study_area, needs, j))) if need_areas == "study" else None)
     step("done", total, total)
     settings = {"weights": w, "iod_year": needs.attrs.get("iod_year"),
                 "deprivation_source": needs.attrs.get("deprivation_source"), "engine": how}
@@ -200,7 +209,7 @@ def analyse(
         if parcel_set.folder is not None:  # the authorities read, so the result cache can key on their bytes
             settings["parcels"]["partitions"] = list(parcels_used.attrs.get("partitions", []))
     if need_areas == "study":  # after the join: an asset's need area never depends on which areas are kept
-        needs, settings["need_areas"] = study_area(needs, scored)
+        needs, settings["need_areas"] = study[0].result() if study else study_area(needs, scored)
     else:
         settings["need_areas"] = {"kept": len(needs), "of": len(needs), "note": "every need area asked for"}
     return add_constraints(Analysis(assets=scored[order_columns(scored)], needs=needs, reports=reports,
