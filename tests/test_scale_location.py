@@ -138,3 +138,50 @@ def test_the_summary_line_is_what_parsing_each_text_gives():
         for dtype in (object, "str"):
             frame = pd.DataFrame({"asset_id": ids, "location_check": pd.array(texts, dtype=dtype)})
             assert location_summary(frame) == _summary_by_parsing_each_text(texts, ids), (size, dtype)
+
+
+def test_the_line_from_the_checks_own_numbers_is_the_line_parsed_from_its_texts():
+    """location_summary reads the column location_checks made from the numbers it kept: the same line as parsing.
+
+    Far sites of named authorities and of a register's own cluster, an organisation whose name breaks the line (its
+    area cannot be read from the text), and importer doubts, one of which reads as a distance.
+    """
+    import geopandas as gpd
+    import pandas as pd
+    from shapely.geometry import box
+
+    from assets_map.engine import location as loc
+
+    needs = gpd.GeoDataFrame({"code": ["E1", "E2", "E3"], "name": ["Trafford 001A", "Trafford 001B", "York 001A"]},
+                             geometry=[box(0, 0, 1000, 1000), box(1000, 0, 2000, 1000), box(50_000, 0, 51_000, 1000)],
+                             crs=27700)
+    rng = np.random.default_rng(5)
+    rows = []
+    for org, n in (("Trafford Council", 40), ("York\nCouncil", 12), ("Anchor Housing", 30), ("City of York Council", 9)):
+        for _ in range(n):
+            rows.append((org, rng.uniform(-20_000, 80_000), rng.uniform(-20_000, 20_000)))
+    frame = gpd.GeoDataFrame({"asset_id": [f"S{i:03d}" for i in range(len(rows))],
+                              "organisation": [r[0] for r in rows], "location_quality": "register coordinates",
+                              "location_doubt": None},
+                             geometry=gpd.points_from_xy([r[1] for r in rows], [r[2] for r in rows]), crs=27700)
+    frame.loc[frame.index[-4:], "geometry"] = gpd.points_from_xy([500, 600, 700, 800], [500, 500, 500, 500])
+    frame.loc[frame.index[-4:], "organisation"] = "Trafford Council"  # placed inside their area: the doubt stands
+    anchor = np.flatnonzero(frame["organisation"].eq("Anchor Housing").to_numpy())[:2]
+    frame.loc[frame.index[anchor], "geometry"] = gpd.points_from_xy([600_000, 650_000], [300_000, 300_000])
+    frame.loc[frame.index[-4:], "location_doubt"] = ["matched by name only", "3.0 km outside Bury (by its name)",
+                                                     "", None]
+    frame["location_doubt"] = frame["location_doubt"].astype(object)
+    for first in (10, 3):
+        checked = loc.check_locations(frame, needs)
+        column = checked["location_check"]
+        assert loc._known_facts(column) is not None  # the kept numbers are read ...
+        kept = loc.location_summary(checked, most=first)
+        parsed = loc.location_summary(checked.assign(location_check=column.astype(object)), most=first)
+        assert loc._known_facts(checked.assign(location_check=column.astype(object))["location_check"]) is None
+        assert kept == parsed  # ... and give the parsed line
+        assert "Bury" in kept and "cluster" in kept and "York\nCouncil" not in kept
+    # a filtered column is a new array: parsed, not read from numbers kept for the whole register
+    some = checked.iloc[::2]
+    assert loc._known_facts(some["location_check"]) is None
+    assert loc.location_summary(some) == loc.location_summary(some.assign(location_check=some["location_check"]
+                                                                          .astype(object)))

@@ -16,6 +16,7 @@ flags it High on the need of an area it may not be in.
 from __future__ import annotations
 
 import re
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import geopandas as gpd
@@ -227,8 +228,53 @@ def location_checks(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> pd.Ser
             pa.array(wheres, type=pa.large_string()).take(pa.array(where_code, mask=~marked)), _text(""))
         if n and add.any():  # the texts are missing where not marked: only an importer's doubts need merging in
             texts = pc.if_else(pa.array(marked), texts, pa.array(check, type=pa.large_string(), from_pandas=True))
-        return str_series(texts, out.index)
+        column = str_series(texts, out.index)
+        arr, key = column.array._pa_array, id(column.array._pa_array)
+        _KNOWN[key] = (weakref.ref(arr, lambda _, key=key: _KNOWN.pop(key, None)),
+                       _summary_facts(km, marked, where_code, wheres, texts, add))
+        return column
     return check
+
+
+#: What :func:`location_summary` reads from a column :func:`location_checks` made, kept while that very column lives
+#: (by the Arrow array's identity: a filtered or edited column is a new array and is parsed instead).
+_KNOWN: dict[int, tuple] = {}
+
+
+def _summary_facts(km: np.ndarray, marked: np.ndarray, where_code: np.ndarray, wheres: list[str], texts: pa.Array,
+                   add: np.ndarray) -> tuple[int, list[str], float, np.ndarray]:
+    """(sites counted, their areas, the largest distance shown, the first counted rows) from the numbers themselves.
+
+    Exactly what parsing every text with ``_PATTERN`` gives: each area's words are parsed once (a text whose area the
+    pattern cannot read, or whose distance is not a number, is not counted), and an importer's doubt only where its
+    own text reads as a distance. The largest distance shown is the largest distance rounded as its text shows it.
+    """
+    sample = pa.array([f"{CHECK_PREFIX}0.0 km outside {w}" for w in wheres], type=pa.large_string())
+    parsed = pc.extract_regex(sample, _PATTERN)
+    read = np.array(pc.fill_null(pc.is_valid(parsed), False).to_pylist() + [False], dtype=bool)
+    counted = marked & np.isfinite(km) & read[np.where(marked, where_code, len(wheres))]
+    area_words = parsed.field("area").to_pylist()
+    areas = {area_words[c] for c in np.unique(where_code[counted])}
+    top = float(f"{km[counted].max():.1f}") if counted.any() else -np.inf
+    if add.any():  # the few doubts parsed as the texts they are
+        rows = np.flatnonzero(add)
+        got = pc.extract_regex(texts.take(pa.array(rows)), _PATTERN)
+        hit = np.array(pc.fill_null(pc.is_valid(got), False).to_pylist(), dtype=bool)
+        if hit.any():
+            counted[rows[hit]] = True
+            areas |= set(pc.filter(got.field("area"), pa.array(hit)).to_pylist())
+            shown = pc.cast(pc.replace_substring(pc.filter(got.field("km"), pa.array(hit)), ",", ""), pa.float64())
+            top = max(top, pc.max(shown).as_py())
+    return int(counted.sum()), sorted(areas), top, np.flatnonzero(counted)[:_MOST]
+
+
+def _known_facts(col: pd.Series) -> tuple | None:
+    """The facts :func:`location_checks` kept for this very column, or None."""
+    arr = getattr(col.array, "_pa_array", None)
+    entry = _KNOWN.get(id(arr)) if arr is not None else None
+    if entry is None:
+        return None
+    return entry[1] if entry[0]() is arr else None  # else that array is gone and its number reused
 
 
 _TENTHS: list[pa.Array] = []
@@ -262,15 +308,39 @@ def _km_text(km: np.ndarray, rows: np.ndarray) -> pa.Array:
     return text
 
 
-def location_summary(assets: pd.DataFrame, *, most: int = 10) -> str | None:
+#: a marked text: the distance, and the area (its words before any bracket)
+_PATTERN = r"^check location: (?P<km>[\d.,]+) km outside (?P<area>.+?)(?: \(.*)?$"
+#: the ids a summary line names
+_MOST = 10
+
+
+def location_summary(assets: pd.DataFrame, *, most: int = _MOST) -> str | None:
     """The report line of the sites marked "check location", or ``None`` when there are none.
 
-    The marked texts are parsed with Arrow's regular-expression kernel, not row by row in Python: a
-    national register can mark hundreds of thousands of sites.
+    For the column :func:`location_checks` made, from the numbers it kept (a million texts are not parsed again);
+    for any other, the marked texts are parsed with Arrow's regular-expression kernel, not row by row in Python: a
+    national register can mark hundreds of thousands of sites. Both give the same line.
     """
     if "location_check" not in assets.columns:
         return None
     col = assets["location_check"]
+    facts = _known_facts(col) if most <= _MOST else None
+    if facts is not None:
+        n, areas, top, first = facts
+        at = first[:most]
+    else:
+        n, areas, top, at = _parse_marked(col, most)
+    if not n:
+        return None
+    ids = (assets["asset_id"].iloc[at].astype(str).tolist() if "asset_id" in assets.columns
+           else [str(i) for i in assets.index[at]])
+    shown = ", ".join(ids) + (f" and {n - most} more" if n > most else "")
+    return (f"check location: {n} site{'s' if n != 1 else ''} more than {MARGIN_M / 1000:g} km outside "
+            f"{', '.join(areas)} (ids {shown}; up to {top:,.1f} km)")
+
+
+def _parse_marked(col: pd.Series, most: int) -> tuple[int, list[str], float, np.ndarray]:
+    """(sites marked, their areas, the largest distance, the first ``most`` marked rows) parsed from the texts."""
     texts = pa.array(col if isinstance(col.dtype, pd.StringDtype) else col.astype(object).to_numpy(),
                      from_pandas=True)
     if not pa.types.is_large_string(texts.type):
@@ -278,18 +348,13 @@ def location_summary(assets: pd.DataFrame, *, most: int = 10) -> str | None:
     # each distinct text parsed once: a site's text repeats its area's words, and many sites share a distance
     # (the areas and the largest distance read from the distinct texts alone: each of them is some site's text)
     coded = texts.dictionary_encode()
-    parsed = pc.extract_regex(coded.dictionary, r"^check location: (?P<km>[\d.,]+) km outside (?P<area>.+?)(?: \(.*)?$")
+    parsed = pc.extract_regex(coded.dictionary, _PATTERN)
     hit = pc.fill_null(pc.is_valid(parsed), False)
     marked = pc.fill_null(hit.take(coded.indices), False)
     n = pc.sum(marked).as_py() or 0
     if not n:
-        return None
+        return 0, [], 0.0, np.zeros(0, dtype=np.int64)
     parsed = pc.filter(parsed, hit)
     km = pc.cast(pc.replace_substring(parsed.field("km"), ",", ""), pa.float64())
     areas = sorted(pc.unique(parsed.field("area")).to_pylist())
-    at = np.flatnonzero(marked.to_numpy(zero_copy_only=False))[:most]
-    ids = (assets["asset_id"].iloc[at].astype(str).tolist() if "asset_id" in assets.columns
-           else [str(i) for i in assets.index[at]])
-    shown = ", ".join(ids) + (f" and {n - most} more" if n > most else "")
-    return (f"check location: {n} site{'s' if n != 1 else ''} more than {MARGIN_M / 1000:g} km outside "
-            f"{', '.join(areas)} (ids {shown}; up to {pc.max(km).as_py():,.1f} km)")
+    return n, areas, pc.max(km).as_py(), np.flatnonzero(marked.to_numpy(zero_copy_only=False))[:most]
