@@ -98,7 +98,7 @@ _HELD: list = []
 def _run_analyse(args) -> int:
     from concurrent.futures import ThreadPoolExecutor
 
-    from assets_map.engine.arrays import retaining_arrow_pool
+    from assets_map.engine.arrays import plain_pages, retaining_arrow_pool
     from assets_map.engine.constraints import constraint_counts
     from assets_map.engine.pipeline import analyse
     from assets_map.io.constraints import parse_constraint_arg
@@ -112,6 +112,7 @@ def _run_analyse(args) -> int:
     if args.csv and Path(args.csv).suffix.lower() not in (".csv", ".zip"):
         raise InputError(f"--csv must end in .csv (the CSV with its sidecars beside it) or .zip (got {Path(args.csv).name})")
     retaining_arrow_pool()
+    plain_pages()
     bar = ProgressBar()
     engine = getattr(args, "engine", "geopandas")
     inputs = {"assets": args.assets, "boundaries": args.boundaries, "deprivation": args.deprivation,

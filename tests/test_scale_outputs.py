@@ -113,6 +113,21 @@ def test_a_long_run_allocates_through_jemalloc_unless_the_user_chose(monkeypatch
         pa.set_memory_pool(before)
 
 
+def test_a_long_run_asks_numpy_for_plain_pages_unless_the_user_chose(monkeypatch):
+    from numpy._core import multiarray
+
+    from assets_map.engine.arrays import plain_pages
+
+    before = multiarray._set_madvise_hugepage(True)
+    try:
+        monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+        assert plain_pages() is False and multiarray._set_madvise_hugepage(True) is False
+        monkeypatch.setenv("NUMPY_MADVISE_HUGEPAGE", "1")  # the user's choice is kept
+        assert plain_pages() is True and multiarray._set_madvise_hugepage(True) is True
+    finally:
+        multiarray._set_madvise_hugepage(before)
+
+
 def test_layers_made_while_the_assets_are_written_equal_the_frames(tmp_path):
     from assets_map.engine.demo import load_demo
     from assets_map.io.export import result_layers

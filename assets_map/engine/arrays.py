@@ -102,3 +102,25 @@ def retaining_arrow_pool() -> str:
         except (NotImplementedError, pa.ArrowNotImplementedError):
             pass
     return pa.default_memory_pool().backend_name
+
+
+def plain_pages() -> bool:
+    """Let numpy's large arrays fault in plain pages for a long run; whether numpy still asks for huge pages after.
+
+    numpy asks the kernel for transparent huge pages on every large array (``madvise``). Where the kernel answers
+    such a request by compacting memory on the spot (``defrag`` set to ``madvise``, this machine's setting), each new
+    million-row array waits for it: at 1M assets 0.6 s more system time and a 3% slower run (bench/README.md,
+    session 8). Left alone where the user chose (``NUMPY_MADVISE_HUGEPAGE``) or numpy has no such switch.
+    """
+    try:
+        from numpy._core import multiarray
+    except ImportError:  # numpy 1
+        from numpy.core import multiarray
+    switch = getattr(multiarray, "_set_madvise_hugepage", None)
+    if switch is None:
+        return False
+    if os.environ.get("NUMPY_MADVISE_HUGEPAGE") is None:
+        switch(False)
+    was = switch(False)  # the switch returns the setting it replaces: put it back as it was
+    switch(was)
+    return bool(was)
