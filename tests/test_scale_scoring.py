@@ -432,3 +432,24 @@ def test_source_texts_made_per_pair_and_date_equal_the_per_row_text():
     want = [_src_text(*frame.iloc[rows[first[g]]].tolist()) for g in ids]
     assert got.tolist() == want
     assert {_src_text(*frame.iloc[i].tolist()) for i in rows} >= set(got.tolist())
+
+
+@pytest.mark.parametrize("distinct", [3, 5000])
+def test_group_ids_number_each_combination_by_its_first_row(distinct):
+    """One mixed-radix key per combination (compacted only where a digit could overflow): ids by first appearance.
+
+    With 5,000 distinct values in each of six columns the key would pass 2**62 without compacting.
+    """
+    from assets_map.engine.arrays import group_ids
+
+    rng = np.random.default_rng(distinct)
+    n = 20_000
+    frame = pd.DataFrame({f"c{k}": pd.Series(rng.integers(0, distinct, n)).astype("Int64") for k in range(6)})
+    frame.loc[rng.random(n) < 0.1, "c2"] = pd.NA  # missing is one value of its own
+    frame["text"] = pd.array([f"t{v}" if v % 7 else None for v in rng.integers(0, distinct, n)], dtype="str")
+    rows = np.flatnonzero(rng.random(n) < 0.8)
+    ids, first = group_ids(frame, rows, [*frame.columns, "absent"])
+    seen: dict = {}
+    want = [seen.setdefault(tuple(None if pd.isna(v) else v for v in frame.iloc[r]), len(seen)) for r in rows]
+    assert ids.tolist() == want
+    assert first.tolist() == [want.index(g) for g in range(len(seen))]

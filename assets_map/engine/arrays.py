@@ -23,11 +23,17 @@ def group_ids(frame: pd.DataFrame, rows: np.ndarray, cols: list[str]) -> tuple[n
     """
     key = np.zeros(len(rows), dtype=np.int64)
     every = len(rows) == len(frame) and (not len(rows) or (rows[0] == 0 and bool((np.diff(rows) == 1).all())))
+    span = 1  # every key is below this
     for c in cols:
         if c not in frame.columns:
             continue
         codes, uniques = pd.factorize(frame[c] if every else frame[c].iloc[rows], use_na_sentinel=False)
-        key = pd.factorize(key * (len(uniques) + 1) + codes)[0].astype(np.int64)  # compact again: no overflow
+        radix = len(uniques) + 1
+        if span * radix >= 2**62:  # compacted first, only where the next digit could overflow
+            key = pd.factorize(key)[0].astype(np.int64)
+            span = int(key.max(initial=0)) + 1
+        key = key * radix + codes  # one mixed-radix number per combination
+        span *= radix
     ids = pd.factorize(key)[0]
     return ids, first_rows(ids)
 
