@@ -21,19 +21,33 @@ def group_ids(frame: pd.DataFrame, rows: np.ndarray, cols: list[str]) -> tuple[n
     Rows are grouped by ``cols`` with missing values as one value. Factorised column by column in its own dtype (Arrow
     text factorises in C), so a million rows cost what their distinct values cost.
     """
-    key = np.zeros(len(rows), dtype=np.int64)
     every = len(rows) == len(frame) and (not len(rows) or (rows[0] == 0 and bool((np.diff(rows) == 1).all())))
-    span = 1  # every key is below this
-    for c in cols:
-        if c not in frame.columns:
-            continue
-        codes, uniques = pd.factorize(frame[c] if every else frame[c].iloc[rows], use_na_sentinel=False)
+    present = [c for c in cols if c in frame.columns]
+    if not present:  # one group
+        ids = np.zeros(len(rows), dtype=np.int64)
+        return ids, first_rows(ids)
+    return combined_ids(frame[c] if every else frame[c].iloc[rows] for c in present)
+
+
+def combined_ids(parts) -> tuple[np.ndarray, np.ndarray]:
+    """(group id of each row, position of each group's first row) of rows keyed by ``parts`` (equal lengths).
+
+    Each part is factorised in its own dtype (missing as one value); the codes make one mixed-radix number per
+    combination, compacted only where the next digit could pass 2**62, then numbered once, by first appearance.
+    """
+    key, span = None, 1  # every key is below span
+    for part in parts:
+        codes, uniques = pd.factorize(part, use_na_sentinel=False)
         radix = len(uniques) + 1
-        if span * radix >= 2**62:  # compacted first, only where the next digit could overflow
+        if key is None:
+            key = np.zeros(len(codes), dtype=np.int64)
+        elif span * radix >= 2**62:  # compacted first, only where the next digit could overflow
             key = pd.factorize(key)[0].astype(np.int64)
             span = int(key.max(initial=0)) + 1
-        key = key * radix + codes  # one mixed-radix number per combination
+        key = key * radix + codes
         span *= radix
+    if key is None:
+        raise ValueError("combined_ids needs at least one part")
     ids = pd.factorize(key)[0]
     return ids, first_rows(ids)
 

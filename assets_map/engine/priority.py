@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assets_map.engine.arrays import group_ids, repeated_text, str_series
+from assets_map.engine.arrays import combined_ids, group_ids, repeated_text, str_series
 from assets_map.engine.location import CHECK_PREFIX
 from assets_map.engine.needs import DOMAIN_LABELS
 from assets_map.engine.underuse import FLAG_THRESHOLD
@@ -192,16 +192,6 @@ def _need_then_transfer(need: _Texts, transfer: pa.Array, t_ids: np.ndarray, liv
     return joined.take(pa.array(at, mask=at < 0))
 
 
-def _codes(*parts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(group id of each row, position of each group's first row) of rows keyed by ``parts`` (equal lengths)."""
-    key = np.zeros(len(parts[0]), dtype=np.int64)
-    for part in parts:
-        codes, uniques = pd.factorize(part, use_na_sentinel=False)
-        key = pd.factorize(key * (len(uniques) + 1) + codes)[0].astype(np.int64)
-    _, first = np.unique(key, return_index=True)  # ids number the groups in order of first appearance
-    return key, first
-
-
 def _joined_lists(values: np.ndarray | pa.ListArray, rows: np.ndarray) -> pa.Array:
     """Each row's list of texts joined by the reason separator (replaced inside each text), missing elsewhere.
 
@@ -276,7 +266,7 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
     else:
         w_code, w_words = np.full(n, -1, dtype=np.int64), [""]
     ownership = np.array(w_words, dtype=object)[w_code]
-    t_ids, t_first = _codes(t_code, leased, o_code, ownership)
+    t_ids, t_first = combined_ids((t_code, leased, o_code, ownership))
     t_rows = [transferability({"tenure": ("freehold", "leasehold", "")[t_code[i]], "status": "leased-out" if leased[i]
                                else "", "anchor_type": o_words[o_code[i]] or "other", "ownership": ownership[i]})
               for i in t_first]
@@ -345,7 +335,7 @@ def prioritise(assets: gpd.GeoDataFrame, *, weights: dict[str, float] | None = N
             conf_code = pd.factorize(out["underuse_confidence"].iloc[at], use_na_sentinel=False)[0]
         else:
             conf_code = np.zeros(len(at), dtype=np.int64)
-        e_ids, e_first = _codes(np.where(capped, -1 - np.arange(len(at)), p), strong, up, conf_code, d)
+        e_ids, e_first = combined_ids((np.where(capped, -1 - np.arange(len(at)), p), strong, up, conf_code, d))
         conf = _words_of(out, "underuse_confidence", at[e_first])
         cap_words = {}
         if capped.any():
