@@ -147,7 +147,6 @@ def test_the_line_from_the_checks_own_numbers_is_the_line_parsed_from_its_texts(
     area cannot be read from the text), and importer doubts, one of which reads as a distance.
     """
     import geopandas as gpd
-    import pandas as pd
     from shapely.geometry import box
 
     from assets_map.engine import location as loc

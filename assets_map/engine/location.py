@@ -309,7 +309,7 @@ def _km_text(km: np.ndarray, rows: np.ndarray) -> pa.Array:
 
 
 #: a marked text: the distance, and the area (its words before any bracket)
-_PATTERN = r"^check location: (?P<km>[\d.,]+) km outside (?P<area>.+?)(?: \(.*)?$"
+_PATTERN = f"^{CHECK_PREFIX}" + r"(?P<km>[\d.,]+) km outside (?P<area>.+?)(?: \(.*)?$"
 #: the ids a summary line names
 _MOST = 10
 
