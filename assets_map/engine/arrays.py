@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import weakref
 
 import numpy as np
 import pandas as pd
@@ -63,6 +64,26 @@ def first_rows(codes: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     top = np.maximum.accumulate(codes)
     return np.flatnonzero(np.r_[True, top[1:] > top[:-1]])
+
+
+def kept_for(kept: dict, arr):
+    """What :func:`per_column` keeps in ``kept`` for this very Arrow column ``arr``, or ``None``."""
+    hit = kept.get(id(arr))
+    return hit[1] if hit is not None and hit[0]() is arr else None
+
+
+def per_column(kept: dict, arr, make):
+    """``make()``, kept in ``kept`` for the Arrow column ``arr`` while it lives (by ``id``, with a weak reference).
+
+    An Arrow column never changes (pandas replaces the array on any edit), so an answer about it holds while it lives.
+    ``make`` never gives ``None``.
+    """
+    value = kept_for(kept, arr)
+    if value is None:
+        value = make()
+        kept[id(arr)] = (weakref.ref(arr), value)
+        weakref.finalize(arr, kept.pop, id(arr), None)  # forgotten with the column, so an id is never reused
+    return value
 
 
 def str_series(values: pa.Array | pa.ChunkedArray, index: pd.Index) -> pd.Series:
@@ -139,8 +160,8 @@ def plain_pages() -> bool:
     switch = getattr(multiarray, "_set_madvise_hugepage", None)
     if switch is None:
         return False
+    was = switch(False)  # the switch returns the setting it replaces
     if os.environ.get("NUMPY_MADVISE_HUGEPAGE") is None:
-        switch(False)
-    was = switch(False)  # the switch returns the setting it replaces: put it back as it was
-    switch(was)
+        return False
+    switch(was)  # the user's choice, put back
     return bool(was)

@@ -16,7 +16,6 @@ flags it High on the need of an area it may not be in.
 from __future__ import annotations
 
 import re
-import weakref
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import geopandas as gpd
@@ -26,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import shapely
 
-from assets_map.engine.arrays import str_series
+from assets_map.engine.arrays import kept_for, per_column, str_series
 from assets_map.engine.geo import THREADS, representative_points
 
 #: how far outside its publisher's area a site may lie before it is marked (metres)
@@ -229,15 +228,14 @@ def location_checks(assets: gpd.GeoDataFrame, needs: gpd.GeoDataFrame) -> pd.Ser
         if n and add.any():  # the texts are missing where not marked: only an importer's doubts need merging in
             texts = pc.if_else(pa.array(marked), texts, pa.array(check, type=pa.large_string(), from_pandas=True))
         column = str_series(texts, out.index)
-        arr, key = column.array._pa_array, id(column.array._pa_array)
-        _KNOWN[key] = (weakref.ref(arr, lambda _, key=key: _KNOWN.pop(key, None)),
-                       _summary_facts(km, marked, where_code, wheres, texts, add))
+        per_column(_KNOWN, column.array._pa_array, lambda: _summary_facts(km, marked, where_code, wheres, texts, add))
         return column
     return check
 
 
-#: What :func:`location_summary` reads from a column :func:`location_checks` made, kept while that very column lives
-#: (by the Arrow array's identity: a filtered or edited column is a new array and is parsed instead).
+#: What :func:`location_summary` reads of a text column, kept while that very column lives (by the Arrow array's
+#: identity, :func:`~assets_map.engine.arrays.per_column`): for the column :func:`location_checks` made, from its
+#: numbers; a filtered or edited column is a new array and is parsed.
 _KNOWN: dict[int, tuple] = {}
 
 
@@ -269,12 +267,9 @@ def _summary_facts(km: np.ndarray, marked: np.ndarray, where_code: np.ndarray, w
 
 
 def _known_facts(col: pd.Series) -> tuple | None:
-    """The facts :func:`location_checks` kept for this very column, or None."""
+    """The facts kept for this very column (by :func:`location_checks`, or a summary before), or None."""
     arr = getattr(col.array, "_pa_array", None)
-    entry = _KNOWN.get(id(arr)) if arr is not None else None
-    if entry is None:
-        return None
-    return entry[1] if entry[0]() is arr else None  # else that array is gone and its number reused
+    return kept_for(_KNOWN, arr) if arr is not None else None
 
 
 _TENTHS: list[pa.Array] = []
@@ -318,15 +313,16 @@ def location_summary(assets: pd.DataFrame, *, most: int = _MOST) -> str | None:
     """The report line of the sites marked "check location", or ``None`` when there are none.
 
     For the column :func:`location_checks` made, from the numbers it kept (a million texts are not parsed again);
-    for any other, the marked texts are parsed with Arrow's regular-expression kernel, not row by row in Python: a
-    national register can mark hundreds of thousands of sites. Both give the same line.
+    for any other, the marked texts are parsed with Arrow's regular-expression kernel, not row by row in Python (a
+    national register can mark hundreds of thousands of sites), once while an Arrow column lives. Both give the same
+    line.
     """
     if "location_check" not in assets.columns:
         return None
     col = assets["location_check"]
-    facts = _known_facts(col) if most <= _MOST else None
-    if facts is not None:
-        n, areas, top, first = facts
+    arr = getattr(col.array, "_pa_array", None)
+    if arr is not None and most <= _MOST:  # an Arrow column: its facts kept while it lives
+        n, areas, top, first = per_column(_KNOWN, arr, lambda: _parse_marked(col, _MOST))
         at = first[:most]
     else:
         n, areas, top, at = _parse_marked(col, most)

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from assets_map.engine.arrays import str_series, words_column
+from assets_map.engine.arrays import per_column, str_series, words_column
 from assets_map.io.units import PLAIN_DECIMAL, area_column, empty_share, with_area_columns
 from assets_map.io.units import TARGET as AREA_TARGET
 from assets_map.schema import ASSET_COLUMNS, SOURCE_PREFIX, empty_asset_frame
@@ -475,7 +475,7 @@ def blank_cells(arr) -> np.ndarray:
         column lives and given again to the next caller asking about the same array).
     """
     # the same column asked again (sections, src_* columns, aggregate keys): the answer kept
-    return _per_column(_BLANKS, arr, lambda: _blank_cells(arr))
+    return per_column(_BLANKS, arr, lambda: _blank_cells(arr))
 
 
 def _blank_cells(arr) -> np.ndarray:
@@ -502,17 +502,6 @@ def _blank_cells(arr) -> np.ndarray:
     out = np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
     out.flags.writeable = False  # shared by every caller asking about this column
     return out
-
-
-def _per_column(kept: dict, arr, make):
-    """``make()``, kept in ``kept`` for the Arrow column ``arr`` while it lives (by ``id``, with a weak reference)."""
-    hit = kept.get(id(arr))
-    if hit is not None and hit[0]() is arr:
-        return hit[1]
-    value = make()
-    kept[id(arr)] = (weakref.ref(arr), value)
-    weakref.finalize(arr, kept.pop, id(arr), None)  # forgotten with the column, so an id is never reused
-    return value
 
 
 #: blank_cells' answers by column (``id`` of the Arrow array, with a weak reference to it), while the column lives.
@@ -620,7 +609,7 @@ def factorized(values: pd.Series) -> tuple[np.ndarray, object]:
     arrow = getattr(values.array, "_pa_array", None)
     if arrow is None:
         return pd.factorize(values, use_na_sentinel=False)
-    return _per_column(_FACTORIZED, arrow, lambda: _read_only_factorize(values))
+    return per_column(_FACTORIZED, arrow, lambda: _read_only_factorize(values))
 
 
 def _read_only_factorize(values: pd.Series) -> tuple[np.ndarray, object]:
